@@ -1,0 +1,32 @@
+# sccli — two entry points: `make demo` and `make test` (each creates .venv and installs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install tools lint completions clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[formats,api,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+tools:
+	@bash scripts/install-tools.sh
+
+demo: install tools
+	$(PY) examples/demo.py
+
+test: install tools
+	bash scripts/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check sccli tests bench examples
+
+completions: install
+	$(PY) scripts/gen_completions.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

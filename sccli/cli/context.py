@@ -1,0 +1,138 @@
+"""The one object that owns the store, the console, output formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from sccli.clock import iso
+from sccli.errors import ScError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sccli.queue import JobQueue
+    from sccli.settings import Settings
+    from sccli.store.base import Store
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """A value as table text (times in ISO, None empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso(value)[:19].replace("T", " ")  # type: ignore[index]
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=json_default)
+    return str(value)
+
+
+class Application:
+    """Shared CLI state in ``ctx.obj``: lazily opened store/queue/settings and output helpers."""
+
+    def __init__(self, db_url: str | None = None, db_name: str | None = None, settings_path: str | None = None) -> None:
+        self.db_url = db_url
+        self.db_name = db_name
+        self.settings_path = settings_path
+        self._store: Store | None = None
+        self._settings: Settings | None = None
+        self._console: Console | None = None
+        self._err: Console | None = None
+
+    # -- core objects -----------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from sccli.settings import load_settings
+
+            self._settings = load_settings(self.settings_path)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from sccli.store import open_store
+
+            url = self.db_url or (self.settings.db_url if self.settings_path else None)
+            name = self.db_name or (self.settings.db_name if self.settings_path else None)
+            self._store = open_store(url, name)
+        return self._store
+
+    def queue(self) -> JobQueue:
+        from sccli.queue import JobQueue, default_actor
+
+        s = self.settings
+        return JobQueue(self.store, actor=default_actor(), retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds, extra_types=s.handlers)
+
+    # -- consoles ---------------------------------------------------------------------------
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        return self._console
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, highlight=False)
+        return self._err
+
+    def info(self, message: str) -> None:
+        self.err.print(message, markup=False)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"Warning: {message}", style="yellow", markup=False)
+
+    def abort(self, message: str, code: int) -> NoReturn:
+        """Print a one-line error and exit with ``code``."""
+        fail(message, code)
+
+    # -- output -----------------------------------------------------------------------------
+    def print_json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, default=json_default, indent=2, ensure_ascii=False) + "\n")
+
+    def print_table(
+        self,
+        rows: Sequence[dict[str, Any]],
+        columns: Sequence[str],
+        *,
+        fmt: Any = None,
+        title: str | None = None,
+        headers: Sequence[str] | None = None,
+    ) -> None:
+        """Rows as a Rich table on a terminal, else plain/markdown/csv through tabulate."""
+        from sccli.cli import render
+
+        render.table(self, rows, columns, fmt=fmt, title=title, headers=headers)
+
+    def print_record(self, record: dict[str, Any], title: str | None = None) -> None:
+        from sccli.cli import render
+
+        render.record(self, record, title)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """The single place an error becomes a line on stderr and an exit code."""
+    sys.stderr.write(f"Error: {message}\n")
+    raise typer.Exit(code)
+
+
+def translate(error: ScError) -> NoReturn:
+    fail(str(error), error.exit_code)

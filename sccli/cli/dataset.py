@@ -1,0 +1,90 @@
+"""``sc dataset``: register and inspect datasets."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from sccli.cli.context import Application
+from sccli.cli.job import LIST_COLUMNS, LIST_HEADERS
+from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.errors import InvalidInput
+
+app = typer.Typer(help="Register and inspect datasets (the portal's visstoredatas).", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    uuid: Annotated[Optional[str], typer.Option("--uuid", help="Dataset UUID (default: a new one).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Display name.")] = None,
+    user: Annotated[Optional[str], typer.Option("--user", help="Owner's e-mail.")] = None,
+    sensor: Annotated[Optional[str], typer.Option("--sensor", help="Sensor type, e.g. TIFF, 4D_Probe, HDF5.")] = None,
+    status: Annotated[str, typer.Option("--status", help="Initial status.")] = "submitted",
+    google_drive_link: Annotated[Optional[str], typer.Option("--google-drive-link", help="Drive folder to sync from.")] = None,
+    convert: Annotated[bool, typer.Option("--convert/--no-convert", help="Convert after upload.")] = True,
+    extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a dataset."""
+    import uuid as uuidlib
+
+    from sccli.datasets import add_dataset
+
+    a: Application = ctx.obj
+    extra = {}
+    if extra_json:
+        try:
+            extra = json.loads(extra_json)
+        except ValueError as exc:
+            raise InvalidInput(f"--extra-json is not valid JSON: {exc}") from None
+        if not isinstance(extra, dict):
+            raise InvalidInput("--extra-json must be a JSON object")
+    doc = add_dataset(
+        a.store, uuid or str(uuidlib.uuid4()), name, status, user=user, sensor=sensor,
+        google_drive_link=google_drive_link, convert=convert, **extra,
+    )
+    if as_json:
+        a.print_json(doc)
+    else:
+        typer.echo(doc["uuid"])
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    uuid: Annotated[str, typer.Argument(help="Dataset UUID.")],
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """Show a dataset with its jobs, newest first."""
+    from sccli.datasets import get_dataset
+    from sccli.store.base import JobQuery
+
+    a: Application = ctx.obj
+    doc = get_dataset(a.store, uuid)
+    jobs = a.store.find_jobs(JobQuery(dataset_uuid=uuid), limit=200)
+    if as_json:
+        a.print_json({**doc, "jobs": jobs})
+        return
+    a.print_record(doc, title=f"Dataset {uuid}")
+    a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+
+
+@app.command("list")
+def list_datasets(
+    ctx: typer.Context,
+    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """List datasets."""
+    a: Application = ctx.obj
+    docs = a.store.find_datasets(statuses=status or None, limit=limit)
+    if as_json:
+        a.print_json(docs)
+    else:
+        a.print_table(docs, ["uuid", "name", "status", "user", "sensor", "updated_at"], fmt=fmt, title="Datasets")

@@ -1,0 +1,163 @@
+"""``sc job``: create, show, list, retry and cancel jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from sccli.cli.context import Application
+from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.errors import InvalidInput
+
+app = typer.Typer(help="Create, inspect, retry and cancel jobs.", no_args_is_help=True)
+
+LIST_COLUMNS = ["job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage"]
+LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise InvalidInput(f"--param needs key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    if not key:
+        raise InvalidInput(f"--param needs key=value, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _params_json(text: str) -> Any:
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read --params-json file {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--params-json is not valid JSON: {exc}") from None
+
+
+def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, Any]:
+    """Merge --params-json (object) and --param k=v pairs (values parsed as JSON when they can be)."""
+    merged: Any = _params_json(params_json) if params_json else {}
+    if not isinstance(merged, dict):
+        raise InvalidInput(f"parameters must be a JSON object, got {type(merged).__name__}")
+    merged.update(_parse_param(p) for p in params)
+    return merged
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset UUID.")],
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type, e.g. dataset_conversion.")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed).")] = None,
+    params_json: Annotated[Optional[str], typer.Option("--params-json", help="Parameters as a JSON object, or @file.")] = None,
+    priority: Annotated[Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")] = None,
+    max_attempts: Annotated[Optional[int], typer.Option("--max-attempts", help="Attempts before failing for good (default from the job type).")] = None,
+    timeout_minutes: Annotated[Optional[int], typer.Option("--timeout-minutes", help="Per-attempt timeout (default from the job type).")] = None,
+    allow_missing_dataset: Annotated[bool, typer.Option("--allow-missing-dataset", help="Create the job even if the dataset is unknown.")] = False,
+    allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a job for a dataset."""
+    a: Application = ctx.obj
+    parameters = collect_parameters(params_json, param or [])
+    queue = a.queue()
+    job_id = queue.create_job(
+        dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
+        allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
+    )
+    if as_json:
+        a.print_json(queue.get_job(job_id))
+    else:
+        typer.echo(job_id)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a job, its history and why it is not running yet."""
+    from sccli.explain import explain_job
+
+    a: Application = ctx.obj
+    queue = a.queue()
+    job = queue.require_job(job_id)
+    events = a.store.find_events(job_id)
+    reasons = explain_job(a.store, job, stale_after_seconds=a.settings.stale_after_seconds)
+    if as_json:
+        a.print_json({**job, "events": events, "explanation": reasons})
+        return
+    from sccli.cli.job_view import render_job
+
+    render_job(a, job, events, reasons)
+
+
+@app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
+    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")] = 50,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """List jobs, newest first."""
+    from sccli.domain import JobStatus
+    from sccli.store.base import JobQuery
+
+    a: Application = ctx.obj
+    for s in status or []:
+        if s not in {x.value for x in JobStatus}:
+            raise InvalidInput(f"unknown job status {s!r} (pending, running, completed, failed, cancelled)")
+    queue = a.queue()
+    for t in job_type or []:
+        queue.check_type(t)
+    jobs = queue.list_jobs(JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset), limit=limit)
+    if as_json:
+        a.print_json(jobs)
+    else:
+        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID of a failed or cancelled job.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Put a failed or cancelled job back in the queue with fresh attempts."""
+    a: Application = ctx.obj
+    job = a.queue().retry(job_id)
+    if as_json:
+        a.print_json(job)
+    else:
+        typer.echo(f"job {job_id} is pending again (attempts reset, {len(job.get('errors') or [])} earlier errors kept)")
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a pending job, or ask the service to stop a running one."""
+    a: Application = ctx.obj
+    job = a.queue().cancel(job_id, reason)
+    if as_json:
+        a.print_json(job)
+    elif job["status"] == "cancelled":
+        typer.echo(f"job {job_id} cancelled")
+    else:
+        typer.echo(f"job {job_id} is running: cancel requested, its service stops it within 2 s")

@@ -1,0 +1,22 @@
+"""Options shared by many commands (``--json``, ``--format``)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    plain = "plain"
+    markdown = "markdown"
+    csv = "csv"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+FormatOpt = Annotated[
+    Optional[OutputFormat],
+    typer.Option("--format", "-f", help="Table format: table (Rich), plain, markdown or csv. Default: table on a terminal, plain in a pipe."),
+]

@@ -1,0 +1,83 @@
+"""Plain-words explanations of a job's state, for ``sc job show`` and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sccli.clock import iso, utcnow
+from sccli.domain import job_type_config
+from sccli.store.base import JobQuery, Store
+
+
+def live_workers(store: Store, stale_after_seconds: float, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Service documents whose heartbeat is fresh and that have not stopped."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    return [w for w in store.list_workers() if w.get("status") != "stopped" and w.get("heartbeat_at") and w["heartbeat_at"] >= cutoff]
+
+
+def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 60.0) -> list[str]:
+    """Sentences that say why a job is where it is (why a pending job is not running yet)."""
+    now = utcnow()
+    status = job.get("status")
+    if status == "pending":
+        return _explain_pending(store, job, now, stale_after_seconds)
+    if status == "running":
+        return _explain_running(job, now, stale_after_seconds)
+    if status == "failed":
+        return [f"failed after {job.get('attempts')} of {job.get('max_attempts')} attempts: {job.get('error')}", "retry it with: sc job retry " + job["job_id"]]
+    if status == "cancelled":
+        return [f"cancelled: {job.get('error') or 'no reason given'}"]
+    return [f"completed at {iso(job.get('completed_at'))}"]
+
+
+def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:
+    reasons: list[str] = []
+    run_after = job.get("run_after")
+    if run_after and run_after > now:
+        wait = (run_after - now).total_seconds()
+        what = "waiting for retry" if job.get("attempts") else "scheduled to start"
+        reasons.append(f"{what} until {iso(run_after)} (in {wait:.0f}s)")
+    prio = int(job.get("priority") or 2)
+    ahead = store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=list(range(1, prio))))
+    ahead += store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=job["created_at"]))
+    if ahead:
+        reasons.append(f"{ahead} pending job(s) are ahead of it (higher priority or created earlier)")
+    reasons.extend(_explain_services(store, job, now, stale_after))
+    return reasons or ["next in line: a live service should claim it at its next poll"]
+
+
+def _explain_services(store: Store, job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:
+    workers = live_workers(store, stale_after, now)
+    if not workers:
+        return ["no live service is running (start one with: sc service run SETTINGS.json)"]
+    job_type = job.get("job_type", "")
+    serving = [w for w in workers if not w.get("types") or job_type in w["types"]]
+    if not serving:
+        return [f"no live service serves job type {job_type} ({len(workers)} live service(s) serve other types)"]
+    if job_type_config(job_type).requires_internet and all(w.get("offline") for w in serving):
+        return [f"{job_type} needs internet access and every live service serving it runs offline"]
+    if all(w.get("status") == "draining" for w in serving):
+        return ["every live service serving it is draining (shutting down)"]
+    slots = sum(int(w.get("slots") or 0) for w in serving)
+    busy = sum(len(w.get("running_jobs") or []) for w in serving)
+    if slots and busy >= slots:
+        return [f"all {slots} worker slot(s) of the live services are busy"]
+    return []
+
+
+def _explain_running(job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:
+    reasons = [f"running on {job.get('worker_id')} (host {job.get('host')}, pid {job.get('pid')}), attempt {job.get('attempts')} of {job.get('max_attempts')}"]
+    beat = job.get("heartbeat_at")
+    if beat is not None:
+        age = (now - beat).total_seconds()
+        stale = " — stale: its service stopped beating; the sweeper will re-queue it" if age > stale_after else ""
+        reasons.append(f"last heartbeat {age:.0f}s ago{stale}")
+    started = job.get("started_at")
+    if started is not None:
+        deadline = started + timedelta(minutes=int(job.get("timeout_minutes") or 60))
+        reasons.append(f"times out at {iso(deadline)}")
+    if job.get("cancel_requested"):
+        reasons.append("cancel requested: the service stops it within 2 s")
+    return reasons

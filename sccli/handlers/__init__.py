@@ -1,0 +1,81 @@
+"""Handler registry: built-in job types, settings plugins and the ``sccli.handlers`` entry points."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from sccli.errors import InvalidInput
+from sccli.handlers.base import Handler, HandlerError, JobContext
+from sccli.settings import Settings
+
+__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup"]
+
+ENTRY_POINT_GROUP = "sccli.handlers"
+
+#: Built-in job type → module under sccli.handlers defining ``run`` (and maybe ``cleanup``).
+BUILTIN_MODULES = {
+    "google_sync": "google_sync",
+    "dataset_conversion": "conversion",
+    "file_upload": "upload",
+    "file_extraction": "extraction",
+    "data_compression": "compression",
+    "rsync_transfer": "rsync",
+    "backup_creation": "backup",
+    "data_validation": "validation",
+}
+
+
+def _load(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInput(f"cannot import handler module {module_name!r}: {exc}") from None
+    if not attr:
+        return module
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InvalidInput(f"handler {spec!r}: module has no {attr!r}") from None
+
+
+def _spec_for(job_type: str, settings: Settings) -> str:
+    if job_type in settings.handlers:
+        return settings.handlers[job_type]
+    if job_type in BUILTIN_MODULES:
+        return f"sccli.handlers.{BUILTIN_MODULES[job_type]}:run"
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == job_type:
+            return ep.value
+    raise InvalidInput(f"no handler for job type {job_type!r}")
+
+
+def resolve_handler(job_type: str, settings: Settings) -> Handler:
+    """The handler function for a job type (settings plugins override built-ins)."""
+    handler = _load(_spec_for(job_type, settings))
+    if not callable(handler):
+        raise InvalidInput(f"handler for {job_type!r} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+def resolve_cleanup(job_type: str, settings: Settings) -> Callable[[dict[str, Any], Settings], None] | None:
+    """The handler module's ``cleanup(job, settings)``, if it defines one."""
+    module_name = _spec_for(job_type, settings).partition(":")[0]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    cleanup = getattr(module, "cleanup", None)
+    return cleanup if callable(cleanup) else None
+
+
+def plugin_types(settings: Settings) -> list[str]:
+    """Job types added by settings or entry points (not built in)."""
+    from importlib.metadata import entry_points
+
+    names = set(settings.handlers) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(n for n in names if n not in BUILTIN_MODULES)

@@ -1,0 +1,79 @@
+"""The handler interface shared by the service (which runs handlers) and the handlers.
+
+A handler is a function ``run(ctx: JobContext) -> dict``. The service calls it in a child
+process of its own (own process group); the child never touches the database. The handler
+reads ``ctx.job`` and ``ctx.settings``, writes its log through ``ctx.log``, reports progress
+with ``ctx.progress`` (the service forwards it to the job at most once a second), and returns
+a result dict with at least ``status`` and ``message``. Raising :class:`HandlerError` (or any
+exception) fails the attempt with that message.
+
+A handler module may also define ``cleanup(job, settings) -> None``: the service calls it
+after it killed the handler (cancel or timeout) to remove partial output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sccli.errors import InvalidInput, ScError
+from sccli.settings import Settings
+
+
+class HandlerError(ScError):
+    """A handler's own failure: bad parameters it found, a failed tool, unreadable input."""
+
+
+class ProgressSink(Protocol):
+    def __call__(self, percentage: float | None, message: str | None) -> None: ...
+
+
+def _no_progress(percentage: float | None, message: str | None) -> None:
+    return None
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job document, the settings, a logger and a progress sink."""
+
+    job: dict[str, Any]
+    settings: Settings
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sccli.handler"))
+    report: ProgressSink = _no_progress
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.job.get("parameters") or {}
+
+    @property
+    def dataset_uuid(self) -> str:
+        return str(self.job["dataset_uuid"])
+
+    def progress(self, percentage: float | None = None, message: str | None = None) -> None:
+        """Report progress (0-100) and/or a short message."""
+        self.report(percentage, message)
+
+    def confine(self, path: str | os.PathLike[str], *, must_exist: bool = False) -> Path:
+        """Resolve ``path`` (symlinks followed) and refuse it unless it lies inside a data directory."""
+        return confine_path(path, self.settings.data_dirs, must_exist=must_exist)
+
+
+Handler = Callable[[JobContext], dict[str, Any]]
+
+
+def confine_path(path: str | os.PathLike[str], roots: list[Path], *, must_exist: bool = False) -> Path:
+    """The resolved path if it is inside one of ``roots``; InvalidInput otherwise."""
+    if path is None or str(path) == "":
+        raise InvalidInput("empty path")
+    resolved = Path(path).expanduser().resolve(strict=False)
+    for root in roots:
+        base = Path(root).expanduser().resolve(strict=False)
+        if resolved == base or base in resolved.parents:
+            if must_exist and not resolved.exists():
+                raise InvalidInput(f"path {path} does not exist")
+            return resolved
+    raise InvalidInput(f"path {path} is outside the configured data directories")

@@ -1,0 +1,358 @@
+"""MongoDB backend (pymongo): find_one_and_update claims, aggregation counts, contract indexes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sccli.clock import as_utc
+from sccli.errors import Conflict, InvalidInput, StoreUnavailable
+from sccli.store.base import LOGS_CAP, JobChange, JobQuery, Store, collection_names
+
+F = TypeVar("F", bound=Callable[..., Any])
+_GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
+_mock_clients: dict[str, Any] = {}
+
+
+def _guard(method: F) -> F:
+    """Translate pymongo's connection errors into StoreUnavailable."""
+
+    @functools.wraps(method)
+    def wrapper(self: MongoStore, *args: Any, **kwargs: Any) -> Any:
+        from pymongo import errors
+
+        try:
+            return method(self, *args, **kwargs)
+        except errors.DuplicateKeyError as exc:
+            raise Conflict(_duplicate_message(exc)) from exc
+        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout) as exc:
+            raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {_first_line(exc)}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).split("\n")[0].split(", Timeout:")[0][:200]
+
+
+def _duplicate_message(exc: Exception) -> str:
+    if "active_key" in str(exc):
+        return "an active job already exists for this dataset and job type"
+    return f"duplicate key: {_first_line(exc)}"
+
+
+def normalize(value: Any) -> Any:
+    """Drop ``_id`` and make every datetime timezone-aware UTC, recursively."""
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in value.items() if k != "_id"}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return value
+
+
+def query_filter(query: JobQuery) -> dict[str, Any]:
+    """Translate a JobQuery into a MongoDB filter document."""
+    out: dict[str, Any] = {}
+    for key, name in (("status", "status"), ("job_type", "job_type"), ("dataset_uuids", "dataset_uuid"), ("job_ids", "job_id"), ("priorities", "priority")):
+        values = getattr(query, key)
+        if values is not None:
+            out[name] = {"$in": list(values)}
+    for name in ("dataset_uuid", "worker_id", "parent_job_id", "migration_id", "cancel_requested"):
+        value = getattr(query, name)
+        if value is not None:
+            out[name] = value
+    ranges = (
+        ("created_at", "$gte", query.created_after), ("created_at", "$lt", query.created_before),
+        ("updated_at", "$lt", query.updated_before), ("completed_at", "$gte", query.completed_after),
+        ("completed_at", "$lt", query.completed_before), ("heartbeat_at", "$lt", query.heartbeat_before),
+        ("run_after", "$lte", query.run_after_before),
+    )
+    for name, op, value in ranges:
+        if value is not None:
+            out.setdefault(name, {})[op] = value
+    return out
+
+
+def update_document(change: JobChange) -> dict[str, Any]:
+    """Translate a JobChange into MongoDB update operators."""
+    update: dict[str, Any] = {}
+    if change.set:
+        update["$set"] = dict(change.set)
+    if change.unset:
+        update["$unset"] = {k: "" for k in change.unset}
+    if change.inc:
+        update["$inc"] = dict(change.inc)
+    if change.push:
+        update["$push"] = {
+            k: ({"$each": [v], "$slice": -LOGS_CAP} if k == "logs" else v) for k, v in change.push.items()
+        }
+    return update
+
+
+def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
+    return {k: ({"$in": list(v)} if isinstance(v, (list, tuple, set, frozenset)) else v) for k, v in expect.items()}
+
+
+class MongoStore(Store):
+    """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
+
+    kind = "mongo"
+
+    def __init__(self, url: str | None, db_name: str, client: Any = None, timeout_ms: int = 3000) -> None:
+        from sccli.store.urls import redact
+
+        self.url = url
+        self.db_name = db_name
+        self.display_url = redact(url) if url else "mongodb://(client)"
+        self.timeout_ms = timeout_ms
+        self.names = collection_names()
+        self._client = client
+        self._pid = os.getpid() if client is not None else None
+        self._schema_ready = False
+
+    @classmethod
+    def from_client(cls, client: Any, db_name: str) -> MongoStore:
+        """Wrap an existing MongoClient (the original's ``SC_JobQueueManager(client, db)``)."""
+        return cls(None, db_name, client=client)
+
+    # -- connections ------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """This process's client; a forked child opens its own instead of reusing the parent's."""
+        if self._client is None or (self.url and self._pid != os.getpid()):
+            self._client = self._open_client()
+            self._pid = os.getpid()
+        return self._client
+
+    def _open_client(self) -> Any:
+        assert self.url is not None
+        if self.url.startswith("mongomock://"):
+            import mongomock
+
+            return _mock_clients.setdefault(self.url, mongomock.MongoClient(tz_aware=True))
+        from pymongo import MongoClient
+
+        return MongoClient(
+            self.url, serverSelectionTimeoutMS=self.timeout_ms, connectTimeoutMS=self.timeout_ms,
+            socketTimeoutMS=max(self.timeout_ms * 10, 30_000), tz_aware=True, retryWrites=True,
+        )
+
+    @property
+    def db(self) -> Any:
+        return self.client[self.db_name]
+
+    def coll(self, key: str) -> Any:
+        """A collection by its contract key (jobs, datasets, events, workers, migrations)."""
+        if not self._schema_ready:
+            self._schema_ready = True
+            self.ensure_schema()
+        return self.db[self.names[key]]
+
+    # -- life cycle -------------------------------------------------------------------------
+    @_guard
+    def ensure_schema(self) -> None:
+        from pymongo import ASCENDING as A
+
+        self._schema_ready = True
+        jobs = self.db[self.names["jobs"]]
+        jobs.create_index([("job_id", A)], unique=True, name="job_id_unique")
+        jobs.create_index([("status", A), ("priority", A), ("run_after", A), ("created_at", A)], name="claim")
+        jobs.create_index([("dataset_uuid", A), ("created_at", A)], name="dataset_uuid")
+        jobs.create_index([("status", A), ("updated_at", A)], name="status_updated_at")
+        jobs.create_index([("status", A), ("completed_at", A)], name="status_completed_at")
+        jobs.create_index([("completed_at", A)], name="completed_at")
+        jobs.create_index([("created_at", A)], name="created_at")
+        jobs.create_index([("worker_id", A)], name="worker_id")
+        jobs.create_index([("parent_job_id", A)], name="parent_job_id", sparse=True)
+        jobs.create_index([("migration_id", A)], name="migration_id", sparse=True)
+        jobs.create_index([("active_key", A)], unique=True, sparse=True, name="active_key_unique")
+        self.db[self.names["events"]].create_index([("job_id", A), ("at", A)], name="job_id_at")
+        self.db[self.names["datasets"]].create_index([("uuid", A)], unique=True, name="uuid_unique")
+        self.db[self.names["datasets"]].create_index([("status", A)], name="status")
+        self.db[self.names["workers"]].create_index([("worker_id", A)], unique=True, name="worker_id_unique")
+
+    @_guard
+    def ping(self) -> None:
+        self.client.admin.command("ping")
+
+    def close(self) -> None:
+        if self._client is not None and self.url and not self.url.startswith("mongomock://"):
+            self._client.close()
+        if self.url:
+            self._client = None
+
+    @_guard
+    def index_names(self) -> dict[str, list[str]]:
+        return {key: sorted(self.coll(key).index_information()) for key in self.names}
+
+    # -- jobs -------------------------------------------------------------------------------
+    @_guard
+    def insert_job(self, doc: dict[str, Any], event: dict[str, Any] | None = None) -> None:
+        key = doc.get("active_key")
+        # Servers that do not enforce unique secondary indexes still get the common-case check.
+        if key and self.coll("jobs").find_one({"active_key": key}, {"_id": 1}):
+            raise Conflict(f"an active job already exists for {key}")
+        self.coll("jobs").insert_one(dict(doc))
+        if event is not None:
+            self.insert_event(event)
+
+    @_guard
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        doc = self.coll("jobs").find_one({"job_id": job_id})
+        return normalize(doc) if doc else None
+
+    @_guard
+    def find_jobs(
+        self,
+        query: JobQuery,
+        sort: Sequence[tuple[str, int]] = (("created_at", -1),),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        cursor = self.coll("jobs").find(query_filter(query))
+        if sort:
+            cursor = cursor.sort(list(sort))
+        if offset:
+            cursor = cursor.skip(offset)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [normalize(d) for d in cursor]
+
+    @_guard
+    def count_jobs(self, query: JobQuery) -> int:
+        return int(self.coll("jobs").count_documents(query_filter(query)))
+
+    @_guard
+    def count_jobs_by(self, group_field: str, query: JobQuery) -> dict[str, int]:
+        if group_field not in _GROUPABLE:
+            raise InvalidInput(f"cannot group jobs by {group_field!r}")
+        pipeline = [{"$match": query_filter(query)}, {"$group": {"_id": f"${group_field}", "n": {"$sum": 1}}}]
+        return {str(r["_id"]): int(r["n"]) for r in self.coll("jobs").aggregate(pipeline)}
+
+    @_guard
+    def claim_job(
+        self,
+        now: datetime,
+        fields: dict[str, Any],
+        types: Sequence[str] | None = None,
+        event: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        from pymongo import ReturnDocument
+
+        filt: dict[str, Any] = {"status": "pending", "run_after": {"$lte": now}}
+        if types is not None:
+            filt["job_type"] = {"$in": list(types)}
+        doc = self.coll("jobs").find_one_and_update(
+            filt,
+            {"$set": {**fields, "status": "running"}, "$inc": {"attempts": 1}},
+            sort=[("priority", 1), ("created_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        if event is not None:
+            self.insert_event({**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
+        return normalize(doc)
+
+    @_guard
+    def update_job(
+        self,
+        job_id: str,
+        expect: dict[str, Any],
+        change: JobChange,
+        event: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        from pymongo import ReturnDocument
+
+        key = change.set.get("active_key")
+        if key and self.coll("jobs").find_one({"active_key": key, "job_id": {"$ne": job_id}}, {"_id": 1}):
+            raise Conflict(f"an active job already exists for {key}")
+        doc = self.coll("jobs").find_one_and_update(
+            {"job_id": job_id, **_expect_filter(expect)},
+            update_document(change),
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        if event is not None:
+            self.insert_event({**event, "job_id": job_id})
+        return normalize(doc)
+
+    @_guard
+    def update_jobs(self, query: JobQuery, change: JobChange) -> int:
+        return int(self.coll("jobs").update_many(query_filter(query), update_document(change)).modified_count)
+
+    @_guard
+    def delete_jobs(self, query: JobQuery) -> int:
+        return int(self.coll("jobs").delete_many(query_filter(query)).deleted_count)
+
+    # -- events -----------------------------------------------------------------------------
+    @_guard
+    def insert_event(self, event: dict[str, Any]) -> None:
+        self.coll("events").insert_one(dict(event))
+
+    @_guard
+    def find_events(self, job_id: str) -> list[dict[str, Any]]:
+        return [normalize(d) for d in self.coll("events").find({"job_id": job_id}).sort([("at", 1), ("_id", 1)])]
+
+    @_guard
+    def delete_events(self, job_ids: Sequence[str]) -> int:
+        total = 0
+        ids = list(job_ids)
+        for start in range(0, len(ids), 1000):
+            total += self.coll("events").delete_many({"job_id": {"$in": ids[start : start + 1000]}}).deleted_count
+        return total
+
+    # -- datasets ---------------------------------------------------------------------------
+    @_guard
+    def insert_dataset(self, doc: dict[str, Any]) -> None:
+        if self.coll("datasets").find_one({"uuid": doc["uuid"]}, {"_id": 1}):
+            raise Conflict(f"dataset {doc['uuid']} already exists")
+        self.coll("datasets").insert_one(dict(doc))
+
+    @_guard
+    def get_dataset(self, uuid: str) -> dict[str, Any] | None:
+        doc = self.coll("datasets").find_one({"uuid": uuid})
+        return normalize(doc) if doc else None
+
+    @_guard
+    def find_datasets(
+        self,
+        statuses: Sequence[str] | None = None,
+        uuids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        filt: dict[str, Any] = {}
+        if statuses is not None:
+            filt["status"] = {"$in": list(statuses)}
+        if uuids is not None:
+            filt["uuid"] = {"$in": list(uuids)}
+        cursor = self.coll("datasets").find(filt).sort([("uuid", 1)])
+        if limit:
+            cursor = cursor.limit(limit)
+        return [normalize(d) for d in cursor]
+
+    @_guard
+    def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:
+        filt: dict[str, Any] = {"uuid": uuid}
+        if expect_status is not None:
+            filt["status"] = expect_status
+        return bool(self.coll("datasets").update_one(filt, {"$set": fields}).matched_count)
+
+    # -- workers ----------------------------------------------------------------------------
+    @_guard
+    def upsert_worker(self, doc: dict[str, Any]) -> None:
+        self.coll("workers").replace_one({"worker_id": doc["worker_id"]}, dict(doc), upsert=True)
+
+    @_guard
+    def list_workers(self) -> list[dict[str, Any]]:
+        return [normalize(d) for d in self.coll("workers").find({}).sort([("heartbeat_at", -1)])]
+
+    @_guard
+    def delete_worker(self, worker_id: str) -> None:
+        self.coll("workers").delete_one({"worker_id": worker_id})

@@ -1,0 +1,379 @@
+"""SQLite backend: stdlib sqlite3, WAL, busy timeout, atomic claim in BEGIN IMMEDIATE.
+
+Each job row keeps the queried fields as indexed columns and the whole document as JSON,
+so filters, sorts and counts run in SQL while the document keeps every contract field.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sccli.clock import to_epoch
+from sccli.errors import Conflict, InvalidInput, StoreUnavailable
+from sccli.store import codec
+from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
+from sccli.store.sqlite_schema import JOB_COLUMNS, TIME_COLUMNS, schema_statements
+
+_GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
+
+
+def _column_values(doc: dict[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for name in JOB_COLUMNS:
+        value = doc.get(name)
+        if name in TIME_COLUMNS:
+            value = to_epoch(value)
+        elif name == "cancel_requested":
+            value = 1 if value else 0
+        values.append(value)
+    return values
+
+
+class SqliteStore(Store):
+    """Store on one SQLite file, shared safely by processes on one host."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000) -> None:
+        self.path = str(path)
+        self.display_url = "sqlite://" + (self.path if self.path.startswith("/") else "/" + self.path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.names = collection_names()
+        self._local = threading.local()
+        self._schema_ready = False
+
+    # -- connections ------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, reopened after a fork (never shared with a parent)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid() or getattr(local, "conn", None) is None:
+            local.conn = self._connect()
+            local.pid = os.getpid()
+            if not self._schema_ready:
+                self.ensure_schema()
+        return local.conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store is locked: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK")
+                raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
+
+    # -- life cycle -------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        self._schema_ready = True
+        conn = self.conn
+        for statement in schema_statements(self.names):
+            conn.execute(statement)
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            conn.close()
+        self._local = threading.local()
+
+    def index_names(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, table in self.names.items():
+            rows = self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (table,))
+            out[key] = sorted(r[0] for r in rows)
+        return out
+
+    # -- queries ----------------------------------------------------------------------------
+    @staticmethod
+    def _where(query: JobQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def one_of(column: str, values: Sequence[Any] | None) -> None:
+            if values is not None:
+                values = list(values)
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                params.extend(values)
+
+        def compare(column: str, op: str, value: datetime | None) -> None:
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(to_epoch(value))
+
+        one_of("status", query.status)
+        one_of("job_type", query.job_type)
+        one_of("dataset_uuid", query.dataset_uuids)
+        one_of("job_id", query.job_ids)
+        one_of("priority", query.priorities)
+        for column in ("dataset_uuid", "worker_id", "parent_job_id", "migration_id"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        compare("created_at", ">=", query.created_after)
+        compare("created_at", "<", query.created_before)
+        compare("updated_at", "<", query.updated_before)
+        compare("completed_at", ">=", query.completed_after)
+        compare("completed_at", "<", query.completed_before)
+        compare("heartbeat_at", "<", query.heartbeat_before)
+        compare("run_after", "<=", query.run_after_before)
+        if query.cancel_requested is not None:
+            clauses.append("cancel_requested = ?")
+            params.append(1 if query.cancel_requested else 0)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _jobs_table(self) -> str:
+        return self.names["jobs"]
+
+    # -- jobs -------------------------------------------------------------------------------
+    def insert_job(self, doc: dict[str, Any], event: dict[str, Any] | None = None) -> None:
+        placeholders = ",".join("?" * (len(JOB_COLUMNS) + 1))
+        sql = f"INSERT INTO {self._jobs_table()} ({','.join(JOB_COLUMNS)}, doc) VALUES ({placeholders})"
+        try:
+            with self._write() as conn:
+                conn.execute(sql, [*_column_values(doc), codec.dumps(doc)])
+                if event is not None:
+                    self._insert_event(conn, event)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(_integrity_message(exc, doc)) from exc
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        rows = self._read(f"SELECT doc FROM {self._jobs_table()} WHERE job_id = ?", (job_id,))
+        return codec.loads(rows[0][0]) if rows else None
+
+    def find_jobs(
+        self,
+        query: JobQuery,
+        sort: Sequence[tuple[str, int]] = (("created_at", -1),),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = self._where(query)
+        order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
+        sql = f"SELECT doc FROM {self._jobs_table()}{where}"
+        if order:
+            sql += f" ORDER BY {order}"
+        sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+        return [codec.loads(r[0]) for r in self._read(sql, params)]
+
+    def count_jobs(self, query: JobQuery) -> int:
+        where, params = self._where(query)
+        return int(self._read(f"SELECT COUNT(*) FROM {self._jobs_table()}{where}", params)[0][0])
+
+    def count_jobs_by(self, group_field: str, query: JobQuery) -> dict[str, int]:
+        if group_field not in _GROUPABLE:
+            raise InvalidInput(f"cannot group jobs by {group_field!r}")
+        where, params = self._where(query)
+        sql = f"SELECT {group_field}, COUNT(*) FROM {self._jobs_table()}{where} GROUP BY {group_field}"
+        return {str(k): int(n) for k, n in self._read(sql, params)}
+
+    def claim_job(
+        self,
+        now: datetime,
+        fields: dict[str, Any],
+        types: Sequence[str] | None = None,
+        event: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = 'pending' AND run_after <= ?"
+        params: list[Any] = [to_epoch(now)]
+        if types is not None:
+            types = list(types)
+            if not types:
+                return None
+            sql += f" AND job_type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
+        change = JobChange(set={**fields, "status": "running"}, inc={"attempts": 1})
+        with self._write() as conn:
+            row = conn.execute(sql, params).fetchone()
+            if row is None:
+                return None
+            doc = change.apply(codec.loads(row[0]))
+            self._replace(conn, doc)
+            if event is not None:
+                self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
+        return doc
+
+    def update_job(
+        self,
+        job_id: str,
+        expect: dict[str, Any],
+        change: JobChange,
+        event: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        _check_expect(expect)
+        try:
+            with self._write() as conn:
+                row = conn.execute(f"SELECT doc FROM {self._jobs_table()} WHERE job_id = ?", (job_id,)).fetchone()
+                if row is None:
+                    return None
+                before = codec.loads(row[0])
+                if not matches_expect(before, expect):
+                    return None
+                doc = change.apply(before)
+                self._replace(conn, doc)
+                if event is not None:
+                    self._insert_event(conn, {**event, "job_id": job_id})
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(_integrity_message(exc, change.set)) from exc
+        return doc
+
+    def update_jobs(self, query: JobQuery, change: JobChange) -> int:
+        where, params = self._where(query)
+        with self._write() as conn:
+            rows = conn.execute(f"SELECT doc FROM {self._jobs_table()}{where}", params).fetchall()
+            for (text,) in rows:
+                self._replace(conn, change.apply(codec.loads(text)))
+        return len(rows)
+
+    def delete_jobs(self, query: JobQuery) -> int:
+        where, params = self._where(query)
+        with self._write() as conn:
+            return conn.execute(f"DELETE FROM {self._jobs_table()}{where}", params).rowcount
+
+    def _replace(self, conn: sqlite3.Connection, doc: dict[str, Any]) -> None:
+        assignments = ",".join(f"{c} = ?" for c in JOB_COLUMNS)
+        conn.execute(
+            f"UPDATE {self._jobs_table()} SET {assignments}, doc = ? WHERE job_id = ?",
+            [*_column_values(doc), codec.dumps(doc), doc["job_id"]],
+        )
+
+    # -- events -----------------------------------------------------------------------------
+    def _insert_event(self, conn: sqlite3.Connection, event: dict[str, Any]) -> None:
+        conn.execute(
+            f"INSERT INTO {self.names['events']} (job_id, at, doc) VALUES (?, ?, ?)",
+            (event.get("job_id"), to_epoch(event.get("at")), codec.dumps(event)),
+        )
+
+    def insert_event(self, event: dict[str, Any]) -> None:
+        with self._write() as conn:
+            self._insert_event(conn, event)
+
+    def find_events(self, job_id: str) -> list[dict[str, Any]]:
+        sql = f"SELECT doc FROM {self.names['events']} WHERE job_id = ? ORDER BY at ASC, id ASC"
+        return [codec.loads(r[0]) for r in self._read(sql, (job_id,))]
+
+    def delete_events(self, job_ids: Sequence[str]) -> int:
+        total = 0
+        ids = list(job_ids)
+        with self._write() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                sql = f"DELETE FROM {self.names['events']} WHERE job_id IN ({','.join('?' * len(chunk))})"
+                total += conn.execute(sql, chunk).rowcount
+        return total
+
+    # -- datasets ---------------------------------------------------------------------------
+    def insert_dataset(self, doc: dict[str, Any]) -> None:
+        sql = f"INSERT INTO {self.names['datasets']} (uuid, status, updated_at, doc) VALUES (?, ?, ?, ?)"
+        try:
+            with self._write() as conn:
+                conn.execute(sql, (doc["uuid"], doc.get("status"), to_epoch(doc.get("updated_at")), codec.dumps(doc)))
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"dataset {doc['uuid']} already exists") from exc
+
+    def get_dataset(self, uuid: str) -> dict[str, Any] | None:
+        rows = self._read(f"SELECT doc FROM {self.names['datasets']} WHERE uuid = ?", (uuid,))
+        return codec.loads(rows[0][0]) if rows else None
+
+    def find_datasets(
+        self,
+        statuses: Sequence[str] | None = None,
+        uuids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        for column, values in (("status", statuses), ("uuid", uuids)):
+            if values is not None:
+                values = list(values)
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                params.extend(values)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        sql = f"SELECT doc FROM {self.names['datasets']}{where} ORDER BY uuid LIMIT {int(limit) if limit else -1}"
+        return [codec.loads(r[0]) for r in self._read(sql, params)]
+
+    def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:
+        table = self.names["datasets"]
+        with self._write() as conn:
+            row = conn.execute(f"SELECT doc FROM {table} WHERE uuid = ?", (uuid,)).fetchone()
+            if row is None:
+                return False
+            doc = codec.loads(row[0])
+            if expect_status is not None and doc.get("status") != expect_status:
+                return False
+            doc.update(fields)
+            conn.execute(
+                f"UPDATE {table} SET status = ?, updated_at = ?, doc = ? WHERE uuid = ?",
+                (doc.get("status"), to_epoch(doc.get("updated_at")), codec.dumps(doc), uuid),
+            )
+        return True
+
+    # -- workers ----------------------------------------------------------------------------
+    def upsert_worker(self, doc: dict[str, Any]) -> None:
+        sql = f"INSERT OR REPLACE INTO {self.names['workers']} (worker_id, heartbeat_at, doc) VALUES (?, ?, ?)"
+        with self._write() as conn:
+            conn.execute(sql, (doc["worker_id"], to_epoch(doc.get("heartbeat_at")), codec.dumps(doc)))
+
+    def list_workers(self) -> list[dict[str, Any]]:
+        rows = self._read(f"SELECT doc FROM {self.names['workers']} ORDER BY heartbeat_at DESC")
+        return [codec.loads(r[0]) for r in rows]
+
+    def delete_worker(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {self.names['workers']} WHERE worker_id = ?", (worker_id,))
+
+
+def _sort_column(name: str) -> str:
+    if name not in JOB_COLUMNS:
+        raise InvalidInput(f"cannot sort jobs by {name!r}")
+    return name
+
+
+def _check_expect(expect: dict[str, Any]) -> None:
+    unknown = set(expect) - set(EXPECTABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"cannot condition a write on {sorted(unknown)}")
+
+
+def _integrity_message(exc: sqlite3.IntegrityError, doc: dict[str, Any]) -> str:
+    if "active_key" in str(exc):
+        return f"an active job already exists for {doc.get('active_key')}"
+    return f"write refused by the store: {exc}"

@@ -1,0 +1,44 @@
+"""SQLite tables and indexes (created idempotently on first use)."""
+
+from __future__ import annotations
+
+JOB_COLUMNS = (
+    "job_id", "dataset_uuid", "job_type", "status", "priority", "run_after", "created_at",
+    "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_id", "lease_token",
+    "active_key", "attempts", "max_attempts", "cancel_requested", "parent_job_id", "migration_id",
+)
+TIME_COLUMNS = frozenset(
+    {"run_after", "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at"}
+)
+
+
+def schema_statements(names: dict[str, str]) -> list[str]:
+    """DDL for every table and index, safe to run again."""
+    jobs, datasets, events, workers = names["jobs"], names["datasets"], names["events"], names["workers"]
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {jobs} (
+            job_id TEXT PRIMARY KEY, dataset_uuid TEXT NOT NULL, job_type TEXT NOT NULL,
+            status TEXT NOT NULL, priority INTEGER NOT NULL, run_after REAL NOT NULL,
+            created_at REAL NOT NULL, updated_at REAL, started_at REAL, completed_at REAL,
+            heartbeat_at REAL, worker_id TEXT, lease_token TEXT, active_key TEXT UNIQUE,
+            attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0, parent_job_id TEXT, migration_id TEXT,
+            doc TEXT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_claim ON {jobs}(status, priority, created_at, run_after)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_dataset ON {jobs}(dataset_uuid, created_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_updated ON {jobs}(status, updated_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_completed ON {jobs}(status, completed_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_completed ON {jobs}(completed_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_created ON {jobs}(created_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_worker ON {jobs}(worker_id, status)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_parent ON {jobs}(parent_job_id)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_migration ON {jobs}(migration_id)",
+        f"""CREATE TABLE IF NOT EXISTS {datasets} (
+            uuid TEXT PRIMARY KEY, status TEXT, updated_at REAL, doc TEXT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS ix_{datasets}_status ON {datasets}(status)",
+        f"""CREATE TABLE IF NOT EXISTS {events} (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT, at REAL, doc TEXT NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS ix_{events}_job ON {events}(job_id, at)",
+        f"""CREATE TABLE IF NOT EXISTS {workers} (
+            worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
+    ]
