@@ -50,6 +50,8 @@ class JobLifecycle:
         return job
 
     def _advance_dataset(self, job: dict[str, Any], actor: str) -> None:
+        if job["job_type"] not in domain.DATASET_STAGES:
+            return  # rsync, backup, validation and plugins neither move datasets nor chain
         dataset = self.store.get_dataset(job["dataset_uuid"])
         target, child_type = domain.next_stage(job["job_type"], job.get("result"), dataset)
         if target and dataset is not None:

@@ -30,6 +30,7 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_completed ON {jobs}(status, completed_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_completed ON {jobs}(completed_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_created ON {jobs}(created_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",  # monitor: index-only queue counts
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_worker ON {jobs}(worker_id, status)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_parent ON {jobs}(parent_job_id)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_migration ON {jobs}(migration_id)",
@@ -37,7 +38,7 @@ def schema_statements(names: dict[str, str]) -> list[str]:
             uuid TEXT PRIMARY KEY, status TEXT, updated_at REAL, doc TEXT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS ix_{datasets}_status ON {datasets}(status)",
         f"""CREATE TABLE IF NOT EXISTS {events} (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT, at REAL, doc TEXT NOT NULL)""",
+            id INTEGER PRIMARY KEY, job_id TEXT, at REAL, doc TEXT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS ix_{events}_job ON {events}(job_id, at)",
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
