@@ -17,10 +17,7 @@ SC_JobStatus = JobStatus
 SC_DatasetStatus = DatasetStatus
 SC_JOB_TYPE_CONFIGS = {JobType(k): v.as_dict() for k, v in JOB_TYPE_CONFIGS.items()}
 
-__all__ = [
-    "SC_DatasetStatus", "SC_JOB_TYPE_CONFIGS", "SC_JobMigration", "SC_JobMonitor",
-    "SC_JobQueueManager", "SC_JobStatus", "SC_JobType",
-]
+__all__ = ["SC_DatasetStatus", "SC_JOB_TYPE_CONFIGS", "SC_JobQueueManager", "SC_JobStatus", "SC_JobType"]  # + lazy SC_JobMonitor, SC_JobMigration
 
 
 def __getattr__(name: str) -> Any:

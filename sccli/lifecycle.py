@@ -157,7 +157,10 @@ class JobLifecycle:
         if job["status"] not in ("failed", "cancelled"):
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
         now = utcnow()
-        fields: dict[str, Any] = {"status": "pending", "attempts": 0, "run_after": now, "updated_at": now, "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None}
+        fields: dict[str, Any] = {
+            "status": "pending", "attempts": 0, "run_after": now, "updated_at": now, "completed_at": None,
+            "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
+        }
         if not job.get("allow_duplicate"):
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
         change = JobChange(set=fields, unset=("lease_token", "heartbeat_at"))

@@ -10,7 +10,6 @@ from sccli.store.base import JobChange, JobQuery, Store
 from sccli.store.urls import redact, resolve_db_name, resolve_url
 
 if TYPE_CHECKING:
-    from sccli.store.mongo import MongoStore
     from sccli.store.sqlite import SqliteStore
 
 __all__ = ["JobChange", "JobQuery", "Store", "open_store", "redact", "resolve_url"]

@@ -79,7 +79,8 @@ def test_update_is_conditional_on_expected_state(store: Store) -> None:
     change = JobChange(set={"status": "completed"}, unset=("active_key",))
     assert store.update_job(doc["job_id"], {"status": "running", "lease_token": "other"}, change) is None
     assert store.update_job("missing", {"status": "running"}, change) is None
-    after = store.update_job(doc["job_id"], {"status": ["running", "pending"], "lease_token": "lease-1"}, change, event={"at": utcnow(), "actor": "a", "from": "running", "to": "completed"})
+    event = {"at": utcnow(), "actor": "a", "from": "running", "to": "completed"}
+    after = store.update_job(doc["job_id"], {"status": ["running", "pending"], "lease_token": "lease-1"}, change, event=event)
     assert after is not None and after["status"] == "completed"
     assert store.get_job(doc["job_id"])["status"] == "completed"  # type: ignore[index]
     assert len(store.find_events(doc["job_id"])) == 1
