@@ -41,7 +41,9 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
         reasons.append(f"{what} until {iso(run_after)} (in {wait:.0f}s)")
     prio = int(job.get("priority") or 2)
     ahead = store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=list(range(1, prio))))
-    ahead += store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=job["created_at"]))
+    # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
+    same = JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=job["created_at"] + timedelta(milliseconds=1))
+    ahead += max(0, store.count_jobs(same) - (1 if job["run_after"] <= now else 0))
     if ahead:
         reasons.append(f"{ahead} pending job(s) are ahead of it (higher priority or created earlier)")
     reasons.extend(_explain_services(store, job, now, stale_after))
