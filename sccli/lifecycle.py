@@ -46,10 +46,11 @@ class JobLifecycle:
         )
         job = self.store.update_job(job_id, {"status": "running", "lease_token": lease_token}, change, self._event("running", "completed", who, "handler succeeded", at=now))
         if job is not None:
-            self._advance_dataset(job, who)
+            self.advance_dataset(job, who)
         return job
 
-    def _advance_dataset(self, job: dict[str, Any], actor: str) -> None:
+    def advance_dataset(self, job: dict[str, Any], actor: str) -> None:
+        """Move a completed job's dataset to its next stage and chain the next job, once (idempotent)."""
         if job["job_type"] not in domain.DATASET_STAGES:
             return  # rsync, backup, validation and plugins neither move datasets nor chain
         dataset = self.store.get_dataset(job["dataset_uuid"])
@@ -74,9 +75,10 @@ class JobLifecycle:
         job = self.store.get_job(job_id)
         if job is None or job.get("status") != "running" or job.get("lease_token") != lease_token:
             return None
-        return self._fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor)
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor)
 
-    def _fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
+    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
+        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail for good."""
         now = utcnow()
         attempts = int(job.get("attempts") or 0)
         will_retry = retry and attempts < int(job.get("max_attempts") or 1)
@@ -191,7 +193,7 @@ class JobLifecycle:
         recovered = []
         for job in stale:
             age = "unknown" if job.get("heartbeat_at") is None else f"{(utcnow() - job['heartbeat_at']).total_seconds():.0f}s"
-            done = self._fail_attempt(job, f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)", kind="stale", retry=True, actor=actor)
+            done = self.fail_attempt(job, f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)", kind="stale", retry=True, actor=actor)
             if done is not None:
                 recovered.append(done)
         return recovered

@@ -29,10 +29,11 @@ class Settings:
     backup_dir: str | None = None
     workers: int = 2
     types: list[str] | None = None
-    poll_interval_seconds: float = 1.0
+    poll_interval_seconds: float = 0.1
     heartbeat_seconds: float = 10.0
     stale_after_seconds: float = 60.0
     drain_seconds: float = 30.0
+    kill_grace_seconds: float = 5.0
     log_dir: str = "/tmp"
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0

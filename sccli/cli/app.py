@@ -68,7 +68,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, then the local SQLite file.", show_default=False)] = None,
+    db: Annotated[
+        Optional[str],
+        typer.Option("--db", help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, then the local SQLite file.", show_default=False),
+    ] = None,
     db_name: Annotated[Optional[str], typer.Option("--db-name", help="Database name (default DB_NAME or scientistcloud).", show_default=False)] = None,
     settings: Annotated[Optional[str], typer.Option("--settings", help="settings.json with data directories, plugins and service options.", show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
@@ -78,10 +81,14 @@ def root(
 
 
 def _register() -> None:
-    from sccli.cli import dataset, job
+    from sccli.cli import api, dataset, job
 
     app.add_typer(job.app, name="job")
     app.add_typer(dataset.app, name="dataset")
+    app.add_typer(__import__("sccli.cli.service", fromlist=["app"]).app, name="service")
+    app.add_typer(api.app, name="api")
+    app.add_typer(__import__("sccli.cli.monitor", fromlist=["app"]).app, name="monitor")
+    app.add_typer(__import__("sccli.cli.migrate", fromlist=["app"]).app, name="migrate")
 
 
 _register()

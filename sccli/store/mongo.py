@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from sccli.clock import as_utc
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store.base import LOGS_CAP, JobChange, JobQuery, Store, collection_names
+from sccli.store.mongo_ledger import MongoLedger
+from sccli.store.mongo_stats import MongoStatsMixin
 
 F = TypeVar("F", bound=Callable[..., Any])
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
@@ -98,7 +100,7 @@ def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
     return {k: ({"$in": list(v)} if isinstance(v, (list, tuple, set, frozenset)) else v) for k, v in expect.items()}
 
 
-class MongoStore(Store):
+class MongoStore(MongoStatsMixin, MongoLedger, Store):
     """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
 
     kind = "mongo"
@@ -167,6 +169,7 @@ class MongoStore(Store):
         jobs.create_index([("status", A), ("completed_at", A)], name="status_completed_at")
         jobs.create_index([("completed_at", A)], name="completed_at")
         jobs.create_index([("created_at", A)], name="created_at")
+        jobs.create_index([("status", A), ("job_type", A)], name="status_job_type")  # monitor: covered queue counts
         jobs.create_index([("worker_id", A)], name="worker_id")
         jobs.create_index([("parent_job_id", A)], name="parent_job_id", sparse=True)
         jobs.create_index([("migration_id", A)], name="migration_id", sparse=True)

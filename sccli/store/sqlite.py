@@ -19,7 +19,9 @@ from sccli.clock import to_epoch
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
+from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_schema import JOB_COLUMNS, TIME_COLUMNS, schema_statements
+from sccli.store.sqlite_stats import SqliteStatsMixin
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 
@@ -36,7 +38,7 @@ def _column_values(doc: dict[str, Any]) -> list[Any]:
     return values
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
@@ -226,8 +228,9 @@ class SqliteStore(Store):
             row = conn.execute(sql, params).fetchone()
             if row is None:
                 return None
-            doc = change.apply(codec.loads(row[0]))
-            self._replace(conn, doc)
+            before = codec.loads(row[0])
+            doc = change.apply(before)
+            self._replace(conn, doc, before)
             if event is not None:
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
         return doc
@@ -249,7 +252,7 @@ class SqliteStore(Store):
                 if not matches_expect(before, expect):
                     return None
                 doc = change.apply(before)
-                self._replace(conn, doc)
+                self._replace(conn, doc, before)
                 if event is not None:
                     self._insert_event(conn, {**event, "job_id": job_id})
         except sqlite3.IntegrityError as exc:
@@ -261,7 +264,8 @@ class SqliteStore(Store):
         with self._write() as conn:
             rows = conn.execute(f"SELECT doc FROM {self._jobs_table()}{where}", params).fetchall()
             for (text,) in rows:
-                self._replace(conn, change.apply(codec.loads(text)))
+                before = codec.loads(text)
+                self._replace(conn, change.apply(before), before)
         return len(rows)
 
     def delete_jobs(self, query: JobQuery) -> int:
@@ -269,11 +273,15 @@ class SqliteStore(Store):
         with self._write() as conn:
             return conn.execute(f"DELETE FROM {self._jobs_table()}{where}", params).rowcount
 
-    def _replace(self, conn: sqlite3.Connection, doc: dict[str, Any]) -> None:
-        assignments = ",".join(f"{c} = ?" for c in JOB_COLUMNS)
+    def _replace(self, conn: sqlite3.Connection, doc: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+        # Only the columns that changed are SET, so SQLite rewrites only the indexes on them.
+        values = _column_values(doc)
+        old = _column_values(before) if before is not None else [object()] * len(values)
+        changed = [(c, v) for c, v, o in zip(JOB_COLUMNS, values, old, strict=True) if v != o]
+        assignments = "".join(f"{c} = ?, " for c, _ in changed)
         conn.execute(
-            f"UPDATE {self._jobs_table()} SET {assignments}, doc = ? WHERE job_id = ?",
-            [*_column_values(doc), codec.dumps(doc), doc["job_id"]],
+            f"UPDATE {self._jobs_table()} SET {assignments}doc = ? WHERE job_id = ?",
+            [*(v for _, v in changed), codec.dumps(doc), doc["job_id"]],
         )
 
     # -- events -----------------------------------------------------------------------------

@@ -31,6 +31,10 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_completed ON {jobs}(completed_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_created ON {jobs}(created_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",  # monitor: index-only queue counts
+        # monitor: window figures (counts, durations, retries, per-day) read from the index alone
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, status, started_at, attempts)",
+        # monitor: only jobs whose errors mention a timeout (sqlite_stats.TIMED_OUT, verbatim)
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_timed_out ON {jobs}(completed_at) WHERE instr(doc, '\"kind\":\"timeout\"') > 0",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_worker ON {jobs}(worker_id, status)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_parent ON {jobs}(parent_job_id)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_migration ON {jobs}(migration_id)",

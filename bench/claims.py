@@ -1,6 +1,6 @@
 """Claims + completions per second on SQLite, in 1 and 4 processes (run by hand).
 
-    .venv/bin/python bench/queue.py [--jobs 5000]
+    .venv/bin/python bench/claims.py [--jobs 5000]
 
 Target: >= 1,000 claim+complete per second in one process.
 """

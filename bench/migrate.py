@@ -1,0 +1,79 @@
+"""Legacy migration of N datasets on SQLite: dry run, run, re-run, validate, rollback (run by hand).
+
+    .venv/bin/python bench/migrate.py [--datasets 100000] [--batch-size 1000]
+
+Every dataset is given a status that needs a job (the worst case: 100,000 jobs to create), a
+third have an input directory on disk. Target: the live run of 100,000 datasets under 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sccli.clock import utcnow
+from sccli.migration import MIGRATION_TABLE, JobMigration
+from sccli.settings import Settings
+from sccli.store import open_store
+from sccli.store.base import Store
+
+STATUSES = list(MIGRATION_TABLE)
+
+
+def seed(store: Store, count: int, in_dir: Path) -> None:
+    now = utcnow()
+    docs: list[dict[str, Any]] = []
+    for i in range(count):
+        uid = str(uuid.uuid4())
+        docs.append({
+            "uuid": uid, "name": f"dataset {i}", "status": STATUSES[i % len(STATUSES)], "user": f"user{i % 97}@example.org",
+            "sensor": "TIFF", "google_drive_link": f"https://drive.google.com/drive/folders/{i}", "created_at": now, "updated_at": now,
+            "conversion_parameters": {"Xs_dataset": "/x", "Ys_dataset": "/y"} if i % 5 == 0 else None,
+        })
+        if i % 3 == 0:
+            (in_dir / uid).mkdir()
+        if len(docs) == 5000:
+            store.insert_datasets(docs)
+            docs = []
+    store.insert_datasets(docs)
+
+
+def timed(label: str, action: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    result = action()
+    print(f"{label:<28} {time.perf_counter() - start:7.2f} s")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "in").mkdir()
+        (root / "out").mkdir()
+        store = open_store(f"sqlite:///{root / 'bench.db'}")
+        timed(f"seed {args.datasets} datasets", lambda: seed(store, args.datasets, root / "in"))
+        settings = Settings(in_data_dir=str(root / "in"), out_data_dir=str(root / "out"))
+        migration = JobMigration(store, settings=settings, batch_size=args.batch_size, actor="bench")
+        plan = timed("dry run", lambda: migration.run(dry_run=True))  # keeps every item, as `sc migrate run --dry-run`
+        report = timed("run (live)", lambda: migration.run(detail=False))  # what `sc migrate run --yes` does
+        again = timed("run again (idempotent)", lambda: migration.run(detail=False))
+        findings = timed("validate", lambda: migration.validate())
+        rollback = timed("rollback", lambda: migration.rollback())
+        print(f"planned {plan.created}, created {report.created} ({report.with_problems} with problems), second run created {again.created}")
+        print(f"validation findings {len(findings)}; rollback removed {rollback.removed}, not undone {len(rollback.not_undone)}")
+        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; db {os.path.getsize(root / 'bench.db') / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from sccli import __version__
+from sccli.api.auth import check_can_serve
+from sccli.api.errors import install_error_handlers
+from sccli.api.routes import API_ACTOR, ApiState, health, jobs
+from sccli.domain import JOB_TYPE_CONFIGS
+from sccli.errors import InvalidInput
+from sccli.queue import JobQueue
+from sccli.settings import Settings
+from sccli.store import open_store
+
+OPENAPI_URL = "/api/v1/openapi.json"
+DOCS_URL = "/api/v1/docs"
+
+DESCRIPTION = """Create, inspect, cancel and retry ScientistCloud processing jobs, and read the
+queue's statistics. Every endpoint except `/api/v1/health` needs `Authorization: Bearer <token>`.
+Times are ISO 8601 in UTC (`Z`)."""
+
+
+def create_app(
+    store_url: str | None,
+    db_name: str | None,
+    settings: Settings | None = None,
+    tokens: Mapping[str, str] | None = None,
+    *,
+    allow_anonymous: bool = False,
+) -> FastAPI:
+    """Build the API over the store at ``store_url`` (resolved like the CLI's ``--db``).
+
+    ``tokens`` maps a token's name to its secret. Without tokens the app refuses to be built
+    unless ``allow_anonymous`` (``sc api serve --no-auth`` on loopback) is given. The store is
+    opened here (it connects on first use) and closed when the application shuts down.
+    """
+    settings = settings or Settings()
+    tokens = dict(tokens or {})
+    if not tokens and not allow_anonymous:
+        raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
+    store = open_store(store_url, db_name)
+    queue = JobQueue(
+        store, actor=API_ACTOR, retry_base_seconds=settings.retry_base_seconds,
+        retry_max_seconds=settings.retry_max_seconds, extra_types=settings.handlers,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="sccli job API", version=__version__, description=DESCRIPTION,
+        openapi_url=OPENAPI_URL, docs_url=DOCS_URL, redoc_url=None, lifespan=lifespan,
+    )
+    app.state.api = ApiState(store=store, queue=queue, settings=settings)
+    app.state.tokens = tokens
+    install_error_handlers(app)
+    app.include_router(health)
+    app.include_router(jobs)
+    app.openapi = lambda: _openapi_with_job_types(app, sorted({*JOB_TYPE_CONFIGS, *settings.handlers}))  # type: ignore[method-assign]
+    return app
+
+
+def _openapi_with_job_types(app: FastAPI, job_types: list[str]) -> dict[str, Any]:
+    """The generated schema, with ``job_type`` limited to this deployment's types (built in + plugins)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema["components"]["schemas"]["JobCreate"]["properties"]["job_type"]["enum"] = job_types
+        for parameter in schema["paths"]["/api/v1/jobs"]["get"]["parameters"]:
+            if parameter["name"] == "job_type":
+                _set_items_enum(parameter["schema"], job_types)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _set_items_enum(schema: dict[str, Any], values: list[str]) -> None:
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "array":
+            option["items"]["enum"] = values
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM stop it gracefully)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False)
+
+
+__all__ = ["DOCS_URL", "OPENAPI_URL", "check_can_serve", "create_app", "serve"]

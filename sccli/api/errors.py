@@ -1,0 +1,103 @@
+"""The one place sccli errors become HTTP statuses, and the JSON encoding of documents."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sccli.clock import iso
+from sccli.errors import CheckFailed, Conflict, InvalidInput, MissingExtra, NotFound, ScError, StoreUnavailable
+
+#: Status of each error class; the first match in this order wins (subclasses first).
+STATUS_BY_ERROR: tuple[tuple[type[ScError], int], ...] = (
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (Conflict, 409),
+    (StoreUnavailable, 503),
+    (MissingExtra, 501),
+    (CheckFailed, 400),
+    (ScError, 400),
+)
+
+#: Words of an InvalidInput message from JobQueue.create_job → the body field it is about.
+_FIELD_HINTS = (
+    ("job type", "job_type"),
+    ("UUID", "dataset_uuid"),
+    ("priority", "priority"),
+    ("parameters", "parameters"),
+    ("max_attempts", "max_attempts"),
+    ("timeout_minutes", "timeout_minutes"),
+)
+
+#: Fields a job response never carries (the lease token fences worker writes; it is not for clients).
+HIDDEN_JOB_FIELDS = ("_id", "lease_token")
+
+
+class FieldInvalid(InvalidInput):
+    """Input refused for one named field (rendered as a field-level 422)."""
+
+    def __init__(self, message: str, loc: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def status_of(error: ScError) -> int:
+    """The HTTP status of an sccli error."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def body_field_of(message: str) -> str | None:
+    """The request-body field an InvalidInput message from the queue is about, if it names one."""
+    for words, name in _FIELD_HINTS:
+        if words in message:
+            return name
+    return None
+
+
+def error_response(error: ScError) -> JSONResponse:
+    """An sccli error as JSON: field-level for invalid input, else ``{"detail": "..."}``."""
+    status = status_of(error)
+    if isinstance(error, InvalidInput):
+        loc = list(getattr(error, "loc", ("body",)))
+        return JSONResponse({"detail": [{"loc": loc, "msg": str(error), "type": "value_error"}]}, status_code=status)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+
+async def _handle_sc_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ScError)
+    return error_response(error)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the single ScError → HTTP translation on ``app``."""
+    app.add_exception_handler(ScError, _handle_sc_error)
+
+
+def plain(value: Any) -> Any:
+    """A store value as JSON-ready data: datetimes as ISO 8601 Z, unknown types as text."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items() if k != "_id"}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)  # ObjectId, Decimal128, bytes...
+
+
+def job_json(job: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A job document as the API returns it."""
+    out = plain({k: v for k, v in job.items() if k not in HIDDEN_JOB_FIELDS})
+    out.update(extra)
+    return out

@@ -1,0 +1,181 @@
+"""The endpoints: jobs (create, read, list, cancel, retry), queue stats and health.
+
+Handlers are plain ``def`` functions, so FastAPI runs them in its threadpool; the store is safe
+to share between those threads (SQLite keeps one connection per thread, MongoDB one client).
+Errors are sccli exceptions, translated to statuses in :mod:`sccli.api.errors`.
+
+Handlers return documents encoded by :func:`sccli.api.errors.job_json` rather than validating
+them through the response models: a legacy document with an odd field must still be served.
+The models document the shapes in OpenAPI; the schema fuzz test keeps both in agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from sccli import __version__
+from sccli.api.auth import caller_name
+from sccli.api.errors import FieldInvalid, body_field_of, job_json, plain
+from sccli.api.schemas import (
+    MAX_PAGE,
+    CancelRequest,
+    ErrorBody,
+    Health,
+    Job,
+    JobCreate,
+    JobPage,
+    JobStatusName,
+    QueueOverview,
+    ValidationErrorBody,
+)
+from sccli.errors import InvalidInput, ScError, StoreUnavailable
+from sccli.explain import explain_job
+from sccli.queue import JobQueue
+from sccli.settings import Settings
+from sccli.store.base import JobQuery, Store
+
+#: The actor of every transition made through the API (``job_events.actor``).
+API_ACTOR = "api"
+
+_REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The request body could not be parsed."},
+    401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
+}
+_STORE_ERRORS: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "The store is unreachable."}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The job is in a state that does not allow this."}}
+_INVALID: dict[int | str, dict[str, Any]] = {422: {"model": ValidationErrorBody, "description": "Refused input, field by field."}}
+
+
+@dataclass
+class ApiState:
+    """What every handler needs, built once by ``create_app``."""
+
+    store: Store
+    queue: JobQueue
+    settings: Settings
+
+
+async def api_state(request: Request) -> ApiState:
+    """Dependency: the application's store, queue and settings (no I/O, so not sent to a thread)."""
+    return request.app.state.api
+
+
+State = Annotated[ApiState, Depends(api_state)]
+Caller = Annotated[str, Depends(caller_name)]
+
+jobs = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses={**_REQUEST_ERRORS, **_STORE_ERRORS, **_INVALID})
+health = APIRouter(prefix="/api/v1", tags=["health"])
+
+
+@jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT})
+def create_job(body: JobCreate, state: State, caller: Caller) -> JSONResponse:
+    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists)."""
+    try:
+        job_id = state.queue.create_job(
+            body.dataset_uuid, body.job_type, body.parameters, priority=body.priority,
+            max_attempts=body.max_attempts, timeout_minutes=body.timeout_minutes,
+            allow_missing_dataset=body.allow_missing_dataset, allow_duplicate=body.allow_duplicate,
+            created_by=f"api:{caller}", actor=API_ACTOR,
+        )
+    except InvalidInput as exc:
+        field = body_field_of(str(exc))
+        raise FieldInvalid(str(exc), ("body", field) if field else ("body",)) from None
+    job = state.queue.require_job(job_id)
+    return JSONResponse(job_json(job), status_code=201, headers={"Location": f"/api/v1/jobs/{job_id}"})
+
+
+@jobs.get("/queue/stats", response_model=QueueOverview)
+def queue_stats(state: State, caller: Caller) -> JSONResponse:
+    """The queue's counts by status and type, and its health (the monitor overview's parts)."""
+    return JSONResponse(plain(queue_overview(state)))
+
+
+@jobs.get("", response_model=JobPage)
+def list_jobs(
+    state: State,
+    caller: Caller,
+    status: Annotated[Optional[list[JobStatusName]], Query(description="Filter by status (repeatable).")] = None,
+    job_type: Annotated[Optional[list[str]], Query(description="Filter by job type (repeatable).")] = None,
+    dataset_uuid: Annotated[Optional[str], Query(description="Filter by dataset UUID.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size (at most {MAX_PAGE}).")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Jobs to skip.")] = 0,
+) -> JSONResponse:
+    """Jobs newest first, filtered and paginated, with the total that match."""
+    for name in job_type or []:
+        try:
+            state.queue.check_type(name)
+        except InvalidInput as exc:
+            raise FieldInvalid(str(exc), ("query", "job_type")) from None
+    query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
+    page = state.store.find_jobs(query, limit=limit, offset=offset)
+    body = {"jobs": [job_json(j) for j in page], "total": state.store.count_jobs(query), "limit": limit, "offset": offset}
+    return JSONResponse(body)
+
+
+@jobs.get("/{job_id}", response_model=Job, responses=_NOT_FOUND)
+def get_job(
+    job_id: str,
+    state: State,
+    caller: Caller,
+    explain: Annotated[bool, Query(description="Include plain-words reasons for the job's state.")] = True,
+) -> JSONResponse:
+    """One job, with an ``explanation`` of why it is where it is (404 when unknown)."""
+    job = state.queue.require_job(job_id)
+    extra = {"explanation": _explanation(state, job)} if explain else {}
+    return JSONResponse(job_json(job, **extra))
+
+
+def _explanation(state: ApiState, job: dict[str, Any]) -> list[str]:
+    # A legacy document missing a field must not turn a read of the job into a 500.
+    try:
+        return explain_job(state.store, job, state.settings.stale_after_seconds)
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"no explanation available ({type(exc).__name__}: {exc})"]
+
+
+@jobs.post("/{job_id}/cancel", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT})
+def cancel_job(job_id: str, state: State, caller: Caller, body: Annotated[Optional[CancelRequest], Body()] = None) -> JSONResponse:
+    """Cancel a pending job, or ask the service running it to stop (409 when it has ended)."""
+    reason = (body.reason if body else None) or f"cancelled through the API by {caller}"
+    return JSONResponse(job_json(state.queue.cancel(job_id, reason, actor=API_ACTOR)))
+
+
+@jobs.post("/{job_id}/retry", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT})
+def retry_job(job_id: str, state: State, caller: Caller) -> JSONResponse:
+    """Put a failed or cancelled job back in the queue with fresh attempts (409 otherwise)."""
+    return JSONResponse(job_json(state.queue.retry(job_id, actor=API_ACTOR)))
+
+
+@health.get("/health", response_model=Health, responses={503: {"model": Health, "description": "The store is unreachable."}})
+def get_health(state: State) -> JSONResponse:
+    """Liveness and store reachability (no authentication; 503 when the store is unreachable)."""
+    try:
+        state.store.ping()
+    except Exception as exc:  # a probe: any failure to reach the store is "unavailable"
+        detail = str(exc) if isinstance(exc, ScError) else f"{type(exc).__name__}: {exc}"
+        body = {"status": "unavailable", "store": state.store.kind, "version": __version__, "detail": detail}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"status": "ok", "store": state.store.kind, "version": __version__, "detail": None})
+
+
+def queue_overview(state: ApiState) -> dict[str, Any]:
+    """The monitor overview's ``timestamp``, ``queue_stats`` and ``health_status``.
+
+    The monitor reports health ``unknown`` instead of raising when the store cannot be read;
+    the API answers 503 then, like every other endpoint that needs the store.
+    """
+    from sccli.monitor import JobMonitor
+
+    overview = JobMonitor(state.store, settings=state.settings, queue=state.queue).get_queue_overview()
+    health_status = overview["health_status"]
+    if health_status.get("overall") == "unknown":
+        raise StoreUnavailable("; ".join(health_status.get("issues") or ["the store cannot be read"]))
+    return {key: overview[key] for key in ("timestamp", "queue_stats", "health_status")}
+
+
+__all__ = ["API_ACTOR", "ApiState", "health", "jobs"]

@@ -1,0 +1,182 @@
+"""Request and response shapes of the HTTP API (pydantic models, also the OpenAPI schema).
+
+Job responses keep the contract's field names (the portal reads them); times are ISO 8601 in
+UTC with a ``Z`` suffix, and no backend-private key (``_id``, ObjectId) ever appears.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sccli.domain import JOB_TYPE_CONFIGS
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+PriorityValue = Union[Annotated[int, Field(ge=1, le=3)], Literal["high", "normal", "low"]]
+
+#: Most jobs one list request returns.
+MAX_PAGE = 500
+
+
+class JobCreate(BaseModel):
+    """Body of ``POST /api/v1/jobs``: the spec's four fields plus the CLI's optional flags."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "dataset_uuid": "550e8400-e29b-41d4-a716-446655440000", "job_type": "dataset_conversion",
+        "parameters": {"input_path": "/path/to/input", "output_path": "/path/to/output", "sensor_type": "4D_Probe"}, "priority": 1,
+    }]})
+
+    dataset_uuid: str = Field(pattern=UUID_PATTERN, description="The dataset's UUID (8-4-4-4-12 hex).")
+    job_type: str = Field(min_length=1, max_length=100, description=f"One of {', '.join(JOB_TYPE_CONFIGS)} or a plugin type from settings.")
+    parameters: Optional[dict[str, Any]] = Field(default=None, description="Handler parameters (a JSON object).")
+    priority: Optional[PriorityValue] = Field(default=None, description="1 high, 2 normal, 3 low (default from the job type).")
+    max_attempts: Optional[Annotated[int, Field(ge=1, le=100)]] = Field(default=None, description="Default from the job type.")
+    timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(default=None, description="Per-attempt timeout; default from the job type.")
+    allow_missing_dataset: bool = Field(default=False, description="Create the job even when the dataset is unknown.")
+    allow_duplicate: bool = Field(default=False, description="Allow a second active job of this type for the dataset.")
+
+    @field_validator("priority", "max_attempts", "timeout_minutes", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true/false")
+        return value
+
+
+class CancelRequest(BaseModel):
+    """Optional body of ``POST /api/v1/jobs/{job_id}/cancel``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Optional[str] = Field(default=None, max_length=500, description="Stored as the job's error and the dataset's error_message.")
+
+
+class JobErrorEntry(BaseModel):
+    """One failed attempt in a job's ``errors`` history."""
+
+    model_config = ConfigDict(extra="allow")
+
+    attempt: Optional[int] = None
+    at: Optional[datetime] = None
+    error: Optional[str] = None
+    worker: Optional[str] = None
+
+
+class JobLogEntry(BaseModel):
+    """One entry of a job's capped ``logs`` list."""
+
+    model_config = ConfigDict(extra="allow")
+
+    timestamp: Optional[datetime] = None
+    message: Optional[str] = None
+
+
+class Job(BaseModel):
+    """A job document with the contract's field names (unknown extra fields are passed through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    dataset_uuid: str
+    job_type: str
+    status: str
+    priority: int
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 0
+    max_attempts: Optional[int] = None
+    timeout_minutes: Optional[int] = None
+    created_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+    run_after: Optional[datetime] = None
+    worker_id: Optional[str] = None
+    pid: Optional[int] = None
+    host: Optional[str] = None
+    heartbeat_at: Optional[datetime] = None
+    cancel_requested: bool = False
+    progress_percentage: Optional[float] = None
+    progress_message: Optional[str] = None
+    result: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+    errors: list[JobErrorEntry] = Field(default_factory=list)
+    logs: list[JobLogEntry] = Field(default_factory=list)
+    parent_job_id: Optional[str] = None
+    created_by: Optional[str] = None
+    migration_id: Optional[str] = None
+    explanation: Optional[list[str]] = Field(default=None, description="Plain-words reasons for the job's state (GET only).")
+
+
+class JobPage(BaseModel):
+    """One page of ``GET /api/v1/jobs``, newest first."""
+
+    jobs: list[Job]
+    total: int = Field(description="How many jobs match the filters.")
+    limit: int
+    offset: int
+
+
+class QueueStats(BaseModel):
+    """Counts of jobs by status and type (the monitor overview's ``queue_stats``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    total_jobs: int
+    pending_jobs: int
+    running_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    cancelled_jobs: int
+    job_types: dict[str, int]
+
+
+class HealthStatus(BaseModel):
+    """The monitor overview's ``health_status``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    overall: str = Field(description="healthy, warning, critical or unknown.")
+    stale_jobs: Optional[int] = None
+    failure_rate: Optional[float] = None
+    active_workers: Optional[int] = None
+    issues: list[str] = Field(default_factory=list)
+
+
+class QueueOverview(BaseModel):
+    """Body of ``GET /api/v1/jobs/queue/stats``."""
+
+    timestamp: datetime
+    queue_stats: QueueStats
+    health_status: HealthStatus
+
+
+class Health(BaseModel):
+    """Body of ``GET /api/v1/health``."""
+
+    status: Literal["ok", "unavailable"]
+    store: str = Field(description="Backend kind: sqlite or mongo.")
+    version: str
+    detail: Optional[str] = None
+
+
+class ErrorBody(BaseModel):
+    """Every error that is not a validation error: ``{"detail": "one line"}``."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One field-level problem of a 422 response."""
+
+    loc: list[Union[str, int]]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """422: the request was refused, field by field; nothing was written."""
+
+    detail: list[FieldError]

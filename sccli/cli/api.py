@@ -1,0 +1,67 @@
+"""``sc api``: serve the HTTP API (needs the ``api`` extra: FastAPI and uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sccli.cli.context import Application
+from sccli.errors import MissingExtra, ScError
+
+app = typer.Typer(help="Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health).", no_args_is_help=True)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback needs a token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
+) -> None:
+    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN."""
+    a: Application = ctx.obj
+    try:
+        from sccli import api
+    except ImportError as exc:
+        raise MissingExtra(f"sc api serve needs the api extra ({exc.name} is missing): pip install 'sccli[api]'") from None
+    settings = a.settings
+    tokens = {} if no_auth else api.resolve_tokens(settings)
+    api.check_can_serve(host, tokens, no_auth)
+    _check_port_free(host, port)
+    if no_auth and (settings.api_tokens or _env_token()):
+        a.warn("--no-auth: the configured API tokens are ignored")
+    url = a.db_url or (settings.db_url if a.settings_path else None)
+    name = a.db_name or (settings.db_name if a.settings_path else None)
+    application = api.create_app(url, name, settings, tokens, allow_anonymous=no_auth)
+    store = application.state.api.store
+    try:
+        store.ping()
+    except ScError as exc:
+        a.warn(f"{exc} (serving anyway: /api/v1/health answers 503 until the store is back)")
+    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(sorted(tokens))}"
+    shown = f"[{host}]" if ":" in host else host
+    a.err.print(f"sc api: http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}", markup=False, soft_wrap=True)
+    api.serve(application, host, port, log_level=log_level.lower())
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse with one line (exit 5) instead of uvicorn's log when the port is taken."""
+    import socket
+
+    from sccli.errors import Conflict
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _env_token() -> bool:
+    import os
+
+    return bool(os.environ.get("SC_API_TOKEN"))

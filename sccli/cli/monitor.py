@@ -1,0 +1,207 @@
+"""``sc monitor``: overview (with --watch and --check), stale, failed, report, metrics, cleanup."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from sccli.cli.context import Application
+from sccli.cli.options import FormatOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from sccli.monitor import JobMonitor
+
+app = typer.Typer(help="Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup.", no_args_is_help=True)
+
+#: A cleanup deleting at least this many jobs shows a progress bar (on a terminal).
+PROGRESS_THRESHOLD = 5000
+
+
+def monitor_for(a: Application) -> JobMonitor:
+    from sccli.monitor import JobMonitor
+
+    return JobMonitor(queue=a.queue(), settings=a.settings)
+
+
+@app.command("overview")
+def overview(
+    ctx: typer.Context,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option("--interval", "-n", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
+    check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue counts by status and type, health and its issues, active services, recent activity, errors."""
+    from sccli.cli import monitor_view
+
+    a: Application = ctx.obj
+    if check:
+        code, line = _check(a)
+        typer.echo(line)
+        raise typer.Exit(code)
+    monitor = monitor_for(a)
+    if watch:
+        _watch(a, monitor, interval)
+        return
+    ov = monitor.get_queue_overview()
+    if ov["health_status"]["overall"] == "unknown":  # --watch keeps going; a one-shot overview fails like any command
+        from sccli.errors import EXIT_STORE_UNREACHABLE
+
+        a.abort(ov["health_status"]["issues"][0], EXIT_STORE_UNREACHABLE)
+    if as_json:
+        a.print_json(ov)
+    else:
+        monitor_view.print_overview(a, ov, fmt)
+
+
+def _check(a: Application) -> tuple[int, str]:
+    from sccli.errors import ScError
+    from sccli.monitor.health import CHECK_CODES, UNKNOWN, check_line, unknown_health
+
+    try:
+        return monitor_for(a).check()
+    except ScError as exc:  # unreadable settings or store: the plugin's UNKNOWN
+        return CHECK_CODES[UNKNOWN], check_line(unknown_health(str(exc)), 0.0, 0)
+
+
+def _watch(a: Application, monitor: JobMonitor, interval: float) -> None:
+    import time
+
+    from rich.live import Live
+
+    from sccli.cli.monitor_view import overview_frame
+
+    try:
+        with Live(overview_frame(monitor.get_queue_overview()), console=a.console, auto_refresh=False, screen=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(overview_frame(monitor.get_queue_overview()), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+@app.command("stale")
+def stale(
+    ctx: typer.Context,
+    requeue: Annotated[bool, typer.Option("--requeue", help="Recover them now: back to pending, or failed when no attempt is left (fenced by lease).")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout."""
+    from sccli.monitor.stale import REASONS
+
+    a: Application = ctx.obj
+    monitor = monitor_for(a)
+    jobs = monitor.get_stale_jobs()
+    recovered = monitor.requeue_stale_jobs() if requeue else None
+    if as_json:
+        a.print_json({"stale_jobs": jobs, "requeued": recovered} if requeue else jobs)
+        return
+    rows = [{**j, "why": REASONS[j["stale_reason"]]} for j in jobs]
+    a.print_table(rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"], fmt=fmt,
+                  headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"])
+    if recovered is not None:
+        moved = sum(1 for r in recovered if r["status"])
+        a.info(f"requeued {moved} of {len(recovered)} stale jobs ({len(recovered) - moved} changed meanwhile and were left alone)")
+
+
+@app.command("failed")
+def failed(
+    ctx: typer.Context,
+    hours: Annotated[float, typer.Option("--hours", min=0.01, help="Look back this many hours.")] = 24.0,
+    job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", "-s", help="Only this signature (its id, or part of its text).")] = None,
+    retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Failed jobs grouped by error signature and type: counts, first/last seen, retries left."""
+    a: Application = ctx.obj
+    monitor = monitor_for(a)
+    groups = monitor.get_failure_groups(hours, job_type, signature)
+    result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None
+    if as_json:
+        a.print_json({"groups": groups, "retry": result} if retry else groups)
+        return
+    rows = [{**g, "retry_available": f"{g['retry_available']}/{g['count']}"} for g in groups]
+    a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
+                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "RETRY LEFT", "SIGNATURE"])
+    if result is not None:
+        verb = "would retry" if dry_run else "retried"
+        a.info(f"{verb} {len(result['retried'])} jobs" + (f"; {len(result['skipped'])} skipped (changed meanwhile)" if result["skipped"] else ""))
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Report on this many days back.")] = 7,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per type: jobs, success rate, duration avg/p50/p95/max (s), retries, timeouts; a per-day chart; advice."""
+    from sccli.cli import monitor_view
+
+    a: Application = ctx.obj
+    data = monitor_for(a).get_performance_report(days)
+    if as_json:
+        a.print_json(data)
+    else:
+        monitor_view.print_report(a, data, fmt)
+
+
+@app.command("metrics")
+def metrics(
+    ctx: typer.Context,
+    hours: Annotated[int, typer.Option("--hours", min=1, help="Window of the duration and throughput figures.")] = 24,
+    as_json: JsonOpt = False,
+) -> None:
+    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape)."""
+    from sccli.monitor.metrics import to_prometheus
+
+    a: Application = ctx.obj
+    data = monitor_for(a).get_performance_metrics(hours)
+    if as_json:
+        a.print_json(data)
+    else:
+        sys.stdout.write(to_prometheus(data))
+
+
+@app.command("cleanup")
+def cleanup(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", min=1, help="Delete completed and cancelled jobs older than this (failed: twice this).")] = 30,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete old finished jobs and their events (never pending or running jobs); safe from cron."""
+    a: Application = ctx.obj
+    monitor = monitor_for(a)
+    preview = monitor.cleanup_old_data(days, dry_run=True)
+    total = preview["completed_jobs_deleted"] + preview["failed_jobs_deleted"] + preview["cancelled_jobs_deleted"]
+    if dry_run:
+        result = preview
+    elif total:
+        result = _cleanup_with_progress(a, monitor, days, total)
+    else:  # nothing to do: exit 0 without a second pass
+        result = {**preview, "dry_run": False, "job_events_deleted": 0}
+    if as_json:
+        a.print_json(result)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    events = "" if result["job_events_deleted"] is None else f" and {result['job_events_deleted']} events"
+    typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
+               f"{result['cancelled_jobs_deleted']} cancelled jobs{events} (older than {days} days; failed: {2 * days} days)")
+
+
+def _cleanup_with_progress(a: Application, monitor: JobMonitor, days: int, total: int) -> dict:
+    if total < PROGRESS_THRESHOLD or not a.err.is_terminal:
+        return monitor.cleanup_old_data(days)
+    from rich.progress import Progress
+
+    with Progress(console=a.err, transient=True) as bar:
+        task = bar.add_task("deleting old jobs", total=total)
+        return monitor.cleanup_old_data(days, progress=lambda done, _total: bar.update(task, completed=done))

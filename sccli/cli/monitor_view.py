@@ -1,0 +1,105 @@
+"""Rendering of ``sc monitor``: one frame builder shared by ``overview`` and ``--watch``, the
+report's tables and its per-day bar chart."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from sccli.cli.context import cell
+
+if TYPE_CHECKING:
+    from sccli.cli.context import Application
+
+Section = tuple[str, list[dict[str, Any]], list[str], list[str]]
+HEALTH_STYLES = {"healthy": "bold green", "warning": "bold yellow", "critical": "bold red", "unknown": "bold magenta"}
+BAR_WIDTH = 40
+
+
+def overview_sections(ov: dict[str, Any]) -> list[Section]:
+    """The overview as titled tables (rows, columns, headers)."""
+    qs = ov["queue_stats"]
+    statuses = ["pending", "running", "completed", "failed", "cancelled"]
+    queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in statuses]
+    types = [{"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)} for t, n in qs["job_types"].items()]
+    workers = [
+        {"worker_id": w.get("worker_id"), "host": w.get("host"), "status": w.get("status"), "running": w.get("running_count"),
+         "slots": w.get("slots"), "beat_age": w.get("heartbeat_age_seconds")}
+        for w in ov["workers"]
+    ]
+    errors = [{"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])} for e in ov["error_summary"]["by_job_type"]]
+    return [
+        ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
+        ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
+        ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"], ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
+        ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
+    ]
+
+
+def health_line(ov: dict[str, Any]) -> str:
+    h = ov["health_status"]
+    rate = "n/a" if h["failure_rate"] is None else f"{h['failure_rate']:.1%}"
+    head = f"Health: {h['overall'].upper()}  stale jobs: {h['stale_jobs']}  failure rate (1 h): {rate}  active services: {h['active_workers']}"
+    return "\n".join([head, *(f"  - {issue}" for issue in h["issues"])])
+
+
+def overview_frame(ov: dict[str, Any]) -> Any:
+    """A Rich renderable of the whole overview (printed once, or redrawn by Rich Live)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = [Text(f"sc monitor  {cell(ov['timestamp'])} UTC", style="bold"), Text(health_line(ov), style=HEALTH_STYLES[ov["health_status"]["overall"]])]
+    for title, rows, columns, headers in overview_sections(ov):
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for head in headers:
+            table.add_column(head, overflow="fold")
+        for row in rows:
+            table.add_row(*[cell(row.get(c)) for c in columns])
+        parts.append(table)
+    return Group(*parts)
+
+
+def print_overview(a: Application, ov: dict[str, Any], fmt: Any) -> None:
+    """The overview on a terminal as one frame, else as plain/markdown/csv tables."""
+    name = getattr(fmt, "value", fmt)
+    if name == "table" or (name is None and sys.stdout.isatty()):
+        a.console.print(overview_frame(ov))
+        return
+    sys.stdout.write(f"sc monitor  {cell(ov['timestamp'])} UTC\n{health_line(ov)}\n\n")
+    for title, rows, columns, headers in overview_sections(ov):
+        a.print_table(rows, columns, fmt=fmt, title=title, headers=headers)
+        sys.stdout.write("\n")
+
+
+def daily_chart(days: list[dict[str, Any]], width: int = BAR_WIDTH) -> list[str]:
+    """One line per day: completed (█) then failed (░) scaled to ``width`` characters."""
+    peak = max((d["completed"] + d["failed"] for d in days), default=0)
+    lines = []
+    for d in days:
+        done = round(width * d["completed"] / peak) if peak else 0
+        bad = round(width * d["failed"] / peak) if peak else 0
+        if d["failed"] and not bad:
+            bad = 1
+        lines.append(f"{d['day']}  {'█' * done}{'░' * bad}{' ' * max(width - done - bad, 0)}  {d['completed']} completed, {d['failed']} failed")
+    return lines
+
+
+REPORT_COLUMNS = ["_id", "count", "completed", "failed", "cancelled", "success_rate", "avg_duration", "p50_duration", "p95_duration", "max_duration", "retries", "timeouts"]
+REPORT_HEADERS = ["TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS"]
+
+
+def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
+    period, summary = report["report_period"], report["summary"]
+    out = sys.stdout
+    out.write(f"Performance report: {cell(period['start'])} to {cell(period['end'])} UTC ({period['days']} days)\n")
+    out.write(f"{summary['total_jobs']} jobs ended: {summary['completed']} completed, {summary['failed']} failed, {summary['cancelled']} cancelled; "
+              f"success rate {summary['success_rate']:.1%}\n\n")
+    rows = [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
+    a.print_table(rows, REPORT_COLUMNS, fmt=fmt, title="By job type (durations in seconds)", headers=REPORT_HEADERS)
+    out.write("\nPer day (█ completed, ░ failed)\n")
+    for line in daily_chart(report["daily"]):
+        out.write(line + "\n")
+    out.write("\nRecommendations\n")
+    for advice in report["recommendations"] or ["none: no slow types, failure hot spots or long queues"]:
+        out.write(f"  - {advice}\n")

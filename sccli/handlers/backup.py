@@ -1,0 +1,107 @@
+"""backup_creation: a ``tar.zst`` snapshot of a dataset's input and output directories.
+
+Writes ``<backup_dir>/<uuid>/<timestamp>/data.tar.zst`` (members ``input/...`` and
+``output/...``) and ``manifest.json`` (size and sha256 of every file, plus the archive's sha256);
+the snapshot directory is staged as ``.<timestamp>.sc-partial-<job_id>`` and renamed when
+complete. Afterwards only the newest ``keep`` snapshots are kept (parameter, default
+``settings.backup_keep``). Parameters: ``keep``, ``level`` (zstd 1-19, default 3).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sccli.clock import utcnow
+from sccli.handlers.base import HandlerError, JobContext
+from sccli.handlers.compression import HashingSink, open_compressor, tar_writer
+from sccli.handlers.manifest import HashWorker, build_manifest, manifest_totals, walk_files, write_json
+from sccli.handlers.params import dataset_input, dataset_output, get_int
+from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
+from sccli.settings import Settings
+
+ARCHIVE_NAME = "data.tar.zst"
+MANIFEST_NAME = "manifest.json"
+
+
+def snapshot_roots(ctx: JobContext) -> dict[str, Path]:
+    """The dataset's existing input and output directories, by label."""
+    roots = {"input": dataset_input(ctx), "output": dataset_output(ctx)}
+    return {label: ctx.confine(path) for label, path in roots.items() if path.is_dir()}
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """Create the snapshot and prune old ones; result: snapshot path, files, bytes, sha256, pruned."""
+    started = time.monotonic()
+    if not ctx.settings.backup_dir:
+        raise HandlerError("settings.backup_dir is not set: nowhere to write backups")
+    keep = get_int(ctx.params, "keep", ctx.settings.backup_keep, minimum=1)
+    level = get_int(ctx.params, "level", 3, minimum=1, maximum=19)
+    roots = snapshot_roots(ctx)
+    if not roots:
+        raise HandlerError(f"dataset {ctx.dataset_uuid} has neither an input nor an output directory to back up")
+    base = ctx.confine(Path(ctx.settings.backup_dir) / ctx.dataset_uuid)
+    final = base / utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
+    partial = partial_path(final, str(ctx.job["job_id"]))
+    try:
+        partial.mkdir(parents=True)
+        ctx.progress(1, "hashing files")
+        manifest = build_manifest(roots)
+        count, size = manifest_totals(manifest)
+        require_free_space(base, size // 2)
+        ctx.progress(40, f"archiving {count} files")
+        archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level)
+        manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha, archive_bytes=archive_bytes)
+        write_json(partial / MANIFEST_NAME, manifest)
+        promote(partial, final, replace=False)
+    except BaseException:
+        remove_path(partial)
+        raise
+    pruned = prune(base, keep)
+    duration = round(time.monotonic() - started, 3)
+    ctx.progress(100, "backed up")
+    return {
+        "status": "success", "message": f"backed up {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
+        "snapshot": str(final), "archive": str(final / ARCHIVE_NAME), "manifest": str(final / MANIFEST_NAME), "files": count,
+        "bytes": size, "archive_bytes": archive_bytes, "archive_sha256": archive_sha, "pruned": [str(p) for p in pruned],
+        "kept": keep, "duration_seconds": duration,
+    }
+
+
+def write_snapshot(roots: dict[str, Path], target: Path, level: int) -> tuple[str, int]:
+    """A tar.zst with each root under its label; (sha256, bytes) of the archive."""
+    hasher = HashWorker()
+    try:
+        with open(target, "wb") as raw:
+            sink = HashingSink(raw, hasher)
+            with open_compressor(sink, is_zstd=True, level=level, threads=0) as stream, tar_writer(stream) as tar:
+                for label, root in roots.items():
+                    for path in walk_files(root):
+                        tar.add(str(path), arcname=f"{label}/{path.relative_to(root).as_posix()}", recursive=False)
+            raw.flush()
+            os.fsync(raw.fileno())
+    finally:
+        hasher.close()
+    return sink.digest.hexdigest(), sink.bytes
+
+
+def snapshots(base: Path) -> list[Path]:
+    """Complete snapshots of a dataset, oldest first (timestamps sort as text)."""
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir() and PARTIAL_MARK not in p.name and not p.name.startswith("."))
+
+
+def prune(base: Path, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` snapshots; returns the removed ones."""
+    old = snapshots(base)[:-keep]
+    for path in old:
+        remove_path(path)
+    return old
+
+
+def cleanup(job: dict[str, Any], settings: Settings) -> None:
+    """Remove the partial snapshot a killed backup left."""
+    remove_partials(job, settings)

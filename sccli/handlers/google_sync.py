@@ -1,0 +1,137 @@
+"""google_sync: copy a Google Drive folder into ``<sync_data_dir>/<uuid>`` with ``rclone``.
+
+Parameters: ``data_url`` (or ``google_drive_link``; a Drive folder link or a bare folder id),
+``user_email`` (impersonated when ``impersonate`` is true: domain-wide delegation),
+``service_account_file`` (a file name inside ``auth_dir``; default: the only ``*.json`` there),
+``output_path`` (default ``<sync_data_dir>/<uuid>``).
+
+The drive remote is written to a private (0600) temporary rclone config that is deleted after
+the run; nothing is read from the user's own rclone config. Files land in
+``.<uuid>.sc-partial-<job_id>`` and the folder is swapped in on success (a re-sync downloads
+everything again: rclone's local backend cannot seed it server-side, and hard-linked seeds
+would be rewritten in place by rclone 1.60). The chained conversion gets
+``input_path`` = the synced folder.
+
+Test and offline override: ``rclone_source`` (a directory inside the data directories) replaces
+the Drive remote with an rclone ``local`` remote on that directory, so the same command line,
+config file and progress parsing run without Google. It cannot name anything outside the data
+directories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sccli.errors import InvalidInput
+from sccli.handlers.base import HandlerError, JobContext
+from sccli.handlers.manifest import walk_files
+from sccli.handlers.params import get_bool, get_str
+from sccli.handlers.staging import partial_path, promote, remove_partials, remove_path
+from sccli.handlers.tools import require_tool, run_tool
+from sccli.settings import Settings
+
+REMOTE = "scsource"
+_FOLDER_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
+_STATS_PERCENT = re.compile(r"(\d{1,3})%")
+
+
+def folder_id(link: str) -> str:
+    """The folder id of a Drive link (``.../folders/<id>``, ``?id=<id>``) or a bare id."""
+    for pattern in (r"/folders/([A-Za-z0-9_-]+)", r"[?&]id=([A-Za-z0-9_-]+)"):
+        match = re.search(pattern, link)
+        if match:
+            return match.group(1)
+    if _FOLDER_ID.match(link):
+        return link
+    raise InvalidInput(f"data_url {link!r} is not a Google Drive folder link or id")
+
+
+def service_account(ctx: JobContext) -> Path:
+    """The service-account JSON in ``auth_dir`` (named, or the only one there)."""
+    auth = Path(ctx.settings.auth_dir).resolve()
+    name = ctx.params.get("service_account_file")
+    if name is not None:
+        path = (auth / get_str(ctx.params, "service_account_file")).resolve()
+        if auth not in path.parents:
+            raise InvalidInput("service_account_file must name a file inside auth_dir")
+    else:
+        found = sorted(auth.glob("*.json")) if auth.is_dir() else []
+        if len(found) != 1:
+            raise HandlerError(f"auth_dir {auth} must hold exactly one service-account *.json (found {len(found)}); or set service_account_file")
+        path = found[0]
+    if not path.is_file():
+        raise InvalidInput(f"service-account file {path} does not exist")
+    try:
+        if json.loads(path.read_text()).get("type") != "service_account":
+            raise HandlerError(f"{path.name} is not a Google service-account key")
+    except ValueError:
+        raise HandlerError(f"{path.name} is not valid JSON") from None
+    return path
+
+
+def remote_config(ctx: JobContext) -> tuple[str, str]:
+    """(rclone config text, source path on the remote)."""
+    local = ctx.params.get("rclone_source")
+    if local is not None:
+        path = ctx.confine(get_str(ctx.params, "rclone_source"), must_exist=True)
+        return f"[{REMOTE}]\ntype = local\n", str(path)
+    link = ctx.params.get("data_url") or ctx.params.get("google_drive_link")
+    if not link:
+        raise InvalidInput("parameter 'data_url' (a Google Drive folder link) is required")
+    root = folder_id(get_str({"data_url": link}, "data_url"))
+    account = service_account(ctx)
+    lines = [f"[{REMOTE}]", "type = drive", "scope = drive.readonly", f"service_account_file = {account}", f"root_folder_id = {root}"]
+    if get_bool(ctx.params, "impersonate", False):
+        lines.append(f"impersonate = {get_str(ctx.params, 'user_email')}")
+    return "\n".join(lines) + "\n", ""
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """Sync the folder; result: files, bytes, duration, destination; next_parameters.input_path."""
+    started = time.monotonic()
+    final = ctx.confine(ctx.params.get("output_path") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
+    config, source_path = remote_config(ctx)
+    rclone = require_tool("rclone")
+    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial.mkdir(parents=True, exist_ok=True)
+    fd, config_path = tempfile.mkstemp(prefix=f"sc-rclone-{ctx.job['job_id']}-", suffix=".conf")
+    try:
+        with os.fdopen(fd, "w") as fh:  # mkstemp creates it 0600: the key path stays private
+            fh.write(config)
+        argv = [rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s", "--stats-one-line",
+                "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
+        run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env={**os.environ, "RCLONE_CONFIG": config_path})
+        promote(partial, final)
+    except BaseException:
+        remove_path(partial)
+        raise
+    finally:
+        Path(config_path).unlink(missing_ok=True)
+    files = list(walk_files(final))
+    size = sum(p.stat().st_size for p in files)
+    duration = round(time.monotonic() - started, 3)
+    ctx.progress(100, "synced")
+    return {
+        "status": "success", "message": f"synced {len(files)} files ({size} bytes) in {duration}s", "destination": str(final),
+        "files": [p.relative_to(final).as_posix() for p in files][:1000], "file_count": len(files), "bytes": size,
+        "duration_seconds": duration, "next_parameters": {"input_path": str(final)},
+    }
+
+
+def _progress(ctx: JobContext, line: str) -> None:
+    match = _STATS_PERCENT.search(line)
+    if match and ("Transferred" in line or "ETA" in line or "/s" in line):
+        ctx.progress(min(99.0, float(match.group(1))), line.split(": ", 1)[-1][:120])
+
+
+def cleanup(job: dict[str, Any], settings: Settings) -> None:
+    """Remove the partial sync folder and the private rclone config a killed sync left."""
+    remove_partials(job, settings, "output_path")
+    for config in Path(tempfile.gettempdir()).glob(f"sc-rclone-{job.get('job_id')}-*.conf"):
+        config.unlink(missing_ok=True)

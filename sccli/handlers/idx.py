@@ -1,0 +1,137 @@
+"""OpenVisus IDX: write a :class:`Volume`, read it back to verify, and probe existing IDX files.
+
+OpenVisus (package ``OpenVisusNoGui``) is imported inside functions. Its SWIG objects are fragile:
+keep a Python reference to a Field before touching its dtype (a temporary segfaults).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sccli.errors import InvalidInput
+from sccli.handlers.base import HandlerError
+from sccli.handlers.manifest import HashWorker
+from sccli.handlers.readers import Volume, need
+
+SUPPORTED_KINDS = "uif"
+SIDE_CAR = "conversion.json"
+
+
+def ov_dtype(dtype: Any, components: int) -> str:
+    """OpenVisus dtype string of a numpy dtype (``uint8``, ``float32[3]``...)."""
+    if dtype.kind not in SUPPORTED_KINDS:
+        raise InvalidInput(f"cannot convert {dtype} data (only integers and floats)")
+    name = dtype.newbyteorder("=").name
+    return f"{name}[{components}]" if components > 1 else name
+
+
+def _box(dims: list[int], start: int, stop: int) -> tuple[list[int], list[int]]:
+    """The logic box of rows [start, stop) along the slowest axis (the last IDX dimension)."""
+    p1 = [0] * len(dims)
+    p2 = list(dims)
+    p1[-1], p2[-1] = start, stop
+    return p1, p2
+
+
+def write_volume(
+    volume: Volume,
+    idx_path: Path,
+    *,
+    field_name: str = "data",
+    compression: str = "zip",
+    slab_bytes: int = 256 * 1024 * 1024,
+    on_rows: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Write ``volume`` as ``idx_path`` slab by slab; return dims, dtype and the data's sha256."""
+    ov = need("OpenVisus")
+    np = need("numpy")
+    spatial = volume.spatial
+    if not 2 <= len(spatial) <= 4:
+        raise InvalidInput(f"cannot convert a {len(spatial)}-dimensional array {volume.shape} (2 to 4 dimensions)")
+    native = volume.dtype.newbyteorder("=")
+    dims = [int(n) for n in reversed(spatial)]
+    db = ov.CreateIdx(url=str(idx_path), dims=dims, fields=[ov.Field(field_name, ov_dtype(volume.dtype, volume.components))])
+    digest = hashlib.sha256()
+    rows = volume.shape[0]
+    hasher = HashWorker(depth=1)  # hashes each slab while the next is read and written (and during compression)
+    try:
+        for start, slab in volume.slabs(slab_bytes):
+            slab = np.ascontiguousarray(slab, dtype=native)
+            hasher.update(digest, memoryview(slab).cast("B"), copy=False)  # the slab is never modified
+            db.write(slab, logic_box=_box(dims, start, start + slab.shape[0]))
+            if on_rows is not None:
+                on_rows(start + slab.shape[0], rows)
+        if compression not in ("", "raw"):
+            db.compressDataset([compression])
+    finally:
+        hasher.close()
+    return {"dims": dims, "dtype": ov_dtype(volume.dtype, volume.components), "field": field_name, "compression": compression or "raw", "data_sha256": digest.hexdigest()}
+
+
+def verify_volume(volume: Volume, idx_path: Path, *, full: bool, slab_bytes: int = 256 * 1024 * 1024, corner: int = 64) -> int:
+    """Read the IDX back and compare it with the source: every slab (``full``), or a
+    ``corner``-wide box of the first and last rows (cheap: it touches few compressed blocks).
+
+    Returns the number of rows compared; raises HandlerError on the first difference.
+    """
+    ov = need("OpenVisus")
+    np = need("numpy")
+    db = ov.LoadDataset(str(idx_path))
+    dims = [int(n) for n in reversed(volume.spatial)]
+    rows = volume.shape[0]
+    if full:
+        pieces = ((start, slab, _box(dims, start, start + slab.shape[0])) for start, slab in volume.slabs(slab_bytes))
+    else:
+        inner = [min(n, corner) for n in dims[:-1]]
+        crop = (slice(None), *(slice(0, n) for n in reversed(inner)))
+        pieces = ((i, volume.read_slab(i, i + 1)[crop], ([0] * len(inner) + [i], [*inner, i + 1])) for i in sorted({0, rows - 1}))
+    compared = 0
+    for start, expected, box in pieces:
+        got = db.read(logic_box=box)
+        if got.size == expected.size and got.shape != expected.shape:
+            got = got.reshape(expected.shape)
+        if got.shape != expected.shape or not np.array_equal(got, expected):
+            raise HandlerError(f"verification failed: IDX rows from {start} differ from the source")
+        compared += expected.shape[0]
+    return compared
+
+
+def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
+    """Open an IDX file, read its coarse level (and a corner at full resolution); its facts."""
+    ov = need("OpenVisus")
+    np = need("numpy")
+    if not idx_path.is_file():
+        raise HandlerError(f"{idx_path} is not a file")
+    try:
+        db = ov.LoadDataset(str(idx_path))
+    except Exception as exc:  # OpenVisus raises plain Exception for unreadable headers
+        raise HandlerError(f"{idx_path.name} is not a readable IDX dataset: {exc}") from None
+    dims = [int(n) for n in db.getLogicSize()]
+    field = db.getField()
+    dtype = field.dtype
+    info: dict[str, Any] = {"path": str(idx_path), "dims": dims, "dtype": dtype.toString(), "fields": list(db.field_names)}
+    if sample:
+        try:
+            coarse = db.read(max_resolution=max(0, db.getMaxResolution() - 6))
+            corner = db.read(logic_box=([0] * len(dims), [min(n, 16) for n in dims]))
+        except Exception as exc:
+            raise HandlerError(f"{idx_path.name}: reading a sample failed: {exc}") from None
+        info["sample"] = {"coarse_shape": list(coarse.shape), "corner_sha256": hashlib.sha256(np.ascontiguousarray(corner).tobytes()).hexdigest()}
+    return info
+
+
+def idx_checksum(idx_path: Path) -> str:
+    """sha256 of the full-resolution data of an IDX (same value ``write_volume`` reports)."""
+    ov = need("OpenVisus")
+    np = need("numpy")
+    db = ov.LoadDataset(str(idx_path))
+    return hashlib.sha256(np.ascontiguousarray(db.read()).tobytes()).hexdigest()
+
+
+def write_sidecar(output_dir: Path, facts: dict[str, Any]) -> None:
+    """``conversion.json`` beside the IDX: what was converted, so validation can re-check it."""
+    (output_dir / SIDE_CAR).write_text(json.dumps(facts, indent=1, sort_keys=True, default=str))

@@ -1,0 +1,157 @@
+"""rsync_transfer: ``rsync`` between a data directory and another data directory or an allowed host.
+
+Parameters: ``source`` and ``destination`` (a local path inside the data directories, or
+``[user@]host:path`` / ``rsync://host/...`` where ``host`` is in ``settings.rsync_allowed_hosts``;
+at least one side is local), ``options`` (list, from an allow-list; default ``["-a"]``).
+
+Never allowed: ``-e``/``--rsh``, ``--rsync-path``, ``--daemon`` and anything else not on the
+allow-list; ``--files-from``/``--exclude-from``/``--include-from`` only with a file inside the data
+directories. Always added: ``--partial-dir`` (resumable), ``--temp-dir`` (a local destination's
+in-flight files live in ``<destination>/.sc-rsync-tmp``, so a kill leaves nothing half-written
+among the real files; cleanup removes both), ``--info=progress2`` (progress), ``--protect-args``,
+and ``--`` before the paths. A local destination is a directory (created when missing).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from sccli.errors import InvalidInput
+from sccli.handlers.base import JobContext, confine_path
+from sccli.handlers.params import get_str, get_str_list
+from sccli.handlers.staging import remove_path
+from sccli.handlers.tools import require_tool, run_tool
+from sccli.settings import Settings
+
+PARTIAL_DIR = ".sc-rsync-partial"
+TEMP_DIR = ".sc-rsync-tmp"
+
+#: Short flags that only change what is copied or how it is reported.
+SHORT_FLAGS = set("arvzcltpgoHhunSxWqiAXmOJ")
+#: Long options allowed as they are.
+LONG_FLAGS = {
+    "--archive", "--recursive", "--verbose", "--compress", "--checksum", "--links", "--times", "--perms", "--group", "--owner",
+    "--hard-links", "--human-readable", "--update", "--dry-run", "--sparse", "--one-file-system",
+    "--whole-file", "--quiet", "--itemize-changes", "--acls", "--xattrs", "--prune-empty-dirs", "--omit-dir-times",
+    "--delete", "--delete-after", "--delete-delay", "--delete-excluded", "--ignore-existing", "--existing", "--size-only",
+    "--no-perms", "--no-owner", "--no-group", "--no-times", "--numeric-ids", "--safe-links",
+    "--stats", "--inplace", "--append-verify", "--mkpath", "--list-only", "--ignore-times",
+}
+#: Long options taking a harmless value (``--opt=value``).
+VALUE_OPTIONS = {"--exclude", "--include", "--bwlimit", "--max-size", "--min-size", "--timeout", "--contimeout", "--chmod", "--compress-level", "--max-delete", "--modify-window"}
+#: Long options whose value is a file that must be inside the data directories.
+FILE_OPTIONS = {"--files-from", "--exclude-from", "--include-from"}
+
+_REMOTE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(?P<path>.*)$")
+_DAEMON = re.compile(r"^rsync://(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+)(?::\d+)?/(?P<path>.*)$")
+
+
+def check_option(option: str, settings: Settings) -> str:
+    """The option unchanged when it is allowed; InvalidInput naming it otherwise."""
+    if not isinstance(option, str) or not option.startswith("-"):
+        raise InvalidInput(f"rsync option {option!r} is not an option")
+    if option.startswith("--"):
+        name, eq, value = option.partition("=")
+        if option in LONG_FLAGS or (eq and name in VALUE_OPTIONS and value):
+            return option
+        if eq and name in FILE_OPTIONS:
+            confine_path(value, settings.data_dirs, must_exist=True)
+            return option
+        raise InvalidInput(f"rsync option {option!r} is not allowed")
+    flags = option[1:]
+    if not flags or not set(flags) <= SHORT_FLAGS:
+        bad = "".join(sorted(set(flags) - SHORT_FLAGS)) or option
+        raise InvalidInput(f"rsync option {option!r} is not allowed (flag {bad!r})")
+    return option
+
+
+def check_location(text: str, settings: Settings) -> tuple[str, bool]:
+    """(argument for rsync, is_local). A local path is confined; a remote's host must be allowed."""
+    if not isinstance(text, str) or not text or text.startswith("-"):
+        raise InvalidInput(f"rsync location {text!r} is not a path")
+    match = _DAEMON.match(text) or (_REMOTE.match(text) if not text.startswith(("/", ".")) else None)
+    if match:
+        host = match.group("host").strip("[]")
+        if host not in settings.rsync_allowed_hosts:
+            raise InvalidInput(f"rsync host {host!r} is not in settings.rsync_allowed_hosts")
+        return text, False
+    trailing = "/" if text.endswith("/") else ""
+    return str(confine_path(text, settings.data_dirs)) + trailing, True
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """Run rsync; result: source, destination, bytes and files transferred, duration."""
+    started = time.monotonic()
+    options = [check_option(o, ctx.settings) for o in get_str_list(ctx.params, "options", ["-a"])]
+    source, source_local = check_location(get_str(ctx.params, "source"), ctx.settings)
+    destination, dest_local = check_location(get_str(ctx.params, "destination"), ctx.settings)
+    if not (source_local or dest_local):
+        raise InvalidInput("rsync between two remote hosts is not allowed: one side must be a data directory")
+    if source_local and not Path(source.rstrip("/") or "/").exists():
+        raise InvalidInput(f"rsync source {source} does not exist")
+    staging: list[str] = []
+    if dest_local:
+        temp = Path(destination) / TEMP_DIR
+        temp.mkdir(parents=True, exist_ok=True)
+        staging = [f"--temp-dir={temp}"]
+    argv = [require_tool("rsync"), *options, f"--partial-dir={PARTIAL_DIR}", *staging, "--exclude=.sc-rsync-*", "--info=progress2,stats2",
+            "--no-inc-recursive", "--protect-args", "--", source, destination]
+    last = [0.0]
+
+    def on_line(line: str) -> None:
+        match = re.search(r"\s(\d{1,3})%\s", f" {line} ")
+        if match and time.monotonic() - last[0] > 0.5:
+            last[0] = time.monotonic()
+            ctx.progress(float(match.group(1)), line.strip()[:120])
+
+    try:
+        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line)
+    finally:
+        if dest_local:  # the partial dir stays for a resumed retry; in-flight temporaries do not
+            remove_path(Path(destination) / TEMP_DIR)
+    stats = parse_stats(lines)
+    duration = round(time.monotonic() - started, 3)
+    ctx.progress(100, "transferred")
+    return {
+        "status": "success", "message": f"rsync {source} -> {destination}: {stats.get('files_transferred', '?')} files, "
+        f"{stats.get('bytes_transferred', '?')} bytes in {duration}s", "source": source, "destination": destination,
+        "options": options, "duration_seconds": duration, **stats,
+    }
+
+
+def parse_stats(lines: list[str]) -> dict[str, int]:
+    """Numbers from rsync's ``--stats`` summary."""
+    wanted = {
+        "Number of files": "files", "Number of regular files transferred": "files_transferred",
+        "Total file size": "total_bytes", "Total transferred file size": "bytes_transferred",
+    }
+    stats: dict[str, int] = {}
+    for line in lines:
+        label, sep, value = line.partition(":")
+        if sep and label.strip() in wanted:
+            digits = re.match(r"\s*([\d,.]+)", value)
+            if digits:
+                stats[wanted[label.strip()]] = int(digits.group(1).replace(",", "").replace(".", ""))
+    return stats
+
+
+def cleanup(job: dict[str, Any], settings: Settings) -> None:
+    """Remove rsync's temporary and partial-file directories from a local destination."""
+    destination = (job.get("parameters") or {}).get("destination")
+    if not isinstance(destination, str):
+        return
+    try:
+        _, local = check_location(destination, settings)
+    except InvalidInput:
+        return
+    if not local:
+        return
+    root = confine_path(destination, settings.data_dirs)
+    if not root.is_dir():
+        return
+    for path in [root / TEMP_DIR, *root.rglob(PARTIAL_DIR)]:
+        if path.is_dir() and not path.is_symlink():
+            remove_path(path)

@@ -1,0 +1,83 @@
+"""Running the external tools (rsync, rclone, 7z, ...): argument lists only, output streamed
+line by line to the job log, progress parsed from those lines.
+
+The child shares the handler's process group, so the service's kill of that group (cancel,
+timeout) stops the tool too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sccli.handlers.base import HandlerError, JobContext
+
+LineHook = Callable[[str], None]
+
+
+def require_tool(name: str) -> str:
+    """The full path of a command-line tool, or a HandlerError saying how to get it."""
+    path = shutil.which(name)
+    if path is None:
+        raise HandlerError(f"the {name!r} command is not installed (scripts/install-tools.sh installs it)")
+    return path
+
+
+def _lines(stream) -> object:
+    """Yield text lines split on \\n or \\r (rsync and rclone redraw progress with \\r)."""
+    buffer = b""
+    while True:
+        chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+        if not chunk:
+            break
+        buffer += chunk
+        parts = buffer.replace(b"\r", b"\n").split(b"\n")
+        buffer = parts.pop()
+        for part in parts:
+            if part.strip():
+                yield part.decode("utf-8", "replace").rstrip()
+    if buffer.strip():
+        yield buffer.decode("utf-8", "replace").rstrip()
+
+
+def run_tool(
+    ctx: JobContext,
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    on_line: LineHook | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    quiet: Callable[[str], bool] | None = None,
+    keep: int | None = 20,
+    preexec: Callable[[], None] | None = None,
+) -> list[str]:
+    """Run ``argv``, log its merged output, feed each line to ``on_line``; return the last
+    ``keep`` lines (all with None). ``quiet(line)`` true keeps a line out of the log.
+
+    Raises HandlerError with the exit code and the tail of the output when it fails.
+    """
+    args = [str(a) for a in argv]
+    ctx.log.info("running: %s", " ".join(args))
+    tail: deque[str] = deque(maxlen=keep)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env, preexec_fn=preexec,
+    )
+    assert proc.stdout is not None
+    try:
+        for line in _lines(proc.stdout):
+            tail.append(line)
+            if quiet is None or not quiet(line):
+                ctx.log.info("%s: %s", Path(args[0]).name, line)
+            if on_line is not None:
+                on_line(line)
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+    if code != 0:
+        detail = " | ".join(list(tail)[-5:])
+        raise HandlerError(f"{Path(args[0]).name} failed with exit code {code}: {detail}")
+    return list(tail)

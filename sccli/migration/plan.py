@@ -1,0 +1,175 @@
+"""What the migration does with one legacy dataset: the contract's status table, the job's
+parameters from the dataset and data directories, and the problems worth telling an admin.
+
+No store access here: :mod:`sccli.migration.run` feeds datasets in pages and writes the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sccli.domain import is_valid_uuid
+from sccli.settings import Settings
+
+#: dataset status → (job type, priority): the contract's "Legacy migration" table.
+MIGRATION_TABLE: dict[str, tuple[str, int]] = {
+    "sync queued": ("google_sync", 2),
+    "syncing": ("google_sync", 1),
+    "conversion queued": ("dataset_conversion", 1),
+    "converting": ("dataset_conversion", 1),
+    "upload queued": ("file_upload", 2),
+    "uploading": ("file_upload", 1),
+    "unzipping": ("file_extraction", 1),
+    "zipping": ("data_compression", 3),
+}
+
+#: Statuses the old service was working on: their jobs wait for the grace period.
+IN_FLIGHT_STATUSES = frozenset({"syncing", "converting", "uploading"})
+
+#: Job types that move a dataset's status; at most one of them should be active per dataset.
+STAGE_TYPES = frozenset(job_type for job_type, _ in MIGRATION_TABLE.values())
+
+#: Dataset fields copied into job parameters (dataset field → parameter name).
+PARAMETER_MAP = {
+    "user": "user_email",
+    "google_drive_link": "data_url",
+    "sensor": "sensor_type",
+    "conversion_parameters": "conversion_params",
+}
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".gz", ".bz2", ".xz")
+
+# Actions of a plan item.
+CREATE = "create"
+SKIP = "skip"
+ALREADY_ACTIVE = "already has an active"
+
+
+@dataclass
+class PlanItem:
+    """One dataset in a migration plan and what the run did (or would do) with it."""
+
+    dataset_uuid: str
+    status: str
+    action: str
+    job_type: str | None = None
+    priority: int | None = None
+    delayed: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    reason: str | None = None
+    job_id: str | None = None
+
+    @property
+    def needs_attention(self) -> bool:
+        """Problems, or skipped for another reason than already having its job."""
+        return bool(self.problems) or (self.action == SKIP and not (self.reason or "").startswith(ALREADY_ACTIVE))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def job_parameters(dataset: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The job's parameters: mapped dataset fields plus ``input_path`` and ``output_path``."""
+    uuid = dataset["uuid"]
+    params: dict[str, Any] = {
+        "input_path": os.path.join(settings.in_data_dir, uuid),
+        "output_path": os.path.join(settings.out_data_dir, uuid),
+    }
+    for source, target in PARAMETER_MAP.items():
+        value = dataset.get(source)
+        if value not in (None, ""):
+            params[target] = value
+    return params
+
+
+class ProblemFinder:
+    """Checks a planned job against the file system; stays quiet when the data directories are
+    not mounted on this host (one global note instead of a problem per dataset)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.in_dir = Path(settings.in_data_dir)
+        self.mounted = self.in_dir.is_dir()
+
+    def notes(self) -> list[str]:
+        """Problems about the run as a whole."""
+        if self.mounted:
+            return []
+        return [f"in_data_dir {self.in_dir} is not a directory on this host: input directories and archives were not checked"]
+
+    def problems(self, job_type: str, params: dict[str, Any]) -> list[str]:
+        """What will make this job fail, in words (empty when nothing is known to be wrong)."""
+        found: list[str] = []
+        if job_type == "google_sync":
+            if "data_url" not in params:
+                found.append("no google_drive_link to sync from")
+            return found
+        if not self.mounted:
+            return found
+        input_dir = Path(params["input_path"])
+        if not input_dir.is_dir():
+            found.append(f"input directory {input_dir} is missing")
+        elif job_type == "file_extraction" and not _has_archive(input_dir):
+            found.append(f"no archive to unzip in {input_dir}")
+        return found
+
+
+def _has_archive(directory: Path) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.is_file() and e.name.lower().endswith(ARCHIVE_SUFFIXES) for e in entries)
+    except OSError:
+        return False
+
+
+def plan_dataset(
+    dataset: dict[str, Any],
+    active_types: list[str],
+    settings: Settings,
+    finder: ProblemFinder,
+    *,
+    skip_problems: bool = False,
+) -> PlanItem:
+    """Decide what to do with one dataset given the stage jobs already active for it."""
+    status = str(dataset.get("status"))
+    uuid = dataset["uuid"]
+    if status not in MIGRATION_TABLE:
+        why = "is not migrated (the contract maps no job to it)" if status == "retrying" else "needs no job"
+        return PlanItem(uuid, status, SKIP, reason=f"status {status!r} {why}")
+    job_type, priority = MIGRATION_TABLE[status]
+    if not is_valid_uuid(uuid):
+        return PlanItem(uuid, status, SKIP, job_type, priority, reason="malformed uuid (expected 8-4-4-4-12 hex): fix the dataset first")
+    if active_types:
+        return PlanItem(uuid, status, SKIP, job_type, priority, reason=_active_reason(job_type, active_types))
+    params = job_parameters(dataset, settings)
+    unusable = _not_json(params)
+    if unusable:
+        return PlanItem(uuid, status, SKIP, job_type, priority, reason=f"dataset field for parameter {unusable!r} is not JSON (fix the dataset first)")
+    problems = finder.problems(job_type, params)
+    item = PlanItem(uuid, status, CREATE, job_type, priority, status in IN_FLIGHT_STATUSES, params, problems)
+    if problems and skip_problems:
+        item.action, item.reason = SKIP, "skipped because of its problems (--skip-problems)"
+    return item
+
+
+def _not_json(params: dict[str, Any]) -> str | None:
+    """The first parameter the queue would refuse as not JSON-serialisable (legacy documents
+    can hold dates or ObjectIds), or None."""
+    for key, value in params.items():
+        if isinstance(value, str):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return key
+    return None
+
+
+def _active_reason(job_type: str, active_types: list[str]) -> str:
+    if job_type in active_types:
+        return f"{ALREADY_ACTIVE} {job_type} job"
+    return f"has an active {', '.join(sorted(set(active_types)))} job that does not match its status (see sc migrate validate)"

@@ -1,0 +1,78 @@
+"""Cleanup of old finished jobs and their events (the contract's rule), in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sccli.errors import InvalidInput
+from sccli.store.base import JobQuery, Store
+
+#: Jobs deleted per round trip (ids in one ``IN``/``$in``).
+BATCH = 2000
+Progress = Callable[[int, int], None]
+
+
+def cleanup_cutoffs(now: datetime, days: int) -> dict[str, datetime]:
+    """Completed and cancelled jobs older than ``days`` go, failed ones after ``2*days`` (by completed_at)."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InvalidInput(f"days must be a whole number of at least 1, got {days!r}")
+    return {
+        "completed": now - timedelta(days=days),
+        "failed": now - timedelta(days=2 * days),
+        "cancelled": now - timedelta(days=days),
+    }
+
+
+def count_old_jobs(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
+    """How many jobs of each finished status the cleanup would delete (index range counts)."""
+    return {status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff)) for status, cutoff in cutoffs.items()}
+
+
+def delete_old_jobs(store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None = None) -> dict[str, int]:
+    """Delete the old jobs batch by batch, then the events of those that were really deleted.
+
+    Each delete is conditional on the status and cutoff again, so a job retried meanwhile (back
+    to pending) is kept with its events. Pending and running jobs are never touched.
+    """
+    deleted = {status: 0 for status in cutoffs}
+    events = done = 0
+    for status, cutoff in cutoffs.items():
+        while True:
+            ids = store.finished_job_ids(status, cutoff, BATCH)
+            if not ids:
+                break
+            n = store.delete_jobs(JobQuery(job_ids=ids, status=[status], completed_before=cutoff))
+            gone = ids if n == len(ids) else _missing(store, ids)
+            events += store.delete_events(gone) if gone else 0
+            deleted[status] += n
+            done += n
+            if progress:
+                progress(done, total)
+            if n == 0:
+                break
+    return {**deleted, "events": events}
+
+
+def _missing(store: Store, ids: list[str]) -> list[str]:
+    kept = {j["job_id"] for j in store.find_jobs(JobQuery(job_ids=ids), sort=())}
+    return [i for i in ids if i not in kept]
+
+
+def cleanup(store: Store, now: datetime, days: int, *, dry_run: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """``{completed_jobs_deleted, failed_jobs_deleted, cancelled_jobs_deleted, job_events_deleted,
+    dry_run, cutoffs}``; a dry run counts what would go (``job_events_deleted`` None)."""
+    cutoffs = cleanup_cutoffs(now, days)
+    counts = count_old_jobs(store, cutoffs)
+    events: int | None = None
+    if not dry_run and sum(counts.values()):
+        result = delete_old_jobs(store, cutoffs, sum(counts.values()), progress)
+        events = result.pop("events")
+        counts = result
+    elif not dry_run:
+        events = 0
+    return {
+        "completed_jobs_deleted": counts["completed"], "failed_jobs_deleted": counts["failed"],
+        "cancelled_jobs_deleted": counts["cancelled"], "job_events_deleted": events, "dry_run": dry_run, "cutoffs": cutoffs,
+    }

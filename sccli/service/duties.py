@@ -1,0 +1,218 @@
+"""The supervisor's periodic store work: claims, heartbeats, progress, cancel polls, sweeps, idle checks.
+
+:class:`StoreDuties` is mixed into :class:`sccli.service.supervisor.Supervisor`; every call here
+goes through the store thread as an :class:`~sccli.service.storelink.Op` and its result comes
+back to the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from sccli import __version__
+from sccli.clock import utcnow
+from sccli.service.storelink import Op, StoreLink
+from sccli.store.base import JobQuery
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sccli.service.config import ServiceOptions
+    from sccli.service.running import RunningJob
+    from sccli.settings import Settings
+
+log = logging.getLogger("sccli.service")
+
+#: Progress reaches the job document at most this often.
+PROGRESS_INTERVAL = 1.0
+
+
+class StoreDuties:
+    """Decides when to call the store and acts on the answers."""
+
+    settings: Settings
+    options: ServiceOptions
+    link: StoreLink
+    jobs: dict[str, RunningJob]
+    inflight: set[str]
+    next: dict[str, float]
+    types: list[str]
+    worker_id: str
+    host: str
+    pid: int
+    actor: str
+    status: str
+    started_at: datetime
+    stop_requested: bool
+    check_orphans: bool
+    idle: bool
+    cancel_poll: float
+
+    def _submit(self, op: Op) -> None:
+        if not op.durable:
+            self.inflight.add(op.name)
+        self.link.submit(op)
+
+    def _schedule(self, now: float) -> None:
+        if self.link.recovered:
+            self.link.recovered = False
+            self.next["beat"] = now
+            self.check_orphans = True
+        if self.check_orphans and "orphans" not in self.inflight:
+            self.check_orphans = False
+            worker = self.worker_id
+            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=["running"], worker_id=worker), limit=None), done=self._orphans_done))
+        self._schedule_progress(now)
+        s = self.settings
+        if now >= self.next["beat"] and "beat" not in self.inflight:
+            self.next["beat"] = now + s.heartbeat_seconds
+            self._submit(Op("beat", self._beat_fn(), done=self._beat_done))
+        if self.jobs and now >= self.next["cancel"] and "cancel" not in self.inflight:
+            self.next["cancel"] = now + self.cancel_poll
+            ids = [rj.job_id for rj in self.jobs.values() if rj.alive]
+            if ids:
+                self._submit(Op("cancel", lambda q: q.store.find_jobs(JobQuery(job_ids=ids, cancel_requested=True)), done=self._cancel_done))
+        if now >= self.next["sweep"] and "sweep" not in self.inflight and self.link.up_for() >= 2 * s.heartbeat_seconds:
+            self.next["sweep"] = now + s.heartbeat_seconds
+            self._submit(Op("sweep", self._sweep, done=self._sweep_done))
+        self._schedule_claim(now)
+        self._schedule_idle_check(now)
+
+    def _schedule_progress(self, now: float) -> None:
+        for rj in self.jobs.values():
+            if rj.progress_dirty and not rj.progress_inflight and rj.alive and now - rj.progress_written >= PROGRESS_INTERVAL:
+                rj.progress_dirty, rj.progress_inflight, rj.progress_written = False, True, now
+                self.link.submit(self._progress_op(rj))
+
+    def _progress_op(self, rj: RunningJob) -> Op:
+        job_id, token, (pct, msg) = rj.job_id, rj.token, rj.progress or (None, None)
+        return Op(f"progress:{job_id}", lambda q: q.heartbeat(job_id, token, pct, msg), done=self._progress_done(rj))
+
+    def _progress_done(self, rj: RunningJob) -> Any:
+        def done(doc: Any, error: BaseException | None) -> None:
+            rj.progress_inflight = False
+            if error is None:
+                self._after_heartbeat(rj.job_id, rj.token, doc)
+        return done
+
+    def _free_slots(self) -> int:
+        return self.settings.workers - len(self.jobs)
+
+    def _claimable_types(self) -> list[str]:
+        running = Counter(rj.job_type for rj in self.jobs.values())
+        caps = self.settings.max_concurrent_by_type
+        return [t for t in self.types if t not in caps or running[t] < caps[t]]
+
+    def _schedule_claim(self, now: float) -> None:
+        if self.stop_requested or self._free_slots() <= 0 or now < self.next["claim"] or "claim" in self.inflight:
+            return
+        types = self._claimable_types()
+        if not types:
+            self.next["claim"] = now + self.settings.poll_interval_seconds
+            return
+        worker, host, pid = self.worker_id, self.host, self.pid
+        self._submit(Op("claim", lambda q: q.claim_next(worker, types, host=host, pid=pid), done=self._claim_done))
+
+    def _claim_done(self, job: dict[str, Any] | None, error: BaseException | None) -> None:
+        now = time.monotonic()
+        if error is not None or job is None:
+            self.idle = error is None
+            self.next["claim"] = now + self.settings.poll_interval_seconds
+            return
+        self.idle = False
+        if self.stop_requested:
+            self._submit(self._release_op(job["job_id"], job["lease_token"], "service draining"))
+            return
+        self._start_job(job)
+        self.next["claim"] = now
+
+    def _schedule_idle_check(self, now: float) -> None:
+        if not self.options.until_idle or self.stop_requested or self.jobs or not self.idle:
+            return
+        if now < self.next["idle"] or "idle" in self.inflight or self.link.pending_durable:
+            return
+        self.next["idle"] = now + self.settings.poll_interval_seconds
+        types = self.types
+        self._submit(Op("idle", lambda q: q.store.count_jobs(JobQuery(status=["pending", "running"], job_type=types)), done=self._idle_done))
+
+    def _idle_done(self, count: int | None, error: BaseException | None) -> None:
+        if error is None and count == 0 and self.idle and not self.jobs:
+            log.info("nothing pending or running: exiting (--until-idle)")
+            self.stop_requested = True
+
+    # -- heartbeats, cancel, sweep ----------------------------------------------------------
+    def worker_doc(self) -> dict[str, Any]:
+        """This service's document in ``workers`` (read by ``sc service status``, explain and the monitor)."""
+        return {
+            "worker_id": self.worker_id, "host": self.host, "pid": self.pid, "started_at": self.started_at,
+            "heartbeat_at": utcnow(), "status": self.status, "types": self.settings.types, "slots": self.settings.workers,
+            "offline": self.settings.offline, "running_jobs": [rj.job_id for rj in self.jobs.values()], "version": __version__,
+        }
+
+    def _worker_write(self, q: Any) -> None:
+        q.store.upsert_worker(self.worker_doc())
+
+    def _beat_fn(self) -> Any:
+        pairs = [(rj.job_id, rj.token) for rj in self.jobs.values() if rj.state != "recorded"]
+        doc = self.worker_doc()
+
+        def fn(q: Any) -> list[tuple[str, str, Any]]:
+            out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
+            q.store.upsert_worker({**doc, "heartbeat_at": utcnow()})
+            return out
+        return fn
+
+    def _beat_done(self, beats: list[tuple[str, str, Any]] | None, error: BaseException | None) -> None:
+        for job_id, token, doc in beats or []:
+            self._after_heartbeat(job_id, token, doc)
+
+    def _after_heartbeat(self, job_id: str, token: str, doc: dict[str, Any] | None) -> None:
+        rj = self.jobs.get(job_id)
+        if rj is None or rj.token != token:
+            return
+        if doc is None:
+            rj.lease_lost = True
+            log.warning("job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id, extra={"job_id": job_id})
+            self._stop_job(rj, "lease_lost")
+        elif doc.get("cancel_requested") and rj.state == "running":
+            self._cancel(rj)
+
+    def _cancel_done(self, docs: list[dict[str, Any]] | None, error: BaseException | None) -> None:
+        for doc in docs or []:
+            rj = self.jobs.get(doc["job_id"])
+            if rj is not None and rj.state == "running" and doc.get("lease_token") == rj.token:
+                self._cancel(rj)
+
+    def _cancel(self, rj: RunningJob) -> None:
+        log.info("job %s: cancel requested; stopping its process group", rj.job_id, extra={"job_id": rj.job_id})
+        self._stop_job(rj, "cancel")
+
+    def _orphans_done(self, docs: list[dict[str, Any]] | None, error: BaseException | None) -> None:
+        """Give back jobs claimed in our name that we do not run: the answer to a claim was lost
+        in an outage (or this worker id ran before and died). No attempt is used up."""
+        if error is not None:
+            self.check_orphans = True
+            return
+        for doc in docs or []:
+            if doc["job_id"] in self.jobs or not doc.get("lease_token"):
+                continue
+            log.warning("job %s is claimed in this service's name but not running here; putting it back to pending", doc["job_id"], extra={"job_id": doc["job_id"]})
+            self._submit(self._release_op(doc["job_id"], doc["lease_token"], "claim answer lost; released by its worker"))
+
+    def _release_op(self, job_id: str, token: str, reason: str) -> Op:
+        actor = self.actor
+        return Op(f"record:{job_id}", lambda q: q.release(job_id, token, reason=reason, actor=actor), durable=True)
+
+    def _sweep(self, q: Any) -> list[dict[str, Any]]:
+        """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor
+        while outcomes of ours wait to be written: our own heartbeats are late then, not dead."""
+        if self.link.up_for() < 2 * self.settings.heartbeat_seconds or self.link.pending_durable:
+            return []
+        return q.requeue_stale(self.settings.stale_after_seconds, actor="sweeper")  # type: ignore[no-any-return]
+
+    def _sweep_done(self, recovered: list[dict[str, Any]] | None, error: BaseException | None) -> None:
+        for job in recovered or []:
+            log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})

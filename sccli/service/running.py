@@ -1,0 +1,99 @@
+"""A job this service runs, from its claim to the durable write of its outcome."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from sccli.service.launcher import Child
+
+
+@dataclass
+class RunningJob:
+    """State of one claimed job.
+
+    ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
+    handler's cleanup runs) → recorded (its outcome is queued as a durable write).
+    ``reason``: why it was stopped: timeout, cancel, drain, shutdown or lease_lost.
+    """
+
+    job: dict[str, Any]
+    started: float
+    deadline: float
+    child: Child | None = None
+    state: str = "running"
+    reason: str | None = None
+    outcome: tuple[str, Any] | None = None
+    exit_code: int | None = None
+    pipe_open: bool = True
+    kill_at: float | None = None
+    lease_lost: bool = False
+    progress: tuple[Any, Any] | None = None
+    progress_dirty: bool = False
+    progress_written: float = 0.0
+    progress_inflight: bool = False
+    cleanup: Child | None = None
+    cleanup_deadline: float | None = None
+    pending_signal: int | None = None
+
+    @property
+    def job_id(self) -> str:
+        return str(self.job["job_id"])
+
+    @property
+    def token(self) -> str:
+        return str(self.job["lease_token"])
+
+    @property
+    def job_type(self) -> str:
+        return str(self.job["job_type"])
+
+    @property
+    def alive(self) -> bool:
+        """The handler process has not ended yet."""
+        return self.state in ("running", "stopping")
+
+    def take_messages(self) -> None:
+        """Read every message waiting on the child's pipe (never blocks)."""
+        if self.child is None:
+            return
+        conn = self.child.conn
+        while self.pipe_open:
+            try:
+                if not conn.poll():
+                    return
+                message = conn.recv()
+            except (EOFError, OSError):
+                self.pipe_open = False
+                conn.close()
+                return
+            if message[0] == "progress":
+                self.progress = (message[1], message[2])
+                self.progress_dirty = True
+            elif message[0] in ("result", "error"):
+                self.outcome = (message[0], message[1])
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str) -> dict[str, Any] | None:
+    """Complete a job; when an earlier try wrote the job but the store failed before the dataset
+    moved and the next job was chained, finish those steps (both are idempotent)."""
+    done = queue.complete(job_id, token, result, actor=actor)
+    if done is not None:
+        return done  # type: ignore[no-any-return]
+    current = queue.get_job(job_id)
+    if current and current.get("status") == "completed" and current.get("lease_token") == token:
+        queue.advance_dataset(current, actor)
+        return current  # type: ignore[no-any-return]
+    return None

@@ -1,0 +1,350 @@
+"""The supervisor: claims jobs, runs each in a child process, and records what became of it.
+
+One main thread watches children, clocks and signals; every store call goes through the
+:class:`~sccli.service.storelink.StoreLink` thread, so a slow or unreachable store never stops
+the service from enforcing timeouts, acting on signals or keeping its children running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from multiprocessing.connection import wait as wait_ready
+from typing import Any
+
+from sccli.clock import utcnow
+from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
+from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
+from sccli.service.launcher import Child, Launcher, kill_group
+from sccli.service.running import RunningJob, complete_once, describe_exit
+from sccli.service.storelink import Op, StoreLink
+from sccli.settings import Settings
+
+log = logging.getLogger("sccli.service")
+
+#: How often running jobs are checked for a cancel request (the contract: acted on within 2 s).
+CANCEL_POLL = 0.5
+#: A handler's cleanup may take this long before it is killed too.
+CLEANUP_TIMEOUT = 60.0
+
+
+class Supervisor(StoreDuties):
+    """Runs jobs of ``types`` on ``settings.workers`` slots until stopped (or idle, with --until-idle)."""
+
+    def __init__(self, queue: Any, settings: Settings, types: list[str], options: ServiceOptions | None = None) -> None:
+        self.settings = settings
+        self.types = types
+        self.options = options or ServiceOptions()
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.worker_id = self.options.worker_id or default_worker_id()
+        self.actor = f"worker:{self.host}:{self.pid}"
+        queue.actor = self.actor
+        beat = settings.heartbeat_seconds
+        self.link = StoreLink(queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)), backoff_max=min(30.0, max(1.0, beat * 3)))
+        self.launcher = Launcher(preload_modules(settings))
+        self.jobs: dict[str, RunningJob] = {}
+        self.by_pid: dict[int, RunningJob] = {}
+        self.by_request: dict[int, RunningJob] = {}
+        self.inflight: set[str] = set()
+        self.started_at = utcnow()
+        self.status = "running"
+        self.stop_requested = False
+        self.drain_deadline: float | None = None
+        self.idle = False
+        self.check_orphans = True
+        self.signals = 0
+        self._seen_signals = 0
+        self.cancel_poll = CANCEL_POLL
+        self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
+
+    # -- life cycle -------------------------------------------------------------------------
+    def run(self) -> int:
+        """Serve until a signal or (with ``until_idle``) an empty queue; the exit code."""
+        wake_r = self._install_signals()
+        self.launcher.start()
+        self.link.start()
+        log.info("service %s started: %d slot(s), types %s, store %s", self.worker_id, self.settings.workers,
+                 ", ".join(self.types) or "(none)", getattr(self.link.queue.store, "display_url", "?"))
+        try:
+            while not (self.stop_requested and not self.jobs):
+                self._wait(wake_r)
+                self._step(time.monotonic())
+                if not self.link.alive:
+                    log.critical("the store thread died; stopping every job and exiting")
+                    for rj in self.jobs.values():
+                        self._signal(rj, signal.SIGKILL)
+                    return 70
+            return self._shut_down()
+        finally:
+            self.launcher.stop()
+            signal.set_wakeup_fd(-1)
+            for sig, handler in self._old_handlers.items():
+                signal.signal(sig, handler)
+            for fd in self._wake_fds:
+                os.close(fd)
+
+    def _install_signals(self) -> int:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+
+        def on_signal(signum: int, frame: Any) -> None:
+            self.signals += 1
+
+        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._wake_fds = (wake_r, wake_w)
+        return wake_r
+
+    def _wait(self, wake_r: int) -> None:
+        waitables: list[Any] = [wake_r, self.link.fileno(), self.launcher.fileno()]
+        waitables += [rj.child.conn for rj in self.jobs.values() if rj.child and rj.pipe_open]
+        for ready in wait_ready(waitables, self._timeout()):
+            if ready == wake_r:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+
+    def _timeout(self) -> float:
+        now = time.monotonic()
+        moments = [now + 1.0, self.next["beat"]]
+        if not self.stop_requested and self._free_slots() > 0 and "claim" not in self.inflight:
+            moments.append(self.next["claim"])
+        if self.jobs:
+            moments.append(self.next["cancel"])
+            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running"]
+            moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
+            moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
+        if self.drain_deadline is not None:
+            moments.append(self.drain_deadline)
+        return max(0.0, min(moments) - now)
+
+    def _step(self, now: float) -> None:
+        self._handle_signals(now)
+        for rj in list(self.jobs.values()):
+            rj.take_messages()
+        for event in self.launcher.events():
+            if event[0] == "exited":
+                self._on_exit(event[1], event[2])
+            else:
+                self._on_started(*event)
+        self._take_results()
+        self._enforce(time.monotonic())
+        self._schedule(time.monotonic())
+
+    def _take_results(self) -> None:
+        for op in self.link.results():
+            self.inflight.discard(op.name)
+            if op.done is not None:
+                op.done(op.result, op.error)
+
+    def _shut_down(self) -> int:
+        self.status = "stopped"
+        self._submit(Op("worker:stopped", self._worker_write, durable=True))
+        deadline = time.monotonic() + max(1.0, self.settings.drain_seconds)
+        signals = self.signals
+        # A claim still in flight may yet return a job: it is released (a durable write) below.
+        while (self.link.pending_durable or "claim" in self.inflight) and time.monotonic() < deadline and self.signals == signals:
+            time.sleep(0.02)
+            self._take_results()
+        lost = self.link.stop(timeout=0.5)
+        if lost:
+            log.error("stopping with %d write(s) not recorded (store unreachable or refusing them); "
+                      "their jobs will be re-queued as stale by a live service", lost)
+            return 1
+        log.info("service %s stopped", self.worker_id)
+        return 0
+
+    # -- signals and drain ------------------------------------------------------------------
+    def _handle_signals(self, now: float) -> None:
+        if self.signals == self._seen_signals:
+            return
+        self._seen_signals = self.signals
+        if self.status != "draining":
+            self.stop_requested = True
+            self.status = "draining"
+            self.drain_deadline = now + self.settings.drain_seconds
+            log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
+            self._submit(Op("worker:draining", self._worker_write))
+            return
+        log.warning("second signal: stopping running jobs now and putting them back to pending")
+        for rj in list(self.jobs.values()):
+            self._stop_job(rj, "shutdown", grace=0.0)
+            if rj.cleanup is not None:
+                kill_group(rj.cleanup.pid, signal.SIGKILL)
+
+    def _enforce(self, now: float) -> None:
+        for rj in list(self.jobs.values()):
+            if rj.state == "running" and now >= rj.deadline:
+                log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
+                self._stop_job(rj, "timeout")
+            if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
+                self._signal(rj, signal.SIGKILL)
+                rj.kill_at = None
+            if rj.cleanup_deadline is not None and now >= rj.cleanup_deadline and rj.cleanup is not None:
+                kill_group(rj.cleanup.pid, signal.SIGKILL)
+                rj.cleanup_deadline = None
+        if self.drain_deadline is not None and now >= self.drain_deadline:
+            self.drain_deadline = None
+            running = [rj for rj in self.jobs.values() if rj.state == "running"]
+            if running:
+                log.warning("drain time over: stopping %d job(s) and putting them back to pending", len(running))
+            for rj in running:
+                self._stop_job(rj, "drain")
+
+    def _stop_job(self, rj: RunningJob, reason: str, grace: float | None = None) -> None:
+        """TERM the job's process group now, KILL it after the grace period."""
+        if not rj.alive:
+            return
+        if rj.state == "running":  # a job already stopping keeps its first reason
+            rj.reason = reason
+        rj.state = "stopping"
+        grace = self.settings.kill_grace_seconds if grace is None else grace
+        if grace <= 0:
+            self._signal(rj, signal.SIGKILL)
+            rj.kill_at = None
+        else:
+            self._signal(rj, signal.SIGTERM)
+            rj.kill_at = time.monotonic() + grace
+
+    def _signal(self, rj: RunningJob, sig: int) -> None:
+        """Signal the job's process group, or as soon as its child has started."""
+        if rj.child is not None:
+            kill_group(rj.child.pid, sig)
+        else:
+            rj.pending_signal = sig
+
+    # -- children ---------------------------------------------------------------------------
+    def _start_job(self, job: dict[str, Any]) -> None:
+        request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
+        now = time.monotonic()
+        rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job))
+        self.jobs[rj.job_id] = rj
+        self.by_request[self.launcher.request(request)] = rj
+
+    def _on_started(self, kind: str, request_id: int, child_or_error: Child | str) -> None:
+        rj = self.by_request.pop(request_id, None)
+        if rj is None:
+            return
+        if isinstance(child_or_error, str):
+            log.error("job %s: could not start a child: %s", rj.job_id, child_or_error, extra={"job_id": rj.job_id})
+            if rj.state == "cleaning":
+                self._cleanup_ended(rj)
+            else:
+                rj.outcome = ("error", f"could not start a child process: {child_or_error}")
+                self._record(rj, "fail")
+            return
+        child = child_or_error
+        self.by_pid[child.pid] = rj
+        if rj.state == "cleaning":
+            rj.cleanup = child
+            return
+        rj.child = child
+        log.info("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
+                 extra={"job_id": rj.job_id, "job_type": rj.job_type})
+        if rj.pending_signal is not None:
+            kill_group(child.pid, rj.pending_signal)
+
+    def _on_exit(self, pid: int, code: int | None) -> None:
+        if pid == -1:  # the template died, and its children with it (their starts failed separately)
+            for rj in list(self.jobs.values()):
+                if rj.child is not None and rj.alive:
+                    self._handler_ended(rj, None)
+                elif rj.state == "cleaning" and rj.cleanup is not None:
+                    self._cleanup_ended(rj)
+            return
+        rj = self.by_pid.pop(pid, None)
+        if rj is None:
+            return
+        if rj.cleanup is not None and rj.cleanup.pid == pid:
+            self._cleanup_ended(rj)
+        else:
+            self._handler_ended(rj, code)
+
+    def _handler_ended(self, rj: RunningJob, code: int | None) -> None:
+        assert rj.child is not None
+        rj.take_messages()
+        if rj.pipe_open:
+            rj.child.conn.close()
+            rj.pipe_open = False
+        kill_group(rj.child.pid, signal.SIGKILL)  # whatever the handler left behind goes with it
+        rj.exit_code, rj.kill_at = code, None
+        if rj.lease_lost:
+            log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded", rj.job_id, extra={"job_id": rj.job_id})
+            self._finish(rj)
+        elif rj.outcome is not None and rj.outcome[0] == "result":
+            self._record(rj, "complete")
+        elif rj.reason in ("drain", "shutdown"):
+            self._record(rj, "release")
+        elif rj.reason in ("timeout", "cancel"):
+            self._start_cleanup(rj)
+        else:
+            self._record(rj, "fail")
+
+    def _start_cleanup(self, rj: RunningJob) -> None:
+        rj.state = "cleaning"
+        request = {"kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir, "reason": rj.reason}
+        self.by_request[self.launcher.request(request)] = rj
+        rj.cleanup_deadline = time.monotonic() + CLEANUP_TIMEOUT
+
+    def _cleanup_ended(self, rj: RunningJob) -> None:
+        if rj.cleanup is not None:
+            rj.cleanup.conn.close()
+            kill_group(rj.cleanup.pid, signal.SIGKILL)
+        rj.cleanup_deadline = None
+        self._record(rj, "cancelled" if rj.reason == "cancel" else "fail")
+
+    # -- recording outcomes -----------------------------------------------------------------
+    def _record(self, rj: RunningJob, what: str) -> None:
+        job_id, token, actor = rj.job_id, rj.token, self.actor
+        elapsed = time.monotonic() - rj.started
+        if what == "complete":
+            result = rj.outcome[1] if rj.outcome else {}
+
+            def fn(q: Any) -> Any:
+                return complete_once(q, job_id, token, result, actor)
+            note = f"completed in {elapsed:.2f}s"
+        elif what == "release":
+            reason = "service draining" if rj.reason == "drain" else "service stopped"
+
+            def fn(q: Any) -> Any:
+                return q.release(job_id, token, reason=reason, actor=actor)
+            note = f"stopped ({reason}); back to pending without using an attempt"
+        elif what == "cancelled":
+            def fn(q: Any) -> Any:
+                return q.mark_cancelled(job_id, token, actor=actor)
+            note = "cancelled"
+        else:
+            kind, error = self._failure(rj, elapsed)
+
+            def fn(q: Any) -> Any:
+                return q.fail(job_id, token, error, kind=kind, actor=actor)
+            note = f"failed ({kind}): {error}"
+        log.info("job %s %s", job_id, note, extra={"job_id": job_id, "job_type": rj.job_type})
+        self._submit(Op(f"record:{job_id}", fn, durable=True, done=lambda result, error: self._recorded(job_id, what, result, error)))
+        self._finish(rj)
+
+    def _failure(self, rj: RunningJob, elapsed: float) -> tuple[str, str]:
+        if rj.reason == "timeout":
+            return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+        if rj.outcome is not None:
+            return "error", str(rj.outcome[1])
+        return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
+
+    def _recorded(self, job_id: str, what: str, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            log.error("job %s: %s not recorded: %s", job_id, what, error, extra={"job_id": job_id})
+        elif result is None:
+            log.warning("job %s: %s not recorded: the job was changed by someone else (lease lost)", job_id, what, extra={"job_id": job_id})
+
+    def _finish(self, rj: RunningJob) -> None:
+        rj.state = "recorded"
+        self.jobs.pop(rj.job_id, None)
+        if rj.child is not None:
+            self.by_pid.pop(rj.child.pid, None)
+        self.next["claim"] = 0.0

@@ -1,0 +1,211 @@
+"""MongoDB side of the migration ledger: batched job writes and the ``job_migrations`` collection.
+
+A mixin of :class:`~sccli.store.mongo.MongoStore` (documented in the "migration ledger"
+section of :class:`~sccli.store.base.Store`). Batches use ``insert_many`` and ``$in``
+queries; never ``bulk_write``, which mongomock 4.3 cannot run with pymongo 4.20.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+_CHUNK = 1000
+
+#: Indexes MongoStore.ensure_schema creates (the contract's minimum and more), plus the ledger's.
+_EXPECTED_INDEXES: dict[str, list[str]] = {
+    "jobs": [
+        "_id_", "active_key_unique", "claim", "completed_at", "created_at", "dataset_uuid", "job_id_unique",
+        "migration_id", "parent_job_id", "status_completed_at", "status_updated_at", "worker_id",
+    ],
+    "datasets": ["_id_", "status", "uuid_unique"],
+    "events": ["_id_", "job_id_at"],
+    "workers": ["_id_", "worker_id_unique"],
+    "migrations": ["_id_", "dataset_uuid", "entry_id_unique", "migration_kind"],
+}
+
+
+def _guarded(method: F) -> F:
+    """Translate pymongo errors like MongoStore's own methods (imported late: no import cycle)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from sccli.store.mongo import _guard
+
+        return _guard(method)(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _normalize(doc: Any) -> Any:
+    from sccli.store.mongo import normalize
+
+    return normalize(doc)
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
+
+
+class MongoLedger:
+    """Migration-ledger methods for MongoStore (relies on its ``coll``)."""
+
+    coll: Callable[[str], Any]
+
+    def _ledger(self) -> Any:
+        """The ledger collection, its indexes created on first use in this process."""
+        coll = self.coll("migrations")
+        if not getattr(self, "_ledger_schema_ready", False):
+            from pymongo import ASCENDING as A
+
+            coll.create_index([("entry_id", A)], unique=True, sparse=True, name="entry_id_unique")
+            coll.create_index([("migration_id", A), ("kind", A)], name="migration_kind")
+            coll.create_index([("dataset_uuid", A)], name="dataset_uuid", sparse=True)
+            self._ledger_schema_ready = True
+        return coll
+
+    @_guarded
+    def expected_index_names(self) -> dict[str, list[str]]:
+        self._ledger()
+        return {key: list(names) for key, names in _EXPECTED_INDEXES.items()}
+
+    # -- datasets ---------------------------------------------------------------------------
+    @_guarded
+    def count_datasets_by_status(self) -> dict[str, int]:
+        pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        return {str(r["_id"]): int(r["n"]) for r in self.coll("datasets").aggregate(pipeline)}
+
+    @_guarded
+    def insert_datasets(self, docs: Sequence[dict[str, Any]]) -> None:
+        from sccli.errors import Conflict
+
+        uuids = [d["uuid"] for d in docs]
+        for chunk in _chunks(uuids):
+            existing = self.coll("datasets").find_one({"uuid": {"$in": list(chunk)}}, {"uuid": 1})
+            if existing:
+                raise Conflict(f"dataset {existing['uuid']} already exists")
+        if docs:
+            self.coll("datasets").insert_many([dict(d) for d in docs])
+
+    @_guarded
+    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+        filt: dict[str, Any] = {"uuid": {"$gt": after or ""}}
+        if statuses is not None:
+            filt["status"] = {"$in": list(statuses)}
+        cursor = self.coll("datasets").find(filt).sort([("uuid", 1)]).limit(int(limit))
+        return [_normalize(d) for d in cursor]
+
+    # -- jobs -------------------------------------------------------------------------------
+    @_guarded
+    def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(list(dataset_uuids)):
+            cursor = self.coll("jobs").find({"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": ["pending", "running"]}})
+            out.extend(_normalize(d) for d in cursor)
+        return out
+
+    @_guarded
+    def insert_migration_batch(
+        self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
+    ) -> list[str]:
+        held = self._held_keys([j["active_key"] for j in jobs if j.get("active_key")])
+        fresh = [dict(j) for j in jobs if j.get("active_key") not in held]
+        left_out = {j["job_id"] for j in jobs if j.get("active_key") in held}
+        left_out |= self._insert_jobs(fresh)
+        ledger_docs = [dict(e, kind="entry") for e in entries if e.get("job_id") not in left_out]
+        if ledger_docs:
+            self._ledger().insert_many(ledger_docs)
+        event_docs = [dict(ev) for ev in events if ev.get("job_id") not in left_out]
+        if event_docs:
+            self.coll("events").insert_many(event_docs)
+        return [j["job_id"] for j in jobs if j["job_id"] in left_out]
+
+    def _held_keys(self, keys: list[str]) -> set[str]:
+        # Checked up front because servers that do not enforce unique indexes would accept duplicates.
+        held: set[str] = set()
+        for chunk in _chunks(keys):
+            held.update(d["active_key"] for d in self.coll("jobs").find({"active_key": {"$in": list(chunk)}}, {"active_key": 1}))
+        return held
+
+    def _insert_jobs(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert ``docs`` unordered; return the ids refused by the unique active_key index."""
+        from pymongo.errors import BulkWriteError
+
+        if not docs:
+            return set()
+        try:
+            self.coll("jobs").insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return {docs[e["index"]]["job_id"] for e in errors}
+        return set()
+
+    @_guarded
+    def delete_unstarted_jobs(self, job_ids: Sequence[str]) -> list[str]:
+        jobs = self.coll("jobs")
+        deleted: list[str] = []
+        for chunk in _chunks(list(job_ids)):
+            filt = {"job_id": {"$in": list(chunk)}, "status": "pending", "attempts": 0}
+            found = [d["job_id"] for d in jobs.find(filt, {"job_id": 1})]
+            if not found:
+                continue
+            jobs.delete_many({**filt, "job_id": {"$in": found}})
+            # A job claimed between find and delete survives; report only what is really gone.
+            still = {d["job_id"] for d in jobs.find({"job_id": {"$in": found}}, {"job_id": 1})}
+            deleted.extend(j for j in found if j not in still)
+        return deleted
+
+    # -- ledger -----------------------------------------------------------------------------
+    @_guarded
+    def insert_migration(self, doc: dict[str, Any]) -> None:
+        self._ledger().insert_one(dict(doc, kind="migration"))
+
+    @_guarded
+    def update_migration(self, migration_id: str, fields: dict[str, Any]) -> bool:
+        result = self._ledger().update_one({"migration_id": migration_id, "kind": "migration"}, {"$set": dict(fields)})
+        return bool(result.matched_count)
+
+    @_guarded
+    def get_migration(self, migration_id: str) -> dict[str, Any] | None:
+        doc = self._ledger().find_one({"migration_id": migration_id, "kind": "migration"})
+        return _normalize(doc) if doc else None
+
+    @_guarded
+    def list_migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
+        cursor = self._ledger().find({"kind": "migration"}).sort([("started_at", -1), ("migration_id", -1)])
+        if limit:
+            cursor = cursor.limit(int(limit))
+        return [_normalize(d) for d in cursor]
+
+    @_guarded
+    def find_migration_entries(
+        self,
+        migration_id: str | None = None,
+        dataset_uuid: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        pending_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        filt: dict[str, Any] = {"kind": "entry", "entry_id": {"$gt": after or ""}}
+        if migration_id is not None:
+            filt["migration_id"] = migration_id
+        if dataset_uuid is not None:
+            filt["dataset_uuid"] = dataset_uuid
+        if pending_only:
+            filt["rolled_back"] = {"$ne": True}
+        cursor = self._ledger().find(filt).sort([("entry_id", 1)])
+        if limit:
+            cursor = cursor.limit(int(limit))
+        return [_normalize(d) for d in cursor]
+
+    @_guarded
+    def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
+        total = 0
+        for chunk in _chunks(list(entry_ids)):
+            result = self._ledger().update_many({"kind": "entry", "entry_id": {"$in": list(chunk)}}, {"$set": dict(fields)})
+            total += int(result.matched_count)
+        return total

@@ -1,0 +1,256 @@
+"""MongoDB side of the monitoring queries: aggregation pipelines, each opening with an
+index-backed ``$match`` (checked by :func:`leading_index` in tests and ``bench/monitor.py``).
+
+A mixin of :class:`~sccli.store.mongo.MongoStore` (documented in the "monitoring queries"
+section of :class:`~sccli.store.base.Store`). The pipelines keep to operators that mongomock
+4.3 and the wire test server both run: no ``$round``, no ``$$REMOVE``, no ``$add`` on dates.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NEVER_MINUTES = 10**9
+
+
+def _guarded(method: F) -> F:
+    """Translate pymongo errors like MongoStore's own methods (imported late: no import cycle)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from sccli.store.mongo import _guard
+
+        return _guard(method)(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _count_if(condition: dict[str, Any]) -> dict[str, Any]:
+    return {"$sum": {"$cond": [condition, 1, 0]}}
+
+
+def _is(status: str) -> dict[str, Any]:
+    return _count_if({"$eq": ["$status", status]})
+
+
+def _rank(p_times_100: int) -> dict[str, Any]:
+    """The nearest-rank position (0-based) of percentile p in the sorted ``durations``."""
+    rank = {"$ceil": {"$divide": [{"$multiply": [p_times_100, "$n"]}, 100]}}
+    return {"$cond": [{"$gt": ["$n", 0]}, {"$arrayElemAt": ["$durations", {"$toInt": {"$subtract": [rank, 1]}}]}, None]}
+
+
+# -- pipelines (module functions so tests and the benchmark can inspect them) ----------------
+def status_type_pipeline() -> list[dict[str, Any]]:
+    # status $in every status lets the (status, job_type) index cover the whole count.
+    return [{"$match": {"status": {"$in": STATUSES}}}, {"$group": {"_id": {"status": "$status", "job_type": "$job_type"}, "n": {"$sum": 1}}}]
+
+
+def activity_pipeline(since: datetime) -> list[dict[str, Any]]:
+    return [{"$match": {"status": {"$in": STATUSES}, "updated_at": {"$gte": since}}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+
+
+def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    completed = {"$and": [{"$eq": ["$status", "completed"]}, {"$ne": [{"$ifNull": ["$started_at", None]}, None]}]}
+    timeouts = {"$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}}
+    return [
+        {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
+        {"$project": {
+            "job_type": 1, "status": 1, "retries": {"$max": [{"$subtract": [{"$ifNull": ["$attempts", 0]}, 1]}, 0]}, "timeouts": timeouts,
+            "d": {"$cond": [completed, {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}, None]},
+        }},
+        {"$group": {
+            "_id": "$job_type", "count": {"$sum": 1}, "completed": _is("completed"), "failed": _is("failed"),
+            "cancelled": _is("cancelled"), "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"},
+            "avg_duration": {"$avg": "$d"}, "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
+        }},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def percentile_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"status": "completed", "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}},
+        {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}},
+        {"$sort": {"d": 1}},
+        {"$group": {"_id": "$job_type", "durations": {"$push": "$d"}, "n": {"$sum": 1}}},
+        {"$project": {"p50": _rank(50), "p95": _rank(95)}},
+    ]
+
+
+def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
+        {"$group": {
+            "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$completed_at"}},
+            "completed": _is("completed"), "failed": _is("failed"), "cancelled": _is("cancelled"),
+        }},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"status": "failed", "completed_at": {"$gte": since}}},
+        {"$sort": {"completed_at": -1}},
+        {"$limit": int(limit)},
+        {"$lookup": {"from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets"}},
+        {"$addFields": {"retry_available": {"$lt": ["$attempts", "$max_attempts"]}}},
+    ]
+
+
+def failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"status": "failed", "completed_at": {"$gte": since}}},
+        {"$group": {
+            "_id": {"job_type": "$job_type", "error": "$error"}, "count": {"$sum": 1},
+            "first_seen": {"$min": "$completed_at"}, "last_seen": {"$max": "$completed_at"},
+            "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}), "job_ids": {"$push": "$job_id"},
+        }},
+        {"$sort": {"count": -1}},
+    ]
+
+
+def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]) -> list[dict[str, Any]]:
+    silent = {"$lt": [{"$ifNull": ["$heartbeat_at", _EPOCH]}, cutoff]}
+    over = {"$gt": [{"$subtract": [now, {"$ifNull": ["$started_at", now]}]}, {"$multiply": [{"$ifNull": ["$timeout_minutes", _NEVER_MINUTES]}, 60000]}]}
+    reason = {"$cond": [
+        {"$in": [{"$ifNull": ["$worker_id", ""]}, list(alive_workers)]},
+        {"$cond": [silent, "job_silent", {"$cond": [over, "over_timeout", None]}]},
+        "service_dead",
+    ]}
+    return [
+        {"$match": {"status": "running"}},
+        {"$addFields": {"stale_reason": reason}},
+        {"$match": {"stale_reason": {"$ne": None}}},
+        {"$sort": {"heartbeat_at": 1}},
+    ]
+
+
+def backlog_pipeline(now: datetime) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"status": "pending"}},
+        {"$group": {"_id": "$job_type", "pending": {"$sum": 1}, "ready": _count_if({"$lte": ["$run_after", now]}), "oldest": {"$min": "$created_at"}}},
+        {"$sort": {"_id": 1}},
+    ]
+
+
+def leading_index(pipeline: Sequence[dict[str, Any]], indexes: dict[str, Any]) -> str | None:
+    """The index whose leading keys the pipeline's opening ``$match`` constrains longest, or None.
+
+    ``indexes`` is ``index_information()`` of the collection. Used where ``explain`` is not
+    available (mongomock and the wire test server do not implement it).
+    """
+    if not pipeline or "$match" not in pipeline[0]:
+        return None
+    fields = set(pipeline[0]["$match"])
+    best, best_len = None, 0
+    for name, info in sorted(indexes.items()):
+        keys = [k for k, _ in info["key"]]
+        prefix = next((i for i, k in enumerate(keys) if k not in fields), len(keys))
+        if name != "_id_" and prefix > best_len:
+            best, best_len = str(name), prefix
+    return best
+
+
+class MongoStatsMixin:
+    """Monitoring queries for MongoStore (relies on its ``coll`` and ``names``)."""
+
+    coll: Callable[[str], Any]
+    names: dict[str, str]
+
+    def _aggregate(self, key: str, pipeline: list[dict[str, Any]], documents: bool = False) -> list[dict[str, Any]]:
+        """Run a pipeline; group keys (``_id``) are kept unless the results are ``documents``."""
+        from sccli.store.mongo import normalize
+
+        rows = self.coll(key).aggregate(pipeline, allowDiskUse=True)
+        return [normalize(doc) if documents else {**normalize(doc), "_id": normalize(doc.get("_id"))} for doc in rows]
+
+    def monitor_pipelines(self, now: datetime) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+        """Every monitoring pipeline with sample arguments, by name: (collection key, pipeline)."""
+        from datetime import timedelta
+
+        day = now - timedelta(days=1)
+        return {
+            "status_type": ("jobs", status_type_pipeline()), "activity": ("jobs", activity_pipeline(day)),
+            "finished": ("jobs", finished_pipeline(day, now)), "percentiles": ("jobs", percentile_pipeline(day, now)),
+            "daily": ("jobs", daily_pipeline(day, now)), "failed_jobs": ("jobs", failed_jobs_pipeline(day, 1000, self.names["datasets"])),
+            "failure_groups": ("jobs", failure_groups_pipeline(day)), "stale": ("jobs", stale_pipeline(now, now, [])),
+            "backlog": ("jobs", backlog_pipeline(now)),
+        }
+
+    @_guarded
+    def job_status_type_counts(self) -> list[dict[str, Any]]:
+        rows = self._aggregate("jobs", status_type_pipeline())
+        return [{"status": r["_id"]["status"], "job_type": r["_id"].get("job_type"), "count": int(r["n"])} for r in rows]
+
+    @_guarded
+    def activity_counts(self, since: datetime) -> dict[str, int]:
+        return {str(r["_id"]): int(r["n"]) for r in self._aggregate("jobs", activity_pipeline(since))}
+
+    @_guarded
+    def finished_job_stats(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        percentiles = {r["_id"]: r for r in self._aggregate("jobs", percentile_pipeline(since, until))}
+        out = []
+        for row in self._aggregate("jobs", finished_pipeline(since, until)):
+            pct = percentiles.get(row["_id"], {})
+            out.append({
+                "job_type": row["_id"], **{k: int(row[k]) for k in ("count", "completed", "failed", "cancelled", "retries", "timeouts")},
+                **{k: _number(row.get(k)) for k in ("avg_duration", "min_duration", "max_duration")},
+                "p50_duration": _number(pct.get("p50")), "p95_duration": _number(pct.get("p95")),
+            })
+        return out
+
+    @_guarded
+    def finished_job_daily(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        rows = self._aggregate("jobs", daily_pipeline(since, until))
+        return [{"day": r["_id"], "completed": int(r["completed"]), "failed": int(r["failed"]), "cancelled": int(r["cancelled"])} for r in rows]
+
+    @_guarded
+    def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        out = []
+        for job in self._aggregate("jobs", failed_jobs_pipeline(since, limit, self.names["datasets"]), documents=True):
+            found = job.pop("_datasets", None) or []
+            ds = found[0] if found else None
+            job["retry_available"] = bool(job.get("retry_available"))
+            job["dataset"] = None if ds is None else {k: ds.get(k) for k in ("name", "user", "status", "sensor")}
+            out.append(job)
+        return out
+
+    @_guarded
+    def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
+        return [
+            {
+                "job_type": r["_id"].get("job_type"), "error": r["_id"].get("error"), "count": int(r["count"]),
+                "first_seen": r["first_seen"], "last_seen": r["last_seen"], "retry_available": int(r["retry_available"]),
+                "job_ids": list(r["job_ids"]),
+            }
+            for r in self._aggregate("jobs", failure_groups_pipeline(since))
+        ]
+
+    @_guarded
+    def stale_running_jobs(self, now: datetime, cutoff: datetime) -> list[dict[str, Any]]:
+        alive_filter = {"heartbeat_at": {"$gte": cutoff}, "status": {"$ne": "stopped"}}
+        alive = [w["worker_id"] for w in self.coll("workers").find(alive_filter, {"worker_id": 1})]
+        return self._aggregate("jobs", stale_pipeline(now, cutoff, alive), documents=True)
+
+    @_guarded
+    def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
+        return [
+            {"job_type": r["_id"], "pending": int(r["pending"]), "ready": int(r["ready"]), "oldest_created_at": r["oldest"]}
+            for r in self._aggregate("jobs", backlog_pipeline(now))
+        ]
+
+    @_guarded
+    def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
+        cursor = self.coll("jobs").find({"status": status, "completed_at": {"$lt": before}}, {"job_id": 1}).sort([("completed_at", 1)]).limit(int(limit))
+        return [d["job_id"] for d in cursor]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,142 @@
+"""``sc monitor`` through the CLI on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sccli.cli.app import app
+from sccli.clock import utcnow
+from sccli.store import open_store
+from sccli.store.base import JobQuery, Store
+from tests.monitor.history import ago, insert, job, worker
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sc.db'}"
+
+
+@pytest.fixture
+def store(db: str) -> Store:
+    s = open_store(db)
+    s.ensure_schema()
+    return s
+
+
+def sc(db: str, *args: str) -> object:
+    return CliRunner().invoke(app, ["--db", db, "monitor", *args], env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def seed(store: Store) -> dict[str, str]:
+    now = utcnow()
+    worker(store, "w-alive", ago(2, now=now))
+    done = insert(store, *[job(completed_at=ago(minutes=90 + i, now=now), duration=float(10 * (i + 1))) for i in range(4)])
+    bad = insert(store, *[job("google_sync", "failed", completed_at=ago(hours=3 + i, now=now), error=f"HTTP 50{i} from drive") for i in range(2)])
+    silent = insert(store, job(status="running", worker_id="w-alive", started_at=ago(minutes=5, now=now), heartbeat_at=ago(minutes=4, now=now), duration=None))
+    old = insert(store, job(completed_at=ago(days=45, now=now)))
+    return {"done": done[0], "bad": bad[0], "silent": silent[0], "old": old[0]}
+
+
+def test_overview_json_and_plain(db: str, store: Store) -> None:
+    seed(store)
+    out = sc(db, "overview", "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["queue_stats"]["total_jobs"] == 8 and data["health_status"]["stale_jobs"] == 1
+    assert data["performance_metrics"]["avg_duration_by_type"] == {"dataset_conversion": 25.0}
+    text = sc(db, "overview", "--format", "plain")
+    assert text.exit_code == 0 and "Health: HEALTHY" in text.stdout and "w-alive" in text.stdout
+
+
+def test_check_exit_codes(db: str, store: Store, tmp_path: Path) -> None:
+    ok = sc(db, "overview", "--check")
+    assert ok.exit_code == 0 and ok.stdout.startswith("SC QUEUE OK - healthy")
+    insert(store, job(status="failed", completed_at=ago(minutes=10, now=utcnow()), error="x"))
+    critical = sc(db, "overview", "--check")
+    assert critical.exit_code == 2 and critical.stdout.startswith("SC QUEUE CRITICAL")
+    unknown = sc(f"sqlite:///{tmp_path}", "overview", "--check")
+    assert unknown.exit_code == 3 and unknown.stdout.startswith("SC QUEUE UNKNOWN")
+
+
+def test_stale_and_requeue(db: str, store: Store) -> None:
+    ids = seed(store)
+    listed = sc(db, "stale", "--json")
+    assert [j["job_id"] for j in json.loads(listed.stdout)] == [ids["silent"]]
+    table = sc(db, "stale", "--format", "plain")
+    assert "service alive but the job stopped heartbeating" in table.stdout
+    out = sc(db, "stale", "--requeue", "--json")
+    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "pending"}]
+    assert store.get_job(ids["silent"])["status"] == "pending"
+
+
+def test_failed_groups_and_retry(db: str, store: Store) -> None:
+    ids = seed(store)
+    groups = json.loads(sc(db, "failed", "--json").stdout)
+    assert [(g["job_type"], g["signature"], g["count"]) for g in groups] == [("google_sync", "HTTP <n> from drive", 2)]
+    dry = sc(db, "failed", "--retry", "--dry-run", "--signature", groups[0]["signature_id"], "--format", "plain")
+    assert dry.exit_code == 0 and "would retry 2 jobs" in dry.stderr
+    assert store.get_job(ids["bad"])["status"] == "failed"
+    done = sc(db, "failed", "--retry", "--type", "google_sync")
+    assert done.exit_code == 0 and "retried 2 jobs" in done.stderr
+    assert store.get_job(ids["bad"])["status"] == "pending"
+
+
+def test_report_metrics_cleanup(db: str, store: Store) -> None:
+    ids = seed(store)
+    report = sc(db, "report", "--days", "7", "--format", "plain")
+    assert report.exit_code == 0, report.output
+    assert "4 completed, 2 failed" in report.stdout and "█" in report.stdout and "Recommendations" in report.stdout
+    assert json.loads(sc(db, "report", "--json").stdout)["summary"]["total_jobs"] == 6
+    metrics = sc(db, "metrics")
+    assert metrics.exit_code == 0 and 'sc_stale_jobs 1' in metrics.stdout
+    assert json.loads(sc(db, "metrics", "--json").stdout)["avg_duration_by_type"] == {"dataset_conversion": 25.0}
+    dry = sc(db, "cleanup", "--days", "30", "--dry-run")
+    assert dry.exit_code == 0 and dry.stdout.startswith("would delete 1 completed, 0 failed and 0 cancelled jobs")
+    assert store.get_job(ids["old"]) is not None
+    done = json.loads(sc(db, "cleanup", "--days", "30", "--json").stdout)
+    assert done["completed_jobs_deleted"] == 1 and store.get_job(ids["old"]) is None
+    again = sc(db, "cleanup", "--days", "30")
+    assert again.exit_code == 0 and again.stdout.startswith("deleted 0 completed")
+    assert store.count_jobs(JobQuery()) == 7
+
+
+def test_bad_input_exit_codes(db: str, tmp_path: Path) -> None:
+    assert sc(db, "cleanup", "--days", "0").exit_code == 2
+    assert sc(db, "report", "--days", "x").exit_code == 2
+    unreadable = sc(f"sqlite:///{tmp_path}", "overview")
+    assert unreadable.exit_code == 3 and unreadable.stderr.startswith("Error: cannot read the store")
+
+
+def test_watch_redraws_until_ctrl_c(db: str, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(store)
+    calls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("time.sleep", sleep)
+    out = sc(db, "overview", "--watch", "--interval", "0.5")
+    assert out.exit_code == 0 and calls == [0.5, 0.5]
+    assert "Health: HEALTHY" in out.stdout and "Active services" in out.stdout
+
+
+def test_cleanup_progress_bar_on_a_terminal(db: str, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sccli.cli import monitor as monitor_cli
+    from sccli.cli.context import Application
+
+    insert(store, *[job(completed_at=ago(days=40, now=utcnow())) for _ in range(3)])
+    monkeypatch.setattr(monitor_cli, "PROGRESS_THRESHOLD", 2)
+    a = Application(db)
+    a._err = Console(file=io.StringIO(), force_terminal=True, width=80)
+    result = monitor_cli._cleanup_with_progress(a, monitor_cli.monitor_for(a), 30, 3)
+    assert result["completed_jobs_deleted"] == 3 and "deleting old jobs" in a._err.file.getvalue()
