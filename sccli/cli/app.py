@@ -12,9 +12,40 @@ from sccli import __version__
 from sccli.cli.context import Application, fail, translate
 from sccli.errors import EXIT_INTERNAL, ScError
 
+#: Command groups, imported only when used so `sc --help` and completion stay fast.
+#: name → (module with a Typer ``app``, one-line help shown by `sc --help`).
+GROUPS: dict[str, tuple[str, str]] = {
+    "job": ("sccli.cli.job", "Create, inspect, retry and cancel jobs."),
+    "dataset": ("sccli.cli.dataset", "Register and inspect datasets (the portal's visstoredatas)."),
+    "service": ("sccli.cli.service", "Run the background service that executes jobs, list services, stop one."),
+    "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
+    "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
+    "api": ("sccli.cli.api", "Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health)."),
+}
+
 
 class ScGroup(TyperGroup):
-    """Root group: every ScError and usage error becomes one ``Error: ...`` line and its code."""
+    """Root group: lazy command groups; every ScError and usage error becomes one ``Error: ...``
+    line and its exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in GROUPS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in GROUPS and name not in self.commands:
+            import importlib
+
+            import typer.main
+
+            group = typer.main.get_group(importlib.import_module(GROUPS[name][0]).app)
+            group.name = name
+            self.commands[name] = group
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, GROUPS[name][1]) for name in GROUPS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -79,16 +110,3 @@ def root(
     """ScientistCloud job processing: queue, service, monitor, migration and API."""
     ctx.obj = Application(db, db_name, settings)
 
-
-def _register() -> None:
-    from sccli.cli import api, dataset, job
-
-    app.add_typer(job.app, name="job")
-    app.add_typer(dataset.app, name="dataset")
-    app.add_typer(__import__("sccli.cli.service", fromlist=["app"]).app, name="service")
-    app.add_typer(api.app, name="api")
-    app.add_typer(__import__("sccli.cli.monitor", fromlist=["app"]).app, name="monitor")
-    app.add_typer(__import__("sccli.cli.migrate", fromlist=["app"]).app, name="migrate")
-
-
-_register()

@@ -24,11 +24,12 @@ from sccli.store.sqlite_schema import JOB_COLUMNS, TIME_COLUMNS, schema_statemen
 from sccli.store.sqlite_stats import SqliteStatsMixin
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
+_COLUMN_SET = frozenset(JOB_COLUMNS)
 
 
-def _column_values(doc: dict[str, Any]) -> list[Any]:
+def _column_values(doc: dict[str, Any], columns: Sequence[str] = JOB_COLUMNS) -> list[Any]:
     values: list[Any] = []
-    for name in JOB_COLUMNS:
+    for name in columns:
         value = doc.get(name)
         if name in TIME_COLUMNS:
             value = to_epoch(value)
@@ -60,6 +61,11 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Fewer, larger checkpoints: each one fsyncs, and at the default (1000 pages) they
+            # cost a quarter of the claim+complete rate. The WAL is truncated back to 64 MiB.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
+            conn.execute("PRAGMA journal_size_limit=67108864")
+            conn.execute("PRAGMA cache_size=-32768")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         return conn
@@ -228,9 +234,8 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             row = conn.execute(sql, params).fetchone()
             if row is None:
                 return None
-            before = codec.loads(row[0])
-            doc = change.apply(before)
-            self._replace(conn, doc, before)
+            doc = change.apply(codec.loads(row[0]))
+            self._replace(conn, doc, change)
             if event is not None:
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
         return doc
@@ -252,7 +257,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
                 if not matches_expect(before, expect):
                     return None
                 doc = change.apply(before)
-                self._replace(conn, doc, before)
+                self._replace(conn, doc, change)
                 if event is not None:
                     self._insert_event(conn, {**event, "job_id": job_id})
         except sqlite3.IntegrityError as exc:
@@ -264,8 +269,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         with self._write() as conn:
             rows = conn.execute(f"SELECT doc FROM {self._jobs_table()}{where}", params).fetchall()
             for (text,) in rows:
-                before = codec.loads(text)
-                self._replace(conn, change.apply(before), before)
+                self._replace(conn, change.apply(codec.loads(text)), change)
         return len(rows)
 
     def delete_jobs(self, query: JobQuery) -> int:
@@ -273,15 +277,14 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         with self._write() as conn:
             return conn.execute(f"DELETE FROM {self._jobs_table()}{where}", params).rowcount
 
-    def _replace(self, conn: sqlite3.Connection, doc: dict[str, Any], before: dict[str, Any] | None = None) -> None:
-        # Only the columns that changed are SET, so SQLite rewrites only the indexes on them.
-        values = _column_values(doc)
-        old = _column_values(before) if before is not None else [object()] * len(values)
-        changed = [(c, v) for c, v, o in zip(JOB_COLUMNS, values, old, strict=True) if v != o]
-        assignments = "".join(f"{c} = ?, " for c, _ in changed)
+    def _replace(self, conn: sqlite3.Connection, doc: dict[str, Any], change: JobChange | None = None) -> None:
+        # Only the columns the change touches are SET, so SQLite rewrites only the indexes on them.
+        touched = set(JOB_COLUMNS) if change is None else {*change.set, *change.unset, *change.inc} & _COLUMN_SET
+        columns = [c for c in JOB_COLUMNS if c in touched]
+        assignments = "".join(f"{c} = ?, " for c in columns)
         conn.execute(
             f"UPDATE {self._jobs_table()} SET {assignments}doc = ? WHERE job_id = ?",
-            [*(v for _, v in changed), codec.dumps(doc), doc["job_id"]],
+            [*_column_values(doc, columns), codec.dumps(doc), doc["job_id"]],
         )
 
     # -- events -----------------------------------------------------------------------------

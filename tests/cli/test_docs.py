@@ -16,20 +16,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command of the tree, lazy groups included (through list_commands/get_command)."""
     yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from walk(sub, (*path, name))
+    if hasattr(command, "list_commands"):
+        ctx = typer.Context(command)
+        for name in command.list_commands(ctx):
+            yield from walk(command.get_command(ctx, name), (*path, name))
+
+
+def is_group(command: Any) -> bool:
+    return hasattr(command, "list_commands")
 
 
 def leaf_commands() -> list[tuple[tuple[str, ...], Any]]:
     root = typer.main.get_command(app)
-    return [(p, c) for p, c in walk(root) if p and not getattr(c, "commands", None)]
+    return [(p, c) for p, c in walk(root) if p and not is_group(c)]
 
 
 def test_every_command_has_help_text() -> None:
     root = typer.main.get_command(app)
     missing = [" ".join(p) for p, c in walk(root) if p and not (c.help or c.short_help)]
     assert missing == []
+
+
+def test_lazy_group_summaries_match_the_groups() -> None:
+    import importlib
+
+    from sccli.cli.app import GROUPS
+
+    for name, (module, summary) in GROUPS.items():
+        assert importlib.import_module(module).app.info.help == summary, name
 
 
 def test_every_command_appears_in_the_readme() -> None:
