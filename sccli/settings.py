@@ -46,6 +46,7 @@ class Settings:
     health_failure_rate_critical: float = 0.20
     health_stale_warning: int = 5
     api_tokens: dict[str, str] = field(default_factory=dict)
+    migration_grace_seconds: float = 3600.0
 
     @property
     def data_dirs(self) -> list[Path]:

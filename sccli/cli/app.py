@@ -67,6 +67,7 @@ class ScGroup(TyperGroup):
             fail(f"internal error: {type(exc).__name__}: {exc} (set SC_DEBUG=1 for the traceback)", EXIT_INTERNAL)
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        args = watch_seconds(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...
@@ -78,6 +79,31 @@ class ScGroup(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def watch_seconds(args: list[str]) -> list[str]:
+    """Let `--watch [SECONDS]` take an optional value (Typer options cannot): `--watch 5` and
+    `--watch=5` become `--watch --interval 5`."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token.startswith("--watch="):
+            out += ["--watch", "--interval", token.split("=", 1)[1]]
+        elif token in ("--watch", "-w") and i + 1 < len(args) and _is_number(args[i + 1]):
+            out += [token, "--interval", args[i + 1]]
+            i += 1
+        else:
+            out.append(token)
+        i += 1
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
 
 
 app = typer.Typer(

@@ -34,11 +34,11 @@ DatasetOpt = Annotated[Optional[str], typer.Option("--dataset-uuid", help="Only 
 
 def _migration(a: Application, grace_seconds: float | None = None, batch_size: int | None = None) -> JobMigration:
     from sccli.migration import JobMigration
-    from sccli.migration.run import DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS
+    from sccli.migration.run import DEFAULT_BATCH_SIZE
     from sccli.queue import default_actor
 
     return JobMigration(
-        a.store, settings=a.settings, grace_seconds=DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds,
+        a.store, settings=a.settings, grace_seconds=a.settings.migration_grace_seconds if grace_seconds is None else grace_seconds,
         batch_size=batch_size or DEFAULT_BATCH_SIZE, actor=default_actor(),
     )
 
@@ -118,7 +118,7 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")] = False,
     dataset_uuid: DatasetOpt = None,
     yes: YesOpt = False,
-    grace_seconds: Annotated[Optional[float], typer.Option("--grace-seconds", min=0, help="Seconds jobs of datasets the old service was busy with wait (default 3600).")] = None,
+    grace_seconds: Annotated[Optional[float], typer.Option("--grace-seconds", min=0, help="Seconds jobs of datasets the old service was busy with wait (default: settings migration_grace_seconds, 3600).")] = None,
     skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")] = 50,

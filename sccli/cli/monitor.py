@@ -28,7 +28,7 @@ def monitor_for(a: Application) -> JobMonitor:
 @app.command("overview")
 def overview(
     ctx: typer.Context,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s.")] = False,
     interval: Annotated[float, typer.Option("--interval", "-n", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
     check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
     fmt: FormatOpt = None,

@@ -55,18 +55,26 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
 @app.command("stop")
 def stop(
     ctx: typer.Context,
-    pid_file: Annotated[str, typer.Option("--pid-file", help="PID file the service was started with.")],
+    pid_file: Annotated[Optional[str], typer.Option("--pid-file", help="PID file the service was started with.")] = None,
+    worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Stop this service (from sc service status); it must run on this host.")] = None,
     now: Annotated[bool, typer.Option("--now", help="Do not drain: a second signal stops running jobs at once.")] = False,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send SIGTERM to the service in the PID file (it drains), and wait for it to exit."""
+    """Send SIGTERM to a service (it drains), and wait for it to exit.
+
+    The service is the one in --pid-file, the one named by --worker-id, or else the only live
+    service on this host (from the heartbeat documents)."""
     from sccli.service.pidfile import pid_alive, read_pid, signal_service
+    from sccli.service.status import local_service_pid
 
     a: Application = ctx.obj
-    pid = read_pid(pid_file)
-    if not pid_alive(pid):
-        a.abort(f"no service is running with pid {pid} (stale PID file {pid_file})", 1)
+    if pid_file is not None:
+        pid = read_pid(pid_file)
+        if not pid_alive(pid):
+            a.abort(f"no service is running with pid {pid} (stale PID file {pid_file})", 1)
+    else:
+        pid, _ = local_service_pid(a.store, a.settings.stale_after_seconds, worker_id)
     signal_service(pid, twice=now)
     deadline = time.monotonic() + wait
     while wait > 0 and pid_alive(pid) and time.monotonic() < deadline:

@@ -39,3 +39,29 @@ def service_rows(store: Store, stale_after_seconds: float) -> list[dict[str, Any
             "types": worker.get("types") or "all",
         })
     return rows
+
+
+def local_service_pid(store: Store, stale_after_seconds: float, worker_id: str | None = None) -> tuple[int, str]:
+    """(pid, worker_id) of the live service to signal on this host: the one named, or the only one.
+
+    A service on another host cannot be signalled from here; several live local services need
+    ``worker_id`` (or a PID file) to choose.
+    """
+    from sccli.errors import InvalidInput, NotFound
+
+    host = socket.gethostname()
+    live = [r for r in service_rows(store, stale_after_seconds) if r["state"] in ("running", "draining")]
+    if worker_id is not None:
+        named = [r for r in live if r.get("worker_id") == worker_id]
+        if not named:
+            raise NotFound(f"no live service {worker_id} (see sc service status)")
+        if named[0].get("host") != host:
+            raise InvalidInput(f"service {worker_id} runs on host {named[0].get('host')}; run sc service stop there")
+        return int(named[0]["pid"]), worker_id
+    local = [r for r in live if r.get("host") == host]
+    if not local:
+        raise NotFound(f"no live service on {host} (see sc service status)")
+    if len(local) > 1:
+        names = ", ".join(str(r.get("worker_id")) for r in local)
+        raise InvalidInput(f"{len(local)} live services on {host} ({names}): choose one with --worker-id or --pid-file")
+    return int(local[0]["pid"]), str(local[0].get("worker_id"))

@@ -128,3 +128,12 @@ def test_version_and_unsupported_url(sc: Any) -> None:
     assert sc("--version").stdout.startswith("sc ")
     r = sc("job", "list", db="redis://localhost")
     assert r.exit_code == EXIT_BAD_INPUT and "unsupported store URL" in r.stderr
+
+
+def test_watch_takes_an_optional_number_of_seconds() -> None:
+    from sccli.cli.app import watch_seconds
+
+    assert watch_seconds(["monitor", "overview", "--watch", "5"]) == ["monitor", "overview", "--watch", "--interval", "5"]
+    assert watch_seconds(["monitor", "overview", "--watch=0.5"]) == ["monitor", "overview", "--watch", "--interval", "0.5"]
+    assert watch_seconds(["monitor", "overview", "--watch", "--json"]) == ["monitor", "overview", "--watch", "--json"]
+    assert watch_seconds(["monitor", "overview", "-w", "x"]) == ["monitor", "overview", "-w", "x"]

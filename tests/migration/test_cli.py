@@ -162,3 +162,26 @@ def test_progress_bar_only_on_a_terminal_and_for_large_runs() -> None:
     a._err = Console(file=io.StringIO(), force_terminal=False)
     with migrate_cli.progress_bar(a, "migrating") as update:
         assert update is None
+
+
+def test_grace_period_comes_from_settings(tmp_path) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from sccli.cli.app import app
+    from sccli.datasets import add_dataset
+    from sccli.store import open_store
+    from sccli.store.base import JobQuery
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = open_store(url)
+    uuid = "550e8400-e29b-41d4-a716-446655440001"
+    add_dataset(store, uuid, "busy", "converting")
+    settings = tmp_path / "settings.json"
+    settings.write_text(_json.dumps({"migration_grace_seconds": 120}))
+    result = CliRunner().invoke(app, ["--db", url, "--settings", str(settings), "migrate", "run", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    job = store.find_jobs(JobQuery(dataset_uuid=uuid))[0]
+    wait = (job["run_after"] - job["created_at"]).total_seconds()
+    assert 119 <= wait <= 121

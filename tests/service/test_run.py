@@ -124,3 +124,17 @@ def test_max_concurrent_by_type_caps_a_type(sqlite_spec: StoreSpec, tmp_path: Pa
     spans = sorted((j["started_at"], j["completed_at"]) for j in map(queue.get_job, capped))
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))  # never two at once
     assert queue.get_job(other)["status"] == "completed"
+
+
+def test_stop_without_pid_file_finds_the_only_local_service(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+    settings = write_settings(tmp_path)
+    nothing = run_cli("--db", sqlite_spec.url, "--settings", str(settings), "service", "stop")
+    assert nothing.returncode == 4 and "no live service on" in nothing.stderr
+    first = services(sqlite_spec, settings, "--worker-id", "svc-a")
+    store = sqlite_spec.open()
+    wait_for(lambda: store.list_workers(), what="worker document")
+    unknown = run_cli("--db", sqlite_spec.url, "--settings", str(settings), "service", "stop", "--worker-id", "svc-zzz")
+    assert unknown.returncode == 4 and "no live service svc-zzz" in unknown.stderr
+    stop = run_cli("--db", sqlite_spec.url, "--settings", str(settings), "service", "stop", "--wait", "20")
+    assert stop.returncode == 0, stop.stderr
+    assert first.wait() == 0
