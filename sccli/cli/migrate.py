@@ -118,7 +118,10 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")] = False,
     dataset_uuid: DatasetOpt = None,
     yes: YesOpt = False,
-    grace_seconds: Annotated[Optional[float], typer.Option("--grace-seconds", min=0, help="Wait for jobs of datasets the old service was busy with (default: setting migration_grace_seconds).")] = None,
+    grace_seconds: Annotated[
+        Optional[float],
+        typer.Option("--grace-seconds", min=0, help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds)."),
+    ] = None,
     skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")] = 50,
