@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -201,6 +202,13 @@ def retry_delay_seconds(attempts: int, base: float, maximum: float, jitter: floa
     """
     raw = min(maximum, base * (2 ** max(0, attempts - 1)))
     return max(0.0, raw * (1.0 + jitter))
+
+
+def is_live_service(worker: dict[str, Any], now: datetime, stale_after_seconds: float) -> bool:
+    """A service's heartbeat document is live when it has not stopped and beat within
+    ``stale_after_seconds`` (the one rule explain, monitor and ``sc service`` share)."""
+    beat = worker.get("heartbeat_at")
+    return worker.get("status") != "stopped" and beat is not None and (now - beat).total_seconds() <= stale_after_seconds
 
 
 def next_stage(job_type: str, result: dict[str, Any] | None, dataset: dict[str, Any] | None) -> tuple[str | None, str | None]:

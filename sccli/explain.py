@@ -6,15 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import iso, utcnow
-from sccli.domain import job_type_config
+from sccli.domain import is_live_service, job_type_config
 from sccli.store.base import JobQuery, Store
 
 
 def live_workers(store: Store, stale_after_seconds: float, now: datetime | None = None) -> list[dict[str, Any]]:
     """Service documents whose heartbeat is fresh and that have not stopped."""
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=stale_after_seconds)
-    return [w for w in store.list_workers() if w.get("status") != "stopped" and w.get("heartbeat_at") and w["heartbeat_at"] >= cutoff]
+    return [w for w in store.list_workers() if is_live_service(w, now, stale_after_seconds)]
 
 
 def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 60.0) -> list[str]:

@@ -15,7 +15,7 @@ import socket
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sccli import domain
 from sccli.clock import utcnow
@@ -24,6 +24,9 @@ from sccli.errors import InvalidInput, NotFound
 from sccli.lifecycle import JobLifecycle
 from sccli.store import open_store
 from sccli.store.base import JobChange, JobQuery, Store
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 
 def default_actor() -> str:
@@ -68,6 +71,22 @@ class JobQueue(JobLifecycle):
         self.retry_max_seconds = retry_max_seconds
         self.extra_types = frozenset(extra_types)
         self._rng = rng or random.Random()
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None) -> JobQueue:
+        """A queue with the settings' retry delays that knows every plugin job type (settings
+        ``handlers`` and the ``sccli.handlers`` entry points)."""
+        from sccli.handlers import plugin_types
+
+        return cls(
+            store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings),
+        )
+
+    @property
+    def known_types(self) -> list[str]:
+        """Built-in and plugin job types, sorted."""
+        return sorted({*domain.JOB_TYPE_CONFIGS, *self.extra_types})
 
     # -- creation ---------------------------------------------------------------------------
     def create_job(
@@ -150,8 +169,7 @@ class JobQueue(JobLifecycle):
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""
         if not domain.is_builtin_type(job_type) and job_type not in self.extra_types:
-            known = ", ".join(sorted([*domain.JOB_TYPE_CONFIGS, *self.extra_types]))
-            raise InvalidInput(f"unknown job type {job_type!r} (known: {known})")
+            raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
     # -- reading ----------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:

@@ -13,7 +13,6 @@ from sccli import __version__
 from sccli.api.auth import check_can_serve
 from sccli.api.errors import install_error_handlers
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs
-from sccli.domain import JOB_TYPE_CONFIGS
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
@@ -46,10 +45,7 @@ def create_app(
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
     store = open_store(store_url, db_name)
-    queue = JobQueue(
-        store, actor=API_ACTOR, retry_base_seconds=settings.retry_base_seconds,
-        retry_max_seconds=settings.retry_max_seconds, extra_types=settings.handlers,
-    )
+    queue = JobQueue.from_settings(store, settings, actor=API_ACTOR)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +61,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health)
     app.include_router(jobs)
-    app.openapi = lambda: _openapi_with_job_types(app, sorted({*JOB_TYPE_CONFIGS, *settings.handlers}))  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi_with_job_types(app, queue.known_types)  # type: ignore[method-assign]
     return app
 
 

@@ -74,8 +74,7 @@ class Application:
     def queue(self) -> JobQueue:
         from sccli.queue import JobQueue, default_actor
 
-        s = self.settings
-        return JobQueue(self.store, actor=default_actor(), retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds, extra_types=s.handlers)
+        return JobQueue.from_settings(self.store, self.settings, actor=default_actor())
 
     # -- consoles ---------------------------------------------------------------------------
     @property

@@ -33,7 +33,7 @@ class JobMigration:
         self.settings = settings or Settings()
         self.grace_seconds = grace_seconds
         self.batch_size = batch_size
-        self.queue = JobQueue(self.store, actor=actor, extra_types=self.settings.handlers)
+        self.queue = JobQueue.from_settings(self.store, self.settings, actor=actor)
 
     # -- the library API --------------------------------------------------------------------
     def run(

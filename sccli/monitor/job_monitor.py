@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.domain import is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
 from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import health as health_mod
@@ -49,8 +50,7 @@ class JobMonitor:
     def queue(self) -> JobQueue:
         """The queue used for retries, cancels and stale recovery."""
         if self._queue is None:
-            s = self.settings
-            self._queue = JobQueue(self.store, retry_base_seconds=s.retry_base_seconds, retry_max_seconds=s.retry_max_seconds, extra_types=s.handlers)
+            self._queue = JobQueue.from_settings(self.store, self.settings)
         return self._queue
 
     # -- overview and health ----------------------------------------------------------------
@@ -123,13 +123,11 @@ class JobMonitor:
     def get_active_workers(self) -> list[dict[str, Any]]:
         """Services whose heartbeat is fresher than ``stale_after_seconds`` and not stopped."""
         now = self.now()
-        cutoff = now - timedelta(seconds=self.settings.stale_after_seconds)
-        out = []
-        for worker in self.store.list_workers():
-            beat = worker.get("heartbeat_at")
-            if worker.get("status") != "stopped" and beat is not None and beat >= cutoff:
-                out.append({**worker, "heartbeat_age_seconds": _seconds(beat, now), "running_count": len(worker.get("running_jobs") or [])})
-        return out
+        return [
+            {**w, "heartbeat_age_seconds": _seconds(w["heartbeat_at"], now), "running_count": len(w.get("running_jobs") or [])}
+            for w in self.store.list_workers()
+            if is_live_service(w, now, self.settings.stale_after_seconds)
+        ]
 
     def retry_failed_job(self, job_id: str) -> bool:
         """Put a failed (or cancelled) job back to pending; False when it cannot be."""

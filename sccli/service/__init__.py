@@ -32,7 +32,7 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
     if stale:
         logging.getLogger("sccli.service").info("replaced stale PID file %s (pid %s was not running)", options.pid_file, stale)
     try:
-        queue = JobQueue(store, retry_base_seconds=settings.retry_base_seconds, retry_max_seconds=settings.retry_max_seconds, extra_types=settings.handlers)
+        queue = JobQueue.from_settings(store, settings)
         return Supervisor(queue, settings, types, options).run()
     finally:
         if pid_file is not None:

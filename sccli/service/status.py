@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.domain import is_live_service
 from sccli.service.pidfile import pid_alive
 from sccli.store.base import Store
 
@@ -17,8 +18,7 @@ def service_state(worker: dict[str, Any], stale_after_seconds: float, now: datet
     status = str(worker.get("status") or "running")
     if status == "stopped":
         return status
-    beat = worker.get("heartbeat_at")
-    if beat is None or (now - beat).total_seconds() > stale_after_seconds:
+    if not is_live_service(worker, now, stale_after_seconds):
         return "dead"
     if worker.get("host") == host and isinstance(worker.get("pid"), int) and not pid_alive(worker["pid"]):
         return "dead"

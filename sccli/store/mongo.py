@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sccli.clock import as_utc
-from sccli.errors import Conflict, InvalidInput, StoreUnavailable
+from sccli.errors import Conflict, InvalidInput
 from sccli.store.base import LOGS_CAP, JobChange, JobQuery, Store, collection_names
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_stats import MongoStatsMixin
+from sccli.store.mongo_support import create_indexes, guard, normalize
 
-F = TypeVar("F", bound=Callable[..., Any])
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _mock_clients: dict[str, Any] = {}
-
-
-def _guard(method: F) -> F:
-    """Translate pymongo's connection errors into StoreUnavailable."""
-
-    @functools.wraps(method)
-    def wrapper(self: MongoStore, *args: Any, **kwargs: Any) -> Any:
-        from pymongo import errors
-
-        try:
-            return method(self, *args, **kwargs)
-        except errors.DuplicateKeyError as exc:
-            raise Conflict(_duplicate_message(exc)) from exc
-        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout) as exc:
-            raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {_first_line(exc)}") from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).split("\n")[0].split(", Timeout:")[0][:200]
-
-
-def _duplicate_message(exc: Exception) -> str:
-    if "active_key" in str(exc):
-        return "an active job already exists for this dataset and job type"
-    return f"duplicate key: {_first_line(exc)}"
-
-
-def normalize(value: Any) -> Any:
-    """Drop ``_id`` and make every datetime timezone-aware UTC, recursively."""
-    if isinstance(value, dict):
-        return {k: normalize(v) for k, v in value.items() if k != "_id"}
-    if isinstance(value, list):
-        return [normalize(v) for v in value]
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return value
 
 
 def query_filter(query: JobQuery) -> dict[str, Any]:
@@ -156,30 +116,13 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         return self.db[self.names[key]]
 
     # -- life cycle -------------------------------------------------------------------------
-    @_guard
+    @guard
     def ensure_schema(self) -> None:
-        from pymongo import ASCENDING as A
-
         self._schema_ready = True
-        jobs = self.db[self.names["jobs"]]
-        jobs.create_index([("job_id", A)], unique=True, name="job_id_unique")
-        jobs.create_index([("status", A), ("priority", A), ("run_after", A), ("created_at", A)], name="claim")
-        jobs.create_index([("dataset_uuid", A), ("created_at", A)], name="dataset_uuid")
-        jobs.create_index([("status", A), ("updated_at", A)], name="status_updated_at")
-        jobs.create_index([("status", A), ("completed_at", A)], name="status_completed_at")
-        jobs.create_index([("completed_at", A)], name="completed_at")
-        jobs.create_index([("created_at", A)], name="created_at")
-        jobs.create_index([("status", A), ("job_type", A)], name="status_job_type")  # monitor: covered queue counts
-        jobs.create_index([("worker_id", A)], name="worker_id")
-        jobs.create_index([("parent_job_id", A)], name="parent_job_id", sparse=True)
-        jobs.create_index([("migration_id", A)], name="migration_id", sparse=True)
-        jobs.create_index([("active_key", A)], unique=True, sparse=True, name="active_key_unique")
-        self.db[self.names["events"]].create_index([("job_id", A), ("at", A)], name="job_id_at")
-        self.db[self.names["datasets"]].create_index([("uuid", A)], unique=True, name="uuid_unique")
-        self.db[self.names["datasets"]].create_index([("status", A)], name="status")
-        self.db[self.names["workers"]].create_index([("worker_id", A)], unique=True, name="worker_id_unique")
+        for key in ("jobs", "events", "datasets", "workers"):
+            create_indexes(self.db[self.names[key]], key)
 
-    @_guard
+    @guard
     def ping(self) -> None:
         self.client.admin.command("ping")
 
@@ -189,12 +132,12 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         if self.url:
             self._client = None
 
-    @_guard
+    @guard
     def index_names(self) -> dict[str, list[str]]:
         return {key: sorted(self.coll(key).index_information()) for key in self.names}
 
     # -- jobs -------------------------------------------------------------------------------
-    @_guard
+    @guard
     def insert_job(self, doc: dict[str, Any], event: dict[str, Any] | None = None) -> None:
         key = doc.get("active_key")
         # Servers that do not enforce unique secondary indexes still get the common-case check.
@@ -204,12 +147,12 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         if event is not None:
             self.insert_event(event)
 
-    @_guard
+    @guard
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         doc = self.coll("jobs").find_one({"job_id": job_id})
         return normalize(doc) if doc else None
 
-    @_guard
+    @guard
     def find_jobs(
         self,
         query: JobQuery,
@@ -226,18 +169,18 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
             cursor = cursor.limit(limit)
         return [normalize(d) for d in cursor]
 
-    @_guard
+    @guard
     def count_jobs(self, query: JobQuery) -> int:
         return int(self.coll("jobs").count_documents(query_filter(query)))
 
-    @_guard
+    @guard
     def count_jobs_by(self, group_field: str, query: JobQuery) -> dict[str, int]:
         if group_field not in _GROUPABLE:
             raise InvalidInput(f"cannot group jobs by {group_field!r}")
         pipeline = [{"$match": query_filter(query)}, {"$group": {"_id": f"${group_field}", "n": {"$sum": 1}}}]
         return {str(r["_id"]): int(r["n"]) for r in self.coll("jobs").aggregate(pipeline)}
 
-    @_guard
+    @guard
     def claim_job(
         self,
         now: datetime,
@@ -262,7 +205,7 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
             self.insert_event({**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
         return normalize(doc)
 
-    @_guard
+    @guard
     def update_job(
         self,
         job_id: str,
@@ -286,24 +229,24 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
             self.insert_event({**event, "job_id": job_id})
         return normalize(doc)
 
-    @_guard
+    @guard
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
         return int(self.coll("jobs").update_many(query_filter(query), update_document(change)).modified_count)
 
-    @_guard
+    @guard
     def delete_jobs(self, query: JobQuery) -> int:
         return int(self.coll("jobs").delete_many(query_filter(query)).deleted_count)
 
     # -- events -----------------------------------------------------------------------------
-    @_guard
+    @guard
     def insert_event(self, event: dict[str, Any]) -> None:
         self.coll("events").insert_one(dict(event))
 
-    @_guard
+    @guard
     def find_events(self, job_id: str) -> list[dict[str, Any]]:
         return [normalize(d) for d in self.coll("events").find({"job_id": job_id}).sort([("at", 1), ("_id", 1)])]
 
-    @_guard
+    @guard
     def delete_events(self, job_ids: Sequence[str]) -> int:
         total = 0
         ids = list(job_ids)
@@ -312,18 +255,18 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         return total
 
     # -- datasets ---------------------------------------------------------------------------
-    @_guard
+    @guard
     def insert_dataset(self, doc: dict[str, Any]) -> None:
         if self.coll("datasets").find_one({"uuid": doc["uuid"]}, {"_id": 1}):
             raise Conflict(f"dataset {doc['uuid']} already exists")
         self.coll("datasets").insert_one(dict(doc))
 
-    @_guard
+    @guard
     def get_dataset(self, uuid: str) -> dict[str, Any] | None:
         doc = self.coll("datasets").find_one({"uuid": uuid})
         return normalize(doc) if doc else None
 
-    @_guard
+    @guard
     def find_datasets(
         self,
         statuses: Sequence[str] | None = None,
@@ -340,7 +283,7 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
             cursor = cursor.limit(limit)
         return [normalize(d) for d in cursor]
 
-    @_guard
+    @guard
     def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:
         filt: dict[str, Any] = {"uuid": uuid}
         if expect_status is not None:
@@ -348,14 +291,14 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         return bool(self.coll("datasets").update_one(filt, {"$set": fields}).matched_count)
 
     # -- workers ----------------------------------------------------------------------------
-    @_guard
+    @guard
     def upsert_worker(self, doc: dict[str, Any]) -> None:
         self.coll("workers").replace_one({"worker_id": doc["worker_id"]}, dict(doc), upsert=True)
 
-    @_guard
+    @guard
     def list_workers(self) -> list[dict[str, Any]]:
         return [normalize(d) for d in self.coll("workers").find({}).sort([("heartbeat_at", -1)])]
 
-    @_guard
+    @guard
     def delete_worker(self, worker_id: str) -> None:
         self.coll("workers").delete_one({"worker_id": worker_id})

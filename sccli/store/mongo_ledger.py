@@ -7,43 +7,12 @@ queries; never ``bulk_write``, which mongomock 4.3 cannot run with pymongo 4.20.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-F = TypeVar("F", bound=Callable[..., Any])
+from sccli.store.mongo_support import create_indexes, expected_index_names, guard, normalize
+
 _CHUNK = 1000
-
-#: Indexes MongoStore.ensure_schema creates (the contract's minimum and more), plus the ledger's.
-_EXPECTED_INDEXES: dict[str, list[str]] = {
-    "jobs": [
-        "_id_", "active_key_unique", "claim", "completed_at", "created_at", "dataset_uuid", "job_id_unique",
-        "migration_id", "parent_job_id", "status_completed_at", "status_updated_at", "worker_id",
-    ],
-    "datasets": ["_id_", "status", "uuid_unique"],
-    "events": ["_id_", "job_id_at"],
-    "workers": ["_id_", "worker_id_unique"],
-    "migrations": ["_id_", "dataset_uuid", "entry_id_unique", "migration_kind"],
-}
-
-
-def _guarded(method: F) -> F:
-    """Translate pymongo errors like MongoStore's own methods (imported late: no import cycle)."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from sccli.store.mongo import _guard
-
-        return _guard(method)(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _normalize(doc: Any) -> Any:
-    from sccli.store.mongo import normalize
-
-    return normalize(doc)
-
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
@@ -58,26 +27,22 @@ class MongoLedger:
         """The ledger collection, its indexes created on first use in this process."""
         coll = self.coll("migrations")
         if not getattr(self, "_ledger_schema_ready", False):
-            from pymongo import ASCENDING as A
-
-            coll.create_index([("entry_id", A)], unique=True, sparse=True, name="entry_id_unique")
-            coll.create_index([("migration_id", A), ("kind", A)], name="migration_kind")
-            coll.create_index([("dataset_uuid", A)], name="dataset_uuid", sparse=True)
+            create_indexes(coll, "migrations")
             self._ledger_schema_ready = True
         return coll
 
-    @_guarded
+    @guard
     def expected_index_names(self) -> dict[str, list[str]]:
         self._ledger()
-        return {key: list(names) for key, names in _EXPECTED_INDEXES.items()}
+        return expected_index_names()
 
     # -- datasets ---------------------------------------------------------------------------
-    @_guarded
+    @guard
     def count_datasets_by_status(self) -> dict[str, int]:
         pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
         return {str(r["_id"]): int(r["n"]) for r in self.coll("datasets").aggregate(pipeline)}
 
-    @_guarded
+    @guard
     def insert_datasets(self, docs: Sequence[dict[str, Any]]) -> None:
         from sccli.errors import Conflict
 
@@ -89,24 +54,24 @@ class MongoLedger:
         if docs:
             self.coll("datasets").insert_many([dict(d) for d in docs])
 
-    @_guarded
+    @guard
     def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int) -> list[dict[str, Any]]:
         filt: dict[str, Any] = {"uuid": {"$gt": after or ""}}
         if statuses is not None:
             filt["status"] = {"$in": list(statuses)}
         cursor = self.coll("datasets").find(filt).sort([("uuid", 1)]).limit(int(limit))
-        return [_normalize(d) for d in cursor]
+        return [normalize(d) for d in cursor]
 
     # -- jobs -------------------------------------------------------------------------------
-    @_guarded
+    @guard
     def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dataset_uuids)):
             cursor = self.coll("jobs").find({"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": ["pending", "running"]}})
-            out.extend(_normalize(d) for d in cursor)
+            out.extend(normalize(d) for d in cursor)
         return out
 
-    @_guarded
+    @guard
     def insert_migration_batch(
         self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
     ) -> list[str]:
@@ -144,7 +109,7 @@ class MongoLedger:
             return {docs[e["index"]]["job_id"] for e in errors}
         return set()
 
-    @_guarded
+    @guard
     def delete_unstarted_jobs(self, job_ids: Sequence[str]) -> list[str]:
         jobs = self.coll("jobs")
         deleted: list[str] = []
@@ -160,28 +125,28 @@ class MongoLedger:
         return deleted
 
     # -- ledger -----------------------------------------------------------------------------
-    @_guarded
+    @guard
     def insert_migration(self, doc: dict[str, Any]) -> None:
         self._ledger().insert_one(dict(doc, kind="migration"))
 
-    @_guarded
+    @guard
     def update_migration(self, migration_id: str, fields: dict[str, Any]) -> bool:
         result = self._ledger().update_one({"migration_id": migration_id, "kind": "migration"}, {"$set": dict(fields)})
         return bool(result.matched_count)
 
-    @_guarded
+    @guard
     def get_migration(self, migration_id: str) -> dict[str, Any] | None:
         doc = self._ledger().find_one({"migration_id": migration_id, "kind": "migration"})
-        return _normalize(doc) if doc else None
+        return normalize(doc) if doc else None
 
-    @_guarded
+    @guard
     def list_migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
         cursor = self._ledger().find({"kind": "migration"}).sort([("started_at", -1), ("migration_id", -1)])
         if limit:
             cursor = cursor.limit(int(limit))
-        return [_normalize(d) for d in cursor]
+        return [normalize(d) for d in cursor]
 
-    @_guarded
+    @guard
     def find_migration_entries(
         self,
         migration_id: str | None = None,
@@ -200,9 +165,9 @@ class MongoLedger:
         cursor = self._ledger().find(filt).sort([("entry_id", 1)])
         if limit:
             cursor = cursor.limit(int(limit))
-        return [_normalize(d) for d in cursor]
+        return [normalize(d) for d in cursor]
 
-    @_guarded
+    @guard
     def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
         total = 0
         for chunk in _chunks(list(entry_ids)):

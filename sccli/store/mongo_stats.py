@@ -8,27 +8,15 @@ section of :class:`~sccli.store.base.Store`). The pipelines keep to operators th
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-F = TypeVar("F", bound=Callable[..., Any])
+from sccli.store.mongo_support import guard, normalize
+
 STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER_MINUTES = 10**9
-
-
-def _guarded(method: F) -> F:
-    """Translate pymongo errors like MongoStore's own methods (imported late: no import cycle)."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from sccli.store.mongo import _guard
-
-        return _guard(method)(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _count_if(condition: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +154,6 @@ class MongoStatsMixin:
 
     def _aggregate(self, key: str, pipeline: list[dict[str, Any]], documents: bool = False) -> list[dict[str, Any]]:
         """Run a pipeline; group keys (``_id``) are kept unless the results are ``documents``."""
-        from sccli.store.mongo import normalize
-
         rows = self.coll(key).aggregate(pipeline, allowDiskUse=True)
         return [normalize(doc) if documents else {**normalize(doc), "_id": normalize(doc.get("_id"))} for doc in rows]
 
@@ -184,16 +170,16 @@ class MongoStatsMixin:
             "backlog": ("jobs", backlog_pipeline(now)),
         }
 
-    @_guarded
+    @guard
     def job_status_type_counts(self) -> list[dict[str, Any]]:
         rows = self._aggregate("jobs", status_type_pipeline())
         return [{"status": r["_id"]["status"], "job_type": r["_id"].get("job_type"), "count": int(r["n"])} for r in rows]
 
-    @_guarded
+    @guard
     def activity_counts(self, since: datetime) -> dict[str, int]:
         return {str(r["_id"]): int(r["n"]) for r in self._aggregate("jobs", activity_pipeline(since))}
 
-    @_guarded
+    @guard
     def finished_job_stats(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         percentiles = {r["_id"]: r for r in self._aggregate("jobs", percentile_pipeline(since, until))}
         out = []
@@ -206,12 +192,12 @@ class MongoStatsMixin:
             })
         return out
 
-    @_guarded
+    @guard
     def finished_job_daily(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         rows = self._aggregate("jobs", daily_pipeline(since, until))
         return [{"day": r["_id"], "completed": int(r["completed"]), "failed": int(r["failed"]), "cancelled": int(r["cancelled"])} for r in rows]
 
-    @_guarded
+    @guard
     def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         out = []
         for job in self._aggregate("jobs", failed_jobs_pipeline(since, limit, self.names["datasets"]), documents=True):
@@ -222,7 +208,7 @@ class MongoStatsMixin:
             out.append(job)
         return out
 
-    @_guarded
+    @guard
     def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
         return [
             {
@@ -233,20 +219,20 @@ class MongoStatsMixin:
             for r in self._aggregate("jobs", failure_groups_pipeline(since))
         ]
 
-    @_guarded
+    @guard
     def stale_running_jobs(self, now: datetime, cutoff: datetime) -> list[dict[str, Any]]:
         alive_filter = {"heartbeat_at": {"$gte": cutoff}, "status": {"$ne": "stopped"}}
         alive = [w["worker_id"] for w in self.coll("workers").find(alive_filter, {"worker_id": 1})]
         return self._aggregate("jobs", stale_pipeline(now, cutoff, alive), documents=True)
 
-    @_guarded
+    @guard
     def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
         return [
             {"job_type": r["_id"], "pending": int(r["pending"]), "ready": int(r["ready"]), "oldest_created_at": r["oldest"]}
             for r in self._aggregate("jobs", backlog_pipeline(now))
         ]
 
-    @_guarded
+    @guard
     def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
         cursor = self.coll("jobs").find({"status": status, "completed_at": {"$lt": before}}, {"job_id": 1}).sort([("completed_at", 1)]).limit(int(limit))
         return [d["job_id"] for d in cursor]
