@@ -13,15 +13,24 @@ EXIT_INTERNAL = 70  # a bug: an unexpected exception (EX_SOFTWARE)
 
 
 class ScError(Exception):
-    """Base of every error sccli raises on purpose."""
+    """Base of every error sccli raises on purpose.
+
+    ``permanent`` says whether a job attempt that failed with this error would fail the same
+    way again (a refusal: bad parameters, a path outside the data directories, a corrupt or
+    hostile archive, a missing tool). The service fails such a job at once, with error kind
+    ``permanent`` and no retry; every other error (a tool's failure, the network, the store, a
+    timeout, a lost worker) is retried with backoff.
+    """
 
     exit_code = EXIT_CHECK_FAILED
+    permanent = False
 
 
 class InvalidInput(ScError, ValueError):
     """Input was refused: unknown type, malformed UUID, bad priority, bad settings..."""
 
     exit_code = EXIT_BAD_INPUT
+    permanent = True
 
 
 class StoreUnavailable(ScError):
@@ -52,3 +61,21 @@ class MissingExtra(ScError):
     """An optional dependency is not installed; the message names the extra to install."""
 
     exit_code = EXIT_BAD_INPUT
+    permanent = True
+
+
+class PermanentError(ScError):
+    """A job attempt failed in a way that will not pass by itself: no retry (plugins raise it)."""
+
+    permanent = True
+
+
+class TransientError(ScError):
+    """A job attempt failed in a way that may pass (a tool, the network): retried with backoff."""
+
+    permanent = False
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True when ``error`` would fail the same way on every attempt (see :class:`ScError`)."""
+    return bool(getattr(error, "permanent", False)) and isinstance(error, ScError)
