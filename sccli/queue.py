@@ -295,6 +295,19 @@ class JobQueue:
         """See :meth:`JobLifecycle.requeue_stale`."""
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
 
+    def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
+        """A service's periodic recovery: stale jobs re-queued, follow-ups left in outboxes by a
+        crashed writer finished (older than ``stale_after_seconds``), and (when set) the
+        starvation guard. What it did, for the service's log."""
+        from datetime import timedelta
+
+        from sccli.followups import drain_stale_outboxes
+
+        recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
+        drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
+        raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
+        return {"recovered": recovered, "outboxes": drained, "raised": raised}
+
     def finish_followups(self, job: dict[str, Any]) -> None:
         """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""
         drain_outbox(self.store, job)

@@ -210,9 +210,14 @@ class StoreDuties:
         """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor
         while outcomes of ours wait to be written: our own heartbeats are late then, not dead."""
         if self.link.up_for() < 2 * self.settings.heartbeat_seconds or self.link.pending_durable:
-            return []
-        return q.requeue_stale(self.settings.stale_after_seconds, actor="sweeper")  # type: ignore[no-any-return]
+            return {}
+        return q.sweep(self.settings.stale_after_seconds, starvation_minutes=self.settings.starvation_minutes)  # type: ignore[no-any-return]
 
-    def _sweep_done(self, recovered: list[dict[str, Any]] | None, error: BaseException | None) -> None:
-        for job in recovered or []:
+    def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
+        swept = swept or {}
+        for job in swept.get("recovered") or []:
             log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})
+        if swept.get("outboxes"):
+            log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
+        for job in swept.get("raised") or []:
+            log.info("job %s (%s) waited too long: priority raised to %s", job["job_id"], job["job_type"], job["priority"], extra={"job_id": job["job_id"]})
