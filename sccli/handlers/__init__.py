@@ -10,7 +10,7 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import Handler, HandlerError, JobContext
 from sccli.settings import Settings
 
-__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup"]
+__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters"]
 
 ENTRY_POINT_GROUP = "sccli.handlers"
 
@@ -71,6 +71,25 @@ def resolve_cleanup(job_type: str, settings: Settings) -> Callable[[dict[str, An
         return None
     cleanup = getattr(module, "cleanup", None)
     return cleanup if callable(cleanup) else None
+
+
+def plugin_parameters(job_type: str, settings: Settings) -> tuple[Any, ...] | None:
+    """The ``PARAMETERS`` a plugin's handler module declares (a tuple of
+    :class:`sccli.handlers.specs.Param`), or None: built-in types (their declarations live in
+    :mod:`sccli.handlers.specs`) and plugins that declare nothing. Imports the plugin module."""
+    if job_type in BUILTIN_MODULES and job_type not in settings.handlers:
+        return None
+    module_name = _spec_for(job_type, settings).partition(":")[0]
+    if module_name.startswith("sccli.handlers."):
+        return None
+    declared = getattr(_load(module_name), "PARAMETERS", None)
+    if declared is None:
+        return None
+    from sccli.handlers.specs import Param
+
+    if not isinstance(declared, tuple) or not all(isinstance(p, Param) for p in declared):
+        raise InvalidInput(f"{module_name}.PARAMETERS must be a tuple of sccli.handlers.specs.Param")
+    return declared
 
 
 def plugin_types(settings: Settings) -> list[str]:
