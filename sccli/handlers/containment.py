@@ -174,7 +174,7 @@ def check_extracted_tree(staging: Path, destination: Path, roots: Iterable[str |
             else:
                 raise InvalidInput(f"{rel} is a device file, FIFO or socket")
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-    for (dev, ino), names in names_by_inode.items():
+    for names in names_by_inode.values():
         if os.lstat(os.path.join(base, names[0])).st_nlink > len(names):
             raise EscapingLink(f"hard link {names[0]} shares its file with a name outside the archive")
     for path, rel in links:

@@ -30,7 +30,16 @@ from typing import Any
 
 from sccli.errors import InvalidInput
 from sccli.handlers.archives import (
-    Budget, DamagedArchive, Limits, UnsafeArchive, Writer, archive_kind, extract_tar, extract_zip, is_archive, safe_name,
+    Budget,
+    DamagedArchive,
+    Limits,
+    UnsafeArchive,
+    Writer,
+    archive_kind,
+    extract_tar,
+    extract_zip,
+    is_archive,
+    safe_name,
 )
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.containment import check_extracted_tree

@@ -20,9 +20,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.archives import archive_kind, is_archive, open_tar_stream
 from sccli.handlers.backup import snapshot_roots
-from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.conversion import check_idx_template
 from sccli.handlers.idx import SIDE_CAR, describe_idx, idx_checksum

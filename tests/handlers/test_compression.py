@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from sccli.errors import InvalidInput
-from sccli.errors import InvalidInput
 from tests.handlers.conftest import has_partial, kill_midway, slow_writes
 
 

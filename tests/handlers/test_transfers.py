@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sccli.errors import InvalidInput
-from sccli.errors import PermanentError
+from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.google_sync import folder_id, remote_config
 from sccli.handlers.rsync import PARTIAL_DIR, TEMP_DIR
 from tests.handlers.conftest import has_partial, kill_midway, need_tool, slow_writes
