@@ -178,7 +178,7 @@ def check_extracted_tree(staging: Path, destination: Path, roots: Iterable[str |
         if os.lstat(os.path.join(base, names[0])).st_nlink > len(names):
             raise EscapingLink(f"hard link {names[0]} shares its file with a name outside the archive")
     for path, rel in links:
-        final_parent = os.path.join(tree.destination, os.path.dirname(rel))
+        final_parent = os.path.normpath(os.path.join(tree.destination, os.path.dirname(rel)))
         resolve_steps(tree, final_parent, os.readlink(path), real, rel)
 
 

@@ -114,9 +114,9 @@ def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:
     if not found:
         raise InvalidInput(f"no .idx file under {source}")
     idx_file = found[0]
+    check_idx_template(idx_file)
     info = describe_idx(idx_file)
     root = idx_file.parent
-    check_idx_template(idx_file)
     require_free_space(partial, tree_bytes(root))
     shutil.copytree(root, partial, dirs_exist_ok=True, symlinks=False)
     if idx_file.name != IDX_NAME:

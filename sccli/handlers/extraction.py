@@ -28,7 +28,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, ScError
 from sccli.handlers.archives import (
     Budget,
     DamagedArchive,
@@ -175,7 +175,7 @@ def _is_codec_error(exc: BaseException) -> bool:
 def list_7z(ctx: JobContext, archive: Path) -> list[dict[str, str]]:
     """The entries of a 7z archive from ``7z l -slt``."""
     lines = run_tool(ctx, [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive], quiet=lambda line: True, keep=None,
-                     permanent_if=_damaged_7z)
+                     classify=_classify_7z)
     entries: list[dict[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(" = ")
@@ -209,13 +209,18 @@ def extract_7z(ctx: JobContext, archive: Path, root: Path, budget: Budget) -> No
     def limit_file_size() -> None:  # runs in the 7z child: no single file may exceed the total limit
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    run_tool(ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive], preexec=limit_file_size, permanent_if=_damaged_7z)
+    run_tool(ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive], preexec=limit_file_size, classify=_classify_7z)
     audit_tree(root, budget)
 
 
-def _damaged_7z(code: int, lines: list[str]) -> bool:
-    """7z exits 2 for a broken archive and for a failing disk alike: its words tell them apart."""
-    return code == 2 and any(word in line for line in lines for word in DAMAGE_WORDS)
+def _classify_7z(code: int, lines: list[str]) -> type[ScError] | None:
+    """7z exits 2 for a hostile or broken archive and for a failing disk alike: its words tell
+    them apart (a hostile or broken archive is refused for good, the disk is retried)."""
+    if code != 2:
+        return None
+    if any("Dangerous" in line for line in lines):
+        return UnsafeArchive
+    return DamagedArchive if any(word in line for line in lines for word in DAMAGE_WORDS) else None
 
 
 def audit_tree(root: Path, budget: Budget) -> None:

@@ -223,15 +223,18 @@ def probe_coordinates(h5: Any, shape: tuple[int, ...], options: dict[str, Any], 
 def refuse_external_hdf5(h5py: Any, h5: Any) -> None:
     """Refuse an HDF5 file that reaches outside itself: external links, datasets stored in
     external raw files, virtual datasets (their data lives in other files)."""
-    def visit(name: str, link: Any) -> None:
+    def visit(name: str, link: Any) -> str | None:  # a value stops the walk (raising inside it would not)
         if isinstance(link, h5py.ExternalLink):
-            raise InvalidInput(f"{h5.filename}: {name} is an external link to {link.filename}: refused, not read")
+            return f"{name} is an external link to {link.filename}"
         if isinstance(link, h5py.HardLink):
             obj = h5.get(name)
             if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
-                raise InvalidInput(f"{h5.filename}: dataset {name} keeps its data in other files: refused, not read")
+                return f"dataset {name} keeps its data in other files"
+        return None
 
-    h5.visititems_links(visit)
+    problem = h5.visititems_links(visit)
+    if problem:
+        raise InvalidInput(f"{h5.filename}: {problem}: refused, not read")
 
 
 def open_h5(h5py: Any, path: Path) -> Any:

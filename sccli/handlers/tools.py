@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sccli.errors import PermanentError
+from sccli.errors import PermanentError, ScError
 from sccli.handlers.base import HandlerError, JobContext
 
 LineHook = Callable[[str], None]
@@ -62,13 +62,14 @@ def run_tool(
     quiet: Callable[[str], bool] | None = None,
     keep: int | None = 20,
     preexec: Callable[[], None] | None = None,
-    permanent_if: Callable[[int, list[str]], bool] | None = None,
+    classify: Callable[[int, list[str]], type[ScError] | None] | None = None,
 ) -> list[str]:
     """Run ``argv``, log its merged output, feed each line to ``on_line``; return the last
     ``keep`` lines (all with None). ``quiet(line)`` true keeps a line out of the log.
 
     Raises HandlerError (transient: retried) with the exit code and the tail of the output when
-    it fails, or PermanentError when ``permanent_if(code, tail)`` says the input is at fault.
+    it fails, or the error class ``classify(code, tail)`` returns (the input is at fault: a
+    permanent error, not retried).
     """
     args = [str(a) for a in argv]
     ctx.log.info("running: %s", " ".join(args))
@@ -90,7 +91,8 @@ def run_tool(
     if code != 0:
         detail = " | ".join(list(tail)[-5:])
         message = f"{Path(args[0]).name} failed with exit code {code}: {detail}"
-        if permanent_if is not None and permanent_if(code, list(tail)):
-            raise PermanentError(message)
+        kind = classify(code, list(tail)) if classify is not None else None
+        if kind is not None:
+            raise kind(message)
         raise HandlerError(message)
     return list(tail)
