@@ -93,7 +93,8 @@ def remote_config(ctx: JobContext) -> tuple[str, str]:
     account = service_account(ctx)
     lines = [f"[{REMOTE}]", "type = drive", "scope = drive.readonly", f"service_account_file = {account}", f"root_folder_id = {root}"]
     if get_bool(ctx.params, "impersonate", False):
-        lines.append(f"impersonate = {get_str(ctx.params, 'user_email')}")
+        user = get_str(ctx.params, "user_email")
+        lines.append(f"impersonate = {user}")
     return "\n".join(lines) + "\n", ""
 
 

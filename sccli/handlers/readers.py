@@ -141,16 +141,24 @@ def open_tiff(files: list[Path]) -> Volume:
         except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
             raise unreadable(path, "TIFF", exc) from None
 
+    def first_series(tif: Any, path: Path) -> Any:
+        if not tif.series:
+            raise PermanentError(f"{path.name} is not a readable TIFF file: it holds no image")
+        return tif.series[0]
+
     def page_info(path: Path) -> tuple[tuple[int, ...], Any, bool]:
         with open_tiff_file(path) as tif:
-            series = tif.series[0]
+            series = first_series(tif, path)
             axes = series.axes
             return tuple(series.shape), series.dtype, "S" in axes and axes.index("S") in (0, len(axes) - 1)
 
     def read_file(path: Path) -> Any:
         with open_tiff_file(path) as tif:
-            series = tif.series[0]
-            data = series.asarray()
+            series = first_series(tif, path)
+            try:
+                data = series.asarray()
+            except (ValueError, IndexError, KeyError) as exc:
+                raise unreadable(path, "TIFF", exc) from None
             if "S" in series.axes and series.axes.index("S") == 0 and data.ndim >= 3:
                 data = np.moveaxis(data, 0, -1)  # planar RGB → components last
             return data
