@@ -10,7 +10,7 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import Handler, HandlerError, JobContext
 from sccli.settings import Settings
 
-__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters"]
+__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters", "describe_types"]
 
 ENTRY_POINT_GROUP = "sccli.handlers"
 
@@ -98,3 +98,25 @@ def plugin_types(settings: Settings) -> list[str]:
 
     names = set(settings.handlers) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return sorted(n for n in names if n not in BUILTIN_MODULES)
+
+
+def describe_types(settings: Settings, only: str | None = None) -> list[dict[str, Any]]:
+    """Every job type (built-ins, then plugins) with its defaults and declared parameters
+    (``sc job types``); ``only`` names one type (InvalidInput when no handler serves it)."""
+    from sccli.domain import job_type_config
+    from sccli.handlers.specs import describe
+
+    names = [*BUILTIN_MODULES, *plugin_types(settings)]
+    if only is not None:
+        _spec_for(only, settings)
+        names = [only]
+    described = []
+    for name in names:
+        try:
+            spec = plugin_parameters(name, settings)
+        except InvalidInput:
+            spec = None
+        config = job_type_config(name).as_dict()
+        described.append({"job_type": name, "builtin": name in BUILTIN_MODULES, **config,
+                          "declared": spec is not None or name in BUILTIN_MODULES, "parameters": describe(name, spec)})
+    return described
