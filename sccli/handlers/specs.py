@@ -69,6 +69,7 @@ _CARRIED = {
     "data_url": _p("data_url", "str", "the dataset's Google Drive link (carried)", carried=True),
     "sensor_type": _p("sensor_type", "str", "the dataset's sensor (carried to the chained conversion)", carried=True),
     "conversion_params": _p("conversion_params", "dict", "options of the chained conversion (carried)", carried=True),
+    "files": _p("files", "list", "the dataset's uploaded files (carried)", carried=True),
 }
 
 
