@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -182,18 +182,29 @@ def check_extracted_tree(staging: Path, destination: Path, roots: Iterable[str |
         resolve_steps(tree, final_parent, os.readlink(path), real, rel)
 
 
+def _links_under(root: str) -> Iterator[str]:
+    """Every symlink below ``root``, without following any (scandir: no extra stat per file)."""
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    yield entry.path
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+
+
 def check_tree(root: Path, roots: Iterable[str | os.PathLike[str]], *, what: str = "dataset") -> None:
     """Refuse (InvalidInput naming the path) any link under ``root`` (or ``root`` itself) that
     resolves outside ``roots``; links are never followed while walking."""
     real = real_roots(roots)
     root = Path(root)
-    candidates = [root] if root.is_symlink() else []
-    if root.is_dir() and not root.is_symlink():
-        for dirpath, dirnames, filenames in os.walk(root):
-            candidates += [Path(dirpath) / n for n in dirnames + filenames if os.path.islink(os.path.join(dirpath, n))]
+    if root.is_symlink():
+        candidates: Iterable[str] = [str(root)]
+    else:
+        candidates = _links_under(str(root)) if root.is_dir() else []
     for link in candidates:
-        target = os.path.realpath(link)
-        if not is_inside(target, real):
+        if not is_inside(os.path.realpath(link), real):
             raise EscapingLink(f"{what} {link} is a link to {os.readlink(link)} outside the data directories: refused, not read")
 
 

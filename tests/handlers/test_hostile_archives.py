@@ -88,6 +88,15 @@ def write_tar_zst(path: Path, members: list[Member]) -> Path:
     return path
 
 
+def write_tar_lz4(path: Path, members: list[Member]) -> Path:
+    import lz4.frame
+
+    plain = write_tar(path.with_suffix(".plain"), members, "w")
+    path.write_bytes(lz4.frame.compress(plain.read_bytes()))
+    plain.unlink()
+    return path
+
+
 def write_zip(path: Path, members: list[Member]) -> Path:
     """A zip whose link members are real symlink entries (S_IFLNK in the external attributes)."""
     with zipfile.ZipFile(path, "w") as zf:
@@ -105,6 +114,7 @@ FORMATS = {
     "tar.bz2": lambda p, m: write_tar(p.with_name(p.name + ".tar.bz2"), m, "w:bz2"),
     "tar.xz": lambda p, m: write_tar(p.with_name(p.name + ".tar.xz"), m, "w:xz"),
     "tar.zst": lambda p, m: write_tar_zst(p.with_name(p.name + ".tar.zst"), m),
+    "tar.lz4": lambda p, m: write_tar_lz4(p.with_name(p.name + ".tar.lz4"), m),
     "zip": lambda p, m: write_zip(p.with_name(p.name + ".zip"), m),
 }
 
