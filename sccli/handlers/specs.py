@@ -172,6 +172,12 @@ def _check_path(param: Param, value: Any, settings: Settings) -> None:
             raise InvalidInput(f"parameter {param.name!r}: path {item} is outside the configured data directories")
 
 
+def _replaced(job_type: str, settings: Settings | None) -> bool:
+    """Whether ``settings.handlers`` serves ``job_type`` with a plugin instead of the built-in."""
+    spec = (getattr(settings, "handlers", None) or {}).get(job_type)
+    return isinstance(spec, str) and not spec.startswith("sccli.handlers.")
+
+
 def spec_for(job_type: str, plugin_spec: tuple[Param, ...] | None = None) -> tuple[Param, ...] | None:
     """The declaration of ``job_type``: the plugin's when given, else the built-in one, else None."""
     return plugin_spec if plugin_spec is not None else PARAMETERS.get(job_type)
@@ -182,9 +188,9 @@ def check_parameters(
 ) -> None:
     """Refuse (InvalidInput naming the parameter) an unknown name, a missing required one, a
     wrong type, a value outside its choices or range, or, with ``settings``, a path outside the
-    data directories. A job type without a declaration (a plugin without ``PARAMETERS``) is not
-    checked."""
-    spec = spec_for(job_type, plugin_spec)
+    data directories. A job type without a declaration (a plugin without ``PARAMETERS``, also
+    one that replaces a built-in type in ``settings.handlers``) is not checked."""
+    spec = plugin_spec if plugin_spec is not None else None if _replaced(job_type, settings) else PARAMETERS.get(job_type)
     if spec is None:
         return
     if not isinstance(params, dict):

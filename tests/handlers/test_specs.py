@@ -238,6 +238,10 @@ def test_plugin_parameters_come_from_the_handler_module(tmp_path, monkeypatch, s
     with pytest.raises(InvalidInput, match="'colour' is required"):
         check_parameters("paint", {}, settings, plugin_spec=spec)
     assert plugin_parameters("bare", settings) is None
+    settings.handlers["data_compression"] = "bare_plugin:run"  # a plugin replacing a built-in type
+    check_parameters("data_compression", {"anything": 1}, settings, plugin_spec=plugin_parameters("data_compression", settings))
+    with pytest.raises(InvalidInput, match="unknown parameter 'anything'"):
+        check_parameters("data_compression", {"anything": 1})
     assert plugin_parameters("dataset_conversion", settings) is None
     with pytest.raises(InvalidInput, match="PARAMETERS must be a tuple"):
         plugin_parameters("bad", settings)
