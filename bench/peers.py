@@ -111,8 +111,9 @@ def setup(systems: list[str], home: Path) -> tuple[dict[str, str], dict[str, str
         pythons["sccli"] = sys.executable
     peers = [s for s in systems if s != "sccli"]
     venv_python, why = peers_env.ensure_venv(home) if peers else (None, "")
-    print(f"bench venv: {venv_python or '-'} ({why})", file=sys.stderr) if peers else None
-    redis_bin = None
+    if peers:
+        print(f"bench venv: {venv_python or '-'} ({why})", file=sys.stderr)
+    redis_bin, redis_why = None, ""
     if any(s in NEEDS_REDIS for s in peers):
         redis_bin, redis_why = peers_env.ensure_redis_server()
         print(f"redis-server: {redis_bin or '-'} ({redis_why})", file=sys.stderr)
@@ -215,13 +216,14 @@ def main() -> int:
     args.idle = args.idle if args.idle is not None else (5.0 if args.quick else 20.0)
     gaps = QUICK_GAPS if args.quick else FULL_GAPS
     signal.signal(signal.SIGTERM, _interrupt)
-    pythons, skipped, redis_bin = setup(systems, args.home)
-    for system, why in skipped.items():
-        print(f"skipping {system}: {why}", file=sys.stderr)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT comes ignored
     runs: list[dict[str, Any]] = []
     load_before = os.getloadavg()[0]
     redis = None
     try:
+        pythons, skipped, redis_bin = setup(systems, args.home)
+        for system, why in skipped.items():
+            print(f"skipping {system}: {why}", file=sys.stderr)
         if redis_bin and any(s in NEEDS_REDIS for s in pythons):
             redis = peers_env.RedisServer(redis_bin, args.home / "redis")
             redis.start()
@@ -246,8 +248,12 @@ def main() -> int:
         "errors": [r for r in runs if "error" in r],
     }
     table = medians(runs, rows)
+    everything = json.dumps({"meta": meta, "medians": table, "runs": runs}, indent=2, default=str)
+    saved = args.home / "last-run.json"
+    saved.write_text(everything)
+    print(f"every figure of this run: {saved}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"meta": meta, "medians": table, "runs": runs}, indent=2, default=str))
+        print(everything)
     else:
         print(render(meta, table, rows))
     return 1 if meta["errors"] else 0

@@ -177,7 +177,8 @@ class HueyRedis(System):
                 "PEERS_HUEY_DB": str(self.workdir / "huey.db")}
 
     def reset(self) -> None:
-        (self.workdir / "huey.db").unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (self.workdir / f"huey.db{suffix}").unlink(missing_ok=True)
         os.environ.update(self.env())
         import peers_huey
 
