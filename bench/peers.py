@@ -231,8 +231,9 @@ def main() -> int:
             for rnd in range(1, args.rounds + 1):
                 for system in (s for s in systems if s in pythons):
                     print(f"round {rnd}/{args.rounds}: {system}", file=sys.stderr, flush=True)
+                    load = os.getloadavg()[0]
                     result = run_driver(pythons[system], system, args, gaps, redis, Path(tmp) / system)
-                    runs.append(result | {"round": rnd})
+                    runs.append(result | {"round": rnd, "load_before": load, "load_after": os.getloadavg()[0]})
     except KeyboardInterrupt:
         print("interrupted: workers and redis-server stopped", file=sys.stderr)
         return 130
