@@ -225,7 +225,7 @@ def main() -> None:
     try:
         system.reset()
         if args.jobs:
-            result |= measure_throughput(system, args.jobs, broker, timeout=max(120.0, args.jobs / 10))
+            result |= measure_throughput(system, args.jobs, broker, timeout=max(180.0, args.jobs / 5))
             print(f"  {args.system}: {result['jobs_per_s']:.0f} jobs/s, {result['cpu_ms_per_job']:.2f} ms CPU/job",
                   file=sys.stderr, flush=True)
         else:
