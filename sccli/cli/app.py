@@ -12,6 +12,9 @@ from sccli import __version__
 from sccli.cli.context import Application, fail, translate
 from sccli.errors import EXIT_INTERNAL, ScError
 
+#: The monitoring-plugin exit code for "cannot tell" (UNKNOWN).
+CHECK_UNKNOWN = 3
+
 #: Command groups, imported only when used so `sc --help` and completion stay fast.
 #: name → (module with a Typer ``app``, one-line help shown by `sc --help`).
 GROUPS: dict[str, tuple[str, str]] = {
@@ -72,7 +75,8 @@ class ScGroup(TyperGroup):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...
             sys.stderr.write(f"Error: {exc.format_message()}\n")
-            sys.exit(getattr(exc, "exit_code", 2))
+            # Under --check a monitoring plugin must answer UNKNOWN (3): Nagios reads 2 as CRITICAL.
+            sys.exit(CHECK_UNKNOWN if "--check" in args else getattr(exc, "exit_code", 2))
         except typer.Abort:
             sys.stderr.write("Aborted.\n")
             sys.exit(1)

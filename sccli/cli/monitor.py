@@ -29,7 +29,7 @@ def monitor_for(a: Application) -> JobMonitor:
 def overview(
     ctx: typer.Context,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s.")] = False,
-    interval: Annotated[float, typer.Option("--interval", "-n", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
     check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -113,7 +113,7 @@ def failed(
     ctx: typer.Context,
     hours: Annotated[float, typer.Option("--hours", min=0.01, help="Look back this many hours.")] = 24.0,
     job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
-    signature: Annotated[Optional[str], typer.Option("--signature", "-s", help="Only this signature (its id, or part of its text).")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
     retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
     fmt: FormatOpt = None,
@@ -127,9 +127,10 @@ def failed(
     if as_json:
         a.print_json({"groups": groups, "retry": result} if retry else groups)
         return
-    rows = [{**g, "retry_available": f"{g['retry_available']}/{g['count']}"} for g in groups]
+    rows = [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
+    # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
     a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
-                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "RETRY LEFT", "SIGNATURE"])
+                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
     if result is not None:
         verb = "would retry" if dry_run else "retried"
         a.info(f"{verb} {len(result['retried'])} jobs" + (f"; {len(result['skipped'])} skipped (changed meanwhile)" if result["skipped"] else ""))
@@ -191,6 +192,8 @@ def cleanup(
     if as_json:
         a.print_json(result)
         return
+    if not dry_run and not getattr(a, "verbose", False):
+        return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
     events = "" if result["job_events_deleted"] is None else f" and {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
