@@ -124,3 +124,23 @@ def test_check_usage_errors_and_unreadable_store_are_unknown(db: str, tmp_path: 
     assert bad.returncode == 3 and "Error:" in bad.stderr
     unknown = sc(f"sqlite:///{tmp_path}", "monitor", "overview", "--check")
     assert unknown.exit_code == 3 and unknown.stdout.startswith("SC QUEUE UNKNOWN")
+
+
+def test_signatures_come_from_the_first_meaningful_line() -> None:
+    from sccli.monitor.signatures import MAX_LENGTH, error_signature, merge_groups
+
+    noise = "".join(f"progress {i}%\n" for i in range(5000))
+    tool = f"\n=====\nrsync: change_dir \"/data/in/x\" failed: No such file or directory (2)\n{noise}"
+    assert error_signature(tool) == "rsync: change_dir \"<path>\" failed: No such file or directory (<n>)"
+    joined = "7z failed with exit code 2: ERROR: /data/a.zip: Can not open the file as archive | " + "x" * 5000
+    assert error_signature(joined) == "7z failed with exit code <n>: ERROR: <path> Can not open the file as archive"
+    traceback = 'Traceback (most recent call last):\n  File "/x.py", line 3, in run\n    boom()\nValueError: bad sensor 4D'
+    assert error_signature(traceback) == "ValueError: bad sensor <n>D"
+    assert len(error_signature("word " * 2000)) <= MAX_LENGTH
+    now = utcnow()
+    groups = merge_groups([
+        {"job_type": "google_sync", "error": "HTTP 500", "count": 2, "first_seen": now, "last_seen": now, "retry_available": 0, "job_ids": ["a", "b"]},
+        {"job_type": "file_upload", "error": "HTTP 503", "count": 1, "first_seen": now, "last_seen": now, "retry_available": 0, "job_ids": ["c"]},
+    ])
+    assert [(g["job_type"], g["count"]) for g in groups] == [("google_sync", 2), ("file_upload", 1)]
+    assert groups[0]["signature"] == groups[1]["signature"] and groups[0]["signature_id"] != groups[1]["signature_id"]
