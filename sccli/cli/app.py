@@ -24,6 +24,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
     "api": ("sccli.cli.api", "Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health)."),
+    "queue": ("sccli.cli.queue", "Pause and resume the queue by job type (every service honours it), and show what is paused."),
+    "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
 
 
@@ -40,7 +42,8 @@ class ScGroup(TyperGroup):
 
             import typer.main
 
-            group = typer.main.get_group(importlib.import_module(GROUPS[name][0]).app)
+            # get_command: a module with one command and no callback (doctor) is that command itself
+            group = typer.main.get_command(importlib.import_module(GROUPS[name][0]).app)
             group.name = name
             self.commands[name] = group
         return super().get_command(ctx, name)

@@ -28,12 +28,16 @@ def overview_sections(ov: dict[str, Any]) -> list[Section]:
         for w in ov["workers"]
     ]
     errors = [{"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])} for e in ov["error_summary"]["by_job_type"]]
-    return [
+    paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
+    sections: list[Section] = [
         ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
         ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
         ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"], ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
         ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
     ]
+    if paused:  # only when something is paused: sc queue resume lifts it
+        sections.insert(1, ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]))
+    return sections
 
 
 def health_line(ov: dict[str, Any]) -> str:

@@ -66,7 +66,7 @@ class JobMonitor:
             return {
                 "timestamp": now, "queue_stats": _queue_stats([]), "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
                 "recent_activity": {}, "performance_metrics": {"avg_duration_by_type": {}},
-                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [],
+                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {},
             }
 
     def _overview(self, now: datetime) -> dict[str, Any]:
@@ -81,6 +81,7 @@ class JobMonitor:
             "performance_metrics": {"avg_duration_by_type": {s["job_type"]: report_mod.round_seconds(s["avg_duration"]) for s in stats if s["avg_duration"] is not None}},
             "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
             "workers": workers,
+            "paused": coverage.paused_job_types(self.store),
         }
 
     def get_health(self) -> dict[str, Any]:
