@@ -89,7 +89,8 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check]) -> Store
     path = getattr(store, "path", None)
     if store.kind == "sqlite" and path not in (None, ":memory:") and not Path(str(path)).expanduser().exists():
         # Pinging would create the file: doctor only looks.
-        checks.append(Check("reachable", FAIL, f"the SQLite file {path} does not exist", "check --db; the file is created by the first writing command (sc job create, sc service run)"))
+        fix = "check --db; the file is created by the first writing command (sc job create, sc service run)"
+        checks.append(Check("reachable", FAIL, f"the SQLite file {path} does not exist", fix))
         return None
     try:
         store.ping()
@@ -196,7 +197,8 @@ def _clock_check(store: Store) -> Check:
         server_time = server_time.replace(tzinfo=UTC)
     skew = (utcnow() - server_time).total_seconds()
     if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
-        return Check("clock", FAIL, f"this host's clock is {skew:+.1f}s off the store's", "sync the clocks with NTP (chrony/timesyncd): stale-job detection compares times from different hosts")
+        fix = "sync the clocks with NTP (chrony/timesyncd): stale-job detection compares times written by different hosts"
+        return Check("clock", FAIL, f"this host's clock is {skew:+.1f}s off the store's", fix)
     return Check("clock", OK, f"within {abs(skew):.1f}s of the store's")
 
 
