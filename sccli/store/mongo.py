@@ -106,7 +106,10 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
 
     @property
     def db(self) -> Any:
-        return self.client[self.db_name]
+        from bson.codec_options import CodecOptions
+
+        # tz_aware even on a client passed in without it (the spec's MongoClient(url)): times are UTC.
+        return self.client.get_database(self.db_name, codec_options=CodecOptions(tz_aware=True))
 
     def coll(self, key: str) -> Any:
         """A collection by its contract key (jobs, datasets, events, workers, migrations)."""
