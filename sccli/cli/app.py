@@ -42,8 +42,10 @@ class ScGroup(TyperGroup):
 
             import typer.main
 
-            # get_command: a module with one command and no callback (doctor) is that command itself
-            group = typer.main.get_command(importlib.import_module(GROUPS[name][0]).app)
+            sub = importlib.import_module(GROUPS[name][0]).app
+            single = [c.name for c in sub.registered_commands] == [name] and not sub.registered_groups
+            # A module whose one command has the group's own name (doctor) is that command, not a group.
+            group = typer.main.get_command(sub) if single else typer.main.get_group(sub)
             group.name = name
             self.commands[name] = group
         return super().get_command(ctx, name)

@@ -28,7 +28,10 @@ def add(
     extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a dataset."""
+    """Register a dataset.
+
+    Example: sc dataset add --name scan-42 --user a@b.org --sensor TIFF
+    """
     import uuid as uuidlib
 
     from sccli.datasets import add_dataset
@@ -59,7 +62,10 @@ def show(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Show a dataset with its jobs, newest first."""
+    """Show a dataset with its jobs, newest first.
+
+    Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
+    """
     from sccli.datasets import get_dataset
     from sccli.store.base import JobQuery
 
@@ -81,7 +87,10 @@ def list_datasets(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List datasets."""
+    """List datasets.
+
+    Example: sc dataset list --status "conversion error"
+    """
     a: Application = ctx.obj
     docs = a.store.find_datasets(statuses=status or None, limit=limit)
     if as_json:

@@ -34,7 +34,10 @@ def overview(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Queue counts by status and type, health and its issues, active services, recent activity, errors."""
+    """Queue counts by status and type, health and its issues, active services, recent activity, errors.
+
+    Example: sc monitor overview --watch 5
+    """
     from sccli.cli import monitor_view
 
     a: Application = ctx.obj
@@ -90,7 +93,10 @@ def stale(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout."""
+    """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout.
+
+    Example: sc monitor stale --requeue
+    """
     from sccli.monitor.stale import REASONS
 
     a: Application = ctx.obj
@@ -119,7 +125,10 @@ def failed(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Failed jobs grouped by error signature and type: counts, first/last seen, retries left."""
+    """Failed jobs grouped by error signature and type: counts, first/last seen, how many had tries left.
+
+    Example: sc monitor failed --hours 6 --type google_sync
+    """
     a: Application = ctx.obj
     monitor = monitor_for(a)
     groups = monitor.get_failure_groups(hours, job_type, signature)
@@ -143,7 +152,12 @@ def report(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per type: jobs, success rate, duration avg/p50/p95/max (s), retries, timeouts; a per-day chart; advice."""
+    """Per type: jobs, success rate, duration avg/p50/p95/max (s), retries, timeouts; a per-day chart; advice.
+
+    With --format plain, markdown or csv only the table goes to stdout (the rest to stderr).
+
+    Example: sc monitor report --days 7 --format csv > report.csv
+    """
     from sccli.cli import monitor_view
 
     a: Application = ctx.obj
@@ -160,7 +174,10 @@ def metrics(
     hours: Annotated[int, typer.Option("--hours", min=1, help="Window of the duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
-    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape)."""
+    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
+
+    Example: sc monitor metrics > /var/lib/node_exporter/sc.prom
+    """
     from sccli.monitor.metrics import to_prometheus
 
     a: Application = ctx.obj
@@ -178,7 +195,11 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete old finished jobs and their events (never pending or running jobs); safe from cron."""
+    """Delete old finished jobs and their events (never pending or running jobs); safe from cron:
+    silent on success unless -v or --json, errors on stderr.
+
+    Example: sc monitor cleanup --days 30
+    """
     a: Application = ctx.obj
     monitor = monitor_for(a)
     preview = monitor.cleanup_old_data(days, dry_run=True)

@@ -26,7 +26,10 @@ def run(
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID).")] = None,
 ) -> None:
-    """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle."""
+    """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
+
+    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid
+    """
     from sccli.service import run_service
     from sccli.service.config import ServiceOptions
 
@@ -111,7 +114,10 @@ def stop(
     """Send SIGTERM to a service (it drains), and wait for it to exit.
 
     The service is the one in --pid-file, the one named by --worker-id, or else the only live
-    service on this host (from the heartbeat documents)."""
+    service on this host (from the heartbeat documents).
+
+    Example: sc service stop --pid-file /run/sc-service/sc-service.pid --wait 120
+    """
     from sccli.service.pidfile import pid_alive, read_pid, signal_service
     from sccli.service.status import local_service_pid
 
