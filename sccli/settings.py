@@ -49,6 +49,8 @@ class Settings:
     check_no_service_critical_seconds: float = 900.0
     api_tokens: dict[str, str] = field(default_factory=dict)
     migration_grace_seconds: float = 3600.0
+    starvation_minutes: float | None = None
+    store_timeout_seconds: float = 20.0
 
     @property
     def data_dirs(self) -> list[Path]:
