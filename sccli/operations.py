@@ -211,8 +211,7 @@ def create_job_naming_duplicate(queue: JobQueue, dataset_uuid: str, job_type: st
         if existing is None:
             raise
         raise Conflict(
-            f"dataset {dataset_uuid} already has an active {job_type} job: {existing['job_id']} ({existing['status']}); "
-            f"see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
+            f"{exc}: job {existing['job_id']} ({existing['status']}); see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
         ) from exc
 
 

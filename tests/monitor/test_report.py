@@ -55,7 +55,7 @@ def test_report_summary_period_and_daily(monitor: JobMonitor) -> None:
     assert report["summary"] == {"total_jobs": 32, "completed": 24, "failed": 6, "cancelled": 2, "success_rate": 0.8, "job_types": 3}
     assert report["report_period"] == {"start": ago(days=7), "end": NOW, "days": 7}
     daily = {d["day"]: (d["completed"], d["failed"], d["cancelled"]) for d in report["daily"]}
-    assert len(daily) == 8 and daily["2026-03-03"] == (0, 0, 0)
+    assert len(daily) == 7 and min(daily) == "2026-03-04" and daily["2026-03-04"] == (0, 0, 0)  # 7 days, today included
     assert daily["2026-03-10"] == (11, 0, 0)
     assert daily["2026-03-09"] == (13, 0, 0)
     assert daily["2026-03-08"] == (0, 6, 0)
