@@ -165,3 +165,13 @@ def test_duplicate_names_the_existing_job(sc: Any, queue: JobQueue) -> None:
 def test_status_choices_are_in_the_help(sc: Any) -> None:
     help_text = sc("job", "list", "--help").stdout
     assert "pending|running|completed|failed|cancelled" in help_text
+
+
+def test_dataset_list_says_when_it_is_cut(sc: Any, queue: JobQueue) -> None:
+    for _ in range(3):
+        add_dataset(queue.store, "conversion error")
+    add_dataset(queue.store, "done")
+    cut = sc("dataset", "list", "--status", "conversion error", "--limit", "2", "--json")
+    assert len(json.loads(cut.stdout)) == 2 and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
+    assert len(json.loads(sc("dataset", "list", "--limit", "2", "--all", "--json").stdout)) == 4
+    assert "conversion queued" in sc("dataset", "list", "--help").stdout  # the statuses are listed
