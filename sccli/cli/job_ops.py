@@ -222,18 +222,19 @@ def logs(
     for line in found["lines"]:
         typer.echo(line)
     if follow:
-        _follow(a, job_id, found)
+        _follow(a, job, found)
 
 
-def _follow(a: Application, job_id: str, found: dict[str, Any]) -> None:
+def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
     """Print what is appended to the log until the job has ended (and its last lines are out)."""
     from pathlib import Path
 
     from sccli.operations import FINAL_STATUSES
 
-    queue = a.queue()
+    queue, job_id = a.queue(), job["job_id"]
     path, offset = Path(found["path"]), None
-    seen = len(queue.require_job(job_id).get("logs") or [])
+    # The store keeps a capped list: new entries are the ones after the last timestamp seen.
+    last_at = _last_timestamp(job.get("logs") or [])
     if found["source"] == "file":
         offset = path.stat().st_size
     while True:
@@ -244,15 +245,21 @@ def _follow(a: Application, job_id: str, found: dict[str, Any]) -> None:
         if offset is not None:
             offset = _print_from(path, offset)
         else:
-            entries = job.get("logs") or []
-            for entry in entries[seen:]:
-                typer.echo(entry.get("message", "") if isinstance(entry, dict) else str(entry))
-            seen = len(entries)
+            entries = [e for e in job.get("logs") or [] if isinstance(e, dict)]
+            for entry in entries:
+                if last_at is None or (entry.get("timestamp") is not None and entry["timestamp"] > last_at):
+                    typer.echo(str(entry.get("message", "")))
+            last_at = _last_timestamp(entries) or last_at
         if ended:
             a.info(f"job {job_id} {job['status']}")
             return
         sys.stdout.flush()
         time.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _last_timestamp(entries: list[Any]) -> Any:
+    stamps = [e["timestamp"] for e in entries if isinstance(e, dict) and e.get("timestamp") is not None]
+    return max(stamps) if stamps else None
 
 
 def _print_from(path: Any, offset: int) -> int:

@@ -175,3 +175,29 @@ def test_dataset_list_says_when_it_is_cut(sc: Any, queue: JobQueue) -> None:
     assert len(json.loads(cut.stdout)) == 2 and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
     assert len(json.loads(sc("dataset", "list", "--limit", "2", "--all", "--json").stdout)) == 4
     assert "conversion queued" in sc("dataset", "list", "--help").stdout  # the statuses are listed
+
+
+def test_logs_follow_from_the_store_when_the_job_runs_elsewhere(sc: Any, queue: JobQueue, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"log_dir": str(tmp_path / "elsewhere")}))
+    job_id = jobs(queue, 1)[0]
+    queue.add_log(job_id, "before")
+
+    def other_host() -> None:
+        claimed = queue.claim_next("remote", types=["data_validation"])
+        assert claimed is not None
+        for i in range(3):
+            time.sleep(0.1)
+            queue.add_log(job_id, f"remote line {i}")
+        queue.complete(job_id, claimed["lease_token"], {})
+
+    thread = threading.Thread(target=other_host)
+    thread.start()
+    out = sc("--settings", str(settings), "job", "logs", job_id, "--follow")
+    thread.join()
+    assert out.exit_code == 0
+    assert out.stdout.splitlines() == ["before", "remote line 0", "remote line 1", "remote line 2"]
+    assert f"job {job_id} completed" in out.stderr
