@@ -82,9 +82,10 @@ def test_selection_refusals(sc: Any, queue: JobQueue) -> None:
     assert sc("job", "cancel").exit_code == EXIT_BAD_INPUT
     assert sc("job", "cancel", job_id, "--type", "data_validation").exit_code == EXIT_BAD_INPUT
     wrong = sc("job", "cancel", "--status", "completed", "--yes")
-    assert wrong.exit_code == EXIT_BAD_INPUT and "cannot be selected" in wrong.stderr
+    assert wrong.exit_code == EXIT_BAD_INPUT and "'completed' is not one of 'pending', 'running'" in wrong.stderr
     bad = sc("job", "retry", "--status", "done")
-    assert bad.exit_code == EXIT_BAD_INPUT and "pending" in bad.stderr  # the choices are listed
+    assert bad.exit_code == EXIT_BAD_INPUT and "'failed', 'cancelled'" in bad.stderr  # the choices are listed
+    assert "<failed|cancelled>" in sc("job", "retry", "--help").stdout
     assert sc("job", "retry", "--older-than", "soon").exit_code == EXIT_BAD_INPUT
 
 
