@@ -213,7 +213,7 @@ def cleanup(
     if as_json:
         a.print_json(result)
         return
-    if not dry_run and not getattr(a, "verbose", False):
+    if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):  # -v comes with the global flags
         return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
     events = "" if result["job_events_deleted"] is None else f" and {result['job_events_deleted']} events"
