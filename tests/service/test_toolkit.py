@@ -44,6 +44,8 @@ def test_pause_holds_a_type_on_both_services_and_resume_restarts_both(
     assert service_rows.count('"slow_ok"') == 2  # each live service lists the paused type it serves
     overview = sc(sqlite_spec, "monitor", "overview", "--json").stdout
     assert '"maintenance window"' in overview
+    shown = sc(sqlite_spec, "job", "show", held[0]).stdout
+    assert "job type slow_ok is paused" in shown and "maintenance window" in shown
 
     resumed = sc(sqlite_spec, "queue", "resume", "slow_ok", settings=settings)
     assert resumed.exit_code == 0 and "resumed slow_ok" in resumed.stdout
