@@ -22,6 +22,7 @@ def serve(
 ) -> None:
     """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN.
 
+    \b
     Example: sc api serve --host 0.0.0.0 --port 8080
     """
     a: Application = ctx.obj
