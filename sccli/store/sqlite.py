@@ -133,8 +133,11 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         for statement in schema_statements(self.names):
             conn.execute(statement)
 
-    def ping(self) -> None:
+    def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
+        if write:
+            with self._write():
+                pass
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
