@@ -127,12 +127,23 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         Optional[str],
-        typer.Option("--db", help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, then the local SQLite file.", show_default=False),
+        typer.Option(
+            "--db", show_default=False,
+            help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, settings db_url, then the local SQLite file.",
+        ),
     ] = None,
-    db_name: Annotated[Optional[str], typer.Option("--db-name", help="Database name (default DB_NAME or scientistcloud).", show_default=False)] = None,
+    db_name: Annotated[
+        Optional[str],
+        typer.Option("--db-name", help="Database name (default: DB_NAME, the URL's database, settings db_name, then scientistcloud).", show_default=False),
+    ] = None,
     settings: Annotated[Optional[str], typer.Option("--settings", help="settings.json with data directories, plugins and service options.", show_default=False)] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say which store and database are used (and more detail).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors: no notes on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """ScientistCloud job processing: queue, service, monitor, migration and API."""
-    ctx.obj = Application(db, db_name, settings)
+    import os
 
+    color = not no_color and not os.environ.get("NO_COLOR")
+    ctx.obj = Application(db, db_name, settings, verbosity=verbose, quiet=quiet, color=color)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -19,36 +18,51 @@ LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    if not key:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
+    """``key=value``: the value as JSON when it is JSON, else as text; NaN/Infinity are refused."""
+    import math
+
+    from sccli.limits import decode_json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"--param needs key=value, got {text[:80]!r}")
     try:
-        return key, json.loads(raw)
+        number = float(raw)
     except ValueError:
+        number = 0.0
+    if not math.isfinite(number):  # NaN, Infinity, 1e400: no store keeps them
+        raise InvalidInput(f"--param {key}: {raw[:40]!r} is not a finite number (write {key}='\"{raw[:40]}\"' for the text)")
+    if not raw.strip():
+        return key, raw
+    try:
+        return key, decode_json(raw, f"--param {key}")
+    except InvalidInput as exc:
+        if "nested too deeply" in str(exc):
+            raise
         return key, raw
 
 
 def _params_json(text: str) -> Any:
+    from sccli.limits import decode_json
+
     if text.startswith("@"):
         path = Path(text[1:])
         try:
             text = path.read_text()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --params-json file {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--params-json is not valid JSON: {exc}") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
+    return decode_json(text, "--params-json")
 
 
 def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, Any]:
-    """Merge --params-json (object) and --param k=v pairs (values parsed as JSON when they can be)."""
-    merged: Any = _params_json(params_json) if params_json else {}
+    """Merge --params-json (object) and --param k=v pairs, refusing what no store can hold."""
+    from sccli.limits import check_storable
+
+    merged: Any = _params_json(params_json) if params_json is not None else {}
     if not isinstance(merged, dict):
         raise InvalidInput(f"parameters must be a JSON object, got {type(merged).__name__}")
     merged.update(_parse_param(p) for p in params)
+    check_storable(merged, "parameters")
     return merged
 
 
@@ -60,8 +74,8 @@ def create(
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed).")] = None,
     params_json: Annotated[Optional[str], typer.Option("--params-json", help="Parameters as a JSON object, or @file.")] = None,
     priority: Annotated[Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")] = None,
-    max_attempts: Annotated[Optional[int], typer.Option("--max-attempts", help="Attempts before failing for good (default from the job type).")] = None,
-    timeout_minutes: Annotated[Optional[int], typer.Option("--timeout-minutes", help="Per-attempt timeout (default from the job type).")] = None,
+    max_attempts: Annotated[Optional[int], typer.Option("--max-attempts", min=1, max=100, help="Attempts before failing for good (default from the job type).")] = None,
+    timeout_minutes: Annotated[Optional[int], typer.Option("--timeout-minutes", min=1, max=10080, help="Per-attempt timeout (default from the job type).")] = None,
     allow_missing_dataset: Annotated[bool, typer.Option("--allow-missing-dataset", help="Create the job even if the dataset is unknown.")] = False,
     allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
     as_json: JsonOpt = False,
@@ -69,7 +83,7 @@ def create(
     """Create a job for a dataset."""
     a: Application = ctx.obj
     parameters = collect_parameters(params_json, param or [])
-    queue = a.queue()
+    queue = a.queue(write=True)
     job_id = queue.create_job(
         dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
         allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
@@ -113,13 +127,15 @@ def list_jobs(
     fmt: FormatOpt = None,
 ) -> None:
     """List jobs, newest first."""
-    from sccli.domain import JobStatus
+    from sccli.domain import JobStatus, is_valid_uuid
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
-    for s in status or []:
-        if s not in {x.value for x in JobStatus}:
-            raise InvalidInput(f"unknown job status {s!r} (pending, running, completed, failed, cancelled)")
+    for name in status or []:
+        if name not in {member.value for member in JobStatus}:
+            raise InvalidInput(f"unknown job status {name[:40]!r} ({', '.join(member.value for member in JobStatus)})")
+    if dataset is not None and not is_valid_uuid(dataset):
+        raise InvalidInput(f"--dataset: malformed dataset UUID {dataset[:60]!r} (expected 8-4-4-4-12 hex)")
     queue = a.queue()
     for t in job_type or []:
         queue.check_type(t)
@@ -138,7 +154,7 @@ def retry(
 ) -> None:
     """Put a failed or cancelled job back in the queue with fresh attempts."""
     a: Application = ctx.obj
-    job = a.queue().retry(job_id)
+    job = a.queue(write=True).retry(job_id)
     if as_json:
         a.print_json(job)
     else:
@@ -154,7 +170,7 @@ def cancel(
 ) -> None:
     """Cancel a pending job, or ask the service to stop a running one."""
     a: Application = ctx.obj
-    job = a.queue().cancel(job_id, reason)
+    job = a.queue(write=True).cancel(job_id, reason)
     if as_json:
         a.print_json(job)
     elif job["status"] == "cancelled":
