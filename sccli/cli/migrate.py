@@ -120,7 +120,10 @@ def run(
     yes: YesOpt = False,
     grace_seconds: Annotated[
         Optional[float],
-        typer.Option("--grace-seconds", min=0, max=30 * 86400, callback=finite, help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds)."),
+        typer.Option(
+            "--grace-seconds", min=0, max=30 * 86400, callback=finite,
+            help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds).",
+        ),
     ] = None,
     skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
