@@ -129,12 +129,12 @@ def load_settings(path: str | Path | None) -> Settings:
     if path is None:
         return Settings()
     file = Path(path)
+    if not file.exists():
+        raise NotFound(f"settings file {file} not found")
     try:
-        if not file.is_file():
-            raise NotFound(f"settings file {file} not found")
         raw = file.read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise InvalidInput(f"settings file {file!s:.200} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    except OSError as exc:
+        raise InvalidInput(f"settings file {file} cannot be read: {exc.strerror or exc}") from None
     from sccli.limits import decode_json
 
     return settings_from_dict(decode_json(raw, f"settings file {file}"))

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from sccli import __version__
 from sccli.cli.context import Application, fail, translate
-from sccli.errors import EXIT_INTERNAL, ScError
+from sccli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ScError
 
 #: Command groups, imported only when used so `sc --help` and completion stay fast.
 #: name → (module with a Typer ``app``, one-line help shown by `sc --help`).
@@ -68,6 +68,10 @@ class ScGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
+        for position, arg in enumerate(args, 1):
+            if "\x00" in arg:  # no path, id or name can hold one; refused before any command runs
+                sys.stderr.write(f"Error: argument {position} ({arg[:40]!r}) contains a NUL character\n")
+                sys.exit(EXIT_BAD_INPUT)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...

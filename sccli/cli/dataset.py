@@ -39,7 +39,7 @@ def add(
     check_status(status)
     extra = _extra_fields(extra_json)
     doc = add_dataset(
-        a.store_for_write, uuid or str(uuidlib.uuid4()), name, status, user=user, sensor=sensor,
+        a.store_for_write, str(uuidlib.uuid4()) if uuid is None else uuid, name, status, user=user, sensor=sensor,
         google_drive_link=google_drive_link, convert=convert, **extra,
     )
     if as_json:

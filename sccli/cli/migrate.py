@@ -201,7 +201,7 @@ def rollback(
 @app.command("list")
 def list_migrations(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")] = 20,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:

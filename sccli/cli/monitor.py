@@ -9,6 +9,7 @@ import typer
 
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, finite
+from sccli.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sccli.monitor import JobMonitor
@@ -124,6 +125,10 @@ def failed(
 ) -> None:
     """Failed jobs grouped by error signature and type: counts, first/last seen, retries left."""
     a: Application = ctx.obj
+    if job_type is not None:
+        a.queue().check_type(job_type)
+    if signature is not None and not signature.strip():
+        raise InvalidInput("--signature is empty (give a signature's id or part of its text)")
     monitor = monitor_for(a)
     groups = monitor.get_failure_groups(hours, job_type, signature)
     result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None

@@ -92,7 +92,10 @@ def check_db_name(name: str, source: str = "--db-name") -> None:
 
 def describe_store(target: StoreTarget) -> str:
     """One line for ``sc -v``: which store and database, and where each came from (no password)."""
-    return f"store: {redact(target.url)} (from {target.url_source}) database: {target.db_name} (from {target.name_source})"
+    def origin(source: str) -> str:
+        return "(default)" if source == "default" else f"(from {source})"
+
+    return f"store: {redact(target.url)} {origin(target.url_source)} database: {target.db_name} {origin(target.name_source)}"
 
 
 def check_mongo_url(url: str) -> None:
