@@ -74,6 +74,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     api_tokens: dict[Text, Text] = field(default_factory=dict)
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
+    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
+    store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
 
     @property
     def data_dirs(self) -> list[Path]:
