@@ -24,6 +24,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _PATH_CHARS = 80
 
 
+class NestedTooDeeply(InvalidInput):
+    """JSON text nested beyond what the decoder follows (thousands of levels)."""
+
+
 def check_storable(
     value: Any,
     what: str = "parameters",
@@ -103,6 +107,6 @@ def decode_json(text: str | bytes, what: str) -> Any:
     try:
         return msgspec.json.decode(text)
     except RecursionError:
-        raise InvalidInput(f"{what} is nested too deeply") from None
+        raise NestedTooDeeply(f"{what} is nested too deeply") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidInput(f"{what} is not valid JSON: {exc}") from None

@@ -21,7 +21,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
     """``key=value``: the value as JSON when it is JSON, else as text; NaN/Infinity are refused."""
     import math
 
-    from sccli.limits import decode_json
+    from sccli.limits import NestedTooDeeply, decode_json
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -36,9 +36,9 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return key, raw
     try:
         return key, decode_json(raw, f"--param {key}")
-    except InvalidInput as exc:
-        if "nested too deeply" in str(exc):
-            raise
+    except NestedTooDeeply:
+        raise
+    except InvalidInput:  # not JSON: the value is the text itself
         return key, raw
 
 
