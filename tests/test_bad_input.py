@@ -240,3 +240,12 @@ def test_fuzzed_options_never_crash(world: dict[str, Any]) -> None:
     assert tried == len(OPTIONS) * len(ODD) and refused > tried // 2
     if os.environ.get("SC_SHOW_FIGURES"):
         print(f"\nfuzzed options: {tried} tried, {refused} refused cleanly, {tried - refused} accepted")
+
+
+def test_parameters_over_the_document_limit_are_refused(world: dict[str, Any]) -> None:
+    big = world["tmp"] / "big.json"
+    big.write_text(json.dumps({"blob": "x" * (17 * 1024 * 1024)}))
+    before = snapshot(world["db"])
+    result = world["runner"].invoke(app, ["--db", world["db"], *CREATE, "--params-json", f"@{big}"], catch_exceptions=False)
+    assert_refused_cleanly(result, 2, "bytes is more than the store can hold")
+    assert snapshot(world["db"]) == before

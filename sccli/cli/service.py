@@ -33,7 +33,7 @@ def run(
     a: Application = ctx.obj
     if settings_file:
         a.settings_path = settings_file
-    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose, log_json=log_json)
+    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose or a.verbosity > 1, log_json=log_json)
     raise typer.Exit(run_service(a.store_for_write, a.settings, options))
 
 
