@@ -108,6 +108,8 @@ CASES: dict[str, Case] = {
     "mongodb URL bad port": Case(["--db", "mongodb://h:99999/", "job", "list"], 2, "Port must be", db=False),
     "mongodb URL unknown option": Case(["--db", "mongodb://u:pw@h/?nosuch=1", "job", "list"], 2, "mongodb://u:***@h/", db=False),
     "mongodb URL bad timeout option": Case(["--db", "mongodb://h/?serverSelectionTimeoutMS=x", "job", "list"], 2, "must be an integer", db=False),
+    "MONGO_URL malformed": Case(["job", "list"], 2, "'mongodb://h:0x/' (from MONGO_URL) is not valid", env={"MONGO_URL": "mongodb://h:0x/"}, db=False),
+    "settings db_url malformed": Case(["job", "list"], 2, "(from settings db_url) is not valid", settings={"db_url": "mongodb://"}, db=False),
     "srv URL without host": Case(["--db", "mongodb+srv://", "job", "list"], 2, "names no host", db=False),
     "unsupported scheme": Case(["--db", "ftp://h/x", "job", "list"], 2, "unsupported store URL", db=False),
     "empty --db": Case(["--db", "", "job", "list"], 2, "--db is empty", db=False),

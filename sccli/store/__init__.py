@@ -50,7 +50,7 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
         from sccli.store.mongo import MongoStore
 
         if not url.startswith("mongomock://"):
-            check_mongo_url(url)
+            check_mongo_url(url, target.url_source)
         return MongoStore(url, target.db_name, timeout_ms=timeout)
     create = create or target.is_default
     if url.startswith("sqlite://"):
@@ -59,7 +59,7 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
             path = path[1:]
         return _sqlite(path or ":memory:", timeout, create)
     if "://" in url:
-        raise InvalidInput(f"unsupported store URL {redact(url)!r} (use mongodb://, sqlite:/// or a file path)")
+        raise InvalidInput(f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file path)")
     return _sqlite(url, timeout, create)
 
 

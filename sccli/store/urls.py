@@ -98,14 +98,14 @@ def describe_store(target: StoreTarget) -> str:
     return f"store: {redact(target.url)} {origin(target.url_source)} database: {target.db_name} {origin(target.name_source)}"
 
 
-def check_mongo_url(url: str) -> None:
+def check_mongo_url(url: str, source: str = "--db") -> None:
     """Refuse a malformed ``mongodb://`` URL before any client exists (InvalidInput, exit 2).
 
     ``mongodb+srv://`` URLs are resolved through DNS by pymongo, so only their shape is checked.
     """
     if url.startswith("mongodb+srv://"):
         if not url[len("mongodb+srv://"):].split("/", 1)[0].rpartition("@")[2]:
-            raise InvalidInput(f"store URL {redact(url)!r} names no host")
+            raise InvalidInput(f"store URL {redact(url)!r} (from {source}) names no host")
         return
     from pymongo.errors import PyMongoError
     from pymongo.uri_parser import parse_uri
@@ -113,7 +113,7 @@ def check_mongo_url(url: str) -> None:
     try:
         parse_uri(url, warn=False)
     except (PyMongoError, ValueError) as exc:
-        raise InvalidInput(f"store URL {redact(url)!r} is not valid: {redact(str(exc)).splitlines()[0][:200]}") from None
+        raise InvalidInput(f"store URL {redact(url)!r} (from {source}) is not valid: {redact(str(exc)).splitlines()[0][:200]}") from None
 
 
 def resolve_url(explicit: str | None = None) -> str:
