@@ -71,6 +71,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     backup_keep: Annotated[int, Meta(ge=1, le=10_000)] = 5
     health_failure_rate_critical: Annotated[float, Meta(ge=0, le=1)] = 0.20
     health_stale_warning: Annotated[int, Meta(ge=0, le=1_000_000)] = 5
+    check_no_service_warning_seconds: Delay = 120.0
+    check_no_service_critical_seconds: Delay = 900.0
     api_tokens: dict[Text, Text] = field(default_factory=dict)
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024

@@ -70,10 +70,10 @@ CASES: dict[str, Case] = {
     "create empty type": Case(["job", "create", "--dataset", DATASET, "--type", ""], 2, "unknown job type"),
     # listings and filters
     "job list dataset not-a-uuid": Case(["job", "list", "--dataset", "not-a-uuid"], 2, "--dataset: malformed dataset UUID"),
-    "job list status bogus": Case(["job", "list", "--status", "bogus"], 2, "unknown job status 'bogus'"),
+    "job list status bogus": Case(["job", "list", "--status", "bogus"], 2, "'bogus' is not one of"),
     "job list type bogus": Case(["job", "list", "--type", "bogus"], 2, "unknown job type"),
     "job list limit 0": Case(["job", "list", "--limit", "0"], 2, "--limit"),
-    "dataset list status bogus": Case(["dataset", "list", "--status", "bogus"], 2, "unknown dataset status 'bogus'"),
+    "dataset list status bogus": Case(["dataset", "list", "--status", "bogus"], 2, "'bogus' is not one of"),
     "dataset list limit huge": Case(["dataset", "list", "--limit", str(2**70)], 2, "--limit"),
     "dataset show not-a-uuid": Case(["dataset", "show", "nope"], 2, "malformed dataset UUID"),
     "dataset add status bogus": Case(["dataset", "add", "--status", "bogus"], 2, "unknown dataset status 'bogus'"),

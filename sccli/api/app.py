@@ -44,12 +44,13 @@ def create_app(
     opened here (it connects on first use) and closed when the application shuts down. Bodies
     over ``settings.api_max_body_bytes`` get 413; an anonymous app answers only loopback Host names.
     """
+    check_paths = settings is not None
     settings = settings or Settings()
     tokens = dict(tokens or {})
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
     store = open_target(resolve_store_target(store_url, db_name, settings))
-    queue = JobQueue.from_settings(store, settings, actor=API_ACTOR)
+    queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

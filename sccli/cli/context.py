@@ -113,7 +113,7 @@ class Application:
         from sccli.queue import JobQueue, default_actor
 
         store = self.store_for_write if write else self.store
-        return JobQueue.from_settings(store, self.settings, actor=default_actor())
+        return JobQueue.from_settings(store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None)
 
     # -- consoles ---------------------------------------------------------------------------
     @property
