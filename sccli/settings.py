@@ -35,6 +35,7 @@ class Settings:
     drain_seconds: float = 30.0
     kill_grace_seconds: float = 5.0
     log_dir: str = "/tmp"
+    job_log_max_bytes: int = 10 * 1024 * 1024
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
     max_concurrent_by_type: dict[str, int] = field(default_factory=dict)

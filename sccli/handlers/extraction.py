@@ -26,7 +26,7 @@ from typing import Any
 from sccli.handlers.archives import Budget, Limits, UnsafeArchive, Writer, archive_kind, extract_tar, extract_zip, is_archive, safe_name
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str_list
-from sccli.handlers.staging import partial_path, remove_partials, remove_path
+from sccli.handlers.staging import partial_path, remove_partials, remove_path, require_lease
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
@@ -40,7 +40,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     limits = _limits(ctx.params)
     remove = get_bool(ctx.params, "remove_archives", False)
     archives = _archives(ctx, destination)
-    staging = partial_path(destination / "extract", str(ctx.job["job_id"]))
+    staging = partial_path(destination / "extract", ctx.attempt)
     created = not destination.exists()
     remove_path(staging)
     staging.mkdir(parents=True)
@@ -63,6 +63,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             files += budget.files
             written += budget.bytes
             ctx.log.info("%s: %d entries, %d bytes", archive.name, budget.entries, budget.bytes)
+        require_lease(destination, ctx)
         moved = move_into_place(staging, destination)
     except BaseException:
         remove_path(staging)

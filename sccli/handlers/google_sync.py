@@ -98,7 +98,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     final = ctx.confine(ctx.params.get("output_path") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
     config, source_path = remote_config(ctx)
     rclone = require_tool("rclone")
-    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial = partial_path(final, ctx.attempt)
     partial.mkdir(parents=True, exist_ok=True)
     fd, config_path = tempfile.mkstemp(prefix=f"sc-rclone-{ctx.job['job_id']}-", suffix=".conf")
     try:
@@ -107,7 +107,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         argv = [rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s", "--stats-one-line",
                 "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
         run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env={**os.environ, "RCLONE_CONFIG": config_path})
-        promote(partial, final)
+        promote(partial, final, ctx=ctx)
     except BaseException:
         remove_path(partial)
         raise
