@@ -319,13 +319,13 @@ class Supervisor(StoreDuties):
                 job_id, token = rj.job_id, rj.token
 
                 def done(doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final) -> None:
-                    if error is None:
-                        self._after_heartbeat(rj.job_id, rj.token, doc)
                     allowed = error is None and doc is not None and rj.may_promote
                     if not allowed:
                         log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
                                     "lease lost" if error is None else f"store: {error}", extra={"job_id": rj.job_id})
-                    rj.answer_promotion(number, allowed)
+                    rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
+                    if error is None:
+                        self._after_heartbeat(rj.job_id, rj.token, doc)
                 self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))
 
     def _keep_attempt_log(self, rj: RunningJob, code: int | None, last_lines: str) -> None:
