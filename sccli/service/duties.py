@@ -173,11 +173,11 @@ class StoreDuties:
         rj = self.jobs.get(job_id)
         if rj is None or rj.token != token:
             return
-        if doc is None:
+        if not doc:  # the heartbeat matched no running job with our lease
             rj.lease_lost = True
             log.warning("job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id, extra={"job_id": job_id})
             self._stop_job(rj, "lease_lost")
-        elif doc.get("cancel_requested") and rj.state == "running":
+        elif isinstance(doc, dict) and doc.get("cancel_requested") and rj.state == "running":
             self._cancel(rj)
 
     def _cancel_done(self, docs: list[dict[str, Any]] | None, error: BaseException | None) -> None:
