@@ -95,10 +95,10 @@ class RunningJob:
         return self.state == "running" and not self.lease_lost
 
 
-def promotion_check(queue: Any, job_id: str, token: str) -> dict[str, Any] | None:
+def promotion_check(queue: Any, job_id: str, token: str) -> bool:
     """The store side of a promotion question: a heartbeat fenced by the attempt's lease token
-    (None when the job was re-queued or changed: the lease is lost)."""
-    return queue.heartbeat(job_id, token)  # type: ignore[no-any-return]
+    (false when the job was re-queued or changed: the lease is lost)."""
+    return bool(queue.heartbeat(job_id, token))
 
 
 def attempt_summary(rj: RunningJob, host: str, code: int | None, last_lines: str) -> str:

@@ -117,7 +117,7 @@ class Supervisor(StoreDuties):
             moments.append(self.next["claim"])
         if self.jobs:
             moments.append(self.next["cancel"])
-            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running"]
+            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running" and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
             moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
         if self.drain_deadline is not None:
@@ -181,7 +181,7 @@ class Supervisor(StoreDuties):
 
     def _enforce(self, now: float) -> None:
         for rj in list(self.jobs.values()):
-            if rj.state == "running" and now >= rj.deadline:
+            if rj.state == "running" and rj.child is not None and now >= rj.deadline:
                 log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
                 self._stop_job(rj, "timeout")
             if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
@@ -246,6 +246,8 @@ class Supervisor(StoreDuties):
             rj.cleanup = child
             return
         rj.child = child
+        # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
+        rj.deadline = time.monotonic() + job_timeout_seconds(rj.job)
         log.info("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})
         if rj.pending_signal is not None:
@@ -319,7 +321,7 @@ class Supervisor(StoreDuties):
                 job_id, token = rj.job_id, rj.token
 
                 def done(doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final) -> None:
-                    allowed = error is None and doc is not None and rj.may_promote
+                    allowed = error is None and bool(doc) and rj.may_promote  # False or None: the lease is lost
                     if not allowed:
                         log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
                                     "lease lost" if error is None else f"store: {error}", extra={"job_id": rj.job_id})

@@ -70,7 +70,7 @@ def cleanup(job: dict[str, Any], settings: Any) -> None:
 IGNORE_TERM = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-open(sys.argv[1], "w").write(str(os.getpid()))
+open(sys.argv[1] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while True: time.sleep(0.05)
 """
 
@@ -78,7 +78,7 @@ SETSID_DAEMON = """
 import os, sys, time
 os.setsid()
 if os.fork(): os._exit(0)
-open(sys.argv[1], "w").write(str(os.getpid()))
+open(sys.argv[1] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 while True: time.sleep(0.05)
 """
 
@@ -87,7 +87,7 @@ import os, signal, sys, time
 if os.fork() == 0:
     if os.fork() == 0:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        open(sys.argv[1], "w").write(str(os.getpid()))
+        open(sys.argv[1] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
         while True: time.sleep(0.05)
     os._exit(0)
 os.wait()
@@ -105,7 +105,14 @@ def escape(ctx: JobContext) -> dict[str, Any]:
     while not all((pid_dir / f"{kind}.pid").exists() for kind in ESCAPEES):
         time.sleep(0.01)
     if ctx.params.get("finish"):
-        return {"status": "ok", "message": "left three processes behind"}
+        alive = 0
+        for kind in ESCAPEES:
+            try:
+                os.kill(int((pid_dir / f"{kind}.pid").read_text()), 0)
+                alive += 1
+            except ProcessLookupError:
+                pass
+        return {"status": "ok", "message": "left processes behind", "alive_at_return": alive}
     while True:
         time.sleep(0.05)
 
