@@ -121,12 +121,15 @@ class Channel:
         with self.lock:
             self.asked += 1
             number, asked_at = self.asked, time.monotonic()
-            self.conn.send(("may_promote", number, final))
-            while (left := asked_at + self.window - time.monotonic()) > 0 and self.conn.poll(left):
-                answer = self.conn.recv()
-                if answer[0] == "promote" and answer[1] == number:
-                    # the lease is fresh for stale_after from the heartbeat, written after asked_at
-                    return bool(answer[2]) and time.monotonic() - asked_at < self.window
+            try:
+                self.conn.send(("may_promote", number, final))
+                while (left := asked_at + self.window - time.monotonic()) > 0 and self.conn.poll(left):
+                    answer = self.conn.recv()
+                    if answer[0] == "promote" and answer[1] == number:
+                        # the lease is fresh for stale_after from the heartbeat, written after asked_at
+                        return bool(answer[2]) and time.monotonic() - asked_at < self.window
+            except (EOFError, OSError):  # the service is gone: nobody vouches for the lease
+                pass
             return False
 
 

@@ -39,11 +39,6 @@ CONTAINED = 0
 DEFAULT_LOG_CAP = 10 * 1024 * 1024
 
 
-def _send(sock: socket.socket, message: tuple[Any, ...]) -> None:
-    try:
-        sock.send(pickle.dumps(message))
-    except OSError:  # the service is gone: nothing left to serve
-        os._exit(0)
 
 
 class Template:
@@ -58,6 +53,14 @@ class Template:
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.sock.send(pickle.dumps(message))
+        except OSError:  # the service is gone: nothing of its jobs may outlive it
+            self.stopping = True
+            self._shut_down()
+            os._exit(0)
 
     # -- life cycle -------------------------------------------------------------------------
     def serve(self) -> None:
@@ -100,7 +103,7 @@ class Template:
             return False
         request = pickle.loads(message)
         if not fds:
-            _send(self.sock, ("failed", request.get("id"), "no socket passed with the request"))
+            self._send(("failed", request.get("id"), "no socket passed with the request"))
             return True
         self._fork(request, fds[0])
         return True
@@ -116,7 +119,7 @@ class Template:
             pid = os.fork()
         except OSError as exc:
             os.close(fd)
-            _send(self.sock, ("failed", request.get("id"), f"cannot start a child: {exc}"))
+            self._send(("failed", request.get("id"), f"cannot start a child: {exc}"))
             return
         if pid == 0:
             self._in_child(request, fd, out_r, out_w, pump)
@@ -130,7 +133,7 @@ class Template:
         self.pumps[pid] = (out_r, pump)
         self.by_fd[out_r] = pid
         self.selector.register(out_r, selectors.EVENT_READ)
-        _send(self.sock, ("started", request.get("id"), pid))
+        self._send(("started", request.get("id"), pid))
 
     def _in_child(self, request: dict[str, Any], fd: int, out_r: int, out_w: int, pump: LogPump) -> None:
         try:
@@ -202,7 +205,7 @@ class Template:
         os.close(read_end)
         pump.finish()
         if code is not None:
-            _send(self.sock, ("exited", pid, code, pump.summary()))
+            self._send(("exited", pid, code, pump.summary()))
 
 
 def _drain(fd: int) -> None:
