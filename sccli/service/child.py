@@ -222,7 +222,7 @@ def run_child(request: dict[str, Any], fd: int, parent_pid: int) -> NoReturn:
             log.info("job %s (%s) attempt %s of %s on %s, pid %s", job["job_id"], job["job_type"], job.get("attempts"),
                      job.get("max_attempts"), request.get("worker_id"), os.getpid())
             outcome = _run_handler(request, channel, log)
-        left = procs.kill_tree(os.getpid())
+        left = 0 if procs.has_no_children() else procs.kill_tree(os.getpid())
         if left:
             log.warning("killed %d process(es) the handler left running", left)
         channel.send(outcome)

@@ -127,6 +127,19 @@ def reap_any() -> list[tuple[int, int]]:
         ended.append((pid, os.waitstatus_to_exitcode(status)))
 
 
+def has_no_children() -> bool:
+    """True when this process has no child left (ended ones are reaped). For a subreaper that
+    means no descendant at all, since an orphan below it re-parents to it: a cheap check that
+    saves walking /proc when a handler started nothing."""
+    try:
+        while True:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return False
+    except ChildProcessError:
+        return True
+
+
 def kill_tree(root: int, skip: Iterable[int] = (), reap: Callable[[], object] = reap_any) -> int:
     """SIGKILL every descendant of ``root`` (but the subtrees of ``skip``) until none is left; how
     many were killed. ``reap`` collects the ones that became this process's children."""
