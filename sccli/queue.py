@@ -76,14 +76,15 @@ class JobQueue:
         )
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None) -> JobQueue:
+    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True) -> JobQueue:
         """A queue with the settings' retry delays that knows every plugin job type (settings
-        ``handlers`` and the ``sccli.handlers`` entry points)."""
+        ``handlers`` and the ``sccli.handlers`` entry points). ``check_paths``: refuse job paths
+        outside the settings' data directories at creation (when real settings were given)."""
         from sccli.handlers import plugin_types
 
         return cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings,
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
 
     @property
@@ -148,7 +149,7 @@ class JobQueue:
             return
         doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
         store.insert_job(doc)
-        crash_point("after_job_write")
+        crash_point("after_job_write", doc["status"])
         drain_outbox(store, doc)
 
     def build_job(
@@ -200,8 +201,18 @@ class JobQueue:
             raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
     def check_parameters(self, job_type: str, parameters: Any) -> dict[str, Any]:
-        """Parameters as the store can hold them and the job type declares them."""
-        return _check_parameters(parameters)
+        """Parameters as the store can hold them and as the job type declares them (names,
+        types, required ones; paths inside the data directories when the queue has settings)."""
+        from sccli.handlers.specs import check_parameters
+
+        parameters = _check_parameters(parameters)
+        plugin_spec = None
+        if self.settings is not None and not domain.is_builtin_type(job_type) or self.settings is not None and job_type in self.settings.handlers:
+            from sccli.handlers import plugin_parameters
+
+            plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
+        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec)
+        return parameters
 
     # -- reading ----------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
@@ -241,11 +252,12 @@ class JobQueue:
             with store.atomic():
                 job = store.claim_job(now, fields, types)
                 if job is not None:
+                    crash_point("after_job_write", job["status"])
                     run_followups(store, claimed, job)
             return job
         job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
         if job is not None:
-            crash_point("after_job_write")
+            crash_point("after_job_write", job["status"])
             drain_outbox(store, job)
         return job
 
@@ -294,6 +306,19 @@ class JobQueue:
     def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
         """See :meth:`JobLifecycle.requeue_stale`."""
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
+
+    def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
+        """A service's periodic recovery: stale jobs re-queued, follow-ups left in outboxes by a
+        crashed writer finished (older than ``stale_after_seconds``), and (when set) the
+        starvation guard. What it did, for the service's log."""
+        from datetime import timedelta
+
+        from sccli.followups import drain_stale_outboxes
+
+        recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
+        drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
+        raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
+        return {"recovered": recovered, "outboxes": drained, "raised": raised}
 
     def finish_followups(self, job: dict[str, Any]) -> None:
         """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""

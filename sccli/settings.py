@@ -48,6 +48,8 @@ class Settings:
     health_stale_warning: int = 5
     api_tokens: dict[str, str] = field(default_factory=dict)
     migration_grace_seconds: float = 3600.0
+    starvation_minutes: float | None = None
+    store_timeout_seconds: float = 20.0
 
     @property
     def data_dirs(self) -> list[Path]:

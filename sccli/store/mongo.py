@@ -99,6 +99,13 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         self._clock_offset = timedelta(0)
         self._clock_checked = -CLOCK_REFRESH_SECONDS
 
+    def use_timeout(self, timeout_ms: int) -> None:
+        """Server selection and connect timeout of clients opened from now on (the service's
+        covers an election, ~15 s; the CLI's is short)."""
+        if self.url and self.timeout_ms != timeout_ms:
+            self.timeout_ms = timeout_ms
+            self.close()
+
     @classmethod
     def from_client(cls, client: Any, db_name: str) -> MongoStore:
         """Wrap an existing MongoClient (the original's ``SC_JobQueueManager(client, db)``)."""
@@ -253,7 +260,10 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
 
     @guard
     def count_jobs(self, query: JobQuery) -> int:
-        return int(self.coll("jobs").count_documents(query_filter(query)))
+        filt = query_filter(query)
+        if not filt:  # the whole collection: from its metadata, not a scan
+            return int(self.coll("jobs").estimated_document_count())
+        return int(self.coll("jobs").count_documents(filt))
 
     @guard
     def count_jobs_by(self, group_field: str, query: JobQuery) -> dict[str, int]:
