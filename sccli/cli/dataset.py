@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from sccli.cli.context import Application
 from sccli.cli.job import LIST_COLUMNS, LIST_HEADERS
 from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
+
+#: Fields ``dataset add`` sets itself (options or bookkeeping): --extra-json may not set them.
+RESERVED_FIELDS = frozenset({"_id", "uuid", "name", "status", "user", "sensor", "google_drive_link", "convert", "created_at", "updated_at"})
 
 app = typer.Typer(help="Register and inspect datasets (the portal's visstoredatas).", no_args_is_help=True)
 
@@ -28,28 +31,48 @@ def add(
     extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a dataset."""
+    """Register a dataset.
+
+    \b
+    Example: sc dataset add --name scan-42 --user a@b.org --sensor TIFF
+    """
     import uuid as uuidlib
 
     from sccli.datasets import add_dataset
 
     a: Application = ctx.obj
-    extra = {}
-    if extra_json:
-        try:
-            extra = json.loads(extra_json)
-        except ValueError as exc:
-            raise InvalidInput(f"--extra-json is not valid JSON: {exc}") from None
-        if not isinstance(extra, dict):
-            raise InvalidInput("--extra-json must be a JSON object")
+    check_status(status)
+    extra = _extra_fields(extra_json)
     doc = add_dataset(
-        a.store, uuid or str(uuidlib.uuid4()), name, status, user=user, sensor=sensor,
+        a.store_for_write, str(uuidlib.uuid4()) if uuid is None else uuid, name, status, user=user, sensor=sensor,
         google_drive_link=google_drive_link, convert=convert, **extra,
     )
     if as_json:
         a.print_json(doc)
     else:
         typer.echo(doc["uuid"])
+
+
+def check_status(status: str) -> None:
+    """Refuse a dataset status the portal does not use (one line listing them)."""
+
+    if status not in {member.value for member in DatasetStatus}:
+        raise InvalidInput(f"unknown dataset status {status[:40]!r} ({', '.join(member.value for member in DatasetStatus)})")
+
+
+def _extra_fields(extra_json: str | None) -> dict[str, Any]:
+    from sccli.limits import check_storable, decode_json
+
+    if extra_json is None:
+        return {}
+    extra = decode_json(extra_json, "--extra-json")
+    if not isinstance(extra, dict):
+        raise InvalidInput("--extra-json must be a JSON object")
+    taken = sorted(set(extra) & RESERVED_FIELDS)
+    if taken:
+        raise InvalidInput(f"--extra-json may not set {', '.join(taken)} (use the options, or leave them to sc)")
+    check_storable(extra, "--extra-json")
+    return extra
 
 
 @app.command("show")
@@ -59,11 +82,18 @@ def show(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Show a dataset with its jobs, newest first."""
+    """Show a dataset with its jobs, newest first.
+
+    \b
+    Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
+    """
     from sccli.datasets import get_dataset
+    from sccli.domain import is_valid_uuid
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
+    if not is_valid_uuid(uuid):
+        raise InvalidInput(f"malformed dataset UUID {uuid[:60]!r} (expected 8-4-4-4-12 hex)")
     doc = get_dataset(a.store, uuid)
     jobs = a.store.find_jobs(JobQuery(dataset_uuid=uuid), limit=200)
     if as_json:
@@ -76,14 +106,25 @@ def show(
 @app.command("list")
 def list_datasets(
     ctx: typer.Context,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    status: Annotated[Optional[list[DatasetStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many.")] = 100,
+    show_all: Annotated[bool, typer.Option("--all", help="Every matching dataset (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List datasets."""
+    """List datasets; says on stderr when the list is cut at --limit.
+
+    \b
+    Example: sc dataset list --status "conversion error"
+    """
+    from sccli.cli.job import say_cut
+
     a: Application = ctx.obj
-    docs = a.store.find_datasets(statuses=status or None, limit=limit)
+    statuses = [s.value for s in status] if status else None
+    docs = a.store.find_datasets(statuses=statuses, limit=None if show_all else limit)
+    if len(docs) == limit and not show_all:
+        counts = a.store.count_datasets_by_status()
+        say_cut(a, len(docs), sum(n for s, n in counts.items() if statuses is None or s in statuses))
     if as_json:
         a.print_json(docs)
     else:
@@ -101,6 +142,7 @@ def set_status(
 ) -> None:
     """Repair a dataset's status by hand: checked against the transition table unless --force.
 
+    \b
     Example: sc dataset set-status 550e8400-e29b-41d4-a716-446655440000 'conversion queued' --reason 'input fixed'
     """
     from sccli.datasets import set_dataset_status

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from sccli.cli import job_ops
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
 app = typer.Typer(help="Create, inspect, retry and cancel jobs.", no_args_is_help=True)
@@ -19,36 +20,51 @@ LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    if not key:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
+    """``key=value``: the value as JSON when it is JSON, else as text; NaN/Infinity are refused."""
+    import math
+
+    from sccli.limits import NestedTooDeeply, decode_json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"--param needs key=value, got {text[:80]!r}")
     try:
-        return key, json.loads(raw)
+        number = float(raw)
     except ValueError:
+        number = 0.0
+    if not math.isfinite(number):  # NaN, Infinity, 1e400: no store keeps them
+        raise InvalidInput(f"--param {key}: {raw[:40]!r} is not a finite number (write {key}='\"{raw[:40]}\"' for the text)")
+    if not raw.strip():
+        return key, raw
+    try:
+        return key, decode_json(raw, f"--param {key}")
+    except NestedTooDeeply:
+        raise
+    except InvalidInput:  # not JSON: the value is the text itself
         return key, raw
 
 
 def _params_json(text: str) -> Any:
+    from sccli.limits import decode_json
+
     if text.startswith("@"):
         path = Path(text[1:])
         try:
             text = path.read_text()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --params-json file {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--params-json is not valid JSON: {exc}") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
+    return decode_json(text, "--params-json")
 
 
 def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, Any]:
-    """Merge --params-json (object) and --param k=v pairs (values parsed as JSON when they can be)."""
-    merged: Any = _params_json(params_json) if params_json else {}
+    """Merge --params-json (object) and --param k=v pairs, refusing what no store can hold."""
+    from sccli.limits import check_storable
+
+    merged: Any = _params_json(params_json) if params_json is not None else {}
     if not isinstance(merged, dict):
         raise InvalidInput(f"parameters must be a JSON object, got {type(merged).__name__}")
     merged.update(_parse_param(p) for p in params)
+    check_storable(merged, "parameters")
     return merged
 
 
@@ -66,12 +82,18 @@ def create(
     allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a job for a dataset."""
+    """Create a job for a dataset.
+
+    \b
+    Example: sc job create --dataset 550e8400-e29b-41d4-a716-446655440000 --type dataset_conversion
+    """
+    from sccli.operations import create_job_naming_duplicate
+
     a: Application = ctx.obj
     parameters = collect_parameters(params_json, param or [])
-    queue = a.queue()
-    job_id = queue.create_job(
-        dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
+    queue = a.queue(write=True)
+    job_id = create_job_naming_duplicate(
+        queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
         allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
     )
     if as_json:
@@ -86,8 +108,13 @@ def show(
     job_id: Annotated[str, typer.Argument(help="Job ID.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a job, its history and why it is not running yet."""
+    """Show a job, its history, its log file and progress, and why it is not running yet.
+
+    \b
+    Example: sc job show 2f1e0c4a-...
+    """
     from sccli.explain import explain_job
+    from sccli.operations import job_log_path
 
     a: Application = ctx.obj
     queue = a.queue()
@@ -99,68 +126,48 @@ def show(
         return
     from sccli.cli.job_view import render_job
 
-    render_job(a, job, events, reasons)
+    render_job(a, job, events, reasons, log_path=str(job_log_path(job, a.settings)))
 
 
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
-    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.")] = None,
+    status: Annotated[Optional[list[JobStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
+    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Every matching job (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List jobs, newest first."""
-    from sccli.domain import JobStatus
+    """List jobs, newest first; says on stderr when the list is cut at --limit.
+
+    \b
+    Example: sc job list --status failed --type dataset_conversion
+    """
+    from sccli.domain import is_valid_uuid
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
-    for s in status or []:
-        if s not in {x.value for x in JobStatus}:
-            raise InvalidInput(f"unknown job status {s!r} (pending, running, completed, failed, cancelled)")
+    if dataset is not None and not is_valid_uuid(dataset):
+        raise InvalidInput(f"--dataset: malformed dataset UUID {dataset[:60]!r} (expected 8-4-4-4-12 hex)")
     queue = a.queue()
     for t in job_type or []:
         queue.check_type(t)
-    jobs = queue.list_jobs(JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset), limit=limit)
+    query = JobQuery(status=[s.value for s in status] if status else None, job_type=job_type or None, dataset_uuid=dataset)
+    jobs = queue.list_jobs(query, limit=None if show_all else limit)
+    if len(jobs) == limit and not show_all:
+        say_cut(a, len(jobs), a.store.count_jobs(query))
     if as_json:
         a.print_json(jobs)
     else:
         a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
 
 
-@app.command("retry")
-def retry(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID of a failed or cancelled job.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Put a failed or cancelled job back in the queue with fresh attempts."""
-    a: Application = ctx.obj
-    job = a.queue().retry(job_id)
-    if as_json:
-        a.print_json(job)
-    else:
-        typer.echo(f"job {job_id} is pending again (attempts reset, {len(job.get('errors') or [])} earlier errors kept)")
-
-
-@app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.")],
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Cancel a pending job, or ask the service to stop a running one."""
-    a: Application = ctx.obj
-    job = a.queue().cancel(job_id, reason)
-    if as_json:
-        a.print_json(job)
-    elif job["status"] == "cancelled":
-        typer.echo(f"job {job_id} cancelled")
-    else:
-        typer.echo(f"job {job_id} is running: cancel requested, its service stops it within 2 s")
+def say_cut(a: Application, shown: int, total: int) -> None:
+    """Tell (on stderr) that a listing was cut at its limit."""
+    if total > shown:
+        a.info(f"showing {shown} of {total}; --limit N or --all for more")
 
 
 TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]
@@ -174,7 +181,11 @@ def types(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List the job types with their defaults and the parameters each accepts."""
+    """List the job types with their defaults and the parameters each accepts.
+
+    \b
+    Example: sc job types dataset_conversion
+    """
     import sys
 
     from sccli.handlers import describe_types
@@ -197,3 +208,8 @@ def types(
             typer.echo(title)  # Rich and markdown tables carry their title themselves
         a.print_table(rows, TYPE_COLUMNS, fmt=fmt, headers=TYPE_HEADERS, title=title)
         typer.echo("")
+
+
+# The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
+for _name in ("cancel", "retry", "purge", "logs", "wait"):
+    app.command(_name)(getattr(job_ops, _name))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import EXIT_BAD_INPUT, CheckFailed
 
 if TYPE_CHECKING:
@@ -120,7 +120,10 @@ def run(
     yes: YesOpt = False,
     grace_seconds: Annotated[
         Optional[float],
-        typer.Option("--grace-seconds", min=0, help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds)."),
+        typer.Option(
+            "--grace-seconds", min=0, max=30 * 86400, callback=finite,
+            help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds).",
+        ),
     ] = None,
     skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
@@ -128,7 +131,11 @@ def run(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Create jobs for legacy datasets that need work and have no active job."""
+    """Create jobs for legacy datasets that need work and have no active job.
+
+    \b
+    Example: sc migrate run --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a, grace_seconds, batch_size)
     if not dry_run:
@@ -149,7 +156,11 @@ def run(
 
 @app.command("validate")
 def validate(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
-    """Check that jobs and datasets agree; exit 1 with each finding when they do not."""
+    """Check that jobs and datasets agree; exit 1 with each finding when they do not.
+
+    \b
+    Example: sc migrate validate --json
+    """
     a: Application = ctx.obj
     with progress_bar(a, "validating") as progress:
         findings = _migration(a).validate(progress)
@@ -174,7 +185,11 @@ def rollback(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Remove unstarted jobs that migrations created and restore dataset statuses."""
+    """Remove unstarted jobs that migrations created and restore dataset statuses.
+
+    \b
+    Example: sc migrate rollback --migration mig-20260301T120000-abc123 --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a)
     if not dry_run:
@@ -198,11 +213,15 @@ def rollback(
 @app.command("list")
 def list_migrations(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")] = 20,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List migration runs recorded in the job_migrations ledger."""
+    """List migration runs recorded in the job_migrations ledger.
+
+    \b
+    Example: sc migrate list --limit 5
+    """
     a: Application = ctx.obj
     rows = _migration(a).migrations(limit)
     if as_json:
