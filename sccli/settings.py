@@ -61,6 +61,7 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     drain_seconds: Grace = 30.0
     kill_grace_seconds: Annotated[float, Meta(ge=0, le=HOUR)] = 5.0
     log_dir: PathText = "/tmp"
+    job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)

@@ -117,19 +117,18 @@ def stop(
     """Send SIGTERM to a service (it drains), and wait for it to exit.
 
     The service is the one in --pid-file, the one named by --worker-id, or else the only live
-    service on this host (from the heartbeat documents).
+    service on this host (from the heartbeat documents). A PID that cannot be proven to be that
+    service (a stale PID file, a reused PID) is never signalled.
 
     \b
     Example: sc service stop --pid-file /run/sc-service/sc-service.pid --wait 120
     """
-    from sccli.service.pidfile import pid_alive, read_pid, signal_service
+    from sccli.service.pidfile import pid_alive, service_pid, signal_service
     from sccli.service.status import local_service_pid
 
     a: Application = ctx.obj
     if pid_file is not None:
-        pid = read_pid(pid_file)
-        if not pid_alive(pid):
-            a.abort(f"no service is running with pid {pid} (stale PID file {pid_file})", 1)
+        pid = service_pid(pid_file)  # proven by the file's lock, or refused
     else:
         pid, _ = local_service_pid(a.store, a.settings.stale_after_seconds, worker_id)
     signal_service(pid, twice=now)
