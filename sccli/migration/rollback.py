@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import is_valid_uuid
+from sccli.domain import DatasetStatus, JobStatus, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
 from sccli.store.base import JobQuery, Store
 
 #: Statuses rollback never overwrites.
-FINAL_DATASET_STATUSES = frozenset({"done", "failed"})
+FINAL_DATASET_STATUSES = frozenset({DatasetStatus.DONE.value, DatasetStatus.FAILED.value})
 
 
 @dataclass
@@ -126,22 +126,20 @@ class Rollback:
                 continue
             if current in FINAL_DATASET_STATUSES:
                 self._not_undone(report, entry, f"dataset is {current!r} now: not reset to {before!r}")
-            elif report.dry_run or self._write_status(entry, current, before):
+            elif report.dry_run or self._write_status(entry, before):
                 report.restored += 1
             else:
                 self._not_undone(report, entry, f"dataset status changed during rollback: not reset to {before!r}")
 
-    def _write_status(self, entry: dict[str, Any], current: str | None, before: str) -> bool:
-        now = utcnow()
-        uuid, migration_id = entry["dataset_uuid"], entry["migration_id"]
-        if not self.store.update_dataset(uuid, current, {"status": before, "updated_at": now}):
-            return False
-        self.store.insert_event({
-            "job_id": entry["job_id"], "entity": "dataset", "dataset_uuid": uuid, "from": current, "to": before, "at": now,
-            "actor": f"migration:{migration_id}", "reason": f"rollback of migration {migration_id} (removed job {entry['job_id']})",
-            "migration_id": migration_id,
-        })
-        return True
+    def _write_status(self, entry: dict[str, Any], before: str) -> bool:
+        """Restore ``before`` through the one function that moves datasets: forced, because
+        putting back a recorded status is an administrative exit from the transition table
+        (its event says ``(forced)``), logged with the migration as actor."""
+        from sccli.datasets import move_dataset
+
+        uuid, migration_id, job_id = entry["dataset_uuid"], entry["migration_id"], entry["job_id"]
+        reason = f"rollback of migration {migration_id} (removed job {job_id})"
+        return move_dataset(self.store, uuid, before, actor=f"migration:{migration_id}", reason=reason, job_id=job_id, force=True)
 
     def _not_undone(self, report: RollbackReport, entry: dict[str, Any], reason: str) -> None:
         report.not_undone.append({"migration_id": entry["migration_id"], "dataset_uuid": entry["dataset_uuid"], "job_id": entry["job_id"], "reason": reason})
@@ -160,4 +158,4 @@ class Rollback:
 
 
 def _unstarted(job: dict[str, Any] | None) -> bool:
-    return job is not None and job.get("status") == "pending" and not job.get("attempts")
+    return job is not None and job.get("status") == JobStatus.PENDING and not job.get("attempts")

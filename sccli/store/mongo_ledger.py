@@ -75,16 +75,23 @@ class MongoLedger:
     def insert_migration_batch(
         self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
     ) -> list[str]:
+        """Ledger entries and creation events first, then the jobs, then the entries and events
+        of jobs the unique ``active_key`` refused are removed. A crash at any point leaves no job
+        the ledger does not know (rollback could never remove it); at worst entries whose job
+        does not exist, which rollback reports as already gone."""
         held = self._held_keys([j["active_key"] for j in jobs if j.get("active_key")])
-        fresh = [dict(j) for j in jobs if j.get("active_key") not in held]
         left_out = {j["job_id"] for j in jobs if j.get("active_key") in held}
-        left_out |= self._insert_jobs(fresh)
         ledger_docs = [dict(e, kind="entry") for e in entries if e.get("job_id") not in left_out]
         if ledger_docs:
-            self._ledger().insert_many(ledger_docs)
+            self._ledger().insert_many(ledger_docs, ordered=False)
         event_docs = [dict(ev) for ev in events if ev.get("job_id") not in left_out]
         if event_docs:
-            self.coll("events").insert_many(event_docs)
+            self.coll("events").insert_many(event_docs, ordered=False)
+        refused = self._insert_jobs([dict(j) for j in jobs if j["job_id"] not in left_out])
+        if refused:
+            self._ledger().delete_many({"kind": "entry", "job_id": {"$in": sorted(refused)}})
+            self.coll("events").delete_many({"job_id": {"$in": sorted(refused)}})
+        left_out |= refused
         return [j["job_id"] for j in jobs if j["job_id"] in left_out]
 
     def _held_keys(self, keys: list[str]) -> set[str]:
