@@ -100,11 +100,12 @@ def active_stage_types(store: Store, uuids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Every dataset of ``statuses`` in pages ordered by uuid (keyset paging: no OFFSET)."""
+def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int, *, slim: bool = False) -> Iterator[list[dict[str, Any]]]:
+    """Every dataset of ``statuses`` in pages ordered by uuid (keyset paging: no OFFSET);
+    ``slim``: only ``{uuid, status}`` of each."""
     after: str | None = None
     while True:
-        page = store.find_datasets_page(statuses, after, batch_size)
+        page = store.find_datasets_page(statuses, after, batch_size, slim=slim)
         if not page:
             return
         yield page

@@ -94,7 +94,8 @@ def _disagreement(status: str, needed_type: str | None, job: dict[str, Any]) -> 
 
 
 class Validation:
-    """Runs every check over the store in pages (one job query per page of datasets)."""
+    """Runs every check over the store in pages: per page of datasets (uuid and status only),
+    one query for their active jobs and one for the documents of those left without a job."""
 
     def __init__(self, store: Store, *, settings: Settings | None = None, batch_size: int = 1000) -> None:
         self.store = store
@@ -109,7 +110,7 @@ class Validation:
         findings = index_findings(self.store)
         total = sum(self.store.count_datasets_by_status().values())
         seen: set[str] = set()
-        for page in dataset_pages(self.store, None, self.batch_size):
+        for page in dataset_pages(self.store, None, self.batch_size, slim=True):
             findings.extend(self._page(page))
             seen.update(d["uuid"] for d in page)
             if progress is not None:
@@ -123,9 +124,12 @@ class Validation:
         for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: j["created_at"]):
             if job["job_type"] in STAGE_TYPES:
                 by_dataset.setdefault(job["dataset_uuid"], []).append(job)
+        # Only a dataset left without its job needs its whole document (to say what blocks it).
+        unserved = [d["uuid"] for d in page if d.get("status") in MIGRATION_TABLE and d["uuid"] not in by_dataset]
+        full = {d["uuid"]: d for d in self.store.find_datasets(uuids=unserved)} if unserved else {}
         findings: list[Finding] = []
         for dataset in page:
-            findings.extend(dataset_findings(dataset, by_dataset.get(dataset["uuid"], []), self._blockers))
+            findings.extend(dataset_findings(full.get(dataset["uuid"], dataset), by_dataset.get(dataset["uuid"], []), self._blockers))
         return findings
 
     def _orphans(self, seen: set[str]) -> list[Finding]:
