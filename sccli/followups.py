@@ -28,10 +28,11 @@ CHAIN_NAMESPACE = uuidlib.UUID("6f1c2c56-3b7e-4c83-9a55-2f0b1b7d8e11")
 _CRASH_AT = os.environ.get("SC_TEST_CRASH_AT", "")
 
 
-def crash_point(name: str) -> None:
-    """Test hook: SIGKILL this process at the named point when ``SC_TEST_CRASH_AT`` names it
-    (set only by the crash tests; read once at import)."""
-    if _CRASH_AT and _CRASH_AT == name:
+def crash_point(name: str, stage: str | None = None) -> None:
+    """Test hook: SIGKILL this process at the named point (``after_job_write``, ``after_event``,
+    ``after_dataset``, ``after_child``; optionally ``:<job status>`` of the transition) when
+    ``SC_TEST_CRASH_AT`` names it (set only by the crash tests; read once at import)."""
+    if _CRASH_AT and _CRASH_AT in (name, f"{name}:{stage}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -95,19 +96,20 @@ def _claimed(item: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
 # -- running them ---------------------------------------------------------------------------
 def run_followups(store: Store, items: list[dict[str, Any]], job: dict[str, Any] | None = None) -> None:
     """Carry out ``items`` in order (``job``: the job they belong to); each is idempotent."""
+    stage = None if job is None else job.get("status")
     for item in items:
         op = item.get("op")
         if op == "claimed" and job is not None:
-            run_followups(store, _claimed(item, job))
+            run_followups(store, _claimed(item, job), job)
         elif op == "event":
             store.insert_event(item["event"])
-            crash_point("after_event")
+            crash_point("after_event", stage)
         elif op == "dataset":
             _run_dataset(store, item)
-            crash_point("after_dataset")
+            crash_point("after_dataset", stage)
         elif op == "job":
             _run_job(store, item)
-            crash_point("after_child")
+            crash_point("after_child", stage)
 
 
 def _run_dataset(store: Store, item: dict[str, Any]) -> None:

@@ -86,13 +86,15 @@ class JobLifecycle:
             if store.atomic_followups:
                 doc = store.update_job(job_id, expect, change, {**event, "job_id": job_id})
                 if doc is not None:
-                    run_followups(store, followups)
+                    crash_point("after_job_write", doc["status"])
+                    crash_point("after_event", doc["status"])  # written with the job, in this transaction
+                    run_followups(store, followups, doc)
                 return doc
             items = [event_item({**event, "job_id": job_id}), *followups]
             change.push["outbox"] = outbox_batch(items, event["at"])
             doc = store.update_job(job_id, expect, change)
         if doc is not None:
-            crash_point("after_job_write")
+            crash_point("after_job_write", doc["status"])
             drain_outbox(store, doc)
         return doc
 

@@ -148,7 +148,7 @@ class JobQueue:
             return
         doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
         store.insert_job(doc)
-        crash_point("after_job_write")
+        crash_point("after_job_write", doc["status"])
         drain_outbox(store, doc)
 
     def build_job(
@@ -241,11 +241,12 @@ class JobQueue:
             with store.atomic():
                 job = store.claim_job(now, fields, types)
                 if job is not None:
+                    crash_point("after_job_write", job["status"])
                     run_followups(store, claimed, job)
             return job
         job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
         if job is not None:
-            crash_point("after_job_write")
+            crash_point("after_job_write", job["status"])
             drain_outbox(store, job)
         return job
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sccli import __version__
 from sccli.clock import utcnow
+from sccli.domain import JobStatus
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -28,6 +29,17 @@ log = logging.getLogger("sccli.service")
 
 #: Progress reaches the job document at most this often.
 PROGRESS_INTERVAL = 1.0
+
+
+def unfinished_work(store: Any, types: list[str]) -> int:
+    """Jobs of ``types`` pending or running, plus jobs whose follow-ups still wait in an outbox
+    (a chained job not created yet is work too: --until-idle must not exit before it)."""
+    from datetime import timedelta
+
+    active = store.count_jobs(JobQuery(status=[JobStatus.PENDING.value, JobStatus.RUNNING.value], job_type=types))
+    if store.atomic_followups:
+        return int(active)
+    return int(active) + int(store.count_jobs(JobQuery(outbox_before=store.now() + timedelta(days=1))))
 
 
 class StoreDuties:
@@ -136,7 +148,7 @@ class StoreDuties:
             return
         self.next["idle"] = now + self.settings.poll_interval_seconds
         types = self.types
-        self._submit(Op("idle", lambda q: q.store.count_jobs(JobQuery(status=["pending", "running"], job_type=types)), done=self._idle_done))
+        self._submit(Op("idle", lambda q: unfinished_work(q.store, types), done=self._idle_done))
 
     def _idle_done(self, count: int | None, error: BaseException | None) -> None:
         if error is None and count == 0 and self.idle and not self.jobs:
