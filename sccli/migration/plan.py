@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from sccli.domain import is_valid_uuid
-from sccli.errors import InvalidInput
 from sccli.settings import Settings
 
 #: dataset status → (job type, priority): the contract's "Legacy migration" table.
@@ -92,12 +91,16 @@ def job_parameters(dataset: dict[str, Any], settings: Settings) -> dict[str, Any
 
 
 class ProblemFinder:
-    """Checks a planned job against the file system; stays quiet when the data directories are
-    not mounted on this host (one global note instead of a problem per dataset)."""
+    """Checks a planned job against the file system (quiet when the data directories are not
+    mounted on this host: one global note instead of a problem per dataset) and, through
+    :attr:`parameters`, against its type's parameter declaration."""
 
     def __init__(self, settings: Settings) -> None:
+        from sccli.migration.params import ParameterCheck
+
         self.in_dir = Path(settings.in_data_dir)
         self.mounted = self.in_dir.is_dir()
+        self.parameters = ParameterCheck(settings)
 
     def notes(self) -> list[str]:
         """Problems about the run as a whole."""
@@ -132,20 +135,6 @@ def _has_archive(directory: Path) -> bool:
         return False
 
 
-def parameter_problems(job_type: str, params: dict[str, Any], settings: Settings) -> list[str]:
-    """What the job type's declaration refuses in ``params`` (unknown name, wrong type, a path
-    outside the data directories): the handler would refuse it on every attempt."""
-    try:
-        from sccli.handlers.specs import check_parameters
-    except ImportError:  # TODO(merge): specs.py lands on main with the handlers work
-        return []
-    try:
-        check_parameters(job_type, params, settings)
-    except InvalidInput as exc:
-        return [f"job refused: {exc}"]
-    return []
-
-
 def blocking_problems(dataset: dict[str, Any], settings: Settings, finder: ProblemFinder) -> tuple[dict[str, Any], list[str]]:
     """The job parameters of a dataset with a migrated status, and what keeps its job from
     succeeding (empty: the job can be created). Shared by the plan and by validation."""
@@ -157,7 +146,7 @@ def blocking_problems(dataset: dict[str, Any], settings: Settings, finder: Probl
     unusable = _not_json(params)
     if unusable:
         return params, [f"dataset field for parameter {unusable!r} is not JSON (fix the dataset first)"]
-    return params, finder.problems(job_type, params) + parameter_problems(job_type, params, settings)
+    return params, finder.problems(job_type, params) or finder.parameters.problems(job_type, params)
 
 
 def plan_dataset(dataset: dict[str, Any], active_types: list[str], settings: Settings, finder: ProblemFinder) -> PlanItem:

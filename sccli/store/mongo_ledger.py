@@ -111,7 +111,8 @@ class MongoLedger:
             self.coll("events").insert_many(event_docs, ordered=False)
         refused = self._insert_jobs([dict(j) for j in jobs if j["job_id"] not in left_out])
         if refused:
-            self._ledger().delete_many({"kind": "entry", "job_id": {"$in": sorted(refused)}})
+            refused_entries = sorted(e["entry_id"] for e in ledger_docs if e.get("job_id") in refused)
+            self._ledger().delete_many({"entry_id": {"$in": refused_entries}})
             self.coll("events").delete_many({"job_id": {"$in": sorted(refused)}})
         left_out |= refused
         return [j["job_id"] for j in jobs if j["job_id"] in left_out]
