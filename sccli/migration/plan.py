@@ -96,11 +96,12 @@ class ProblemFinder:
     :attr:`parameters`, against its type's parameter declaration."""
 
     def __init__(self, settings: Settings) -> None:
-        from sccli.migration.params import ParameterCheck
+        from sccli.migration.params import Listings, ParameterCheck
 
         self.in_dir = Path(settings.in_data_dir)
         self.mounted = self.in_dir.is_dir()
-        self.parameters = ParameterCheck(settings)
+        self.listings = Listings([str(d) for d in settings.data_dirs])
+        self.parameters = ParameterCheck(settings, self.listings)
 
     def notes(self) -> list[str]:
         """Problems about the run as a whole."""
@@ -119,15 +120,15 @@ class ProblemFinder:
             return [] if params.get("files") else ["no files to upload (the dataset names none in its 'files' field)"]
         if not self.mounted:
             return []
-        input_dir = Path(params["input_path"])
-        if not input_dir.is_dir():
+        input_dir = params["input_path"]
+        if not self.listings.is_dir(input_dir):
             return [f"input directory {input_dir} is missing"]
         if job_type == "file_extraction" and not _has_archive(input_dir):
             return [f"no archive to unzip in {input_dir}"]
         return []
 
 
-def _has_archive(directory: Path) -> bool:
+def _has_archive(directory: str) -> bool:
     try:
         with os.scandir(directory) as entries:
             return any(e.is_file() and e.name.lower().endswith(ARCHIVE_SUFFIXES) for e in entries)
