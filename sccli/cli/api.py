@@ -20,7 +20,11 @@ def serve(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
 ) -> None:
-    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN."""
+    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN.
+
+    \b
+    Example: sc api serve --host 0.0.0.0 --port 8080
+    """
     a: Application = ctx.obj
     try:
         from sccli import api

@@ -131,7 +131,11 @@ def run(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Create jobs for legacy datasets that need work and have no active job."""
+    """Create jobs for legacy datasets that need work and have no active job.
+
+    \b
+    Example: sc migrate run --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a, grace_seconds, batch_size)
     if not dry_run:
@@ -152,7 +156,11 @@ def run(
 
 @app.command("validate")
 def validate(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
-    """Check that jobs and datasets agree; exit 1 with each finding when they do not."""
+    """Check that jobs and datasets agree; exit 1 with each finding when they do not.
+
+    \b
+    Example: sc migrate validate --json
+    """
     a: Application = ctx.obj
     with progress_bar(a, "validating") as progress:
         findings = _migration(a).validate(progress)
@@ -177,7 +185,11 @@ def rollback(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Remove unstarted jobs that migrations created and restore dataset statuses."""
+    """Remove unstarted jobs that migrations created and restore dataset statuses.
+
+    \b
+    Example: sc migrate rollback --migration mig-20260301T120000-abc123 --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a)
     if not dry_run:
@@ -205,7 +217,11 @@ def list_migrations(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List migration runs recorded in the job_migrations ledger."""
+    """List migration runs recorded in the job_migrations ledger.
+
+    \b
+    Example: sc migrate list --limit 5
+    """
     a: Application = ctx.obj
     rows = _migration(a).migrations(limit)
     if as_json:
