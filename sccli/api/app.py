@@ -12,11 +12,12 @@ from fastapi.openapi.utils import get_openapi
 from sccli import __version__
 from sccli.api.auth import check_can_serve
 from sccli.api.errors import install_error_handlers
+from sccli.api.guards import install_guards
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
-from sccli.store import open_store
+from sccli.store import open_target, resolve_store_target
 
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/v1/docs"
@@ -34,18 +35,21 @@ def create_app(
     *,
     allow_anonymous: bool = False,
 ) -> FastAPI:
-    """Build the API over the store at ``store_url`` (resolved like the CLI's ``--db``).
+    """Build the API over the store at ``store_url`` and ``db_name`` (the CLI's ``--db`` and
+    ``--db-name``: resolved with the environment and ``settings`` in the one order of
+    :func:`sccli.store.resolve_store_target`).
 
     ``tokens`` maps a token's name to its secret. Without tokens the app refuses to be built
     unless ``allow_anonymous`` (``sc api serve --no-auth`` on loopback) is given. The store is
-    opened here (it connects on first use) and closed when the application shuts down.
+    opened here (it connects on first use) and closed when the application shuts down. Bodies
+    over ``settings.api_max_body_bytes`` get 413; an anonymous app answers only loopback Host names.
     """
     check_paths = settings is not None
     settings = settings or Settings()
     tokens = dict(tokens or {})
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
-    store = open_store(store_url, db_name)
+    store = open_target(resolve_store_target(store_url, db_name, settings))
     queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)
 
     @asynccontextmanager
@@ -60,6 +64,7 @@ def create_app(
     app.state.api = ApiState(store=store, queue=queue, settings=settings)
     app.state.tokens = tokens
     install_error_handlers(app)
+    install_guards(app, loopback_only=not tokens, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(health)
     app.include_router(jobs)
     app.openapi = lambda: _openapi_with_job_types(app, queue.known_types)  # type: ignore[method-assign]

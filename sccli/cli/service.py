@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from sccli.cli.context import Application, cell
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
 
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 
@@ -37,8 +37,8 @@ def run(
     a: Application = ctx.obj
     if settings_file:
         a.settings_path = settings_file
-    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose, log_json=log_json)
-    raise typer.Exit(run_service(a.store, a.settings, options))
+    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose or a.verbosity > 1, log_json=log_json)
+    raise typer.Exit(run_service(a.store_for_write, a.settings, options))
 
 
 @app.command("status")
@@ -111,7 +111,7 @@ def stop(
     pid_file: Annotated[Optional[str], typer.Option("--pid-file", help="PID file the service was started with.")] = None,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Stop this service (from sc service status); it must run on this host.")] = None,
     now: Annotated[bool, typer.Option("--now", help="Do not drain: a second signal stops running jobs at once.")] = False,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
+    wait: Annotated[float, typer.Option("--wait", min=0, max=86400, callback=finite, help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Send SIGTERM to a service (it drains), and wait for it to exit.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sccli.domain import ACTIVE_STATUSES, DATASET_STAGES, JobStatus
@@ -32,6 +33,7 @@ from sccli.store.base import JobQuery, Store
 Blockers = Callable[[dict[str, Any]], list[str]]
 
 _ORPHAN_CHUNK = 1000
+_NEVER = datetime.min
 
 
 @dataclass
@@ -121,7 +123,8 @@ class Validation:
     def _page(self, page: list[dict[str, Any]]) -> list[Finding]:
         uuids = [d["uuid"] for d in page]
         by_dataset: dict[str, list[dict[str, Any]]] = {}
-        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: j["created_at"]):
+        # Jobs written by others (the portal) may lack created_at: they sort first.
+        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: (j.get("created_at") is not None, j.get("created_at") or _NEVER)):
             if job["job_type"] in STAGE_TYPES:
                 by_dataset.setdefault(job["dataset_uuid"], []).append(job)
         # Only a dataset left without its job needs its whole document (to say what blocks it).
