@@ -46,6 +46,9 @@ class Settings:
     health_failure_rate_critical: float = 0.20
     health_stale_warning: int = 5
     api_tokens: dict[str, str] = field(default_factory=dict)
+    api_roles: dict[str, str] = field(default_factory=dict)
+    api_session_secret: str | None = None
+    metrics_public: bool = False
     migration_grace_seconds: float = 3600.0
 
     @property
