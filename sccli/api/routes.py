@@ -133,11 +133,12 @@ def get_job(
 ) -> JSONResponse:
     """One job, with an ``explanation`` of why it is where it is (404 when unknown)."""
     job = state.queue.require_job(job_id)
-    extra = {"explanation": _explanation(state, job)} if explain else {}
+    extra = {"explanation": explanation_of(state, job)} if explain else {}
     return JSONResponse(job_json(job, **extra))
 
 
-def _explanation(state: ApiState, job: dict[str, Any]) -> list[str]:
+def explanation_of(state: ApiState, job: dict[str, Any]) -> list[str]:
+    """Why the job is where it is (:func:`sccli.explain.explain_job`), never an error."""
     # A legacy document missing a field must not turn a read of the job into a 500.
     try:
         return explain_job(state.store, job, state.settings.stale_after_seconds)

@@ -8,12 +8,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from sccli.clock import iso, utcnow
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: Every page: scripts, styles and forms only from this server; never framed; no referrer to other sites.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 def utc_text(value: datetime | None) -> str:
@@ -81,13 +90,24 @@ def status_badge(status: Any) -> Markup:
 def environment() -> Environment:
     """The shared template environment (autoescaped HTML)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    from sccli.api.dashboard import charts
+
     env.filters.update(
         utc=utc_text, ago=age_text, duration=duration_text, time=time_html, num=number_text,
         pct=percent_text, pretty=pretty_json, badge=status_badge, iso=iso,
+        throughput_chart=lambda points: charts.bar_chart(points, "hour", charts.THROUGHPUT, "Finished jobs per hour (UTC)", "chart-hours"),
+        daily_chart=lambda points: charts.bar_chart([{**p, "md": p["day"][5:]} for p in points], "md", charts.DAILY, "Finished jobs per day (UTC)", "chart-days"),
     )
+    env.tests["datetime"] = lambda value: isinstance(value, datetime)
+    env.globals.update(throughput_series=charts.THROUGHPUT, daily_series=charts.DAILY)
     return env
 
 
 def render(name: str, **context: Any) -> str:
     """Render the template ``name`` with ``context``."""
     return environment().get_template(name).render(**context)
+
+
+def html_response(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The template as an HTML response with the security headers."""
+    return HTMLResponse(render(name, **context), status_code=status_code, headers=SECURITY_HEADERS)
