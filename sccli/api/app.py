@@ -11,8 +11,8 @@ from fastapi.openapi.utils import get_openapi
 
 from sccli import __version__
 from sccli.api.auth import SessionSigner, check_can_serve, resolve_roles
-from sccli.api.errors import install_error_handlers
 from sccli.api.dashboard import install_dashboard
+from sccli.api.errors import install_error_handlers
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs, scrape
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue

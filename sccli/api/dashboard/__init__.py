@@ -21,6 +21,12 @@ STATIC = Path(__file__).parent / "static"
 
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's pages, actions, static files and error pages to ``app``."""
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        from sccli.errors import MissingExtra
+
+        raise MissingExtra("the dashboard needs jinja2, part of the api extra: pip install 'sccli[api]'") from None
     from sccli.api.dashboard.actions import actions
     from sccli.api.dashboard.pages import pages
     from sccli.api.dashboard.web import ActionRefused, SignInRequired, access, sign_in_redirect
