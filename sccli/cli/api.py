@@ -9,7 +9,7 @@ import typer
 from sccli.cli.context import Application
 from sccli.errors import MissingExtra, ScError
 
-app = typer.Typer(help="Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health).", no_args_is_help=True)
+app = typer.Typer(help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True)
 
 
 @app.command("serve")
@@ -20,7 +20,11 @@ def serve(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
 ) -> None:
-    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN."""
+    """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
+
+    Tokens come from settings api_tokens or SC_API_TOKEN; api_roles makes a token a viewer.
+    Example: SC_API_TOKEN=... sc --db sqlite:///sc.db api serve --port 8080, then open http://127.0.0.1:8080/
+    """
     a: Application = ctx.obj
     try:
         from sccli import api
@@ -40,9 +44,11 @@ def serve(
         store.ping()
     except ScError as exc:
         a.warn(f"{exc} (serving anyway: /api/v1/health answers 503 until the store is back)")
-    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(sorted(tokens))}"
+    roles = application.state.roles
+    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
     shown = f"[{host}]" if ":" in host else host
-    a.err.print(f"sc api: http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}", markup=False, soft_wrap=True)
+    a.err.print(f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}",
+                markup=False, soft_wrap=True)
     api.serve(application, host, port, log_level=log_level.lower())
 
 
