@@ -7,22 +7,29 @@ move (or refusal, with its reason) in ``job_events``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import DatasetStatus, dataset_transition_allowed, is_valid_uuid
+from sccli.domain import DatasetStatus, dataset_path, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
 from sccli.store.base import Store
 
 _STATUSES = {s.value for s in DatasetStatus}
 
 
+def check_dataset_status(status: str) -> str:
+    """``status`` if it is one of the 17 dataset statuses; InvalidInput naming them otherwise."""
+    if status not in _STATUSES:
+        raise InvalidInput(f"unknown dataset status {status!r} (one of: {', '.join(sorted(_STATUSES))})")
+    return status
+
+
 def add_dataset(store: Store, uuid: str, name: str | None = None, status: str = "submitted", **fields: Any) -> dict[str, Any]:
     """Register a dataset document (the portal normally does this); returns it."""
     if not is_valid_uuid(uuid):
         raise InvalidInput(f"malformed dataset UUID {uuid!r}")
-    if status not in _STATUSES:
-        raise InvalidInput(f"unknown dataset status {status!r}")
+    check_dataset_status(status)
     now = utcnow()
     doc = {"uuid": uuid, "name": name or uuid, "status": status, "created_at": now, "updated_at": now}
     doc.update({k: v for k, v in fields.items() if v is not None})
@@ -41,36 +48,82 @@ def get_dataset(store: Store, uuid: str) -> dict[str, Any]:
 def move_dataset(
     store: Store,
     uuid: str,
-    target: str,
+    target: str | Sequence[str],
     *,
     actor: str,
     reason: str,
     job_id: str | None = None,
     error_message: str | None = None,
+    heal: bool = False,
+    force: bool = False,
+    move_id: str | None = None,
 ) -> bool:
-    """Move a dataset to ``target`` if the transition table allows it; return whether it moved.
+    """Move a dataset to ``target`` (or through a list of targets, in one write) if the
+    transition table allows it; return whether it reached the last target.
 
-    A refused move is not an error (it never blocks a job): it is recorded as an event with
-    ``refused: true`` so ``sc job show`` can explain it. A missing dataset is a no-op.
+    The table is the rule, with two exits recorded as such: ``heal`` (an administrator's retry
+    takes a dataset from ``failed`` or the type's error status back to its ready status) and
+    ``force`` (``sc dataset set-status --force``, a migration rollback restoring a recorded
+    status). A refused move never blocks a job: it is recorded as an event with ``refused:
+    true`` so ``sc job show`` can explain it. A missing dataset is a no-op. ``move_id`` makes a
+    replayed follow-up a no-op: the dataset keeps the id of the last move written to it.
     """
+    targets = [getattr(t, "value", t) for t in ([target] if isinstance(target, str) else target)]
     for _ in range(3):
         dataset = store.get_dataset(uuid)
         if dataset is None:
             return False
+        if move_id is not None and dataset.get("status_move_id") == move_id:
+            return True
         current = dataset.get("status")
-        if current == target:
-            return True
+        steps, refused = _plan(current, targets, heal=heal, force=force)
         now = utcnow()
-        event = {"job_id": job_id, "entity": "dataset", "dataset_uuid": uuid, "from": current, "to": target, "at": now, "actor": actor, "reason": reason}
-        if not dataset_transition_allowed(current, target):
-            event["refused"] = True
-            event["reason"] = f"{reason}; transition {current!r} → {target!r} not allowed"
+        base = {"job_id": job_id, "entity": "dataset", "dataset_uuid": uuid, "at": now, "actor": actor}
+        events = []
+        at = current
+        for step in steps:
+            events.append({**base, "from": at, "to": step, "reason": reason + (" (forced)" if force else " (healed)" if heal and at == current else "")})
+            at = step
+        if refused is not None:
+            events.append({**base, "from": at, "to": refused, "refused": True, "reason": f"{reason}; transition {at!r} → {refused!r} not allowed"})
+        if steps:
+            fields: dict[str, Any] = {"status": at, "updated_at": now}
+            if error_message is not None:
+                fields["error_message"] = error_message
+            if move_id is not None:
+                fields["status_move_id"] = move_id
+            if not store.update_dataset(uuid, current, fields):
+                continue  # moved under us: read again
+        for number, event in enumerate(events):
+            if move_id is not None:
+                event["event_id"] = f"{move_id}:{number}"
             store.insert_event(event)
-            return False
-        fields: dict[str, Any] = {"status": target, "updated_at": now}
-        if error_message is not None:
-            fields["error_message"] = error_message
-        if store.update_dataset(uuid, current, fields):
-            store.insert_event(event)
-            return True
+        return refused is None
     return False
+
+
+def _plan(current: str | None, targets: list[str], *, heal: bool, force: bool) -> tuple[list[str], str | None]:
+    """The steps to take from ``current`` and the first target refused, if any."""
+    if force:
+        return [t for t in targets[-1:] if t != current], None
+    if heal and targets and current is not None:
+        return [t for t in targets[-1:] if t != current], None
+    steps, refused = dataset_path(current, [DatasetStatus(t) for t in targets])
+    return [s.value for s in steps], (None if refused is None else refused.value)
+
+
+def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False) -> dict[str, Any]:
+    """An administrator's repair (``sc dataset set-status``): validated against the table unless
+    ``force``, always logged with the actor. Conflict when the table refuses it."""
+    from sccli.errors import Conflict
+
+    check_dataset_status(status)
+    if not reason or not reason.strip():
+        raise InvalidInput("a reason is required (--reason TEXT): it is recorded with the change")
+    before = get_dataset(store, uuid)
+    if before.get("status") == status:
+        return before
+    if not move_dataset(store, uuid, status, actor=actor, reason=reason, force=force):
+        current = get_dataset(store, uuid).get("status")
+        raise Conflict(f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} (use --force to override)")
+    return get_dataset(store, uuid)

@@ -37,10 +37,6 @@ class JobStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATUSES = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
-TERMINAL_STATUSES = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
-
-
 class DatasetStatus(str, Enum):
     """The 17 dataset status strings of the portal (spaces included)."""
 
@@ -61,6 +57,35 @@ class DatasetStatus(str, Enum):
     COMPRESSION_ERROR = "compression error"
     FAILED = "failed"
     RETRYING = "retrying"
+
+
+ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.RUNNING)
+TERMINAL_STATUSES: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+JOB_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in JobStatus)
+DATASET_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in DatasetStatus)
+
+
+class ErrorKind(str, Enum):
+    """Why an attempt failed: decides whether it is retried."""
+
+    ERROR = "error"  # a tool, the network, the store, an unexpected exception: may pass
+    PERMANENT = "permanent"  # a refusal that fails the same way again: never retried
+    TIMEOUT = "timeout"  # the attempt ran past its time limit
+    STALE = "stale"  # its service stopped heartbeating (dead worker)
+    TOO_LARGE = "too_large"  # its result could not be stored: running it again changes nothing
+
+    @property
+    def retryable(self) -> bool:
+        return self not in (ErrorKind.PERMANENT, ErrorKind.TOO_LARGE)
+
+
+class ServiceState(str, Enum):
+    """A service's state in its ``workers`` document (``dead`` is inferred by readers)."""
+
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+    DEAD = "dead"
 
 
 @dataclass(frozen=True)
@@ -92,19 +117,20 @@ JOB_TYPE_CONFIGS: dict[str, JobTypeConfig] = {
 #: Fallback for plugin job types that are not in the table.
 PLUGIN_JOB_DEFAULTS = JobTypeConfig("Plugin job type", 60, 3, False, 2, "unknown")
 
-JOB_TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"running", "cancelled"}),
-    "running": frozenset({"completed", "failed", "cancelled", "pending"}),
-    "failed": frozenset({"pending"}),
-    "cancelled": frozenset({"pending"}),
-    "completed": frozenset(),
+_J = JobStatus
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    _J.PENDING: frozenset({_J.RUNNING, _J.CANCELLED}),
+    _J.RUNNING: frozenset({_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.PENDING}),
+    _J.FAILED: frozenset({_J.PENDING}),
+    _J.CANCELLED: frozenset({_J.PENDING}),
+    _J.COMPLETED: frozenset(),
 }
 
 _D = DatasetStatus
-DATASET_TRANSITIONS: dict[str, frozenset[str]] = {
-    s.value: frozenset(t.value for t in targets)
-    for s, targets in {
-        _D.SUBMITTED: {_D.SYNC_QUEUED, _D.CONVERSION_QUEUED, _D.UPLOAD_QUEUED},
+DATASET_TRANSITIONS: dict[DatasetStatus, frozenset[DatasetStatus]] = {
+    source: frozenset(targets)
+    for source, targets in {
+        _D.SUBMITTED: {_D.SYNC_QUEUED, _D.CONVERSION_QUEUED, _D.UPLOAD_QUEUED, _D.UNZIPPING},
         _D.SYNC_QUEUED: {_D.SYNCING, _D.SYNC_ERROR},
         _D.SYNCING: {_D.CONVERSION_QUEUED, _D.SYNC_ERROR},
         _D.CONVERSION_QUEUED: {_D.CONVERTING, _D.CONVERSION_ERROR},
@@ -119,7 +145,7 @@ DATASET_TRANSITIONS: dict[str, frozenset[str]] = {
         _D.UNZIP_ERROR: {_D.UNZIPPING, _D.FAILED},
         _D.COMPRESSION_ERROR: {_D.ZIPPING, _D.FAILED},
         _D.RETRYING: {_D.SYNC_QUEUED, _D.CONVERSION_QUEUED, _D.UPLOAD_QUEUED},
-        _D.DONE: set(),
+        _D.DONE: {_D.ZIPPING},
         _D.FAILED: set(),
     }.items()
 }
@@ -129,17 +155,22 @@ DATASET_TRANSITIONS: dict[str, frozenset[str]] = {
 class DatasetStages:
     """How a job type moves its dataset: queued on create, working on claim, error on failure."""
 
-    queued: str | None
-    working: str
-    error: str
+    queued: DatasetStatus | None
+    working: DatasetStatus
+    error: DatasetStatus
+
+    @property
+    def ready(self) -> DatasetStatus:
+        """Where a dataset waits for this job type to run: its queued status, else its working one."""
+        return self.queued or self.working
 
 
 DATASET_STAGES: dict[str, DatasetStages] = {
-    "google_sync": DatasetStages("sync queued", "syncing", "sync error"),
-    "dataset_conversion": DatasetStages("conversion queued", "converting", "conversion error"),
-    "file_upload": DatasetStages("upload queued", "uploading", "upload error"),
-    "file_extraction": DatasetStages(None, "unzipping", "unzip error"),
-    "data_compression": DatasetStages(None, "zipping", "compression error"),
+    "google_sync": DatasetStages(_D.SYNC_QUEUED, _D.SYNCING, _D.SYNC_ERROR),
+    "dataset_conversion": DatasetStages(_D.CONVERSION_QUEUED, _D.CONVERTING, _D.CONVERSION_ERROR),
+    "file_upload": DatasetStages(_D.UPLOAD_QUEUED, _D.UPLOADING, _D.UPLOAD_ERROR),
+    "file_extraction": DatasetStages(None, _D.UNZIPPING, _D.UNZIP_ERROR),
+    "data_compression": DatasetStages(None, _D.ZIPPING, _D.COMPRESSION_ERROR),
 }
 
 PRIORITY_NAMES = {"high": 1, "normal": 2, "low": 3}
@@ -185,14 +216,43 @@ def active_key(dataset_uuid: str, job_type: str) -> str:
     return f"{dataset_uuid}:{job_type}"
 
 
-def job_transition_allowed(current: str, target: str) -> bool:
-    return target in JOB_TRANSITIONS.get(current, frozenset())
+def job_transition_allowed(current: str | None, target: str) -> bool:
+    """Whether the job table allows ``current → target`` (None: a job being created, only to pending)."""
+    if current is None:
+        return target == JobStatus.PENDING
+    try:
+        return JobStatus(target) in JOB_TRANSITIONS.get(JobStatus(current), frozenset())
+    except ValueError:
+        return False
 
 
 def dataset_transition_allowed(current: str | None, target: str) -> bool:
-    if current is None:
+    """Whether the dataset table allows ``current → target``."""
+    try:
+        return current is not None and DatasetStatus(target) in DATASET_TRANSITIONS.get(DatasetStatus(current), frozenset())
+    except ValueError:
         return False
-    return target in DATASET_TRANSITIONS.get(current, frozenset())
+
+
+def dataset_path(current: str | None, targets: list[DatasetStatus]) -> tuple[list[DatasetStatus], DatasetStatus | None]:
+    """Walk ``targets`` from ``current`` by the table: the steps allowed (a target equal to the
+    status already reached is skipped) and the first target refused, if any."""
+    steps: list[DatasetStatus] = []
+    at = current
+    for target in targets:
+        if at == target:
+            continue
+        if not dataset_transition_allowed(at, target):
+            return steps, target
+        steps.append(target)
+        at = target
+    return steps, None
+
+
+def heal_allowed(current: str | None, stages: DatasetStages) -> bool:
+    """The contract's healing rule: an administrator's retry of a job takes its dataset from
+    ``failed`` or the type's error status back to the type's ready status (outside the table)."""
+    return current in (DatasetStatus.FAILED, stages.error)
 
 
 def retry_delay_seconds(attempts: int, base: float, maximum: float, jitter: float = 0.0) -> float:
@@ -208,20 +268,24 @@ def is_live_service(worker: dict[str, Any], now: datetime, stale_after_seconds: 
     """A service's heartbeat document is live when it has not stopped and beat within
     ``stale_after_seconds`` (the one rule explain, monitor and ``sc service`` share)."""
     beat = worker.get("heartbeat_at")
-    return worker.get("status") != "stopped" and beat is not None and (now - beat).total_seconds() <= stale_after_seconds
+    return worker.get("status") != ServiceState.STOPPED and beat is not None and (now - beat).total_seconds() <= stale_after_seconds
 
 
-def next_stage(job_type: str, result: dict[str, Any] | None, dataset: dict[str, Any] | None) -> tuple[str | None, str | None]:
+def next_stage(job_type: str, result: dict[str, Any] | None, dataset: dict[str, Any] | None) -> tuple[DatasetStatus | None, str | None]:
     """What follows a successful job: (dataset status, job type to chain), either may be None."""
     result = result or {}
-    if job_type in ("google_sync", "file_extraction"):
-        return "conversion queued", "dataset_conversion"
-    if job_type == "file_upload":
+    if job_type in (JobType.GOOGLE_SYNC, JobType.FILE_EXTRACTION):
+        return DatasetStatus.CONVERSION_QUEUED, JobType.DATASET_CONVERSION.value
+    if job_type == JobType.FILE_UPLOAD:
         if result.get("archives"):
-            return "unzipping", "file_extraction"
+            return DatasetStatus.UNZIPPING, JobType.FILE_EXTRACTION.value
         if (dataset or {}).get("convert"):
-            return "conversion queued", "dataset_conversion"
-        return "done", None
-    if job_type in ("dataset_conversion", "data_compression"):
-        return "done", None
+            return DatasetStatus.CONVERSION_QUEUED, JobType.DATASET_CONVERSION.value
+        return DatasetStatus.DONE, None
+    if job_type in (JobType.DATASET_CONVERSION, JobType.DATA_COMPRESSION):
+        return DatasetStatus.DONE, None
     return None, None
+
+
+#: What a chained job inherits from its dataset when its parent's parameters lack it.
+DATASET_INHERITED_PARAMETERS = {"sensor": "sensor_type", "conversion_parameters": "conversion_params", "user": "user_email"}

@@ -18,7 +18,7 @@ def live_workers(store: Store, stale_after_seconds: float, now: datetime | None 
 
 def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 60.0) -> list[str]:
     """Sentences that say why a job is where it is (why a pending job is not running yet)."""
-    now = utcnow()
+    now = store.now()
     status = job.get("status")
     if status == "pending":
         return _explain_pending(store, job, now, stale_after_seconds)
@@ -32,17 +32,27 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
 
 
 def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:
+    from sccli.pause import ALL_TYPES, paused_types
+
     reasons: list[str] = []
-    run_after = job.get("run_after")
-    if run_after and run_after > now:
+    paused = paused_types(store)
+    for key in (job.get("job_type"), ALL_TYPES):
+        if key in paused:
+            what = "the whole queue is paused" if key == ALL_TYPES else f"job type {key} is paused"
+            why = f": {paused[key]['reason']}" if paused[key].get("reason") else ""
+            reasons.append(f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} (resume with: sc queue resume)")
+    # Jobs written by others (the portal) may lack run_after or created_at: claimable at once.
+    run_after = job.get("run_after") or now
+    if run_after > now:
         wait = (run_after - now).total_seconds()
         what = "waiting for retry" if job.get("attempts") else "scheduled to start"
         reasons.append(f"{what} until {iso(run_after)} (in {wait:.0f}s)")
     prio = int(job.get("priority") or 2)
     ahead = store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=list(range(1, prio))))
     # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
-    same = JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=job["created_at"] + timedelta(milliseconds=1))
-    ahead += max(0, store.count_jobs(same) - (1 if job["run_after"] <= now else 0))
+    created = job.get("created_at") or now
+    same = JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=created + timedelta(milliseconds=1))
+    ahead += max(0, store.count_jobs(same) - (1 if run_after <= now else 0))
     if ahead:
         reasons.append(f"{ahead} pending job(s) are ahead of it (higher priority or created earlier)")
     reasons.extend(_explain_services(store, job, now, stale_after))

@@ -1,114 +1,185 @@
-"""How jobs end or go round again: complete, fail (with backoff), cancel, retry, release and
-stale recovery, with the dataset moves and chaining the contract prescribes.
+"""How jobs move: one checked transition function and the moves built on it (claim, complete,
+fail with backoff, cancel, retry, release, stale recovery), with the dataset moves and chaining
+the contract prescribes, never half done (see :mod:`sccli.followups`).
 
-:class:`JobLifecycle` is mixed into :class:`sccli.queue.JobQueue`; it relies on the queue's
-``store``, ``actor``, retry settings and ``create_job``.
+:meth:`JobLifecycle.transition` is the only writer of a job's ``status`` after its creation
+(the claim, which picks its job in the same atomic write, is the one other): it checks the
+job table, builds the conditional write's expectation and the event from the same from/to
+pair, and carries the follow-ups.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sccli import domain
-from sccli.clock import utcnow
-from sccli.datasets import move_dataset
+from sccli.domain import DatasetStatus, ErrorKind, JobStatus
 from sccli.errors import Conflict, NotFound
-from sccli.store.base import JobChange, JobQuery
-
-if TYPE_CHECKING:
-    from sccli.store.base import Store
+from sccli.followups import (
+    chained_job_id,
+    crash_point,
+    dataset_item,
+    drain_outbox,
+    event_item,
+    job_item,
+    outbox_batch,
+    run_followups,
+)
+from sccli.store.base import Before, JobChange, Store
 
 #: Inherited by a chained job from its parent.
 CHAINED_PARAMETERS = ("sensor_type", "conversion_params", "user_email", "input_path", "output_path")
 
+#: Builds a validated job document (``JobQueue.build_job``), for chained jobs.
+JobBuilder = Callable[..., dict[str, Any]]
 
+_P, _R = JobStatus.PENDING, JobStatus.RUNNING
+
+
+@dataclass
 class JobLifecycle:
-    """Transitions out of ``running`` (and the explicit retry/cancel of an administrator)."""
+    """Transitions of existing jobs over one store."""
 
     store: Store
+    build_job: JobBuilder
     actor: str
-    retry_base_seconds: float
-    retry_max_seconds: float
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    # -- the one transition -----------------------------------------------------------------
+    def transition(
+        self,
+        job: dict[str, Any],
+        to: JobStatus,
+        *,
+        actor: str,
+        reason: str,
+        change: JobChange | None = None,
+        followups: Sequence[dict[str, Any]] = (),
+        fence: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Move ``job`` (as read) to ``to``: conditional on its status (and, from running, on
+        its lease token, plus ``fence``), with its event and ``followups``; the job after the
+        write, or None when it was no longer in the state read."""
+        source = JobStatus(job.get("status"))
+        if not domain.job_transition_allowed(source, to):
+            raise Conflict(f"job {job.get('job_id')}: {source.value} → {to.value} is not a job transition")
+        expect: dict[str, Any] = {"status": source.value}
+        if source is _R:
+            expect["lease_token"] = job.get("lease_token")
+        expect.update(fence or {})
+        now = self.store.now()
+        change = change or JobChange()
+        change.set.update(status=to.value, updated_at=now)
+        event = {"entity": "job", "from": source.value, "to": to.value, "at": now, "actor": actor, "reason": reason}
+        return self.write(job["job_id"], expect, change, event, list(followups))
+
+    def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any], followups: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A job write with its event and follow-ups: one transaction, or an outbox on the job."""
+        store = self.store
+        with store.atomic():
+            if store.atomic_followups:
+                doc = store.update_job(job_id, expect, change, {**event, "job_id": job_id})
+                if doc is not None:
+                    crash_point("after_job_write", doc["status"])
+                    crash_point("after_event", doc["status"])  # written with the job, in this transaction
+                    run_followups(store, followups, doc)
+                return doc
+            items = [event_item({**event, "job_id": job_id}), *followups]
+            change.push["outbox"] = outbox_batch(items, event["at"])
+            doc = store.update_job(job_id, expect, change)
+        if doc is not None:
+            crash_point("after_job_write", doc["status"])
+            drain_outbox(store, doc)
+        return doc
 
     # -- success ----------------------------------------------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any] | None:
-        """Mark a running job completed, move its dataset on and chain the next job once.
+        """Mark a running job completed, move its dataset on and chain the next job, atomically.
 
-        Returns the job after the update, or None when the caller no longer holds the lease
-        (so a repeated or late completion changes nothing and creates no second child).
-        """
-        now = utcnow()
+        None when the caller no longer holds the lease (a late completion changes nothing)."""
+        job = self._running(job_id, lease_token)
+        if job is None:
+            return None
         who = actor or self.actor
+        result = result or {}
+        now = self.store.now()
         change = JobChange(
-            set={"status": "completed", "completed_at": now, "updated_at": now, "result": result or {}, "progress_percentage": 100, "cancel_requested": False},
+            set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
             unset=("active_key",),
         )
-        job = self.store.update_job(job_id, {"status": "running", "lease_token": lease_token}, change, self._event("running", "completed", who, "handler succeeded", at=now))
-        if job is not None:
-            self.advance_dataset(job, who)
-        return job
+        return self.transition(job, JobStatus.COMPLETED, actor=who, reason="handler succeeded", change=change, followups=self._next_stage(job, result, who))
 
-    def advance_dataset(self, job: dict[str, Any], actor: str) -> None:
-        """Move a completed job's dataset to its next stage and chain the next job, once (idempotent)."""
+    def _next_stage(self, job: dict[str, Any], result: dict[str, Any], actor: str) -> list[dict[str, Any]]:
+        """Follow-ups of a success: the dataset's next stage and the chained job."""
         if job["job_type"] not in domain.DATASET_STAGES:
-            return  # rsync, backup, validation and plugins neither move datasets nor chain
+            return []  # rsync, backup, validation and plugins neither move datasets nor chain
         dataset = self.store.get_dataset(job["dataset_uuid"])
-        target, child_type = domain.next_stage(job["job_type"], job.get("result"), dataset)
-        if target and dataset is not None:
-            move_dataset(self.store, job["dataset_uuid"], target, actor=actor, reason=f"{job['job_type']} completed", job_id=job["job_id"])
-        if child_type and not self.store.find_jobs(JobQuery(parent_job_id=job["job_id"]), limit=1):
-            params = {k: job["parameters"][k] for k in CHAINED_PARAMETERS if k in (job.get("parameters") or {})}
-            params.update((job.get("result") or {}).get("next_parameters") or {})
-            try:
-                self.create_job(  # type: ignore[attr-defined]
-                    job["dataset_uuid"], child_type, params, parent_job_id=job["job_id"],
-                    allow_missing_dataset=dataset is None, actor=actor, created_by=f"chain:{job['job_id']}",
-                )
-            except Conflict as exc:
-                self.store.insert_event(self._event(None, "pending", actor, f"chained {child_type} not created: {exc}") | {"job_id": job["job_id"], "refused": True})
+        target, child_type = domain.next_stage(job["job_type"], result, dataset)
+        items = []
+        if target is not None and dataset is not None:
+            items.append(dataset_item(job["dataset_uuid"], [target], job_id=job["job_id"], actor=actor, reason=f"{job['job_type']} completed"))
+        if child_type is not None:
+            child = self._chained_job(job, child_type, result, dataset)
+            event = {"entity": "job", "from": None, "to": _P.value, "at": child["created_at"], "actor": actor, "reason": f"chained after {job['job_id']}"}
+            items.append(job_item(child, event))
+        return items
+
+    def _chained_job(self, job: dict[str, Any], child_type: str, result: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, Any]:
+        parent = job.get("parameters") or {}
+        params = {k: parent[k] for k in CHAINED_PARAMETERS if k in parent}
+        for dataset_key, param in domain.DATASET_INHERITED_PARAMETERS.items():
+            if param not in params and (dataset or {}).get(dataset_key) not in (None, "", {}):
+                params[param] = dataset[dataset_key]  # type: ignore[index]
+        params.update(result.get("next_parameters") or {})
+        return self.build_job(
+            job["dataset_uuid"], child_type, params, None, None, None, parent_job_id=job["job_id"],
+            created_by=f"chain:{job['job_id']}", job_id=chained_job_id(job["job_id"], child_type),
+        )
 
     # -- failure ----------------------------------------------------------------------------
-    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = "error", retry: bool = True, actor: str | None = None) -> dict[str, Any] | None:
-        """Record a failed attempt: back to pending after a backoff while attempts remain,
-        else failed for good. ``kind`` is error, timeout or stale. None when the lease is lost."""
-        job = self.store.get_job(job_id)
-        if job is None or job.get("status") != "running" or job.get("lease_token") != lease_token:
+    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None) -> dict[str, Any] | None:
+        """Record a failed attempt: back to pending after a backoff while attempts remain and the
+        error may pass, else failed for good. None when the lease is lost."""
+        job = self._running(job_id, lease_token)
+        if job is None:
             return None
         return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor)
 
-    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
-        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail for good."""
-        now = utcnow()
+    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail."""
+        error_kind = ErrorKind(kind)
+        now = self.store.now()
         attempts = int(job.get("attempts") or 0)
-        will_retry = retry and attempts < int(job.get("max_attempts") or 1)
-        entry = {"attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": kind}
-        fields: dict[str, Any] = {"error": error, "updated_at": now, "cancel_requested": False}
+        limit = int(job.get("max_attempts") or domain.job_type_config(job.get("job_type", "")).max_attempts)
+        will_retry = retry and error_kind.retryable and attempts < limit
+        entry = {"attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": error_kind.value}
+        change = JobChange(set={"error": error, "cancel_requested": False}, push={"errors": entry})
         if will_retry:
-            delay = domain.retry_delay_seconds(attempts, self.retry_base_seconds, self.retry_max_seconds, self._jitter())  # type: ignore[attr-defined]
-            fields.update(status="pending", run_after=now + timedelta(seconds=delay))
-            change = JobChange(set=fields, unset=("lease_token", "heartbeat_at"), push={"errors": entry})
-            reason = f"attempt {attempts} failed ({kind}); retry in {delay:.0f}s"
+            delay = domain.retry_delay_seconds(attempts, self.retry_base_seconds, self.retry_max_seconds, self.rng.uniform(-0.5, 0.5))
+            change.set["run_after"] = now + timedelta(seconds=delay)
+            change.unset = ("lease_token", "heartbeat_at")
+            reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _P
         else:
-            fields.update(status="failed", completed_at=now)
-            change = JobChange(set=fields, unset=("active_key",), push={"errors": entry})
-            reason = f"attempt {attempts} of {job.get('max_attempts')} failed ({kind}); no retry left"
-        expect = {"status": "running", "lease_token": job.get("lease_token")}
-        updated = self.store.update_job(job["job_id"], expect, change, self._event("running", fields["status"], actor, reason, at=now))
-        if updated is not None:
-            self._dataset_after_failure(updated, will_retry, error, actor)
-        return updated
+            change.set["completed_at"] = now
+            change.unset = ("active_key",)
+            why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
+            reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
+        followups = self._dataset_after_failure(job, will_retry, error, actor)
+        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence)
 
-    def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> None:
+    def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> list[dict[str, Any]]:
         stages = domain.DATASET_STAGES.get(job["job_type"])
         if not stages:
-            return
-        uuid, job_id = job["dataset_uuid"], job["job_id"]
-        move_dataset(self.store, uuid, stages.error, actor=actor, reason="attempt failed", job_id=job_id, error_message=error)
-        if will_retry:
-            move_dataset(self.store, uuid, stages.queued or stages.working, actor=actor, reason="retry scheduled", job_id=job_id)
-        else:
-            move_dataset(self.store, uuid, "failed", actor=actor, reason="no attempts left", job_id=job_id)
+            return []
+        last = stages.ready if will_retry else DatasetStatus.FAILED
+        reason = "attempt failed; retry scheduled" if will_retry else "attempt failed; no attempts left"
+        return [dataset_item(job["dataset_uuid"], [stages.error, last], job_id=job["job_id"], actor=actor, reason=reason, error_message=error)]
 
     # -- cancel -----------------------------------------------------------------------------
     def cancel(self, job_id: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
@@ -119,16 +190,16 @@ class JobLifecycle:
         who = actor or self.actor
         reason = reason or f"cancelled by {who}"
         for _ in range(3):
-            job = self._require(job_id)
-            if job["status"] == "pending":
-                done = self._finish_cancel(job, {"status": "pending"}, reason, who)
+            job = self.require(job_id)
+            if job["status"] == _P:
+                done = self._finish_cancel(job, reason, who)
                 if done is not None:
                     return done
-            elif job["status"] == "running":
-                now = utcnow()
+            elif job["status"] == _R:
+                now = self.store.now()
                 change = JobChange(set={"cancel_requested": True, "cancel_reason": reason, "updated_at": now})
-                event = self._event("running", "running", who, f"cancel requested: {reason}", at=now)
-                requested = self.store.update_job(job_id, {"status": "running", "lease_token": job.get("lease_token")}, change, event)
+                event = {"entity": "job", "from": _R.value, "to": _R.value, "at": now, "actor": who, "reason": f"cancel requested: {reason}"}
+                requested = self.store.update_job(job_id, {"status": _R.value, "lease_token": job.get("lease_token")}, change, {**event, "job_id": job_id})
                 if requested is not None:
                     return requested
             else:
@@ -137,73 +208,100 @@ class JobLifecycle:
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any] | None:
         """The service's confirmation that a running job was stopped after a cancel request."""
-        job = self.store.get_job(job_id)
-        if job is None or job.get("lease_token") != lease_token:
+        job = self._running(job_id, lease_token)
+        if job is None:
             return None
-        return self._finish_cancel(job, {"status": "running", "lease_token": lease_token}, reason or job.get("cancel_reason") or "cancelled", actor or self.actor)
+        return self._finish_cancel(job, reason or job.get("cancel_reason") or "cancelled", actor or self.actor)
 
-    def _finish_cancel(self, job: dict[str, Any], expect: dict[str, Any], reason: str, actor: str) -> dict[str, Any] | None:
-        now = utcnow()
-        change = JobChange(set={"status": "cancelled", "completed_at": now, "updated_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
-        done = self.store.update_job(job["job_id"], expect, change, self._event(expect["status"], "cancelled", actor, reason, at=now))
+    def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str) -> dict[str, Any] | None:
+        now = self.store.now()
+        change = JobChange(set={"completed_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
         stages = domain.DATASET_STAGES.get(job["job_type"])
-        if done is not None and stages:
-            move_dataset(self.store, job["dataset_uuid"], stages.error, actor=actor, reason="job cancelled", job_id=job["job_id"], error_message=reason)
-        return done
+        followups = [dataset_item(job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled", error_message=reason)] if stages else []
+        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups)
 
     # -- retry and release ------------------------------------------------------------------
     def retry(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
-        """Put a failed or cancelled job back to pending with a fresh set of attempts."""
+        """Put a failed or cancelled job back to pending with a fresh set of attempts, and heal
+        its dataset (from ``failed`` or the type's error status back to its ready status)."""
         who = actor or self.actor
-        job = self._require(job_id)
-        if job["status"] not in ("failed", "cancelled"):
+        job = self.require(job_id)
+        if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
-        now = utcnow()
+        now = self.store.now()
         fields: dict[str, Any] = {
-            "status": "pending", "attempts": 0, "run_after": now, "updated_at": now, "completed_at": None,
-            "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
+            "attempts": 0, "run_after": now, "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
         }
         if not job.get("allow_duplicate"):
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
+        stages = domain.DATASET_STAGES.get(job["job_type"])
+        followups = [dataset_item(job["dataset_uuid"], [stages.ready], job_id=job_id, actor=who, reason="job retried", heal=True)] if stages else []
         change = JobChange(set=fields, unset=("lease_token", "heartbeat_at"))
-        done = self.store.update_job(job_id, {"status": job["status"]}, change, self._event(job["status"], "pending", who, "explicit retry", at=now))
+        done = self.transition(job, _P, actor=who, reason="explicit retry", change=change, followups=followups)
         if done is None:
             raise Conflict(f"job {job_id} changed state while retrying; try again")
-        stages = domain.DATASET_STAGES.get(job["job_type"])
-        if stages:
-            move_dataset(self.store, job["dataset_uuid"], stages.queued or stages.working, actor=who, reason="job retried", job_id=job_id)
         return done
 
     def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None) -> dict[str, Any] | None:
         """Give a running job back to pending without consuming an attempt (SIGTERM drain)."""
-        now = utcnow()
-        change = JobChange(set={"status": "pending", "run_after": now, "updated_at": now}, unset=("lease_token", "heartbeat_at"), inc={"attempts": -1})
-        return self.store.update_job(job_id, {"status": "running", "lease_token": lease_token}, change, self._event("running", "pending", actor or self.actor, reason, at=now))
+        job = self._running(job_id, lease_token)
+        if job is None:
+            return None
+        change = JobChange(set={"run_after": self.store.now()}, unset=("lease_token", "heartbeat_at"), inc={"attempts": -1})
+        return self.transition(job, _P, actor=actor or self.actor, reason=reason, change=change)
 
     # -- recovery ---------------------------------------------------------------------------
     def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
-        """Recover running jobs whose heartbeat is older than ``stale_after_seconds``.
+        """Recover running jobs whose heartbeat is older than ``stale_after_seconds`` on the
+        store's clock: each is re-queued (or failed when its attempts are used up), fenced by
+        its lease token AND by its heartbeat still being old, so a worker that resumes
+        heartbeating keeps its job. Returns the jobs after recovery."""
+        from sccli.store.base import JobQuery
 
-        Each is re-queued (or failed when its attempts are used up), fenced by its lease token
-        so a job whose worker is still writing is never taken from it twice. Returns the jobs
-        after recovery.
-        """
-        cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
-        stale = self.store.find_jobs(JobQuery(status=["running"], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit)
+        now = self.store.now()
+        cutoff = now - timedelta(seconds=stale_after_seconds)
+        stale = self.store.find_jobs(JobQuery(status=[_R.value], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit)
         recovered = []
         for job in stale:
-            age = "unknown" if job.get("heartbeat_at") is None else f"{(utcnow() - job['heartbeat_at']).total_seconds():.0f}s"
-            done = self.fail_attempt(job, f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)", kind="stale", retry=True, actor=actor)
+            beat = job.get("heartbeat_at")
+            age = "unknown" if beat is None else f"{(now - beat).total_seconds():.0f}s"
+            error = f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)"
+            done = self.fail_attempt(job, error, kind=ErrorKind.STALE, retry=True, actor=actor, fence={"heartbeat_at": Before(cutoff)})
             if done is not None:
                 recovered.append(done)
         return recovered
 
+    def promote_starving(self, after_minutes: float, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
+        """The starvation guard: a pending job ready for longer than ``after_minutes`` is raised
+        one priority level (logged as an event), so low-priority work cannot wait forever."""
+        from sccli.store.base import JobQuery
+
+        now = self.store.now()
+        cutoff = now - timedelta(minutes=after_minutes)
+        waiting = self.store.find_jobs(JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),), limit=limit)
+        raised = []
+        for job in waiting:
+            if job.get("created_at") is not None and job["created_at"] > cutoff:
+                continue
+            priority = int(job.get("priority") or 2)
+            change = JobChange(set={"priority": priority - 1, "run_after": now, "updated_at": now})
+            event = {"entity": "job", "from": _P.value, "to": _P.value, "at": now, "actor": actor,
+                     "reason": f"waited over {after_minutes:g} min: priority raised {priority} → {priority - 1}"}
+            done = self.write(job["job_id"], {"status": _P.value, "priority": priority}, change, event, [])
+            if done is not None:
+                raised.append(done)
+        return raised
+
     # -- helpers ----------------------------------------------------------------------------
-    def _require(self, job_id: str) -> dict[str, Any]:
+    def require(self, job_id: str) -> dict[str, Any]:
+        """The job, or NotFound."""
         job = self.store.get_job(job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    def _event(self, from_status: str | None, to_status: str, actor: str, reason: str, at: Any = None) -> dict[str, Any]:
-        return {"entity": "job", "from": from_status, "to": to_status, "at": at or utcnow(), "actor": actor, "reason": reason}
+    def _running(self, job_id: str, lease_token: str) -> dict[str, Any] | None:
+        job = self.store.get_job(job_id)
+        if job is None or job.get("status") != _R or job.get("lease_token") != lease_token:
+            return None
+        return job

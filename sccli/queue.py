@@ -18,9 +18,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain
-from sccli.clock import utcnow
-from sccli.datasets import move_dataset
+from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
+from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
 from sccli.lifecycle import JobLifecycle
 from sccli.store import open_store
 from sccli.store.base import JobChange, JobQuery, Store
@@ -51,8 +51,10 @@ def as_store(store_or_client: Store | Any, db_name: str | None = None) -> Store:
     raise InvalidInput(f"cannot open a store from {type(store_or_client).__name__}")
 
 
-class JobQueue(JobLifecycle):
-    """The queue over one store (finishing, cancel, retry and recovery come from JobLifecycle). ``JobQueue(MongoClient(url), "scientistcloud")`` works too."""
+class JobQueue:
+    """The queue over one store: create and claim jobs here; transitions of existing jobs are
+    :class:`~sccli.lifecycle.JobLifecycle`'s (``queue.lifecycle``, its moves also exposed here).
+    ``JobQueue(MongoClient(url), "scientistcloud")`` works too."""
 
     def __init__(
         self,
@@ -64,13 +66,14 @@ class JobQueue(JobLifecycle):
         retry_max_seconds: float = 3600.0,
         extra_types: Iterable[str] = (),
         rng: random.Random | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = as_store(store, db_name)
-        self.actor = actor or default_actor()
-        self.retry_base_seconds = retry_base_seconds
-        self.retry_max_seconds = retry_max_seconds
         self.extra_types = frozenset(extra_types)
-        self._rng = rng or random.Random()
+        self.settings = settings
+        self.lifecycle = JobLifecycle(
+            self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
+        )
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None) -> JobQueue:
@@ -80,8 +83,17 @@ class JobQueue(JobLifecycle):
 
         return cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings),
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings,
         )
+
+    @property
+    def actor(self) -> str:
+        """Who this queue's writes are recorded as (``job_events.actor``)."""
+        return self.lifecycle.actor
+
+    @actor.setter
+    def actor(self, value: str) -> None:
+        self.lifecycle.actor = value
 
     @property
     def known_types(self) -> list[str]:
@@ -106,21 +118,38 @@ class JobQueue(JobLifecycle):
         created_by: str | None = None,
         actor: str | None = None,
     ) -> str:
-        """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input."""
+        """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input.
+
+        The job, its creation event and its dataset's move to the type's queued status are
+        written together (one transaction, or the job's outbox)."""
+        who = actor or self.actor
         doc = self.build_job(
             dataset_uuid, job_type, parameters, priority, max_attempts, timeout_minutes,
             allow_duplicate=allow_duplicate, run_after_seconds=run_after_seconds,
-            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or actor or self.actor,
+            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who,
         )
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
-        who = actor or self.actor
-        self.store.insert_job(doc, self._event(None, "pending", who, "created", at=doc["created_at"]) | {"job_id": doc["job_id"]})
+        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": who, "reason": "created"}
         stages = domain.DATASET_STAGES.get(job_type)
+        followups = []
         if dataset is not None and stages and stages.queued:
-            move_dataset(self.store, dataset_uuid, stages.queued, actor=who, reason=f"{job_type} job created", job_id=doc["job_id"])
-        return doc["job_id"]
+            followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who, reason=f"{job_type} job created"))
+        self._insert(doc, event, followups)
+        return str(doc["job_id"])
+
+    def _insert(self, doc: dict[str, Any], event: dict[str, Any], followups: list[dict[str, Any]]) -> None:
+        store = self.store
+        if store.atomic_followups:
+            with store.atomic():
+                store.insert_job(doc, event)
+                run_followups(store, followups)
+            return
+        doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
+        store.insert_job(doc)
+        crash_point("after_job_write", doc["status"])
+        drain_outbox(store, doc)
 
     def build_job(
         self,
@@ -136,12 +165,13 @@ class JobQueue(JobLifecycle):
         parent_job_id: str | None = None,
         migration_id: str | None = None,
         created_by: str | None = None,
+        job_id: str | None = None,
     ) -> dict[str, Any]:
         """The validated job document, not yet written (migration batches these)."""
         self.check_type(job_type)
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
-        parameters = _check_parameters(parameters)
+        parameters = self.check_parameters(job_type, parameters)
         config = domain.job_type_config(job_type)
         try:
             prio = domain.parse_priority(config.priority if priority is None else priority)
@@ -149,10 +179,10 @@ class JobQueue(JobLifecycle):
             raise InvalidInput(str(exc)) from None
         attempts = _positive_int("max_attempts", config.max_attempts if max_attempts is None else max_attempts, 100)
         timeout = _positive_int("timeout_minutes", config.timeout_minutes if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
-        now = utcnow()
+        now = self.store.now()
         doc: dict[str, Any] = {
-            "job_id": str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
-            "status": "pending", "priority": prio, "parameters": parameters, "attempts": 0,
+            "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
+            "status": JobStatus.PENDING.value, "priority": prio, "parameters": parameters, "attempts": 0,
             "max_attempts": attempts, "timeout_minutes": timeout, "created_at": now, "updated_at": now,
             "started_at": None, "completed_at": None, "run_after": now + timedelta(seconds=run_after_seconds),
             "worker_id": None, "pid": None, "host": None, "lease_token": None, "heartbeat_at": None,
@@ -160,9 +190,7 @@ class JobQueue(JobLifecycle):
             "error": None, "errors": [], "logs": [], "parent_job_id": parent_job_id,
             "created_by": created_by or self.actor, "migration_id": migration_id,
         }
-        if allow_duplicate:
-            doc["allow_duplicate"] = True
-        else:
+        if not allow_duplicate:
             doc["active_key"] = domain.active_key(dataset_uuid, job_type)
         return doc
 
@@ -171,24 +199,36 @@ class JobQueue(JobLifecycle):
         if not domain.is_builtin_type(job_type) and job_type not in self.extra_types:
             raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
+    def check_parameters(self, job_type: str, parameters: Any) -> dict[str, Any]:
+        """Parameters as the store can hold them and the job type declares them."""
+        return _check_parameters(parameters)
+
     # -- reading ----------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         """The job document, or None."""
         return self.store.get_job(job_id)
 
     def require_job(self, job_id: str) -> dict[str, Any]:
-        job = self.store.get_job(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
-        return job
+        """The job document, or NotFound."""
+        return self.lifecycle.require(job_id)
 
     def list_jobs(self, query: JobQuery | None = None, limit: int | None = 50, offset: int = 0) -> list[dict[str, Any]]:
         return self.store.find_jobs(query or JobQuery(), limit=limit, offset=offset)
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker``; the job as it is after the claim, or None."""
-        now = utcnow()
+        """Atomically claim the next job for ``worker`` (paused types are left alone); the job
+        as it is after the claim, or None. Claim, event and the dataset's move to its working
+        status are written together."""
+        from sccli.pause import paused_types, unpaused
+
+        paused = paused_types(self.store)
+        if paused:
+            types = unpaused(self.known_types if types is None else types, paused)
+            if not types:
+                return None
+        store = self.store
+        now = store.now()
         host = host or socket.gethostname()
         pid = pid or os.getpid()
         fields = {
@@ -196,30 +236,82 @@ class JobQueue(JobLifecycle):
             "updated_at": now, "lease_token": uuidlib.uuid4().hex, "cancel_requested": False,
             "progress_percentage": 0, "progress_message": None,
         }
-        actor = f"worker:{host}:{pid}"
-        job = self.store.claim_job(now, fields, types, event={"entity": "job", "at": now, "actor": actor, "reason": f"claimed by {worker}"})
+        claimed = [claimed_item(fields["lease_token"], f"worker:{host}:{pid}", worker, now)]
+        if store.atomic_followups:
+            with store.atomic():
+                job = store.claim_job(now, fields, types)
+                if job is not None:
+                    crash_point("after_job_write", job["status"])
+                    run_followups(store, claimed, job)
+            return job
+        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
         if job is not None:
-            stages = domain.DATASET_STAGES.get(job["job_type"])
-            if stages:
-                move_dataset(self.store, job["dataset_uuid"], stages.working, actor=actor, reason="job started", job_id=job["job_id"])
+            crash_point("after_job_write", job["status"])
+            drain_outbox(store, job)
         return job
 
-    def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> dict[str, Any] | None:
-        """Refresh a running job's heartbeat (and progress); None when the lease is lost."""
-        fields: dict[str, Any] = {"heartbeat_at": utcnow()}
+    def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
+        """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
+        fields: dict[str, Any] = {"heartbeat_at": self.store.now()}
         if progress is not None:
             fields["progress_percentage"] = round(max(0.0, min(100.0, float(progress))), 1)
         if message is not None:
             fields["progress_message"] = str(message)[:500]
-        return self.store.update_job(job_id, {"status": "running", "lease_token": lease_token}, JobChange(set=fields))
+        return self.store.touch_job(job_id, {"status": JobStatus.RUNNING.value, "lease_token": lease_token}, fields)
 
     def add_log(self, job_id: str, message: str) -> None:
         """Append a capped ``{timestamp, message}`` entry to the job's ``logs``."""
-        self.store.update_jobs(JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": utcnow(), "message": message}}))
+        self.store.update_jobs(JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}}))
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _jitter(self) -> float:
-        return self._rng.uniform(-0.5, 0.5)
+    # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
+    def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any] | None:
+        """See :meth:`JobLifecycle.complete`."""
+        return self.lifecycle.complete(job_id, lease_token, result, actor)
+
+    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None) -> dict[str, Any] | None:
+        """See :meth:`JobLifecycle.fail`."""
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor)
+
+    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
+        """See :meth:`JobLifecycle.fail_attempt`."""
+        return self.lifecycle.fail_attempt(job, error, kind=kind, retry=retry, actor=actor)
+
+    def cancel(self, job_id: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """See :meth:`JobLifecycle.cancel`."""
+        return self.lifecycle.cancel(job_id, reason, actor)
+
+    def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any] | None:
+        """See :meth:`JobLifecycle.mark_cancelled`."""
+        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor)
+
+    def retry(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+        """See :meth:`JobLifecycle.retry`."""
+        return self.lifecycle.retry(job_id, actor)
+
+    def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None) -> dict[str, Any] | None:
+        """See :meth:`JobLifecycle.release`."""
+        return self.lifecycle.release(job_id, lease_token, reason, actor)
+
+    def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
+        """See :meth:`JobLifecycle.requeue_stale`."""
+        return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
+
+    def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
+        """A service's periodic recovery: stale jobs re-queued, follow-ups left in outboxes by a
+        crashed writer finished (older than ``stale_after_seconds``), and (when set) the
+        starvation guard. What it did, for the service's log."""
+        from datetime import timedelta
+
+        from sccli.followups import drain_stale_outboxes
+
+        recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
+        drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
+        raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
+        return {"recovered": recovered, "outboxes": drained, "raised": raised}
+
+    def finish_followups(self, job: dict[str, Any]) -> None:
+        """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""
+        drain_outbox(self.store, job)
 
 
 def _check_parameters(parameters: Any) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class Settings:
     api_session_secret: str | None = None
     metrics_public: bool = False
     migration_grace_seconds: float = 3600.0
+    starvation_minutes: float | None = None
+    store_timeout_seconds: float = 20.0
 
     @property
     def data_dirs(self) -> list[Path]:

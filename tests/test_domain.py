@@ -12,11 +12,12 @@ def test_seventeen_dataset_statuses_all_in_the_transition_table() -> None:
     assert len(statuses) == 17
     assert set(domain.DATASET_TRANSITIONS) == statuses
     assert all(targets <= statuses for targets in domain.DATASET_TRANSITIONS.values())
-    assert domain.DATASET_TRANSITIONS["done"] == frozenset() and domain.DATASET_TRANSITIONS["failed"] == frozenset()
+    assert domain.DATASET_TRANSITIONS[domain.DatasetStatus.DONE] == {domain.DatasetStatus.ZIPPING}  # amended: compressing a finished dataset
+    assert domain.DATASET_TRANSITIONS[domain.DatasetStatus.FAILED] == frozenset()
 
 
 @pytest.mark.parametrize(("current", "target", "allowed"), [
-    ("submitted", "sync queued", True), ("submitted", "unzipping", False), ("uploading", "unzipping", True),
+    ("submitted", "sync queued", True), ("submitted", "unzipping", True), ("done", "zipping", True), ("failed", "conversion queued", False), ("uploading", "unzipping", True),
     ("unzip error", "unzipping", True), ("done", "conversion queued", False), (None, "sync queued", False),
     ("retrying", "upload queued", True), ("converting", "conversion queued", False),
 ])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from sccli.clock import iso
 from sccli.errors import CheckFailed, Conflict, InvalidInput, MissingExtra, NotFound, ScError, StoreUnavailable
+from sccli.serialize import plain, public_job
 
 #: Status of each error class; the first match in this order wins (subclasses first).
 STATUS_BY_ERROR: tuple[tuple[type[ScError], int], ...] = (
@@ -33,8 +31,6 @@ _FIELD_HINTS = (
     ("timeout_minutes", "timeout_minutes"),
 )
 
-#: Fields a job response never carries (the lease token fences worker writes; it is not for clients).
-HIDDEN_JOB_FIELDS = ("_id", "lease_token")
 
 
 class FieldInvalid(InvalidInput):
@@ -81,23 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ScError, _handle_sc_error)
 
 
-def plain(value: Any) -> Any:
-    """A store value as JSON-ready data: datetimes as ISO 8601 Z, unknown types as text."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items() if k != "_id"}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(v) for v in value]
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)  # ObjectId, Decimal128, bytes...
-
-
 def job_json(job: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A job document as the API returns it."""
-    out = plain({k: v for k, v in job.items() if k not in HIDDEN_JOB_FIELDS})
-    out.update(extra)
-    return out
+    """A job document as the API returns it (the one serializer, :func:`sccli.serialize.public_job`)."""
+    return public_job(job, **extra)
+
+
+__all__ = ["FieldInvalid", "job_json", "plain", "public_job"]

@@ -105,7 +105,10 @@ class Application:
 
     # -- output -----------------------------------------------------------------------------
     def print_json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, default=json_default, indent=2, ensure_ascii=False) + "\n")
+        """``data`` as JSON through the one serializer (internal job fields left out)."""
+        from sccli.serialize import public
+
+        sys.stdout.write(json.dumps(public(data), default=json_default, indent=2, ensure_ascii=False) + "\n")
 
     def print_table(
         self,

@@ -88,3 +88,27 @@ def list_datasets(
         a.print_json(docs)
     else:
         a.print_table(docs, ["uuid", "name", "status", "user", "sensor", "updated_at"], fmt=fmt, title="Datasets")
+
+
+@app.command("set-status")
+def set_status(
+    ctx: typer.Context,
+    uuid: Annotated[str, typer.Argument(help="Dataset UUID.")],
+    status: Annotated[str, typer.Argument(help="The new status, e.g. 'conversion queued' (quote statuses with spaces).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required): recorded in job_events with you as the actor.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Allow a move the transition table refuses (recorded as forced).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Repair a dataset's status by hand: checked against the transition table unless --force.
+
+    Example: sc dataset set-status 550e8400-e29b-41d4-a716-446655440000 'conversion queued' --reason 'input fixed'
+    """
+    from sccli.datasets import set_dataset_status
+    from sccli.queue import default_actor
+
+    a: Application = ctx.obj
+    doc = set_dataset_status(a.store, uuid, status, reason=reason, actor=default_actor(), force=force)
+    if as_json:
+        a.print_json(doc)
+    else:
+        typer.echo(f"dataset {uuid} is now {doc['status']!r}")

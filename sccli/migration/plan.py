@@ -39,6 +39,7 @@ PARAMETER_MAP = {
     "google_drive_link": "data_url",
     "sensor": "sensor_type",
     "conversion_parameters": "conversion_params",
+    "files": "files",
 }
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".gz", ".bz2", ".xz")
@@ -111,6 +112,10 @@ class ProblemFinder:
         if not self.mounted:
             return found
         input_dir = Path(params["input_path"])
+        if job_type == "file_upload":
+            if not params.get("files"):
+                found.append("no files to upload (the dataset names none in its 'files' field)")
+            return found
         if not input_dir.is_dir():
             found.append(f"input directory {input_dir} is missing")
         elif job_type == "file_extraction" and not _has_archive(input_dir):
@@ -151,8 +156,8 @@ def plan_dataset(
         return PlanItem(uuid, status, SKIP, job_type, priority, reason=f"dataset field for parameter {unusable!r} is not JSON (fix the dataset first)")
     problems = finder.problems(job_type, params)
     item = PlanItem(uuid, status, CREATE, job_type, priority, status in IN_FLIGHT_STATUSES, params, problems)
-    if problems and skip_problems:
-        item.action, item.reason = SKIP, "skipped because of its problems (--skip-problems)"
+    if problems:  # its job would fail on every attempt: listed, not created
+        item.action, item.reason = SKIP, "not migrated: its job could not succeed (fix the problems, then run again)"
     return item
 
 

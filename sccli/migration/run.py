@@ -64,13 +64,13 @@ class MigrationReport:
         self.examined += 1
         if self.detail or item.needs_attention:
             self.items.append(item)
+        self.with_problems += int(bool(item.problems))
         if item.action != CREATE:
             self.skipped += 1
             return
         self.created += 1
         self.by_job_type[item.job_type or ""] += 1
         self.delayed += int(item.delayed)
-        self.with_problems += int(bool(item.problems))
 
     def summary(self) -> dict[str, Any]:
         """Counts only (what the ledger header keeps)."""

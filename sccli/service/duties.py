@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sccli import __version__
 from sccli.clock import utcnow
+from sccli.domain import JobStatus
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -28,6 +29,17 @@ log = logging.getLogger("sccli.service")
 
 #: Progress reaches the job document at most this often.
 PROGRESS_INTERVAL = 1.0
+
+
+def unfinished_work(store: Any, types: list[str]) -> int:
+    """Jobs of ``types`` pending or running, plus jobs whose follow-ups still wait in an outbox
+    (a chained job not created yet is work too: --until-idle must not exit before it)."""
+    from datetime import timedelta
+
+    active = store.count_jobs(JobQuery(status=[JobStatus.PENDING.value, JobStatus.RUNNING.value], job_type=types))
+    if store.atomic_followups:
+        return int(active)
+    return int(active) + int(store.count_jobs(JobQuery(outbox_before=store.now() + timedelta(days=1))))
 
 
 class StoreDuties:
@@ -136,7 +148,7 @@ class StoreDuties:
             return
         self.next["idle"] = now + self.settings.poll_interval_seconds
         types = self.types
-        self._submit(Op("idle", lambda q: q.store.count_jobs(JobQuery(status=["pending", "running"], job_type=types)), done=self._idle_done))
+        self._submit(Op("idle", lambda q: unfinished_work(q.store, types), done=self._idle_done))
 
     def _idle_done(self, count: int | None, error: BaseException | None) -> None:
         if error is None and count == 0 and self.idle and not self.jobs:
@@ -173,11 +185,11 @@ class StoreDuties:
         rj = self.jobs.get(job_id)
         if rj is None or rj.token != token:
             return
-        if doc is None:
+        if not doc:  # the heartbeat matched no running job with our lease
             rj.lease_lost = True
             log.warning("job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id, extra={"job_id": job_id})
             self._stop_job(rj, "lease_lost")
-        elif doc.get("cancel_requested") and rj.state == "running":
+        elif isinstance(doc, dict) and doc.get("cancel_requested") and rj.state == "running":
             self._cancel(rj)
 
     def _cancel_done(self, docs: list[dict[str, Any]] | None, error: BaseException | None) -> None:
@@ -210,9 +222,14 @@ class StoreDuties:
         """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor
         while outcomes of ours wait to be written: our own heartbeats are late then, not dead."""
         if self.link.up_for() < 2 * self.settings.heartbeat_seconds or self.link.pending_durable:
-            return []
-        return q.requeue_stale(self.settings.stale_after_seconds, actor="sweeper")  # type: ignore[no-any-return]
+            return {}
+        return q.sweep(self.settings.stale_after_seconds, starvation_minutes=self.settings.starvation_minutes)  # type: ignore[no-any-return]
 
-    def _sweep_done(self, recovered: list[dict[str, Any]] | None, error: BaseException | None) -> None:
-        for job in recovered or []:
+    def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
+        swept = swept or {}
+        for job in swept.get("recovered") or []:
             log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})
+        if swept.get("outboxes"):
+            log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
+        for job in swept.get("raised") or []:
+            log.info("job %s (%s) waited too long: priority raised to %s", job["job_id"], job["job_type"], job["priority"], extra={"job_id": job["job_id"]})

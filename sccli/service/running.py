@@ -87,13 +87,13 @@ def describe_exit(code: int | None) -> str:
 
 
 def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str) -> dict[str, Any] | None:
-    """Complete a job; when an earlier try wrote the job but the store failed before the dataset
-    moved and the next job was chained, finish those steps (both are idempotent)."""
+    """Complete a job; when an earlier try wrote the job but the store failed before its
+    follow-ups ran (they wait in the job's outbox), finish them (they are idempotent)."""
     done = queue.complete(job_id, token, result, actor=actor)
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
     if current and current.get("status") == "completed" and current.get("lease_token") == token:
-        queue.advance_dataset(current, actor)
+        queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None

@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
-EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts")
+EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
+
+
+@dataclass(frozen=True)
+class Before:
+    """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
+    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat."""
+
+    moment: datetime
+    or_missing: bool = True
 
 #: At most this many entries are kept in a job's ``logs`` list.
 LOGS_CAP = 100
@@ -36,6 +46,7 @@ def collection_names() -> dict[str, str]:
         "events": "job_events",
         "workers": "workers",
         "migrations": "job_migrations",
+        "controls": "queue_controls",
     }
 
 
@@ -60,6 +71,7 @@ class JobQuery:
     run_after_before: datetime | None = None
     cancel_requested: bool | None = None
     priorities: Sequence[int] | None = None
+    outbox_before: datetime | None = None
 
 
 @dataclass
@@ -70,6 +82,8 @@ class JobChange:
     unset: Sequence[str] = ()
     inc: dict[str, int] = field(default_factory=dict)
     push: dict[str, Any] = field(default_factory=dict)
+    #: list field → ``{key: value}``: remove the items whose ``key`` equals ``value``.
+    pull: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Return ``doc`` with this change applied (used by non-native backends).
@@ -86,6 +100,8 @@ class JobChange:
         for key, item in self.push.items():
             items = [*(out.get(key) or []), item]
             out[key] = items[-LOGS_CAP:] if key == "logs" else items
+        for key, where in self.pull.items():
+            out[key] = [item for item in out.get(key) or [] if not all(item.get(k) == v for k, v in where.items())]
         return out
 
 
@@ -93,7 +109,13 @@ def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
     for key, wanted in (expect or {}).items():
         value = doc.get(key)
-        if isinstance(wanted, (tuple, list, set, frozenset)):
+        if isinstance(wanted, Before):
+            if value is None:
+                if not wanted.or_missing:
+                    return False
+            elif not value < wanted.moment:
+                return False
+        elif isinstance(wanted, (tuple, list, set, frozenset)):
             if value not in wanted:
                 return False
         elif value != wanted:
@@ -113,6 +135,21 @@ class Store(ABC):
     kind: str = "abstract"
     #: The URL the store was opened with, password redacted (safe for output and logs).
     display_url: str = ""
+    #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
+    #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
+    atomic_followups: bool = False
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group writes: one transaction where the backend has them (``atomic_followups``),
+        else a no-op (each write stays atomic on its own)."""
+        yield
+
+    def now(self) -> datetime:
+        """The store's clock (UTC): every host judges deadlines and staleness on it."""
+        from sccli.clock import utcnow
+
+        return utcnow()
 
     # -- life cycle -------------------------------------------------------------------------
     @abstractmethod
@@ -167,13 +204,15 @@ class Store(ABC):
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
+        push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Atomically take the next claimable job and return it as it is AFTER the claim.
 
-        Claimable: ``status=pending`` and ``run_after <= now`` (and ``job_type in types``),
-        chosen by priority ascending then ``created_at``. The claim sets ``status=running``
-        plus ``fields`` and increments ``attempts``; ``event`` (without job_id/from) is logged.
-        """
+        Claimable: ``status=pending`` and ``run_after <= now`` (or no ``run_after``: jobs
+        written by others) and ``job_type in types``, chosen by priority ascending then
+        ``created_at``. The claim sets ``status=running`` plus ``fields``, appends ``push``
+        (list field → item: the outbox) and increments ``attempts``; ``event`` (without
+        job_id/from) is logged."""
 
     @abstractmethod
     def update_job(
@@ -188,6 +227,11 @@ class Store(ABC):
         only when the write happened. Raise Conflict if a set ``active_key`` is taken."""
 
     @abstractmethod
+    def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
+        """Set top-level ``fields`` (heartbeat, progress) if the job matches ``expect``; a plain
+        update that returns no document, only whether it matched."""
+
+    @abstractmethod
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
         """Apply ``change`` to every matching job (heartbeats); return how many changed."""
 
@@ -198,7 +242,8 @@ class Store(ABC):
     # -- events -----------------------------------------------------------------------------
     @abstractmethod
     def insert_event(self, event: dict[str, Any]) -> None:
-        """Append a transition record {job_id, from, to, at, actor, reason, ...}."""
+        """Append a transition record {job_id, from, to, at, actor, reason, ...}. An event with
+        an ``event_id`` is written at most once (replayed follow-ups insert it again)."""
 
     @abstractmethod
     def find_events(self, job_id: str) -> list[dict[str, Any]]:
@@ -232,6 +277,19 @@ class Store(ABC):
     ) -> bool:
         """Set ``fields`` on the dataset if its status is ``expect_status`` (None: any).
         Return whether it was written."""
+
+    # -- queue controls (pause) -------------------------------------------------------------
+    @abstractmethod
+    def list_controls(self) -> list[dict[str, Any]]:
+        """Every queue control document (``{name, kind, ...}``; pauses are ``kind="pause"``)."""
+
+    @abstractmethod
+    def put_control(self, doc: dict[str, Any]) -> None:
+        """Create or replace the control document keyed by ``name``."""
+
+    @abstractmethod
+    def delete_control(self, name: str) -> bool:
+        """Remove a control document; whether it existed."""
 
     # -- workers ----------------------------------------------------------------------------
     @abstractmethod
@@ -319,6 +377,13 @@ class Store(ABC):
     @abstractmethod
     def expected_index_names(self) -> dict[str, list[str]]:
         """The index names this backend creates, per collection key (checked by ``sc migrate validate``)."""
+
+    def missing_indexes(self) -> dict[str, list[str]]:
+        """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""
+        expected = self.expected_index_names()  # first: it creates the ledger's tables on demand
+        actual = self.index_names()
+        missing = {key: sorted(set(names) - set(actual.get(key, []))) for key, names in expected.items()}
+        return {key: names for key, names in missing.items() if names}
 
     # -- monitoring queries (sccli.monitor) -------------------------------------------------
     # Figures for ``sc monitor``, computed inside the database (SQL on SQLite, aggregation

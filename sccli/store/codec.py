@@ -30,6 +30,11 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, default=_default, separators=(",", ":"))
 
 
+def dumps_value(value: Any) -> str:
+    """One value as JSON text (for SQL json_set)."""
+    return json.dumps(value, default=_default, separators=(",", ":"))
+
+
 def loads(text: str) -> dict[str, Any]:
     """Inverse of :func:`dumps`."""
     return json.loads(text, object_hook=_hook)

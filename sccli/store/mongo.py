@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sccli.clock import utcnow
 from sccli.errors import Conflict, InvalidInput
-from sccli.store.base import LOGS_CAP, JobChange, JobQuery, Store, collection_names
+from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_stats import MongoStatsMixin
-from sccli.store.mongo_support import create_indexes, guard, normalize
+from sccli.store.mongo_support import create_indexes, guard, log, normalize
+
+#: Queue writes wait for a majority of the replica set, journaled, this long at most.
+WRITE_TIMEOUT_MS = 10_000
+#: How often the offset between this host's clock and the server's is measured again.
+CLOCK_REFRESH_SECONDS = 60.0
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _mock_clients: dict[str, Any] = {}
@@ -32,7 +39,7 @@ def query_filter(query: JobQuery) -> dict[str, Any]:
         ("created_at", "$gte", query.created_after), ("created_at", "$lt", query.created_before),
         ("updated_at", "$lt", query.updated_before), ("completed_at", "$gte", query.completed_after),
         ("completed_at", "$lt", query.completed_before), ("heartbeat_at", "$lt", query.heartbeat_before),
-        ("run_after", "$lte", query.run_after_before),
+        ("run_after", "$lte", query.run_after_before), ("outbox.at", "$lt", query.outbox_before),
     )
     for name, op, value in ranges:
         if value is not None:
@@ -53,11 +60,22 @@ def update_document(change: JobChange) -> dict[str, Any]:
         update["$push"] = {
             k: ({"$each": [v], "$slice": -LOGS_CAP} if k == "logs" else v) for k, v in change.push.items()
         }
+    if change.pull:
+        update["$pull"] = {k: dict(v) for k, v in change.pull.items()}
     return update
 
 
 def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
-    return {k: ({"$in": list(v)} if isinstance(v, (list, tuple, set, frozenset)) else v) for k, v in expect.items()}
+    out: dict[str, Any] = {}
+    for key, value in expect.items():
+        if isinstance(value, Before):
+            older = {key: {"$lt": value.moment}}
+            out.setdefault("$and", []).append({"$or": [older, {key: None}]} if value.or_missing else older)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            out[key] = {"$in": list(value)}
+        else:
+            out[key] = value
+    return out
 
 
 class MongoStore(MongoStatsMixin, MongoLedger, Store):
@@ -76,6 +94,17 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         self._client = client
         self._pid = os.getpid() if client is not None else None
         self._schema_ready = False
+        self._db: Any = None
+        self.schema_warnings: list[str] = []
+        self._clock_offset = timedelta(0)
+        self._clock_checked = -CLOCK_REFRESH_SECONDS
+
+    def use_timeout(self, timeout_ms: int) -> None:
+        """Server selection and connect timeout of clients opened from now on (the service's
+        covers an election, ~15 s; the CLI's is short)."""
+        if self.url and self.timeout_ms != timeout_ms:
+            self.timeout_ms = timeout_ms
+            self.close()
 
     @classmethod
     def from_client(cls, client: Any, db_name: str) -> MongoStore:
@@ -89,6 +118,7 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         if self._client is None or (self.url and self._pid != os.getpid()):
             self._client = self._open_client()
             self._pid = os.getpid()
+            self._db = None
         return self._client
 
     def _open_client(self) -> Any:
@@ -106,21 +136,66 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
 
     @property
     def db(self) -> Any:
-        return self.client[self.db_name]
+        """The database with the queue's write concern (majority, journaled) and primary reads,
+        whatever a shared URL says: every read here may decide a write."""
+        from pymongo import ReadPreference, WriteConcern
+
+        client = self.client
+        if self._db is None:
+            self._db = client.get_database(
+                self.db_name, write_concern=WriteConcern(w="majority", j=True, wtimeout=WRITE_TIMEOUT_MS),
+                read_preference=ReadPreference.PRIMARY,
+            )
+        return self._db
 
     def coll(self, key: str) -> Any:
-        """A collection by its contract key (jobs, datasets, events, workers, migrations)."""
+        """A collection by its contract key (jobs, datasets, events, workers, migrations, controls)."""
         if not self._schema_ready:
-            self._schema_ready = True
             self.ensure_schema()
         return self.db[self.names[key]]
 
     # -- life cycle -------------------------------------------------------------------------
     @guard
     def ensure_schema(self) -> None:
+        """Create what is missing; marked done only once it exists (a failure is tried again on
+        a later call, so a service started before mongod ends with its indexes)."""
+        warnings: list[str] = []
+        db = self.db
+        for key in ("jobs", "events", "datasets", "workers", "controls"):
+            warnings += create_indexes(db[self.names[key]], key)
+        for warning in warnings:
+            if warning not in self.schema_warnings:
+                log.warning("%s", warning)
+        self.schema_warnings = warnings
         self._schema_ready = True
-        for key in ("jobs", "events", "datasets", "workers"):
-            create_indexes(self.db[self.names[key]], key)
+
+    def now(self) -> datetime:
+        """The server's clock, from this host's plus an offset measured with ``hello`` every
+        minute (half the round trip corrected); this host's clock where the server has none."""
+        if time.monotonic() - self._clock_checked >= CLOCK_REFRESH_SECONDS:
+            self._clock_checked = time.monotonic()
+            self._clock_offset = self._measure_offset()
+        now = utcnow() + self._clock_offset
+        return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+
+    def clock_offset(self) -> timedelta:
+        """The server's clock minus this host's (as last measured)."""
+        self.now()
+        return self._clock_offset
+
+    def _measure_offset(self) -> timedelta:
+        from sccli.clock import as_utc
+
+        try:
+            sent = utcnow()
+            reply = self.client.admin.command("hello")
+            received = utcnow()
+        except Exception:  # mongomock has no hello; an unreachable server shows up elsewhere
+            return self._clock_offset
+        server = reply.get("localTime")
+        if not isinstance(server, datetime):
+            return timedelta(0)
+        return as_utc(server) - (sent + (received - sent) / 2)  # type: ignore[operator]
 
     @guard
     def ping(self) -> None:
@@ -135,6 +210,20 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
     @guard
     def index_names(self) -> dict[str, list[str]]:
         return {key: sorted(self.coll(key).index_information()) for key in self.names}
+
+    @guard
+    def missing_indexes(self) -> dict[str, list[str]]:
+        """By key pattern: an index with the same keys counts whatever its name (adopted)."""
+        from sccli.store.mongo_support import INDEXES, index_keys
+
+        self.expected_index_names()  # creates the ledger's indexes on demand
+        missing: dict[str, list[str]] = {}
+        for key, specs in INDEXES.items():
+            present = {index_keys(info) for info in self.coll(key).index_information().values()}
+            names = [name for name, fields, _ in specs if tuple(fields) not in present]
+            if names:
+                missing[key] = names
+        return missing
 
     # -- jobs -------------------------------------------------------------------------------
     @guard
@@ -187,15 +276,17 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
+        push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         from pymongo import ReturnDocument
 
-        filt: dict[str, Any] = {"status": "pending", "run_after": {"$lte": now}}
+        # Jobs written by others (the portal, a legacy tool) may lack run_after: claimable at once.
+        filt: dict[str, Any] = {"status": "pending", "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
         doc = self.coll("jobs").find_one_and_update(
             filt,
-            {"$set": {**fields, "status": "running"}, "$inc": {"attempts": 1}},
+            update_document(JobChange(set={**fields, "status": "running"}, inc={"attempts": 1}, push=dict(push or {}))),
             sort=[("priority", 1), ("created_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
@@ -230,6 +321,10 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         return normalize(doc)
 
     @guard
+    def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
+        return bool(self.coll("jobs").update_one({"job_id": job_id, **_expect_filter(expect)}, {"$set": fields}).matched_count)
+
+    @guard
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
         return int(self.coll("jobs").update_many(query_filter(query), update_document(change)).modified_count)
 
@@ -240,7 +335,10 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
     # -- events -----------------------------------------------------------------------------
     @guard
     def insert_event(self, event: dict[str, Any]) -> None:
-        self.coll("events").insert_one(dict(event))
+        if event.get("event_id"):  # a replayed follow-up: written at most once
+            self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)}, upsert=True)
+        else:
+            self.coll("events").insert_one(dict(event))
 
     @guard
     def find_events(self, job_id: str) -> list[dict[str, Any]]:
@@ -289,6 +387,19 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         if expect_status is not None:
             filt["status"] = expect_status
         return bool(self.coll("datasets").update_one(filt, {"$set": fields}).matched_count)
+
+    # -- queue controls ---------------------------------------------------------------------
+    @guard
+    def list_controls(self) -> list[dict[str, Any]]:
+        return [normalize(d) for d in self.coll("controls").find({}).sort([("name", 1)])]
+
+    @guard
+    def put_control(self, doc: dict[str, Any]) -> None:
+        self.coll("controls").replace_one({"name": doc["name"]}, dict(doc), upsert=True)
+
+    @guard
+    def delete_control(self, name: str) -> bool:
+        return bool(self.coll("controls").delete_one({"name": name}).deleted_count)
 
     # -- workers ----------------------------------------------------------------------------
     @guard

@@ -4,14 +4,21 @@ list of indexes (``ensure_schema`` creates it, migration validation expects it).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sccli.clock import as_utc
-from sccli.errors import Conflict, StoreUnavailable
+from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("sccli.store")
+
+#: Server error codes of index creation that leave an equivalent index in place, or say the
+#: user may read but not create indexes: the store keeps working (with one warning).
+INDEX_CONFLICT_CODES = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
+UNAUTHORIZED_CODES = {13}  # Unauthorized
 
 #: Collection key → (index name, keys, options); every key ascending. The contract's minimum
 #: (unique job_id, the claim index, dataset_uuid, (status, updated_at), (status, completed_at),
@@ -19,21 +26,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
     "jobs": [
         ("job_id_unique", ["job_id"], {"unique": True}),
-        ("claim", ["status", "priority", "run_after", "created_at"], {}),
+        # The claim: equality on status (and job_type), then the sort keys; run_after is a
+        # range, so it comes last or not at all (ESR), and the sort needs no memory.
+        ("claim_priority", ["status", "priority", "created_at"], {}),
+        ("claim_typed", ["status", "job_type", "priority", "created_at"], {}),
         ("dataset_uuid", ["dataset_uuid", "created_at"], {}),
+        ("status_created_at", ["status", "created_at"], {}),  # listings by status, newest first
+        ("status_type_created_at", ["status", "job_type", "created_at"], {}),
+        ("type_created_at", ["job_type", "created_at"], {}),
         ("status_updated_at", ["status", "updated_at"], {}),
         ("status_completed_at", ["status", "completed_at"], {}),
+        ("status_heartbeat_at", ["status", "heartbeat_at"], {}),  # the stale sweep
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),
         ("status_job_type", ["status", "job_type"], {}),  # monitor: covered queue counts
         ("worker_id", ["worker_id"], {}),
         ("parent_job_id", ["parent_job_id"], {"sparse": True}),
         ("migration_id", ["migration_id"], {"sparse": True}),
+        ("outbox_at", ["outbox.at"], {"sparse": True}),  # follow-ups left by a crash
         ("active_key_unique", ["active_key"], {"unique": True, "sparse": True}),
     ],
-    "events": [("job_id_at", ["job_id", "at"], {})],
-    "datasets": [("uuid_unique", ["uuid"], {"unique": True}), ("status", ["status"], {})],
+    "events": [("job_id_at", ["job_id", "at"], {}), ("event_id", ["event_id"], {"sparse": True})],
+    # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
+    "datasets": [("uuid", ["uuid"], {}), ("status", ["status"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],
+    "controls": [("name_unique", ["name"], {"unique": True})],
     "migrations": [
         ("entry_id_unique", ["entry_id"], {"unique": True, "sparse": True}),
         ("migration_kind", ["migration_id", "kind"], {}),
@@ -42,10 +59,39 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
 }
 
 
-def create_indexes(collection: Any, key: str) -> None:
-    """Create the indexes of one collection (idempotent)."""
+def index_keys(info: dict[str, Any]) -> tuple[str, ...]:
+    """The field names of an ``index_information`` entry, in order."""
+    return tuple(str(field) for field, _direction in info.get("key", []))
+
+
+def create_indexes(collection: Any, key: str) -> list[str]:
+    """Create the missing indexes of one collection, idempotently; return warnings.
+
+    An existing index with the same keys is adopted whatever its name (the portal's
+    ``uuid_1``); a conflicting definition of the same keys or a user who may not create
+    indexes gives a warning, not an error: the store works with what is there.
+    """
+    from pymongo.errors import OperationFailure
+
+    existing = {index_keys(info) for info in collection.index_information().values()}
+    warnings: list[str] = []
     for name, fields, options in INDEXES[key]:
-        collection.create_index([(f, 1) for f in fields], name=name, **options)
+        if tuple(fields) in existing:
+            continue
+        try:
+            collection.create_index([(f, 1) for f in fields], name=name, **options)
+        except OperationFailure as exc:
+            if exc.code in UNAUTHORIZED_CODES:
+                return [f"{collection.name}: not allowed to create indexes ({first_line(exc)}); queries may be slow"]
+            if exc.code not in INDEX_CONFLICT_CODES:
+                raise
+            warnings.append(f"{collection.name}: index {name} {fields} not created: {first_line(exc)}")
+    return warnings
+
+
+def expected_index_keys() -> dict[str, list[tuple[str, ...]]]:
+    """Key patterns per collection key (what ``sc migrate validate`` and ``sc doctor`` look for)."""
+    return {key: [tuple(fields) for _, fields, _ in specs] for key, specs in INDEXES.items()}
 
 
 def expected_index_names() -> dict[str, list[str]]:
@@ -64,8 +110,16 @@ def guard(method: F) -> F:
             return method(self, *args, **kwargs)
         except errors.DuplicateKeyError as exc:
             raise Conflict(duplicate_message(exc)) from exc
-        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout) as exc:
+        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout, errors.WTimeoutError) as exc:
             raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {first_line(exc)}") from exc
+        except errors.DocumentTooLarge as exc:
+            raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
+        except errors.OperationFailure as exc:
+            if exc.code in UNAUTHORIZED_CODES:
+                raise StoreUnavailable(f"MongoDB refused the operation (not authorized) at {self.display_url}: {first_line(exc)}") from exc
+            if exc.code in (10334, 17419, 17420):  # BSONObjectTooLarge and kin
+                raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 

@@ -43,6 +43,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
+    atomic_followups = True
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000) -> None:
         self.path = str(path)
@@ -85,23 +86,39 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         return local.conn
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction (BEGIN IMMEDIATE … COMMIT) for every write made inside, on this thread."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
+        local = self._local
+        if getattr(local, "depth", 0):  # inside atomic(): join the open transaction
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store is locked: {exc}") from exc
+        local.depth = 1
         try:
             yield conn
+        except sqlite3.OperationalError as exc:  # disk full, I/O error: the store, not a bug
+            _rollback(conn)
+            raise StoreUnavailable(f"SQLite write failed: {exc}") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+        finally:
+            local.depth = 0
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -169,6 +186,8 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         if query.cancel_requested is not None:
             clauses.append("cancel_requested = ?")
             params.append(1 if query.cancel_requested else 0)
+        if query.outbox_before is not None:
+            clauses.append("0")  # follow-ups are written in the transition's transaction: no outbox
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _jobs_table(self) -> str:
@@ -222,6 +241,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
+        push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = 'pending' AND run_after <= ?"
         params: list[Any] = [to_epoch(now)]
@@ -232,7 +252,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             sql += f" AND job_type IN ({','.join('?' * len(types))})"
             params.extend(types)
         sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
-        change = JobChange(set={**fields, "status": "running"}, inc={"attempts": 1})
+        change = JobChange(set={**fields, "status": "running"}, inc={"attempts": 1}, push=dict(push or {}))
         with self._write() as conn:
             row = conn.execute(sql, params).fetchone()
             if row is None:
@@ -266,6 +286,18 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         except sqlite3.IntegrityError as exc:
             raise Conflict(_integrity_message(exc, change.set)) from exc
         return doc
+
+    def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
+        _check_expect(expect)
+        # json_set edits the stored document in SQL: no decode and re-encode of the whole job.
+        columns = [c for c in fields if c in _COLUMN_SET]
+        sets = "".join(f"{c} = ?, " for c in columns)
+        paths = "".join(f", '$.{name}', json(?)" for name in fields)
+        where = "".join(f" AND {k} = ?" for k in expect)
+        sql = f"UPDATE {self._jobs_table()} SET {sets}doc = json_set(doc{paths}) WHERE job_id = ?{where}"
+        values = [*_column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values()]
+        with self._write() as conn:
+            return bool(conn.execute(sql, values).rowcount)
 
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
         where, params = self._where(query)
@@ -360,6 +392,18 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             )
         return True
 
+    # -- queue controls ---------------------------------------------------------------------
+    def list_controls(self) -> list[dict[str, Any]]:
+        return [codec.loads(r[0]) for r in self._read(f"SELECT doc FROM {self.names['controls']} ORDER BY name")]
+
+    def put_control(self, doc: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute(f"INSERT OR REPLACE INTO {self.names['controls']} (name, doc) VALUES (?, ?)", (doc["name"], codec.dumps(doc)))
+
+    def delete_control(self, name: str) -> bool:
+        with self._write() as conn:
+            return bool(conn.execute(f"DELETE FROM {self.names['controls']} WHERE name = ?", (name,)).rowcount)
+
     # -- workers ----------------------------------------------------------------------------
     def upsert_worker(self, doc: dict[str, Any]) -> None:
         sql = f"INSERT OR REPLACE INTO {self.names['workers']} (worker_id, heartbeat_at, doc) VALUES (?, ?, ?)"
@@ -373,6 +417,13 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
     def delete_worker(self, worker_id: str) -> None:
         with self._write() as conn:
             conn.execute(f"DELETE FROM {self.names['workers']} WHERE worker_id = ?", (worker_id,))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full)
+        pass
 
 
 def _sort_column(name: str) -> str:

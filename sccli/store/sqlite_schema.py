@@ -15,6 +15,7 @@ TIME_COLUMNS = frozenset(
 def schema_statements(names: dict[str, str]) -> list[str]:
     """DDL for every table and index, safe to run again."""
     jobs, datasets, events, workers = names["jobs"], names["datasets"], names["events"], names["workers"]
+    controls = names["controls"]
     return [
         f"""CREATE TABLE IF NOT EXISTS {jobs} (
             job_id TEXT PRIMARY KEY, dataset_uuid TEXT NOT NULL, job_type TEXT NOT NULL,
@@ -46,4 +47,5 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS ix_{events}_job ON {events}(job_id, at)",
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
+        f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     ]

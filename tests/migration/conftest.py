@@ -36,10 +36,25 @@ class Legacy:
     no_input: set[str] = field(default_factory=set)
     no_archive: set[str] = field(default_factory=set)
     no_link: set[str] = field(default_factory=set)
+    no_files: set[str] = field(default_factory=set)
+
+    def blocked(self) -> set[str]:
+        """Datasets whose job would lack what it needs: listed by the plan, not given a job."""
+        out = set()
+        for uid, status in self.status_of.items():
+            job_type = MIGRATION_TABLE.get(status, ("",))[0]
+            if job_type == "google_sync":
+                out |= {uid} & self.no_link
+            elif job_type == "file_upload":
+                out |= {uid} & self.no_files
+            elif job_type:
+                out |= {uid} & (self.no_input | self.no_archive)
+        return out
 
     def needing_jobs(self) -> list[str]:
-        """Datasets a run must give a job: a migratable status and no active job yet."""
-        return sorted(u for u, s in self.status_of.items() if s in MIGRATION_TABLE and u not in self.existing_jobs)
+        """Datasets a run must give a job: a migratable status, no active job yet, nothing blocking."""
+        blocked = self.blocked()
+        return sorted(u for u, s in self.status_of.items() if s in MIGRATION_TABLE and u not in self.existing_jobs and u not in blocked)
 
     def migration(self, **kwargs: Any) -> JobMigration:
         return JobMigration(self.store, settings=self.settings, actor="cli:test@host", batch_size=kwargs.pop("batch_size", 300), **kwargs)
@@ -60,6 +75,8 @@ def dataset_doc(i: int, status: str) -> dict[str, Any]:
         doc["google_drive_link"] = f"https://drive.google.com/drive/folders/f{i}"
     if i % 5 == 0:
         doc["conversion_parameters"] = {"Xs_dataset": "/data/x", "Ys_dataset": "/data/y"}
+    if status in ("upload queued", "uploading") and i % 3:
+        doc["files"] = [f"/uploads/{i}/data.bin"]
     return doc
 
 
@@ -84,6 +101,8 @@ def _lay_out_files(legacy: Legacy, root: Path, i: int, doc: dict[str, Any]) -> N
     uid = doc["uuid"]
     if "google_drive_link" not in doc:
         legacy.no_link.add(uid)
+    if "files" not in doc:
+        legacy.no_files.add(uid)
     if i % 7 == 3:
         legacy.no_input.add(uid)
         return

@@ -90,18 +90,30 @@ def test_problems_are_named(small_legacy: Legacy) -> None:
     report = small_legacy.migration().run(dry_run=True)
     by_uuid = {i.dataset_uuid: i for i in report.items}
     for uid, item in by_uuid.items():
-        if item.action != "create":
+        if item.action != "create" and not item.problems:
             continue
         if item.job_type == "google_sync":
             assert (uid in small_legacy.no_link) == any("google_drive_link" in p for p in item.problems)
         else:
             assert (uid in small_legacy.no_input) == any("input directory" in p for p in item.problems)
             assert (uid in small_legacy.no_archive) == any("no archive to unzip" in p for p in item.problems)
-    assert report.with_problems == sum(1 for i in report.items if i.problems and i.action == "create") > 0
+    assert report.with_problems == sum(1 for i in report.items if i.problems) > 0
+    assert all(i.action == "skip" for i in report.items if i.problems)
 
 
-def test_skip_problems_leaves_those_datasets_without_a_job(small_legacy: Legacy) -> None:
-    report = small_legacy.migration().run(skip_problems=True)
+def test_upload_datasets_without_files_are_listed_and_not_given_a_job(small_legacy: Legacy) -> None:
+    uploads = [d for d in small_legacy.store.find_datasets(statuses=["upload queued", "uploading"])]
+    assert uploads
+    dry = small_legacy.migration().run(dry_run=True)
+    listed = {i.dataset_uuid: i for i in dry.items if i.job_type == "file_upload"}
+    assert all(any("no files to upload" in p for p in listed[d["uuid"]].problems) for d in uploads if not d.get("files"))
+    report = small_legacy.migration().run()
+    created = small_legacy.store.find_jobs(JobQuery(job_type=["file_upload"], migration_id=report.migration_id), limit=None)
+    assert {j["dataset_uuid"] for j in created} == {d["uuid"] for d in uploads if d.get("files")}
+
+
+def test_problem_datasets_are_left_without_a_job(small_legacy: Legacy) -> None:
+    report = small_legacy.migration().run()
     skipped = {i.dataset_uuid for i in report.items if i.problems}
     assert skipped and all(i.action == "skip" for i in report.items if i.problems)
     assert not small_legacy.store.find_jobs(JobQuery(dataset_uuids=sorted(skipped), migration_id=report.migration_id))

@@ -90,8 +90,8 @@ def test_missing_index_is_a_finding(store: Store) -> None:
         store.conn.execute("DROP INDEX ix_jobs_claim")  # type: ignore[attr-defined]
         name = "ix_jobs_claim"
     else:
-        store.coll("jobs").drop_index("claim")  # type: ignore[attr-defined]
-        name = "claim"
+        store.coll("jobs").drop_index("claim_priority")  # type: ignore[attr-defined]
+        name = "claim_priority"
     from sccli.migration import JobMigration
 
     findings = JobMigration(store).validate()

@@ -111,7 +111,8 @@ def test_cancel_pending_at_once_and_running_by_request(queue: JobQueue, store: S
     job = claim(queue)
     requested = queue.cancel(job["job_id"], "operator")
     assert requested["status"] == "running" and requested["cancel_requested"] is True
-    assert queue.heartbeat(job["job_id"], job["lease_token"])["cancel_requested"] is True  # type: ignore[index]
+    assert queue.heartbeat(job["job_id"], job["lease_token"]) is True
+    assert queue.require_job(job["job_id"])["cancel_requested"] is True
     done = queue.mark_cancelled(job["job_id"], job["lease_token"])
     assert done is not None and done["status"] == "cancelled" and done["error"] == "operator"
 
@@ -151,9 +152,12 @@ def test_heartbeat_updates_progress_and_detects_lost_lease(queue: JobQueue, stor
     ds = add_dataset(store)
     queue.create_job(ds, "dataset_conversion")
     job = claim(queue)
-    beat = queue.heartbeat(job["job_id"], job["lease_token"], 42.42, "halfway")
-    assert beat is not None and beat["progress_percentage"] == 42.4 and beat["progress_message"] == "halfway"
-    assert queue.heartbeat(job["job_id"], "stolen") is None
+    assert queue.heartbeat(job["job_id"], job["lease_token"], 42.42, "halfway") is True
+    beat = queue.require_job(job["job_id"])
+    assert beat["progress_percentage"] == 42.4 and beat["progress_message"] == "halfway"
+    assert beat["heartbeat_at"] >= job["heartbeat_at"]
+    assert queue.heartbeat(job["job_id"], "stolen") is False
+    assert queue.require_job(job["job_id"])["progress_message"] == "halfway"
 
 
 def test_requeue_stale_is_fenced_and_respects_attempts(queue: JobQueue, store: Store) -> None:

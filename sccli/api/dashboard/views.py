@@ -70,15 +70,10 @@ def hourly_finished(state: ApiState, now: datetime, hours: int) -> list[dict[str
 
 
 def paused(state: ApiState) -> list[dict[str, Any]]:
-    """Paused job types as ``[{job_type, reason, ...}]`` (empty before queue pause exists)."""
-    try:
-        from sccli.pause import paused_types  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    found = paused_types(state.store)
-    if isinstance(found, dict):
-        return [{"job_type": name, **(info if isinstance(info, dict) else {"reason": info})} for name, info in sorted(found.items())]
-    return [item if isinstance(item, dict) else {"job_type": str(item)} for item in found]
+    """Paused job types (``sc queue pause``) as ``[{job_type, reason, actor, at}]``; ``*`` is every type."""
+    from sccli.pause import paused_types
+
+    return [{"job_type": name, **info} for name, info in sorted(paused_types(state.store).items())]
 
 
 # -- jobs list ----------------------------------------------------------------------------------

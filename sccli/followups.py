@@ -1,0 +1,162 @@
+"""What a job transition entails beyond the job document: its event, its dataset's move, a
+chained job. Never half done.
+
+Each follow-up is plain data (so it can wait in an outbox) and idempotent when run again:
+events carry an ``event_id`` (written at most once), a dataset move carries a ``move_id`` that
+the dataset records (a replay finds it there and stops), a chained job has a ``job_id`` derived
+from its parent (inserted at most once).
+
+- On a store with transactions (``store.atomic_followups``, SQLite) the transition's write and
+  its follow-ups are one transaction.
+- Elsewhere (MongoDB) the transition's own single-document update appends the follow-ups to the
+  job's ``outbox``; the writer runs them right after and pulls them off; a crash in between leaves
+  them in the outbox, where any service's sweeper finds and runs them (:func:`drain_outbox`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid as uuidlib
+from typing import Any
+
+from sccli.store.base import JobChange, JobQuery, Store
+
+#: Namespace of the ids of chained jobs: uuid5(parent job id + child type).
+CHAIN_NAMESPACE = uuidlib.UUID("6f1c2c56-3b7e-4c83-9a55-2f0b1b7d8e11")
+
+_CRASH_AT = os.environ.get("SC_TEST_CRASH_AT", "")
+
+
+def crash_point(name: str, stage: str | None = None) -> None:
+    """Test hook: SIGKILL this process at the named point (``after_job_write``, ``after_event``,
+    ``after_dataset``, ``after_child``; optionally ``:<job status>`` of the transition) when
+    ``SC_TEST_CRASH_AT`` names it (set only by the crash tests; read once at import)."""
+    if _CRASH_AT and _CRASH_AT in (name, f"{name}:{stage}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def new_id() -> str:
+    return uuidlib.uuid4().hex
+
+
+def chained_job_id(parent_job_id: str, child_type: str) -> str:
+    """The one id a chained job can have: finishing its parent twice cannot create two children."""
+    return str(uuidlib.uuid5(CHAIN_NAMESPACE, f"{parent_job_id}:{child_type}"))
+
+
+# -- follow-up items ------------------------------------------------------------------------
+def event_item(event: dict[str, Any]) -> dict[str, Any]:
+    """Record ``event`` (given an ``event_id`` here when it has none)."""
+    return {"op": "event", "event": {**event, "event_id": event.get("event_id") or new_id()}}
+
+
+def dataset_item(
+    uuid: str,
+    targets: list[str],
+    *,
+    job_id: str | None,
+    actor: str,
+    reason: str,
+    error_message: str | None = None,
+    heal: bool = False,
+) -> dict[str, Any]:
+    """Move a dataset through ``targets`` by the table (``heal``: an administrator's retry)."""
+    return {
+        "op": "dataset", "move_id": new_id(), "uuid": uuid, "targets": [getattr(t, "value", t) for t in targets], "job_id": job_id,
+        "actor": actor, "reason": reason, "error_message": error_message, "heal": heal,
+    }
+
+
+def job_item(doc: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """Insert the chained job ``doc`` (with its creation ``event``) unless it exists."""
+    return {"op": "job", "doc": doc, "event": {**event, "job_id": doc["job_id"], "event_id": new_id()}}
+
+
+def claimed_item(lease_token: str, actor: str, worker: str, at: Any) -> dict[str, Any]:
+    """The claim's follow-ups (its event, the dataset's move to its working status), written with
+    the claim itself: the job it picks is known only when the item runs."""
+    return {"op": "claimed", "lease_token": lease_token, "actor": actor, "worker": worker, "at": at}
+
+
+def _claimed(item: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
+    from sccli.domain import DATASET_STAGES
+
+    lease = item["lease_token"]
+    event = {"job_id": job["job_id"], "entity": "job", "from": "pending", "to": "running", "at": item["at"], "actor": item["actor"],
+             "reason": f"claimed by {item['worker']}", "event_id": f"claim:{lease}"}
+    items = [{"op": "event", "event": event}]
+    stages = DATASET_STAGES.get(job.get("job_type", ""))
+    if stages is not None:
+        move = dataset_item(job["dataset_uuid"], [stages.working], job_id=job["job_id"], actor=item["actor"], reason="job started")
+        items.append({**move, "move_id": f"claim:{lease}"})
+    return items
+
+
+# -- running them ---------------------------------------------------------------------------
+def run_followups(store: Store, items: list[dict[str, Any]], job: dict[str, Any] | None = None) -> None:
+    """Carry out ``items`` in order (``job``: the job they belong to); each is idempotent."""
+    stage = None if job is None else job.get("status")
+    for item in items:
+        op = item.get("op")
+        if op == "claimed" and job is not None:
+            run_followups(store, _claimed(item, job), job)
+        elif op == "event":
+            store.insert_event(item["event"])
+            crash_point("after_event", stage)
+        elif op == "dataset":
+            _run_dataset(store, item)
+            crash_point("after_dataset", stage)
+        elif op == "job":
+            _run_job(store, item)
+            crash_point("after_child", stage)
+
+
+def _run_dataset(store: Store, item: dict[str, Any]) -> None:
+    from sccli.datasets import move_dataset
+
+    move_dataset(
+        store, item["uuid"], item["targets"], actor=item["actor"], reason=item["reason"], job_id=item.get("job_id"),
+        error_message=item.get("error_message"), heal=bool(item.get("heal")), move_id=item["move_id"],
+    )
+
+
+def _run_job(store: Store, item: dict[str, Any]) -> None:
+    from sccli.errors import Conflict
+
+    doc = item["doc"]
+    if store.get_job(doc["job_id"]) is not None:
+        return  # created by an earlier run of this follow-up
+    try:
+        store.insert_job(doc, item["event"])
+    except Conflict as exc:
+        if store.get_job(doc["job_id"]) is not None:
+            return
+        parent = doc.get("parent_job_id")
+        store.insert_event({
+            "job_id": parent, "entity": "job", "from": None, "to": "pending", "at": item["event"]["at"], "actor": item["event"]["actor"],
+            "reason": f"chained {doc['job_type']} not created: {exc}", "refused": True, "event_id": item["event"]["event_id"] + ":refused",
+        })
+
+
+# -- the outbox (stores without transactions) ------------------------------------------------
+def outbox_batch(items: list[dict[str, Any]], at: Any) -> dict[str, Any]:
+    """One transition's follow-ups as an outbox entry (appended with the transition's write)."""
+    return {"id": new_id(), "at": at, "items": items}
+
+
+def drain_outbox(store: Store, job: dict[str, Any]) -> None:
+    """Run every follow-up waiting in ``job``'s outbox, oldest first, and pull each batch off."""
+    for batch in list(job.get("outbox") or []):
+        run_followups(store, batch.get("items") or [], job)
+        store.update_job(job["job_id"], {}, JobChange(pull={"outbox": {"id": batch["id"]}}))
+
+
+def drain_stale_outboxes(store: Store, older_than: Any, limit: int = 200) -> int:
+    """The sweeper's part: finish follow-ups a crashed writer left (older than ``older_than``)."""
+    if store.atomic_followups:
+        return 0
+    jobs = store.find_jobs(JobQuery(outbox_before=older_than), sort=(), limit=limit)
+    for job in jobs:
+        drain_outbox(store, job)
+    return len(jobs)

@@ -1,0 +1,56 @@
+"""Pausing the queue: stored in the store, so every service on every host honours it.
+
+A pause names a job type, or ``"*"`` for every type. :meth:`sccli.queue.JobQueue.claim_next`
+claims nothing that is paused; running jobs finish. Each pause and resume is recorded in
+``job_events`` (``entity: "queue"``) with its actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sccli.clock import utcnow
+from sccli.store.base import Store
+
+#: The pause of every job type.
+ALL_TYPES = "*"
+_PREFIX = "pause:"
+
+
+def paused_types(store: Store) -> dict[str, dict[str, Any]]:
+    """What is paused: job type (or ``"*"``) → ``{reason, actor, at}``."""
+    return {
+        doc["job_type"]: {"reason": doc.get("reason"), "actor": doc.get("actor"), "at": doc.get("at")}
+        for doc in store.list_controls()
+        if doc.get("kind") == "pause"
+    }
+
+
+def is_paused(paused: Mapping[str, Any], job_type: str) -> bool:
+    """Whether ``job_type`` may not be claimed under ``paused`` (from :func:`paused_types`)."""
+    return ALL_TYPES in paused or job_type in paused
+
+
+def unpaused(types: Iterable[str], paused: Mapping[str, Any]) -> list[str]:
+    """``types`` less the paused ones."""
+    return [t for t in types if not is_paused(paused, t)]
+
+
+def pause_types(store: Store, types: list[str] | None, reason: str | None, actor: str) -> dict[str, dict[str, Any]]:
+    """Pause ``types`` (None or empty: every type); return what is paused now."""
+    now = utcnow()
+    for job_type in types or [ALL_TYPES]:
+        store.put_control({"name": _PREFIX + job_type, "kind": "pause", "job_type": job_type, "reason": reason, "actor": actor, "at": now})
+        store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": "active", "to": "paused", "at": now, "actor": actor, "reason": reason or "paused"})
+    return paused_types(store)
+
+
+def resume_types(store: Store, types: list[str] | None, actor: str) -> list[str]:
+    """Resume ``types`` (None or empty: everything paused, ``"*"`` included); the types resumed."""
+    now = utcnow()
+    names = list(types) if types else list(paused_types(store))
+    resumed = [job_type for job_type in names if store.delete_control(_PREFIX + job_type)]
+    for job_type in resumed:
+        store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": "paused", "to": "active", "at": now, "actor": actor, "reason": "resumed"})
+    return resumed
