@@ -134,8 +134,7 @@ def test_retry_and_cancel_one_job_record_the_token_as_actor(operator: Dash) -> N
 
 
 def test_bulk_actions_confirm_first_then_report_done_and_refused(operator: Dash) -> None:
-    dataset = add_dataset(operator.store)
-    pending = [operator.queue.create_job(dataset, "data_validation", allow_duplicate=True) for _ in range(3)]
+    pending = [operator.queue.create_job(add_dataset(operator.store), "data_validation") for _ in range(3)]
     failed = failed_job(operator.queue, add_dataset(operator.store), job_type="dataset_conversion")
     csrf = operator.csrf()
     chosen = [("csrf", csrf), ("action", "cancel"), *[("job_id", j) for j in [*pending, failed]]]
