@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--all", action="store_true", help="also the jobs and failures pages")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,6 +139,9 @@ def main() -> None:
                     shoot(driver, f"{root}/", args.out / f"overview{suffix}.png", args.width)
                     shoot(driver, f"{root}/jobs/{running_id}", args.out / f"job{suffix}.png", args.width)
                     shoot(driver, f"{root}/report?days=7", args.out / f"report{suffix}.png", args.width)
+                    if args.all:
+                        shoot(driver, f"{root}/jobs", args.out / f"jobs{suffix}.png", args.width)
+                        shoot(driver, f"{root}/failures?hours=168", args.out / f"failures{suffix}.png", args.width)
                 finally:
                     driver.quit()
         finally:

@@ -11,7 +11,7 @@ The models document the shapes in OpenAPI; the schema fuzz test keeps both in ag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -60,6 +60,8 @@ class ApiState:
     store: Store
     queue: JobQueue
     settings: Settings
+    #: Recent results of slow, slowly changing queries (the dashboard's report), by key.
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 async def api_state(request: Request) -> ApiState:

@@ -200,3 +200,24 @@ def test_datasets_list_and_detail_with_its_jobs_and_transitions(operator: Dash) 
     detail = operator.client.get(f"/datasets/{dataset}").text
     assert "dataset_conversion" in detail and "submitted" in detail and "conversion queued" in detail and "cli:test@host" in detail
     assert operator.client.get("/datasets/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_job_lists_come_in_an_order_the_indexes_give(operator: Dash) -> None:
+    first_failed = failed_job(operator.queue, add_dataset(operator.store), "first")
+    second_failed = failed_job(operator.queue, add_dataset(operator.store), "second", job_type="dataset_conversion")
+    last_failed = failed_job(operator.queue, add_dataset(operator.store), "third")
+    pending = operator.queue.create_job(add_dataset(operator.store), "data_validation")
+    operator.queue.create_job(add_dataset(operator.store), "dataset_conversion")
+    operator.queue.retry(first_failed)  # pending again, changed most recently
+
+    def listed(query: str) -> list[str]:
+        page = operator.client.get(f"/jobs?{query}").text
+        return re.findall(r'name="job_id" value="([^"]+)"', page)
+
+    assert listed("status=failed") == [last_failed, second_failed]
+    assert listed("status=pending")[0] == first_failed
+    by_type = listed("job_type=data_validation")
+    assert by_type == [pending, first_failed, last_failed]
+    assert "pending and running first" in operator.client.get("/jobs?job_type=data_validation").text
+    second_page = operator.client.get("/jobs?job_type=data_validation&page=2").text
+    assert "No jobs match" in second_page or not re.findall(r'name="job_id" value=', second_page)

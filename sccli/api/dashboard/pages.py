@@ -45,7 +45,7 @@ def jobs_page(
     try:
         found = views.jobs_page(current.state, wanted)
     except InvalidInput as exc:
-        return current.render("jobs.html", status_code=422, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None, **common)
+        return current.render("jobs.html", status_code=422, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None, order="", **common)
     found.pop("filter")
     return current.render("jobs.html", problem=None, **found, **common)
 
