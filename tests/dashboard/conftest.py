@@ -76,10 +76,10 @@ def dash(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dash]:
     yield from make_dash(tmp_path, request.param)
 
 
-@pytest.fixture
-def operator(tmp_path: Path) -> Iterator[Dash]:
-    """The dashboard over SQLite, signed in with the operator token."""
-    for dash in make_dash(tmp_path):
+@pytest.fixture(params=["sqlite", "mongomock"])
+def operator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dash]:
+    """The dashboard over each in-process backend, signed in with the operator token."""
+    for dash in make_dash(tmp_path, request.param):
         dash.sign_in(OPERATOR_TOKEN)
         yield dash
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
+
 from sccli.clock import utcnow
 from sccli.store.base import JobQuery
 from tests.conftest import add_dataset
@@ -36,7 +38,10 @@ def test_overview_shows_health_counts_services_and_the_hourly_chart(operator: Da
     assert page.headers["content-security-policy"].startswith("default-src 'self'") and page.headers["x-content-type-options"] == "nosniff"
 
 
-def test_the_overview_fragment_follows_the_queue(operator: Dash) -> None:
+def test_the_overview_fragment_follows_the_queue(operator: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sccli.api.dashboard import views
+
+    monkeypatch.setattr(views, "OVERVIEW_REUSE_SECONDS", 0.0)
     dataset = add_dataset(operator.store)
     job_id = operator.queue.create_job(dataset, "data_validation")
     assert _count(operator.client.get("/fragments/overview").text, "completed") == "0"
@@ -45,6 +50,17 @@ def test_the_overview_fragment_follows_the_queue(operator: Dash) -> None:
     operator.queue.complete(job_id, claimed["lease_token"], {"status": "ok"})
     after = operator.client.get("/fragments/overview").text
     assert _count(after, "completed") == "1" and _count(after, "pending") == "0"
+
+
+def test_browsers_polling_together_share_one_computation_of_the_overview(operator: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sccli.api.dashboard import views
+
+    monkeypatch.setattr(views, "OVERVIEW_REUSE_SECONDS", 3600.0)
+    assert _count(operator.client.get("/fragments/overview").text, "pending") == "0"
+    operator.queue.create_job(add_dataset(operator.store), "data_validation")
+    assert _count(operator.client.get("/").text, "pending") == "0"
+    monkeypatch.setattr(views, "OVERVIEW_REUSE_SECONDS", 0.0)
+    assert _count(operator.client.get("/fragments/overview").text, "pending") == "1"
 
 
 def test_jobs_filter_by_status_type_dataset_and_error_text_with_a_total(operator: Dash) -> None:
