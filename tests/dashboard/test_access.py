@@ -8,11 +8,12 @@ import pytest
 
 from sccli.api.auth import SESSION_COOKIE, SessionSigner, _b64, _unb64, resolve_roles
 from sccli.errors import InvalidInput
+from sccli.queue import JobQueue
 from sccli.settings import Settings
 from sccli.store.base import JobQuery
 from tests.conftest import add_dataset
 
-from .conftest import OPERATOR_TOKEN, ORIGIN, TOKENS, VIEWER_TOKEN, Dash, failed_job, make_dash
+from .conftest import CSRF_FIELD, OPERATOR_TOKEN, ORIGIN, TOKENS, VIEWER_TOKEN, Dash, failed_job, make_dash
 
 
 def test_pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie(dash: Dash) -> None:
@@ -180,12 +181,19 @@ def test_no_auth_server_signs_in_without_a_token_and_still_checks_csrf(tmp_path:
     from .conftest import TestClient
 
     app = create_app(f"sqlite:///{tmp_path / 'open.db'}", "x", Settings(), {}, allow_anonymous=True)
-    with TestClient(app) as client:
+    here = "http://127.0.0.1:8080"  # an open server answers loopback names only
+    with TestClient(app, base_url=here) as client:
         assert 'name="token"' not in client.get("/login").text
-        assert client.post("/login", data={"next": "/"}, headers={"Origin": ORIGIN}, follow_redirects=False).status_code == 303
+        assert client.post("/login", data={"next": "/"}, headers={"Origin": here}, follow_redirects=False).status_code == 303
         page = client.get("/")
         assert "anonymous" in page.text
-        assert client.post("/jobs/x/retry", data={"csrf": "forged"}, headers={"Origin": ORIGIN}).status_code == 403
+        assert client.post("/jobs/x/retry", data={"csrf": "forged"}, headers={"Origin": here}).status_code == 403
+        store = app.state.api.store
+        job_id = failed_job(JobQueue(store, actor="cli:test@host"), add_dataset(store))
+        csrf = CSRF_FIELD.search(client.get(f"/jobs/{job_id}").text)
+        assert csrf
+        done = client.post(f"/jobs/{job_id}/retry", data={"csrf": csrf.group(1)}, headers={"Origin": here}, follow_redirects=False)
+        assert done.status_code == 303 and store.find_events(job_id)[-1]["actor"] == "api:anonymous"
 
 
 def test_sign_out_ends_the_session(operator: Dash) -> None:
