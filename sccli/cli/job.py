@@ -161,3 +161,39 @@ def cancel(
         typer.echo(f"job {job_id} cancelled")
     else:
         typer.echo(f"job {job_id} is running: cancel requested, its service stops it within 2 s")
+
+
+TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]
+TYPE_HEADERS = ["PARAMETER", "TYPE", "REQUIRED", "DEFAULT", "PATH", "DESCRIPTION"]
+
+
+@app.command("types")
+def types(
+    ctx: typer.Context,
+    job_type: Annotated[Optional[str], typer.Argument(help="Only this job type.")] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+) -> None:
+    """List the job types with their defaults and the parameters each accepts."""
+    import sys
+
+    from sccli.handlers import describe_types
+
+    a: Application = ctx.obj
+    described = describe_types(a.settings, job_type)
+    if as_json:
+        a.print_json(described)
+        return
+    for entry in described:
+        facts = f"priority {entry['priority']}, timeout {entry['timeout_minutes']} min, {entry['max_attempts']} attempts"
+        facts += ", needs internet" if entry["requires_internet"] else ""
+        rows = [{**p, "required": "yes" if p.get("required") else "", "path": "data dir" if p.get("path") else "",
+                 "description": p["description"] + (" [carried]" if p.get("carried") else "")} for p in entry["parameters"]]
+        title = f"{entry['job_type']}: {entry['description']} ({facts})"
+        if not entry["declared"]:
+            typer.echo(f"{title}\n  parameters not declared (not checked)\n")
+            continue
+        if (fmt.value if fmt else "table" if sys.stdout.isatty() else "plain") == "plain":
+            typer.echo(title)  # Rich and markdown tables carry their title themselves
+        a.print_table(rows, TYPE_COLUMNS, fmt=fmt, headers=TYPE_HEADERS, title=title)
+        typer.echo("")

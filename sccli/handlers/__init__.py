@@ -10,7 +10,7 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import Handler, HandlerError, JobContext
 from sccli.settings import Settings
 
-__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup"]
+__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters", "describe_types"]
 
 ENTRY_POINT_GROUP = "sccli.handlers"
 
@@ -73,9 +73,50 @@ def resolve_cleanup(job_type: str, settings: Settings) -> Callable[[dict[str, An
     return cleanup if callable(cleanup) else None
 
 
+def plugin_parameters(job_type: str, settings: Settings) -> tuple[Any, ...] | None:
+    """The ``PARAMETERS`` a plugin's handler module declares (a tuple of
+    :class:`sccli.handlers.specs.Param`), or None: built-in types (their declarations live in
+    :mod:`sccli.handlers.specs`) and plugins that declare nothing. Imports the plugin module."""
+    if job_type in BUILTIN_MODULES and job_type not in settings.handlers:
+        return None
+    module_name = _spec_for(job_type, settings).partition(":")[0]
+    if module_name.startswith("sccli.handlers."):
+        return None
+    declared = getattr(_load(module_name), "PARAMETERS", None)
+    if declared is None:
+        return None
+    from sccli.handlers.specs import Param
+
+    if not isinstance(declared, tuple) or not all(isinstance(p, Param) for p in declared):
+        raise InvalidInput(f"{module_name}.PARAMETERS must be a tuple of sccli.handlers.specs.Param")
+    return declared
+
+
 def plugin_types(settings: Settings) -> list[str]:
     """Job types added by settings or entry points (not built in)."""
     from importlib.metadata import entry_points
 
     names = set(settings.handlers) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return sorted(n for n in names if n not in BUILTIN_MODULES)
+
+
+def describe_types(settings: Settings, only: str | None = None) -> list[dict[str, Any]]:
+    """Every job type (built-ins, then plugins) with its defaults and declared parameters
+    (``sc job types``); ``only`` names one type (InvalidInput when no handler serves it)."""
+    from sccli.domain import job_type_config
+    from sccli.handlers.specs import describe
+
+    names = [*BUILTIN_MODULES, *plugin_types(settings)]
+    if only is not None:
+        _spec_for(only, settings)
+        names = [only]
+    described = []
+    for name in names:
+        try:
+            spec = plugin_parameters(name, settings)
+        except InvalidInput:
+            spec = None
+        config = job_type_config(name).as_dict()
+        described.append({"job_type": name, "builtin": name in BUILTIN_MODULES, **config,
+                          "declared": spec is not None or name in BUILTIN_MODULES, "parameters": describe(name, spec)})
+    return described

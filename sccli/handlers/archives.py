@@ -1,8 +1,10 @@
 """Safe archive extraction into a private staging directory.
 
 Every member is checked before it is written: no absolute names, no ``..``, no drive letters,
-no device files or FIFOs, links must stay inside the staging root (checked on the real,
-symlink-resolved parent), nothing is written through a link. A :class:`Budget` counts entries
+no ``-``-prefixed names, no device files or FIFOs, links must stay inside the staging root
+(checked on the real, symlink-resolved parent), nothing is written through a link, and no
+setuid, setgid or sticky bit is written. The finished tree is then judged as a whole
+(:func:`sccli.handlers.containment.check_extracted_tree`) before it is moved into place. A :class:`Budget` counts entries
 and bytes as they are written, so a zip bomb is stopped by its real output, whatever its
 headers claim, and the disk keeps a reserve.
 """
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from sccli.errors import InvalidInput, MissingExtra
+from sccli.errors import InvalidInput, MissingExtra, PermanentError
+from sccli.handlers.base import HandlerError
 from sccli.handlers.staging import free_bytes
 
 CHUNK = 1024 * 1024
@@ -33,6 +36,10 @@ ARCHIVE_SUFFIXES = (".zip", ".7z", *TAR_SUFFIXES)
 
 class UnsafeArchive(InvalidInput):
     """An archive was refused: escaping names or links, device files, or a zip bomb."""
+
+
+class DamagedArchive(PermanentError):
+    """An archive cannot be read (bad headers, bad CRC, truncated): it fails the same way again."""
 
 
 def archive_kind(path: Path) -> str:
@@ -62,6 +69,8 @@ def safe_name(name: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise UnsafeArchive(f"member name with '..': {name!r}")
+    if any(p.startswith("-") for p in parts):
+        raise UnsafeArchive(f"member name starting with '-': {name!r}")
     return "/".join(parts)
 
 
@@ -101,7 +110,7 @@ class Budget:
         if self.bytes >= self._next_disk_check:
             self._next_disk_check += DISK_CHECK_EVERY
             if free_bytes(self.root) < self.limits.reserve_bytes:
-                raise UnsafeArchive(f"the disk under {self.root} is nearly full; extraction stopped")
+                raise HandlerError(f"the disk under {self.root} is nearly full; extraction stopped")
 
     def check_declared(self, total: int, entries: int) -> None:
         """Refuse before writing when the archive's own headers already break the limits."""
@@ -112,7 +121,7 @@ class Budget:
             raise UnsafeArchive(f"declares {total} bytes from {self.archive_bytes}: more than {self.limits.max_ratio}x (max_ratio)")
         free = free_bytes(self.root)
         if total + self.limits.reserve_bytes > free:
-            raise UnsafeArchive(f"needs {total} bytes but only {free} are free under {self.root}")
+            raise HandlerError(f"needs {total} bytes but only {free} are free under {self.root}")
 
     def entry_count_check(self, entries: int) -> None:
         if entries > self.limits.max_entries:
@@ -140,11 +149,20 @@ class Writer:
             raise UnsafeArchive(f"{rel} would be written through a link")
         return target
 
+    def _leaf(self, rel: str) -> Path:
+        """The target of a file or link member: it must not replace a directory."""
+        target = self._target(rel)
+        if target.is_dir():
+            raise UnsafeArchive(f"{rel} would replace a directory of the archive")
+        return target
+
     def directory(self, name: str) -> None:
         rel = safe_name(name)
         self.budget.entry(rel)
         if rel:
             target = self._target(rel)
+            if target.exists() and not target.is_dir():
+                raise UnsafeArchive(f"directory {rel} would replace a file of the archive")
             target.mkdir(parents=True, exist_ok=True)
 
     def file(self, name: str, source: IO[bytes], mode: int = 0o644) -> None:
@@ -153,7 +171,7 @@ class Writer:
             raise UnsafeArchive(f"file member with an empty name: {name!r}")
         self.budget.entry(rel)
         self._target_parent(rel)
-        target = self._target(rel)
+        target = self._leaf(rel)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, (mode & 0o777) | 0o600)
         with os.fdopen(fd, "wb") as out:
             while chunk := source.read(CHUNK):
@@ -169,7 +187,7 @@ class Writer:
         if not link_target or link_target.startswith("/") or "\x00" in link_target:
             raise UnsafeArchive(f"link {name!r} points to an absolute or empty path {link_target!r}")
         self._target_parent(rel)
-        target = self._target(rel)
+        target = self._leaf(rel)
         real = os.path.realpath(os.path.join(os.path.realpath(target.parent), link_target))
         if not self._inside(real):
             raise UnsafeArchive(f"link {name!r} -> {link_target!r} points outside the destination")
@@ -185,7 +203,7 @@ class Writer:
         if not self._inside(os.path.realpath(source)) or not source.is_file():
             raise UnsafeArchive(f"hard link {name!r} -> {link_target!r} does not name an extracted file")
         self._target_parent(rel)
-        target = self._target(rel)
+        target = self._leaf(rel)
         target.unlink(missing_ok=True)
         os.link(source, target, follow_symlinks=False)
         self.budget.files.append(rel)

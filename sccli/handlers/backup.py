@@ -5,6 +5,8 @@ Writes ``<backup_dir>/<uuid>/<timestamp>/data.tar.zst`` (members ``input/...`` a
 the snapshot directory is staged as ``.<timestamp>.sc-partial-<job_id>`` and renamed when
 complete. Afterwards only the newest ``keep`` snapshots are kept (parameter, default
 ``settings.backup_keep``). Parameters: ``keep``, ``level`` (zstd 1-19, default 3).
+A link under either directory that leads out of the data directories is refused (links are
+stored as links, never followed); no member keeps a setuid, setgid or sticky bit.
 """
 
 from __future__ import annotations
@@ -15,33 +17,42 @@ from pathlib import Path
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.handlers.base import HandlerError, JobContext
+from sccli.errors import PermanentError
+from sccli.handlers.base import JobContext
 from sccli.handlers.compression import HashingSink, open_compressor, tar_writer
+from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
 from sccli.handlers.manifest import HashWorker, build_manifest, manifest_totals, walk_files, write_json
 from sccli.handlers.params import dataset_input, dataset_output, get_int
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
 from sccli.settings import Settings
 
 ARCHIVE_NAME = "data.tar.zst"
 MANIFEST_NAME = "manifest.json"
+JOB_TYPE = "backup_creation"
 
 
 def snapshot_roots(ctx: JobContext) -> dict[str, Path]:
-    """The dataset's existing input and output directories, by label."""
+    """The dataset's existing input and output directories, by label; a link under them that
+    leads out of the data directories is refused."""
     roots = {"input": dataset_input(ctx), "output": dataset_output(ctx)}
-    return {label: ctx.confine(path) for label, path in roots.items() if path.is_dir()}
+    found = {label: ctx.confine(path) for label, path in roots.items() if path.is_dir()}
+    for root in found.values():
+        check_tree(root, ctx.settings.data_dirs)
+    return found
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Create the snapshot and prune old ones; result: snapshot path, files, bytes, sha256, pruned."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     if not ctx.settings.backup_dir:
-        raise HandlerError("settings.backup_dir is not set: nowhere to write backups")
+        raise PermanentError("settings.backup_dir is not set: nowhere to write backups")
     keep = get_int(ctx.params, "keep", ctx.settings.backup_keep, minimum=1)
     level = get_int(ctx.params, "level", 3, minimum=1, maximum=19)
     roots = snapshot_roots(ctx)
     if not roots:
-        raise HandlerError(f"dataset {ctx.dataset_uuid} has neither an input nor an output directory to back up")
+        raise PermanentError(f"dataset {ctx.dataset_uuid} has neither an input nor an output directory to back up")
     base = ctx.confine(Path(ctx.settings.backup_dir) / ctx.dataset_uuid)
     final = base / utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
     partial = partial_path(final, str(ctx.job["job_id"]))
@@ -79,7 +90,10 @@ def write_snapshot(roots: dict[str, Path], target: Path, level: int) -> tuple[st
             with open_compressor(sink, is_zstd=True, level=level, threads=0) as stream, tar_writer(stream) as tar:
                 for label, root in roots.items():
                     for path in walk_files(root):
-                        tar.add(str(path), arcname=f"{label}/{path.relative_to(root).as_posix()}", recursive=False)
+                        info = tar.gettarinfo(str(path), f"{label}/{path.relative_to(root).as_posix()}")
+                        info.mode &= ~SPECIAL_BITS
+                        with open_nofollow(path) as fh:
+                            tar.addfile(info, fh)
             raw.flush()
             os.fsync(raw.fileno())
     finally:

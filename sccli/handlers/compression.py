@@ -1,13 +1,16 @@
 """data_compression: a dataset directory to ``tar.zst`` (default) or ``tar.lz4``.
 
 Parameters: ``input_path`` (directory, default ``<in_data_dir>/<uuid>``), ``output_path``
-(archive, default ``<out_data_dir>/<uuid>.tar.zst`` or ``.tar.lz4``), ``format`` (``tar.zst`` or
+(archive, default ``<out_data_dir>/<uuid>.tar.zst`` or ``.tar.lz4``; an existing directory gets
+the archive ``<input name>.tar.zst`` inside it), ``format`` (``tar.zst`` or
 ``lz4``), ``level`` (zstd 1-19, default 3; lz4 0-16, default 0), ``threads`` (zstd workers,
 default: all cores), ``file_checksums`` (true: sha256 of every file, also written to
 ``<archive>.manifest.json``).
 
 The archive is written as ``.<name>.sc-partial-<job_id>`` and renamed when complete; the result
-has the archive's sha256, the compression ratio and the per-file checksums.
+has the archive's sha256, the compression ratio and the per-file checksums. A link under the
+input that leads out of the data directories is refused; links are stored as links, never
+followed; no member keeps a setuid, setgid or sticky bit.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sccli.errors import MissingExtra
-from sccli.handlers.base import HandlerError, JobContext
+from sccli.errors import InvalidInput, MissingExtra
+from sccli.handlers.base import JobContext
+from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
 from sccli.handlers.manifest import HashWorker, write_json
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
 from sccli.settings import Settings
 
 CHUNK = 1024 * 1024
 FORMATS = {"tar.zst": ".tar.zst", "zst": ".tar.zst", "lz4": ".tar.lz4", "tar.lz4": ".tar.lz4"}
 RESULT_CHECKSUM_LIMIT = 1000
+JOB_TYPE = "data_compression"
 
 
 class HashingSink:
@@ -73,6 +79,7 @@ class HashingSource:
 def run(ctx: JobContext) -> dict[str, Any]:
     """Compress the dataset directory; result: archive, bytes in/out, ratio, sha256s."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     fmt = get_str(ctx.params, "format", "tar.zst", choices=tuple(FORMATS))
     suffix = FORMATS[fmt]
     is_zstd = suffix == ".tar.zst"
@@ -81,11 +88,14 @@ def run(ctx: JobContext) -> dict[str, Any]:
     checksums = get_bool(ctx.params, "file_checksums", True)
     source = ctx.confine(ctx.params.get("input_path") or dataset_input(ctx), must_exist=True)
     if not source.is_dir():
-        raise HandlerError(f"{source} is not a directory")
+        raise InvalidInput(f"{source} is not a directory")
     default_out = Path(ctx.settings.out_data_dir) / f"{ctx.dataset_uuid}{suffix}"
     final = ctx.confine(ctx.params.get("output_path") or default_out)
+    if final.is_dir():
+        final = final / f"{source.name}{suffix}"
     if final == source or source in final.parents:
-        raise HandlerError("output_path must not be inside the directory being compressed")
+        raise InvalidInput("output_path must not be inside the directory being compressed")
+    check_tree(source, ctx.settings.data_dirs, what="input")
     entries = list(walk_entries(source))
     total = sum(p.stat().st_size for p in entries if p.is_file() and not p.is_symlink())
     require_free_space(final.parent, total // 2)
@@ -180,14 +190,17 @@ def write_archive(
             sink = HashingSink(raw, hasher)
             stream = open_compressor(sink, is_zstd=is_zstd, level=level, threads=threads)
             with stream, tar_writer(stream) as tar:
-                tar.add(source, arcname=source.name, recursive=False)
+                top = tar.gettarinfo(str(source), source.name)
+                top.mode &= ~SPECIAL_BITS
+                tar.addfile(top)
                 for path in entries:
                     arcname = f"{source.name}/{path.relative_to(source).as_posix()}"
                     info = tar.gettarinfo(str(path), arcname)
+                    info.mode &= ~SPECIAL_BITS
                     if not info.isreg():
                         tar.addfile(info)
                         continue
-                    with open(path, "rb") as fh:
+                    with open_nofollow(path) as fh:
                         reader = HashingSource(fh, on_bytes, hasher if checksums else None)
                         tar.addfile(info, reader)
                         if reader.digest is not None:

@@ -11,7 +11,10 @@ otherwise the format is detected from the files), ``conversion_params``: ``datas
 called as ``cmd... input_dir output_dir sensor_type --params JSON``.
 
 The output is written to ``.<uuid>.sc-partial-<job_id>`` beside the final directory and
-renamed when it has been verified.
+renamed when it has been verified. Before anything is read, the input tree is checked: a link
+leading out of the data directories is refused (never followed), as are an HDF5/NetCDF file
+with external links, external storage or virtual datasets, and an IDX whose data files lie
+outside its folder. ``output_path`` must not overlap ``input_path``.
 """
 
 from __future__ import annotations
@@ -24,21 +27,28 @@ from typing import Any
 
 from sccli.errors import InvalidInput
 from sccli.handlers.base import HandlerError, JobContext
+from sccli.handlers.containment import check_tree, strip_tree_bits
 from sccli.handlers.idx import SIDE_CAR, describe_idx, verify_volume, write_sidecar, write_volume
 from sccli.handlers.params import confined_param, dataset_input, dataset_output, get_dict, get_str
 from sccli.handlers.readers import IDX_SUFFIXES, detect_format, input_files, open_volume
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import partial_path, promote, remove_partials, remove_path, require_free_space
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
 IDX_NAME = "visus.idx"
+JOB_TYPE = "dataset_conversion"
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Convert the dataset; result: format, dims, dtype, bytes, data sha256, output path."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     source = confined_param(ctx, "input_path", dataset_input(ctx), must_exist=True)
     final = confined_param(ctx, "output_path", dataset_output(ctx))
+    if final == source or final in source.parents or source in final.parents:
+        raise InvalidInput(f"output_path {final} overlaps input_path {source}: the conversion would replace its own input")
+    check_tree(source, ctx.settings.data_dirs, what="input")
     sensor = ctx.params.get("sensor_type")
     if sensor is not None:
         sensor = get_str(ctx.params, "sensor_type")
@@ -61,6 +71,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
                 facts = copy_idx(ctx, source, partial)
             else:
                 facts = convert_builtin(ctx, fmt, source, partial, sensor, options, compression=compression, verify=verify, field_name=field_name)
+        strip_tree_bits(partial)
         promote(partial, final)
     except BaseException:
         remove_path(partial)
@@ -103,6 +114,7 @@ def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:
     if not found:
         raise InvalidInput(f"no .idx file under {source}")
     idx_file = found[0]
+    check_idx_template(idx_file)
     info = describe_idx(idx_file)
     root = idx_file.parent
     require_free_space(partial, tree_bytes(root))
@@ -115,6 +127,16 @@ def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:
     facts = {"format": "idx", "dims": info["dims"], "dtype": info["dtype"], "input_bytes": tree_bytes(root), "output_bytes": tree_bytes(partial), "source_idx": str(idx_file)}
     write_sidecar(partial, facts)
     return facts
+
+
+def check_idx_template(idx_file: Path) -> None:
+    """Refuse an IDX whose data files (its ``filename_template``) lie outside its own folder."""
+    lines = idx_file.read_text(errors="replace").splitlines()
+    for number, line in enumerate(lines[:-1]):
+        if line.strip() == "(filename_template)":
+            template = lines[number + 1].strip()
+            if template.startswith("/") or ".." in Path(template).parts or "\\" in template:
+                raise InvalidInput(f"{idx_file.name}: its data files {template!r} lie outside its folder: refused, not read")
 
 
 def convert_external(ctx: JobContext, command: list[str], source: Path, partial: Path, sensor: str, options: dict[str, Any]) -> dict[str, Any]:

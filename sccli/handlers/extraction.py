@@ -1,13 +1,18 @@
 """file_extraction: unpack zip, tar (gz, bz2, xz, zst) and 7z archives safely.
 
-Parameters: ``archives`` (list of paths) or ``archive_path``; default: every archive directly
-in ``<in_data_dir>/<uuid>``. ``destination`` (default ``<in_data_dir>/<uuid>``). Limits:
+Parameters: ``archives`` (list of paths) or ``archive_path``; default: the archive named by
+``input_path``, or every archive directly in the directory ``input_path`` (default
+``<in_data_dir>/<uuid>``). ``destination`` (default ``<in_data_dir>/<uuid>``). Limits:
 ``max_total_bytes`` (50 GiB), ``max_entries`` (100000), ``max_ratio`` (200: output bytes per
 archive byte), ``reserve_bytes`` (64 MiB kept free). ``remove_archives`` (false) deletes the
 archives after a successful extraction.
 
 Everything is extracted into ``<destination>/.extract.sc-partial-<job_id>`` first (see
-:mod:`sccli.handlers.archives` for the checks), then moved into place; the result lists only
+:mod:`sccli.handlers.archives` for the checks); the finished tree is judged as a whole, as it will
+be once merged into the destination (:func:`~sccli.handlers.containment.check_extracted_tree`:
+every link resolved step by step must stay inside the data directories), and only then moved
+into place; a refused archive leaves nothing behind. A damaged archive is a permanent failure
+(no retry); a failing disk is not. the result lists only
 the files this job extracted. The chained conversion gets ``input_path = destination``.
 """
 
@@ -23,12 +28,30 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sccli.handlers.archives import Budget, Limits, UnsafeArchive, Writer, archive_kind, extract_tar, extract_zip, is_archive, safe_name
+from sccli.errors import InvalidInput, ScError
+from sccli.handlers.archives import (
+    Budget,
+    DamagedArchive,
+    Limits,
+    UnsafeArchive,
+    Writer,
+    archive_kind,
+    extract_tar,
+    extract_zip,
+    is_archive,
+    safe_name,
+)
 from sccli.handlers.base import HandlerError, JobContext
+from sccli.handlers.containment import check_extracted_tree
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str_list
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import partial_path, remove_partials, remove_path
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
+
+JOB_TYPE = "file_extraction"
+#: Words in 7z's output that mean the archive itself is broken (not the disk, not the tool).
+DAMAGE_WORDS = ("Headers Error", "Data Error", "CRC Failed", "Can not open the file as archive", "Unexpected end", "Is not archive")
 
 RESULT_FILE_LIMIT = 1000
 
@@ -36,6 +59,7 @@ RESULT_FILE_LIMIT = 1000
 def run(ctx: JobContext) -> dict[str, Any]:
     """Extract the archives; result: archives, files (relative to destination), bytes, duration."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     destination = ctx.confine(ctx.params.get("destination") or dataset_input(ctx))
     limits = _limits(ctx.params)
     remove = get_bool(ctx.params, "remove_archives", False)
@@ -63,6 +87,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
             files += budget.files
             written += budget.bytes
             ctx.log.info("%s: %d entries, %d bytes", archive.name, budget.entries, budget.bytes)
+        try:
+            check_extracted_tree(staging, destination, ctx.settings.data_dirs)
+        except InvalidInput as exc:
+            raise UnsafeArchive(f"{', '.join(a.name for a in archives)}: {exc}") from None
         moved = move_into_place(staging, destination)
     except BaseException:
         remove_path(staging)
@@ -88,15 +116,18 @@ def run(ctx: JobContext) -> dict[str, Any]:
 def _archives(ctx: JobContext, destination: Path) -> list[Path]:
     named = get_str_list(ctx.params, "archives") + get_str_list(ctx.params, "archive_path")
     if not named:
-        source = dataset_input(ctx)
-        named = [str(p) for p in sorted(source.iterdir()) if p.is_file() and is_archive(p)] if source.is_dir() else []
+        source = ctx.confine(ctx.params.get("input_path") or dataset_input(ctx))
+        if source.is_file():
+            named = [str(source)]
+        else:
+            named = [str(p) for p in sorted(source.iterdir()) if p.is_file() and is_archive(p)] if source.is_dir() else []
         if not named:
-            raise HandlerError(f"no archives given and none found in {source}")
+            raise InvalidInput(f"no archives given and none found in {source}")
     archives = []
     for raw in named:
         path = ctx.confine(raw, must_exist=True)
         if not path.is_file():
-            raise HandlerError(f"{path} is not a file")
+            raise InvalidInput(f"{path} is not a file")
         archive_kind(path)
         archives.append(path)
     return archives
@@ -124,12 +155,14 @@ def extract_one(ctx: JobContext, archive: Path, writer: Writer, budget: Budget) 
     except UnsafeArchive as exc:
         raise UnsafeArchive(f"{archive.name}: {exc}") from None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-        raise HandlerError(f"{archive.name} is damaged: {exc}") from None
-    except OSError as exc:  # gzip's BadGzipFile, lzma/bz2 errors, or the disk itself
+        raise DamagedArchive(f"{archive.name} is damaged: {exc}") from None
+    except OSError as exc:
+        if exc.errno is None:  # gzip's BadGzipFile, bz2's "Invalid data stream": the bytes, not the disk
+            raise DamagedArchive(f"{archive.name} is damaged: {type(exc).__name__}: {exc}") from None
         raise HandlerError(f"{archive.name}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:
         if _is_codec_error(exc):
-            raise HandlerError(f"{archive.name} is damaged: {exc}") from None
+            raise DamagedArchive(f"{archive.name} is damaged: {exc}") from None
         raise
 
 
@@ -141,7 +174,8 @@ def _is_codec_error(exc: BaseException) -> bool:
 
 def list_7z(ctx: JobContext, archive: Path) -> list[dict[str, str]]:
     """The entries of a 7z archive from ``7z l -slt``."""
-    lines = run_tool(ctx, [require_tool("7z"), "l", "-slt", "-ba", "-bd", archive], quiet=lambda line: True, keep=None)
+    lines = run_tool(ctx, [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive], quiet=lambda line: True, keep=None,
+                     classify=_classify_7z)
     entries: list[dict[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(" = ")
@@ -175,8 +209,18 @@ def extract_7z(ctx: JobContext, archive: Path, root: Path, budget: Budget) -> No
     def limit_file_size() -> None:  # runs in the 7z child: no single file may exceed the total limit
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    run_tool(ctx, [require_tool("7z"), "x", "-y", "-bd", "-bb0", f"-o{root}", "--", archive], preexec=limit_file_size)
+    run_tool(ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive], preexec=limit_file_size, classify=_classify_7z)
     audit_tree(root, budget)
+
+
+def _classify_7z(code: int, lines: list[str]) -> type[ScError] | None:
+    """7z exits 2 for a hostile or broken archive and for a failing disk alike: its words tell
+    them apart (a hostile or broken archive is refused for good, the disk is retried)."""
+    if code != 2:
+        return None
+    if any("Dangerous" in line for line in lines):
+        return UnsafeArchive
+    return DamagedArchive if any(word in line for line in lines for word in DAMAGE_WORDS) else None
 
 
 def audit_tree(root: Path, budget: Budget) -> None:

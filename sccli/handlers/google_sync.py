@@ -3,7 +3,9 @@
 Parameters: ``data_url`` (or ``google_drive_link``; a Drive folder link or a bare folder id),
 ``user_email`` (impersonated when ``impersonate`` is true: domain-wide delegation),
 ``service_account_file`` (a file name inside ``auth_dir``; default: the only ``*.json`` there),
-``output_path`` (default ``<sync_data_dir>/<uuid>``).
+``destination`` (default ``<sync_data_dir>/<uuid>``). ``input_path``, ``output_path``,
+``sensor_type`` and ``conversion_params`` (from the migration) are not used here: they are
+carried to the chained conversion, whose output ``output_path`` is.
 
 The drive remote is written to a private (0600) temporary rclone config that is deleted after
 the run; nothing is read from the user's own rclone config. Files land in
@@ -28,14 +30,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
-from sccli.handlers.base import HandlerError, JobContext
+from sccli.errors import InvalidInput, PermanentError
+from sccli.handlers.base import JobContext
+from sccli.handlers.containment import strip_tree_bits
 from sccli.handlers.manifest import walk_files
 from sccli.handlers.params import get_bool, get_str
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import partial_path, promote, remove_partials, remove_path
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
+JOB_TYPE = "google_sync"
 REMOTE = "scsource"
 _FOLDER_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
 _STATS_PERCENT = re.compile(r"(\d{1,3})%")
@@ -63,15 +68,15 @@ def service_account(ctx: JobContext) -> Path:
     else:
         found = sorted(auth.glob("*.json")) if auth.is_dir() else []
         if len(found) != 1:
-            raise HandlerError(f"auth_dir {auth} must hold exactly one service-account *.json (found {len(found)}); or set service_account_file")
+            raise PermanentError(f"auth_dir {auth} must hold exactly one service-account *.json (found {len(found)}); or set service_account_file")
         path = found[0]
     if not path.is_file():
         raise InvalidInput(f"service-account file {path} does not exist")
     try:
         if json.loads(path.read_text()).get("type") != "service_account":
-            raise HandlerError(f"{path.name} is not a Google service-account key")
+            raise PermanentError(f"{path.name} is not a Google service-account key")
     except ValueError:
-        raise HandlerError(f"{path.name} is not valid JSON") from None
+        raise PermanentError(f"{path.name} is not valid JSON") from None
     return path
 
 
@@ -88,14 +93,16 @@ def remote_config(ctx: JobContext) -> tuple[str, str]:
     account = service_account(ctx)
     lines = [f"[{REMOTE}]", "type = drive", "scope = drive.readonly", f"service_account_file = {account}", f"root_folder_id = {root}"]
     if get_bool(ctx.params, "impersonate", False):
-        lines.append(f"impersonate = {get_str(ctx.params, 'user_email')}")
+        user = get_str(ctx.params, "user_email")
+        lines.append(f"impersonate = {user}")
     return "\n".join(lines) + "\n", ""
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Sync the folder; result: files, bytes, duration, destination; next_parameters.input_path."""
     started = time.monotonic()
-    final = ctx.confine(ctx.params.get("output_path") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
+    final = ctx.confine(ctx.params.get("destination") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
     config, source_path = remote_config(ctx)
     rclone = require_tool("rclone")
     partial = partial_path(final, str(ctx.job["job_id"]))
@@ -107,6 +114,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         argv = [rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s", "--stats-one-line",
                 "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
         run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env={**os.environ, "RCLONE_CONFIG": config_path})
+        strip_tree_bits(partial)
         promote(partial, final)
     except BaseException:
         remove_path(partial)
@@ -132,6 +140,6 @@ def _progress(ctx: JobContext, line: str) -> None:
 
 def cleanup(job: dict[str, Any], settings: Settings) -> None:
     """Remove the partial sync folder and the private rclone config a killed sync left."""
-    remove_partials(job, settings, "output_path")
+    remove_partials(job, settings, "destination")
     for config in Path(tempfile.gettempdir()).glob(f"sc-rclone-{job.get('job_id')}-*.conf"):
         config.unlink(missing_ok=True)

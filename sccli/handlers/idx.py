@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.base import HandlerError
 from sccli.handlers.manifest import HashWorker
 from sccli.handlers.readers import Volume, need
@@ -105,11 +105,11 @@ def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
     ov = need("OpenVisus")
     np = need("numpy")
     if not idx_path.is_file():
-        raise HandlerError(f"{idx_path} is not a file")
+        raise InvalidInput(f"{idx_path} is not a file")
     try:
         db = ov.LoadDataset(str(idx_path))
     except Exception as exc:  # OpenVisus raises plain Exception for unreadable headers
-        raise HandlerError(f"{idx_path.name} is not a readable IDX dataset: {exc}") from None
+        raise PermanentError(f"{idx_path.name} is not a readable IDX dataset: {exc}") from None
     dims = [int(n) for n in db.getLogicSize()]
     field = db.getField()
     dtype = field.dtype
@@ -119,7 +119,7 @@ def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
             coarse = db.read(max_resolution=max(0, db.getMaxResolution() - 6))
             corner = db.read(logic_box=([0] * len(dims), [min(n, 16) for n in dims]))
         except Exception as exc:
-            raise HandlerError(f"{idx_path.name}: reading a sample failed: {exc}") from None
+            raise PermanentError(f"{idx_path.name}: reading a sample failed: {exc}") from None
         info["sample"] = {"coarse_shape": list(coarse.shape), "corner_sha256": hashlib.sha256(np.ascontiguousarray(corner).tobytes()).hexdigest()}
     return info
 

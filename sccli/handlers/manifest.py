@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.handlers.containment import open_nofollow
 from sccli.handlers.staging import PARTIAL_MARK
 
 CHUNK = 1024 * 1024
@@ -48,7 +49,7 @@ class HashWorker:
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_nofollow(path) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

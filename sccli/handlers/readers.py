@@ -2,7 +2,10 @@
 slabs along the first (slowest) axis, so large inputs stream instead of loading at once.
 
 Optional libraries (numpy, tifffile, h5py, netCDF4) are imported inside functions; a missing
-one raises MissingExtra naming the ``formats`` extra.
+one raises MissingExtra naming the ``formats`` extra. A file the library cannot read is a
+permanent failure (the same bytes fail the same way again). Nothing outside the file is read:
+TIFFs are opened without their multi-file (OME) companions, and HDF5 (also NetCDF-4) files with
+external links, external raw storage or virtual datasets are refused before any data is read.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput, MissingExtra
-from sccli.handlers.base import HandlerError
+from sccli.errors import InvalidInput, MissingExtra, PermanentError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".nxs")
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".cdf")
 NPY_SUFFIXES = (".npy",)
@@ -32,6 +35,15 @@ SENSOR_FORMATS = {
     "idx": "idx",
 }
 FORMAT_SUFFIXES = {"tiff": TIFF_SUFFIXES, "hdf5": HDF5_SUFFIXES, "netcdf": NETCDF_SUFFIXES, "npy": NPY_SUFFIXES, "idx": IDX_SUFFIXES}
+
+
+def unreadable(path: Path, what: str, exc: BaseException) -> BaseException:
+    """The error for a file a library could not open: permanent when the bytes are at fault
+    (no errno, or a library's negative code), an OSError of the disk stays as it is (retried)."""
+    errno = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and errno is not None and errno > 0:
+        return exc
+    return PermanentError(f"{path.name} is not a readable {what} file: {exc}")
 
 
 def need(module: str) -> Any:
@@ -123,16 +135,30 @@ def open_tiff(files: list[Path]) -> Volume:
     tifffile = need("tifffile")
     np = need("numpy")
 
+    def open_tiff_file(path: Path) -> Any:
+        try:
+            return tifffile.TiffFile(path, _multifile=False, is_ome=False)
+        except (OSError, ValueError) as exc:  # tifffile's TiffFileError is a ValueError
+            raise unreadable(path, "TIFF", exc) from None
+
+    def first_series(tif: Any, path: Path) -> Any:
+        if not tif.series:
+            raise PermanentError(f"{path.name} is not a readable TIFF file: it holds no image")
+        return tif.series[0]
+
     def page_info(path: Path) -> tuple[tuple[int, ...], Any, bool]:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
+        with open_tiff_file(path) as tif:
+            series = first_series(tif, path)
             axes = series.axes
             return tuple(series.shape), series.dtype, "S" in axes and axes.index("S") in (0, len(axes) - 1)
 
     def read_file(path: Path) -> Any:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            data = series.asarray()
+        with open_tiff_file(path) as tif:
+            series = first_series(tif, path)
+            try:
+                data = series.asarray()
+            except (ValueError, IndexError, KeyError) as exc:
+                raise unreadable(path, "TIFF", exc) from None
             if "S" in series.axes and series.axes.index("S") == 0 and data.ndim >= 3:
                 data = np.moveaxis(data, 0, -1)  # planar RGB → components last
             return data
@@ -177,7 +203,7 @@ def open_hdf5(path: Path, options: dict[str, Any], *, probe: bool) -> Volume:
     its scan coordinates ``Xs_dataset``/``Ys_dataset`` against the data's scan axes."""
     h5py = need("h5py")
     np = need("numpy")
-    h5 = h5py.File(path, "r")
+    h5 = open_h5(h5py, path)
     name = options.get("dataset") or _largest_dataset(h5)
     if not name:
         raise InvalidInput(f"no numeric dataset of 2 or more dimensions in {path.name}")
@@ -202,11 +228,48 @@ def probe_coordinates(h5: Any, shape: tuple[int, ...], options: dict[str, Any], 
     return summary
 
 
+def refuse_external_hdf5(h5py: Any, h5: Any) -> None:
+    """Refuse an HDF5 file that reaches outside itself: external links, datasets stored in
+    external raw files, virtual datasets (their data lives in other files)."""
+    def visit(name: str, link: Any) -> str | None:  # a value stops the walk (raising inside it would not)
+        if isinstance(link, h5py.ExternalLink):
+            return f"{name} is an external link to {link.filename}"
+        if isinstance(link, h5py.HardLink):
+            obj = h5.get(name)
+            if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                return f"dataset {name} keeps its data in other files"
+        return None
+
+    problem = h5.visititems_links(visit)
+    if problem:
+        raise InvalidInput(f"{h5.filename}: {problem}: refused, not read")
+
+
+def open_h5(h5py: Any, path: Path) -> Any:
+    """An HDF5 file opened read-only, checked by :func:`refuse_external_hdf5`."""
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise unreadable(path, "HDF5", exc) from None
+    try:
+        refuse_external_hdf5(h5py, h5)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
 def open_netcdf(path: Path, options: dict[str, Any]) -> Volume:
     """A NetCDF variable (``conversion_params.variable``, default the largest of 2+ dimensions)."""
     netCDF4 = need("netCDF4")
     np = need("numpy")
-    nc = netCDF4.Dataset(path, "r")
+    with open(path, "rb") as fh:
+        if fh.read(8) == HDF5_SIGNATURE:  # NetCDF-4 is HDF5: the same external data can hide in it
+            open_h5(need("h5py"), path).close()
+    try:
+        nc = netCDF4.Dataset(path, "r")
+    except OSError as exc:
+        raise unreadable(path, "NetCDF", exc) from None
     nc.set_auto_mask(False)
     name = options.get("variable")
     if not name:
@@ -225,6 +288,6 @@ def open_npy(path: Path) -> Volume:
     np = need("numpy")
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        raise HandlerError(f"{path.name} is not a readable .npy array: {exc}") from None
+    except (ValueError, EOFError) as exc:
+        raise PermanentError(f"{path.name} is not a readable .npy array: {exc}") from None
     return Volume(tuple(data.shape), data.dtype, 1, lambda a, b: np.ascontiguousarray(data[a:b]), [path], {"format": "npy"})

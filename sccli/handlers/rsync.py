@@ -4,12 +4,18 @@ Parameters: ``source`` and ``destination`` (a local path inside the data directo
 ``[user@]host:path`` / ``rsync://host/...`` where ``host`` is in ``settings.rsync_allowed_hosts``;
 at least one side is local), ``options`` (list, from an allow-list; default ``["-a"]``).
 
-Never allowed: ``-e``/``--rsh``, ``--rsync-path``, ``--daemon`` and anything else not on the
-allow-list; ``--files-from``/``--exclude-from``/``--include-from`` only with a file inside the data
-directories. Always added: ``--partial-dir`` (resumable), ``--temp-dir`` (a local destination's
-in-flight files live in ``<destination>/.sc-rsync-tmp``, so a kill leaves nothing half-written
-among the real files; cleanup removes both), ``--info=progress2`` (progress), ``--protect-args``,
-and ``--`` before the paths. A local destination is a directory (created when missing).
+Never allowed: anything that runs a program (``-e``/``--rsh``, ``--rsync-path``, ``--daemon``,
+``--filter``/``-F`` merge rules, ``--config``), anything that follows links out of the tree
+(``-L``, ``-k``, ``-K``, ``--copy-*links``), extended attributes (``-X``: file capabilities),
+``--chmod`` modes with ``s`` or ``t``, and anything else not on the allow-list;
+``--files-from``/``--exclude-from``/``--include-from`` only with a file inside the data
+directories. Always added: ``--chmod=ug-s,a-t`` (last, so no setuid, setgid or sticky bit
+reaches the destination), ``--no-devices --no-specials``, ``--safe-links`` (links pointing out
+of the transferred tree are skipped), ``--partial-dir`` (resumable), ``--temp-dir`` (a local
+destination's in-flight files live in ``<destination>/.sc-rsync-tmp``, so a kill leaves nothing
+half-written among the real files; cleanup removes both), ``--info=progress2`` (progress),
+``--protect-args``, and ``--`` before the paths. A local destination is a directory (created
+when missing). A local source with a link leading out of the data directories is refused.
 """
 
 from __future__ import annotations
@@ -21,21 +27,24 @@ from typing import Any
 
 from sccli.errors import InvalidInput
 from sccli.handlers.base import JobContext, confine_path
+from sccli.handlers.containment import check_tree
 from sccli.handlers.params import get_str, get_str_list
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import remove_path
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
+JOB_TYPE = "rsync_transfer"
 PARTIAL_DIR = ".sc-rsync-partial"
 TEMP_DIR = ".sc-rsync-tmp"
 
 #: Short flags that only change what is copied or how it is reported.
-SHORT_FLAGS = set("arvzcltpgoHhunSxWqiAXmOJ")
+SHORT_FLAGS = set("arvzcltpgoHhunSxWqiAmOJ")
 #: Long options allowed as they are.
 LONG_FLAGS = {
     "--archive", "--recursive", "--verbose", "--compress", "--checksum", "--links", "--times", "--perms", "--group", "--owner",
     "--hard-links", "--human-readable", "--update", "--dry-run", "--sparse", "--one-file-system",
-    "--whole-file", "--quiet", "--itemize-changes", "--acls", "--xattrs", "--prune-empty-dirs", "--omit-dir-times",
+    "--whole-file", "--quiet", "--itemize-changes", "--acls", "--prune-empty-dirs", "--omit-dir-times",
     "--delete", "--delete-after", "--delete-delay", "--delete-excluded", "--ignore-existing", "--existing", "--size-only",
     "--no-perms", "--no-owner", "--no-group", "--no-times", "--numeric-ids", "--safe-links",
     "--stats", "--inplace", "--append-verify", "--mkpath", "--list-only", "--ignore-times",
@@ -44,9 +53,20 @@ LONG_FLAGS = {
 VALUE_OPTIONS = {"--exclude", "--include", "--bwlimit", "--max-size", "--min-size", "--timeout", "--contimeout", "--chmod", "--compress-level", "--max-delete", "--modify-window"}
 #: Long options whose value is a file that must be inside the data directories.
 FILE_OPTIONS = {"--files-from", "--exclude-from", "--include-from"}
+#: Always last among the options: whatever the user's modes, no special permission bit survives.
+FORCED_OPTIONS = ["--chmod=ug-s,a-t", "--no-devices", "--no-specials", "--safe-links"]
 
 _REMOTE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(?P<path>.*)$")
 _DAEMON = re.compile(r"^rsync://(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+)(?::\d+)?/(?P<path>.*)$")
+
+
+def sets_special_bits(modes: str) -> bool:
+    """Whether a ``--chmod`` value names setuid, setgid or sticky (``u+s``, ``+t``, ``D2775``)."""
+    for clause in modes.split(","):
+        bits = clause.lstrip("DF")
+        if "s" in bits or "t" in bits or (bits.isdigit() and set(bits) <= set("01234567") and int(bits, 8) & 0o7000):
+            return True
+    return False
 
 
 def check_option(option: str, settings: Settings) -> str:
@@ -55,6 +75,8 @@ def check_option(option: str, settings: Settings) -> str:
         raise InvalidInput(f"rsync option {option!r} is not an option")
     if option.startswith("--"):
         name, eq, value = option.partition("=")
+        if name == "--chmod" and eq and sets_special_bits(value):
+            raise InvalidInput(f"rsync option {option!r} is not allowed: no setuid, setgid or sticky bits")
         if option in LONG_FLAGS or (eq and name in VALUE_OPTIONS and value):
             return option
         if eq and name in FILE_OPTIONS:
@@ -85,6 +107,7 @@ def check_location(text: str, settings: Settings) -> tuple[str, bool]:
 def run(ctx: JobContext) -> dict[str, Any]:
     """Run rsync; result: source, destination, bytes and files transferred, duration."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     options = [check_option(o, ctx.settings) for o in get_str_list(ctx.params, "options", ["-a"])]
     source, source_local = check_location(get_str(ctx.params, "source"), ctx.settings)
     destination, dest_local = check_location(get_str(ctx.params, "destination"), ctx.settings)
@@ -92,12 +115,14 @@ def run(ctx: JobContext) -> dict[str, Any]:
         raise InvalidInput("rsync between two remote hosts is not allowed: one side must be a data directory")
     if source_local and not Path(source.rstrip("/") or "/").exists():
         raise InvalidInput(f"rsync source {source} does not exist")
+    if source_local:
+        check_tree(Path(source.rstrip("/") or "/"), ctx.settings.data_dirs, what="rsync source")
     staging: list[str] = []
     if dest_local:
         temp = Path(destination) / TEMP_DIR
         temp.mkdir(parents=True, exist_ok=True)
         staging = [f"--temp-dir={temp}"]
-    argv = [require_tool("rsync"), *options, f"--partial-dir={PARTIAL_DIR}", *staging, "--exclude=.sc-rsync-*", "--info=progress2,stats2",
+    argv = [require_tool("rsync"), *options, *FORCED_OPTIONS, f"--partial-dir={PARTIAL_DIR}", *staging, "--exclude=.sc-rsync-*", "--info=progress2,stats2",
             "--no-inc-recursive", "--protect-args", "--", source, destination]
     last = [0.0]
 

@@ -14,16 +14,24 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sccli.errors import PermanentError, ScError
 from sccli.handlers.base import HandlerError, JobContext
 
 LineHook = Callable[[str], None]
+#: Debian packages providing the tools handlers run.
+TOOL_PACKAGES = {"rsync": "rsync", "rclone": "rclone", "7z": "7zip (or p7zip-full)", "unzip": "unzip"}
+
+
+class MissingTool(PermanentError):
+    """A command-line tool a handler needs is not installed: every attempt would fail the same way."""
 
 
 def require_tool(name: str) -> str:
-    """The full path of a command-line tool, or a HandlerError saying how to get it."""
+    """The full path of a command-line tool, or MissingTool naming it and how to install it."""
     path = shutil.which(name)
     if path is None:
-        raise HandlerError(f"the {name!r} command is not installed (scripts/install-tools.sh installs it)")
+        package = TOOL_PACKAGES.get(name, name)
+        raise MissingTool(f"the {name!r} command is not installed: apt-get install {package} (or scripts/install-tools.sh)")
     return path
 
 
@@ -54,11 +62,14 @@ def run_tool(
     quiet: Callable[[str], bool] | None = None,
     keep: int | None = 20,
     preexec: Callable[[], None] | None = None,
+    classify: Callable[[int, list[str]], type[ScError] | None] | None = None,
 ) -> list[str]:
     """Run ``argv``, log its merged output, feed each line to ``on_line``; return the last
     ``keep`` lines (all with None). ``quiet(line)`` true keeps a line out of the log.
 
-    Raises HandlerError with the exit code and the tail of the output when it fails.
+    Raises HandlerError (transient: retried) with the exit code and the tail of the output when
+    it fails, or the error class ``classify(code, tail)`` returns (the input is at fault: a
+    permanent error, not retried).
     """
     args = [str(a) for a in argv]
     ctx.log.info("running: %s", " ".join(args))
@@ -79,5 +90,9 @@ def run_tool(
         code = proc.wait()
     if code != 0:
         detail = " | ".join(list(tail)[-5:])
-        raise HandlerError(f"{Path(args[0]).name} failed with exit code {code}: {detail}")
+        message = f"{Path(args[0]).name} failed with exit code {code}: {detail}"
+        kind = classify(code, list(tail)) if classify is not None else None
+        if kind is not None:
+            raise kind(message)
+        raise HandlerError(message)
     return list(tail)

@@ -22,14 +22,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.archives import is_archive
 from sccli.handlers.base import HandlerError, JobContext
+from sccli.handlers.containment import open_nofollow
 from sccli.handlers.manifest import CHUNK, sha256_file, walk_files
 from sccli.handlers.params import dataset_input, get_str, get_str_list
+from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import partial_path, remove_partials, require_free_space
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
+
+JOB_TYPE = "file_upload"
 
 
 def plan(ctx: JobContext, destination: Path) -> list[tuple[Path, Path]]:
@@ -60,7 +64,7 @@ def copy_verified(source: Path, target: Path, job_id: str, on_bytes: Any) -> tup
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(target, job_id)
     offset, digest = _resume(source, partial)
-    with open(source, "rb") as src, open(partial, "ab" if offset else "wb") as out:
+    with open_nofollow(source) as src, open(partial, "ab" if offset else "wb") as out:
         src.seek(offset)
         on_bytes(offset)
         while chunk := src.read(CHUNK):
@@ -98,6 +102,7 @@ def _resume(source: Path, partial: Path) -> tuple[int, Any]:
 def run(ctx: JobContext) -> dict[str, Any]:
     """Upload; result: files, bytes, sha256 per file, skipped, archives, duration."""
     started = time.monotonic()
+    check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     if ctx.params.get("remote") is not None:
         return upload_remote(ctx, started)
     destination = ctx.confine(ctx.params.get("destination") or dataset_input(ctx))
@@ -144,7 +149,7 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
         raise InvalidInput(f"remote must be 'name:path' with a remote from <auth_dir>/rclone.conf, got {remote!r}")
     config = Path(ctx.settings.auth_dir) / "rclone.conf"
     if not config.is_file():
-        raise HandlerError(f"no rclone config at {config}: define the remote {name!r} there")
+        raise PermanentError(f"no rclone config at {config}: define the remote {name!r} there")
     sources = [ctx.confine(raw, must_exist=True) for raw in get_str_list(ctx.params, "files") + get_str_list(ctx.params, "source_path")]
     if not sources:
         raise InvalidInput("parameter 'files' (a list of files or directories to upload) is required")

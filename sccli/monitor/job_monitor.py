@@ -179,18 +179,28 @@ class JobMonitor:
         return [g for g in groups if (job_type is None or g["job_type"] == job_type) and (signature is None or signatures.matches_signature(g, signature))]
 
     def retry_failed_jobs(self, hours: float = 24, job_type: str | None = None, signature: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-        """Retry every failed job of the selected groups; ``{retried, skipped, dry_run}``."""
-        ids = [i for g in self.get_failure_groups(hours, job_type, signature) for i in g["job_ids"]]
+        """Retry every failed job of the selected groups; ``{retried, skipped, dry_run}``.
+
+        Groups carry a capped list of example ids: rounds repeat until no failed job is left in
+        them (each retried job leaves its group)."""
+        groups = self.get_failure_groups(hours, job_type, signature)
         if dry_run:
-            return {"retried": ids, "skipped": [], "dry_run": True}
-        retried, skipped = [], []
-        for job_id in ids:
-            try:
-                self.queue.retry(job_id)
-                retried.append(job_id)
-            except (NotFound, Conflict) as exc:
-                skipped.append({"job_id": job_id, "reason": str(exc)})
-        return {"retried": retried, "skipped": skipped, "dry_run": False}
+            return {"retried": [i for g in groups for i in g["job_ids"]], "skipped": [], "dry_run": True, "jobs": sum(g["count"] for g in groups)}
+        retried: list[str] = []
+        skipped: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            ids = [i for g in groups for i in g["job_ids"] if i not in seen]
+            if not ids:
+                return {"retried": retried, "skipped": skipped, "dry_run": False}
+            for job_id in ids:
+                seen.add(job_id)
+                try:
+                    self.queue.retry(job_id)
+                    retried.append(job_id)
+                except (NotFound, Conflict) as exc:
+                    skipped.append({"job_id": job_id, "reason": str(exc)})
+            groups = self.get_failure_groups(hours, job_type, signature)
 
     # -- reports ----------------------------------------------------------------------------
     def get_performance_report(self, days: int = 7) -> dict[str, Any]:

@@ -260,7 +260,10 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
 
     @guard
     def count_jobs(self, query: JobQuery) -> int:
-        return int(self.coll("jobs").count_documents(query_filter(query)))
+        filt = query_filter(query)
+        if not filt:  # the whole collection: from its metadata, not a scan
+            return int(self.coll("jobs").estimated_document_count())
+        return int(self.coll("jobs").count_documents(filt))
 
     @guard
     def count_jobs_by(self, group_field: str, query: JobQuery) -> dict[str, int]:

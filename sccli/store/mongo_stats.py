@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sccli.store.mongo_support import guard, normalize
+from sccli.store.sqlite_stats import nearest_rank
 
 STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -25,12 +26,6 @@ def _count_if(condition: dict[str, Any]) -> dict[str, Any]:
 
 def _is(status: str) -> dict[str, Any]:
     return _count_if({"$eq": ["$status", status]})
-
-
-def _rank(p_times_100: int) -> dict[str, Any]:
-    """The nearest-rank position (0-based) of percentile p in the sorted ``durations``."""
-    rank = {"$ceil": {"$divide": [{"$multiply": [p_times_100, "$n"]}, 100]}}
-    return {"$cond": [{"$gt": ["$n", 0]}, {"$arrayElemAt": ["$durations", {"$toInt": {"$subtract": [rank, 1]}}]}, None]}
 
 
 # -- pipelines (module functions so tests and the benchmark can inspect them) ----------------
@@ -56,19 +51,27 @@ def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
             "_id": "$job_type", "count": {"$sum": 1}, "completed": _is("completed"), "failed": _is("failed"),
             "cancelled": _is("cancelled"), "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"},
             "avg_duration": {"$avg": "$d"}, "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
+            "n_durations": _count_if({"$ne": ["$d", None]}),
         }},
         {"$sort": {"_id": 1}},
     ]
 
 
-def percentile_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    return [
-        {"$match": {"status": "completed", "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}},
-        {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}},
-        {"$sort": {"d": 1}},
-        {"$group": {"_id": "$job_type", "durations": {"$push": "$d"}, "n": {"$sum": 1}}},
-        {"$project": {"p50": _rank(50), "p95": _rank(95)}},
-    ]
+#: Example job ids kept per failure group (the group's count is exact).
+EXAMPLE_IDS = 100
+
+
+def _durations(since: datetime, until: datetime, job_type: str | None = None) -> list[dict[str, Any]]:
+    match: dict[str, Any] = {"status": "completed", "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}
+    if job_type is not None:
+        match["job_type"] = job_type
+    return [{"$match": match}, {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}}]
+
+
+def rank_pipeline(since: datetime, until: datetime, job_type: str, rank: int, descending: bool) -> list[dict[str, Any]]:
+    """The duration at 1-based ``rank`` of one type (counted from the top when ``descending``):
+    a top-k sort holding at most ``rank`` small documents, spilled to disk if need be."""
+    return [*_durations(since, until, job_type), {"$sort": {"d": -1 if descending else 1}}, {"$skip": rank - 1}, {"$limit": 1}]
 
 
 def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -87,7 +90,8 @@ def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dic
         {"$match": {"status": "failed", "completed_at": {"$gte": since}}},
         {"$sort": {"completed_at": -1}},
         {"$limit": int(limit)},
-        {"$lookup": {"from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets"}},
+        {"$lookup": {"from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets",
+                     "pipeline": [{"$project": {"_id": 0, "name": 1, "user": 1, "status": 1, "sensor": 1}}, {"$limit": 1}]}},
         {"$addFields": {"retry_available": {"$lt": ["$attempts", "$max_attempts"]}}},
     ]
 
@@ -101,7 +105,15 @@ def failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
             "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}), "job_ids": {"$push": "$job_id"},
         }},
         {"$sort": {"count": -1}},
+        {"$project": {"count": 1, "first_seen": 1, "last_seen": 1, "retry_available": 1, "job_ids": {"$slice": ["$job_ids", EXAMPLE_IDS]}}},
     ]
+
+
+def capped_failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
+    """The same groups with ``$firstN`` (MongoDB 5.2+): example ids capped while grouping."""
+    pipeline = failure_groups_pipeline(since)
+    pipeline[1]["$group"]["job_ids"] = {"$firstN": {"input": "$job_id", "n": EXAMPLE_IDS}}
+    return pipeline[:-1]
 
 
 def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]) -> list[dict[str, Any]]:
@@ -164,7 +176,7 @@ class MongoStatsMixin:
         day = now - timedelta(days=1)
         return {
             "status_type": ("jobs", status_type_pipeline()), "activity": ("jobs", activity_pipeline(day)),
-            "finished": ("jobs", finished_pipeline(day, now)), "percentiles": ("jobs", percentile_pipeline(day, now)),
+            "finished": ("jobs", finished_pipeline(day, now)), "percentiles": ("jobs", rank_pipeline(day, now, "dataset_conversion", 1, False)),
             "daily": ("jobs", daily_pipeline(day, now)), "failed_jobs": ("jobs", failed_jobs_pipeline(day, 1000, self.names["datasets"])),
             "failure_groups": ("jobs", failure_groups_pipeline(day)), "stale": ("jobs", stale_pipeline(now, now, [])),
             "backlog": ("jobs", backlog_pipeline(now)),
@@ -181,9 +193,10 @@ class MongoStatsMixin:
 
     @guard
     def finished_job_stats(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        percentiles = {r["_id"]: r for r in self._aggregate("jobs", percentile_pipeline(since, until))}
+        rows = self._aggregate("jobs", finished_pipeline(since, until))
+        percentiles = self._percentiles(since, until, {r["_id"]: int(r.get("n_durations") or 0) for r in rows})
         out = []
-        for row in self._aggregate("jobs", finished_pipeline(since, until)):
+        for row in rows:
             pct = percentiles.get(row["_id"], {})
             out.append({
                 "job_type": row["_id"], **{k: int(row[k]) for k in ("count", "completed", "failed", "cancelled", "retries", "timeouts")},
@@ -192,6 +205,22 @@ class MongoStatsMixin:
             })
         return out
 
+    def _percentiles(self, since: datetime, until: datetime, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """p50/p95 per type by nearest rank, each from a bounded top-k sort (never one array of
+        every duration). Not ``$percentile``: it is approximate (t-digest) on MongoDB 7, and the
+        report's percentiles are defined as nearest rank on every backend."""
+        out: dict[str, dict[str, Any]] = {}
+        for job_type, n in counts.items():
+            if n:
+                out[job_type] = {name: self._duration_at(since, until, job_type, n, p) for name, p in (("p50", 50), ("p95", 95))}
+        return out
+
+    def _duration_at(self, since: datetime, until: datetime, job_type: str, n: int, p: int) -> Any:
+        rank = nearest_rank(p, n) + 1
+        descending = rank > n // 2  # fewer documents to hold from the nearer end
+        rows = self._aggregate("jobs", rank_pipeline(since, until, job_type, n - rank + 1 if descending else rank, descending), documents=True)
+        return rows[0]["d"] if rows else None
+
     @guard
     def finished_job_daily(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         rows = self._aggregate("jobs", daily_pipeline(since, until))
@@ -199,8 +228,17 @@ class MongoStatsMixin:
 
     @guard
     def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        pipeline = failed_jobs_pipeline(since, limit, self.names["datasets"])
+        try:
+            rows = self._aggregate("jobs", pipeline, documents=True) if getattr(self, "_lookup_pipeline", True) else None
+        except NotImplementedError:  # mongomock: $lookup without a sub-pipeline, whole documents joined
+            rows = None
+            self._lookup_pipeline = False
+        if rows is None:
+            del pipeline[3]["$lookup"]["pipeline"]
+            rows = self._aggregate("jobs", pipeline, documents=True)
         out = []
-        for job in self._aggregate("jobs", failed_jobs_pipeline(since, limit, self.names["datasets"]), documents=True):
+        for job in rows:
             found = job.pop("_datasets", None) or []
             ds = found[0] if found else None
             job["retry_available"] = bool(job.get("retry_available"))
@@ -210,13 +248,23 @@ class MongoStatsMixin:
 
     @guard
     def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
+        if getattr(self, "_has_first_n", True):
+            from pymongo.errors import OperationFailure
+
+            try:
+                return self._failure_groups(capped_failure_groups_pipeline(since))
+            except (OperationFailure, NotImplementedError, KeyError, TypeError):
+                self._has_first_n = False
+        return self._failure_groups(failure_groups_pipeline(since))
+
+    def _failure_groups(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {
                 "job_type": r["_id"].get("job_type"), "error": r["_id"].get("error"), "count": int(r["count"]),
                 "first_seen": r["first_seen"], "last_seen": r["last_seen"], "retry_available": int(r["retry_available"]),
                 "job_ids": list(r["job_ids"]),
             }
-            for r in self._aggregate("jobs", failure_groups_pipeline(since))
+            for r in self._aggregate("jobs", pipeline)
         ]
 
     @guard

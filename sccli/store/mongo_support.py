@@ -40,19 +40,21 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),
         ("status_job_type", ["status", "job_type"], {}),  # monitor: covered queue counts
-        ("worker_id", ["worker_id"], {}),
-        ("parent_job_id", ["parent_job_id"], {"sparse": True}),
-        ("migration_id", ["migration_id"], {"sparse": True}),
+        ("worker_id_created_at", ["worker_id", "created_at"], {}),
+        ("parent_job_id_created_at", ["parent_job_id", "created_at"], {"sparse": True}),
+        ("migration_id_created_at", ["migration_id", "created_at"], {"sparse": True}),
         ("outbox_at", ["outbox.at"], {"sparse": True}),  # follow-ups left by a crash
         ("active_key_unique", ["active_key"], {"unique": True, "sparse": True}),
     ],
-    "events": [("job_id_at", ["job_id", "at"], {}), ("event_id", ["event_id"], {"sparse": True})],
+    "events": [("job_id_at_id", ["job_id", "at", "_id"], {}), ("event_id", ["event_id"], {"sparse": True})],
     # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
-    "datasets": [("uuid", ["uuid"], {}), ("status", ["status"], {})],
+    "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],
     "controls": [("name_unique", ["name"], {"unique": True})],
     "migrations": [
         ("entry_id_unique", ["entry_id"], {"unique": True, "sparse": True}),
+        ("kind_entry_id", ["kind", "entry_id"], {}),
+        ("kind_started_at", ["kind", "started_at", "migration_id"], {}),
         ("migration_kind", ["migration_id", "kind"], {}),
         ("dataset_uuid", ["dataset_uuid"], {"sparse": True}),
     ],

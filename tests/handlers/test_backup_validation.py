@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sccli.handlers.base import HandlerError
+from sccli.errors import PermanentError
 from tests.handlers.conftest import has_partial, kill_midway, slow_writes
 
 
@@ -42,11 +42,11 @@ def test_backup_snapshot_manifest_and_pruning(jobs, settings):
 
 
 def test_backup_refusals(jobs, settings):
-    with pytest.raises(HandlerError, match="neither"):
+    with pytest.raises(PermanentError, match="neither"):
         jobs.run("backup_creation")
     make_dataset(jobs)
     settings.backup_dir = None
-    with pytest.raises(HandlerError, match="backup_dir"):
+    with pytest.raises(PermanentError, match="backup_dir"):
         jobs.run("backup_creation")
 
 
@@ -69,7 +69,7 @@ def test_validation_builds_then_detects_changes(jobs):
     (jobs.input_dir / "raw.bin").write_bytes(b"tampered")
     (jobs.output_dir / "result.txt").unlink()
     (jobs.output_dir / "new.txt").write_text("extra")
-    with pytest.raises(HandlerError, match=r"3 problem\(s\).*changed: input/raw.bin") as err:
+    with pytest.raises(PermanentError, match=r"3 problem\(s\).*changed: input/raw.bin") as err:
         jobs.run("data_validation")
     assert "missing: output/result.txt" in str(err.value) and "extra: output/new.txt" in str(err.value)
     assert jobs.run("data_validation", rebuild=True)["manifest_state"] == "built"
@@ -95,6 +95,6 @@ def test_validation_tests_archives_and_idx(jobs):
     blob = bytearray((jobs.input_dir / "good.zip").read_bytes())
     blob[40] ^= 0xFF
     (jobs.input_dir / "good.zip").write_bytes(bytes(blob))
-    with pytest.raises(HandlerError) as err:
+    with pytest.raises(PermanentError) as err:
         jobs.run("data_validation", rebuild=True)
     assert "idx:" in str(err.value) and "archive: good.zip" in str(err.value)

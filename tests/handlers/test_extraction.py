@@ -187,10 +187,12 @@ def test_cancel_leaves_no_partial_output(jobs):
 
 @pytest.mark.parametrize("suffix", ["zip", "tar", "tar.gz", "tar.bz2", "tar.xz", "tar.zst", "tar.lz4"])
 def test_damaged_archives_fail_cleanly(jobs, settings, suffix):
-    from sccli.handlers.base import HandlerError
-
     archive = Path(settings.sync_data_dir) / f"damaged.{suffix}"
     archive.write_bytes(os.urandom(3000))
-    with pytest.raises(HandlerError, match="damaged|Gzip|Invalid data"):
+    from sccli.errors import is_permanent
+    from sccli.handlers.archives import DamagedArchive
+
+    with pytest.raises(DamagedArchive, match="damaged|Gzip|Invalid data") as err:
         jobs.run("file_extraction", archive_path=str(archive))
+    assert is_permanent(err.value)
     assert not jobs.input_dir.exists()

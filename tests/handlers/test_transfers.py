@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sccli.errors import InvalidInput
-from sccli.handlers.base import HandlerError
+from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.google_sync import folder_id, remote_config
 from sccli.handlers.rsync import PARTIAL_DIR, TEMP_DIR
 from tests.handlers.conftest import has_partial, kill_midway, need_tool, slow_writes
@@ -105,7 +104,7 @@ def test_google_sync_drive_config_and_refusals(jobs, settings, tmp_path):
     with pytest.raises(InvalidInput):
         folder_id("https://example.org/not-drive")
     job = jobs.job("google_sync", data_url="https://drive.google.com/drive/folders/1AbCdEfGhIjKlMnOp")
-    with pytest.raises(HandlerError, match="exactly one service-account"):
+    with pytest.raises(PermanentError, match="exactly one service-account"):
         remote_config(jobs.context(job))
     key = Path(settings.auth_dir) / "sa.json"
     key.write_text('{"type": "service_account", "client_email": "x@y"}')
@@ -174,7 +173,7 @@ def test_upload_refusals(jobs, settings, tmp_path):
         jobs.run("file_upload", files=[str(outside)])
     with pytest.raises(InvalidInput, match="required"):
         jobs.run("file_upload")
-    with pytest.raises(InvalidInput, match="list of strings"):
+    with pytest.raises(InvalidInput, match="list of non-empty strings"):
         jobs.run("file_upload", files=[1, 2])
     jobs.input_dir.mkdir()
     with pytest.raises(InvalidInput, match="overlaps"):
@@ -200,7 +199,7 @@ def test_upload_to_rclone_remote(jobs, settings, tmp_path):
     files = tree(staging / "folder")
     (staging / "single.txt").write_text("single")
     (staging / "other.txt").write_text("not uploaded")
-    with pytest.raises(HandlerError, match="rclone.conf"):
+    with pytest.raises(PermanentError, match="rclone.conf"):
         jobs.run("file_upload", files=[str(staging / "single.txt")], remote="store:bucket")
     (Path(settings.auth_dir) / "rclone.conf").write_text("[store]\ntype = local\n")
     with pytest.raises(InvalidInput, match="name:path"):
