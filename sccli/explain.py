@@ -7,6 +7,7 @@ from typing import Any
 
 from sccli.clock import iso, utcnow
 from sccli.domain import is_live_service, job_type_config
+from sccli.service.config import job_timeout_seconds
 from sccli.store.base import JobQuery, Store
 
 
@@ -87,7 +88,7 @@ def _explain_running(job: dict[str, Any], now: datetime, stale_after: float) -> 
         reasons.append(f"last heartbeat {age:.0f}s ago{stale}")
     started = job.get("started_at")
     if started is not None:
-        deadline = started + timedelta(minutes=int(job.get("timeout_minutes") or 60))
+        deadline = started + timedelta(seconds=job_timeout_seconds(job))
         reasons.append(f"times out at {iso(deadline)}")
     if job.get("cancel_requested"):
         reasons.append("cancel requested: the service stops it within 2 s")

@@ -18,7 +18,7 @@ from sccli.clock import utcnow
 from sccli.datasets import move_dataset
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, ScError
-from sccli.store.base import JobQuery
+from sccli.store.base import JobQuery, Store
 
 if TYPE_CHECKING:
     from sccli.queue import JobQueue
@@ -211,6 +211,22 @@ def create_job_naming_duplicate(queue: JobQueue, dataset_uuid: str, job_type: st
         if existing is None:
             raise
         raise Conflict(
-            f"dataset {dataset_uuid} already has an active {job_type} job: {existing['job_id']} ({existing['status']}); "
-            f"see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
+            f"{exc}: job {existing['job_id']} ({existing['status']}); see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
         ) from exc
+
+
+def prune_services(store: Store, older_than_seconds: float, stale_after_seconds: float, dry_run: bool = False) -> list[dict[str, Any]]:
+    """Remove the ``workers`` documents of services that stopped or died more than
+    ``older_than_seconds`` ago (by their last heartbeat); live services are never touched.
+    Returns the documents removed (or that would be, with ``dry_run``)."""
+    from sccli.service.status import service_rows
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    gone = [
+        row for row in service_rows(store, stale_after_seconds)
+        if row["state"] in ("stopped", "dead") and (row.get("heartbeat_at") is None or row["heartbeat_at"] < cutoff)
+    ]
+    if not dry_run:
+        for row in gone:
+            store.delete_worker(row["worker_id"])
+    return gone

@@ -45,6 +45,8 @@ class Settings:
     backup_keep: int = 5
     health_failure_rate_critical: float = 0.20
     health_stale_warning: int = 5
+    check_no_service_warning_seconds: float = 120.0
+    check_no_service_critical_seconds: float = 900.0
     api_tokens: dict[str, str] = field(default_factory=dict)
     api_roles: dict[str, str] = field(default_factory=dict)
     api_session_secret: str | None = None

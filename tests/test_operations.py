@@ -114,3 +114,15 @@ def test_duplicate_error_names_the_existing_job(queue: JobQueue) -> None:
     with pytest.raises(Conflict) as err:
         ops.create_job_naming_duplicate(queue, dataset, "data_validation")
     assert first in str(err.value) and "pending" in str(err.value)
+
+
+def test_explanation_uses_the_jobs_own_timeout_seconds(queue: JobQueue) -> None:
+    from sccli.explain import explain_job
+
+    queue.create_job(add_dataset(queue.store), "data_validation", {"timeout_seconds": 90})
+    claimed = queue.claim_next("w1")
+    assert claimed is not None
+    deadline = claimed["started_at"] + timedelta(seconds=90)
+    from sccli.clock import iso
+
+    assert f"times out at {iso(deadline)}" in explain_job(queue.store, claimed)

@@ -12,6 +12,9 @@ from sccli import __version__
 from sccli.cli.context import Application, fail, translate
 from sccli.errors import EXIT_INTERNAL, ScError
 
+#: The monitoring-plugin exit code for "cannot tell" (UNKNOWN).
+CHECK_UNKNOWN = 3
+
 #: Command groups, imported only when used so `sc --help` and completion stay fast.
 #: name → (module with a Typer ``app``, one-line help shown by `sc --help`).
 GROUPS: dict[str, tuple[str, str]] = {
@@ -21,6 +24,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
     "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
+    "queue": ("sccli.cli.queue", "Pause and resume the queue by job type (every service honours it), and show what is paused."),
+    "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
 
 
@@ -37,7 +42,10 @@ class ScGroup(TyperGroup):
 
             import typer.main
 
-            group = typer.main.get_group(importlib.import_module(GROUPS[name][0]).app)
+            sub = importlib.import_module(GROUPS[name][0]).app
+            single = [c.name for c in sub.registered_commands] == [name] and not sub.registered_groups
+            # A module whose one command has the group's own name (doctor) is that command, not a group.
+            group = typer.main.get_command(sub) if single else typer.main.get_group(sub)
             group.name = name
             self.commands[name] = group
         return super().get_command(ctx, name)
@@ -72,7 +80,8 @@ class ScGroup(TyperGroup):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...
             sys.stderr.write(f"Error: {exc.format_message()}\n")
-            sys.exit(getattr(exc, "exit_code", 2))
+            # Under --check a monitoring plugin must answer UNKNOWN (3): Nagios reads 2 as CRITICAL.
+            sys.exit(CHECK_UNKNOWN if "--check" in args else getattr(exc, "exit_code", 2))
         except typer.Abort:
             sys.stderr.write("Aborted.\n")
             sys.exit(1)

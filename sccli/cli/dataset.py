@@ -10,6 +10,7 @@ import typer
 from sccli.cli.context import Application
 from sccli.cli.job import LIST_COLUMNS, LIST_HEADERS
 from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
 
 app = typer.Typer(help="Register and inspect datasets (the portal's visstoredatas).", no_args_is_help=True)
@@ -28,7 +29,10 @@ def add(
     extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a dataset."""
+    """Register a dataset.
+
+    Example: sc dataset add --name scan-42 --user a@b.org --sensor TIFF
+    """
     import uuid as uuidlib
 
     from sccli.datasets import add_dataset
@@ -59,7 +63,10 @@ def show(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Show a dataset with its jobs, newest first."""
+    """Show a dataset with its jobs, newest first.
+
+    Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
+    """
     from sccli.datasets import get_dataset
     from sccli.store.base import JobQuery
 
@@ -76,14 +83,24 @@ def show(
 @app.command("list")
 def list_datasets(
     ctx: typer.Context,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
+    status: Annotated[Optional[list[DatasetStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    show_all: Annotated[bool, typer.Option("--all", help="Every matching dataset (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List datasets."""
+    """List datasets; says on stderr when the list is cut at --limit.
+
+    Example: sc dataset list --status "conversion error"
+    """
+    from sccli.cli.job import say_cut
+
     a: Application = ctx.obj
-    docs = a.store.find_datasets(statuses=status or None, limit=limit)
+    statuses = [s.value for s in status] if status else None
+    docs = a.store.find_datasets(statuses=statuses, limit=None if show_all else limit)
+    if len(docs) == limit and not show_all:
+        counts = a.store.count_datasets_by_status()
+        say_cut(a, len(docs), sum(n for s, n in counts.items() if statuses is None or s in statuses))
     if as_json:
         a.print_json(docs)
     else:

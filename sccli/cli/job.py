@@ -8,8 +8,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from sccli.cli import job_ops
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
 app = typer.Typer(help="Create, inspect, retry and cancel jobs.", no_args_is_help=True)
@@ -66,12 +68,17 @@ def create(
     allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a job for a dataset."""
+    """Create a job for a dataset.
+
+    Example: sc job create --dataset 550e8400-e29b-41d4-a716-446655440000 --type dataset_conversion
+    """
+    from sccli.operations import create_job_naming_duplicate
+
     a: Application = ctx.obj
     parameters = collect_parameters(params_json, param or [])
     queue = a.queue()
-    job_id = queue.create_job(
-        dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
+    job_id = create_job_naming_duplicate(
+        queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
         allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
     )
     if as_json:
@@ -86,8 +93,12 @@ def show(
     job_id: Annotated[str, typer.Argument(help="Job ID.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a job, its history and why it is not running yet."""
+    """Show a job, its history, its log file and progress, and why it is not running yet.
+
+    Example: sc job show 2f1e0c4a-...
+    """
     from sccli.explain import explain_job
+    from sccli.operations import job_log_path
 
     a: Application = ctx.obj
     queue = a.queue()
@@ -99,68 +110,44 @@ def show(
         return
     from sccli.cli.job_view import render_job
 
-    render_job(a, job, events, reasons)
+    render_job(a, job, events, reasons, log_path=str(job_log_path(job, a.settings)))
 
 
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Filter by status (repeatable).")] = None,
-    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.")] = None,
+    status: Annotated[Optional[list[JobStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
+    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Every matching job (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List jobs, newest first."""
-    from sccli.domain import JobStatus
+    """List jobs, newest first; says on stderr when the list is cut at --limit.
+
+    Example: sc job list --status failed --type dataset_conversion
+    """
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
-    for s in status or []:
-        if s not in {x.value for x in JobStatus}:
-            raise InvalidInput(f"unknown job status {s!r} (pending, running, completed, failed, cancelled)")
     queue = a.queue()
     for t in job_type or []:
         queue.check_type(t)
-    jobs = queue.list_jobs(JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset), limit=limit)
+    query = JobQuery(status=[s.value for s in status] if status else None, job_type=job_type or None, dataset_uuid=dataset)
+    jobs = queue.list_jobs(query, limit=None if show_all else limit)
+    if len(jobs) == limit and not show_all:
+        say_cut(a, len(jobs), a.store.count_jobs(query))
     if as_json:
         a.print_json(jobs)
     else:
         a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
 
 
-@app.command("retry")
-def retry(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID of a failed or cancelled job.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Put a failed or cancelled job back in the queue with fresh attempts."""
-    a: Application = ctx.obj
-    job = a.queue().retry(job_id)
-    if as_json:
-        a.print_json(job)
-    else:
-        typer.echo(f"job {job_id} is pending again (attempts reset, {len(job.get('errors') or [])} earlier errors kept)")
-
-
-@app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.")],
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Cancel a pending job, or ask the service to stop a running one."""
-    a: Application = ctx.obj
-    job = a.queue().cancel(job_id, reason)
-    if as_json:
-        a.print_json(job)
-    elif job["status"] == "cancelled":
-        typer.echo(f"job {job_id} cancelled")
-    else:
-        typer.echo(f"job {job_id} is running: cancel requested, its service stops it within 2 s")
+def say_cut(a: Application, shown: int, total: int) -> None:
+    """Tell (on stderr) that a listing was cut at its limit."""
+    if total > shown:
+        a.info(f"showing {shown} of {total}; --limit N or --all for more")
 
 
 TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]
@@ -197,3 +184,7 @@ def types(
             typer.echo(title)  # Rich and markdown tables carry their title themselves
         a.print_table(rows, TYPE_COLUMNS, fmt=fmt, headers=TYPE_HEADERS, title=title)
         typer.echo("")
+
+
+for _name in ("cancel", "retry", "purge", "logs", "wait"):
+    app.command(_name)(getattr(job_ops, _name))

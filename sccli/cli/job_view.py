@@ -14,9 +14,32 @@ SUMMARY_FIELDS = (
 )
 
 
-def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str]) -> None:
+BAR_WIDTH = 30
+
+
+def progress_bar(percent: float | None, message: str | None = None, width: int = BAR_WIDTH) -> str:
+    """``[█████░░░░░]  50%  message`` (text, so it reads the same in a pipe)."""
+    share = max(0.0, min(100.0, float(percent or 0))) / 100
+    filled = round(width * share)
+    return f"[{'█' * filled}{'░' * (width - filled)}] {share:4.0%}" + (f"  {message}" if message else "")
+
+
+def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
     out = a.console
+    if job.get("status") == "running":
+        out.print()
+        out.print("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")), markup=False)
+    if log_path:
+        from pathlib import Path
+
+        if Path(log_path).is_file():
+            where = ""
+        elif job.get("host"):
+            where = f" (not on this host; it ran on {job['host']}: `sc job logs` shows the lines kept in the store)"
+        else:
+            where = " (not written yet)"
+        out.print(f"Log: {log_path}{where}", markup=False)
     out.print()
     out.print("Why:", style="bold")
     for reason in reasons:

@@ -128,7 +128,10 @@ def run(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Create jobs for legacy datasets that need work and have no active job."""
+    """Create jobs for legacy datasets that need work and have no active job.
+
+    Example: sc migrate run --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a, grace_seconds, batch_size)
     if not dry_run:
@@ -149,7 +152,10 @@ def run(
 
 @app.command("validate")
 def validate(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
-    """Check that jobs and datasets agree; exit 1 with each finding when they do not."""
+    """Check that jobs and datasets agree; exit 1 with each finding when they do not.
+
+    Example: sc migrate validate --json
+    """
     a: Application = ctx.obj
     with progress_bar(a, "validating") as progress:
         findings = _migration(a).validate(progress)
@@ -174,7 +180,10 @@ def rollback(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Remove unstarted jobs that migrations created and restore dataset statuses."""
+    """Remove unstarted jobs that migrations created and restore dataset statuses.
+
+    Example: sc migrate rollback --migration mig-20260301T120000-abc123 --dry-run
+    """
     a: Application = ctx.obj
     migration = _migration(a)
     if not dry_run:
@@ -202,7 +211,10 @@ def list_migrations(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List migration runs recorded in the job_migrations ledger."""
+    """List migration runs recorded in the job_migrations ledger.
+
+    Example: sc migrate list --limit 5
+    """
     a: Application = ctx.obj
     rows = _migration(a).migrations(limit)
     if as_json:

@@ -29,12 +29,15 @@ def monitor_for(a: Application) -> JobMonitor:
 def overview(
     ctx: typer.Context,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s.")] = False,
-    interval: Annotated[float, typer.Option("--interval", "-n", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
     check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Queue counts by status and type, health and its issues, active services, recent activity, errors."""
+    """Queue counts by status and type, health and its issues, active services, recent activity, errors.
+
+    Example: sc monitor overview --watch 5
+    """
     from sccli.cli import monitor_view
 
     a: Application = ctx.obj
@@ -90,7 +93,10 @@ def stale(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout."""
+    """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout.
+
+    Example: sc monitor stale --requeue
+    """
     from sccli.monitor.stale import REASONS
 
     a: Application = ctx.obj
@@ -113,13 +119,16 @@ def failed(
     ctx: typer.Context,
     hours: Annotated[float, typer.Option("--hours", min=0.01, help="Look back this many hours.")] = 24.0,
     job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
-    signature: Annotated[Optional[str], typer.Option("--signature", "-s", help="Only this signature (its id, or part of its text).")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
     retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Failed jobs grouped by error signature and type: counts, first/last seen, retries left."""
+    """Failed jobs grouped by error signature and type: counts, first/last seen, how many had tries left.
+
+    Example: sc monitor failed --hours 6 --type google_sync
+    """
     a: Application = ctx.obj
     monitor = monitor_for(a)
     groups = monitor.get_failure_groups(hours, job_type, signature)
@@ -127,9 +136,10 @@ def failed(
     if as_json:
         a.print_json({"groups": groups, "retry": result} if retry else groups)
         return
-    rows = [{**g, "retry_available": f"{g['retry_available']}/{g['count']}"} for g in groups]
+    rows = [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
+    # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
     a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
-                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "RETRY LEFT", "SIGNATURE"])
+                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
     if result is not None:
         verb = "would retry" if dry_run else "retried"
         a.info(f"{verb} {len(result['retried'])} jobs" + (f"; {len(result['skipped'])} skipped (changed meanwhile)" if result["skipped"] else ""))
@@ -142,7 +152,12 @@ def report(
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per type: jobs, success rate, duration avg/p50/p95/max (s), retries, timeouts; a per-day chart; advice."""
+    """Per type: jobs, success rate, duration avg/p50/p95/max (s), retries, timeouts; a per-day chart; advice.
+
+    With --format plain, markdown or csv only the table goes to stdout (the rest to stderr).
+
+    Example: sc monitor report --days 7 --format csv > report.csv
+    """
     from sccli.cli import monitor_view
 
     a: Application = ctx.obj
@@ -159,7 +174,10 @@ def metrics(
     hours: Annotated[int, typer.Option("--hours", min=1, help="Window of the duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
-    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape)."""
+    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
+
+    Example: sc monitor metrics > /var/lib/node_exporter/sc.prom
+    """
     from sccli.monitor.metrics import to_prometheus
 
     a: Application = ctx.obj
@@ -177,7 +195,11 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete old finished jobs and their events (never pending or running jobs); safe from cron."""
+    """Delete old finished jobs and their events (never pending or running jobs); safe from cron:
+    silent on success unless -v or --json, errors on stderr.
+
+    Example: sc monitor cleanup --days 30
+    """
     a: Application = ctx.obj
     monitor = monitor_for(a)
     preview = monitor.cleanup_old_data(days, dry_run=True)
@@ -191,6 +213,8 @@ def cleanup(
     if as_json:
         a.print_json(result)
         return
+    if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):  # -v comes with the global flags
+        return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
     events = "" if result["job_events_deleted"] is None else f" and {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "

@@ -28,12 +28,16 @@ def overview_sections(ov: dict[str, Any]) -> list[Section]:
         for w in ov["workers"]
     ]
     errors = [{"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])} for e in ov["error_summary"]["by_job_type"]]
-    return [
+    paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
+    sections: list[Section] = [
         ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
         ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
         ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"], ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
         ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
     ]
+    if paused:  # only when something is paused: sc queue resume lifts it
+        sections.insert(1, ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]))
+    return sections
 
 
 def health_line(ov: dict[str, Any]) -> str:
@@ -66,7 +70,8 @@ def print_overview(a: Application, ov: dict[str, Any], fmt: Any) -> None:
     if name == "table" or (name is None and sys.stdout.isatty()):
         a.console.print(overview_frame(ov))
         return
-    sys.stdout.write(f"sc monitor  {cell(ov['timestamp'])} UTC\n{health_line(ov)}\n\n")
+    prose = sys.stderr if only_tables(fmt) else sys.stdout
+    prose.write(f"sc monitor  {cell(ov['timestamp'])} UTC\n{health_line(ov)}\n\n")
     for title, rows, columns, headers in overview_sections(ov):
         a.print_table(rows, columns, fmt=fmt, title=title, headers=headers)
         sys.stdout.write("\n")
@@ -89,15 +94,21 @@ REPORT_COLUMNS = ["_id", "count", "completed", "failed", "cancelled", "success_r
 REPORT_HEADERS = ["TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS"]
 
 
+def only_tables(fmt: Any) -> bool:
+    """An explicit plain, markdown or csv format: stdout gets the tables alone (prose goes to
+    stderr), so ``report --format csv > r.csv`` loads in a spreadsheet."""
+    return getattr(fmt, "value", fmt) in ("plain", "markdown", "csv")
+
+
 def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
     period, summary = report["report_period"], report["summary"]
-    out = sys.stdout
+    out = sys.stderr if only_tables(fmt) else sys.stdout
     out.write(f"Performance report: {cell(period['start'])} to {cell(period['end'])} UTC ({period['days']} days)\n")
     out.write(f"{summary['total_jobs']} jobs ended: {summary['completed']} completed, {summary['failed']} failed, {summary['cancelled']} cancelled; "
               f"success rate {summary['success_rate']:.1%}\n\n")
     rows = [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
     a.print_table(rows, REPORT_COLUMNS, fmt=fmt, title="By job type (durations in seconds)", headers=REPORT_HEADERS)
-    out.write("\nPer day (█ completed, ░ failed)\n")
+    out.write(f"\nPer day, the last {len(report['daily'])} days (█ completed, ░ failed)\n")
     for line in daily_chart(report["daily"]):
         out.write(line + "\n")
     out.write("\nRecommendations\n")

@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from sccli.cli.context import Application
+from sccli.cli.context import Application, cell
 from sccli.cli.options import FormatOpt, JsonOpt
 
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 
-STATUS_COLUMNS = ["worker_id", "host", "pid", "state", "started_at", "heartbeat_at", "beat_age_s", "slots", "running", "types"]
-STATUS_HEADERS = ["WORKER", "HOST", "PID", "STATE", "STARTED", "LAST BEAT", "AGE S", "SLOTS", "RUNNING", "TYPES"]
+STATUS_COLUMNS = ["worker_id", "host", "pid", "state", "started_at", "heartbeat_at", "beat_age_s", "slots", "running", "types", "paused"]
+STATUS_HEADERS = ["WORKER", "HOST", "PID", "STATE", "STARTED", "LAST BEAT", "AGE S", "SLOTS", "RUNNING", "TYPES", "PAUSED"]
 
 
 @app.command("run")
@@ -26,7 +26,10 @@ def run(
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID).")] = None,
 ) -> None:
-    """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle."""
+    """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
+
+    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid
+    """
     from sccli.service import run_service
     from sccli.service.config import ServiceOptions
 
@@ -39,17 +42,64 @@ def run(
 
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
-    """List services from their heartbeats: host, pid, started, last beat, running jobs; dead ones marked."""
+    """List services from their heartbeats: host, pid, started, last beat, running jobs, paused
+    types they serve; dead ones marked (until `sc service prune` removes them).
+
+    Example: sc service status --format plain
+    """
     from sccli.service.status import service_rows
 
     a: Application = ctx.obj
     rows = service_rows(a.store, a.settings.stale_after_seconds)
+    paused = _paused(a)
+    for row in rows:
+        row["paused"] = _paused_for(row, paused)
     if as_json:
         a.print_json(rows)
-    elif not rows:
+        return
+    if not rows:
         a.info("no service has registered yet (start one with: sc service run SETTINGS.json)")
     else:
         a.print_table(rows, STATUS_COLUMNS, fmt=fmt, headers=STATUS_HEADERS, title="services")
+    if paused:
+        a.info("paused: " + ", ".join(f"{t} ({info.get('reason') or 'no reason given'})" for t, info in sorted(paused.items())) + " — see sc queue status")
+
+
+def _paused(a: Application) -> dict:
+    from sccli.monitor.coverage import paused_job_types
+
+    return paused_job_types(a.store)
+
+
+def _paused_for(row: dict, paused: dict) -> list[str]:
+    """The paused types this service would otherwise claim (``*``: all of them)."""
+    if "*" in paused:
+        return ["*"]
+    served = row.get("types")
+    return sorted(t for t in paused if served in (None, "all") or t in (served or []))
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option("--older-than", help="Remove services stopped or dead whose last beat is older than this: 30m, 2h, 7d.")] = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove the workers entries of services that stopped or died long ago (live ones are kept).
+
+    Example: sc service prune --older-than 2d --dry-run
+    """
+    from sccli.operations import parse_duration, prune_services
+
+    a: Application = ctx.obj
+    gone = prune_services(a.store, parse_duration(older_than), a.settings.stale_after_seconds, dry_run=dry_run)
+    if as_json:
+        a.print_json({"dry_run": dry_run, "removed": [r["worker_id"] for r in gone]})
+        return
+    for row in gone:
+        typer.echo(f"{row['worker_id']}  {row['state']}  last beat {cell(row.get('heartbeat_at'))}")
+    a.info(f"{'would remove' if dry_run else 'removed'} {len(gone)} service entr{'y' if len(gone) == 1 else 'ies'} (stopped or dead, last beat over {older_than} ago)")
 
 
 @app.command("stop")
@@ -64,7 +114,10 @@ def stop(
     """Send SIGTERM to a service (it drains), and wait for it to exit.
 
     The service is the one in --pid-file, the one named by --worker-id, or else the only live
-    service on this host (from the heartbeat documents)."""
+    service on this host (from the heartbeat documents).
+
+    Example: sc service stop --pid-file /run/sc-service/sc-service.pid --wait 120
+    """
     from sccli.service.pidfile import pid_alive, read_pid, signal_service
     from sccli.service.status import local_service_pid
 

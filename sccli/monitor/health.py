@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 HEALTHY, WARNING, CRITICAL, UNKNOWN = "healthy", "warning", "critical", "unknown"
@@ -25,12 +26,17 @@ def assess_health(
     ready_jobs: int,
     critical_rate: float,
     stale_warning: int,
+    unserved: Sequence[dict[str, Any]] = (),
+    unserved_warning_seconds: float = 120.0,
+    unserved_critical_seconds: float = 900.0,
 ) -> dict[str, Any]:
-    """``critical`` when the last hour's failure rate is above ``critical_rate``, else
-    ``warning`` when more than ``stale_warning`` jobs are stale, else ``healthy``.
+    """``critical`` when the last hour's failure rate is above ``critical_rate`` or ready jobs of
+    a type have had no live service serving it for longer than ``unserved_critical_seconds``;
+    else ``warning`` when more than ``stale_warning`` jobs are stale or such a gap is longer than
+    ``unserved_warning_seconds``; else ``healthy``.
 
-    Issues name every rule that fired, plus (without changing the status) ready jobs that no
-    live service is there to run.
+    Issues name every rule that fired, plus (without changing the status) shorter gaps.
+    ``unserved`` comes from :func:`sccli.monitor.coverage.unserved_types`.
     """
     rate = failure_rate(completed_last_hour, failed_last_hour)
     overall, issues = HEALTHY, []
@@ -42,7 +48,13 @@ def assess_health(
     if stale_jobs > stale_warning:
         overall = WARNING if overall == HEALTHY else overall
         issues.append(f"{stale_jobs} stale running jobs (more than {stale_warning}); see `sc monitor stale`")
-    if ready_jobs and not active_workers:
+    for gap in unserved:
+        issues.append(f"{gap['ready']} {gap['job_type']} job(s) ready but no live service serves {gap['job_type']} (for {gap['seconds']:.0f}s)")
+        if gap["seconds"] > unserved_critical_seconds:
+            overall = CRITICAL
+        elif gap["seconds"] > unserved_warning_seconds and overall == HEALTHY:
+            overall = WARNING
+    if ready_jobs and not active_workers and not unserved:
         issues.append(f"{ready_jobs} jobs are ready to run but no service is heartbeating")
     return {"overall": overall, "stale_jobs": stale_jobs, "failure_rate": round(rate, 4), "active_workers": active_workers, "issues": issues}
 

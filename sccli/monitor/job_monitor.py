@@ -11,9 +11,9 @@ from sccli.clock import utcnow
 from sccli.domain import is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
 from sccli.monitor import cleanup as cleanup_mod
+from sccli.monitor import coverage, signatures, stale
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
-from sccli.monitor import signatures, stale
 from sccli.queue import JobQueue, as_store
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
@@ -66,7 +66,7 @@ class JobMonitor:
             return {
                 "timestamp": now, "queue_stats": _queue_stats([]), "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
                 "recent_activity": {}, "performance_metrics": {"avg_duration_by_type": {}},
-                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [],
+                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {},
             }
 
     def _overview(self, now: datetime) -> dict[str, Any]:
@@ -81,6 +81,7 @@ class JobMonitor:
             "performance_metrics": {"avg_duration_by_type": {s["job_type"]: report_mod.round_seconds(s["avg_duration"]) for s in stats if s["avg_duration"] is not None}},
             "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
             "workers": workers,
+            "paused": coverage.paused_job_types(self.store),
         }
 
     def get_health(self) -> dict[str, Any]:
@@ -95,10 +96,12 @@ class JobMonitor:
         last_hour = self.store.count_jobs_by("status", JobQuery(status=["completed", "failed"], completed_after=now - timedelta(hours=1)))
         ready = sum(b["ready"] for b in self.store.pending_backlog(now))
         s = self.settings
+        unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
         return health_mod.assess_health(
             completed_last_hour=last_hour.get("completed", 0), failed_last_hour=last_hour.get("failed", 0),
             stale_jobs=len(self._stale_docs(now)), active_workers=active_workers, ready_jobs=ready,
-            critical_rate=s.health_failure_rate_critical, stale_warning=s.health_stale_warning,
+            critical_rate=s.health_failure_rate_critical, stale_warning=s.health_stale_warning, unserved=unserved,
+            unserved_warning_seconds=s.check_no_service_warning_seconds, unserved_critical_seconds=s.check_no_service_critical_seconds,
         )
 
     def check(self) -> tuple[int, str]:

@@ -39,6 +39,13 @@ def type_row(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def chart_start(now: datetime, days: int) -> datetime:
+    """Midnight (UTC) of the first of the ``days`` calendar days ending today: the per-day series
+    covers exactly ``days`` whole days, today included."""
+    first = now.date() - timedelta(days=days - 1)
+    return datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+
+
 def daily_series(rows: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """The store's per-day counts with the days without jobs filled in as zeros."""
     by_day = {r["day"]: r for r in rows}
@@ -93,7 +100,7 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
             "success_rate": round(success_rate(completed, failed), 4), "job_types": len(by_type),
         },
         "by_job_type": by_type,
-        "daily": daily_series(store.finished_job_daily(start, now), start, now),
+        "daily": daily_series(store.finished_job_daily(chart_start(now, days), now), chart_start(now, days), now),
         "backlog": backlog,
         "recommendations": recommendations(by_type, backlog, now),
     }

@@ -15,29 +15,55 @@ _PATH = re.compile(r"(?:(?<=^)|(?<=[\s\"'(=:,\[]))(?:~|\.{1,2})?/[^\s\"'),;\]]*"
 _HEX = re.compile(r"\b(?:0x)?(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")
 _NUMBER = re.compile(r"(?<![A-Za-z_<])[-+]?\d+(?:[.,:]\d+)*")
 _SPACE = re.compile(r"\s+")
+# Lines that carry no cause: separators, bare punctuation, a traceback's header and frames.
+_NOISE = re.compile(r"^(?:[\W_]*|Traceback \(most recent call last\):|File \".*|During handling of the above exception.*)$")
+_LINE_BREAK = re.compile(r"\r?\n| \| ")
+_TOOL_FAILED = re.compile(r"^([\w.+-]+) failed with exit code ")
 MAX_LENGTH = 200
 NO_ERROR = "(no error text)"
 
 
+def first_meaningful_line(error: str) -> str:
+    """The line of a (possibly multi-KB, multi-line) error that names its cause: the first line
+    that is not blank or a separator; for a Python traceback, its last line (the exception).
+
+    >>> first_meaningful_line("\\n-----\\nrsync: connection refused\\nrsync error: code 10")
+    'rsync: connection refused'
+    """
+    # run_tool joins a tool's last output lines with " | ": those are lines too.
+    lines = [line.strip() for line in _LINE_BREAK.split(str(error))]
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        tail = [line for line in str(error).splitlines() if line.strip() and not line[:1].isspace() and not _NOISE.match(line.strip())]
+        if tail:
+            return tail[-1].strip()
+    return next((line for line in lines if not _NOISE.match(line)), "")
+
+
 def error_signature(error: str | None) -> str:
-    """The error text with uuids, paths, hex ids and numbers replaced by placeholders.
+    """The error's first meaningful line with uuids, paths, hex ids and numbers replaced by
+    placeholders, capped at ``MAX_LENGTH`` characters.
 
     >>> error_signature("timeout after 3600s on /data/in/5f0c1d2e-1111-4222-8333-444455556666/a.tar")
     'timeout after <n>s on <path>'
     """
     if not error or not str(error).strip():
         return NO_ERROR
-    text = _SPACE.sub(" ", str(error)).strip()
+    text = _SPACE.sub(" ", first_meaningful_line(str(error)[:100_000])).strip()
+    if not text:
+        return NO_ERROR
+    tool = _TOOL_FAILED.match(text)  # keep a tool's name (7z) out of the number rule
+    head, text = (tool.group(1), text[tool.end(1):]) if tool else ("", text)
     text = _UUID.sub("<uuid>", text)
     text = _PATH.sub("<path>", text)
     text = _HEX.sub("<hex>", text)
     text = _NUMBER.sub("<n>", text)
-    return text[:MAX_LENGTH]
+    return (head + text)[:MAX_LENGTH]
 
 
-def signature_id(signature: str) -> str:
-    """A short stable id of a signature, usable as ``--signature`` on the command line."""
-    return hashlib.sha1(signature.encode()).hexdigest()[:8]
+def signature_id(signature: str, job_type: str = "") -> str:
+    """A short stable id of a (job type, signature) group, usable as ``--signature`` on the
+    command line: the same text in two job types gives two ids (two groups)."""
+    return hashlib.sha1(f"{job_type}\0{signature}".encode()).hexdigest()[:8]
 
 
 def merge_groups(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,7 +76,7 @@ def merge_groups(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         into = merged.get(key)
         if into is None:
             merged[key] = {
-                "job_type": key[0], "signature": sig, "signature_id": signature_id(sig), "count": 0,
+                "job_type": key[0], "signature": sig, "signature_id": signature_id(sig, key[0]), "count": 0,
                 "first_seen": group["first_seen"], "last_seen": group["last_seen"], "retry_available": 0,
                 "example": group.get("error"), "job_ids": [],
             }

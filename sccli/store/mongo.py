@@ -136,15 +136,17 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
 
     @property
     def db(self) -> Any:
-        """The database with the queue's write concern (majority, journaled) and primary reads,
+        """The database with the queue's write concern (majority, journaled), primary reads and
+        tz-aware times (even on a client passed in without it, the spec's ``MongoClient(url)``),
         whatever a shared URL says: every read here may decide a write."""
+        from bson.codec_options import CodecOptions
         from pymongo import ReadPreference, WriteConcern
 
         client = self.client
         if self._db is None:
             self._db = client.get_database(
                 self.db_name, write_concern=WriteConcern(w="majority", j=True, wtimeout=WRITE_TIMEOUT_MS),
-                read_preference=ReadPreference.PRIMARY,
+                read_preference=ReadPreference.PRIMARY, codec_options=CodecOptions(tz_aware=True),
             )
         return self._db
 

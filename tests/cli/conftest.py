@@ -27,8 +27,8 @@ def sc(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     monkeypatch.delenv("MONGO_URL", raising=False)
     runner = CliRunner()
 
-    def run(*args: str, db: str | None = db_url) -> object:
+    def run(*args: str, db: str | None = db_url, input: str | None = None) -> object:
         prefix = ["--db", db] if db else []
-        return runner.invoke(app, [*prefix, *args], catch_exceptions=False)
+        return runner.invoke(app, [*prefix, *args], catch_exceptions=False, input=input)
 
     return run

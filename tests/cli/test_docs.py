@@ -80,3 +80,23 @@ def test_help_does_not_import_heavy_modules() -> None:
     code = "import sys; from sccli.cli.app import app; print(sorted(m for m in ('pymongo', 'numpy', 'fastapi', 'sqlite3', 'mongomock') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_every_command_help_ends_with_an_example() -> None:
+    def last_line(command: Any) -> str:
+        lines = [line.strip() for line in (command.help or "").strip().splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    without = [" ".join(p) for p, c in leaf_commands() if not last_line(c).startswith("Example: sc ")]
+    assert without == [], f"commands whose help does not end with 'Example: sc ...': {without}"
+
+
+def test_no_short_flag_means_two_things() -> None:
+    meanings: dict[str, set[str]] = {}
+    for _, command in leaf_commands():
+        for param in command.params:
+            opts = getattr(param, "opts", [])
+            longs = [o for o in opts if o.startswith("--")]
+            for short in (o for o in opts if len(o) == 2 and o.startswith("-")):
+                meanings.setdefault(short, set()).update(longs)
+    assert {s: m for s, m in meanings.items() if len(m) > 1} == {}

@@ -111,7 +111,7 @@ def test_unknown_job_and_dataset_are_not_found(sc: Any) -> None:
 
 def test_bad_status_filter_is_refused(sc: Any) -> None:
     r = sc("job", "list", "--status", "done")
-    assert r.exit_code == EXIT_BAD_INPUT and "unknown job status" in r.stderr
+    assert r.exit_code == EXIT_BAD_INPUT and "'done' is not one of 'pending', 'running'" in r.stderr
 
 
 def test_unreachable_mongo_fails_fast_with_exit_3(sc: Any, monkeypatch: pytest.MonkeyPatch) -> None:

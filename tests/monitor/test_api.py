@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import mongomock
+import pytest
 
 from sccli.compat import SC_JobMonitor
+from sccli.errors import NotFound
 from sccli.monitor import JobMonitor
 from tests.monitor.history import NOW, ago, insert, job
 
@@ -14,7 +16,7 @@ from tests.monitor.history import NOW, ago, insert, job
 def test_original_constructor_with_a_client() -> None:
     client = mongomock.MongoClient(tz_aware=True)
     monitor = SC_JobMonitor(client, f"sc_{uuid.uuid4().hex[:8]}")
-    assert SC_JobMonitor is JobMonitor
+    assert issubclass(SC_JobMonitor, JobMonitor)
     monitor.now = lambda: NOW
     done = insert(monitor.store, job(completed_at=ago(minutes=30), duration=12.0), job(completed_at=ago(days=40)))
     overview = monitor.get_queue_overview()
@@ -22,7 +24,9 @@ def test_original_constructor_with_a_client() -> None:
     assert monitor.get_performance_metrics()["avg_duration_by_type"] == {"dataset_conversion": 12.0}
     details = monitor.get_job_details(done[0])
     assert details is not None and details["duration_seconds"] == 12.0 and details["wait_seconds"] == 5.0 and details["events"] == []
-    assert monitor.get_job_details("missing") is None
+    assert JobMonitor(monitor.store).get_job_details("missing") is None
+    with pytest.raises(NotFound, match="no job with id 'missing'"):  # the compat class says so (the spec's snippet)
+        monitor.get_job_details("missing")
     assert monitor.get_stale_jobs() == [] and monitor.get_active_workers() == []
     result = monitor.cleanup_old_data(days=30)
     assert {k: result[k] for k in ("completed_jobs_deleted", "failed_jobs_deleted", "cancelled_jobs_deleted")} == {

@@ -49,7 +49,7 @@ def test_overview_json_and_plain(db: str, store: Store) -> None:
     assert data["queue_stats"]["total_jobs"] == 8 and data["health_status"]["stale_jobs"] == 1
     assert data["performance_metrics"]["avg_duration_by_type"] == {"dataset_conversion": 25.0}
     text = sc(db, "overview", "--format", "plain")
-    assert text.exit_code == 0 and "Health: HEALTHY" in text.stdout and "w-alive" in text.stdout
+    assert text.exit_code == 0 and "Health: HEALTHY" in text.stderr and "w-alive" in text.stdout
 
 
 def test_check_exit_codes(db: str, store: Store, tmp_path: Path) -> None:
@@ -89,7 +89,10 @@ def test_report_metrics_cleanup(db: str, store: Store) -> None:
     ids = seed(store)
     report = sc(db, "report", "--days", "7", "--format", "plain")
     assert report.exit_code == 0, report.output
-    assert "4 completed, 2 failed" in report.stdout and "█" in report.stdout and "Recommendations" in report.stdout
+    assert "4 completed, 2 failed" in report.stderr and "█" in report.stderr and "Recommendations" in report.stderr
+    assert "TYPE" in report.stdout and "Recommendations" not in report.stdout  # --format: only the table on stdout
+    full = sc(db, "report", "--days", "7")
+    assert "4 completed, 2 failed" in full.stdout and "Recommendations" in full.stdout
     assert json.loads(sc(db, "report", "--json").stdout)["summary"]["total_jobs"] == 6
     metrics = sc(db, "metrics")
     assert metrics.exit_code == 0 and 'sc_stale_jobs 1' in metrics.stdout
@@ -100,7 +103,7 @@ def test_report_metrics_cleanup(db: str, store: Store) -> None:
     done = json.loads(sc(db, "cleanup", "--days", "30", "--json").stdout)
     assert done["completed_jobs_deleted"] == 1 and store.get_job(ids["old"]) is None
     again = sc(db, "cleanup", "--days", "30")
-    assert again.exit_code == 0 and again.stdout.startswith("deleted 0 completed")
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""  # silent on success (cron)
     assert store.count_jobs(JobQuery()) == 7
 
 

@@ -55,7 +55,7 @@ def test_report_summary_period_and_daily(monitor: JobMonitor) -> None:
     assert report["summary"] == {"total_jobs": 32, "completed": 24, "failed": 6, "cancelled": 2, "success_rate": 0.8, "job_types": 3}
     assert report["report_period"] == {"start": ago(days=7), "end": NOW, "days": 7}
     daily = {d["day"]: (d["completed"], d["failed"], d["cancelled"]) for d in report["daily"]}
-    assert len(daily) == 8 and daily["2026-03-03"] == (0, 0, 0)
+    assert len(daily) == 7 and min(daily) == "2026-03-04" and daily["2026-03-04"] == (0, 0, 0)  # 7 days, today included
     assert daily["2026-03-10"] == (11, 0, 0)
     assert daily["2026-03-09"] == (13, 0, 0)
     assert daily["2026-03-08"] == (0, 6, 0)
@@ -89,7 +89,9 @@ def test_metrics_and_prometheus_text(monitor: JobMonitor) -> None:
     assert 'sc_job_duration_seconds{job_type="dataset_conversion",quantile="0.95",window="24h"} 19.0' in text
     assert 'sc_jobs{status="completed",job_type="dataset_conversion"} 21' in text
     assert 'sc_jobs_ready{job_type="rsync_transfer"} 0' in text
-    assert 'sc_health{status="healthy"} 0' in text
+    # a google_sync job has been ready for 2 h with no service at all: longer than the 15 min of
+    # check_no_service_critical_seconds
+    assert 'sc_health{status="critical"} 2' in text
     assert "# TYPE sc_stale_jobs gauge" in text
 
 
@@ -101,7 +103,9 @@ def test_overview_shape_and_counts(monitor: JobMonitor) -> None:
         "job_types": {C: 1, A: 28, B: 4, "google_sync": 1, "rsync_transfer": 1},
     }
     assert set(ov["health_status"]) == {"overall", "stale_jobs", "failure_rate", "active_workers", "issues"}
-    assert ov["health_status"]["overall"] == "healthy"
+    # the ready google_sync job has had no service for 2 h (> check_no_service_critical_seconds)
+    assert ov["health_status"]["overall"] == "critical"
+    assert ov["health_status"]["issues"] == ["1 google_sync job(s) ready but no live service serves google_sync (for 7200s)"]
     assert ov["recent_activity"] == {"completed": 20, "pending": 2}
     assert ov["performance_metrics"] == {"avg_duration_by_type": {A: 10.5}}
     assert ov["error_summary"] == {"by_job_type": [], "total_failures": 0}

@@ -1,0 +1,320 @@
+"""``sc job`` operator commands: cancel and retry (by id or by filter), purge, logs, wait.
+
+The work is done by :mod:`sccli.operations`; these functions parse, confirm and render.
+They are registered on the ``sc job`` app by :mod:`sccli.cli.job`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from sccli.cli.confirm import DryRunOpt, YesOpt, confirm_write
+from sccli.cli.context import Application
+from sccli.cli.options import JsonOpt
+from sccli.domain import JobStatus
+from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
+
+#: How often ``logs --follow`` looks for new lines and whether the job has ended.
+FOLLOW_POLL_SECONDS = 0.2
+#: How often ``wait`` re-reads the job.
+WAIT_POLL_SECONDS = 0.2
+
+
+
+class CancellableStatus(str, Enum):
+    """The statuses ``cancel`` selects from."""
+
+    pending = JobStatus.PENDING.value
+    running = JobStatus.RUNNING.value
+
+
+class RetryableStatus(str, Enum):
+    """The statuses ``retry`` selects from."""
+
+    failed = JobStatus.FAILED.value
+    cancelled = JobStatus.CANCELLED.value
+
+
+CancelStatusOpt = Annotated[
+    Optional[list[CancellableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
+]
+RetryStatusOpt = Annotated[
+    Optional[list[RetryableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
+]
+TypeFilterOpt = Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Select jobs of this type (repeatable).", show_default=False)]
+DatasetFilterOpt = Annotated[Optional[str], typer.Option("--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False)]
+OlderThanOpt = Annotated[Optional[str], typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False)]
+IdsArg = Annotated[Optional[list[str]], typer.Argument(metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False)]
+
+
+def _select_ids(
+    a: Application, ids: Sequence[str], statuses: Sequence[Enum] | None, types: Sequence[str] | None,
+    dataset: str | None, older_than: str | None, allowed: type[Enum],
+) -> tuple[list[str], bool]:
+    """The job ids named, or selected by the filters (``True`` when selected)."""
+    from sccli import operations as ops
+
+    filtered = bool(statuses or types or dataset or older_than)
+    if ids and filtered:
+        raise InvalidInput("give job IDs or filters (--status, --type, --dataset, --older-than), not both")
+    if not ids and not filtered:
+        raise InvalidInput("name job IDs, or select jobs with --status, --type, --dataset or --older-than")
+    if ids:
+        return list(ids), False
+    wanted = [str(s.value) for s in statuses or list(allowed)]
+    seconds = ops.parse_duration(older_than) if older_than else None
+    jobs = ops.select_jobs(a.queue(), status=wanted, job_type=types, dataset=dataset, older_than_seconds=seconds)
+    return [j["job_id"] for j in jobs], True
+
+
+def _run_bulk(
+    a: Application, verb: str, job_ids: list[str], selected: bool, yes: bool, dry_run: bool, as_json: bool,
+    action: Callable[[list[str]], dict[str, Any]],
+) -> None:
+    if dry_run:
+        if as_json:
+            a.print_json({"dry_run": True, "would": verb, "job_ids": job_ids})
+        else:
+            for job_id in job_ids:
+                typer.echo(job_id)
+            a.info(f"would {verb} {len(job_ids)} job(s) (dry run: nothing changed)")
+        return
+    if selected and job_ids:
+        confirm_write(a, f"{verb.capitalize()} {len(job_ids)} job(s) in {a.store.display_url}?", yes)
+    result = action(job_ids)
+    if as_json:
+        a.print_json(result)
+    else:
+        for refused in result["refused"]:
+            a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
+        typer.echo(_summary(verb, result))
+    if result["refused"]:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _summary(verb: str, result: dict[str, Any]) -> str:
+    done = len(result["done"])
+    line = f"{verb}: {done} job(s) done"
+    if result.get("stopping"):
+        line += f" ({len(result['stopping'])} running: cancel requested, their services stop them within 2 s)"
+    if result["refused"]:
+        line += f", {len(result['refused'])} refused"
+    return line
+
+
+def cancel(
+    ctx: typer.Context,
+    job_ids: IdsArg = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
+    status: CancelStatusOpt = None,
+    job_type: TypeFilterOpt = None,
+    dataset: DatasetFilterOpt = None,
+    older_than: OlderThanOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel pending jobs now, or ask the services to stop running ones.
+
+    Name the jobs, or select them with --status, --type,
+    --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
+
+    Example: sc job cancel --type google_sync --older-than 2h --yes
+    """
+    from sccli import operations as ops
+
+    a: Application = ctx.obj
+    ids, selected = _select_ids(a, job_ids or [], status, job_type, dataset, older_than, CancellableStatus)
+    queue = a.queue()
+    if len(ids) == 1 and not selected and not dry_run:  # one named job: its own error and exit code
+        job = queue.cancel(ids[0], reason)
+        if as_json:
+            a.print_json(job)
+        elif job["status"] == JobStatus.CANCELLED:
+            typer.echo(f"job {ids[0]} cancelled")
+        else:
+            typer.echo(f"job {ids[0]} is running: cancel requested, its service stops it within 2 s")
+        return
+
+    def act(chosen: list[str]) -> dict[str, Any]:
+        result = ops.bulk_cancel(queue, chosen, reason)
+        stopping = [i for i in result["done"] if (queue.get_job(i) or {}).get("status") == JobStatus.RUNNING]
+        return {**result, "stopping": stopping}
+
+    _run_bulk(a, "cancel", ids, selected, yes, dry_run, as_json, act)
+
+
+def retry(
+    ctx: typer.Context,
+    job_ids: IdsArg = None,
+    status: RetryStatusOpt = None,
+    job_type: TypeFilterOpt = None,
+    dataset: DatasetFilterOpt = None,
+    older_than: OlderThanOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put failed or cancelled jobs back in the queue with fresh attempts (error history kept).
+
+    Name the jobs, or select them with --status, --type,
+    --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
+
+    Example: sc job retry --status failed --type dataset_conversion --yes
+    """
+    from sccli import operations as ops
+
+    a: Application = ctx.obj
+    ids, selected = _select_ids(a, job_ids or [], status, job_type, dataset, older_than, RetryableStatus)
+    queue = a.queue()
+    if len(ids) == 1 and not selected and not dry_run:
+        job = queue.retry(ids[0])
+        if as_json:
+            a.print_json(job)
+        else:
+            typer.echo(f"job {ids[0]} is pending again (attempts reset, {len(job.get('errors') or [])} earlier errors kept)")
+        return
+    _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen))
+
+
+def purge(
+    ctx: typer.Context,
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending jobs of this type.")],
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete every pending job of a type (running jobs are left alone); each deletion is logged
+    in job_events and the datasets get the type's error status.
+
+    Example: sc job purge --type google_sync --dry-run
+    """
+    from sccli import operations as ops
+
+    a: Application = ctx.obj
+    queue = a.queue()
+    preview = ops.purge_pending(queue, job_type, dry_run=True)
+    count = len(preview["purged"])
+    if dry_run or not count:
+        if as_json:
+            a.print_json(preview)
+        else:
+            a.info(f"would purge {count} pending {job_type} job(s)" if dry_run else f"no pending {job_type} job to purge")
+        return
+    confirm_write(a, f"Delete {count} pending {job_type} job(s) from {a.store.display_url}?", yes)
+    result = ops.purge_pending(queue, job_type)
+    if as_json:
+        a.print_json(result)
+    else:
+        skipped = f" ({len(result['skipped'])} were claimed meanwhile and left alone)" if result["skipped"] else ""
+        typer.echo(f"purged {len(result['purged'])} pending {job_type} job(s){skipped}")
+
+
+def logs(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines until the job ends.")] = False,
+    tail: Annotated[int, typer.Option("--tail", min=0, help="Print the last N lines (0: none, e.g. with --follow).")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a job's log: its log file on this host, else the last lines the service kept in the store.
+
+    Example: sc job logs 2f1e0c4a-... --follow
+    """
+    from sccli import operations as ops
+
+    a: Application = ctx.obj
+    queue = a.queue()
+    job = queue.require_job(job_id)
+    found = ops.job_log_tail(job, a.settings, tail)
+    if as_json:
+        a.print_json({"job_id": job_id, **found})
+        return
+    if found["source"] == "store":
+        a.info(f"(no log file {found['path']} on this host: the last lines kept in the store)")
+    for line in found["lines"]:
+        typer.echo(line)
+    if follow:
+        _follow(a, job, found)
+
+
+def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
+    """Print what is appended to the log until the job has ended (and its last lines are out)."""
+    from pathlib import Path
+
+    from sccli.operations import FINAL_STATUSES
+
+    queue, job_id = a.queue(), job["job_id"]
+    path, offset = Path(found["path"]), None
+    # The store keeps a capped list: new entries are the ones after the last timestamp seen.
+    last_at = _last_timestamp(job.get("logs") or [])
+    if found["source"] == "file":
+        offset = path.stat().st_size
+    while True:
+        job = queue.require_job(job_id)
+        ended = job["status"] in FINAL_STATUSES
+        if offset is None and path.is_file():
+            offset = 0  # the log file appeared (the job started on this host)
+        if offset is not None:
+            offset = _print_from(path, offset)
+        else:
+            entries = [e for e in job.get("logs") or [] if isinstance(e, dict)]
+            for entry in entries:
+                if last_at is None or (entry.get("timestamp") is not None and entry["timestamp"] > last_at):
+                    typer.echo(str(entry.get("message", "")))
+            last_at = _last_timestamp(entries) or last_at
+        if ended:
+            a.info(f"job {job_id} {job['status']}")
+            return
+        sys.stdout.flush()
+        time.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _last_timestamp(entries: list[Any]) -> Any:
+    stamps = [e["timestamp"] for e in entries if isinstance(e, dict) and e.get("timestamp") is not None]
+    return max(stamps) if stamps else None
+
+
+def _print_from(path: Any, offset: int) -> int:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return offset
+    complete = data[: data.rfind(b"\n") + 1]  # print whole lines only; the rest comes next poll
+    if complete:
+        sys.stdout.write(complete.decode("utf-8", errors="replace"))
+    return offset + len(complete)
+
+
+def wait(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.
+
+    Example: sc job wait 2f1e0c4a-... --timeout 600 && echo converted
+    """
+    from sccli import operations as ops
+
+    a: Application = ctx.obj
+    outcome = ops.wait_for_job(a.queue(), job_id, timeout=timeout, poll=WAIT_POLL_SECONDS)
+    if as_json:
+        a.print_json(outcome)
+    elif outcome["timed_out"]:
+        a.err.print(f"Error: timed out after {timeout:g} s: job {job_id} is still {outcome['status']}", markup=False)
+    else:
+        error = outcome["job"].get("error")
+        typer.echo(f"job {job_id} {outcome['status']}" + (f": {error}" if error and outcome["status"] != JobStatus.COMPLETED else ""))
+    if outcome["timed_out"] or outcome["status"] != JobStatus.COMPLETED:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+

@@ -1,0 +1,70 @@
+"""`sc queue pause/resume/status` and `sc service prune`, effects checked in the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sccli.clock import utcnow
+from sccli.errors import EXIT_BAD_INPUT
+from sccli.pause import paused_types
+from sccli.queue import JobQueue
+from sccli.store import open_store
+from sccli.store.base import Store
+from tests.conftest import add_dataset
+from tests.monitor.history import worker
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    s = open_store(db_url)
+    s.ensure_schema()
+    return s
+
+
+def test_pause_resume_status(sc: Any, store: Store) -> None:
+    assert sc("queue", "status").stderr.startswith("nothing is paused")
+    out = sc("queue", "pause", "google_sync", "file_upload", "--reason", "Drive quota")
+    assert out.exit_code == 0 and "paused google_sync, file_upload" in out.stdout
+    assert set(paused_types(store)) == {"google_sync", "file_upload"}
+    assert paused_types(store)["google_sync"]["reason"] == "Drive quota"
+    assert paused_types(store)["google_sync"]["actor"].startswith("cli:")
+    queue = JobQueue(store)
+    queue.create_job(add_dataset(store), "google_sync")
+    rows = json.loads(sc("queue", "status", "--json").stdout)
+    assert [(r["job_type"], r["ready"]) for r in rows] == [("file_upload", 0), ("google_sync", 1)]
+    assert queue.claim_next("w1") is None  # nothing paused is claimed
+    resumed = json.loads(sc("queue", "resume", "google_sync", "--json").stdout)
+    assert resumed["resumed"] == ["google_sync"] and list(resumed["paused"]) == ["file_upload"]
+    assert set(paused_types(store)) == {"file_upload"}
+    assert queue.claim_next("w1") is not None
+    assert sc("queue", "resume").stdout.startswith("resumed file_upload") and paused_types(store) == {}
+    assert "nothing to resume" in sc("queue", "resume").stdout
+
+
+def test_pause_everything_and_refusals(sc: Any, store: Store) -> None:
+    assert sc("queue", "pause", "no_such_type").exit_code == EXIT_BAD_INPUT and paused_types(store) == {}
+    everything = sc("queue", "pause")
+    assert "every job type" in everything.stdout and set(paused_types(store)) == {"*"}
+    partial = sc("queue", "resume", "google_sync")
+    assert "every job type is still paused" in partial.stderr and set(paused_types(store)) == {"*"}
+    assert "### Paused (sc queue resume)" in sc("monitor", "overview", "--format", "markdown").stdout
+
+
+def test_service_prune_removes_only_long_gone_services(sc: Any, store: Store) -> None:
+    now = utcnow()
+    worker(store, "live", now)
+    worker(store, "dead-long-ago", now - timedelta(days=10))
+    worker(store, "stopped-long-ago", now - timedelta(days=9), status="stopped")
+    worker(store, "dead-recently", now - timedelta(hours=2))
+    dry = sc("service", "prune", "--dry-run", "--json")
+    assert sorted(json.loads(dry.stdout)["removed"]) == ["dead-long-ago", "stopped-long-ago"]
+    assert len(store.list_workers()) == 4
+    done = sc("service", "prune")
+    assert done.exit_code == 0 and "removed 2 service entries" in done.stderr
+    assert sorted(w["worker_id"] for w in store.list_workers()) == ["dead-recently", "live"]
+    assert json.loads(sc("service", "prune", "--older-than", "1h", "--json").stdout)["removed"] == ["dead-recently"]
+    assert sc("service", "prune", "--older-than", "soon").exit_code == EXIT_BAD_INPUT
