@@ -23,7 +23,9 @@ def serve(
     """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
 
     Tokens come from settings api_tokens or SC_API_TOKEN; api_roles makes a token a viewer.
-    Example: SC_API_TOKEN=... sc --db sqlite:///sc.db api serve --port 8080, then open http://127.0.0.1:8080/
+    The dashboard is at http://HOST:PORT/, the API at /api/v1, Prometheus metrics at /metrics.
+
+    Example: sc --db sqlite:///sc.db api serve --port 8080
     """
     a: Application = ctx.obj
     try:

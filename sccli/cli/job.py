@@ -161,7 +161,10 @@ def types(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """List the job types with their defaults and the parameters each accepts."""
+    """List the job types with their defaults and the parameters each accepts.
+
+    Example: sc job types dataset_conversion
+    """
     import sys
 
     from sccli.handlers import describe_types
