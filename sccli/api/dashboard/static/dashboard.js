@@ -1,5 +1,5 @@
-// sccli dashboard: the two things htmx does not do — "select every job on this page", and
-// keeping a log tail scrolled to its newest line when it is refreshed.
+// sccli dashboard: what htmx does not do — "select every job on this page", keeping a log tail
+// scrolled to its newest line when it is refreshed, and saying when a refresh failed.
 (function () {
   "use strict";
   document.documentElement.classList.add("has-js");
@@ -13,4 +13,11 @@
   });
   document.addEventListener("DOMContentLoaded", scrollLogs);
   document.addEventListener("htmx:afterSettle", scrollLogs);
+  function pollFailed(failed) {
+    var note = document.getElementById("poll-error");
+    if (note) note.hidden = !failed;
+  }
+  document.addEventListener("htmx:responseError", function () { pollFailed(true); });
+  document.addEventListener("htmx:sendError", function () { pollFailed(true); });
+  document.addEventListener("htmx:afterSwap", function () { pollFailed(false); });
 })();
