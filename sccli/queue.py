@@ -76,14 +76,15 @@ class JobQueue:
         )
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None) -> JobQueue:
+    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True) -> JobQueue:
         """A queue with the settings' retry delays that knows every plugin job type (settings
-        ``handlers`` and the ``sccli.handlers`` entry points)."""
+        ``handlers`` and the ``sccli.handlers`` entry points). ``check_paths``: refuse job paths
+        outside the settings' data directories at creation (when real settings were given)."""
         from sccli.handlers import plugin_types
 
         return cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings,
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
 
     @property
@@ -200,8 +201,18 @@ class JobQueue:
             raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
     def check_parameters(self, job_type: str, parameters: Any) -> dict[str, Any]:
-        """Parameters as the store can hold them and the job type declares them."""
-        return _check_parameters(parameters)
+        """Parameters as the store can hold them and as the job type declares them (names,
+        types, required ones; paths inside the data directories when the queue has settings)."""
+        from sccli.handlers.specs import check_parameters
+
+        parameters = _check_parameters(parameters)
+        plugin_spec = None
+        if self.settings is not None and not domain.is_builtin_type(job_type) or self.settings is not None and job_type in self.settings.handlers:
+            from sccli.handlers import plugin_parameters
+
+            plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
+        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec)
+        return parameters
 
     # -- reading ----------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:

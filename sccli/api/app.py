@@ -43,13 +43,14 @@ def create_app(
     --no-auth`` on loopback) is given. The store is opened here (it connects on first use) and
     closed when the application shuts down. The dashboard (``/``) and ``/metrics`` share the app.
     """
+    check_paths = settings is not None
     settings = settings or Settings()
     tokens = dict(tokens or {})
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
     roles = resolve_roles(settings, tokens)
     store = open_store(store_url, db_name)
-    queue = JobQueue.from_settings(store, settings, actor=API_ACTOR)
+    queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

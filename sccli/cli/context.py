@@ -74,7 +74,7 @@ class Application:
     def queue(self) -> JobQueue:
         from sccli.queue import JobQueue, default_actor
 
-        return JobQueue.from_settings(self.store, self.settings, actor=default_actor())
+        return JobQueue.from_settings(self.store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None)
 
     # -- consoles ---------------------------------------------------------------------------
     @property

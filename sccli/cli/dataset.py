@@ -31,6 +31,7 @@ def add(
 ) -> None:
     """Register a dataset.
 
+    \b
     Example: sc dataset add --name scan-42 --user a@b.org --sensor TIFF
     """
     import uuid as uuidlib
@@ -65,6 +66,7 @@ def show(
 ) -> None:
     """Show a dataset with its jobs, newest first.
 
+    \b
     Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
     """
     from sccli.datasets import get_dataset
@@ -91,6 +93,7 @@ def list_datasets(
 ) -> None:
     """List datasets; says on stderr when the list is cut at --limit.
 
+    \b
     Example: sc dataset list --status "conversion error"
     """
     from sccli.cli.job import say_cut
@@ -118,6 +121,7 @@ def set_status(
 ) -> None:
     """Repair a dataset's status by hand: checked against the transition table unless --force.
 
+    \b
     Example: sc dataset set-status 550e8400-e29b-41d4-a716-446655440000 'conversion queued' --reason 'input fixed'
     """
     from sccli.datasets import set_dataset_status

@@ -19,6 +19,7 @@ def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     directories, the tools (rsync, rclone, 7z, unzip, OpenVisus), the services, the clock and
     what is paused; print the fix of each failed check. Exit 0 when nothing failed, else 1.
 
+    \b
     Example: sc --settings /etc/sccli/settings.json doctor
     """
     from sccli.doctor import diagnose, healthy

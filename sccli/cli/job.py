@@ -70,6 +70,7 @@ def create(
 ) -> None:
     """Create a job for a dataset.
 
+    \b
     Example: sc job create --dataset 550e8400-e29b-41d4-a716-446655440000 --type dataset_conversion
     """
     from sccli.operations import create_job_naming_duplicate
@@ -95,6 +96,7 @@ def show(
 ) -> None:
     """Show a job, its history, its log file and progress, and why it is not running yet.
 
+    \b
     Example: sc job show 2f1e0c4a-...
     """
     from sccli.explain import explain_job
@@ -126,6 +128,7 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first; says on stderr when the list is cut at --limit.
 
+    \b
     Example: sc job list --status failed --type dataset_conversion
     """
     from sccli.store.base import JobQuery
@@ -163,6 +166,7 @@ def types(
 ) -> None:
     """List the job types with their defaults and the parameters each accepts.
 
+    \b
     Example: sc job types dataset_conversion
     """
     import sys
@@ -189,5 +193,6 @@ def types(
         typer.echo("")
 
 
+# The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
 for _name in ("cancel", "retry", "purge", "logs", "wait"):
     app.command(_name)(getattr(job_ops, _name))

@@ -125,6 +125,7 @@ def cancel(
     Name the jobs, or select them with --status, --type,
     --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
 
+    \b
     Example: sc job cancel --type google_sync --older-than 2h --yes
     """
     from sccli import operations as ops
@@ -166,6 +167,7 @@ def retry(
     Name the jobs, or select them with --status, --type,
     --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
 
+    \b
     Example: sc job retry --status failed --type dataset_conversion --yes
     """
     from sccli import operations as ops
@@ -193,6 +195,7 @@ def purge(
     """Delete every pending job of a type (running jobs are left alone); each deletion is logged
     in job_events and the datasets get the type's error status.
 
+    \b
     Example: sc job purge --type google_sync --dry-run
     """
     from sccli import operations as ops
@@ -225,6 +228,7 @@ def logs(
 ) -> None:
     """Print a job's log: its log file on this host, else the last lines the service kept in the store.
 
+    \b
     Example: sc job logs 2f1e0c4a-... --follow
     """
     from sccli import operations as ops
@@ -302,6 +306,7 @@ def wait(
 ) -> None:
     """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.
 
+    \b
     Example: sc job wait 2f1e0c4a-... --timeout 600 && echo converted
     """
     from sccli import operations as ops

@@ -130,6 +130,7 @@ def run(
 ) -> None:
     """Create jobs for legacy datasets that need work and have no active job.
 
+    \b
     Example: sc migrate run --dry-run
     """
     a: Application = ctx.obj
@@ -154,6 +155,7 @@ def run(
 def validate(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
     """Check that jobs and datasets agree; exit 1 with each finding when they do not.
 
+    \b
     Example: sc migrate validate --json
     """
     a: Application = ctx.obj
@@ -182,6 +184,7 @@ def rollback(
 ) -> None:
     """Remove unstarted jobs that migrations created and restore dataset statuses.
 
+    \b
     Example: sc migrate rollback --migration mig-20260301T120000-abc123 --dry-run
     """
     a: Application = ctx.obj
@@ -213,6 +216,7 @@ def list_migrations(
 ) -> None:
     """List migration runs recorded in the job_migrations ledger.
 
+    \b
     Example: sc migrate list --limit 5
     """
     a: Application = ctx.obj

@@ -36,6 +36,7 @@ def overview(
 ) -> None:
     """Queue counts by status and type, health and its issues, active services, recent activity, errors.
 
+    \b
     Example: sc monitor overview --watch 5
     """
     from sccli.cli import monitor_view
@@ -95,6 +96,7 @@ def stale(
 ) -> None:
     """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout.
 
+    \b
     Example: sc monitor stale --requeue
     """
     from sccli.monitor.stale import REASONS
@@ -127,6 +129,7 @@ def failed(
 ) -> None:
     """Failed jobs grouped by error signature and type: counts, first/last seen, how many had tries left.
 
+    \b
     Example: sc monitor failed --hours 6 --type google_sync
     """
     a: Application = ctx.obj
@@ -156,6 +159,7 @@ def report(
 
     With --format plain, markdown or csv only the table goes to stdout (the rest to stderr).
 
+    \b
     Example: sc monitor report --days 7 --format csv > report.csv
     """
     from sccli.cli import monitor_view
@@ -176,6 +180,7 @@ def metrics(
 ) -> None:
     """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
 
+    \b
     Example: sc monitor metrics > /var/lib/node_exporter/sc.prom
     """
     from sccli.monitor.metrics import to_prometheus
@@ -198,6 +203,7 @@ def cleanup(
     """Delete old finished jobs and their events (never pending or running jobs); safe from cron:
     silent on success unless -v or --json, errors on stderr.
 
+    \b
     Example: sc monitor cleanup --days 30
     """
     a: Application = ctx.obj

@@ -36,6 +36,7 @@ def pause(
 ) -> None:
     """Stop every service from claiming jobs of these types (all types without TYPE); running jobs finish.
 
+    \b
     Example: sc queue pause google_sync --reason "Drive quota exceeded"
     """
     from sccli.pause import pause_types
@@ -54,6 +55,7 @@ def pause(
 def resume(ctx: typer.Context, types: TypesArg = None, as_json: JsonOpt = False) -> None:
     """Let services claim these types again (without TYPE: everything paused).
 
+    \b
     Example: sc queue resume google_sync
     """
     from sccli.pause import ALL_TYPES, paused_types, resume_types
@@ -74,6 +76,7 @@ def resume(ctx: typer.Context, types: TypesArg = None, as_json: JsonOpt = False)
 def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
     """What is paused (type, reason, who, since) and how many ready jobs wait behind each pause.
 
+    \b
     Example: sc queue status --json
     """
     a: Application = ctx.obj

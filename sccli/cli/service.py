@@ -28,6 +28,7 @@ def run(
 ) -> None:
     """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
 
+    \b
     Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid
     """
     from sccli.service import run_service
@@ -45,6 +46,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     """List services from their heartbeats: host, pid, started, last beat, running jobs, paused
     types they serve; dead ones marked (until `sc service prune` removes them).
 
+    \b
     Example: sc service status --format plain
     """
     from sccli.service.status import service_rows
@@ -88,6 +90,7 @@ def prune(
 ) -> None:
     """Remove the workers entries of services that stopped or died long ago (live ones are kept).
 
+    \b
     Example: sc service prune --older-than 2d --dry-run
     """
     from sccli.operations import parse_duration, prune_services
@@ -116,6 +119,7 @@ def stop(
     The service is the one in --pid-file, the one named by --worker-id, or else the only live
     service on this host (from the heartbeat documents).
 
+    \b
     Example: sc service stop --pid-file /run/sc-service/sc-service.pid --wait 120
     """
     from sccli.service.pidfile import pid_alive, read_pid, signal_service

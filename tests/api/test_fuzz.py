@@ -58,6 +58,7 @@ def api_schema(tmp_path: Path) -> Any:
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_request_makes_a_server_error(api_schema: Any, method: str, path: str, mode: str) -> None:
     from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
 
     if mode == "negative" and path in NO_INPUT:
         pytest.skip("the operation takes no input, so there is no invalid request to generate")
@@ -69,6 +70,8 @@ def test_no_request_makes_a_server_error(api_schema: Any, method: str, path: str
     def check(case: Any) -> None:
         response = case.call(headers=dict(AUTH))
         assert response.status_code < 500, f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:300]}"
-        case.validate_response(response, headers=dict(AUTH))
+        # Job parameters are declared per job type (checked at creation): the schema keeps them an
+        # open object, so a schema-valid body may still get a 422 naming the parameter.
+        case.validate_response(response, headers=dict(AUTH), excluded_checks=[positive_data_acceptance])
 
     check()

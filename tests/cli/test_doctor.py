@@ -98,3 +98,12 @@ def test_no_live_service_with_ready_jobs_fails(sc: Any, tmp_path: Path, db_url: 
 def test_clock_check_on_mongomock_is_skipped_with_a_note(sc: Any, tmp_path: Path) -> None:
     out = sc("--settings", str(settings_file(tmp_path)), "doctor", "--json", db="mongomock://doctor")
     assert checks(out)["clock"]["level"] == "skip"
+
+
+def test_clock_against_a_real_mongodb(sc: Any, tmp_path: Path, wire_spec: Any) -> None:
+    store = wire_spec.open()
+    store.ensure_schema()
+    out = sc("--settings", str(settings_file(tmp_path)), "--db-name", wire_spec.db_name, "doctor", "--json", db=wire_spec.url)
+    found = checks(out)
+    assert found["reachable"]["level"] == "ok" and found["schema"]["level"] == "ok"
+    assert found["clock"]["level"] in ("ok", "skip") and "n/a" not in found["clock"]["detail"]

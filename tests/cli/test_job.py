@@ -60,9 +60,11 @@ def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
 def test_params_json_from_inline_and_file(sc: Any, tmp_path: Any) -> None:
     ds = dataset(sc)
     f = tmp_path / "p.json"
-    f.write_text('{"input_path": "/in", "n": 3}')
-    r = sc("job", "create", "-d", ds, "-t", "data_validation", "--params-json", f"@{f}", "-p", "n=4", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout)["parameters"] == {"input_path": "/in", "n": 4}
+    f.write_text('{"manifest_path": "/in/m.json", "rebuild": false}')
+    r = sc("job", "create", "-d", ds, "-t", "data_validation", "--params-json", f"@{f}", "-p", "rebuild=true", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["parameters"] == {"manifest_path": "/in/m.json", "rebuild": True}
+    r = sc("job", "create", "-d", ds, "-t", "data_validation", "-p", "bogus=1", "--allow-duplicate")
+    assert r.exit_code == 2 and "unknown parameter 'bogus'" in r.stderr
     r = sc("job", "create", "-d", ds, "-t", "data_compression", "--params-json", '{"level": 3}', "--json")
     assert json.loads(r.stdout)["parameters"] == {"level": 3}
 

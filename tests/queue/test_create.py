@@ -14,7 +14,8 @@ from tests.conftest import add_dataset, new_uuid
 @pytest.mark.parametrize("job_type", sorted(JOB_TYPE_CONFIGS))
 def test_defaults_come_from_the_type_table(queue: JobQueue, store: Store, job_type: str) -> None:
     ds = add_dataset(store)
-    job = queue.get_job(queue.create_job(ds, job_type, {}))
+    params = {"source": "/data/in", "destination": "/data/out"} if job_type == "rsync_transfer" else {}
+    job = queue.get_job(queue.create_job(ds, job_type, params))
     config = JOB_TYPE_CONFIGS[job_type]
     assert job is not None
     assert (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (config.priority, config.max_attempts, config.timeout_minutes)
@@ -24,7 +25,7 @@ def test_defaults_come_from_the_type_table(queue: JobQueue, store: Store, job_ty
 
 def test_explicit_values_override_defaults(queue: JobQueue, store: Store) -> None:
     ds = add_dataset(store)
-    job = queue.get_job(queue.create_job(ds, "google_sync", {"x": 1}, priority="low", max_attempts=7, timeout_minutes=3))
+    job = queue.get_job(queue.create_job(ds, "google_sync", {"data_url": "https://drive.google.com/x"}, priority="low", max_attempts=7, timeout_minutes=3))
     assert job is not None and (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (3, 7, 3)
 
 

@@ -28,7 +28,7 @@ def test_no_live_service(queue: JobQueue, store: Store) -> None:
 def test_jobs_ahead_and_services_of_other_types(queue: JobQueue, store: Store) -> None:
     queue.create_job(add_dataset(store), "dataset_conversion")  # priority 1
     queue.create_job(add_dataset(store), "google_sync")  # priority 2, older
-    job = queue.get_job(queue.create_job(add_dataset(store), "rsync_transfer"))  # priority 2, newest
+    job = queue.get_job(queue.create_job(add_dataset(store), "rsync_transfer", {"source": "/a", "destination": "/b"}))  # priority 2, newest
     worker(store, "w1", types=["google_sync"])
     reasons = explain_job(store, job)  # type: ignore[arg-type]
     assert "2 pending job(s) are ahead of it (higher priority or created earlier)" in reasons

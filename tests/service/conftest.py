@@ -111,8 +111,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "c
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def make_queue(store: Store) -> JobQueue:
-    return JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0, extra_types=PLUGINS)
+def make_queue(store: Store, settings: Path | None = None) -> JobQueue:
+    """A queue with tiny retry delays; with ``settings`` it checks parameters as the service
+    configured by that file will run them (plugins replacing built-in types included)."""
+    from sccli.settings import load_settings
+
+    loaded = load_settings(settings) if settings is not None else None
+    return JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0, extra_types=PLUGINS, settings=loaded)
 
 
 def new_job(queue: JobQueue, job_type: str, dataset: str | None = None, **kwargs: Any) -> str:

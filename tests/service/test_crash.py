@@ -17,8 +17,8 @@ from tests.service.chain_plugins import CHAIN_HANDLERS
 from tests.service.conftest import make_queue, service_env, wait_for, write_settings
 from tests.service.consistency import chain_report
 
-#: Chains per chaos run: 300 on SQLite; the wire server scans a collection per query, so 100 there.
-CHAINS = {"sqlite": 300, "wire": 100}
+#: Chains per chaos run: 300 on SQLite; the wire server scans a collection per query, so 50 there.
+CHAINS = {"sqlite": 300, "wire": 50}
 CRASH_POINTS = [
     "after_job_write:running", "after_event:running", "after_dataset:running",
     "after_job_write:completed", "after_event:completed", "after_dataset:completed", "after_child:completed",

@@ -147,7 +147,7 @@ def test_mongo_connections_dropped_mid_run(wire_spec: StoreSpec, tmp_path: Path,
         for _ in range(JOBS):
             new_job(queue, "slow_ok", parameters={"seconds": 0.15})
         via_proxy = StoreSpec("wire", f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true", wire_spec.db_name)
-        service = services(via_proxy, write_settings(tmp_path), "--until-idle", env=service_env(SC_DB_TIMEOUT_MS="300"))
+        service = services(via_proxy, write_settings(tmp_path, store_timeout_seconds=0.3), "--until-idle")
         wait_for(lambda: _completed(store) >= 3, what="first completions")
         proxy.drop()
         time.sleep(1.2)  # the outage

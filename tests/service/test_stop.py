@@ -28,7 +28,7 @@ def test_timeout_kills_the_whole_process_group(sqlite_spec: StoreSpec, tmp_path:
 def test_cancel_of_a_running_job(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
     settings = write_settings(tmp_path, handlers={"dataset_conversion": "tests.service.plugins:sleep_forever"})
     store = sqlite_spec.open()
-    queue = make_queue(store)
+    queue = make_queue(store, settings)
     dataset = add_dataset(store)
     marker = tmp_path / "handler.pid"
     job_id = queue.create_job(dataset, "dataset_conversion", {"marker": str(marker)})
