@@ -25,7 +25,7 @@ def serve(
     Tokens come from settings api_tokens or SC_API_TOKEN; api_roles makes a token a viewer.
     The dashboard is at http://HOST:PORT/, the API at /api/v1, Prometheus metrics at /metrics.
 
-    
+    \b
     Example: sc --db sqlite:///sc.db api serve --port 8080
     """
     a: Application = ctx.obj

@@ -100,7 +100,7 @@ def test_jobs_pages_through_results_with_the_total(operator: Dash) -> None:
 
 def test_the_job_page_shows_what_sc_job_show_shows_and_the_log_tail(operator: Dash) -> None:
     dataset = add_dataset(operator.store)
-    job_id = operator.queue.create_job(dataset, "data_validation", {"sensor_type": "4D_Probe"}, max_attempts=2)
+    job_id = operator.queue.create_job(dataset, "data_validation", {"manifest_path": "/data/in/manifest.json"}, max_attempts=2)
     claimed = operator.queue.claim_next("host-a:42", host="host-a", pid=42)
     assert claimed is not None
     operator.queue.fail(job_id, claimed["lease_token"], "first attempt broke")
@@ -111,7 +111,7 @@ def test_the_job_page_shows_what_sc_job_show_shows_and_the_log_tail(operator: Da
     with open(log, "w") as fh:
         fh.writelines(f"line {i}\n" for i in range(100))
     page = html.unescape(operator.client.get(f"/jobs/{job_id}").text)
-    assert '"sensor_type": "4D_Probe"' in page and "first attempt broke" in page
+    assert '"manifest_path": "/data/in/manifest.json"' in page and "first attempt broke" in page
     assert 'value="42.5"' in page and "step 3 of 7" in page and "running on host-a:42" in page
     assert "line 99" in page and "line 59" not in page and f"sc_job_{job_id}.log" in page
     assert "cli:test@host" in page and "worker:host-a:42" in page and "claimed by host-a:42" in page
