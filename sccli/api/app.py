@@ -13,11 +13,12 @@ from sccli import __version__
 from sccli.api.auth import SessionSigner, check_can_serve, resolve_roles
 from sccli.api.dashboard import install_dashboard
 from sccli.api.errors import install_error_handlers
+from sccli.api.guards import install_guards
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs, scrape
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
-from sccli.store import open_store
+from sccli.store import open_target, resolve_store_target
 
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/v1/docs"
@@ -36,12 +37,15 @@ def create_app(
     *,
     allow_anonymous: bool = False,
 ) -> FastAPI:
-    """Build the API over the store at ``store_url`` (resolved like the CLI's ``--db``).
+    """Build the API over the store at ``store_url`` and ``db_name`` (the CLI's ``--db`` and
+    ``--db-name``: resolved with the environment and ``settings`` in the one order of
+    :func:`sccli.store.resolve_store_target`).
 
     ``tokens`` maps a token's name to its secret; its role comes from ``settings.api_roles``.
     Without tokens the app refuses to be built unless ``allow_anonymous`` (``sc api serve
     --no-auth`` on loopback) is given. The store is opened here (it connects on first use) and
-    closed when the application shuts down. The dashboard (``/``) and ``/metrics`` share the app.
+    closed when the application shuts down. The dashboard (``/``) and ``/metrics`` share the app. Bodies
+    over ``settings.api_max_body_bytes`` get 413; an anonymous app answers only loopback Host names.
     """
     check_paths = settings is not None
     settings = settings or Settings()
@@ -49,7 +53,7 @@ def create_app(
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
     roles = resolve_roles(settings, tokens)
-    store = open_store(store_url, db_name)
+    store = open_target(resolve_store_target(store_url, db_name, settings))
     queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)
 
     @asynccontextmanager
@@ -66,6 +70,7 @@ def create_app(
     app.state.roles = roles
     app.state.sessions = SessionSigner.from_settings(settings, tokens, roles)
     install_error_handlers(app)
+    install_guards(app, loopback_only=not tokens, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(health)
     app.include_router(jobs)
     app.include_router(scrape)

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from sccli.cli.context import Application
-from sccli.errors import MissingExtra, ScError
+from sccli.errors import InvalidInput, MissingExtra, ScError
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 app = typer.Typer(help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True)
 
@@ -29,6 +31,12 @@ def serve(
     Example: sc --db sqlite:///sc.db api serve --port 8080
     """
     a: Application = ctx.obj
+    if log_level.lower() not in LOG_LEVELS:
+        raise InvalidInput(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level[:40]!r}")
+    if a.verbosity:
+        from sccli.store import describe_store
+
+        a.info(describe_store(a.target))
     try:
         from sccli import api
     except ImportError as exc:
@@ -39,9 +47,7 @@ def serve(
     _check_port_free(host, port)
     if no_auth and (settings.api_tokens or _env_token()):
         a.warn("--no-auth: the configured API tokens are ignored")
-    url = a.db_url or (settings.db_url if a.settings_path else None)
-    name = a.db_name or (settings.db_name if a.settings_path else None)
-    application = api.create_app(url, name, settings, tokens, allow_anonymous=no_auth)
+    application = api.create_app(a.db_url, a.db_name, settings, tokens, allow_anonymous=no_auth)
     store = application.state.api.store
     try:
         store.ping()
@@ -57,16 +63,24 @@ def serve(
 
 def _check_port_free(host: str, port: int) -> None:
     """Refuse with one line (exit 5) instead of uvicorn's log when the port is taken."""
+    import errno
     import socket
 
     from sccli.errors import Conflict
+
+    if not host.strip():
+        raise InvalidInput("--host is empty (give an address, e.g. 127.0.0.1)")
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
+        except (socket.gaierror, ValueError, UnicodeError) as exc:  # not an address: bad input, not a busy port
+            raise InvalidInput(f"--host {host[:80]!r} is not an address this machine has: {getattr(exc, 'strerror', None) or exc}") from None
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise InvalidInput(f"--host {host[:80]!r} is not an address of this machine") from None
             raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 

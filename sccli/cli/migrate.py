@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import EXIT_BAD_INPUT, CheckFailed
 
 if TYPE_CHECKING:
@@ -120,7 +120,10 @@ def run(
     yes: YesOpt = False,
     grace_seconds: Annotated[
         Optional[float],
-        typer.Option("--grace-seconds", min=0, help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds)."),
+        typer.Option(
+            "--grace-seconds", min=0, max=30 * 86400, callback=finite,
+            help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds).",
+        ),
     ] = None,
     skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
@@ -210,7 +213,7 @@ def rollback(
 @app.command("list")
 def list_migrations(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")] = 20,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:

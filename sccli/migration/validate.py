@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sccli.domain import ACTIVE_STATUSES, DATASET_STAGES
@@ -24,6 +25,7 @@ from sccli.migration.run import dataset_pages
 from sccli.store.base import JobQuery, Store
 
 _ORPHAN_CHUNK = 1000
+_NEVER = datetime.min
 
 
 @dataclass
@@ -102,7 +104,8 @@ class Validation:
     def _page(self, page: list[dict[str, Any]]) -> list[Finding]:
         uuids = [d["uuid"] for d in page]
         by_dataset: dict[str, list[dict[str, Any]]] = {}
-        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: j["created_at"]):
+        # Jobs written by others (the portal) may lack created_at: they sort first.
+        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: (j.get("created_at") is not None, j.get("created_at") or _NEVER)):
             if job["job_type"] in STAGE_TYPES:
                 by_dataset.setdefault(job["dataset_uuid"], []).append(job)
         findings: list[Finding] = []

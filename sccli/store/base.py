@@ -157,8 +157,9 @@ class Store(ABC):
         """Create tables/collections and indexes idempotently."""
 
     @abstractmethod
-    def ping(self) -> None:
-        """Raise StoreUnavailable when the store cannot be reached within its timeout."""
+    def ping(self, write: bool = False) -> None:
+        """Raise StoreUnavailable when the store cannot be reached within its timeout
+        (``write``: nor written to, e.g. a SQLite file another process keeps locked)."""
 
     @abstractmethod
     def close(self) -> None:

@@ -21,7 +21,7 @@ from sccli.settings import load_settings
 from sccli.store.base import JobQuery
 from sccli.store.sqlite import SqliteStore
 from tests.conftest import StoreSpec, make_spec
-from tests.service.conftest import make_queue, new_job, service_env, wait_for, write_settings
+from tests.service.conftest import make_queue, new_job, wait_for, write_settings
 
 JOBS = 8
 
