@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -75,6 +75,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     check_no_service_warning_seconds: Delay = 120.0
     check_no_service_critical_seconds: Delay = 900.0
     api_tokens: dict[Text, Text] = field(default_factory=dict)
+    api_roles: dict[Text, Literal["viewer", "operator"]] = field(default_factory=dict)
+    api_session_secret: Annotated[str, Meta(min_length=16)] | None = None
+    metrics_public: bool = False
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
     starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None

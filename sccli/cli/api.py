@@ -11,7 +11,7 @@ from sccli.errors import InvalidInput, MissingExtra, ScError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
-app = typer.Typer(help="Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health).", no_args_is_help=True)
+app = typer.Typer(help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True)
 
 
 @app.command("serve")
@@ -22,10 +22,13 @@ def serve(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
 ) -> None:
-    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN.
+    """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
+
+    Tokens come from settings api_tokens or SC_API_TOKEN; api_roles makes a token a viewer.
+    The dashboard is at http://HOST:PORT/, the API at /api/v1, Prometheus metrics at /metrics.
 
     \b
-    Example: sc api serve --host 0.0.0.0 --port 8080
+    Example: sc --db sqlite:///sc.db api serve --port 8080
     """
     a: Application = ctx.obj
     if log_level.lower() not in LOG_LEVELS:
@@ -50,9 +53,11 @@ def serve(
         store.ping()
     except ScError as exc:
         a.warn(f"{exc} (serving anyway: /api/v1/health answers 503 until the store is back)")
-    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(sorted(tokens))}"
+    roles = application.state.roles
+    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
     shown = f"[{host}]" if ":" in host else host
-    a.err.print(f"sc api: http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}", markup=False, soft_wrap=True)
+    a.err.print(f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}",
+                markup=False, soft_wrap=True)
     api.serve(application, host, port, log_level=log_level.lower())
 
 
