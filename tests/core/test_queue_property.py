@@ -1,0 +1,312 @@
+"""A property-based state machine over the queue, on every backend: random creates, claims,
+heartbeats, completions, failures, cancels, retries, stale recoveries, drains, pauses and
+dataset moves; after every step the store's history must explain its state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from sccli import domain
+from sccli.datasets import move_dataset, set_dataset_status
+from sccli.domain import DatasetStatus, ErrorKind, JobStatus
+from sccli.errors import Conflict, NotFound
+from sccli.pause import pause_types, resume_types
+from sccli.queue import JobQueue
+from sccli.store.base import JobChange, JobQuery, Store
+from tests.conftest import BACKENDS, StoreSpec, _drop, add_dataset, make_spec
+from tests.service.consistency import job_history_problems
+
+CHAINED = ["google_sync", "file_upload", "file_extraction", "dataset_conversion", "data_compression"]
+TYPES = [*CHAINED, "data_validation"]
+ACTOR = "cli:test@host"
+STARTS = [DatasetStatus.SUBMITTED, DatasetStatus.SUBMITTED, DatasetStatus.DONE, DatasetStatus.FAILED, DatasetStatus.UPLOAD_QUEUED]
+
+SETTINGS = settings(
+    max_examples=40, stateful_step_count=30, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+def all_events(store: Store) -> list[dict[str, Any]]:
+    """Every recorded event in write order (the Store API reads them per job only)."""
+    if hasattr(store, "coll"):
+        from sccli.store.mongo_support import normalize
+
+        return [normalize(d) for d in store.coll("events").find({}).sort([("at", 1), ("_id", 1)])]
+    from sccli.store import codec
+
+    return [codec.loads(r[0]) for r in store._read(f"SELECT doc FROM {store.names['events']} ORDER BY at ASC, id ASC")]  # type: ignore[attr-defined]
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """The queue driven at random; the model keeps only what the store cannot tell (leases held,
+    jobs created with allow_duplicate, what each completion should have chained)."""
+
+    def __init__(self, spec: StoreSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.store = spec.open()
+        self.store.ensure_schema()
+        self.queue = JobQueue(self.store, actor=ACTOR, retry_base_seconds=0.0, retry_max_seconds=0.0)
+        self.datasets: dict[str, str] = {}  # uuid → status it was created with
+        self.leases: dict[str, str] = {}  # running job → the lease its claim returned
+        self.lost: list[tuple[str, str]] = []  # (job, lease) no longer held
+        self.duplicates: set[str] = set()
+        self.children: dict[str, str | None] = {}  # completed job → the type it should chain
+        self.paused: set[str] = set()
+
+    def teardown(self) -> None:
+        _drop(self.spec, self.store)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def job(self, job_id: str) -> dict[str, Any]:
+        doc = self.store.get_job(job_id)
+        assert doc is not None
+        return doc
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.store.find_jobs(JobQuery(), sort=(("created_at", 1),), limit=None)
+
+    def drop_lease(self, job_id: str) -> None:
+        lease = self.leases.pop(job_id, None)
+        if lease is not None:
+            self.lost.append((job_id, lease))
+
+    def pick_running(self, data: st.DataObject) -> tuple[str, str]:
+        job_id = data.draw(st.sampled_from(sorted(self.leases)))
+        return job_id, self.leases[job_id]
+
+    def pick_job(self, data: st.DataObject) -> str:
+        return data.draw(st.sampled_from([j["job_id"] for j in self.jobs()]))
+
+    # -- datasets and jobs ------------------------------------------------------------------
+    @rule(status=st.sampled_from(STARTS), convert=st.booleans())
+    def new_dataset(self, status: DatasetStatus, convert: bool) -> None:
+        self.datasets[add_dataset(self.store, status.value, convert=convert)] = status.value
+
+    @precondition(lambda self: self.datasets)
+    @rule(data=st.data(), job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]))
+    def create(self, data: st.DataObject, job_type: str, duplicate: bool) -> None:
+        ds = data.draw(st.sampled_from(sorted(self.datasets)))
+        key = domain.active_key(ds, job_type)
+        holder = [j for j in self.jobs() if j.get("active_key") == key]
+        try:
+            job_id = self.queue.create_job(ds, job_type, allow_duplicate=duplicate)
+        except Conflict:
+            assert holder and not duplicate, "create refused without a job holding its key"
+            return
+        assert duplicate or not holder, f"created a second active {job_type} for {ds}"
+        if duplicate:
+            self.duplicates.add(job_id)
+        assert self.job(job_id)["status"] == JobStatus.PENDING
+
+    # -- claims and running jobs ------------------------------------------------------------
+    @rule(data=st.data(), typed=st.booleans())
+    def claim(self, data: st.DataObject, typed: bool) -> None:
+        types = data.draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True)) if typed else None
+        job = self.queue.claim_next("w1", types=types)
+        if job is None:
+            now = self.store.now()
+            ready = [
+                j for j in self.jobs()
+                if j["status"] == JobStatus.PENDING and j["run_after"] <= now and (types is None or j["job_type"] in types)
+                and j["job_type"] not in self.paused and "*" not in self.paused
+            ]
+            assert not ready, f"nothing claimed while {[j['job_id'] for j in ready]} were ready"
+            return
+        assert job["job_type"] not in self.paused, f"claimed paused type {job['job_type']}"
+        assert types is None or job["job_type"] in types
+        assert job["status"] == JobStatus.RUNNING and job["lease_token"]
+        self.leases[job["job_id"]] = job["lease_token"]
+
+    @precondition(lambda self: self.leases or self.lost)
+    @rule(data=st.data(), right=st.booleans())
+    def heartbeat(self, data: st.DataObject, right: bool) -> None:
+        if right and self.leases:
+            job_id, lease = self.pick_running(data)
+            assert self.queue.heartbeat(job_id, lease, progress=50.0)
+            return
+        job_id, lease = data.draw(st.sampled_from(self.lost)) if self.lost else (self.pick_running(data)[0], uuid.uuid4().hex)
+        before = self.job(job_id)
+        assert not self.queue.heartbeat(job_id, lease, progress=10.0)
+        assert self.job(job_id).get("heartbeat_at") == before.get("heartbeat_at")
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data(), archives=st.booleans(), wrong=st.booleans())
+    def complete(self, data: st.DataObject, archives: bool, wrong: bool) -> None:
+        job_id, lease = self.pick_running(data)
+        if wrong:
+            assert self.queue.complete(job_id, uuid.uuid4().hex, {"status": "ok"}) is None
+            assert self.job(job_id)["status"] == JobStatus.RUNNING
+            return
+        job = self.job(job_id)
+        result: dict[str, Any] = {"status": "ok"}
+        if archives and job["job_type"] == "file_upload":
+            result["archives"] = ["/data/in/a.zip"]
+        chained = domain.next_stage(job["job_type"], result, self.store.get_dataset(job["dataset_uuid"]))[1]
+        done = self.queue.complete(job_id, lease, result)
+        assert done is not None and done["status"] == JobStatus.COMPLETED
+        self.children[job_id] = chained
+        self.drop_lease(job_id)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data(), permanent=st.booleans())
+    def fail(self, data: st.DataObject, permanent: bool) -> None:
+        job_id, lease = self.pick_running(data)
+        job = self.job(job_id)
+        kind = ErrorKind.PERMANENT if permanent else ErrorKind.ERROR
+        done = self.queue.fail(job_id, lease, "boom", kind=kind)
+        assert done is not None
+        retried = not permanent and job["attempts"] < job["max_attempts"]
+        assert done["status"] == (JobStatus.PENDING if retried else JobStatus.FAILED)
+        assert done["errors"][-1]["kind"] == kind.value
+        self.drop_lease(job_id)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        job_id, lease = self.pick_running(data)
+        attempts = self.job(job_id)["attempts"]
+        done = self.queue.release(job_id, lease)
+        assert done is not None and done["status"] == JobStatus.PENDING and done["attempts"] == attempts - 1
+        self.drop_lease(job_id)
+
+    @precondition(lambda self: self.leases)
+    @rule(data=st.data())
+    def go_stale(self, data: st.DataObject) -> None:
+        job_id, _ = self.pick_running(data)
+        old = self.store.now() - timedelta(hours=1)
+        assert self.store.update_job(job_id, {"status": "running"}, JobChange(set={"heartbeat_at": old})) is not None
+        recovered = self.queue.requeue_stale(60.0)
+        assert [j["job_id"] for j in recovered] == [job_id]
+        assert recovered[0]["status"] in (JobStatus.PENDING, JobStatus.FAILED)
+        self.drop_lease(job_id)
+
+    # -- administrators ---------------------------------------------------------------------
+    @precondition(lambda self: self.datasets)
+    @rule(data=st.data(), unknown=st.booleans())
+    def cancel(self, data: st.DataObject, unknown: bool) -> None:
+        if unknown or not self.jobs():
+            with pytest.raises(NotFound):
+                self.queue.cancel(str(uuid.uuid4()))
+            return
+        job_id = self.pick_job(data)
+        status = self.job(job_id)["status"]
+        if status not in domain.ACTIVE_STATUSES:
+            with pytest.raises(Conflict):
+                self.queue.cancel(job_id, "not wanted")
+            return
+        done = self.queue.cancel(job_id, "not wanted")
+        if status == JobStatus.PENDING:
+            assert done["status"] == JobStatus.CANCELLED
+            return
+        assert done["status"] == JobStatus.RUNNING and done["cancel_requested"]
+        if data.draw(st.booleans()):  # the service stops it
+            stopped = self.queue.mark_cancelled(job_id, self.leases[job_id])
+            assert stopped is not None and stopped["status"] == JobStatus.CANCELLED
+            self.drop_lease(job_id)
+
+    @precondition(lambda self: self.datasets)
+    @rule(data=st.data())
+    def retry(self, data: st.DataObject) -> None:
+        if not self.jobs():
+            return
+        job_id = self.pick_job(data)
+        job = self.job(job_id)
+        if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            with pytest.raises(Conflict):
+                self.queue.retry(job_id)
+            return
+        key = domain.active_key(job["dataset_uuid"], job["job_type"])
+        try:
+            done = self.queue.retry(job_id, actor="cli:admin@host")
+        except Conflict:
+            assert any(j.get("active_key") == key for j in self.jobs()), "retry refused without a job holding its key"
+            assert self.job(job_id)["status"] == job["status"]
+            return
+        assert done["status"] == JobStatus.PENDING and done["attempts"] == 0
+
+    @rule(job_type=st.sampled_from([*TYPES, "*"]), pause=st.booleans())
+    def pause(self, job_type: str, pause: bool) -> None:
+        if pause:
+            pause_types(self.store, [job_type], "maintenance", ACTOR)
+            self.paused.add(job_type)
+        else:
+            resume_types(self.store, [job_type], ACTOR)
+            self.paused.discard(job_type)
+
+    @precondition(lambda self: self.datasets)
+    @rule(data=st.data(), status=st.sampled_from(list(DatasetStatus)), how=st.sampled_from(["move", "set", "force"]))
+    def move(self, data: st.DataObject, status: DatasetStatus, how: str) -> None:
+        ds = data.draw(st.sampled_from(sorted(self.datasets)))
+        before = self.store.get_dataset(ds)["status"]  # type: ignore[index]
+        allowed = before == status or domain.dataset_transition_allowed(before, status)
+        if how == "move":
+            assert move_dataset(self.store, ds, status, actor="cli:admin@host", reason="by hand") == allowed
+            return
+        try:
+            after = set_dataset_status(self.store, ds, status.value, reason="repair", actor="cli:admin@host", force=how == "force")
+        except Conflict:
+            assert how == "set" and not allowed
+            return
+        assert after["status"] == status and (how == "force" or allowed)
+
+    # -- invariants -------------------------------------------------------------------------
+    @invariant()
+    def history_explains_state(self) -> None:
+        jobs = self.jobs()
+        by_id = {j["job_id"]: j for j in jobs}
+        problems = [p for j in jobs for p in job_history_problems(self.store, j)]
+        assert not problems, problems
+        assert not [j["job_id"] for j in jobs if j.get("outbox")], "a job kept an outbox"
+        active: dict[str, list[str]] = {}
+        for j in jobs:
+            if j["status"] in domain.ACTIVE_STATUSES and j["job_id"] not in self.duplicates:
+                active.setdefault(domain.active_key(j["dataset_uuid"], j["job_type"]), []).append(j["job_id"])
+        assert all(len(ids) == 1 for ids in active.values()), active
+        for parent, child_type in self.children.items():
+            kids = [j for j in jobs if j.get("parent_job_id") == parent]
+            if child_type is None:
+                assert not kids, f"{by_id[parent]['job_type']} {parent} chained {kids}"
+                continue
+            refused = [e for e in self.store.find_events(parent) if e.get("refused") and "not created" in e.get("reason", "")]
+            assert len(kids) == 1 or (not kids and refused), f"{parent} should chain one {child_type}: {kids}"
+            assert all(k["job_type"] == child_type for k in kids)
+        self.check_datasets()
+
+    def check_datasets(self) -> None:
+        at = dict(self.datasets)
+        for event in all_events(self.store):
+            if event.get("entity") == "job":
+                assert event.get("refused") or event.get("from") == event.get("to") or domain.job_transition_allowed(event.get("from"), event["to"]), event
+            if event.get("entity") != "dataset" or event.get("refused"):
+                continue
+            reason = event.get("reason", "")
+            if "(forced)" not in reason and "(healed)" not in reason:
+                assert domain.dataset_transition_allowed(event.get("from"), event["to"]), f"dataset move outside the table: {event}"
+            uuid_ = event["dataset_uuid"]
+            assert event.get("from") == at[uuid_], f"dataset {uuid_} moved from {event.get('from')} while at {at[uuid_]}"
+            at[uuid_] = event["to"]
+        for uuid_, status in at.items():
+            assert self.store.get_dataset(uuid_)["status"] == status, f"dataset {uuid_}: events end at {status}"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_queue_state_machine(kind: str, tmp_path: Path) -> None:
+    make_spec(kind, tmp_path)  # skips the wire backend when no server is configured
+    counter = iter(range(10**6))
+
+    def machine() -> QueueMachine:
+        folder = tmp_path / f"run{next(counter)}"
+        folder.mkdir()
+        return QueueMachine(make_spec(kind, folder))
+
+    run_state_machine_as_test(machine, settings=SETTINGS)
