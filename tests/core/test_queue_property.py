@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from sccli import domain
 from sccli.datasets import move_dataset, set_dataset_status
@@ -66,10 +66,15 @@ def wipe(store: Store) -> None:
         store.coll(key).delete_many({})  # type: ignore[attr-defined]
 
 
-def pick(data: st.DataObject, items: list[Any]) -> Any:
-    """One of ``items`` by a drawn index: the draw's shape must not depend on the store (job ids
-    are random, so which job a claim takes, and how many exist, can differ between replays)."""
-    return items[data.draw(st.integers(0, 255)) % len(items)]
+#: Which item a rule picks, drawn as a rule argument whatever the state: what a run draws must
+#: not depend on the store (job ids are random, so which job a claim takes can differ between
+#: replays), hence no preconditions and no draws inside the rules.
+INDEX = st.integers(0, 255)
+
+
+def pick(items: list[Any], index: int) -> Any:
+    """``items[index]`` modulo their number; None when there are none."""
+    return items[index % len(items)] if items else None
 
 
 class QueueMachine(RuleBasedStateMachine):
@@ -111,12 +116,9 @@ class QueueMachine(RuleBasedStateMachine):
         if lease is not None:
             self.lost.append((job_id, lease))
 
-    def pick_running(self, data: st.DataObject) -> tuple[str, str]:
-        job_id = pick(data, list(self.leases))
-        return job_id, self.leases[job_id]
-
-    def pick_job(self, data: st.DataObject) -> str:
-        return pick(data, [j["job_id"] for j in self.jobs()])
+    def pick_running(self, index: int) -> tuple[str, str] | None:
+        job_id = pick(list(self.leases), index)
+        return None if job_id is None else (job_id, self.leases[job_id])
 
     # -- datasets and jobs ------------------------------------------------------------------
     @initialize(converts=st.lists(st.booleans(), min_size=1, max_size=3), types=st.lists(st.sampled_from(TYPES), min_size=1, max_size=5))
@@ -135,14 +137,13 @@ class QueueMachine(RuleBasedStateMachine):
     def new_dataset(self, status: DatasetStatus, convert: bool) -> None:
         self.datasets[add_dataset(self.store, status.value, convert=convert)] = status.value
 
-    @precondition(lambda self: self.datasets)
-    @rule(data=st.data(), job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]))
-    def create(self, data: st.DataObject, job_type: str, duplicate: bool) -> None:
-        ds = pick(data, list(self.datasets))
+    @rule(index=INDEX, job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]), attempts=st.sampled_from([None, 1]))
+    def create(self, index: int, job_type: str, duplicate: bool, attempts: int | None) -> None:
+        ds = pick(list(self.datasets), index)
         key = domain.active_key(ds, job_type)
         holder = [j for j in self.jobs() if j.get("active_key") == key]
         try:
-            job_id = self.queue.create_job(ds, job_type, max_attempts=data.draw(st.sampled_from([None, 1])), allow_duplicate=duplicate)
+            job_id = self.queue.create_job(ds, job_type, max_attempts=attempts, allow_duplicate=duplicate)
         except Conflict:
             assert holder and not duplicate, "create refused without a job holding its key"
             return
@@ -152,9 +153,8 @@ class QueueMachine(RuleBasedStateMachine):
         assert self.job(job_id)["status"] == JobStatus.PENDING
 
     # -- claims and running jobs ------------------------------------------------------------
-    @rule(data=st.data(), typed=st.booleans())
-    def claim(self, data: st.DataObject, typed: bool) -> None:
-        types = data.draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True)) if typed else None
+    @rule(types=st.none() | st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True))
+    def claim(self, types: list[str] | None) -> None:
         job = self.queue.claim_next("w1", types=types)
         if job is None:
             now = self.store.now()
@@ -165,22 +165,23 @@ class QueueMachine(RuleBasedStateMachine):
             ]
             assert not ready, f"nothing claimed while {[j['job_id'] for j in ready]} were ready"
             return
-        assert job["job_type"] not in self.paused, f"claimed paused type {job['job_type']}"
+        assert job["job_type"] not in self.paused and "*" not in self.paused, f"claimed paused type {job['job_type']}"
         assert types is None or job["job_type"] in types
         assert job["status"] == JobStatus.RUNNING and job["lease_token"]
         self.leases[job["job_id"]] = job["lease_token"]
 
-    @precondition(lambda self: self.leases or self.lost)
-    @rule(data=st.data(), right=st.booleans())
-    def heartbeat(self, data: st.DataObject, right: bool) -> None:
-        if right and self.leases:
-            job_id, lease = self.pick_running(data)
-            assert self.queue.heartbeat(job_id, lease, progress=50.0)
+    @rule(index=INDEX, right=st.booleans())
+    def heartbeat(self, index: int, right: bool) -> None:
+        running = self.pick_running(index)
+        if right and running:
+            assert self.queue.heartbeat(*running, progress=50.0)
             return
-        job_id, lease = pick(data, self.lost) if self.lost else (self.pick_running(data)[0], uuid.uuid4().hex)
-        before = self.job(job_id)
-        assert not self.queue.heartbeat(job_id, lease, progress=10.0)
-        assert self.job(job_id).get("heartbeat_at") == before.get("heartbeat_at")
+        held = pick(self.lost, index) or (running and (running[0], uuid.uuid4().hex))
+        if not held:
+            return
+        before = self.job(held[0])
+        assert not self.queue.heartbeat(*held, progress=10.0), "a heartbeat with a lease not held was accepted"
+        assert self.job(held[0]).get("heartbeat_at") == before.get("heartbeat_at")
 
     @rule(archives=st.booleans(), outcome=st.sampled_from(["complete", "complete", "error", "permanent", "keep"]))
     def work(self, archives: bool, outcome: str) -> None:
@@ -195,10 +196,12 @@ class QueueMachine(RuleBasedStateMachine):
         elif outcome != "keep":
             self.fail_job(job["job_id"], job["lease_token"], outcome == "permanent")
 
-    @precondition(lambda self: self.leases)
-    @rule(data=st.data(), archives=st.booleans(), wrong=st.sampled_from([False, False, True]))
-    def complete(self, data: st.DataObject, archives: bool, wrong: bool) -> None:
-        job_id, lease = self.pick_running(data)
+    @rule(index=INDEX, archives=st.booleans(), wrong=st.sampled_from([False, False, True]))
+    def complete(self, index: int, archives: bool, wrong: bool) -> None:
+        running = self.pick_running(index)
+        if running is None:
+            return
+        job_id, lease = running
         if wrong:
             assert self.queue.complete(job_id, uuid.uuid4().hex, {"status": "ok"}) is None
             assert self.job(job_id)["status"] == JobStatus.RUNNING
@@ -216,10 +219,11 @@ class QueueMachine(RuleBasedStateMachine):
         self.children[job_id] = chained
         self.drop_lease(job_id)
 
-    @precondition(lambda self: self.leases)
-    @rule(data=st.data(), permanent=st.booleans())
-    def fail(self, data: st.DataObject, permanent: bool) -> None:
-        self.fail_job(*self.pick_running(data), permanent)
+    @rule(index=INDEX, permanent=st.booleans())
+    def fail(self, index: int, permanent: bool) -> None:
+        running = self.pick_running(index)
+        if running is not None:
+            self.fail_job(*running, permanent)
 
     def fail_job(self, job_id: str, lease: str, permanent: bool) -> None:
         job = self.job(job_id)
@@ -231,19 +235,23 @@ class QueueMachine(RuleBasedStateMachine):
         assert done["errors"][-1]["kind"] == kind.value
         self.drop_lease(job_id)
 
-    @precondition(lambda self: self.leases)
-    @rule(data=st.data())
-    def release(self, data: st.DataObject) -> None:
-        job_id, lease = self.pick_running(data)
+    @rule(index=INDEX)
+    def release(self, index: int) -> None:
+        running = self.pick_running(index)
+        if running is None:
+            return
+        job_id, lease = running
         attempts = self.job(job_id)["attempts"]
         done = self.queue.release(job_id, lease)
         assert done is not None and done["status"] == JobStatus.PENDING and done["attempts"] == attempts - 1
         self.drop_lease(job_id)
 
-    @precondition(lambda self: self.leases)
-    @rule(data=st.data())
-    def go_stale(self, data: st.DataObject) -> None:
-        job_id, _ = self.pick_running(data)
+    @rule(index=INDEX)
+    def go_stale(self, index: int) -> None:
+        running = self.pick_running(index)
+        if running is None:
+            return
+        job_id = running[0]
         old = self.store.now() - timedelta(hours=1)
         assert self.store.update_job(job_id, {"status": "running"}, JobChange(set={"heartbeat_at": old})) is not None
         recovered = self.queue.requeue_stale(60.0)
@@ -252,14 +260,13 @@ class QueueMachine(RuleBasedStateMachine):
         self.drop_lease(job_id)
 
     # -- administrators ---------------------------------------------------------------------
-    @precondition(lambda self: self.datasets)
-    @rule(data=st.data(), unknown=st.booleans())
-    def cancel(self, data: st.DataObject, unknown: bool) -> None:
-        if unknown or not self.jobs():
+    @rule(index=INDEX, unknown=st.sampled_from([False, False, False, True]), stop=st.booleans())
+    def cancel(self, index: int, unknown: bool, stop: bool) -> None:
+        job_id = pick([j["job_id"] for j in self.jobs()], index)
+        if unknown or job_id is None:
             with pytest.raises(NotFound):
                 self.queue.cancel(str(uuid.uuid4()))
             return
-        job_id = self.pick_job(data)
         status = self.job(job_id)["status"]
         if status not in domain.ACTIVE_STATUSES:
             with pytest.raises(Conflict):
@@ -270,17 +277,16 @@ class QueueMachine(RuleBasedStateMachine):
             assert done["status"] == JobStatus.CANCELLED
             return
         assert done["status"] == JobStatus.RUNNING and done["cancel_requested"]
-        if data.draw(st.booleans()):  # the service stops it
+        if stop:  # the service running it stops it
             stopped = self.queue.mark_cancelled(job_id, self.leases[job_id])
             assert stopped is not None and stopped["status"] == JobStatus.CANCELLED
             self.drop_lease(job_id)
 
-    @precondition(lambda self: self.datasets)
-    @rule(data=st.data())
-    def retry(self, data: st.DataObject) -> None:
-        if not self.jobs():
+    @rule(index=INDEX)
+    def retry(self, index: int) -> None:
+        job_id = pick([j["job_id"] for j in self.jobs()], index)
+        if job_id is None:
             return
-        job_id = self.pick_job(data)
         job = self.job(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             with pytest.raises(Conflict):
@@ -290,6 +296,7 @@ class QueueMachine(RuleBasedStateMachine):
         try:
             done = self.queue.retry(job_id, actor="cli:admin@host")
         except Conflict:
+            # an active job holds the key (see test_retried_duplicate_keeps_its_exemption)
             assert any(j.get("active_key") == key for j in self.jobs()), "retry refused without a job holding its key"
             assert self.job(job_id)["status"] == job["status"]
             return
@@ -304,10 +311,11 @@ class QueueMachine(RuleBasedStateMachine):
             resume_types(self.store, [job_type], ACTOR)
             self.paused.discard(job_type)
 
-    @precondition(lambda self: self.datasets)
-    @rule(data=st.data(), status=st.sampled_from(list(DatasetStatus)), how=st.sampled_from(["move", "set", "force"]))
-    def move(self, data: st.DataObject, status: DatasetStatus, how: str) -> None:
-        ds = pick(data, list(self.datasets))
+    @rule(index=INDEX, status=st.sampled_from(list(DatasetStatus)), how=st.sampled_from(["move", "set", "force"]))
+    def move(self, index: int, status: DatasetStatus, how: str) -> None:
+        ds = pick(list(self.datasets), index)
+        if ds is None:
+            return
         before = self.store.get_dataset(ds)["status"]  # type: ignore[index]
         allowed = before == status or domain.dataset_transition_allowed(before, status)
         if how == "move":
@@ -381,3 +389,13 @@ def test_queue_state_machine(kind: str, tmp_path: Path) -> None:
         run_state_machine_as_test(lambda: QueueMachine(spec, store), settings=SETTINGS)
     finally:
         _drop(spec, store)
+
+
+@pytest.mark.xfail(strict=True, raises=Conflict, reason="retry re-takes the active key of a job created with allow_duplicate: "
+                   "lifecycle.retry reads job['allow_duplicate'], which build_job never stores")
+def test_retried_duplicate_keeps_its_exemption(queue: JobQueue, store: Store) -> None:
+    ds = add_dataset(store)
+    queue.create_job(ds, "dataset_conversion")
+    duplicate = queue.create_job(ds, "dataset_conversion", allow_duplicate=True)
+    queue.cancel(duplicate, "not yet")
+    assert queue.retry(duplicate)["status"] == JobStatus.PENDING  # today: Conflict "an active job already exists"
