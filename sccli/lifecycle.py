@@ -18,7 +18,7 @@ from typing import Any
 
 from sccli import domain
 from sccli.domain import DatasetStatus, ErrorKind, JobStatus
-from sccli.errors import Conflict, NotFound
+from sccli.errors import Conflict, InvalidInput, NotFound
 from sccli.followups import (
     chained_job_id,
     crash_point,
@@ -29,6 +29,7 @@ from sccli.followups import (
     outbox_batch,
     run_followups,
 )
+from sccli.limits import check_storable
 from sccli.store.base import Before, JobChange, Store
 
 #: Inherited by a chained job from its parent.
@@ -108,6 +109,10 @@ class JobLifecycle:
             return None
         who = actor or self.actor
         result = result or {}
+        try:
+            check_storable(result, "result", allow_dotted_keys=True)
+        except InvalidInput as exc:  # running it again would produce the same result: fail once
+            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},

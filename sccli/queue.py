@@ -22,6 +22,7 @@ from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
 from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
 from sccli.lifecycle import JobLifecycle
+from sccli.limits import check_storable
 from sccli.store import open_store
 from sccli.store.base import JobChange, JobQuery, Store
 
@@ -334,6 +335,7 @@ def _check_parameters(parameters: Any) -> dict[str, Any]:
         json.dumps(parameters)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"parameters are not JSON-serialisable: {exc}") from None
+    check_storable(parameters, "parameters")
     return parameters
 
 

@@ -1,56 +1,87 @@
-"""Service settings (settings.json): the original keys plus sccli's, validated at load.
+"""Service settings (settings.json): the original keys plus sccli's, in one typed model.
 
-An unknown key, a value of the wrong type or a missing data directory is refused with one
-line naming the key (InvalidInput, exit 2).
+:class:`Settings` is a msgspec ``Struct``: every field has its type and range in one place, and
+:func:`settings_from_dict` checks nested values (lists, maps) too. An unknown key, a value of
+the wrong type, out of its range, NaN or Infinity is refused with one line naming the dotted
+key (``settings: converters.TIFF must be a list of strings, got 'x'``; InvalidInput, exit 2).
+Building ``Settings(...)`` directly does not check: :func:`validate_settings` does.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, fields
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
 
 from sccli.errors import InvalidInput, NotFound
 
 DATA_DIR_KEYS = ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")
+DEFAULT_DB_NAME = "scientistcloud"
+
+#: Characters MongoDB refuses in a database name (and at most 63 bytes).
+DB_NAME_PATTERN = r'^[^/\\. "$*<>:|?\x00]{1,63}$'
+HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+#: How each pattern reads in an error message.
+PATTERN_WORDS = {
+    DB_NAME_PATTERN: 'a database name (1-63 characters, none of / \\ . space " $ * < > : | ?)',
+    HANDLER_PATTERN: "a 'module:function' string",
+}
+
+HOUR, DAY = 3600.0, 86400.0
+Text = Annotated[str, Meta(pattern=NO_NUL_PATTERN)]
+PathText = Annotated[str, Meta(min_length=1, pattern=NO_NUL_PATTERN)]
+DbName = Annotated[str, Meta(pattern=DB_NAME_PATTERN)]
+HandlerSpec = Annotated[str, Meta(pattern=HANDLER_PATTERN)]
+Slots = Annotated[int, Meta(ge=1, le=256)]
+Interval = Annotated[float, Meta(ge=0.001, le=HOUR)]  # a loop's period: never 0 (a busy loop)
+Grace = Annotated[float, Meta(ge=0, le=DAY)]
+Delay = Annotated[float, Meta(ge=0, le=30 * DAY)]
+Command = Annotated[list[Text], Meta(min_length=1)]
 
 
-@dataclass
-class Settings:
-    """Every setting with its default (the original's defaults under /mnt/visus_datasets)."""
+class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Every setting with its type, range and default (the original's under /mnt/visus_datasets)."""
 
-    db_name: str = "scientistcloud"
-    db_url: str | None = None
-    in_data_dir: str = "/mnt/visus_datasets/upload"
-    out_data_dir: str = "/mnt/visus_datasets/converted"
-    sync_data_dir: str = "/mnt/visus_datasets/sync"
-    auth_dir: str = "/mnt/visus_datasets/auth"
-    backup_dir: str | None = None
-    workers: int = 2
-    types: list[str] | None = None
-    poll_interval_seconds: float = 0.1
-    heartbeat_seconds: float = 10.0
-    stale_after_seconds: float = 60.0
-    drain_seconds: float = 30.0
-    kill_grace_seconds: float = 5.0
-    log_dir: str = "/tmp"
-    retry_base_seconds: float = 30.0
-    retry_max_seconds: float = 3600.0
-    max_concurrent_by_type: dict[str, int] = field(default_factory=dict)
+    db_name: DbName = DEFAULT_DB_NAME
+    db_url: Text | None = None
+    in_data_dir: PathText = "/mnt/visus_datasets/upload"
+    out_data_dir: PathText = "/mnt/visus_datasets/converted"
+    sync_data_dir: PathText = "/mnt/visus_datasets/sync"
+    auth_dir: PathText = "/mnt/visus_datasets/auth"
+    backup_dir: PathText | None = None
+    workers: Slots = 2
+    types: list[Text] | None = None
+    poll_interval_seconds: Interval = 0.1
+    heartbeat_seconds: Interval = 10.0
+    stale_after_seconds: Annotated[float, Meta(ge=0.01, le=7 * DAY)] = 60.0
+    drain_seconds: Grace = 30.0
+    kill_grace_seconds: Annotated[float, Meta(ge=0, le=HOUR)] = 5.0
+    log_dir: PathText = "/tmp"
+    job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
+    retry_base_seconds: Delay = 30.0
+    retry_max_seconds: Delay = 3600.0
+    max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
     offline: bool = False
-    handlers: dict[str, str] = field(default_factory=dict)
-    converters: dict[str, list[str]] = field(default_factory=dict)
-    rsync_allowed_hosts: list[str] = field(default_factory=list)
-    backup_keep: int = 5
-    health_failure_rate_critical: float = 0.20
-    health_stale_warning: int = 5
-    check_no_service_warning_seconds: float = 120.0
-    check_no_service_critical_seconds: float = 900.0
-    api_tokens: dict[str, str] = field(default_factory=dict)
-    migration_grace_seconds: float = 3600.0
-    starvation_minutes: float | None = None
-    store_timeout_seconds: float = 20.0
+    handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
+    converters: dict[Text, Command] = field(default_factory=dict)
+    rsync_allowed_hosts: list[Text] = field(default_factory=list)
+    backup_keep: Annotated[int, Meta(ge=1, le=10_000)] = 5
+    health_failure_rate_critical: Annotated[float, Meta(ge=0, le=1)] = 0.20
+    health_stale_warning: Annotated[int, Meta(ge=0, le=1_000_000)] = 5
+    check_no_service_warning_seconds: Delay = 120.0
+    check_no_service_critical_seconds: Delay = 900.0
+    api_tokens: dict[Text, Text] = field(default_factory=dict)
+    api_roles: dict[Text, Literal["viewer", "operator"]] = field(default_factory=dict)
+    api_session_secret: Annotated[str, Meta(min_length=16)] | None = None
+    metrics_public: bool = False
+    migration_grace_seconds: Delay = 3600.0
+    api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
+    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
+    store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -61,7 +92,8 @@ class Settings:
         return [Path(d) for d in dirs]
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every setting by name (what :func:`settings_from_dict` reads back)."""
+        return msgspec.structs.asdict(self)
 
     def check_data_dirs(self) -> None:
         """Refuse to start when a configured data directory is missing."""
@@ -71,38 +103,33 @@ class Settings:
                 raise InvalidInput(f"settings: {key} directory {path} does not exist")
 
 
-_NUMBER = (int, float)
-
-
-def _check_type(key: str, value: Any, default: Any, annotation: str) -> Any:
-    if value is None and "None" in annotation:
-        return None
-    if "float" in annotation and isinstance(value, _NUMBER) and not isinstance(value, bool):
-        if value < 0:
-            raise InvalidInput(f"settings: {key} must not be negative, got {value!r}")
-        return float(value)
-    expected: type = type(default) if default is not None and not isinstance(default, (dict, list)) else (
-        dict if "dict" in annotation else list if "list" in annotation else str
-    )
-    if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-        raise InvalidInput(f"settings: {key} must be {expected.__name__}, got {type(value).__name__} {value!r}")
-    if expected is int and value < 1:
-        raise InvalidInput(f"settings: {key} must be at least 1, got {value!r}")
-    return value
-
-
-def settings_from_dict(data: dict[str, Any]) -> Settings:
-    """Validate a mapping of settings (unknown keys and wrong types are refused)."""
+def settings_from_dict(data: Any) -> Settings:
+    """Check a mapping of settings (types, ranges, nested values, unknown keys) into Settings."""
     if not isinstance(data, dict):
         raise InvalidInput("settings must be a JSON object")
-    known = {f.name: f for f in fields(Settings)}
-    defaults = Settings()
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise InvalidInput(f"settings: unknown key {key!r}")
-        values[key] = _check_type(key, value, getattr(defaults, key), str(known[key].type))
-    return Settings(**values)
+    try:
+        settings = msgspec.convert(data, Settings)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"settings: {_explain(str(exc), data)}") from None
+    _check_relations(settings)
+    return settings
+
+
+def validate_settings(settings: Settings) -> Settings:
+    """Check a Settings built in code (``Settings(...)`` itself does not check)."""
+    return settings_from_dict(settings.to_dict())
+
+
+def _check_relations(settings: Settings) -> None:
+    if settings.stale_after_seconds < 2 * settings.heartbeat_seconds:
+        raise InvalidInput(
+            f"settings: stale_after_seconds ({settings.stale_after_seconds:g}) must be at least twice heartbeat_seconds "
+            f"({settings.heartbeat_seconds:g}): a live job would be taken for stale"
+        )
+    if settings.retry_max_seconds < settings.retry_base_seconds:
+        raise InvalidInput(
+            f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds ({settings.retry_base_seconds:g})"
+        )
 
 
 def load_settings(path: str | Path | None) -> Settings:
@@ -110,10 +137,130 @@ def load_settings(path: str | Path | None) -> Settings:
     if path is None:
         return Settings()
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise NotFound(f"settings file {file} not found")
     try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"settings file {file} is not valid JSON: {exc}") from None
-    return settings_from_dict(data)
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"settings file {file} cannot be read: {exc.strerror or exc}") from None
+    from sccli.limits import decode_json
+
+    return settings_from_dict(decode_json(raw, f"settings file {file}"))
+
+
+# -- error messages: msgspec's "Expected `int` >= 1 - at `$.m[...]`" → "m.NAME must be ..." ----
+_UNKNOWN = re.compile(r"unknown field `(?P<key>.*)`")
+_STEP = re.compile(r"\.(?P<attr>\w+)|\[(?P<index>\d+|\.\.\.)\]")
+
+
+def _explain(message: str, data: dict[str, Any]) -> str:
+    """One line naming the dotted key, what it must be and what it is."""
+    import msgspec.inspect as mi
+
+    unknown = _UNKNOWN.search(message)
+    if unknown:
+        return f"unknown key {unknown['key']!r}"
+    _, _, where = message.partition(" - at `$")
+    info: Any = mi.type_info(Settings)
+    path, value = "", data
+    for step in _STEP.finditer(where.rstrip("`")):
+        info, path, value = _step(info, path, value, step)
+    if not path:
+        return message
+    if isinstance(value, str) and "\x00" in value:
+        return f"{path} must not contain a NUL character"
+    return f"{path} must be {_describe(info)}, got {_shown(value)}"
+
+
+def _step(info: Any, path: str, value: Any, step: re.Match[str]) -> tuple[Any, str, Any]:
+    """Follow one step of msgspec's path through the type and the data (``[...]``: the bad map entry)."""
+    import msgspec.inspect as mi
+
+    info = _without_none(info, value)
+    if step["attr"]:
+        field_info = next(f for f in info.fields if f.encode_name == step["attr"])
+        return field_info.type, f"{path}.{step['attr']}".lstrip("."), value.get(step["attr"])
+    if step["index"] == "...":  # msgspec does not say which key of a map: find the entry that fails
+        assert isinstance(info, mi.DictType) and isinstance(value, dict)
+        for key, item in value.items():
+            if not _fits(item, info.value_type):
+                return info.value_type, f"{path}.{key}", item
+        return info.value_type, f"{path}.?", None
+    index = int(step["index"])
+    return info.item_type, f"{path}[{index}]", value[index]
+
+
+def _without_none(info: Any, value: Any) -> Any:
+    import msgspec.inspect as mi
+
+    if isinstance(info, mi.UnionType) and value is not None:
+        return next(t for t in info.types if not isinstance(t, mi.NoneType))
+    return info
+
+
+def _fits(value: Any, info: Any) -> bool:
+    return _fits_type(value, _annotation(info))
+
+
+def _fits_type(value: Any, annotation: Any) -> bool:
+    try:
+        msgspec.convert(value, annotation)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def _annotation(info: Any) -> Any:
+    """Back from msgspec.inspect's description to a type msgspec.convert accepts."""
+    import msgspec.inspect as mi
+
+    if isinstance(info, mi.ListType):
+        return Annotated[list[_annotation(info.item_type)], Meta(min_length=info.min_length)]  # type: ignore[misc]
+    if isinstance(info, mi.DictType):
+        return dict[_annotation(info.key_type), _annotation(info.value_type)]  # type: ignore[misc]
+    scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
+    meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
+    return Annotated[scalars[type(info)], Meta(**meta)] if meta else scalars[type(info)]
+
+
+def _describe(info: Any, plural: bool = False) -> str:
+    """What a value of this type must be, in words."""
+    import msgspec.inspect as mi
+
+    if isinstance(info, mi.UnionType):
+        return " or ".join(_describe(t, plural) for t in info.types)
+    if isinstance(info, mi.NoneType):
+        return "null"
+    if isinstance(info, mi.ListType):
+        text = f"list{'s' if plural else ''} of {_describe(info.item_type, plural=True)}"
+        return text if plural else f"a {text}" + (" (not empty)" if info.min_length else "")
+    if isinstance(info, mi.DictType):
+        text = f"object{'s' if plural else ''} of {_describe(info.value_type, plural=True)}"
+        return text if plural else f"an {text}"
+    words = {mi.IntType: ("a whole number", "whole numbers"), mi.FloatType: ("a number", "numbers"),
+             mi.StrType: ("a string", "strings"), mi.BoolType: ("true or false", "true or false")}
+    noun = words.get(type(info), (str(info), str(info)))[plural]
+    if isinstance(info, mi.StrType) and info.min_length:
+        noun = "non-empty strings" if plural else "a non-empty string"
+    pattern = getattr(info, "pattern", None)
+    if pattern in PATTERN_WORDS:
+        return f"{noun} ({PATTERN_WORDS[pattern]})" if plural else PATTERN_WORDS[pattern]
+    return noun + _range(info)
+
+
+def _range(info: Any) -> str:
+    low = getattr(info, "ge", None)
+    high = getattr(info, "le", None)
+    above = getattr(info, "gt", None)
+    if low is not None and high is not None:
+        return f" between {low:g} and {high:g}"
+    if above is not None:
+        return f" greater than {above:g}" + (f" and at most {high:g}" if high is not None else "")
+    if low is not None:
+        return f" of at least {low:g}"
+    return f" of at most {high:g}" if high is not None else ""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -10,20 +10,23 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from sccli import __version__
-from sccli.api.auth import check_can_serve
+from sccli.api.auth import SessionSigner, check_can_serve, resolve_roles
+from sccli.api.dashboard import install_dashboard
 from sccli.api.errors import install_error_handlers
-from sccli.api.routes import API_ACTOR, ApiState, health, jobs
+from sccli.api.guards import install_guards
+from sccli.api.routes import API_ACTOR, ApiState, health, jobs, scrape
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
-from sccli.store import open_store
+from sccli.store import open_target, resolve_store_target
 
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/v1/docs"
 
 DESCRIPTION = """Create, inspect, cancel and retry ScientistCloud processing jobs, and read the
-queue's statistics. Every endpoint except `/api/v1/health` needs `Authorization: Bearer <token>`.
-Times are ISO 8601 in UTC (`Z`)."""
+queue's statistics. Every endpoint except `/api/v1/health` needs `Authorization: Bearer <token>`;
+creating, cancelling and retrying need an `operator` token (a `viewer` token gets 403).
+Times are ISO 8601 in UTC (`Z`). The web dashboard is served at `/`, Prometheus metrics at `/metrics`."""
 
 
 def create_app(
@@ -34,18 +37,23 @@ def create_app(
     *,
     allow_anonymous: bool = False,
 ) -> FastAPI:
-    """Build the API over the store at ``store_url`` (resolved like the CLI's ``--db``).
+    """Build the API over the store at ``store_url`` and ``db_name`` (the CLI's ``--db`` and
+    ``--db-name``: resolved with the environment and ``settings`` in the one order of
+    :func:`sccli.store.resolve_store_target`).
 
-    ``tokens`` maps a token's name to its secret. Without tokens the app refuses to be built
-    unless ``allow_anonymous`` (``sc api serve --no-auth`` on loopback) is given. The store is
-    opened here (it connects on first use) and closed when the application shuts down.
+    ``tokens`` maps a token's name to its secret; its role comes from ``settings.api_roles``.
+    Without tokens the app refuses to be built unless ``allow_anonymous`` (``sc api serve
+    --no-auth`` on loopback) is given. The store is opened here (it connects on first use) and
+    closed when the application shuts down. The dashboard (``/``) and ``/metrics`` share the app. Bodies
+    over ``settings.api_max_body_bytes`` get 413; an anonymous app answers only loopback Host names.
     """
     check_paths = settings is not None
     settings = settings or Settings()
     tokens = dict(tokens or {})
     if not tokens and not allow_anonymous:
         raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
-    store = open_store(store_url, db_name)
+    roles = resolve_roles(settings, tokens)
+    store = open_target(resolve_store_target(store_url, db_name, settings))
     queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)
 
     @asynccontextmanager
@@ -59,9 +67,14 @@ def create_app(
     )
     app.state.api = ApiState(store=store, queue=queue, settings=settings)
     app.state.tokens = tokens
+    app.state.roles = roles
+    app.state.sessions = SessionSigner.from_settings(settings, tokens, roles)
     install_error_handlers(app)
+    install_guards(app, loopback_only=not tokens, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(health)
     app.include_router(jobs)
+    app.include_router(scrape)
+    install_dashboard(app)
     app.openapi = lambda: _openapi_with_job_types(app, queue.known_types)  # type: ignore[method-assign]
     return app
 
@@ -85,10 +98,24 @@ def _set_items_enum(schema: dict[str, Any], values: list[str]) -> None:
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM stop it gracefully)."""
+    """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM stop it gracefully).
+
+    After a graceful SIGTERM this returns normally (``sc api serve`` exits 0, as a service
+    manager expects); uvicorn itself would re-raise the signal once it has shut down.
+    """
+    import signal
+
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            captured = getattr(self, "_captured_signals", None)
+            if sig == signal.SIGTERM and isinstance(captured, list) and sig in captured:
+                captured.remove(sig)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False)
+    Server(config).run()
 
 
 __all__ = ["DOCS_URL", "OPENAPI_URL", "check_can_serve", "create_app", "serve"]

@@ -72,9 +72,22 @@ async def _handle_sc_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(error)
 
 
+async def _handle_validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """422 with ``loc``, ``msg`` and ``type`` only: the refused input is not echoed back (it may
+    be large, or hold NaN, which JSON cannot carry: the default handler answered 500 then)."""
+    from fastapi.exceptions import RequestValidationError
+
+    assert isinstance(error, RequestValidationError)
+    detail = [{"loc": list(plain(item.get("loc", ()))), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))} for item in error.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the single ScError → HTTP translation on ``app``."""
+    """Register the single ScError → HTTP translation, and request validation's 422, on ``app``."""
+    from fastapi.exceptions import RequestValidationError
+
     app.add_exception_handler(ScError, _handle_sc_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
 
 
 def job_json(job: dict[str, Any], **extra: Any) -> dict[str, Any]:

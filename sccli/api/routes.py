@@ -11,14 +11,15 @@ The models document the shapes in OpenAPI; the schema fuzz test keeps both in ag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from sccli import __version__
-from sccli.api.auth import caller_name
+from sccli.api.auth import Identity, bearer_scheme, caller, operator
 from sccli.api.errors import FieldInvalid, body_field_of, job_json, plain
 from sccli.api.schemas import (
     MAX_PAGE,
@@ -38,13 +39,14 @@ from sccli.queue import JobQueue
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
 
-#: The actor of every transition made through the API (``job_events.actor``).
+#: The queue's default actor in the API; every action records its caller's ``api:<token name>``.
 API_ACTOR = "api"
 
 _REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The request body could not be parsed."},
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
 }
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody, "description": "The token is a viewer; this needs an operator token."}}
 _STORE_ERRORS: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "The store is unreachable."}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job."}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The job is in a state that does not allow this."}}
@@ -58,6 +60,8 @@ class ApiState:
     store: Store
     queue: JobQueue
     settings: Settings
+    #: Recent results of slow, slowly changing queries (the dashboard's report), by key.
+    cache: dict[Any, Any] = field(default_factory=dict)
 
 
 async def api_state(request: Request) -> ApiState:
@@ -66,21 +70,26 @@ async def api_state(request: Request) -> ApiState:
 
 
 State = Annotated[ApiState, Depends(api_state)]
-Caller = Annotated[str, Depends(caller_name)]
+Caller = Annotated[Identity, Depends(caller)]
+#: A caller allowed to act: a viewer token gets 403.
+Operator = Annotated[Identity, Depends(operator)]
 
 jobs = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses={**_REQUEST_ERRORS, **_STORE_ERRORS, **_INVALID})
 health = APIRouter(prefix="/api/v1", tags=["health"])
+scrape = APIRouter(tags=["metrics"])
+#: The Prometheus text format's content type.
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT})
-def create_job(body: JobCreate, state: State, caller: Caller) -> JSONResponse:
+@jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN})
+def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
     """Create a job for a dataset (201 with the job; 409 when an active job of the type exists)."""
     try:
         job_id = state.queue.create_job(
             body.dataset_uuid, body.job_type, body.parameters, priority=body.priority,
             max_attempts=body.max_attempts, timeout_minutes=body.timeout_minutes,
             allow_missing_dataset=body.allow_missing_dataset, allow_duplicate=body.allow_duplicate,
-            created_by=f"api:{caller}", actor=API_ACTOR,
+            created_by=caller.actor, actor=caller.actor,
         )
     except InvalidInput as exc:
         field = body_field_of(str(exc))
@@ -126,11 +135,12 @@ def get_job(
 ) -> JSONResponse:
     """One job, with an ``explanation`` of why it is where it is (404 when unknown)."""
     job = state.queue.require_job(job_id)
-    extra = {"explanation": _explanation(state, job)} if explain else {}
+    extra = {"explanation": explanation_of(state, job)} if explain else {}
     return JSONResponse(job_json(job, **extra))
 
 
-def _explanation(state: ApiState, job: dict[str, Any]) -> list[str]:
+def explanation_of(state: ApiState, job: dict[str, Any]) -> list[str]:
+    """Why the job is where it is (:func:`sccli.explain.explain_job`), never an error."""
     # A legacy document missing a field must not turn a read of the job into a 500.
     try:
         return explain_job(state.store, job, state.settings.stale_after_seconds)
@@ -138,17 +148,17 @@ def _explanation(state: ApiState, job: dict[str, Any]) -> list[str]:
         return [f"no explanation available ({type(exc).__name__}: {exc})"]
 
 
-@jobs.post("/{job_id}/cancel", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT})
-def cancel_job(job_id: str, state: State, caller: Caller, body: Annotated[Optional[CancelRequest], Body()] = None) -> JSONResponse:
+@jobs.post("/{job_id}/cancel", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT, **_FORBIDDEN})
+def cancel_job(job_id: str, state: State, caller: Operator, body: Annotated[Optional[CancelRequest], Body()] = None) -> JSONResponse:
     """Cancel a pending job, or ask the service running it to stop (409 when it has ended)."""
-    reason = (body.reason if body else None) or f"cancelled through the API by {caller}"
-    return JSONResponse(job_json(state.queue.cancel(job_id, reason, actor=API_ACTOR)))
+    reason = (body.reason if body else None) or f"cancelled through the API by {caller.name}"
+    return JSONResponse(job_json(state.queue.cancel(job_id, reason, actor=caller.actor)))
 
 
-@jobs.post("/{job_id}/retry", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT})
-def retry_job(job_id: str, state: State, caller: Caller) -> JSONResponse:
+@jobs.post("/{job_id}/retry", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT, **_FORBIDDEN})
+def retry_job(job_id: str, state: State, caller: Operator) -> JSONResponse:
     """Put a failed or cancelled job back in the queue with fresh attempts (409 otherwise)."""
-    return JSONResponse(job_json(state.queue.retry(job_id, actor=API_ACTOR)))
+    return JSONResponse(job_json(state.queue.retry(job_id, actor=caller.actor)))
 
 
 @health.get("/health", response_model=Health, responses={503: {"model": Health, "description": "The store is unreachable."}})
@@ -161,6 +171,24 @@ def get_health(state: State) -> JSONResponse:
         body = {"status": "unavailable", "store": state.store.kind, "version": __version__, "detail": detail}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ok", "store": state.store.kind, "version": __version__, "detail": None})
+
+
+@scrape.get("/metrics", response_class=PlainTextResponse, responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}})
+async def get_metrics(request: Request, state: State, credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)]) -> PlainTextResponse:
+    """``sc monitor metrics`` in the Prometheus text format (any token; none with ``metrics_public``)."""
+    from starlette.concurrency import run_in_threadpool
+
+    if not state.settings.metrics_public:
+        await caller(request, credentials)
+    text = await run_in_threadpool(_metrics_text, state)
+    return PlainTextResponse(text, media_type=PROMETHEUS_TYPE)
+
+
+def _metrics_text(state: ApiState) -> str:
+    from sccli.monitor import JobMonitor
+    from sccli.monitor.metrics import to_prometheus
+
+    return to_prometheus(JobMonitor(state.store, settings=state.settings, queue=state.queue).get_performance_metrics())
 
 
 def queue_overview(state: ApiState) -> dict[str, Any]:
@@ -178,4 +206,4 @@ def queue_overview(state: ApiState) -> dict[str, Any]:
     return {key: overview[key] for key in ("timestamp", "queue_stats", "health_status")}
 
 
-__all__ = ["API_ACTOR", "ApiState", "health", "jobs"]
+__all__ = ["API_ACTOR", "ApiState", "health", "jobs", "scrape"]

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sccli.domain import JOB_TYPE_CONFIGS
+from sccli.errors import InvalidInput
+from sccli.limits import INT64_MAX, INT64_MIN
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -19,6 +21,23 @@ PriorityValue = Union[Annotated[int, Field(ge=1, le=3)], Literal["high", "normal
 
 #: Most jobs one list request returns.
 MAX_PAGE = 500
+
+
+#: A parameter key the store accepts (sccli.limits: no leading ``$``, no ``.`` or NUL).
+_KEY = {"pattern": "^([^$.\\u0000][^.\\u0000]*)?$"}
+_INT64 = {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}
+_LEAF: dict[str, Any] = {"anyOf": [{"type": ["string", "boolean", "null"]}, _INT64, {"type": "number", "minimum": -1e18, "maximum": 1e18}]}
+
+
+def _level(inner: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [*_LEAF["anyOf"], {"type": "array", "items": inner}, {"type": "object", "propertyNames": _KEY, "additionalProperties": inner}]}
+
+
+def _parameters_schema(schema: dict[str, Any]) -> None:
+    """The OpenAPI shape of ``parameters``: what :func:`sccli.limits.check_storable` lets through."""
+    kept = {key: schema[key] for key in ("title", "description", "default") if key in schema}
+    schema.clear()
+    schema.update({**kept, "anyOf": [{"type": "object", "propertyNames": _KEY, "additionalProperties": _level(_level(_LEAF))}, {"type": "null"}]})
 
 
 class JobCreate(BaseModel):
@@ -31,7 +50,11 @@ class JobCreate(BaseModel):
 
     dataset_uuid: str = Field(pattern=UUID_PATTERN, description="The dataset's UUID (8-4-4-4-12 hex).")
     job_type: str = Field(min_length=1, max_length=100, description=f"One of {', '.join(JOB_TYPE_CONFIGS)} or a plugin type from settings.")
-    parameters: Optional[dict[str, Any]] = Field(default=None, description="Handler parameters (a JSON object).")
+    parameters: Optional[dict[str, Any]] = Field(
+        default=None, json_schema_extra=_parameters_schema,
+        description="Handler parameters (a JSON object). Keys may not start with `$` nor hold `.` or NUL; integers fit in 64 bits; "
+        "at most 90 levels deep (the schema shows three).",
+    )
     priority: Optional[PriorityValue] = Field(default=None, description="1 high, 2 normal, 3 low (default from the job type).")
     max_attempts: Optional[Annotated[int, Field(ge=1, le=100)]] = Field(default=None, description="Default from the job type.")
     timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(default=None, description="Per-attempt timeout; default from the job type.")
@@ -43,6 +66,19 @@ class JobCreate(BaseModel):
     def _not_a_boolean(cls, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError("must be a number, not true/false")
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _storable(cls, value: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        """Refuse what no store can hold (beyond 64-bit integers, NaN, deep nesting, ``$`` keys): 422."""
+        from sccli.limits import check_storable
+
+        if value is not None:
+            try:
+                check_storable(value, "parameters")
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from sccli.cli.context import Application
-from sccli.errors import MissingExtra, ScError
+from sccli.errors import InvalidInput, MissingExtra, ScError
 
-app = typer.Typer(help="Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health).", no_args_is_help=True)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+app = typer.Typer(help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True)
 
 
 @app.command("serve")
@@ -20,12 +22,21 @@ def serve(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
 ) -> None:
-    """Serve the API until interrupted. Tokens come from settings api_tokens or SC_API_TOKEN.
+    """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
+
+    Tokens come from settings api_tokens or SC_API_TOKEN; api_roles makes a token a viewer.
+    The dashboard is at http://HOST:PORT/, the API at /api/v1, Prometheus metrics at /metrics.
 
     \b
-    Example: sc api serve --host 0.0.0.0 --port 8080
+    Example: sc --db sqlite:///sc.db api serve --port 8080
     """
     a: Application = ctx.obj
+    if log_level.lower() not in LOG_LEVELS:
+        raise InvalidInput(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level[:40]!r}")
+    if a.verbosity:
+        from sccli.store import describe_store
+
+        a.info(describe_store(a.target))
     try:
         from sccli import api
     except ImportError as exc:
@@ -36,32 +47,40 @@ def serve(
     _check_port_free(host, port)
     if no_auth and (settings.api_tokens or _env_token()):
         a.warn("--no-auth: the configured API tokens are ignored")
-    url = a.db_url or (settings.db_url if a.settings_path else None)
-    name = a.db_name or (settings.db_name if a.settings_path else None)
-    application = api.create_app(url, name, settings, tokens, allow_anonymous=no_auth)
+    application = api.create_app(a.db_url, a.db_name, settings, tokens, allow_anonymous=no_auth)
     store = application.state.api.store
     try:
         store.ping()
     except ScError as exc:
         a.warn(f"{exc} (serving anyway: /api/v1/health answers 503 until the store is back)")
-    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(sorted(tokens))}"
+    roles = application.state.roles
+    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
     shown = f"[{host}]" if ":" in host else host
-    a.err.print(f"sc api: http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}", markup=False, soft_wrap=True)
+    a.err.print(f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}",
+                markup=False, soft_wrap=True)
     api.serve(application, host, port, log_level=log_level.lower())
 
 
 def _check_port_free(host: str, port: int) -> None:
     """Refuse with one line (exit 5) instead of uvicorn's log when the port is taken."""
+    import errno
     import socket
 
     from sccli.errors import Conflict
+
+    if not host.strip():
+        raise InvalidInput("--host is empty (give an address, e.g. 127.0.0.1)")
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
+        except (socket.gaierror, ValueError, UnicodeError) as exc:  # not an address: bad input, not a busy port
+            raise InvalidInput(f"--host {host[:80]!r} is not an address this machine has: {getattr(exc, 'strerror', None) or exc}") from None
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise InvalidInput(f"--host {host[:80]!r} is not an address of this machine") from None
             raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 

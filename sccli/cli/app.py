@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from sccli import __version__
 from sccli.cli.context import Application, fail, translate
-from sccli.errors import EXIT_INTERNAL, ScError
+from sccli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ScError
 
 #: The monitoring-plugin exit code for "cannot tell" (UNKNOWN).
 CHECK_UNKNOWN = 3
@@ -23,7 +23,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "service": ("sccli.cli.service", "Run the background service that executes jobs, list services, stop one."),
     "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
-    "api": ("sccli.cli.api", "Serve the HTTP API (POST/GET /api/v1/jobs, queue stats, health)."),
+    "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
     "queue": ("sccli.cli.queue", "Pause and resume the queue by job type (every service honours it), and show what is paused."),
     "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
@@ -76,6 +76,10 @@ class ScGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
+        for position, arg in enumerate(args, 1):
+            if "\x00" in arg:  # no path, id or name can hold one; refused before any command runs
+                sys.stderr.write(f"Error: argument {position} ({arg[:40]!r}) contains a NUL character\n")
+                sys.exit(EXIT_BAD_INPUT)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...
@@ -136,12 +140,23 @@ def root(
     ctx: typer.Context,
     db: Annotated[
         Optional[str],
-        typer.Option("--db", help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, then the local SQLite file.", show_default=False),
+        typer.Option(
+            "--db", show_default=False,
+            help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, settings db_url, then the local SQLite file.",
+        ),
     ] = None,
-    db_name: Annotated[Optional[str], typer.Option("--db-name", help="Database name (default DB_NAME or scientistcloud).", show_default=False)] = None,
+    db_name: Annotated[
+        Optional[str],
+        typer.Option("--db-name", help="Database name (default: DB_NAME, the URL's database, settings db_name, then scientistcloud).", show_default=False),
+    ] = None,
     settings: Annotated[Optional[str], typer.Option("--settings", help="settings.json with data directories, plugins and service options.", show_default=False)] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say which store and database are used (and more detail).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors: no notes on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """ScientistCloud job processing: queue, service, monitor, migration and API."""
-    ctx.obj = Application(db, db_name, settings)
+    import os
 
+    color = not no_color and not os.environ.get("NO_COLOR")
+    ctx.obj = Application(db, db_name, settings, verbosity=verbose, quiet=quiet, color=color)

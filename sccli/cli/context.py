@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sccli.queue import JobQueue
     from sccli.settings import Settings
     from sccli.store.base import Store
+    from sccli.store.urls import StoreTarget
 
 
 def json_default(value: Any) -> Any:
@@ -41,13 +42,31 @@ def cell(value: Any) -> str:
 
 
 class Application:
-    """Shared CLI state in ``ctx.obj``: lazily opened store/queue/settings and output helpers."""
+    """Shared CLI state in ``ctx.obj``: lazily opened store/queue/settings and output helpers.
 
-    def __init__(self, db_url: str | None = None, db_name: str | None = None, settings_path: str | None = None) -> None:
+    ``store`` is for reading: an explicitly named SQLite file that does not exist is reported
+    missing (exit 3), never created; commands that write use ``store_for_write`` (or
+    ``queue(write=True)``), which may create it. The default file may always be created.
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        db_name: str | None = None,
+        settings_path: str | None = None,
+        *,
+        verbosity: int = 0,
+        quiet: bool = False,
+        color: bool = True,
+    ) -> None:
         self.db_url = db_url
         self.db_name = db_name
         self.settings_path = settings_path
+        self.verbosity = verbosity
+        self.quiet = quiet
+        self.color = color
         self._store: Store | None = None
+        self._writing = False
         self._settings: Settings | None = None
         self._console: Console | None = None
         self._err: Console | None = None
@@ -59,22 +78,42 @@ class Application:
             from sccli.settings import load_settings
 
             self._settings = load_settings(self.settings_path)
+            if self.verbosity and self.settings_path:
+                self.info(f"settings: {self.settings_path}")
         return self._settings
 
     @property
-    def store(self) -> Store:
-        if self._store is None:
-            from sccli.store import open_store
+    def target(self) -> StoreTarget:
+        """The store and database this command uses (flag > environment > URL > settings > default)."""
+        from sccli.store.urls import resolve_store_target
 
-            url = self.db_url or (self.settings.db_url if self.settings_path else None)
-            name = self.db_name or (self.settings.db_name if self.settings_path else None)
-            self._store = open_store(url, name)
+        return resolve_store_target(self.db_url, self.db_name, self.settings)
+
+    @property
+    def store(self) -> Store:
+        """The store, opened once; for reading unless ``store_for_write`` was asked first."""
+        if self._store is None:
+            from sccli.store import describe_store, open_target
+
+            target = self.target
+            if self.verbosity:
+                self.info(describe_store(target))
+            self._store = open_target(target, create=self._writing)
         return self._store
 
-    def queue(self) -> JobQueue:
+    @property
+    def store_for_write(self) -> Store:
+        """The store for a command that writes: a named SQLite file that does not exist is created."""
+        self._writing = True
+        if self._store is not None and hasattr(self._store, "create"):
+            self._store.create = True  # type: ignore[attr-defined]
+        return self.store
+
+    def queue(self, *, write: bool = False) -> JobQueue:
         from sccli.queue import JobQueue, default_actor
 
-        return JobQueue.from_settings(self.store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None)
+        store = self.store_for_write if write else self.store
+        return JobQueue.from_settings(store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None)
 
     # -- consoles ---------------------------------------------------------------------------
     @property
@@ -82,7 +121,7 @@ class Application:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+            self._console = Console(highlight=False, soft_wrap=not sys.stdout.isatty(), no_color=not self.color or None)
         return self._console
 
     @property
@@ -90,11 +129,18 @@ class Application:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(stderr=True, highlight=False)
+            self._err = Console(stderr=True, highlight=False, no_color=not self.color or None)
         return self._err
 
     def info(self, message: str) -> None:
-        self.err.print(message, markup=False)
+        """A note on stderr (silenced by ``--quiet``)."""
+        if not self.quiet:
+            self.err.print(message, markup=False, soft_wrap=True)
+
+    def detail(self, message: str) -> None:
+        """A note shown only with ``-v``."""
+        if self.verbosity and not self.quiet:
+            self.err.print(message, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
         self.err.print(f"Warning: {message}", style="yellow", markup=False)

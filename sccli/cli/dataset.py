@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -12,6 +11,9 @@ from sccli.cli.job import LIST_COLUMNS, LIST_HEADERS
 from sccli.cli.options import FormatOpt, JsonOpt
 from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
+
+#: Fields ``dataset add`` sets itself (options or bookkeeping): --extra-json may not set them.
+RESERVED_FIELDS = frozenset({"_id", "uuid", "name", "status", "user", "sensor", "google_drive_link", "convert", "created_at", "updated_at"})
 
 app = typer.Typer(help="Register and inspect datasets (the portal's visstoredatas).", no_args_is_help=True)
 
@@ -39,22 +41,38 @@ def add(
     from sccli.datasets import add_dataset
 
     a: Application = ctx.obj
-    extra = {}
-    if extra_json:
-        try:
-            extra = json.loads(extra_json)
-        except ValueError as exc:
-            raise InvalidInput(f"--extra-json is not valid JSON: {exc}") from None
-        if not isinstance(extra, dict):
-            raise InvalidInput("--extra-json must be a JSON object")
+    check_status(status)
+    extra = _extra_fields(extra_json)
     doc = add_dataset(
-        a.store, uuid or str(uuidlib.uuid4()), name, status, user=user, sensor=sensor,
+        a.store_for_write, str(uuidlib.uuid4()) if uuid is None else uuid, name, status, user=user, sensor=sensor,
         google_drive_link=google_drive_link, convert=convert, **extra,
     )
     if as_json:
         a.print_json(doc)
     else:
         typer.echo(doc["uuid"])
+
+
+def check_status(status: str) -> None:
+    """Refuse a dataset status the portal does not use (one line listing them)."""
+
+    if status not in {member.value for member in DatasetStatus}:
+        raise InvalidInput(f"unknown dataset status {status[:40]!r} ({', '.join(member.value for member in DatasetStatus)})")
+
+
+def _extra_fields(extra_json: str | None) -> dict[str, Any]:
+    from sccli.limits import check_storable, decode_json
+
+    if extra_json is None:
+        return {}
+    extra = decode_json(extra_json, "--extra-json")
+    if not isinstance(extra, dict):
+        raise InvalidInput("--extra-json must be a JSON object")
+    taken = sorted(set(extra) & RESERVED_FIELDS)
+    if taken:
+        raise InvalidInput(f"--extra-json may not set {', '.join(taken)} (use the options, or leave them to sc)")
+    check_storable(extra, "--extra-json")
+    return extra
 
 
 @app.command("show")
@@ -70,9 +88,12 @@ def show(
     Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
     """
     from sccli.datasets import get_dataset
+    from sccli.domain import is_valid_uuid
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
+    if not is_valid_uuid(uuid):
+        raise InvalidInput(f"malformed dataset UUID {uuid[:60]!r} (expected 8-4-4-4-12 hex)")
     doc = get_dataset(a.store, uuid)
     jobs = a.store.find_jobs(JobQuery(dataset_uuid=uuid), limit=200)
     if as_json:
@@ -86,7 +107,7 @@ def show(
 def list_datasets(
     ctx: typer.Context,
     status: Annotated[Optional[list[DatasetStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many.")] = 100,
     show_all: Annotated[bool, typer.Option("--all", help="Every matching dataset (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,

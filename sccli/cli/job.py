@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -21,36 +20,51 @@ LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    if not key:
-        raise InvalidInput(f"--param needs key=value, got {text!r}")
+    """``key=value``: the value as JSON when it is JSON, else as text; NaN/Infinity are refused."""
+    import math
+
+    from sccli.limits import NestedTooDeeply, decode_json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"--param needs key=value, got {text[:80]!r}")
     try:
-        return key, json.loads(raw)
+        number = float(raw)
     except ValueError:
+        number = 0.0
+    if not math.isfinite(number):  # NaN, Infinity, 1e400: no store keeps them
+        raise InvalidInput(f"--param {key}: {raw[:40]!r} is not a finite number (write {key}='\"{raw[:40]}\"' for the text)")
+    if not raw.strip():
+        return key, raw
+    try:
+        return key, decode_json(raw, f"--param {key}")
+    except NestedTooDeeply:
+        raise
+    except InvalidInput:  # not JSON: the value is the text itself
         return key, raw
 
 
 def _params_json(text: str) -> Any:
+    from sccli.limits import decode_json
+
     if text.startswith("@"):
         path = Path(text[1:])
         try:
             text = path.read_text()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --params-json file {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--params-json is not valid JSON: {exc}") from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
+    return decode_json(text, "--params-json")
 
 
 def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, Any]:
-    """Merge --params-json (object) and --param k=v pairs (values parsed as JSON when they can be)."""
-    merged: Any = _params_json(params_json) if params_json else {}
+    """Merge --params-json (object) and --param k=v pairs, refusing what no store can hold."""
+    from sccli.limits import check_storable
+
+    merged: Any = _params_json(params_json) if params_json is not None else {}
     if not isinstance(merged, dict):
         raise InvalidInput(f"parameters must be a JSON object, got {type(merged).__name__}")
     merged.update(_parse_param(p) for p in params)
+    check_storable(merged, "parameters")
     return merged
 
 
@@ -77,7 +91,7 @@ def create(
 
     a: Application = ctx.obj
     parameters = collect_parameters(params_json, param or [])
-    queue = a.queue()
+    queue = a.queue(write=True)
     job_id = create_job_naming_duplicate(
         queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
         allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
@@ -131,9 +145,12 @@ def list_jobs(
     \b
     Example: sc job list --status failed --type dataset_conversion
     """
+    from sccli.domain import is_valid_uuid
     from sccli.store.base import JobQuery
 
     a: Application = ctx.obj
+    if dataset is not None and not is_valid_uuid(dataset):
+        raise InvalidInput(f"--dataset: malformed dataset UUID {dataset[:60]!r} (expected 8-4-4-4-12 hex)")
     queue = a.queue()
     for t in job_type or []:
         queue.check_type(t)

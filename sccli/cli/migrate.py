@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import EXIT_BAD_INPUT, CheckFailed
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ def _print_summary(a: Application, report: Any) -> None:
     if report.delayed:
         lines.append(f"{report.delayed} dataset(s) the old service was working on (syncing, converting, uploading): their jobs wait {report.grace_seconds:g} s.")
     if report.with_problems:
-        lines.append(f"{report.with_problems} dataset(s) with problems (listed first): their jobs will likely fail until fixed.")
+        verb = "would get" if report.dry_run else "got"
+        lines.append(f"{report.with_problems} dataset(s) with problems (listed first) {verb} no job: fix them, then run again (sc migrate validate lists them as blocked).")
     if report.skipped:
         lines.append(f"{report.skipped} dataset(s) skipped (already have an active job, or see OUTCOME).")
     if report.not_migrated:
@@ -120,9 +121,14 @@ def run(
     yes: YesOpt = False,
     grace_seconds: Annotated[
         Optional[float],
-        typer.Option("--grace-seconds", min=0, help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds)."),
+        typer.Option(
+            "--grace-seconds", min=0, max=30 * 86400, callback=finite,
+            help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds).",
+        ),
     ] = None,
-    skip_problems: Annotated[bool, typer.Option("--skip-problems", help="Leave datasets with problems (missing input, no archive, no link) without a job.")] = False,
+    skip_problems: Annotated[
+        bool, typer.Option("--skip-problems", help="The default, kept for compatibility: datasets with problems are always listed and get no job.")
+    ] = True,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")] = 50,
     as_json: JsonOpt = False,
@@ -210,7 +216,7 @@ def rollback(
 @app.command("list")
 def list_migrations(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")] = 20,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:

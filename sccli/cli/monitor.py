@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
+from sccli.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sccli.monitor import JobMonitor
 
 app = typer.Typer(help="Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup.", no_args_is_help=True)
 
+#: Longest windows accepted (ten years): beyond them a window is a typo, and dates overflow.
+MAX_DAYS = 3650
+MAX_HOURS = 24.0 * MAX_DAYS
 #: A cleanup deleting at least this many jobs shows a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 5000
 
@@ -29,7 +33,7 @@ def monitor_for(a: Application) -> JobMonitor:
 def overview(
     ctx: typer.Context,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between redraws with --watch.")] = 2.0,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, max=86400, callback=finite, help="Seconds between redraws with --watch.")] = 2.0,
     check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -119,7 +123,7 @@ def stale(
 @app.command("failed")
 def failed(
     ctx: typer.Context,
-    hours: Annotated[float, typer.Option("--hours", min=0.01, help="Look back this many hours.")] = 24.0,
+    hours: Annotated[float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")] = 24.0,
     job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
     signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
     retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
@@ -133,6 +137,10 @@ def failed(
     Example: sc monitor failed --hours 6 --type google_sync
     """
     a: Application = ctx.obj
+    if job_type is not None:
+        a.queue().check_type(job_type)
+    if signature is not None and not signature.strip():
+        raise InvalidInput("--signature is empty (give a signature's id or part of its text)")
     monitor = monitor_for(a)
     groups = monitor.get_failure_groups(hours, job_type, signature)
     result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None
@@ -151,7 +159,7 @@ def failed(
 @app.command("report")
 def report(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Report on this many days back.")] = 7,
+    days: Annotated[int, typer.Option("--days", min=1, max=MAX_DAYS, help="Report on this many days back.")] = 7,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -175,7 +183,7 @@ def report(
 @app.command("metrics")
 def metrics(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option("--hours", min=1, help="Window of the duration and throughput figures.")] = 24,
+    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS), help="Window of the duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
     """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
@@ -196,7 +204,7 @@ def metrics(
 @app.command("cleanup")
 def cleanup(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option("--days", min=1, help="Delete completed and cancelled jobs older than this (failed: twice this).")] = 30,
+    days: Annotated[int, typer.Option("--days", min=1, max=MAX_DAYS, help="Delete completed and cancelled jobs older than this (failed: twice this).")] = 30,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
     as_json: JsonOpt = False,
 ) -> None:

@@ -20,3 +20,12 @@ FormatOpt = Annotated[
     Optional[OutputFormat],
     typer.Option("--format", "-f", help="Table format: table (Rich), plain, markdown or csv. Default: table on a terminal, plain in a pipe."),
 ]
+
+
+def finite(value: float | None) -> float | None:
+    """Option callback: refuse NaN and Infinity (Typer's ranges let NaN through: it compares false)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from sccli.cli.context import Application, cell
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, finite
 
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 
@@ -37,8 +37,8 @@ def run(
     a: Application = ctx.obj
     if settings_file:
         a.settings_path = settings_file
-    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose, log_json=log_json)
-    raise typer.Exit(run_service(a.store, a.settings, options))
+    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose or a.verbosity > 1, log_json=log_json)
+    raise typer.Exit(run_service(a.store_for_write, a.settings, options))
 
 
 @app.command("status")
@@ -111,25 +111,24 @@ def stop(
     pid_file: Annotated[Optional[str], typer.Option("--pid-file", help="PID file the service was started with.")] = None,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Stop this service (from sc service status); it must run on this host.")] = None,
     now: Annotated[bool, typer.Option("--now", help="Do not drain: a second signal stops running jobs at once.")] = False,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
+    wait: Annotated[float, typer.Option("--wait", min=0, max=86400, callback=finite, help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Send SIGTERM to a service (it drains), and wait for it to exit.
 
     The service is the one in --pid-file, the one named by --worker-id, or else the only live
-    service on this host (from the heartbeat documents).
+    service on this host (from the heartbeat documents). A PID that cannot be proven to be that
+    service (a stale PID file, a reused PID) is never signalled.
 
     \b
     Example: sc service stop --pid-file /run/sc-service/sc-service.pid --wait 120
     """
-    from sccli.service.pidfile import pid_alive, read_pid, signal_service
+    from sccli.service.pidfile import pid_alive, service_pid, signal_service
     from sccli.service.status import local_service_pid
 
     a: Application = ctx.obj
     if pid_file is not None:
-        pid = read_pid(pid_file)
-        if not pid_alive(pid):
-            a.abort(f"no service is running with pid {pid} (stale PID file {pid_file})", 1)
+        pid = service_pid(pid_file)  # proven by the file's lock, or refused
     else:
         pid, _ = local_service_pid(a.store, a.settings.stale_after_seconds, worker_id)
     signal_service(pid, twice=now)

@@ -55,7 +55,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         raise PermanentError(f"dataset {ctx.dataset_uuid} has neither an input nor an output directory to back up")
     base = ctx.confine(Path(ctx.settings.backup_dir) / ctx.dataset_uuid)
     final = base / utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
-    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial = partial_path(final, ctx.attempt)
     try:
         partial.mkdir(parents=True)
         ctx.progress(1, "hashing files")
@@ -66,7 +66,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level)
         manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha, archive_bytes=archive_bytes)
         write_json(partial / MANIFEST_NAME, manifest)
-        promote(partial, final, replace=False)
+        promote(partial, final, replace=False, ctx=ctx)
     except BaseException:
         remove_path(partial)
         raise

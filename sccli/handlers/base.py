@@ -32,18 +32,33 @@ class ProgressSink(Protocol):
     def __call__(self, percentage: float | None, message: str | None) -> None: ...
 
 
+#: Asked before an output is renamed into place (its final path); True while the attempt holds the lease.
+Gate = Callable[[str], bool]
+
+
 def _no_progress(percentage: float | None, message: str | None) -> None:
     return None
 
 
 @dataclass
 class JobContext:
-    """What a handler gets: the job document, the settings, a logger and a progress sink."""
+    """What a handler gets: the job document, the settings, a logger, a progress sink and the
+    gate that says whether this attempt may still put outputs in place (None: always)."""
 
     job: dict[str, Any]
     settings: Settings
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sccli.handler"))
     report: ProgressSink = _no_progress
+    gate: Gate | None = None
+
+    @property
+    def attempt(self) -> str:
+        """This attempt's name, ``<job_id>-<lease8>``: the tag of its partial outputs."""
+        return attempt_tag(self.job)
+
+    def may_promote(self, final: str | os.PathLike[str]) -> bool:
+        """Whether this attempt still holds the job's lease, so it may rename ``final`` into place."""
+        return self.gate is None or self.gate(str(final))
 
     @property
     def params(self) -> dict[str, Any]:
@@ -63,6 +78,12 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], dict[str, Any]]
+
+
+def attempt_tag(job: dict[str, Any]) -> str:
+    """``<job_id>-<first 8 characters of the lease token>``, or the job id for a job without a lease."""
+    token = str(job.get("lease_token") or "")
+    return f"{job.get('job_id')}-{token[:8]}" if token else str(job.get("job_id"))
 
 
 def confine_path(path: str | os.PathLike[str], roots: list[Path], *, must_exist: bool = False) -> Path:

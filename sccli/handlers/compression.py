@@ -99,18 +99,18 @@ def run(ctx: JobContext) -> dict[str, Any]:
     entries = list(walk_entries(source))
     total = sum(p.stat().st_size for p in entries if p.is_file() and not p.is_symlink())
     require_free_space(final.parent, total // 2)
-    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial = partial_path(final, ctx.attempt)
     manifest_final = final.with_name(final.name + ".manifest.json")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         sums, archive_sha, archive_bytes = write_archive(ctx, source, entries, partial, is_zstd=is_zstd, level=level, threads=threads, total=total, checksums=checksums)
         if checksums:
-            write_json(partial_path(manifest_final, str(ctx.job["job_id"])), {"archive_sha256": archive_sha, "files": sums})
-            promote(partial_path(manifest_final, str(ctx.job["job_id"])), manifest_final)
-        promote(partial, final)
+            write_json(partial_path(manifest_final, ctx.attempt), {"archive_sha256": archive_sha, "files": sums})
+            promote(partial_path(manifest_final, ctx.attempt), manifest_final, ctx=ctx)
+        promote(partial, final, ctx=ctx)
     except BaseException:
         remove_path(partial)
-        remove_path(partial_path(manifest_final, str(ctx.job["job_id"])))
+        remove_path(partial_path(manifest_final, ctx.attempt))
         raise
     duration = round(time.monotonic() - started, 3)
     ratio = round(archive_bytes / total, 4) if total else None

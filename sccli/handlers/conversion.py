@@ -58,7 +58,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     field_name = get_str(options, "field", "data")
     if not field_name.isidentifier():
         raise InvalidInput(f"conversion_params.field must be a plain name, got {field_name!r}")
-    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial = partial_path(final, ctx.attempt)
     remove_path(partial)
     partial.mkdir(parents=True)
     try:
@@ -72,7 +72,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             else:
                 facts = convert_builtin(ctx, fmt, source, partial, sensor, options, compression=compression, verify=verify, field_name=field_name)
         strip_tree_bits(partial)
-        promote(partial, final)
+        promote(partial, final, ctx=ctx)
     except BaseException:
         remove_path(partial)
         raise

@@ -45,7 +45,7 @@ from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.containment import check_extracted_tree
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str_list
 from sccli.handlers.specs import check_parameters
-from sccli.handlers.staging import partial_path, remove_partials, remove_path
+from sccli.handlers.staging import partial_path, remove_partials, remove_path, require_lease
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
@@ -64,7 +64,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     limits = _limits(ctx.params)
     remove = get_bool(ctx.params, "remove_archives", False)
     archives = _archives(ctx, destination)
-    staging = partial_path(destination / "extract", str(ctx.job["job_id"]))
+    staging = partial_path(destination / "extract", ctx.attempt)
     created = not destination.exists()
     remove_path(staging)
     staging.mkdir(parents=True)
@@ -91,6 +91,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             check_extracted_tree(staging, destination, ctx.settings.data_dirs)
         except InvalidInput as exc:
             raise UnsafeArchive(f"{', '.join(a.name for a in archives)}: {exc}") from None
+        require_lease(destination, ctx)
         moved = move_into_place(staging, destination)
     except BaseException:
         remove_path(staging)

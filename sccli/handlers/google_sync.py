@@ -105,7 +105,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     final = ctx.confine(ctx.params.get("destination") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
     config, source_path = remote_config(ctx)
     rclone = require_tool("rclone")
-    partial = partial_path(final, str(ctx.job["job_id"]))
+    partial = partial_path(final, ctx.attempt)
     partial.mkdir(parents=True, exist_ok=True)
     fd, config_path = tempfile.mkstemp(prefix=f"sc-rclone-{ctx.job['job_id']}-", suffix=".conf")
     try:
@@ -115,7 +115,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
                 "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
         run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env={**os.environ, "RCLONE_CONFIG": config_path})
         strip_tree_bits(partial)
-        promote(partial, final)
+        promote(partial, final, ctx=ctx)
     except BaseException:
         remove_path(partial)
         raise

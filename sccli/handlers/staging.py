@@ -1,8 +1,12 @@
-"""Output staging: write under a temporary name that carries the job id, rename on success,
-and let ``cleanup`` find and remove what a killed job left behind.
+"""Output staging: write under a temporary name that carries the attempt, rename on success,
+and let ``cleanup`` find and remove what a killed attempt left behind.
 
-A partial name is ``.<final name>.sc-partial-<job_id>`` beside the final path, so it is on the
-same file system (the rename is atomic) and a later cleanup can find it from the job alone.
+A partial name is ``.<final name>.sc-partial-<job_id>-<lease8>`` beside the final path (the first
+8 characters of the attempt's lease token; just ``<job_id>`` for a job run without a lease), so it
+is on the same file system (the rename is atomic), a later cleanup finds it from the job alone,
+and two attempts of one job (a paused "zombie" and the one that replaced it) never share a file.
+Only the attempt that still holds the lease renames its output into place: :func:`promote` asks
+the gate (the service, through the job's socket) first.
 """
 
 from __future__ import annotations
@@ -13,15 +17,36 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sccli.handlers.base import HandlerError, confine_path
+from sccli.handlers.base import Gate, HandlerError, JobContext, attempt_tag, confine_path
 from sccli.settings import Settings
 
 PARTIAL_MARK = ".sc-partial-"
 
+__all__ = ["attempt_tag", "install_gate", "partial_path", "promote", "require_lease", "remove_partials"]
 
-def partial_path(final: Path, job_id: str) -> Path:
-    """The temporary sibling of ``final`` that this job writes first."""
-    return final.with_name(f".{final.name}{PARTIAL_MARK}{job_id}")
+_process_gate: Gate | None = None
+
+
+def install_gate(gate: Gate | None) -> None:
+    """Set the gate of this process's attempt (the job child does it before the handler runs)."""
+    global _process_gate
+    _process_gate = gate
+
+
+def partial_path(final: Path, attempt: str) -> Path:
+    """The temporary sibling of ``final`` that this attempt writes first (``attempt``: ``ctx.attempt``)."""
+    return final.with_name(f".{final.name}{PARTIAL_MARK}{attempt}")
+
+
+def require_lease(final: Path, ctx: JobContext | None = None) -> None:
+    """Refuse (HandlerError) to put ``final`` in place unless this attempt still holds the job's lease.
+
+    The gate is the context's, else the one installed for this process; without one (handler unit
+    tests) promotion proceeds."""
+    gate = ctx.gate if ctx is not None and ctx.gate is not None else _process_gate
+    if gate is not None and not gate(str(final)):
+        raise HandlerError(f"not putting {final} in place: this attempt no longer holds the job's lease "
+                           "(the job was re-queued and another attempt owns it)")
 
 
 def remove_path(path: Path) -> None:
@@ -32,8 +57,10 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def promote(partial: Path, final: Path, *, replace: bool = True) -> None:
-    """Rename ``partial`` to ``final``; an existing ``final`` is replaced (or refused)."""
+def promote(partial: Path, final: Path, *, replace: bool = True, ctx: JobContext | None = None) -> None:
+    """Rename ``partial`` to ``final`` if this attempt holds the lease; an existing ``final`` is
+    replaced (or refused)."""
+    require_lease(final, ctx)
     if final.exists() or final.is_symlink():
         if not replace:
             raise HandlerError(f"{final} already exists")
@@ -61,22 +88,23 @@ def require_free_space(path: Path, needed: int, *, reserve: int = 64 * 1024 * 10
         raise HandlerError(f"not enough free space under {path}: need {needed + reserve} bytes, {free} free")
 
 
-def find_partials(roots: Iterable[Path], job_id: str, *, deep: Iterable[Path] = ()) -> list[Path]:
-    """Partial outputs of ``job_id``: directly under each of ``roots`` and anywhere under ``deep``."""
-    mark = f"{PARTIAL_MARK}{job_id}"
+def find_partials(roots: Iterable[Path], attempt: str, *, deep: Iterable[Path] = ()) -> list[Path]:
+    """Partial outputs of one attempt (:func:`attempt_tag`): directly under each of ``roots`` and
+    anywhere under ``deep``. Another attempt's partials are never among them."""
+    mark = f"{PARTIAL_MARK}{attempt}"
     found: list[Path] = []
     for root in roots:
         if root.is_dir():
-            found += [p for p in root.iterdir() if mark in p.name]
+            found += [p for p in root.iterdir() if p.name.endswith(mark)]
     for top in deep:
         if not top.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(top):
             for name in list(dirnames):
-                if mark in name:
+                if name.endswith(mark):
                     found.append(Path(dirpath) / name)
                     dirnames.remove(name)
-            found += [Path(dirpath) / n for n in filenames if mark in n]
+            found += [Path(dirpath) / n for n in filenames if n.endswith(mark)]
     return found
 
 
@@ -103,9 +131,9 @@ def job_dirs(job: dict[str, Any], settings: Settings, *param_keys: str) -> tuple
 
 
 def remove_partials(job: dict[str, Any], settings: Settings, *param_keys: str) -> list[Path]:
-    """Remove every partial output of ``job``; returns what was removed."""
+    """Remove every partial output of ``job``'s attempt (its lease); returns what was removed."""
     roots, deep = job_dirs(job, settings, *param_keys)
-    removed = find_partials(roots, str(job.get("job_id")), deep=deep)
+    removed = sorted(set(find_partials(roots, attempt_tag(job), deep=deep)))
     for path in removed:
         remove_path(path)
     return removed

@@ -29,7 +29,7 @@ from sccli.handlers.containment import open_nofollow
 from sccli.handlers.manifest import CHUNK, sha256_file, walk_files
 from sccli.handlers.params import dataset_input, get_str, get_str_list
 from sccli.handlers.specs import check_parameters
-from sccli.handlers.staging import partial_path, remove_partials, require_free_space
+from sccli.handlers.staging import partial_path, promote, remove_partials, require_free_space
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
@@ -76,7 +76,7 @@ def copy_verified(source: Path, target: Path, job_id: str, on_bytes: Any) -> tup
     if digest.hexdigest() != want:
         partial.unlink(missing_ok=True)
         raise HandlerError(f"{source.name}: sha256 of the copy differs from the source (source changed during upload?)")
-    os.replace(partial, target)
+    promote(partial, target)  # only while this attempt holds the lease
     return want, True
 
 
@@ -109,7 +109,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     pairs = plan(ctx, destination)
     total = sum(s.stat().st_size for s, _ in pairs)
     require_free_space(destination, total)
-    job_id = str(ctx.job["job_id"])
+    job_id = ctx.attempt  # the partials of this attempt only
     done = [0, 0.0]
 
     def on_bytes(n: int) -> None:

@@ -41,7 +41,7 @@ class JobMigration:
         *,
         dry_run: bool = False,
         dataset_uuid: str | None = None,
-        skip_problems: bool = False,
+        skip_problems: bool = True,
         grace_seconds: float | None = None,
         progress: Progress | None = None,
         detail: bool = True,
@@ -49,15 +49,19 @@ class JobMigration:
         """Create the missing jobs (or, with ``dry_run``, only plan them) and record the run.
 
         ``detail=False`` keeps in ``report.items`` only the datasets that need attention, which
-        saves memory on large runs; the counts are complete either way.
+        saves memory on large runs; the counts are complete either way. A dataset whose job
+        could not succeed is always listed with its problems and skipped: ``skip_problems`` is
+        accepted for compatibility and is the only behaviour (a job that fails on every attempt
+        is never created).
         """
+        del skip_problems
         grace = self.grace_seconds if grace_seconds is None else grace_seconds
-        run = MigrationRun(self.queue, self.settings, grace_seconds=grace, batch_size=self.batch_size, skip_problems=skip_problems)
+        run = MigrationRun(self.queue, self.settings, grace_seconds=grace, batch_size=self.batch_size)
         return run.execute(dry_run=dry_run, dataset_uuid=dataset_uuid, progress=progress, detail=detail)
 
     def validate(self, progress: Progress | None = None) -> list[Finding]:
         """Every finding (empty when the queue and the datasets agree)."""
-        return Validation(self.store, batch_size=self.batch_size).execute(progress)
+        return Validation(self.store, settings=self.settings, batch_size=self.batch_size).execute(progress)
 
     def rollback(
         self,

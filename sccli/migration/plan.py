@@ -48,6 +48,8 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".ta
 CREATE = "create"
 SKIP = "skip"
 ALREADY_ACTIVE = "already has an active"
+#: Start of the reason of a dataset skipped because its job could not succeed.
+BLOCKED = "not migrated, its job could not succeed"
 
 
 @dataclass
@@ -89,12 +91,17 @@ def job_parameters(dataset: dict[str, Any], settings: Settings) -> dict[str, Any
 
 
 class ProblemFinder:
-    """Checks a planned job against the file system; stays quiet when the data directories are
-    not mounted on this host (one global note instead of a problem per dataset)."""
+    """Checks a planned job against the file system (quiet when the data directories are not
+    mounted on this host: one global note instead of a problem per dataset) and, through
+    :attr:`parameters`, against its type's parameter declaration."""
 
     def __init__(self, settings: Settings) -> None:
+        from sccli.migration.params import Listings, ParameterCheck
+
         self.in_dir = Path(settings.in_data_dir)
         self.mounted = self.in_dir.is_dir()
+        self.listings = Listings([str(d) for d in settings.data_dirs])
+        self.parameters = ParameterCheck(settings, self.listings)
 
     def notes(self) -> list[str]:
         """Problems about the run as a whole."""
@@ -103,27 +110,25 @@ class ProblemFinder:
         return [f"in_data_dir {self.in_dir} is not a directory on this host: input directories and archives were not checked"]
 
     def problems(self, job_type: str, params: dict[str, Any]) -> list[str]:
-        """What will make this job fail, in words (empty when nothing is known to be wrong)."""
-        found: list[str] = []
+        """What will make this job fail, in words (empty when nothing is known to be wrong).
+
+        What the dataset itself lacks (a link, a file list) is checked everywhere; the file
+        system only where the data directories are mounted."""
         if job_type == "google_sync":
-            if "data_url" not in params:
-                found.append("no google_drive_link to sync from")
-            return found
-        if not self.mounted:
-            return found
-        input_dir = Path(params["input_path"])
+            return [] if "data_url" in params else ["no google_drive_link to sync from"]
         if job_type == "file_upload":
-            if not params.get("files"):
-                found.append("no files to upload (the dataset names none in its 'files' field)")
-            return found
-        if not input_dir.is_dir():
-            found.append(f"input directory {input_dir} is missing")
-        elif job_type == "file_extraction" and not _has_archive(input_dir):
-            found.append(f"no archive to unzip in {input_dir}")
-        return found
+            return [] if params.get("files") else ["no files to upload (the dataset names none in its 'files' field)"]
+        if not self.mounted:
+            return []
+        input_dir = params["input_path"]
+        if not self.listings.is_dir(input_dir):
+            return [f"input directory {input_dir} is missing"]
+        if job_type == "file_extraction" and not _has_archive(input_dir):
+            return [f"no archive to unzip in {input_dir}"]
+        return []
 
 
-def _has_archive(directory: Path) -> bool:
+def _has_archive(directory: str) -> bool:
     try:
         with os.scandir(directory) as entries:
             return any(e.is_file() and e.name.lower().endswith(ARCHIVE_SUFFIXES) for e in entries)
@@ -131,33 +136,38 @@ def _has_archive(directory: Path) -> bool:
         return False
 
 
-def plan_dataset(
-    dataset: dict[str, Any],
-    active_types: list[str],
-    settings: Settings,
-    finder: ProblemFinder,
-    *,
-    skip_problems: bool = False,
-) -> PlanItem:
-    """Decide what to do with one dataset given the stage jobs already active for it."""
+def blocking_problems(dataset: dict[str, Any], settings: Settings, finder: ProblemFinder) -> tuple[dict[str, Any], list[str]]:
+    """The job parameters of a dataset with a migrated status, and what keeps its job from
+    succeeding (empty: the job can be created). Shared by the plan and by validation."""
+    status, uuid = str(dataset.get("status")), dataset["uuid"]
+    job_type = MIGRATION_TABLE[status][0]
+    if not is_valid_uuid(uuid):
+        return {}, ["malformed uuid (expected 8-4-4-4-12 hex): fix the dataset first"]
+    params = job_parameters(dataset, settings)
+    unusable = _not_json(params)
+    if unusable:
+        return params, [f"dataset field for parameter {unusable!r} is not JSON (fix the dataset first)"]
+    return params, finder.problems(job_type, params) or finder.parameters.problems(job_type, params)
+
+
+def plan_dataset(dataset: dict[str, Any], active_types: list[str], settings: Settings, finder: ProblemFinder) -> PlanItem:
+    """Decide what to do with one dataset given the stage jobs already active for it.
+
+    A dataset whose job would fail on every attempt (see :func:`blocking_problems`) is planned
+    as a skip with its problems: listed, never given a job.
+    """
     status = str(dataset.get("status"))
     uuid = dataset["uuid"]
     if status not in MIGRATION_TABLE:
         why = "is not migrated (the contract maps no job to it)" if status == "retrying" else "needs no job"
         return PlanItem(uuid, status, SKIP, reason=f"status {status!r} {why}")
     job_type, priority = MIGRATION_TABLE[status]
-    if not is_valid_uuid(uuid):
-        return PlanItem(uuid, status, SKIP, job_type, priority, reason="malformed uuid (expected 8-4-4-4-12 hex): fix the dataset first")
-    if active_types:
+    if active_types and is_valid_uuid(uuid):
         return PlanItem(uuid, status, SKIP, job_type, priority, reason=_active_reason(job_type, active_types))
-    params = job_parameters(dataset, settings)
-    unusable = _not_json(params)
-    if unusable:
-        return PlanItem(uuid, status, SKIP, job_type, priority, reason=f"dataset field for parameter {unusable!r} is not JSON (fix the dataset first)")
-    problems = finder.problems(job_type, params)
+    params, problems = blocking_problems(dataset, settings, finder)
     item = PlanItem(uuid, status, CREATE, job_type, priority, status in IN_FLIGHT_STATUSES, params, problems)
-    if problems:  # its job would fail on every attempt: listed, not created
-        item.action, item.reason = SKIP, "not migrated: its job could not succeed (fix the problems, then run again)"
+    if problems:
+        item.action, item.reason = SKIP, f"{BLOCKED}: {problems[0]}"
     return item
 
 

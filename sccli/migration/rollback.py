@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import is_valid_uuid
+from sccli.domain import DatasetStatus, JobStatus, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
-from sccli.store.base import JobQuery, Store
+from sccli.store.base import Store
 
 #: Statuses rollback never overwrites.
-FINAL_DATASET_STATUSES = frozenset({"done", "failed"})
+FINAL_DATASET_STATUSES = frozenset({DatasetStatus.DONE.value, DatasetStatus.FAILED.value})
 
 
 @dataclass
@@ -90,58 +90,57 @@ class Rollback:
     def _batch(self, report: RollbackReport, entries: list[dict[str, Any]]) -> None:
         report.examined += len(entries)
         report.migrations.update(e["migration_id"] for e in entries)
-        jobs = {j["job_id"]: j for j in self.store.find_jobs(JobQuery(job_ids=[e["job_id"] for e in entries]), sort=())}
-        gone = [e for e in entries if e["job_id"] not in jobs]
-        unstarted = [e for e in entries if _unstarted(jobs.get(e["job_id"]))]
-        started = [e for e in entries if e["job_id"] in jobs and not _unstarted(jobs[e["job_id"]])]
-        for entry in started:
-            job = jobs[entry["job_id"]]
-            self._not_undone(report, entry, f"job {job['job_id']} has started (status {job['status']}, {job.get('attempts', 0)} attempts): left alone")
-        report.already_gone += len(gone)
+        ids = [e["job_id"] for e in entries]
         if report.dry_run:
-            report.removed += len(unstarted)
-            self._restore(report, unstarted)
-            return
-        deleted = set(self.store.delete_unstarted_jobs([e["job_id"] for e in unstarted]))
-        removed = [e for e in unstarted if e["job_id"] in deleted]
-        for entry in unstarted:
-            if entry["job_id"] not in deleted:
-                self._not_undone(report, entry, f"job {entry['job_id']} started while rolling back: left alone")
-        self.store.delete_events(sorted(deleted))
+            deleted: set[str] = set()
+            states = self.store.job_states(ids)
+        else:  # delete first (one statement per chunk), then look only at what is left
+            deleted = set(self.store.delete_unstarted_jobs(ids))
+            states = self.store.job_states([i for i in ids if i not in deleted])
+        removable = deleted if not report.dry_run else {i for i, state in states.items() if _unstarted(state)}
+        removed = [e for e in entries if e["job_id"] in removable]
+        gone = [e for e in entries if e["job_id"] not in deleted and e["job_id"] not in states]
+        for entry in entries:
+            state = states.get(entry["job_id"])
+            if state is not None and entry["job_id"] not in removable:
+                reason = f"job {entry['job_id']} has started (status {state['status']}, {state.get('attempts') or 0} attempts): left alone"
+                self._not_undone(report, entry, reason)
+        report.already_gone += len(gone)
         report.removed += len(removed)
+        if not report.dry_run and deleted:
+            self.store.delete_events(sorted(deleted))
         self._restore(report, removed)
-        self._mark(removed, "job removed")
-        self._mark(gone, "job no longer exists: dataset status left as it is")
+        if not report.dry_run:
+            self._mark(removed, "job removed")
+            self._mark(gone, "job no longer exists: dataset status left as it is")
 
     def _restore(self, report: RollbackReport, entries: list[dict[str, Any]]) -> None:
-        """Put back each dataset's recorded status where it moved (one read for the batch)."""
+        """Put back each dataset's recorded status where it moved (one status read per batch)."""
         if not entries:
             return
-        datasets = {d["uuid"]: d for d in self.store.find_datasets(uuids=[e["dataset_uuid"] for e in entries])}
+        statuses = self.store.dataset_statuses([e["dataset_uuid"] for e in entries])
         for entry in entries:
-            dataset = datasets.get(entry["dataset_uuid"])
-            before = entry.get("status_before")
-            current = None if dataset is None else dataset.get("status")
-            if dataset is None or current == before:
+            if entry["dataset_uuid"] not in statuses:
+                continue
+            before, current = entry.get("status_before"), statuses[entry["dataset_uuid"]]
+            if current == before or before is None:
                 continue
             if current in FINAL_DATASET_STATUSES:
                 self._not_undone(report, entry, f"dataset is {current!r} now: not reset to {before!r}")
-            elif report.dry_run or self._write_status(entry, current, before):
+            elif report.dry_run or self._write_status(entry, before):
                 report.restored += 1
             else:
                 self._not_undone(report, entry, f"dataset status changed during rollback: not reset to {before!r}")
 
-    def _write_status(self, entry: dict[str, Any], current: str | None, before: str) -> bool:
-        now = utcnow()
-        uuid, migration_id = entry["dataset_uuid"], entry["migration_id"]
-        if not self.store.update_dataset(uuid, current, {"status": before, "updated_at": now}):
-            return False
-        self.store.insert_event({
-            "job_id": entry["job_id"], "entity": "dataset", "dataset_uuid": uuid, "from": current, "to": before, "at": now,
-            "actor": f"migration:{migration_id}", "reason": f"rollback of migration {migration_id} (removed job {entry['job_id']})",
-            "migration_id": migration_id,
-        })
-        return True
+    def _write_status(self, entry: dict[str, Any], before: str) -> bool:
+        """Restore ``before`` through the one function that moves datasets: forced, because
+        putting back a recorded status is an administrative exit from the transition table
+        (its event says ``(forced)``), logged with the migration as actor."""
+        from sccli.datasets import move_dataset
+
+        uuid, migration_id, job_id = entry["dataset_uuid"], entry["migration_id"], entry["job_id"]
+        reason = f"rollback of migration {migration_id} (removed job {job_id})"
+        return move_dataset(self.store, uuid, before, actor=f"migration:{migration_id}", reason=reason, job_id=job_id, force=True)
 
     def _not_undone(self, report: RollbackReport, entry: dict[str, Any], reason: str) -> None:
         report.not_undone.append({"migration_id": entry["migration_id"], "dataset_uuid": entry["dataset_uuid"], "job_id": entry["job_id"], "reason": reason})
@@ -159,5 +158,5 @@ class Rollback:
             self.store.update_migration(migration_id, {"status": status, "rolled_back_at": now})
 
 
-def _unstarted(job: dict[str, Any] | None) -> bool:
-    return job is not None and job.get("status") == "pending" and not job.get("attempts")
+def _unstarted(state: dict[str, Any] | None) -> bool:
+    return state is not None and state.get("status") == JobStatus.PENDING and not state.get("attempts")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import is_valid_uuid
+from sccli.domain import JobStatus, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
 from sccli.migration.plan import CREATE, MIGRATION_TABLE, SKIP, STAGE_TYPES, PlanItem, ProblemFinder, plan_dataset
 from sccli.queue import JobQueue
@@ -100,11 +100,12 @@ def active_stage_types(store: Store, uuids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Every dataset of ``statuses`` in pages ordered by uuid (keyset paging: no OFFSET)."""
+def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int, *, slim: bool = False) -> Iterator[list[dict[str, Any]]]:
+    """Every dataset of ``statuses`` in pages ordered by uuid (keyset paging: no OFFSET);
+    ``slim``: only ``{uuid, status}`` of each."""
     after: str | None = None
     while True:
-        page = store.find_datasets_page(statuses, after, batch_size)
+        page = store.find_datasets_page(statuses, after, batch_size, slim=slim)
         if not page:
             return
         yield page
@@ -114,7 +115,7 @@ def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int) -> 
 class MigrationRun:
     """One run of the migration over a store (use :class:`sccli.migration.JobMigration`)."""
 
-    def __init__(self, queue: JobQueue, settings: Settings, *, grace_seconds: float, batch_size: int, skip_problems: bool) -> None:
+    def __init__(self, queue: JobQueue, settings: Settings, *, grace_seconds: float, batch_size: int) -> None:
         if grace_seconds < 0:
             raise InvalidInput(f"grace period must not be negative, got {grace_seconds}")
         if batch_size < 1:
@@ -124,7 +125,6 @@ class MigrationRun:
         self.settings = settings
         self.grace_seconds = grace_seconds
         self.batch_size = batch_size
-        self.skip_problems = skip_problems
         self.finder = ProblemFinder(settings)
 
     def execute(self, *, dry_run: bool, dataset_uuid: str | None = None, progress: Progress | None = None, detail: bool = True) -> MigrationReport:
@@ -163,7 +163,7 @@ class MigrationRun:
 
     def _page(self, report: MigrationReport, page: list[dict[str, Any]]) -> None:
         active = active_stage_types(self.store, [d["uuid"] for d in page if d.get("status") in MIGRATION_TABLE])
-        items = [plan_dataset(d, active.get(d["uuid"], []), self.settings, self.finder, skip_problems=self.skip_problems) for d in page]
+        items = [plan_dataset(d, active.get(d["uuid"], []), self.settings, self.finder) for d in page]
         if not report.dry_run:
             self._write(report, items)
         for item in items:
@@ -188,7 +188,7 @@ class MigrationRun:
             jobs.append(doc)
             entries.append(_entry(report.migration_id, item, doc["created_at"]))
             reason = f"created by migration from dataset status {item.status!r}"
-            events.append({"job_id": doc["job_id"], "entity": "job", "from": None, "to": "pending", "at": doc["created_at"], "actor": actor, "reason": reason})
+            events.append({"job_id": doc["job_id"], "entity": "job", "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": actor, "reason": reason})
         if not jobs:
             return
         left_out = set(self.store.insert_migration_batch(jobs, entries, events))
@@ -202,7 +202,7 @@ class MigrationRun:
         return {
             "migration_id": report.migration_id, "kind": "migration", "status": status, "started_at": report.started_at,
             "finished_at": None, "actor": self.queue.actor, "dataset_uuid": report.dataset_uuid,
-            "grace_seconds": report.grace_seconds, "skip_problems": self.skip_problems, "notes": report.notes,
+            "grace_seconds": report.grace_seconds, "skip_problems": True, "notes": report.notes,
         }
 
 

@@ -2,7 +2,11 @@
 
 Checks, each finding naming the dataset and job it is about:
 
-- ``missing_job``: a dataset whose status needs work has no active job of the matching type;
+- ``missing_job``: a dataset whose status needs work has no active job of the matching type
+  (``sc migrate run`` would create it);
+- ``blocked``: such a dataset has no job and the migration will not give it one, because its
+  job could not succeed (no ``google_drive_link``, no ``files``, missing input directory, no
+  archive, parameters its handler refuses); the finding names the problem;
 - ``duplicate_jobs``: a dataset has more than one active job that moves its status;
 - ``state_mismatch``: an active job's type or state does not fit its dataset's status;
 - ``orphan_job``: a pending or running job points to a dataset that does not exist;
@@ -16,14 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sccli.domain import ACTIVE_STATUSES, DATASET_STAGES
-from sccli.migration.plan import MIGRATION_TABLE, STAGE_TYPES
+from sccli.domain import ACTIVE_STATUSES, DATASET_STAGES, JobStatus
+from sccli.migration.plan import MIGRATION_TABLE, STAGE_TYPES, ProblemFinder, blocking_problems
 from sccli.migration.run import dataset_pages
+from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
 
+#: What keeps a dataset's job from succeeding (empty: nothing known), see ``blocking_problems``.
+Blockers = Callable[[dict[str, Any]], list[str]]
+
 _ORPHAN_CHUNK = 1000
+_NEVER = datetime.min
 
 
 @dataclass
@@ -49,11 +59,16 @@ def index_findings(store: Store) -> list[Finding]:
     return findings
 
 
-def dataset_findings(dataset: dict[str, Any], jobs: list[dict[str, Any]]) -> list[Finding]:
-    """Findings for one dataset given its active jobs that move dataset statuses."""
+def dataset_findings(dataset: dict[str, Any], jobs: list[dict[str, Any]], blockers: Blockers | None = None) -> list[Finding]:
+    """Findings for one dataset given its active jobs that move dataset statuses; ``blockers``
+    tells a ``blocked`` dataset from one with a ``missing_job``."""
     uuid, status = dataset["uuid"], str(dataset.get("status"))
     needed = MIGRATION_TABLE.get(status)
     if needed and not jobs:
+        problems = blockers(dataset) if blockers is not None else []
+        if problems:
+            message = f"dataset {uuid} is {status!r} but the migration gives it no {needed[0]} job: {'; '.join(problems)} (fix the dataset, then run sc migrate run)"
+            return [Finding("blocked", message, uuid)]
         return [Finding("missing_job", f"dataset {uuid} is {status!r} but has no active job (expected {needed[0]}; run sc migrate run)", uuid)]
     if len(jobs) > 1:
         listed = ", ".join(f"{j['job_type']} {j['job_id']}" for j in jobs)
@@ -71,27 +86,33 @@ def _disagreement(status: str, needed_type: str | None, job: dict[str, Any]) -> 
     stages = DATASET_STAGES[job_type]
     if needed_type is not None and job_type != needed_type:
         return f"its active job {job_id} is {job_type} (expected {needed_type})"
-    if job_status == "pending" and stages.queued is None:
+    if job_status == JobStatus.PENDING and stages.queued is None:
         return None  # extraction and compression have no queued status to wait in
     if status not in (stages.queued, stages.working):
         return f"{job_type} job {job_id} is {job_status}"
-    if job_status == "running" and status == stages.queued:
+    if job_status == JobStatus.RUNNING and status == stages.queued:
         return f"{job_type} job {job_id} is already running"
     return None
 
 
 class Validation:
-    """Runs every check over the store in pages (one job query per page of datasets)."""
+    """Runs every check over the store in pages: per page of datasets (uuid and status only),
+    one query for their active jobs and one for the documents of those left without a job."""
 
-    def __init__(self, store: Store, *, batch_size: int = 1000) -> None:
+    def __init__(self, store: Store, *, settings: Settings | None = None, batch_size: int = 1000) -> None:
         self.store = store
+        self.settings = settings or Settings()
         self.batch_size = batch_size
+        self.finder = ProblemFinder(self.settings)
+
+    def _blockers(self, dataset: dict[str, Any]) -> list[str]:
+        return blocking_problems(dataset, self.settings, self.finder)[1]
 
     def execute(self, progress: Callable[[int, int], None] | None = None) -> list[Finding]:
         findings = index_findings(self.store)
         total = sum(self.store.count_datasets_by_status().values())
         seen: set[str] = set()
-        for page in dataset_pages(self.store, None, self.batch_size):
+        for page in dataset_pages(self.store, None, self.batch_size, slim=True):
             findings.extend(self._page(page))
             seen.update(d["uuid"] for d in page)
             if progress is not None:
@@ -102,12 +123,16 @@ class Validation:
     def _page(self, page: list[dict[str, Any]]) -> list[Finding]:
         uuids = [d["uuid"] for d in page]
         by_dataset: dict[str, list[dict[str, Any]]] = {}
-        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: j["created_at"]):
+        # Jobs written by others (the portal) may lack created_at: they sort first.
+        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: (j.get("created_at") is not None, j.get("created_at") or _NEVER)):
             if job["job_type"] in STAGE_TYPES:
                 by_dataset.setdefault(job["dataset_uuid"], []).append(job)
+        # Only a dataset left without its job needs its whole document (to say what blocks it).
+        unserved = [d["uuid"] for d in page if d.get("status") in MIGRATION_TABLE and d["uuid"] not in by_dataset]
+        full = {d["uuid"]: d for d in self.store.find_datasets(uuids=unserved)} if unserved else {}
         findings: list[Finding] = []
         for dataset in page:
-            findings.extend(dataset_findings(dataset, by_dataset.get(dataset["uuid"], [])))
+            findings.extend(dataset_findings(full.get(dataset["uuid"], dataset), by_dataset.get(dataset["uuid"], []), self._blockers))
         return findings
 
     def _orphans(self, seen: set[str]) -> list[Finding]:

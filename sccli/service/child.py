@@ -1,12 +1,19 @@
 """The job child: runs one handler (or its cleanup) in a process group of its own.
 
 Runs in a process forked by the template (:mod:`sccli.service.template`) and never opens the
-store: it gets the job and the settings, writes ``<log_dir>/sc_job_<job_id>.log`` (its stdout and
-stderr go there too, so tools it runs log there as well) and talks to the service through one
-pipe, with pickled messages:
+store: it gets the job and the settings, and its stdout and stderr are a pipe that the template
+copies into ``<log_dir>/sc_job_<job_id>.log`` (capped; tools it runs log there as well). It talks
+to the service through one duplex socket, with pickled messages:
 
 - ``("progress", percentage, message)`` whenever the handler reports progress;
-- ``("result", dict)`` when the handler returned, or ``("error", text)`` when it raised.
+- ``("may_promote", number, path)`` before the handler renames an output into place; the service
+  answers ``("promote", number, yes)`` after a lease-fenced heartbeat of the job;
+- ``("result", dict)`` when the handler returned, or ``("error", text, kind)`` when it raised
+  (kind ``permanent`` when :func:`sccli.errors.is_permanent`, else ``error``).
+
+The child is a child subreaper and tags its environment with ``SC_JOB_ID`` and ``SC_ATTEMPT``;
+before it exits it kills every process the handler left (whatever its session or group), and on
+SIGTERM (timeout, cancel, drain, or the template died) it terminates them all, then exits.
 """
 
 from __future__ import annotations
@@ -16,17 +23,18 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sccli.errors import ScError
+from sccli.errors import ScError, is_permanent
+from sccli.service import procs
 
 #: Result statuses that a handler may return instead of raising, meaning the attempt failed.
 FAILED_STATUSES = frozenset({"error", "failed", "failure"})
-
-PR_SET_PDEATHSIG = 1
 
 
 def job_log_path(log_dir: str, job_id: str) -> Path:
@@ -36,45 +44,52 @@ def job_log_path(log_dir: str, job_id: str) -> Path:
 
 def die_with_parent(sig: int) -> None:
     """Ask Linux to send ``sig`` to this process when its parent dies (no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    procs.die_with_parent(sig)
 
 
-def _terminate_group(signum: int, frame: Any) -> None:
-    # A TERM for the child (service stop, or its parent died) stops the whole group, so the
-    # tools the handler started do not outlive it.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.killpg(os.getpgrp(), signal.SIGTERM)
+def _on_term_factory(grace: float) -> Any:
+    def on_term(signum: int, frame: Any) -> None:
+        # A TERM for the child (timeout, cancel, drain, or its template died): every process the
+        # handler started goes too, in our group or not, SIGKILL after the grace.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+        except OSError:
+            pass
+        procs.terminate_tree(os.getpid(), grace)
+        _flush()
+        os._exit(128 + signal.SIGTERM)
+    return on_term
 
 
-def _isolate(parent_pid: int) -> None:
+def _isolate(parent_pid: int, request: dict[str, Any]) -> None:
     try:
         os.setpgid(0, 0)
     except OSError:  # the template already did it
         pass
     for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _terminate_group)
-    die_with_parent(signal.SIGTERM)
+    grace = float(getattr(request.get("settings"), "kill_grace_seconds", 5.0))
+    signal.signal(signal.SIGTERM, _on_term_factory(max(0.0, grace * 0.8)))
+    procs.become_subreaper()
+    procs.die_with_parent(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the template died before prctl took effect
         os._exit(75)
+    job = request["job"]
+    os.environ["SC_JOB_ID"] = str(job.get("job_id"))
+    os.environ["SC_ATTEMPT"] = attempt_of(job)
 
 
-def _redirect_output(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+def attempt_of(job: dict[str, Any]) -> str:
+    """The attempt's name: ``<job_id>-<first 8 of the lease token>`` (the job id without a lease)."""
+    from sccli.handlers.base import attempt_tag
+
+    return attempt_tag(job)
+
+
+def _setup_output() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
     os.close(null)
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the process
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
@@ -87,18 +102,49 @@ def _redirect_output(path: Path) -> None:
     root.setLevel(logging.INFO)
 
 
+class Channel:
+    """The child's end of the job socket; safe to use from handler threads."""
+
+    def __init__(self, conn: Connection, stale_after: float) -> None:
+        self.conn = conn
+        self.window = max(0.05, stale_after / 2)
+        self.lock = threading.Lock()
+        self.asked = 0
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+    def may_promote(self, final: str) -> bool:
+        """Ask the service whether this attempt still holds the job's lease. No answer within
+        half of ``stale_after_seconds`` is a no: after that another service may have taken the job."""
+        with self.lock:
+            self.asked += 1
+            number, asked_at = self.asked, time.monotonic()
+            try:
+                self.conn.send(("may_promote", number, final))
+                while (left := asked_at + self.window - time.monotonic()) > 0 and self.conn.poll(left):
+                    answer = self.conn.recv()
+                    if answer[0] == "promote" and answer[1] == number:
+                        # the lease is fresh for stale_after from the heartbeat, written after asked_at
+                        return bool(answer[2]) and time.monotonic() - asked_at < self.window
+            except (EOFError, OSError):  # the service is gone: nobody vouches for the lease
+                pass
+            return False
+
+
 class _Progress:
     """Sends each new progress report to the service (the service writes at most one a second)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
         self.last: tuple[Any, Any] | None = None
 
     def __call__(self, percentage: float | None, message: str | None) -> None:
         report = (percentage, message)
         if report != self.last:
             self.last = report
-            self.conn.send(("progress", percentage, message))
+            self.channel.send(("progress", percentage, message))
 
 
 def _error_text(exc: BaseException) -> str:
@@ -117,24 +163,27 @@ def _storable(result: Any) -> dict[str, Any]:
     return json.loads(json.dumps(result, default=str))  # type: ignore[no-any-return]
 
 
-def _run_handler(request: dict[str, Any], conn: Connection, log: logging.Logger) -> tuple[str, Any]:
+def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger) -> tuple[Any, ...]:
     from sccli.handlers import JobContext, resolve_handler
+    from sccli.handlers.staging import install_gate
 
     job, settings = request["job"], request["settings"]
+    install_gate(channel.may_promote)  # also gates promotions of code that has no JobContext at hand
     try:
         handler = resolve_handler(job["job_type"], settings)
-        result = _storable(handler(JobContext(job=job, settings=settings, log=log, report=_Progress(conn))))
+        ctx = JobContext(job=job, settings=settings, log=log, report=_Progress(channel), gate=channel.may_promote)
+        result = _storable(handler(ctx))
     except BaseException as exc:  # noqa: BLE001 - every failure of the handler becomes the attempt's error
         log.error("handler failed: %s\n%s", _error_text(exc), traceback.format_exc().rstrip())
-        return "error", _error_text(exc)
+        return "error", _error_text(exc), "permanent" if is_permanent(exc) else "error"
     if str(result.get("status", "")).lower() in FAILED_STATUSES:
         log.error("handler reported failure: %s", result.get("message"))
-        return "error", str(result.get("message") or f"handler returned status {result.get('status')}")
+        return "error", str(result.get("message") or f"handler returned status {result.get('status')}"), "error"
     log.info("handler finished: %s", result.get("message", ""))
     return "result", result
 
 
-def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[str, Any]:
+def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...]:
     from sccli.handlers import resolve_cleanup
 
     job, settings = request["job"], request["settings"]
@@ -145,27 +194,38 @@ def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[str, Any
             cleanup(job, settings)
     except BaseException as exc:  # noqa: BLE001
         log.error("cleanup failed: %s\n%s", _error_text(exc), traceback.format_exc().rstrip())
-        return "error", _error_text(exc)
+        return "error", _error_text(exc), "error"
     return "result", {}
 
 
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
 def run_child(request: dict[str, Any], fd: int, parent_pid: int) -> NoReturn:
-    """Entry point in the forked child; never returns."""
+    """Entry point in the forked child (stdout and stderr already go to the log pipe); never returns."""
     code = 0
     try:
-        _isolate(parent_pid)
+        _isolate(parent_pid, request)
         os.set_inheritable(fd, False)
-        conn = Connection(fd, readable=False)
+        channel = Channel(Connection(fd), float(getattr(request["settings"], "stale_after_seconds", 60.0)))
         job = request["job"]
-        _redirect_output(job_log_path(request["log_dir"], job["job_id"]))
+        _setup_output()
         log = logging.getLogger(f"sccli.job.{job['job_type']}")
         if request["kind"] == "cleanup":
-            kind, payload = _run_cleanup(request, log)
+            outcome = _run_cleanup(request, log)
         else:
             log.info("job %s (%s) attempt %s of %s on %s, pid %s", job["job_id"], job["job_type"], job.get("attempts"),
                      job.get("max_attempts"), request.get("worker_id"), os.getpid())
-            kind, payload = _run_handler(request, conn, log)
-        conn.send((kind, payload))
+            outcome = _run_handler(request, channel, log)
+        left = 0 if procs.has_no_children() else procs.kill_tree(os.getpid())
+        if left:
+            log.warning("killed %d process(es) the handler left running", left)
+        channel.send(outcome)
     except BaseException:  # noqa: BLE001 - a child must never fall back into the template's loop
         code = 70
         try:
@@ -173,9 +233,5 @@ def run_child(request: dict[str, Any], fd: int, parent_pid: int) -> NoReturn:
         except Exception:
             pass
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        _flush()
         os._exit(code)

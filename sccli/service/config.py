@@ -10,7 +10,7 @@ from typing import Any
 
 from sccli import domain
 from sccli.errors import InvalidInput
-from sccli.settings import Settings
+from sccli.settings import Settings, validate_settings
 
 
 @dataclass
@@ -36,24 +36,24 @@ def known_types(settings: Settings) -> list[str]:
 
 
 def validate_service_settings(settings: Settings) -> list[str]:
-    """Refuse settings the service cannot run with (one line naming the key); return the served types."""
+    """Refuse settings the service cannot run with (one line naming the key); return the served types.
+
+    Types and ranges are the settings model's (:func:`sccli.settings.validate_settings`, also for
+    settings built in code); this adds what needs the machine: directories, plugins, the log dir.
+    """
+    validate_settings(settings)
     settings.check_data_dirs()
     known = known_types(settings)
     for name in settings.types or []:
         if name not in known:
             raise InvalidInput(f"settings: types names unknown job type {name!r} (known: {', '.join(known)})")
-    for name, spec in settings.handlers.items():
-        if not isinstance(spec, str) or ":" not in spec:
-            raise InvalidInput(f"settings: handlers.{name} must be 'module:function', got {spec!r}")
-        from sccli.handlers import resolve_handler
+    from sccli.handlers import resolve_handler
 
+    for name in settings.handlers:
         try:
             resolve_handler(name, settings)
         except InvalidInput as exc:
             raise InvalidInput(f"settings: handlers.{name}: {exc}") from None
-    for name, cap in settings.max_concurrent_by_type.items():
-        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            raise InvalidInput(f"settings: max_concurrent_by_type.{name} must be a whole number of at least 1, got {cap!r}")
     try:
         Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:

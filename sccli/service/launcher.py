@@ -1,4 +1,8 @@
-"""The service's side of the template process: start job children, learn when they end, kill groups."""
+"""The service's side of the template process: start job children, learn when they end, kill groups.
+
+Each child gets one end of a duplex ``AF_UNIX`` socket pair: it sends progress, its outcome and
+"may I promote?" questions; the service answers those questions on the same socket.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ MAX_REQUEST = 1 << 20
 
 @dataclass
 class Child:
-    """A started child: its pid (= its process group) and the read end of its pipe."""
+    """A started child: its pid (= its process group) and the service's end of its socket."""
 
     pid: int
     conn: Connection
@@ -94,27 +98,28 @@ class Launcher:
         for attempt in (1, 2):
             if self._sock is None:
                 self.start()
-            read_fd, write_fd = os.pipe()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                socket.send_fds(self._sock, [payload], [write_fd])  # type: ignore[arg-type]
+                socket.send_fds(self._sock, [payload], [theirs.fileno()])  # type: ignore[arg-type]
             except OSError as exc:
-                os.close(read_fd)
+                ours.close()
                 log.warning("template process lost (%s); restarting it", exc)
                 self._restart()
                 if attempt == 2:
                     self._events.append(("failed", request_id, f"could not reach the template process: {exc}"))
                 continue
             finally:
-                os.close(write_fd)
-            self._pending[request_id] = read_fd
+                theirs.close()
+            self._pending[request_id] = ours.detach()
             break
         return request_id
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,
-        ``("failed", id, text)`` and ``("exited", pid, exit_code)``. When the template itself died,
-        pending requests fail, ``("exited", -1, None)`` says every child must be presumed gone,
-        and a new template is started."""
+        ``("failed", id, text)`` and ``("exited", pid, exit_code, last_lines)`` (the last lines of
+        the child's output). When the template itself died, pending requests fail,
+        ``("exited", -1, None, "")`` says every child must be presumed gone, and a new template is
+        started."""
         out, self._events = self._events, []
         if self._sock is None:
             return out
@@ -143,7 +148,7 @@ class Launcher:
             return message
         read_fd = self._pending.pop(message[1])
         if kind == "started":
-            return ("started", message[1], Child(pid=message[2], conn=Connection(read_fd, writable=False)))
+            return ("started", message[1], Child(pid=message[2], conn=Connection(read_fd)))
         os.close(read_fd)
         return message
 
@@ -151,7 +156,7 @@ class Launcher:
         for request_id in list(self._pending):
             os.close(self._pending.pop(request_id))
             self._events.append(("failed", request_id, "the template process died"))
-        self._events.append(("exited", -1, None))
+        self._events.append(("exited", -1, None, ""))
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -172,5 +177,6 @@ def _template_env() -> dict[str, str]:
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["SC_SERVICE_PID"] = str(os.getpid())  # the template exits at once if it started an orphan
     return env
 

@@ -1,9 +1,16 @@
-"""The PID file: one live service per file, a stale file (its process gone) is replaced."""
+"""The PID file: one live service per file, a stale file (its process gone) is replaced.
+
+``sc service stop`` signals a PID only when it can prove the PID is the live service: the
+service holds an exclusive ``flock`` on its PID file for as long as it lives, so a file nobody
+has locked was left by a dead service (its PID may belong to anything now), and on Linux
+``/proc/locks`` names the process that holds the lock.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sccli.errors import Conflict, InvalidInput, NotFound
@@ -70,6 +77,99 @@ class PidFile:
             pass
         os.close(self._fd)
         self._fd = None
+
+
+def is_locked(path: str | os.PathLike[str]) -> bool:
+    """Whether a live process holds the PID file's lock (a shared lock is refused while it does)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def lock_holder(path: str | os.PathLike[str]) -> int | None:
+    """The pid that holds the ``flock`` on ``path``, from ``/proc/locks`` (None when unknown)."""
+    try:
+        info = os.stat(path)
+        with open("/proc/locks") as locks:
+            lines = locks.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        major, minor, inode = (fields[5].split(":") + ["", "", ""])[:3]
+        try:
+            same = int(inode) == info.st_ino and int(major, 16) == os.major(info.st_dev) and int(minor, 16) == os.minor(info.st_dev)
+        except ValueError:
+            continue
+        if same:
+            return int(fields[4])
+    return None
+
+
+def looks_like_service(pid: int) -> bool:
+    """Whether ``pid``'s command line is ``sc service run`` / ``python -m sccli ... service run``."""
+    import psutil
+
+    try:
+        args = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    named = any("sccli" in arg or os.path.basename(arg) == "sc" for arg in args)
+    return named and "service" in args and "run" in args
+
+
+def started_by(pid: int, started_at: datetime | None) -> bool:
+    """Whether ``pid`` is still the process that began before ``started_at``, not a later process
+    that reused the PID (a naive ``started_at`` is UTC, as stores return it)."""
+    import psutil
+
+    if not isinstance(started_at, datetime):
+        return True
+    if started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=UTC)
+
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+    return created <= started_at.timestamp() + CREATE_TIME_SLACK
+
+
+#: Seconds between a process's creation and its ``started_at``, allowed for clock granularity.
+CREATE_TIME_SLACK = 2.0
+
+
+def service_pid(path: str | os.PathLike[str]) -> int:
+    """The PID of the live service that holds the PID file ``path``; an error when that is not proven.
+
+    Refused: PID 0 or 1, a file whose lock nobody holds (stale: its PID may have been reused),
+    a lock held by another process than the one named, and (where ``/proc/locks`` is missing) a
+    process that is not an sccli service."""
+    pid = read_pid(path)
+    if pid <= 1:
+        raise InvalidInput(f"PID file {path} names pid {pid}, which is never an sccli service; nothing signalled")
+    if not is_locked(path):
+        raise NotFound(f"no live service holds PID file {path} (stale; pid {pid} not signalled)")
+    holder = lock_holder(path)
+    if holder is not None and holder != pid:
+        raise Conflict(f"PID file {path} names pid {pid} but pid {holder} holds its lock; nothing signalled")
+    if holder is None and not looks_like_service(pid):
+        raise Conflict(f"pid {pid} of PID file {path} is not an sccli service; nothing signalled")
+    return pid
 
 
 def signal_service(pid: int, twice: bool = False) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sccli.service.launcher import Child
@@ -36,6 +36,8 @@ class RunningJob:
     cleanup: Child | None = None
     cleanup_deadline: float | None = None
     pending_signal: int | None = None
+    error_kind: str = "error"
+    promotions: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:
@@ -71,8 +73,38 @@ class RunningJob:
             if message[0] == "progress":
                 self.progress = (message[1], message[2])
                 self.progress_dirty = True
+            elif message[0] == "may_promote":
+                self.promotions.append((message[1], message[2]))
             elif message[0] in ("result", "error"):
                 self.outcome = (message[0], message[1])
+                if message[0] == "error" and len(message) > 2:
+                    self.error_kind = str(message[2])
+
+    def answer_promotion(self, number: int, allowed: bool) -> None:
+        """Tell the child whether it may put its output in place (it may have ended meanwhile)."""
+        if self.child is None or not self.pipe_open:
+            return
+        try:
+            self.child.conn.send(("promote", number, allowed))
+        except OSError:
+            pass
+
+    @property
+    def may_promote(self) -> bool:
+        """Still ours and still working: a stopped or re-queued attempt never promotes."""
+        return self.state == "running" and not self.lease_lost
+
+
+def promotion_check(queue: Any, job_id: str, token: str) -> bool:
+    """The store side of a promotion question: a heartbeat fenced by the attempt's lease token
+    (false when the job was re-queued or changed: the lease is lost)."""
+    return bool(queue.heartbeat(job_id, token))
+
+
+def attempt_summary(rj: RunningJob, host: str, code: int | None, last_lines: str) -> str:
+    """The ``logs`` entry written at the end of an attempt: who ran it, how it ended, its last lines."""
+    head = f"attempt {rj.job.get('attempts')} on {host} (pid {rj.child.pid if rj.child else '?'}) ended: {describe_exit(code)}"
+    return f"{head}; last lines of its log:\n{last_lines}"[:4096] if last_lines else head
 
 
 def describe_exit(code: int | None) -> str:

@@ -8,21 +8,28 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import is_live_service
-from sccli.service.pidfile import pid_alive
+from sccli.service.pidfile import looks_like_service, pid_alive, started_by
 from sccli.store.base import Store
 
 
 def service_state(worker: dict[str, Any], stale_after_seconds: float, now: datetime, host: str) -> str:
     """running, draining, stopped, or dead (no heartbeat for ``stale_after_seconds``, or its
-    process is gone from this host) for a service that did not stop cleanly."""
+    process is gone from this host, or its PID now belongs to a later process) for a service that
+    did not stop cleanly."""
     status = str(worker.get("status") or "running")
     if status == "stopped":
         return status
     if not is_live_service(worker, now, stale_after_seconds):
         return "dead"
-    if worker.get("host") == host and isinstance(worker.get("pid"), int) and not pid_alive(worker["pid"]):
+    if worker.get("host") == host and isinstance(worker.get("pid"), int) and not is_same_service(worker):
         return "dead"
     return status
+
+
+def is_same_service(worker: dict[str, Any]) -> bool:
+    """Whether the local process with the document's pid is still that service (not a reused PID)."""
+    pid = worker["pid"]
+    return pid > 1 and pid_alive(pid) and started_by(pid, worker.get("started_at"))
 
 
 def service_rows(store: Store, stale_after_seconds: float) -> list[dict[str, Any]]:
@@ -57,8 +64,13 @@ def local_service_pid(store: Store, stale_after_seconds: float, worker_id: str |
             raise NotFound(f"no live service {worker_id} (see sc service status)")
         if named[0].get("host") != host:
             raise InvalidInput(f"service {worker_id} runs on host {named[0].get('host')}; run sc service stop there")
+        if not looks_like_service(int(named[0]["pid"])):
+            raise InvalidInput(f"pid {named[0]['pid']} of service {worker_id} is not an sccli service; nothing signalled")
         return int(named[0]["pid"]), worker_id
     local = [r for r in live if r.get("host") == host]
+    for row in local:
+        if not looks_like_service(int(row["pid"])):
+            raise InvalidInput(f"pid {row['pid']} of service {row.get('worker_id')} is not an sccli service; nothing signalled")
     if not local:
         raise NotFound(f"no live service on {host} (see sc service status)")
     if len(local) > 1:

@@ -150,11 +150,14 @@ class StoreLink:
                     return
                 if wait > 0 and self._stop.wait(wait):
                     break
+                if not self._probe(op):
+                    if not op.durable:
+                        return
+                    continue
             op.tries += 1
             try:
                 op.result = op.fn(self.queue)
                 op.error = None
-                self._mark_up()
                 return
             except StoreUnavailable as exc:
                 op.error = exc
@@ -168,6 +171,18 @@ class StoreLink:
                     return
                 time.sleep(self.backoff_base)
         op.error = op.error or StoreUnavailable("service stopped before the store came back")
+
+    def _probe(self, op: Op) -> bool:
+        """A real round trip before the store is called reachable again (an operation may
+        succeed without touching the store: a sweep skipped right after an outage)."""
+        try:
+            self.queue.store.ping(write=True)
+        except StoreUnavailable as exc:
+            op.error = exc
+            self._mark_down(exc)
+            return False
+        self._mark_up()
+        return True
 
     def _mark_down(self, exc: BaseException) -> None:
         now = time.monotonic()

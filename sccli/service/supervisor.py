@@ -19,7 +19,7 @@ from sccli.clock import utcnow
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
-from sccli.service.running import RunningJob, complete_once, describe_exit
+from sccli.service.running import RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
 from sccli.service.storelink import Op, StoreLink
 from sccli.settings import Settings
 
@@ -117,7 +117,7 @@ class Supervisor(StoreDuties):
             moments.append(self.next["claim"])
         if self.jobs:
             moments.append(self.next["cancel"])
-            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running"]
+            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running" and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
             moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
         if self.drain_deadline is not None:
@@ -128,9 +128,10 @@ class Supervisor(StoreDuties):
         self._handle_signals(now)
         for rj in list(self.jobs.values()):
             rj.take_messages()
+        self._serve_promotions()
         for event in self.launcher.events():
             if event[0] == "exited":
-                self._on_exit(event[1], event[2])
+                self._on_exit(*event[1:])
             else:
                 self._on_started(*event)
         self._take_results()
@@ -180,7 +181,7 @@ class Supervisor(StoreDuties):
 
     def _enforce(self, now: float) -> None:
         for rj in list(self.jobs.values()):
-            if rj.state == "running" and now >= rj.deadline:
+            if rj.state == "running" and rj.child is not None and now >= rj.deadline:
                 log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
                 self._stop_job(rj, "timeout")
             if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
@@ -245,12 +246,14 @@ class Supervisor(StoreDuties):
             rj.cleanup = child
             return
         rj.child = child
+        # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
+        rj.deadline = time.monotonic() + job_timeout_seconds(rj.job)
         log.info("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
-    def _on_exit(self, pid: int, code: int | None) -> None:
+    def _on_exit(self, pid: int, code: int | None, last_lines: str = "") -> None:
         if pid == -1:  # the template died, and its children with it (their starts failed separately)
             for rj in list(self.jobs.values()):
                 if rj.child is not None and rj.alive:
@@ -261,6 +264,8 @@ class Supervisor(StoreDuties):
         rj = self.by_pid.pop(pid, None)
         if rj is None:
             return
+        if rj.child is not None and rj.child.pid == pid:
+            self._keep_attempt_log(rj, code, last_lines)
         if rj.cleanup is not None and rj.cleanup.pid == pid:
             self._cleanup_ended(rj)
         else:
@@ -275,8 +280,9 @@ class Supervisor(StoreDuties):
         kill_group(rj.child.pid, signal.SIGKILL)  # whatever the handler left behind goes with it
         rj.exit_code, rj.kill_at = code, None
         if rj.lease_lost:
-            log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded", rj.job_id, extra={"job_id": rj.job_id})
-            self._finish(rj)
+            log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
+                        rj.job_id, extra={"job_id": rj.job_id})
+            self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
         elif rj.outcome is not None and rj.outcome[0] == "result":
             self._record(rj, "complete")
         elif rj.reason in ("drain", "shutdown"):
@@ -297,7 +303,37 @@ class Supervisor(StoreDuties):
             rj.cleanup.conn.close()
             kill_group(rj.cleanup.pid, signal.SIGKILL)
         rj.cleanup_deadline = None
+        if rj.lease_lost:
+            self._finish(rj)
+            return
         self._record(rj, "cancelled" if rj.reason == "cancel" else "fail")
+
+    # -- attempts: promotion fencing and their logs -----------------------------------------
+    def _serve_promotions(self) -> None:
+        """Answer each child asking to put its output in place: yes only after a heartbeat fenced
+        by its lease token succeeded in the store (a lost lease stops the job)."""
+        for rj in self.jobs.values():
+            while rj.promotions:
+                number, final = rj.promotions.pop(0)
+                if not rj.may_promote:
+                    rj.answer_promotion(number, False)
+                    continue
+                job_id, token = rj.job_id, rj.token
+
+                def done(doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final) -> None:
+                    allowed = error is None and bool(doc) and rj.may_promote  # False or None: the lease is lost
+                    if not allowed:
+                        log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
+                                    "lease lost" if error is None else f"store: {error}", extra={"job_id": rj.job_id})
+                    rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
+                    if error is None:
+                        self._after_heartbeat(rj.job_id, rj.token, doc)
+                self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))
+
+    def _keep_attempt_log(self, rj: RunningJob, code: int | None, last_lines: str) -> None:
+        """Copy the end of the attempt's log into the job's ``logs`` (readable from any host)."""
+        message, job_id = attempt_summary(rj, self.host, code, last_lines), rj.job_id
+        self._submit(Op(f"log:{job_id}:{rj.child.pid if rj.child else 0}", lambda q: q.add_log(job_id, message)))
 
     # -- recording outcomes -----------------------------------------------------------------
     def _record(self, rj: RunningJob, what: str) -> None:
@@ -333,7 +369,7 @@ class Supervisor(StoreDuties):
         if rj.reason == "timeout":
             return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
         if rj.outcome is not None:
-            return "error", str(rj.outcome[1])
+            return rj.error_kind, str(rj.outcome[1])
         return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
 
     def _recorded(self, job_id: str, what: str, result: Any, error: BaseException | None) -> None:

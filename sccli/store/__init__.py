@@ -7,38 +7,77 @@ from typing import TYPE_CHECKING
 
 from sccli.errors import InvalidInput
 from sccli.store.base import JobChange, JobQuery, Store
-from sccli.store.urls import redact, resolve_db_name, resolve_url
+from sccli.store.urls import StoreTarget, check_mongo_url, describe_store, redact, resolve_store_target, resolve_url
 
 if TYPE_CHECKING:
+    from sccli.settings import Settings
     from sccli.store.sqlite import SqliteStore
 
-__all__ = ["JobChange", "JobQuery", "Store", "open_store", "redact", "resolve_url"]
+__all__ = [
+    "JobChange", "JobQuery", "Store", "StoreTarget", "describe_store", "open_store", "open_target",
+    "redact", "resolve_store_target", "resolve_url", "store_timeout_ms",
+]
+
+DEFAULT_TIMEOUT_MS = 3000
+#: Longest SC_DB_TIMEOUT_MS accepted (10 minutes): beyond it a command only seems to hang.
+MAX_TIMEOUT_MS = 600_000
 
 
-def open_store(url: str | None = None, db_name: str | None = None, timeout_ms: int | None = None) -> Store:
-    """Open the store a URL names (see :func:`resolve_url` for the order of precedence).
+def open_store(
+    url: str | None = None,
+    db_name: str | None = None,
+    timeout_ms: int | None = None,
+    *,
+    settings: Settings | None = None,
+    create: bool = True,
+) -> Store:
+    """Open the store a URL names, resolved by :func:`resolve_store_target` (flags, env, settings).
 
     ``mongodb://`` and ``mongodb+srv://`` open MongoDB, ``mongomock://`` an in-process mongomock,
     ``sqlite:///path`` or a plain path a SQLite file. Nothing is connected until first use.
+    ``create=False`` refuses to create a SQLite file that does not exist (read commands).
     """
-    url = resolve_url(url)
-    name = resolve_db_name(db_name)
-    timeout = timeout_ms if timeout_ms is not None else int(os.environ.get("SC_DB_TIMEOUT_MS", "3000"))
+    return open_target(resolve_store_target(url, db_name, settings), timeout_ms, create=create)
+
+
+def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: bool = True) -> Store:
+    """Open a resolved store. The default SQLite file is always created when missing."""
+    url = target.url
+    timeout = timeout_ms if timeout_ms is not None else store_timeout_ms()
+    if "\x00" in url:
+        raise InvalidInput("store URL contains a NUL character")
     if url.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
         from sccli.store.mongo import MongoStore
 
-        return MongoStore(url, name, timeout_ms=timeout)
+        if not url.startswith("mongomock://"):
+            check_mongo_url(url, target.url_source)
+        return MongoStore(url, target.db_name, timeout_ms=timeout)
+    create = create or target.is_default
     if url.startswith("sqlite://"):
         path = url[len("sqlite://"):]
         if path.startswith("//"):  # sqlite:////abs/path
             path = path[1:]
-        return _sqlite(path or ":memory:", timeout)
+        return _sqlite(path or ":memory:", timeout, create)
     if "://" in url:
-        raise InvalidInput(f"unsupported store URL {redact(url)!r} (use mongodb://, sqlite:/// or a file path)")
-    return _sqlite(url, timeout)
+        raise InvalidInput(f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file path)")
+    return _sqlite(url, timeout, create)
 
 
-def _sqlite(path: str, timeout_ms: int) -> SqliteStore:
+def store_timeout_ms() -> int:
+    """``SC_DB_TIMEOUT_MS`` (default 3000): how long a command waits for the store."""
+    raw = os.environ.get("SC_DB_TIMEOUT_MS", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_MS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"SC_DB_TIMEOUT_MS must be a whole number of milliseconds, got {raw[:40]!r}") from None
+    if not 1 <= value <= MAX_TIMEOUT_MS:
+        raise InvalidInput(f"SC_DB_TIMEOUT_MS must be between 1 and {MAX_TIMEOUT_MS}, got {value}")
+    return value
+
+
+def _sqlite(path: str, timeout_ms: int, create: bool) -> SqliteStore:
     from sccli.store.sqlite import SqliteStore
 
-    return SqliteStore(path, busy_timeout_ms=max(timeout_ms, 5000))
+    return SqliteStore(path, busy_timeout_ms=max(timeout_ms, 5000), create=create)

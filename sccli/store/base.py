@@ -157,8 +157,9 @@ class Store(ABC):
         """Create tables/collections and indexes idempotently."""
 
     @abstractmethod
-    def ping(self) -> None:
-        """Raise StoreUnavailable when the store cannot be reached within its timeout."""
+    def ping(self, write: bool = False) -> None:
+        """Raise StoreUnavailable when the store cannot be reached within its timeout
+        (``write``: nor written to, e.g. a SQLite file another process keeps locked)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -319,13 +320,23 @@ class Store(ABC):
         a uuid exists already (SQLite then writes none of them)."""
 
     @abstractmethod
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` datasets (of ``statuses``, None: any) with ``uuid > after``, ordered by uuid."""
+    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
+        """Up to ``limit`` datasets (of ``statuses``, None: any) with ``uuid > after``, ordered by
+        uuid; ``slim`` returns only ``{uuid, status}`` of each (no document decoded)."""
 
     @abstractmethod
     def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
-        """Pending and running jobs of these datasets, in one query per chunk of uuids
-        (looked up by dataset, however many pending jobs the queue holds)."""
+        """Pending and running jobs of these datasets as ``{job_id, dataset_uuid, job_type,
+        status, created_at}``, in one query per chunk of uuids (looked up by dataset, however
+        many pending jobs the queue holds)."""
+
+    @abstractmethod
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{job_id: {status, attempts}}`` of those of ``job_ids`` that exist (one query per chunk)."""
+
+    @abstractmethod
+    def dataset_statuses(self, uuids: Sequence[str]) -> dict[str, str | None]:
+        """``{uuid: status}`` of those of ``uuids`` that exist (one query per chunk)."""
 
     @abstractmethod
     def insert_migration_batch(
@@ -335,7 +346,9 @@ class Store(ABC):
 
         A job whose ``active_key`` is already held is not inserted, nor are its entry and events
         (matched by ``job_id``); return the ids of those jobs. SQLite writes the batch in one
-        transaction; MongoDB inserts jobs first, then entries and events.
+        transaction; MongoDB writes the entries and events first, then the jobs, then removes
+        the entries and events of jobs the unique ``active_key`` refused (so no job ever exists
+        that the ledger does not know).
         """
 
     @abstractmethod

@@ -200,7 +200,7 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         return as_utc(server) - (sent + (received - sent) / 2)  # type: ignore[operator]
 
     @guard
-    def ping(self) -> None:
+    def ping(self, write: bool = False) -> None:
         self.client.admin.command("ping")
 
     def close(self) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sccli.domain import ACTIVE_STATUSES, JobStatus
 from sccli.store.mongo_support import create_indexes, expected_index_names, guard, normalize
 
 _CHUNK = 1000
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+_ACTIVE_FIELDS = {"_id": 0, "job_id": 1, "dataset_uuid": 1, "job_type": 1, "status": 1, "created_at": 1}
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
@@ -55,36 +58,63 @@ class MongoLedger:
             self.coll("datasets").insert_many([dict(d) for d in docs])
 
     @guard
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
         filt: dict[str, Any] = {"uuid": {"$gt": after or ""}}
         if statuses is not None:
             filt["status"] = {"$in": list(statuses)}
-        cursor = self.coll("datasets").find(filt).sort([("uuid", 1)]).limit(int(limit))
+        projection = {"_id": 0, "uuid": 1, "status": 1} if slim else None
+        cursor = self.coll("datasets").find(filt, projection).sort([("uuid", 1)]).limit(int(limit))
+        if slim:
+            return [{"uuid": d["uuid"], "status": d.get("status")} for d in cursor]
         return [normalize(d) for d in cursor]
+
+    @guard
+    def dataset_statuses(self, uuids: Sequence[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for chunk in _chunks(list(uuids)):
+            for d in self.coll("datasets").find({"uuid": {"$in": list(chunk)}}, {"_id": 0, "uuid": 1, "status": 1}):
+                out.setdefault(d["uuid"], d.get("status"))  # the portal's collection may hold duplicates: the first wins
+        return out
 
     # -- jobs -------------------------------------------------------------------------------
     @guard
     def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dataset_uuids)):
-            cursor = self.coll("jobs").find({"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": ["pending", "running"]}})
+            cursor = self.coll("jobs").find({"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": _ACTIVE}}, _ACTIVE_FIELDS)
             out.extend(normalize(d) for d in cursor)
+        return out
+
+    @guard
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(job_ids)):
+            for d in self.coll("jobs").find({"job_id": {"$in": list(chunk)}}, {"_id": 0, "job_id": 1, "status": 1, "attempts": 1}):
+                out[d["job_id"]] = {"status": d.get("status"), "attempts": d.get("attempts") or 0}
         return out
 
     @guard
     def insert_migration_batch(
         self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
     ) -> list[str]:
+        """Ledger entries and creation events first, then the jobs, then the entries and events
+        of jobs the unique ``active_key`` refused are removed. A crash at any point leaves no job
+        the ledger does not know (rollback could never remove it); at worst entries whose job
+        does not exist, which rollback reports as already gone."""
         held = self._held_keys([j["active_key"] for j in jobs if j.get("active_key")])
-        fresh = [dict(j) for j in jobs if j.get("active_key") not in held]
         left_out = {j["job_id"] for j in jobs if j.get("active_key") in held}
-        left_out |= self._insert_jobs(fresh)
         ledger_docs = [dict(e, kind="entry") for e in entries if e.get("job_id") not in left_out]
         if ledger_docs:
-            self._ledger().insert_many(ledger_docs)
+            self._ledger().insert_many(ledger_docs, ordered=False)
         event_docs = [dict(ev) for ev in events if ev.get("job_id") not in left_out]
         if event_docs:
-            self.coll("events").insert_many(event_docs)
+            self.coll("events").insert_many(event_docs, ordered=False)
+        refused = self._insert_jobs([dict(j) for j in jobs if j["job_id"] not in left_out])
+        if refused:
+            refused_entries = sorted(e["entry_id"] for e in ledger_docs if e.get("job_id") in refused)
+            self._ledger().delete_many({"entry_id": {"$in": refused_entries}})
+            self.coll("events").delete_many({"job_id": {"$in": sorted(refused)}})
+        left_out |= refused
         return [j["job_id"] for j in jobs if j["job_id"] in left_out]
 
     def _held_keys(self, keys: list[str]) -> set[str]:
@@ -114,7 +144,7 @@ class MongoLedger:
         jobs = self.coll("jobs")
         deleted: list[str] = []
         for chunk in _chunks(list(job_ids)):
-            filt = {"job_id": {"$in": list(chunk)}, "status": "pending", "attempts": 0}
+            filt = {"job_id": {"$in": list(chunk)}, "status": JobStatus.PENDING.value, "attempts": 0}
             found = [d["job_id"] for d in jobs.find(filt, {"job_id": 1})]
             if not found:
                 continue

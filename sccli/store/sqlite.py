@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sccli.clock import to_epoch
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
@@ -45,8 +46,9 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
     kind = "sqlite"
     atomic_followups = True
 
-    def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000, *, create: bool = True) -> None:
         self.path = str(path)
+        self.create = create  # False: a missing file is StoreUnavailable, never created (read commands)
         self.display_url = "sqlite://" + (self.path if self.path.startswith("/") else "/" + self.path)
         self.busy_timeout_ms = busy_timeout_ms
         self.names = collection_names()
@@ -55,10 +57,19 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        target: str = self.path
+        if self.path != ":memory:" and self.create:
+            folder = Path(self.path).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot create the SQLite store's folder {folder}: {exc.strerror or exc}") from None
+        elif self.path != ":memory:":
+            if not Path(self.path).expanduser().is_file():
+                raise StoreUnavailable(f"SQLite store {self.path} does not exist (a command that writes creates it)")
+            target = f"file:{quote(str(Path(self.path).expanduser()))}?mode=rw"
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            conn = sqlite3.connect(target, timeout=self.busy_timeout_ms / 1000, isolation_level=None, uri=target.startswith("file:"))
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             # 2 KiB pages halve the WAL bytes each commit writes (a job update touches ~10 index
             # pages): +25 % claim+complete/s. Only takes effect on a new file.
@@ -133,8 +144,11 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         for statement in schema_statements(self.names):
             conn.execute(statement)
 
-    def ping(self) -> None:
+    def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
+        if write:
+            with self._write():
+                pass
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

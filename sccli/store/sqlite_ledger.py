@@ -12,10 +12,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sccli.clock import to_epoch
+from sccli.clock import from_epoch, to_epoch
+from sccli.domain import ACTIVE_STATUSES, JobStatus
 from sccli.store import codec
 
 _CHUNK = 500  # bound parameters per IN (...) list
+_ACTIVE = ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES)
 _INDEX_RE = re.compile(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)")
 
 
@@ -83,23 +85,48 @@ class SqliteLedger:
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"a dataset already exists: {exc}") from exc
 
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int) -> list[dict[str, Any]]:
+    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
         clauses, params = ["uuid > ?"], [after or ""]
         if statuses is not None:
             statuses = list(statuses)
             # "+status": walk the uuid key in order instead of sorting every match of the status index per page.
             clauses.append(f"+status IN ({_marks(statuses)})" if statuses else "0")
             params.extend(statuses)
-        sql = f"SELECT doc FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER BY uuid LIMIT {int(limit)}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]  # type: ignore[attr-defined]
+        columns = "uuid, status" if slim else "doc"
+        sql = f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER BY uuid LIMIT {int(limit)}"
+        rows = self._read(sql, params)  # type: ignore[attr-defined]
+        if slim:
+            return [{"uuid": uuid, "status": status} for uuid, status in rows]
+        return [codec.loads(r[0]) for r in rows]
+
+    def dataset_statuses(self, uuids: Sequence[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for chunk in _chunks(list(uuids)):
+            sql = f"SELECT uuid, status FROM {self.names['datasets']} WHERE uuid IN ({_marks(chunk)})"
+            out.update(self._read(sql, list(chunk)))  # type: ignore[attr-defined]
+        return out
 
     # -- jobs -------------------------------------------------------------------------------
     def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dataset_uuids)):
             # "+status" keeps the planner on the dataset index: the status one would scan every pending job.
-            sql = f"SELECT doc FROM {self.names['jobs']} WHERE dataset_uuid IN ({_marks(chunk)}) AND +status IN ('pending', 'running')"
-            out.extend(codec.loads(r[0]) for r in self._read(sql, list(chunk)))  # type: ignore[attr-defined]
+            sql = (
+                f"SELECT job_id, dataset_uuid, job_type, status, created_at FROM {self.names['jobs']} "
+                f"WHERE dataset_uuid IN ({_marks(chunk)}) AND +status IN ({_ACTIVE})"
+            )
+            out.extend(
+                {"job_id": job_id, "dataset_uuid": uuid, "job_type": job_type, "status": status, "created_at": from_epoch(created)}
+                for job_id, uuid, job_type, status, created in self._read(sql, list(chunk))  # type: ignore[attr-defined]
+            )
+        return out
+
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(job_ids)):
+            sql = f"SELECT job_id, status, attempts FROM {self.names['jobs']} WHERE job_id IN ({_marks(chunk)})"
+            for job_id, status, attempts in self._read(sql, list(chunk)):  # type: ignore[attr-defined]
+                out[job_id] = {"status": status, "attempts": attempts}
         return out
 
     def insert_migration_batch(
@@ -135,13 +162,9 @@ class SqliteLedger:
         deleted: list[str] = []
         with self._write() as conn:  # type: ignore[attr-defined]
             for chunk in _chunks(list(job_ids)):
-                rows = conn.execute(
-                    f"SELECT job_id FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND status = 'pending' AND attempts = 0", list(chunk)
-                ).fetchall()
-                ids = [r[0] for r in rows]
-                if ids:
-                    conn.execute(f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(ids)})", ids)
-                    deleted.extend(ids)
+                # "+status": look the ids up by primary key, not by scanning every pending job.
+                sql = f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND +attempts = 0 RETURNING job_id"
+                deleted.extend(r[0] for r in conn.execute(sql, [*chunk, JobStatus.PENDING.value]).fetchall())
         return deleted
 
     # -- ledger -----------------------------------------------------------------------------

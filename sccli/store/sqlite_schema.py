@@ -31,6 +31,9 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_completed ON {jobs}(status, completed_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_completed ON {jobs}(completed_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_created ON {jobs}(created_at)",
+        # listings by status or type, newest first, served by an index (no sort of the table)
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_created ON {jobs}(status, created_at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_created ON {jobs}(job_type, created_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",  # monitor: index-only queue counts
         # monitor: window figures (counts, durations, retries, per-day) read from the index alone
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, status, started_at, attempts)",

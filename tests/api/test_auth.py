@@ -67,7 +67,7 @@ def test_create_app_refuses_no_tokens_unless_anonymous_is_explicit(tmp_path: Pat
     with pytest.raises(InvalidInput, match="token"):
         create_app(spec.url, spec.db_name, Settings(), {})
     app = create_app(spec.url, spec.db_name, Settings(), {}, allow_anonymous=True)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:  # anonymous: loopback Host only
         dataset = add_dataset(app.state.api.store)
         job = client.post("/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"}).json()
     assert job["created_by"] == "api:anonymous"

@@ -28,7 +28,7 @@ def test_create_returns_201_with_the_job_in_portal_shape(api: Api) -> None:
     assert job["created_at"].endswith("Z") and job["run_after"].endswith("Z")
     assert "_id" not in job and "lease_token" not in job
     events = api.store.find_events(job["job_id"])
-    assert [(e["to"], e["actor"]) for e in events if e.get("entity") == "job"] == [("pending", "api")]
+    assert [(e["to"], e["actor"]) for e in events if e.get("entity") == "job"] == [("pending", "api:portal")]
     assert api.store.get_dataset(dataset)["status"] == "conversion queued"
 
 
@@ -129,7 +129,7 @@ def test_cancel_pending_running_and_ended_jobs(api: Api) -> None:
     pending = _create(api, dataset).json()["job_id"]
     done = api.post(f"/api/v1/jobs/{pending}/cancel", json={"reason": "wrong sensor"}).json()
     assert (done["status"], done["error"]) == ("cancelled", "wrong sensor")
-    assert api.store.find_events(pending)[-1]["actor"] in ("api",)
+    assert api.store.find_events(pending)[-1]["actor"] == "api:portal"
     again = api.post(f"/api/v1/jobs/{pending}/cancel")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
     running_id = _create(api, dataset, "data_validation").json()["job_id"]
@@ -148,7 +148,7 @@ def test_retry_only_failed_or_cancelled_jobs(api: Api) -> None:
     retried = api.post(f"/api/v1/jobs/{job_id}/retry")
     assert retried.status_code == 200 and retried.json()["status"] == "pending"
     last = api.store.find_events(job_id)[-1]
-    assert (last["to"], last["actor"]) in {("pending", "api"), ("conversion queued", "api")}
+    assert (last["to"], last["actor"]) in {("pending", "api:portal"), ("conversion queued", "api:portal")}
     assert api.post(f"/api/v1/jobs/{new_uuid()}/retry").status_code == 404
 
 

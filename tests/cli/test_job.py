@@ -105,6 +105,7 @@ def test_malformed_uuid_unknown_dataset_and_duplicate(sc: Any) -> None:
 
 
 def test_unknown_job_and_dataset_are_not_found(sc: Any) -> None:
+    assert sc("dataset", "add").exit_code == 0  # the store exists: read commands do not create it
     for args in (["job", "show", "nope"], ["job", "retry", "nope"], ["job", "cancel", "nope"], ["dataset", "show", "550e8400-e29b-41d4-a716-446655440000"]):
         r = sc(*args)
         assert r.exit_code == EXIT_NOT_FOUND, args

@@ -110,3 +110,23 @@ def test_submitted_archive_goes_straight_to_unzipping(queue: JobQueue, store: St
     queue.create_job(ds, "file_extraction")
     claim(queue)
     assert store.get_dataset(ds)["status"] == "unzipping"  # type: ignore[index]
+
+
+def test_a_result_too_large_to_record_fails_once(queue: JobQueue, store: Store) -> None:
+    ds = add_dataset(store)
+    job_id = queue.create_job(ds, "dataset_conversion", max_attempts=2)
+    job = claim(queue)
+    failed = queue.complete(job_id, job["lease_token"], {"status": "ok", "checksum": 2**70})
+    assert failed is not None and failed["status"] == JobStatus.FAILED and failed["attempts"] == 1
+    assert failed["errors"][-1]["kind"] == ErrorKind.TOO_LARGE and "64 bits" in failed["error"]
+    assert store.get_dataset(ds)["status"] == DatasetStatus.FAILED  # type: ignore[index]
+
+
+@pytest.mark.parametrize("parameters", [{"sensor_type": 2**64}, {"conversion_params": {"a": float("nan")}}, {"conversion_params": {"$where": "x"}}])
+def test_parameters_the_store_cannot_hold_are_refused_at_creation(queue: JobQueue, store: Store, parameters: dict) -> None:
+    from sccli.store.base import JobQuery
+
+    ds = add_dataset(store)
+    with pytest.raises(InvalidInput, match="parameters"):
+        queue.create_job(ds, "dataset_conversion", parameters)
+    assert store.count_jobs(JobQuery()) == 0 and store.get_dataset(ds)["status"] == "submitted"  # type: ignore[index]

@@ -56,6 +56,11 @@ class Legacy:
         blocked = self.blocked()
         return sorted(u for u, s in self.status_of.items() if s in MIGRATION_TABLE and u not in self.existing_jobs and u not in blocked)
 
+    def left_blocked(self) -> list[str]:
+        """Blocked datasets without an active job: listed with their problems by the plan, no
+        job after a run, a ``blocked`` finding of validation."""
+        return sorted(self.blocked() - set(self.existing_jobs))
+
     def migration(self, **kwargs: Any) -> JobMigration:
         return JobMigration(self.store, settings=self.settings, actor="cli:test@host", batch_size=kwargs.pop("batch_size", 300), **kwargs)
 
@@ -83,6 +88,9 @@ def dataset_doc(i: int, status: str) -> dict[str, Any]:
 def build_legacy(store: Store, root: Path, count: int) -> Legacy:
     legacy = Legacy(store, settings_for(root))
     docs = [dataset_doc(i, ALL_STATUSES[i % len(ALL_STATUSES)]) for i in range(count)]
+    for doc in docs:  # the portal keeps uploaded files inside the data directories
+        if "files" in doc:
+            doc["files"] = [str(root / "in" / doc["uuid"] / "upload" / "data.bin")]
     store.insert_datasets(docs)
     queue = JobQueue(store, actor="cli:legacy@host")
     for i, doc in enumerate(docs):

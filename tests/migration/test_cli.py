@@ -48,7 +48,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sc: Callable[..., Any], cli_
     assert result.exit_code == 0, result.output
     for uid in cli_legacy.needing_jobs():
         assert uid in result.stdout
-    assert "dry run: nothing written" in result.stdout and "no archive to unzip" in result.stdout
+    for uid in cli_legacy.left_blocked():  # listed with their problems, first
+        assert uid in result.stdout
+    assert "dry run: nothing written" in result.stdout and "no archive to unzip" in result.stdout and "no files to upload" in result.stdout
+    assert f"{len(cli_legacy.left_blocked())} dataset(s) with problems (listed first) would get no job" in result.stdout
     assert "3600 s" in result.stdout  # in-flight datasets wait out the grace period
     assert _jobs(cli_legacy.store) == before and cli_legacy.store.list_migrations() == []
 
@@ -74,8 +77,14 @@ def test_run_json_then_rerun_then_validate(sc: Callable[..., Any], cli_legacy: L
     first = json.loads(sc("run", "--yes", "--json", "--grace-seconds", "60").stdout)
     assert first["jobs_created"] == len(cli_legacy.needing_jobs()) and first["dry_run"] is False
     assert sorted(i["dataset_uuid"] for i in first["items"] if i["job_id"]) == cli_legacy.needing_jobs()
-    second = json.loads(sc("run", "--yes", "--json").stdout)
+    assert first["with_problems"] == len(cli_legacy.left_blocked()) > 0
+    second = json.loads(sc("run", "--yes", "--json", "--skip-problems").stdout)  # accepted: it is the default
     assert second["jobs_created"] == 0
+    blocked = sc("validate", "--json")
+    assert blocked.exit_code == 1
+    assert {(f["check"], f["dataset_uuid"]) for f in json.loads(blocked.stdout)["findings"]} == {("blocked", u) for u in cli_legacy.left_blocked()}
+    for uid in cli_legacy.left_blocked():  # an administrator gives up on them
+        cli_legacy.store.update_dataset(uid, None, {"status": "failed"})
     valid = sc("validate")
     assert valid.exit_code == 0 and valid.stdout.startswith("valid")
     listed = json.loads(sc("list", "--json").stdout)
@@ -97,10 +106,13 @@ def test_validate_failure_exits_1_with_each_finding(sc: Callable[..., Any], cli_
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["valid"] is False
-    assert sorted(f["dataset_uuid"] for f in data["findings"]) == cli_legacy.needing_jobs()
+    assert sorted(f["dataset_uuid"] for f in data["findings"] if f["check"] == "missing_job") == cli_legacy.needing_jobs()
+    assert sorted(f["dataset_uuid"] for f in data["findings"] if f["check"] == "blocked") == cli_legacy.left_blocked()
+    assert len(data["findings"]) == len(cli_legacy.needing_jobs()) + len(cli_legacy.left_blocked())
     assert "Error: migration validation found" in result.stderr
     table = sc("validate", "--format", "plain")
     assert table.exit_code == 1 and table.stdout.count("missing_job") == len(cli_legacy.needing_jobs())
+    assert table.stdout.count("blocked") == len(cli_legacy.left_blocked())
 
 
 def test_rollback(sc: Callable[..., Any], cli_legacy: Legacy) -> None:
@@ -135,7 +147,8 @@ def test_compat_keeps_the_original_method_names(cli_legacy: Legacy) -> None:
     one = cli_legacy.needing_jobs()[0]
     assert migration.migrate_specific_dataset(one)["jobs_created"] == 1
     assert migration.migrate_all_datasets()["jobs_created"] == len(cli_legacy.needing_jobs()) - 1
-    assert migration.validate_migration() == {"valid": True, "findings": []}
+    after = migration.validate_migration()
+    assert after["valid"] is False and {f["check"] for f in after["findings"]} == {"blocked"}
     assert migration.rollback_migration(dataset_uuid=one)["jobs_removed"] == 1
     assert migration.rollback_migration()["jobs_removed"] == len(cli_legacy.needing_jobs()) - 1
 

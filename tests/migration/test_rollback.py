@@ -77,6 +77,29 @@ def test_restored_status_is_logged_with_the_migration_actor(small_legacy: Legacy
     # The removed job's creation event went with it; the restore is logged under the removed job's id.
     events = store.find_events(item.job_id or "")
     assert [(e["entity"], e["from"], e["to"], e["actor"]) for e in events] == [("dataset", "uploading", "upload queued", f"migration:{report.migration_id}")]
+    # Written by move_dataset as an administrative exit from the transition table.
+    assert events[0]["reason"] == f"rollback of migration {report.migration_id} (removed job {item.job_id}) (forced)"
+    assert events[0]["dataset_uuid"] == item.dataset_uuid
+
+
+def test_restore_goes_through_move_dataset_forced(small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sccli.datasets
+
+    calls: list[tuple[str, str, dict]] = []
+    real = sccli.datasets.move_dataset
+
+    def spy(store: Store, uuid: str, target: str, **kwargs: object) -> bool:
+        calls.append((uuid, target, dict(kwargs)))
+        return real(store, uuid, target, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sccli.datasets, "move_dataset", spy)
+    report = small_legacy.migration().run()
+    item = next(i for i in report.items if i.job_id and i.status == "conversion queued")
+    small_legacy.store.update_dataset(item.dataset_uuid, None, {"status": "converting"})
+    small_legacy.migration().rollback(dataset_uuid=item.dataset_uuid)
+    assert [(u, t, k["force"], k["job_id"], k["actor"]) for u, t, k in calls] == [
+        (item.dataset_uuid, "conversion queued", True, item.job_id, f"migration:{report.migration_id}")
+    ]
 
 
 def test_rollback_scopes(small_legacy: Legacy) -> None:

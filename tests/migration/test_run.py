@@ -28,7 +28,9 @@ def test_dry_run_then_run_then_rerun_on_the_legacy_store(legacy: Legacy) -> None
     plan = legacy.migration().run(dry_run=True)
     assert _snapshot(legacy) == before, "a dry run wrote something"
     assert sorted(i.dataset_uuid for i in plan.items if i.action == "create") == legacy.needing_jobs()
-    assert {i.dataset_uuid for i in plan.items if i.action == "skip"} == set(legacy.existing_jobs)
+    skipped = {i.dataset_uuid: i for i in plan.items if i.action == "skip"}
+    assert set(skipped) == set(legacy.existing_jobs) | set(legacy.left_blocked())
+    assert sorted(u for u, i in skipped.items() if i.problems) == legacy.left_blocked(), "a blocked dataset is not listed with its problems"
     assert plan.not_migrated == {s: len(u) for s, u in legacy.by_status.items() if s not in MIGRATION_TABLE}
 
     report = legacy.migration(grace_seconds=900).run()
@@ -40,7 +42,8 @@ def test_dry_run_then_run_then_rerun_on_the_legacy_store(legacy: Legacy) -> None
     again = legacy.migration().run()
     assert again.created == 0 and store.count_jobs(JobQuery()) == count
     assert again.skipped == again.examined == report.examined
-    assert legacy.migration().validate() == []
+    findings = legacy.migration().validate()
+    assert {(f.check, f.dataset_uuid) for f in findings} == {("blocked", u) for u in legacy.left_blocked()}
 
 
 def _check_jobs(legacy: Legacy, migration_id: str, grace: float) -> None:
@@ -80,7 +83,8 @@ def test_parameters_come_from_the_dataset_and_data_directories(small_legacy: Leg
         dataset = small_legacy.store.get_dataset(job["dataset_uuid"])
         assert dataset is not None
         expected = {"input_path": os.path.join(settings.in_data_dir, dataset["uuid"]), "output_path": os.path.join(settings.out_data_dir, dataset["uuid"])}
-        for source, target in (("user", "user_email"), ("google_drive_link", "data_url"), ("sensor", "sensor_type"), ("conversion_parameters", "conversion_params")):
+        pairs = (("user", "user_email"), ("google_drive_link", "data_url"), ("sensor", "sensor_type"), ("conversion_parameters", "conversion_params"), ("files", "files"))
+        for source, target in pairs:
             if source in dataset:
                 expected[target] = dataset[source]
         assert job["parameters"] == expected
@@ -127,12 +131,25 @@ def test_unmounted_data_directory_is_one_note_not_a_problem_per_dataset(small_le
 
 
 def test_single_dataset_run(small_legacy: Legacy) -> None:
-    target = small_legacy.by_status["uploading"][0] if small_legacy.by_status["uploading"][0] not in small_legacy.existing_jobs else small_legacy.by_status["uploading"][1]
+    target = next(u for u in small_legacy.by_status["uploading"] if u in small_legacy.needing_jobs())
     report = small_legacy.migration().run(dataset_uuid=target)
     jobs = small_legacy.store.find_jobs(JobQuery(migration_id=report.migration_id))
     assert [(j["dataset_uuid"], j["job_type"], j["priority"]) for j in jobs] == [(target, "file_upload", 1)]
     again = small_legacy.migration().run(dataset_uuid=target)
     assert again.created == 0 and again.items[0].reason == "already has an active file_upload job"
+
+
+def test_single_blocked_upload_dataset_is_listed_and_skipped(small_legacy: Legacy) -> None:
+    target = next(u for u in small_legacy.by_status["upload queued"] if u in small_legacy.left_blocked())
+    for dry_run in (True, False):
+        report = small_legacy.migration().run(dataset_uuid=target, dry_run=dry_run)
+        (item,) = report.items
+        assert (item.action, item.job_type, item.job_id) == ("skip", "file_upload", None)
+        assert item.problems == ["no files to upload (the dataset names none in its 'files' field)"]
+        assert (item.reason or "").startswith("not migrated, its job could not succeed: no files to upload")
+        assert report.created == 0 and report.with_problems == 1
+    assert small_legacy.store.count_jobs(JobQuery(dataset_uuid=target)) == 0
+    assert small_legacy.store.find_migration_entries(dataset_uuid=target) == []
 
 
 def test_single_dataset_that_needs_no_job(small_legacy: Legacy) -> None:
@@ -165,7 +182,9 @@ def test_job_that_appears_while_migrating_is_not_duplicated(small_legacy: Legacy
     # The planner is made blind to existing jobs: the batched write must still refuse duplicates.
     monkeypatch.setattr(run_module, "active_stage_types", lambda store, uuids: {})
     report = small_legacy.migration().run()
-    assert sorted(report.conflicts) == sorted(small_legacy.existing_jobs)
+    # Blocked datasets are skipped before any write, whatever jobs they have.
+    assert sorted(report.conflicts) == sorted(set(small_legacy.existing_jobs) - small_legacy.blocked())
+    assert report.conflicts
     for uid in small_legacy.existing_jobs:
         assert small_legacy.store.count_jobs(JobQuery(dataset_uuid=uid)) == 1
     assert len(small_legacy.store.find_migration_entries(report.migration_id)) == report.created

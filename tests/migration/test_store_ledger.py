@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sccli.clock import utcnow
@@ -91,3 +93,61 @@ def test_mongo_unique_index_refusal_inside_a_batch_is_reported(tmp_path: object)
     first, second = _built(store, uuid), _built(store, uuid)
     assert store._insert_jobs([dict(first), dict(second)]) == {second["job_id"]}  # type: ignore[attr-defined]
     store.client.drop_database("ledger_dup")  # type: ignore[attr-defined]
+
+
+def test_mongo_ledger_entries_are_written_before_the_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure (or crash) after the entries and before the jobs leaves no job the ledger does
+    not know; rollback then finds the entries' jobs already gone."""
+    from pymongo.errors import AutoReconnect
+
+    from sccli.errors import StoreUnavailable
+    from sccli.migration.rollback import Rollback
+    from sccli.store import open_store
+
+    store = open_store("mongomock://ledger-order", "ledger_order")
+    try:
+        jobs = [_built(store, dataset_doc(i, "converting")["uuid"]) for i in range(3)]
+        entries = [_entry(j) for j in jobs]
+        real_coll = store.coll  # type: ignore[attr-defined]
+
+        class FailingJobs:
+            """The jobs collection, losing the connection on the batch insert."""
+
+            def __init__(self, coll: object) -> None:
+                self.coll = coll
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.coll, name)
+
+            def insert_many(self, *args: object, **kwargs: object) -> None:
+                assert len(store.find_migration_entries("mig-x")) == 3, "jobs written before their ledger entries"
+                raise AutoReconnect("connection lost after the ledger write")
+
+        monkeypatch.setattr(store, "coll", lambda key: FailingJobs(real_coll(key)) if key == "jobs" else real_coll(key))
+        with pytest.raises(StoreUnavailable):
+            store.insert_migration_batch(jobs, entries, [])
+        monkeypatch.undo()
+        assert {e["job_id"] for e in store.find_migration_entries("mig-x")} == {j["job_id"] for j in jobs}
+        assert store.count_jobs(JobQuery()) == 0
+        store.insert_migration({"migration_id": "mig-x", "kind": "migration", "status": "failed", "started_at": utcnow()})
+        report = Rollback(store).execute(migration_id="mig-x")
+        assert (report.already_gone, report.removed, report.not_undone) == (3, 0, [])
+        assert store.find_migration_entries("mig-x", pending_only=True) == []
+    finally:
+        store.client.drop_database("ledger_order")  # type: ignore[attr-defined]
+
+
+def test_refused_jobs_leave_no_ledger_entry_or_event(store: Store, store_spec: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job the unique active_key refuses inside the write (another writer won the race after
+    the up-front check) takes its entry and creation event with it."""
+    if store_spec.kind == "wire":
+        pytest.skip("the wire test server does not enforce unique indexes (the up-front check covers it there)")
+    uuids = [dataset_doc(i, "converting")["uuid"] for i in range(2)]
+    jobs = [_built(store, u) for u in uuids]
+    store.insert_job(_built(store, uuids[0]))  # the other writer's job
+    if store.kind != "sqlite":
+        monkeypatch.setattr(store, "_held_keys", lambda keys: set())  # blind to it: the index must refuse
+    events = [{"job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(), "actor": "migration:mig-x"} for j in jobs]
+    assert store.insert_migration_batch(jobs, [_entry(j) for j in jobs], events) == [jobs[0]["job_id"]]
+    assert [e["job_id"] for e in store.find_migration_entries("mig-x")] == [jobs[1]["job_id"]]
+    assert store.find_events(jobs[0]["job_id"]) == [] and len(store.find_events(jobs[1]["job_id"])) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,15 +32,33 @@ def _found(findings: list[Finding]) -> set[tuple[str, str | None, str | None]]:
 
 def test_legacy_store_before_migration_lists_every_dataset_without_a_job(small_legacy: Legacy) -> None:
     findings = small_legacy.migration().validate()
-    assert _found(findings) == {("missing_job", u, None) for u in small_legacy.needing_jobs()}
+    missing = {("missing_job", u, None) for u in small_legacy.needing_jobs()}
+    blocked = {("blocked", u, None) for u in small_legacy.left_blocked()}
+    assert missing and blocked and _found(findings) == missing | blocked
     assert all("run sc migrate run" in f.message for f in findings)
+
+
+def test_blocked_finding_names_the_problem_until_the_dataset_is_fixed(small_legacy: Legacy) -> None:
+    store = small_legacy.store
+    small_legacy.migration().run()
+    target = next(u for u in small_legacy.by_status["upload queued"] if u in small_legacy.left_blocked())
+    (finding,) = [f for f in small_legacy.migration().validate() if f.dataset_uuid == target]
+    assert finding.check == "blocked" and "no files to upload" in finding.message and "no file_upload job" in finding.message
+    files = [str(Path(small_legacy.settings.in_data_dir) / target / "data.bin")]
+    assert store.update_dataset(target, "upload queued", {"files": files})
+    (finding,) = [f for f in small_legacy.migration().validate() if f.dataset_uuid == target]
+    assert finding.check == "missing_job"  # fixed: the next run gives it its job
+    assert small_legacy.migration().run(dataset_uuid=target).created == 1
+    assert [f for f in small_legacy.migration().validate() if f.dataset_uuid == target] == []
 
 
 def test_broken_store_gives_one_precise_finding_per_problem(small_legacy: Legacy) -> None:
     store = small_legacy.store
     small_legacy.migration().run()
-    assert small_legacy.migration().validate() == []
+    blocked = {("blocked", u, None) for u in small_legacy.left_blocked()}
+    assert _found(small_legacy.migration().validate()) == blocked
     missing = _dataset(store, "conversion queued")
+    Path(small_legacy.settings.in_data_dir, missing).mkdir()
     duplicated = _dataset(store, "sync queued")
     first = _job(store, duplicated, "google_sync")
     second = _job(store, duplicated, "google_sync", allow_duplicate=True)
@@ -50,14 +69,14 @@ def test_broken_store_gives_one_precise_finding_per_problem(small_legacy: Legacy
     wrong_type = _dataset(store, "zipping")
     wrong = _job(store, wrong_type, "google_sync")
     findings = small_legacy.migration().validate()
-    assert _found(findings) == {
+    assert _found(findings) - blocked == {
         ("missing_job", missing, None),
         ("duplicate_jobs", duplicated, None),
         ("orphan_job", orphan_uuid, orphan),
         ("state_mismatch", done, stray),
         ("state_mismatch", wrong_type, wrong),
     }
-    messages = {f.check: f.message for f in findings}
+    messages = {f.check: f.message for f in findings if f.check != "blocked"}
     assert first in messages["duplicate_jobs"] and second in messages["duplicate_jobs"] and "2 active jobs" in messages["duplicate_jobs"]
     assert "does not exist" in messages["orphan_job"]
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PLUGINS = {
     name: f"tests.service.plugins:{name}"
-    for name in ("ok", "fail", "sleep_forever", "spawn_grandchild_sleep", "progress", "slow_ok")
+    for name in ("ok", "fail", "sleep_forever", "spawn_grandchild_sleep", "progress", "slow_ok", "escape", "staged_write", "flood", "permanent")
 }
 
 #: Tiny intervals so nothing in these tests waits for seconds.

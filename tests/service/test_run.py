@@ -128,6 +128,7 @@ def test_max_concurrent_by_type_caps_a_type(sqlite_spec: StoreSpec, tmp_path: Pa
 
 def test_stop_without_pid_file_finds_the_only_local_service(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
     settings = write_settings(tmp_path)
+    sqlite_spec.open().ping()  # the store exists (a command that only reads it never creates it)
     nothing = run_cli("--db", sqlite_spec.url, "--settings", str(settings), "service", "stop")
     assert nothing.returncode == 4 and "no live service on" in nothing.stderr
     first = services(sqlite_spec, settings, "--worker-id", "svc-a")
