@@ -29,10 +29,7 @@ TYPES = [*CHAINED, "data_validation"]
 ACTOR = "cli:test@host"
 STARTS = [DatasetStatus.SUBMITTED, DatasetStatus.SUBMITTED, DatasetStatus.DONE, DatasetStatus.FAILED, DatasetStatus.UPLOAD_QUEUED]
 
-SETTINGS = settings(
-    max_examples=40, stateful_step_count=30, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+SETTINGS = settings(max_examples=40, stateful_step_count=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def all_events(store: Store) -> list[dict[str, Any]]:
