@@ -20,6 +20,7 @@ demo: install tools
 	$(PY) examples/demo.py
 
 test: install tools
+	$(VENV)/bin/mypy sccli
 	bash scripts/test.sh
 
 lint: install

@@ -47,7 +47,7 @@ def legacy_handler(ctx: Any) -> dict[str, Any] | None:
     for part in qualname.split("."):
         owner, obj = obj, getattr(obj, part)
     # A method of a service class is called as the original did: on the service, with the job.
-    result = obj(owner.__new__(owner), ctx.job) if isinstance(owner, type) else obj(ctx.job)
+    result = obj(owner.__new__(owner), ctx.job) if isinstance(owner, type) else obj(ctx.job)  # type: ignore[call-overload]
     return result if isinstance(result, dict) else None
 
 

@@ -248,7 +248,7 @@ class JobQueue:
             "updated_at": now, "lease_token": uuidlib.uuid4().hex, "cancel_requested": False,
             "progress_percentage": 0, "progress_message": None,
         }
-        claimed = [claimed_item(fields["lease_token"], f"worker:{host}:{pid}", worker, now)]
+        claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]
         if store.atomic_followups:
             with store.atomic():
                 job = store.claim_job(now, fields, types)

@@ -220,7 +220,8 @@ def _annotation(info: Any) -> Any:
         return dict[_annotation(info.key_type), _annotation(info.value_type)]  # type: ignore[misc]
     scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
     meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
-    return Annotated[scalars[type(info)], Meta(**meta)] if meta else scalars[type(info)]
+    base = scalars[type(info)]  # type: ignore[index]
+    return Annotated[base, Meta(**meta)] if meta else base
 
 
 def _describe(info: Any, plural: bool = False) -> str:
@@ -239,7 +240,7 @@ def _describe(info: Any, plural: bool = False) -> str:
         return text if plural else f"an {text}"
     words = {mi.IntType: ("a whole number", "whole numbers"), mi.FloatType: ("a number", "numbers"),
              mi.StrType: ("a string", "strings"), mi.BoolType: ("true or false", "true or false")}
-    noun = words.get(type(info), (str(info), str(info)))[plural]
+    noun = words.get(type(info), (str(info), str(info)))[plural]  # type: ignore[call-overload]
     if isinstance(info, mi.StrType) and info.min_length:
         noun = "non-empty strings" if plural else "a non-empty string"
     pattern = getattr(info, "pattern", None)

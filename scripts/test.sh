@@ -16,7 +16,8 @@ if [ -z "${SC_TEST_MONGO_URL:-}" ] && [ -x "$wire/start" ] && command -v node >/
     echo "wire test server did not start; wire tests will be skipped" >&2
   fi
 fi
-.venv/bin/python -m pytest "$@"
+# Two workers, a test file each at a time: the service tests of one file keep their own timing.
+.venv/bin/python -m pytest -n "${SC_TEST_WORKERS:-2}" --dist loadfile "$@"
 rc=$?
 if [ -n "$started" ]; then "$wire/stop" "$started" >/dev/null 2>&1 || true; fi
 exit $rc

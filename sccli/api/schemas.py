@@ -35,7 +35,7 @@ def _level(inner: dict[str, Any]) -> dict[str, Any]:
 
 def _parameters_schema(schema: dict[str, Any]) -> None:
     """The OpenAPI shape of ``parameters``: what :func:`sccli.limits.check_storable` lets through."""
-    kept = {key: schema[key] for key in ("title", "description", "default") if key in schema}
+    kept: dict[str, Any] = {key: schema[key] for key in ("title", "description", "default") if key in schema}
     schema.clear()
     schema.update({**kept, "anyOf": [{"type": "object", "propertyNames": _KEY, "additionalProperties": _level(_level(_LEAF))}, {"type": "null"}]})
 

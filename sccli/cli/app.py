@@ -74,7 +74,7 @@ class ScGroup(TyperGroup):
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} (set SC_DEBUG=1 for the traceback)", EXIT_INTERNAL)
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
         for position, arg in enumerate(args, 1):
             if "\x00" in arg:  # no path, id or name can hold one; refused before any command runs

@@ -141,7 +141,7 @@ def open_compressor(out: HashingSink, *, is_zstd: bool, level: int, threads: int
         if is_zstd:
             import zstandard
 
-            return zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True).stream_writer(out, closefd=False)
+            return zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True).stream_writer(out, closefd=False)  # type: ignore[arg-type]
         import lz4.frame
 
         return lz4.frame.LZ4FrameFile(out, mode="wb", compression_level=level)

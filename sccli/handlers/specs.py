@@ -144,11 +144,14 @@ def _type_error(param: Param, value: Any) -> InvalidInput:
     return InvalidInput(f"parameter {param.name!r} must be {TYPE_WORDS[param.type]}, got {value!r}")
 
 
-def _check_value(param: Param, value: Any) -> None:
-    if param.type == "list" and isinstance(value, str):
-        value = [value]
+def _instance(value: Any, expected: Any) -> bool:
+    return isinstance(value, expected)  # a function, so the checks below keep value's own type
+
+
+def _check_value(param: Param, given: Any) -> None:
+    value: Any = [given] if param.type == "list" and isinstance(given, str) else given
     expected = TYPES[param.type]
-    if (isinstance(value, bool) and param.type != "bool") or not isinstance(value, expected):
+    if (isinstance(value, bool) and param.type != "bool") or not _instance(value, expected):
         raise _type_error(param, value)
     if param.type == "float" and not math.isfinite(value):
         raise _type_error(param, value)

@@ -79,7 +79,7 @@ def run_tool(
     )
     assert proc.stdout is not None
     try:
-        for line in _lines(proc.stdout):
+        for line in _lines(proc.stdout):  # type: ignore[attr-defined]
             tail.append(line)
             if quiet is None or not quiet(line):
                 ctx.log.info("%s: %s", Path(args[0]).name, line)

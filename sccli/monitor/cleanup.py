@@ -66,7 +66,7 @@ def cleanup(store: Store, now: datetime, days: int, *, dry_run: bool = False, pr
     cutoffs = cleanup_cutoffs(now, days)
     counts = count_old_jobs(store, cutoffs)
     events: int | None = None
-    if not dry_run and sum(counts.values()):
+    if not dry_run and any(counts.values()):
         result = delete_old_jobs(store, cutoffs, sum(counts.values()), progress)
         events = result.pop("events")
         counts = result

@@ -27,7 +27,7 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
 
     types = validate_service_settings(settings)
     if store.kind == "mongo":  # a long-running service waits out an election; the CLI fails fast
-        store.use_timeout(int(settings.store_timeout_seconds * 1000))
+        store.use_timeout(int(settings.store_timeout_seconds * 1000))  # type: ignore[attr-defined]
     pid_file = PidFile(options.pid_file) if options.pid_file else None
     stale = pid_file.acquire() if pid_file is not None else None
     setup_logging(options.verbose, options.log_json)

@@ -63,6 +63,13 @@ class StoreDuties:
     idle: bool
     cancel_poll: float
 
+    # The supervisor's own moves, which the store's answers trigger.
+    def _start_job(self, job: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _stop_job(self, rj: RunningJob, reason: str, grace: float | None = None) -> None:
+        raise NotImplementedError
+
     def _submit(self, op: Op) -> None:
         if not op.durable:
             self.inflight.add(op.name)
@@ -218,7 +225,7 @@ class StoreDuties:
         actor = self.actor
         return Op(f"record:{job_id}", lambda q: q.release(job_id, token, reason=reason, actor=actor), durable=True)
 
-    def _sweep(self, q: Any) -> list[dict[str, Any]]:
+    def _sweep(self, q: Any) -> dict[str, Any]:
         """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor
         while outcomes of ours wait to be written: our own heartbeats are late then, not dead."""
         if self.link.up_for() < 2 * self.settings.heartbeat_seconds or self.link.pending_durable:

@@ -116,7 +116,7 @@ def signal_all(pids: Iterable[int], sig: int) -> None:
 
 def reap_any() -> list[tuple[int, int]]:
     """Reap every ended child of this process without blocking; ``(pid, exit code)`` of each."""
-    ended = []
+    ended: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

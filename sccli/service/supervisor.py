@@ -261,9 +261,9 @@ class Supervisor(StoreDuties):
                 elif rj.state == "cleaning" and rj.cleanup is not None:
                     self._cleanup_ended(rj)
             return
-        rj = self.by_pid.pop(pid, None)
-        if rj is None:
+        if pid not in self.by_pid:
             return
+        rj = self.by_pid.pop(pid)
         if rj.child is not None and rj.child.pid == pid:
             self._keep_attempt_log(rj, code, last_lines)
         if rj.cleanup is not None and rj.cleanup.pid == pid:
@@ -328,7 +328,7 @@ class Supervisor(StoreDuties):
                     rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
                     if error is None:
                         self._after_heartbeat(rj.job_id, rj.token, doc)
-                self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))
+                self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))  # type: ignore[misc]
 
     def _keep_attempt_log(self, rj: RunningJob, code: int | None, last_lines: str) -> None:
         """Copy the end of the attempt's log into the job's ``logs`` (readable from any host)."""

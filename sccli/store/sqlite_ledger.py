@@ -46,7 +46,9 @@ class SqliteLedger:
     """Migration-ledger methods for SqliteStore (relies on its conn, _read, _write and names)."""
 
     names: dict[str, str]
-    conn: sqlite3.Connection
+    @property
+    def conn(self) -> sqlite3.Connection:  # the host store's connection
+        raise NotImplementedError
 
     # -- schema -----------------------------------------------------------------------------
     def _ledger(self) -> str:

@@ -90,7 +90,7 @@ class SqliteStatsMixin:
             rows[r[0]] = dict(zip(keys, r[:9], strict=True))
             durations[r[0]] = int(r[9])
         window = (to_epoch(since), to_epoch(until))
-        timeouts = dict(self._read(_timeouts_sql(jobs), window))
+        timeouts: dict[str, int] = {str(t): int(n) for t, n in self._read(_timeouts_sql(jobs), window)}
         for job_type, row in rows.items():
             n = durations[job_type]
             for key, p in (("p50_duration", 50), ("p95_duration", 95)):

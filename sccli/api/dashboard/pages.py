@@ -47,7 +47,7 @@ def jobs_page(
     except InvalidInput as exc:
         return current.render("jobs.html", status_code=422, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None, order="", **common)
     found.pop("filter")
-    return current.render("jobs.html", problem=None, **found, **common)
+    return current.render("jobs.html", problem=None, **found, **common)  # type: ignore[arg-type]
 
 
 @pages.get("/jobs/{job_id}", response_class=HTMLResponse)
