@@ -388,11 +388,14 @@ def test_queue_state_machine(kind: str, tmp_path: Path) -> None:
         _drop(spec, store)
 
 
-@pytest.mark.xfail(strict=True, raises=Conflict, reason="retry re-takes the active key of a job created with allow_duplicate: "
-                   "lifecycle.retry reads job['allow_duplicate'], which build_job never stores")
-def test_retried_duplicate_keeps_its_exemption(queue: JobQueue, store: Store) -> None:
+def test_a_retried_duplicate_needs_the_flag_again(queue: JobQueue, store: Store) -> None:
+    """Found by the state machine: the duplicate flag was read from the job, which never stored
+    it. Now it is the administrator's word at each step, as at creation."""
     ds = add_dataset(store)
     queue.create_job(ds, "dataset_conversion")
     duplicate = queue.create_job(ds, "dataset_conversion", allow_duplicate=True)
     queue.cancel(duplicate, "not yet")
-    assert queue.retry(duplicate)["status"] == JobStatus.PENDING  # today: Conflict "an active job already exists"
+    with pytest.raises(Conflict, match="active job already exists"):
+        queue.retry(duplicate)
+    retried = queue.retry(duplicate, allow_duplicate=True)
+    assert retried["status"] == JobStatus.PENDING and not retried.get("active_key")
