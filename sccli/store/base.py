@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sccli.store.contract_ledger import LedgerContract
+from sccli.store.contract_monitor import MonitorContract
+
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
 
@@ -123,7 +126,7 @@ def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     return True
 
 
-class Store(ABC):
+class Store(LedgerContract, MonitorContract, ABC):
     """The storage contract shared by every backend.
 
     Implementations must be safe to use from several processes at once (each process opens its
@@ -305,154 +308,9 @@ class Store(ABC):
     def delete_worker(self, worker_id: str) -> None:
         """Remove a worker document."""
 
-    # -- migration ledger (sccli.migration) -------------------------------------------------
-    # Batched reads and writes for ``sc migrate`` and the ``job_migrations`` ledger. The ledger
-    # holds one header per run (``kind="migration"``, keyed by ``migration_id``) and one entry
-    # per migrated dataset (``kind="entry"``, keyed by ``entry_id = "<migration_id>:<uuid>"``)
-    # with ``dataset_uuid``, ``status_before``, ``job_id`` and ``job_type``.
-    @abstractmethod
-    def count_datasets_by_status(self) -> dict[str, int]:
-        """How many datasets have each status, computed in the database."""
-
-    @abstractmethod
-    def insert_datasets(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Insert many dataset documents at once (imports, fixtures, benchmarks); Conflict when
-        a uuid exists already (SQLite then writes none of them)."""
-
-    @abstractmethod
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
-        """Up to ``limit`` datasets (of ``statuses``, None: any) with ``uuid > after``, ordered by
-        uuid; ``slim`` returns only ``{uuid, status}`` of each (no document decoded)."""
-
-    @abstractmethod
-    def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
-        """Pending and running jobs of these datasets as ``{job_id, dataset_uuid, job_type,
-        status, created_at}``, in one query per chunk of uuids (looked up by dataset, however
-        many pending jobs the queue holds)."""
-
-    @abstractmethod
-    def job_states(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """``{job_id: {status, attempts}}`` of those of ``job_ids`` that exist (one query per chunk)."""
-
-    @abstractmethod
-    def dataset_statuses(self, uuids: Sequence[str]) -> dict[str, str | None]:
-        """``{uuid: status}`` of those of ``uuids`` that exist (one query per chunk)."""
-
-    @abstractmethod
-    def insert_migration_batch(
-        self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
-    ) -> list[str]:
-        """Insert built jobs with their ledger entries and creation events as one batch.
-
-        A job whose ``active_key`` is already held is not inserted, nor are its entry and events
-        (matched by ``job_id``); return the ids of those jobs. SQLite writes the batch in one
-        transaction; MongoDB writes the entries and events first, then the jobs, then removes
-        the entries and events of jobs the unique ``active_key`` refused (so no job ever exists
-        that the ledger does not know).
-        """
-
-    @abstractmethod
-    def delete_unstarted_jobs(self, job_ids: Sequence[str]) -> list[str]:
-        """Delete those of ``job_ids`` that are still pending with 0 attempts; return their ids."""
-
-    @abstractmethod
-    def insert_migration(self, doc: dict[str, Any]) -> None:
-        """Insert a migration header ``{migration_id, kind: "migration", ...}``."""
-
-    @abstractmethod
-    def update_migration(self, migration_id: str, fields: dict[str, Any]) -> bool:
-        """Set ``fields`` on a migration header; return whether it exists."""
-
-    @abstractmethod
-    def get_migration(self, migration_id: str) -> dict[str, Any] | None:
-        """A migration header, or None."""
-
-    @abstractmethod
-    def list_migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Migration headers, newest first."""
-
-    @abstractmethod
-    def find_migration_entries(
-        self,
-        migration_id: str | None = None,
-        dataset_uuid: str | None = None,
-        after: str | None = None,
-        limit: int | None = None,
-        pending_only: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Ledger entries ordered by ``entry_id`` (with ``entry_id > after``); ``pending_only``
-        leaves out entries already marked ``rolled_back: true``."""
-
-    @abstractmethod
-    def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
-        """Set top-level ``fields`` on these ledger entries; return how many."""
-
-    @abstractmethod
-    def expected_index_names(self) -> dict[str, list[str]]:
-        """The index names this backend creates, per collection key (checked by ``sc migrate validate``)."""
-
     def missing_indexes(self) -> dict[str, list[str]]:
         """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""
         expected = self.expected_index_names()  # first: it creates the ledger's tables on demand
         actual = self.index_names()
         missing = {key: sorted(set(names) - set(actual.get(key, []))) for key, names in expected.items()}
         return {key: names for key, names in missing.items() if names}
-
-    # -- monitoring queries (sccli.monitor) -------------------------------------------------
-    # Figures for ``sc monitor``, computed inside the database (SQL on SQLite, aggregation
-    # pipelines on MongoDB). Each query starts from an indexed filter, so its cost grows with the
-    # jobs in its window, not with the whole table. Durations are seconds (completed_at minus
-    # started_at); percentiles use the nearest rank (the value at rank ceil(p*n) of n sorted).
-    @abstractmethod
-    def job_status_type_counts(self) -> list[dict[str, Any]]:
-        """Every job counted by ``status`` and ``job_type``: ``[{status, job_type, count}]``
-        (an index-only scan of ``(status, job_type)``)."""
-
-    @abstractmethod
-    def activity_counts(self, since: datetime) -> dict[str, int]:
-        """Jobs whose ``updated_at >= since``, counted by status."""
-
-    @abstractmethod
-    def finished_job_stats(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Per job type, over jobs whose ``completed_at`` is in ``[since, until)``:
-        ``{job_type, count, completed, failed, cancelled, retries, timeouts, avg_duration,
-        min_duration, max_duration, p50_duration, p95_duration}``, ordered by job_type.
-
-        ``retries`` sums ``max(attempts - 1, 0)``; ``timeouts`` counts ``errors`` entries of kind
-        ``timeout``; durations (None when none) cover completed jobs with a ``started_at``."""
-
-    @abstractmethod
-    def finished_job_daily(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Per UTC day of ``completed_at`` in ``[since, until)``: ``{day: "YYYY-MM-DD",
-        completed, failed, cancelled}``, oldest day first (days without jobs left out)."""
-
-    @abstractmethod
-    def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-        """Failed jobs with ``completed_at >= since``, newest first, each the job document plus
-        ``retry_available`` (attempts < max_attempts) and ``dataset`` ``{name, user, status,
-        sensor}`` (None when the dataset is missing), joined in the database."""
-
-    @abstractmethod
-    def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
-        """Failed jobs with ``completed_at >= since`` grouped by job type and exact error text:
-        ``{job_type, error, count, first_seen, last_seen, retry_available (how many),
-        job_ids}``."""
-
-    @abstractmethod
-    def stale_running_jobs(self, now: datetime, cutoff: datetime) -> list[dict[str, Any]]:
-        """Running jobs that look abandoned, each the job document plus ``stale_reason``:
-
-        ``service_dead`` when its worker document is missing, ``stopped`` or has
-        ``heartbeat_at < cutoff``; else ``job_silent`` when the job's ``heartbeat_at`` is
-        missing or ``< cutoff``; else ``over_timeout`` when ``started_at + timeout_minutes``
-        is before ``now``. Oldest heartbeat first."""
-
-    @abstractmethod
-    def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
-        """Per job type, pending jobs: ``{job_type, pending, ready (run_after <= now),
-        oldest_created_at}``."""
-
-    @abstractmethod
-    def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
-        """Ids of up to ``limit`` jobs in ``status`` with ``completed_at < before``, oldest first
-        (the cleanup's batches)."""
