@@ -83,7 +83,7 @@ class StoreDuties:
         if self.check_orphans and "orphans" not in self.inflight:
             self.check_orphans = False
             worker = self.worker_id
-            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=["running"], worker_id=worker), limit=None), done=self._orphans_done))
+            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=[JobStatus.RUNNING.value], worker_id=worker), limit=None), done=self._orphans_done))
         self._schedule_progress(now)
         s = self.settings
         if now >= self.next["beat"] and "beat" not in self.inflight:

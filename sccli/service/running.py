@@ -6,6 +6,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from sccli.domain import JobStatus
 from sccli.service.launcher import Child
 
 
@@ -125,7 +126,7 @@ def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], a
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
-    if current and current.get("status") == "completed" and current.get("lease_token") == token:
+    if current and current.get("status") == JobStatus.COMPLETED and current.get("lease_token") == token:
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None

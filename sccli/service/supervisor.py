@@ -16,6 +16,7 @@ from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.domain import ServiceState
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
@@ -51,7 +52,7 @@ class Supervisor(StoreDuties):
         self.by_request: dict[int, RunningJob] = {}
         self.inflight: set[str] = set()
         self.started_at = utcnow()
-        self.status = "running"
+        self.status: str = ServiceState.RUNNING.value
         self.stop_requested = False
         self.drain_deadline: float | None = None
         self.idle = False
@@ -145,7 +146,7 @@ class Supervisor(StoreDuties):
                 op.done(op.result, op.error)
 
     def _shut_down(self) -> int:
-        self.status = "stopped"
+        self.status = ServiceState.STOPPED.value
         self._submit(Op("worker:stopped", self._worker_write, durable=True))
         deadline = time.monotonic() + max(1.0, self.settings.drain_seconds)
         signals = self.signals
@@ -166,9 +167,9 @@ class Supervisor(StoreDuties):
         if self.signals == self._seen_signals:
             return
         self._seen_signals = self.signals
-        if self.status != "draining":
+        if self.status != ServiceState.DRAINING:
             self.stop_requested = True
-            self.status = "draining"
+            self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
             log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
             self._submit(Op("worker:draining", self._worker_write))
