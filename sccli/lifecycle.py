@@ -226,9 +226,13 @@ class JobLifecycle:
         return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups)
 
     # -- retry and release ------------------------------------------------------------------
-    def retry(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
         """Put a failed or cancelled job back to pending with a fresh set of attempts, and heal
-        its dataset (from ``failed`` or the type's error status back to its ready status)."""
+        its dataset (from ``failed`` or the type's error status back to its ready status).
+
+        The retried job takes the dataset's active key for its type again (Conflict when another
+        active job holds it), unless ``allow_duplicate``, as at creation: the flag is an
+        administrator's word at each step, not stored in the job."""
         who = actor or self.actor
         job = self.require(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
@@ -237,7 +241,7 @@ class JobLifecycle:
         fields: dict[str, Any] = {
             "attempts": 0, "run_after": now, "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
         }
-        if not job.get("allow_duplicate"):
+        if not allow_duplicate:
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
         stages = domain.DATASET_STAGES.get(job["job_type"])
         followups = [dataset_item(job["dataset_uuid"], [stages.ready], job_id=job_id, actor=who, reason="job retried", heal=True)] if stages else []

@@ -305,9 +305,9 @@ class JobQueue:
         """See :meth:`JobLifecycle.mark_cancelled`."""
         return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor)
 
-    def retry(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
-        return self.lifecycle.retry(job_id, actor)
+        return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate)
 
     def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.release`."""
