@@ -25,7 +25,7 @@ def check_dataset_status(status: str) -> str:
     return status
 
 
-def add_dataset(store: Store, uuid: str, name: str | None = None, status: str = "submitted", **fields: Any) -> dict[str, Any]:
+def add_dataset(store: Store, uuid: str, name: str | None = None, status: str = DatasetStatus.SUBMITTED.value, **fields: Any) -> dict[str, Any]:
     """Register a dataset document (the portal normally does this); returns it."""
     if not is_valid_uuid(uuid):
         raise InvalidInput(f"malformed dataset UUID {uuid!r}")
@@ -43,6 +43,33 @@ def get_dataset(store: Store, uuid: str) -> dict[str, Any]:
     if doc is None:
         raise NotFound(f"dataset {uuid} not found")
     return doc
+
+
+def require_dataset_uuid(uuid: str) -> str:
+    """``uuid`` if it is a well-formed dataset UUID; InvalidInput otherwise."""
+    if not is_valid_uuid(uuid):
+        raise InvalidInput(f"malformed dataset UUID {uuid[:60]!r} (expected 8-4-4-4-12 hex)")
+    return uuid
+
+
+def dataset_with_jobs(store: Store, uuid: str, limit: int | None = 200) -> dict[str, Any]:
+    """The dataset with its ``jobs`` (newest first, at most ``limit``); InvalidInput or NotFound."""
+    from sccli.store.base import JobQuery
+
+    doc = get_dataset(store, require_dataset_uuid(uuid))
+    return {**doc, "jobs": store.find_jobs(JobQuery(dataset_uuid=uuid), limit=limit)}
+
+
+def list_datasets(store: Store, statuses: Sequence[str] | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
+    """Datasets in any of ``statuses`` (every one when None), at most ``limit``; InvalidInput on an unknown status."""
+    wanted = [check_dataset_status(s) for s in statuses] if statuses else None
+    return store.find_datasets(statuses=wanted, limit=limit)
+
+
+def count_datasets(store: Store, statuses: Sequence[str] | None = None) -> int:
+    """How many datasets are in any of ``statuses`` (every one when None)."""
+    wanted = {check_dataset_status(s) for s in statuses} if statuses else None
+    return sum(n for s, n in store.count_datasets_by_status().items() if wanted is None or s in wanted)
 
 
 def move_dataset(

@@ -166,11 +166,11 @@ def _tool_check(tool: str, found: bool, where: str, needed_by: set[str], how: st
 
 
 def _services_check(store: Store, settings: Settings) -> Check:
-    from sccli.service.status import service_rows
+    from sccli.service.status import LIVE_STATES, service_rows
 
     rows = service_rows(store, settings.stale_after_seconds)
-    live = [r for r in rows if r["state"] in ("running", "draining")]
-    dead = [r for r in rows if r["state"] == "dead"]
+    live = [r for r in rows if r["state"] in LIVE_STATES]
+    dead = [r for r in rows if r["state"] == domain.ServiceState.DEAD]
     ready = sum(b["ready"] for b in store.pending_backlog(utcnow()))
     if not live:
         level = FAIL if ready else WARN

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import iso, utcnow
-from sccli.domain import is_live_service, job_type_config
+from sccli.domain import JobStatus, is_live_service, job_type_config
 from sccli.service.config import job_timeout_seconds
 from sccli.store.base import JobQuery, Store
 
@@ -21,13 +21,13 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
     """Sentences that say why a job is where it is (why a pending job is not running yet)."""
     now = store.now()
     status = job.get("status")
-    if status == "pending":
+    if status == JobStatus.PENDING:
         return _explain_pending(store, job, now, stale_after_seconds)
-    if status == "running":
+    if status == JobStatus.RUNNING:
         return _explain_running(job, now, stale_after_seconds)
-    if status == "failed":
+    if status == JobStatus.FAILED:
         return [f"failed after {job.get('attempts')} of {job.get('max_attempts')} attempts: {job.get('error')}", "retry it with: sc job retry " + job["job_id"]]
-    if status == "cancelled":
+    if status == JobStatus.CANCELLED:
         return [f"cancelled: {job.get('error') or 'no reason given'}"]
     return [f"completed at {iso(job.get('completed_at'))}"]
 
@@ -49,10 +49,10 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
         what = "waiting for retry" if job.get("attempts") else "scheduled to start"
         reasons.append(f"{what} until {iso(run_after)} (in {wait:.0f}s)")
     prio = int(job.get("priority") or 2)
-    ahead = store.count_jobs(JobQuery(status=["pending"], run_after_before=now, priorities=list(range(1, prio))))
+    ahead = store.count_jobs(JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=list(range(1, prio))))
     # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
     created = job.get("created_at") or now
-    same = JobQuery(status=["pending"], run_after_before=now, priorities=[prio], created_before=created + timedelta(milliseconds=1))
+    same = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=[prio], created_before=created + timedelta(milliseconds=1))
     ahead += max(0, store.count_jobs(same) - (1 if run_after <= now else 0))
     if ahead:
         reasons.append(f"{ahead} pending job(s) are ahead of it (higher priority or created earlier)")

@@ -20,6 +20,7 @@ import signal
 import uuid as uuidlib
 from typing import Any
 
+from sccli.domain import JobStatus
 from sccli.store.base import JobChange, JobQuery, Store
 
 #: Namespace of the ids of chained jobs: uuid5(parent job id + child type).
@@ -83,7 +84,7 @@ def _claimed(item: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
     from sccli.domain import DATASET_STAGES
 
     lease = item["lease_token"]
-    event = {"job_id": job["job_id"], "entity": "job", "from": "pending", "to": "running", "at": item["at"], "actor": item["actor"],
+    event = {"job_id": job["job_id"], "entity": "job", "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value, "at": item["at"], "actor": item["actor"],
              "reason": f"claimed by {item['worker']}", "event_id": f"claim:{lease}"}
     items = [{"op": "event", "event": event}]
     stages = DATASET_STAGES.get(job.get("job_type", ""))
@@ -134,7 +135,7 @@ def _run_job(store: Store, item: dict[str, Any]) -> None:
             return
         parent = doc.get("parent_job_id")
         store.insert_event({
-            "job_id": parent, "entity": "job", "from": None, "to": "pending", "at": item["event"]["at"], "actor": item["event"]["actor"],
+            "job_id": parent, "entity": "job", "from": None, "to": JobStatus.PENDING.value, "at": item["event"]["at"], "actor": item["event"]["actor"],
             "reason": f"chained {doc['job_type']} not created: {exc}", "refused": True, "event_id": item["event"]["event_id"] + ":refused",
         })
 

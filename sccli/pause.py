@@ -54,3 +54,15 @@ def resume_types(store: Store, types: list[str] | None, actor: str) -> list[str]
     for job_type in resumed:
         store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": "paused", "to": "active", "at": now, "actor": actor, "reason": "resumed"})
     return resumed
+
+
+def paused_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per pause with the ready jobs it holds back (``*``: all of them)."""
+    paused = paused_types(store)
+    if not paused:
+        return []
+    ready = {str(b["job_type"]): int(b["ready"]) for b in store.pending_backlog(utcnow())}
+    return [
+        {"job_type": job_type, **info, "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0)}
+        for job_type, info in sorted(paused.items())
+    ]

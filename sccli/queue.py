@@ -225,7 +225,16 @@ class JobQueue:
         return self.lifecycle.require(job_id)
 
     def list_jobs(self, query: JobQuery | None = None, limit: int | None = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Jobs matching ``query``, newest first, at most ``limit`` after ``offset``."""
         return self.store.find_jobs(query or JobQuery(), limit=limit, offset=offset)
+
+    def count_jobs(self, query: JobQuery | None = None) -> int:
+        """How many jobs match ``query`` (counted in the database)."""
+        return self.store.count_jobs(query or JobQuery())
+
+    def job_events(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's recorded events (transitions, retries, cancels), oldest first."""
+        return self.store.find_events(job_id)
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:

@@ -121,8 +121,8 @@ def list_jobs(
         except InvalidInput as exc:
             raise FieldInvalid(str(exc), ("query", "job_type")) from None
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
-    page = state.store.find_jobs(query, limit=limit, offset=offset)
-    body = {"jobs": [job_json(j) for j in page], "total": state.store.count_jobs(query), "limit": limit, "offset": offset}
+    page = state.queue.list_jobs(query, limit=limit, offset=offset)
+    body = {"jobs": [job_json(j) for j in page], "total": state.queue.count_jobs(query), "limit": limit, "offset": offset}
     return JSONResponse(body)
 
 

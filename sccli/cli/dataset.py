@@ -25,7 +25,7 @@ def add(
     name: Annotated[Optional[str], typer.Option("--name", help="Display name.")] = None,
     user: Annotated[Optional[str], typer.Option("--user", help="Owner's e-mail.")] = None,
     sensor: Annotated[Optional[str], typer.Option("--sensor", help="Sensor type, e.g. TIFF, 4D_Probe, HDF5.")] = None,
-    status: Annotated[str, typer.Option("--status", help="Initial status.")] = "submitted",
+    status: Annotated[str, typer.Option("--status", help="Initial status.")] = DatasetStatus.SUBMITTED.value,
     google_drive_link: Annotated[Optional[str], typer.Option("--google-drive-link", help="Drive folder to sync from.")] = None,
     convert: Annotated[bool, typer.Option("--convert/--no-convert", help="Convert after upload.")] = True,
     extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
@@ -87,18 +87,14 @@ def show(
     \b
     Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
     """
-    from sccli.datasets import get_dataset
-    from sccli.domain import is_valid_uuid
-    from sccli.store.base import JobQuery
+    from sccli.datasets import dataset_with_jobs
 
     a: Application = ctx.obj
-    if not is_valid_uuid(uuid):
-        raise InvalidInput(f"malformed dataset UUID {uuid[:60]!r} (expected 8-4-4-4-12 hex)")
-    doc = get_dataset(a.store, uuid)
-    jobs = a.store.find_jobs(JobQuery(dataset_uuid=uuid), limit=200)
+    doc = dataset_with_jobs(a.store, uuid, limit=200)
     if as_json:
-        a.print_json({**doc, "jobs": jobs})
+        a.print_json(doc)
         return
+    jobs = doc.pop("jobs")
     a.print_record(doc, title=f"Dataset {uuid}")
     a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
 
@@ -118,13 +114,13 @@ def list_datasets(
     Example: sc dataset list --status "conversion error"
     """
     from sccli.cli.job import say_cut
+    from sccli.datasets import count_datasets, list_datasets
 
     a: Application = ctx.obj
     statuses = [s.value for s in status] if status else None
-    docs = a.store.find_datasets(statuses=statuses, limit=None if show_all else limit)
+    docs = list_datasets(a.store, statuses, limit=None if show_all else limit)
     if len(docs) == limit and not show_all:
-        counts = a.store.count_datasets_by_status()
-        say_cut(a, len(docs), sum(n for s, n in counts.items() if statuses is None or s in statuses))
+        say_cut(a, len(docs), count_datasets(a.store, statuses))
     if as_json:
         a.print_json(docs)
     else:

@@ -119,7 +119,7 @@ def show(
     a: Application = ctx.obj
     queue = a.queue()
     job = queue.require_job(job_id)
-    events = a.store.find_events(job_id)
+    events = queue.job_events(job_id)
     reasons = explain_job(a.store, job, stale_after_seconds=a.settings.stale_after_seconds)
     if as_json:
         a.print_json({**job, "events": events, "explanation": reasons})
@@ -157,7 +157,7 @@ def list_jobs(
     query = JobQuery(status=[s.value for s in status] if status else None, job_type=job_type or None, dataset_uuid=dataset)
     jobs = queue.list_jobs(query, limit=None if show_all else limit)
     if len(jobs) == limit and not show_all:
-        say_cut(a, len(jobs), a.store.count_jobs(query))
+        say_cut(a, len(jobs), queue.count_jobs(query))
     if as_json:
         a.print_json(jobs)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sccli.cli.context import Application, cell
+from sccli.domain import JobStatus
 
 SUMMARY_FIELDS = (
     "job_id", "job_type", "status", "dataset_uuid", "priority", "attempts", "max_attempts",
@@ -27,7 +28,7 @@ def progress_bar(percent: float | None, message: str | None = None, width: int =
 def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
     out = a.console
-    if job.get("status") == "running":
+    if job.get("status") == JobStatus.RUNNING:
         out.print()
         out.print("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")), markup=False)
     if log_path:

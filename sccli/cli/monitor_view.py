@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sccli.cli.context import cell
+from sccli.domain import JOB_STATUS_VALUES
 
 if TYPE_CHECKING:
     from sccli.cli.context import Application
@@ -19,8 +20,7 @@ BAR_WIDTH = 40
 def overview_sections(ov: dict[str, Any]) -> list[Section]:
     """The overview as titled tables (rows, columns, headers)."""
     qs = ov["queue_stats"]
-    statuses = ["pending", "running", "completed", "failed", "cancelled"]
-    queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in statuses]
+    queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in JOB_STATUS_VALUES]
     types = [{"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)} for t, n in qs["job_types"].items()]
     workers = [
         {"worker_id": w.get("worker_id"), "host": w.get("host"), "status": w.get("status"), "running": w.get("running_count"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -80,6 +80,8 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     Example: sc queue status --json
     """
     a: Application = ctx.obj
+    from sccli.pause import paused_rows
+
     rows = paused_rows(a.store)
     if as_json:
         a.print_json(rows)
@@ -87,18 +89,3 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
         a.info("nothing is paused: services claim every type they serve")
     else:
         a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"], title="Paused")
-
-
-def paused_rows(store: Any) -> list[dict[str, Any]]:
-    """One row per pause with the ready jobs it holds back (``*``: all of them)."""
-    from sccli.clock import utcnow
-    from sccli.pause import ALL_TYPES, paused_types
-
-    paused = paused_types(store)
-    if not paused:
-        return []
-    ready = {str(b["job_type"]): int(b["ready"]) for b in store.pending_backlog(utcnow())}
-    return [
-        {"job_type": job_type, **info, "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0)}
-        for job_type, info in sorted(paused.items())
-    ]

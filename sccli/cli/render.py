@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sccli.cli.context import cell
+from sccli.domain import JobStatus
 
 if TYPE_CHECKING:
     from sccli.cli.context import Application
 
 STATUS_STYLES = {
-    "pending": "yellow", "running": "cyan", "completed": "green", "failed": "red", "cancelled": "magenta",
+    JobStatus.PENDING.value: "yellow", JobStatus.RUNNING.value: "cyan", JobStatus.COMPLETED.value: "green",
+    JobStatus.FAILED.value: "red", JobStatus.CANCELLED.value: "magenta",
     "healthy": "green", "warning": "yellow", "critical": "red", "unknown": "magenta",
 }
 

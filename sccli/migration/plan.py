@@ -12,23 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sccli.domain import is_valid_uuid
+from sccli.domain import DatasetStatus, JobType, is_valid_uuid
 from sccli.settings import Settings
 
 #: dataset status → (job type, priority): the contract's "Legacy migration" table.
 MIGRATION_TABLE: dict[str, tuple[str, int]] = {
-    "sync queued": ("google_sync", 2),
-    "syncing": ("google_sync", 1),
-    "conversion queued": ("dataset_conversion", 1),
-    "converting": ("dataset_conversion", 1),
-    "upload queued": ("file_upload", 2),
-    "uploading": ("file_upload", 1),
-    "unzipping": ("file_extraction", 1),
-    "zipping": ("data_compression", 3),
+    DatasetStatus.SYNC_QUEUED.value: (JobType.GOOGLE_SYNC.value, 2),
+    DatasetStatus.SYNCING.value: (JobType.GOOGLE_SYNC.value, 1),
+    DatasetStatus.CONVERSION_QUEUED.value: (JobType.DATASET_CONVERSION.value, 1),
+    DatasetStatus.CONVERTING.value: (JobType.DATASET_CONVERSION.value, 1),
+    DatasetStatus.UPLOAD_QUEUED.value: (JobType.FILE_UPLOAD.value, 2),
+    DatasetStatus.UPLOADING.value: (JobType.FILE_UPLOAD.value, 1),
+    DatasetStatus.UNZIPPING.value: (JobType.FILE_EXTRACTION.value, 1),
+    DatasetStatus.ZIPPING.value: (JobType.DATA_COMPRESSION.value, 3),
 }
 
 #: Statuses the old service was working on: their jobs wait for the grace period.
-IN_FLIGHT_STATUSES = frozenset({"syncing", "converting", "uploading"})
+IN_FLIGHT_STATUSES = frozenset({DatasetStatus.SYNCING.value, DatasetStatus.CONVERTING.value, DatasetStatus.UPLOADING.value})
 
 #: Job types that move a dataset's status; at most one of them should be active per dataset.
 STAGE_TYPES = frozenset(job_type for job_type, _ in MIGRATION_TABLE.values())
@@ -159,7 +159,7 @@ def plan_dataset(dataset: dict[str, Any], active_types: list[str], settings: Set
     status = str(dataset.get("status"))
     uuid = dataset["uuid"]
     if status not in MIGRATION_TABLE:
-        why = "is not migrated (the contract maps no job to it)" if status == "retrying" else "needs no job"
+        why = "is not migrated (the contract maps no job to it)" if status == DatasetStatus.RETRYING else "needs no job"
         return PlanItem(uuid, status, SKIP, reason=f"status {status!r} {why}")
     job_type, priority = MIGRATION_TABLE[status]
     if active_types and is_valid_uuid(uuid):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 from sccli.store.base import JobQuery, Store
 
@@ -19,9 +20,9 @@ def cleanup_cutoffs(now: datetime, days: int) -> dict[str, datetime]:
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise InvalidInput(f"days must be a whole number of at least 1, got {days!r}")
     return {
-        "completed": now - timedelta(days=days),
-        "failed": now - timedelta(days=2 * days),
-        "cancelled": now - timedelta(days=days),
+        JobStatus.COMPLETED.value: now - timedelta(days=days),
+        JobStatus.FAILED.value: now - timedelta(days=2 * days),
+        JobStatus.CANCELLED.value: now - timedelta(days=days),
     }
 
 
@@ -73,6 +74,6 @@ def cleanup(store: Store, now: datetime, days: int, *, dry_run: bool = False, pr
     elif not dry_run:
         events = 0
     return {
-        "completed_jobs_deleted": counts["completed"], "failed_jobs_deleted": counts["failed"],
-        "cancelled_jobs_deleted": counts["cancelled"], "job_events_deleted": events, "dry_run": dry_run, "cutoffs": cutoffs,
+        "completed_jobs_deleted": counts[JobStatus.COMPLETED.value], "failed_jobs_deleted": counts[JobStatus.FAILED.value],
+        "cancelled_jobs_deleted": counts[JobStatus.CANCELLED.value], "job_events_deleted": events, "dry_run": dry_run, "cutoffs": cutoffs,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sccli.domain import JobStatus, is_live_service, job_type_config
+from sccli.domain import JobStatus, ServiceState, is_live_service, job_type_config
 from sccli.store.base import JobQuery, Store
 
 
@@ -45,7 +45,7 @@ def unserved_types(store: Store, now: datetime, stale_after_seconds: float) -> l
     if "*" in paused:
         return []
     workers = store.list_workers()
-    live = [w for w in workers if is_live_service(w, now, stale_after_seconds) and w.get("status") != "draining"]
+    live = [w for w in workers if is_live_service(w, now, stale_after_seconds) and w.get("status") != ServiceState.DRAINING]
     out = []
     for row in store.pending_backlog(now):
         job_type = str(row["job_type"])

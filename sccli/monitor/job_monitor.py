@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import is_live_service
+from sccli.domain import JOB_STATUS_VALUES, JobStatus, is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
 from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import coverage, signatures, stale
@@ -18,7 +18,7 @@ from sccli.queue import JobQueue, as_store
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
 
-STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+STATUSES = JOB_STATUS_VALUES
 #: Windows of the overview's recent activity, durations and error summary.
 RECENT_HOURS = 24
 ERRORS_PER_TYPE = 5
@@ -93,12 +93,12 @@ class JobMonitor:
             return health_mod.unknown_health(f"cannot read the store: {exc}")
 
     def _health(self, now: datetime, active_workers: int) -> dict[str, Any]:
-        last_hour = self.store.count_jobs_by("status", JobQuery(status=["completed", "failed"], completed_after=now - timedelta(hours=1)))
+        last_hour = self.store.count_jobs_by("status", JobQuery(status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=now - timedelta(hours=1)))
         ready = sum(b["ready"] for b in self.store.pending_backlog(now))
         s = self.settings
         unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
         return health_mod.assess_health(
-            completed_last_hour=last_hour.get("completed", 0), failed_last_hour=last_hour.get("failed", 0),
+            completed_last_hour=last_hour.get(JobStatus.COMPLETED.value, 0), failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0),
             stale_jobs=len(self._stale_docs(now)), active_workers=active_workers, ready_jobs=ready,
             critical_rate=s.health_failure_rate_critical, stale_warning=s.health_stale_warning, unserved=unserved,
             unserved_warning_seconds=s.check_no_service_warning_seconds, unserved_critical_seconds=s.check_no_service_critical_seconds,
@@ -120,7 +120,7 @@ class JobMonitor:
         job["events"] = self.store.find_events(job_id)
         job["dataset"] = self.store.get_dataset(job["dataset_uuid"])
         job["wait_seconds"] = _seconds(created, started)
-        job["duration_seconds"] = _seconds(started, ended or (self.now() if job.get("status") == "running" else None))
+        job["duration_seconds"] = _seconds(started, ended or (self.now() if job.get("status") == JobStatus.RUNNING else None))
         return job
 
     def get_active_workers(self) -> list[dict[str, Any]]:

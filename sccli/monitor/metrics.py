@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sccli.domain import TERMINAL_STATUSES
 from sccli.monitor.health import CHECK_CODES
+
+#: The final statuses, each a column of the finished-by-type rows.
+_ENDED = tuple(s.value for s in TERMINAL_STATUSES)
 
 
 def _escape(value: Any) -> str:
@@ -45,7 +49,7 @@ def to_prometheus(metrics: dict[str, Any]) -> str:
                [({"status": s, "job_type": t}, n) for s, by_type in sorted(metrics["queue"].items()) for t, n in sorted(by_type.items())])
     finished = metrics["finished_by_type"]
     out.family("sc_jobs_finished", "Jobs that ended in the window by type and final status.",
-               [({"job_type": t, "status": s, "window": window}, row[s]) for t, row in sorted(finished.items()) for s in ("completed", "failed", "cancelled")])
+               [({"job_type": t, "status": s, "window": window}, row[s]) for t, row in sorted(finished.items()) for s in _ENDED])
     durations = []
     for t in sorted(finished):
         durations += [({"job_type": t, "quantile": "0.5", "window": window}, metrics["p50_duration_by_type"].get(t)),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sccli import __version__
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
+from sccli.service.running import AttemptState
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -83,7 +84,7 @@ class StoreDuties:
         if self.check_orphans and "orphans" not in self.inflight:
             self.check_orphans = False
             worker = self.worker_id
-            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=["running"], worker_id=worker), limit=None), done=self._orphans_done))
+            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=[JobStatus.RUNNING.value], worker_id=worker), limit=None), done=self._orphans_done))
         self._schedule_progress(now)
         s = self.settings
         if now >= self.next["beat"] and "beat" not in self.inflight:
@@ -175,7 +176,7 @@ class StoreDuties:
         q.store.upsert_worker(self.worker_doc())
 
     def _beat_fn(self) -> Any:
-        pairs = [(rj.job_id, rj.token) for rj in self.jobs.values() if rj.state != "recorded"]
+        pairs = [(rj.job_id, rj.token) for rj in self.jobs.values() if rj.state != AttemptState.RECORDED]
         doc = self.worker_doc()
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
@@ -196,13 +197,13 @@ class StoreDuties:
             rj.lease_lost = True
             log.warning("job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id, extra={"job_id": job_id})
             self._stop_job(rj, "lease_lost")
-        elif isinstance(doc, dict) and doc.get("cancel_requested") and rj.state == "running":
+        elif isinstance(doc, dict) and doc.get("cancel_requested") and rj.state == AttemptState.RUNNING:
             self._cancel(rj)
 
     def _cancel_done(self, docs: list[dict[str, Any]] | None, error: BaseException | None) -> None:
         for doc in docs or []:
             rj = self.jobs.get(doc["job_id"])
-            if rj is not None and rj.state == "running" and doc.get("lease_token") == rj.token:
+            if rj is not None and rj.state == AttemptState.RUNNING and doc.get("lease_token") == rj.token:
                 self._cancel(rj)
 
     def _cancel(self, rj: RunningJob) -> None:

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
+from sccli.domain import JobStatus
 from sccli.service.launcher import Child
+
+
+class AttemptState(str, Enum):
+    """Where the supervisor is with one claimed job (in memory only, never stored)."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    CLEANING = "cleaning"
+    RECORDED = "recorded"
 
 
 @dataclass
@@ -22,7 +33,7 @@ class RunningJob:
     started: float
     deadline: float
     child: Child | None = None
-    state: str = "running"
+    state: AttemptState = AttemptState.RUNNING
     reason: str | None = None
     outcome: tuple[str, Any] | None = None
     exit_code: int | None = None
@@ -54,7 +65,7 @@ class RunningJob:
     @property
     def alive(self) -> bool:
         """The handler process has not ended yet."""
-        return self.state in ("running", "stopping")
+        return self.state in (AttemptState.RUNNING, AttemptState.STOPPING)
 
     def take_messages(self) -> None:
         """Read every message waiting on the child's pipe (never blocks)."""
@@ -92,7 +103,7 @@ class RunningJob:
     @property
     def may_promote(self) -> bool:
         """Still ours and still working: a stopped or re-queued attempt never promotes."""
-        return self.state == "running" and not self.lease_lost
+        return self.state == AttemptState.RUNNING and not self.lease_lost
 
 
 def promotion_check(queue: Any, job_id: str, token: str) -> bool:
@@ -125,7 +136,7 @@ def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], a
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
-    if current and current.get("status") == "completed" and current.get("lease_token") == token:
+    if current and current.get("status") == JobStatus.COMPLETED and current.get("lease_token") == token:
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None

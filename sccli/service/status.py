@@ -7,22 +7,25 @@ from datetime import datetime
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import is_live_service
+from sccli.domain import ServiceState, is_live_service
 from sccli.service.pidfile import looks_like_service, pid_alive, started_by
 from sccli.store.base import Store
+
+#: States of a service that still serves (or finishes) jobs.
+LIVE_STATES = (ServiceState.RUNNING.value, ServiceState.DRAINING.value)
 
 
 def service_state(worker: dict[str, Any], stale_after_seconds: float, now: datetime, host: str) -> str:
     """running, draining, stopped, or dead (no heartbeat for ``stale_after_seconds``, or its
     process is gone from this host, or its PID now belongs to a later process) for a service that
     did not stop cleanly."""
-    status = str(worker.get("status") or "running")
-    if status == "stopped":
+    status = str(worker.get("status") or ServiceState.RUNNING.value)
+    if status == ServiceState.STOPPED:
         return status
     if not is_live_service(worker, now, stale_after_seconds):
-        return "dead"
+        return ServiceState.DEAD.value
     if worker.get("host") == host and isinstance(worker.get("pid"), int) and not is_same_service(worker):
-        return "dead"
+        return ServiceState.DEAD.value
     return status
 
 
@@ -57,7 +60,7 @@ def local_service_pid(store: Store, stale_after_seconds: float, worker_id: str |
     from sccli.errors import InvalidInput, NotFound
 
     host = socket.gethostname()
-    live = [r for r in service_rows(store, stale_after_seconds) if r["state"] in ("running", "draining")]
+    live = [r for r in service_rows(store, stale_after_seconds) if r["state"] in LIVE_STATES]
     if worker_id is not None:
         named = [r for r in live if r.get("worker_id") == worker_id]
         if not named:

@@ -16,10 +16,11 @@ from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.domain import ServiceState
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
-from sccli.service.running import RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
+from sccli.service.running import AttemptState, RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
 from sccli.service.storelink import Op, StoreLink
 from sccli.settings import Settings
 
@@ -51,7 +52,7 @@ class Supervisor(StoreDuties):
         self.by_request: dict[int, RunningJob] = {}
         self.inflight: set[str] = set()
         self.started_at = utcnow()
-        self.status = "running"
+        self.status: str = ServiceState.RUNNING.value
         self.stop_requested = False
         self.drain_deadline: float | None = None
         self.idle = False
@@ -117,7 +118,7 @@ class Supervisor(StoreDuties):
             moments.append(self.next["claim"])
         if self.jobs:
             moments.append(self.next["cancel"])
-            moments += [rj.deadline for rj in self.jobs.values() if rj.state == "running" and rj.child is not None]
+            moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
             moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
         if self.drain_deadline is not None:
@@ -145,7 +146,7 @@ class Supervisor(StoreDuties):
                 op.done(op.result, op.error)
 
     def _shut_down(self) -> int:
-        self.status = "stopped"
+        self.status = ServiceState.STOPPED.value
         self._submit(Op("worker:stopped", self._worker_write, durable=True))
         deadline = time.monotonic() + max(1.0, self.settings.drain_seconds)
         signals = self.signals
@@ -166,9 +167,9 @@ class Supervisor(StoreDuties):
         if self.signals == self._seen_signals:
             return
         self._seen_signals = self.signals
-        if self.status != "draining":
+        if self.status != ServiceState.DRAINING:
             self.stop_requested = True
-            self.status = "draining"
+            self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
             log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
             self._submit(Op("worker:draining", self._worker_write))
@@ -181,7 +182,7 @@ class Supervisor(StoreDuties):
 
     def _enforce(self, now: float) -> None:
         for rj in list(self.jobs.values()):
-            if rj.state == "running" and rj.child is not None and now >= rj.deadline:
+            if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:
                 log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
                 self._stop_job(rj, "timeout")
             if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
@@ -192,7 +193,7 @@ class Supervisor(StoreDuties):
                 rj.cleanup_deadline = None
         if self.drain_deadline is not None and now >= self.drain_deadline:
             self.drain_deadline = None
-            running = [rj for rj in self.jobs.values() if rj.state == "running"]
+            running = [rj for rj in self.jobs.values() if rj.state == AttemptState.RUNNING]
             if running:
                 log.warning("drain time over: stopping %d job(s) and putting them back to pending", len(running))
             for rj in running:
@@ -202,9 +203,9 @@ class Supervisor(StoreDuties):
         """TERM the job's process group now, KILL it after the grace period."""
         if not rj.alive:
             return
-        if rj.state == "running":  # a job already stopping keeps its first reason
+        if rj.state == AttemptState.RUNNING:  # a job already stopping keeps its first reason
             rj.reason = reason
-        rj.state = "stopping"
+        rj.state = AttemptState.STOPPING
         grace = self.settings.kill_grace_seconds if grace is None else grace
         if grace <= 0:
             self._signal(rj, signal.SIGKILL)
@@ -234,7 +235,7 @@ class Supervisor(StoreDuties):
             return
         if isinstance(child_or_error, str):
             log.error("job %s: could not start a child: %s", rj.job_id, child_or_error, extra={"job_id": rj.job_id})
-            if rj.state == "cleaning":
+            if rj.state == AttemptState.CLEANING:
                 self._cleanup_ended(rj)
             else:
                 rj.outcome = ("error", f"could not start a child process: {child_or_error}")
@@ -242,7 +243,7 @@ class Supervisor(StoreDuties):
             return
         child = child_or_error
         self.by_pid[child.pid] = rj
-        if rj.state == "cleaning":
+        if rj.state == AttemptState.CLEANING:
             rj.cleanup = child
             return
         rj.child = child
@@ -258,7 +259,7 @@ class Supervisor(StoreDuties):
             for rj in list(self.jobs.values()):
                 if rj.child is not None and rj.alive:
                     self._handler_ended(rj, None)
-                elif rj.state == "cleaning" and rj.cleanup is not None:
+                elif rj.state == AttemptState.CLEANING and rj.cleanup is not None:
                     self._cleanup_ended(rj)
             return
         if pid not in self.by_pid:
@@ -293,7 +294,7 @@ class Supervisor(StoreDuties):
             self._record(rj, "fail")
 
     def _start_cleanup(self, rj: RunningJob) -> None:
-        rj.state = "cleaning"
+        rj.state = AttemptState.CLEANING
         request = {"kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir, "reason": rj.reason}
         self.by_request[self.launcher.request(request)] = rj
         rj.cleanup_deadline = time.monotonic() + CLEANUP_TIMEOUT
@@ -379,7 +380,7 @@ class Supervisor(StoreDuties):
             log.warning("job %s: %s not recorded: the job was changed by someone else (lease lost)", job_id, what, extra={"job_id": job_id})
 
     def _finish(self, rj: RunningJob) -> None:
-        rj.state = "recorded"
+        rj.state = AttemptState.RECORDED
         self.jobs.pop(rj.job_id, None)
         if rj.child is not None:
             self.by_pid.pop(rj.child.pid, None)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
 from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names
 from sccli.store.mongo_ledger import MongoLedger
@@ -286,19 +287,19 @@ class MongoStore(MongoStatsMixin, MongoLedger, Store):
         from pymongo import ReturnDocument
 
         # Jobs written by others (the portal, a legacy tool) may lack run_after: claimable at once.
-        filt: dict[str, Any] = {"status": "pending", "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
+        filt: dict[str, Any] = {"status": JobStatus.PENDING.value, "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
         doc = self.coll("jobs").find_one_and_update(
             filt,
-            update_document(JobChange(set={**fields, "status": "running"}, inc={"attempts": 1}, push=dict(push or {}))),
+            update_document(JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))),
             sort=[("priority", 1), ("created_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             return None
         if event is not None:
-            self.insert_event({**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
+            self.insert_event({**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return normalize(doc)
 
     @guard

@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sccli.domain import JOB_STATUS_VALUES, JobStatus
 from sccli.store.mongo_support import guard, normalize
 from sccli.store.sqlite_stats import nearest_rank
 
-STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
+STATUSES = list(JOB_STATUS_VALUES)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER_MINUTES = 10**9
 
@@ -39,7 +40,7 @@ def activity_pipeline(since: datetime) -> list[dict[str, Any]]:
 
 
 def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    completed = {"$and": [{"$eq": ["$status", "completed"]}, {"$ne": [{"$ifNull": ["$started_at", None]}, None]}]}
+    completed = {"$and": [{"$eq": ["$status", JobStatus.COMPLETED.value]}, {"$ne": [{"$ifNull": ["$started_at", None]}, None]}]}
     timeouts = {"$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}}
     return [
         {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
@@ -48,8 +49,8 @@ def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
             "d": {"$cond": [completed, {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}, None]},
         }},
         {"$group": {
-            "_id": "$job_type", "count": {"$sum": 1}, "completed": _is("completed"), "failed": _is("failed"),
-            "cancelled": _is("cancelled"), "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"},
+            "_id": "$job_type", "count": {"$sum": 1}, "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value),
+            "cancelled": _is(JobStatus.CANCELLED.value), "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"},
             "avg_duration": {"$avg": "$d"}, "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
             "n_durations": _count_if({"$ne": ["$d", None]}),
         }},
@@ -62,7 +63,7 @@ EXAMPLE_IDS = 100
 
 
 def _durations(since: datetime, until: datetime, job_type: str | None = None) -> list[dict[str, Any]]:
-    match: dict[str, Any] = {"status": "completed", "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}
+    match: dict[str, Any] = {"status": JobStatus.COMPLETED.value, "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}
     if job_type is not None:
         match["job_type"] = job_type
     return [{"$match": match}, {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}}]
@@ -79,7 +80,7 @@ def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
         {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
         {"$group": {
             "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$completed_at"}},
-            "completed": _is("completed"), "failed": _is("failed"), "cancelled": _is("cancelled"),
+            "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value), "cancelled": _is(JobStatus.CANCELLED.value),
         }},
         {"$sort": {"_id": 1}},
     ]
@@ -87,7 +88,7 @@ def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
 
 def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dict[str, Any]]:
     return [
-        {"$match": {"status": "failed", "completed_at": {"$gte": since}}},
+        {"$match": {"status": JobStatus.FAILED.value, "completed_at": {"$gte": since}}},
         {"$sort": {"completed_at": -1}},
         {"$limit": int(limit)},
         {"$lookup": {"from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets",
@@ -98,7 +99,7 @@ def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dic
 
 def failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
     return [
-        {"$match": {"status": "failed", "completed_at": {"$gte": since}}},
+        {"$match": {"status": JobStatus.FAILED.value, "completed_at": {"$gte": since}}},
         {"$group": {
             "_id": {"job_type": "$job_type", "error": "$error"}, "count": {"$sum": 1},
             "first_seen": {"$min": "$completed_at"}, "last_seen": {"$max": "$completed_at"},
@@ -125,7 +126,7 @@ def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]
         "service_dead",
     ]}
     return [
-        {"$match": {"status": "running"}},
+        {"$match": {"status": JobStatus.RUNNING.value}},
         {"$addFields": {"stale_reason": reason}},
         {"$match": {"stale_reason": {"$ne": None}}},
         {"$sort": {"heartbeat_at": 1}},
@@ -134,7 +135,7 @@ def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]
 
 def backlog_pipeline(now: datetime) -> list[dict[str, Any]]:
     return [
-        {"$match": {"status": "pending"}},
+        {"$match": {"status": JobStatus.PENDING.value}},
         {"$group": {"_id": "$job_type", "pending": {"$sum": 1}, "ready": _count_if({"$lte": ["$run_after", now]}), "oldest": {"$min": "$created_at"}}},
         {"$sort": {"_id": 1}},
     ]

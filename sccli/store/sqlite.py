@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sccli.clock import to_epoch
+from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
@@ -257,7 +258,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = 'pending' AND run_after <= ?"
+        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
         params: list[Any] = [to_epoch(now)]
         if types is not None:
             types = list(types)
@@ -266,7 +267,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             sql += f" AND job_type IN ({','.join('?' * len(types))})"
             params.extend(types)
         sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
-        change = JobChange(set={**fields, "status": "running"}, inc={"attempts": 1}, push=dict(push or {}))
+        change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
         with self._write() as conn:
             row = conn.execute(sql, params).fetchone()
             if row is None:
@@ -274,7 +275,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, Store):
             doc = change.apply(codec.loads(row[0]))
             self._replace(conn, doc, change)
             if event is not None:
-                self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": "pending", "to": "running"})
+                self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
 
     def update_job(

@@ -13,10 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from sccli.clock import from_epoch, to_epoch
+from sccli.domain import JobStatus, ServiceState
 from sccli.store import codec
 
-_IN_STATUSES = "status IN ('pending','running','completed','failed','cancelled')"
-_DURATION = "CASE WHEN status = 'completed' THEN completed_at - started_at END"
+
+def _lit(value: JobStatus | ServiceState) -> str:
+    """A status as an SQL string literal (kept literal so partial indexes and plans still match)."""
+    return f"'{value.value}'"
+
+
+
+_IN_STATUSES = f"status IN ({','.join(_lit(s) for s in JobStatus)})"
+#: Completed, failed and cancelled counts of a group, in that order.
+_ENDED_SUMS = f"SUM(status = {_lit(JobStatus.COMPLETED)}), SUM(status = {_lit(JobStatus.FAILED)}), SUM(status = {_lit(JobStatus.CANCELLED)})"
+_DURATION = f"CASE WHEN status = {_lit(JobStatus.COMPLETED)} THEN completed_at - started_at END"
 #: The partial index ``ix_jobs_timed_out`` holds only jobs whose errors mention a timeout; this
 #: term (the index's WHERE, verbatim) lets the planner use it, so the rest are never read.
 TIMED_OUT = "instr(doc, '\"kind\":\"timeout\"') > 0"
@@ -35,7 +45,7 @@ def _types_sql(jobs: str) -> str:
 
 
 def _totals_sql(jobs: str, types: str) -> str:
-    return f"""SELECT job_type, COUNT(*), SUM(status = 'completed'), SUM(status = 'failed'), SUM(status = 'cancelled'),
+    return f"""SELECT job_type, COUNT(*), {_ENDED_SUMS},
         SUM(MAX(attempts - 1, 0)), AVG({_DURATION}), MIN({_DURATION}), MAX({_DURATION}), COUNT({_DURATION})
         FROM {jobs} WHERE {_WINDOW.format(types=types)} GROUP BY job_type ORDER BY job_type"""
 
@@ -43,7 +53,7 @@ def _totals_sql(jobs: str, types: str) -> str:
 def _nth_duration_sql(jobs: str) -> str:
     """The completed duration of one type at a 0-based rank (a bounded sort of that type's window)."""
     return f"""SELECT completed_at - started_at AS d FROM {jobs}
-        WHERE job_type = ? AND completed_at >= ? AND completed_at < ? AND +status = 'completed' AND started_at IS NOT NULL
+        WHERE job_type = ? AND completed_at >= ? AND completed_at < ? AND +status = {_lit(JobStatus.COMPLETED)} AND started_at IS NOT NULL
         ORDER BY d LIMIT 1 OFFSET ?"""
 
 
@@ -103,7 +113,7 @@ class SqliteStatsMixin:
         marks, params = self._window(since, until)
         if not marks:
             return []
-        sql = f"""SELECT date(day * 86400, 'unixepoch'), SUM(status = 'completed'), SUM(status = 'failed'), SUM(status = 'cancelled')
+        sql = f"""SELECT date(day * 86400, 'unixepoch'), {_ENDED_SUMS}
                   FROM (SELECT CAST(completed_at / 86400 AS INTEGER) AS day, status FROM {self.names['jobs']}
                         WHERE {_WINDOW.format(types=marks)})
                   GROUP BY day ORDER BY day"""
@@ -113,7 +123,7 @@ class SqliteStatsMixin:
         sql = f"""SELECT j.doc, j.attempts < j.max_attempts, d.uuid, json_extract(d.doc, '$.name'),
                   json_extract(d.doc, '$.user'), d.status, json_extract(d.doc, '$.sensor')
                   FROM {self.names['jobs']} j LEFT JOIN {self.names['datasets']} d ON d.uuid = j.dataset_uuid
-                  WHERE j.status = 'failed' AND j.completed_at >= ? ORDER BY j.completed_at DESC LIMIT ?"""
+                  WHERE j.status = {_lit(JobStatus.FAILED)} AND j.completed_at >= ? ORDER BY j.completed_at DESC LIMIT ?"""
         out = []
         for doc, retry, uuid, name, user, status, sensor in self._read(sql, (to_epoch(since), int(limit))):
             job = codec.loads(doc)
@@ -125,7 +135,7 @@ class SqliteStatsMixin:
     def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
         sql = f"""SELECT job_type, json_extract(doc, '$.error') AS error, COUNT(*), MIN(completed_at), MAX(completed_at),
                   SUM(attempts < max_attempts), json_group_array(job_id)
-                  FROM {self.names['jobs']} WHERE status = 'failed' AND completed_at >= ?
+                  FROM {self.names['jobs']} WHERE status = {_lit(JobStatus.FAILED)} AND completed_at >= ?
                   GROUP BY job_type, error ORDER BY COUNT(*) DESC, job_type"""
         out = []
         for job_type, error, n, first, last, retry, ids in self._read(sql, (to_epoch(since),)):
@@ -140,11 +150,11 @@ class SqliteStatsMixin:
         sql = f"""SELECT doc, reason FROM (
             SELECT j.doc AS doc, j.heartbeat_at AS beat, CASE
                 WHEN w.worker_id IS NULL OR w.heartbeat_at IS NULL OR w.heartbeat_at < :cut
-                     OR json_extract(w.doc, '$.status') = 'stopped' THEN 'service_dead'
+                     OR json_extract(w.doc, '$.status') = {_lit(ServiceState.STOPPED)} THEN 'service_dead'
                 WHEN j.heartbeat_at IS NULL OR j.heartbeat_at < :cut THEN 'job_silent'
                 WHEN j.started_at + 60.0 * json_extract(j.doc, '$.timeout_minutes') < :now THEN 'over_timeout'
                 END AS reason
-            FROM {jobs} j LEFT JOIN {workers} w ON w.worker_id = j.worker_id WHERE j.status = 'running')
+            FROM {jobs} j LEFT JOIN {workers} w ON w.worker_id = j.worker_id WHERE j.status = {_lit(JobStatus.RUNNING)})
             WHERE reason IS NOT NULL ORDER BY beat ASC"""
         out = []
         for doc, reason in self._read(sql, {"cut": to_epoch(cutoff), "now": to_epoch(now)}):
@@ -155,7 +165,7 @@ class SqliteStatsMixin:
 
     def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
         sql = f"""SELECT job_type, COUNT(*), SUM(run_after <= ?), MIN(created_at) FROM {self.names['jobs']}
-                  WHERE status = 'pending' GROUP BY job_type ORDER BY job_type"""
+                  WHERE status = {_lit(JobStatus.PENDING)} GROUP BY job_type ORDER BY job_type"""
         return [
             {"job_type": t, "pending": int(n), "ready": int(r), "oldest_created_at": from_epoch(o)}
             for t, n, r, o in self._read(sql, (to_epoch(now),))

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sccli.api.dashboard import views
 from sccli.api.dashboard.web import Action, action
+from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
 actions = APIRouter(include_in_schema=False)
@@ -42,7 +43,7 @@ def cancel_job(job_id: str, current: Acting) -> Response:
     if not outcome["done"]:
         return _result(current, "cancel", outcome, status_code=409)
     job = current.state.queue.require_job(job_id)
-    return RedirectResponse(f"/jobs/{job_id}?notice={'cancelled' if job['status'] == 'cancelled' else 'cancel-requested'}", status_code=303)
+    return RedirectResponse(f"/jobs/{job_id}?notice={'cancelled' if job['status'] == JobStatus.CANCELLED else 'cancel-requested'}", status_code=303)
 
 
 @actions.post("/jobs/bulk", response_class=HTMLResponse)

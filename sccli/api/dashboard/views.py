@@ -85,7 +85,7 @@ def hourly_finished(state: ApiState, now: datetime, hours: int) -> list[dict[str
         start = top - timedelta(hours=back)
         query = JobQuery(status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=start, completed_before=start + timedelta(hours=1))
         counts = state.store.count_jobs_by("status", query)
-        out.append({"hour": start.strftime("%H:00"), "start": start, "completed": counts.get("completed", 0), "failed": counts.get("failed", 0)})
+        out.append({"hour": start.strftime("%H:00"), "start": start, "completed": counts.get(JobStatus.COMPLETED.value, 0), "failed": counts.get(JobStatus.FAILED.value, 0)})
     return out
 
 
