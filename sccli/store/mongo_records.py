@@ -1,0 +1,78 @@
+"""MongoDB side of the store's smaller collections: datasets, queue controls, workers (a mixin of
+:class:`~sccli.store.mongo.MongoStore`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sccli.errors import Conflict
+from sccli.store.mongo_support import guard, normalize
+
+
+class MongoRecords:
+    """Datasets (the portal's ``visstoredatas``), queue controls and service heartbeats."""
+
+    coll: Callable[[str], Any]
+
+    # -- datasets ---------------------------------------------------------------------------
+    @guard
+    def insert_dataset(self, doc: dict[str, Any]) -> None:
+        if self.coll("datasets").find_one({"uuid": doc["uuid"]}, {"_id": 1}):
+            raise Conflict(f"dataset {doc['uuid']} already exists")
+        self.coll("datasets").insert_one(dict(doc))
+
+    @guard
+    def get_dataset(self, uuid: str) -> dict[str, Any] | None:
+        doc = self.coll("datasets").find_one({"uuid": uuid})
+        return normalize(doc) if doc else None
+
+    @guard
+    def find_datasets(
+        self,
+        statuses: Sequence[str] | None = None,
+        uuids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        filt: dict[str, Any] = {}
+        if statuses is not None:
+            filt["status"] = {"$in": list(statuses)}
+        if uuids is not None:
+            filt["uuid"] = {"$in": list(uuids)}
+        cursor = self.coll("datasets").find(filt).sort([("uuid", 1)])
+        if limit:
+            cursor = cursor.limit(limit)
+        return [normalize(d) for d in cursor]
+
+    @guard
+    def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:
+        filt: dict[str, Any] = {"uuid": uuid}
+        if expect_status is not None:
+            filt["status"] = expect_status
+        return bool(self.coll("datasets").update_one(filt, {"$set": fields}).matched_count)
+
+    # -- queue controls ---------------------------------------------------------------------
+    @guard
+    def list_controls(self) -> list[dict[str, Any]]:
+        return [normalize(d) for d in self.coll("controls").find({}).sort([("name", 1)])]
+
+    @guard
+    def put_control(self, doc: dict[str, Any]) -> None:
+        self.coll("controls").replace_one({"name": doc["name"]}, dict(doc), upsert=True)
+
+    @guard
+    def delete_control(self, name: str) -> bool:
+        return bool(self.coll("controls").delete_one({"name": name}).deleted_count)
+
+    # -- workers ----------------------------------------------------------------------------
+    @guard
+    def upsert_worker(self, doc: dict[str, Any]) -> None:
+        self.coll("workers").replace_one({"worker_id": doc["worker_id"]}, dict(doc), upsert=True)
+
+    @guard
+    def list_workers(self) -> list[dict[str, Any]]:
+        return [normalize(d) for d in self.coll("workers").find({}).sort([("heartbeat_at", -1)])]
+
+    @guard
+    def delete_worker(self, worker_id: str) -> None:
+        self.coll("workers").delete_one({"worker_id": worker_id})
