@@ -139,7 +139,18 @@ class JobQueue:
         if dataset is not None and stages and stages.queued:
             followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who, reason=f"{job_type} job created"))
         self._insert(doc, event, followups)
+        self._wake_services()
         return str(doc["job_id"])
+
+    def _wake_services(self) -> None:
+        """Best effort: idle services on this host claim the new job now, not at their next poll."""
+        from sccli.errors import ScError
+        from sccli.wakeup import wake_local_services
+
+        try:
+            wake_local_services(self.store.list_workers())
+        except ScError:  # the job is written; a service's poll finds it anyway
+            pass
 
     def _insert(self, doc: dict[str, Any], event: dict[str, Any], followups: list[dict[str, Any]]) -> None:
         store = self.store

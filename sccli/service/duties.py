@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sccli.service.config import ServiceOptions
     from sccli.service.running import RunningJob
     from sccli.settings import Settings
+    from sccli.wakeup import WakeSocket
 
 log = logging.getLogger("sccli.service")
 
@@ -63,6 +64,8 @@ class StoreDuties:
     check_orphans: bool
     idle: bool
     cancel_poll: float
+    wake: WakeSocket
+    woken: bool
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -140,7 +143,9 @@ class StoreDuties:
         now = time.monotonic()
         if error is not None or job is None:
             self.idle = error is None
-            self.next["claim"] = now + self.settings.poll_interval_seconds
+            # A wake-up that came while this claim was in flight is for a job it may have missed.
+            self.next["claim"] = now if self.woken and error is None else now + self.settings.poll_interval_seconds
+            self.woken = False
             return
         self.idle = False
         if self.stop_requested:
@@ -170,6 +175,7 @@ class StoreDuties:
             "worker_id": self.worker_id, "host": self.host, "pid": self.pid, "started_at": self.started_at,
             "heartbeat_at": utcnow(), "status": self.status, "types": self.settings.types, "slots": self.settings.workers,
             "offline": self.settings.offline, "running_jobs": [rj.job_id for rj in self.jobs.values()], "version": __version__,
+            "wake_port": self.wake.port,
         }
 
     def _worker_write(self, q: Any) -> None:

@@ -23,6 +23,7 @@ from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
 from sccli.service.storelink import Op, StoreLink
 from sccli.settings import Settings
+from sccli.wakeup import WakeSocket
 
 log = logging.getLogger("sccli.service")
 
@@ -61,6 +62,8 @@ class Supervisor(StoreDuties):
         self._seen_signals = 0
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
+        self.wake = WakeSocket()
+        self.woken = False
 
     # -- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -82,6 +85,7 @@ class Supervisor(StoreDuties):
             return self._shut_down()
         finally:
             self.launcher.stop()
+            self.wake.close()
             signal.set_wakeup_fd(-1)
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
@@ -102,10 +106,13 @@ class Supervisor(StoreDuties):
         return wake_r
 
     def _wait(self, wake_r: int) -> None:
-        waitables: list[Any] = [wake_r, self.link.fileno(), self.launcher.fileno()]
+        waitables: list[Any] = [wake_r, self.link.fileno(), self.launcher.fileno(), self.wake]
         waitables += [rj.child.conn for rj in self.jobs.values() if rj.child and rj.pipe_open]
         for ready in wait_ready(waitables, self._timeout()):
-            if ready == wake_r:
+            if ready is self.wake and self.wake.drain():  # a job was created on this host
+                self.next["claim"] = 0.0
+                self.woken = True
+            elif ready == wake_r:
                 try:
                     os.read(wake_r, 4096)
                 except BlockingIOError:

@@ -269,6 +269,9 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
             params.extend(types)
         sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
         change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
+        # A read first: an idle poll takes no write lock and writes no WAL frame.
+        if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
+            return None
         with self._write() as conn:
             row = conn.execute(sql, params).fetchone()
             if row is None:
