@@ -55,7 +55,7 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     backup_dir: PathText | None = None
     workers: Slots = 2
     types: list[Text] | None = None
-    poll_interval_seconds: Interval = 0.1
+    poll_interval_seconds: Interval = 1.0
     heartbeat_seconds: Interval = 10.0
     stale_after_seconds: Annotated[float, Meta(ge=0.01, le=7 * DAY)] = 60.0
     drain_seconds: Grace = 30.0
