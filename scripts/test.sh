@@ -17,7 +17,8 @@ if [ -z "${SC_TEST_MONGO_URL:-}" ] && [ -x "$wire/start" ] && command -v node >/
   fi
 fi
 # Two workers, a test file each at a time: the service tests of one file keep their own timing.
-.venv/bin/python -m pytest -n "${SC_TEST_WORKERS:-2}" --dist loadfile "$@"
+# A test that hangs fails after 5 minutes instead of holding CI.
+.venv/bin/python -m pytest -n "${SC_TEST_WORKERS:-2}" --dist loadfile --timeout 300 "$@"
 rc=$?
 if [ -n "$started" ]; then "$wire/stop" "$started" >/dev/null 2>&1 || true; fi
 exit $rc
