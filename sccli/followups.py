@@ -109,7 +109,7 @@ def run_followups(store: Store, items: list[dict[str, Any]], job: dict[str, Any]
             _run_dataset(store, item)
             crash_point("after_dataset", stage)
         elif op == "job":
-            _run_job(store, item)
+            _run_job(store, item, stage)
             crash_point("after_child", stage)
 
 
@@ -122,22 +122,29 @@ def _run_dataset(store: Store, item: dict[str, Any]) -> None:
     )
 
 
-def _run_job(store: Store, item: dict[str, Any]) -> None:
+def _run_job(store: Store, item: dict[str, Any], stage: str | None = None) -> None:
     from sccli.errors import Conflict
 
     doc = item["doc"]
     if store.get_job(doc["job_id"]) is not None:
-        return  # created by an earlier run of this follow-up
+        # Created by an earlier run of this follow-up, which may have died before the job's
+        # creation event: write it (at most once, by its event_id).
+        store.insert_event(item["event"])
+        return
     try:
-        store.insert_job(doc, item["event"])
+        store.insert_job(doc)
     except Conflict as exc:
         if store.get_job(doc["job_id"]) is not None:
+            store.insert_event(item["event"])
             return
         parent = doc.get("parent_job_id")
         store.insert_event({
             "job_id": parent, "entity": "job", "from": None, "to": JobStatus.PENDING.value, "at": item["event"]["at"], "actor": item["event"]["actor"],
             "reason": f"chained {doc['job_type']} not created: {exc}", "refused": True, "event_id": item["event"]["event_id"] + ":refused",
         })
+        return
+    crash_point("after_child_insert", stage)  # the chained job is written, its creation event not yet
+    store.insert_event(item["event"])
 
 
 # -- the outbox (stores without transactions) ------------------------------------------------

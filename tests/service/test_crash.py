@@ -21,7 +21,7 @@ from tests.service.consistency import chain_report
 CHAINS = {"sqlite": 300, "wire": 50}
 CRASH_POINTS = [
     "after_job_write:running", "after_event:running", "after_dataset:running",
-    "after_job_write:completed", "after_event:completed", "after_dataset:completed", "after_child:completed",
+    "after_job_write:completed", "after_event:completed", "after_dataset:completed", "after_child_insert:completed", "after_child:completed",
     "after_job_write:pending",
 ]
 
