@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from sccli.clock import iso
+from sccli.cli.render import json_default
 from sccli.errors import ScError
 
 if TYPE_CHECKING:
@@ -20,25 +19,6 @@ if TYPE_CHECKING:
     from sccli.settings import Settings
     from sccli.store.base import Store
     from sccli.store.urls import StoreTarget
-
-
-def json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
-def cell(value: Any) -> str:
-    """A value as table text (times in ISO, None empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return iso(value)[:19].replace("T", " ")  # type: ignore[index]
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=json_default)
-    return str(value)
 
 
 class Application:

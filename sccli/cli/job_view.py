@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sccli.cli.context import Application, cell
+from sccli.cli.context import Application
+from sccli.cli.render import cell
 from sccli.domain import JobStatus
 
 SUMMARY_FIELDS = (

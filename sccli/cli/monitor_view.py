@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sccli.cli.context import cell
+from sccli.cli.render import cell
 from sccli.domain import JOB_STATUS_VALUES
 
 if TYPE_CHECKING:

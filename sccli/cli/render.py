@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sccli.cli.context import cell
+from sccli.clock import iso
 from sccli.domain import JobStatus
 
 if TYPE_CHECKING:
     from sccli.cli.context import Application
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """A value as table text (times in ISO, None empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso(value)[:19].replace("T", " ")  # type: ignore[index]
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=json_default)
+    return str(value)
+
 
 STATUS_STYLES = {
     JobStatus.PENDING.value: "yellow", JobStatus.RUNNING.value: "cyan", JobStatus.COMPLETED.value: "green",

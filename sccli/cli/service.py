@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from sccli.cli.context import Application, cell
+from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, finite
+from sccli.cli.render import cell
 
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 

@@ -23,23 +23,11 @@ from sccli.store import codec
 from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
-from sccli.store.sqlite_schema import JOB_COLUMNS, TIME_COLUMNS, schema_statements
+from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
-
-
-def _column_values(doc: dict[str, Any], columns: Sequence[str] = JOB_COLUMNS) -> list[Any]:
-    values: list[Any] = []
-    for name in columns:
-        value = doc.get(name)
-        if name in TIME_COLUMNS:
-            value = to_epoch(value)
-        elif name == "cancel_requested":
-            value = 1 if value else 0
-        values.append(value)
-    return values
 
 
 class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
@@ -215,7 +203,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
         sql = f"INSERT INTO {self._jobs_table()} ({','.join(JOB_COLUMNS)}, doc) VALUES ({placeholders})"
         try:
             with self._write() as conn:
-                conn.execute(sql, [*_column_values(doc), codec.dumps(doc)])
+                conn.execute(sql, [*column_values(doc), codec.dumps(doc)])
                 if event is not None:
                     self._insert_event(conn, event)
         except sqlite3.IntegrityError as exc:
@@ -314,7 +302,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
         paths = "".join(f", '$.{name}', json(?)" for name in fields)
         where = "".join(f" AND {k} = ?" for k in expect)
         sql = f"UPDATE {self._jobs_table()} SET {sets}doc = json_set(doc{paths}) WHERE job_id = ?{where}"
-        values = [*_column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values()]
+        values = [*column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values()]
         with self._write() as conn:
             return bool(conn.execute(sql, values).rowcount)
 
@@ -338,7 +326,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
         assignments = "".join(f"{c} = ?, " for c in columns)
         conn.execute(
             f"UPDATE {self._jobs_table()} SET {assignments}doc = ? WHERE job_id = ?",
-            [*_column_values(doc, columns), codec.dumps(doc), doc["job_id"]],
+            [*column_values(doc, columns), codec.dumps(doc), doc["job_id"]],
         )
 
     # -- events -----------------------------------------------------------------------------

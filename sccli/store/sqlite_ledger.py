@@ -134,8 +134,7 @@ class SqliteLedger:
     def insert_migration_batch(
         self, jobs: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
     ) -> list[str]:
-        from sccli.store.sqlite import _column_values
-        from sccli.store.sqlite_schema import JOB_COLUMNS
+        from sccli.store.sqlite_schema import JOB_COLUMNS, column_values
 
         table = self._ledger()
         jobs_table = self.names["jobs"]
@@ -143,7 +142,7 @@ class SqliteLedger:
         insert = f"INSERT OR IGNORE INTO {jobs_table} ({','.join(JOB_COLUMNS)}, doc) VALUES ({_marks([0] * (len(JOB_COLUMNS) + 1))})"
         with self._write() as conn:  # type: ignore[attr-defined]
             before = conn.total_changes
-            conn.executemany(insert, [[*_column_values(doc), codec.dumps(doc)] for doc in jobs])
+            conn.executemany(insert, [[*column_values(doc), codec.dumps(doc)] for doc in jobs])
             skipped = [] if conn.total_changes - before == len(jobs) else _missing_ids(conn, jobs_table, [d["job_id"] for d in jobs])
             left_out = set(skipped)
             conn.executemany(

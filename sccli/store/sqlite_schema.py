@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from sccli.clock import to_epoch
+
 JOB_COLUMNS = (
     "job_id", "dataset_uuid", "job_type", "status", "priority", "run_after", "created_at",
     "updated_at", "started_at", "completed_at", "heartbeat_at", "worker_id", "lease_token",
@@ -52,3 +57,16 @@ def schema_statements(names: dict[str, str]) -> list[str]:
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
         f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     ]
+
+
+def column_values(doc: dict[str, Any], columns: Sequence[str] = JOB_COLUMNS) -> list[Any]:
+    """A job document's values for ``columns``, as the table stores them (epoch times, 0/1 flags)."""
+    values: list[Any] = []
+    for name in columns:
+        value = doc.get(name)
+        if name in TIME_COLUMNS:
+            value = to_epoch(value)
+        elif name == "cancel_requested":
+            value = 1 if value else 0
+        values.append(value)
+    return values
