@@ -77,23 +77,33 @@ class ChangeWatcher:
                 try:
                     lived = self._follow()
                 except Exception as exc:  # noqa: BLE001 - classified below; the thread must not die of it
-                    if self._refused(exc):
-                        self._set("refused", f"MongoDB offers no change streams here ({_describe(exc)}): idle services "
-                                  f"find new jobs by polling every {self.poll_interval:g}s", logging.INFO)
+                    if not self._interrupted(exc):
                         return
-                    if self.state != "lost":
-                        what = "lost" if self.state == "open" else "not open"
-                        self._set("lost", f"change stream {what} ({_describe(exc)}): polling every {self.poll_interval:g}s "
-                                  "meanwhile, reopening it in the background", logging.WARNING)
                     lived = 0.0
-                backoff = BACKOFF_BASE if lived >= HEALTHY_SECONDS else min(BACKOFF_MAX, backoff * 2 if lived == 0.0 else backoff)
+                if lived >= HEALTHY_SECONDS:
+                    backoff = BACKOFF_BASE
                 self._stop.wait(backoff)
+                backoff = min(BACKOFF_MAX, backoff * 2)
         except BaseException as exc:  # noqa: BLE001 - a bug here must cost the wake-ups only
             self._set("failed", f"change stream watcher stopped ({_describe(exc)}): polling every {self.poll_interval:g}s", logging.ERROR)
         finally:
             self._sock.close()
             if self.state not in ("refused", "failed"):
                 self.state = "stopped"
+
+    def _interrupted(self, exc: Exception) -> bool:
+        """Log an error of the stream once per change of state; whether to try it again later."""
+        if self._stop.is_set():  # the service is stopping (its client may be closing): say nothing
+            return False
+        if self._refused(exc):
+            self._set("refused", f"MongoDB offers no change streams here ({_describe(exc)}): idle services "
+                      f"find new jobs by polling every {self.poll_interval:g}s", logging.INFO)
+            return False
+        if self.state != "lost":
+            what = "lost" if self.state == "open" else "not open"
+            self._set("lost", f"change stream {what} ({_describe(exc)}): polling every {self.poll_interval:g}s "
+                      "meanwhile, reopening it in the background", logging.WARNING)
+        return True
 
     def _follow(self) -> float:
         """Open the stream and wake the service for each change until stopped; seconds it lived."""
