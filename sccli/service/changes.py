@@ -152,4 +152,8 @@ def watch_changes(store: Any, wake_port: int, poll_interval: float) -> ChangeWat
     """Start a :class:`ChangeWatcher` when ``store`` is MongoDB; None for other stores."""
     if getattr(store, "kind", None) != "mongo":
         return None
+    try:
+        store.client  # noqa: B018 - the lazy client made here, not raced for by two threads (it connects in the background)
+    except Exception:  # noqa: BLE001 - the store thread will report an unusable store; no stream then
+        return None
     return ChangeWatcher(store, wake_port, poll_interval).start()
