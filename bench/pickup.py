@@ -1,6 +1,6 @@
 """sccli's pickup latency after idle gaps, and its idle cost (run by hand).
 
-    .venv/bin/python bench/pickup.py [--quick] [--rounds 1] [--idle 20] [--set KEY=VALUE ...]
+    .venv/bin/python bench/pickup.py [--quick] [--rounds 1] [--gaps 0.05x200,1x30] [--idle 20] [--set KEY=VALUE ...]
                                      [--ab PATH] [--db URL] [--no-datagram] [--json]
 
 One ``sc service run`` from this repository (2 workers, the settings' defaults plus ``--set``) on a
@@ -50,6 +50,18 @@ QUICK_GAPS = [(0.05, 20), (1.0, 5), (10.0, 2)]
 TARGET_P50_MS, TARGET_P99_MS, TARGET_IDLE_PCT = 10.0, 25.0, 0.15
 #: Between one side's job and the other's: the first job's completion is written meanwhile.
 SETTLE = 0.03
+
+
+def parse_gaps(text: str) -> list[tuple[float, int]]:
+    """``0.05x200,1x30``: gaps in seconds, each with its number of samples."""
+    gaps = []
+    for part in text.split(","):
+        gap, sep, count = part.partition("x")
+        try:
+            gaps.append((float(gap), int(count) if sep else 10))
+        except ValueError:
+            raise SystemExit(f"Error: --gaps wants GAPxCOUNT,... (e.g. 0.05x200,1x30), got {part!r}") from None
+    return gaps
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -210,6 +222,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="gaps 50 ms ×20, 1 s ×5, 10 s ×2; 5 s idle window")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--gaps", metavar="GAPxN,...", help="other gaps and sample counts, e.g. 0.05x200,1x30")
     parser.add_argument("--idle", type=float, help="idle CPU window in seconds (default 20, --quick 5)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a service setting (repeatable)")
@@ -218,7 +231,7 @@ def main() -> int:
     parser.add_argument("--no-datagram", action="store_true", help="create jobs without the wake-up datagram")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    gaps = QUICK_GAPS if args.quick else FULL_GAPS
+    gaps = parse_gaps(args.gaps) if args.gaps else QUICK_GAPS if args.quick else FULL_GAPS
     idle = args.idle if args.idle is not None else (5.0 if args.quick else 20.0)
     extra = parse_sets(args.sets)
     sides = [("A", BENCH.parent)] + ([("B", args.ab.resolve())] if args.ab else [])
