@@ -273,3 +273,25 @@ def test_a_lost_change_stream_falls_back_to_the_poll_and_reopens(mock_spec: Stor
     assert sum("change stream lost" in line for line in lines) == 2, log  # one per break, not one per retry
     assert sum("change stream open again" in line for line in lines) == 2, log
     assert "AutoReconnect" in log and "RuntimeError" in log
+
+
+def test_an_idle_poll_on_sqlite_reads_first_and_takes_no_write_lock(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sccli.queue import JobQueue
+    from sccli.store.sqlite import SqliteStore
+
+    spec = make_spec("sqlite", tmp_path)
+    queue = make_queue(spec.open())
+    poller = JobQueue(SqliteStore(queue.store.path, busy_timeout_ms=50), extra_types={"ok"})  # type: ignore[attr-defined]
+    assert poller.claim_next("w1", ["ok"]) is None  # its connection and schema check, before the lock
+    writer = sqlite3.connect(queue.store.path, isolation_level=None)  # type: ignore[attr-defined]
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        assert poller.claim_next("w1", ["ok"]) is None  # nothing ready: answered by a read, no lock wait
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    job_id = queue.create_job(add_dataset(queue.store), "ok")
+    claimed = poller.claim_next("w1", ["ok"])
+    assert claimed is not None and claimed["job_id"] == job_id
