@@ -25,12 +25,13 @@ from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
+from sccli.store.sqlite_tallies import SqliteTallies
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
 
 
-class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
+class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
