@@ -132,14 +132,26 @@ def total(days: Iterable[fig.Figures], *, hist: bool = True) -> fig.Figures:
 
 def finished_stats(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Per job type over ``[since, until)``, in the shape of the store's ``finished_job_stats``."""
-    summed = total(window_figures(store, since, until).values())
+    return stats_rows(window_figures(store, since, until))
+
+
+def stats_rows(days: dict[int, fig.Figures]) -> list[dict[str, Any]]:
+    """Per job type over the given days' figures (see :func:`finished_stats`)."""
+    summed = total(days.values())
     return [fig.stats_row(job_type, summed[job_type]) for job_type in sorted(summed)]
 
 
 def finished_daily(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Per UTC day over ``[since, until)``: ``{day, completed, failed, cancelled}``, days with jobs."""
+    return daily_rows(window_figures(store, since, until, hist=False))
+
+
+def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> list[dict[str, Any]]:
+    """The days' counts (from ``first_day`` on), see :func:`finished_daily`."""
     out = []
-    for day, figures in sorted(window_figures(store, since, until, hist=False).items()):
+    for day, figures in sorted(days.items()):
+        if first_day is not None and day < first_day:
+            continue
         summed = total([figures], hist=False)
         counts = [sum(f["by_status"].get(s, 0) for f in summed.values()) for s in fig.ENDED]
         if any(f["count"] for f in summed.values()):
