@@ -29,7 +29,7 @@ def cleanup_cutoffs(now: datetime, days: int) -> dict[str, datetime]:
 
 def count_old_jobs(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
     """How many jobs of each finished status the cleanup would delete (from the day tallies)."""
-    return {status: tally.ended_before(store, status, cutoff) for status, cutoff in cutoffs.items()}
+    return tally.ended_before(store, cutoffs)
 
 
 def delete_old_jobs(store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None = None) -> dict[str, int]:

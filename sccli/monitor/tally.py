@@ -1,7 +1,7 @@
 """Figures of finished jobs over any window at a cost that does not grow with the table.
 
 A window is cut into UTC days. A day that ended over an hour ago (*settled*) is read from its
-stored figures (:mod:`sccli.monitor.figures`, one document per day in ``job_tallies``), which are
+stored figures (:mod:`sccli.figures`, one document per day in ``job_tallies``), which are
 computed from that day's jobs the first time they are needed; the rest of the window (today, the
 window's partial first day) is folded from its rows, read from an index. So a 30-day report reads
 about 30 small documents and a day or two of rows, whatever the table holds.
@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sccli import figures as fig
 from sccli.clock import from_epoch, to_epoch
-from sccli.monitor import figures as fig
 from sccli.store.base import Store
 
 #: How long the cleanup holds the days it deletes from (a crashed cleanup's hold runs out).
@@ -92,8 +92,7 @@ def window_figures(store: Store, since: datetime, until: datetime, *, hist: bool
 
 
 def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
-    since, until = from_epoch(lo), from_epoch(hi)
-    return fig.fold(store.finished_rows(since, until), store.timeout_rows(since, until))  # type: ignore[arg-type]
+    return store.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
 
 
 def _stored_days(store: Store, days: list[int], now: float, hist: bool) -> dict[int, fig.Figures]:
@@ -133,14 +132,26 @@ def total(days: Iterable[fig.Figures], *, hist: bool = True) -> fig.Figures:
 
 def finished_stats(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Per job type over ``[since, until)``, in the shape of the store's ``finished_job_stats``."""
-    summed = total(window_figures(store, since, until).values())
+    return stats_rows(window_figures(store, since, until))
+
+
+def stats_rows(days: dict[int, fig.Figures]) -> list[dict[str, Any]]:
+    """Per job type over the given days' figures (see :func:`finished_stats`)."""
+    summed = total(days.values())
     return [fig.stats_row(job_type, summed[job_type]) for job_type in sorted(summed)]
 
 
 def finished_daily(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Per UTC day over ``[since, until)``: ``{day, completed, failed, cancelled}``, days with jobs."""
+    return daily_rows(window_figures(store, since, until, hist=False))
+
+
+def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> list[dict[str, Any]]:
+    """The days' counts (from ``first_day`` on), see :func:`finished_daily`."""
     out = []
-    for day, figures in sorted(window_figures(store, since, until, hist=False).items()):
+    for day, figures in sorted(days.items()):
+        if first_day is not None and day < first_day:
+            continue
         summed = total([figures], hist=False)
         counts = [sum(f["by_status"].get(s, 0) for f in summed.values()) for s in fig.ENDED]
         if any(f["count"] for f in summed.values()):
@@ -148,11 +159,17 @@ def finished_daily(store: Store, since: datetime, until: datetime) -> list[dict[
     return out
 
 
+def _first_day(store: Store) -> datetime | None:
+    """Midnight of the oldest ``completed_at``'s day (windows from there hold whole days)."""
+    first = store.first_completed_at()
+    return None if first is None else from_epoch(fig.day_of(to_epoch(first)) * fig.DAY_SECONDS)  # type: ignore[arg-type]
+
+
 def status_type_counts(store: Store) -> list[dict[str, Any]]:
     """Every job counted by status and type (the store's ``job_status_type_counts``): finished
     jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
     rows = store.open_status_type_counts(fig.ENDED)
-    first = store.first_completed_at()
+    first = _first_day(store)
     if first is not None:
         until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts
         for job_type, f in sorted(total(window_figures(store, first, until, hist=False).values(), hist=False).items()):
@@ -160,10 +177,16 @@ def status_type_counts(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def ended_before(store: Store, status: str, cutoff: datetime) -> int:
-    """How many jobs in the finished ``status`` have ``completed_at < cutoff`` (the cleanup's count)."""
-    first = store.first_completed_at()
-    if first is None or first >= cutoff:
-        return 0
-    summed = total(window_figures(store, first, cutoff, hist=False).values(), hist=False)
-    return sum(int(f["by_status"].get(status, 0)) for f in summed.values())
+def ended_before(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
+    """Per finished status, how many jobs have ``completed_at`` before its cutoff (the cleanup's counts)."""
+    first = _first_day(store)
+    counted: dict[datetime, fig.Figures] = {}
+    out = {}
+    for status, cutoff in cutoffs.items():
+        if first is None or first >= cutoff:
+            out[status] = 0
+            continue
+        if cutoff not in counted:
+            counted[cutoff] = total(window_figures(store, first, cutoff, hist=False).values(), hist=False)
+        out[status] = sum(int(f["by_status"].get(status, 0)) for f in counted[cutoff].values())
+    return out

@@ -16,15 +16,11 @@ class TallyContract(ABC):
     """Rows of finished jobs in a window, and one stored figures document per UTC day."""
 
     @abstractmethod
-    def finished_rows(self, since: datetime, until: datetime) -> list[tuple[str, str, float, int, float | None]]:
-        """Every job with ``completed_at`` in ``[since, until)`` as ``(job_type, status,
-        completed_at epoch seconds, retries = max(attempts - 1, 0), duration seconds)``, the
-        duration None unless the job is completed and has a ``started_at`` (read from an index)."""
-
-    @abstractmethod
-    def timeout_rows(self, since: datetime, until: datetime) -> list[tuple[str, float, int]]:
-        """Jobs with ``completed_at`` in ``[since, until)`` and ``errors`` entries of kind
-        ``timeout``: ``(job_type, completed_at epoch seconds, how many)``."""
+    def finished_figures(self, since: datetime, until: datetime) -> dict[int, dict[str, dict[str, Any]]]:
+        """The figures (:mod:`sccli.figures`) of the jobs with ``completed_at`` in ``[since,
+        until)``, per UTC day number and job type, computed from an index: jobs by status,
+        retries (Σ max(attempts − 1, 0)), timeouts (``errors`` entries of kind ``timeout``),
+        and completed durations (count, sum, min, max, 1 % histogram)."""
 
     @abstractmethod
     def first_completed_at(self) -> datetime | None:

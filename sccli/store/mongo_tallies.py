@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sccli import figures as fig
 from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.store.mongo_support import guard, normalize
@@ -25,18 +26,19 @@ class MongoTallies:
     now: Callable[[], datetime]
 
     @guard
-    def finished_rows(self, since: datetime, until: datetime) -> list[tuple[str, str, float, int, float | None]]:
-        out: list[tuple[str, str, float, int, float | None]] = []
+    def finished_figures(self, since: datetime, until: datetime) -> dict[int, fig.Figures]:
+        # Folded here from the projected rows: the day and bucket arithmetic stays the same
+        # on every server (mongomock and the wire test server lack some date operators).
+        rows = []
         for doc in self.coll("jobs").find({"completed_at": {"$gte": since, "$lt": until}}, _ROW_FIELDS):
             completed = to_epoch(normalize(doc["completed_at"]))
             started = to_epoch(normalize(doc.get("started_at")))
             status = str(doc.get("status"))
             duration = completed - started if status == _COMPLETED and started is not None else None  # type: ignore[operator]
-            out.append((str(doc.get("job_type")), status, completed, max(int(doc.get("attempts") or 0) - 1, 0), duration))  # type: ignore[arg-type]
-        return out
+            rows.append((str(doc.get("job_type")), status, completed, max(int(doc.get("attempts") or 0) - 1, 0), duration))
+        return fig.fold(rows, self._timeouts(since, until))  # type: ignore[arg-type]
 
-    @guard
-    def timeout_rows(self, since: datetime, until: datetime) -> list[tuple[str, float, int]]:
+    def _timeouts(self, since: datetime, until: datetime) -> list[tuple[str, float, int]]:
         n = {"$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}}
         pipeline = [
             {"$match": {"completed_at": {"$gte": since, "$lt": until}}},

@@ -72,6 +72,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA journal_size_limit=67108864")
             conn.execute("PRAGMA cache_size=-32768")
+            _math_functions(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         return conn
@@ -354,6 +355,18 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 sql = f"DELETE FROM {self.names['events']} WHERE job_id IN ({','.join('?' * len(chunk))})"
                 total += conn.execute(sql, chunk).rowcount
         return total
+
+
+def _math_functions(conn: sqlite3.Connection) -> None:
+    """``ln`` and ``floor`` for the day tallies' histograms, from Python's math where SQLite was
+    built without its math functions (the same C library results either way)."""
+    try:
+        conn.execute("SELECT ln(1.0), floor(1.5)")
+    except sqlite3.OperationalError:
+        import math
+
+        conn.create_function("ln", 1, math.log, deterministic=True)
+        conn.create_function("floor", 1, math.floor, deterministic=True)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -19,8 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import Conflict
+from sccli.figures import ENDED
 from sccli.monitor import cleanup, tally
-from sccli.monitor.figures import ENDED
 from sccli.queue import JobQueue
 from sccli.store.base import JobQuery, Store
 from tests.conftest import BACKENDS, StoreSpec, _drop, add_dataset, make_spec
@@ -118,8 +118,9 @@ class TallyMachine(RuleBasedStateMachine):
         assert counts(tally.status_type_counts(store)) == counts(store.job_status_type_counts())
         for since in (now - timedelta(days=1), now - timedelta(days=3), START - timedelta(days=1)):
             self._window(since, now)
-        for status, cutoff in cleanup.cleanup_cutoffs(now, 1).items():
-            assert tally.ended_before(store, status, cutoff) == store.count_jobs(JobQuery(status=[status], completed_before=cutoff))
+        cutoffs = cleanup.cleanup_cutoffs(now, 1)
+        expected = {status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff)) for status, cutoff in cutoffs.items()}
+        assert tally.ended_before(store, cutoffs) == expected
 
     def _window(self, since: datetime, until: datetime) -> None:
         mine = {r["job_type"]: r for r in tally.finished_stats(self.store, since, until)}

@@ -20,10 +20,12 @@ DAY_SECONDS = 86_400
 SETTLE_SECONDS = 3_600
 #: Width of a duration bucket: each is this factor wider than the one before.
 BUCKET_BASE = 1.01
-_LOG_BASE = math.log(BUCKET_BASE)
+#: ln of the base: a duration's bucket is floor(ln(d) / LOG_BASE) (the same doubles in SQL).
+LOG_BASE = math.log(BUCKET_BASE)
 #: Bucket of durations <= 0 (clock steps): reads as 0.0.
 ZERO_BUCKET = "z"
 ENDED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+_COMPLETED = JobStatus.COMPLETED.value
 
 #: One finished job as a store reads it: (job_type, status, completed_at epoch s, retries, duration s or None).
 FinishedRow = tuple[str, str, float, int, float | None]
@@ -47,7 +49,7 @@ def bucket(duration: float) -> str:
     """The histogram bucket of a duration (a string: figures are stored as JSON)."""
     if duration <= 0:
         return ZERO_BUCKET
-    return str(math.floor(math.log(duration) / _LOG_BASE))
+    return str(math.floor(math.log(duration) / LOG_BASE))
 
 
 def bucket_value(key: str) -> float:
@@ -57,7 +59,8 @@ def bucket_value(key: str) -> float:
     return float(BUCKET_BASE ** (int(key) + 0.5))
 
 
-def _empty() -> dict[str, Any]:
+def empty() -> dict[str, Any]:
+    """A job type's figures with nothing counted."""
     return {"count": 0, "by_status": {}, "retries": 0, "timeouts": 0, "dur_n": 0, "dur_sum": 0.0, "dur_min": None, "dur_max": None, "hist": {}}
 
 
@@ -65,16 +68,28 @@ def fold(rows: Iterable[FinishedRow], timeouts: Iterable[TimeoutRow]) -> dict[in
     """Job rows (and their timeout counts) folded into figures per day and job type."""
     days: dict[int, Figures] = {}
     for job_type, status, completed, retries, duration in rows:
-        fig = days.setdefault(day_of(completed), {}).setdefault(job_type, _empty())
+        fig = days.setdefault(day_of(completed), {}).setdefault(job_type, empty())
         fig["count"] += 1
         fig["by_status"][status] = fig["by_status"].get(status, 0) + 1
         fig["retries"] += retries
-        if duration is not None and status == JobStatus.COMPLETED.value:
+        if duration is not None and status == _COMPLETED:
             _add_duration(fig, duration)
     for job_type, completed, n in timeouts:
-        fig = days.setdefault(day_of(completed), {}).setdefault(job_type, _empty())
+        fig = days.setdefault(day_of(completed), {}).setdefault(job_type, empty())
         fig["timeouts"] += n
     return days
+
+
+def add_group(fig: dict[str, Any], status: str, n: int, retries: int, dur_n: int, dur_sum: float, dur_min: float | None, dur_max: float | None) -> None:
+    """Add a group of jobs of one status counted by a store (its durations' histogram apart)."""
+    fig["count"] += n
+    fig["by_status"][status] = fig["by_status"].get(status, 0) + n
+    fig["retries"] += retries
+    if dur_n and status == _COMPLETED:
+        fig["dur_n"] += dur_n
+        fig["dur_sum"] += dur_sum
+        fig["dur_min"] = dur_min if fig["dur_min"] is None else min(fig["dur_min"], dur_min)
+        fig["dur_max"] = dur_max if fig["dur_max"] is None else max(fig["dur_max"], dur_max)
 
 
 def _add_duration(fig: dict[str, Any], duration: float) -> None:
@@ -89,7 +104,7 @@ def _add_duration(fig: dict[str, Any], duration: float) -> None:
 def merge(into: Figures, other: Figures, *, hist: bool = True) -> Figures:
     """Add ``other``'s figures to ``into`` (in place; returns ``into``)."""
     for job_type, fig in other.items():
-        mine = into.setdefault(job_type, _empty())
+        mine = into.setdefault(job_type, empty())
         for key in ("count", "retries", "timeouts", "dur_n", "dur_sum"):
             mine[key] += fig.get(key) or 0
         for status, n in (fig.get("by_status") or {}).items():
