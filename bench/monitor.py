@@ -141,7 +141,10 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
 
 def cli_bench(path: Path) -> None:
     sc = str(Path(sys.executable).with_name("sc"))
-    commands = [["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"], ["stale", "--json"], ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"]]
+    commands = [
+        ["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"], ["stale", "--json"],
+        ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"],
+    ]
     print("\nCLI wall time (one process each, start-up included):")
     for args in commands:
         start = time.perf_counter()
