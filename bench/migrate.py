@@ -75,7 +75,8 @@ def timed(label: str, action: Callable[[], Any], profile: str | None = None) -> 
     result = action()
     if profiler is not None:
         profiler.disable()
-    waited = "" if queued is None else f" {run_queue_seconds() - queued:7.2f} s waiting for a core"  # type: ignore[operator]
+    queued_after = run_queue_seconds()
+    waited = "" if queued is None or queued_after is None else f" {queued_after - queued:7.2f} s waiting for a core"
     print(f"{label:<28} {time.perf_counter() - start:7.2f} s wall {time.process_time() - cpu:7.2f} s CPU{waited}", flush=True)
     if profiler is not None and profile is not None:
         profiler.dump_stats(profile)
