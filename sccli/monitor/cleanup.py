@@ -8,6 +8,7 @@ from typing import Any
 
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
+from sccli.monitor import tally
 from sccli.monitor.log_files import JobLogFiles, LogTally
 from sccli.store.base import JobQuery, Store
 
@@ -30,21 +31,21 @@ def cleanup_cutoffs(now: datetime, days: int) -> dict[str, datetime]:
 
 
 def count_old_jobs(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
-    """How many jobs of each finished status the cleanup would delete (index range counts)."""
-    return {status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff)) for status, cutoff in cutoffs.items()}
+    """How many jobs of each finished status the cleanup would delete (from the day tallies)."""
+    return tally.ended_before(store, cutoffs)
 
 
-def count_old_logs(store: Store, cutoffs: dict[str, datetime], logs: JobLogFiles, tally: LogTally) -> None:
-    """Add to ``tally`` the log files of log_dir whose jobs the cleanup would delete (a dry run:
+def count_old_logs(store: Store, cutoffs: dict[str, datetime], logs: JobLogFiles, counted: LogTally) -> None:
+    """Add to ``counted`` the log files of log_dir whose jobs the cleanup would delete (a dry run:
     log_dir is listed once, its job ids looked up in batches)."""
-    present = logs.present(tally)
+    present = logs.present(counted)
     ids = sorted(present)
     for status, cutoff in cutoffs.items():
         for start in range(0, len(ids), BATCH):
             query = JobQuery(job_ids=ids[start : start + BATCH], status=[status], completed_before=cutoff)
             for doc in store.find_jobs(query, sort=()):
-                tally.files += 1
-                tally.bytes += present[doc["job_id"]]
+                counted.files += 1
+                counted.bytes += present[doc["job_id"]]
 
 
 def delete_old_jobs(
@@ -56,6 +57,16 @@ def delete_old_jobs(
     Each delete is conditional on the status and cutoff again, so a job retried meanwhile (back
     to pending) is kept with its events and its log. Pending and running jobs are never touched.
     """
+    held = tally.hold(store, max(cutoffs.values()))
+    try:
+        return _delete_batches(store, cutoffs, total, progress, on_deleted)
+    finally:
+        tally.release(store, held)
+
+
+def _delete_batches(
+    store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None, on_deleted: Deleted | None
+) -> dict[str, int]:
     deleted = {status: 0 for status in cutoffs}
     events = done = 0
     for status, cutoff in cutoffs.items():
@@ -101,22 +112,22 @@ def cleanup(
     cutoffs = cleanup_cutoffs(now, days)
     counts = count_old_jobs(store, cutoffs)
     logs = JobLogFiles(log_dir) if log_dir is not None else None
-    tally = LogTally()
+    removed = LogTally()
     events: int | None = None
     if not dry_run and any(counts.values()):
-        on_deleted = (lambda ids: logs.remove(ids, tally)) if logs is not None else None
+        on_deleted = (lambda ids: logs.remove(ids, removed)) if logs is not None else None
         result = delete_old_jobs(store, cutoffs, sum(counts.values()), progress, on_deleted)
         events = result.pop("events")
         counts = result
     elif not dry_run:
         events = 0
     elif logs is not None and any(counts.values()):
-        count_old_logs(store, cutoffs, logs, tally)
+        count_old_logs(store, cutoffs, logs, removed)
     known = logs is not None
     return {
         "completed_jobs_deleted": counts[JobStatus.COMPLETED.value], "failed_jobs_deleted": counts[JobStatus.FAILED.value],
         "cancelled_jobs_deleted": counts[JobStatus.CANCELLED.value], "job_events_deleted": events,
-        "log_files_deleted": tally.files if known else None, "log_bytes_deleted": tally.bytes if known else None,
-        "log_files_failed": tally.failed if known else None, "log_error": tally.first_error, "log_dir": log_dir,
+        "log_files_deleted": removed.files if known else None, "log_bytes_deleted": removed.bytes if known else None,
+        "log_files_failed": removed.failed if known else None, "log_error": removed.first_error, "log_dir": log_dir,
         "dry_run": dry_run, "cutoffs": cutoffs,
     }
