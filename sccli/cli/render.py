@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from sccli.clock import iso
@@ -14,6 +15,16 @@ from sccli.domain import JobStatus
 
 if TYPE_CHECKING:
     from sccli.cli.context import Application
+
+
+class OutputFormat(str, Enum):
+    """``--format`` of listings."""
+
+    table = "table"
+    plain = "plain"
+    markdown = "markdown"
+    csv = "csv"
+
 
 def json_default(value: Any) -> Any:
     if isinstance(value, datetime):
