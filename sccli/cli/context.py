@@ -7,6 +7,7 @@ runs the read commands through them without importing typer.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -115,6 +116,15 @@ class Application:
             self._err = Console(stderr=True, highlight=False, no_color=not self.color or None)
         return self._err
 
+    def say(self, text: str = "", style: str | None = None) -> None:
+        """A line on stdout: through Rich on a terminal (its styles and wrapping), written as it is
+        where Rich would write it unchanged (a pipe; printable text, no ``:emoji:`` code), which
+        spares a read command Rich's import (~30 ms)."""
+        if plain_stdout() and text.isprintable() and not _EMOJI_CODE.search(text):
+            sys.stdout.write(text + "\n")
+        else:
+            self.console.print(text, style=style, markup=False)
+
     def info(self, message: str) -> None:
         """A note on stderr (silenced by ``--quiet``)."""
         if not self.quiet:
@@ -157,6 +167,22 @@ class Application:
         from sccli.cli import render
 
         render.record(self, record, title)
+
+
+#: What Rich's print would turn into an emoji (``:name:``); such text goes through Rich.
+_EMOJI_CODE = re.compile(r":\S*?:")
+
+
+def plain_stdout() -> bool:
+    """Whether Rich would treat stdout as no terminal: no styles, no wrapping (see ``Console.is_terminal``)."""
+    import os
+
+    if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except ValueError:  # closed
+        return True
 
 
 def open_application(db: str | None, db_name: str | None, settings: str | None, verbose: int, quiet: bool, no_color: bool) -> Application:

@@ -1,4 +1,4 @@
-"""The fast lane: `sc --version`, help, and the read commands without importing Typer.
+"""The fast lane: the read commands without importing Typer.
 
 Importing Typer costs more than the whole budget of a read command (about 50-90 ms on this
 machine), so `sc job show ID`, `sc job list`, `sc dataset show UUID` and `sc monitor overview`
@@ -9,12 +9,11 @@ exactly the values Typer would have passed. Anything it does not know for sure â
 abbreviated option, a value Typer would refuse, ``--``, ``-sVALUE``, a NUL, shell completion â€”
 is declined, so every error message and every other command stays Typer's.
 ``tests/cli/test_fast.py`` checks the parsed values against Typer's own parse of the same words.
-Help is served from :mod:`sccli.cli.help_cache` (Typer's own output, cached).
+``--version`` and help are served before it (:func:`sccli.cli.main`, :mod:`sccli.cli.help_cache`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -186,17 +185,7 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], Command, dict[str, Any]]
 
 
 def run(argv: Sequence[str]) -> None:
-    """Serve ``argv`` here and exit, or return (declined) for Typer to handle it."""
-    if "_SC_COMPLETE" in os.environ or os.environ.get("TYPER_USE_RICH", "0") != "0":
-        return  # shell completion, or Rich-rendered errors and help: Typer's
-    if list(argv) == ["--version"]:
-        from sccli import __version__
-
-        sys.stdout.write(f"sc {__version__}\n")
-        sys.exit(0)
-    from sccli.cli import help_cache
-
-    help_cache.serve(argv)
+    """Run a read command here and exit, or return (declined) for Typer to handle ``argv``."""
     try:
         root, command, params = parse(argv)
     except Declined:

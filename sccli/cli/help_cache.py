@@ -11,11 +11,10 @@ is always the help the current code prints (``tests/cli/test_fast.py`` compares 
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Sequence
+import zlib
 
 #: Bump when the entry's layout changes.
 FORMAT = 1
@@ -28,7 +27,7 @@ ENV_NAMES = ("COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "LANG", "LAN
 Files = tuple[tuple[str, int, int], ...]
 
 
-def is_help(argv: Sequence[str]) -> bool:
+def is_help(argv: list[str]) -> bool:
     """``--help`` after at most two command names (no options, nothing else)."""
     *names, last = argv or [""]
     return last in HELP_WORDS and len(names) <= 2 and all(n.isascii() and n.replace("-", "").isalpha() and n.islower() for n in names)
@@ -51,11 +50,15 @@ def terminal_size() -> tuple[int, int]:
     return columns, lines
 
 
-def key(argv: Sequence[str]) -> str:
+def key(argv: list[str]) -> str:
     """The cache key of everything but code: words, terminal, environment, interpreter, path."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES)
-    parts = (FORMAT, tuple(argv), terminal_size(), tuple(env), sys.version, sys.executable, tuple(sys.path))
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return repr((FORMAT, tuple(argv), terminal_size(), tuple(env), sys.version, sys.executable, tuple(sys.path)))
+
+
+def entry_name(entry_key: str) -> str:
+    """The entry's file name; the whole key is stored in it too (so a collision is only a miss)."""
+    return f"{zlib.crc32(entry_key.encode('utf-8', 'surrogateescape')):08x}"
 
 
 def cache_dir() -> str:
@@ -95,22 +98,23 @@ def loaded_files() -> Files:
 def read(entry_key: str) -> str | None:
     """The cached help for this key when its code is unchanged, else None."""
     try:
-        with open(os.path.join(cache_dir(), entry_key), "rb") as fh:
-            files, text = marshal.load(fh)
+        with open(os.path.join(cache_dir(), entry_name(entry_key)), "rb") as fh:
+            stored_key, files, text = marshal.load(fh)
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    return text if isinstance(text, str) and files_unchanged(files) else None
+    return text if stored_key == entry_key and isinstance(text, str) and files_unchanged(files) else None
 
 
 def write(entry_key: str, files: Files, text: str) -> None:
     """Keep the help (atomically; a cache that cannot be written is no error)."""
     directory = cache_dir()
-    temp = os.path.join(directory, f".{entry_key}.{os.getpid()}")
+    name = entry_name(entry_key)
+    temp = os.path.join(directory, f".{name}.{os.getpid()}")
     try:
         os.makedirs(directory, exist_ok=True)
         with open(temp, "wb") as fh:
-            marshal.dump((files, text), fh)
-        os.replace(temp, os.path.join(directory, entry_key))
+            marshal.dump((entry_key, files, text), fh)
+        os.replace(temp, os.path.join(directory, name))
     except OSError:
         try:
             os.unlink(temp)
@@ -118,7 +122,7 @@ def write(entry_key: str, files: Files, text: str) -> None:
             pass
 
 
-def render(argv: Sequence[str]) -> tuple[int, str, str]:
+def render(argv: list[str]) -> tuple[int, str, str]:
     """Typer's help for ``argv``: (exit code, stdout, stderr)."""
     import contextlib
     import io
@@ -135,7 +139,7 @@ def render(argv: Sequence[str]) -> tuple[int, str, str]:
     return (code if isinstance(code, int) else 0 if code is None else 1), out.getvalue(), err.getvalue()
 
 
-def serve(argv: Sequence[str]) -> None:
+def serve(argv: list[str]) -> None:
     """Print the help for ``argv`` and exit when it is a help request; else return."""
     if not is_help(argv):
         return

@@ -34,10 +34,9 @@ def progress_bar(percent: float | None, message: str | None = None, width: int =
 
 def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
-    out = a.console
     if job.get("status") == JobStatus.RUNNING:
-        out.print()
-        out.print("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")), markup=False)
+        a.say()
+        a.say("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")))
     if log_path:
         from pathlib import Path
 
@@ -47,19 +46,19 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
             where = f" (not on this host; it ran on {job['host']}: `sc job logs` shows the lines kept in the store)"
         else:
             where = " (not written yet)"
-        out.print(f"Log: {log_path}{where}", markup=False)
-    out.print()
-    out.print("Why:", style="bold")
+        a.say(f"Log: {log_path}{where}")
+    a.say()
+    a.say("Why:", style="bold")
     for reason in reasons:
-        out.print(f"  - {reason}", markup=False)
+        a.say(f"  - {reason}")
     if job.get("parameters"):
-        out.print()
-        out.print("Parameters:", style="bold")
-        out.print("  " + cell(job["parameters"]), markup=False)
+        a.say()
+        a.say("Parameters:", style="bold")
+        a.say("  " + cell(job["parameters"]))
     if job.get("result"):
-        out.print()
-        out.print("Result:", style="bold")
-        out.print("  " + cell(job["result"]), markup=False)
+        a.say()
+        a.say("Result:", style="bold")
+        a.say("  " + cell(job["result"]))
     if job.get("errors"):
         a.print_table(job["errors"], ["attempt", "at", "kind", "worker", "error"], title="Errors")
     if events:
