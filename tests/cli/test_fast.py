@@ -221,7 +221,8 @@ def test_help_and_read_commands_do_not_import_typer_or_heavy_modules(store_env: 
         modules = imported(args, env)
         assert "sccli.store.sqlite" in modules  # it really ran
         assert not {"typer", "pymongo", "sccli.handlers", "sccli.cli.app", "sccli.cli.job"} & modules, args
-    assert "rich" not in imported(["job", "show", store_env["pending"]], env)  # a pipe: plain text
+    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET]):
+        assert not {"rich", "tabulate", "importlib.metadata"} & imported(args, env), args  # a pipe: plain text and tables
 
 
 def test_say_writes_what_rich_writes_in_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
