@@ -105,7 +105,7 @@ def simple_table(matrix: Sequence[Sequence[str]], heads: Sequence[str], *, githu
     prints plainly: rows of printable ASCII text without surrounding blanks, whole and decimal
     numbers. None (ask tabulate) for anything else: tabulate ≥ 0.10 looks its version up through
     importlib.metadata at import (~30 ms of every listing). ``tests/cli/test_render.py`` compares."""
-    if not matrix or any(len(row) != len(heads) for row in matrix) or not all(_plain(h) for h in heads):
+    if not heads or any(len(row) != len(heads) for row in matrix) or not all(_plain(h) for h in heads):
         return None
     columns: list[list[str]] = []
     rights: list[bool] = []
@@ -115,7 +115,9 @@ def simple_table(matrix: Sequence[Sequence[str]], heads: Sequence[str], *, githu
             return None
         columns.append(_decimal_aligned(column) if kind == "decimal" else list(column))
         rights.append(kind != "text")
-    widths = [max(len(h) + 2, *map(len, cells)) for h, cells in zip(heads, columns, strict=True)]
+    if not matrix:  # headers only, left-aligned
+        columns, rights = [[] for _ in heads], [False] * len(heads)
+    widths = [max([len(h) + 2, *map(len, cells)]) for h, cells in zip(heads, columns, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
         padded = [text.rjust(w) if right else text.ljust(w) for text, w, right in zip(cells, widths, rights, strict=True)]
@@ -126,7 +128,7 @@ def simple_table(matrix: Sequence[Sequence[str]], heads: Sequence[str], *, githu
     rows = [line(heads)]
     if github:
         rows.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    rows += [line(row) for row in zip(*columns, strict=True)]
+    rows += [line(row) for row in matrix and zip(*columns, strict=True)]
     return "\n".join(rows)
 
 
