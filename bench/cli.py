@@ -1,11 +1,13 @@
 """Wall time of the ``sc`` CLI's start-up and read commands on a small SQLite store (run by hand).
 
-    .venv/bin/python bench/cli.py [--runs 15] [--farm]
+    .venv/bin/python bench/cli.py [--runs 15] [--farm] [--vs OTHER_SC]
 
 Seeds a fresh SQLite store (5 datasets, 20 jobs, a few events) in a temporary directory, then
 times each command as a whole process (interpreter start-up included) and prints the median,
 best and worst of ``--runs`` runs, with the load average before and after. ``--farm`` times
 each command with ``farm-bench`` instead of this script's own loop (when it is installed).
+``--vs /path/to/other/sc`` times another installation's ``sc`` too (e.g. the main worktree's),
+run for run in turn with this one, and prints both medians and their ratio.
 Targets (issue 15): ``sc --help`` ≤ 50 ms, every read command ≤ 100 ms median.
 """
 
@@ -55,6 +57,16 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
     return samples
 
 
+def timed_pair(cmd: list[str], other: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """``cmd`` and ``other`` in turn (A B A B ...), so a change in the machine's load hits both."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(runs):
+        mine += timed(cmd, env, 1)
+        theirs += timed(other, env, 1)
+    return mine, theirs
+
+
 def farm(cmd: list[str], env: dict[str, str], runs: int) -> str:
     """farm-bench's own report line for the wall time (it times from outside, like ``timed``)."""
     out = subprocess.run(["farm-bench", "-n", str(runs), "--", *cmd], env=env, capture_output=True, text=True)
@@ -80,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--farm", action="store_true", help="time with farm-bench instead of this script's loop")
+    parser.add_argument("--vs", help="another sc to time in turn with this one (e.g. /work/main/.venv/bin/sc)")
     args = parser.parse_args()
     if args.farm and not shutil.which("farm-bench"):
         raise SystemExit("Error: farm-bench is not installed")
@@ -91,6 +104,11 @@ def main() -> None:
         for label, cmd, target in commands(job, dataset):
             if args.farm:
                 print(f"{label:22s} {farm(cmd, env, args.runs)}")
+                continue
+            if args.vs and cmd[0] == SC:
+                samples, other = timed_pair(cmd, [args.vs, *cmd[1:]], env, args.runs)
+                median, theirs = statistics.median(samples), statistics.median(other)
+                print(f"{label:22s} median {median:6.1f}   vs {theirs:6.1f}  ({median / theirs:4.2f}x)   best {min(samples):6.1f} / {min(other):6.1f}")
                 continue
             samples = timed(cmd, env, args.runs)
             median = statistics.median(samples)
