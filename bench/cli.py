@@ -1,14 +1,21 @@
-"""Wall time of `sc --help` and `sc job show` (median of N runs; run by hand).
+"""Wall time of the ``sc`` CLI's start-up and read commands on a small SQLite store (run by hand).
 
-    .venv/bin/python bench/cli.py [--runs 15]
+    .venv/bin/python bench/cli.py [--runs 15] [--farm] [--vs OTHER_SC]
 
-Target: `sc --help` under 150 ms median.
+Seeds a fresh SQLite store (5 datasets, 20 jobs, a few events) in a temporary directory, then
+times each command as a whole process (interpreter start-up included) and prints the median,
+best and worst of ``--runs`` runs, with the load average before and after. ``--farm`` times
+each command with ``farm-bench`` instead of this script's own loop (when it is installed).
+``--vs /path/to/other/sc`` times another installation's ``sc`` too (e.g. the main worktree's),
+run for run in turn with this one, and prints both medians and their ratio.
+Targets (issue 15): ``sc --help`` ≤ 50 ms, every read command ≤ 100 ms median.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -17,28 +24,97 @@ import time
 from pathlib import Path
 
 SC = str(Path(sys.executable).with_name("sc"))
+HELP_TARGET_MS, READ_TARGET_MS = 50.0, 100.0
+DATASETS, JOBS_PER_DATASET = 5, 4
 
 
-def timed(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+def seed(env: dict[str, str]) -> tuple[str, str]:
+    """A small store through the library: datasets, jobs, one failed; (a job id, a dataset uuid)."""
+    code = (
+        "import uuid, sys\n"
+        "from sccli import open_store, add_dataset, JobQueue\n"
+        "from sccli.settings import Settings\n"
+        "store = open_store()\n"
+        "queue = JobQueue.from_settings(store, Settings(), check_paths=False)\n"
+        "job = ds = ''\n"
+        f"for d in range({DATASETS}):\n"
+        "    ds = str(uuid.uuid4()); add_dataset(store, ds, f'scan-{d}')\n"
+        f"    for t in ['dataset_conversion', 'data_validation', 'data_compression', 'backup_creation'][:{JOBS_PER_DATASET}]:\n"
+        "        job = queue.create_job(ds, t)\n"
+        "print(job, ds)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout.split()
+    return out[0], out[1]
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
+    subprocess.run(cmd, env=env, check=True, capture_output=True)  # warm-up (page cache, .pyc)
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples), min(samples)
+    return samples
+
+
+def timed_pair(cmd: list[str], other: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """``cmd`` and ``other`` in turn (A B A B ...), so a change in the machine's load hits both."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(runs):
+        mine += timed(cmd, env, 1)
+        theirs += timed(other, env, 1)
+    return mine, theirs
+
+
+def farm(cmd: list[str], env: dict[str, str], runs: int) -> str:
+    """farm-bench's own report line for the wall time (it times from outside, like ``timed``)."""
+    out = subprocess.run(["farm-bench", "-n", str(runs), "--", *cmd], env=env, capture_output=True, text=True)
+    lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if "wall" in line]
+    return lines[0] if lines else (out.stdout + out.stderr).strip().splitlines()[-1]
+
+
+def commands(job: str, dataset: str) -> list[tuple[str, list[str], float | None]]:
+    return [
+        ("python -c pass", [sys.executable, "-c", "pass"], None),
+        ("python -S -c pass", [sys.executable, "-S", "-c", "pass"], None),
+        ("sc --help", [SC, "--help"], HELP_TARGET_MS),
+        ("sc --version", [SC, "--version"], HELP_TARGET_MS),
+        ("sc job --help", [SC, "job", "--help"], READ_TARGET_MS),
+        ("sc job show ID", [SC, "job", "show", job], READ_TARGET_MS),
+        ("sc job list", [SC, "job", "list"], READ_TARGET_MS),
+        ("sc dataset show UUID", [SC, "dataset", "show", dataset], READ_TARGET_MS),
+        ("sc monitor overview", [SC, "monitor", "overview"], READ_TARGET_MS),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--farm", action="store_true", help="time with farm-bench instead of this script's loop")
+    parser.add_argument("--vs", help="another sc to time in turn with this one (e.g. /work/main/.venv/bin/sc)")
     args = parser.parse_args()
+    if args.farm and not shutil.which("farm-bench"):
+        raise SystemExit("Error: farm-bench is not installed")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "SC_DB_URL": f"sqlite:///{Path(tmp) / 'cli.db'}"}
-        ds = subprocess.run([SC, "dataset", "add"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-        job = subprocess.run([SC, "job", "create", "-d", ds, "-t", "dataset_conversion"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-        for label, cmd in (("sc --help", [SC, "--help"]), ("sc job show", [SC, "job", "show", job]), ("python -c pass", [sys.executable, "-c", "pass"])):
-            median, best = timed(cmd, env, args.runs)
-            print(f"{label:15s} median {median:6.1f} ms   best {best:6.1f} ms   ({args.runs} runs)")
+        env = {**os.environ, "SC_DB_URL": f"sqlite:///{Path(tmp) / 'cli.db'}", "XDG_DATA_HOME": tmp, "NO_COLOR": "1"}
+        env.pop("MONGO_URL", None)
+        job, dataset = seed(env)
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}   ({args.runs} runs each, wall ms)")
+        for label, cmd, target in commands(job, dataset):
+            if args.farm:
+                print(f"{label:22s} {farm(cmd, env, args.runs)}")
+                continue
+            if args.vs and cmd[0] == SC:
+                samples, other = timed_pair(cmd, [args.vs, *cmd[1:]], env, args.runs)
+                median, theirs = statistics.median(samples), statistics.median(other)
+                print(f"{label:22s} median {median:6.1f}   vs {theirs:6.1f}  ({median / theirs:4.2f}x)   best {min(samples):6.1f} / {min(other):6.1f}")
+                continue
+            samples = timed(cmd, env, args.runs)
+            median = statistics.median(samples)
+            verdict = "" if target is None else ("  ok" if median <= target else f"  over the {target:.0f} ms target")
+            print(f"{label:22s} median {median:6.1f}   best {min(samples):6.1f}   worst {max(samples):6.1f}{verdict}")
+        print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

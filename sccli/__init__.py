@@ -6,8 +6,6 @@ so ``import sccli`` stays cheap for the CLI.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -25,7 +23,7 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:  # no typing import: `sc --help` stays cheap
     if name in _LAZY:
         import importlib
 

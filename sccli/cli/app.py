@@ -9,8 +9,8 @@ import typer
 from typer.core import TyperGroup
 
 from sccli import __version__
-from sccli.cli.context import Application, fail, translate
-from sccli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ScError
+from sccli.cli.context import open_application, run_guarded
+from sccli.errors import EXIT_BAD_INPUT
 
 #: The monitoring-plugin exit code for "cannot tell" (UNKNOWN).
 CHECK_UNKNOWN = 3
@@ -56,23 +56,7 @@ class ScGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ScError as exc:
-            translate(exc)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
-        except BrokenPipeError:
-            sys.stderr.close()
-            raise typer.Exit(1) from None
-        except Exception as exc:  # a bug: still one line, the traceback only on request
-            import os
-
-            if os.environ.get("SC_DEBUG"):
-                raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (set SC_DEBUG=1 for the traceback)", EXIT_INTERNAL)
+        return run_guarded(lambda: super(ScGroup, self).invoke(ctx), passthrough=(typer.Exit, typer.Abort, typer.TyperException))
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
@@ -156,7 +140,4 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
     """ScientistCloud job processing: queue, service, monitor, migration and API."""
-    import os
-
-    color = not no_color and not os.environ.get("NO_COLOR")
-    ctx.obj = Application(db, db_name, settings, verbosity=verbose, quiet=quiet, color=color)
+    ctx.obj = open_application(db, db_name, settings, verbose, quiet, no_color)

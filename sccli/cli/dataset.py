@@ -7,7 +7,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.job import LIST_COLUMNS, LIST_HEADERS
 from sccli.cli.options import FormatOpt, JsonOpt
 from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
@@ -87,16 +86,9 @@ def show(
     \b
     Example: sc dataset show 550e8400-e29b-41d4-a716-446655440000
     """
-    from sccli.datasets import dataset_with_jobs
+    from sccli.cli.dataset_view import dataset_show
 
-    a: Application = ctx.obj
-    doc = dataset_with_jobs(a.store, uuid, limit=200)
-    if as_json:
-        a.print_json(doc)
-        return
-    jobs = doc.pop("jobs")
-    a.print_record(doc, title=f"Dataset {uuid}")
-    a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+    dataset_show(ctx.obj, uuid, as_json, fmt)
 
 
 @app.command("list")
@@ -113,7 +105,7 @@ def list_datasets(
     \b
     Example: sc dataset list --status "conversion error"
     """
-    from sccli.cli.job import say_cut
+    from sccli.cli.job_view import say_cut
     from sccli.datasets import count_datasets, list_datasets
 
     a: Application = ctx.obj

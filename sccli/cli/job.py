@@ -15,8 +15,6 @@ from sccli.errors import InvalidInput
 
 app = typer.Typer(help="Create, inspect, retry and cancel jobs.", no_args_is_help=True)
 
-LIST_COLUMNS = ["job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage"]
-LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -113,20 +111,9 @@ def show(
     \b
     Example: sc job show 2f1e0c4a-...
     """
-    from sccli.explain import explain_job
-    from sccli.operations import job_log_path
+    from sccli.cli.job_view import job_show
 
-    a: Application = ctx.obj
-    queue = a.queue()
-    job = queue.require_job(job_id)
-    events = queue.job_events(job_id)
-    reasons = explain_job(a.store, job, stale_after_seconds=a.settings.stale_after_seconds)
-    if as_json:
-        a.print_json({**job, "events": events, "explanation": reasons})
-        return
-    from sccli.cli.job_view import render_job
-
-    render_job(a, job, events, reasons, log_path=str(job_log_path(job, a.settings)))
+    job_show(ctx.obj, job_id, as_json)
 
 
 @app.command("list")
@@ -145,29 +132,9 @@ def list_jobs(
     \b
     Example: sc job list --status failed --type dataset_conversion
     """
-    from sccli.domain import is_valid_uuid
-    from sccli.store.base import JobQuery
+    from sccli.cli.job_view import job_list
 
-    a: Application = ctx.obj
-    if dataset is not None and not is_valid_uuid(dataset):
-        raise InvalidInput(f"--dataset: malformed dataset UUID {dataset[:60]!r} (expected 8-4-4-4-12 hex)")
-    queue = a.queue()
-    for t in job_type or []:
-        queue.check_type(t)
-    query = JobQuery(status=[s.value for s in status] if status else None, job_type=job_type or None, dataset_uuid=dataset)
-    jobs = queue.list_jobs(query, limit=None if show_all else limit)
-    if len(jobs) == limit and not show_all:
-        say_cut(a, len(jobs), queue.count_jobs(query))
-    if as_json:
-        a.print_json(jobs)
-    else:
-        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
-
-
-def say_cut(a: Application, shown: int, total: int) -> None:
-    """Tell (on stderr) that a listing was cut at its limit."""
-    if total > shown:
-        a.info(f"showing {shown} of {total}; --limit N or --all for more")
+    job_list(ctx.obj, status, job_type, dataset, limit, show_all, as_json, fmt)
 
 
 TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]

@@ -1,12 +1,18 @@
-"""Rendering of one job for ``sc job show``."""
+"""``sc job show`` and ``sc job list``: their work and rendering, typer-free (the fast lane
+:mod:`sccli.cli.fast` runs them without Typer; :mod:`sccli.cli.job` declares their options)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sccli.cli.context import Application
-from sccli.cli.render import cell
+from sccli.cli.render import OutputFormat, cell
 from sccli.domain import JobStatus
+from sccli.errors import InvalidInput, NotFound
+
+LIST_COLUMNS = ["job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage"]
+LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
 
 SUMMARY_FIELDS = (
     "job_id", "job_type", "status", "dataset_uuid", "priority", "attempts", "max_attempts",
@@ -28,10 +34,9 @@ def progress_bar(percent: float | None, message: str | None = None, width: int =
 
 def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
-    out = a.console
     if job.get("status") == JobStatus.RUNNING:
-        out.print()
-        out.print("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")), markup=False)
+        a.say()
+        a.say("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")))
     if log_path:
         from pathlib import Path
 
@@ -41,21 +46,72 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
             where = f" (not on this host; it ran on {job['host']}: `sc job logs` shows the lines kept in the store)"
         else:
             where = " (not written yet)"
-        out.print(f"Log: {log_path}{where}", markup=False)
-    out.print()
-    out.print("Why:", style="bold")
+        a.say(f"Log: {log_path}{where}")
+    a.say()
+    a.say("Why:", style="bold")
     for reason in reasons:
-        out.print(f"  - {reason}", markup=False)
+        a.say(f"  - {reason}")
     if job.get("parameters"):
-        out.print()
-        out.print("Parameters:", style="bold")
-        out.print("  " + cell(job["parameters"]), markup=False)
+        a.say()
+        a.say("Parameters:", style="bold")
+        a.say("  " + cell(job["parameters"]))
     if job.get("result"):
-        out.print()
-        out.print("Result:", style="bold")
-        out.print("  " + cell(job["result"]), markup=False)
+        a.say()
+        a.say("Result:", style="bold")
+        a.say("  " + cell(job["result"]))
     if job.get("errors"):
         a.print_table(job["errors"], ["attempt", "at", "kind", "worker", "error"], title="Errors")
     if events:
         rows = [{**e, "what": e.get("entity", "job") + (" (refused)" if e.get("refused") else "")} for e in events]
         a.print_table(rows, ["at", "what", "from", "to", "actor", "reason"], title="History")
+
+
+def job_show(a: Application, job_id: str, as_json: bool = False) -> None:
+    """``sc job show``: the job, its events, why it is not running, its log file."""
+    from sccli.explain import explain_job
+    from sccli.operations import job_log_path
+
+    job = a.store.get_job(job_id)  # the store, not a JobQueue: a read needs no plugin lookup
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    events = a.store.find_events(job_id)
+    reasons = explain_job(a.store, job, stale_after_seconds=a.settings.stale_after_seconds)
+    if as_json:
+        a.print_json({**job, "events": events, "explanation": reasons})
+        return
+    render_job(a, job, events, reasons, log_path=str(job_log_path(job, a.settings)))
+
+
+def job_list(
+    a: Application,
+    status: Sequence[JobStatus] | None = None,
+    job_type: Sequence[str] | None = None,
+    dataset: str | None = None,
+    limit: int = 50,
+    show_all: bool = False,
+    as_json: bool = False,
+    fmt: OutputFormat | None = None,
+) -> None:
+    """``sc job list``: jobs, newest first; says on stderr when the list is cut at ``limit``."""
+    from sccli.domain import is_builtin_type, is_valid_uuid
+    from sccli.store.base import JobQuery
+
+    if dataset is not None and not is_valid_uuid(dataset):
+        raise InvalidInput(f"--dataset: malformed dataset UUID {dataset[:60]!r} (expected 8-4-4-4-12 hex)")
+    for name in job_type or []:
+        if not is_builtin_type(name):  # only a type that is not built in needs the plugins looked up
+            a.queue().check_type(name)
+    query = JobQuery(status=[s.value for s in status] if status else None, job_type=list(job_type) if job_type else None, dataset_uuid=dataset)
+    jobs = a.store.find_jobs(query, limit=None if show_all else limit)
+    if len(jobs) == limit and not show_all:
+        say_cut(a, len(jobs), a.store.count_jobs(query))
+    if as_json:
+        a.print_json(jobs)
+    else:
+        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+
+
+def say_cut(a: Application, shown: int, total: int) -> None:
+    """Tell (on stderr) that a listing was cut at its limit."""
+    if total > shown:
+        a.info(f"showing {shown} of {total}; --limit N or --all for more")

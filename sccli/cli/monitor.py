@@ -47,32 +47,11 @@ def overview(
 
     a: Application = ctx.obj
     if check:
-        code, line = _check(a)
-        typer.echo(line)
-        raise typer.Exit(code)
-    monitor = monitor_for(a)
+        monitor_view.overview_check(a)
     if watch:
-        _watch(a, monitor, interval)
+        _watch(a, monitor_view.read_monitor(a), interval)
         return
-    ov = monitor.get_queue_overview()
-    if ov["health_status"]["overall"] == "unknown":  # --watch keeps going; a one-shot overview fails like any command
-        from sccli.errors import EXIT_STORE_UNREACHABLE
-
-        a.abort(ov["health_status"]["issues"][0], EXIT_STORE_UNREACHABLE)
-    if as_json:
-        a.print_json(ov)
-    else:
-        monitor_view.print_overview(a, ov, fmt)
-
-
-def _check(a: Application) -> tuple[int, str]:
-    from sccli.errors import ScError
-    from sccli.monitor.health import CHECK_CODES, UNKNOWN, check_line, unknown_health
-
-    try:
-        return monitor_for(a).check()
-    except ScError as exc:  # unreadable settings or store: the plugin's UNKNOWN
-        return CHECK_CODES[UNKNOWN], check_line(unknown_health(str(exc)), 0.0, 0)
+    monitor_view.overview_once(a, fmt, as_json)
 
 
 def _watch(a: Application, monitor: JobMonitor, interval: float) -> None:

@@ -1,16 +1,18 @@
 """Rendering of ``sc monitor``: one frame builder shared by ``overview`` and ``--watch``, the
-report's tables and its per-day bar chart."""
+report's tables and its per-day bar chart; ``overview`` itself (typer-free, for the fast lane
+:mod:`sccli.cli.fast`)."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sccli.cli.render import cell
 from sccli.domain import JOB_STATUS_VALUES
 
 if TYPE_CHECKING:
     from sccli.cli.context import Application
+    from sccli.monitor import JobMonitor
 
 Section = tuple[str, list[dict[str, Any]], list[str], list[str]]
 HEALTH_STYLES = {"healthy": "bold green", "warning": "bold yellow", "critical": "bold red", "unknown": "bold magenta"}
@@ -75,6 +77,39 @@ def print_overview(a: Application, ov: dict[str, Any], fmt: Any) -> None:
     for title, rows, columns, headers in overview_sections(ov):
         a.print_table(rows, columns, fmt=fmt, title=title, headers=headers)
         sys.stdout.write("\n")
+
+
+def read_monitor(a: Application) -> JobMonitor:
+    """A monitor for reading: on the store, so no plugin lookup (its queue is built only for a write)."""
+    from sccli.monitor import JobMonitor
+
+    return JobMonitor(a.store, settings=a.settings)
+
+
+def overview_once(a: Application, fmt: Any = None, as_json: bool = False) -> None:
+    """``sc monitor overview``: one snapshot; a store that cannot be read fails (exit 3)."""
+    ov = read_monitor(a).get_queue_overview()
+    if ov["health_status"]["overall"] == "unknown":  # --watch keeps going; a one-shot overview fails like any command
+        from sccli.errors import EXIT_STORE_UNREACHABLE
+
+        a.abort(ov["health_status"]["issues"][0], EXIT_STORE_UNREACHABLE)
+    if as_json:
+        a.print_json(ov)
+    else:
+        print_overview(a, ov, fmt)
+
+
+def overview_check(a: Application) -> NoReturn:
+    """``sc monitor overview --check``: one status line, exit 0 healthy, 1 warning, 2 critical, 3 unknown."""
+    from sccli.errors import ScError
+    from sccli.monitor.health import CHECK_CODES, UNKNOWN, check_line, unknown_health
+
+    try:
+        code, line = read_monitor(a).check()
+    except ScError as exc:  # unreadable settings or store: the plugin's UNKNOWN
+        code, line = CHECK_CODES[UNKNOWN], check_line(unknown_health(str(exc)), 0.0, 0)
+    sys.stdout.write(line + "\n")
+    raise SystemExit(code)
 
 
 def daily_chart(days: list[dict[str, Any]], width: int = BAR_WIDTH) -> list[str]:

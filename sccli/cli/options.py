@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
+from sccli.cli.render import OutputFormat
 
-class OutputFormat(str, Enum):
-    table = "table"
-    plain = "plain"
-    markdown = "markdown"
-    csv = "csv"
-
+__all__ = ["OutputFormat", "JsonOpt", "FormatOpt", "finite"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 FormatOpt = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sccli.errors import InvalidInput
@@ -41,14 +41,54 @@ def _load(spec: str) -> Any:
         raise InvalidInput(f"handler {spec!r}: module has no {attr!r}") from None
 
 
+def _entry_points() -> Sequence[Any]:
+    """The ``sccli.handlers`` entry points. ``importlib.metadata`` costs about 30 ms to import and
+    scan, so it runs only when some distribution's ``entry_points.txt`` names the group."""
+    if not _group_declared(ENTRY_POINT_GROUP):
+        return ()
+    from importlib.metadata import entry_points
+
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _group_declared(group: str) -> bool:
+    """Whether a distribution on ``sys.path`` may declare ``group``: a text search of the
+    ``entry_points.txt`` files where ``importlib.metadata`` looks. True (look properly) for
+    anything it cannot read cheaply: a zip on the path, a finder of its own."""
+    import os
+    import sys
+    from importlib.machinery import PathFinder
+
+    if any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path):
+        return True
+    header = f"[{group}]"
+    for entry in sys.path:
+        root = entry or "."
+        if not os.path.isdir(root):
+            if os.path.exists(root):
+                return True  # a zip or egg file: importlib.metadata can read inside it
+            continue
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            if name.lower().endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(root, name, "entry_points.txt"), encoding="utf-8", errors="replace") as fh:
+                        if header in fh.read():
+                            return True
+                except OSError:  # none, or an egg-info file
+                    continue
+    return False
+
+
 def _spec_for(job_type: str, settings: Settings) -> str:
     if job_type in settings.handlers:
         return settings.handlers[job_type]
     if job_type in BUILTIN_MODULES:
         return f"sccli.handlers.{BUILTIN_MODULES[job_type]}:run"
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _entry_points():
         if ep.name == job_type:
             return ep.value
     raise InvalidInput(f"no handler for job type {job_type!r}")
@@ -94,9 +134,7 @@ def plugin_parameters(job_type: str, settings: Settings) -> tuple[Any, ...] | No
 
 def plugin_types(settings: Settings) -> list[str]:
     """Job types added by settings or entry points (not built in)."""
-    from importlib.metadata import entry_points
-
-    names = set(settings.handlers) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    names = set(settings.handlers) | {ep.name for ep in _entry_points()}
     return sorted(n for n in names if n not in BUILTIN_MODULES)
 
 

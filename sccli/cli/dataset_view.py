@@ -1,0 +1,21 @@
+"""``sc dataset show``: its work and rendering, typer-free (the fast lane :mod:`sccli.cli.fast`
+runs it without Typer; :mod:`sccli.cli.dataset` declares its options)."""
+
+from __future__ import annotations
+
+from sccli.cli.context import Application
+from sccli.cli.job_view import LIST_COLUMNS, LIST_HEADERS
+from sccli.cli.render import OutputFormat
+
+
+def dataset_show(a: Application, uuid: str, as_json: bool = False, fmt: OutputFormat | None = None) -> None:
+    """A dataset with its jobs, newest first."""
+    from sccli.datasets import dataset_with_jobs
+
+    doc = dataset_with_jobs(a.store, uuid, limit=200)
+    if as_json:
+        a.print_json(doc)
+        return
+    jobs = doc.pop("jobs")
+    a.print_record(doc, title=f"Dataset {uuid}")
+    a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
