@@ -21,6 +21,7 @@ Each child's stdout and stderr are a pipe read here into its job log through a
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import pickle
@@ -109,13 +110,14 @@ class Template:
         return True
 
     def _fork(self, request: dict[str, Any], fd: int) -> None:
-        from sccli.service.child import job_log_path
+        from sccli.service.child import flush_output, job_log_path
 
         job = request.get("job") or {}
         cap = getattr(request.get("settings"), "job_log_max_bytes", DEFAULT_LOG_CAP)
         try:
             pump = LogPump(job_log_path(request["log_dir"], str(job.get("job_id"))), cap)
             out_r, out_w = os.pipe()
+            flush_output()
             pid = os.fork()
         except OSError as exc:
             os.close(fd)
@@ -229,6 +231,13 @@ def serve(sock: socket.socket, preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception as exc:  # a broken plugin fails its jobs, not the template
             sys.stderr.write(f"sc service template: cannot preload {name}: {exc}\n")
+    # Everything imported so far lives as long as the template: moved out of the collector's
+    # reach, a child's collections never write to (and so copy) the pages it shares with us.
+    from sccli.service.child import prepare_template
+
+    prepare_template()
+    gc.collect()
+    gc.freeze()
     Template(sock).serve()
 
 
