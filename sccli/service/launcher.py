@@ -48,6 +48,7 @@ class Launcher:
         self._next_id = 0
         self._pending: dict[int, int] = {}
         self._events: list[tuple[Any, ...]] = []
+        self._settings_sent: Any = None  # what the running template already holds (it keeps the last one)
 
     # -- template life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -58,6 +59,7 @@ class Launcher:
         cmd = [sys.executable, "-m", "sccli.service.template", str(theirs.fileno()), *self.preload]
         self._proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=_template_env())
         theirs.close()
+        self._settings_sent = None
         self._sock = ours
         log.debug("template process %s started (preloading %s)", self._proc.pid, ", ".join(self.preload))
 
@@ -91,13 +93,13 @@ class Launcher:
         """
         self._next_id += 1
         request_id = self._next_id
-        payload = pickle.dumps({**request, "id": request_id})
-        if len(payload) > MAX_REQUEST:
-            self._events.append(("failed", request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
-            return request_id
         for attempt in (1, 2):
             if self._sock is None:
                 self.start()
+            payload = self._payload(request, request_id)
+            if len(payload) > MAX_REQUEST:
+                self._events.append(("failed", request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
+                return request_id
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 socket.send_fds(self._sock, [payload], [theirs.fileno()])  # type: ignore[arg-type]
@@ -111,8 +113,16 @@ class Launcher:
             finally:
                 theirs.close()
             self._pending[request_id] = ours.detach()
+            self._settings_sent = request.get("settings")
             break
         return request_id
+
+    def _payload(self, request: dict[str, Any], request_id: int) -> bytes:
+        """The pickled request; settings the template already holds are left out (it keeps them)."""
+        message = {**request, "id": request_id}
+        if "settings" in message and message["settings"] is self._settings_sent:
+            del message["settings"]
+        return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,

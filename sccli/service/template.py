@@ -5,7 +5,8 @@ millisecond, and each job still gets a process and a process group of its own. T
 (:class:`sccli.service.launcher.Launcher`) talks to it over a ``SOCK_SEQPACKET`` socket:
 
 - request: a pickled dict ``{"id", "kind": "run"|"cleanup", "job", "settings", "log_dir", ...}``
-  with one file descriptor attached, the child's end of the job's duplex socket;
+  with one file descriptor attached, the child's end of the job's duplex socket; without
+  ``settings`` the template uses the last settings it was sent;
 - replies: ``("started", id, pid)``, ``("failed", id, text)`` and, when a child ends and its
   output is in its log, ``("exited", pid, exit_code, last_lines)`` (negative: killed by that signal).
 
@@ -51,6 +52,7 @@ class Template:
         self.pumps: dict[int, tuple[int, LogPump]] = {}  # child pid -> (output pipe read end, pump)
         self.by_fd: dict[int, int] = {}  # output pipe read end -> child pid
         self.ended: list[tuple[int, int]] = []
+        self.settings: Any = None
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
@@ -103,6 +105,10 @@ class Template:
         if not message:
             return False
         request = pickle.loads(message)
+        if "settings" in request:
+            self.settings = request["settings"]
+        else:
+            request["settings"] = self.settings
         if not fds:
             self._send(("failed", request.get("id"), "no socket passed with the request"))
             return True
