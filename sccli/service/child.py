@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any, NoReturn
 
 from sccli.errors import ScError, is_permanent
@@ -37,14 +36,12 @@ from sccli.handlers import JobContext, resolve_cleanup, resolve_handler
 from sccli.handlers.base import attempt_tag
 from sccli.handlers.staging import install_gate
 from sccli.service import procs
+from sccli.service.joblog import job_log_path
+
+__all__ = ["job_log_path", "run_child", "prepare_template", "prepare_job_type", "flush_output"]
 
 #: Result statuses that a handler may return instead of raising, meaning the attempt failed.
 FAILED_STATUSES = frozenset({"error", "failed", "failure"})
-
-
-def job_log_path(log_dir: str, job_id: str) -> Path:
-    """Where a job's log file lives (the original's ``sc_job_<job_id>.log``)."""
-    return Path(log_dir) / f"sc_job_{job_id}.log"
 
 
 def die_with_parent(sig: int) -> None:
@@ -111,6 +108,32 @@ def prepare_template() -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+
+
+#: job type -> (the settings it was prepared with, its handler or None), filled in the forker.
+_PREPARED: dict[str, tuple[Any, Any]] = {}
+
+
+def prepare_job_type(request: dict[str, Any]) -> None:
+    """In the forker, once per job type (and settings): create the child's logger and resolve
+    (import) the handler, so that no child of the type does either again."""
+    job_type, settings = str((request.get("job") or {}).get("job_type")), request.get("settings")
+    known = _PREPARED.get(job_type)
+    if known is not None and known[0] is settings:
+        return
+    logging.getLogger(f"sccli.job.{job_type}")
+    try:
+        handler = resolve_handler(job_type, settings)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the child resolves it again and fails the job with the reason
+        handler = None
+    _PREPARED[job_type] = (settings, handler)
+
+
+def _handler_for(job_type: str, settings: Any) -> Any:
+    known = _PREPARED.get(job_type)
+    if known is not None and known[0] is settings and known[1] is not None:
+        return known[1]
+    return resolve_handler(job_type, settings)
 
 
 def flush_output() -> None:
@@ -221,7 +244,7 @@ def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger,
     job, settings = request["job"], request["settings"]
     install_gate(channel.may_promote)  # also gates promotions of code that has no JobContext at hand
     try:
-        handler = resolve_handler(job["job_type"], settings)
+        handler = _handler_for(job["job_type"], settings)
         ctx = JobContext(job=job, settings=settings, log=log, report=_Progress(channel), gate=channel.may_promote)
         result = _storable(handler(ctx))
     except BaseException as exc:  # noqa: BLE001 - every failure of the handler becomes the attempt's error

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sccli.service.joblog import DEFAULT_LOG_CAP, job_log_path
+
 log = logging.getLogger("sccli.service")
 
 #: Larger requests are refused (the socket carries each request as one message).
@@ -118,11 +120,17 @@ class Launcher:
         return request_id
 
     def _payload(self, request: dict[str, Any], request_id: int) -> bytes:
-        """The pickled request; settings the template already holds are left out (it keeps them)."""
-        message = {**request, "id": request_id}
+        """The pickled ``(header, payload)`` for the template (see :mod:`sccli.service.template`);
+        settings the template already holds are left out of the payload (it keeps them)."""
+        message = dict(request)
         if "settings" in message and message["settings"] is self._settings_sent:
             del message["settings"]
-        return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        job = request.get("job") or {}
+        header = {
+            "id": request_id, "log_path": str(job_log_path(request["log_dir"], str(job.get("job_id")))),
+            "log_cap": getattr(request.get("settings"), "job_log_max_bytes", DEFAULT_LOG_CAP),
+        }
+        return pickle.dumps((header, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickle.HIGHEST_PROTOCOL)
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,
