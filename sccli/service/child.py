@@ -114,10 +114,9 @@ def prepare_template() -> None:
 _PREPARED: dict[str, tuple[Any, Any]] = {}
 
 
-def prepare_job_type(request: dict[str, Any]) -> None:
+def prepare_job_type(job_type: str, settings: Any) -> None:
     """In the forker, once per job type (and settings): create the child's logger and resolve
     (import) the handler, so that no child of the type does either again."""
-    job_type, settings = str((request.get("job") or {}).get("job_type")), request.get("settings")
     known = _PREPARED.get(job_type)
     if known is not None and known[0] is settings:
         return
@@ -144,10 +143,15 @@ def flush_output() -> None:
 
 def _note(name: str, message: str) -> None:
     """One INFO line in the job log, as the logging module would write it, without a LogRecord
-    (the child's own two lines; handlers log through ``ctx.log``)."""
+    (the child's own two lines; handlers log through ``ctx.log``). ``sys.stderr`` is line
+    buffered and holds nothing, so writing to fd 2 directly keeps the order."""
     now = time.time()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-    sys.stderr.write(f"{stamp},{int(now % 1 * 1000):03d} INFO {name}: {message}\n")
+    line = f"{stamp},{int(now % 1 * 1000):03d} INFO {name}: {message}\n".encode(errors="replace")
+    try:
+        os.write(2, line)
+    except OSError:  # the template is gone: the job goes on, its log line does not
+        pass
 
 
 class Channel:
@@ -232,11 +236,17 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _storable(result: Any) -> dict[str, Any]:
+    """The result as the store keeps it: JSON values only (anything else becomes its ``str``)."""
     if result is None:
         result = {"status": "ok", "message": ""}
     if not isinstance(result, dict):
         raise TypeError(f"handler returned {type(result).__name__}, expected a dict")
+    if all(type(k) is str and type(v) in _PLAIN for k, v in result.items()):
+        return dict(result)  # already plain: no round trip through JSON text
     return json.loads(json.dumps(result, default=str))  # type: ignore[no-any-return]
 
 

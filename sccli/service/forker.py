@@ -9,9 +9,10 @@ job it receives the request, forks, and says so; when a child ends it reaps it a
 
 Over a ``SOCK_SEQPACKET`` pair with the template, pickled tuples:
 
-- template → forker: ``(request id, job log path, payload)`` with two descriptors attached, the
-  child's end of the job's socket and the write end of its output pipe; ``payload`` is the
-  service's pickled request (without ``settings`` when the last ones still hold);
+- template → forker: ``(request id, job type, settings, payload)`` with two descriptors
+  attached, the child's end of the job's socket and the write end of its output pipe;
+  ``settings`` are pickled (None: the last ones still hold), ``payload`` is the pickled request,
+  unpickled by the child (less work here, where every page written costs a fault);
 - forker → template: ``("forked", id, pid)``, ``("failed", id, text)``, ``("ended", pid, code)``.
 
 The template is the subreaper: a job's orphans re-parent to it, never to the forker. The forker
@@ -24,7 +25,7 @@ import gc
 import importlib
 import os
 import pickle
-import selectors
+import select
 import signal
 import socket
 import sys
@@ -45,7 +46,6 @@ class Forker:
         self.settings: Any = None
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
-        self.selector = selectors.DefaultSelector()
         self.stopping = False
 
     def serve(self) -> None:
@@ -54,15 +54,17 @@ class Forker:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.signal(signal.SIGTERM, self._on_term)
-        self.selector.register(self.sock, selectors.EVENT_READ)
-        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        waiting = [self.sock.fileno(), self.wake_r]
         try:
             while not self.stopping:
-                for key, _ in self.selector.select():
-                    if key.fileobj is self.sock:
-                        self.stopping = self.stopping or not self._receive()
-                    else:
-                        _drain(self.wake_r)
+                try:
+                    ready = select.select(waiting, [], [])[0]
+                except InterruptedError:
+                    ready = []
+                if self.wake_r in ready:
+                    _drain(self.wake_r)
+                if self.sock.fileno() in ready:
+                    self.stopping = self.stopping or not self._receive()
                 self._reap()
         finally:
             procs.kill_tree(self.pid)
@@ -80,24 +82,21 @@ class Forker:
         message, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
         if not message:
             return False
-        request_id, payload = pickle.loads(message)
+        request_id, job_type, settings, payload = pickle.loads(message)
         if len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             self._send(("failed", request_id, "the job's socket and log pipe were not passed"))
             return True
-        request = pickle.loads(payload)
-        if "settings" in request:
-            self.settings = request["settings"]
-        else:
-            request["settings"] = self.settings
-        self._fork(request_id, request, fds[0], fds[1])
+        if settings is not None:
+            self.settings = pickle.loads(settings)
+        self._fork(request_id, job_type, payload, fds[0], fds[1])
         return True
 
-    def _fork(self, request_id: int, request: dict[str, Any], fd: int, out_w: int) -> None:
+    def _fork(self, request_id: int, job_type: str, payload: bytes, fd: int, out_w: int) -> None:
         from sccli.service.child import flush_output, prepare_job_type
 
-        prepare_job_type(request)  # once per type, here, instead of in every child
+        prepare_job_type(job_type, self.settings)  # once per type, here, instead of in every child
         try:
             flush_output()
             pid = os.fork()
@@ -107,7 +106,7 @@ class Forker:
             self._send(("failed", request_id, f"cannot start a child: {exc}"))
             return
         if pid == 0:
-            self._in_child(request, fd, out_w)
+            self._in_child(payload, fd, out_w)
         os.close(out_w)
         os.close(fd)
         try:
@@ -117,11 +116,11 @@ class Forker:
         self.children.add(pid)
         self._send(("forked", request_id, pid))
 
-    def _in_child(self, request: dict[str, Any], fd: int, out_w: int) -> None:
+    def _in_child(self, payload: bytes, fd: int, out_w: int) -> None:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for end in (self.sock.fileno(), self.wake_r, self.wake_w, self.selector.fileno()):
+            for end in (self.sock.fileno(), self.wake_r, self.wake_w):
                 try:
                     os.close(end)
                 except OSError:
@@ -131,6 +130,8 @@ class Forker:
             os.close(out_w)
             from sccli.service.child import run_child
 
+            request = pickle.loads(payload)
+            request["settings"] = self.settings
             run_child(request, fd, self.pid)
         finally:
             os._exit(70)

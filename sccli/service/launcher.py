@@ -120,17 +120,19 @@ class Launcher:
         return request_id
 
     def _payload(self, request: dict[str, Any], request_id: int) -> bytes:
-        """The pickled ``(header, payload)`` for the template (see :mod:`sccli.service.template`);
-        settings the template already holds are left out of the payload (it keeps them)."""
+        """The pickled ``(header, settings, payload)`` for the template (see
+        :mod:`sccli.service.template`): the settings pickled apart, and only when the template
+        does not hold them yet (it keeps the last ones); the rest of the request in ``payload``."""
         message = dict(request)
-        if "settings" in message and message["settings"] is self._settings_sent:
-            del message["settings"]
+        settings = message.pop("settings", None)
         job = request.get("job") or {}
         header = {
-            "id": request_id, "log_path": str(job_log_path(request["log_dir"], str(job.get("job_id")))),
-            "log_cap": getattr(request.get("settings"), "job_log_max_bytes", DEFAULT_LOG_CAP),
+            "id": request_id, "job_type": job.get("job_type"),
+            "log_path": str(job_log_path(request["log_dir"], str(job.get("job_id")))),
+            "log_cap": getattr(settings, "job_log_max_bytes", DEFAULT_LOG_CAP),
         }
-        return pickle.dumps((header, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickle.HIGHEST_PROTOCOL)
+        fresh = None if settings is self._settings_sent else pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((header, fresh, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickle.HIGHEST_PROTOCOL)
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,

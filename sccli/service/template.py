@@ -7,10 +7,11 @@ modules and does nothing else, because a process that forks pays a page fault fo
 writes afterwards; the template keeps the rest. The service
 (:class:`sccli.service.launcher.Launcher`) talks to the template over a ``SOCK_SEQPACKET`` socket:
 
-- request: a pickled ``(header, payload)`` with one file descriptor attached, the child's end
-  of the job's duplex socket; ``header`` is ``{"id", "log_path", "log_cap"}``, ``payload`` the
-  pickled request for the child (``{"kind": "run"|"cleanup", "job", "settings", ...}``; without
-  ``settings`` the forker uses the last ones it was sent), which the template passes on unread;
+- request: a pickled ``(header, settings, payload)`` with one file descriptor attached, the
+  child's end of the job's duplex socket; ``header`` is ``{"id", "job_type", "log_path",
+  "log_cap"}``, ``settings`` the pickled settings (None: the last ones sent still hold),
+  ``payload`` the pickled request for the child (``{"kind": "run"|"cleanup", "job", ...}``); the
+  template passes both pickles on to the forker unread;
 - replies: ``("started", id, pid)``, ``("failed", id, text)`` and, when a child ends and its
   output is in its log, ``("exited", pid, exit_code, last_lines)`` (negative: killed by that signal).
 
@@ -56,6 +57,8 @@ class Template:
         self.ended: list[tuple[int, int]] = []
         self.forker_sock: socket.socket | None = None
         self.forker_pid = 0
+        self.forker_fresh = True  # the forker has not been sent any settings yet
+        self.settings: bytes | None = None  # the last settings (pickled), for a new forker
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
@@ -117,7 +120,7 @@ class Template:
             finally:
                 os._exit(70)
         theirs.close()
-        self.forker_sock, self.forker_pid = ours, pid
+        self.forker_sock, self.forker_pid, self.forker_fresh = ours, pid, True
         self.selector.register(ours, selectors.EVENT_READ)
 
     def _become_forker(self, sock: socket.socket) -> None:
@@ -176,14 +179,14 @@ class Template:
         message, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 1)
         if not message:
             return False
-        header, payload = pickle.loads(message)
+        header, settings, payload = pickle.loads(message)
         if not fds:
             self._send(("failed", header.get("id"), "no socket passed with the request"))
             return True
-        self._fork(header, payload, fds[0])
+        self._fork(header, settings, payload, fds[0])
         return True
 
-    def _fork(self, header: dict[str, Any], payload: bytes, fd: int) -> None:
+    def _fork(self, header: dict[str, Any], settings: bytes | None, payload: bytes, fd: int) -> None:
         """Hand the request to the forker with the job's socket and a new log pipe."""
         request_id = header.get("id")
         try:
@@ -197,7 +200,12 @@ class Template:
             self._send(("failed", request_id, f"cannot start a child: {exc}"))
             return
         try:
-            socket.send_fds(self.forker_sock, [pickle.dumps((request_id, payload))], [fd, out_w])
+            if settings is not None:
+                self.settings = settings
+            elif self.forker_fresh:  # a new forker holds no settings yet
+                settings = self.settings
+            socket.send_fds(self.forker_sock, [pickle.dumps((request_id, header["job_type"], settings, payload))], [fd, out_w])
+            self.forker_fresh = False
         except OSError as exc:
             os.close(out_r)
             pump.finish()
