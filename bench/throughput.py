@@ -94,28 +94,26 @@ def proc_stat(pid: int) -> dict[str, float]:
     value = {name: int(fields[index - 3]) for name, index in (("minflt", 10), ("cminflt", 11), ("utime", 14), ("stime", 15), ("cutime", 16), ("cstime", 17))}
     return {
         "cpu": (value["utime"] + value["stime"]) / CLOCK_TICK, "child_cpu": (value["cutime"] + value["cstime"]) / CLOCK_TICK,
-        "minflt": value["minflt"], "cminflt": value["cminflt"],
+        "minflt": value["minflt"], "cminflt": value["cminflt"], "sys": value["stime"] / CLOCK_TICK,
     }
 
 
-def service_sample(pid: int) -> dict[str, float]:
+def service_sample(pid: int, forker: int | None = None) -> dict[str, float]:
     """CPU and faults of the service, its template, the template's forker and the job children
-    (reaped by the forker; orphans reaped by the template count as children too)."""
+    (reaped by the forker; orphans reaped by the template count as children too). ``forker``:
+    its pid as found before (None: the template's only child now, taken while no job runs)."""
     import psutil
 
     none = {"cpu": 0.0, "child_cpu": 0.0, "minflt": 0, "cminflt": 0}
     templates = psutil.Process(pid).children()
     template = proc_stat(templates[0].pid) if templates else none
-    forkers = [p for p in templates[0].children() if p.pid not in REAPED_ORPHANS] if templates else []
-    forker = proc_stat(forkers[0].pid) if forkers else none
-    return {"service": proc_stat(pid)["cpu"], "template": template["cpu"] + forker["cpu"],
-            "children": forker["child_cpu"] + template["child_cpu"],
-            "service_faults": proc_stat(pid)["minflt"], "template_faults": template["minflt"] + forker["minflt"],
-            "child_faults": forker["cminflt"] + template["cminflt"]}
-
-
-#: Pids never taken for the forker (none: a trivial job leaves no orphans).
-REAPED_ORPHANS: set[int] = set()
+    if forker is None:
+        forker = next((p.pid for p in templates[0].children()), 0) if templates else 0
+    forks = proc_stat(forker) if forker else none
+    service = proc_stat(pid)
+    return {"service": service["cpu"], "service_sys": service["sys"], "template": template["cpu"] + forks["cpu"], "children": forks["child_cpu"] + template["child_cpu"],
+            "service_faults": service["minflt"], "template_faults": template["minflt"] + forks["minflt"],
+            "child_faults": forks["cminflt"] + template["cminflt"], "forker": forker}
 
 
 def wait_settled(queue: Any, service: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -124,8 +122,7 @@ def wait_settled(queue: Any, service: subprocess.Popen[bytes], timeout: float = 
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        templates = psutil.Process(service.pid).children()
-        if any(w.get("pid") == service.pid for w in queue.store.list_workers()) and templates and templates[0].children():
+        if any(w.get("pid") == service.pid for w in queue.store.list_workers()) and psutil.Process(service.pid).children():
             time.sleep(1.0)
             return
         time.sleep(0.05)
@@ -152,21 +149,21 @@ def bench_throughput(queue: Any, db: str, settings: Path, jobs: int) -> dict[str
         resume_types(queue.store, ["noop"], "bench")
         while count_done(queue) < jobs:
             time.sleep(0.01)
-        after = service_sample(service.pid)
+        after = service_sample(service.pid, int(before["forker"]))
     finally:
         service.terminate()
         service.wait(60)
     done = queue.store.find_jobs(JobQuery(status=["completed"]), limit=None)
     span = (max(j["completed_at"] for j in done) - min(j["started_at"] for j in done)).total_seconds()
-    delta = {key: after[key] - before[key] for key in after}
+    delta = {key: after[key] - before[key] for key in after if key != "forker"}
     figures = {
         "completed": len(done), "jobs_per_s": len(done) / span, "span": span,
         "cpu_ms": 1000 * (delta["service"] + delta["template"] + delta["children"]) / jobs,
-        **{f"{key}_ms": 1000 * delta[key] / jobs for key in ("service", "template", "children")},
+        **{f"{key}_ms": 1000 * delta[key] / jobs for key in ("service", "service_sys", "template", "children")},
         **{f"{key}_per_job": delta[key] / jobs for key in ("service_faults", "template_faults", "child_faults")},
     }
     print(f"throughput: {len(done)}/{jobs} completed; {figures['jobs_per_s']:.0f} jobs/s ({span:.2f}s first start → last completion); "
-          f"CPU {figures['cpu_ms']:.2f} ms/job (service {figures['service_ms']:.2f}, template+forker {figures['template_ms']:.2f}, "
+          f"CPU {figures['cpu_ms']:.2f} ms/job (service {figures['service_ms']:.2f} of which system {figures['service_sys_ms']:.2f}, template+forker {figures['template_ms']:.2f}, "
           f"children {figures['children_ms']:.2f}); minor faults/job: child {figures['child_faults_per_job']:.0f}, "
           f"template+forker {figures['template_faults_per_job']:.0f}, service {figures['service_faults_per_job']:.0f}; load {os.getloadavg()[0]:.1f}")
     queue.store.delete_jobs(JobQuery())

@@ -143,11 +143,10 @@ class Launcher:
         out, self._events = self._events, []
         if self._sock is None:
             return out
-        self._sock.setblocking(False)
         try:
             while True:
                 try:
-                    data = self._sock.recv(65536)
+                    data = self._sock.recv(65536, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     break
                 if not data:
@@ -157,9 +156,6 @@ class Launcher:
             log.error("template process died (%s); starting a new one", exc)
             self._restart()
             out, self._events = out + self._events, []
-        finally:
-            if self._sock is not None:
-                self._sock.setblocking(True)
         return out
 
     def _event(self, message: tuple[Any, ...]) -> tuple[Any, ...]:

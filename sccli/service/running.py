@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 from dataclasses import dataclass, field
 from enum import Enum
@@ -76,7 +77,8 @@ class RunningJob:
         conn = self.child.conn
         while self.pipe_open:
             try:
-                if not conn.poll():
+                # select(), not conn.poll(): that builds a whole selector for each look
+                if not select.select([conn], [], [], 0)[0]:
                     return
                 message = conn.recv()
             except (EOFError, OSError):

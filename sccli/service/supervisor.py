@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import time
-from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 from sccli.clock import utcnow
@@ -22,6 +21,7 @@ from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
 from sccli.service.storelink import Op, StoreLink
+from sccli.service.waiting import Waiter
 from sccli.settings import Settings
 from sccli.wakeup import WakeSocket
 
@@ -63,6 +63,7 @@ class Supervisor(StoreDuties):
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
         self.wake = WakeSocket()
+        self.waiter = Waiter()
         self.woken = False
 
     # -- life cycle -------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class Supervisor(StoreDuties):
     def _wait(self, wake_r: int) -> None:
         waitables: list[Any] = [wake_r, self.link.fileno(), self.launcher.fileno(), self.wake]
         waitables += [rj.child.conn for rj in self.jobs.values() if rj.child and rj.pipe_open]
-        for ready in wait_ready(waitables, self._timeout()):
+        for ready in self.waiter.wait(waitables, self._timeout()):
             if ready is self.wake and self.wake.drain():  # a job was created on this host
                 self.next["claim"] = 0.0
                 self.woken = True
