@@ -188,7 +188,7 @@ class Template:
 
     def _fork(self, header: dict[str, Any], settings: bytes | None, payload: bytes, fd: int) -> None:
         """Hand the request to the forker with the job's socket and a new log pipe."""
-        request_id = header.get("id")
+        request_id = int(header["id"])
         try:
             if self.forker_sock is None:
                 self._start_forker()
