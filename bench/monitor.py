@@ -120,6 +120,8 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
     cases = {
         "overview": monitor.get_queue_overview,
         "report --days 7": lambda: monitor.get_performance_report(7),
+        "report --days 30": lambda: monitor.get_performance_report(30),
+        "stale": monitor.get_stale_jobs,
         "failed --hours 24 (groups)": lambda: monitor.get_failure_groups(24),
         "failed --hours 24 (job list)": lambda: monitor.get_failed_jobs(24),
         "cleanup --dry-run --days 30": lambda: monitor.cleanup_old_data(30, dry_run=True),
@@ -139,7 +141,10 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
 
 def cli_bench(path: Path) -> None:
     sc = str(Path(sys.executable).with_name("sc"))
-    commands = [["overview", "--json"], ["report", "--days", "7", "--json"], ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"]]
+    commands = [
+        ["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"], ["stale", "--json"],
+        ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"],
+    ]
     print("\nCLI wall time (one process each, start-up included):")
     for args in commands:
         start = time.perf_counter()

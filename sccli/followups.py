@@ -111,6 +111,10 @@ def run_followups(store: Store, items: list[dict[str, Any]], job: dict[str, Any]
         elif op == "job":
             _run_job(store, item, stage)
             crash_point("after_child", stage)
+        elif op == "tally":
+            from sccli.monitor.tally import run_item
+
+            run_item(store, item)
 
 
 def _run_dataset(store: Store, item: dict[str, Any]) -> None:

@@ -82,7 +82,7 @@ class JobLifecycle:
         if log is not None:
             change.push["logs"] = {"timestamp": now, "message": log}
         event = {"entity": "job", "from": source.value, "to": to.value, "at": now, "actor": actor, "reason": reason}
-        return self.write(job["job_id"], expect, change, event, list(followups))
+        return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
 
     def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any], followups: list[dict[str, Any]]) -> dict[str, Any] | None:
         """A job write with its event and follow-ups: one transaction, or an outbox on the job."""
@@ -331,3 +331,12 @@ class JobLifecycle:
         if job is None or job.get("status") != _R or job.get("lease_token") != lease_token:
             return None
         return job
+
+
+def _day_tally(job: dict[str, Any], change: JobChange) -> list[dict[str, Any]]:
+    """The day-figures follow-up of a write that sets or clears ``completed_at`` (see :mod:`sccli.monitor.tally`)."""
+    from sccli.monitor.tally import day_followup
+
+    after = None if "completed_at" in change.unset else change.set.get("completed_at", job.get("completed_at"))
+    item = day_followup(job, after)
+    return [item] if item else []

@@ -270,6 +270,9 @@ class JobQueue:
         }
         claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]
         if store.atomic_followups:
+            # A read first: an idle poll (or a wake-up for a paused type) takes no write lock.
+            if not store.find_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now), sort=(), limit=1):
+                return None
             with store.atomic():
                 job = store.claim_job(now, fields, types)
                 if job is not None:

@@ -104,7 +104,19 @@ def queue_stats(state: State, caller: Caller) -> JSONResponse:
     return JSONResponse(plain(queue_overview(state)))
 
 
-@jobs.get("", response_model=JobPage)
+#: The query parameters of ``GET /api/v1/jobs``: any other is refused (a typo such as
+#: ``stauts=failed`` must not silently list every job).
+LIST_PARAMETERS = frozenset({"status", "job_type", "dataset_uuid", "limit", "offset"})
+
+
+def known_list_parameters(request: Request) -> None:
+    """Refuse unknown query parameters of the job listing (422 naming the first)."""
+    for name in request.query_params:
+        if name not in LIST_PARAMETERS:
+            raise FieldInvalid(f"unknown query parameter {name!r}; known: {', '.join(sorted(LIST_PARAMETERS))}", ("query", name))
+
+
+@jobs.get("", response_model=JobPage, dependencies=[Depends(known_list_parameters)])
 def list_jobs(
     state: State,
     caller: Caller,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
+from sccli.monitor import tally
 from sccli.store.base import JobQuery, Store
 
 #: Jobs deleted per round trip (ids in one ``IN``/``$in``).
@@ -27,8 +28,8 @@ def cleanup_cutoffs(now: datetime, days: int) -> dict[str, datetime]:
 
 
 def count_old_jobs(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
-    """How many jobs of each finished status the cleanup would delete (index range counts)."""
-    return {status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff)) for status, cutoff in cutoffs.items()}
+    """How many jobs of each finished status the cleanup would delete (from the day tallies)."""
+    return tally.ended_before(store, cutoffs)
 
 
 def delete_old_jobs(store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None = None) -> dict[str, int]:
@@ -37,6 +38,14 @@ def delete_old_jobs(store: Store, cutoffs: dict[str, datetime], total: int, prog
     Each delete is conditional on the status and cutoff again, so a job retried meanwhile (back
     to pending) is kept with its events. Pending and running jobs are never touched.
     """
+    held = tally.hold(store, max(cutoffs.values()))
+    try:
+        return _delete_batches(store, cutoffs, total, progress)
+    finally:
+        tally.release(store, held)
+
+
+def _delete_batches(store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None) -> dict[str, int]:
     deleted = {status: 0 for status in cutoffs}
     events = done = 0
     for status, cutoff in cutoffs.items():

@@ -11,7 +11,7 @@ from sccli.clock import utcnow
 from sccli.domain import JOB_STATUS_VALUES, JobStatus, is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
 from sccli.monitor import cleanup as cleanup_mod
-from sccli.monitor import coverage, signatures, stale
+from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
 from sccli.queue import JobQueue, as_store
@@ -72,10 +72,10 @@ class JobMonitor:
     def _overview(self, now: datetime) -> dict[str, Any]:
         since = now - timedelta(hours=RECENT_HOURS)
         workers = self.get_active_workers()
-        stats = self.store.finished_job_stats(since, now)
+        stats = tally.finished_stats(self.store, since, now)
         return {
             "timestamp": now,
-            "queue_stats": _queue_stats(self.store.job_status_type_counts()),
+            "queue_stats": _queue_stats(tally.status_type_counts(self.store)),
             "health_status": self._health(now, len(workers)),
             "recent_activity": self.store.activity_counts(since),
             "performance_metrics": {"avg_duration_by_type": {s["job_type"]: report_mod.round_seconds(s["avg_duration"]) for s in stats if s["avg_duration"] is not None}},
@@ -214,9 +214,9 @@ class JobMonitor:
     def get_performance_metrics(self, hours: int = RECENT_HOURS) -> dict[str, Any]:
         """Durations, throughput, queue and health figures (``sc monitor metrics``)."""
         now = self.now()
-        rows = [report_mod.type_row(s) for s in self.store.finished_job_stats(now - timedelta(hours=hours), now)]
+        rows = [report_mod.type_row(s) for s in tally.finished_stats(self.store, now - timedelta(hours=hours), now)]
         queue: dict[str, dict[str, int]] = {}
-        for row in self.store.job_status_type_counts():
+        for row in tally.status_type_counts(self.store):
             queue.setdefault(row["status"], {})[str(row["job_type"])] = row["count"]
         backlog = {
             b["job_type"]: {"pending": b["pending"], "ready": b["ready"], "oldest_wait_seconds": _seconds(b["oldest_created_at"], now)}

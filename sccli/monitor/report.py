@@ -7,6 +7,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sccli import domain
+from sccli.clock import to_epoch
+from sccli.figures import day_of
+from sccli.monitor import tally
 
 #: A type is "slow" when its p95 duration uses more than this share of its timeout.
 SLOW_SHARE_OF_TIMEOUT = 0.8
@@ -88,7 +91,9 @@ def recommendations(by_type: list[dict[str, Any]], backlog: list[dict[str, Any]]
 def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
     """The contract's performance report over the ``days`` before ``now``."""
     start = now - timedelta(days=days)
-    by_type = [type_row(s) for s in store.finished_job_stats(start, now)]
+    # One read for both: the window's days hold the per-day series' days (which start at a midnight).
+    figures = tally.window_figures(store, start, now)
+    by_type = [type_row(s) for s in tally.stats_rows(figures)]
     completed = sum(r["completed"] for r in by_type)
     failed = sum(r["failed"] for r in by_type)
     cancelled = sum(r["cancelled"] for r in by_type)
@@ -100,7 +105,7 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
             "success_rate": round(success_rate(completed, failed), 4), "job_types": len(by_type),
         },
         "by_job_type": by_type,
-        "daily": daily_series(store.finished_job_daily(chart_start(now, days), now), chart_start(now, days), now),
+        "daily": daily_series(tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))), chart_start(now, days), now),  # type: ignore[arg-type]
         "backlog": backlog,
         "recommendations": recommendations(by_type, backlog, now),
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
+from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
@@ -72,6 +73,7 @@ class Supervisor(StoreDuties):
         wake_r = self._install_signals()
         self.launcher.start()
         self.link.start()
+        changes = watch_changes(self.link.queue.store, self.wake.port, self.settings.poll_interval_seconds)
         log.info("service %s started: %d slot(s), types %s, store %s", self.worker_id, self.settings.workers,
                  ", ".join(self.types) or "(none)", getattr(self.link.queue.store, "display_url", "?"))
         try:
@@ -86,6 +88,8 @@ class Supervisor(StoreDuties):
             return self._shut_down()
         finally:
             self.launcher.stop()
+            if changes is not None:
+                changes.stop()
             self.wake.close()
             signal.set_wakeup_fd(-1)
             for sig, handler in self._old_handlers.items():
@@ -112,7 +116,7 @@ class Supervisor(StoreDuties):
         for ready in self.waiter.wait(waitables, self._timeout()):
             if ready is self.wake and self.wake.drain():  # a job was created on this host
                 self.next["claim"] = 0.0
-                self.woken = True
+                self.woken = "claim" in self.inflight  # a claim in flight may have missed the new job
             elif ready == wake_r:
                 try:
                     os.read(wake_r, 4096)

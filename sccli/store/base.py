@@ -24,6 +24,7 @@ from typing import Any
 
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
+from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
@@ -50,6 +51,7 @@ def collection_names() -> dict[str, str]:
         "workers": "workers",
         "migrations": "job_migrations",
         "controls": "queue_controls",
+        "tallies": "job_tallies",
     }
 
 
@@ -126,7 +128,7 @@ def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     return True
 
 
-class Store(LedgerContract, MonitorContract, ABC):
+class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     """The storage contract shared by every backend.
 
     Implementations must be safe to use from several processes at once (each process opens its

@@ -16,6 +16,7 @@ from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_stats import MongoStatsMixin
 from sccli.store.mongo_support import create_indexes, guard, log, normalize
+from sccli.store.mongo_tallies import MongoTallies
 
 #: Queue writes wait for a majority of the replica set, journaled, this long at most.
 WRITE_TIMEOUT_MS = 10_000
@@ -80,7 +81,7 @@ def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MongoStore(MongoStatsMixin, MongoLedger, MongoRecords, Store):
+class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store):
     """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
 
     kind = "mongo"

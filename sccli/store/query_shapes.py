@@ -15,8 +15,8 @@ from typing import Any
 
 _RANGE_OPS = {"$lt", "$lte", "$gt", "$gte", "$ne", "$exists", "$nin", "$not"}
 
-#: Collections small enough to read whole (one document per service, per pause).
-SMALL_COLLECTIONS = frozenset({"workers", "controls"})
+#: Collections small enough to read whole (one document per service, per pause, per day).
+SMALL_COLLECTIONS = frozenset({"workers", "controls", "tallies"})
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["status"], ["heartbeat_at"], ["heartbeat_at"]), _q("jobs", ["status", "priority"], ["created_at"], ["run_after"]),
     _q("jobs", ["status"], ranges=["updated_at"]), _q("jobs", ["status"], ["completed_at"], ["completed_at"]),
     _q("jobs", ["status"], ranges=["completed_at"]), _q("jobs", ranges=["completed_at"]), _q("jobs", ranges=["outbox.at"]),
+    _q("jobs", [], ["completed_at"], ["completed_at"]), _q("jobs", ["status", "completed_at"]),  # day tallies: first day, open counts
     _q("jobs", ["job_id"], ranges=["cancel_requested"]),
     _q("jobs", ["job_type"]), _q("jobs", ["status"], ranges=["completed_at", "started_at"]),
     _q("jobs", ["status", "job_type"], ranges=["completed_at", "started_at"]),  # a percentile's rank, per type

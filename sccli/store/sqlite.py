@@ -25,12 +25,13 @@ from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
+from sccli.store.sqlite_tallies import SqliteTallies
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
 
 
-class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
+class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
@@ -73,6 +74,7 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA journal_size_limit=67108864")
             conn.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
+            _math_functions(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         return conn
@@ -355,6 +357,18 @@ class SqliteStore(SqliteStatsMixin, SqliteLedger, SqliteRecords, Store):
                 sql = f"DELETE FROM {self.names['events']} WHERE job_id IN ({','.join('?' * len(chunk))})"
                 total += conn.execute(sql, chunk).rowcount
         return total
+
+
+def _math_functions(conn: sqlite3.Connection) -> None:
+    """``ln`` and ``floor`` for the day tallies' histograms, from Python's math where SQLite was
+    built without its math functions (the same C library results either way)."""
+    try:
+        conn.execute("SELECT ln(1.0), floor(1.5)")
+    except sqlite3.OperationalError:
+        import math
+
+        conn.create_function("ln", 1, math.log, deterministic=True)
+        conn.create_function("floor", 1, math.floor, deterministic=True)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

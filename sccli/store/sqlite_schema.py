@@ -56,6 +56,8 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
         f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS {names['tallies']} (
+            day INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, hold_until REAL, counts TEXT, hist TEXT)""",
     ]
 
 

@@ -120,6 +120,9 @@ def test_list_refuses_bad_filters_and_pages(api: Api) -> None:
     assert ("query", "limit") in _field_errors(api.get("/api/v1/jobs", params={"limit": 501}))
     assert ("query", "limit") in _field_errors(api.get("/api/v1/jobs", params={"limit": 0}))
     assert ("query", "offset") in _field_errors(api.get("/api/v1/jobs", params={"offset": -1}))
+    # a misspelt filter is refused, never read as "no filter" (which would list every job)
+    assert ("query", "stauts") in _field_errors(api.get("/api/v1/jobs", params={"stauts": "failed"}))
+    assert ("query", "") in _field_errors(api.get("/api/v1/jobs?=null"))
 
 
 def test_cancel_pending_running_and_ended_jobs(api: Api) -> None:

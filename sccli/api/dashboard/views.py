@@ -19,6 +19,7 @@ from sccli.api.routes import ApiState, explanation_of
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput, NotFound
+from sccli.monitor import tally
 from sccli.store.base import JobQuery
 
 STATUSES = [s.value for s in JobStatus]
@@ -65,7 +66,7 @@ def _overview(state: ApiState) -> dict[str, Any]:
     now = utcnow()
     by_type: dict[str, dict[str, int]] = {}
     totals = dict.fromkeys(STATUSES, 0)
-    for row in state.store.job_status_type_counts():
+    for row in tally.status_type_counts(state.store):
         status, job_type, count = str(row["status"]), str(row["job_type"]), int(row["count"])
         cell = by_type.setdefault(job_type, dict.fromkeys(STATUSES, 0))
         cell[status] = cell.get(status, 0) + count

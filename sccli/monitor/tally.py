@@ -1,0 +1,192 @@
+"""Figures of finished jobs over any window at a cost that does not grow with the table.
+
+A window is cut into UTC days. A day that ended over an hour ago (*settled*) is read from its
+stored figures (:mod:`sccli.figures`, one document per day in ``job_tallies``), which are
+computed from that day's jobs the first time they are needed; the rest of the window (today, the
+window's partial first day) is folded from its rows, read from an index. So a 30-day report reads
+about 30 small documents and a day or two of rows, whatever the table holds.
+
+Kept true by invalidation, never by guessing: any write that changes a settled day (a retry of
+an old job takes it out of its day, the cleanup deletes old jobs) bumps that day's version in the
+same write — in the transition's transaction on SQLite, through the transition's outbox on
+MongoDB (:func:`day_followup`) — and figures are stored only if the version they were computed
+at is still current (compare-and-set). The cleanup holds the days it deletes from while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sccli import figures as fig
+from sccli.clock import from_epoch, to_epoch
+from sccli.store.base import Store
+
+#: How long the cleanup holds the days it deletes from (a crashed cleanup's hold runs out).
+HOLD_SECONDS = 600.0
+
+
+# -- the write side -------------------------------------------------------------------------
+def day_followup(before: dict[str, Any], after_completed_at: Any) -> dict[str, Any] | None:
+    """The follow-up of a transition that may change a day's figures: the days of the job's
+    ``completed_at`` before and after (the run decides which are settled, see :func:`run_item`)."""
+    days = sorted({fig.day_of(e) for e in (to_epoch(before.get("completed_at")), to_epoch(after_completed_at)) if e is not None})
+    return {"op": "tally", "days": days} if days else None
+
+
+def run_item(store: Store, item: dict[str, Any]) -> None:
+    """Invalidate the settled days among ``item["days"]`` (idempotent: a version only grows)."""
+    now = to_epoch(store.now())
+    settled = [d for d in item.get("days") or [] if fig.settled(int(d), now)]  # type: ignore[arg-type]
+    if settled:
+        store.bump_tally_days(settled)
+
+
+def hold(store: Store, until: datetime) -> list[int]:
+    """Hold the settled days before ``until`` (the cleanup's deletes); returns them for :func:`release`."""
+    first = store.first_completed_at()
+    if first is None:
+        return []
+    now = to_epoch(store.now())
+    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(to_epoch(until)) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
+    store.bump_tally_days(days, hold_until=now + HOLD_SECONDS)  # type: ignore[operator]
+    return days
+
+
+def release(store: Store, days: Sequence[int]) -> None:
+    """Invalidate and release the days :func:`hold` held."""
+    store.bump_tally_days(days, hold_until=None)
+
+
+# -- the read side --------------------------------------------------------------------------
+def plan(since: float, until: float, now: float) -> tuple[list[int], list[tuple[float, float]]]:
+    """The settled whole days inside ``[since, until)`` and the ranges left to read as rows."""
+    whole: list[int] = []
+    ranges: list[tuple[float, float]] = []
+    start = since
+    for day in range(fig.day_of(since), fig.day_of(until) + 1):
+        lo, hi = day * fig.DAY_SECONDS, (day + 1) * fig.DAY_SECONDS
+        if lo >= since and hi <= until and fig.settled(day, now):
+            if start < lo:
+                ranges.append((start, lo))
+            whole.append(day)
+            start = hi
+    if start < until:
+        ranges.append((start, until))
+    return whole, ranges
+
+
+def window_figures(store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True) -> dict[int, fig.Figures]:
+    """Figures per day of the jobs with ``completed_at`` in ``[since, until)`` (``stored=False``:
+    every day folded from its rows, the recount the stored figures must equal)."""
+    s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
+    if u <= s:  # type: ignore[operator]
+        return {}
+    whole, ranges = plan(s, u, now if stored else float("-inf"))  # type: ignore[arg-type]
+    out = _stored_days(store, whole, now, hist) if whole else {}  # type: ignore[arg-type]
+    for lo, hi in ranges:
+        for day, figures in _fold_range(store, lo, hi).items():
+            fig.merge(out.setdefault(day, {}), figures, hist=hist)
+    return out
+
+
+def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
+    return store.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
+
+
+def _stored_days(store: Store, days: list[int], now: float, hist: bool) -> dict[int, fig.Figures]:
+    docs = store.tally_days(days, hist=hist)
+    out: dict[int, fig.Figures] = {}
+    for day in days:
+        doc = docs.get(day)
+        figures = doc["figures"] if doc else None
+        if figures is None:
+            figures = _compute_day(store, day, now)
+            figures = figures if hist else fig.strip_hist(figures)
+        out[day] = figures
+    return out
+
+
+def _compute_day(store: Store, day: int, now: float) -> fig.Figures:
+    """Fold one settled day and store it unless a write changed or holds it meanwhile: the
+    version is read before the rows (one transaction on SQLite), stored by compare-and-set."""
+    lo = day * fig.DAY_SECONDS
+    with store.atomic():
+        doc = store.tally_days([day], hist=False).get(day)
+        version = doc["version"] if doc else 0
+        figures = _fold_range(store, lo, lo + fig.DAY_SECONDS).get(day, {})
+        held = bool(doc and doc.get("hold_until") is not None and doc["hold_until"] > now)
+        if not held:
+            store.save_tally_day(day, version, figures)
+    return figures
+
+
+def total(days: Iterable[fig.Figures], *, hist: bool = True) -> fig.Figures:
+    """All days' figures added up per job type."""
+    out: fig.Figures = {}
+    for figures in days:
+        fig.merge(out, figures, hist=hist)
+    return out
+
+
+def finished_stats(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per job type over ``[since, until)``, in the shape of the store's ``finished_job_stats``."""
+    return stats_rows(window_figures(store, since, until))
+
+
+def stats_rows(days: dict[int, fig.Figures]) -> list[dict[str, Any]]:
+    """Per job type over the given days' figures (see :func:`finished_stats`)."""
+    summed = total(days.values())
+    return [fig.stats_row(job_type, summed[job_type]) for job_type in sorted(summed)]
+
+
+def finished_daily(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per UTC day over ``[since, until)``: ``{day, completed, failed, cancelled}``, days with jobs."""
+    return daily_rows(window_figures(store, since, until, hist=False))
+
+
+def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> list[dict[str, Any]]:
+    """The days' counts (from ``first_day`` on), see :func:`finished_daily`."""
+    out = []
+    for day, figures in sorted(days.items()):
+        if first_day is not None and day < first_day:
+            continue
+        summed = total([figures], hist=False)
+        counts = [sum(f["by_status"].get(s, 0) for f in summed.values()) for s in fig.ENDED]
+        if any(f["count"] for f in summed.values()):
+            out.append({"day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(), **dict(zip(("completed", "failed", "cancelled"), counts, strict=True))})  # type: ignore[union-attr]
+    return out
+
+
+def _first_day(store: Store) -> datetime | None:
+    """Midnight of the oldest ``completed_at``'s day (windows from there hold whole days)."""
+    first = store.first_completed_at()
+    return None if first is None else from_epoch(fig.day_of(to_epoch(first)) * fig.DAY_SECONDS)  # type: ignore[arg-type]
+
+
+def status_type_counts(store: Store) -> list[dict[str, Any]]:
+    """Every job counted by status and type (the store's ``job_status_type_counts``): finished
+    jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
+    rows = store.open_status_type_counts(fig.ENDED)
+    first = _first_day(store)
+    if first is not None:
+        until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts
+        for job_type, f in sorted(total(window_figures(store, first, until, hist=False).values(), hist=False).items()):
+            rows += [{"status": s, "job_type": job_type, "count": int(n)} for s, n in sorted(f["by_status"].items()) if s in fig.ENDED and n]
+    return rows
+
+
+def ended_before(store: Store, cutoffs: dict[str, datetime]) -> dict[str, int]:
+    """Per finished status, how many jobs have ``completed_at`` before its cutoff (the cleanup's counts)."""
+    first = _first_day(store)
+    counted: dict[datetime, fig.Figures] = {}
+    out = {}
+    for status, cutoff in cutoffs.items():
+        if first is None or first >= cutoff:
+            out[status] = 0
+            continue
+        if cutoff not in counted:
+            counted[cutoff] = total(window_figures(store, first, cutoff, hist=False).values(), hist=False)
+        out[status] = sum(int(f["by_status"].get(status, 0)) for f in counted[cutoff].values())
+    return out
