@@ -179,12 +179,17 @@ class JobQueue:
         migration_id: str | None = None,
         created_by: str | None = None,
         job_id: str | None = None,
+        declaration_checked: bool = False,
     ) -> dict[str, Any]:
-        """The validated job document, not yet written (migration batches these)."""
+        """The validated job document, not yet written (migration batches these).
+
+        ``declaration_checked``: the caller has checked the parameters against the type's
+        declaration, paths included (the migration's plan does, resolving each data directory
+        once per run); they are still checked to be storable JSON."""
         self.check_type(job_type)
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
-        parameters = self.check_parameters(job_type, parameters)
+        parameters = _check_parameters(parameters) if declaration_checked else self.check_parameters(job_type, parameters)
         config = domain.job_type_config(job_type)
         try:
             prio = domain.parse_priority(config.priority if priority is None else priority)

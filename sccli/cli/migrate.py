@@ -129,7 +129,7 @@ def run(
     skip_problems: Annotated[
         bool, typer.Option("--skip-problems", help="The default, kept for compatibility: datasets with problems are always listed and get no job.")
     ] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write.")] = 1000,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write (default 5000).")] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")] = 50,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,

@@ -208,31 +208,36 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete old finished jobs and their events (never pending or running jobs); safe from cron:
+    """Delete old finished jobs, their events and their log files sc_job_<id>.log in the settings'
+    log_dir (global --settings; default /tmp); never pending or running jobs. Safe from cron:
     silent on success unless -v or --json, errors on stderr.
 
     \b
-    Example: sc monitor cleanup --days 30
+    Example: sc --settings /etc/sccli/settings.json monitor cleanup --days 30
     """
     a: Application = ctx.obj
     monitor = monitor_for(a)
-    preview = monitor.cleanup_old_data(days, dry_run=True)
+    preview = monitor.cleanup_old_data(days, dry_run=True, log_files=dry_run)
     total = preview["completed_jobs_deleted"] + preview["failed_jobs_deleted"] + preview["cancelled_jobs_deleted"]
     if dry_run:
         result = preview
     elif total:
         result = _cleanup_with_progress(a, monitor, days, total)
     else:  # nothing to do: exit 0 without a second pass
-        result = {**preview, "dry_run": False, "job_events_deleted": 0}
+        nothing = {"job_events_deleted": 0, "log_files_deleted": 0, "log_bytes_deleted": 0, "log_files_failed": 0}
+        result = {**preview, **nothing, "dry_run": False, "log_dir": a.settings.log_dir}
+    if result["log_files_failed"]:
+        a.warn(f"{result['log_files_failed']} job log files could not be deleted ({result['log_error']})")
     if as_json:
         a.print_json(result)
         return
     if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):  # -v comes with the global flags
         return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
-    events = "" if result["job_events_deleted"] is None else f" and {result['job_events_deleted']} events"
+    events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
-               f"{result['cancelled_jobs_deleted']} cancelled jobs{events} (older than {days} days; failed: {2 * days} days)")
+               f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
+               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) (older than {days} days; failed: {2 * days} days)")
 
 
 def _cleanup_with_progress(a: Application, monitor: JobMonitor, days: int, total: int) -> dict:

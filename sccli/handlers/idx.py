@@ -7,8 +7,9 @@ keep a Python reference to a Field before touching its dtype (a temporary segfau
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,48 @@ def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
     return info
 
 
-def idx_checksum(idx_path: Path) -> str:
-    """sha256 of the full-resolution data of an IDX (same value ``write_volume`` reports)."""
+#: Largest piece of an IDX read at once by :func:`idx_checksum` (its memory bound).
+CHECKSUM_SLAB_BYTES = 64 * 1024 * 1024
+
+
+def idx_checksum(idx_path: Path, *, slab_bytes: int | None = None) -> str:
+    """sha256 of the full-resolution data of an IDX (same value ``write_volume`` reports),
+    read in boxes of at most ``slab_bytes`` (default :data:`CHECKSUM_SLAB_BYTES`; one sample at
+    least), so memory stays bounded whatever the dataset's size."""
     ov = need("OpenVisus")
     np = need("numpy")
     db = ov.LoadDataset(str(idx_path))
-    return hashlib.sha256(np.ascontiguousarray(db.read()).tobytes()).hexdigest()
+    p1, p2 = ([int(n) for n in corner] for corner in db.getLogicBox())
+    field = db.getField()
+    dtype = field.dtype  # a reference to the Field is kept: see the module docstring
+    digest = hashlib.sha256()
+    for box in checksum_boxes(p1, p2, int(dtype.getByteSize()), slab_bytes or CHECKSUM_SLAB_BYTES):
+        piece = np.ascontiguousarray(db.read(logic_box=box))
+        digest.update(memoryview(piece).cast("B"))
+    return digest.hexdigest()
+
+
+def checksum_boxes(p1: list[int], p2: list[int], sample_bytes: int, slab_bytes: int) -> Iterator[tuple[list[int], list[int]]]:
+    """Logic boxes that cover ``[p1, p2)`` in the data's memory order (the last IDX axis slowest),
+    each of at most ``slab_bytes``: whole rows along the slowest axis when they fit, else pieces
+    of one row split along the next axis, and so on, so the bytes of the boxes, one after the
+    other, are the bytes of the whole array."""
+    sizes = [b - a for a, b in zip(p1, p2, strict=True)]
+    if any(n <= 0 for n in sizes):
+        return
+    inner = sample_bytes  # bytes of one step along axis ``axis``: everything faster is whole
+    axis = 0
+    while axis < len(sizes) - 1 and inner * sizes[axis] <= slab_bytes:
+        inner *= sizes[axis]
+        axis += 1
+    step = max(1, slab_bytes // inner)
+    outer = [range(p1[i], p2[i]) for i in range(axis + 1, len(sizes))]
+    for fixed in itertools.product(*reversed(outer)):  # slowest axis outermost
+        coords = list(reversed(fixed))
+        for start in range(p1[axis], p2[axis], step):
+            low = p1[:axis] + [start] + coords
+            high = p2[:axis] + [min(p2[axis], start + step)] + [c + 1 for c in coords]
+            yield low, high
 
 
 def write_sidecar(output_dir: Path, facts: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ The manifest is ``<out_data_dir>/<uuid>.manifest.json`` (``manifest_path`` to ch
 when it does not exist (or ``rebuild`` is true) it is built from the dataset's input and output
 directories and the job passes; otherwise every file is compared (missing, changed, extra).
 Every ``*.idx`` is opened and a sample read; when a ``conversion.json`` beside it has the data's
-sha256 the whole IDX is read back and compared (``idx_checksum``, default true). Every archive
+sha256 the whole IDX is read back and compared (``idx_checksum``, default true), in boxes of at
+most 64 MiB, so memory stays bounded whatever the dataset's size. Every archive
 (zip, tar.*, 7z) is read through. Any problem fails the job for good (a permanent error: the
 same files fail the same way again) with a one-line summary; the details go to the job log.
 A link that leads out of the data directories is refused before anything is read, and an IDX

@@ -73,7 +73,8 @@ class ParameterCheck:
         self._check = check_parameters
         self._spec_for = spec_for
         self._path_names: dict[str, tuple[str, ...]] = {}
-        self._roots = tuple(os.path.realpath(os.path.expanduser(str(d))) for d in settings.data_dirs)
+        self._roots = frozenset(os.path.realpath(os.path.expanduser(str(d))) for d in settings.data_dirs)
+        self._prefixes = tuple(root.rstrip(os.sep) + os.sep for root in self._roots)
         self._real = lru_cache(maxsize=65536)(self._resolve)
 
     def problems(self, job_type: str, params: dict[str, Any]) -> list[str]:
@@ -100,7 +101,7 @@ class ParameterCheck:
             real = os.path.realpath(os.path.expanduser(path))
         else:
             real = self._real(os.path.normpath(path))
-        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self._roots)
+        return real in self._roots or real.startswith(self._prefixes)
 
     def _resolve(self, path: str) -> str:
         """``os.path.realpath`` of a normalised absolute path, built on its parent's (cached):

@@ -3,7 +3,8 @@
 Only jobs a migration created and that have not started (pending, 0 attempts) are removed;
 for those the dataset status recorded before the run is restored, except over ``done`` or
 ``failed`` (a finished dataset is never reset). Whatever cannot be undone is reported, not
-forced. Ledger entries are read in pages and their jobs removed in batches.
+forced. Ledger entries are read in pages and their jobs removed in batches, each batch's
+writes one transaction on SQLite.
 """
 
 from __future__ import annotations
@@ -88,6 +89,15 @@ class Rollback:
         return 1 if dataset_uuid else sum(int(h.get("jobs_created") or 0) for h in headers)
 
     def _batch(self, report: RollbackReport, entries: list[dict[str, Any]]) -> None:
+        """One page of entries; live, its writes (jobs, events, statuses, entries) are one
+        transaction on SQLite, so each touched page is written once per batch."""
+        if report.dry_run:
+            self._undo(report, entries)
+            return
+        with self.store.atomic():
+            self._undo(report, entries)
+
+    def _undo(self, report: RollbackReport, entries: list[dict[str, Any]]) -> None:
         report.examined += len(entries)
         report.migrations.update(e["migration_id"] for e in entries)
         ids = [e["job_id"] for e in entries]

@@ -25,8 +25,10 @@ from sccli.store.base import Store
 #: ``progress(done, total)`` is called after each page.
 Progress = Callable[[int, int], None]
 
-#: Datasets per page (one read, one batched write).
-DEFAULT_BATCH_SIZE = 1000
+#: Datasets per page (one read, one batched write). Larger batches write each touched index page
+#: once per transaction instead of once per thousand jobs: a third less commit cost on SQLite,
+#: for a write lock held about half a second at a time.
+DEFAULT_BATCH_SIZE = 5000
 #: Default wait before a job of a dataset the old service was working on may run (seconds).
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -179,7 +181,7 @@ class MigrationRun:
                 doc = self.queue.build_job(
                     item.dataset_uuid, item.job_type or "", item.parameters, item.priority, None, None,
                     run_after_seconds=self.grace_seconds if item.delayed else 0.0,
-                    migration_id=report.migration_id, created_by=actor,
+                    migration_id=report.migration_id, created_by=actor, declaration_checked=True,
                 )
             except InvalidInput as exc:  # e.g. conversion_parameters that are not JSON: skip this dataset only
                 item.action, item.reason = SKIP, f"job refused: {exc}"

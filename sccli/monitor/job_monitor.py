@@ -233,10 +233,14 @@ class JobMonitor:
         }
 
     # -- maintenance ------------------------------------------------------------------------
-    def cleanup_old_data(self, days: int = 30, *, dry_run: bool = False, progress: cleanup_mod.Progress | None = None) -> dict[str, Any]:
+    def cleanup_old_data(
+        self, days: int = 30, *, dry_run: bool = False, progress: cleanup_mod.Progress | None = None, log_files: bool = True
+    ) -> dict[str, Any]:
         """Delete completed and cancelled jobs older than ``days`` and failed ones older than
-        ``2*days`` (by completed_at) with their events; never pending or running jobs."""
-        return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress)
+        ``2*days`` (by completed_at) with their events and their log files in the settings'
+        ``log_dir`` (``log_files=False``: leave and do not count them); never pending or running jobs."""
+        log_dir = self.settings.log_dir if log_files else None
+        return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress, log_dir=log_dir)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

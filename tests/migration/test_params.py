@@ -83,3 +83,22 @@ def test_parameter_check_agrees_with_the_handlers_declaration(tmp_path: Path) ->
         assert ["refused" for _ in check.problems("file_upload", params)] == expected, path
     assert check.problems("file_upload", {"nope": 1})[0].startswith("job refused: unknown parameter 'nope'")
     assert "must be a list" in check.problems("file_upload", {"files": 3})[0]
+
+
+def test_parameters_checked_by_the_plan_must_still_be_storable() -> None:
+    import uuid
+    from datetime import datetime
+
+    from sccli.queue import JobQueue
+    from sccli.store import open_store
+
+    queue = JobQueue(open_store("mongomock://params_checked"), actor="test")
+    uid = str(uuid.uuid4())
+    with pytest.raises(InvalidInput, match="JSON"):
+        queue.build_job(uid, "dataset_conversion", {"input_path": datetime.now()}, None, None, None, declaration_checked=True)
+    with pytest.raises(InvalidInput, match=r"\$"):
+        queue.build_job(uid, "dataset_conversion", {"conversion_params": {"$where": "x"}}, None, None, None, declaration_checked=True)
+    doc = queue.build_job(uid, "dataset_conversion", {"anything": 1}, None, None, None, declaration_checked=True)
+    assert doc["parameters"] == {"anything": 1}  # the declaration is the caller's to check
+    with pytest.raises(InvalidInput, match="unknown parameter"):
+        queue.build_job(uid, "dataset_conversion", {"anything": 1}, None, None, None)

@@ -139,3 +139,24 @@ def test_job_gone_is_not_an_error(small_legacy: Legacy) -> None:
     small_legacy.store.delete_jobs(JobQuery(job_ids=[item.job_id or ""]))
     result = small_legacy.migration().rollback()
     assert result.already_gone == 1 and result.removed == report.created - 1 and result.not_undone == []
+
+
+def test_a_batch_that_fails_midway_is_undone_whole_on_sqlite(small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = small_legacy.store
+    report = small_legacy.migration(grace_seconds=0).run()
+    created = store.count_jobs(JobQuery(migration_id=report.migration_id))
+    assert created > 0
+
+    def lost(entry_ids: object, fields: object) -> int:  # the store fails after the jobs' deletion
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(store, "update_migration_entries", lost)
+    with pytest.raises(RuntimeError):
+        small_legacy.migration().rollback()
+    monkeypatch.undo()
+    left = store.count_jobs(JobQuery(migration_id=report.migration_id))
+    if store.atomic_followups:  # one transaction: nothing of the batch happened
+        assert left == created
+    again = small_legacy.migration().rollback()  # a rerun finishes the work either way
+    assert store.count_jobs(JobQuery(migration_id=report.migration_id)) == 0
+    assert again.removed == left and again.removed + again.already_gone == created

@@ -143,3 +143,27 @@ def test_cleanup_progress_bar_on_a_terminal(db: str, store: Store, monkeypatch: 
     a._err = Console(file=io.StringIO(), force_terminal=True, width=80)
     result = monitor_cli._cleanup_with_progress(a, monitor_cli.monitor_for(a), 30, 3)
     assert result["completed_jobs_deleted"] == 3 and "deleting old jobs" in a._err.file.getvalue()
+
+
+def test_cleanup_removes_the_log_files_of_deleted_jobs(db: str, store: Store, tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"log_dir": str(log_dir)}))
+    now = utcnow()
+    old, recent = insert(store, job(completed_at=ago(days=45, now=now)), job(completed_at=ago(days=1, now=now)))
+    for job_id in (old, recent):
+        (log_dir / f"sc_job_{job_id}.log").write_text("12345")
+
+    def cleanup(*args: str) -> object:
+        return CliRunner().invoke(app, ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", *args],
+                                  env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+    dry = cleanup("--dry-run")
+    assert dry.exit_code == 0 and f"1 log files (5 bytes in {log_dir})" in dry.stdout
+    assert (log_dir / f"sc_job_{old}.log").exists()
+    done = json.loads(cleanup("--json").stdout)
+    assert (done["completed_jobs_deleted"], done["log_files_deleted"], done["log_bytes_deleted"]) == (1, 1, 5)
+    assert not (log_dir / f"sc_job_{old}.log").exists() and (log_dir / f"sc_job_{recent}.log").exists()
+    again = json.loads(cleanup("--json").stdout)
+    assert again["log_files_deleted"] == 0 and again["log_dir"] == str(log_dir)
