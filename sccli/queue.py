@@ -304,13 +304,15 @@ class JobQueue:
         self.store.update_jobs(JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}}))
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
-    def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any] | None:
+    def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
+                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.complete`."""
-        return self.lifecycle.complete(job_id, lease_token, result, actor)
+        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed)
 
-    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None) -> dict[str, Any] | None:
+    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
+             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
-        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor)
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
@@ -320,17 +322,19 @@ class JobQueue:
         """See :meth:`JobLifecycle.cancel`."""
         return self.lifecycle.cancel(job_id, reason, actor)
 
-    def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any] | None:
+    def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
+                       log: str | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.mark_cancelled`."""
-        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor)
+        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log)
 
     def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
         return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate)
 
-    def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None) -> dict[str, Any] | None:
+    def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None,
+                log: str | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.release`."""
-        return self.lifecycle.release(job_id, lease_token, reason, actor)
+        return self.lifecycle.release(job_id, lease_token, reason, actor, log)
 
     def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
         """See :meth:`JobLifecycle.requeue_stale`."""

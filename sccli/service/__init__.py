@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["run_service"]
 
+#: SQLite page cache of the service's connection, KiB (the default serves big monitor queries).
+SERVICE_CACHE_KIB = 8192
+
 
 def run_service(store: Store, settings: Settings, options: ServiceOptions) -> int:
     """Validate the settings, take the PID file and serve until stopped; the exit code."""
@@ -28,6 +31,8 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
     types = validate_service_settings(settings)
     if store.kind == "mongo":  # a long-running service waits out an election; the CLI fails fast
         store.use_timeout(int(settings.store_timeout_seconds * 1000))  # type: ignore[attr-defined]
+    if store.kind == "sqlite":  # its claims and writes touch few pages: a small cache keeps its memory flat
+        store.cache_kib = SERVICE_CACHE_KIB  # type: ignore[attr-defined]
     pid_file = PidFile(options.pid_file) if options.pid_file else None
     stale = pid_file.acquire() if pid_file is not None else None
     setup_logging(options.verbose, options.log_json)

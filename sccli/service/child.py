@@ -21,25 +21,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
+import select
 import signal
+import struct
 import sys
 import threading
 import time
 import traceback
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, NoReturn
 
 from sccli.errors import ScError, is_permanent
+from sccli.handlers import JobContext, resolve_cleanup, resolve_handler
+from sccli.handlers.base import attempt_tag
+from sccli.handlers.staging import install_gate
 from sccli.service import procs
+from sccli.service.joblog import job_log_path
+
+__all__ = ["job_log_path", "run_child", "prepare_template", "prepare_job_type", "flush_output"]
 
 #: Result statuses that a handler may return instead of raising, meaning the attempt failed.
 FAILED_STATUSES = frozenset({"error", "failed", "failure"})
-
-
-def job_log_path(log_dir: str, job_id: str) -> Path:
-    """Where a job's log file lives (the original's ``sc_job_<job_id>.log``)."""
-    return Path(log_dir) / f"sc_job_{job_id}.log"
 
 
 def die_with_parent(sig: int) -> None:
@@ -82,12 +84,18 @@ def _isolate(parent_pid: int, request: dict[str, Any]) -> None:
 
 def attempt_of(job: dict[str, Any]) -> str:
     """The attempt's name: ``<job_id>-<first 8 of the lease token>`` (the job id without a lease)."""
-    from sccli.handlers.base import attempt_tag
-
     return attempt_tag(job)
 
 
-def _setup_output() -> None:
+#: The job log's line format (the child's logging and its own notes alike).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def prepare_template() -> None:
+    """Set up, once in the template, what every child would otherwise build for itself: stdin
+    from /dev/null, line-buffered ``sys.stdout``/``sys.stderr`` on fds 1 and 2 (a child points
+    those fds at its log pipe) and the root logger writing to ``sys.stderr`` in :data:`LOG_FORMAT`.
+    Work done here is shared by every fork instead of repeated, and copied, in each."""
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -97,23 +105,94 @@ def _setup_output() -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
 
-class Channel:
-    """The child's end of the job socket; safe to use from handler threads."""
+#: job type -> (the settings it was prepared with, its handler or None), filled in the forker.
+_PREPARED: dict[str, tuple[Any, Any]] = {}
 
-    def __init__(self, conn: Connection, stale_after: float) -> None:
-        self.conn = conn
+
+def prepare_job_type(job_type: str, settings: Any) -> None:
+    """In the forker, once per job type (and settings): create the child's logger and resolve
+    (import) the handler, so that no child of the type does either again."""
+    known = _PREPARED.get(job_type)
+    if known is not None and known[0] is settings:
+        return
+    logging.getLogger(f"sccli.job.{job_type}")
+    try:
+        handler = resolve_handler(job_type, settings)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the child resolves it again and fails the job with the reason
+        handler = None
+    _PREPARED[job_type] = (settings, handler)
+
+
+def _handler_for(job_type: str, settings: Any) -> Any:
+    known = _PREPARED.get(job_type)
+    if known is not None and known[0] is settings and known[1] is not None:
+        return known[1]
+    return resolve_handler(job_type, settings)
+
+
+def flush_output() -> None:
+    """Flush ``sys.stdout``/``sys.stderr`` (the template before each fork: nothing it buffered
+    may end up in a child's log)."""
+    _flush()
+
+
+def _note(name: str, message: str) -> None:
+    """One INFO line in the job log, as the logging module would write it, without a LogRecord
+    (the child's own two lines; handlers log through ``ctx.log``). ``sys.stderr`` is line
+    buffered and holds nothing, so writing to fd 2 directly keeps the order."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    line = f"{stamp},{int(now % 1 * 1000):03d} INFO {name}: {message}\n".encode(errors="replace")
+    try:
+        os.write(2, line)
+    except OSError:  # the template is gone: the job goes on, its log line does not
+        pass
+
+
+class Channel:
+    """The child's end of the job socket; safe to use from handler threads.
+
+    Messages are framed as :class:`multiprocessing.connection.Connection` frames them (a 4-byte
+    big-endian length, then the pickle), so the service reads them with a ``Connection``; the
+    child does it with two system calls and without importing :mod:`multiprocessing`."""
+
+    def __init__(self, fd: int, stale_after: float) -> None:
+        self.fd = fd
         self.window = max(0.05, stale_after / 2)
         self.lock = threading.Lock()
         self.asked = 0
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self.lock:
-            self.conn.send(message)
+            self._send(message)
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        view = memoryview(struct.pack("!i", len(data)) + data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def _recv(self, timeout: float) -> Any:
+        """The next message, or None when none came within ``timeout``; EOFError when the service is gone."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return None
+        size = struct.unpack("!i", self._read(4))[0]
+        return pickle.loads(self._read(size))
+
+    def _read(self, size: int) -> bytes:
+        chunks, left = [], size
+        while left:
+            chunk = os.read(self.fd, left)
+            if not chunk:
+                raise EOFError("the service closed the job socket")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
 
     def may_promote(self, final: str) -> bool:
         """Ask the service whether this attempt still holds the job's lease. No answer within
@@ -122,9 +201,11 @@ class Channel:
             self.asked += 1
             number, asked_at = self.asked, time.monotonic()
             try:
-                self.conn.send(("may_promote", number, final))
-                while (left := asked_at + self.window - time.monotonic()) > 0 and self.conn.poll(left):
-                    answer = self.conn.recv()
+                self._send(("may_promote", number, final))
+                while (left := asked_at + self.window - time.monotonic()) > 0:
+                    answer = self._recv(left)
+                    if answer is None:
+                        break
                     if answer[0] == "promote" and answer[1] == number:
                         # the lease is fresh for stale_after from the heartbeat, written after asked_at
                         return bool(answer[2]) and time.monotonic() - asked_at < self.window
@@ -155,22 +236,25 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _storable(result: Any) -> dict[str, Any]:
+    """The result as the store keeps it: JSON values only (anything else becomes its ``str``)."""
     if result is None:
         result = {"status": "ok", "message": ""}
     if not isinstance(result, dict):
         raise TypeError(f"handler returned {type(result).__name__}, expected a dict")
+    if all(type(k) is str and type(v) in _PLAIN for k, v in result.items()):
+        return dict(result)  # already plain: no round trip through JSON text
     return json.loads(json.dumps(result, default=str))  # type: ignore[no-any-return]
 
 
-def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger) -> tuple[Any, ...]:
-    from sccli.handlers import JobContext, resolve_handler
-    from sccli.handlers.staging import install_gate
-
+def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger, name: str) -> tuple[Any, ...]:
     job, settings = request["job"], request["settings"]
     install_gate(channel.may_promote)  # also gates promotions of code that has no JobContext at hand
     try:
-        handler = resolve_handler(job["job_type"], settings)
+        handler = _handler_for(job["job_type"], settings)
         ctx = JobContext(job=job, settings=settings, log=log, report=_Progress(channel), gate=channel.may_promote)
         result = _storable(handler(ctx))
     except BaseException as exc:  # noqa: BLE001 - every failure of the handler becomes the attempt's error
@@ -179,13 +263,11 @@ def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger)
     if str(result.get("status", "")).lower() in FAILED_STATUSES:
         log.error("handler reported failure: %s", result.get("message"))
         return "error", str(result.get("message") or f"handler returned status {result.get('status')}"), "error"
-    log.info("handler finished: %s", result.get("message", ""))
+    _note(name, f"handler finished: {result.get('message', '')}")
     return "result", result
 
 
 def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...]:
-    from sccli.handlers import resolve_cleanup
-
     job, settings = request["job"], request["settings"]
     try:
         cleanup = resolve_cleanup(job["job_type"], settings)
@@ -212,16 +294,16 @@ def run_child(request: dict[str, Any], fd: int, parent_pid: int) -> NoReturn:
     try:
         _isolate(parent_pid, request)
         os.set_inheritable(fd, False)
-        channel = Channel(Connection(fd), float(getattr(request["settings"], "stale_after_seconds", 60.0)))
+        channel = Channel(fd, float(getattr(request["settings"], "stale_after_seconds", 60.0)))
         job = request["job"]
-        _setup_output()
-        log = logging.getLogger(f"sccli.job.{job['job_type']}")
+        name = f"sccli.job.{job['job_type']}"
+        log = logging.getLogger(name)
         if request["kind"] == "cleanup":
             outcome = _run_cleanup(request, log)
         else:
-            log.info("job %s (%s) attempt %s of %s on %s, pid %s", job["job_id"], job["job_type"], job.get("attempts"),
-                     job.get("max_attempts"), request.get("worker_id"), os.getpid())
-            outcome = _run_handler(request, channel, log)
+            _note(name, f"job {job['job_id']} ({job['job_type']}) attempt {job.get('attempts')} of {job.get('max_attempts')} "
+                        f"on {request.get('worker_id')}, pid {os.getpid()}")
+            outcome = _run_handler(request, channel, log, name)
         left = 0 if procs.has_no_children() else procs.kill_tree(os.getpid())
         if left:
             log.warning("killed %d process(es) the handler left running", left)

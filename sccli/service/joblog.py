@@ -17,15 +17,26 @@ from pathlib import Path
 SUMMARY_BYTES = 4000
 #: Lines of the end of each attempt's output kept for the job's ``logs`` entry.
 SUMMARY_LINES = 20
+#: ``job_log_max_bytes`` when the settings do not say.
+DEFAULT_LOG_CAP = 10 * 1024 * 1024
+
+
+def job_log_path(log_dir: str, job_id: str) -> Path:
+    """Where a job's log file lives (the original's ``sc_job_<job_id>.log``)."""
+    return Path(log_dir) / f"sc_job_{job_id}.log"
 
 
 class LogPump:
     """Copies one child's output into a log file, keeping at most ``cap`` bytes of it (0: all)."""
 
     def __init__(self, path: Path, cap: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        try:
+            self.fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:  # the log directory was removed while the service ran
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, flags, 0o644)
         self.cap = max(0, int(cap))
         self.head_left = self.cap - self.cap // 2 if self.cap else -1
         self.tail_cap = self.cap // 2

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sccli.service.joblog import DEFAULT_LOG_CAP, job_log_path
+
 log = logging.getLogger("sccli.service")
 
 #: Larger requests are refused (the socket carries each request as one message).
@@ -48,6 +50,7 @@ class Launcher:
         self._next_id = 0
         self._pending: dict[int, int] = {}
         self._events: list[tuple[Any, ...]] = []
+        self._settings_sent: Any = None  # what the running template already holds (it keeps the last one)
 
     # -- template life cycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -58,6 +61,7 @@ class Launcher:
         cmd = [sys.executable, "-m", "sccli.service.template", str(theirs.fileno()), *self.preload]
         self._proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=_template_env())
         theirs.close()
+        self._settings_sent = None
         self._sock = ours
         log.debug("template process %s started (preloading %s)", self._proc.pid, ", ".join(self.preload))
 
@@ -91,13 +95,13 @@ class Launcher:
         """
         self._next_id += 1
         request_id = self._next_id
-        payload = pickle.dumps({**request, "id": request_id})
-        if len(payload) > MAX_REQUEST:
-            self._events.append(("failed", request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
-            return request_id
         for attempt in (1, 2):
             if self._sock is None:
                 self.start()
+            payload = self._payload(request, request_id)
+            if len(payload) > MAX_REQUEST:
+                self._events.append(("failed", request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
+                return request_id
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 socket.send_fds(self._sock, [payload], [theirs.fileno()])  # type: ignore[arg-type]
@@ -111,8 +115,24 @@ class Launcher:
             finally:
                 theirs.close()
             self._pending[request_id] = ours.detach()
+            self._settings_sent = request.get("settings")
             break
         return request_id
+
+    def _payload(self, request: dict[str, Any], request_id: int) -> bytes:
+        """The pickled ``(header, settings, payload)`` for the template (see
+        :mod:`sccli.service.template`): the settings pickled apart, and only when the template
+        does not hold them yet (it keeps the last ones); the rest of the request in ``payload``."""
+        message = dict(request)
+        settings = message.pop("settings", None)
+        job = request.get("job") or {}
+        header = {
+            "id": request_id, "job_type": job.get("job_type"),
+            "log_path": str(job_log_path(request["log_dir"], str(job.get("job_id")))),
+            "log_cap": getattr(settings, "job_log_max_bytes", DEFAULT_LOG_CAP),
+        }
+        fresh = None if settings is self._settings_sent else pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((header, fresh, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickle.HIGHEST_PROTOCOL)
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,
@@ -123,11 +143,10 @@ class Launcher:
         out, self._events = self._events, []
         if self._sock is None:
             return out
-        self._sock.setblocking(False)
         try:
             while True:
                 try:
-                    data = self._sock.recv(65536)
+                    data = self._sock.recv(65536, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     break
                 if not data:
@@ -137,9 +156,6 @@ class Launcher:
             log.error("template process died (%s); starting a new one", exc)
             self._restart()
             out, self._events = out + self._events, []
-        finally:
-            if self._sock is not None:
-                self._sock.setblocking(True)
         return out
 
     def _event(self, message: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -24,14 +24,18 @@ KILL_ROUNDS = 400
 IS_LINUX = sys.platform.startswith("linux")
 
 
+_libc: list[object] = []  # loaded once in the template: forked children inherit it, not load it again
+
+
 def _prctl(option: int, value: int) -> bool:
     if not IS_LINUX:
         return False
     try:
-        import ctypes
+        if not _libc:
+            import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+            _libc.append(ctypes.CDLL(None, use_errno=True))
+        return int(_libc[0].prctl(option, value, 0, 0, 0)) == 0  # type: ignore[attr-defined]
     except (OSError, AttributeError):
         return False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 from dataclasses import dataclass, field
 from enum import Enum
@@ -49,6 +50,8 @@ class RunningJob:
     pending_signal: int | None = None
     error_kind: str = "error"
     promotions: list[tuple[int, str]] = field(default_factory=list)
+    #: The ``logs`` entry of the ended attempt, written with its outcome (one write, not two).
+    attempt_log: str | None = None
 
     @property
     def job_id(self) -> str:
@@ -74,7 +77,8 @@ class RunningJob:
         conn = self.child.conn
         while self.pipe_open:
             try:
-                if not conn.poll():
+                # select(), not conn.poll(): that builds a whole selector for each look
+                if not select.select([conn], [], [], 0)[0]:
                     return
                 message = conn.recv()
             except (EOFError, OSError):
@@ -129,10 +133,12 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str) -> dict[str, Any] | None:
-    """Complete a job; when an earlier try wrote the job but the store failed before its
-    follow-ups ran (they wait in the job's outbox), finish them (they are idempotent)."""
-    done = queue.complete(job_id, token, result, actor=actor)
+def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str, *,
+                  log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Complete a job (with the attempt's ``logs`` entry); when an earlier try wrote the job but
+    the store failed before its follow-ups ran (they wait in the job's outbox), finish them
+    (they are idempotent)."""
+    done = queue.complete(job_id, token, result, actor=actor, log=log, claimed=claimed)
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)

@@ -8,6 +8,11 @@ their results back through :meth:`StoreLink.results`. Two kinds of operations:
 - **probes** (claims, heartbeats, cancel polls, sweeps) are dropped while the store is
   unreachable: they are repeated anyway.
 
+On a store with transactions (SQLite), the operations waiting when the thread takes the next
+one run together in one transaction (a job's outcome and the claim of the next job, typically):
+one commit instead of several. Should one of them fail, the transaction is rolled back and each
+runs again on its own, so a batch changes no operation's outcome, only the number of commits.
+
 A change between reachable and unreachable is logged once, not per call.
 """
 
@@ -28,6 +33,8 @@ log = logging.getLogger("sccli.service")
 
 #: A durable write that fails for another reason than an outage is tried this often, then dropped.
 DURABLE_TRIES = 3
+#: At most this many waiting operations share one transaction.
+BATCH_MAX = 32
 
 
 @dataclass
@@ -50,7 +57,7 @@ class StoreLink:
         self.queue = queue
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._ops: queues.Queue[Op | None] = queues.Queue()
+        self._ops: queues.SimpleQueue[Op | None] = queues.SimpleQueue()
         self._results: queues.SimpleQueue[Op] = queues.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -123,23 +130,67 @@ class StoreLink:
     # -- store thread -----------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            op = self._ops.get()
-            if op is None:
+            batch = self._next_batch()
+            if not batch:
                 return
+            if len(batch) == 1 or not self._execute_together(batch):
+                for op in batch:
+                    self._execute_alone(op)
+            for op in batch:
+                self._finished(op)
+
+    def _next_batch(self) -> list[Op]:
+        """The next operation and those already waiting behind it (up to BATCH_MAX); a stop
+        request ends the batch (None, last)."""
+        op = self._ops.get()
+        if op is None:
+            return []
+        batch: list[Any] = [op]
+        while len(batch) < BATCH_MAX:
             try:
-                self._execute(op)
-            except BaseException as exc:  # noqa: BLE001 - this thread must outlive any single operation
-                op.error = exc
-                log.critical("store operation %s crashed: %s", op.name, exc, exc_info=exc)
-            if op.durable:
-                with self._lock:
-                    self._pending_durable -= 1
-                    self.lost_durable += op.error is not None
-            self._results.put(op)
-            try:
-                os.write(self._wake_w, b"x")
-            except BlockingIOError:
-                pass
+                more = self._ops.get_nowait()
+            except queues.Empty:
+                break
+            if more is None:
+                self._ops.put(None)  # seen again once this batch is done
+                break
+            batch.append(more)
+        return batch
+
+    def _execute_together(self, batch: list[Op]) -> bool:
+        """Run ``batch`` in one transaction; False (everything rolled back) when any failed."""
+        store = self.queue.store
+        if not getattr(store, "atomic_followups", False) or self.is_down or self._stop.is_set():
+            return False
+        try:
+            with store.atomic():
+                results = [op.fn(self.queue) for op in batch]
+        except StoreUnavailable as exc:  # the store, not an operation: each waits or drops as alone
+            self._mark_down(exc)
+            return False
+        except BaseException:  # noqa: BLE001 - each runs again on its own and reports its own error
+            return False
+        for op, result in zip(batch, results, strict=True):
+            op.tries, op.result, op.error = op.tries + 1, result, None
+        return True
+
+    def _execute_alone(self, op: Op) -> None:
+        try:
+            self._execute(op)
+        except BaseException as exc:  # noqa: BLE001 - this thread must outlive any single operation
+            op.error = exc
+            log.critical("store operation %s crashed: %s", op.name, exc, exc_info=exc)
+
+    def _finished(self, op: Op) -> None:
+        if op.durable:
+            with self._lock:
+                self._pending_durable -= 1
+                self.lost_durable += op.error is not None
+        self._results.put(op)
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
 
     def _execute(self, op: Op) -> None:
         while not self._stop.is_set():

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import time
-from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 from sccli.clock import utcnow
@@ -23,6 +22,7 @@ from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
 from sccli.service.storelink import Op, StoreLink
+from sccli.service.waiting import Waiter
 from sccli.settings import Settings
 from sccli.wakeup import WakeSocket
 
@@ -64,6 +64,7 @@ class Supervisor(StoreDuties):
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
         self.wake = WakeSocket()
+        self.waiter = Waiter()
         self.woken = False
 
     # -- life cycle -------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class Supervisor(StoreDuties):
     def _wait(self, wake_r: int) -> None:
         waitables: list[Any] = [wake_r, self.link.fileno(), self.launcher.fileno(), self.wake]
         waitables += [rj.child.conn for rj in self.jobs.values() if rj.child and rj.pipe_open]
-        for ready in wait_ready(waitables, self._timeout()):
+        for ready in self.waiter.wait(waitables, self._timeout()):
             if ready is self.wake and self.wake.drain():  # a job was created on this host
                 self.next["claim"] = 0.0
                 self.woken = "claim" in self.inflight  # a claim in flight may have missed the new job
@@ -260,7 +261,8 @@ class Supervisor(StoreDuties):
         rj.child = child
         # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
         rj.deadline = time.monotonic() + job_timeout_seconds(rj.job)
-        log.info("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
+        # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
+        log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
@@ -277,7 +279,7 @@ class Supervisor(StoreDuties):
             return
         rj = self.by_pid.pop(pid)
         if rj.child is not None and rj.child.pid == pid:
-            self._keep_attempt_log(rj, code, last_lines)
+            rj.attempt_log = attempt_summary(rj, self.host, code, last_lines)
         if rj.cleanup is not None and rj.cleanup.pid == pid:
             self._cleanup_ended(rj)
         else:
@@ -316,6 +318,7 @@ class Supervisor(StoreDuties):
             kill_group(rj.cleanup.pid, signal.SIGKILL)
         rj.cleanup_deadline = None
         if rj.lease_lost:
+            self._keep_attempt_log(rj)
             self._finish(rj)
             return
         self._record(rj, "cancelled" if rj.reason == "cancel" else "fail")
@@ -342,38 +345,43 @@ class Supervisor(StoreDuties):
                         self._after_heartbeat(rj.job_id, rj.token, doc)
                 self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))  # type: ignore[misc]
 
-    def _keep_attempt_log(self, rj: RunningJob, code: int | None, last_lines: str) -> None:
-        """Copy the end of the attempt's log into the job's ``logs`` (readable from any host)."""
-        message, job_id = attempt_summary(rj, self.host, code, last_lines), rj.job_id
-        self._submit(Op(f"log:{job_id}:{rj.child.pid if rj.child else 0}", lambda q: q.add_log(job_id, message)))
+    def _keep_attempt_log(self, rj: RunningJob) -> None:
+        """Copy the end of the attempt's log into the job's ``logs`` (readable from any host) on
+        its own: the attempt's outcome is not ours to record (its lease is lost)."""
+        message, job_id, rj.attempt_log = rj.attempt_log, rj.job_id, None
+        if message is not None:
+            self._submit(Op(f"log:{job_id}:{rj.child.pid if rj.child else 0}", lambda q: q.add_log(job_id, message)))
 
     # -- recording outcomes -----------------------------------------------------------------
     def _record(self, rj: RunningJob, what: str) -> None:
-        job_id, token, actor = rj.job_id, rj.token, self.actor
+        """Write the attempt's outcome, with its ``logs`` entry, as one durable write."""
+        job_id, token, actor, claimed = rj.job_id, rj.token, self.actor, rj.job
+        log_entry, rj.attempt_log = rj.attempt_log, None
         elapsed = time.monotonic() - rj.started
         if what == "complete":
             result = rj.outcome[1] if rj.outcome else {}
 
             def fn(q: Any) -> Any:
-                return complete_once(q, job_id, token, result, actor)
+                return complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed)
             note = f"completed in {elapsed:.2f}s"
         elif what == "release":
             reason = "service draining" if rj.reason == "drain" else "service stopped"
 
             def fn(q: Any) -> Any:
-                return q.release(job_id, token, reason=reason, actor=actor)
+                return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
             note = f"stopped ({reason}); back to pending without using an attempt"
         elif what == "cancelled":
             def fn(q: Any) -> Any:
-                return q.mark_cancelled(job_id, token, actor=actor)
+                return q.mark_cancelled(job_id, token, actor=actor, log=log_entry)
             note = "cancelled"
         else:
             kind, error = self._failure(rj, elapsed)
 
             def fn(q: Any) -> Any:
-                return q.fail(job_id, token, error, kind=kind, actor=actor)
+                return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)
             note = f"failed ({kind}): {error}"
-        log.info("job %s %s", job_id, note, extra={"job_id": job_id, "job_type": rj.job_type})
+        log.info("job %s (%s) %s (attempt %s of %s, pid %s)", job_id, rj.job_type, note, rj.job.get("attempts"), rj.job.get("max_attempts"),
+                 rj.child.pid if rj.child else "-", extra={"job_id": job_id, "job_type": rj.job_type})
         self._submit(Op(f"record:{job_id}", fn, durable=True, done=lambda result, error: self._recorded(job_id, what, result, error)))
         self._finish(rj)
 

@@ -1,11 +1,17 @@
-"""The template process: imports sccli and the handler modules once, then forks one child per job.
+"""The template process: starts one child per job (through its forker), pumps their logs, reaps.
 
-Starting a Python interpreter costs ~100 ms; forking this warm, single-threaded one costs about a
-millisecond, and each job still gets a process and a process group of its own. The service
-(:class:`sccli.service.launcher.Launcher`) talks to it over a ``SOCK_SEQPACKET`` socket:
+Starting a Python interpreter costs ~100 ms; forking a warm one costs about a millisecond, and
+each job still gets a process and a process group of its own. The forking itself is done by
+the template's forker (:mod:`sccli.service.forker`), a child that holds the preloaded handler
+modules and does nothing else, because a process that forks pays a page fault for every page it
+writes afterwards; the template keeps the rest. The service
+(:class:`sccli.service.launcher.Launcher`) talks to the template over a ``SOCK_SEQPACKET`` socket:
 
-- request: a pickled dict ``{"id", "kind": "run"|"cleanup", "job", "settings", "log_dir", ...}``
-  with one file descriptor attached, the child's end of the job's duplex socket;
+- request: a pickled ``(header, settings, payload)`` with one file descriptor attached, the
+  child's end of the job's duplex socket; ``header`` is ``{"id", "job_type", "log_path",
+  "log_cap"}``, ``settings`` the pickled settings (None: the last ones sent still hold),
+  ``payload`` the pickled request for the child (``{"kind": "run"|"cleanup", "job", ...}``); the
+  template passes both pickles on to the forker unread;
 - replies: ``("started", id, pid)``, ``("failed", id, text)`` and, when a child ends and its
   output is in its log, ``("exited", pid, exit_code, last_lines)`` (negative: killed by that signal).
 
@@ -13,7 +19,7 @@ Containment (Linux): the template is a child subreaper, so a job's orphans (``se
 fork) re-parent to the job's child or to the template, never to init. When a child ends without
 having killed its own descendants, the template kills every process re-parented to it. When the
 service dies (``PR_SET_PDEATHSIG`` sends SIGTERM) or closes the socket, it kills every process
-below it, finishes the logs and exits.
+below it (the forker and its children too), finishes the logs and exits.
 
 Each child's stdout and stderr are a pipe read here into its job log through a
 :class:`~sccli.service.joblog.LogPump`, which caps what an attempt can write.
@@ -21,13 +27,13 @@ Each child's stdout and stderr are a pipe read here into its job log through a
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 import selectors
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from sccli.service import procs
@@ -36,20 +42,23 @@ from sccli.service.joblog import LogPump
 MAX_MESSAGE = 1 << 20
 #: Exit code of a child that ended normally after killing every process it had started.
 CONTAINED = 0
-DEFAULT_LOG_CAP = 10 * 1024 * 1024
-
-
 
 
 class Template:
-    """The fork loop: children by pid with the pump of their output."""
+    """Children by pid with the pump of their output, and the forker that starts them."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, preload: list[str]) -> None:
         self.sock = sock
+        self.preload = preload
         self.pid = os.getpid()
         self.pumps: dict[int, tuple[int, LogPump]] = {}  # child pid -> (output pipe read end, pump)
         self.by_fd: dict[int, int] = {}  # output pipe read end -> child pid
+        self.forking: dict[int, tuple[int, LogPump]] = {}  # request id -> the same, until the forker answers
         self.ended: list[tuple[int, int]] = []
+        self.forker_sock: socket.socket | None = None
+        self.forker_pid = 0
+        self.forker_fresh = True  # the forker has not been sent any settings yet
+        self.settings: bytes | None = None  # the last settings (pickled), for a new forker
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
@@ -71,11 +80,14 @@ class Template:
         signal.signal(signal.SIGTERM, self._on_term)
         self.selector.register(self.sock, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self._start_forker()
         try:
             while not self.stopping:
                 for key, _ in self.selector.select():
                     if key.fileobj is self.sock:
                         self.stopping = self.stopping or not self._receive()
+                    elif key.fileobj is self.forker_sock:
+                        self._from_forker()
                     elif key.fd == self.wake_r:
                         _drain(self.wake_r)
                     else:
@@ -95,66 +107,128 @@ class Template:
         self._reap()
         for pid in list(self.pumps):
             self._close(pid)
+        for request_id in list(self.forking):
+            self._not_forked(request_id, "the service is stopping")
+
+    # -- the forker -------------------------------------------------------------------------
+    def _start_forker(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._become_forker(theirs)
+            finally:
+                os._exit(70)
+        theirs.close()
+        self.forker_sock, self.forker_pid, self.forker_fresh = ours, pid, True
+        self.selector.register(ours, selectors.EVENT_READ)
+
+    def _become_forker(self, sock: socket.socket) -> None:
+        """In the new forker: drop everything of the template's but the forker's socket."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        for read_end, pump in [*self.pumps.values(), *self.forking.values()]:
+            for end in (read_end, pump.fd):
+                try:
+                    os.close(end)
+                except OSError:
+                    pass
+        for own in (self.sock, self.forker_sock, self.selector):
+            if own is not None:
+                own.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        os.closerange(3, sock.fileno())  # whatever else was open: a job must not inherit it
+        os.closerange(sock.fileno() + 1, 1 << 16)
+        from sccli.service.forker import run
+
+        run(sock, self.preload, self.pid)
+
+    def _forker_gone(self) -> None:
+        """The forker died: requests it did not answer fail; its children die with it (their
+        parent-death signal) and, re-parented here, are reaped and reported as they end."""
+        if self.forker_sock is not None:
+            self.selector.unregister(self.forker_sock)
+            self.forker_sock.close()
+            self.forker_sock = None
+        self.forker_pid = 0
+        for request_id in list(self.forking):
+            self._not_forked(request_id, "the forker process died")
+
+    def _from_forker(self) -> None:
+        assert self.forker_sock is not None
+        try:
+            data = self.forker_sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._forker_gone()
+            return
+        message = pickle.loads(data)
+        if message[0] == "ended":
+            if message[1] in self.pumps:
+                self.ended.append((message[1], message[2]))
+        elif message[0] == "forked":
+            self._forked(message[1], message[2])
+        else:
+            self._not_forked(message[1], message[2])
 
     # -- children ---------------------------------------------------------------------------
     def _receive(self) -> bool:
         message, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 1)
         if not message:
             return False
-        request = pickle.loads(message)
+        header, settings, payload = pickle.loads(message)
         if not fds:
-            self._send(("failed", request.get("id"), "no socket passed with the request"))
+            self._send(("failed", header.get("id"), "no socket passed with the request"))
             return True
-        self._fork(request, fds[0])
+        self._fork(header, settings, payload, fds[0])
         return True
 
-    def _fork(self, request: dict[str, Any], fd: int) -> None:
-        from sccli.service.child import job_log_path
-
-        job = request.get("job") or {}
-        cap = getattr(request.get("settings"), "job_log_max_bytes", DEFAULT_LOG_CAP)
+    def _fork(self, header: dict[str, Any], settings: bytes | None, payload: bytes, fd: int) -> None:
+        """Hand the request to the forker with the job's socket and a new log pipe."""
+        request_id = int(header["id"])
         try:
-            pump = LogPump(job_log_path(request["log_dir"], str(job.get("job_id"))), cap)
+            if self.forker_sock is None:
+                self._start_forker()
+            assert self.forker_sock is not None
+            pump = LogPump(Path(header["log_path"]), header["log_cap"])
             out_r, out_w = os.pipe()
-            pid = os.fork()
         except OSError as exc:
             os.close(fd)
-            self._send(("failed", request.get("id"), f"cannot start a child: {exc}"))
+            self._send(("failed", request_id, f"cannot start a child: {exc}"))
             return
-        if pid == 0:
-            self._in_child(request, fd, out_r, out_w, pump)
-        os.close(out_w)
-        os.close(fd)
         try:
-            os.setpgid(pid, pid)  # also set here so the group exists before the service can signal it
-        except OSError:
-            pass
+            if settings is not None:
+                self.settings = settings
+            elif self.forker_fresh:  # a new forker holds no settings yet
+                settings = self.settings
+            socket.send_fds(self.forker_sock, [pickle.dumps((request_id, header["job_type"], settings, payload))], [fd, out_w])
+            self.forker_fresh = False
+        except OSError as exc:
+            os.close(out_r)
+            pump.finish()
+            self._send(("failed", request_id, f"cannot reach the forker process: {exc}"))
+        else:
+            self.forking[request_id] = (out_r, pump)
+        finally:
+            os.close(fd)
+            os.close(out_w)
+
+    def _forked(self, request_id: int, pid: int) -> None:
+        out_r, pump = self.forking.pop(request_id)  # the forker answers each request once, in order
         os.set_blocking(out_r, False)
         self.pumps[pid] = (out_r, pump)
         self.by_fd[out_r] = pid
         self.selector.register(out_r, selectors.EVENT_READ)
-        self._send(("started", request.get("id"), pid))
+        self._send(("started", request_id, pid))
 
-    def _in_child(self, request: dict[str, Any], fd: int, out_r: int, out_w: int, pump: LogPump) -> None:
-        try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            inherited = [self.sock.fileno(), self.wake_r, self.wake_w, out_r, pump.fd, self.selector.fileno()]
-            for read_end, other in self.pumps.values():
-                inherited += [read_end, other.fd]
-            for end in inherited:
-                try:
-                    os.close(end)
-                except OSError:
-                    pass
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.close(out_w)
-            from sccli.service.child import run_child
-
-            run_child(request, fd, self.pid)
-        finally:
-            os._exit(70)
+    def _not_forked(self, request_id: int, text: str) -> None:
+        out_r, pump = self.forking.pop(request_id)
+        os.close(out_r)
+        pump.finish()
+        self._send(("failed", request_id, text))
 
     def _pump(self, read_end: int) -> None:
         pid = self.by_fd.get(read_end)
@@ -172,20 +246,25 @@ class Template:
             self.selector.unregister(read_end)
 
     def _reap(self) -> None:
+        """Reap our own children: the forker, and orphans (a job child among them when the
+        forker died before it)."""
         for pid, code in procs.reap_any():
-            if pid in self.pumps:
+            if pid == self.forker_pid:
+                self._forker_gone()
+            elif pid in self.pumps:
                 self.ended.append((pid, code))
 
     def _settle(self) -> None:
-        """Report ended children; first kill what a child that did not end cleanly left behind."""
+        """Report ended children; first kill what a child that did not end cleanly left behind
+        (its orphans re-parented here: every descendant but the forker's live subtree)."""
         self._reap()
         while self.ended:
             ended, self.ended = self.ended, []
             if any(code != CONTAINED for _pid, code in ended):
-                alive = [pid for pid in self.pumps if pid not in {p for p, _ in ended}]
-                procs.kill_tree(self.pid, skip=alive, reap=self._reap)
+                procs.kill_tree(self.pid, skip=[self.forker_pid] if self.forker_pid else [], reap=self._reap)
             for pid, code in ended:
-                self._close(pid, code)
+                if pid in self.pumps:
+                    self._close(pid, code)
 
     def _close(self, pid: int, code: int | None = None) -> None:
         read_end, pump = self.pumps.pop(pid)
@@ -217,19 +296,15 @@ def _drain(fd: int) -> None:
 
 
 def serve(sock: socket.socket, preload: list[str]) -> None:
-    """Preload modules, then fork a child per request until the service closes the socket or dies."""
+    """Start the forker (which preloads ``preload``) and serve until the service closes the
+    socket or dies."""
     procs.become_subreaper()
     procs.die_with_parent(signal.SIGTERM)
     service_pid = int(os.environ.get("SC_SERVICE_PID") or 0)
     if service_pid and os.getppid() != service_pid:  # the service died before prctl took effect
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
-    for name in preload:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a broken plugin fails its jobs, not the template
-            sys.stderr.write(f"sc service template: cannot preload {name}: {exc}\n")
-    Template(sock).serve()
+    Template(sock, preload).serve()
 
 
 def main(argv: list[str]) -> None:
@@ -242,4 +317,3 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv)
-

@@ -36,6 +36,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
 
     kind = "sqlite"
     atomic_followups = True
+    #: Page cache per connection, KiB (a long-running service bounds it lower: flat memory).
+    cache_kib = 32768
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000, *, create: bool = True) -> None:
         self.path = str(path)
@@ -71,7 +73,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             # cost a quarter of the claim+complete rate. The WAL is truncated back to 64 MiB.
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA journal_size_limit=67108864")
-            conn.execute("PRAGMA cache_size=-32768")
+            conn.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
             _math_functions(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc

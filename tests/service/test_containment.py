@@ -77,7 +77,7 @@ def test_nothing_of_the_job_survives_a_kill_9_of_the_service(sqlite_spec: StoreS
     job_id = new_job(queue, "escape", parameters={"pid_dir": str(pid_dir)})
     service = services(sqlite_spec, write_settings(tmp_path))
     pids = list(escapee_pids(pid_dir, service).values())
-    below = [p.pid for p in psutil.Process(service.pid).children(recursive=True)]  # template, job child, its tools
+    below = [p.pid for p in psutil.Process(service.pid).children(recursive=True)]  # template, forker, job child, its tools
     assert len(below) >= 3
     os.kill(service.pid, signal.SIGKILL)
     killed_at = time.monotonic()

@@ -55,7 +55,9 @@ def test_progress_reaches_the_job(sqlite_spec: StoreSpec, tmp_path: Path, servic
     assert queue.get_job(job_id)["progress_percentage"] == 100
     records = [json.loads(line) for line in service.log().splitlines()]  # --log-json: one object per line
     assert {"ts", "level", "logger", "message"} <= set(records[0])
-    assert any(r.get("job_id") == job_id and "started" in r["message"] for r in records)
+    # one INFO line per job, at its outcome, naming the attempt (the start is logged at DEBUG)
+    assert any(r.get("job_id") == job_id and r.get("job_type") == "progress" and "completed" in r["message"] and "attempt 1 of" in r["message"]
+               for r in records)
 
 
 def run_cli(*args: str) -> Any:
