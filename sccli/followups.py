@@ -20,6 +20,8 @@ import signal
 import uuid as uuidlib
 from typing import Any
 
+from sccli import figures
+from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.store.base import JobChange, JobQuery, Store
 
@@ -74,6 +76,22 @@ def job_item(doc: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     return {"op": "job", "doc": doc, "event": {**event, "job_id": doc["job_id"], "event_id": new_id()}}
 
 
+def tally_item(before: dict[str, Any], after_completed_at: Any) -> dict[str, Any] | None:
+    """Invalidate the day tallies (:mod:`sccli.monitor.tally`) a write may change: the days of the
+    job's ``completed_at`` before and after; the run decides which are settled (stored) then."""
+    days = sorted({figures.day_of(e) for e in (to_epoch(before.get("completed_at")), to_epoch(after_completed_at)) if e is not None})
+    return {"op": "tally", "days": days} if days else None
+
+
+def _run_tally(store: Store, item: dict[str, Any]) -> None:
+    # Settledness is judged when the item runs (after the job's write): a reader storing a day
+    # that settled before this point read the job's write; one that settles later is not stored yet.
+    now = to_epoch(store.now())
+    settled = [int(d) for d in item.get("days") or [] if figures.settled(int(d), now)]  # type: ignore[arg-type]
+    if settled:
+        store.bump_tally_days(settled)
+
+
 def claimed_item(lease_token: str, actor: str, worker: str, at: Any) -> dict[str, Any]:
     """The claim's follow-ups (its event, the dataset's move to its working status), written with
     the claim itself: the job it picks is known only when the item runs."""
@@ -112,9 +130,7 @@ def run_followups(store: Store, items: list[dict[str, Any]], job: dict[str, Any]
             _run_job(store, item, stage)
             crash_point("after_child", stage)
         elif op == "tally":
-            from sccli.monitor.tally import run_item
-
-            run_item(store, item)
+            _run_tally(store, item)
 
 
 def _run_dataset(store: Store, item: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from sccli.followups import (
     job_item,
     outbox_batch,
     run_followups,
+    tally_item,
 )
 from sccli.limits import check_storable
 from sccli.store.base import Before, JobChange, Store
@@ -334,9 +335,7 @@ class JobLifecycle:
 
 
 def _day_tally(job: dict[str, Any], change: JobChange) -> list[dict[str, Any]]:
-    """The day-figures follow-up of a write that sets or clears ``completed_at`` (see :mod:`sccli.monitor.tally`)."""
-    from sccli.monitor.tally import day_followup
-
+    """The day-figures follow-up of a write that sets or clears ``completed_at`` (see :func:`sccli.followups.tally_item`)."""
     after = None if "completed_at" in change.unset else change.set.get("completed_at", job.get("completed_at"))
-    item = day_followup(job, after)
+    item = tally_item(job, after)
     return [item] if item else []

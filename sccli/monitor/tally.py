@@ -9,7 +9,7 @@ about 30 small documents and a day or two of rows, whatever the table holds.
 Kept true by invalidation, never by guessing: any write that changes a settled day (a retry of
 an old job takes it out of its day, the cleanup deletes old jobs) bumps that day's version in the
 same write — in the transition's transaction on SQLite, through the transition's outbox on
-MongoDB (:func:`day_followup`) — and figures are stored only if the version they were computed
+MongoDB (:func:`sccli.followups.tally_item`) — and figures are stored only if the version they were computed
 at is still current (compare-and-set). The cleanup holds the days it deletes from while it runs.
 """
 
@@ -27,22 +27,7 @@ from sccli.store.base import Store
 HOLD_SECONDS = 600.0
 
 
-# -- the write side -------------------------------------------------------------------------
-def day_followup(before: dict[str, Any], after_completed_at: Any) -> dict[str, Any] | None:
-    """The follow-up of a transition that may change a day's figures: the days of the job's
-    ``completed_at`` before and after (the run decides which are settled, see :func:`run_item`)."""
-    days = sorted({fig.day_of(e) for e in (to_epoch(before.get("completed_at")), to_epoch(after_completed_at)) if e is not None})
-    return {"op": "tally", "days": days} if days else None
-
-
-def run_item(store: Store, item: dict[str, Any]) -> None:
-    """Invalidate the settled days among ``item["days"]`` (idempotent: a version only grows)."""
-    now = to_epoch(store.now())
-    settled = [d for d in item.get("days") or [] if fig.settled(int(d), now)]  # type: ignore[arg-type]
-    if settled:
-        store.bump_tally_days(settled)
-
-
+# -- the cleanup's holds (transitions invalidate through sccli.followups.tally_item) ---------
 def hold(store: Store, until: datetime) -> list[int]:
     """Hold the settled days before ``until`` (the cleanup's deletes); returns them for :func:`release`."""
     first = store.first_completed_at()

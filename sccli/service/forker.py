@@ -49,11 +49,7 @@ class Forker:
         self.stopping = False
 
     def serve(self) -> None:
-        for end in (self.wake_r, self.wake_w):
-            os.set_blocking(end, False)
-        signal.set_wakeup_fd(self.wake_w)
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.signal(signal.SIGTERM, self._on_term)
+        procs.wake_on_signals(self.wake_r, self.wake_w, self._on_term)
         waiting = [self.sock.fileno(), self.wake_r]
         try:
             while not self.stopping:

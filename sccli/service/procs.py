@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -183,3 +184,13 @@ def tagged_processes(name: str, value: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def wake_on_signals(wake_r: int, wake_w: int, on_term: Callable[[int, Any], None]) -> None:
+    """A serving loop's signal set-up: SIGCHLD and SIGTERM write to the (non-blocking) wake
+    pipe, so a loop waiting on ``wake_r`` wakes for them; ``on_term`` handles SIGTERM."""
+    for end in (wake_r, wake_w):
+        os.set_blocking(end, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.signal(signal.SIGTERM, on_term)

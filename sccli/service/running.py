@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import select
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from sccli.domain import JobStatus
+from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
 
 
@@ -146,3 +148,28 @@ def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], a
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None
+
+
+def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
+    """The error kind and message of an attempt that did not complete."""
+    if rj.reason == "timeout":
+        return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+    if rj.outcome is not None:
+        return rj.error_kind, str(rj.outcome[1])
+    return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
+
+
+def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed: float) -> tuple[Callable[[Any], Any], str]:
+    """The queue call that records an attempt's outcome (``complete``, ``release``,
+    ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
+    job_id, token, claimed = rj.job_id, rj.token, rj.job
+    if what == "complete":
+        result = rj.outcome[1] if rj.outcome else {}
+        return (lambda q: complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed)), f"completed in {elapsed:.2f}s"
+    if what == "release":
+        reason = "service draining" if rj.reason == "drain" else "service stopped"
+        return (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
+    if what == "cancelled":
+        return (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry)), "cancelled"
+    kind, error = failure_of(rj, elapsed)
+    return (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)), f"failed ({kind}): {error}"

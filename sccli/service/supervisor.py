@@ -20,7 +20,7 @@ from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
-from sccli.service.running import AttemptState, RunningJob, attempt_summary, complete_once, describe_exit, promotion_check
+from sccli.service.running import AttemptState, RunningJob, attempt_summary, outcome_write, promotion_check
 from sccli.service.storelink import Op, StoreLink
 from sccli.service.waiting import Waiter
 from sccli.settings import Settings
@@ -355,42 +355,14 @@ class Supervisor(StoreDuties):
     # -- recording outcomes -----------------------------------------------------------------
     def _record(self, rj: RunningJob, what: str) -> None:
         """Write the attempt's outcome, with its ``logs`` entry, as one durable write."""
-        job_id, token, actor, claimed = rj.job_id, rj.token, self.actor, rj.job
+        job_id, actor = rj.job_id, self.actor
         log_entry, rj.attempt_log = rj.attempt_log, None
         elapsed = time.monotonic() - rj.started
-        if what == "complete":
-            result = rj.outcome[1] if rj.outcome else {}
-
-            def fn(q: Any) -> Any:
-                return complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed)
-            note = f"completed in {elapsed:.2f}s"
-        elif what == "release":
-            reason = "service draining" if rj.reason == "drain" else "service stopped"
-
-            def fn(q: Any) -> Any:
-                return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
-            note = f"stopped ({reason}); back to pending without using an attempt"
-        elif what == "cancelled":
-            def fn(q: Any) -> Any:
-                return q.mark_cancelled(job_id, token, actor=actor, log=log_entry)
-            note = "cancelled"
-        else:
-            kind, error = self._failure(rj, elapsed)
-
-            def fn(q: Any) -> Any:
-                return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)
-            note = f"failed ({kind}): {error}"
+        fn, note = outcome_write(rj, what, actor, log_entry, elapsed)
         log.info("job %s (%s) %s (attempt %s of %s, pid %s)", job_id, rj.job_type, note, rj.job.get("attempts"), rj.job.get("max_attempts"),
                  rj.child.pid if rj.child else "-", extra={"job_id": job_id, "job_type": rj.job_type})
         self._submit(Op(f"record:{job_id}", fn, durable=True, done=lambda result, error: self._recorded(job_id, what, result, error)))
         self._finish(rj)
-
-    def _failure(self, rj: RunningJob, elapsed: float) -> tuple[str, str]:
-        if rj.reason == "timeout":
-            return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
-        if rj.outcome is not None:
-            return rj.error_kind, str(rj.outcome[1])
-        return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
 
     def _recorded(self, job_id: str, what: str, result: Any, error: BaseException | None) -> None:
         if error is not None:

@@ -73,11 +73,7 @@ class Template:
 
     # -- life cycle -------------------------------------------------------------------------
     def serve(self) -> None:
-        for end in (self.wake_r, self.wake_w):
-            os.set_blocking(end, False)
-        signal.set_wakeup_fd(self.wake_w)
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        signal.signal(signal.SIGTERM, self._on_term)
+        procs.wake_on_signals(self.wake_r, self.wake_w, self._on_term)
         self.selector.register(self.sock, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
         self._start_forker()

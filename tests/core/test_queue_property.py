@@ -369,21 +369,27 @@ class QueueMachine(RuleBasedStateMachine):
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_queue_state_machine(kind: str, tmp_path: Path) -> None:
+    run_per_backend(QueueMachine, kind, tmp_path, SETTINGS)
+
+
+def run_per_backend(machine: Any, kind: str, tmp_path: Path, run_settings: Any) -> None:
+    """Run a state machine ``machine(spec, store=None)`` on one backend: on SQLite each run gets a
+    fresh file; on MongoDB the runs share one store (the machine wipes it), dropped at the end."""
     spec = make_spec(kind, tmp_path)  # skips the wire backend when no server is configured
     if kind == "sqlite":
         counter = iter(range(10**6))
 
-        def fresh() -> QueueMachine:
+        def fresh() -> Any:
             folder = tmp_path / f"run{next(counter)}"
             folder.mkdir()
-            return QueueMachine(make_spec(kind, folder))
+            return machine(make_spec(kind, folder))
 
-        run_state_machine_as_test(fresh, settings=SETTINGS)
+        run_state_machine_as_test(fresh, settings=run_settings)
         return
     store = spec.open()
     store.ensure_schema()
     try:
-        run_state_machine_as_test(lambda: QueueMachine(spec, store), settings=SETTINGS)
+        run_state_machine_as_test(lambda: machine(spec, store), settings=run_settings)
     finally:
         _drop(spec, store)
 

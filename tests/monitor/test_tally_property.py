@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import Conflict
@@ -23,8 +23,8 @@ from sccli.figures import ENDED
 from sccli.monitor import cleanup, tally
 from sccli.queue import JobQueue
 from sccli.store.base import JobQuery, Store
-from tests.conftest import BACKENDS, StoreSpec, _drop, add_dataset, make_spec
-from tests.core.test_queue_property import wipe
+from tests.conftest import BACKENDS, StoreSpec, add_dataset, make_spec
+from tests.core.test_queue_property import run_per_backend, wipe
 
 TYPES = ["data_validation", "file_extraction", "google_sync"]
 OUTCOMES = ["complete", "fail", "timeout", "permanent", "cancel"]
@@ -146,23 +146,7 @@ class TallyMachine(RuleBasedStateMachine):
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_tallies_equal_a_recount_after_any_history(kind: str, tmp_path: Path) -> None:
-    spec = make_spec(kind, tmp_path)  # skips the wire backend when no server is configured
-    if kind == "sqlite":
-        counter = iter(range(10**6))
-
-        def fresh() -> TallyMachine:
-            folder = tmp_path / f"run{next(counter)}"
-            folder.mkdir()
-            return TallyMachine(make_spec(kind, folder))
-
-        run_state_machine_as_test(fresh, settings=SETTINGS[kind])
-        return
-    store = spec.open()
-    store.ensure_schema()
-    try:
-        run_state_machine_as_test(lambda: TallyMachine(spec, store), settings=SETTINGS[kind])
-    finally:
-        _drop(spec, store)
+    run_per_backend(TallyMachine, kind, tmp_path, SETTINGS[kind])
 
 
 def test_a_day_stored_then_changed_by_a_retry_is_read_again(tmp_path: Path) -> None:
