@@ -32,16 +32,35 @@ def progress_bar(percent: float | None, message: str | None = None, width: int =
     return f"[{'█' * filled}{'░' * (width - filled)}] {share:4.0%}" + (f"  {message}" if message else "")
 
 
+def _log_refusal(log_path: str) -> str | None:
+    """"" for a readable log file, why it is refused (a link, a special file), None when absent."""
+    from pathlib import Path
+
+    from sccli.joblog_files import UnsafeLogFile, open_name_for_read
+
+    try:
+        fh = open_name_for_read(Path(log_path).parent, Path(log_path).name)
+    except UnsafeLogFile as exc:
+        return str(exc)
+    except OSError:
+        return None
+    if fh is None:
+        return None
+    fh.close()
+    return ""
+
+
 def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
     if job.get("status") == JobStatus.RUNNING:
         a.say()
         a.say("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")))
     if log_path:
-        from pathlib import Path
-
-        if Path(log_path).is_file():
+        refused = _log_refusal(log_path)
+        if refused == "":
             where = ""
+        elif refused:
+            where = f" (refused: {refused})"
         elif job.get("host"):
             where = f" (not on this host; it ran on {job['host']}: `sc job logs` shows the lines kept in the store)"
         else:
