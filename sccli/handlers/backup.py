@@ -38,7 +38,7 @@ def snapshot_roots(ctx: JobContext) -> dict[str, Path]:
     roots = {"input": dataset_input(ctx), "output": dataset_output(ctx)}
     found = {label: ctx.confine(path) for label, path in roots.items() if path.is_dir()}
     for root in found.values():
-        check_tree(root, ctx.settings.data_dirs)
+        check_tree(root, ctx.scope)
     return found
 
 

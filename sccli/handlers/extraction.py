@@ -88,7 +88,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             written += budget.bytes
             ctx.log.info("%s: %d entries, %d bytes", archive.name, budget.entries, budget.bytes)
         try:
-            check_extracted_tree(staging, destination, ctx.settings.data_dirs)
+            check_extracted_tree(staging, destination, ctx.scope)
         except InvalidInput as exc:
             raise UnsafeArchive(f"{', '.join(a.name for a in archives)}: {exc}") from None
         require_lease(destination, ctx)
