@@ -188,7 +188,8 @@ def cleanup(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete old finished jobs, their events and their log files sc_job_<id>.log in the settings'
-    log_dir (global --settings; default /tmp); never pending or running jobs. Safe from cron:
+    log_dir (global --settings; default /tmp), and the orphaned partial outputs (.sc-partial-*) of
+    ended jobs in the data directories; never pending or running jobs. Safe from cron:
     silent on success unless -v or --json, errors on stderr.
 
     \b
@@ -205,8 +206,11 @@ def cleanup(
     else:  # nothing to do: exit 0 without a second pass
         nothing = {"job_events_deleted": 0, "log_files_deleted": 0, "log_bytes_deleted": 0, "log_files_failed": 0}
         result = {**preview, **nothing, "dry_run": False, "log_dir": a.settings.log_dir}
+    result = {**result, **monitor.sweep_partials(dry_run=dry_run)}
     if result["log_files_failed"]:
         a.warn(f"{result['log_files_failed']} job log files could not be deleted ({result['log_error']})")
+    if result["partials_failed"]:
+        a.warn(f"{result['partials_failed']} orphaned partial outputs could not be removed ({result['partial_error']})")
     if as_json:
         a.print_json(result)
         return
@@ -216,7 +220,8 @@ def cleanup(
     events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
                f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
-               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) (older than {days} days; failed: {2 * days} days)")
+               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) (older than {days} days; failed: {2 * days} days)"
+               f" and {result['partials_removed']} orphaned partial outputs of ended jobs")
 
 
 def _cleanup_with_progress(a: Application, monitor: JobMonitor, days: int, total: int) -> dict:

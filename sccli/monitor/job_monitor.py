@@ -242,6 +242,15 @@ class JobMonitor:
         log_dir = self.settings.log_dir if log_files else None
         return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress, log_dir=log_dir)
 
+    def sweep_partials(self, *, dry_run: bool = False) -> dict[str, Any]:
+        """Remove (``dry_run``: count) the orphaned partial outputs in the data directories whose
+        job has ended: ``{partials_removed, partials_failed, partial_error}``."""
+        from sccli.monitor.partials import sweep_partials
+
+        swept = sweep_partials(self.store, self.settings.data_dirs, dry_run=dry_run)
+        return {"partials_removed": swept.found if dry_run else swept.removed, "partials_failed": swept.failed,
+                "partial_error": swept.first_error}
+
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return None if start is None or end is None else round((end - start).total_seconds(), 3)
