@@ -280,6 +280,8 @@ class Supervisor(StoreDuties):
         rj = self.by_pid.pop(pid)
         if rj.child is not None and rj.child.pid == pid:
             rj.attempt_log = attempt_summary(rj, self.host, code, last_lines)
+            if last_lines.startswith("[sccli: job log "):  # a planted link or foreign file: refused, say so here too
+                log.warning("job %s: %s", rj.job_id, last_lines.split("\n", 1)[0], extra={"job_id": rj.job_id})
         if rj.cleanup is not None and rj.cleanup.pid == pid:
             self._cleanup_ended(rj)
         else:

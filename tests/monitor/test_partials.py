@@ -51,3 +51,20 @@ def test_cleanup_sweeps_orphaned_partials_of_ended_jobs(tmp_path: Path) -> None:
     assert cleanup()["partials_removed"] == 3
     assert not any(p.exists() for p in orphans) and all(p.exists() for p in kept)
     assert cleanup()["partials_removed"] == 0
+
+
+def test_the_sweep_asks_each_store_which_jobs_are_still_active(store, tmp_path: Path) -> None:
+    from sccli.monitor.partials import sweep_partials
+
+    now = utcnow()
+    ended, active = insert(store, job(status="cancelled", completed_at=ago(minutes=1, now=now)),
+                           job(status="pending", completed_at=None))
+    root = tmp_path / "data"
+    root.mkdir()
+    gone, stays = root / f".x.sc-partial-{ended}-12345678", root / f".y.sc-partial-{active}-12345678"
+    gone.write_text("x")
+    stays.write_text("x")
+    assert sweep_partials(store, [root], dry_run=True).found == 1 and gone.exists()
+    swept = sweep_partials(store, [root])
+    assert (swept.found, swept.removed, swept.paths) == (1, 1, [str(gone)])
+    assert not gone.exists() and stays.exists()

@@ -70,6 +70,7 @@ def test_a_planted_log_link_is_refused_by_the_writer_and_every_reader(sqlite_spe
     assert job["status"] == "completed"
     assert target.read_text() == SECRET + "\n"  # nothing was written through the link
     assert "refused" in job["logs"][-1]["message"] and "symbolic link" in job["logs"][-1]["message"]
+    assert f"job {job_id}: [sccli: job log" in service.log() and "SECRET" not in service.log()
     for args in (("job", "logs", job_id), ("job", "logs", job_id, "--follow"), ("job", "show", job_id)):
         shown = sc(sqlite_spec, settings, *args)
         assert shown.returncode == 0, shown.stderr
