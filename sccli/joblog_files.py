@@ -33,9 +33,9 @@ class UnsafeLogFile(OSError):
 
 def log_name(job_id: str) -> str | None:
     """The file name of a job's log, or None for an id that cannot name a file inside log_dir."""
-    if not isinstance(job_id, str) or not job_id or "\0" in job_id or os.sep in job_id or (os.altsep and os.altsep in job_id):
+    if not isinstance(job_id, str) or job_id in ("", ".", "..") or "\0" in job_id:
         return None
-    if job_id in (".", ".."):
+    if os.sep in job_id or (os.altsep and os.altsep in job_id):
         return None
     return f"{PREFIX}{job_id}{SUFFIX}"
 

@@ -189,7 +189,10 @@ class JobQueue:
         self.check_type(job_type)
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
-        parameters = _check_parameters(parameters) if declaration_checked else self.check_parameters(job_type, parameters, dataset_uuid)
+        if declaration_checked:
+            parameters = _check_parameters(parameters)
+        else:
+            parameters = self.check_parameters(job_type, parameters, dataset_uuid)
         config = domain.job_type_config(job_type)
         try:
             prio = domain.parse_priority(config.priority if priority is None else priority)

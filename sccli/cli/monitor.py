@@ -220,7 +220,8 @@ def cleanup(
     events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
                f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
-               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) (older than {days} days; failed: {2 * days} days)"
+               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) "
+               f"(older than {days} days; failed: {2 * days} days)"
                f" and {result['partials_removed']} orphaned partial outputs of ended jobs")
 
 

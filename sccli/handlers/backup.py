@@ -69,8 +69,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
         require_free_space(base, size // 2)
         ctx.progress(40, f"archiving {count} files")
         archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level)
-        manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha, archive_bytes=archive_bytes,
-                        job_id=ctx.job.get("job_id"))
+        manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha,
+                        archive_bytes=archive_bytes, job_id=ctx.job.get("job_id"))
         write_json(partial / MANIFEST_NAME, manifest)
         promote(partial, final, replace=False, ctx=ctx)
     except BaseException:
@@ -98,7 +98,8 @@ def _result(final: Path, keep: int, pruned: list[Path], seconds: float, *, again
     duration = round(seconds, 3)
     verb = "already backed up (this job's snapshot)" if again else "backed up"
     return {
-        "status": "success", "message": f"{verb} {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
+        "status": "success",
+        "message": f"{verb} {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
         "snapshot": str(final), "archive": str(final / ARCHIVE_NAME), "manifest": str(final / MANIFEST_NAME), "files": count,
         "bytes": size, "archive_bytes": manifest.get("archive_bytes"), "archive_sha256": manifest.get("archive_sha256"),
         "pruned": [str(p) for p in pruned], "kept": keep, "duration_seconds": duration,

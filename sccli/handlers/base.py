@@ -104,8 +104,9 @@ def confine_path(
     scope = Scope(roots, dataset_uuid)
     if dataset_uuid and scope.contains(str(resolved)) and not scope.holds(str(resolved)):
         raise InvalidInput(f"path {path} {scope.outside(str(resolved))}: name the dataset's own directory")
-    if scope.other_dataset(str(resolved)):
-        raise InvalidInput(f"path {path} is inside the directory of another dataset ({scope.other_dataset(str(resolved))})")
+    other = scope.other_dataset(str(resolved))
+    if other:
+        raise InvalidInput(f"path {path} is inside the directory of another dataset ({other})")
     for root in roots:
         base = Path(root).expanduser().resolve(strict=False)
         if resolved == base or base in resolved.parents:

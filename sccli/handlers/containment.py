@@ -200,7 +200,8 @@ def strip_tree_bits(root: Path) -> None:
 
 
 def check_extracted_tree(
-    staging: Path, destination: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *, dataset_uuid: str | None = None
+    staging: Path, destination: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *,
+    dataset_uuid: str | None = None,
 ) -> None:
     """Refuse the extraction (InvalidInput) unless the staged tree, merged into ``destination``,
     keeps every link inside ``roots`` (and out of other datasets' directories, given the job's
@@ -249,7 +250,8 @@ def _links_under(root: str) -> Iterator[str]:
 
 
 def check_tree(
-    root: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *, what: str = "dataset", dataset_uuid: str | None = None
+    root: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *, what: str = "dataset",
+    dataset_uuid: str | None = None,
 ) -> None:
     """Refuse (InvalidInput naming the path) any link under ``root`` (or ``root`` itself) that
     resolves outside ``roots`` (or, given ``dataset_uuid``, into another dataset's directory);
@@ -263,7 +265,8 @@ def check_tree(
     for link in candidates:
         resolved = os.path.realpath(link)
         if not real.holds(resolved):
-            raise EscapingLink(f"{what} {link} is a link to {os.readlink(link)} that {real.outside(resolved)}: refused, not read")
+            target = os.readlink(link)
+            raise EscapingLink(f"{what} {link} is a link to {target} that {real.outside(resolved)}: refused, not read")
 
 
 def open_nofollow(path: Path) -> IO[bytes]:

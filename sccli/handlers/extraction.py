@@ -130,9 +130,11 @@ def _removed_by_an_earlier_run(ctx: JobContext, destination: Path) -> bool:
 
 def _already_done(destination: Path, started: float) -> dict[str, Any]:
     return {
-        "status": "success", "message": f"nothing left to extract: an earlier run extracted and removed the archives into {destination}",
+        "status": "success",
+        "message": f"nothing left to extract: an earlier run extracted and removed the archives into {destination}",
         "extracted_from": [], "destination": str(destination), "files": [], "file_count": 0, "moved": 0, "bytes": 0,
-        "archive_bytes": 0, "duration_seconds": round(time.monotonic() - started, 3), "next_parameters": {"input_path": str(destination)},
+        "archive_bytes": 0, "duration_seconds": round(time.monotonic() - started, 3),
+        "next_parameters": {"input_path": str(destination)},
     }
 
 

@@ -175,7 +175,8 @@ def _check_path(param: Param, value: Any, settings: Settings, dataset_uuid: str 
         real = os.path.realpath(os.path.expanduser(item))
         other = scope.other_dataset(real)
         if other:
-            raise InvalidInput(f"parameter {param.name!r}: path {item} is inside the directory of another dataset ({other})")
+            raise InvalidInput(f"parameter {param.name!r}: path {item} is inside the directory of another dataset "
+                               f"({other})")
         if not scope.contains(real):
             raise InvalidInput(f"parameter {param.name!r}: path {item} is outside the configured data directories")
         if not scope.holds(real):
@@ -194,8 +195,8 @@ def spec_for(job_type: str, plugin_spec: tuple[Param, ...] | None = None) -> tup
 
 
 def check_parameters(
-    job_type: str, params: dict[str, Any], settings: Settings | None = None, *, plugin_spec: tuple[Param, ...] | None = None,
-    dataset_uuid: str | None = None,
+    job_type: str, params: dict[str, Any], settings: Settings | None = None, *,
+    plugin_spec: tuple[Param, ...] | None = None, dataset_uuid: str | None = None,
 ) -> None:
     """Refuse (InvalidInput naming the parameter) an unknown name, a missing required one, a
     wrong type, a value outside its choices or range, or, with ``settings``, a path outside the

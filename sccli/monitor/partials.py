@@ -23,7 +23,8 @@ from sccli.store.base import JobQuery, Store
 
 #: Job ids looked up per round trip.
 BATCH = 1000
-_NAME = re.compile(re.escape(PARTIAL_MARK) + r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(-[^/]{8})?$")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_NAME = re.compile(re.escape(PARTIAL_MARK) + rf"(?P<job>{_UUID})(-[^/]{{8}})?$")
 _ACTIVE = {JobStatus.PENDING.value, JobStatus.RUNNING.value}
 
 

@@ -275,7 +275,8 @@ def _remove_earlier_partials(job: dict[str, Any], settings: Any, log: logging.Lo
         return
     removed = remove_earlier_partials(job, settings)
     if removed:
-        log.info("removed %d partial output(s) of an earlier attempt: %s", len(removed), ", ".join(map(str, removed[:5])))
+        names = ", ".join(map(str, removed[:5]))
+        log.info("removed %d partial output(s) of an earlier attempt: %s", len(removed), names)
 
 
 def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...]:

@@ -260,7 +260,9 @@ def remove_partials_of_ended(jobs: list[dict[str, Any]], settings: Settings) -> 
         try:
             removed = remove_earlier_partials(job, settings, keep_own=False)
         except OSError as exc:
-            log.warning("partial outputs of job %s could not be removed: %s", job["job_id"], exc, extra={"job_id": job["job_id"]})
+            log.warning("partial outputs of job %s could not be removed: %s", job["job_id"], exc,
+                        extra={"job_id": job["job_id"]})
             continue
         if removed:
-            log.info("removed %d partial output(s) of recovered job %s", len(removed), job["job_id"], extra={"job_id": job["job_id"]})
+            log.info("removed %d partial output(s) of recovered job %s", len(removed), job["job_id"],
+                     extra={"job_id": job["job_id"]})

@@ -56,7 +56,8 @@ def test_a_direct_link_to_another_dataset_is_refused_and_own_links_still_extract
     with pytest.raises(InvalidInput, match="another dataset|outside the destination"):
         jobs.run("file_extraction", archive_path=str(archive))
     archive.unlink()
-    fine = write_tar(jobs.input_dir / "fine.tar", [("file", "a.txt", b"a"), ("sym", "d", "."), ("sym", "b", "d/d/a.txt")], "w")
+    members: list[Member] = [("file", "a.txt", b"a"), ("sym", "d", "."), ("sym", "b", "d/d/a.txt")]
+    fine = write_tar(jobs.input_dir / "fine.tar", members, "w")
     jobs.run("file_extraction", archive_path=str(fine))
     assert (jobs.input_dir / "b").read_bytes() == b"a"
 

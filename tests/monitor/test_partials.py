@@ -23,10 +23,11 @@ def test_cleanup_sweeps_orphaned_partials_of_ended_jobs(tmp_path: Path) -> None:
     for path in dirs.values():
         path.mkdir()
     settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"in_data_dir": str(dirs["in"]), "out_data_dir": str(dirs["out"]), "sync_data_dir": str(dirs["sync"]),
-                                    "auth_dir": str(dirs["auth"]), "log_dir": str(tmp_path / "logs")}))
+    config = {f"{key}_data_dir": str(dirs[key]) for key in ("in", "out", "sync")}
+    settings.write_text(json.dumps({**config, "auth_dir": str(dirs["auth"]), "log_dir": str(tmp_path / "logs")}))
     now = utcnow()
-    failed, completed = insert(store, job(status="failed", completed_at=ago(hours=1, now=now)), job(completed_at=ago(minutes=5, now=now)))
+    failed, completed = insert(store, job(status="failed", completed_at=ago(hours=1, now=now)),
+                               job(completed_at=ago(minutes=5, now=now)))
     running = insert(store, job(status="running", completed_at=None, started_at=ago(minutes=1, now=now)))[0]
     deleted = str(uuid.uuid4())
     dataset = dirs["in"] / str(uuid.uuid4())
@@ -34,15 +35,18 @@ def test_cleanup_sweeps_orphaned_partials_of_ended_jobs(tmp_path: Path) -> None:
     staging = dataset / f".extract.sc-partial-{failed}-0badf00d"
     (staging / "deep").mkdir(parents=True)
     (staging / "deep" / "f.txt").write_text("x")
-    orphans = [staging, dirs["out"] / f".{dataset.name}.sc-partial-{completed}-deadbeef", dataset / "sub" / f".big.bin.sc-partial-{deleted}"]
+    orphans = [staging, dirs["out"] / f".{dataset.name}.sc-partial-{completed}-deadbeef",
+               dataset / "sub" / f".big.bin.sc-partial-{deleted}"]
     orphans[1].mkdir()
     orphans[2].write_text("x")
-    kept = [dataset / f".a.bin.sc-partial-{running}-c0ffee00", dataset / ".b.bin.sc-partial-not-a-job", dataset / "sub" / "plain.txt"]
+    kept = [dataset / f".a.bin.sc-partial-{running}-c0ffee00", dataset / ".b.bin.sc-partial-not-a-job",
+            dataset / "sub" / "plain.txt"]
     for path in kept:
         path.write_text("x")
 
     def cleanup(*args: str) -> dict:
-        out = CliRunner().invoke(app, ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", "--json", *args])
+        argv = ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", "--json", *args]
+        out = CliRunner().invoke(app, argv)
         assert out.exit_code == 0, out.output
         return json.loads(out.stdout)
 

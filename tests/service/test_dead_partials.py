@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import StoreSpec, add_dataset
 from tests.service.conftest import make_queue, wait_for, write_settings
 
-PLUGINS = {"file_extraction": "tests.service.partial_plugins:extraction", "dataset_conversion": "tests.service.partial_plugins:conversion"}
+PLUGINS = {"file_extraction": "tests.service.partial_plugins:extraction",
+           "dataset_conversion": "tests.service.partial_plugins:conversion"}
 
 
 def partials(root: Path) -> list[Path]:
@@ -52,7 +53,8 @@ def test_a_dead_attempts_partials_are_removed_once_the_job_ends(
     job_id = queue.create_job(dataset, job_type, params, max_attempts=max_attempts)
     settings = write_settings(tmp_path, handlers=PLUGINS, workers=1)
     first = services(sqlite_spec, settings)
-    wait_for(lambda: (tmp_path / "logs" / f"stuck-{job_id}").exists(), timeout=60, what="the first attempt to write its partials")
+    stuck = tmp_path / "logs" / f"stuck-{job_id}"
+    wait_for(stuck.exists, timeout=60, what="the first attempt to write its partials")
     first.proc.send_signal(signal.SIGKILL)
     assert first.wait(30) == -signal.SIGKILL
     assert partials(tmp_path), "the killed attempt left no partial output: the test proves nothing"
@@ -73,10 +75,12 @@ def test_a_retry_removes_earlier_attempts_partials_only(tmp_path: Path) -> None:
         (tmp_path / sub).mkdir()
     settings = Settings(in_data_dir=str(tmp_path / "in"), out_data_dir=str(tmp_path / "out"),
                         sync_data_dir=str(tmp_path / "sync"), auth_dir=str(tmp_path / "auth"))
-    dataset, job_id, other_job = "4f1c2a9e-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-00000000000a", "b1b2c3d4-0000-4000-8000-00000000000b"
+    dataset = "4f1c2a9e-0000-4000-8000-000000000001"
+    job_id, other_job = "a1b2c3d4-0000-4000-8000-00000000000a", "b1b2c3d4-0000-4000-8000-00000000000b"
     folder = tmp_path / "in" / dataset / "deep"
     folder.mkdir(parents=True)
-    dead = [partial_path(folder / "x.bin", f"{job_id}-deadbeef"), partial_path(tmp_path / "out" / dataset, f"{job_id}-0badf00d"),
+    dead = [partial_path(folder / "x.bin", f"{job_id}-deadbeef"),
+            partial_path(tmp_path / "out" / dataset, f"{job_id}-0badf00d"),
             partial_path(tmp_path / "in" / dataset / "extract", job_id)]
     mine = partial_path(folder / "y.bin", f"{job_id}-c0ffee00")
     foreign = partial_path(folder / "z.bin", f"{other_job}-deadbeef")

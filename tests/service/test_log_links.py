@@ -37,7 +37,8 @@ def victim(tmp_path: Path) -> Path:
 
 
 def sc(spec: StoreSpec, settings: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "sccli", "--db", spec.url, "--db-name", spec.db_name, "--settings", str(settings), *args]
+    cmd = [sys.executable, "-m", "sccli", "--db", spec.url, "--db-name", spec.db_name, "--settings", str(settings),
+           *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=service_env(), cwd=ROOT, timeout=60)
 
 
@@ -57,7 +58,9 @@ def api_job(spec: StoreSpec, log_dir: Path, job_id: str) -> tuple[str, str]:
         return document.text, html.unescape(page.text)
 
 
-def test_a_planted_log_link_is_refused_by_the_writer_and_every_reader(sqlite_spec: StoreSpec, tmp_path: Path, services: Any) -> None:
+def test_a_planted_log_link_is_refused_by_the_writer_and_every_reader(
+    sqlite_spec: StoreSpec, tmp_path: Path, services: Any
+) -> None:
     target = victim(tmp_path)
     settings = write_settings(tmp_path)
     queue = make_queue(sqlite_spec.open())
@@ -108,7 +111,8 @@ def test_a_link_swapped_in_while_following_is_not_followed(sqlite_spec: StoreSpe
     claimed = queue.claim_next("w", types=["ok"])
     assert claimed is not None
     follower = subprocess.Popen(
-        [sys.executable, "-m", "sccli", "--db", sqlite_spec.url, "--settings", str(settings), "job", "logs", job_id, "--follow"],
+        [sys.executable, "-m", "sccli", "--db", sqlite_spec.url, "--settings", str(settings),
+         "job", "logs", job_id, "--follow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=service_env(), cwd=ROOT,
     )
     assert follower.stdout is not None
