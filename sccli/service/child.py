@@ -273,7 +273,11 @@ def _remove_earlier_partials(job: dict[str, Any], settings: Any, log: logging.Lo
     with its service (nobody ran its cleanup); a first attempt has none to look for."""
     if int(job.get("attempts") or 0) <= 1:
         return
-    removed = remove_earlier_partials(job, settings)
+    try:
+        removed = remove_earlier_partials(job, settings)
+    except OSError as exc:  # never fails the attempt: monitor cleanup sweeps what is left once the job ends
+        log.warning("partial outputs of an earlier attempt could not be removed: %s", exc)
+        return
     if removed:
         names = ", ".join(map(str, removed[:5]))
         log.info("removed %d partial output(s) of an earlier attempt: %s", len(removed), names)
