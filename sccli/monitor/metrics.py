@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sccli import __version__
 from sccli.domain import JobStatus, ServiceState, is_live_service
-from sccli.monitor.coverage import serves
+from sccli.monitor.coverage import paused_job_types, serves
 from sccli.monitor.health import CHECK_CODES
 from sccli.store.base import JobQuery
 
@@ -38,6 +38,7 @@ class QueueFigures:
     scheduled: dict[str, int] = field(default_factory=dict)
     oldest_ready_seconds: dict[str, float] = field(default_factory=dict)
     services_by_type: dict[str, int] = field(default_factory=dict)
+    paused: dict[str, int] = field(default_factory=dict)
     live_services: int = 0
     stale_jobs: int = 0
     health: str = "unknown"
@@ -64,6 +65,8 @@ def read_figures(monitor: JobMonitor) -> QueueFigures:
     figures.live_services = len(live)
     serving = [w for w in live if w.get("status") != ServiceState.DRAINING]
     figures.services_by_type = {t: sum(1 for w in serving if serves(w, t)) for t in types}
+    paused = paused_job_types(store)
+    figures.paused = {t: int("*" in paused or t in paused) for t in types}
     health = monitor.get_health()
     figures.health, figures.stale_jobs = str(health["overall"]), int(health.get("stale_jobs") or 0)
     figures.retention_last_run = _retention_last_run(store)
@@ -125,6 +128,7 @@ class _Collector:
                          labels=["job_type"]), types, f.oldest_ready_seconds)
         yield _by_type(G("sc_type_live_services", "Live services (not draining) that serve the type.", labels=["job_type"]),
                        types, f.services_by_type)
+        yield _by_type(G("sc_type_paused", "1 when the type is paused (sc queue pause), else 0.", labels=["job_type"]), types, f.paused)
         yield G("sc_live_services", "Services heartbeating within stale_after_seconds.", value=f.live_services)
         yield G("sc_stale_jobs", "Running jobs whose service or heartbeat is gone, or past their timeout.", value=f.stale_jobs)
         yield G("sc_health", "Overall health: 0 healthy, 1 warning, 2 critical, 3 unknown.", value=CHECK_CODES.get(f.health, 3))

@@ -9,10 +9,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sccli.domain import JobStatus
 from sccli.monitor import JobMonitor
 from sccli.monitor.metrics import queue_metrics_text
+from sccli.pause import pause_types
 from sccli.store.base import Store
 from tests.monitor.history import NOW, ago, insert, job, worker
 
-PER_TYPE = ("sc_jobs_ready", "sc_jobs_scheduled", "sc_jobs_running", "sc_job_oldest_ready_age_seconds", "sc_type_live_services")
+PER_TYPE = ("sc_jobs_ready", "sc_jobs_scheduled", "sc_jobs_running", "sc_job_oldest_ready_age_seconds", "sc_type_live_services",
+            "sc_type_paused")
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -64,6 +66,10 @@ def test_figures_follow_the_queue(store: Store) -> None:
     assert found["sc_live_services"] == {(): 1}
     assert found["sc_type_live_services"][(("job_type", "google_sync"),)] == 1  # w1 serves every type
     assert len(found["sc_health"]) == 1
+    pause_types(store, ["google_sync"], "quota", "cli:test")
+    found = parse(queue_metrics_text(monitor))
+    assert found["sc_type_paused"][(("job_type", "google_sync"),)] == 1
+    assert found["sc_type_paused"][(("job_type", "rsync_transfer"),)] == 0
 
 
 def test_health_is_one_series_whose_value_changes(store: Store) -> None:
