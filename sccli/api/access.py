@@ -45,10 +45,24 @@ class AccessLog:
         if not log.isEnabledFor(logging.INFO):
             return
         client = scope.get("client")
-        fields = {"method": scope.get("method", "?"), "path": scope.get("path", "?"), "status": status,
-                  "duration_s": round(seconds, 4), "client": client[0] if client else "-", "token_name": self.token_name(scope)}
-        log.info("%s %s %s %.1fms token=%s client=%s", fields["method"], fields["path"], status, seconds * 1000,
-                 fields["token_name"], fields["client"], extra=fields)
+        fields = {
+            "method": scope.get("method", "?"),
+            "path": scope.get("path", "?"),
+            "status": status,
+            "duration_s": round(seconds, 4),
+            "client": client[0] if client else "-",
+            "token_name": self.token_name(scope),
+        }
+        log.info(
+            "%s %s %s %.1fms token=%s client=%s",
+            fields["method"],
+            fields["path"],
+            status,
+            seconds * 1000,
+            fields["token_name"],
+            fields["client"],
+            extra=fields,
+        )
 
     def token_name(self, scope: Scope) -> str:
         """The name of the caller's token: from its bearer header, else from its dashboard session."""

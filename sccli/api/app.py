@@ -100,7 +100,8 @@ def _set_items_enum(schema: dict[str, Any], values: list[str]) -> None:
             option["items"]["enum"] = values
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info", *, log_json: bool = False, banner: str | None = None) -> None:
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info", *, log_json: bool = False,
+          banner: str | None = None) -> None:
     """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM stop it gracefully).
 
     After a graceful SIGTERM this returns normally (``sc api serve`` exits 0, as a service
@@ -133,8 +134,9 @@ def _log_config(log_level: str, log_json: bool) -> dict[str, Any]:
         "format": "%(asctime)s %(levelname)-7s %(message)s", "datefmt": "%Y-%m-%dT%H:%M:%S"}
     handler = {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
     logger = {"handlers": ["default"], "level": level, "propagate": False}
-    return {"version": 1, "disable_existing_loggers": False, "formatters": {"default": formatter}, "handlers": {"default": handler},
-            "loggers": {"uvicorn": logger, "uvicorn.error": {"level": level}, "sccli": logger}}
+    loggers = {"uvicorn": logger, "uvicorn.error": {"level": level}, "sccli": logger}
+    return {"version": 1, "disable_existing_loggers": False, "formatters": {"default": formatter},
+            "handlers": {"default": handler}, "loggers": loggers}
 
 
 __all__ = ["DOCS_URL", "OPENAPI_URL", "check_can_serve", "create_app", "serve"]

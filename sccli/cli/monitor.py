@@ -162,7 +162,8 @@ def report(
 @app.command("metrics")
 def metrics(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS), help="Window of the --json duration and throughput figures.")] = 24,
+    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS),
+                                       help="Window of the --json duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
     """The queue's gauges in Prometheus text format, as the API's /metrics (node-exporter textfile

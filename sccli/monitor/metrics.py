@@ -59,7 +59,9 @@ def read_figures(monitor: JobMonitor) -> QueueFigures:
             figures.oldest_ready_seconds[job_type] = _oldest_ready_seconds(monitor, job_type, now)
     if _SCHEDULED is not None:
         for job_type in types:
-            figures.scheduled[job_type] = figures.scheduled.get(job_type, 0) + counts.get((_SCHEDULED.value, job_type), 0)
+            figures.scheduled[job_type] = figures.scheduled.get(job_type, 0) + counts.get(
+                (_SCHEDULED.value, job_type), 0
+            )
     stale_after = monitor.settings.stale_after_seconds
     live = [w for w in store.list_workers() if is_live_service(w, now, stale_after)]
     figures.live_services = len(live)
@@ -119,21 +121,56 @@ class _Collector:
             for t in types:
                 jobs.add_metric([status.value, t], f.by_status.get((status.value, t), 0))
         yield jobs
-        yield _by_type(G("sc_jobs_ready", "Pending jobs that are due (may start now).", labels=["job_type"]), types, f.ready)
-        yield _by_type(G("sc_jobs_scheduled", "Jobs waiting for a later start (run_after ahead, or status scheduled).",
-                         labels=["job_type"]), types, f.scheduled)
+        yield _by_type(
+            G("sc_jobs_ready", "Pending jobs that are due (may start now).", labels=["job_type"]), types, f.ready
+        )
+        yield _by_type(
+            G(
+                "sc_jobs_scheduled",
+                "Jobs waiting for a later start (run_after ahead, or status scheduled).",
+                labels=["job_type"],
+            ),
+            types,
+            f.scheduled,
+        )
         running = {t: f.by_status.get((JobStatus.RUNNING.value, t), 0) for t in types}
         yield _by_type(G("sc_jobs_running", "Running jobs by type.", labels=["job_type"]), types, running)
-        yield _by_type(G("sc_job_oldest_ready_age_seconds", "How long the oldest ready job has been due (0: none ready).",
-                         labels=["job_type"]), types, f.oldest_ready_seconds)
-        yield _by_type(G("sc_type_live_services", "Live services (not draining) that serve the type.", labels=["job_type"]),
-                       types, f.services_by_type)
-        yield _by_type(G("sc_type_paused", "1 when the type is paused (sc queue pause), else 0.", labels=["job_type"]), types, f.paused)
+        yield _by_type(
+            G(
+                "sc_job_oldest_ready_age_seconds",
+                "How long the oldest ready job has been due (0: none ready).",
+                labels=["job_type"],
+            ),
+            types,
+            f.oldest_ready_seconds,
+        )
+        yield _by_type(
+            G("sc_type_live_services", "Live services (not draining) that serve the type.", labels=["job_type"]),
+            types,
+            f.services_by_type,
+        )
+        yield _by_type(
+            G("sc_type_paused", "1 when the type is paused (sc queue pause), else 0.", labels=["job_type"]),
+            types,
+            f.paused,
+        )
         yield G("sc_live_services", "Services heartbeating within stale_after_seconds.", value=f.live_services)
-        yield G("sc_stale_jobs", "Running jobs whose service or heartbeat is gone, or past their timeout.", value=f.stale_jobs)
-        yield G("sc_health", "Overall health: 0 healthy, 1 warning, 2 critical, 3 unknown.", value=CHECK_CODES.get(f.health, 3))
+        yield G(
+            "sc_stale_jobs",
+            "Running jobs whose service or heartbeat is gone, or past their timeout.",
+            value=f.stale_jobs,
+        )
+        yield G(
+            "sc_health",
+            "Overall health: 0 healthy, 1 warning, 2 critical, 3 unknown.",
+            value=CHECK_CODES.get(f.health, 3),
+        )
         if f.retention_last_run is not None:
-            yield G("sc_retention_last_run_timestamp_seconds", "When retention last ran (Unix time).", value=f.retention_last_run)
+            yield G(
+                "sc_retention_last_run_timestamp_seconds",
+                "When retention last ran (Unix time).",
+                value=f.retention_last_run,
+            )
         info = G("sc_build_info", "The sccli version serving these metrics (always 1).", labels=["version", "python"])
         info.add_metric([__version__, platform.python_version()], 1)
         yield info

@@ -53,14 +53,32 @@ class ServiceMetrics:
 
     def __init__(self, types: list[str]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.finished = Counter("sc_jobs_finished", "Jobs this service ended for good, by type and outcome.",
-                                ["job_type", "outcome"], registry=self.registry)
-        self.attempts = Counter("sc_job_attempts", "Attempts this service ended, by type, outcome and error kind.",
-                                ["job_type", "outcome", "kind"], registry=self.registry)
-        self.run_seconds = Histogram("sc_job_run_seconds", "Run time of an attempt, from its start to its end.",
-                                     ["job_type"], buckets=RUN_BUCKETS, registry=self.registry)
-        self.wait_seconds = Histogram("sc_job_wait_seconds", "Time a job waited from due (run_after) to its start.",
-                                      ["job_type"], buckets=WAIT_BUCKETS, registry=self.registry)
+        self.finished = Counter(
+            "sc_jobs_finished",
+            "Jobs this service ended for good, by type and outcome.",
+            ["job_type", "outcome"],
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "sc_job_attempts",
+            "Attempts this service ended, by type, outcome and error kind.",
+            ["job_type", "outcome", "kind"],
+            registry=self.registry,
+        )
+        self.run_seconds = Histogram(
+            "sc_job_run_seconds",
+            "Run time of an attempt, from its start to its end.",
+            ["job_type"],
+            buckets=RUN_BUCKETS,
+            registry=self.registry,
+        )
+        self.wait_seconds = Histogram(
+            "sc_job_wait_seconds",
+            "Time a job waited from due (run_after) to its start.",
+            ["job_type"],
+            buckets=WAIT_BUCKETS,
+            registry=self.registry,
+        )
         for job_type in types:
             self.add_type(job_type)
 
@@ -98,19 +116,4 @@ class ServiceMetrics:
             write_to_textfile(path, self.registry)
         except OSError as exc:  # a full disk or a removed directory costs the metrics, never the jobs
             log.warning("could not write metrics to %s: %s", path, exc.strerror or exc)
-
-
-def attempt_outcome(what: str, result: Any) -> tuple[str, bool]:
-    """The attempt outcome of a recorded write (``complete``, ``fail``, ``cancelled``, ``release``)
-    from the job the store returned (None: the lease was lost), and whether the job ended for good."""
-    if result is None:
-        return "lost", False
-    if what == "complete":
-        return "completed", True
-    if what == "cancelled":
-        return "cancelled", True
-    if what == "release":
-        return "released", False
-    final = str(result.get("status")) == "failed"
-    return ("failed" if final else "retried"), final
 

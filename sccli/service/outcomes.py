@@ -41,6 +41,17 @@ class AttemptNote:
     duration_s: float
 
 
+def attempt_outcome(what: str, result: Any) -> str:
+    """The outcome of a recorded write (``complete``, ``fail``, ``cancelled``, ``release``) from the
+    job the store returned (None: the lease was lost): completed, retried, failed, cancelled,
+    released or lost (:data:`sccli.service.metrics.ATTEMPT_KINDS`)."""
+    if result is None:
+        return "lost"
+    if what == "fail":
+        return "failed" if str(result.get("status")) == "failed" else "retried"
+    return {"complete": "completed", "cancelled": "cancelled", "release": "released"}[what]
+
+
 def _level(outcome: str) -> int:
     return {"failed": logging.ERROR, "retried": logging.WARNING, "lost": logging.WARNING}.get(outcome, logging.INFO)
 
@@ -55,7 +66,9 @@ class OutcomeReporter:
         self._stop = threading.Event()
 
     @classmethod
-    def for_service(cls, worker_id: str, settings: Settings, options: ServiceOptions, types: list[str]) -> OutcomeReporter:
+    def for_service(
+        cls, worker_id: str, settings: Settings, options: ServiceOptions, types: list[str]
+    ) -> OutcomeReporter:
         """The reporter of ``sc service run``: with metrics when a port or a textfile is set.
         A port that is taken is refused with one line (:class:`~sccli.errors.Conflict`)."""
         port = options.metrics_port or settings.metrics_port
@@ -85,17 +98,18 @@ class OutcomeReporter:
         if error is not None:
             log.error("job %s: %s not recorded: %s", note.job_id, note.what, error, extra=extra)
             return
-        from sccli.service.metrics import AttemptEnd, attempt_outcome
-
-        outcome, _final = attempt_outcome(note.what, result)
+        outcome = attempt_outcome(note.what, result)
         extra.update(outcome=outcome, kind=note.kind, attempt=note.attempt, duration_s=round(note.duration_s, 3))
         if outcome == "lost":
-            log.warning("job %s: %s not recorded: the job was changed by someone else (lease lost)", note.job_id, note.what, extra=extra)
+            log.warning("job %s: %s not recorded: the job was changed by someone else (lease lost)",
+                        note.job_id, note.what, extra=extra)
         else:
             after = {"retried": "; will be retried", "failed": "; failed for good"}.get(outcome, "")
-            log.log(_level(outcome), "job %s (%s) %s (attempt %s of %s, pid %s)%s", note.job_id, note.job_type, note.note,
-                    note.attempt, note.max_attempts, note.pid, after, extra=extra)
+            log.log(_level(outcome), "job %s (%s) %s (attempt %s of %s, pid %s)%s", note.job_id, note.job_type,
+                    note.note, note.attempt, note.max_attempts, note.pid, after, extra=extra)
         if self.metrics is not None:
+            from sccli.service.metrics import AttemptEnd
+
             self.metrics.ended(AttemptEnd(note.job_type, outcome, note.kind, note.duration_s))
 
     def close(self) -> None:

@@ -364,9 +364,10 @@ class Supervisor(StoreDuties):
         elapsed = time.monotonic() - rj.started
         fn, note = outcome_write(rj, what, actor, log_entry, elapsed)
         kind = failure_of(rj, elapsed)[0] if what == "fail" else "none"
-        told = AttemptNote(job_id, rj.job_type, what, note, kind, int(rj.job.get("attempts") or 0), rj.job.get("max_attempts"),
-                           rj.child.pid if rj.child else "-", elapsed)
-        self._submit(Op(f"record:{job_id}", fn, durable=True, done=lambda result, error: self.outcomes.recorded(told, result, error)))
+        told = AttemptNote(job_id, rj.job_type, what, note, kind, int(rj.job.get("attempts") or 0),
+                           rj.job.get("max_attempts"), rj.child.pid if rj.child else "-", elapsed)
+        done = lambda result, error: self.outcomes.recorded(told, result, error)  # noqa: E731
+        self._submit(Op(f"record:{job_id}", fn, durable=True, done=done))
         self._finish(rj)
 
     def _finish(self, rj: RunningJob) -> None:

@@ -21,10 +21,24 @@ def test_access_lines_name_the_token_never_show_it(tmp_path: Path) -> None:
     import httpx
 
     settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"api_tokens": {"portal": TOKEN, "grafana": VIEWER}, "api_roles": {"grafana": "viewer"}}))
+    settings.write_text(
+        json.dumps({"api_tokens": {"portal": TOKEN, "grafana": VIEWER}, "api_roles": {"grafana": "viewer"}})
+    )
     port, err = free_port(), tmp_path / "api.err"
-    args = [sys.executable, "-m", "sccli", "--db", f"sqlite:///{tmp_path / 'api.db'}", "--settings", str(settings),
-            "api", "serve", "--port", str(port), "--log-json"]
+    args = [
+        sys.executable,
+        "-m",
+        "sccli",
+        "--db",
+        f"sqlite:///{tmp_path / 'api.db'}",
+        "--settings",
+        str(settings),
+        "api",
+        "serve",
+        "--port",
+        str(port),
+        "--log-json",
+    ]
     with err.open("w") as stderr:
         proc = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -39,9 +53,14 @@ def test_access_lines_name_the_token_never_show_it(tmp_path: Path) -> None:
     try:
         wait_for(up, timeout=20, what="sc api serve")
         with httpx.Client(base_url=base, timeout=10.0) as client:
-            assert client.get("/api/v1/jobs?status=pending", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+            assert (
+                client.get("/api/v1/jobs?status=pending", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+                == 200
+            )
             assert client.get("/metrics", headers={"Authorization": f"Bearer {VIEWER}"}).status_code == 200
-            assert client.get("/api/v1/jobs", headers={"Authorization": "Bearer not-a-token-000000000"}).status_code == 401
+            assert (
+                client.get("/api/v1/jobs", headers={"Authorization": "Bearer not-a-token-000000000"}).status_code == 401
+            )
             assert client.get("/api/v1/jobs").status_code == 401
 
         def access() -> list[dict]:
@@ -53,8 +72,12 @@ def test_access_lines_name_the_token_never_show_it(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     seen = [(r["method"], r["path"], r["status"], r["token_name"], r["level"]) for r in records]
-    assert seen == [("GET", "/api/v1/jobs", 200, "portal", "info"), ("GET", "/metrics", 200, "grafana", "info"),
-                    ("GET", "/api/v1/jobs", 401, "invalid", "info"), ("GET", "/api/v1/jobs", 401, "-", "info")]
+    assert seen == [
+        ("GET", "/api/v1/jobs", 200, "portal", "info"),
+        ("GET", "/metrics", 200, "grafana", "info"),
+        ("GET", "/api/v1/jobs", 401, "invalid", "info"),
+        ("GET", "/api/v1/jobs", 401, "-", "info"),
+    ]
     assert all(isinstance(r["duration_s"], float) and r["client"] == "127.0.0.1" for r in records)
     text = err.read_text()
     assert TOKEN not in text and VIEWER not in text and "status=pending" not in text

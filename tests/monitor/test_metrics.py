@@ -13,8 +13,14 @@ from sccli.pause import pause_types
 from sccli.store.base import Store
 from tests.monitor.history import NOW, ago, insert, job, worker
 
-PER_TYPE = ("sc_jobs_ready", "sc_jobs_scheduled", "sc_jobs_running", "sc_job_oldest_ready_age_seconds", "sc_type_live_services",
-            "sc_type_paused")
+PER_TYPE = (
+    "sc_jobs_ready",
+    "sc_jobs_scheduled",
+    "sc_jobs_running",
+    "sc_job_oldest_ready_age_seconds",
+    "sc_type_live_services",
+    "sc_type_paused",
+)
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -41,7 +47,7 @@ def test_every_series_is_present_at_zero_on_an_empty_store(store: Store) -> None
     for name in ("sc_live_services", "sc_stale_jobs"):
         assert found[name] == {(): 0}, name
     assert found["sc_health"] == {(): 0}  # one series, no state label
-    (labels, one), = found["sc_build_info"].items()
+    ((labels, one),) = found["sc_build_info"].items()
     assert one == 1 and dict(labels)["version"]
     assert "sc_retention_last_run_timestamp_seconds" not in found  # no retention record: no series, the alert says so
 
@@ -49,8 +55,15 @@ def test_every_series_is_present_at_zero_on_an_empty_store(store: Store) -> None
 def test_figures_follow_the_queue(store: Store) -> None:
     insert(store, job("google_sync", "pending", duration=None, created_at=ago(hours=2), worker_id=None))
     insert(store, job("google_sync", "pending", duration=None, created_at=ago(minutes=10), worker_id=None))
-    insert(store, job("rsync_transfer", "pending", duration=None, created_at=ago(hours=3), worker_id=None) | {"run_after": NOW + timedelta(hours=1)})
-    insert(store, job("dataset_conversion", "running", duration=None, started_at=ago(seconds=30), heartbeat_at=ago(seconds=1)))
+    insert(
+        store,
+        job("rsync_transfer", "pending", duration=None, created_at=ago(hours=3), worker_id=None)
+        | {"run_after": NOW + timedelta(hours=1)},
+    )
+    insert(
+        store,
+        job("dataset_conversion", "running", duration=None, started_at=ago(seconds=30), heartbeat_at=ago(seconds=1)),
+    )
     insert(store, job("data_validation", "failed", completed_at=ago(hours=5)))
     worker(store, "w1", ago(seconds=1))
     worker(store, "w2", ago(hours=1))  # dead: not counted

@@ -62,21 +62,33 @@ def test_alert_rules_pass_promtool_check() -> None:
 
 def test_every_alert_has_a_promtool_unit_test_that_fires_it() -> None:
     names = alert_names()
-    for needed in ("ScTypeWithoutLiveService", "ScOldestReadyJobTooOld", "ScStaleJobs", "ScJobFailureRatioHigh",
-                   "ScServiceDown", "ScRetentionNotRun"):
+    for needed in (
+        "ScTypeWithoutLiveService",
+        "ScOldestReadyJobTooOld",
+        "ScStaleJobs",
+        "ScJobFailureRatioHigh",
+        "ScServiceDown",
+        "ScRetentionNotRun",
+    ):
         assert needed in names
     cases = [case for test in yaml.safe_load(ALERT_TESTS.read_text())["tests"] for case in test["alert_rule_test"]]
     for name in names:
         assert any(c["alertname"] == name and c["exp_alerts"] for c in cases), f"no test fires {name}"
         assert any(c["alertname"] == name and not c["exp_alerts"] for c in cases), f"no test keeps {name} silent"
-    done = subprocess.run([tool("promtool"), "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [tool("promtool"), "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def panel_queries() -> list[tuple[str, str]]:
     """(panel title, PromQL) of every target of the dashboard, with Grafana's variables filled in."""
     dashboard = json.loads(DASHBOARD.read_text())
-    return [(p["title"], t["expr"].replace("$__rate_interval", RATE_INTERVAL)) for p in dashboard["panels"] for t in p["targets"]]
+    return [
+        (p["title"], t["expr"].replace("$__rate_interval", RATE_INTERVAL))
+        for p in dashboard["panels"]
+        for t in p["targets"]
+    ]
 
 
 class Prometheus:
@@ -88,15 +100,23 @@ class Prometheus:
             "rule_files": [str(ALERTS)],
             "scrape_configs": [
                 {"job_name": "sccli-service", "static_configs": [{"targets": [f"127.0.0.1:{service_port}"]}]},
-                {"job_name": "sccli-api", "authorization": {"type": "Bearer", "credentials": TOKEN},
-                 "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}]},
+                {
+                    "job_name": "sccli-api",
+                    "authorization": {"type": "Bearer", "credentials": TOKEN},
+                    "static_configs": [{"targets": [f"127.0.0.1:{api_port}"]}],
+                },
             ],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.port = free_port()
         self.log = (tmp / "prometheus.log").open("wb")
-        args = [tool("prometheus"), f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h"]
+        args = [
+            tool("prometheus"),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--storage.tsdb.retention.time=1h",
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log, cwd=tmp)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
@@ -127,9 +147,28 @@ def fleet(tmp_path: Path) -> Iterator[tuple[StoreSpec, Path, int, int]]:
     service_port, api_port = free_port(), free_port()
     service = Service(spec, settings, "--metrics-port", str(service_port))
     api_log = (tmp_path / "api.log").open("wb")
-    api = subprocess.Popen([sys.executable, "-m", "sccli", "--db", spec.url, "--db-name", spec.db_name, "--settings", str(settings),
-                            "api", "serve", "--port", str(api_port), "--log-level", "warning"],
-                           stdout=subprocess.DEVNULL, stderr=api_log, cwd=ROOT)
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sccli",
+            "--db",
+            spec.url,
+            "--db-name",
+            spec.db_name,
+            "--settings",
+            str(settings),
+            "api",
+            "serve",
+            "--port",
+            str(api_port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=api_log,
+        cwd=ROOT,
+    )
     try:
         yield spec, settings, service_port, api_port
     finally:
@@ -152,7 +191,11 @@ def test_every_dashboard_panel_query_returns_series(tmp_path: Path, fleet: tuple
         new_job(queue, job_type, max_attempts=1)
     prometheus = Prometheus(tmp_path, service_port, api_port)
     try:
-        wait_for(lambda: len(prometheus.query('up == 1')) == 2, timeout=60, what="Prometheus scraping the service and the API")
+        wait_for(
+            lambda: len(prometheus.query("up == 1")) == 2,
+            timeout=60,
+            what="Prometheus scraping the service and the API",
+        )
         started = time.monotonic()
         missing: list[str] = []
 
@@ -163,7 +206,11 @@ def test_every_dashboard_panel_query_returns_series(tmp_path: Path, fleet: tuple
         answered = wait_for_quietly(all_answer, timeout=60)
         assert answered, f"panel queries without series after {time.monotonic() - started:.0f}s:\n" + "\n".join(missing)
         finished = prometheus.query('sum by (outcome) (sc_jobs_finished_total{job_type=~"ok|fail"})')
-        assert {r["metric"]["outcome"]: float(r["value"][1]) for r in finished} == {"completed": 2.0, "failed": 1.0, "cancelled": 0.0}
+        assert {r["metric"]["outcome"]: float(r["value"][1]) for r in finished} == {
+            "completed": 2.0,
+            "failed": 1.0,
+            "cancelled": 0.0,
+        }
     finally:
         prometheus.stop()
 

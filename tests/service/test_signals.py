@@ -22,14 +22,20 @@ def free_port() -> int:
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of an exposition by (name, sorted labels), parsed by prometheus_client."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
 
 
 def value(found: dict, name: str, **labels: str) -> float:
     return found[(name, tuple(sorted(labels.items())))]  # type: ignore[no-any-return]
 
 
-def test_failures_are_logged_at_warning_then_error_with_fields(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+def test_failures_are_logged_at_warning_then_error_with_fields(
+    sqlite_spec: StoreSpec, tmp_path: Path, services
+) -> None:
     prom = tmp_path / "sc.prom"
     settings = write_settings(tmp_path, metrics_textfile=str(prom))
     queue = make_queue(sqlite_spec.open())
@@ -78,7 +84,10 @@ def test_metrics_port_serves_the_counters_while_running(sqlite_spec: StoreSpec, 
     assert value(found, "sc_jobs_finished_total", job_type="ok", outcome="completed") == 0
     for _ in range(3):
         new_job(queue, "ok")
-    wait_for(lambda: value(scrape(), "sc_jobs_finished_total", job_type="ok", outcome="completed") == 3, what="3 completions counted")
+    wait_for(
+        lambda: value(scrape(), "sc_jobs_finished_total", job_type="ok", outcome="completed") == 3,
+        what="3 completions counted",
+    )
     service.proc.send_signal(signal.SIGTERM)
     assert service.wait() == 0
 
