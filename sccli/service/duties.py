@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sccli.service.config import ServiceOptions
+    from sccli.service.outcomes import OutcomeReporter
     from sccli.service.running import RunningJob
     from sccli.settings import Settings
     from sccli.wakeup import WakeSocket
@@ -66,6 +67,7 @@ class StoreDuties:
     cancel_poll: float
     wake: WakeSocket
     woken: bool
+    outcomes: OutcomeReporter
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -242,7 +244,7 @@ class StoreDuties:
     def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
         swept = swept or {}
         for job in swept.get("recovered") or []:
-            log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})
+            self.outcomes.recovered(job)
         if swept.get("outboxes"):
             log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
         for job in swept.get("raised") or []:

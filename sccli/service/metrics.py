@@ -45,7 +45,7 @@ class AttemptEnd:
     job_type: str
     outcome: str
     kind: str
-    run_seconds: float
+    run_seconds: float | None  # None: not known (a stale attempt of a dead service)
 
 
 class ServiceMetrics:
@@ -101,7 +101,8 @@ class ServiceMetrics:
     def ended(self, end: AttemptEnd) -> None:
         """An attempt ended (its outcome recorded): count it, and the job when it ended for good."""
         self.attempts.labels(end.job_type, end.outcome, end.kind).inc()
-        self.run_seconds.labels(end.job_type).observe(max(0.0, end.run_seconds))
+        if end.run_seconds is not None:
+            self.run_seconds.labels(end.job_type).observe(max(0.0, end.run_seconds))
         if end.outcome in FINISHED_OUTCOMES:
             self.finished.labels(end.job_type, end.outcome).inc()
 

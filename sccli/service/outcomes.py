@@ -112,6 +112,19 @@ class OutcomeReporter:
 
             self.metrics.ended(AttemptEnd(note.job_type, outcome, note.kind, note.duration_s))
 
+    def recovered(self, job: dict[str, Any]) -> None:
+        """This service's sweeper recovered a stale job of a dead service: back to pending (warning)
+        or failed for good with its attempts used up (error); counted as an attempt of kind ``stale``."""
+        outcome = "failed" if str(job.get("status")) == "failed" else "retried"
+        extra = {"job_id": job["job_id"], "job_type": job["job_type"], "worker_id": self.worker_id, "outcome": outcome,
+                 "kind": "stale", "attempt": job.get("attempts")}
+        log.log(_level(outcome), "recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"],
+                job.get("worker_id"), job.get("status"), extra=extra)
+        if self.metrics is not None:
+            from sccli.service.metrics import AttemptEnd
+
+            self.metrics.ended(AttemptEnd(str(job["job_type"]), outcome, "stale", None))
+
     def close(self) -> None:
         """The service stops: the textfile gets its last figures."""
         self._stop.set()

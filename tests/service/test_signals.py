@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import urllib.request
@@ -101,3 +102,24 @@ def test_metrics_port_taken_is_one_error_line(sqlite_spec: StoreSpec, tmp_path: 
         code = service.wait()
     lines = service.log().strip().splitlines()
     assert code == 5 and len(lines) == 1 and lines[0].startswith("Error: cannot serve metrics on port"), service.log()
+
+
+def test_a_recovered_stale_job_is_an_attempt_of_kind_stale(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+    queue = make_queue(sqlite_spec.open())
+    marker = tmp_path / "handler.pid"
+    job_id = new_job(queue, "sleep_forever", parameters={"marker": str(marker)}, max_attempts=1)
+    first = services(sqlite_spec, write_settings(tmp_path))
+    wait_for(lambda: marker.exists() and marker.read_text(), what="handler start")
+    os.kill(first.pid, signal.SIGKILL)
+    first.proc.wait()
+    prom = tmp_path / "second.prom"
+    second = services(sqlite_spec, write_settings(tmp_path, metrics_textfile=str(prom)), "--until-idle", "--log-json")
+    assert second.wait() == 0, second.log()
+    assert queue.get_job(job_id)["status"] == "failed"  # its one attempt was used by the dead service
+    found = samples(prom.read_text())
+    assert value(found, "sc_job_attempts_total", job_type="sleep_forever", outcome="failed", kind="stale") == 1
+    assert value(found, "sc_jobs_finished_total", job_type="sleep_forever", outcome="failed") == 1
+    assert value(found, "sc_job_run_seconds_count", job_type="sleep_forever") == 0  # its run time is not known
+    records = [json.loads(line) for line in second.log().splitlines()]
+    (line,) = [r for r in records if r.get("job_id") == job_id and r.get("kind") == "stale"]
+    assert line["level"] == "error" and line["outcome"] == "failed" and "recovered stale job" in line["message"]
