@@ -123,3 +123,11 @@ def test_a_recovered_stale_job_is_an_attempt_of_kind_stale(sqlite_spec: StoreSpe
     records = [json.loads(line) for line in second.log().splitlines()]
     (line,) = [r for r in records if r.get("job_id") == job_id and r.get("kind") == "stale"]
     assert line["level"] == "error" and line["outcome"] == "failed" and "recovered stale job" in line["message"]
+
+
+def test_a_service_without_metrics_does_not_import_prometheus_client() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sccli.service.supervisor; print('prometheus_client' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
