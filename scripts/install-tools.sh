@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the handlers use (rsync, rclone, 7z, unzip, zstd) and the
-# headless browser of the dashboard's browser tests (chromium, chromedriver) when they are
+# headless browser of the dashboard's browser tests (chromium, chromedriver) and Prometheus (promtool,
+# prometheus: the tests of the shipped alerts and dashboard) when they are
 # missing and this machine can (root + apt-get). Never fails the build: tests that need a
 # missing tool say why they were skipped (and fail in CI where they must run).
 set -u
