@@ -187,7 +187,7 @@ def get_health(state: State) -> JSONResponse:
 
 @scrape.get("/metrics", response_class=PlainTextResponse, responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}})
 async def get_metrics(request: Request, state: State, credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)]) -> PlainTextResponse:
-    """``sc monitor metrics`` in the Prometheus text format (any token; none with ``metrics_public``)."""
+    """The queue's gauges in the Prometheus text format (any token; none with ``metrics_public``)."""
     from starlette.concurrency import run_in_threadpool
 
     if not state.settings.metrics_public:
@@ -198,9 +198,9 @@ async def get_metrics(request: Request, state: State, credentials: Annotated[Opt
 
 def _metrics_text(state: ApiState) -> str:
     from sccli.monitor import JobMonitor
-    from sccli.monitor.metrics import to_prometheus
+    from sccli.monitor.metrics import queue_metrics_text
 
-    return to_prometheus(JobMonitor(state.store, settings=state.settings, queue=state.queue).get_performance_metrics())
+    return queue_metrics_text(JobMonitor(state.store, settings=state.settings, queue=state.queue))
 
 
 def queue_overview(state: ApiState) -> dict[str, Any]:

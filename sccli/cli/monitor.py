@@ -162,22 +162,24 @@ def report(
 @app.command("metrics")
 def metrics(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS), help="Window of the duration and throughput figures.")] = 24,
+    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS),
+                                       help="Window of the --json duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
-    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
+    """The queue's gauges in Prometheus text format, as the API's /metrics (node-exporter textfile
+    collector); --json: the monitor's figures over --hours. Counters of finished jobs and
+    histograms of durations come from each service (sc service run --metrics-port).
 
     \b
     Example: sc monitor metrics > /var/lib/node_exporter/sc.prom
     """
-    from sccli.monitor.metrics import to_prometheus
-
     a: Application = ctx.obj
-    data = monitor_for(a).get_performance_metrics(hours)
     if as_json:
-        a.print_json(data)
+        a.print_json(monitor_for(a).get_performance_metrics(hours))
     else:
-        sys.stdout.write(to_prometheus(data))
+        from sccli.monitor.metrics import queue_metrics_text
+
+        sys.stdout.write(queue_metrics_text(monitor_for(a)))
 
 
 @app.command("cleanup")

@@ -26,11 +26,13 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID).")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(
+        "--metrics-port", min=1, max=65535, help="Serve this service's metrics at http://HOST:N/metrics.")] = None,
 ) -> None:
     """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
 
     \b
-    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid
+    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid --metrics-port 9464
     """
     from sccli.service import run_service
     from sccli.service.config import ServiceOptions
@@ -38,7 +40,8 @@ def run(
     a: Application = ctx.obj
     if settings_file:
         a.settings_path = settings_file
-    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose or a.verbosity > 1, log_json=log_json)
+    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id,
+                             verbose=verbose or a.verbosity > 1, log_json=log_json, metrics_port=metrics_port)
     raise typer.Exit(run_service(a.store_for_write, a.settings, options))
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sccli.service.config import ServiceOptions
+    from sccli.service.outcomes import OutcomeReporter
     from sccli.service.running import RunningJob
     from sccli.settings import Settings
     from sccli.wakeup import WakeSocket
@@ -68,6 +69,7 @@ class StoreDuties:
     cancel_poll: float
     wake: WakeSocket
     woken: bool
+    outcomes: OutcomeReporter
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -244,7 +246,7 @@ class StoreDuties:
     def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
         swept = swept or {}
         for job in swept.get("recovered") or []:
-            log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})
+            self.outcomes.recovered(job)
         ended = [job for job in swept.get("recovered") or [] if job["status"] != JobStatus.PENDING.value]
         if ended:  # no next attempt will clean up after the dead one: do it here, off the main loop (joined at exit)
             threading.Thread(target=remove_partials_of_ended, args=(ended, self.settings), name="sc-partials").start()
