@@ -113,7 +113,8 @@ class Application:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(stderr=True, highlight=False, no_color=not self.color or None)
+            # soft_wrap: an error or notice is one line whatever the width (cron mail, 2>log, grep)
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=not self.color or None)
         return self._err
 
     def say(self, text: str = "", style: str | None = None) -> None:
