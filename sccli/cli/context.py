@@ -49,6 +49,7 @@ class Application:
         self.verbosity = verbosity
         self.quiet = quiet
         self.color = color
+        self.wide = False  # whole ids in tables (``--wide``)
         self._store: Store | None = None
         self._writing = False
         self._settings: Settings | None = None

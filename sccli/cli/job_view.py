@@ -89,8 +89,11 @@ def job_list(
     show_all: bool = False,
     as_json: bool = False,
     fmt: OutputFormat | None = None,
+    *,
+    wide: bool = False,
 ) -> None:
     """``sc job list``: jobs, newest first; says on stderr when the list is cut at ``limit``."""
+    a.wide = wide
     from sccli.domain import is_builtin_type, is_valid_uuid
     from sccli.store.base import JobQuery
 
