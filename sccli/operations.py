@@ -218,12 +218,15 @@ def create_job_naming_duplicate(queue: JobQueue, dataset_uuid: str, job_type: st
     try:
         return queue.create_job(dataset_uuid, job_type, *args, **kwargs)
     except Conflict as exc:
-        existing = active_job(queue, dataset_uuid, job_type)
-        if existing is None:
-            raise
-        raise Conflict(
-            f"{exc}: job {existing['job_id']} ({existing['status']}); see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
-        ) from exc
+        raise naming_active_job(queue, dataset_uuid, job_type, exc, "; see `sc job show {id}`, or pass --allow-duplicate") from exc
+
+
+def naming_active_job(queue: JobQueue, dataset_uuid: str, job_type: str, error: Conflict, hint: str = "") -> Conflict:
+    """``error`` (a refused duplicate) naming the job already active for the dataset and type."""
+    existing = active_job(queue, dataset_uuid, job_type)
+    if existing is None:
+        return error
+    return Conflict(f"{error}: job {existing['job_id']} ({existing['status']})" + hint.format(id=existing["job_id"]))
 
 
 def prune_services(store: Store, older_than_seconds: float, stale_after_seconds: float, dry_run: bool = False) -> list[dict[str, Any]]:

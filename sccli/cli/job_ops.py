@@ -67,7 +67,9 @@ def _select_ids(
     if not ids and not filtered:
         raise InvalidInput("name job IDs, or select jobs with --status, --type, --dataset or --older-than")
     if ids:
-        return list(ids), False
+        from sccli.jobids import resolve_job_ids
+
+        return resolve_job_ids(a.store, list(ids)), False
     wanted = [str(s.value) for s in statuses or list(allowed)]
     seconds = ops.parse_duration(older_than) if older_than else None
     jobs = ops.select_jobs(a.queue(), status=wanted, job_type=types, dataset=dataset, older_than_seconds=seconds)
@@ -233,10 +235,12 @@ def logs(
     Example: sc job logs 2f1e0c4a-... --follow
     """
     from sccli import operations as ops
+    from sccli.jobids import resolve_job_id
 
     a: Application = ctx.obj
     queue = a.queue()
-    job = queue.require_job(job_id)
+    job = queue.require_job(resolve_job_id(a.store, job_id))
+    job_id = job["job_id"]
     found = ops.job_log_tail(job, a.settings, tail)
     if as_json:
         a.print_json({"job_id": job_id, **found})
@@ -332,8 +336,10 @@ def wait(
     Example: sc job wait 2f1e0c4a-... --timeout 600 && echo converted
     """
     from sccli import operations as ops
+    from sccli.jobids import resolve_job_id
 
     a: Application = ctx.obj
+    job_id = resolve_job_id(a.store, job_id)
     outcome = ops.wait_for_job(a.queue(), job_id, timeout=timeout, poll=WAIT_POLL_SECONDS)
     if as_json:
         a.print_json(outcome)

@@ -45,6 +45,36 @@ def run(
     raise typer.Exit(run_service(a.store_for_write, a.settings, options))
 
 
+@app.command("unit")
+def unit(
+    ctx: typer.Context,
+    which: Annotated[str, typer.Argument(metavar="[service|api]", help="Which unit: the job service or the API.")] = "service",
+    user: Annotated[str, typer.Option("--user", help="User (and group) the unit runs as.")] = "visus",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the systemd unit of the service (Type=notify, watchdog, hardened) or of the API.
+
+    The unit starts with the settings file given by --settings (default /etc/sccli/settings.json);
+    its write paths come from those settings (data directories, job log directory, a SQLite
+    store's directory). Secrets go in /etc/sccli/sccli.env, never in the unit.
+
+    \b
+    Example: sc --settings /etc/sccli/settings.json service unit > /etc/systemd/system/sc-service.service
+    """
+    from sccli.service.units import render_unit
+
+    a: Application = ctx.obj
+    target = None if a.target.is_default else a.target
+    import os
+
+    path = os.path.abspath(a.settings_path) if a.settings_path else "/etc/sccli/settings.json"
+    text = render_unit(which, a.settings, settings_path=path, target=target, user=user)
+    if as_json:
+        a.print_json({"unit": which, "text": text})
+    else:
+        typer.echo(text, nl=False)
+
+
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
     """List services from their heartbeats: host, pid, started, last beat, running jobs, paused

@@ -113,15 +113,13 @@ class JobMonitor:
     # -- jobs and workers -------------------------------------------------------------------
     def get_job_details(self, job_id: str) -> dict[str, Any] | None:
         """The job with its events, its dataset and its wait/run times in seconds; None if unknown."""
-        job = self.store.get_job(job_id)
-        if job is None:
+        from sccli.errors import InvalidInput, NotFound
+        from sccli.jobids import job_detail
+
+        try:
+            return job_detail(self.store, job_id, self.settings.stale_after_seconds, explain=False, now=self.now())
+        except (NotFound, InvalidInput):
             return None
-        created, started, ended = job.get("created_at"), job.get("started_at"), job.get("completed_at")
-        job["events"] = self.store.find_events(job_id)
-        job["dataset"] = self.store.get_dataset(job["dataset_uuid"])
-        job["wait_seconds"] = _seconds(created, started)
-        job["duration_seconds"] = _seconds(started, ended or (self.now() if job.get("status") == JobStatus.RUNNING else None))
-        return job
 
     def get_active_workers(self) -> list[dict[str, Any]]:
         """Services whose heartbeat is fresher than ``stale_after_seconds`` and not stopped."""

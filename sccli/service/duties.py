@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sccli.service.config import ServiceOptions
     from sccli.service.outcomes import OutcomeReporter
     from sccli.service.running import RunningJob
+    from sccli.service.sdnotify import SystemdNotifier
     from sccli.settings import Settings
     from sccli.wakeup import WakeSocket
 
@@ -70,6 +71,7 @@ class StoreDuties:
     wake: WakeSocket
     woken: bool
     outcomes: OutcomeReporter
+    systemd: SystemdNotifier
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -196,6 +198,8 @@ class StoreDuties:
         return fn
 
     def _beat_done(self, beats: list[tuple[str, str, Any]] | None, error: BaseException | None) -> None:
+        if error is None:  # the store took our heartbeat: ready for systemd (Type=notify)
+            self.systemd.ready(f"serving {', '.join(self.types) or 'no types'} on {self.settings.workers} slot(s)")
         for job_id, token, doc in beats or []:
             self._after_heartbeat(job_id, token, doc)
 

@@ -22,6 +22,7 @@ from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
+from sccli.service.sdnotify import SystemdNotifier
 from sccli.service.storelink import Op, StoreLink
 from sccli.service.waiting import Waiter
 from sccli.settings import Settings
@@ -68,6 +69,7 @@ class Supervisor(StoreDuties):
         self.waiter = Waiter()
         self.woken = False
         self.outcomes = OutcomeReporter.for_service(self.worker_id, settings, self.options, types)
+        self.systemd = SystemdNotifier.from_environment()  # before the template forks: children never see it
 
     # -- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -140,6 +142,7 @@ class Supervisor(StoreDuties):
         return max(0.0, min(moments) - now)
 
     def _step(self, now: float) -> None:
+        self.systemd.watchdog(now)  # the main loop turns at least once a second while it is healthy
         self._handle_signals(now)
         for rj in list(self.jobs.values()):
             rj.take_messages()
@@ -187,6 +190,7 @@ class Supervisor(StoreDuties):
             self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
             log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
+            self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
             self._submit(Op("worker:draining", self._worker_write))
             return
         log.warning("second signal: stopping running jobs now and putting them back to pending")
