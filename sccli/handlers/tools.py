@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sccli.errors import PermanentError, ScError
 from sccli.handlers.base import HandlerError, JobContext
+from sccli.tool_errors import summarize_failure
 
 LineHook = Callable[[str], None]
 #: Debian packages providing the tools handlers run.
@@ -67,9 +68,9 @@ def run_tool(
     """Run ``argv``, log its merged output, feed each line to ``on_line``; return the last
     ``keep`` lines (all with None). ``quiet(line)`` true keeps a line out of the log.
 
-    Raises HandlerError (transient: retried) with the exit code and the tail of the output when
-    it fails, or the error class ``classify(code, tail)`` returns (the input is at fault: a
-    permanent error, not retried).
+    Raises HandlerError (transient: retried) with the exit code and the output's last error line
+    (``summarize_failure``; the whole output is in the job log) when it fails, or the error class
+    ``classify(code, tail)`` returns (the input is at fault: a permanent error, not retried).
     """
     args = [str(a) for a in argv]
     ctx.log.info("running: %s", " ".join(args))
@@ -89,8 +90,11 @@ def run_tool(
         proc.stdout.close()
         code = proc.wait()
     if code != 0:
-        detail = " | ".join(list(tail)[-5:])
-        message = f"{Path(args[0]).name} failed with exit code {code}: {detail}"
+        if quiet is not None:  # lines kept out of the log while it ran explain the failure: log them now
+            for line in tail:
+                if quiet(line):
+                    ctx.log.info("%s: %s", Path(args[0]).name, line)
+        message = summarize_failure(Path(args[0]).name, code, list(tail))
         kind = classify(code, list(tail)) if classify is not None else None
         if kind is not None:
             raise kind(message)

@@ -9,6 +9,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sccli.tool_errors import JOIN, last_error_line
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']*(?:\s*…)?", re.IGNORECASE)
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _PATH = re.compile(r"(?:(?<=^)|(?<=[\s\"'(=:,\[]))(?:~|\.{1,2})?/[^\s\"'),;\]]*")
 # Hex runs of 8+ characters holding at least one digit and one letter (tokens, hashes, ObjectIds).
@@ -30,6 +33,10 @@ def first_meaningful_line(error: str) -> str:
     >>> first_meaningful_line("\\n-----\\nrsync: connection refused\\nrsync error: code 10")
     'rsync: connection refused'
     """
+    tool = _TOOL_FAILED.match(str(error))
+    if tool and JOIN in str(error) and "\n" not in str(error):  # stored before errors were one line
+        head, _, rest = str(error).partition(": ")
+        return f"{head}: {last_error_line(rest.split(JOIN))}"
     # run_tool joins a tool's last output lines with " | ": those are lines too.
     lines = [line.strip() for line in _LINE_BREAK.split(str(error))]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
@@ -53,6 +60,7 @@ def error_signature(error: str | None) -> str:
         return NO_ERROR
     tool = _TOOL_FAILED.match(text)  # keep a tool's name (7z) out of the number rule
     head, text = (tool.group(1), text[tool.end(1):]) if tool else ("", text)
+    text = _URL.sub("<url>", text)
     text = _UUID.sub("<uuid>", text)
     text = _PATH.sub("<path>", text)
     text = _HEX.sub("<hex>", text)
