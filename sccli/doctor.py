@@ -2,13 +2,15 @@
 
 Each check gives a :class:`Check` with a level: ``ok``, ``warn`` (works, but look at it),
 ``fail`` (something will not work; exit 1) or ``skip`` (does not apply here), a detail and,
-when not ok, the fix.
+when not ok, the fix; ``command`` is the fix's exact command line when it has one (a test runs
+each of them, so a printed fix stays right).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,23 +19,26 @@ from typing import TYPE_CHECKING, Any
 
 from sccli import domain
 from sccli.clock import utcnow
-from sccli.errors import ScError
+from sccli.errors import NotFound, ScError
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
     from sccli.store.base import Store
+    from sccli.store.urls import StoreTarget
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: Clock difference to the store above which staleness rules (written by several hosts) mislead.
 MAX_CLOCK_SKEW_SECONDS = 5.0
 #: External tools, the job types that need each, and how to get it.
 TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
-    "rsync": (("rsync_transfer",), "apt-get install rsync (or scripts/install-tools.sh)"),
-    "rclone": (("google_sync", "file_upload"), "https://rclone.org/install/ (or scripts/install-tools.sh)"),
-    "7z": (("file_extraction", "data_validation"), "apt-get install p7zip-full (or scripts/install-tools.sh)"),
+    "rsync": (("rsync_transfer",), "apt-get install rsync"),
+    "rclone": (("google_sync", "file_upload"), "apt-get install rclone"),
+    "7z": (("file_extraction", "data_validation"), "apt-get install 7zip"),
     "unzip": ((), "apt-get install unzip"),
 }
 OPENVISUS_TYPES = ("dataset_conversion",)
+#: The extra of pyproject.toml that brings OpenVisus (OpenVisusNoGui) with the other format readers.
+OPENVISUS_FIX = "pip install 'sccli[formats]'"
 
 
 @dataclass
@@ -44,16 +49,28 @@ class Check:
     level: str
     detail: str
     fix: str | None = None
+    command: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def diagnose(open_store: Callable[[], Store], load_settings: Callable[[], Settings]) -> list[Check]:
-    """Every check, in the order an operator would look (store first, then this host)."""
+def diagnose(
+    open_store: Callable[[Settings], Store], load_settings: Callable[[], Settings],
+    target: Callable[[Settings], StoreTarget] | None = None,
+) -> list[Check]:
+    """Every check, in the order an operator would look (store first, then this host).
+
+    ``open_store`` and ``target`` get the settings read (the defaults when they could not be
+    read: a settings problem is reported as one, and the store is still checked).
+    """
     checks: list[Check] = []
     settings = _settings_check(load_settings, checks)
-    store = _store_checks(open_store, checks)
+    try:
+        is_default = target is not None and target(settings).is_default
+    except ScError:  # a bad store URL: open_store reports it as the store's failure
+        is_default = False
+    store = _store_checks(lambda: open_store(settings), checks, is_default)
     checks.extend(_directory_checks(settings))
     checks.extend(_tool_checks(settings))
     if store is not None:
@@ -71,6 +88,10 @@ def _settings_check(load_settings: Callable[[], Settings], checks: list[Check]) 
 
     try:
         settings = load_settings()
+    except NotFound as exc:
+        fix = "check the --settings path (the service's is in its unit: systemctl cat sc-service); without it the defaults apply"
+        checks.append(Check("settings", FAIL, f"{exc}; the checks below use the default settings", fix))
+        return Settings()
     except ScError as exc:
         checks.append(Check("settings", FAIL, str(exc), "fix the key named in the settings file (see the README settings table), then run sc doctor again"))
         return Settings()
@@ -78,7 +99,7 @@ def _settings_check(load_settings: Callable[[], Settings], checks: list[Check]) 
     return settings
 
 
-def _store_checks(open_store: Callable[[], Store], checks: list[Check]) -> Store | None:
+def _store_checks(open_store: Callable[[], Store], checks: list[Check], is_default: bool = False) -> Store | None:
     try:
         store = open_store()
     except ScError as exc:
@@ -89,6 +110,9 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check]) -> Store
     path = getattr(store, "path", None)
     if store.kind == "sqlite" and path not in (None, ":memory:") and not Path(str(path)).expanduser().exists():
         # Pinging would create the file: doctor only looks.
+        if is_default:  # a fresh machine: nothing named a store, the first command creates this one
+            checks.append(Check("reachable", OK, f"the default store {path} does not exist yet; the first command creates it"))
+            return None
         fix = "check --db; the file is created by the first writing command (sc job create, sc service run)"
         checks.append(Check("reachable", FAIL, f"the SQLite file {path} does not exist", fix))
         return None
@@ -130,7 +154,11 @@ def _directory_checks(settings: Settings) -> list[Check]:
     for key, raw in paths:
         path = Path(raw)
         if not path.is_dir():
-            out.append(Check(f"dir {key}", FAIL, f"{path} does not exist", f"mkdir -p {path} (and give the service's user write access), or set {key} in settings.json"))
+            out.append(Check(
+                f"dir {key}", FAIL, f"{path} does not exist",
+                f"mkdir -p {path} (and give the service's user write access), or set {key} in settings.json",
+                command=f"mkdir -p {shlex.quote(str(path))}",
+            ))
         elif not os.access(path, os.W_OK | os.X_OK):
             out.append(Check(f"dir {key}", FAIL, f"{path} is not writable by this user", f"chown/chmod {path} for the service's user"))
         else:
@@ -153,16 +181,17 @@ def _tool_checks(settings: Settings) -> list[Check]:
         found = shutil.which(tool) or (tool == "7z" and (shutil.which("7zz") or shutil.which("7za")))
         out.append(_tool_check(tool, bool(found), str(found or ""), served & set(types), how))
     has_visus = importlib.util.find_spec("OpenVisus") is not None
-    out.append(_tool_check("OpenVisus", has_visus, "python module", served & set(OPENVISUS_TYPES), "pip install 'sccli[visus]' (package OpenVisusNoGui)"))
+    out.append(_tool_check("OpenVisus", has_visus, "python module", served & set(OPENVISUS_TYPES), OPENVISUS_FIX))
     return out
 
 
 def _tool_check(tool: str, found: bool, where: str, needed_by: set[str], how: str) -> Check:
     if found:
         return Check(f"tool {tool}", OK, f"found ({where})")
+    fix = f"{how} (or scripts/install-tools.sh)" if how.startswith("apt-get") else how
     if needed_by:
-        return Check(f"tool {tool}", FAIL, f"missing; needed by {', '.join(sorted(needed_by))} (served here)", how)
-    return Check(f"tool {tool}", WARN, "missing; no job type served here needs it", how)
+        return Check(f"tool {tool}", FAIL, f"missing; needed by {', '.join(sorted(needed_by))} (served here)", fix, how)
+    return Check(f"tool {tool}", WARN, "missing; no job type served here needs it", fix, how)
 
 
 def _services_check(store: Store, settings: Settings) -> Check:
@@ -172,14 +201,22 @@ def _services_check(store: Store, settings: Settings) -> Check:
     live = [r for r in rows if r["state"] in LIVE_STATES]
     dead = [r for r in rows if r["state"] == domain.ServiceState.DEAD]
     ready = sum(b["ready"] for b in store.pending_backlog(utcnow()))
+    dead_part = f"; dead: {', '.join(_service_name(r) for r in dead)}" if dead else ""
     if not live:
         level = FAIL if ready else WARN
         fix = "start one: sc service run SETTINGS.json (systemd: sc service unit > /etc/systemd/system/sc-service.service)"
-        return Check("services", level, f"no live service ({ready} job(s) ready to run)", fix)
+        return Check("services", level, f"no live service ({ready} job(s) ready to run){dead_part}", fix, "sc service unit")
     detail = f"{len(live)} live service(s): {', '.join(str(r['worker_id']) for r in live)}"
     if dead:
-        return Check("services", WARN, detail + f"; {len(dead)} dead entr{'y' if len(dead) == 1 else 'ies'}", "sc service status shows them; sc service prune removes old ones")
+        fix = "sc service status shows them; sc service prune --older-than 0s removes them"
+        return Check("services", WARN, detail + dead_part, fix, "sc service prune --older-than 0s")
     return Check("services", OK, detail)
+
+
+def _service_name(row: dict[str, Any]) -> str:
+    """A dead service as an operator finds it: its id and where it ran."""
+    where = f"{row.get('host')}:{row.get('pid')}" if row.get("host") else ""
+    return f"{row['worker_id']} ({where})" if where else str(row["worker_id"])
 
 
 def _clock_check(store: Store) -> Check:
@@ -210,4 +247,5 @@ def _paused_check(store: Store) -> Check:
     if not paused:
         return Check("paused", OK, "nothing is paused")
     listed = ", ".join(f"{t} ({info.get('reason') or 'no reason'}, by {info.get('actor')})" for t, info in sorted(paused.items()))
-    return Check("paused", WARN, f"paused: {listed}", "sc queue resume TYPE when it may run again (sc queue status)")
+    resume = "sc queue resume " + " ".join(sorted(paused))
+    return Check("paused", WARN, f"paused: {listed}", f"{resume} when they may run again (sc queue status)", resume)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from sccli.cli.context import Application
 from sccli.cli.options import JsonOpt
+
+if TYPE_CHECKING:
+    from sccli.doctor import Check
+    from sccli.settings import Settings
+    from sccli.store.base import Store
+    from sccli.store.urls import StoreTarget
 
 app = typer.Typer(help="Check the store, schema, settings, directories, tools and services, and say how to fix what fails.")
 
@@ -22,10 +30,10 @@ def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     \b
     Example: sc --settings /etc/sccli/settings.json doctor
     """
-    from sccli.doctor import diagnose, healthy
+    from sccli.doctor import healthy
 
     a: Application = ctx.obj
-    checks = diagnose(lambda: a.store, lambda: a.settings)
+    checks = _diagnose(a)
     ok = healthy(checks)
     if as_json:
         a.print_json({"ok": ok, "checks": [c.as_dict() for c in checks]})
@@ -40,3 +48,26 @@ def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         a.info("all checks passed" if ok else f"{failed} check(s) failed")
     if not ok:
         raise typer.Exit(1)
+
+
+def _diagnose(a: Application) -> list[Check]:
+    """Run the checks. The store is resolved with the settings doctor could read (the defaults when
+    it could not), so a missing settings file is one settings failure, not a store failure too."""
+    from sccli.doctor import diagnose
+    from sccli.store import open_target
+    from sccli.store.urls import resolve_store_target
+
+    def target(settings: Settings) -> StoreTarget:
+        return resolve_store_target(a.db_url, a.db_name, settings)
+
+    opened: list[Store] = []
+
+    def open_store(settings: Settings) -> Store:
+        opened.append(open_target(target(settings), create=False))
+        return opened[-1]
+
+    try:
+        return diagnose(open_store, lambda: a.settings, target)
+    finally:
+        for store in opened:
+            store.close()
