@@ -151,6 +151,12 @@ class Application:
 
         sys.stdout.write(json.dumps(public(data), default=json_default, indent=2, ensure_ascii=False) + "\n")
 
+    def print_page(self, items: Sequence[Any], total: int | None = None, limit: int | None = None, offset: int = 0) -> None:
+        """A listing for scripts: ``{items, total, limit, offset}`` (the API's page shape; ``total``
+        counts every match, ``limit`` is None when nothing was cut)."""
+        count = len(items) + offset if total is None else total
+        self.print_json({"items": list(items), "total": count, "limit": limit, "offset": offset})
+
     def print_table(
         self,
         rows: Sequence[dict[str, Any]],

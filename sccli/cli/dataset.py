@@ -112,10 +112,10 @@ def list_datasets(
     a: Application = ctx.obj
     statuses = [s.value for s in status] if status else None
     docs = list_datasets(a.store, statuses, limit=None if show_all else limit)
-    if len(docs) == limit and not show_all:
-        say_cut(a, len(docs), count_datasets(a.store, statuses))
+    total = count_datasets(a.store, statuses) if len(docs) == limit and not show_all else len(docs)
+    say_cut(a, len(docs), total)
     if as_json:
-        a.print_json(docs)
+        a.print_page(docs, total, None if show_all else limit)
     else:
         a.print_table(docs, ["uuid", "name", "status", "user", "sensor", "updated_at"], fmt=fmt, title="Datasets")
 

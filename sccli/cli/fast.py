@@ -105,26 +105,30 @@ def commands() -> dict[tuple[str, str], Command]:
         "--dataset": Opt("dataset", VALUE, plain_text), "-d": Opt("dataset", VALUE, plain_text),
         "--limit": Opt("limit", VALUE, digits_in(1, 100000)), "-n": Opt("limit", VALUE, digits_in(1, 100000)),
         "--all": Opt("show_all"), **as_json, **fmt, **wide,
+        "--param": Opt("param", VALUE, plain_text, True), "-p": Opt("param", VALUE, plain_text, True),
+        "--user": Opt("user", VALUE, plain_text), "-u": Opt("user", VALUE, plain_text),
+        "--dataset-name": Opt("dataset_name", VALUE, plain_text),
     }
     return {
         ("job", "show"): Command(as_json, ("job_id",), "sccli.cli.job_view:job_show", {"as_json": False}),
         ("job", "list"): Command(listing, (), "sccli.cli.job_view:job_list", {
             "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False, "fmt": None,
-            "wide": False,
+            "wide": False, "param": None, "user": None, "dataset_name": None,
         }),
         ("dataset", "show"): Command({**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
                                      {"as_json": False, "fmt": None, "wide": False}),
-        ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check")}, (), "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False}),
+        ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)}, (),
+                                        "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False, "section": None}),
     }
 
 
-def overview(a: Any, as_json: bool = False, fmt: Any = None, check: bool = False) -> None:
+def overview(a: Any, as_json: bool = False, fmt: Any = None, check: bool = False, section: str | None = None) -> None:
     """``sc monitor overview`` without ``--watch``: with ``--check`` the plugin line."""
     from sccli.cli import monitor_view
 
     if check:
         monitor_view.overview_check(a)
-    monitor_view.overview_once(a, fmt, as_json)
+    monitor_view.overview_once(a, fmt, as_json, section)
 
 
 def parse_options(words: list[str], options: dict[str, Opt], values: dict[str, Any], arguments: list[str] | None) -> list[str]:

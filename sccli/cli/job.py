@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sccli.cli import job_ops
+from sccli.cli import job_delete, job_ops
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import JobStatus
@@ -127,15 +127,23 @@ def list_jobs(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     wide: WideOpt = False,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", help="Parameter key=value (repeatable): searched in the newest 5000 jobs the other filters select.",
+        show_default=False)] = None,
+    user: Annotated[Optional[str], typer.Option("--user", "-u", help="Jobs of this user's datasets.", show_default=False)] = None,
+    dataset_name: Annotated[Optional[str], typer.Option(
+        "--dataset-name", help="Jobs of datasets whose name contains this text (any case).", show_default=False)] = None,
 ) -> None:
-    """List jobs, newest first; says on stderr when the list is cut at --limit.
+    """List jobs, newest first; says on stderr when the list is cut at --limit (or a search at its bound).
 
     \b
     Example: sc job list --status failed --type dataset_conversion
+    Example: sc job list --user a@example.org --param sensor=4D
     """
     from sccli.cli.job_view import job_list
 
-    job_list(ctx.obj, status, job_type, dataset, limit, show_all, as_json, fmt, wide=wide)
+    job_list(ctx.obj, status, job_type, dataset, limit, show_all, as_json, fmt, wide=wide, param=param, user=user,
+             dataset_name=dataset_name)
 
 
 TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]
@@ -181,3 +189,4 @@ def types(
 # The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
 for _name in ("cancel", "retry", "purge", "logs", "wait"):
     app.command(_name)(getattr(job_ops, _name))
+app.command("delete")(job_delete.delete)

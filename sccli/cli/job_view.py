@@ -110,10 +110,14 @@ def job_list(
     fmt: OutputFormat | None = None,
     *,
     wide: bool = False,
+    param: Sequence[str] | None = None,
+    user: str | None = None,
+    dataset_name: str | None = None,
 ) -> None:
     """``sc job list``: jobs, newest first; says on stderr when the list is cut at ``limit``."""
     a.wide = wide
     from sccli.domain import is_builtin_type, is_valid_uuid
+    from sccli.job_search import JobSearch, parse_param_filter, search_jobs
     from sccli.store.base import JobQuery
 
     if dataset is not None and not is_valid_uuid(dataset):
@@ -122,13 +126,24 @@ def job_list(
         if not is_builtin_type(name):  # only a type that is not built in needs the plugins looked up
             a.queue().check_type(name)
     query = JobQuery(status=[s.value for s in status] if status else None, job_type=list(job_type) if job_type else None, dataset_uuid=dataset)
-    jobs = a.store.find_jobs(query, limit=None if show_all else limit)
-    if len(jobs) == limit and not show_all:
-        say_cut(a, len(jobs), a.store.count_jobs(query))
+    search = JobSearch(query, [parse_param_filter(p) for p in param or []], _text(user, "--user"), _text(dataset_name, "--dataset-name"))
+    page = search_jobs(a.store, search, limit=None if show_all else limit)
+    jobs = page.items
+    for notice in page.notices:
+        a.info(notice)
+    if not show_all:
+        say_cut(a, len(jobs), page.total)
     if as_json:
-        a.print_json(jobs)
+        a.print_page(jobs, page.total, page.limit, page.offset)
     else:
         a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+
+
+def _text(value: str | None, option: str) -> str | None:
+    """A search text: refused when empty (it would match everything, or nothing, silently)."""
+    if value is not None and not value.strip():
+        raise InvalidInput(f"{option} needs a non-empty value")
+    return value
 
 
 def say_cut(a: Application, shown: int, total: int) -> None:

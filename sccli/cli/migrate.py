@@ -228,7 +228,7 @@ def list_migrations(
     a: Application = ctx.obj
     rows = _migration(a).migrations(limit)
     if as_json:
-        a.print_json(rows)
+        a.print_page(rows, limit=limit)
         return
     columns = ["migration_id", "status", "started_at", "actor", "examined", "jobs_created", "delayed", "with_problems"]
     a.print_table(rows, columns, fmt=fmt, headers=["MIGRATION", "STATUS", "STARTED", "BY", "EXAMINED", "CREATED", "WAITING", "PROBLEMS"], title="Migrations")

@@ -37,6 +37,9 @@ def overview(
     check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
+    section: Annotated[Optional[str], typer.Option(
+        "--section", help="Only this table: queue, paused, types, services or failures (needed by --format csv/jsonl).",
+        show_default=False)] = None,
 ) -> None:
     """Queue counts by status and type, health and its issues, active services, recent activity, errors.
 
@@ -51,7 +54,7 @@ def overview(
     if watch:
         _watch(a, monitor_view.read_monitor(a), interval)
         return
-    monitor_view.overview_once(a, fmt, as_json)
+    monitor_view.overview_once(a, fmt, as_json, section)
 
 
 def _watch(a: Application, monitor: JobMonitor, interval: float) -> None:
@@ -89,7 +92,10 @@ def stale(
     jobs = monitor.get_stale_jobs()
     recovered = monitor.requeue_stale_jobs() if requeue else None
     if as_json:
-        a.print_json({"stale_jobs": jobs, "requeued": recovered} if requeue else jobs)
+        if requeue:
+            a.print_json({"stale_jobs": jobs, "requeued": recovered})
+        else:
+            a.print_page(jobs)
         return
     rows = [{**j, "why": REASONS[j["stale_reason"]]} for j in jobs]
     a.print_table(rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"], fmt=fmt,
@@ -124,9 +130,14 @@ def failed(
     groups = monitor.get_failure_groups(hours, job_type, signature)
     result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None
     if as_json:
-        a.print_json({"groups": groups, "retry": result} if retry else groups)
+        if retry:
+            a.print_json({"groups": groups, "retry": result})
+        else:
+            a.print_page(groups)
         return
-    rows = [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
+    from sccli.cli.monitor_view import machine_format
+
+    rows = groups if machine_format(fmt) else [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
     # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
     a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
                   title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])

@@ -15,12 +15,19 @@ if TYPE_CHECKING:
     from sccli.monitor import JobMonitor
 
 Section = tuple[str, list[dict[str, Any]], list[str], list[str]]
+#: ``--section`` names of the overview's tables, in the order of :func:`overview_sections`.
+SECTIONS = ("queue", "paused", "types", "services", "failures")
 HEALTH_STYLES = {"healthy": "bold green", "warning": "bold yellow", "critical": "bold red", "unknown": "bold magenta"}
 BAR_WIDTH = 40
 
 
 def overview_sections(ov: dict[str, Any]) -> list[Section]:
-    """The overview as titled tables (rows, columns, headers)."""
+    """The overview as titled tables (rows, columns, headers); "paused" only when something is."""
+    return [section for name, section in named_sections(ov).items() if name != "paused" or section[1]]
+
+
+def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
+    """The overview's tables by ``--section`` name, in :data:`SECTIONS` order ("paused" maybe empty)."""
     qs = ov["queue_stats"]
     queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in JOB_STATUS_VALUES]
     types = [{"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)} for t, n in qs["job_types"].items()]
@@ -31,15 +38,25 @@ def overview_sections(ov: dict[str, Any]) -> list[Section]:
     ]
     errors = [{"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])} for e in ov["error_summary"]["by_job_type"]]
     paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
-    sections: list[Section] = [
-        ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
-        ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
-        ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"], ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
-        ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
-    ]
-    if paused:  # only when something is paused: sc queue resume lifts it
-        sections.insert(1, ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]))
-    return sections
+    return {
+        "queue": ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
+        # only shown when something is paused: sc queue resume lifts it
+        "paused": ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]),
+        "types": ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
+        "services": ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"],
+                     ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
+        "failures": ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
+    }
+
+
+def check_section(section: str | None, fmt: Any) -> None:
+    """One table per CSV/JSONL stream: those formats need ``--section``; an unknown name is refused."""
+    from sccli.errors import InvalidInput
+
+    if section is None and machine_format(fmt):
+        raise InvalidInput(f"--format {getattr(fmt, 'value', fmt)} prints one table: choose it with --section ({'|'.join(SECTIONS)})")
+    if section is not None and section not in SECTIONS:
+        raise InvalidInput(f"--section must be one of {', '.join(SECTIONS)}, got {section[:40]!r}")
 
 
 def health_line(ov: dict[str, Any]) -> str:
@@ -66,8 +83,12 @@ def overview_frame(ov: dict[str, Any]) -> Any:
     return Group(*parts)
 
 
-def print_overview(a: Application, ov: dict[str, Any], fmt: Any) -> None:
-    """The overview on a terminal as one frame, else as plain/markdown/csv tables."""
+def print_overview(a: Application, ov: dict[str, Any], fmt: Any, section: str | None = None) -> None:
+    """The overview on a terminal as one frame, else as plain/markdown/csv tables; ``section``: that table alone."""
+    if section is not None:
+        title, rows, columns, headers = named_sections(ov)[section]
+        a.print_table(rows, columns, fmt=fmt, title=title, headers=headers)
+        return
     name = getattr(fmt, "value", fmt)
     if name == "table" or (name is None and sys.stdout.isatty()):
         a.console.print(overview_frame(ov))
@@ -86,8 +107,10 @@ def read_monitor(a: Application) -> JobMonitor:
     return JobMonitor(a.store, settings=a.settings)
 
 
-def overview_once(a: Application, fmt: Any = None, as_json: bool = False) -> None:
+def overview_once(a: Application, fmt: Any = None, as_json: bool = False, section: str | None = None) -> None:
     """``sc monitor overview``: one snapshot; a store that cannot be read fails (exit 3)."""
+    if not as_json:
+        check_section(section, fmt)
     ov = read_monitor(a).get_queue_overview()
     if ov["health_status"]["overall"] == "unknown":  # --watch keeps going; a one-shot overview fails like any command
         from sccli.errors import EXIT_STORE_UNREACHABLE
@@ -96,7 +119,7 @@ def overview_once(a: Application, fmt: Any = None, as_json: bool = False) -> Non
     if as_json:
         a.print_json(ov)
     else:
-        print_overview(a, ov, fmt)
+        print_overview(a, ov, fmt, section)
 
 
 def overview_check(a: Application) -> NoReturn:
@@ -129,10 +152,15 @@ REPORT_COLUMNS = ["_id", "count", "completed", "failed", "cancelled", "success_r
 REPORT_HEADERS = ["TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS"]
 
 
+def machine_format(fmt: Any) -> bool:
+    """csv or jsonl: cells are values for a program (a rate as 0.45, not "45.0%")."""
+    return getattr(fmt, "value", fmt) in ("csv", "jsonl")
+
+
 def only_tables(fmt: Any) -> bool:
     """An explicit plain, markdown or csv format: stdout gets the tables alone (prose goes to
     stderr), so ``report --format csv > r.csv`` loads in a spreadsheet."""
-    return getattr(fmt, "value", fmt) in ("plain", "markdown", "csv")
+    return getattr(fmt, "value", fmt) in ("plain", "markdown", "csv", "jsonl")
 
 
 def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
@@ -141,7 +169,7 @@ def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
     out.write(f"Performance report: {cell(period['start'])} to {cell(period['end'])} UTC ({period['days']} days)\n")
     out.write(f"{summary['total_jobs']} jobs ended: {summary['completed']} completed, {summary['failed']} failed, {summary['cancelled']} cancelled; "
               f"success rate {summary['success_rate']:.1%}\n\n")
-    rows = [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
+    rows = report["by_job_type"] if machine_format(fmt) else [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
     a.print_table(rows, REPORT_COLUMNS, fmt=fmt, title="By job type (durations in seconds)", headers=REPORT_HEADERS)
     out.write(f"\nPer day, the last {len(report['daily'])} days (█ completed, ░ failed)\n")
     for line in daily_chart(report["daily"]):

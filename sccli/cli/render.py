@@ -25,6 +25,7 @@ class OutputFormat(str, Enum):
     plain = "plain"
     markdown = "markdown"
     csv = "csv"
+    jsonl = "jsonl"  # one JSON object per row (the whole record), for streams and scripts
 
 
 def json_default(value: Any) -> Any:
@@ -129,6 +130,12 @@ def table(
 ) -> None:
     heads = list(headers or columns)
     name = _format_name(fmt)
+    if name == "jsonl":
+        from sccli.serialize import public
+
+        for row in rows:
+            sys.stdout.write(json.dumps(public(row), default=json_default, ensure_ascii=False) + "\n")
+        return
     if name in ("table", "plain"):
         wide = getattr(app, "wide", False)
         when = compact_time if name == "table" else None  # a terminal gets short times; a pipe keeps them whole

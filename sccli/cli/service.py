@@ -91,7 +91,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     for row in rows:
         row["paused"] = _paused_for(row, paused)
     if as_json:
-        a.print_json(rows)
+        a.print_page(rows)
         return
     if not rows:
         a.info("no service has registered yet (start one with: sc service run SETTINGS.json)")

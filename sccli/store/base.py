@@ -284,6 +284,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         """Datasets filtered by status and/or uuid, ordered by uuid."""
 
     @abstractmethod
+    def find_dataset_uuids(self, user: str | None, name_contains: str | None, limit: int) -> list[str]:
+        """The uuids of at most ``limit`` datasets of ``user`` (exact) whose ``name`` contains
+        ``name_contains`` (any case). Neither field has an index on the portal's collection: a
+        bounded scan (``query_shapes.SCANS``)."""
+
+    @abstractmethod
     def update_dataset(
         self, uuid: str, expect_status: str | None, fields: dict[str, Any]
     ) -> bool:

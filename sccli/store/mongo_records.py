@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,16 @@ class MongoRecords:
         if limit:
             cursor = cursor.limit(limit)
         return [normalize(d) for d in cursor]
+
+    @guard
+    def find_dataset_uuids(self, user: str | None, name_contains: str | None, limit: int) -> list[str]:
+        filt: dict[str, Any] = {}
+        if user is not None:
+            filt["user"] = user
+        if name_contains is not None:
+            filt["name"] = {"$regex": re.escape(name_contains), "$options": "i"}
+        cursor = self.coll("datasets").find(filt, {"uuid": 1, "_id": 0}).limit(int(limit))
+        return [str(d["uuid"]) for d in cursor if d.get("uuid") is not None]
 
     @guard
     def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:

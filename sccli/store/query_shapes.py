@@ -123,4 +123,9 @@ SHAPES: tuple[QueryShape, ...] = (
 #: Whole-collection reads allowed on purpose, each with its reason.
 SCANS: dict[QueryShape, str] = {
     _q("datasets"): "the migration counts every dataset by status once per run (it reads them all anyway)",
+    # sc job list --user/--dataset-name: the portal's visstoredatas has no index on user or name
+    # (and sccli does not add indexes to it); the scan stops at job_search.DATASET_MATCH_LIMIT matches.
+    _q("datasets", ["user"]): "job search by dataset owner: bounded scan (no index on the portal's user field)",
+    _q("datasets", ["name"]): "job search by dataset name (a substring: no index can serve it): bounded scan",
+    _q("datasets", ["user", "name"]): "job search by dataset owner and name: bounded scan, as above",
 }

@@ -49,6 +49,17 @@ class SqliteRecords:
         sql = f"SELECT doc FROM {self.names['datasets']}{where} ORDER BY uuid LIMIT {int(limit) if limit else -1}"
         return [codec.loads(r[0]) for r in self._read(sql, params)]
 
+    def find_dataset_uuids(self, user: str | None, name_contains: str | None, limit: int) -> list[str]:
+        clauses, params = ["1"], []
+        if user is not None:
+            clauses.append("json_extract(doc, '$.user') = ?")
+            params.append(user)
+        if name_contains is not None:  # instr, not LIKE: % and _ in the text are plain characters
+            clauses.append("instr(lower(json_extract(doc, '$.name')), lower(?)) > 0")
+            params.append(name_contains)
+        sql = f"SELECT uuid FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} LIMIT {int(limit)}"
+        return [str(r[0]) for r in self._read(sql, params)]
+
     def update_dataset(self, uuid: str, expect_status: str | None, fields: dict[str, Any]) -> bool:
         table = self.names["datasets"]
         with self._write() as conn:

@@ -76,6 +76,8 @@ def read_commands(s: dict[str, Any]) -> list[list[str]]:
         ["job", "list", "--dataset", "not-a-uuid"], ["job", "list", "--type", "no_such_type"], ["-vq", "job", "list", "--format=plain"],
         ["dataset", "show", DATASET], ["dataset", "show", DATASET, "--json"], ["dataset", "show", "-f", "csv", DATASET],
         ["dataset", "show", "00000000-0000-0000-0000-000000000000"], ["--no-color", "dataset", "show", DATASET],
+        ["job", "list", "--dataset-name", "SCAN", "--json"], ["job", "list", "-p", "format=lz4", "--format", "jsonl"],
+        ["job", "list", "--user", "nobody@example.org", "-u", "x@example.org"], ["job", "list", "--param", "format"],
     ]
 
 
@@ -88,7 +90,8 @@ def test_read_commands_print_what_the_typer_app_prints(store_env: dict[str, Any]
 
 def test_monitor_overview_prints_what_the_typer_app_prints(store_env: dict[str, Any]) -> None:
     env = store_env["env"]
-    for args in (["monitor", "overview"], ["monitor", "overview", "--json"], ["monitor", "overview", "-f", "csv"], ["monitor", "overview", "--check"]):
+    for args in (["monitor", "overview"], ["monitor", "overview", "--json"], ["monitor", "overview", "-f", "csv"], ["monitor", "overview", "--check"],
+                 ["monitor", "overview", "-f", "csv", "--section", "queue"], ["monitor", "overview", "--section", "nope"]):
         code, out, err = run(FAST, args, env)
         assert (code, masked(out), masked(err)) == (lambda r: (r[0], masked(r[1]), masked(r[2])))(run(TYPER, args, env)), args
     assert run(FAST, ["monitor", "overview", "--check"], env)[0] == 2  # a failed job with no service: critical

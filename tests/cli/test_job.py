@@ -41,7 +41,7 @@ def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
     assert [r["JOB ID"] for r in rows] == [job["job_id"]] and rows[0]["STATUS"] == "pending"
 
-    assert json.loads(sc("job", "list", "--status", "completed", "--json").stdout) == []
+    assert json.loads(sc("job", "list", "--status", "completed", "--json").stdout) == {"items": [], "total": 0, "limit": 50, "offset": 0}
     assert "| dataset_conversion |" in sc("job", "list", "--format", "markdown").stdout
 
     cancelled = sc("job", "cancel", job["job_id"], "--reason", "operator said so")

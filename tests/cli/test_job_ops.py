@@ -152,7 +152,7 @@ def test_list_says_when_it_is_cut(sc: Any, queue: JobQueue) -> None:
     assert cut.stderr.strip() == "showing 3 of 4; --limit N or --all for more"
     assert len(cut.stdout.strip().splitlines()) == 1 + 3
     everything = sc("job", "list", "--limit", "3", "--all", "--json")
-    assert len(json.loads(everything.stdout)) == 4 and everything.stderr == ""
+    assert len(json.loads(everything.stdout)["items"]) == 4 and everything.stderr == ""
     assert sc("job", "list", "--limit", "4").stderr == ""
 
 
@@ -173,8 +173,8 @@ def test_dataset_list_says_when_it_is_cut(sc: Any, queue: JobQueue) -> None:
         add_dataset(queue.store, "conversion error")
     add_dataset(queue.store, "done")
     cut = sc("dataset", "list", "--status", "conversion error", "--limit", "2", "--json")
-    assert len(json.loads(cut.stdout)) == 2 and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
-    assert len(json.loads(sc("dataset", "list", "--limit", "2", "--all", "--json").stdout)) == 4
+    assert json.loads(cut.stdout)["total"] == 3 and len(json.loads(cut.stdout)["items"]) == 2 and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
+    assert len(json.loads(sc("dataset", "list", "--limit", "2", "--all", "--json").stdout)["items"]) == 4
     assert "conversion queued" in sc("dataset", "list", "--help").stdout  # the statuses are listed
 
 

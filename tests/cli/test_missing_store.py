@@ -69,7 +69,7 @@ def test_a_writing_command_creates_it_and_reads_then_work(tmp_path: Path) -> Non
     assert CliRunner().invoke(app, [*db, "dataset", "add"]).exit_code == 0
     assert store.is_file()
     listed = CliRunner().invoke(app, [*db, "dataset", "list", "--json"])
-    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 1
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)["items"]) == 1
 
 
 @pytest.mark.usefixtures("clean_env")

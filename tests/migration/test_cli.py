@@ -87,7 +87,7 @@ def test_run_json_then_rerun_then_validate(sc: Callable[..., Any], cli_legacy: L
         cli_legacy.store.update_dataset(uid, None, {"status": "failed"})
     valid = sc("validate")
     assert valid.exit_code == 0 and valid.stdout.startswith("valid")
-    listed = json.loads(sc("list", "--json").stdout)
+    listed = json.loads(sc("list", "--json").stdout)["items"]
     assert [m["migration_id"] for m in listed] == [second["migration_id"], first["migration_id"]]
 
 

@@ -65,7 +65,7 @@ def test_check_exit_codes(db: str, store: Store, tmp_path: Path) -> None:
 def test_stale_and_requeue(db: str, store: Store) -> None:
     ids = seed(store)
     listed = sc(db, "stale", "--json")
-    assert [j["job_id"] for j in json.loads(listed.stdout)] == [ids["silent"]]
+    assert [j["job_id"] for j in json.loads(listed.stdout)["items"]] == [ids["silent"]]
     table = sc(db, "stale", "--format", "plain")
     assert "service alive but the job stopped heartbeating" in table.stdout
     out = sc(db, "stale", "--requeue", "--json")
@@ -75,7 +75,7 @@ def test_stale_and_requeue(db: str, store: Store) -> None:
 
 def test_failed_groups_and_retry(db: str, store: Store) -> None:
     ids = seed(store)
-    groups = json.loads(sc(db, "failed", "--json").stdout)
+    groups = json.loads(sc(db, "failed", "--json").stdout)["items"]
     assert [(g["job_type"], g["signature"], g["count"]) for g in groups] == [("google_sync", "HTTP <n> from drive", 2)]
     dry = sc(db, "failed", "--retry", "--dry-run", "--signature", groups[0]["signature_id"], "--format", "plain")
     assert dry.exit_code == 0 and "would retry 2 jobs" in dry.stderr

@@ -96,5 +96,5 @@ def test_a_workers_document_whose_pid_was_reused_is_not_signalled(sqlite_spec: S
     refused(stop(sqlite_spec), "no live service on")
     refused(stop(sqlite_spec, "--worker-id", "ghost"), "no live service ghost")
     assert sleeper.poll() is None
-    rows = json.loads(sc(sqlite_spec, "service", "status", "--json").stdout)
+    rows = json.loads(sc(sqlite_spec, "service", "status", "--json").stdout)["items"]
     assert [(r["worker_id"], r["state"]) for r in rows] == [("ghost", "dead")]

@@ -106,13 +106,13 @@ def test_pid_file_status_and_stop(sqlite_spec: StoreSpec, tmp_path: Path, servic
     store = sqlite_spec.open()
     wait_for(lambda: store.list_workers(), what="worker document")
     status = run_cli("--db", sqlite_spec.url, "service", "status", "--json")
-    rows = json.loads(status.stdout)
+    rows = json.loads(status.stdout)["items"]
     assert [(r["pid"], r["state"]) for r in rows] == [(first.pid, "running")]
     stop = run_cli("--db", sqlite_spec.url, "service", "stop", "--pid-file", str(pid_file), "--wait", "20")
     assert stop.returncode == 0, stop.stderr
     assert first.wait() == 0 and not pid_file.exists()
     assert "replaced stale PID file" in first.log()
-    rows = json.loads(run_cli("--db", sqlite_spec.url, "service", "status", "--json").stdout)
+    rows = json.loads(run_cli("--db", sqlite_spec.url, "service", "status", "--json").stdout)["items"]
     assert rows[0]["state"] == "stopped"
 
 

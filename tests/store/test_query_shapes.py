@@ -129,6 +129,14 @@ def _workload(tmp_path: Any) -> None:
                   JobQuery(dataset_uuid=ds), JobQuery(dataset_uuid=ds, status=["pending"])):
         queue.list_jobs(query)
         store.count_jobs(query)
+    from sccli.job_delete import deletable_job, delete_job
+    from sccli.job_search import JobSearch, parse_param_filter, search_jobs
+
+    lz4 = [parse_param_filter("format=lz4")]
+    for search in (JobSearch(user="u@x"), JobSearch(dataset_name="test"), JobSearch(user="u@x", dataset_name="t", params=lz4),
+                   JobSearch(JobQuery(status=["failed"]), dataset_name="test"), JobSearch(params=lz4)):
+        search_jobs(store, search)
+    delete_job(store, Settings(log_dir=str(tmp_path)), deletable_job(store, a["job_id"]), "cli:test@host")
     queue.sweep(60, starvation_minutes=1)
     settings = Settings(in_data_dir=str(tmp_path), out_data_dir=str(tmp_path), sync_data_dir=str(tmp_path), auth_dir=str(tmp_path))
     monitor = JobMonitor(store, settings=settings, queue=queue)
