@@ -110,7 +110,7 @@ def queue_stats(state: State, caller: Caller) -> JSONResponse:
 
 #: The query parameters of ``GET /api/v1/jobs``: any other is refused (a typo such as
 #: ``stauts=failed`` must not silently list every job).
-LIST_PARAMETERS = frozenset({"status", "job_type", "dataset_uuid", "limit", "offset"})
+LIST_PARAMETERS = frozenset({"status", "job_type", "dataset_uuid", "limit", "offset", "param", "user", "dataset_name"})
 
 
 def known_list_parameters(request: Request) -> None:
@@ -129,16 +129,27 @@ def list_jobs(
     dataset_uuid: Annotated[Optional[str], Query(description="Filter by dataset UUID.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size (at most {MAX_PAGE}).")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Jobs to skip.")] = 0,
+    param: Annotated[Optional[list[str]], Query(
+        description="Parameter key=value (repeatable), matched in the newest 5000 jobs the other filters select.")] = None,
+    user: Annotated[Optional[str], Query(min_length=1, description="Jobs of this user's datasets.")] = None,
+    dataset_name: Annotated[Optional[str], Query(min_length=1, description="Jobs of datasets whose name contains this.")] = None,
 ) -> JSONResponse:
-    """Jobs newest first, filtered and paginated, with the total that match."""
+    """Jobs newest first, filtered and paginated, with the total that match (``notices`` say where a
+    search reached its bound: see ``sccli.job_search``)."""
+    from sccli.job_search import JobSearch, parse_param_filter, search_jobs
+
     for name in job_type or []:
         try:
             state.queue.check_type(name)
         except InvalidInput as exc:
             raise FieldInvalid(str(exc), ("query", "job_type")) from None
+    try:
+        filters = [parse_param_filter(p) for p in param or []]
+    except InvalidInput as exc:
+        raise FieldInvalid(str(exc), ("query", "param")) from None
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
-    page = state.queue.list_jobs(query, limit=limit, offset=offset)
-    body = {"jobs": [job_json(j) for j in page], "total": state.queue.count_jobs(query), "limit": limit, "offset": offset}
+    page = search_jobs(state.queue.store, JobSearch(query, filters, user, dataset_name), limit=limit, offset=offset)
+    body = {"jobs": [job_json(j) for j in page.items], "total": page.total, "limit": limit, "offset": offset, "notices": page.notices}
     return JSONResponse(body)
 
 

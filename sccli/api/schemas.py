@@ -160,9 +160,10 @@ class JobPage(BaseModel):
     """One page of ``GET /api/v1/jobs``, newest first."""
 
     jobs: list[Job]
-    total: int = Field(description="How many jobs match the filters.")
+    total: int = Field(description="How many jobs match the filters (of the jobs scanned, with `param`).")
     limit: int
     offset: int
+    notices: list[str] = Field(default_factory=list, description="Where a search reached its bound (`param`, `user`).")
 
 
 class QueueStats(BaseModel):
