@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import DatasetStatus
@@ -77,7 +78,7 @@ def _extra_fields(extra_json: str | None) -> dict[str, Any]:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    uuid: Annotated[str, typer.Argument(help="Dataset UUID.")],
+    uuid: Annotated[str, typer.Argument(help="Dataset UUID.", autocompletion=complete.dataset_uuids)],
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     wide: WideOpt = False,
@@ -123,7 +124,7 @@ def list_datasets(
 @app.command("set-status")
 def set_status(
     ctx: typer.Context,
-    uuid: Annotated[str, typer.Argument(help="Dataset UUID.")],
+    uuid: Annotated[str, typer.Argument(help="Dataset UUID.", autocompletion=complete.dataset_uuids)],
     status: Annotated[str, typer.Argument(help="The new status, e.g. 'conversion queued' (quote statuses with spaces).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (required): recorded in job_events with you as the actor.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Allow a move the transition table refuses (recorded as forced).")] = False,

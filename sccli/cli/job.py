@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sccli.cli import job_delete, job_ops
+from sccli.cli import complete, job_delete, job_ops
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import JobStatus
@@ -69,8 +69,8 @@ def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset UUID.")],
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type, e.g. dataset_conversion.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset UUID.", autocompletion=complete.dataset_uuids)],
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type, e.g. dataset_conversion.", autocompletion=complete.job_types)],
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed).")] = None,
     params_json: Annotated[Optional[str], typer.Option("--params-json", help="Parameters as a JSON object, or @file.")] = None,
     priority: Annotated[Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")] = None,
@@ -103,7 +103,7 @@ def create(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
     as_json: JsonOpt = False,
 ) -> None:
     """Show a job, its history, its log file and progress, and why it is not running yet.
@@ -120,8 +120,10 @@ def show(
 def list_jobs(
     ctx: typer.Context,
     status: Annotated[Optional[list[JobStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
-    job_type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Filter by job type (repeatable).", show_default=False)] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Filter by dataset UUID.", show_default=False)] = None,
+    job_type: Annotated[Optional[list[str]], typer.Option(
+        "--type", "-t", help="Filter by job type (repeatable).", show_default=False, autocompletion=complete.job_types)] = None,
+    dataset: Annotated[Optional[str], typer.Option(
+        "--dataset", "-d", help="Filter by dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")] = 50,
     show_all: Annotated[bool, typer.Option("--all", help="Every matching job (no --limit).")] = False,
     as_json: JsonOpt = False,
@@ -153,7 +155,7 @@ TYPE_HEADERS = ["PARAMETER", "TYPE", "REQUIRED", "DEFAULT", "PATH", "DESCRIPTION
 @app.command("types")
 def types(
     ctx: typer.Context,
-    job_type: Annotated[Optional[str], typer.Argument(help="Only this job type.")] = None,
+    job_type: Annotated[Optional[str], typer.Argument(help="Only this job type.", autocompletion=complete.job_types)] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.confirm import YesOpt, confirm_write
 from sccli.cli.context import Application
 from sccli.cli.options import JsonOpt
@@ -14,7 +15,7 @@ from sccli.cli.options import JsonOpt
 
 def delete(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID (or a unique prefix of at least 6 characters).")],
+    job_id: Annotated[str, typer.Argument(help="Job ID (or a unique prefix of at least 6 characters).", autocompletion=complete.job_ids)],
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit event.")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,

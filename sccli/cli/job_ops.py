@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.confirm import DryRunOpt, YesOpt, confirm_write
 from sccli.cli.context import Application
 from sccli.cli.options import JsonOpt
@@ -48,10 +49,13 @@ CancelStatusOpt = Annotated[
 RetryStatusOpt = Annotated[
     Optional[list[RetryableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
 ]
-TypeFilterOpt = Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Select jobs of this type (repeatable).", show_default=False)]
-DatasetFilterOpt = Annotated[Optional[str], typer.Option("--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False)]
+TypeFilterOpt = Annotated[Optional[list[str]], typer.Option(
+    "--type", "-t", help="Select jobs of this type (repeatable).", show_default=False, autocompletion=complete.job_types)]
+DatasetFilterOpt = Annotated[Optional[str], typer.Option(
+    "--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids)]
 OlderThanOpt = Annotated[Optional[str], typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False)]
-IdsArg = Annotated[Optional[list[str]], typer.Argument(metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False)]
+IdsArg = Annotated[Optional[list[str]], typer.Argument(
+    metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False, autocompletion=complete.job_ids)]
 
 
 def _select_ids(
@@ -190,7 +194,7 @@ def retry(
 
 def purge(
     ctx: typer.Context,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending jobs of this type.")],
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending jobs of this type.", autocompletion=complete.job_types)],
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
@@ -224,7 +228,7 @@ def purge(
 
 def logs(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines until the job ends.")] = False,
     tail: Annotated[int, typer.Option("--tail", min=0, help="Print the last N lines (0: none, e.g. with --follow).")] = 200,
     as_json: JsonOpt = False,
@@ -326,7 +330,7 @@ def _print_from(a: Application, path: Any, offset: int) -> int | None:
 
 def wait(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.")],
+    job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
     timeout: Annotated[Optional[float], typer.Option("--timeout", min=0, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import InvalidInput
@@ -109,8 +110,9 @@ def stale(
 def failed(
     ctx: typer.Context,
     hours: Annotated[float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")] = 24.0,
-    job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
-    signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
+    job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.", autocompletion=complete.job_types)] = None,
+    signature: Annotated[Optional[str], typer.Option(
+        "--signature", help="Only this signature (its id, or part of its text).", autocompletion=complete.signatures)] = None,
     retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
     fmt: FormatOpt = None,

@@ -6,12 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt
 
 app = typer.Typer(help="Pause and resume the queue by job type (every service honours it), and show what is paused.", no_args_is_help=True)
 
-TypesArg = Annotated[Optional[list[str]], typer.Argument(metavar="[TYPE]...", help="Job types (none: every type).", show_default=False)]
+TypesArg = Annotated[Optional[list[str]], typer.Argument(
+    metavar="[TYPE]...", help="Job types (none: every type).", show_default=False, autocompletion=complete.job_types)]
 
 
 def _check_types(a: Application, types: list[str] | None) -> list[str] | None:
