@@ -51,6 +51,13 @@ class JobSearch:
     params: Sequence[ParamFilter] = ()
     user: str | None = None
     dataset_name: str | None = None
+    error_contains: str | None = None  # text in the job's error (any case): scanned like ``params``
+
+    def matches(self, job: dict[str, Any]) -> bool:
+        """Whether ``job`` passes the filters no index serves (``params``, ``error_contains``)."""
+        if self.error_contains and self.error_contains.lower() not in str(job.get("error") or "").lower():
+            return False
+        return all(p.matches(job.get("parameters")) for p in self.params)
 
 
 @dataclass
@@ -73,15 +80,15 @@ def search_jobs(
     query = _with_datasets(store, search, notices)
     if query is None:
         return SearchPage([], 0, limit, offset, notices)
-    if not search.params:
+    if not search.params and not search.error_contains:
         items = store.find_jobs(query, limit=limit, offset=offset)
         total = len(items) + offset if limit is None or len(items) < limit else store.count_jobs(query)
         return SearchPage(items, total, limit, offset, notices)
     scanned = store.find_jobs(query, limit=scan_limit)
-    matches = [job for job in scanned if all(p.matches(job.get("parameters")) for p in search.params)]
+    matches = [job for job in scanned if search.matches(job)]
     if len(scanned) >= scan_limit and (everything := store.count_jobs(query)) > scan_limit:
         notices.append(
-            f"--param: searched the newest {scan_limit} of {everything} jobs (parameters have no index); "
+            f"--param: searched the newest {scan_limit} of {everything} jobs (parameters and errors have no index); "
             "narrow it with --type, --status, --dataset or --user"
         )
     end = None if limit is None else offset + limit

@@ -4,13 +4,15 @@ fragments htmx polls to keep the overview and a running job current without a re
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sccli.api.dashboard import views
 from sccli.api.dashboard.web import Page, page
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, NotFound
+from sccli.jobids import resolve_job_id
 
 pages = APIRouter(include_in_schema=False)
 Current = Annotated[Page, Depends(page)]
@@ -38,15 +40,26 @@ def jobs_page(
     dataset: str = "",
     error: str = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> HTMLResponse:
-    """Jobs newest first, filtered by status, type, dataset and error text, 50 a page."""
-    wanted = views.JobFilter([s for s in status if s], [t for t in job_type if t], dataset.strip(), error.strip()[:200], page)
-    common = {"active": "jobs", "statuses": views.STATUSES, "types": current.state.queue.known_types, "filter": wanted}
+    param: Annotated[list[str], Query()] = [],  # noqa: B006
+    user: str = "",
+    dataset_name: str = "",
+    id: str = "",  # noqa: A002 (the id box: jumps to the job it names)
+) -> Response:
+    """Jobs newest first, filtered by status, type, dataset, error text, parameters and the
+    dataset's owner and name, 50 a page; ``id`` (a job id or unique prefix) opens that job."""
+    wanted = views.JobFilter([s for s in status if s], [t for t in job_type if t], dataset.strip(), error.strip()[:200], page,
+                             [p.strip() for p in param if p.strip()], user.strip()[:200], dataset_name.strip()[:200])
+    common = {"active": "jobs", "statuses": views.STATUSES, "types": current.state.queue.known_types, "filter": wanted, "wanted_id": id}
     try:
+        if id.strip():
+            return RedirectResponse(f"/jobs/{quote(resolve_job_id(current.state.store, id.strip()), safe='')}", status_code=303)
         found = views.jobs_page(current.state, wanted)
-    except InvalidInput as exc:
-        return current.render("jobs.html", status_code=422, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None, order="", **common)
+    except (InvalidInput, NotFound) as exc:
+        code = 404 if isinstance(exc, NotFound) else 422
+        return current.render("jobs.html", status_code=code, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None,
+                              order="", notices=[], **common)
     found.pop("filter")
+    found.setdefault("notices", [])
     return current.render("jobs.html", problem=None, **found, **common)  # type: ignore[arg-type]
 
 

@@ -107,6 +107,14 @@ class JobFilter:
     dataset: str = ""
     error: str = ""
     page: int = 1
+    param: list[str] = field(default_factory=list)  # key=value (see sccli.job_search)
+    user: str = ""
+    dataset_name: str = ""
+
+    @property
+    def searching(self) -> bool:
+        """Whether a filter no index serves on its own is set (parameter, dataset owner or name)."""
+        return bool(self.param or self.user or self.dataset_name)
 
     def check(self, state: ApiState) -> None:
         for s in self.status:
@@ -126,6 +134,8 @@ class JobFilter:
         """The query string of this filter at ``page``."""
         pairs = [("status", s) for s in self.status] + [("job_type", t) for t in self.job_type]
         pairs += [(k, v) for k, v in (("dataset", self.dataset), ("error", self.error)) if v]
+        pairs += [("param", p) for p in self.param]
+        pairs += [(k, v) for k, v in (("user", self.user), ("dataset_name", self.dataset_name)) if v]
         return urlencode([*pairs, ("page", str(page))])
 
 
@@ -133,6 +143,8 @@ def jobs_page(state: ApiState, wanted: JobFilter) -> dict[str, Any]:
     """One page of jobs with the total that match, in the order :func:`listing_order` names."""
     wanted.check(state)
     offset = (wanted.page - 1) * PAGE_SIZE
+    if wanted.searching:
+        return _search_page(state, wanted, offset)
     listing = Listing(state, wanted)
     scanned = None
     if wanted.error:
@@ -143,6 +155,17 @@ def jobs_page(state: ApiState, wanted: JobFilter) -> dict[str, Any]:
     pages = max(1, -(-total // PAGE_SIZE))
     return {"jobs": jobs, "total": total, "page": wanted.page, "pages": pages, "filter": wanted, "scanned": scanned,
             "first": offset + 1, "order": listing.order}
+
+
+def _search_page(state: ApiState, wanted: JobFilter, offset: int) -> dict[str, Any]:
+    """A page of a parameter / dataset owner / dataset name search (``sccli.job_search``), newest first."""
+    from sccli.job_search import JobSearch, parse_param_filter, search_jobs
+
+    search = JobSearch(wanted.query(), [parse_param_filter(p) for p in wanted.param], wanted.user or None,
+                       wanted.dataset_name or None, wanted.error or None)
+    found = search_jobs(state.store, search, limit=PAGE_SIZE, offset=offset)
+    return {"jobs": found.items, "total": found.total, "page": wanted.page, "pages": max(1, -(-found.total // PAGE_SIZE)),
+            "filter": wanted, "scanned": None, "first": offset + 1, "order": "newest first", "notices": found.notices}
 
 
 FINISHED = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
