@@ -21,6 +21,7 @@ from sccli.store.base import JobQuery
 
 DATASET = "550e8400-e29b-41d4-a716-446655440000"
 CREATE = ["job", "create", "--dataset", DATASET, "--type", "data_validation"]
+SYNC = ["job", "create", "--dataset", DATASET, "--type", "google_sync"]
 DEEP = '{"a":' * 5000 + "1" + "}" * 5000
 
 
@@ -58,6 +59,12 @@ CASES: dict[str, Case] = {
     "param no =": Case([*CREATE, "--param", "k"], 2, "--param needs key=value"),
     "param no key": Case([*CREATE, "--param", "=v"], 2, "--param needs key=value"),
     "param $ key": Case([*CREATE, "--param", "$k=1"], 2, "may not start with '$'"),
+    # values that reach a tool's configuration or command line (issue 19 item 1)
+    "rclone key injection through user_email": Case([*SYNC, "--param", "user_email=a@b.org\ntype = alias\nremote = /etc"], 2,
+                                                    "parameter 'user_email' contains a control character ('\\n')"),
+    "user_email not an email": Case([*SYNC, "--param", "user_email=root"], 2, "parameter 'user_email' must be an email address"),
+    "escape in data_url": Case([*SYNC, "--param", "data_url=1AbCdEfGhIjKl\x1b[2J"], 2, "parameter 'data_url' contains a control character"),
+    "newline in params-json": Case([*SYNC, "--params-json", '{"user_email": "a@b.org\\rscope = drive"}'], 2, "contains a control character"),
     "priority 7": Case([*CREATE, "--priority", "7"], 2, "priority must be 1-3"),
     "priority 0": Case([*CREATE, "--priority", "0"], 2, "priority must be 1-3"),
     "priority empty": Case([*CREATE, "--priority", ""], 2, "priority must be 1-3"),
