@@ -30,6 +30,9 @@ STATUS_NAMES = tuple(s.value for s in JobStatus)
 FINAL_STATUSES = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: The longest duration accepted (100 years): older than that is older than any job, and a
+#: longer one overflows the date arithmetic of a selection.
+MAX_DURATION_SECONDS = 100 * 365 * 86400
 #: How much of a log file is read from its end to find the last lines (bounded memory).
 _TAIL_CHUNK = 64 * 1024
 
@@ -40,10 +43,13 @@ def parse_duration(text: str) -> float:
     >>> parse_duration("2h")
     7200.0
     """
-    match = _DURATION.match(str(text))
+    match = _DURATION.fullmatch(str(text))
     if not match:
-        raise InvalidInput(f"bad duration {text!r} (use e.g. 30m, 2h, 7d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        raise InvalidInput(f"bad duration {str(text)[:60]!r} (use e.g. 30m, 2h, 7d)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION_SECONDS:
+        raise InvalidInput(f"duration {str(text)[:60]!r} is longer than 100 years (use e.g. 30m, 2h, 7d)")
+    return seconds
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:

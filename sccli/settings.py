@@ -139,8 +139,10 @@ def load_settings(path: str | Path | None) -> Settings:
     file = Path(path)
     if not file.exists():
         raise NotFound(f"settings file {file} not found")
+    from sccli.bounded import MAX_SETTINGS_BYTES, read_at_most
+
     try:
-        raw = file.read_bytes()
+        raw = read_at_most(file, MAX_SETTINGS_BYTES, "settings file")
     except OSError as exc:
         raise InvalidInput(f"settings file {file} cannot be read: {exc.strerror or exc}") from None
     from sccli.limits import decode_json
@@ -218,6 +220,8 @@ def _annotation(info: Any) -> Any:
         return Annotated[list[_annotation(info.item_type)], Meta(min_length=info.min_length)]  # type: ignore[misc]
     if isinstance(info, mi.DictType):
         return dict[_annotation(info.key_type), _annotation(info.value_type)]  # type: ignore[misc]
+    if isinstance(info, mi.LiteralType):
+        return Literal[info.values]  # e.g. api_roles' "viewer" or "operator"
     scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
     meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
     base = scalars[type(info)]  # type: ignore[index]
@@ -232,6 +236,8 @@ def _describe(info: Any, plural: bool = False) -> str:
         return " or ".join(_describe(t, plural) for t in info.types)
     if isinstance(info, mi.NoneType):
         return "null"
+    if isinstance(info, mi.LiteralType):
+        return "one of " + ", ".join(repr(v) for v in info.values)
     if isinstance(info, mi.ListType):
         text = f"list{'s' if plural else ''} of {_describe(info.item_type, plural=True)}"
         return text if plural else f"a {text}" + (" (not empty)" if info.min_length else "")

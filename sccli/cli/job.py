@@ -46,9 +46,13 @@ def _params_json(text: str) -> Any:
     from sccli.limits import decode_json
 
     if text.startswith("@"):
+        from sccli.bounded import MAX_PARAMETERS_FILE_BYTES, read_at_most
+
         path = Path(text[1:])
-        try:
-            text = path.read_text()
+        try:  # InvalidInput (too large) is a ValueError: its own words, not "cannot read"
+            text = read_at_most(path, MAX_PARAMETERS_FILE_BYTES, "--params-json file").decode("utf-8")
+        except InvalidInput:
+            raise
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
     return decode_json(text, "--params-json")

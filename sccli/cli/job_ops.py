@@ -16,7 +16,7 @@ import typer
 
 from sccli.cli.confirm import DryRunOpt, YesOpt, confirm_write
 from sccli.cli.context import Application
-from sccli.cli.options import JsonOpt
+from sccli.cli.options import JsonOpt, finite
 from sccli.domain import JobStatus
 from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 
@@ -24,6 +24,8 @@ from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 FOLLOW_POLL_SECONDS = 0.2
 #: How often ``wait`` re-reads the job.
 WAIT_POLL_SECONDS = 0.2
+#: The longest ``wait --timeout`` (a year; NaN and Infinity are refused: they waited forever).
+MAX_WAIT_SECONDS = 365 * 86400
 
 
 
@@ -68,7 +70,10 @@ def _select_ids(
     if ids:
         return list(ids), False
     wanted = [str(s.value) for s in statuses or list(allowed)]
-    seconds = ops.parse_duration(older_than) if older_than else None
+    try:
+        seconds = ops.parse_duration(older_than) if older_than else None
+    except InvalidInput as exc:
+        raise InvalidInput(f"--older-than: {exc}") from None
     jobs = ops.select_jobs(a.queue(), status=wanted, job_type=types, dataset=dataset, older_than_seconds=seconds)
     return [j["job_id"] for j in jobs], True
 
@@ -301,7 +306,8 @@ def _print_from(path: Any, offset: int) -> int:
 def wait(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job ID.")],
-    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", min=0, max=MAX_WAIT_SECONDS, callback=finite, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.
