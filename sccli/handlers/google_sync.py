@@ -75,12 +75,22 @@ def service_account(ctx: JobContext) -> Path:
         path = found[0]
     if not path.is_file():
         raise InvalidInput(f"service-account file {path} does not exist")
+    check_key(path)
+    return path
+
+
+def check_key(path: Path) -> None:
+    """PermanentError unless ``path`` holds a service-account key's shape (rclone would fail on
+    it at every attempt: a malformed key is not a transient failure)."""
     try:
-        if json.loads(path.read_text()).get("type") != "service_account":
-            raise PermanentError(f"{path.name} is not a Google service-account key")
+        key = json.loads(path.read_text(errors="replace"))
     except ValueError:
         raise PermanentError(f"{path.name} is not valid JSON") from None
-    return path
+    if not isinstance(key, dict) or key.get("type") != "service_account":
+        raise PermanentError(f"{path.name} is not a Google service-account key")
+    email, private = key.get("client_email"), key.get("private_key")
+    if not isinstance(email, str) or "@" not in email or not isinstance(private, str) or "PRIVATE KEY-----" not in private:
+        raise PermanentError(f"{path.name} is a malformed service-account key (client_email and a PEM private_key are required)")
 
 
 def remote_config(ctx: JobContext) -> tuple[dict[str, str], str]:

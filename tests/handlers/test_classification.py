@@ -66,12 +66,52 @@ CASES: dict[str, Case] = {
     "upload missing source": ("file_upload", lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]}, True),
     "upload remote without config": ("file_upload", lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]}, True),
     "rsync refused option": ("rsync_transfer", lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]}, True),
+    # refusals that will fail the same way again (issue 19): permanent, not retried
+    "extraction 300-byte member name": ("file_extraction", lambda j, t, m: {"archive_path": str(tar_with(j, ["n" * 300]))}, True),
+    "extraction 300-byte member name zip": ("file_extraction", lambda j, t, m: {"archive_path": str(zip_with(j, ["d/" + "n" * 300]))}, True),
+    "extraction 1,500-deep nesting": ("file_extraction", lambda j, t, m: {"archive_path": str(tar_with(j, ["d/" * 1500 + "f"]))}, True),
+    "rsync usage error (exit 1)": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 1, "rsync: syntax or usage error"),
+                                                                    {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
+    "rsync protocol error (exit 2)": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 2, "protocol incompatibility"),
+                                                                       {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
+    "google_sync malformed key": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), sa_key(j, '{"type": "service_account"}'),
+                                                                  {"data_url": "1AbCdEfGhIjKlMnOp"})[2], True),
+    "google_sync key not an object": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), sa_key(j, '["service_account"]'),
+                                                                      {"data_url": "1AbCdEfGhIjKlMnOp"})[2], True),
     "rsync missing tool": ("rsync_transfer", lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
     # failures that may pass: transient
     "google_sync rclone fails": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1], False),
     "rsync fails": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 23), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], False),
     "compression disk full": ("data_compression", lambda j, t, m: (dataset(j), full_disk(m), {})[2], False),
 }
+
+
+def tar_with(jobs: Jobs, names: list[str]) -> Path:
+    """A tar whose members have these names (each a one-byte file)."""
+    import io
+    import tarfile
+
+    path = dataset(jobs) / "hostile.tar"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return path
+
+
+def zip_with(jobs: Jobs, names: list[str]) -> Path:
+    import zipfile
+
+    path = dataset(jobs) / "hostile.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(name, "x")
+    return path
+
+
+def sa_key(jobs: Jobs, text: str) -> None:
+    (Path(jobs.settings.auth_dir) / "sa.json").write_text(text)
 
 
 def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,11 @@ from sccli.handlers.rsync import PARTIAL_DIR, TEMP_DIR
 from tests.handlers.conftest import has_partial, kill_midway, need_tool, slow_writes
 
 
+#: A service-account key of the right shape (the key itself is not real: nothing reaches Google).
+SA_KEY = '{"type": "service_account", "client_email": "x@y.iam.gserviceaccount.com", ' \
+         '"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"}'
+
+
 def tree(root: Path, n: int = 3, size: int = 4000) -> dict[str, bytes]:
     files = {f"d{i % 2}/f{i}.bin": os.urandom(size) for i in range(n)}
     for rel, data in files.items():
@@ -107,7 +112,7 @@ def test_google_sync_drive_config_and_refusals(jobs, settings, tmp_path):
     with pytest.raises(PermanentError, match="exactly one service-account"):
         remote_config(jobs.context(job))
     key = Path(settings.auth_dir) / "sa.json"
-    key.write_text('{"type": "service_account", "client_email": "x@y"}')
+    key.write_text(SA_KEY)
     keys, path = remote_config(jobs.context(job))
     assert keys["type"] == "drive" and keys["service_account_file"] == str(key) and keys["root_folder_id"] == "1AbCdEfGhIjKlMnOp"
     escape = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", service_account_file="../../etc/passwd")
@@ -128,7 +133,7 @@ def test_a_value_that_slipped_past_creation_cannot_add_an_rclone_key(jobs, setti
     secret = Path(settings.backup_dir) / "other-dataset"
     secret.mkdir()
     (secret / "secret.txt").write_text("not yours")
-    (Path(settings.auth_dir) / "sa.json").write_text('{"type": "service_account", "client_email": "x@y"}')
+    (Path(settings.auth_dir) / "sa.json").write_text(SA_KEY)
     monkeypatch.setattr("sccli.handlers.google_sync.check_parameters", lambda *a, **k: None)
     job = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", impersonate=True,
                    user_email=f"a@b.org\ntype = alias\nremote = {secret}")
@@ -141,7 +146,7 @@ def test_a_value_that_slipped_past_creation_cannot_add_an_rclone_key(jobs, setti
 
 
 def test_rclone_gets_its_configuration_one_key_per_variable(jobs, settings):
-    (Path(settings.auth_dir) / "sa.json").write_text('{"type": "service_account", "client_email": "x@y"}')
+    (Path(settings.auth_dir) / "sa.json").write_text(SA_KEY)
     job = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", impersonate=True, user_email="a@b.org")
     keys, _ = remote_config(jobs.context(job))
     env = rclone_env(keys)
