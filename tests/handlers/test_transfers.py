@@ -14,7 +14,6 @@ from sccli.handlers.google_sync import folder_id, rclone_env, remote_config
 from sccli.handlers.rsync import PARTIAL_DIR, TEMP_DIR
 from tests.handlers.conftest import has_partial, kill_midway, need_tool, slow_writes
 
-
 #: A service-account key of the right shape (the key itself is not real: nothing reaches Google).
 SA_KEY = '{"type": "service_account", "client_email": "x@y.iam.gserviceaccount.com", ' \
          '"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"}'
