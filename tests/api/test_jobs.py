@@ -123,6 +123,9 @@ def test_list_refuses_bad_filters_and_pages(api: Api) -> None:
     # a misspelt filter is refused, never read as "no filter" (which would list every job)
     assert ("query", "stauts") in _field_errors(api.get("/api/v1/jobs", params={"stauts": "failed"}))
     assert ("query", "") in _field_errors(api.get("/api/v1/jobs?=null"))
+    # a UUID with a trailing newline (or not a UUID) is refused, not answered with an empty page
+    for bad in ("550e8400-e29b-41d4-a716-446655440000\n", "not-a-uuid", "\u00ff"):
+        assert ("query", "dataset_uuid") in _field_errors(api.get("/api/v1/jobs", params={"dataset_uuid": bad})), bad
 
 
 def test_cancel_pending_running_and_ended_jobs(api: Api) -> None:
