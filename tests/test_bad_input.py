@@ -171,6 +171,8 @@ CASES: dict[str, Case] = {
     "service run pid-file /": Case(["service", "run", "--until-idle", "--pid-file", "/"], 2, "PID file / is a directory", settings=DIRS),
     "service run pid-file under /proc": Case(["service", "run", "--until-idle", "--pid-file", "/proc/sc.pid"], 2, "is under /proc", settings=DIRS),
     "service stop pid-file under /proc": Case(["service", "stop", "--pid-file", "/proc/self/status"], 2, "is under /proc"),
+    "service stop pid-file a FIFO": Case(["service", "stop", "--pid-file", "@fifo"], 2, "does not hold a PID"),
+    "service stop pid-file huge": Case(["service", "stop", "--pid-file", "@file"], 2, "does not hold a PID"),
     "SQLite path of 5,000 characters": Case(["--db", "sqlite:///@dir/" + "x" * 5000, "job", "list"], 2, "too long", db=False),
     "SQLite path component too long": Case(["--db", "sqlite:///@dir/" + "x" * 300 + ".db", "dataset", "add"], 2, "too long", db=False),
     "api_roles an unknown role": Case(["job", "list"], 2, "settings: api_roles.a must be one of 'operator', 'viewer', got 'admin'",
@@ -210,11 +212,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     assert created.exit_code == 0
     (tmp_path / "plain-file").write_text("not a database, not a directory\n" * 40)
     (tmp_path / "a-dir").mkdir()
+    os.mkfifo(tmp_path / "a-fifo")  # no writer: a blocking read of it never returns
     return {"db": db, "tmp": tmp_path, "runner": runner, "job": json.loads(created.stdout)["job_id"]}
 
 
 def expand(text: str, tmp: Path) -> str:
-    return text.replace("@file", str(tmp / "plain-file")).replace("@dir", str(tmp / "a-dir"))
+    return text.replace("@file", str(tmp / "plain-file")).replace("@dir", str(tmp / "a-dir")).replace("@fifo", str(tmp / "a-fifo"))
 
 
 def assert_refused_cleanly(result: Any, code: int, says: str) -> None:

@@ -38,8 +38,12 @@ def check_pid_file_path(path: str | os.PathLike[str]) -> Path:
 def read_pid(path: str | os.PathLike[str]) -> int:
     """The PID written in ``path``; NotFound or InvalidInput when there is none."""
     file = check_pid_file_path(path)
-    try:
-        text = file.read_text().strip()
+    try:  # a few bytes, without blocking: a PID file is short, and a FIFO named by mistake must not hang
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            text = os.read(fd, 64).decode("utf-8", errors="replace").strip()
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise NotFound(f"PID file {file} not found (is the service running?)") from None
     except OSError as exc:
