@@ -175,7 +175,8 @@ DATASET_STAGES: dict[str, DatasetStages] = {
 
 PRIORITY_NAMES = {"high": 1, "normal": 2, "low": 3}
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")  # \Z: not before a newline
+# \Z, not $: "$" also matches before a trailing newline, and "<uuid>\n" is no UUID.
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 def job_type_config(job_type: str) -> JobTypeConfig:

@@ -138,7 +138,8 @@ def list_jobs(
         except InvalidInput as exc:
             raise FieldInvalid(str(exc), ("query", "job_type")) from None
     if dataset_uuid is not None and not is_valid_uuid(dataset_uuid):
-        raise FieldInvalid(f"malformed dataset UUID {dataset_uuid[:60]!r} (expected 8-4-4-4-12 hex)", ("query", "dataset_uuid"))
+        message = f"malformed dataset UUID {dataset_uuid[:60]!r} (expected 8-4-4-4-12 hex)"
+        raise FieldInvalid(message, ("query", "dataset_uuid"))
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
     page = state.queue.list_jobs(query, limit=limit, offset=offset)
     body = {"jobs": [job_json(j) for j in page], "total": state.queue.count_jobs(query), "limit": limit, "offset": offset}

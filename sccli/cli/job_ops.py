@@ -333,7 +333,8 @@ def wait(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job ID.")],
     timeout: Annotated[Optional[float], typer.Option(
-        "--timeout", min=0, max=MAX_WAIT_SECONDS, callback=finite, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
+        "--timeout", min=0, max=MAX_WAIT_SECONDS, callback=finite, help="Give up after this many seconds (exit 1).",
+        show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.

@@ -106,7 +106,8 @@ def failed(
     hours: Annotated[float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")] = 24.0,
     job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
     signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
-    retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups (asks first; --yes in scripts).")] = False,
+    retry: Annotated[bool, typer.Option(
+        "--retry", help="Retry the failed jobs of the listed groups (asks first; --yes in scripts).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -143,7 +144,8 @@ def failed(
         for refused in result["skipped"]:
             a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
         verb = "would retry" if dry_run else "retried"
-        a.info(f"{verb} {len(result['retried'])} jobs" + (f"; {len(result['skipped'])} refused" if result["skipped"] else ""))
+        refused = f"; {len(result['skipped'])} refused" if result["skipped"] else ""
+        a.info(f"{verb} {len(result['retried'])} jobs{refused}")
         _exit_if_refused(result)
 
 

@@ -79,7 +79,7 @@ def safe_name(name: str) -> str:
     clean = "/".join(parts)
     if max((len(p.encode("utf-8", "surrogateescape")) for p in parts), default=0) > MAX_NAME_BYTES:  # no disk holds it
         raise UnsafeArchive(f"member name with a part longer than {MAX_NAME_BYTES} bytes: {name[:80]!r}...")
-    if len(parts) > MAX_MEMBER_DEPTH or len(clean.encode("utf-8", "surrogateescape")) > MAX_MEMBER_BYTES:  # staging + it < PATH_MAX
+    if len(parts) > MAX_MEMBER_DEPTH or len(clean.encode("utf-8", "surrogateescape")) > MAX_MEMBER_BYTES:
         raise UnsafeArchive(f"member name over {MAX_MEMBER_DEPTH} levels or {MAX_MEMBER_BYTES} bytes: {name[:80]!r}...")
     return clean
 

@@ -89,8 +89,8 @@ def check_key(path: Path) -> None:
     if not isinstance(key, dict) or key.get("type") != "service_account":
         raise PermanentError(f"{path.name} is not a Google service-account key")
     email, private = key.get("client_email"), key.get("private_key")
-    if not isinstance(email, str) or "@" not in email or not isinstance(private, str) or "PRIVATE KEY-----" not in private:
-        raise PermanentError(f"{path.name} is a malformed service-account key (client_email and a PEM private_key are required)")
+    if not (isinstance(email, str) and "@" in email and isinstance(private, str) and "PRIVATE KEY-----" in private):
+        raise PermanentError(f"{path.name} is a malformed service-account key (no client_email or PEM private_key)")
 
 
 def remote_config(ctx: JobContext) -> tuple[dict[str, str], str]:

@@ -134,7 +134,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
             ctx.progress(float(match.group(1)), line.strip()[:120])
 
     try:
-        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line, classify=_classify)
+        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line,
+                         classify=_classify)
     finally:
         if dest_local:  # the partial dir stays for a resumed retry; in-flight temporaries do not
             remove_path(Path(destination) / TEMP_DIR)

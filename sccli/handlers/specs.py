@@ -31,7 +31,7 @@ TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool
 #: Declared formats of string parameters, checked on top of the type (a value reaches a tool's
 #: configuration or command line, so it must be exactly what it claims to be).
 FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
-    "email": (re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"), "an email address"),
+    "email": (re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"), "an email address"),
 }
 #: Line and paragraph separators are not category Cc but end a line for some parsers.
 _SEPARATORS = frozenset("\u2028\u2029")

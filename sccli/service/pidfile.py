@@ -25,7 +25,7 @@ def check_pid_file_path(path: str | os.PathLike[str]) -> Path:
     real = os.path.realpath(file)
     pseudo = next((root for root in PSEUDO_ROOTS if real == root or real.startswith(root + "/")), None)
     if pseudo is not None:
-        raise InvalidInput(f"PID file {str(file)[:200]} is under {pseudo}, a kernel file system: not a place for a PID file")
+        raise InvalidInput(f"PID file {str(file)[:200]} is under {pseudo}, a kernel file system: not for a PID file")
     try:
         directory = file.is_dir()
     except OSError as exc:  # a name too long, a loop of links

@@ -114,7 +114,8 @@ class Supervisor(StoreDuties):
             self.last_signal = signum
 
         # SIGHUP too: a closed ssh or tmux session must drain the service, not kill it mid-job.
-        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in
+                               (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         self._wake_fds = (wake_r, wake_w)
         return wake_r
 
@@ -193,8 +194,8 @@ class Supervisor(StoreDuties):
             self.stop_requested = True
             self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
-            log.info("%s: draining (%d running job(s), up to %.0fs; a second signal stops at once)", procs.signal_words(self.last_signal),
-                     len(self.jobs), self.settings.drain_seconds)
+            log.info("%s: draining (%d running job(s), up to %.0fs; a second signal stops at once)",
+                     procs.signal_words(self.last_signal), len(self.jobs), self.settings.drain_seconds)
             self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
             self._submit(Op("worker:draining", self._worker_write))
             return

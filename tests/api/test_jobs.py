@@ -211,7 +211,8 @@ def test_a_legacy_job_document_still_reads(api: Api) -> None:
 def test_a_newline_in_a_tool_parameter_is_422_and_writes_nothing(api: Api) -> None:
     """An rclone configuration injection through user_email (issue 19) is refused at the door."""
     dataset = add_dataset(api.store)
-    params = {"user_email": "a@b.org\ntype = alias\nremote = /etc", "impersonate": True, "data_url": "1AbCdEfGhIjKlMnOp"}
+    params = {"user_email": "a@b.org\ntype = alias\nremote = /etc", "impersonate": True,
+              "data_url": "1AbCdEfGhIjKlMnOp"}
     response = _create(api, dataset, "google_sync", parameters=params)
     assert any(loc[:2] == ("body", "parameters") for loc in _field_errors(response))
     assert "control character" in response.text

@@ -160,7 +160,8 @@ def test_cancelling_a_running_job_asks_first_without_javascript(operator: Dash) 
     assert asked.status_code == 200 and "Cancel running job" in asked.text
     page = html.unescape(asked.text)
     assert f'action="/jobs/{job_id}/cancel"' in page and 'name="confirmed" value="yes"' in page
-    assert 'name="reason" value="wrong sensor"' in page and 'id="confirm-cancel"' in page and "<script" not in asked.text.split("<main")[-1]
+    assert 'name="reason" value="wrong sensor"' in page and 'id="confirm-cancel"' in page
+    assert "<script" not in asked.text.split("<main")[-1]
     job = operator.store.get_job(job_id)
     assert job["status"] == "running" and not job.get("cancel_requested")
     assert [e["to"] for e in operator.store.find_events(job_id) if e.get("entity") == "job"][-1] == "running"
@@ -202,7 +203,8 @@ def test_failure_groups_retry_after_a_confirmation_with_the_count(operator: Dash
     assert [operator.store.get_job(j)["status"] for j in broken] == ["pending"] * 3 and operator.store.get_job(lonely)["status"] == "failed"
     assert operator.store.find_events(broken[0])[-1]["actor"] == "api:portal"
     for hours in ("nan", "inf", "-1", "1e9"):  # a non-finite window once reached the store's date arithmetic
-        refused = operator.post("/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": hours})
+        form = {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": hours}
+        refused = operator.post("/failures/retry", form)
         assert refused.status_code == 422 and "hours must be" in refused.text, (hours, refused.status_code)
     gone = operator.post("/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"})
     assert gone.status_code == 404 and "retried already?" in gone.text

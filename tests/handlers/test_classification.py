@@ -44,48 +44,6 @@ def damaged(jobs: Jobs, name: str, data: bytes = b"\x00garbage" * 50) -> Path:
     return path
 
 
-Case = tuple[str, Callable[[Jobs, Path, pytest.MonkeyPatch], dict[str, Any]], bool]
-
-CASES: dict[str, Case] = {
-    # refusals: permanent
-    "extraction damaged zip": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.zip"))}, True),
-    "extraction damaged tar.gz": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.tar.gz"))}, True),
-    "extraction no archive": ("file_extraction", lambda j, t, m: {"input_path": str(dataset(j))}, True),
-    "extraction bad limit": ("file_extraction", lambda j, t, m: {"max_ratio": "big"}, True),
-    "extraction outside": ("file_extraction", lambda j, t, m: {"archive_path": "/etc/passwd.zip"}, True),
-    "conversion damaged npy": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.npy"), {"sensor_type": "NUMPY"})[1], True),
-    "conversion damaged hdf5": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.h5"), {"sensor_type": "HDF5"})[1], True),
-    "conversion damaged tiff": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.tif", b"II*\x00" + b"\xff" * 40), {"sensor_type": "TIFF"})[1], True),
-    "conversion unknown param": ("dataset_conversion", lambda j, t, m: {"colour": "red"}, True),
-    "conversion nothing convertible": ("dataset_conversion", lambda j, t, m: (dataset(j), {})[1], True),
-    "compression bad level": ("data_compression", lambda j, t, m: (dataset(j), {"level": "x"})[1], True),
-    "backup no dirs": ("backup_creation", lambda j, t, m: {}, True),
-    "validation finds problems": ("data_validation", lambda j, t, m: (damaged(j, "bad.zip"), {"rebuild": True})[1], True),
-    "google_sync bad link": ("google_sync", lambda j, t, m: {"data_url": "not a link"}, True),
-    "google_sync missing rclone": ("google_sync", lambda j, t, m: (no_tool(m, "rclone"), {"rclone_source": str(dataset(j))})[1], True),
-    "upload missing source": ("file_upload", lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]}, True),
-    "upload remote without config": ("file_upload", lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]}, True),
-    "rsync refused option": ("rsync_transfer", lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]}, True),
-    # refusals that will fail the same way again (issue 19): permanent, not retried
-    "extraction 300-byte member name": ("file_extraction", lambda j, t, m: {"archive_path": str(tar_with(j, ["n" * 300]))}, True),
-    "extraction 300-byte member name zip": ("file_extraction", lambda j, t, m: {"archive_path": str(zip_with(j, ["d/" + "n" * 300]))}, True),
-    "extraction 1,500-deep nesting": ("file_extraction", lambda j, t, m: {"archive_path": str(tar_with(j, ["d/" * 1500 + "f"]))}, True),
-    "rsync usage error (exit 1)": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 1, "rsync: syntax or usage error"),
-                                                                    {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
-    "rsync protocol error (exit 2)": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 2, "protocol incompatibility"),
-                                                                       {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
-    "google_sync malformed key": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), sa_key(j, '{"type": "service_account"}'),
-                                                                  {"data_url": "1AbCdEfGhIjKlMnOp"})[2], True),
-    "google_sync key not an object": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), sa_key(j, '["service_account"]'),
-                                                                      {"data_url": "1AbCdEfGhIjKlMnOp"})[2], True),
-    "rsync missing tool": ("rsync_transfer", lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
-    # failures that may pass: transient
-    "google_sync rclone fails": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1], False),
-    "rsync fails": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 23), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], False),
-    "compression disk full": ("data_compression", lambda j, t, m: (dataset(j), full_disk(m), {})[2], False),
-}
-
-
 def tar_with(jobs: Jobs, names: list[str]) -> Path:
     """A tar whose members have these names (each a one-byte file)."""
     import io
@@ -110,8 +68,67 @@ def zip_with(jobs: Jobs, names: list[str]) -> Path:
     return path
 
 
-def sa_key(jobs: Jobs, text: str) -> None:
-    (Path(jobs.settings.auth_dir) / "sa.json").write_text(text)
+Build = Callable[[Jobs, Path, pytest.MonkeyPatch], dict[str, Any]]
+
+
+def extracting(archive: Callable[[Jobs], Path]) -> Build:
+    """Parameters of an extraction of the archive ``archive(jobs)`` writes."""
+    return lambda j, t, m: {"archive_path": str(archive(j))}
+
+
+def rsync_exiting(code: int, output: str) -> Build:
+    """Parameters of a local copy by an rsync that prints ``output`` and exits ``code``."""
+    def build(jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        fake_tool(tmp_path, monkeypatch, "rsync", code, output)
+        return {"source": str(dataset(jobs)), "destination": str(jobs.output_dir)}
+    return build
+
+
+def sync_with_key(key: str) -> Build:
+    """A Drive sync whose service-account key file holds ``key`` (the rclone there fails transiently)."""
+    def build(jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        fake_tool(tmp_path, monkeypatch, "rclone", 5)
+        (Path(jobs.settings.auth_dir) / "sa.json").write_text(key)
+        return {"data_url": "1AbCdEfGhIjKlMnOp"}
+    return build
+
+
+Case = tuple[str, Build, bool]
+
+CASES: dict[str, Case] = {
+    # refusals: permanent
+    "extraction damaged zip": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.zip"))}, True),
+    "extraction damaged tar.gz": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.tar.gz"))}, True),
+    "extraction no archive": ("file_extraction", lambda j, t, m: {"input_path": str(dataset(j))}, True),
+    "extraction bad limit": ("file_extraction", lambda j, t, m: {"max_ratio": "big"}, True),
+    "extraction outside": ("file_extraction", lambda j, t, m: {"archive_path": "/etc/passwd.zip"}, True),
+    "conversion damaged npy": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.npy"), {"sensor_type": "NUMPY"})[1], True),
+    "conversion damaged hdf5": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.h5"), {"sensor_type": "HDF5"})[1], True),
+    "conversion damaged tiff": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.tif", b"II*\x00" + b"\xff" * 40), {"sensor_type": "TIFF"})[1], True),
+    "conversion unknown param": ("dataset_conversion", lambda j, t, m: {"colour": "red"}, True),
+    "conversion nothing convertible": ("dataset_conversion", lambda j, t, m: (dataset(j), {})[1], True),
+    "compression bad level": ("data_compression", lambda j, t, m: (dataset(j), {"level": "x"})[1], True),
+    "backup no dirs": ("backup_creation", lambda j, t, m: {}, True),
+    "validation finds problems": ("data_validation", lambda j, t, m: (damaged(j, "bad.zip"), {"rebuild": True})[1], True),
+    "google_sync bad link": ("google_sync", lambda j, t, m: {"data_url": "not a link"}, True),
+    "google_sync missing rclone": ("google_sync", lambda j, t, m: (no_tool(m, "rclone"), {"rclone_source": str(dataset(j))})[1], True),
+    "upload missing source": ("file_upload", lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]}, True),
+    "upload remote without config": ("file_upload", lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]}, True),
+    "rsync refused option": ("rsync_transfer", lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]}, True),
+    # refusals that will fail the same way again (issue 19): permanent, not retried
+    "extraction 300-byte member name": ("file_extraction", extracting(lambda j: tar_with(j, ["n" * 300])), True),
+    "extraction 300-byte name, zip": ("file_extraction", extracting(lambda j: zip_with(j, ["d/" + "n" * 300])), True),
+    "extraction 1,500-deep nesting": ("file_extraction", extracting(lambda j: tar_with(j, ["d/" * 1500])), True),
+    "rsync usage error (exit 1)": ("rsync_transfer", rsync_exiting(1, "syntax or usage error"), True),
+    "rsync protocol error (exit 2)": ("rsync_transfer", rsync_exiting(2, "protocol incompatibility"), True),
+    "google_sync malformed key": ("google_sync", sync_with_key('{"type": "service_account"}'), True),
+    "google_sync key not an object": ("google_sync", sync_with_key('["service_account"]'), True),
+    "rsync missing tool": ("rsync_transfer", lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
+    # failures that may pass: transient
+    "google_sync rclone fails": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1], False),
+    "rsync fails": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 23), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], False),
+    "compression disk full": ("data_compression", lambda j, t, m: (dataset(j), full_disk(m), {})[2], False),
+}
 
 
 def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:

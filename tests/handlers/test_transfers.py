@@ -113,7 +113,8 @@ def test_google_sync_drive_config_and_refusals(jobs, settings, tmp_path):
     key = Path(settings.auth_dir) / "sa.json"
     key.write_text(SA_KEY)
     keys, path = remote_config(jobs.context(job))
-    assert keys["type"] == "drive" and keys["service_account_file"] == str(key) and keys["root_folder_id"] == "1AbCdEfGhIjKlMnOp"
+    assert keys["type"] == "drive" and keys["service_account_file"] == str(key)
+    assert keys["root_folder_id"] == "1AbCdEfGhIjKlMnOp"
     escape = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", service_account_file="../../etc/passwd")
     with pytest.raises(InvalidInput, match="inside auth_dir"):
         remote_config(jobs.context(escape))

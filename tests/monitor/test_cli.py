@@ -85,12 +85,14 @@ def test_failed_groups_and_retry(db: str, store: Store) -> None:
     assert store.get_job(ids["bad"])["status"] == "pending"
 
 
-def test_failed_retry_confirms_like_the_other_bulk_writers(db: str, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_retry_confirms_like_the_other_bulk_writers(db: str, store: Store,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 19: ``--retry`` wrote with no prompt and no ``--yes``."""
     ids = seed(store)
     refused = sc(db, "failed", "--retry")  # the runner's stdin is not a terminal
     assert refused.exit_code == 2, refused.output
-    assert refused.stderr.splitlines() == ["Error: stdin is not a terminal: pass --yes to confirm (or --dry-run to only look)"]
+    no_terminal = "Error: stdin is not a terminal: pass --yes to confirm (or --dry-run to only look)"
+    assert refused.stderr.splitlines() == [no_terminal]
     assert store.get_job(ids["bad"])["status"] == "failed"
     monkeypatch.setattr("sccli.cli.confirm.interactive", lambda: True)
     declined = CliRunner().invoke(app, ["--db", db, "monitor", "failed", "--retry"], input="n\n", env={"NO_COLOR": "1"})
@@ -106,8 +108,8 @@ def test_failed_retry_reports_the_one_active_job_refusal(db: str, store: Store) 
     rule, and says so (it was reported as "changed meanwhile" with exit 0)."""
     now = utcnow()
     dataset = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
-    first, second = insert(store, *[job("google_sync", "failed", completed_at=ago(hours=1 + i, now=now), error="HTTP 503 from drive",
-                                        dataset_uuid=dataset) for i in range(2)])
+    first, second = insert(store, *[job("google_sync", "failed", completed_at=ago(hours=1 + i, now=now),
+                                        error="HTTP 503 from drive", dataset_uuid=dataset) for i in range(2)])
     out = sc(db, "failed", "--retry", "--yes")
     assert out.exit_code == 1, out.output
     statuses = sorted(store.get_job(i)["status"] for i in (first, second))
@@ -117,7 +119,8 @@ def test_failed_retry_reports_the_one_active_job_refusal(db: str, store: Store) 
     assert any(line.startswith(f"refused {left}: ") and "active" in line for line in lines), out.stderr
     assert "retried 1 jobs; 1 refused" in out.stderr and "changed meanwhile" not in out.stderr
     as_json = json.loads(sc(db, "failed", "--retry", "--yes", "--json").stdout)
-    assert [r["job_id"] for r in as_json["retry"]["skipped"]] == [left] and "active" in as_json["retry"]["skipped"][0]["reason"]
+    skipped = as_json["retry"]["skipped"]
+    assert [r["job_id"] for r in skipped] == [left] and "active" in skipped[0]["reason"]
 
 
 def test_report_metrics_cleanup(db: str, store: Store) -> None:

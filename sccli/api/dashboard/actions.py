@@ -45,7 +45,8 @@ def cancel_job(job_id: str, current: Acting) -> Response:
 
     job = current.state.queue.require_job(job_id)
     if job["status"] == JobStatus.RUNNING and current.field("confirmed") != "yes":
-        return current.render("confirm_cancel.html", active="jobs", job=job, reason=current.field("reason").strip()[:500])
+        reason = current.field("reason").strip()[:500]
+        return current.render("confirm_cancel.html", active="jobs", job=job, reason=reason)
     outcome = bulk_cancel(current.state.queue, [job_id], _reason(current), actor=current.identity.actor)
     if not outcome["done"]:
         return _result(current, "cancel", outcome, status_code=409)
