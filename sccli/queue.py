@@ -305,14 +305,17 @@ class JobQueue:
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
-                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 log: str | None = None, claimed: dict[str, Any] | None = None,
+                 resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.complete`."""
-        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed)
+        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed, resources=resources)
 
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             log: str | None = None, claimed: dict[str, Any] | None = None,
+             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
-        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed)
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed,
+                                   resources=resources)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
@@ -323,9 +326,9 @@ class JobQueue:
         return self.lifecycle.cancel(job_id, reason, actor)
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
-                       log: str | None = None) -> dict[str, Any] | None:
+                       log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.mark_cancelled`."""
-        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log)
+        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
     def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""

@@ -41,6 +41,7 @@ Interval = Annotated[float, Meta(ge=0.001, le=HOUR)]  # a loop's period: never 0
 Grace = Annotated[float, Meta(ge=0, le=DAY)]
 Delay = Annotated[float, Meta(ge=0, le=30 * DAY)]
 Command = Annotated[list[Text], Meta(min_length=1)]
+MemoryMb = Annotated[int, Meta(ge=1, le=1 << 30)]
 
 
 class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,6 +83,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
     starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
     store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
+    #: Memory limit of a job's whole process tree, MB (None: no limit); per type overrides it.
+    memory_limit_mb: MemoryMb | None = None
+    memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
+    #: How often the service samples the tree's memory of a job under a limit.
+    memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -90,6 +96,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
         if self.backup_dir:
             dirs.append(self.backup_dir)
         return [Path(d) for d in dirs]
+
+    def memory_limit_bytes(self, job_type: str) -> int | None:
+        """The memory limit of a job of ``job_type`` (its type's, else the default), or None."""
+        mb = self.memory_limit_mb_by_type.get(job_type, self.memory_limit_mb)
+        return None if mb is None else mb * 1024 * 1024
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name (what :func:`settings_from_dict` reads back)."""

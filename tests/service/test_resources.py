@@ -1,0 +1,60 @@
+"""What a job attempt used, on record, and the memory limit on its process tree (real services)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sccli.queue import JobQueue
+from sccli.settings import load_settings
+from sccli.store.base import JobQuery, Store
+from tests.conftest import StoreSpec, add_dataset
+from tests.service.conftest import PLUGINS, make_queue, new_job, write_settings
+
+RESOURCE_PLUGINS = {name: f"tests.service.resource_plugins:{name}" for name in ("busy", "hog")}
+MB = 1 << 20
+
+
+def resource_queue(store: Store, settings: Path) -> JobQueue:
+    return JobQueue(store, actor="cli:test@host", extra_types={**PLUGINS, **RESOURCE_PLUGINS}, settings=load_settings(settings))
+
+
+def test_an_attempt_records_cpu_memory_and_io_of_its_tree(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+    settings = write_settings(tmp_path, handlers=RESOURCE_PLUGINS)
+    queue = resource_queue(sqlite_spec.open(), settings)
+    out = tmp_path / "out" / "busy.bin"
+    params = {"cpu": 0.15, "tool_cpu": 0.3, "mb": 100, "io_mb": 12, "output_path": str(out)}
+    job_id = new_job(queue, "busy", parameters=params)
+    service = services(sqlite_spec, settings, "--until-idle")
+    assert service.wait() == 0, service.log()
+    job = queue.get_job(job_id)
+    assert job["status"] == "completed", job
+    [used] = job["resources"]
+    assert used["attempt"] == 1 and used["worker"] == job["worker_id"]
+    assert used["cpu_seconds"] >= 0.4  # its own 0.15 s and the tool's 0.3 s (reaped: counted)
+    assert abs(used["cpu_seconds"] - used["user_seconds"] - used["system_seconds"]) <= 0.002
+    assert used["peak_rss_bytes"] >= 100 * MB
+    assert used["write_bytes"] >= 12 * MB and used["read_bytes"] >= 12 * MB
+    assert "memory_limit_bytes" not in used
+
+
+def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+    settings = write_settings(tmp_path, handlers={"dataset_conversion": "tests.service.resource_plugins:hog"},
+                              memory_limit_mb=4096, memory_limit_mb_by_type={"dataset_conversion": 160}, memory_check_seconds=0.05)
+    store = sqlite_spec.open()
+    queue = make_queue(store, settings)
+    dataset = add_dataset(store)
+    final, marker = tmp_path / "out" / "converted.idx", tmp_path / "partial-name"
+    job_id = queue.create_job(dataset, "dataset_conversion", {"output_path": str(final), "mb": 400, "marker": str(marker)}, max_attempts=3)
+    service = services(sqlite_spec, settings, "--until-idle")
+    assert service.wait(timeout=60) == 0, service.log()
+    job = queue.get_job(job_id)
+    assert job["status"] == "failed" and job["attempts"] == 1, job  # not retried: the same input needs the same memory
+    assert job["errors"][-1]["kind"] == "memory"
+    assert job["error"].startswith("memory limit exceeded: used ") and "limit 160 MB for dataset_conversion" in job["error"]
+    [used] = job["resources"]
+    assert used["memory_limit_bytes"] == 160 * MB and used["peak_rss_bytes"] > 160 * MB
+    partial = Path(marker.read_text())
+    assert partial.parent == final.parent and not partial.exists() and not final.exists()
+    assert list(final.parent.iterdir()) == []
+    assert store.get_dataset(dataset)["status"] == "failed"
+    assert not store.find_jobs(JobQuery(parent_job_id=job_id))
