@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sccli.service import procs
+from sccli.usage import human_bytes
 
 if TYPE_CHECKING:
     from sccli.service.running import RunningJob
@@ -102,15 +103,6 @@ def tree_rss_bytes(root: int) -> int:
     """The resident sets of ``root`` and of its live descendants, summed (shared pages counted
     in each process: an upper bound of what the tree holds)."""
     return rss_bytes(root) + sum(rss_bytes(pid) for pid in procs.live_descendants(root))
-
-
-def human_bytes(n: float) -> str:
-    """``1.2 GB``, ``350 MB``, ``12 kB`` (powers of 1024, one decimal below 10)."""
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            value = n / size
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    return f"{int(n)} B"
 
 
 def memory_message(used: int, limit: int, job_type: str) -> str:

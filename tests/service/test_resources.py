@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+from typer.testing import CliRunner
+
+from sccli.cli.app import app
 from sccli.queue import JobQueue
 from sccli.settings import load_settings
 from sccli.store.base import JobQuery, Store
@@ -16,6 +21,10 @@ MB = 1 << 20
 
 def resource_queue(store: Store, settings: Path) -> JobQueue:
     return JobQueue(store, actor="cli:test@host", extra_types={**PLUGINS, **RESOURCE_PLUGINS}, settings=load_settings(settings))
+
+
+def sc(spec: StoreSpec, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--db", spec.url, "--db-name", spec.db_name, *args], catch_exceptions=False)
 
 
 def test_an_attempt_records_cpu_memory_and_io_of_its_tree(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
@@ -35,6 +44,19 @@ def test_an_attempt_records_cpu_memory_and_io_of_its_tree(sqlite_spec: StoreSpec
     assert used["peak_rss_bytes"] >= 100 * MB
     assert used["write_bytes"] >= 12 * MB and used["read_bytes"] >= 12 * MB
     assert "memory_limit_bytes" not in used
+
+    shown = sc(sqlite_spec, "job", "show", job_id)
+    assert shown.exit_code == 0, shown.output
+    table = shown.stdout[shown.stdout.index("Resources"):]
+    row = table.splitlines()[2].split()  # the heading, the columns, attempt 1
+    assert row[:3] == ["1", f"{used['cpu_seconds']:.2f}", "s"] and row[4] == "MB" and 100 <= float(row[3]) < 1024
+    assert json.loads(sc(sqlite_spec, "job", "show", job_id, "--json").stdout)["resources"] == [used]
+    report = json.loads(sc(sqlite_spec, "monitor", "report", "--json").stdout)["resources"]
+    assert report["sampled_jobs"] == 1 and report["by_job_type"] == [{
+        "job_type": "busy", "attempts": 1, "p50_peak_rss_bytes": used["peak_rss_bytes"], "p95_peak_rss_bytes": used["peak_rss_bytes"],
+        "p50_cpu_seconds": used["cpu_seconds"], "p95_cpu_seconds": used["cpu_seconds"]}]
+    printed = sc(sqlite_spec, "monitor", "report").stdout
+    assert "Resources by job type" in printed and "P95 PEAK MEM" in printed
 
 
 def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:

@@ -213,6 +213,7 @@ def _search_errors(listing: Listing, text: str, offset: int) -> tuple[list[dict[
 def job_detail(state: ApiState, job_id: str) -> dict[str, Any]:
     """Everything ``sc job show`` shows, plus the tail of its log."""
     from sccli.operations import job_log_tail
+    from sccli.usage import attempt_rows
 
     job = _monitor(state).get_job_details(job_id)
     if job is None:
@@ -220,6 +221,7 @@ def job_detail(state: ApiState, job_id: str) -> dict[str, Any]:
     return {
         "job": job, "events": job.pop("events"), "dataset": job.pop("dataset"), "why": explanation_of(state, job),
         "log": job_log_tail(job, state.settings, LOG_LINES), "running": job.get("status") == JobStatus.RUNNING.value,
+        "resources": attempt_rows(job),
     }
 
 
