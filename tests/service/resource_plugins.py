@@ -55,14 +55,19 @@ def busy(ctx: JobContext) -> dict[str, Any]:
 
 def hog(ctx: JobContext) -> dict[str, Any]:
     """Starts writing ``output_path`` through its partial file, then starts a tool that takes
-    ``mb`` MB and waits on it (the memory is the tree's, not this process's)."""
+    ``mb`` MB and waits on it (the memory is the tree's, not this process's); with
+    ``own_session`` the tool calls ``setsid``; its pid goes to ``tool_pid_file`` if given."""
     final = ctx.confine(ctx.params["output_path"])
     partial = partial_path(final, ctx.attempt)
     Path(partial).write_bytes(b"half of an output\n")
     marker = ctx.params.get("marker")
     if marker:
         Path(marker).write_text(str(partial))
-    subprocess.run([sys.executable, "-c", TOOL, "0", str(ctx.params["mb"]), "hold"], check=True)
+    # own_session: the tool leaves the job's process group and session (still a descendant)
+    tool = subprocess.Popen([sys.executable, "-c", TOOL, "0", str(ctx.params["mb"]), "hold"], start_new_session=bool(ctx.params.get("own_session")))
+    if ctx.params.get("tool_pid_file"):
+        Path(ctx.params["tool_pid_file"]).write_text(str(tool.pid))
+    tool.wait()
     return {"status": "ok", "message": "the tool ended"}
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from sccli.cli.app import app
@@ -13,7 +14,7 @@ from sccli.queue import JobQueue
 from sccli.settings import load_settings
 from sccli.store.base import JobQuery, Store
 from tests.conftest import StoreSpec, add_dataset
-from tests.service.conftest import PLUGINS, make_queue, new_job, write_settings
+from tests.service.conftest import PLUGINS, make_queue, new_job, process_gone, wait_for, write_settings
 
 RESOURCE_PLUGINS = {name: f"tests.service.resource_plugins:{name}" for name in ("busy", "hog")}
 MB = 1 << 20
@@ -59,14 +60,19 @@ def test_an_attempt_records_cpu_memory_and_io_of_its_tree(sqlite_spec: StoreSpec
     assert "Resources by job type" in printed and "P95 PEAK MEM" in printed
 
 
-def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+@pytest.mark.parametrize("own_session", [False, True], ids=["same-group", "setsid-tool"])
+def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlite_spec: StoreSpec, tmp_path: Path, services,
+                                                                          own_session: bool) -> None:
     settings = write_settings(tmp_path, handlers={"dataset_conversion": "tests.service.resource_plugins:hog"},
                               memory_limit_mb=4096, memory_limit_mb_by_type={"dataset_conversion": 160}, memory_check_seconds=0.05)
     store = sqlite_spec.open()
     queue = make_queue(store, settings)
     dataset = add_dataset(store)
     final, marker = tmp_path / "out" / "converted.idx", tmp_path / "partial-name"
-    job_id = queue.create_job(dataset, "dataset_conversion", {"output_path": str(final), "mb": 400, "marker": str(marker)}, max_attempts=3)
+    tool_pid = tmp_path / "tool.pid"
+    params = {"output_path": str(final), "mb": 400, "marker": str(marker), "own_session": own_session, "tool_pid_file": str(tool_pid),
+              "timeout_seconds": 40}  # a watchdog that misses it: a timeout, not a hang
+    job_id = queue.create_job(dataset, "dataset_conversion", params, max_attempts=3)
     service = services(sqlite_spec, settings, "--until-idle")
     assert service.wait(timeout=60) == 0, service.log()
     job = queue.get_job(job_id)
@@ -80,3 +86,4 @@ def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlit
     assert list(final.parent.iterdir()) == []
     assert store.get_dataset(dataset)["status"] == "failed"
     assert not store.find_jobs(JobQuery(parent_job_id=job_id))
+    wait_for(lambda: process_gone(int(tool_pid.read_text())), timeout=10, what="the tool to be gone")
