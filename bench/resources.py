@@ -48,7 +48,8 @@ def sample_cost(samples: int) -> None:
         tree_rss_bytes(os.getpid())
         times.append(time.perf_counter() - start)
     times.sort()
-    print(f"watchdog sample: median {1e6 * statistics.median(times):.0f} µs, p99 {1e6 * times[int(0.99 * (len(times) - 1))]:.0f} µs "
+    p99 = times[int(0.99 * (len(times) - 1))]
+    print(f"watchdog sample: median {1e6 * statistics.median(times):.0f} µs, p99 {1e6 * p99:.0f} µs "
           f"({len(process_table())} processes on the host)")
 
 

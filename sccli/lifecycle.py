@@ -126,8 +126,8 @@ class JobLifecycle:
         try:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
-            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who, log=log,
-                                     resources=resources)
+            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False,
+                                     actor=who, log=log, resources=resources)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
@@ -173,7 +173,8 @@ class JobLifecycle:
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log, resources=resources)
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log,
+                                 resources=resources)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
                      log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -196,8 +197,8 @@ class JobLifecycle:
             why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
             reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
         followups = self._dataset_after_failure(job, will_retry, error, actor)
-        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence, log=log,
-                               resources=resources)
+        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence,
+                               log=log, resources=resources)
 
     def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> list[dict[str, Any]]:
         stages = domain.DATASET_STAGES.get(job["job_type"])
@@ -238,7 +239,8 @@ class JobLifecycle:
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        return self._finish_cancel(job, reason or job.get("cancel_reason") or "cancelled", actor or self.actor, log, resources)
+        reason = reason or job.get("cancel_reason") or "cancelled"
+        return self._finish_cancel(job, reason, actor or self.actor, log, resources)
 
     def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str, log: str | None = None,
                        resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -246,8 +248,8 @@ class JobLifecycle:
         change = JobChange(set={"completed_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
         stages = domain.DATASET_STAGES.get(job["job_type"])
         followups = [dataset_item(job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled", error_message=reason)] if stages else []
-        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups, log=log,
-                               resources=resources)
+        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups,
+                               log=log, resources=resources)
 
     # -- retry and release ------------------------------------------------------------------
     def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:

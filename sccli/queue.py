@@ -308,14 +308,15 @@ class JobQueue:
                  log: str | None = None, claimed: dict[str, Any] | None = None,
                  resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.complete`."""
-        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed, resources=resources)
+        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed,
+                                       resources=resources)
 
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
              log: str | None = None, claimed: dict[str, Any] | None = None,
              resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
-        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed,
-                                   resources=resources)
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log,
+                                   claimed=claimed, resources=resources)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""

@@ -18,10 +18,12 @@ def test_human_bytes() -> None:
 
 
 def test_attempt_rows_show_what_was_measured_and_dashes_for_the_rest() -> None:
-    job = {"resources": [{"attempt": 1, "worker": "w", "cpu_seconds": 0.554, "peak_rss_bytes": 140 * MB, "read_bytes": 12 * MB,
-                          "write_bytes": 3 * 1024, "memory_limit_bytes": 160 * MB}, {"attempt": 2, "peak_rss_bytes": 10}, "junk"]}
+    first = {"attempt": 1, "worker": "w", "cpu_seconds": 0.554, "peak_rss_bytes": 140 * MB, "read_bytes": 12 * MB,
+             "write_bytes": 3 * 1024, "memory_limit_bytes": 160 * MB}
+    job = {"resources": [first, {"attempt": 2, "peak_rss_bytes": 10}, "junk"]}
     assert usage.attempt_rows(job) == [
-        {"attempt": 1, "cpu": "0.55 s", "peak_memory": "140 MB", "read": "12 MB", "written": "3.0 kB", "limit": "160 MB", "worker": "w"},
+        {"attempt": 1, "cpu": "0.55 s", "peak_memory": "140 MB", "read": "12 MB", "written": "3.0 kB",
+         "limit": "160 MB", "worker": "w"},
         {"attempt": 2, "cpu": "-", "peak_memory": "10 B", "read": "-", "written": "-", "limit": "-", "worker": None},
     ]
     assert usage.attempt_rows({}) == []

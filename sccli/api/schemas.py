@@ -111,8 +111,10 @@ class JobResourcesEntry(BaseModel):
     cpu_seconds: Optional[float] = Field(default=None, description="User + system CPU of the attempt's process tree.")
     user_seconds: Optional[float] = None
     system_seconds: Optional[float] = None
-    peak_rss_bytes: Optional[int] = Field(default=None, description="Largest resident set of one of its processes, or of the sampled tree.")
-    read_bytes: Optional[int] = Field(default=None, description="Bytes through read calls (rchar), cached reads included.")
+    peak_rss_bytes: Optional[int] = Field(
+        default=None, description="Largest resident set of one of its processes, or of the sampled tree.")
+    read_bytes: Optional[int] = Field(
+        default=None, description="Bytes through read calls (rchar), cached reads included.")
     write_bytes: Optional[int] = Field(default=None, description="Bytes through write calls (wchar).")
     memory_limit_bytes: Optional[int] = None
 

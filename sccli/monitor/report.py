@@ -49,7 +49,8 @@ def type_row(stats: dict[str, Any]) -> dict[str, Any]:
 def resource_rows(store: Any, start: datetime, now: datetime, limit: int = RESOURCE_SAMPLE) -> dict[str, Any]:
     """Per job type, p50/p95 of peak memory and CPU over the attempts recorded by the ``limit``
     jobs that finished last in ``[start, now)``; and how many jobs that sample held."""
-    jobs = store.find_jobs(JobQuery(completed_after=start, completed_before=now), sort=(("completed_at", -1),), limit=limit)
+    window = JobQuery(completed_after=start, completed_before=now)
+    jobs = store.find_jobs(window, sort=(("completed_at", -1),), limit=limit)
     rows = [{"job_type": job_type, **figures} for job_type, figures in usage.by_type(jobs).items()]
     return {"sampled_jobs": len(jobs), "sample_limit": limit, "by_job_type": rows}
 

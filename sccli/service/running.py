@@ -179,13 +179,15 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
     job_id, token, claimed, used = rj.job_id, rj.token, rj.job, attempt_resources(rj)
     if what == "complete":
         result = rj.outcome[1] if rj.outcome else {}
-        return (lambda q: complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed, resources=used)), \
-            f"completed in {elapsed:.2f}s"
+        def write(q: Any) -> Any:
+            return complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed, resources=used)
+        return write, f"completed in {elapsed:.2f}s"
     if what == "release":
         reason = "service draining" if rj.reason == "drain" else "service stopped"
         return (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
     if what == "cancelled":
         return (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry, resources=used)), "cancelled"
     kind, error = failure_of(rj, elapsed)
-    return (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed, resources=used)), \
-        f"failed ({kind}): {error}"
+    def fail(q: Any) -> Any:
+        return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed, resources=used)
+    return fail, f"failed ({kind}): {error}"

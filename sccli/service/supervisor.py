@@ -197,7 +197,8 @@ class Supervisor(StoreDuties):
 
     def _enforce(self, now: float) -> None:
         for rj in self.memory.over_limit(list(self.jobs.values()), now):  # killed at once: a grace lets it grow on
-            log.warning("job %s went over its memory limit; killing its process group", rj.job_id, extra={"job_id": rj.job_id})
+            log.warning("job %s went over its memory limit; killing its process group", rj.job_id,
+                        extra={"job_id": rj.job_id})
             self._stop_job(rj, "memory", grace=0.0)
         for rj in list(self.jobs.values()):
             if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:

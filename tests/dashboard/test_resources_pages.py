@@ -17,8 +17,8 @@ def test_the_job_page_and_the_report_show_resources(operator: Dash) -> None:
     assert 'id="h-resources"' not in plain  # nothing measured yet: no empty table
     claimed = operator.queue.claim_next("host-a:42", host="host-a", pid=42)
     assert claimed is not None
-    entry = {"attempt": 1, "worker": "host-a:42", "cpu_seconds": 1.234, "peak_rss_bytes": 300 * MB, "read_bytes": 5 * MB,
-             "write_bytes": 2048, "memory_limit_bytes": 512 * MB}
+    entry = {"attempt": 1, "worker": "host-a:42", "cpu_seconds": 1.234, "peak_rss_bytes": 300 * MB,
+             "read_bytes": 5 * MB, "write_bytes": 2048, "memory_limit_bytes": 512 * MB}
     operator.queue.complete(job_id, claimed["lease_token"], {"ok": True}, resources=entry)
     page = html.unescape(operator.client.get(f"/jobs/{job_id}").text)
     row = page[page.index('id="h-resources"'):]

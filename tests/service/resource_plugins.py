@@ -12,10 +12,12 @@ from typing import Any
 from sccli.handlers import JobContext
 from sccli.handlers.staging import partial_path, remove_partials
 
-#: A tool the handler starts: burns ``argv[1]`` seconds of CPU, then holds ``argv[2]`` MB until killed
-#: (``argv[3]`` = "hold") or exits.
+#: A tool the handler starts: writes its pid to ``argv[4]`` (if given), burns ``argv[1]`` seconds of
+#: CPU, then holds ``argv[2]`` MB until killed (``argv[3]`` = "hold") or exits.
 TOOL = """
-import sys, time
+import os, sys, time
+if len(sys.argv) > 4:
+    open(sys.argv[4] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[4] + ".tmp", sys.argv[4])
 start = time.process_time()
 while time.process_time() - start < float(sys.argv[1]):
     pass
@@ -64,10 +66,10 @@ def hog(ctx: JobContext) -> dict[str, Any]:
     if marker:
         Path(marker).write_text(str(partial))
     # own_session: the tool leaves the job's process group and session (still a descendant)
-    tool = subprocess.Popen([sys.executable, "-c", TOOL, "0", str(ctx.params["mb"]), "hold"], start_new_session=bool(ctx.params.get("own_session")))
-    if ctx.params.get("tool_pid_file"):
-        Path(ctx.params["tool_pid_file"]).write_text(str(tool.pid))
-    tool.wait()
+    command = [sys.executable, "-c", TOOL, "0", str(ctx.params["mb"]), "hold"]
+    if "tool_pid_file" in ctx.params:
+        command.append(ctx.params["tool_pid_file"])
+    subprocess.run(command, start_new_session=bool(ctx.params.get("own_session")), check=True)
     return {"status": "ok", "message": "the tool ended"}
 
 

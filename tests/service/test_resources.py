@@ -21,7 +21,8 @@ MB = 1 << 20
 
 
 def resource_queue(store: Store, settings: Path) -> JobQueue:
-    return JobQueue(store, actor="cli:test@host", extra_types={**PLUGINS, **RESOURCE_PLUGINS}, settings=load_settings(settings))
+    types = {**PLUGINS, **RESOURCE_PLUGINS}
+    return JobQueue(store, actor="cli:test@host", extra_types=types, settings=load_settings(settings))
 
 
 def sc(spec: StoreSpec, *args: str) -> Any:
@@ -53,32 +54,35 @@ def test_an_attempt_records_cpu_memory_and_io_of_its_tree(sqlite_spec: StoreSpec
     assert row[:3] == ["1", f"{used['cpu_seconds']:.2f}", "s"] and row[4] == "MB" and 100 <= float(row[3]) < 1024
     assert json.loads(sc(sqlite_spec, "job", "show", job_id, "--json").stdout)["resources"] == [used]
     report = json.loads(sc(sqlite_spec, "monitor", "report", "--json").stdout)["resources"]
+    peak, cpu = used["peak_rss_bytes"], used["cpu_seconds"]
     assert report["sampled_jobs"] == 1 and report["by_job_type"] == [{
-        "job_type": "busy", "attempts": 1, "p50_peak_rss_bytes": used["peak_rss_bytes"], "p95_peak_rss_bytes": used["peak_rss_bytes"],
-        "p50_cpu_seconds": used["cpu_seconds"], "p95_cpu_seconds": used["cpu_seconds"]}]
+        "job_type": "busy", "attempts": 1, "p50_peak_rss_bytes": peak, "p95_peak_rss_bytes": peak,
+        "p50_cpu_seconds": cpu, "p95_cpu_seconds": cpu}]
     printed = sc(sqlite_spec, "monitor", "report").stdout
     assert "Resources by job type" in printed and "P95 PEAK MEM" in printed
 
 
 @pytest.mark.parametrize("own_session", [False, True], ids=["same-group", "setsid-tool"])
-def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(sqlite_spec: StoreSpec, tmp_path: Path, services,
-                                                                          own_session: bool) -> None:
+def test_a_job_over_its_memory_limit_fails_with_kind_memory_and_no_partial(
+        sqlite_spec: StoreSpec, tmp_path: Path, services, own_session: bool) -> None:
     settings = write_settings(tmp_path, handlers={"dataset_conversion": "tests.service.resource_plugins:hog"},
-                              memory_limit_mb=4096, memory_limit_mb_by_type={"dataset_conversion": 160}, memory_check_seconds=0.05)
+                              memory_limit_mb=4096, memory_limit_mb_by_type={"dataset_conversion": 160},
+                              memory_check_seconds=0.05)
     store = sqlite_spec.open()
     queue = make_queue(store, settings)
     dataset = add_dataset(store)
     final, marker = tmp_path / "out" / "converted.idx", tmp_path / "partial-name"
     tool_pid = tmp_path / "tool.pid"
-    params = {"output_path": str(final), "mb": 400, "marker": str(marker), "own_session": own_session, "tool_pid_file": str(tool_pid),
-              "timeout_seconds": 40}  # a watchdog that misses it: a timeout, not a hang
+    params = {"output_path": str(final), "mb": 400, "marker": str(marker), "own_session": own_session,
+              "tool_pid_file": str(tool_pid), "timeout_seconds": 40}  # a watchdog that misses it: a timeout, not a hang
     job_id = queue.create_job(dataset, "dataset_conversion", params, max_attempts=3)
     service = services(sqlite_spec, settings, "--until-idle")
     assert service.wait(timeout=60) == 0, service.log()
     job = queue.get_job(job_id)
     assert job["status"] == "failed" and job["attempts"] == 1, job  # not retried: the same input needs the same memory
-    assert job["errors"][-1]["kind"] == "memory"
-    assert job["error"].startswith("memory limit exceeded: used ") and "limit 160 MB for dataset_conversion" in job["error"]
+    assert job["errors"][-1]["kind"] == "memory", job
+    assert job["error"].startswith("memory limit exceeded: used ")
+    assert "limit 160 MB for dataset_conversion" in job["error"]
     [used] = job["resources"]
     assert used["memory_limit_bytes"] == 160 * MB and used["peak_rss_bytes"] > 160 * MB
     partial = Path(marker.read_text())
