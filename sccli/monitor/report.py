@@ -50,7 +50,7 @@ def resource_rows(store: Any, start: datetime, now: datetime, limit: int = RESOU
     """Per job type, p50/p95 of peak memory and CPU over the attempts recorded by the ``limit``
     jobs that finished last in ``[start, now)``; and how many jobs that sample held."""
     window = JobQuery(completed_after=start, completed_before=now)
-    jobs = store.find_jobs(window, sort=(("completed_at", -1),), limit=limit)
+    jobs = store.find_jobs(window, sort=(("completed_at", -1),), limit=limit, fields=("job_type", "resources"))
     rows = [{"job_type": job_type, **figures} for job_type, figures in usage.by_type(jobs).items()]
     return {"sampled_jobs": len(jobs), "sample_limit": limit, "by_job_type": rows}
 

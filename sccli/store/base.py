@@ -191,8 +191,11 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs."""
+        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs.
+        ``fields``: only these top-level fields of each job (those it has), e.g. for a report
+        that must not fetch whole documents; None: every field."""
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:

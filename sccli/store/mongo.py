@@ -253,8 +253,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        cursor = self.coll("jobs").find(query_filter(query))
+        projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
+        cursor = self.coll("jobs").find(query_filter(query), projection)
         if sort:
             cursor = cursor.sort(list(sort))
         if offset:

@@ -223,6 +223,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         where, params = self._where(query)
         order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
@@ -230,7 +231,10 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if order:
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]
+        docs = [codec.loads(r[0]) for r in self._read(sql, params)]
+        if fields is None:
+            return docs
+        return [{k: doc[k] for k in fields if k in doc} for doc in docs]  # the row is local: read whole
 
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)

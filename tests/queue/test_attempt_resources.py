@@ -47,3 +47,26 @@ def test_a_memory_failure_is_not_retried_until_asked(queue: JobQueue, store: Sto
     assert store.get_dataset(ds)["status"] == "failed"  # type: ignore[index]
     retried = queue.retry(job_id)  # after the limit was raised, an operator's retry runs it again
     assert retried["status"] == "pending" and retried["resources"] == failed["resources"]
+
+
+def test_the_report_reads_a_bounded_sample_of_only_the_fields_it_needs(queue: JobQueue, store: Store) -> None:
+    from datetime import timedelta
+
+    from sccli.monitor.report import resource_rows
+    from sccli.store.base import JobQuery
+
+    for peak in (100, 300, 200):
+        job_id = queue.create_job(add_dataset(store), "data_validation")
+        job = queue.claim_next("w1")
+        assert job is not None and job["job_id"] == job_id
+        queue.complete(job_id, job["lease_token"], {"status": "ok"}, resources=used(1, peak))
+    queue.create_job(add_dataset(store), "data_validation")  # not finished: not in the window's sample
+    slim = store.find_jobs(JobQuery(status=["completed"]), fields=("job_type", "resources"))
+    assert len(slim) == 3 and all(set(doc) == {"job_type", "resources"} for doc in slim)
+    now = store.now()
+    rows = resource_rows(store, now - timedelta(days=1), now + timedelta(seconds=1))
+    assert rows["sampled_jobs"] == 3 and rows["by_job_type"] == [{
+        "job_type": "data_validation", "attempts": 3, "p50_peak_rss_bytes": 200, "p95_peak_rss_bytes": 300,
+        "p50_cpu_seconds": 0.5, "p95_cpu_seconds": 0.5}]
+    two = resource_rows(store, now - timedelta(days=1), now + timedelta(seconds=1), limit=2)
+    assert two["sampled_jobs"] == 2 and two["by_job_type"][0]["attempts"] == 2  # the two that finished last
