@@ -116,6 +116,12 @@ class JobChange:
         return out
 
 
+def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
+    backend reads whole documents anyway."""
+    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
+
+
 def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
     for key, wanted in (expect or {}).items():

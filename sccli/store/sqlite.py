@@ -27,6 +27,7 @@ from sccli.store.base import (
     Store,
     collection_names,
     matches_expect,
+    only_fields,
     prefix_upper_bound,
 )
 from sccli.store.sqlite_ledger import SqliteLedger
@@ -243,9 +244,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
         docs = [codec.loads(r[0]) for r in self._read(sql, params)]
-        if fields is None:
-            return docs
-        return [{k: doc[k] for k in fields if k in doc} for doc in docs]  # the row is local: read whole
+        return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
 
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)
