@@ -67,8 +67,8 @@ def _own_io() -> tuple[int, int] | None:
 def reap_with_usage() -> list[tuple[int, int, Usage]]:
     """Reap every ended child without blocking: ``(pid, exit code, usage)`` of each."""
     ended: list[tuple[int, int, Usage]] = []
+    before = _own_io()  # nothing but these reaps runs in between: each reading serves twice
     while True:
-        before = _own_io()
         try:
             pid, status, rusage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
@@ -79,6 +79,7 @@ def reap_with_usage() -> list[tuple[int, int, Usage]]:
         io = (None, None) if before is None or after is None else (after[0] - before[0], after[1] - before[1])
         usage = Usage(rusage.ru_utime, rusage.ru_stime, rusage.ru_maxrss * _MAXRSS_UNIT, *io)
         ended.append((pid, os.waitstatus_to_exitcode(status), usage))
+        before = after
 
 
 def rss_bytes(pid: int) -> int:
