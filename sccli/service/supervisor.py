@@ -21,7 +21,7 @@ from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
-from sccli.service.resources import MemoryWatch
+from sccli.service.resources import MemoryWatch, Usage
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
 from sccli.service.sdnotify import SystemdNotifier
 from sccli.service.storelink import Op, StoreLink
@@ -283,7 +283,7 @@ class Supervisor(StoreDuties):
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
-    def _on_exit(self, pid: int, code: int | None, last_lines: str = "", usage: Any = None) -> None:
+    def _on_exit(self, pid: int, code: int | None, last_lines: str = "", usage: Usage | None = None) -> None:
         if pid == -1:  # the template died, and its children with it (their starts failed separately)
             for rj in list(self.jobs.values()):
                 if rj.child is not None and rj.alive:
