@@ -23,6 +23,8 @@ from sccli.store import codec
 from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
+from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
+from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -135,8 +137,18 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in schema_statements(self.names):
+        for statement in [*schema_statements(self.names), *part_statements(self.names["schedules"], self.names["leases"])]:
             conn.execute(statement)
+
+    @property
+    def schedules(self) -> SqliteSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return SqliteSchedules(self._read, self._write, self.names["schedules"])
+
+    @property
+    def leases(self) -> SqliteLeases:
+        """Named leases (``job_leases``): one service at a time for a fleet duty."""
+        return SqliteLeases(self._read, self._write, self.names["leases"])
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
