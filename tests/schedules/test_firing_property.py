@@ -96,7 +96,7 @@ def run(stores: list[Store], steps: list[tuple[list[int], int, bool]]) -> None:
                 assert fire is None or fire.at <= clock, "fired early"
         for job in stores[0].find_jobs(JobQuery(status=["pending"]), limit=None):  # let the next fire queue a job
             main.cancel(job["job_id"])
-    for doc, (_, expr, catch_up) in zip(docs, SCHEDULES):
+    for doc, (_, expr, catch_up) in zip(docs, SCHEDULES, strict=True):
         records = stores[0].find_events(fire_log_key(doc["schedule_id"]))
         got = [(r["fire_at"], "missed" if r["outcome"] == "missed" else "fired") for r in records]
         assert sorted(got) == expected(polls, expr, catch_up, START), doc["name"]
