@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sccli.service.config import ServiceOptions
+    from sccli.service.periodic import PeriodicDuties
     from sccli.service.running import RunningJob
     from sccli.settings import Settings
     from sccli.wakeup import WakeSocket
@@ -66,6 +67,7 @@ class StoreDuties:
     cancel_poll: float
     wake: WakeSocket
     woken: bool
+    periodic: PeriodicDuties
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -103,6 +105,8 @@ class StoreDuties:
             self._submit(Op("sweep", self._sweep, done=self._sweep_done))
         self._schedule_claim(now)
         self._schedule_idle_check(now)
+        if not self.stop_requested:
+            self.periodic.tick(now, self._submit, self.inflight)
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():

@@ -81,14 +81,15 @@ class MongoLeases(LeaseContract):
         self._coll, self.display_url = coll, display_url
 
     @guard
-    def acquire(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+    def acquire(self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None) -> bool:
         from pymongo.errors import DuplicateKeyError
 
         free = {"_id": key_id(name), "$or": [{"holder": holder}, {"expires_at": {"$lte": now}}, {"expires_at": None}]}
-        if self._coll().update_one(free, {"$set": {"holder": holder, "expires_at": until}}).matched_count:
+        change = {**(fields or {}), "name": name, "holder": holder, "expires_at": until}
+        if self._coll().update_one(free, {"$set": change}).matched_count:
             return True
         try:
-            self._coll().insert_one({"_id": key_id(name), "name": name, "holder": holder, "expires_at": until})
+            self._coll().insert_one({"_id": key_id(name), **change})
         except DuplicateKeyError:  # someone else holds it (or took it just now)
             return False
         return True

@@ -103,12 +103,13 @@ class SqliteLeases(LeaseContract):
     def __init__(self, read: Read, write: Write, table: str) -> None:
         self._read, self._write, self.table = read, write, table
 
-    def acquire(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+    def acquire(self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None) -> bool:
         with self._write() as conn:
             row = conn.execute(f"SELECT holder, expires_at, doc FROM {self.table} WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] != holder and row[1] is not None and row[1] > to_epoch(now):
                 return False
-            doc = {**(codec.loads(row[2]) if row is not None else {}), "name": name, "holder": holder, "expires_at": until}
+            doc = {**(codec.loads(row[2]) if row is not None else {}), **(fields or {})}
+            doc.update(name=name, holder=holder, expires_at=until)
             conn.execute(
                 f"""INSERT INTO {self.table} (name, holder, expires_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE
                     SET holder = excluded.holder, expires_at = excluded.expires_at, doc = excluded.doc""",

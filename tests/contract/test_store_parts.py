@@ -94,3 +94,12 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_released(store: Store) ->
     assert lease is not None and lease["done_period"] == "2026-12-07" and lease["holder"] == "b"
     assert store.leases.acquire("retention", "c", now + timedelta(minutes=8), now + timedelta(minutes=10))
     assert store.leases.get("retention")["done_period"] == "2026-12-07"  # type: ignore[index]
+
+
+def test_a_lease_keeps_fields_given_when_taken_or_renewed(store: Store) -> None:
+    now = utcnow()
+    assert store.leases.acquire("r", "a", now, now + timedelta(minutes=5), {"running": {"n": 1}})
+    assert store.leases.acquire("r", "a", now, now + timedelta(minutes=6), {"running": {"n": 2}})
+    assert not store.leases.acquire("r", "b", now, now + timedelta(minutes=6), {"running": {"n": 9}})
+    lease = store.leases.get("r")
+    assert lease is not None and lease["running"] == {"n": 2} and lease["expires_at"] == now + timedelta(minutes=6)
