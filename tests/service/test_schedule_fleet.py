@@ -51,7 +51,7 @@ def test_three_services_one_killed_fire_each_time_once(spec: StoreSpec, tmp_path
     times = [f["fire_at"] for f in fires]
     assert len(times) == len(set(times)), "a fire time recorded twice"
     assert all(f["at"] >= f["fire_at"] for f in fires), "fired early"
-    for earlier, later in zip(fires, fires[1:]):
+    for earlier, later in zip(fires, fires[1:], strict=False):
         if later["fire_at"] - earlier["fire_at"] != timedelta(seconds=1):
             # Only a fire taken by the killed service and finished after its lease leaves a gap
             # (catch_up latest then fires the latest time once).
