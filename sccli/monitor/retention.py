@@ -87,6 +87,24 @@ def last_retention(store: Store) -> dict[str, Any] | None:
     return {"period": lease["done_period"], "deleted": (lease.get("last") or {}).get("deleted"), "finished_at": lease.get("finished_at")}
 
 
+def retention_summary(store: Store, retention: Retention | None) -> dict[str, Any]:
+    """For the overview: ``{enabled, at, last}`` (``last``: :func:`last_retention`)."""
+    return {"enabled": retention is not None, "at": retention.at if retention else None, "last": last_retention(store)}
+
+
+def retention_line(summary: dict[str, Any] | None) -> str:
+    """One line: whether retention is on, and what its last run deleted."""
+    if not summary:
+        return "Retention: n/a"
+    state = f"daily at {summary['at']}" if summary["enabled"] else "off (settings retention; or sc monitor cleanup by hand)"
+    last = summary.get("last")
+    if not last:
+        return f"Retention: {state}; never run"
+    deleted = last.get("deleted") or {}
+    counts = ", ".join(f"{k} {deleted.get(k, 0)}" for k in ("completed", "failed", "cancelled", "events"))
+    return f"Retention: {state}; last run {last['period']} deleted {counts}"
+
+
 def _total(lease: dict[str, Any], period: str, deleted: dict[str, int]) -> dict[str, Any]:
     before = lease.get("running") or {}
     sums = dict(before.get("deleted") or {}) if before.get("period") == period else {}

@@ -94,3 +94,34 @@ def test_deletes_go_in_batches_of_bounded_size_and_tallies_equal_a_recount(store
     assert tally.ended_before(store, cutoffs) == expected == {"completed": 0, "failed": 0, "cancelled": 0}
     events = store.find_events(ret.EVENT_KEY)
     assert events and events[-1]["done"] is True
+
+
+def test_doctor_warns_when_retention_is_off_and_jobs_are_older_than_90_days(store: Store, tmp_path: Any) -> None:
+    from sccli.doctor import WARN, _retention_check
+    from sccli.settings import Settings
+
+    insert(store, job(completed_at=store.now() - timedelta(days=100)))
+    assert _retention_check(store, Settings()).level == WARN
+    assert _retention_check(store, Settings(retention=POLICY)).level == "ok"
+
+
+def test_doctor_is_quiet_when_every_job_is_recent(store: Store) -> None:
+    from sccli.doctor import OK, _retention_check
+    from sccli.settings import Settings
+
+    insert(store, job(completed_at=store.now() - timedelta(days=10)))
+    assert _retention_check(store, Settings()).level == OK
+
+
+def test_the_overview_shows_retention_as_a_line(store: Store) -> None:
+    from sccli.cli.monitor_view import health_line
+    from sccli.monitor import JobMonitor
+    from sccli.settings import Settings
+
+    build(store)
+    assert "Retention: off" in health_line(JobMonitor(store).get_queue_overview())
+    clock = DUE
+    while (result := ret.retention_step(store, POLICY, holder="a", now=clock)) is not None and not result["done"]:
+        clock += timedelta(seconds=1)
+    line = health_line(JobMonitor(store, settings=Settings(retention=POLICY)).get_queue_overview())
+    assert "Retention: daily at 03:15; last run 2026-03-10 deleted completed 17, failed 4, cancelled 3" in line
