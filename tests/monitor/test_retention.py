@@ -125,3 +125,17 @@ def test_the_overview_shows_retention_as_a_line(store: Store) -> None:
         clock += timedelta(seconds=1)
     line = health_line(JobMonitor(store, settings=Settings(retention=POLICY)).get_queue_overview())
     assert "Retention: daily at 03:15; last run 2026-03-10 deleted completed 17, failed 4, cancelled 3" in line
+
+
+def test_log_files_of_deleted_jobs_go_with_them(store: Store, tmp_path: Any) -> None:
+    from sccli.monitor.log_files import log_name
+
+    gone, kept = build(store)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for job_id in gone[:3] + kept[:1]:
+        (logs / log_name(job_id)).write_text("log")
+    clock = DUE
+    while (result := ret.retention_step(store, POLICY, holder="a", now=clock, log_dir=str(logs))) is not None and not result["done"]:
+        clock += timedelta(seconds=1)
+    assert sorted(p.name for p in logs.iterdir()) == [log_name(kept[0])]

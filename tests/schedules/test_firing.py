@@ -76,3 +76,27 @@ def test_a_fire_taken_by_a_dead_service_is_finished_once_after_its_lease(store: 
     assert [(f.outcome, f.at, f.job_id) for f in fires] == [("queued", due, fire_job_id(sid, due))]
     assert firer.fire_due(hold) == [] and store.count_jobs(JobQuery()) == 1
     assert get_schedule(store, "s")["next_run_at"] == due + timedelta(minutes=10)
+
+
+def _poll_through(store: Store, queue: JobQueue, name: str, start: Any, hours: int) -> list[Any]:
+    from sccli import cron
+
+    doc = get_schedule(store, name)
+    parsed, tz = cron.parse(doc["cron"]), cron.timezone(doc["timezone"])
+    store.schedules.update(doc["schedule_id"], {"next_run_at": cron.next_after(parsed, start, tz)})
+    firer, fired = ScheduleFirer(queue, actor="svc"), []
+    for minute in range(0, hours * 60, 5):  # a service polling every 5 minutes through the night
+        fired += [f.at for f in firer.fire_due(start + timedelta(minutes=minute))]
+        for job in store.find_jobs(JobQuery(status=["pending"]), limit=None):
+            queue.cancel(job["job_id"])
+    return fired
+
+
+def test_0230_in_rome_fires_once_on_the_spring_forward_and_the_fall_back_nights(store: Store, queue: JobQueue) -> None:
+    from datetime import UTC, datetime
+
+    _add(queue, name="s", job_type="data_validation", cron="30 2 * * *", timezone="Europe/Rome")
+    spring = _poll_through(store, queue, "s", datetime(2026, 3, 28, 22, 0, tzinfo=UTC), 6)
+    assert spring == [datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]  # 03:30 CEST: the clock jumped over 02:30
+    autumn = _poll_through(store, queue, "s", datetime(2026, 10, 24, 21, 0, tzinfo=UTC), 6)
+    assert autumn == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]  # the first 02:30 (CEST), not the second (CET)
