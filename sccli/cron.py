@@ -27,8 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 _MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
@@ -76,13 +81,20 @@ def parse(text: str, *, allow_every: bool = False) -> Cron:
         return Cron(text=raw, every_seconds=int(every.group(1)) * _UNIT[every.group(2)])
     fields = _MACROS.get(raw, raw).split(" ")
     if len(fields) != 5:
-        raise CronError(f"cron {text!r}: expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
+        raise CronError(
+            f"cron {text!r}: expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+        )
     minute, hour, dom, month, dow = fields
     weekdays = frozenset((d - 1) % 7 for d in _field(dow, "day of week", 0, 7, _DAYS))  # cron 0=Sun → weekday 6
     cron = Cron(
-        text=raw, minutes=_field(minute, "minute", 0, 59), hours=_field(hour, "hour", 0, 23),
-        days=_field(dom, "day of month", 1, 31), months=_field(month, "month", 1, 12, _MONTHS), weekdays=weekdays,
-        days_restricted=not dom.startswith("*"), weekdays_restricted=not dow.startswith("*"),
+        text=raw,
+        minutes=_field(minute, "minute", 0, 59),
+        hours=_field(hour, "hour", 0, 23),
+        days=_field(dom, "day of month", 1, 31),
+        months=_field(month, "month", 1, 12, _MONTHS),
+        weekdays=weekdays,
+        days_restricted=not dom.startswith("*"),
+        weekdays_restricted=not dow.startswith("*"),
     )
     if not _fires_within(cron, date(2024, 1, 1), _HORIZON_YEARS):
         raise CronError(f"cron {text!r} never fires (no such day)")

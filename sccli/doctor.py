@@ -221,9 +221,11 @@ RETENTION_WARN_DAYS = 90
 def _retention_check(store: Store, settings: Settings) -> Check:
     if settings.retention is not None:
         r = settings.retention
-        return Check("retention", OK, f"daily at {r.at} {r.timezone}: completed after {r.completed_days} d, failed after {r.failed_days} d")
+        ages = f"completed after {r.completed_days} d, failed after {r.failed_days} d"
+        return Check("retention", OK, f"daily at {r.at} {r.timezone}: {ages}")
     oldest = store.first_completed_at()
     if oldest is not None and store.now() - oldest > timedelta(days=RETENTION_WARN_DAYS):
-        fix = 'set retention in settings.json, e.g. {"completed_days": 30, "failed_days": 60, "at": "03:15"} (docs/schedules.md)'
-        return Check("retention", WARN, f"retention is off and the oldest finished job is {(store.now() - oldest).days} days old", fix)
+        fix = 'set retention in settings.json, e.g. {"completed_days": 30, "at": "03:15"} (docs/schedules.md)'
+        age = (store.now() - oldest).days
+        return Check("retention", WARN, f"retention is off and the oldest finished job is {age} days old", fix)
     return Check("retention", OK, "off; no finished job older than 90 days")

@@ -60,8 +60,14 @@ class ScheduleFirer:
     """Fires the due schedules of one store; one per service, any number per store."""
 
     def __init__(
-        self, queue: JobQueue, *, actor: str, allow_every: bool = False, limit: int = 100,
-        grace_seconds: float = MISFIRE_GRACE_SECONDS, lease_seconds: float = FIRING_LEASE_SECONDS,
+        self,
+        queue: JobQueue,
+        *,
+        actor: str,
+        allow_every: bool = False,
+        limit: int = 100,
+        grace_seconds: float = MISFIRE_GRACE_SECONDS,
+        lease_seconds: float = FIRING_LEASE_SECONDS,
     ) -> None:
         self.queue, self.store, self.actor = queue, queue.store, actor
         self.allow_every, self.limit = allow_every, limit
@@ -97,21 +103,34 @@ class ScheduleFirer:
             return None
         at = doc.get("firing_at") or cron.latest_due(parsed, due, now, tz)
         if not doc.get("firing_at") and doc.get("catch_up") == "none" and now - at > self.grace:
-            fire = Fire(sid, doc["name"], at, "missed", reason=f"more than {self.grace.total_seconds():g}s late (catch_up none)")
+            fire = Fire(
+                sid, doc["name"], at, "missed", reason=f"more than {self.grace.total_seconds():g}s late (catch_up none)"
+            )
             return self._record(doc, due, at, fire, parsed, tz, now, taken=False)
         hold = whole_second(now + self.lease)
-        if not self.store.schedules.update(sid, {"next_run_at": hold, "firing_at": at}, expect={"next_run_at": due}):
+        # Fenced on both fields: a finished recovery can leave next_run_at equal to the old lease
+        # value (the next fire time may fall on it), and a stale read must not take that fire again.
+        fence = {"next_run_at": due, "firing_at": doc.get("firing_at")}
+        if not self.store.schedules.update(sid, {"next_run_at": hold, "firing_at": at}, expect=fence):
             return None  # another service took this fire
         return self._record(doc, hold, at, self._create(doc, at), parsed, tz, now, taken=True)
 
     def _record(
-        self, doc: dict[str, Any], expected: datetime, at: datetime, fire: Fire, parsed: cron.Cron, tz: Any, now: datetime,
-        *, taken: bool,
+        self,
+        doc: dict[str, Any],
+        expected: datetime,
+        at: datetime,
+        fire: Fire,
+        parsed: cron.Cron,
+        tz: Any,
+        now: datetime,
+        *,
+        taken: bool,
     ) -> Fire | None:
         fields = {"next_run_at": cron.next_after(parsed, at, tz), "updated_at": now}
         if fire.outcome != "missed":
             fields.update(self._last(fire, at))
-        expect: dict[str, Any] = {"next_run_at": expected, "firing_at": at} if taken else {"next_run_at": expected}
+        expect: dict[str, Any] = {"next_run_at": expected, "firing_at": at if taken else None}
         if not self.store.schedules.update(doc["schedule_id"], fields, expect=expect, unset=["firing_at"]):
             return None if not taken else fire  # taken over after our lease ran out: it records the same fire
         self._log(fire, now)
@@ -125,9 +144,15 @@ class ScheduleFirer:
         dataset = doc.get("dataset_uuid")
         try:
             self.queue.create_job(
-                dataset or sid, doc["job_type"], doc.get("parameters") or {}, doc.get("priority"),
-                allow_missing_dataset=dataset is None, created_by=f"schedule:{name}", actor=self.actor,
-                job_id=job_id, schedule_id=sid,
+                dataset or sid,
+                doc["job_type"],
+                doc.get("parameters") or {},
+                doc.get("priority"),
+                allow_missing_dataset=dataset is None,
+                created_by=f"schedule:{name}",
+                actor=self.actor,
+                job_id=job_id,
+                schedule_id=sid,
             )
         except NotFound:
             return Fire(sid, name, at, "failed", None, f"dataset {dataset} no longer exists")
@@ -142,13 +167,23 @@ class ScheduleFirer:
     @staticmethod
     def _last(fire: Fire, at: datetime) -> dict[str, Any]:
         return {
-            "last_run_at": at, "last_job_id": fire.job_id,
+            "last_run_at": at,
+            "last_job_id": fire.job_id,
             "last_outcome": {"outcome": fire.outcome, "reason": fire.reason, "at": at},
         }
 
     def _log(self, fire: Fire, now: datetime) -> None:
-        self.store.insert_event({
-            "entity": "schedule", "job_id": fire_log_key(fire.schedule_id), "schedule_id": fire.schedule_id,
-            "event": "fire", "fire_at": fire.at, "outcome": fire.outcome, "fired_job_id": fire.job_id,
-            "reason": fire.reason, "at": now, "actor": self.actor,
-        })
+        self.store.insert_event(
+            {
+                "entity": "schedule",
+                "job_id": fire_log_key(fire.schedule_id),
+                "schedule_id": fire.schedule_id,
+                "event": "fire",
+                "fire_at": fire.at,
+                "outcome": fire.outcome,
+                "fired_job_id": fire.job_id,
+                "reason": fire.reason,
+                "at": now,
+                "actor": self.actor,
+            }
+        )

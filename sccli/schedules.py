@@ -81,17 +81,30 @@ def add_schedule(queue: JobQueue, spec: ScheduleSpec, *, actor: str, allow_every
         raise InvalidInput(f"malformed dataset UUID {spec.dataset_uuid!r} (expected 8-4-4-4-12 hex)")
     parameters = queue.check_parameters(spec.job_type, dict(spec.parameters))
     try:
-        priority = domain.parse_priority(domain.job_type_config(spec.job_type).priority if spec.priority is None else spec.priority)
+        priority = domain.parse_priority(
+            domain.job_type_config(spec.job_type).priority if spec.priority is None else spec.priority
+        )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     if spec.dataset_uuid is not None and store.get_dataset(spec.dataset_uuid) is None:
         raise NotFound(f"dataset {spec.dataset_uuid} not found")
     now = store.now()
     doc = {
-        "schedule_id": str(uuid.uuid4()), "name": spec.name, "job_type": spec.job_type, "dataset_uuid": spec.dataset_uuid,
-        "parameters": parameters, "priority": priority, "cron": parsed.text, "timezone": spec.timezone or "UTC",
-        "catch_up": spec.catch_up, "paused": False, "next_run_at": cron.next_after(parsed, now, tz), "last_run_at": None,
-        "last_job_id": None, "created_by": actor, "updated_at": now,
+        "schedule_id": str(uuid.uuid4()),
+        "name": spec.name,
+        "job_type": spec.job_type,
+        "dataset_uuid": spec.dataset_uuid,
+        "parameters": parameters,
+        "priority": priority,
+        "cron": parsed.text,
+        "timezone": spec.timezone or "UTC",
+        "catch_up": spec.catch_up,
+        "paused": False,
+        "next_run_at": cron.next_after(parsed, now, tz),
+        "last_run_at": None,
+        "last_job_id": None,
+        "created_by": actor,
+        "updated_at": now,
     }
     store.schedules.insert(doc)
     return doc

@@ -93,7 +93,14 @@ def add_schedule(body: ScheduleCreate, state: State, who: Operator) -> JSONRespo
         doc = add(state.queue, spec, actor=who.actor, allow_every=state.settings.schedule_intervals)
     except InvalidInput as exc:
         message = str(exc)
-        field = next((f for f in ("cron", "timezone", "catch_up", "dataset_uuid", "name", "priority") if f.split("_")[0] in message), None)
+        field = next(
+            (
+                f
+                for f in ("cron", "timezone", "catch_up", "dataset_uuid", "name", "priority")
+                if f.split("_")[0] in message
+            ),
+            None,
+        )
         raise FieldInvalid(message, ("body", field) if field else ("body",)) from None
     return JSONResponse(_one(state, doc), status_code=201, headers={"Location": f"/api/v1/schedules/{doc['name']}"})
 

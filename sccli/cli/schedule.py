@@ -21,7 +21,17 @@ app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(help="Schedule name (or id).")]
-_COLUMNS = ["name", "job_type", "cron", "timezone", "paused", "next_run_at", "last_run_at", "last_outcome", "last_job_status"]
+_COLUMNS = [
+    "name",
+    "job_type",
+    "cron",
+    "timezone",
+    "paused",
+    "next_run_at",
+    "last_run_at",
+    "last_outcome",
+    "last_job_status",
+]
 _HEADERS = ["NAME", "TYPE", "CRON", "TIMEZONE", "PAUSED", "NEXT FIRE", "LAST FIRE", "LAST OUTCOME", "LAST JOB"]
 
 
@@ -45,12 +55,23 @@ def add(
     ctx: typer.Context,
     name: NameArg,
     job_type: Annotated[str, typer.Option("--type", "-t", help="Job type of the jobs it creates.")],
-    cron: Annotated[str, typer.Option("--cron", help='Five fields "minute hour day month weekday", or @daily, @hourly...')],
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Dataset UUID of its jobs (none: the schedule's own).")] = None,
+    cron: Annotated[
+        str, typer.Option("--cron", help='Five fields "minute hour day month weekday", or @daily, @hourly...')
+    ],
+    dataset: Annotated[
+        Optional[str], typer.Option("--dataset", "-d", help="Dataset UUID of its jobs (none: the schedule's own).")
+    ] = None,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA timezone the cron reads in.")] = "UTC",
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed).")] = None,
-    priority: Annotated[Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")] = None,
-    catch_up: Annotated[str, typer.Option("--catch-up", help="After downtime: latest (fire once) or none (skip missed times).")] = "latest",
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed)."),
+    ] = None,
+    priority: Annotated[
+        Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")
+    ] = None,
+    catch_up: Annotated[
+        str, typer.Option("--catch-up", help="After downtime: latest (fire once) or none (skip missed times).")
+    ] = "latest",
     as_json: JsonOpt = False,
 ) -> None:
     """Add a schedule; its first fire is the next time its cron matches.
@@ -64,14 +85,21 @@ def add(
 
     a: Application = ctx.obj
     spec = ScheduleSpec(
-        name=name, job_type=job_type, cron=cron, dataset_uuid=dataset, parameters=collect_parameters(None, param or []),
-        priority=priority, timezone=timezone, catch_up=catch_up,
+        name=name,
+        job_type=job_type,
+        cron=cron,
+        dataset_uuid=dataset,
+        parameters=collect_parameters(None, param or []),
+        priority=priority,
+        timezone=timezone,
+        catch_up=catch_up,
     )
     doc = add_schedule(a.queue(write=True), spec, actor=_actor(), allow_every=a.settings.schedule_intervals)
     if as_json:
         a.print_json(doc)
     else:
-        a.say(f"schedule {doc['name']} added: next fire {doc['next_run_at'].isoformat()} ({doc['timezone']} cron {doc['cron']!r})")
+        when = doc["next_run_at"].isoformat()
+        a.say(f"schedule {doc['name']} added: next fire {when} ({doc['timezone']} cron {doc['cron']!r})")
 
 
 @app.command("list")
@@ -122,7 +150,9 @@ def _set_paused(ctx: typer.Context, name: str, paused: bool, as_json: bool) -> N
     if as_json:
         a.print_json(doc)
     else:
-        a.say(f"schedule {doc['name']} {'paused' if paused else 'resumed: next fire ' + doc['next_run_at'].isoformat()}")
+        a.say(
+            f"schedule {doc['name']} {'paused' if paused else 'resumed: next fire ' + doc['next_run_at'].isoformat()}"
+        )
 
 
 @app.command("pause")

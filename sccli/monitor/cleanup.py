@@ -49,8 +49,13 @@ def count_old_logs(store: Store, cutoffs: dict[str, datetime], logs: JobLogFiles
 
 
 def delete_old_jobs(
-    store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None = None, on_deleted: Deleted | None = None,
-    *, batch: int | None = None, max_batches: int | None = None,
+    store: Store,
+    cutoffs: dict[str, datetime],
+    total: int,
+    progress: Progress | None = None,
+    on_deleted: Deleted | None = None,
+    *,
+    batch: int | None = None, max_batches: int | None = None,
 ) -> dict[str, int]:
     """Delete the old jobs batch by batch (``batch`` jobs per delete), then the events (and,
     through ``on_deleted``, the log files) of those that were really deleted.

@@ -33,7 +33,8 @@ def retention_cutoffs(now: datetime, retention: Retention) -> dict[str, datetime
     """Completed and cancelled jobs older than ``completed_days`` go, failed ones after ``failed_days``."""
     completed = now - timedelta(days=retention.completed_days)
     return {
-        JobStatus.COMPLETED.value: completed, JobStatus.FAILED.value: now - timedelta(days=retention.failed_days),
+        JobStatus.COMPLETED.value: completed,
+        JobStatus.FAILED.value: now - timedelta(days=retention.failed_days),
         JobStatus.CANCELLED.value: completed,
     }
 
@@ -48,7 +49,13 @@ def period_due(now: datetime, retention: Retention) -> str | None:
 
 
 def retention_step(
-    store: Store, retention: Retention, *, holder: str, now: datetime | None = None, log_dir: str | None = None, steps: int = 10,
+    store: Store,
+    retention: Retention,
+    *,
+    holder: str,
+    now: datetime | None = None,
+    log_dir: str | None = None,
+    steps: int = 10,
 ) -> dict[str, Any] | None:
     """One step of today's retention if it is due, not done and this holder gets the lease:
     ``{period, deleted: {...}, done}``; None when there is nothing for this holder to do."""
@@ -65,14 +72,22 @@ def retention_step(
         return None
     logs, removed = (JobLogFiles(log_dir) if log_dir else None), LogTally()
     on_deleted = (lambda ids: logs.remove(ids, removed)) if logs is not None else None
-    deleted = delete_old_jobs(store, retention_cutoffs(now, retention), 0, on_deleted=on_deleted,
-                              batch=retention.batch_size, max_batches=steps)
+    deleted = delete_old_jobs(
+        store,
+        retention_cutoffs(now, retention),
+        0,
+        on_deleted=on_deleted,
+        batch=retention.batch_size,
+        max_batches=steps,
+    )
     done = not deleted.pop("more", 0)
     deleted["log_files"] = removed.files
     result = {"period": period, "deleted": deleted, "done": done, "holder": holder, "at": now}
     _record(store, lease, result)
     if done:
-        store.leases.release(LEASE, holder, now, {"done_period": period, "last": _total(lease, period, deleted), "finished_at": now})
+        store.leases.release(
+            LEASE, holder, now, {"done_period": period, "last": _total(lease, period, deleted), "finished_at": now}
+        )
     else:  # still held (renewed), with the running sums: the holder may change mid-day
         until = now + timedelta(seconds=LEASE_SECONDS)
         store.leases.acquire(LEASE, holder, now, until, {"running": _total(lease, period, deleted)})
@@ -84,7 +99,11 @@ def last_retention(store: Store) -> dict[str, Any] | None:
     lease = store.leases.get(LEASE)
     if not lease or not lease.get("done_period"):
         return None
-    return {"period": lease["done_period"], "deleted": (lease.get("last") or {}).get("deleted"), "finished_at": lease.get("finished_at")}
+    return {
+        "period": lease["done_period"],
+        "deleted": (lease.get("last") or {}).get("deleted"),
+        "finished_at": lease.get("finished_at"),
+    }
 
 
 def retention_summary(store: Store, retention: Retention | None) -> dict[str, Any]:
@@ -96,7 +115,9 @@ def retention_line(summary: dict[str, Any] | None) -> str:
     """One line: whether retention is on, and what its last run deleted."""
     if not summary:
         return "Retention: n/a"
-    state = f"daily at {summary['at']}" if summary["enabled"] else "off (settings retention; or sc monitor cleanup by hand)"
+    state = (
+        f"daily at {summary['at']}" if summary["enabled"] else "off (settings retention; or sc monitor cleanup by hand)"
+    )
     last = summary.get("last")
     if not last:
         return f"Retention: {state}; never run"
@@ -114,7 +135,15 @@ def _total(lease: dict[str, Any], period: str, deleted: dict[str, int]) -> dict[
 
 
 def _record(store: Store, lease: dict[str, Any], result: dict[str, Any]) -> None:
-    store.insert_event({
-        "entity": "retention", "job_id": EVENT_KEY, "event": "retention", "period": result["period"],
-        "deleted": result["deleted"], "done": result["done"], "at": result["at"], "actor": result["holder"],
-    })
+    store.insert_event(
+        {
+            "entity": "retention",
+            "job_id": EVENT_KEY,
+            "event": "retention",
+            "period": result["period"],
+            "deleted": result["deleted"],
+            "done": result["done"],
+            "at": result["at"],
+            "actor": result["holder"],
+        }
+    )

@@ -50,8 +50,15 @@ class ScheduleDuty:
             log.warning("firing schedules failed: %s", error)
         for fire in fires or []:
             level = logging.WARNING if fire.outcome == "failed" else logging.INFO
-            log.log(level, "schedule %s fired for %s: %s %s%s", fire.name, fire.at.isoformat(), fire.outcome,
-                    fire.job_id or "", f" ({fire.reason})" if fire.reason else "")
+            log.log(
+                level,
+                "schedule %s fired for %s: %s %s%s",
+                fire.name,
+                fire.at.isoformat(),
+                fire.outcome,
+                fire.job_id or "",
+                f" ({fire.reason})" if fire.reason else "",
+            )
 
 
 class PeriodicDuties:
@@ -73,6 +80,7 @@ class PeriodicDuties:
             duty.done(result, error)
             # A duty may shorten its period from its result (a retention under way continues soon).
             self.next[duty.name] = min(self.next[duty.name], time.monotonic() + duty.period)
+
         return done
 
 

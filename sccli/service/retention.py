@@ -33,4 +33,9 @@ class RetentionDuty:
             log.warning("retention step failed: %s", error)
         self.period = BUSY_PERIOD if result is not None and not result["done"] else IDLE_PERIOD
         if result is not None:
-            log.info("retention %s: deleted %s%s", result["period"], result["deleted"], "" if result["done"] else " (continuing)")
+            log.info(
+                "retention %s: deleted %s%s",
+                result["period"],
+                result["deleted"],
+                "" if result["done"] else " (continuing)",
+            )

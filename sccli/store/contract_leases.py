@@ -16,7 +16,9 @@ class LeaseContract(ABC):
     """Named, expiring, exclusive leases."""
 
     @abstractmethod
-    def acquire(self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None) -> bool:
+    def acquire(
+        self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None
+    ) -> bool:
         """Hold ``name`` until ``until`` if nobody else holds it now (missing, expired at ``now``,
         or already ``holder``'s), storing ``fields`` on it; True when ``holder`` holds it after the call."""
 

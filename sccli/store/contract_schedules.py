@@ -45,7 +45,12 @@ class ScheduleContract(ABC):
 
     @abstractmethod
     def update(
-        self, schedule_id: str, fields: dict[str, Any], *, expect: dict[str, Any] | None = None, unset: Sequence[str] = ()
+        self,
+        schedule_id: str,
+        fields: dict[str, Any],
+        *,
+        expect: dict[str, Any] | None = None,
+        unset: Sequence[str] = (),
     ) -> bool:
         """Set ``fields`` and remove ``unset`` on one schedule, only if each ``expect`` field (one of
         :data:`SCHEDULE_EXPECTABLE`) still has exactly that value (None: missing or null); True

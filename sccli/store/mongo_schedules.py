@@ -50,17 +50,29 @@ class MongoSchedules(ScheduleContract):
 
     @guard
     def due(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        cursor = self._coll().find({"paused": False, "next_run_at": {"$lte": now}}).sort([("next_run_at", 1)]).limit(int(limit))
+        cursor = (
+            self._coll()
+            .find({"paused": False, "next_run_at": {"$lte": now}})
+            .sort([("next_run_at", 1)])
+            .limit(int(limit))
+        )
         return [normalize(d) for d in cursor]
 
     @guard
     def update(
-        self, schedule_id: str, fields: dict[str, Any], *, expect: dict[str, Any] | None = None, unset: Sequence[str] = ()
+        self,
+        schedule_id: str,
+        fields: dict[str, Any],
+        *,
+        expect: dict[str, Any] | None = None,
+        unset: Sequence[str] = (),
     ) -> bool:
         bad = set(expect or {}) - set(SCHEDULE_EXPECTABLE)
         if bad:
             raise InvalidInput(f"cannot fence a schedule write on {sorted(bad)}")
-        if "name" in fields and self._coll().find_one({"name": fields["name"], "schedule_id": {"$ne": schedule_id}}, {"_id": 1}):
+        if "name" in fields and self._coll().find_one(
+            {"name": fields["name"], "schedule_id": {"$ne": schedule_id}}, {"_id": 1}
+        ):
             raise Conflict(f"a schedule named {fields['name']!r} already exists")
         update: dict[str, Any] = {"$set": dict(fields)} if fields else {}
         if unset:
@@ -81,7 +93,9 @@ class MongoLeases(LeaseContract):
         self._coll, self.display_url = coll, display_url
 
     @guard
-    def acquire(self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None) -> bool:
+    def acquire(
+        self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None
+    ) -> bool:
         from pymongo.errors import DuplicateKeyError
 
         free = {"_id": key_id(name), "$or": [{"holder": holder}, {"expires_at": {"$lte": now}}, {"expires_at": None}]}

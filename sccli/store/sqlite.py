@@ -137,7 +137,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in [*schema_statements(self.names), *part_statements(self.names["schedules"], self.names["leases"])]:
+        parts = part_statements(self.names["schedules"], self.names["leases"])
+        for statement in [*schema_statements(self.names), *parts]:
             conn.execute(statement)
 
     @property

@@ -47,8 +47,10 @@ class SqliteSchedules(ScheduleContract):
     def insert(self, doc: dict[str, Any]) -> None:
         try:
             with self._write() as conn:
-                conn.execute(f"INSERT INTO {self.table} (schedule_id, name, paused, next_run_at, doc) VALUES (?, ?, ?, ?, ?)",
-                             _row(doc))
+                conn.execute(
+                    f"INSERT INTO {self.table} (schedule_id, name, paused, next_run_at, doc) VALUES (?, ?, ?, ?, ?)",
+                    _row(doc),
+                )
         except sqlite3.IntegrityError:
             raise Conflict(f"a schedule named {doc.get('name')!r} already exists") from None
 
@@ -70,7 +72,12 @@ class SqliteSchedules(ScheduleContract):
         return [codec.loads(r[0]) for r in self._read(sql, (to_epoch(now), int(limit)))]
 
     def update(
-        self, schedule_id: str, fields: dict[str, Any], *, expect: dict[str, Any] | None = None, unset: Sequence[str] = ()
+        self,
+        schedule_id: str,
+        fields: dict[str, Any],
+        *,
+        expect: dict[str, Any] | None = None,
+        unset: Sequence[str] = (),
     ) -> bool:
         bad = set(expect or {}) - set(SCHEDULE_EXPECTABLE)
         if bad:
@@ -86,8 +93,10 @@ class SqliteSchedules(ScheduleContract):
             for key in unset:
                 doc.pop(key, None)
             try:
-                conn.execute(f"UPDATE {self.table} SET name = ?, paused = ?, next_run_at = ?, doc = ? WHERE schedule_id = ?",
-                             [*_row(doc)[1:], schedule_id])
+                conn.execute(
+                    f"UPDATE {self.table} SET name = ?, paused = ?, next_run_at = ?, doc = ? WHERE schedule_id = ?",
+                    [*_row(doc)[1:], schedule_id],
+                )
             except sqlite3.IntegrityError:
                 raise Conflict(f"a schedule named {doc.get('name')!r} already exists") from None
         return True
@@ -103,7 +112,9 @@ class SqliteLeases(LeaseContract):
     def __init__(self, read: Read, write: Write, table: str) -> None:
         self._read, self._write, self.table = read, write, table
 
-    def acquire(self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None) -> bool:
+    def acquire(
+        self, name: str, holder: str, now: datetime, until: datetime, fields: dict[str, Any] | None = None
+    ) -> bool:
         with self._write() as conn:
             row = conn.execute(f"SELECT holder, expires_at, doc FROM {self.table} WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] != holder and row[1] is not None and row[1] > to_epoch(now):
@@ -111,7 +122,8 @@ class SqliteLeases(LeaseContract):
             doc = {**(codec.loads(row[2]) if row is not None else {}), **(fields or {})}
             doc.update(name=name, holder=holder, expires_at=until)
             conn.execute(
-                f"""INSERT INTO {self.table} (name, holder, expires_at, doc) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE
+                f"""INSERT INTO {self.table} (name, holder, expires_at, doc) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE
                     SET holder = excluded.holder, expires_at = excluded.expires_at, doc = excluded.doc""",
                 (name, holder, to_epoch(until), codec.dumps(doc)),
             )
@@ -123,7 +135,10 @@ class SqliteLeases(LeaseContract):
             if row is None:
                 return False
             doc = {**codec.loads(row[0]), **(fields or {}), "expires_at": now}
-            conn.execute(f"UPDATE {self.table} SET expires_at = ?, doc = ? WHERE name = ?", (to_epoch(now), codec.dumps(doc), name))
+            conn.execute(
+                f"UPDATE {self.table} SET expires_at = ?, doc = ? WHERE name = ?",
+                (to_epoch(now), codec.dumps(doc), name),
+            )
         return True
 
     def get(self, name: str) -> dict[str, Any] | None:
@@ -132,4 +147,10 @@ class SqliteLeases(LeaseContract):
 
 
 def _row(doc: dict[str, Any]) -> list[Any]:
-    return [doc["schedule_id"], doc["name"], 1 if doc.get("paused") else 0, to_epoch(doc.get("next_run_at")), codec.dumps(doc)]
+    return [
+        doc["schedule_id"],
+        doc["name"],
+        1 if doc.get("paused") else 0,
+        to_epoch(doc.get("next_run_at")),
+        codec.dumps(doc),
+    ]

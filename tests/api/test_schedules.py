@@ -50,7 +50,11 @@ def test_viewers_may_read_but_not_write(dash: Any) -> None:
 
 def test_malformed_input_is_422_naming_the_field_and_duplicates_409(dash: Any) -> None:
     c = dash.client
-    for change, field in (({"cron": "61 * * * *"}, "cron"), ({"timezone": "Mars/Base"}, "timezone"), ({"catch_up": "all"}, "catch_up")):
+    for change, field in (
+        ({"cron": "61 * * * *"}, "cron"),
+        ({"timezone": "Mars/Base"}, "timezone"),
+        ({"catch_up": "all"}, "catch_up"),
+    ):
         r = c.post("/api/v1/schedules", json={**BODY, **change}, headers=OP)
         assert r.status_code == 422, r.text
         assert field in str(r.json()["detail"][0]["loc"]), r.json()

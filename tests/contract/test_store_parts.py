@@ -15,10 +15,21 @@ from sccli.store.base import Store
 def schedule(name: str = "nightly", **fields: object) -> dict:
     now = utcnow()
     doc = {
-        "schedule_id": str(uuid.uuid4()), "name": name, "job_type": "data_validation", "dataset_uuid": None,
-        "parameters": {}, "priority": 2, "cron": "0 3 * * *", "timezone": "UTC", "catch_up": "latest",
-        "paused": False, "next_run_at": now.replace(microsecond=0), "last_run_at": None, "last_job_id": None,
-        "created_by": "cli:test", "updated_at": now,
+        "schedule_id": str(uuid.uuid4()),
+        "name": name,
+        "job_type": "data_validation",
+        "dataset_uuid": None,
+        "parameters": {},
+        "priority": 2,
+        "cron": "0 3 * * *",
+        "timezone": "UTC",
+        "catch_up": "latest",
+        "paused": False,
+        "next_run_at": now.replace(microsecond=0),
+        "last_run_at": None,
+        "last_job_id": None,
+        "created_by": "cli:test",
+        "updated_at": now,
     }
     doc.update(fields)
     return doc
@@ -58,7 +69,9 @@ def test_update_fenced_on_next_run_at_lets_exactly_one_writer_win(store: Store) 
     doc = schedule()
     store.schedules.insert(doc)
     sid, t = doc["schedule_id"], doc["next_run_at"]
-    wins = [store.schedules.update(sid, {"next_run_at": t + timedelta(days=1)}, expect={"next_run_at": t}) for _ in range(3)]
+    wins = [
+        store.schedules.update(sid, {"next_run_at": t + timedelta(days=1)}, expect={"next_run_at": t}) for _ in range(3)
+    ]
     assert wins == [True, False, False]
     assert store.schedules.get(sid)["next_run_at"] == t + timedelta(days=1)  # type: ignore[index]
 

@@ -10,7 +10,11 @@ from tests.dashboard.conftest import VIEWER_TOKEN
 
 
 def _add(dash: Any) -> None:
-    add_schedule(dash.queue, ScheduleSpec(name="nightly", job_type="data_validation", cron="0 3 * * *", timezone="Europe/Rome"), actor="t")
+    add_schedule(
+        dash.queue,
+        ScheduleSpec(name="nightly", job_type="data_validation", cron="0 3 * * *", timezone="Europe/Rome"),
+        actor="t",
+    )
 
 
 def test_operator_pauses_resumes_and_runs_now(operator: Any) -> None:

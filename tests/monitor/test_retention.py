@@ -20,14 +20,30 @@ DUE = NOW
 
 
 def build(store: Store) -> tuple[list[str], list[str]]:
-    gone = insert(store, *[job(completed_at=ago(days=40)) for _ in range(17)],
-                  *[job(status="failed", completed_at=ago(days=70), error="x") for _ in range(4)],
-                  *[job(status="cancelled", completed_at=ago(days=35), duration=None) for _ in range(3)])
-    kept = insert(store, *[job(completed_at=ago(days=10)) for _ in range(3)],
-                  *[job(status="failed", completed_at=ago(days=40), error="x") for _ in range(2)],
-                  job(status="pending", created_at=ago(days=100), duration=None))
+    gone = insert(
+        store,
+        *[job(completed_at=ago(days=40)) for _ in range(17)],
+        *[job(status="failed", completed_at=ago(days=70), error="x") for _ in range(4)],
+        *[job(status="cancelled", completed_at=ago(days=35), duration=None) for _ in range(3)],
+    )
+    kept = insert(
+        store,
+        *[job(completed_at=ago(days=10)) for _ in range(3)],
+        *[job(status="failed", completed_at=ago(days=40), error="x") for _ in range(2)],
+        job(status="pending", created_at=ago(days=100), duration=None),
+    )
     for job_id in gone + kept:
-        store.insert_event({"job_id": job_id, "entity": "job", "from": None, "to": "created", "at": ago(days=100), "actor": "t", "reason": "r"})
+        store.insert_event(
+            {
+                "job_id": job_id,
+                "entity": "job",
+                "from": None,
+                "to": "created",
+                "at": ago(days=100),
+                "actor": "t",
+                "reason": "r",
+            }
+        )
     tally.status_type_counts(store)  # the day tallies exist before the deletes (they must stay true)
     return gone, kept
 
@@ -74,7 +90,9 @@ def test_a_holder_that_dies_mid_run_is_replaced_after_its_lease(store: Store) ->
     assert ret.last_retention(store)["deleted"]["completed"] == 17  # type: ignore[index]
 
 
-def test_deletes_go_in_batches_of_bounded_size_and_tallies_equal_a_recount(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deletes_go_in_batches_of_bounded_size_and_tallies_equal_a_recount(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gone, _ = build(store)
     sizes: list[int] = []
     real = store.delete_jobs
@@ -85,7 +103,9 @@ def test_deletes_go_in_batches_of_bounded_size_and_tallies_equal_a_recount(store
 
     monkeypatch.setattr(store, "delete_jobs", recording)
     clock = DUE
-    while (result := ret.retention_step(store, POLICY, holder="a", now=clock, steps=1)) is not None and not result["done"]:
+    while (result := ret.retention_step(store, POLICY, holder="a", now=clock, steps=1)) is not None and not result[
+        "done"
+    ]:
         clock += timedelta(seconds=1)
     assert sum(sizes) == len(gone) and max(sizes) <= POLICY.batch_size and len(sizes) >= len(gone) // POLICY.batch_size
     assert counts(tally.status_type_counts(store)) == counts(store.job_status_type_counts())
@@ -136,6 +156,8 @@ def test_log_files_of_deleted_jobs_go_with_them(store: Store, tmp_path: Any) -> 
     for job_id in gone[:3] + kept[:1]:
         (logs / log_name(job_id)).write_text("log")
     clock = DUE
-    while (result := ret.retention_step(store, POLICY, holder="a", now=clock, log_dir=str(logs))) is not None and not result["done"]:
+    while (
+        result := ret.retention_step(store, POLICY, holder="a", now=clock, log_dir=str(logs))
+    ) is not None and not result["done"]:
         clock += timedelta(seconds=1)
     assert sorted(p.name for p in logs.iterdir()) == [log_name(kept[0])]

@@ -66,10 +66,26 @@ def test_vixie_either_day_rule_and_names() -> None:
     assert cron.parse("@daily").minutes == frozenset({0})
 
 
-@pytest.mark.parametrize("expr", [
-    "", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8",
-    "5-1 * * * *", "*/0 * * * *", "a * * * *", "0 0 30 2 *", "@every 2s", "1,,2 * * * *", "-1 * * * *",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "",
+        "* * * *",
+        "* * * * * *",
+        "60 * * * *",
+        "* 24 * * *",
+        "* * 0 * *",
+        "* * * 13 *",
+        "* * * * 8",
+        "5-1 * * * *",
+        "*/0 * * * *",
+        "a * * * *",
+        "0 0 30 2 *",
+        "@every 2s",
+        "1,,2 * * * *",
+        "-1 * * * *",
+    ],
+)
 def test_malformed_crons_are_refused_with_a_reason(expr: str) -> None:
     with pytest.raises(cron.CronError) as info:
         cron.parse(expr)

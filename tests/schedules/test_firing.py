@@ -69,7 +69,9 @@ def test_a_fire_taken_by_a_dead_service_is_finished_once_after_its_lease(store: 
     due = doc["next_run_at"]
     sid = doc["schedule_id"]
     hold = due + timedelta(seconds=FIRING_LEASE_SECONDS)
-    assert store.schedules.update(sid, {"next_run_at": hold, "firing_at": due}, expect={"next_run_at": due})  # then it died
+    assert store.schedules.update(
+        sid, {"next_run_at": hold, "firing_at": due}, expect={"next_run_at": due}
+    )  # then it died
     firer = ScheduleFirer(queue, actor="svc")
     assert firer.fire_due(hold - timedelta(seconds=1)) == []  # the lease still holds
     fires = firer.fire_due(hold)
@@ -100,3 +102,18 @@ def test_0230_in_rome_fires_once_on_the_spring_forward_and_the_fall_back_nights(
     assert spring == [datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]  # 03:30 CEST: the clock jumped over 02:30
     autumn = _poll_through(store, queue, "s", datetime(2026, 10, 24, 21, 0, tzinfo=UTC), 6)
     assert autumn == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]  # the first 02:30 (CEST), not the second (CET)
+
+
+def test_a_stale_read_does_not_take_a_fire_again_when_next_run_at_comes_back(store: Store, queue: JobQueue) -> None:
+    # Found by the property test: a recovered fire's next fire time fell on the old lease value,
+    # so a fence on next_run_at alone let a stale read take the same fire time a second time.
+    doc = _add(queue, job_type="data_validation")
+    sid, due = doc["schedule_id"], doc["next_run_at"]
+    hold = due + timedelta(seconds=FIRING_LEASE_SECONDS)
+    store.schedules.update(sid, {"next_run_at": hold, "firing_at": due})
+    stale = get_schedule(store, "s")  # read by a second service before the first one writes
+    firer = ScheduleFirer(queue, actor="svc")
+    assert [f.at for f in firer.fire_due(hold)] == [due]
+    store.schedules.update(sid, {"next_run_at": hold})  # the next fire time happens to be the old lease value
+    assert firer.fire(stale, hold) is None
+    assert len(store.find_events(f"schedule:{sid}")) == 1

@@ -24,15 +24,18 @@ from tests.conftest import BACKENDS, make_spec
 #: Around the spring-forward night in Rome; crons that meet the missing hour.
 START = datetime(2026, 3, 28, 22, 50, tzinfo=UTC)
 SCHEDULES = [
-    ("quarter", "*/15 * * * *", "latest"), ("night", "30 2 * * *", "latest"),
-    ("hourly", "0 * * * *", "none"), ("fast", "@every 40s", "latest"),
+    ("quarter", "*/15 * * * *", "latest"),
+    ("night", "30 2 * * *", "latest"),
+    ("hourly", "0 * * * *", "none"),
+    ("fast", "@every 40s", "latest"),
 ]
 ADVANCE = st.sampled_from([0, 1, 20, 29, 31, 59, 61, 600, 899, 3600, 3 * 3600, 86400 + 7])
 #: A step: which services poll at once (each reads the due schedules before any of them writes),
 #: how far the clock jumps first, and whether the first of them dies after taking its fires.
 STEPS = st.lists(
     st.tuples(st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True), ADVANCE, st.booleans()),
-    min_size=1, max_size=18,
+    min_size=1,
+    max_size=18,
 )
 LEASE = timedelta(seconds=FIRING_LEASE_SECONDS)
 
@@ -46,7 +49,9 @@ class DyingFirer(ScheduleFirer):
         raise Died
 
 
-def expected(polls: list[tuple[datetime, bool]], expr: str, catch_up: str, created: datetime) -> list[tuple[datetime, str]]:
+def expected(
+    polls: list[tuple[datetime, bool]], expr: str, catch_up: str, created: datetime
+) -> list[tuple[datetime, str]]:
     """The model: at each poll, a due schedule fires its latest due fire time (catch_up none:
     only within the grace, else it is missed); the next fire time follows the one fired. A fire
     taken by a service that died is finished, same fire time, once its lease has passed."""
@@ -75,8 +80,15 @@ def run(stores: list[Store], steps: list[tuple[list[int], int, bool]]) -> None:
     firers = [ScheduleFirer(q, actor=f"svc{i}", allow_every=True) for i, q in enumerate(queues)]
     dying = [DyingFirer(q, actor=f"svc{i}", allow_every=True) for i, q in enumerate(queues)]
     main = queues[0]
-    docs = [add_schedule(main, ScheduleSpec(name=n, job_type="data_validation", cron=c, timezone="Europe/Rome", catch_up=k),
-                         actor="t", allow_every=True) for n, c, k in SCHEDULES]
+    docs = [
+        add_schedule(
+            main,
+            ScheduleSpec(name=n, job_type="data_validation", cron=c, timezone="Europe/Rome", catch_up=k),
+            actor="t",
+            allow_every=True,
+        )
+        for n, c, k in SCHEDULES
+    ]
     for doc in docs:  # the same start for every schedule, whatever the real clock says
         parsed, tz = _timing(doc)
         first = cron.next_after(parsed, START, tz)
@@ -104,7 +116,9 @@ def run(stores: list[Store], steps: list[tuple[list[int], int, bool]]) -> None:
         assert all(r["outcome"] in ("queued", "missed") for r in records), records
         assert all(r["at"] >= r["fire_at"] for r in records)
         jobs = stores[0].find_jobs(JobQuery(dataset_uuid=doc["schedule_id"]), limit=None)
-        assert sorted(j["job_id"] for j in jobs) == sorted(fire_job_id(doc["schedule_id"], r["fire_at"]) for r in queued)
+        assert sorted(j["job_id"] for j in jobs) == sorted(
+            fire_job_id(doc["schedule_id"], r["fire_at"]) for r in queued
+        )
 
 
 def _timing(doc: dict[str, Any]) -> tuple[Any, Any]:
@@ -112,9 +126,13 @@ def _timing(doc: dict[str, Any]) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(steps=STEPS)
-def test_every_due_fire_time_fires_once_never_early(kind: str, steps: list[tuple[list[int], int, bool]], tmp_path: Path) -> None:
+def test_every_due_fire_time_fires_once_never_early(
+    kind: str, steps: list[tuple[list[int], int, bool]], tmp_path: Path
+) -> None:
     spec = make_spec(kind, tmp_path / uuid.uuid4().hex)
     stores = [open_store(spec.url, spec.db_name) for _ in range(3)]
     try:

@@ -64,13 +64,17 @@ def test_a_duty_may_shorten_its_next_wait_from_its_result() -> None:
 
 
 def test_schedule_duty_fires_due_schedules(store: Any, queue: JobQueue) -> None:
-    doc = add_schedule(queue, ScheduleSpec(name="s", job_type="data_validation", cron="@every 1s"), actor="t", allow_every=True)
+    doc = add_schedule(
+        queue, ScheduleSpec(name="s", job_type="data_validation", cron="@every 1s"), actor="t", allow_every=True
+    )
     store.schedules.update(doc["schedule_id"], {"next_run_at": store.now().replace(microsecond=0)})
     fires = ScheduleDuty(1.0, "svc", allow_every=True).run(queue)
     assert [f.outcome for f in fires] == ["queued"]
 
 
-def test_retention_duty_only_when_set_and_busy_period_while_under_way(store: Any, queue: JobQueue, tmp_path: Any) -> None:
+def test_retention_duty_only_when_set_and_busy_period_while_under_way(
+    store: Any, queue: JobQueue, tmp_path: Any
+) -> None:
     assert [d.name for d in service_duties(Settings(), "a", "w").duties] == ["schedules"]
     settings = Settings(retention=Retention(at="00:00"), log_dir=str(tmp_path))
     assert [d.name for d in service_duties(settings, "a", "w").duties] == ["schedules", "retention"]

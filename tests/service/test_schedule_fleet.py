@@ -27,7 +27,9 @@ def _fires(store: Any, sid: str) -> list[dict[str, Any]]:
     return sorted(store.find_events(fire_log_key(sid)), key=lambda r: r["fire_at"])
 
 
-def test_three_services_one_killed_fire_each_time_once(spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]) -> None:
+def test_three_services_one_killed_fire_each_time_once(
+    spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]
+) -> None:
     settings = write_settings(tmp_path, schedule_intervals=True, schedule_poll_seconds=0.05, types=["ok"])
     store = spec.open()
     queue = make_queue(store, settings)
@@ -41,7 +43,11 @@ def test_three_services_one_killed_fire_each_time_once(spec: StoreSpec, tmp_path
     wait_for(lambda: len(_fires(store, sid)) >= seen + 4, timeout=60, what="four fires after the kill")
     set_paused(store, "tick", True, actor="t")
     # A fire the killed service had taken is finished by another one once its lease passes.
-    wait_for(lambda: "firing_at" not in get_schedule(store, "tick"), timeout=FIRING_LEASE_SECONDS + 30, what="no fire left taken")
+    wait_for(
+        lambda: "firing_at" not in get_schedule(store, "tick"),
+        timeout=FIRING_LEASE_SECONDS + 30,
+        what="no fire left taken",
+    )
     for service in running[1:]:
         service.proc.send_signal(signal.SIGTERM)
     for service in running[1:]:

@@ -151,7 +151,15 @@ def _schedule_workload(queue: Any) -> None:
     from datetime import timedelta
 
     from sccli.schedule_firing import ScheduleFirer
-    from sccli.schedules import ScheduleSpec, add_schedule, describe, list_schedules, remove_schedule, schedule_fires, set_paused
+    from sccli.schedules import (
+        ScheduleSpec,
+        add_schedule,
+        describe,
+        list_schedules,
+        remove_schedule,
+        schedule_fires,
+        set_paused,
+    )
 
     store = queue.store
     doc = add_schedule(queue, ScheduleSpec(name="shapes", job_type="data_validation", cron="*/5 * * * *"), actor="t")

@@ -14,8 +14,13 @@ schedule_pages = APIRouter(include_in_schema=False)
 Current = Annotated[Page, Depends(page)]
 Acting = Annotated[Action, Depends(action)]
 #: The only messages a redirect after an action may ask the page to show (no text from the URL).
-NOTICES = {"paused": "Paused.", "resumed": "Resumed: it fires at its next time.", "queued": "Fired: a job was queued.",
-           "skipped": "Not fired: an active job of its dataset and type exists.", "failed": "The fire failed (see its last fires)."}
+NOTICES = {
+    "paused": "Paused.",
+    "resumed": "Resumed: it fires at its next time.",
+    "queued": "Fired: a job was queued.",
+    "skipped": "Not fired: an active job of its dataset and type exists.",
+    "failed": "The fire failed (see its last fires).",
+}
 
 
 @schedule_pages.get("/schedules", response_class=HTMLResponse)
