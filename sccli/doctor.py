@@ -176,7 +176,8 @@ def _services_check(store: Store, settings: Settings) -> Check:
     ready = sum(b["ready"] for b in store.pending_backlog(utcnow()))
     if not live:
         level = FAIL if ready else WARN
-        return Check("services", level, f"no live service ({ready} job(s) ready to run)", "start one: sc service run SETTINGS.json (systemd: examples/sc-service.service)")
+        fix = "start one: sc service run SETTINGS.json (systemd: sc service unit > /etc/systemd/system/sc-service.service)"
+        return Check("services", level, f"no live service ({ready} job(s) ready to run)", fix)
     detail = f"{len(live)} live service(s): {', '.join(str(r['worker_id']) for r in live)}"
     if dead:
         return Check("services", WARN, detail + f"; {len(dead)} dead entr{'y' if len(dead) == 1 else 'ies'}", "sc service status shows them; sc service prune removes old ones")

@@ -195,7 +195,10 @@ class JobQueue:
         self.check_type(job_type)
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
-        parameters = _check_parameters(parameters) if declaration_checked else self.check_parameters(job_type, parameters)
+        if declaration_checked:
+            parameters = _check_parameters(parameters)
+        else:
+            parameters = self.check_parameters(job_type, parameters, dataset_uuid)
         config = domain.job_type_config(job_type)
         try:
             prio = domain.parse_priority(config.priority if priority is None else priority)
@@ -223,9 +226,10 @@ class JobQueue:
         if not domain.is_builtin_type(job_type) and job_type not in self.extra_types:
             raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
-    def check_parameters(self, job_type: str, parameters: Any) -> dict[str, Any]:
+    def check_parameters(self, job_type: str, parameters: Any, dataset_uuid: str | None = None) -> dict[str, Any]:
         """Parameters as the store can hold them and as the job type declares them (names,
-        types, required ones; paths inside the data directories when the queue has settings)."""
+        types, required ones; paths inside the data directories when the queue has settings,
+        and, given the job's ``dataset_uuid``, outside every other dataset's directory)."""
         from sccli.handlers.specs import check_parameters
 
         parameters = _check_parameters(parameters)
@@ -234,7 +238,7 @@ class JobQueue:
             from sccli.handlers import plugin_parameters
 
             plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
-        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec)
+        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec, dataset_uuid=dataset_uuid)
         return parameters
 
     # -- reading ----------------------------------------------------------------------------

@@ -95,6 +95,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     api_roles: dict[Text, Literal["viewer", "operator"]] = field(default_factory=dict)
     api_session_secret: Annotated[str, Meta(min_length=16)] | None = None
     metrics_public: bool = False
+    metrics_port: Annotated[int, Meta(ge=1, le=65535)] | None = None  # a service's own /metrics (--metrics-port)
+    metrics_textfile: PathText | None = None  # a service writes its metrics here for node_exporter
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
     starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None

@@ -144,6 +144,16 @@ class Job(BaseModel):
     created_by: Optional[str] = None
     migration_id: Optional[str] = None
     explanation: Optional[list[str]] = Field(default=None, description="Plain-words reasons for the job's state (GET only).")
+    events: Optional[list[dict[str, Any]]] = Field(default=None, description="The job's history, oldest first (GET only).")
+
+
+class JobEvents(BaseModel):
+    """``GET /api/v1/jobs/{job_id}/events``: a job's history, oldest first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    events: list[dict[str, Any]] = Field(description="Transitions of the job and of its dataset: from, to, at, actor, reason.")
 
 
 class JobPage(BaseModel):

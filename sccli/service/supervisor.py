@@ -20,8 +20,10 @@ from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
+from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
-from sccli.service.running import AttemptState, RunningJob, attempt_summary, outcome_write, promotion_check
+from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
+from sccli.service.sdnotify import SystemdNotifier
 from sccli.service.storelink import Op, StoreLink
 from sccli.service.waiting import Waiter
 from sccli.settings import Settings
@@ -68,6 +70,8 @@ class Supervisor(StoreDuties):
         self.wake = WakeSocket()
         self.waiter = Waiter()
         self.woken = False
+        self.outcomes = OutcomeReporter.for_service(self.worker_id, settings, self.options, types)
+        self.systemd = SystemdNotifier.from_environment()  # before the template forks: children never see it
 
     # -- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -140,6 +144,7 @@ class Supervisor(StoreDuties):
         return max(0.0, min(moments) - now)
 
     def _step(self, now: float) -> None:
+        self.systemd.watchdog(now)  # the main loop turns at least once a second while it is healthy
         self._handle_signals(now)
         for rj in list(self.jobs.values()):
             rj.take_messages()
@@ -169,6 +174,7 @@ class Supervisor(StoreDuties):
             time.sleep(0.02)
             self._take_results()
         lost = self.link.stop(timeout=0.5)
+        self.outcomes.close()
         if lost:
             log.error("stopping with %d write(s) not recorded (store unreachable or refusing them); "
                       "their jobs will be re-queued as stale by a live service", lost)
@@ -186,6 +192,7 @@ class Supervisor(StoreDuties):
             self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
             log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
+            self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
             self._submit(Op("worker:draining", self._worker_write))
             return
         log.warning("second signal: stopping running jobs now and putting them back to pending")
@@ -241,6 +248,7 @@ class Supervisor(StoreDuties):
         now = time.monotonic()
         rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job))
         self.jobs[rj.job_id] = rj
+        self.outcomes.started(job)
         self.by_request[self.launcher.request(request)] = rj
 
     def _on_started(self, kind: str, request_id: int, child_or_error: Child | str) -> None:
@@ -282,6 +290,8 @@ class Supervisor(StoreDuties):
         rj = self.by_pid.pop(pid)
         if rj.child is not None and rj.child.pid == pid:
             rj.attempt_log = attempt_summary(rj, self.host, code, last_lines)
+            if last_lines.startswith("[sccli: job log "):  # a planted link or foreign file: refused, say so here too
+                log.warning("job %s: %s", rj.job_id, last_lines.split("\n", 1)[0], extra={"job_id": rj.job_id})
         if rj.cleanup is not None and rj.cleanup.pid == pid:
             self._cleanup_ended(rj)
         else:
@@ -361,16 +371,12 @@ class Supervisor(StoreDuties):
         log_entry, rj.attempt_log = rj.attempt_log, None
         elapsed = time.monotonic() - rj.started
         fn, note = outcome_write(rj, what, actor, log_entry, elapsed)
-        log.info("job %s (%s) %s (attempt %s of %s, pid %s)", job_id, rj.job_type, note, rj.job.get("attempts"), rj.job.get("max_attempts"),
-                 rj.child.pid if rj.child else "-", extra={"job_id": job_id, "job_type": rj.job_type})
-        self._submit(Op(f"record:{job_id}", fn, durable=True, done=lambda result, error: self._recorded(job_id, what, result, error)))
+        kind = failure_of(rj, elapsed)[0] if what == "fail" else "none"
+        told = AttemptNote(job_id, rj.job_type, what, note, kind, int(rj.job.get("attempts") or 0),
+                           rj.job.get("max_attempts"), rj.child.pid if rj.child else "-", elapsed)
+        done = lambda result, error: self.outcomes.recorded(told, result, error)  # noqa: E731
+        self._submit(Op(f"record:{job_id}", fn, durable=True, done=done))
         self._finish(rj)
-
-    def _recorded(self, job_id: str, what: str, result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            log.error("job %s: %s not recorded: %s", job_id, what, error, extra={"job_id": job_id})
-        elif result is None:
-            log.warning("job %s: %s not recorded: the job was changed by someone else (lease lost)", job_id, what, extra={"job_id": job_id})
 
     def _finish(self, rj: RunningJob) -> None:
         rj.state = AttemptState.RECORDED

@@ -81,6 +81,12 @@ class JobQuery:
     cancel_requested: bool | None = None
     priorities: Sequence[int] | None = None
     outbox_before: datetime | None = None
+    job_id_prefix: str | None = None  # ids starting with this (a range on the unique job_id index)
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (``prefix`` not empty)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
-from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names
+from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
@@ -48,6 +48,8 @@ def query_filter(query: JobQuery) -> dict[str, Any]:
     for name, op, value in ranges:
         if value is not None:
             out.setdefault(name, {})[op] = value
+    if query.job_id_prefix:
+        out.setdefault("job_id", {}).update({"$gte": query.job_id_prefix, "$lt": prefix_upper_bound(query.job_id_prefix)})
     return out
 
 

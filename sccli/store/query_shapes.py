@@ -91,6 +91,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_id"]), _q("jobs", ["job_id", "status"]), _q("jobs", ["job_id", "status", "lease_token"]),
     _q("jobs", ["job_id", "lease_token"]), _q("jobs", ["job_id", "status", "priority"]),
     _q("jobs", ["job_id", "status", "lease_token"], ranges=["heartbeat_at"]),
+    _q("jobs", [], ["job_id"], ["job_id"]),  # a job id typed as a prefix (the unique job_id index)
     _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]), _q("jobs", ["active_key"], ranges=["job_id"]),
     # listings, newest first
     _q("jobs", [], ["created_at"]), _q("jobs", ["status"], ["created_at"]), _q("jobs", ["job_type"], ["created_at"]),

@@ -20,7 +20,15 @@ from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
-from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
+from sccli.store.base import (
+    EXPECTABLE_FIELDS,
+    JobChange,
+    JobQuery,
+    Store,
+    collection_names,
+    matches_expect,
+    prefix_upper_bound,
+)
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
@@ -204,6 +212,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         compare("completed_at", "<", query.completed_before)
         compare("heartbeat_at", "<", query.heartbeat_before)
         compare("run_after", "<=", query.run_after_before)
+        if query.job_id_prefix:
+            clauses.append("job_id >= ? AND job_id < ?")
+            params.extend([query.job_id_prefix, prefix_upper_bound(query.job_id_prefix)])
         if query.cancel_requested is not None:
             clauses.append("cancel_requested = ?")
             params.append(1 if query.cancel_requested else 0)

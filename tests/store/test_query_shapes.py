@@ -121,6 +121,9 @@ def _workload(tmp_path: Any) -> None:
     for job_id in jobs:
         explain_job(store, queue.require_job(job_id))
     store.find_events(jobs[0])
+    from sccli.jobids import job_detail
+
+    job_detail(store, jobs[0][:8], 60.0)  # a job id typed as a prefix
     ds = jobs and queue.require_job(jobs[0])["dataset_uuid"]
     for query in (JobQuery(), JobQuery(status=["pending"]), JobQuery(job_type=["google_sync"]), JobQuery(status=["failed"], job_type=["google_sync"]),
                   JobQuery(dataset_uuid=ds), JobQuery(dataset_uuid=ds, status=["pending"])):
