@@ -27,10 +27,13 @@ from sccli.store.base import (
     Store,
     collection_names,
     matches_expect,
+    only_fields,
     prefix_upper_bound,
 )
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
+from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
+from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -143,8 +146,19 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in schema_statements(self.names):
+        parts = part_statements(self.names["schedules"], self.names["leases"])
+        for statement in [*schema_statements(self.names), *parts]:
             conn.execute(statement)
+
+    @property
+    def schedules(self) -> SqliteSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return SqliteSchedules(self._read, self._write, self.names["schedules"])
+
+    @property
+    def leases(self) -> SqliteLeases:
+        """Named leases (``job_leases``): one service at a time for a fleet duty."""
+        return SqliteLeases(self._read, self._write, self.names["leases"])
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
@@ -234,6 +248,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         where, params = self._where(query)
         order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
@@ -241,7 +256,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if order:
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]
+        docs = [codec.loads(r[0]) for r in self._read(sql, params)]
+        return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
 
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)
