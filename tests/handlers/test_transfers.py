@@ -231,6 +231,22 @@ def test_upload_cancel_leaves_no_partial(jobs, settings):
     assert list(jobs.input_dir.iterdir()) == []
 
 
+def test_an_uploaded_file_name_is_no_rclone_pattern(jobs, settings, tmp_path):
+    """A single file reaches rclone as an ``--include`` filter: its name must match itself only
+    (``a*b`` once uploaded its neighbour ``axb`` too, ``c[1]`` uploaded ``c1`` instead)."""
+    need_tool("rclone")
+    staging = Path(settings.sync_data_dir) / "incoming"
+    staging.mkdir()
+    for name in ("a*b", "axb", "c[1]", "c1", "d{e,f}", "de", "q?", "qq", "back\\slash"):
+        (staging / name).write_text(name)
+    (Path(settings.auth_dir) / "rclone.conf").write_text("[store]\ntype = local\n")
+    root = tmp_path / "remote-root"
+    patterns = ["a*b", "c[1]", "d{e,f}", "q?", "back\\slash"]
+    for name in patterns:
+        jobs.run("file_upload", files=[str(staging / name)], remote=f"store:{root}")
+    assert sorted(p.name for p in (root / jobs.uuid).iterdir()) == sorted(patterns)
+
+
 def test_upload_to_rclone_remote(jobs, settings, tmp_path):
     need_tool("rclone")
     staging = Path(settings.sync_data_dir) / "incoming"
