@@ -117,9 +117,7 @@ class Supervisor(StoreDuties):
             self.signals += 1
             self.last_signal = signum
 
-        # SIGHUP too: a closed ssh or tmux session must drain the service, not kill it mid-job.
-        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in
-                               (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in procs.DRAIN_SIGNALS}
         self._wake_fds = (wake_r, wake_w)
         return wake_r
 
