@@ -113,7 +113,7 @@ def bulk_cancel(queue: JobQueue, job_ids: Sequence[str], reason: str | None = No
 
 
 def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Delete every pending job of ``job_type`` (never one claimed meanwhile).
+    """Delete every pending or scheduled job of ``job_type`` (never one claimed meanwhile).
 
     Each deletion is logged as a ``job_events`` record (``to: "purged"``) that outlives the job,
     and the job's dataset gets the type's error status with the reason, as a cancel would.
@@ -121,19 +121,20 @@ def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_
     """
     queue.check_type(job_type)
     who = actor or queue.actor
-    pending = queue.list_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=[job_type]), limit=None)
+    waiting = [s.value for s in domain.WAITING_STATUSES]
+    pending = queue.list_jobs(JobQuery(status=waiting, job_type=[job_type]), limit=None)
     if dry_run:
         return {"job_type": job_type, "dry_run": True, "purged": [j["job_id"] for j in pending], "skipped": []}
     purged, skipped = [], []
     reason = f"pending {job_type} job purged by {who}"
     stages = domain.DATASET_STAGES.get(job_type)
     for job in pending:
-        # Conditional on pending, one at a time: a job a service claims meanwhile is left alone.
-        if not queue.store.delete_jobs(JobQuery(job_ids=[job["job_id"]], status=[JobStatus.PENDING.value])):
+        # Conditional on its status as read, one at a time: a job claimed or promoted meanwhile is left alone.
+        if not queue.store.delete_jobs(JobQuery(job_ids=[job["job_id"]], status=[job["status"]])):
             skipped.append(job["job_id"])
             continue
         now = utcnow()
-        queue.store.insert_event({"job_id": job["job_id"], "entity": "job", "from": JobStatus.PENDING.value, "to": "purged", "at": now, "actor": who, "reason": reason})
+        queue.store.insert_event({"job_id": job["job_id"], "entity": "job", "from": job["status"], "to": "purged", "at": now, "actor": who, "reason": reason})
         if stages:
             move_dataset(queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"], error_message=reason)
         purged.append(job["job_id"])
@@ -196,8 +197,8 @@ def wait_for_job(
 
 
 def active_job(queue: JobQueue, dataset_uuid: str, job_type: str) -> dict[str, Any] | None:
-    """The pending or running job of this type for the dataset, if any (the one a duplicate hits)."""
-    active = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+    """The active (scheduled, pending or running) job of this type for the dataset, if any (the one a duplicate hits)."""
+    active = [s.value for s in domain.ACTIVE_STATUSES]
     found = queue.list_jobs(JobQuery(status=active, job_type=[job_type], dataset_uuid=dataset_uuid), limit=1)
     return found[0] if found else None
 

@@ -16,7 +16,7 @@ from sccli.errors import InvalidInput
 from sccli.limits import INT64_MAX, INT64_MIN
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled", "scheduled"]
 PriorityValue = Union[Annotated[int, Field(ge=1, le=3)], Literal["high", "normal", "low"]]
 
 #: Most jobs one list request returns.

@@ -27,13 +27,14 @@ from sccli.store.contract_monitor import MonitorContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
-EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
+EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
 @dataclass(frozen=True)
 class Before:
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
-    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat."""
+    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
+    promotion's on a start time that has come."""
 
     moment: datetime
     or_missing: bool = True
