@@ -256,12 +256,12 @@ class JobLifecycle:
         The retried job takes the dataset's active key for its type again (Conflict when another
         active job holds it), unless ``allow_duplicate``, as at creation: the flag is an
         administrator's word at each step, not stored in the job."""
+        if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:  # NaN fails too
+            raise InvalidInput(f"a retry delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay_seconds:g}")
         who = actor or self.actor
         job = self.require(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
-        if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
-            raise InvalidInput(f"a retry delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay_seconds:g}")
         now = self.store.now()
         fields: dict[str, Any] = {
             "attempts": 0, "run_after": now + timedelta(seconds=delay_seconds), "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,

@@ -251,15 +251,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
-        params: list[Any] = [to_epoch(now)]
-        if types is not None:
-            types = list(types)
-            if not types:
-                return None
-            sql += f" AND job_type IN ({','.join('?' * len(types))})"
-            params.extend(types)
-        sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
+        if types is not None and not list(types):
+            return None
+        sql, params = self.claim_query(now, types)
         change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
         # A read first: an idle poll takes no write lock and writes no WAL frame.
         if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
@@ -273,6 +267,19 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             if event is not None:
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
+
+    def claim_query(self, now: datetime, types: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+        """The claim's read: the first ready pending job by priority then age. INDEXED BY keeps it
+        on the claim index, which it walks in that order: the (status, run_after) index of the
+        sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
+        jobs = self._jobs_table()
+        sql = f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
+        params: list[Any] = [to_epoch(now)]
+        if types is not None:
+            types = list(types)
+            sql += f" AND job_type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        return sql + " ORDER BY priority ASC, created_at ASC LIMIT 1", params
 
     def update_job(
         self,
