@@ -35,19 +35,22 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
 
 
 def _explain_scheduled(job: dict[str, Any], now: datetime) -> list[str]:
+    why = "waiting out its retry delay" if job.get("errors") and job.get("attempts") else "scheduled"
+    return [f"{why}: {starts_in(job, now)}", "start it now with: sc job run-now " + job["job_id"]]
+
+
+def starts_in(job: dict[str, Any], now: datetime) -> str:
+    """``starts at 2026-12-08T03:00:00Z, in 4 min`` (or that it is due: the sweeper's next pass)."""
     run_after = job.get("run_after") or now
     wait = (run_after - now).total_seconds()
-    why = "waiting out its retry delay" if job.get("errors") else "scheduled"
     if wait > 0:
-        when = f"starts at {iso(run_after)}, in {in_words(wait)}"
-    else:
-        when = f"due since {iso(run_after)}: a service's sweeper makes it pending at its next pass"
-    return [f"{why}: {when}", "start it now with: sc job run-now " + job["job_id"]]
+        return f"starts at {iso(run_after)}, in {in_words(wait)}"
+    return f"due since {iso(run_after)}: a service's sweeper makes it pending at its next pass"
 
 
 def in_words(seconds: float) -> str:
     """A wait in the largest fitting unit: ``45 s``, ``4 min``, ``2 h 5 min``, ``3 d 2 h``."""
-    s = max(0, round(seconds))
+    s = max(0, int(seconds))  # whole units passed: "in 4 min" until 5 min are left
     if s < 60:
         return f"{s} s"
     if s < 3600:

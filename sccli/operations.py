@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,24 @@ def parse_duration(text: str) -> float:
     if not match:
         raise InvalidInput(f"bad duration {text!r} (use e.g. 30m, 2h, 7d)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def parse_start_time(text: str, option: str = "--at") -> datetime:
+    """An ISO 8601 time (``2026-12-08T03:00``, ``…Z``, ``…+01:00``; no zone = UTC) → aware UTC."""
+    from sccli.clock import as_utc
+
+    try:
+        value = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InvalidInput(f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or 2026-12-08T03:00+01:00; no zone = UTC)") from None
+    return as_utc(value)  # type: ignore[return-value]
+
+
+def start_of(at: str | None, later: str | None) -> tuple[datetime | None, float | None]:
+    """``--at`` / ``--in`` of a command → (start time, delay in seconds); at most one is given."""
+    if at is not None and later is not None:
+        raise InvalidInput("give --at or --in, not both")
+    return (parse_start_time(at) if at is not None else None), (parse_duration(later) if later is not None else None)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -102,9 +120,10 @@ def _bulk(job_ids: Sequence[str], action: Callable[[str], Any]) -> dict[str, Any
     return {"done": done, "refused": refused}
 
 
-def bulk_retry(queue: JobQueue, job_ids: Sequence[str], actor: str | None = None) -> dict[str, Any]:
-    """Retry each failed or cancelled job; ``{"done": [ids], "refused": [{job_id, reason}]}``."""
-    return _bulk(job_ids, lambda job_id: queue.retry(job_id, actor=actor))
+def bulk_retry(queue: JobQueue, job_ids: Sequence[str], actor: str | None = None, delay_seconds: float = 0.0) -> dict[str, Any]:
+    """Retry each failed or cancelled job (``delay_seconds`` later: scheduled);
+    ``{"done": [ids], "refused": [{job_id, reason}]}``."""
+    return _bulk(job_ids, lambda job_id: queue.retry(job_id, actor=actor, delay_seconds=delay_seconds))
 
 
 def bulk_cancel(queue: JobQueue, job_ids: Sequence[str], reason: str | None = None, actor: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain
+from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
 from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
@@ -142,7 +143,7 @@ class JobQueue:
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
-        reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {doc['run_after'].isoformat()}"
+        reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": doc["status"], "at": doc["created_at"], "actor": who, "reason": reason}
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []

@@ -185,7 +185,7 @@ def test_one_active_job_per_dataset_and_type_counts_scheduled_ones(queue: JobQue
 
 def test_promotion_works_in_batches_earliest_first(queue: JobQueue, store: Store) -> None:
     ids = [queue.create_job(add_dataset(store), "data_validation", run_at=store.now() + HOUR) for _ in range(5)]
-    for seconds, job_id in zip((50, 40, 30, 20, 10), ids):
+    for seconds, job_id in zip((50, 40, 30, 20, 10), ids, strict=True):
         store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=seconds)}))
     first = queue.lifecycle.promote_due(limit=2)
     assert [j["job_id"] for j in first] == ids[:2]
