@@ -229,7 +229,7 @@ class JobLifecycle:
                 if requested is not None:
                     return requested
             else:
-                raise Conflict(f"job {job_id} is {job['status']}; only scheduled, pending or running jobs can be cancelled")
+                raise Conflict(f"job {job_id} is {job['status']}; only pending or running jobs (or scheduled ones) can be cancelled")
         raise Conflict(f"job {job_id} changed state while cancelling; try again")
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,

@@ -1,4 +1,4 @@
-"""The dashboard's actions (POST, CSRF-checked, operators only): retry and cancel one job,
+"""The dashboard's actions (POST, CSRF-checked, operators only): retry, cancel or run now one job,
 many selected jobs (after a confirmation), or a whole failure group.
 
 Each calls :mod:`sccli.operations` with the caller's ``api:<token name>`` as actor, and never
@@ -44,6 +44,18 @@ def cancel_job(job_id: str, current: Acting) -> Response:
         return _result(current, "cancel", outcome, status_code=409)
     job = current.state.queue.require_job(job_id)
     return RedirectResponse(f"/jobs/{job_id}?notice={'cancelled' if job['status'] == JobStatus.CANCELLED else 'cancel-requested'}", status_code=303)
+
+
+@actions.post("/jobs/{job_id}/run-now", response_model=None)
+def run_now(job_id: str, current: Acting) -> Response:
+    """Start one scheduled job now (it becomes pending)."""
+    from sccli.errors import Conflict
+
+    try:
+        current.state.queue.run_now(job_id, actor=current.identity.actor)
+    except Conflict as exc:
+        return _result(current, "run now", {"done": [], "refused": [{"job_id": job_id, "reason": str(exc)}]}, status_code=409)
+    return RedirectResponse(f"/jobs/{job_id}?notice=run-now", status_code=303)
 
 
 @actions.post("/jobs/bulk", response_class=HTMLResponse)
