@@ -293,7 +293,7 @@ class JobLifecycle:
         Each write is fenced on the status and on the start time it read, so a concurrent cancel,
         run-now or re-schedule wins and a second sweeper's pass changes nothing."""
         now = self.store.now()
-        due = self.store.find_jobs(JobQuery(status=[_S.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
+        due = self.store.due_scheduled(now, limit)
         fence = {"run_after": Before(now + timedelta(milliseconds=1), or_missing=False)}
         promoted = []
         with self.store.atomic():

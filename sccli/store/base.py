@@ -195,6 +195,13 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     ) -> list[dict[str, Any]]:
         """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs."""
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Scheduled jobs whose ``run_after`` has come (``<= now``), earliest first: the sweeper's
+        promotion, served by an index of scheduled jobs by start time."""
+        from sccli.domain import JobStatus
+
+        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
+
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:
         """How many jobs match."""

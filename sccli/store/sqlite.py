@@ -232,6 +232,14 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
         return [codec.loads(r[0]) for r in self._read(sql, params)]
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        # The partial index holds scheduled jobs only, so no query about pending jobs is tempted
+        # by it; the planner takes it only when named.
+        jobs = self._jobs_table()
+        sql = (f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_scheduled WHERE status = '{JobStatus.SCHEDULED.value}' "
+               "AND run_after <= ? ORDER BY run_after ASC LIMIT ?")
+        return [codec.loads(r[0]) for r in self._read(sql, (to_epoch(now), int(limit)))]
+
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)
         return int(self._read(f"SELECT COUNT(*) FROM {self._jobs_table()}{where}", params)[0][0])

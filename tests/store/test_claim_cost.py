@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sccli.queue import JobQueue
+from sccli.store.base import JobChange
 from sccli.store.sqlite import SqliteStore
 from tests.conftest import new_uuid
 
@@ -77,9 +78,28 @@ def test_the_measure_sees_a_pending_backlog(tmp_path: Path) -> None:
     assert steps > empty_steps + BACKLOG, (steps, empty_steps)
 
 
-def test_the_promotion_reads_due_jobs_through_its_own_index(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "p.db")
+def test_the_promotion_visits_only_the_due_jobs(tmp_path: Path) -> None:
+    """The sweeper reads due scheduled jobs from their own index, in start order: 10,000 jobs
+    scheduled for tomorrow cost it nothing."""
+    costs = []
+    for n in (0, BACKLOG):
+        store = SqliteStore(tmp_path / f"promote-{n}.db")
+        queue = JobQueue(store, actor="cli:test@host")
+        backlog(queue, n, "scheduled")
+        due = queue.create_job(new_uuid(), "data_validation", allow_missing_dataset=True, delay=3600)
+        store.update_job(due, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)}))
+        steps, promoted = vm_steps(store.conn, lambda: queue.promote_due())  # noqa: B023
+        assert [j["job_id"] for j in promoted] == [due]
+        costs.append(steps)
+        store.close()
+    assert costs[1] <= costs[0] * 1.5 + 100, costs
+
+
+def test_queries_about_pending_jobs_keep_their_plans(tmp_path: Path) -> None:
+    """The promotion's index is partial (scheduled jobs only): a typed readiness check still
+    reads the (status, job_type) index, not every ready job of other types."""
+    store = SqliteStore(tmp_path / "plans.db")
     store.ensure_schema()
-    sql = f"SELECT doc FROM {store.names['jobs']} WHERE status IN (?) AND run_after <= ? ORDER BY run_after ASC LIMIT 500"
-    plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, ("scheduled", 0.0))]
-    assert any("ix_jobs_status_run_after" in line for line in plan) and not any("TEMP B-TREE" in line for line in plan), plan
+    sql = f"SELECT 1 FROM {store.names['jobs']} WHERE status IN (?) AND job_type IN (?) AND run_after <= ? LIMIT 1"
+    plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, ("pending", "google_sync", 0.0))]
+    assert plan == ["SEARCH jobs USING INDEX ix_jobs_status_type (status=? AND job_type=?)"], plan
