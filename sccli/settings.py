@@ -82,6 +82,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
+    #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
+    retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
@@ -110,6 +112,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     schedule_poll_seconds: Interval = 5.0
     schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
     retention: Retention | None = None
+
+    def retry_policy(self, job_type: str) -> tuple[float, float]:
+        """The (base, cap) of a job type's retry backoff."""
+        own = self.retry_by_type.get(job_type, {})
+        return own.get("base_seconds", self.retry_base_seconds), own.get("max_seconds", self.retry_max_seconds)
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -163,6 +170,13 @@ def _check_relations(settings: Settings) -> None:
         raise InvalidInput(
             f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds ({settings.retry_base_seconds:g})"
         )
+    for job_type, policy in settings.retry_by_type.items():
+        unknown = sorted(set(policy) - {"base_seconds", "max_seconds"})
+        if unknown:
+            raise InvalidInput(f"settings: retry_by_type.{job_type} has unknown key {unknown[0]!r} (base_seconds, max_seconds)")
+        base, cap = settings.retry_policy(job_type)
+        if cap < base:
+            raise InvalidInput(f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds ({base:g})")
 
 
 def load_settings(path: str | Path | None) -> Settings:

@@ -30,6 +30,8 @@ _FIELD_HINTS = (
     ("parameters", "parameters"),
     ("max_attempts", "max_attempts"),
     ("timeout_minutes", "timeout_minutes"),
+    ("start time", "run_at"),
+    ("start delay", "delay_seconds"),
 )
 
 

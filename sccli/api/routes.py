@@ -86,13 +86,14 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN})
 def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
-    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists)."""
+    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists); with
+    ``run_at`` or ``delay_seconds`` it waits as ``scheduled`` until then."""
     try:
         job_id = state.queue.create_job(
             body.dataset_uuid, body.job_type, body.parameters, priority=body.priority,
             max_attempts=body.max_attempts, timeout_minutes=body.timeout_minutes,
             allow_missing_dataset=body.allow_missing_dataset, allow_duplicate=body.allow_duplicate,
-            created_by=caller.actor, actor=caller.actor,
+            created_by=caller.actor, actor=caller.actor, run_at=body.run_at, delay=body.delay_seconds,
         )
     except InvalidInput as exc:
         field = body_field_of(str(exc))

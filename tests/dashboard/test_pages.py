@@ -271,3 +271,20 @@ def test_job_lists_come_in_an_order_the_indexes_give(operator: Dash) -> None:
     assert "pending and running first" in operator.client.get("/jobs?job_type=data_validation").text
     second_page = operator.client.get("/jobs?job_type=data_validation&page=2").text
     assert "No jobs match" in second_page or not re.findall(r'name="job_id" value=', second_page)
+
+
+def test_a_scheduled_job_shows_its_start_and_runs_now(operator: Dash) -> None:
+    from datetime import timedelta
+
+    job_id = operator.queue.create_job(add_dataset(operator.store), "data_validation", delay=timedelta(hours=2))
+    listed = operator.client.get("/jobs?status=scheduled").text
+    assert job_id in listed and 'class="badge status-scheduled"' in listed and "starts <time" in listed and "(in 2.0 h)" in listed
+    page = operator.client.get(f"/jobs/{job_id}").text
+    assert "<dt>starts at</dt>" in page and 'id="run-now-job"' in page and 'id="cancel-job"' in page and "scheduled: starts at" in page
+    csrf = operator.csrf(f"/jobs/{job_id}")
+    done = operator.post(f"/jobs/{job_id}/run-now", {"csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"].endswith("?notice=run-now")
+    assert operator.store.get_job(job_id)["status"] == "pending"  # type: ignore[index]
+    assert "the next free service claims it" in operator.client.get(done.headers["location"]).text
+    again = operator.post(f"/jobs/{job_id}/run-now", {"csrf": csrf})
+    assert again.status_code == 409 and "only a scheduled job" in again.text

@@ -69,8 +69,9 @@ def test_stale_and_requeue(db: str, store: Store) -> None:
     table = sc(db, "stale", "--format", "plain")
     assert "service alive but the job stopped heartbeating" in table.stdout
     out = sc(db, "stale", "--requeue", "--json")
-    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "pending"}]
-    assert store.get_job(ids["silent"])["status"] == "pending"
+    # recovered with the settings' retry delay: scheduled until the sweeper promotes it
+    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "scheduled"}]
+    assert store.get_job(ids["silent"])["status"] == "scheduled"
 
 
 def test_failed_groups_and_retry(db: str, store: Store) -> None:

@@ -1,6 +1,5 @@
-"""The dashboard's actions (POST, CSRF-checked, operators only): retry and cancel one job
-(a running one after a confirmation), many selected jobs (after a confirmation), or a whole
-failure group.
+"""The dashboard's actions (POST, CSRF-checked, operators only): retry, cancel (a running job after
+a confirmation) or run now one job, many selected jobs (after a confirmation), or a whole failure group.
 
 Each calls :mod:`sccli.operations` with the caller's ``api:<token name>`` as actor, and never
 stops at one bad job: the result page says which jobs were done and why others were refused.
@@ -52,6 +51,18 @@ def cancel_job(job_id: str, current: Acting) -> Response:
         return _result(current, "cancel", outcome, status_code=409)
     job = current.state.queue.require_job(job_id)
     return RedirectResponse(f"/jobs/{job_id}?notice={'cancelled' if job['status'] == JobStatus.CANCELLED else 'cancel-requested'}", status_code=303)
+
+
+@actions.post("/jobs/{job_id}/run-now", response_model=None)
+def run_now(job_id: str, current: Acting) -> Response:
+    """Start one scheduled job now (it becomes pending)."""
+    from sccli.errors import Conflict
+
+    try:
+        current.state.queue.run_now(job_id, actor=current.identity.actor)
+    except Conflict as exc:
+        return _result(current, "run now", {"done": [], "refused": [{"job_id": job_id, "reason": str(exc)}]}, status_code=409)
+    return RedirectResponse(f"/jobs/{job_id}?notice=run-now", status_code=303)
 
 
 @actions.post("/jobs/bulk", response_class=HTMLResponse)
