@@ -22,18 +22,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
+from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
-EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
+EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
 @dataclass(frozen=True)
 class Before:
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
-    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat."""
+    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
+    promotion's on a start time that has come."""
 
     moment: datetime
     or_missing: bool = True
@@ -52,6 +55,8 @@ def collection_names() -> dict[str, str]:
         "migrations": "job_migrations",
         "controls": "queue_controls",
         "tallies": "job_tallies",
+        "schedules": "job_schedules",
+        "leases": "job_leases",
     }
 
 
@@ -116,6 +121,12 @@ class JobChange:
         return out
 
 
+def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
+    backend reads whole documents anyway."""
+    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
+
+
 def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
     for key, wanted in (expect or {}).items():
@@ -149,6 +160,16 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
     #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
     atomic_followups: bool = False
+
+    @property
+    @abstractmethod
+    def schedules(self) -> ScheduleContract:
+        """The recurring schedules (:mod:`sccli.store.contract_schedules`), a part the store owns."""
+
+    @property
+    @abstractmethod
+    def leases(self) -> LeaseContract:
+        """Named fleet leases (:mod:`sccli.store.contract_leases`), a part the store owns."""
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -197,8 +218,18 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs."""
+        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs.
+        ``fields``: only these top-level fields of each job (those it has), e.g. for a report
+        that must not fetch whole documents; None: every field."""
+
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Scheduled jobs whose ``run_after`` has come (``<= now``), earliest first: the sweeper's
+        promotion, served by an index of scheduled jobs by start time."""
+        from sccli.domain import JobStatus
+
+        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:

@@ -37,6 +37,7 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("status_updated_at", ["status", "updated_at"], {}),
         ("status_completed_at", ["status", "completed_at"], {}),
         ("status_heartbeat_at", ["status", "heartbeat_at"], {}),  # the stale sweep
+        ("status_run_after", ["status", "run_after"], {}),  # the sweeper's promotion of due scheduled jobs
         ("status_type_run_after", ["status", "job_type", "run_after"], {}),  # --check: oldest ready job per type
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),
@@ -52,6 +53,11 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],
     "controls": [("name_unique", ["name"], {"unique": True})],
+    "schedules": [
+        ("schedule_id_unique", ["schedule_id"], {"unique": True}),
+        ("name_unique", ["name"], {"unique": True}),
+        ("paused_next_run_at", ["paused", "next_run_at"], {}),  # the due schedules, earliest first
+    ],
     "migrations": [
         ("entry_id_unique", ["entry_id"], {"unique": True, "sparse": True}),
         ("kind_entry_id", ["kind", "entry_id"], {}),
