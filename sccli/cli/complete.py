@@ -1,5 +1,5 @@
-"""Dynamic shell completions: job types (plugins included), recent job ids, dataset uuids and
-failure signatures, for bash, zsh and fish through Typer's ``autocompletion=`` callbacks.
+"""Dynamic shell completions: job types (plugins included), recent job ids, dataset uuids,
+schedule names and failure signatures, for bash, zsh and fish through Typer's ``autocompletion=`` callbacks.
 
 The shell runs ``sc`` with ``_SC_COMPLETE`` set on every <TAB>, so each callback imports only
 what it reads, opens the store the command line names (``--db``, ``--db-name``, ``--settings``)
@@ -113,6 +113,16 @@ def dataset_uuids(ctx: click.Context, incomplete: str) -> Items:
         docs = store.find_datasets_page(None, incomplete.lower() or None, MAX_ITEMS * 4)
     found = [d for d in docs if str(d.get("uuid", "")).startswith(incomplete.lower())]
     return [(str(d["uuid"]), f"{d.get('name') or ''} ({d.get('status')})") for d in found]
+
+
+@_quietly
+def schedule_names(ctx: click.Context, incomplete: str) -> Items:
+    """Schedule names (``sc schedule``), with their job type and cron."""
+    with _store(ctx) as store:
+        if store is None:
+            return []
+        docs = store.schedules.all()
+    return [(str(d["name"]), f"{d.get('job_type')} {d.get('cron')}") for d in docs if str(d.get("name", "")).startswith(incomplete)]
 
 
 @_quietly

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from sccli.cli import complete
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt
 
@@ -20,7 +21,7 @@ app = typer.Typer(
     ),
 )
 
-NameArg = Annotated[str, typer.Argument(help="Schedule name (or id).")]
+NameArg = Annotated[str, typer.Argument(help="Schedule name (or id).", autocompletion=complete.schedule_names)]
 _COLUMNS = [
     "name",
     "job_type",
@@ -54,7 +55,7 @@ def _row(a: Application, doc: dict[str, Any]) -> dict[str, Any]:
 def add(
     ctx: typer.Context,
     name: NameArg,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type of the jobs it creates.")],
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type of the jobs it creates.", autocompletion=complete.job_types)],
     cron: Annotated[
         str, typer.Option("--cron", help='Five fields "minute hour day month weekday", or @daily, @hourly...')
     ],
@@ -114,7 +115,7 @@ def list_(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -
     a: Application = ctx.obj
     rows = [_row(a, d) for d in list_schedules(a.store)]
     if as_json:
-        a.print_json(rows)
+        a.print_page(rows)
     elif not rows:
         a.info("no schedules (sc schedule add NAME --type T --cron '0 3 * * *')")
     else:

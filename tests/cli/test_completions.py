@@ -94,6 +94,14 @@ def test_zsh_and_fish_complete_job_ids(world: dict[str, Any]) -> None:
         assert world["failed"] in out and "data_compression failed" in out and world["pending"] not in out, (mode, out)
 
 
+def test_schedule_names_complete(world: dict[str, Any]) -> None:
+    db = ["sc", "--db", world["url"]]
+    added = subprocess.run([*db, "schedule", "add", "nightly-check", "--type", "data_validation", "--cron", "0 3 * * *",
+                            "--dataset", world["uuid"]], env=world["env"], capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert bash_complete([*db, "schedule", "show", "nig"], world["env"]) == ["nightly-check"]
+
+
 def test_no_store_or_bad_settings_complete_nothing_silently(world: dict[str, Any]) -> None:
     env = world["env"]
     missing = world["tmp"] / "missing.db"

@@ -34,7 +34,7 @@ def test_add_list_show_pause_resume_run_now_remove(sc: Any, db_url: str) -> None
         doc["cron"] == "0 3 * * *" and doc["timezone"] == "Europe/Rome" and doc["priority"] == 1 and not doc["paused"]
     )
     assert doc["parameters"] == {"rebuild": True} and doc["catch_up"] == "latest"
-    listed = json.loads(sc("schedule", "list", "--json").output)
+    listed = json.loads(sc("schedule", "list", "--json").output)["items"]
     assert [s["name"] for s in listed] == ["nightly"] and listed[0]["next_run_at"].endswith(
         ("T01:00:00Z", "T02:00:00Z")
     )
@@ -48,7 +48,7 @@ def test_add_list_show_pause_resume_run_now_remove(sc: Any, db_url: str) -> None
     assert json.loads(sc("schedule", "pause", "nightly", "--json").output)["paused"] is True
     assert json.loads(sc("schedule", "resume", "nightly", "--json").output)["paused"] is False
     assert json.loads(sc("schedule", "remove", "nightly", "--json").output)["removed"] == "nightly"
-    assert json.loads(sc("schedule", "list", "--json").output) == []
+    assert json.loads(sc("schedule", "list", "--json").output)["items"] == []
     assert open_store(db_url, "x").get_job(fired["job_id"]) is not None  # its jobs stay
 
 
