@@ -55,6 +55,14 @@ def collection_names() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class SchemaProblem:
+    """Something in the store's schema it cannot rely on, and the command that fixes it."""
+
+    detail: str
+    fix: str
+
+
 @dataclass
 class JobQuery:
     """A backend-neutral filter on jobs; fields left None do not filter."""
@@ -309,6 +317,11 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     @abstractmethod
     def delete_worker(self, worker_id: str) -> None:
         """Remove a worker document."""
+
+    def schema_problems(self) -> list[SchemaProblem]:
+        """Indexes present under the right keys but with options the store cannot rely on (none
+        on a backend that creates every index itself)."""
+        return []
 
     def missing_indexes(self) -> dict[str, list[str]]:
         """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""
