@@ -165,11 +165,15 @@ class JobLifecycle:
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log)
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log, keep_lease=True)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
-                     log: str | None = None) -> dict[str, Any] | None:
-        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail."""
+                     log: str | None = None, keep_lease: bool = False) -> dict[str, Any] | None:
+        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
+
+        ``keep_lease``: the lease holder's own write leaves its (spent) lease token on the job, as
+        every outcome of the holder does, so a retry of a write whose reply was lost knows it
+        landed; a sweeper's clears it. The next claim sets a new one."""
         error_kind = ErrorKind(kind)
         now = self.store.now()
         attempts = int(job.get("attempts") or 0)
@@ -180,7 +184,7 @@ class JobLifecycle:
         if will_retry:
             delay = domain.retry_delay_seconds(attempts, self.retry_base_seconds, self.retry_max_seconds, self.rng.uniform(-0.5, 0.5))
             change.set["run_after"] = now + timedelta(seconds=delay)
-            change.unset = ("lease_token", "heartbeat_at")
+            change.unset = ("heartbeat_at",) if keep_lease else ("lease_token", "heartbeat_at")
             reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _P
         else:
             change.set["completed_at"] = now
@@ -270,7 +274,8 @@ class JobLifecycle:
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        change = JobChange(set={"run_after": self.store.now()}, unset=("lease_token", "heartbeat_at"), inc={"attempts": -1})
+        # The spent lease stays on the job (as after every outcome its holder writes): see fail_attempt.
+        change = JobChange(set={"run_after": self.store.now()}, unset=("heartbeat_at",), inc={"attempts": -1})
         return self.transition(job, _P, actor=actor or self.actor, reason=reason, change=change, log=log)
 
     # -- recovery ---------------------------------------------------------------------------

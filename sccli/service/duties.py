@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sccli import __version__
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
-from sccli.service.running import AttemptState
+from sccli.service.running import AttemptState, record_once
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -230,7 +230,8 @@ class StoreDuties:
 
     def _release_op(self, job_id: str, token: str, reason: str) -> Op:
         actor = self.actor
-        return Op(f"record:{job_id}", lambda q: q.release(job_id, token, reason=reason, actor=actor), durable=True)
+        return Op(f"record:{job_id}", lambda q: record_once(q, lambda q: q.release(job_id, token, reason=reason, actor=actor), job_id, token, "release"),
+                  durable=True)
 
     def _sweep(self, q: Any) -> dict[str, Any]:
         """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sccli.domain import JobStatus
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
 
@@ -135,16 +134,22 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str, *,
-                  log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Complete a job (with the attempt's ``logs`` entry); when an earlier try wrote the job but
-    the store failed before its follow-ups ran (they wait in the job's outbox), finish them
-    (they are idempotent)."""
-    done = queue.complete(job_id, token, result, actor=actor, log=log, claimed=claimed)
+#: The states an outcome write of the lease holder leaves its job in.
+OUTCOME_STATES = {"complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",), "fail": ("pending", "failed")}
+
+
+def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str, what: str) -> dict[str, Any] | None:
+    """Run an outcome ``write``; when it changes nothing, tell a write of ours that landed from a
+    lost lease. A try whose reply was lost (the write landed, the connection dropped) leaves
+    the job in the outcome's state with our lease token: only the holder's own outcome keeps
+    its token on a job it ends (a sweeper or an administrator clears it). Then the write is
+    ours: its follow-ups still waiting in the job's outbox run now (they are idempotent), and
+    the job is returned as recorded. None when the lease is really lost."""
+    done = write(queue)
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
-    if current and current.get("status") == JobStatus.COMPLETED and current.get("lease_token") == token:
+    if current and current.get("status") in OUTCOME_STATES[what] and current.get("lease_token") == token:
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None
@@ -163,13 +168,17 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
     job_id, token, claimed = rj.job_id, rj.token, rj.job
+    write: Callable[[Any], Any]
     if what == "complete":
         result = rj.outcome[1] if rj.outcome else {}
-        return (lambda q: complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed)), f"completed in {elapsed:.2f}s"
-    if what == "release":
+        write, note = (lambda q: q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed)), f"completed in {elapsed:.2f}s"
+    elif what == "release":
         reason = "service draining" if rj.reason == "drain" else "service stopped"
-        return (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
-    if what == "cancelled":
-        return (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry)), "cancelled"
-    kind, error = failure_of(rj, elapsed)
-    return (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)), f"failed ({kind}): {error}"
+        write, note = (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
+    elif what == "cancelled":
+        write, note = (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry)), "cancelled"
+    else:
+        kind, error = failure_of(rj, elapsed)
+        write, note = (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)), f"failed ({kind}): {error}"
+    outcome = what if what in OUTCOME_STATES else "fail"
+    return (lambda q: record_once(q, write, job_id, token, outcome)), note
