@@ -318,6 +318,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def delete_worker(self, worker_id: str) -> None:
         """Remove a worker document."""
 
+    def commit_count(self) -> int | None:
+        """How many transactions that changed something this store object committed, where an
+        empty transaction can succeed while real ones fail (SQLite on a full disk): only a real
+        commit says the store is back. None where a probe's round trip is the truth (MongoDB)."""
+        return None
+
     def schema_problems(self) -> list[SchemaProblem]:
         """Indexes present under the right keys but with options the store cannot rely on (none
         on a backend that creates every index itself)."""

@@ -47,6 +47,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         self.names = collection_names()
         self._local = threading.local()
         self._schema_ready = False
+        self._commits = 0
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -108,6 +109,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store is locked: {exc}") from exc
         local.depth = 1
+        changes = conn.total_changes
         try:
             yield conn
         except sqlite3.OperationalError as exc:  # disk full, I/O error: the store, not a bug
@@ -122,6 +124,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             except sqlite3.OperationalError as exc:
                 _rollback(conn)
                 raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+            self._commits += conn.total_changes != changes
         finally:
             local.depth = 0
 
@@ -143,6 +146,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if write:
             with self._write():
                 pass
+
+    def commit_count(self) -> int:
+        return self._commits
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
