@@ -187,7 +187,7 @@ class StoreDuties:
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
             out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
-            q.store.upsert_worker({**doc, "heartbeat_at": utcnow()})
+            q.store.upsert_worker({**doc, "heartbeat_at": q.store.now()})  # the store's clock, as for jobs
             return out
         return fn
 

@@ -21,6 +21,7 @@ from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
+from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
@@ -48,6 +49,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         self._local = threading.local()
         self._schema_ready = False
         self._commits = 0
+        self._clock = FileClock(self.path)
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -149,6 +151,10 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
 
     def commit_count(self) -> int:
         return self._commits
+
+    def now(self) -> datetime:
+        """The database file's clock, so hosts with skewed clocks agree (:mod:`sqlite_clock`)."""
+        return self._clock.now()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
