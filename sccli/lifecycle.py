@@ -120,7 +120,8 @@ class JobLifecycle:
         try:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
-            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who, log=log)
+            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who, log=log,
+                                     keep_lease=True)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
@@ -188,7 +189,7 @@ class JobLifecycle:
             reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _P
         else:
             change.set["completed_at"] = now
-            change.unset = ("active_key",)
+            change.unset = ("active_key",) if keep_lease else ("active_key", "lease_token")
             why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
             reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
         followups = self._dataset_after_failure(job, will_retry, error, actor)

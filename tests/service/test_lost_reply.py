@@ -76,3 +76,31 @@ def test_a_lost_reply_is_recognised_as_the_services_own_write(kind: str, target:
     else:
         assert store.get_dataset(dataset)["status"] == "failed"  # type: ignore[index]
     store.close()
+
+
+@pytest.mark.parametrize("outcome", ["release", "fail"])
+def test_only_the_lease_holders_own_outcome_is_recognised(queue: JobQueue, store: Any, outcome: str) -> None:
+    """A write of the holder that landed is recognised on its retry; after a sweeper re-queued
+    the job (clearing the lease) the same retry is refused: the lease is really lost."""
+    from datetime import timedelta
+
+    from sccli.service.running import record_once
+
+    def write(q: JobQueue, job_id: str, token: str) -> Any:
+        return q.release(job_id, token) if outcome == "release" else q.fail(job_id, token, "boom")
+
+    dataset = add_dataset(store)
+    job_id = queue.create_job(dataset, "data_validation")
+    job = queue.claim_next("w1")
+    assert job is not None
+    token = job["lease_token"]
+    assert write(queue, job_id, token) is not None  # the first try landed (its reply was lost)
+    again = record_once(queue, lambda q: write(q, job_id, token), job_id, token, outcome)
+    assert again is not None and again["status"] == "pending"  # the retry knows it as its own
+    claimed = queue.claim_next("w2")
+    assert claimed is not None and claimed["lease_token"] != token
+    store.update_job(job_id, {"status": "running"}, __import__("sccli.store.base", fromlist=["JobChange"]).JobChange(
+        set={"heartbeat_at": store.now() - timedelta(hours=1)}))
+    assert [j["job_id"] for j in queue.requeue_stale(60)] == [job_id]  # a sweeper's recovery clears the lease
+    stale = claimed["lease_token"]
+    assert record_once(queue, lambda q: write(q, job_id, stale), job_id, stale, outcome) is None
