@@ -120,8 +120,8 @@ class JobLifecycle:
         try:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
-            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who, log=log,
-                                     keep_lease=True)
+            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False,
+                                     actor=who, log=log, keep_lease=True)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
@@ -166,7 +166,8 @@ class JobLifecycle:
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log, keep_lease=True)
+        who = actor or self.actor
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, keep_lease=True)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
                      log: str | None = None, keep_lease: bool = False) -> dict[str, Any] | None:

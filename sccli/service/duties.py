@@ -230,8 +230,9 @@ class StoreDuties:
 
     def _release_op(self, job_id: str, token: str, reason: str) -> Op:
         actor = self.actor
-        return Op(f"record:{job_id}", lambda q: record_once(q, lambda q: q.release(job_id, token, reason=reason, actor=actor), job_id, token, "release"),
-                  durable=True)
+        def release(q: Any) -> Any:
+            return q.release(job_id, token, reason=reason, actor=actor)
+        return Op(f"record:{job_id}", lambda q: record_once(q, release, job_id, token, "release"), durable=True)
 
     def _sweep(self, q: Any) -> dict[str, Any]:
         """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor

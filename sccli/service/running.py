@@ -135,7 +135,9 @@ def describe_exit(code: int | None) -> str:
 
 
 #: The states an outcome write of the lease holder leaves its job in.
-OUTCOME_STATES = {"complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",), "fail": ("pending", "failed")}
+OUTCOME_STATES = {
+    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",), "fail": ("pending", "failed"),
+}
 
 
 def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str, what: str) -> dict[str, Any] | None:
@@ -168,17 +170,22 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
     job_id, token, claimed = rj.job_id, rj.token, rj.job
-    write: Callable[[Any], Any]
-    if what == "complete":
-        result = rj.outcome[1] if rj.outcome else {}
-        write, note = (lambda q: q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed)), f"completed in {elapsed:.2f}s"
-    elif what == "release":
-        reason = "service draining" if rj.reason == "drain" else "service stopped"
-        write, note = (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
-    elif what == "cancelled":
-        write, note = (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry)), "cancelled"
-    else:
-        kind, error = failure_of(rj, elapsed)
-        write, note = (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)), f"failed ({kind}): {error}"
     outcome = what if what in OUTCOME_STATES else "fail"
-    return (lambda q: record_once(q, write, job_id, token, outcome)), note
+    kind, error = failure_of(rj, elapsed) if outcome == "fail" else ("", "")
+    reason = "service draining" if rj.reason == "drain" else "service stopped"
+    result = (rj.outcome[1] if rj.outcome else {}) if outcome == "complete" else {}
+
+    def write(q: Any) -> Any:
+        if outcome == "complete":
+            return q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed)
+        if outcome == "release":
+            return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
+        if outcome == "cancelled":
+            return q.mark_cancelled(job_id, token, actor=actor, log=log_entry)
+        return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)
+
+    notes = {
+        "complete": f"completed in {elapsed:.2f}s", "cancelled": "cancelled",
+        "release": f"stopped ({reason}); back to pending without using an attempt", "fail": f"failed ({kind}): {error}",
+    }
+    return (lambda q: record_once(q, write, job_id, token, outcome)), notes[outcome]

@@ -233,7 +233,8 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         from sccli.store.mongo_support import INDEXES
 
         self.expected_index_names()  # creates the ledger's indexes on demand
-        return {key: audit(self.coll(key).index_information(), self.names[key], specs) for key, specs in INDEXES.items()}
+        return {key: audit(self.coll(key).index_information(), self.names[key], specs)
+                for key, specs in INDEXES.items()}
 
     # -- jobs -------------------------------------------------------------------------------
     @guard
@@ -355,7 +356,8 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
             from pymongo.errors import DuplicateKeyError
 
             try:
-                self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)}, upsert=True)
+                self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)},
+                                               upsert=True)
             except DuplicateKeyError:
                 pass  # a racing replay inserted it first: the unique index kept one
         else:

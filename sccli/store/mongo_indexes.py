@@ -35,7 +35,8 @@ class IndexMismatch:
         """The mongosh command that drops the index and creates the one the store needs."""
         coll = f'db.getSiblingDB("{db_name}").getCollection("{self.collection}")'
         keys, options = json.dumps(dict.fromkeys(self.fields, 1)), json.dumps({"name": self.wanted, **self.options})
-        return f"mongosh \"$MONGO_URL\" --eval '{coll}.dropIndex(\"{self.existing}\"); {coll}.createIndex({keys}, {options})'"
+        script = f'{coll}.dropIndex("{self.existing}"); {coll}.createIndex({keys}, {options})'
+        return f"mongosh \"$MONGO_URL\" --eval '{script}'"
 
 
 def options_problem(info: dict[str, Any], fields: list[str], options: dict[str, Any]) -> str | None:

@@ -50,7 +50,10 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
     ],
     # A replayed follow-up's event is written once: the upsert in the common case, the unique
     # index when two replays race.
-    "events": [("job_id_at_id", ["job_id", "at", "_id"], {}), ("event_id_unique", ["event_id"], {"unique": True, "sparse": True})],
+    "events": [
+        ("job_id_at_id", ["job_id", "at", "_id"], {}),
+        ("event_id_unique", ["event_id"], {"unique": True, "sparse": True}),
+    ],
     # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],

@@ -20,7 +20,8 @@ from sccli.store.base import JobQuery
 from tests.conftest import StoreSpec, make_spec
 from tests.service.conftest import ROOT, make_queue, new_job, service_env, wait_for, write_settings
 
-LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1"))), None)
+_CANDIDATES = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
+LIBFAKETIME = next(iter(sorted(_CANDIDATES)), None)
 
 
 class Skewed:
@@ -33,7 +34,8 @@ class Skewed:
             env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME=offset, FAKETIME_DONT_RESET="1")
         cmd = [sys.executable, "-m", "sccli", "--db", spec.url, "service", "run", str(settings)]
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=ROOT, start_new_session=True)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=ROOT,
+                                         start_new_session=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -60,7 +62,8 @@ def _start(spec: StoreSpec, settings: Path, offset: str | None, started: list[Sk
     return service
 
 
-def test_skewed_services_steal_nothing_from_a_healthy_one(skewed: tuple[StoreSpec, list[Skewed]], tmp_path: Path) -> None:
+def test_skewed_services_steal_nothing_from_a_healthy_one(skewed: tuple[StoreSpec, list[Skewed]],
+                                                          tmp_path: Path) -> None:
     spec, started = skewed
     store = spec.open()
     queue = make_queue(store)
@@ -68,7 +71,8 @@ def test_skewed_services_steal_nothing_from_a_healthy_one(skewed: tuple[StoreSpe
     jobs = [new_job(queue, "slow_ok", parameters={"seconds": 2.5}) for _ in range(6)]
     services = [_start(spec, settings, offset, started) for offset in (None, "+60s", "-60s")]
     ended = {"completed", "failed", "cancelled"}
-    wait_for(lambda: {store.get_job(j)["status"] for j in jobs} <= ended, timeout=120, what="every job to end")  # type: ignore[index]
+    statuses = lambda: {store.get_job(j)["status"] for j in jobs}  # type: ignore[index]  # noqa: E731
+    wait_for(lambda: statuses() <= ended, timeout=120, what="every job to end")
     assert {store.get_job(j)["status"] for j in jobs} == {"completed"}  # type: ignore[index]
     for service in services:
         assert "recovered stale job" not in service.log(), service.log()[-3000:]
@@ -88,11 +92,13 @@ def test_a_dead_services_jobs_are_recovered_whatever_the_clocks(skewed: tuple[St
     settings = write_settings(tmp_path)
     jobs = [new_job(queue, "slow_ok", parameters={"seconds": 600}) for _ in range(2)]
     victim = _start(spec, settings, dead, started)
-    wait_for(lambda: store.count_jobs(JobQuery(status=["running"])) == 2, timeout=60, what="the doomed service to claim both jobs")
+    wait_for(lambda: store.count_jobs(JobQuery(status=["running"])) == 2, timeout=60,
+             what="the doomed service to claim both jobs")
     victim.stop()  # SIGKILL: no drain, its heartbeats simply stop
     rescuer = _start(spec, settings, sweeper, started)
     # stale_after_seconds (1 s) and one sweep (0.2 s); the ceiling only absorbs the machine's load
     # (the skew, 120 s between these two clocks, would far exceed it).
-    wait_for(lambda: all(store.get_job(j)["attempts"] == 2 for j in jobs), timeout=40, what="the dead service's jobs to be recovered")  # type: ignore[index]
+    attempts = lambda: [store.get_job(j)["attempts"] for j in jobs]  # type: ignore[index]  # noqa: E731
+    wait_for(lambda: attempts() == [2, 2], timeout=40, what="the dead service's jobs to be recovered")
     assert rescuer.log().count("recovered stale job") == 2, rescuer.log()[-3000:]
     store.close()

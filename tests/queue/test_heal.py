@@ -69,4 +69,5 @@ def test_a_retry_does_not_heal_another_types_error(queue: JobQueue, store: Store
 
 def queue_refusals(queue: JobQueue, job_id: str) -> list[tuple[str, str]]:
     """The refused dataset moves recorded for ``job_id`` (as ``sc job show`` explains them)."""
-    return [(e["from"], e["to"]) for e in queue.store.find_events(job_id) if e.get("entity") == "dataset" and e.get("refused")]
+    events = queue.store.find_events(job_id)
+    return [(e["from"], e["to"]) for e in events if e.get("entity") == "dataset" and e.get("refused")]

@@ -54,7 +54,8 @@ def test_a_lost_reply_is_recognised_as_the_services_own_write(kind: str, target:
     store = spec.open()
     assert isinstance(store, MongoStore)
     dataset = add_dataset(store)
-    queue = JobQueue(store, actor="cli:test@host", retry_base_seconds=0, retry_max_seconds=0, extra_types=settings.handlers)
+    queue = JobQueue(store, actor="cli:test@host", retry_base_seconds=0, retry_max_seconds=0,
+                     extra_types=settings.handlers)
     first = queue.create_job(dataset, "file_upload", {"files": ["/nowhere/upload.zip"]}, max_attempts=1)
     lossy = ReplyLost(store.coll("jobs"), target)
     real_coll = store.coll

@@ -47,7 +47,8 @@ def loose(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreSpec]:
 @pytest.fixture(params=["mongomock", "wire"])
 def portal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreSpec]:
     """The portal's own indexes under its names, with the options the store needs."""
-    yield from _prepared(request.param, tmp_path, {"jobs": [("job_id", {"unique": True})], "visstoredatas": [("uuid", {})]})
+    indexes = {"jobs": [("job_id", {"unique": True})], "visstoredatas": [("uuid", {})]}
+    yield from _prepared(request.param, tmp_path, indexes)
 
 
 def _schema(store: MongoStore) -> Any:
@@ -95,7 +96,8 @@ def test_doctor_judges_indexes_by_key_pattern_as_the_store_does(portal: StoreSpe
 
 @pytest.mark.parametrize("kind", ["mongomock", "wire"])
 def test_events_are_deduplicated_by_a_unique_index(kind: str, tmp_path: Any) -> None:
-    for spec in _prepared(kind, tmp_path, {"job_events": [("event_id", {"sparse": True, "name": "event_id"})]}):  # an older sccli's index
+    older = {"job_events": [("event_id", {"sparse": True, "name": "event_id"})]}  # an older sccli's own index
+    for spec in _prepared(kind, tmp_path, older):
         store = spec.open()
         assert isinstance(store, MongoStore)
         store.ensure_schema()
