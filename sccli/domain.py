@@ -73,10 +73,13 @@ class ErrorKind(str, Enum):
     TIMEOUT = "timeout"  # the attempt ran past its time limit
     STALE = "stale"  # its service stopped heartbeating (dead worker)
     TOO_LARGE = "too_large"  # its result could not be stored: running it again changes nothing
+    # Its process tree went over the type's memory limit: the same input needs the same memory,
+    # so it is not retried; an explicit retry after the limit was raised runs it again.
+    MEMORY = "memory"
 
     @property
     def retryable(self) -> bool:
-        return self not in (ErrorKind.PERMANENT, ErrorKind.TOO_LARGE)
+        return self not in (ErrorKind.PERMANENT, ErrorKind.TOO_LARGE, ErrorKind.MEMORY)
 
 
 class ServiceState(str, Enum):

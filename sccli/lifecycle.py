@@ -65,11 +65,13 @@ class JobLifecycle:
         followups: Sequence[dict[str, Any]] = (),
         fence: dict[str, Any] | None = None,
         log: str | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Move ``job`` (as read) to ``to``: conditional on its status (and, from running, on
         its lease token, plus ``fence``), with its event and ``followups``; the job after the
         write, or None when it was no longer in the state read. ``log``: an entry for the job's
-        ``logs``, appended in the same write."""
+        ``logs``, ``resources``: what the ended attempt used (an entry of the job's ``resources``
+        list, see docs/resources.md), both appended in the same write."""
         source = JobStatus(job.get("status"))
         if not domain.job_transition_allowed(source, to):
             raise Conflict(f"job {job.get('job_id')}: {source.value} → {to.value} is not a job transition")
@@ -82,6 +84,8 @@ class JobLifecycle:
         change.set.update(status=to.value, updated_at=now)
         if log is not None:
             change.push["logs"] = {"timestamp": now, "message": log}
+        if resources is not None:
+            change.push["resources"] = resources
         event = {"entity": "job", "from": source.value, "to": to.value, "at": now, "actor": actor, "reason": reason}
         return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
 
@@ -106,12 +110,14 @@ class JobLifecycle:
 
     # -- success ----------------------------------------------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
-                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 log: str | None = None, claimed: dict[str, Any] | None = None,
+                 resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Mark a running job completed, move its dataset on and chain the next job, atomically.
 
         None when the caller no longer holds the lease (a late completion changes nothing).
-        ``log``: an entry for the job's ``logs``, in the same write. ``claimed``: the job as its
-        claim returned it, read instead of the store (the write is fenced by the lease anyway)."""
+        ``log``, ``resources``: entries for the job's ``logs`` and ``resources``, in the same
+        write. ``claimed``: the job as its claim returned it, read instead of the store (the
+        write is fenced by the lease anyway)."""
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
@@ -121,14 +127,14 @@ class JobLifecycle:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
             return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False,
-                                     actor=who, log=log, keep_lease=True)
+                                     actor=who, log=log, resources=resources, keep_lease=True)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
             unset=("active_key",),
         )
         return self.transition(job, JobStatus.COMPLETED, actor=who, reason="handler succeeded", change=change,
-                               followups=self._next_stage(job, result, who), log=log)
+                               followups=self._next_stage(job, result, who), log=log, resources=resources)
 
     def _next_stage(self, job: dict[str, Any], result: dict[str, Any], actor: str) -> list[dict[str, Any]]:
         """Follow-ups of a success: the dataset's next stage and the chained job."""
@@ -159,7 +165,8 @@ class JobLifecycle:
 
     # -- failure ----------------------------------------------------------------------------
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             log: str | None = None, claimed: dict[str, Any] | None = None,
+             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Record a failed attempt: back to pending after a backoff while attempts remain and the
         error may pass, else failed for good. None when the lease is lost. ``log`` and
         ``claimed`` as for :meth:`complete`."""
@@ -167,10 +174,12 @@ class JobLifecycle:
         if job is None:
             return None
         who = actor or self.actor
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, keep_lease=True)
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, resources=resources,
+                                 keep_lease=True)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
-                     log: str | None = None, keep_lease: bool = False) -> dict[str, Any] | None:
+                     log: str | None = None, resources: dict[str, Any] | None = None,
+                     keep_lease: bool = False) -> dict[str, Any] | None:
         """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
 
         ``keep_lease``: the lease holder's own write leaves its (spent) lease token on the job, as
@@ -194,7 +203,8 @@ class JobLifecycle:
             why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
             reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
         followups = self._dataset_after_failure(job, will_retry, error, actor)
-        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence, log=log)
+        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence,
+                               log=log, resources=resources)
 
     def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> list[dict[str, Any]]:
         stages = domain.DATASET_STAGES.get(job["job_type"])
@@ -230,19 +240,22 @@ class JobLifecycle:
         raise Conflict(f"job {job_id} changed state while cancelling; try again")
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
-                       log: str | None = None) -> dict[str, Any] | None:
+                       log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """The service's confirmation that a running job was stopped after a cancel request."""
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        return self._finish_cancel(job, reason or job.get("cancel_reason") or "cancelled", actor or self.actor, log)
+        reason = reason or job.get("cancel_reason") or "cancelled"
+        return self._finish_cancel(job, reason, actor or self.actor, log, resources)
 
-    def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str, log: str | None = None) -> dict[str, Any] | None:
+    def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str, log: str | None = None,
+                       resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         now = self.store.now()
         change = JobChange(set={"completed_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
         stages = domain.DATASET_STAGES.get(job["job_type"])
         followups = [dataset_item(job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled", error_message=reason)] if stages else []
-        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups, log=log)
+        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups,
+                               log=log, resources=resources)
 
     # -- retry and release ------------------------------------------------------------------
     def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sccli import domain
 from sccli.clock import utcnow
@@ -147,28 +147,39 @@ def job_log_path(job: dict[str, Any], settings: Settings) -> Path:
 
 def job_log_tail(job: dict[str, Any], settings: Settings, lines: int = 200) -> dict[str, Any]:
     """The job's last ``lines`` log lines: from its log file when it is on this host
-    (``source: "file"``), else from the job's ``logs`` kept in the store (``source: "store"``)."""
+    (``source: "file"``), else from the job's ``logs`` kept in the store (``source: "store"``).
+    A log file that is a link or a special file is never read: ``refused`` says why."""
+    from sccli.joblog_files import UnsafeLogFile, open_for_read
+
     path = job_log_path(job, settings)
-    if path.is_file():
-        return {"source": "file", "path": str(path), "lines": tail_lines(path, lines)}
+    refused = None
+    try:
+        fh = open_for_read(settings.log_dir, str(job["job_id"]))
+    except UnsafeLogFile as exc:
+        fh, refused = None, str(exc)
+    except OSError:
+        fh = None
+    if fh is not None:
+        with fh:
+            return {"source": "file", "path": str(path), "lines": tail_lines(fh, lines)}
     entries = [e.get("message", "") if isinstance(e, dict) else str(e) for e in job.get("logs") or []]
     text = [line for entry in entries for line in str(entry).splitlines()]
-    return {"source": "store", "path": str(path), "lines": text[-lines:] if lines > 0 else []}
+    found = {"source": "store", "path": str(path), "lines": text[-lines:] if lines > 0 else []}
+    return {**found, "refused": refused} if refused else found
 
 
-def tail_lines(path: Path, lines: int) -> list[str]:
-    """The last ``lines`` lines of a text file, reading only as much of its end as needed."""
+def tail_lines(fh: BinaryIO, lines: int) -> list[str]:
+    """The last ``lines`` lines of an open text file, reading only as much of its end as needed."""
     if lines <= 0:
         return []
-    with path.open("rb") as fh:
-        fh.seek(0, 2)
-        end = fh.tell()
-        data, pos = b"", end
-        while pos > 0 and data.count(b"\n") <= lines:
-            step = min(_TAIL_CHUNK, pos)
-            pos -= step
-            fh.seek(pos)
-            data = fh.read(step) + data
+    fh.seek(0, 2)
+    end = fh.tell()
+    data, pos = b"", end
+    while pos > 0 and data.count(b"\n") <= lines:
+        step = min(_TAIL_CHUNK, pos)
+        pos -= step
+        fh.seek(pos)
+        data = fh.read(step) + data
     return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
@@ -207,12 +218,15 @@ def create_job_naming_duplicate(queue: JobQueue, dataset_uuid: str, job_type: st
     try:
         return queue.create_job(dataset_uuid, job_type, *args, **kwargs)
     except Conflict as exc:
-        existing = active_job(queue, dataset_uuid, job_type)
-        if existing is None:
-            raise
-        raise Conflict(
-            f"{exc}: job {existing['job_id']} ({existing['status']}); see `sc job show {existing['job_id']}`, or pass --allow-duplicate"
-        ) from exc
+        raise naming_active_job(queue, dataset_uuid, job_type, exc, "; see `sc job show {id}`, or pass --allow-duplicate") from exc
+
+
+def naming_active_job(queue: JobQueue, dataset_uuid: str, job_type: str, error: Conflict, hint: str = "") -> Conflict:
+    """``error`` (a refused duplicate) naming the job already active for the dataset and type."""
+    existing = active_job(queue, dataset_uuid, job_type)
+    if existing is None:
+        return error
+    return Conflict(f"{error}: job {existing['job_id']} ({existing['status']})" + hint.format(id=existing["job_id"]))
 
 
 def prune_services(store: Store, older_than_seconds: float, stale_after_seconds: float, dry_run: bool = False) -> list[dict[str, Any]]:

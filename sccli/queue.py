@@ -119,8 +119,12 @@ class JobQueue:
         migration_id: str | None = None,
         created_by: str | None = None,
         actor: str | None = None,
+        job_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> str:
         """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input.
+        ``job_id`` is given by a schedule's fire (derived from the schedule and the fire time);
+        ``schedule_id`` marks the job as fired by that schedule.
 
         The job, its creation event and its dataset's move to the type's queued status are
         written together (one transaction, or the job's outbox)."""
@@ -128,8 +132,10 @@ class JobQueue:
         doc = self.build_job(
             dataset_uuid, job_type, parameters, priority, max_attempts, timeout_minutes,
             allow_duplicate=allow_duplicate, run_after_seconds=run_after_seconds,
-            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who,
+            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who, job_id=job_id,
         )
+        if schedule_id is not None:
+            doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
@@ -189,7 +195,10 @@ class JobQueue:
         self.check_type(job_type)
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
-        parameters = _check_parameters(parameters) if declaration_checked else self.check_parameters(job_type, parameters)
+        if declaration_checked:
+            parameters = _check_parameters(parameters)
+        else:
+            parameters = self.check_parameters(job_type, parameters, dataset_uuid)
         config = domain.job_type_config(job_type)
         try:
             prio = domain.parse_priority(config.priority if priority is None else priority)
@@ -217,9 +226,10 @@ class JobQueue:
         if not domain.is_builtin_type(job_type) and job_type not in self.extra_types:
             raise InvalidInput(f"unknown job type {job_type!r} (known: {', '.join(self.known_types)})")
 
-    def check_parameters(self, job_type: str, parameters: Any) -> dict[str, Any]:
+    def check_parameters(self, job_type: str, parameters: Any, dataset_uuid: str | None = None) -> dict[str, Any]:
         """Parameters as the store can hold them and as the job type declares them (names,
-        types, required ones; paths inside the data directories when the queue has settings)."""
+        types, required ones; paths inside the data directories when the queue has settings,
+        and, given the job's ``dataset_uuid``, outside every other dataset's directory)."""
         from sccli.handlers.specs import check_parameters
 
         parameters = _check_parameters(parameters)
@@ -228,7 +238,7 @@ class JobQueue:
             from sccli.handlers import plugin_parameters
 
             plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
-        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec)
+        check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec, dataset_uuid=dataset_uuid)
         return parameters
 
     # -- reading ----------------------------------------------------------------------------
@@ -305,14 +315,18 @@ class JobQueue:
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
-                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 log: str | None = None, claimed: dict[str, Any] | None = None,
+                 resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.complete`."""
-        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed)
+        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed,
+                                       resources=resources)
 
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             log: str | None = None, claimed: dict[str, Any] | None = None,
+             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
-        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed)
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log,
+                                   claimed=claimed, resources=resources)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
@@ -323,9 +337,9 @@ class JobQueue:
         return self.lifecycle.cancel(job_id, reason, actor)
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
-                       log: str | None = None) -> dict[str, Any] | None:
+                       log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.mark_cancelled`."""
-        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log)
+        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
     def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""

@@ -25,10 +25,12 @@ DEFAULT_DB_NAME = "scientistcloud"
 DB_NAME_PATTERN = r'^[^/\\. "$*<>:|?\x00]{1,63}$'
 HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 #: How each pattern reads in an error message.
 PATTERN_WORDS = {
     DB_NAME_PATTERN: 'a database name (1-63 characters, none of / \\ . space " $ * < > : | ?)',
     HANDLER_PATTERN: "a 'module:function' string",
+    CLOCK_PATTERN: "a time of day HH:MM (00:00-23:59)",
 }
 
 HOUR, DAY = 3600.0, 86400.0
@@ -41,6 +43,22 @@ Interval = Annotated[float, Meta(ge=0.001, le=HOUR)]  # a loop's period: never 0
 Grace = Annotated[float, Meta(ge=0, le=DAY)]
 Delay = Annotated[float, Meta(ge=0, le=30 * DAY)]
 Command = Annotated[list[Text], Meta(min_length=1)]
+MemoryMb = Annotated[int, Meta(ge=1, le=1 << 30)]
+
+
+Days = Annotated[int, Meta(ge=1, le=36_500)]
+
+
+class Retention(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings ``retention``: once a day at ``at`` (HH:MM, in ``timezone``), one service deletes
+    finished jobs older than these ages (cancelled ones as completed ones), with their events and
+    log files, ``batch_size`` jobs per delete (see docs/schedules.md)."""
+
+    completed_days: Days = 30
+    failed_days: Days = 60
+    at: Annotated[str, Meta(pattern=CLOCK_PATTERN)] = "03:15"
+    timezone: Annotated[str, Meta(max_length=64, pattern=NO_NUL_PATTERN)] = "UTC"
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1000
 
 
 class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -78,10 +96,20 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     api_roles: dict[Text, Literal["viewer", "operator"]] = field(default_factory=dict)
     api_session_secret: Annotated[str, Meta(min_length=16)] | None = None
     metrics_public: bool = False
+    metrics_port: Annotated[int, Meta(ge=1, le=65535)] | None = None  # a service's own /metrics (--metrics-port)
+    metrics_textfile: PathText | None = None  # a service writes its metrics here for node_exporter
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
     starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
     store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
+    #: Memory limit of a job's whole process tree, MB (None: no limit); per type overrides it.
+    memory_limit_mb: MemoryMb | None = None
+    memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
+    #: How often the service samples the tree's memory of a job under a limit.
+    memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
+    schedule_poll_seconds: Interval = 5.0
+    schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
+    retention: Retention | None = None
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -90,6 +118,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
         if self.backup_dir:
             dirs.append(self.backup_dir)
         return [Path(d) for d in dirs]
+
+    def memory_limit_bytes(self, job_type: str) -> int | None:
+        """The memory limit of a job of ``job_type`` (its type's, else the default), or None."""
+        mb = self.memory_limit_mb_by_type.get(job_type, self.memory_limit_mb)
+        return None if mb is None else mb * 1024 * 1024
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name (what :func:`settings_from_dict` reads back)."""

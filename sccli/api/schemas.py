@@ -101,6 +101,24 @@ class JobErrorEntry(BaseModel):
     worker: Optional[str] = None
 
 
+class JobResourcesEntry(BaseModel):
+    """What one ended attempt used (see docs/resources.md); a figure not measured is left out."""
+
+    model_config = ConfigDict(extra="allow")
+
+    attempt: Optional[int] = None
+    worker: Optional[str] = None
+    cpu_seconds: Optional[float] = Field(default=None, description="User + system CPU of the attempt's process tree.")
+    user_seconds: Optional[float] = None
+    system_seconds: Optional[float] = None
+    peak_rss_bytes: Optional[int] = Field(
+        default=None, description="Largest resident set of one of its processes, or of the sampled tree.")
+    read_bytes: Optional[int] = Field(
+        default=None, description="Bytes through read calls (rchar), cached reads included.")
+    write_bytes: Optional[int] = Field(default=None, description="Bytes through write calls (wchar).")
+    memory_limit_bytes: Optional[int] = None
+
+
 class JobLogEntry(BaseModel):
     """One entry of a job's capped ``logs`` list."""
 
@@ -140,10 +158,21 @@ class Job(BaseModel):
     error: Optional[str] = None
     errors: list[JobErrorEntry] = Field(default_factory=list)
     logs: list[JobLogEntry] = Field(default_factory=list)
+    resources: list[JobResourcesEntry] = Field(default_factory=list, description="What each ended attempt used.")
     parent_job_id: Optional[str] = None
     created_by: Optional[str] = None
     migration_id: Optional[str] = None
     explanation: Optional[list[str]] = Field(default=None, description="Plain-words reasons for the job's state (GET only).")
+    events: Optional[list[dict[str, Any]]] = Field(default=None, description="The job's history, oldest first (GET only).")
+
+
+class JobEvents(BaseModel):
+    """``GET /api/v1/jobs/{job_id}/events``: a job's history, oldest first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    events: list[dict[str, Any]] = Field(description="Transitions of the job and of its dataset: from, to, at, actor, reason.")
 
 
 class JobPage(BaseModel):

@@ -97,20 +97,23 @@ def commands() -> dict[tuple[str, str], Command]:
     from sccli.domain import JobStatus
 
     as_json = {"--json": Opt("as_json")}
+    wide = {"--wide": Opt("wide")}
     fmt = {"--format": Opt("fmt", VALUE, member_of(OutputFormat)), "-f": Opt("fmt", VALUE, member_of(OutputFormat))}
     listing = {
         "--status": Opt("status", VALUE, member_of(JobStatus), True), "-s": Opt("status", VALUE, member_of(JobStatus), True),
         "--type": Opt("job_type", VALUE, plain_text, True), "-t": Opt("job_type", VALUE, plain_text, True),
         "--dataset": Opt("dataset", VALUE, plain_text), "-d": Opt("dataset", VALUE, plain_text),
         "--limit": Opt("limit", VALUE, digits_in(1, 100000)), "-n": Opt("limit", VALUE, digits_in(1, 100000)),
-        "--all": Opt("show_all"), **as_json, **fmt,
+        "--all": Opt("show_all"), **as_json, **fmt, **wide,
     }
     return {
         ("job", "show"): Command(as_json, ("job_id",), "sccli.cli.job_view:job_show", {"as_json": False}),
         ("job", "list"): Command(listing, (), "sccli.cli.job_view:job_list", {
             "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False, "fmt": None,
+            "wide": False,
         }),
-        ("dataset", "show"): Command({**as_json, **fmt}, ("uuid",), "sccli.cli.dataset_view:dataset_show", {"as_json": False, "fmt": None}),
+        ("dataset", "show"): Command({**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
+                                     {"as_json": False, "fmt": None, "wide": False}),
         ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check")}, (), "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False}),
     }
 

@@ -9,7 +9,7 @@ import typer
 
 from sccli.cli import job_ops
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
@@ -126,6 +126,7 @@ def list_jobs(
     show_all: Annotated[bool, typer.Option("--all", help="Every matching job (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """List jobs, newest first; says on stderr when the list is cut at --limit.
 
@@ -134,7 +135,7 @@ def list_jobs(
     """
     from sccli.cli.job_view import job_list
 
-    job_list(ctx.obj, status, job_type, dataset, limit, show_all, as_json, fmt)
+    job_list(ctx.obj, status, job_type, dataset, limit, show_all, as_json, fmt, wide=wide)
 
 
 TYPE_COLUMNS = ["name", "type", "required", "default", "path", "description"]

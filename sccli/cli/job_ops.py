@@ -6,6 +6,7 @@ They are registered on the ``sc job`` app by :mod:`sccli.cli.job`.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -66,7 +67,9 @@ def _select_ids(
     if not ids and not filtered:
         raise InvalidInput("name job IDs, or select jobs with --status, --type, --dataset or --older-than")
     if ids:
-        return list(ids), False
+        from sccli.jobids import resolve_job_ids
+
+        return resolve_job_ids(a.store, list(ids)), False
     wanted = [str(s.value) for s in statuses or list(allowed)]
     seconds = ops.parse_duration(older_than) if older_than else None
     jobs = ops.select_jobs(a.queue(), status=wanted, job_type=types, dataset=dataset, older_than_seconds=seconds)
@@ -232,15 +235,19 @@ def logs(
     Example: sc job logs 2f1e0c4a-... --follow
     """
     from sccli import operations as ops
+    from sccli.jobids import resolve_job_id
 
     a: Application = ctx.obj
     queue = a.queue()
-    job = queue.require_job(job_id)
+    job = queue.require_job(resolve_job_id(a.store, job_id))
+    job_id = job["job_id"]
     found = ops.job_log_tail(job, a.settings, tail)
     if as_json:
         a.print_json({"job_id": job_id, **found})
         return
-    if found["source"] == "store":
+    if found.get("refused"):
+        a.warn(f"log file refused: {found['refused']} (the last lines kept in the store follow)")
+    elif found["source"] == "store":
         a.info(f"(no log file {found['path']} on this host: the last lines kept in the store)")
     for line in found["lines"]:
         typer.echo(line)
@@ -256,17 +263,19 @@ def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
 
     queue, job_id = a.queue(), job["job_id"]
     path, offset = Path(found["path"]), None
+    refused = bool(found.get("refused"))
     # The store keeps a capped list: new entries are the ones after the last timestamp seen.
     last_at = _last_timestamp(job.get("logs") or [])
     if found["source"] == "file":
-        offset = path.stat().st_size
+        offset = _print_from(a, path, -1)
     while True:
         job = queue.require_job(job_id)
         ended = job["status"] in FINAL_STATUSES
-        if offset is None and path.is_file():
+        if offset is None and not refused and _log_present(path):
             offset = 0  # the log file appeared (the job started on this host)
         if offset is not None:
-            offset = _print_from(path, offset)
+            offset = _print_from(a, path, offset)
+            refused = offset is None
         else:
             entries = [e for e in job.get("logs") or [] if isinstance(e, dict)]
             for entry in entries:
@@ -285,13 +294,30 @@ def _last_timestamp(entries: list[Any]) -> Any:
     return max(stamps) if stamps else None
 
 
-def _print_from(path: Any, offset: int) -> int:
+def _log_present(path: Any) -> bool:
+    """A log entry of that name exists (a link too: it is then refused when read, never followed)."""
+    return bool(os.path.lexists(path))
+
+
+def _print_from(a: Application, path: Any, offset: int) -> int | None:
+    """Print the whole lines after ``offset`` (-1: none, just find the end); the new offset, or
+    None when the log file is refused (a link swapped in: the store's lines are followed instead)."""
+    from sccli.joblog_files import UnsafeLogFile, open_name_for_read
+
     try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
+        fh = open_name_for_read(path.parent, path.name)
+    except UnsafeLogFile as exc:
+        a.warn(f"log file refused: {exc} (following the lines kept in the store)")
+        return None
+    except OSError:
         return offset
+    if fh is None:
+        return offset
+    with fh:
+        if offset < 0:
+            return fh.seek(0, 2)
+        fh.seek(offset)
+        data = fh.read()
     complete = data[: data.rfind(b"\n") + 1]  # print whole lines only; the rest comes next poll
     if complete:
         sys.stdout.write(complete.decode("utf-8", errors="replace"))
@@ -310,8 +336,10 @@ def wait(
     Example: sc job wait 2f1e0c4a-... --timeout 600 && echo converted
     """
     from sccli import operations as ops
+    from sccli.jobids import resolve_job_id
 
     a: Application = ctx.obj
+    job_id = resolve_job_id(a.store, job_id)
     outcome = ops.wait_for_job(a.queue(), job_id, timeout=timeout, poll=WAIT_POLL_SECONDS)
     if as_json:
         a.print_json(outcome)

@@ -162,22 +162,24 @@ def report(
 @app.command("metrics")
 def metrics(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS), help="Window of the duration and throughput figures.")] = 24,
+    hours: Annotated[int, typer.Option("--hours", min=1, max=int(MAX_HOURS),
+                                       help="Window of the --json duration and throughput figures.")] = 24,
     as_json: JsonOpt = False,
 ) -> None:
-    """The monitor's figures in Prometheus text format (node-exporter textfile collector or scrape).
+    """The queue's gauges in Prometheus text format, as the API's /metrics (node-exporter textfile
+    collector); --json: the monitor's figures over --hours. Counters of finished jobs and
+    histograms of durations come from each service (sc service run --metrics-port).
 
     \b
     Example: sc monitor metrics > /var/lib/node_exporter/sc.prom
     """
-    from sccli.monitor.metrics import to_prometheus
-
     a: Application = ctx.obj
-    data = monitor_for(a).get_performance_metrics(hours)
     if as_json:
-        a.print_json(data)
+        a.print_json(monitor_for(a).get_performance_metrics(hours))
     else:
-        sys.stdout.write(to_prometheus(data))
+        from sccli.monitor.metrics import queue_metrics_text
+
+        sys.stdout.write(queue_metrics_text(monitor_for(a)))
 
 
 @app.command("cleanup")
@@ -188,7 +190,8 @@ def cleanup(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete old finished jobs, their events and their log files sc_job_<id>.log in the settings'
-    log_dir (global --settings; default /tmp); never pending or running jobs. Safe from cron:
+    log_dir (global --settings; default /tmp), and the orphaned partial outputs (.sc-partial-*) of
+    ended jobs in the data directories; never pending or running jobs. Safe from cron:
     silent on success unless -v or --json, errors on stderr.
 
     \b
@@ -205,8 +208,11 @@ def cleanup(
     else:  # nothing to do: exit 0 without a second pass
         nothing = {"job_events_deleted": 0, "log_files_deleted": 0, "log_bytes_deleted": 0, "log_files_failed": 0}
         result = {**preview, **nothing, "dry_run": False, "log_dir": a.settings.log_dir}
+    result = {**result, **monitor.sweep_partials(dry_run=dry_run)}
     if result["log_files_failed"]:
         a.warn(f"{result['log_files_failed']} job log files could not be deleted ({result['log_error']})")
+    if result["partials_failed"]:
+        a.warn(f"{result['partials_failed']} orphaned partial outputs could not be removed ({result['partial_error']})")
     if as_json:
         a.print_json(result)
         return
@@ -216,7 +222,9 @@ def cleanup(
     events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"
     typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
                f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
-               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) (older than {days} days; failed: {2 * days} days)")
+               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) "
+               f"(older than {days} days; failed: {2 * days} days)"
+               f" and {result['partials_removed']} orphaned partial outputs of ended jobs")
 
 
 def _cleanup_with_progress(a: Application, monitor: JobMonitor, days: int, total: int) -> dict:

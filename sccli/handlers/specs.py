@@ -167,12 +167,20 @@ def _check_value(param: Param, given: Any) -> None:
         raise InvalidInput(f"parameter {param.name!r} must be {bounds}, got {value!r}")
 
 
-def _check_path(param: Param, value: Any, settings: Settings) -> None:
-    roots = [os.path.realpath(os.path.expanduser(str(d))) for d in settings.data_dirs]
+def _check_path(param: Param, value: Any, settings: Settings, dataset_uuid: str | None = None) -> None:
+    from sccli.handlers.containment import Scope
+
+    scope = Scope(settings.data_dirs, dataset_uuid)
     for item in [value] if isinstance(value, str) else value:
         real = os.path.realpath(os.path.expanduser(item))
-        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+        other = scope.other_dataset(real)
+        if other:
+            raise InvalidInput(f"parameter {param.name!r}: path {item} is inside the directory of another dataset "
+                               f"({other})")
+        if not scope.contains(real):
             raise InvalidInput(f"parameter {param.name!r}: path {item} is outside the configured data directories")
+        if not scope.holds(real):
+            raise InvalidInput(f"parameter {param.name!r}: path {item} {scope.outside(real)}")
 
 
 def _replaced(job_type: str, settings: Settings | None) -> bool:
@@ -187,11 +195,13 @@ def spec_for(job_type: str, plugin_spec: tuple[Param, ...] | None = None) -> tup
 
 
 def check_parameters(
-    job_type: str, params: dict[str, Any], settings: Settings | None = None, *, plugin_spec: tuple[Param, ...] | None = None
+    job_type: str, params: dict[str, Any], settings: Settings | None = None, *,
+    plugin_spec: tuple[Param, ...] | None = None, dataset_uuid: str | None = None,
 ) -> None:
     """Refuse (InvalidInput naming the parameter) an unknown name, a missing required one, a
     wrong type, a value outside its choices or range, or, with ``settings``, a path outside the
-    data directories. A job type without a declaration (a plugin without ``PARAMETERS``, also
+    data directories (or, given ``dataset_uuid``, in another dataset's directory). A job type
+    without a declaration (a plugin without ``PARAMETERS``, also
     one that replaces a built-in type in ``settings.handlers``) is not checked."""
     spec = plugin_spec if plugin_spec is not None else None if _replaced(job_type, settings) else PARAMETERS.get(job_type)
     if spec is None:
@@ -210,7 +220,7 @@ def check_parameters(
             continue
         _check_value(param, value)
         if param.path and settings is not None:
-            _check_path(param, value, settings)
+            _check_path(param, value, settings, dataset_uuid)
 
 
 def describe(job_type: str, plugin_spec: tuple[Param, ...] | None = None) -> list[dict[str, Any]]:

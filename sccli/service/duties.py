@@ -8,6 +8,7 @@ back to the main thread.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sccli import __version__
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
+from sccli.handlers.staging import remove_earlier_partials
 from sccli.service.running import AttemptState, record_once
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sccli.service.config import ServiceOptions
+    from sccli.service.outcomes import OutcomeReporter
+    from sccli.service.periodic import PeriodicDuties
     from sccli.service.running import RunningJob
+    from sccli.service.sdnotify import SystemdNotifier
     from sccli.settings import Settings
     from sccli.wakeup import WakeSocket
 
@@ -66,6 +71,9 @@ class StoreDuties:
     cancel_poll: float
     wake: WakeSocket
     woken: bool
+    outcomes: OutcomeReporter
+    systemd: SystemdNotifier
+    periodic: PeriodicDuties
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -103,6 +111,8 @@ class StoreDuties:
             self._submit(Op("sweep", self._sweep, done=self._sweep_done))
         self._schedule_claim(now)
         self._schedule_idle_check(now)
+        if not self.stop_requested:
+            self.periodic.tick(now, self._submit, self.inflight)
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():
@@ -192,6 +202,8 @@ class StoreDuties:
         return fn
 
     def _beat_done(self, beats: list[tuple[str, str, Any]] | None, error: BaseException | None) -> None:
+        if error is None:  # the store took our heartbeat: ready for systemd (Type=notify)
+            self.systemd.ready(f"serving {', '.join(self.types) or 'no types'} on {self.settings.workers} slot(s)")
         for job_id, token, doc in beats or []:
             self._after_heartbeat(job_id, token, doc)
 
@@ -244,8 +256,25 @@ class StoreDuties:
     def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
         swept = swept or {}
         for job in swept.get("recovered") or []:
-            log.warning("recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"], job.get("worker_id"), job["status"], extra={"job_id": job["job_id"]})
+            self.outcomes.recovered(job)
+        ended = [job for job in swept.get("recovered") or [] if job["status"] != JobStatus.PENDING.value]
+        if ended:  # no next attempt will clean up after the dead one: do it here, off the main loop (joined at exit)
+            threading.Thread(target=remove_partials_of_ended, args=(ended, self.settings), name="sc-partials").start()
         if swept.get("outboxes"):
             log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
         for job in swept.get("raised") or []:
             log.info("job %s (%s) waited too long: priority raised to %s", job["job_id"], job["job_type"], job["priority"], extra={"job_id": job["job_id"]})
+
+
+def remove_partials_of_ended(jobs: list[dict[str, Any]], settings: Settings) -> None:
+    """Remove every partial output the dead attempts of these ended jobs left (recovery failed them)."""
+    for job in jobs:
+        try:
+            removed = remove_earlier_partials(job, settings, keep_own=False)
+        except OSError as exc:
+            log.warning("partial outputs of job %s could not be removed: %s", job["job_id"], exc,
+                        extra={"job_id": job["job_id"]})
+            continue
+        if removed:
+            log.info("removed %d partial output(s) of recovered job %s", len(removed), job["job_id"],
+                     extra={"job_id": job["job_id"]})

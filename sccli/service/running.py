@@ -11,6 +11,7 @@ from typing import Any
 
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
+from sccli.service.resources import Usage, attempt_resources, memory_message
 
 
 class AttemptState(str, Enum):
@@ -28,7 +29,7 @@ class RunningJob:
 
     ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
     handler's cleanup runs) → recorded (its outcome is queued as a durable write).
-    ``reason``: why it was stopped: timeout, cancel, drain, shutdown or lease_lost.
+    ``reason``: why it was stopped: timeout, memory, cancel, drain, shutdown or lease_lost.
     """
 
     job: dict[str, Any]
@@ -53,6 +54,11 @@ class RunningJob:
     promotions: list[tuple[int, str]] = field(default_factory=list)
     #: The ``logs`` entry of the ended attempt, written with its outcome (one write, not two).
     attempt_log: str | None = None
+    #: The memory limit of the job's tree in bytes (None: not watched), its largest sampled
+    #: size, and what the handler's process used (measured when it was reaped).
+    memory_limit: int | None = None
+    peak_rss: int = 0
+    usage: Usage | None = None
 
     @property
     def job_id(self) -> str:
@@ -104,6 +110,11 @@ class RunningJob:
             self.child.conn.send(("promote", number, allowed))
         except OSError:
             pass
+
+    @property
+    def memory_watched(self) -> bool:
+        """Its handler runs under a memory limit that the service's watchdog samples."""
+        return self.memory_limit is not None and self.child is not None and self.state == AttemptState.RUNNING
 
     @property
     def may_promote(self) -> bool:
@@ -161,6 +172,8 @@ def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     """The error kind and message of an attempt that did not complete."""
     if rj.reason == "timeout":
         return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+    if rj.reason == "memory" and rj.memory_limit is not None:
+        return "memory", memory_message(rj.peak_rss, rj.memory_limit, rj.job_type)
     if rj.outcome is not None:
         return rj.error_kind, str(rj.outcome[1])
     return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
@@ -169,7 +182,7 @@ def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
 def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed: float) -> tuple[Callable[[Any], Any], str]:
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
-    job_id, token, claimed = rj.job_id, rj.token, rj.job
+    job_id, token, claimed, used = rj.job_id, rj.token, rj.job, attempt_resources(rj)
     outcome = what if what in OUTCOME_STATES else "fail"
     kind, error = failure_of(rj, elapsed) if outcome == "fail" else ("", "")
     reason = "service draining" if rj.reason == "drain" else "service stopped"
@@ -177,12 +190,12 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
 
     def write(q: Any) -> Any:
         if outcome == "complete":
-            return q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed)
+            return q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed, resources=used)
         if outcome == "release":
             return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
         if outcome == "cancelled":
-            return q.mark_cancelled(job_id, token, actor=actor, log=log_entry)
-        return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)
+            return q.mark_cancelled(job_id, token, actor=actor, log=log_entry, resources=used)
+        return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed, resources=used)
 
     notes = {
         "complete": f"completed in {elapsed:.2f}s", "cancelled": "cancelled",

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 from sccli.errors import InvalidInput
 from sccli.store.base import JobChange, JobQuery, Store
-from sccli.store.urls import StoreTarget, check_mongo_url, describe_store, redact, resolve_store_target, resolve_url
+from sccli.store.urls import (
+    StoreTarget,
+    check_mongo_url,
+    describe_store,
+    redact,
+    resolve_store_target,
+    resolve_url,
+    sqlite_path_in_url,
+)
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -53,14 +61,10 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
             check_mongo_url(url, target.url_source)
         return MongoStore(url, target.db_name, timeout_ms=timeout)
     create = create or target.is_default
-    if url.startswith("sqlite://"):
-        path = url[len("sqlite://"):]
-        if path.startswith("//"):  # sqlite:////abs/path
-            path = path[1:]
-        return _sqlite(path or ":memory:", timeout, create)
-    if "://" in url:
+    path = sqlite_path_in_url(url)
+    if path is None:
         raise InvalidInput(f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file path)")
-    return _sqlite(url, timeout, create)
+    return _sqlite(path or ":memory:", timeout, create)
 
 
 def store_timeout_ms() -> int:

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
+from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
@@ -52,6 +54,8 @@ def collection_names() -> dict[str, str]:
         "migrations": "job_migrations",
         "controls": "queue_controls",
         "tallies": "job_tallies",
+        "schedules": "job_schedules",
+        "leases": "job_leases",
     }
 
 
@@ -85,6 +89,12 @@ class JobQuery:
     cancel_requested: bool | None = None
     priorities: Sequence[int] | None = None
     outbox_before: datetime | None = None
+    job_id_prefix: str | None = None  # ids starting with this (a range on the unique job_id index)
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (``prefix`` not empty)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 @dataclass
@@ -116,6 +126,12 @@ class JobChange:
         for key, where in self.pull.items():
             out[key] = [item for item in out.get(key) or [] if not all(item.get(k) == v for k, v in where.items())]
         return out
+
+
+def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
+    backend reads whole documents anyway."""
+    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
 
 
 def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
@@ -151,6 +167,16 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
     #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
     atomic_followups: bool = False
+
+    @property
+    @abstractmethod
+    def schedules(self) -> ScheduleContract:
+        """The recurring schedules (:mod:`sccli.store.contract_schedules`), a part the store owns."""
+
+    @property
+    @abstractmethod
+    def leases(self) -> LeaseContract:
+        """Named fleet leases (:mod:`sccli.store.contract_leases`), a part the store owns."""
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -199,8 +225,11 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs."""
+        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs.
+        ``fields``: only these top-level fields of each job (those it has), e.g. for a report
+        that must not fetch whole documents; None: every field."""
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:

@@ -11,10 +11,11 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
-from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, SchemaProblem, Store, collection_names
+from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, SchemaProblem, Store, collection_names, prefix_upper_bound
 from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
+from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
 from sccli.store.mongo_stats import MongoStatsMixin
 from sccli.store.mongo_support import create_indexes, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
@@ -48,6 +49,8 @@ def query_filter(query: JobQuery) -> dict[str, Any]:
     for name, op, value in ranges:
         if value is not None:
             out.setdefault(name, {})[op] = value
+    if query.job_id_prefix:
+        out.setdefault("job_id", {}).update({"$gte": query.job_id_prefix, "$lt": prefix_upper_bound(query.job_id_prefix)})
     return out
 
 
@@ -167,13 +170,23 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         a later call, so a service started before mongod ends with its indexes)."""
         warnings: list[str] = []
         db = self.db
-        for key in ("jobs", "events", "datasets", "workers", "controls"):
+        for key in ("jobs", "events", "datasets", "workers", "controls", "schedules"):
             warnings += create_indexes(db[self.names[key]], key)
         for warning in warnings:
             if warning not in self.schema_warnings:
                 log.warning("%s", warning)
         self.schema_warnings = warnings
         self._schema_ready = True
+
+    @property
+    def schedules(self) -> MongoSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return MongoSchedules(lambda: self.coll("schedules"), self.display_url)
+
+    @property
+    def leases(self) -> MongoLeases:
+        """Named leases (``job_leases``, keyed by ``_id``): one service at a time for a fleet duty."""
+        return MongoLeases(lambda: self.coll("leases"), self.display_url)
 
     def now(self) -> datetime:
         """The server's clock, from this host's plus an offset measured with ``hello`` every
@@ -262,8 +275,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        cursor = self.coll("jobs").find(query_filter(query))
+        projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
+        cursor = self.coll("jobs").find(query_filter(query), projection)
         if sort:
             cursor = cursor.sort(list(sort))
         if offset:

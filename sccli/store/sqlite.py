@@ -20,10 +20,21 @@ from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
-from sccli.store.base import EXPECTABLE_FIELDS, JobChange, JobQuery, Store, collection_names, matches_expect
+from sccli.store.base import (
+    EXPECTABLE_FIELDS,
+    JobChange,
+    JobQuery,
+    Store,
+    collection_names,
+    matches_expect,
+    only_fields,
+    prefix_upper_bound,
+)
 from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
+from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
+from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -140,8 +151,19 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in schema_statements(self.names):
+        parts = part_statements(self.names["schedules"], self.names["leases"])
+        for statement in [*schema_statements(self.names), *parts]:
             conn.execute(statement)
+
+    @property
+    def schedules(self) -> SqliteSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return SqliteSchedules(self._read, self._write, self.names["schedules"])
+
+    @property
+    def leases(self) -> SqliteLeases:
+        """Named leases (``job_leases``): one service at a time for a fleet duty."""
+        return SqliteLeases(self._read, self._write, self.names["leases"])
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
@@ -203,6 +225,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         compare("completed_at", "<", query.completed_before)
         compare("heartbeat_at", "<", query.heartbeat_before)
         compare("run_after", "<=", query.run_after_before)
+        if query.job_id_prefix:
+            clauses.append("job_id >= ? AND job_id < ?")
+            params.extend([query.job_id_prefix, prefix_upper_bound(query.job_id_prefix)])
         if query.cancel_requested is not None:
             clauses.append("cancel_requested = ?")
             params.append(1 if query.cancel_requested else 0)
@@ -235,6 +260,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         where, params = self._where(query)
         order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
@@ -242,7 +268,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if order:
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]
+        docs = [codec.loads(r[0]) for r in self._read(sql, params)]
+        return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
 
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)

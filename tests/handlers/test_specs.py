@@ -34,7 +34,7 @@ def test_every_builtin_type_is_declared():
 def test_specs_module_is_light():
     code = "import sys, sccli.handlers.specs; print(sorted(m for m in sys.modules if m.startswith(('numpy', 'sccli.handlers.'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['sccli.handlers.base', 'sccli.handlers.specs']"
+    assert out.strip() == "['sccli.handlers.base', 'sccli.handlers.containment', 'sccli.handlers.specs']"
 
 
 @pytest.mark.parametrize(("params", "message"), [
