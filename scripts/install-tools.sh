@@ -6,8 +6,8 @@
 # need a missing tool say why they were skipped (and fail in CI where they must run).
 set -u
 missing=()
-for pair in rsync:rsync rclone:rclone 7z:p7zip-full unzip:unzip zstd:zstd chromium:chromium chromedriver:chromium-driver \
-    promtool:prometheus faketime:faketime; do
+for pair in rsync:rsync rclone:rclone 7z:p7zip-full unzip:unzip zstd:zstd faketime:faketime \
+    chromium:chromium chromedriver:chromium-driver promtool:prometheus; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
