@@ -53,13 +53,16 @@ Days = Annotated[int, Meta(ge=1, le=36_500)]
 class Retention(Struct, kw_only=True, forbid_unknown_fields=True):
     """Settings ``retention``: once a day at ``at`` (HH:MM, in ``timezone``), one service deletes
     finished jobs older than these ages (cancelled ones as completed ones), with their events and
-    log files, ``batch_size`` jobs per delete (see docs/schedules.md)."""
+    log files, ``batch_size`` jobs per delete; then the events older than ``events_days`` of the
+    jobs kept, and (``sweep_partials``) orphaned partial outputs (see docs/schedules.md)."""
 
     completed_days: Days = 30
     failed_days: Days = 60
     at: Annotated[str, Meta(pattern=CLOCK_PATTERN)] = "03:15"
     timezone: Annotated[str, Meta(max_length=64, pattern=NO_NUL_PATTERN)] = "UTC"
     batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+    events_days: Days | None = None  # None: events live as long as their job
+    sweep_partials: bool = True
 
 
 #: What a notification can be about (settings ``notify.events``).

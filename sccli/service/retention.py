@@ -23,13 +23,16 @@ class RetentionDuty:
 
     def __init__(self, settings: Any, actor: str, worker_id: str) -> None:
         self.retention, self.log_dir = settings.retention, settings.log_dir
+        self.data_dirs = [str(d) for d in settings.data_dirs]
         self.holder = f"{worker_id}:{actor}"
         self.period = IDLE_PERIOD
 
     def run(self, queue: Any) -> dict[str, Any] | None:
         from sccli.monitor.retention import retention_step
 
-        return retention_step(queue.store, self.retention, holder=self.holder, log_dir=self.log_dir)
+        return retention_step(
+            queue.store, self.retention, holder=self.holder, log_dir=self.log_dir, data_dirs=self.data_dirs
+        )
 
     def done(self, result: dict[str, Any] | None, error: BaseException | None) -> None:
         if error is not None:
