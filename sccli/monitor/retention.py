@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from sccli.domain import JobStatus
 from sccli.monitor.cleanup import delete_old_jobs
 from sccli.monitor.log_files import JobLogFiles, LogTally
-from sccli.monitor.partials import sweep_partials
 
 if TYPE_CHECKING:
     from sccli.settings import Retention
@@ -93,6 +92,8 @@ def retention_step(
             store, now - timedelta(days=retention.events_days), retention.batch_size, steps
         )
     if not more and retention.sweep_partials and data_dirs:
+        from sccli.monitor.partials import sweep_partials  # imports the handlers: not for `monitor overview`
+
         deleted["partials"] = sweep_partials(store, data_dirs).removed
     done = not more
     deleted["log_files"] = removed.files
