@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue as queue_mod
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,21 @@ class Sender:
             self.thread.start()
         self.outbox.put(message)
 
+    def flush(self, deadline: float) -> bool:
+        """Wait until every queued message was tried, or ``deadline`` (monotonic) passed; True when all were."""
+        while self.outbox.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.outbox.unfinished_tasks
+
     def _loop(self) -> None:
         while True:
-            send_all(self.notify, self.outbox.get())
+            message = self.outbox.get()
+            try:
+                send_all(self.notify, message)
+            except Exception:  # a bug in one send must not end the thread
+                log.exception("notifying of %s failed", message.key)
+            finally:
+                self.outbox.task_done()
 
 
 def send_all(notify: Notify, message: Message) -> list[Any]:
@@ -90,6 +103,11 @@ class NotifyDuty:
         log.debug("notify step: %d to send", len(messages or []))
         for message in messages or []:
             self.sender.send(message)
+
+    def close(self, deadline: float) -> None:
+        """At shutdown: let the sender finish what this service claimed, until ``deadline``."""
+        if not self.sender.flush(deadline):
+            log.error("stopping with notifications not sent (webhook slow or unreachable)")
 
     def _take_reported(self) -> list[events.Candidate]:
         with self.lock:

@@ -79,6 +79,13 @@ class PeriodicDuties:
                 self.next[duty.name] = now + duty.period
                 submit(Op(duty.name, duty.run, done=self._done(duty)))
 
+    def close(self, deadline: float) -> None:
+        """At shutdown: duties with work of their own in flight (the notify sender) finish it."""
+        for duty in self.duties:
+            close = getattr(duty, "close", None)
+            if close is not None:
+                close(deadline)
+
     def _done(self, duty: PeriodicDuty) -> Callable[[Any, BaseException | None], None]:
         def done(result: Any, error: BaseException | None) -> None:
             duty.done(result, error)

@@ -77,3 +77,16 @@ def test_json_and_slack_bodies(receiver: Receiver) -> None:
     assert deliver(target(receiver, format="slack"), MESSAGE, timeout=5, retries=0, backoff=0).ok
     assert receiver.requests[0].doc == {"text": "*2 x job(s) failed*\nboom"}
     assert "X-Sc-Signature" not in receiver.requests[0].headers  # no secret, no signature
+
+
+def test_the_sender_thread_delivers_and_flushes_at_shutdown(receiver: Receiver) -> None:
+    import time
+
+    from sccli.service.notify_duty import Sender
+    from sccli.settings import Notify
+
+    receiver.delays = [0.3]
+    sender = Sender(Notify(targets=[target(receiver)], retry_base_seconds=0))
+    sender.send(MESSAGE)
+    assert sender.flush(time.monotonic() + 30)
+    assert len(receiver.delivered()) == 1
