@@ -94,9 +94,14 @@ def unserved(store: Store, settings: Settings, now: datetime) -> Iterator[Candid
 
 def _other_gap(since: datetime) -> Due:
     def due(state: dict[str, Any]) -> bool:
-        return bool(state.get("since") != since)
+        before = state.get("since")
+        return before is None or _ms(before) != _ms(since)  # MongoDB keeps milliseconds only
 
     return due
+
+
+def _ms(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def duty_failed(event: str, name: str, reason: str, now: datetime) -> Candidate:

@@ -97,3 +97,22 @@ def test_failures_reported_by_other_duties(store: Store) -> None:
     sent = duty.run(q)
     assert [(m.event, m.text) for m in sent] == [("schedule_failed", "unknown job type 'x'")]
     assert duty.run(q) == []
+
+
+def test_the_service_wires_schedule_and_retention_failures_to_the_notify_duty(tmp_path: Any) -> None:
+    from datetime import UTC, datetime
+
+    from sccli.schedule_firing import Fire
+    from sccli.service.periodic import service_duties
+    from sccli.settings import Retention
+
+    s = settings("schedule_failed", "retention_failed")
+    s.retention = Retention()
+    duties = {d.name: d for d in service_duties(s, "svc", "w1").duties}
+    notify = duties["notify"]
+    at = datetime(2026, 3, 10, tzinfo=UTC)
+    fires = [Fire("s1", "nightly", at, "failed", reason="unknown job type 'x'"), Fire("s2", "ok", at, "queued", "j")]
+    duties["schedules"].done(fires, None)
+    duties["retention"].done(None, RuntimeError("disk full"))
+    got = [(c.message.key, c.message.text) for c in notify.reported]  # type: ignore[attr-defined]
+    assert got == [("schedule_failed:nightly", "unknown job type 'x'"), ("retention_failed:retention", "disk full")]
