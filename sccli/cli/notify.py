@@ -12,7 +12,10 @@ from sccli.cli.options import JsonOpt
 app = typer.Typer(
     help="Push notifications to webhooks (settings notify): send a test message.",
     no_args_is_help=True,
-    epilog="\b\nExamples:\n  sc notify test\n  sc notify test --target ops\nSettings and signatures: docs/notifications.md",
+    epilog=(
+        "\b\nExamples:\n  sc notify test\n  sc notify test --target ops\n"
+        "Settings and signatures: docs/notifications.md"
+    ),
 )
 
 

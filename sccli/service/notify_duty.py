@@ -116,7 +116,11 @@ class NotifyDuty:
 
 
 def notify_step(
-    store: Store, settings: Settings, holder: str, reported: Sequence[events.Candidate] = (), now: datetime | None = None
+    store: Store,
+    settings: Settings,
+    holder: str,
+    reported: Sequence[events.Candidate] = (),
+    now: datetime | None = None,
 ) -> list[Message]:
     """The messages this holder won the right to send now."""
     notify = settings.notify

@@ -57,7 +57,9 @@ def test_a_failing_target_is_one_error_line(sc: Any, tmp_path: Path, receiver: R
         ({"targets": []}, (), 2, "notify.targets"),
     ],
 )
-def test_bad_settings_or_target(sc: Any, tmp_path: Path, notify: Any, args: tuple[str, ...], code: int, words: str) -> None:
+def test_bad_settings_or_target(
+    sc: Any, tmp_path: Path, notify: Any, args: tuple[str, ...], code: int, words: str
+) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"notify": notify} if notify is not None else {}))
     result = sc("--settings", str(path), "notify", "test", *args)

@@ -42,7 +42,8 @@ def test_the_store_deletes_the_oldest_events_first_a_bounded_number(store: Store
 
 
 def test_events_days_deletes_old_events_of_kept_jobs_in_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    kept = insert(store, *[job(completed_at=ago(days=5)) for _ in range(4)], job("google_sync", "pending", duration=None))
+    pending = job("google_sync", "pending", duration=None)
+    kept = insert(store, *[job(completed_at=ago(days=5)) for _ in range(4)], pending)
     for job_id in kept:
         for days in (100, 90, 50):
             store.insert_event(event(job_id, ago(days=days)))

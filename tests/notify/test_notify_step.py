@@ -21,7 +21,9 @@ def settings(*events: str, cooldown: float = 30) -> Settings:
     return Settings(notify=notify)
 
 
-def fail(store: Store, at: Any, error: str = "input /data/x.bin not found", job_type: str = "dataset_conversion") -> str:
+def fail(
+    store: Store, at: Any, error: str = "input /data/x.bin not found", job_type: str = "dataset_conversion"
+) -> str:
     return insert(store, job(job_type, "failed", completed_at=at, attempts=2, max_attempts=2, error=error))[0]
 
 
