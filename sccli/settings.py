@@ -118,6 +118,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
+    #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
+    retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
@@ -147,6 +149,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
     retention: Retention | None = None
     notify: Notify | None = None
+
+    def retry_policy(self, job_type: str) -> tuple[float, float]:
+        """The (base, cap) of a job type's retry backoff."""
+        own = self.retry_by_type.get(job_type, {})
+        return own.get("base_seconds", self.retry_base_seconds), own.get("max_seconds", self.retry_max_seconds)
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -200,6 +207,17 @@ def _check_relations(settings: Settings) -> None:
         raise InvalidInput(
             f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds ({settings.retry_base_seconds:g})"
         )
+    for job_type, policy in settings.retry_by_type.items():
+        unknown = sorted(set(policy) - {"base_seconds", "max_seconds"})
+        if unknown:
+            raise InvalidInput(f"settings: retry_by_type.{job_type} has unknown key {unknown[0]!r} (base_seconds, max_seconds)")
+        base, cap = settings.retry_policy(job_type)
+        if cap < base:
+            raise InvalidInput(f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds ({base:g})")
+    _check_notify(settings)
+
+
+def _check_notify(settings: Settings) -> None:
     names = [t.name for t in settings.notify.targets] if settings.notify else []
     if len(names) != len(set(names)):
         raise InvalidInput(f"settings: notify.targets names must be unique, got {names}")
@@ -212,8 +230,10 @@ def load_settings(path: str | Path | None) -> Settings:
     file = Path(path)
     if not file.exists():
         raise NotFound(f"settings file {file} not found")
+    from sccli.bounded import MAX_SETTINGS_BYTES, read_at_most
+
     try:
-        raw = file.read_bytes()
+        raw = read_at_most(file, MAX_SETTINGS_BYTES, "settings file")
     except OSError as exc:
         raise InvalidInput(f"settings file {file} cannot be read: {exc.strerror or exc}") from None
     from sccli.limits import decode_json
@@ -291,6 +311,8 @@ def _annotation(info: Any) -> Any:
         return Annotated[list[_annotation(info.item_type)], Meta(min_length=info.min_length)]  # type: ignore[misc]
     if isinstance(info, mi.DictType):
         return dict[_annotation(info.key_type), _annotation(info.value_type)]  # type: ignore[misc]
+    if isinstance(info, mi.LiteralType):
+        return Literal[info.values]  # e.g. api_roles' "viewer" or "operator"
     scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
     meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
     base = scalars[type(info)]  # type: ignore[index]
@@ -305,6 +327,8 @@ def _describe(info: Any, plural: bool = False) -> str:
         return " or ".join(_describe(t, plural) for t in info.types)
     if isinstance(info, mi.NoneType):
         return "null"
+    if isinstance(info, mi.LiteralType):
+        return "one of " + ", ".join(repr(v) for v in info.values)
     if isinstance(info, mi.ListType):
         text = f"list{'s' if plural else ''} of {_describe(info.item_type, plural=True)}"
         return text if plural else f"a {text}" + (" (not empty)" if info.min_length else "")

@@ -86,7 +86,7 @@ def _disagreement(status: str, needed_type: str | None, job: dict[str, Any]) -> 
     stages = DATASET_STAGES[job_type]
     if needed_type is not None and job_type != needed_type:
         return f"its active job {job_id} is {job_type} (expected {needed_type})"
-    if job_status == JobStatus.PENDING and stages.queued is None:
+    if job_status in (JobStatus.PENDING, JobStatus.SCHEDULED) and stages.queued is None:
         return None  # extraction and compression have no queued status to wait in
     if status not in (stages.queued, stages.working):
         return f"{job_type} job {job_id} is {job_status}"

@@ -29,13 +29,14 @@ from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
-EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
+EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
 @dataclass(frozen=True)
 class Before:
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
-    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat."""
+    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
+    promotion's on a start time that has come."""
 
     moment: datetime
     or_missing: bool = True
@@ -222,6 +223,13 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs.
         ``fields``: only these top-level fields of each job (those it has), e.g. for a report
         that must not fetch whole documents; None: every field."""
+
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Scheduled jobs whose ``run_after`` has come (``<= now``), earliest first: the sweeper's
+        promotion, served by an index of scheduled jobs by start time."""
+        from sccli.domain import JobStatus
+
+        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:

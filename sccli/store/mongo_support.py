@@ -37,6 +37,7 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("status_updated_at", ["status", "updated_at"], {}),
         ("status_completed_at", ["status", "completed_at"], {}),
         ("status_heartbeat_at", ["status", "heartbeat_at"], {}),  # the stale sweep
+        ("status_run_after", ["status", "run_after"], {}),  # the sweeper's promotion of due scheduled jobs
         ("status_type_run_after", ["status", "job_type", "run_after"], {}),  # --check: oldest ready job per type
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),

@@ -259,6 +259,14 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         docs = [codec.loads(r[0]) for r in self._read(sql, params)]
         return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        # The partial index holds scheduled jobs only, so no query about pending jobs is tempted
+        # by it; the planner takes it only when named.
+        jobs = self._jobs_table()
+        sql = (f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_scheduled WHERE status = '{JobStatus.SCHEDULED.value}' "
+               "AND run_after <= ? ORDER BY run_after ASC LIMIT ?")
+        return [codec.loads(r[0]) for r in self._read(sql, (to_epoch(now), int(limit)))]
+
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)
         return int(self._read(f"SELECT COUNT(*) FROM {self._jobs_table()}{where}", params)[0][0])
@@ -278,15 +286,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
-        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
-        params: list[Any] = [to_epoch(now)]
-        if types is not None:
-            types = list(types)
-            if not types:
-                return None
-            sql += f" AND job_type IN ({','.join('?' * len(types))})"
-            params.extend(types)
-        sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
+        if types is not None and not list(types):
+            return None
+        sql, params = self.claim_query(now, types)
         change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
         # A read first: an idle poll takes no write lock and writes no WAL frame.
         if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
@@ -300,6 +302,19 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             if event is not None:
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
+
+    def claim_query(self, now: datetime, types: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+        """The claim's read: the first ready pending job by priority then age. INDEXED BY keeps it
+        on the claim index, which it walks in that order: the (status, run_after) index of the
+        sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
+        jobs = self._jobs_table()
+        sql = f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
+        params: list[Any] = [to_epoch(now)]
+        if types is not None:
+            types = list(types)
+            sql += f" AND job_type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        return sql + " ORDER BY priority ASC, created_at ASC LIMIT 1", params
 
     def update_job(
         self,
