@@ -54,6 +54,7 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
     "events": [
         ("job_id_at_id", ["job_id", "at", "_id"], {}),
         ("event_id_unique", ["event_id"], {"unique": True, "sparse": True}),
+        ("at", ["at"], {}),  # retention events_days: the oldest events first
     ],
     # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
