@@ -147,7 +147,8 @@ def describe_exit(code: int | None) -> str:
 
 #: The states an outcome write of the lease holder leaves its job in.
 OUTCOME_STATES = {
-    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",), "fail": ("scheduled", "pending", "failed"),
+    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",),
+    "fail": ("scheduled", "pending", "failed"),
 }
 
 
