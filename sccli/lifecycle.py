@@ -134,7 +134,7 @@ class JobLifecycle:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
             return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False,
-                                     actor=who, log=log, resources=resources)
+                                     actor=who, log=log, resources=resources, keep_lease=True)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
@@ -180,12 +180,18 @@ class JobLifecycle:
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log,
-                                 resources=resources)
+        who = actor or self.actor
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, resources=resources,
+                                 keep_lease=True)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
-                     log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail."""
+                     log: str | None = None, resources: dict[str, Any] | None = None,
+                     keep_lease: bool = False) -> dict[str, Any] | None:
+        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
+
+        ``keep_lease``: the lease holder's own write leaves its (spent) lease token on the job, as
+        every outcome of the holder does, so a retry of a write whose reply was lost knows it
+        landed; a sweeper's clears it. The next claim sets a new one."""
         error_kind = ErrorKind(kind)
         now = self.store.now()
         attempts = int(job.get("attempts") or 0)
@@ -197,12 +203,12 @@ class JobLifecycle:
             base, cap = self.retry_by_type.get(job.get("job_type", ""), (self.retry_base_seconds, self.retry_max_seconds))
             delay = domain.retry_delay_seconds(attempts, base, cap, self.rng.uniform(-0.5, 0.5))
             change.set["run_after"] = now + timedelta(seconds=delay)
-            change.unset = ("lease_token", "heartbeat_at")
+            change.unset = ("heartbeat_at",) if keep_lease else ("lease_token", "heartbeat_at")
             # Waiting out its delay the job is scheduled: out of every claim until the sweeper promotes it.
             reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _S if delay > 0 else _P
         else:
             change.set["completed_at"] = now
-            change.unset = ("active_key",)
+            change.unset = ("active_key",) if keep_lease else ("active_key", "lease_token")
             why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
             reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
         followups = self._dataset_after_failure(job, will_retry, error, actor)
@@ -296,7 +302,8 @@ class JobLifecycle:
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        change = JobChange(set={"run_after": self.store.now()}, unset=("lease_token", "heartbeat_at"), inc={"attempts": -1})
+        # The spent lease stays on the job (as after every outcome its holder writes): see fail_attempt.
+        change = JobChange(set={"run_after": self.store.now()}, unset=("heartbeat_at",), inc={"attempts": -1})
         return self.transition(job, _P, actor=actor or self.actor, reason=reason, change=change, log=log)
 
     # -- scheduled jobs ---------------------------------------------------------------------

@@ -139,6 +139,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
     if archives:
         result["archives"] = archives
         result["next_parameters"] = {"archives": archives, "destination": str(destination)}
+    else:  # a chained conversion reads what was uploaded, wherever ``destination`` put it
+        result["next_parameters"] = {"input_path": str(destination)}
     return result
 
 

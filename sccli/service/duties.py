@@ -17,7 +17,7 @@ from sccli import __version__
 from sccli.clock import utcnow
 from sccli.domain import ACTIVE_STATUSES, JobStatus
 from sccli.handlers.staging import remove_earlier_partials
-from sccli.service.running import AttemptState
+from sccli.service.running import AttemptState, record_once
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -197,7 +197,7 @@ class StoreDuties:
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
             out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
-            q.store.upsert_worker({**doc, "heartbeat_at": utcnow()})
+            q.store.upsert_worker({**doc, "heartbeat_at": q.store.now()})  # the store's clock, as for jobs
             return out
         return fn
 
@@ -242,7 +242,9 @@ class StoreDuties:
 
     def _release_op(self, job_id: str, token: str, reason: str) -> Op:
         actor = self.actor
-        return Op(f"record:{job_id}", lambda q: q.release(job_id, token, reason=reason, actor=actor), durable=True)
+        def release(q: Any) -> Any:
+            return q.release(job_id, token, reason=reason, actor=actor)
+        return Op(f"record:{job_id}", lambda q: record_once(q, release, job_id, token, "release"), durable=True)
 
     def _sweep(self, q: Any) -> dict[str, Any]:
         """Promote due scheduled jobs; re-queue stale jobs of dead services (store thread), not right

@@ -60,6 +60,14 @@ def collection_names() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class SchemaProblem:
+    """Something in the store's schema it cannot rely on, and the command that fixes it."""
+
+    detail: str
+    fix: str
+
+
 @dataclass
 class JobQuery:
     """A backend-neutral filter on jobs; fields left None do not filter."""
@@ -296,6 +304,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def delete_events(self, job_ids: Sequence[str]) -> int:
         """Delete the events of these jobs; return how many."""
 
+    @abstractmethod
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        """Delete the ``limit`` oldest events (of any job) recorded before ``before`` (on MongoDB
+        also those recorded at the same instant as the last of them); return how many
+        (retention ``events_days``: call again while it returns at least ``limit``)."""
+
     # -- datasets ---------------------------------------------------------------------------
     @abstractmethod
     def insert_dataset(self, doc: dict[str, Any]) -> None:
@@ -352,6 +366,17 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     @abstractmethod
     def delete_worker(self, worker_id: str) -> None:
         """Remove a worker document."""
+
+    def commit_count(self) -> int | None:
+        """How many transactions that changed something this store object committed, where an
+        empty transaction can succeed while real ones fail (SQLite on a full disk): only a real
+        commit says the store is back. None where a probe's round trip is the truth (MongoDB)."""
+        return None
+
+    def schema_problems(self) -> list[SchemaProblem]:
+        """Indexes present under the right keys but with options the store cannot rely on (none
+        on a backend that creates every index itself)."""
+        return []
 
     def missing_indexes(self) -> dict[str, list[str]]:
         """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""

@@ -30,6 +30,7 @@ from sccli.store.base import (
     only_fields,
     prefix_upper_bound,
 )
+from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
@@ -58,6 +59,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         self.names = collection_names()
         self._local = threading.local()
         self._schema_ready = False
+        self._commits = 0
+        self._clock = FileClock(self.path)
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -119,6 +122,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store is locked: {exc}") from exc
         local.depth = 1
+        changes = conn.total_changes
         try:
             yield conn
         except sqlite3.OperationalError as exc:  # disk full, I/O error: the store, not a bug
@@ -133,6 +137,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             except sqlite3.OperationalError as exc:
                 _rollback(conn)
                 raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+            self._commits += conn.total_changes != changes
         finally:
             local.depth = 0
 
@@ -165,6 +170,13 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if write:
             with self._write():
                 pass
+
+    def commit_count(self) -> int:
+        return self._commits
+
+    def now(self) -> datetime:
+        """The database file's clock, so hosts with skewed clocks agree (:mod:`sqlite_clock`)."""
+        return self._clock.now()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -399,6 +411,12 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 sql = f"DELETE FROM {self.names['events']} WHERE job_id IN ({','.join('?' * len(chunk))})"
                 total += conn.execute(sql, chunk).rowcount
         return total
+
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        table = self.names["events"]
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ? ORDER BY at LIMIT ?)"
+        with self._write() as conn:
+            return int(conn.execute(sql, (to_epoch(before), limit)).rowcount)
 
 
 def _math_functions(conn: sqlite3.Connection) -> None:
