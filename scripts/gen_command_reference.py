@@ -56,6 +56,9 @@ def _option_kind(param: Any) -> str:
         return "flag"
     choices = getattr(param.type, "choices", None)
     kind = "|".join(str(c) for c in choices) if choices else param.type.name.upper()
+    low, high = getattr(param.type, "min", None), getattr(param.type, "max", None)
+    if low is not None or high is not None:  # a range: say it, as --help would refuse outside it
+        kind = f"{param.type.name.split()[0].upper()} {'' if low is None else low}..{'' if high is None else high}"
     return f"{kind} (repeatable)" if param.multiple else kind
 
 
