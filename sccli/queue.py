@@ -119,8 +119,12 @@ class JobQueue:
         migration_id: str | None = None,
         created_by: str | None = None,
         actor: str | None = None,
+        job_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> str:
         """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input.
+        ``job_id`` is given by a schedule's fire (derived from the schedule and the fire time);
+        ``schedule_id`` marks the job as fired by that schedule.
 
         The job, its creation event and its dataset's move to the type's queued status are
         written together (one transaction, or the job's outbox)."""
@@ -128,8 +132,10 @@ class JobQueue:
         doc = self.build_job(
             dataset_uuid, job_type, parameters, priority, max_attempts, timeout_minutes,
             allow_duplicate=allow_duplicate, run_after_seconds=run_after_seconds,
-            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who,
+            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who, job_id=job_id,
         )
+        if schedule_id is not None:
+            doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")

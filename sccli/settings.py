@@ -25,10 +25,12 @@ DEFAULT_DB_NAME = "scientistcloud"
 DB_NAME_PATTERN = r'^[^/\\. "$*<>:|?\x00]{1,63}$'
 HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 #: How each pattern reads in an error message.
 PATTERN_WORDS = {
     DB_NAME_PATTERN: 'a database name (1-63 characters, none of / \\ . space " $ * < > : | ?)',
     HANDLER_PATTERN: "a 'module:function' string",
+    CLOCK_PATTERN: "a time of day HH:MM (00:00-23:59)",
 }
 
 HOUR, DAY = 3600.0, 86400.0
@@ -42,6 +44,21 @@ Grace = Annotated[float, Meta(ge=0, le=DAY)]
 Delay = Annotated[float, Meta(ge=0, le=30 * DAY)]
 Command = Annotated[list[Text], Meta(min_length=1)]
 MemoryMb = Annotated[int, Meta(ge=1, le=1 << 30)]
+
+
+Days = Annotated[int, Meta(ge=1, le=36_500)]
+
+
+class Retention(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings ``retention``: once a day at ``at`` (HH:MM, in ``timezone``), one service deletes
+    finished jobs older than these ages (cancelled ones as completed ones), with their events and
+    log files, ``batch_size`` jobs per delete (see docs/schedules.md)."""
+
+    completed_days: Days = 30
+    failed_days: Days = 60
+    at: Annotated[str, Meta(pattern=CLOCK_PATTERN)] = "03:15"
+    timezone: Annotated[str, Meta(max_length=64, pattern=NO_NUL_PATTERN)] = "UTC"
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1000
 
 
 class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -90,6 +107,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
     #: How often the service samples the tree's memory of a job under a limit.
     memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
+    schedule_poll_seconds: Interval = 5.0
+    schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
+    retention: Retention | None = None
 
     @property
     def data_dirs(self) -> list[Path]:

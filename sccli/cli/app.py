@@ -25,6 +25,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
     "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
     "queue": ("sccli.cli.queue", "Pause and resume the queue by job type (every service honours it), and show what is paused."),
+    "schedule": (
+        "sccli.cli.schedule",
+        "Recurring jobs: add cron schedules (any running service fires them), list, pause, resume, run now.",
+    ),
     "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
 

@@ -46,7 +46,9 @@ def health_line(ov: dict[str, Any]) -> str:
     h = ov["health_status"]
     rate = "n/a" if h["failure_rate"] is None else f"{h['failure_rate']:.1%}"
     head = f"Health: {h['overall'].upper()}  stale jobs: {h['stale_jobs']}  failure rate (1 h): {rate}  active services: {h['active_workers']}"
-    return "\n".join([head, *(f"  - {issue}" for issue in h["issues"])])
+    from sccli.monitor.retention import retention_line
+
+    return "\n".join([head, *(f"  - {issue}" for issue in h["issues"]), retention_line(ov.get("retention"))])
 
 
 def overview_frame(ov: dict[str, Any]) -> Any:

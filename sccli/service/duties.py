@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from sccli.service.config import ServiceOptions
     from sccli.service.outcomes import OutcomeReporter
+    from sccli.service.periodic import PeriodicDuties
     from sccli.service.running import RunningJob
     from sccli.service.sdnotify import SystemdNotifier
     from sccli.settings import Settings
@@ -72,6 +73,7 @@ class StoreDuties:
     woken: bool
     outcomes: OutcomeReporter
     systemd: SystemdNotifier
+    periodic: PeriodicDuties
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -109,6 +111,8 @@ class StoreDuties:
             self._submit(Op("sweep", self._sweep, done=self._sweep_done))
         self._schedule_claim(now)
         self._schedule_idle_check(now)
+        if not self.stop_requested:
+            self.periodic.tick(now, self._submit, self.inflight)
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():

@@ -21,6 +21,7 @@ from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
+from sccli.service.periodic import service_duties
 from sccli.service.resources import MemoryWatch, Usage
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
 from sccli.service.sdnotify import SystemdNotifier
@@ -67,6 +68,7 @@ class Supervisor(StoreDuties):
         self._seen_signals = 0
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
+        self.periodic = service_duties(settings, self.actor, self.worker_id)
         self.wake = WakeSocket()
         self.waiter = Waiter()
         self.woken = False

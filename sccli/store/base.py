@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
+from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
@@ -52,6 +54,8 @@ def collection_names() -> dict[str, str]:
         "migrations": "job_migrations",
         "controls": "queue_controls",
         "tallies": "job_tallies",
+        "schedules": "job_schedules",
+        "leases": "job_leases",
     }
 
 
@@ -155,6 +159,16 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
     #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
     atomic_followups: bool = False
+
+    @property
+    @abstractmethod
+    def schedules(self) -> ScheduleContract:
+        """The recurring schedules (:mod:`sccli.store.contract_schedules`), a part the store owns."""
+
+    @property
+    @abstractmethod
+    def leases(self) -> LeaseContract:
+        """Named fleet leases (:mod:`sccli.store.contract_leases`), a part the store owns."""
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

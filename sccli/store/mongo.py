@@ -14,6 +14,7 @@ from sccli.errors import Conflict, InvalidInput
 from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
+from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
 from sccli.store.mongo_stats import MongoStatsMixin
 from sccli.store.mongo_support import create_indexes, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
@@ -168,13 +169,23 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         a later call, so a service started before mongod ends with its indexes)."""
         warnings: list[str] = []
         db = self.db
-        for key in ("jobs", "events", "datasets", "workers", "controls"):
+        for key in ("jobs", "events", "datasets", "workers", "controls", "schedules"):
             warnings += create_indexes(db[self.names[key]], key)
         for warning in warnings:
             if warning not in self.schema_warnings:
                 log.warning("%s", warning)
         self.schema_warnings = warnings
         self._schema_ready = True
+
+    @property
+    def schedules(self) -> MongoSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return MongoSchedules(lambda: self.coll("schedules"), self.display_url)
+
+    @property
+    def leases(self) -> MongoLeases:
+        """Named leases (``job_leases``, keyed by ``_id``): one service at a time for a fleet duty."""
+        return MongoLeases(lambda: self.coll("leases"), self.display_url)
 
     def now(self) -> datetime:
         """The server's clock, from this host's plus an offset measured with ``hello`` every

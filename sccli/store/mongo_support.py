@@ -52,6 +52,11 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],
     "controls": [("name_unique", ["name"], {"unique": True})],
+    "schedules": [
+        ("schedule_id_unique", ["schedule_id"], {"unique": True}),
+        ("name_unique", ["name"], {"unique": True}),
+        ("paused_next_run_at", ["paused", "next_run_at"], {}),  # the due schedules, earliest first
+    ],
     "migrations": [
         ("entry_id_unique", ["entry_id"], {"unique": True, "sparse": True}),
         ("kind_entry_id", ["kind", "entry_id"], {}),

@@ -16,7 +16,7 @@ from typing import Any
 _RANGE_OPS = {"$lt", "$lte", "$gt", "$gte", "$ne", "$exists", "$nin", "$not"}
 
 #: Collections small enough to read whole (one document per service, per pause, per day).
-SMALL_COLLECTIONS = frozenset({"workers", "controls", "tallies"})
+SMALL_COLLECTIONS = frozenset({"workers", "controls", "tallies", "leases"})
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,11 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),
     _q("migrations", ["kind"], ["entry_id"], ["entry_id", "rolled_back"]), _q("migrations", ["kind"], ["started_at", "migration_id"]),
+    # schedules: by id (fenced on next_run_at / firing_at), by name, the due ones earliest first
+    _q("schedules", ["schedule_id"]), _q("schedules", ["schedule_id", "next_run_at"]),
+    _q("schedules", ["schedule_id", "next_run_at", "firing_at"]), _q("schedules", ["schedule_id", "paused"]),
+    _q("schedules", ["name"]), _q("schedules", ["name"], ranges=["schedule_id"]), _q("schedules", [], ["name"]),
+    _q("schedules", ["paused"], ["next_run_at"], ["next_run_at"]),
 )
 
 #: Whole-collection reads allowed on purpose, each with its reason.

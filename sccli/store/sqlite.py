@@ -32,6 +32,8 @@ from sccli.store.base import (
 )
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
+from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
+from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -144,8 +146,19 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in schema_statements(self.names):
+        parts = part_statements(self.names["schedules"], self.names["leases"])
+        for statement in [*schema_statements(self.names), *parts]:
             conn.execute(statement)
+
+    @property
+    def schedules(self) -> SqliteSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return SqliteSchedules(self._read, self._write, self.names["schedules"])
+
+    @property
+    def leases(self) -> SqliteLeases:
+        """Named leases (``job_leases``): one service at a time for a fleet duty."""
+        return SqliteLeases(self._read, self._write, self.names["leases"])
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")

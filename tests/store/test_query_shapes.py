@@ -147,6 +147,34 @@ def _workload(tmp_path: Any) -> None:
     migration.validate()
     migration.rollback()
     store.finished_job_ids("completed", utcnow() + timedelta(days=1), 10)
+    _schedule_workload(queue)
+
+
+def _schedule_workload(queue: Any) -> None:
+    from datetime import timedelta
+
+    from sccli.schedule_firing import ScheduleFirer
+    from sccli.schedules import (
+        ScheduleSpec,
+        add_schedule,
+        describe,
+        list_schedules,
+        remove_schedule,
+        schedule_fires,
+        set_paused,
+    )
+
+    store = queue.store
+    doc = add_schedule(queue, ScheduleSpec(name="shapes", job_type="data_validation", cron="*/5 * * * *"), actor="t")
+    firer = ScheduleFirer(queue, actor="t")
+    firer.fire_due(doc["next_run_at"] + timedelta(seconds=1))
+    firer.run_now("shapes")
+    set_paused(store, "shapes", True, actor="t")
+    set_paused(store, "shapes", False, actor="t")
+    [describe(store, d) for d in list_schedules(store)]
+    schedule_fires(store, doc)
+    store.schedules.update(doc["schedule_id"], {"name": "shapes2"})
+    remove_schedule(store, "shapes2")
 
 
 def test_every_query_the_store_sends_is_registered(recorded: set[QueryShape], tmp_path: Any) -> None:
