@@ -58,37 +58,37 @@ def _option_kind(param: Any) -> str:
     kind = "|".join(str(c) for c in choices) if choices else param.type.name.upper()
     low, high = getattr(param.type, "min", None), getattr(param.type, "max", None)
     if low is not None or high is not None:  # a range: say it, as --help would refuse outside it
-        kind = f"{param.type.name.split()[0].upper()} {'' if low is None else low}..{'' if high is None else high}"
+        bounds = f"{'' if low is None else low}..{'' if high is None else high}"
+        kind = f"{param.type.name.split()[0].upper()} {bounds}"
     return f"{kind} (repeatable)" if param.multiple else kind
 
 
 def _default(param: Any) -> str:
     if param.required:
         return "required"
-    if getattr(param, "show_default", None) is False or param.default in (None, (), []) or getattr(param, "is_flag", False):
+    hidden = getattr(param, "show_default", None) is False or getattr(param, "is_flag", False)
+    if hidden or param.default in (None, (), []):
         return ""
-    value = param.default
-    return str(getattr(value, "value", value))
+    return str(getattr(param.default, "value", param.default))  # an enum member shows its value
 
 
-def usage(path: tuple[str, ...], command: Any) -> str:
-    import typer
-
-    ctx = typer.Context(command, info_name=" ".join(("sc", *path)))
-    return f"{ctx.command_path} {' '.join(command.collect_usage_pieces(ctx))}"
+def help_block(command: Any) -> list[str]:
+    """The command's help as Typer prints it (without Click's ``\\b`` no-rewrap markers)."""
+    text = "\n".join(line.rstrip() for line in (command.help or "").strip().replace("\b\n", "").splitlines())
+    return ["```text", text, "```", ""] if text else []
 
 
 def section(path: tuple[str, ...], command: Any) -> str:
     """The Markdown of one command, or of the root's global options when ``path`` is empty."""
-    if not path:
-        lines = ["## Global options", ""]
-    else:
-        help_text = "\n".join(line.rstrip() for line in (command.help or "").strip().replace("\b\n", "").splitlines())
-        lines = [f"{'##' if len(path) == 1 else '###'} `sc {' '.join(path)}`", "", "```text", usage(path, command), "```", ""]
-        lines += ["```text", help_text, "```", ""] if help_text else []
     import typer
 
     ctx = typer.Context(command, info_name=" ".join(("sc", *path)))
+    if not path:
+        lines = ["## Global options", ""]
+    else:
+        heading = f"{'##' if len(path) == 1 else '###'} `sc {' '.join(path)}`"
+        usage = f"{ctx.command_path} {' '.join(command.collect_usage_pieces(ctx))}"
+        lines = [heading, "", "```text", usage, "```", "", *help_block(command)]
     rows = [r for r in (param_row(ctx, p) for p in command.params) if r]
     if rows:
         lines += ["| argument or option | value | default | meaning |", "| --- | --- | --- | --- |", *rows, ""]

@@ -76,8 +76,9 @@ def test_every_command_is_in_the_command_reference_with_its_help() -> None:
 
 def test_readme_keeps_the_two_set_up_commands_and_links_to_existing_pages() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert "    make demo    # creates .venv, installs, runs the main job end to end on the embedded SQLite store\n" in readme
-    assert "    make test    # creates .venv, installs with test extras, runs the whole test suite" in readme
+    demo = "    make demo    # creates .venv, installs, runs the main job end to end on the embedded SQLite store\n"
+    test = "    make test    # creates .venv, installs with test extras, runs the whole test suite\n"
+    assert demo in readme and test in readme
     links = re.findall(r"\]\(((?:docs|bench)/[^)#]+)", readme)
     assert links and [link for link in links if not (ROOT / link).is_file()] == []
 
@@ -88,7 +89,8 @@ def mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
 
 
-needs_mkdocs = pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (the test extra)")
+needs_mkdocs = pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
+                                  reason="mkdocs is not installed (the test extra)")
 
 
 @needs_mkdocs
