@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install tools lint completions clean
+.PHONY: demo test install tools lint completions docs docs-reference clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ demo: install tools
 
 test: install tools
 	$(VENV)/bin/mypy sccli
+	$(MAKE) docs
 	bash scripts/test.sh
 
 lint: install
@@ -33,5 +34,13 @@ lint: install
 completions: install
 	$(PY) scripts/gen_completions.py
 
+# The docs site (docs/, mkdocs.yml) into site/: --strict fails on a broken link or anchor and on a
+# page missing from the nav (no --quiet: mkdocs counts the warnings it logs).
+docs: install
+	$(VENV)/bin/mkdocs build --strict
+
+docs-reference: install
+	$(PY) scripts/gen_command_reference.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

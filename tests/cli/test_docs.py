@@ -1,8 +1,11 @@
-"""Docs stay honest: every command has help and is in README.md; completions match the app."""
+"""Docs stay honest: every command has help and is in the generated command reference, the reference
+and the completions match the app, and the docs site builds with ``mkdocs build --strict``."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,10 +53,67 @@ def test_lazy_group_summaries_match_the_groups() -> None:
         assert importlib.import_module(module).app.info.help == summary, name
 
 
-def test_every_command_appears_in_the_readme() -> None:
+def generated_reference() -> str:
+    """What ``scripts/gen_command_reference.py`` writes today, in a process of its own (as ``make``)."""
+    code = "import runpy; m = runpy.run_path('scripts/gen_command_reference.py'); print(m['render'](), end='')"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def test_command_reference_matches_what_the_app_generates() -> None:
+    committed = (ROOT / "docs" / "reference" / "commands.md").read_text()
+    assert committed == generated_reference(), "run `make docs-reference` (docs/reference/commands.md drifted)"
+
+
+def test_every_command_is_in_the_command_reference_with_its_help() -> None:
+    reference = (ROOT / "docs" / "reference" / "commands.md").read_text()
+    sections = {s.split("`", 1)[0]: s for s in reference.split("## `sc ")[1:]}
+    missing = [" ".join(p) for p, _ in leaf_commands() if " ".join(p) not in sections]
+    assert missing == [], f"commands missing from docs/reference/commands.md: {missing}"
+    for path, command in leaf_commands():
+        summary = (command.help or "").strip().splitlines()[0]
+        assert summary and summary in sections[" ".join(path)], f"sc {' '.join(path)}: its help is not in the reference"
+
+
+def test_readme_keeps_the_two_set_up_commands_and_links_to_existing_pages() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [" ".join(p) for p, _ in leaf_commands() if f"`sc {' '.join(p)}" not in readme]
-    assert missing == [], f"commands missing from README.md: {missing}"
+    demo = "    make demo    # creates .venv, installs, runs the main job end to end on the embedded SQLite store\n"
+    test = "    make test    # creates .venv, installs with test extras, runs the whole test suite\n"
+    assert demo in readme and test in readme
+    links = re.findall(r"\]\(((?:docs|bench)/[^)#]+)", readme)
+    assert links and [link for link in links if not (ROOT / link).is_file()] == []
+
+
+def mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` (never --quiet: strict mode counts the warnings that are logged)."""
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "--site-dir", str(site)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+
+
+needs_mkdocs = pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
+                                  reason="mkdocs is not installed (the test extra)")
+
+
+@needs_mkdocs
+def test_docs_site_builds_strict(tmp_path: Path) -> None:
+    out = mkdocs_build(ROOT / "mkdocs.yml", tmp_path / "site")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "site" / "life-of-a-job" / "index.html").is_file()
+
+
+@needs_mkdocs
+@pytest.mark.parametrize("breakage", ["a page missing from the nav", "a broken link", "a broken anchor"])
+def test_docs_build_fails_on(breakage: str, tmp_path: Path) -> None:
+    """The configuration really makes ``--strict`` fail on each breakage (a copy of the docs, one fault)."""
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    if breakage == "a page missing from the nav":
+        (tmp_path / "docs" / "orphan.md").write_text("# Not in the nav\n")
+    else:
+        target = "no-such-page.md" if breakage == "a broken link" else "store.md#no-such-heading"
+        with (tmp_path / "docs" / "index.md").open("a") as page:
+            page.write(f"\nSee [this]({target}).\n")
+    out = mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert out.returncode != 0 and "Aborted" in out.stderr + out.stdout, out.stderr
 
 
 def test_every_command_has_json_output() -> None:
