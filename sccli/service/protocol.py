@@ -40,7 +40,7 @@ class ProtocolError(ScError):
     exit_code = EXIT_INTERNAL
 
 
-class _Message(msgspec.Struct, frozen=True, array_like=True, tag_field="message_type"):
+class _Message(msgspec.Struct, frozen=True, array_like=True, tag_field="message_type", forbid_unknown_fields=True):
     """Base of every message (frozen; encoded as ``[tag, *fields]``)."""
 
 
