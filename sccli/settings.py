@@ -10,6 +10,7 @@ Building ``Settings(...)`` directly does not check: :func:`validate_settings` do
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,13 +53,48 @@ Days = Annotated[int, Meta(ge=1, le=36_500)]
 class Retention(Struct, kw_only=True, forbid_unknown_fields=True):
     """Settings ``retention``: once a day at ``at`` (HH:MM, in ``timezone``), one service deletes
     finished jobs older than these ages (cancelled ones as completed ones), with their events and
-    log files, ``batch_size`` jobs per delete (see docs/schedules.md)."""
+    log files, ``batch_size`` jobs per delete; then the events older than ``events_days`` of the
+    jobs kept, and (``sweep_partials``) orphaned partial outputs (see docs/schedules.md)."""
 
     completed_days: Days = 30
     failed_days: Days = 60
     at: Annotated[str, Meta(pattern=CLOCK_PATTERN)] = "03:15"
     timezone: Annotated[str, Meta(max_length=64, pattern=NO_NUL_PATTERN)] = "UTC"
     batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+    events_days: Days | None = None  # None: events live as long as their job
+    sweep_partials: bool = True
+
+
+#: What a notification can be about (settings ``notify.events``).
+NotifyEvent = Literal["job_failed", "health_critical", "unserved_type", "retention_failed", "schedule_failed"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = typing.get_args(NotifyEvent)
+URL_PATTERN = r"^https?://[^\s\x00]+$"
+PATTERN_WORDS[URL_PATTERN] = "an http:// or https:// URL"
+
+
+class NotifyTarget(Struct, kw_only=True, forbid_unknown_fields=True):
+    """One webhook: a generic JSON body or a Slack-style ``{"text": ...}``, HMAC-signed with ``secret``."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]
+    url: Annotated[str, Meta(max_length=2048, pattern=URL_PATTERN)]
+    format: Literal["json", "slack"] = "json"
+    secret: Annotated[str, Meta(min_length=1, pattern=NO_NUL_PATTERN)] | None = None
+
+
+class Notify(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings ``notify``: push notifications to webhooks, sent by exactly one service each (see
+    docs/notifications.md)."""
+
+    targets: Annotated[list[NotifyTarget], Meta(min_length=1)]
+    #: At most one notification per key (a type and failure signature, a service gap...) per cooldown.
+    cooldown_minutes: Annotated[float, Meta(ge=0, le=7 * DAY / 60)] = 30.0
+    events: list[NotifyEvent] = field(default_factory=lambda: list(NOTIFY_EVENTS))
+    #: How often a service looks for something to notify.
+    period_seconds: Interval = 15.0
+    timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 5.0
+    #: Tries after the first on a 5xx, a 429, a timeout or a refused connection, with doubling waits.
+    retries: Annotated[int, Meta(ge=0, le=10)] = 3
+    retry_base_seconds: Annotated[float, Meta(ge=0, le=60)] = 1.0
 
 
 class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -112,6 +148,7 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     schedule_poll_seconds: Interval = 5.0
     schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
     retention: Retention | None = None
+    notify: Notify | None = None
 
     def retry_policy(self, job_type: str) -> tuple[float, float]:
         """The (base, cap) of a job type's retry backoff."""
@@ -177,6 +214,13 @@ def _check_relations(settings: Settings) -> None:
         base, cap = settings.retry_policy(job_type)
         if cap < base:
             raise InvalidInput(f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds ({base:g})")
+    _check_notify(settings)
+
+
+def _check_notify(settings: Settings) -> None:
+    names = [t.name for t in settings.notify.targets] if settings.notify else []
+    if len(names) != len(set(names)):
+        raise InvalidInput(f"settings: notify.targets names must be unique, got {names}")
 
 
 def load_settings(path: str | Path | None) -> Settings:

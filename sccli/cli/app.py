@@ -29,6 +29,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "sccli.cli.schedule",
         "Recurring jobs: add cron schedules (any running service fires them), list, pause, resume, run now.",
     ),
+    "notify": ("sccli.cli.notify", "Push notifications to webhooks (settings notify): send a test message."),
     "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
 

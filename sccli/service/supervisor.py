@@ -185,6 +185,7 @@ class Supervisor(StoreDuties):
             self._take_results()
         lost = self.link.stop(timeout=0.5)
         self.outcomes.close()
+        self.periodic.close(deadline)
         if lost:
             log.error("stopping with %d write(s) not recorded (store unreachable or refusing them); "
                       "their jobs will be re-queued as stale by a live service", lost)

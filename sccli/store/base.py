@@ -296,6 +296,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def delete_events(self, job_ids: Sequence[str]) -> int:
         """Delete the events of these jobs; return how many."""
 
+    @abstractmethod
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        """Delete the ``limit`` oldest events (of any job) recorded before ``before`` (on MongoDB
+        also those recorded at the same instant as the last of them); return how many
+        (retention ``events_days``: call again while it returns at least ``limit``)."""
+
     # -- datasets ---------------------------------------------------------------------------
     @abstractmethod
     def insert_dataset(self, doc: dict[str, Any]) -> None:

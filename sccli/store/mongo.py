@@ -374,3 +374,12 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         for start in range(0, len(ids), 1000):
             total += self.coll("events").delete_many({"job_id": {"$in": ids[start : start + 1000]}}).deleted_count
         return total
+
+    @guard
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        # Bounded by time, not by _id (every filter stays on the ``at`` index): up to the
+        # limit-th oldest event's time, so events recorded at that very instant go together.
+        events = self.coll("events")
+        last = list(events.find({"at": {"$lt": before}}, {"at": 1}).sort([("at", 1)]).skip(limit - 1).limit(1))
+        bound = {"$lte": last[0]["at"]} if last else {"$lt": before}
+        return int(events.delete_many({"at": bound}).deleted_count)

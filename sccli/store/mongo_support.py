@@ -48,7 +48,10 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("outbox_at", ["outbox.at"], {"sparse": True}),  # follow-ups left by a crash
         ("active_key_unique", ["active_key"], {"unique": True, "sparse": True}),
     ],
-    "events": [("job_id_at_id", ["job_id", "at", "_id"], {}), ("event_id", ["event_id"], {"sparse": True})],
+    "events": [
+        ("job_id_at_id", ["job_id", "at", "_id"], {}), ("event_id", ["event_id"], {"sparse": True}),
+        ("at", ["at"], {}),  # retention events_days: the oldest events first
+    ],
     # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],

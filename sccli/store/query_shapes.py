@@ -117,6 +117,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["dataset_uuid", "status"], ["dataset_uuid", "created_at"]),  # validate: active jobs of a page of datasets
     # events, datasets, ledger
     _q("events", ["job_id"], ["at", "_id"]), _q("events", ["job_id"]), _q("events", ["event_id"]),
+    _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
     _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),

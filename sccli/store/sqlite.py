@@ -400,6 +400,12 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 total += conn.execute(sql, chunk).rowcount
         return total
 
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        table = self.names["events"]
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ? ORDER BY at LIMIT ?)"
+        with self._write() as conn:
+            return int(conn.execute(sql, (to_epoch(before), limit)).rowcount)
+
 
 def _math_functions(conn: sqlite3.Connection) -> None:
     """``ln`` and ``floor`` for the day tallies' histograms, from Python's math where SQLite was

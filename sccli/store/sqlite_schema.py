@@ -56,6 +56,7 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {events} (
             id INTEGER PRIMARY KEY, job_id TEXT, at REAL, doc TEXT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS ix_{events}_job ON {events}(job_id, at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{events}_at ON {events}(at)",  # retention events_days
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
         f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",

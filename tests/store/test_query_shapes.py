@@ -121,6 +121,7 @@ def _workload(tmp_path: Any) -> None:
     for job_id in jobs:
         explain_job(store, queue.require_job(job_id))
     store.find_events(jobs[0])
+    store.delete_events_before(utcnow() - timedelta(days=1), 10)
     from sccli.jobids import job_detail
 
     job_detail(store, jobs[0][:8], 60.0)  # a job id typed as a prefix
