@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sccli.domain import JobStatus
 from sccli.events import PURGED, dataset_event, job_event, job_purged, queue_event
 
-AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 STORED = {"job_id", "entity", "from", "to", "at", "actor", "reason"}
 
 

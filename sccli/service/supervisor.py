@@ -17,14 +17,13 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
 from sccli.errors import EXIT_INTERNAL
-from sccli.service import procs
+from sccli.service import procs, protocol
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
-from sccli.service.protocol import Exited, Failure, Result, StartFailed
 from sccli.service.resources import MemoryWatch, Usage
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
 from sccli.service.sdnotify import SystemdNotifier
@@ -158,7 +157,7 @@ class Supervisor(StoreDuties):
             rj.take_messages()
         self._serve_promotions()
         for event in self.launcher.events():
-            if isinstance(event, Exited):
+            if isinstance(event, protocol.Exited):
                 self._on_exit(event.pid, event.code, event.last_lines, event.usage)
             elif isinstance(event, TemplateLost):
                 self._on_template_lost()
@@ -261,23 +260,22 @@ class Supervisor(StoreDuties):
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
-        now = time.monotonic()
-        rj = RunningJob(job=job, started=now,
+        rj = RunningJob(job=job, started=time.monotonic(),
                         memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
         self.by_request[self.launcher.request(request)] = rj
 
-    def _on_started(self, event: Launched | StartFailed) -> None:
+    def _on_started(self, event: Launched | protocol.StartFailed) -> None:
         rj = self.by_request.pop(event.request_id, None)
         if rj is None:
             return
-        if isinstance(event, StartFailed):
+        if isinstance(event, protocol.StartFailed):
             log.error("job %s: could not start a child: %s", rj.job_id, event.text, extra={"job_id": rj.job_id})
             if rj.state == AttemptState.CLEANING:
                 self._cleanup_ended(rj)
             else:
-                rj.outcome = Failure(f"could not start a child process: {event.text}")
+                rj.outcome = protocol.Failure(f"could not start a child process: {event.text}")
                 self._record(rj, "fail")
             return
         child = event.child
@@ -292,8 +290,7 @@ class Supervisor(StoreDuties):
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
-    def _on_template_lost(self) -> None:
-        """The template died, and its children with it (their starts failed separately)."""
+    def _on_template_lost(self) -> None:  # and its children with it (their starts failed separately)
         for rj in list(self.jobs.values()):
             if rj.child is not None and rj.alive:
                 self._handler_ended(rj, None)
@@ -325,7 +322,7 @@ class Supervisor(StoreDuties):
             log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
                         rj.job_id, extra={"job_id": rj.job_id})
             self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
-        elif isinstance(rj.outcome, Result):
+        elif isinstance(rj.outcome, protocol.Result):
             self._record(rj, "complete")
         elif rj.reason in ("drain", "shutdown"):
             self._record(rj, "release")
@@ -357,8 +354,7 @@ class Supervisor(StoreDuties):
         by its lease token succeeded in the store (a lost lease stops the job)."""
         for rj in self.jobs.values():
             while rj.promotions:
-                asked = rj.promotions.pop(0)
-                number, final = asked.number, asked.path
+                number, final = rj.promotions[0].number, rj.promotions.pop(0).path
                 if not rj.may_promote:
                     rj.answer_promotion(number, False)
                     continue
