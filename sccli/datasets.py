@@ -13,6 +13,7 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import DATASET_STAGES, DatasetStatus, dataset_path, heal_allowed, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
+from sccli.events import dataset_event
 from sccli.store.base import Store
 
 _STATUSES = {s.value for s in DatasetStatus}
@@ -105,14 +106,16 @@ def move_dataset(
         current = dataset.get("status")
         steps, refused = _plan(current, targets, heal=heal, force=force)
         now = utcnow()
-        base = {"job_id": job_id, "entity": "dataset", "dataset_uuid": uuid, "at": now, "actor": actor}
         events = []
         at = current
         for step in steps:
-            events.append({**base, "from": at, "to": step, "reason": reason + (" (forced)" if force else " (healed)" if heal and at == current else "")})
+            why = reason + (" (forced)" if force else " (healed)" if heal and at == current else "")
+            events.append(dataset_event(uuid, at, step, job_id=job_id, at=now, actor=actor, reason=why))
             at = step
         if refused is not None:
-            events.append({**base, "from": at, "to": refused, "refused": True, "reason": f"{reason}; transition {at!r} → {refused!r} not allowed"})
+            why = f"{reason}; transition {at!r} → {refused!r} not allowed"
+            events.append(dataset_event(uuid, at, refused, job_id=job_id, at=now, actor=actor, reason=why,
+                                        refused=True))
         if steps:
             fields: dict[str, Any] = {"status": at, "updated_at": now}
             if error_message is not None:

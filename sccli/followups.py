@@ -23,6 +23,7 @@ from typing import Any
 from sccli import figures
 from sccli.clock import to_epoch
 from sccli.domain import JobStatus
+from sccli.events import job_event
 from sccli.store.base import JobChange, JobQuery, Store
 
 #: Namespace of the ids of chained jobs: uuid5(parent job id + child type).
@@ -102,8 +103,8 @@ def _claimed(item: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
     from sccli.domain import DATASET_STAGES
 
     lease = item["lease_token"]
-    event = {"job_id": job["job_id"], "entity": "job", "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value, "at": item["at"], "actor": item["actor"],
-             "reason": f"claimed by {item['worker']}", "event_id": f"claim:{lease}"}
+    event = job_event(job["job_id"], JobStatus.PENDING, JobStatus.RUNNING, at=item["at"], actor=item["actor"],
+                      reason=f"claimed by {item['worker']}", event_id=f"claim:{lease}")
     items = [{"op": "event", "event": event}]
     stages = DATASET_STAGES.get(job.get("job_type", ""))
     if stages is not None:
@@ -158,10 +159,11 @@ def _run_job(store: Store, item: dict[str, Any], stage: str | None = None) -> No
             store.insert_event(item["event"])
             return
         parent = doc.get("parent_job_id")
-        store.insert_event({
-            "job_id": parent, "entity": "job", "from": None, "to": JobStatus.PENDING.value, "at": item["event"]["at"], "actor": item["event"]["actor"],
-            "reason": f"chained {doc['job_type']} not created: {exc}", "refused": True, "event_id": item["event"]["event_id"] + ":refused",
-        })
+        store.insert_event(job_event(
+            parent, None, JobStatus.PENDING, at=item["event"]["at"], actor=item["event"]["actor"],
+            reason=f"chained {doc['job_type']} not created: {exc}", refused=True,
+            event_id=item["event"]["event_id"] + ":refused",
+        ))
         return
     crash_point("after_child_insert", stage)  # the chained job is written, its creation event not yet
     store.insert_event(item["event"])

@@ -19,6 +19,7 @@ from typing import Any
 from sccli import domain
 from sccli.domain import DatasetStatus, ErrorKind, JobStatus
 from sccli.errors import Conflict, InvalidInput, NotFound
+from sccli.events import job_event
 from sccli.followups import (
     chained_job_id,
     crash_point,
@@ -93,7 +94,7 @@ class JobLifecycle:
             change.push["logs"] = {"timestamp": now, "message": log}
         if resources is not None:
             change.push["resources"] = resources
-        event = {"entity": "job", "from": source.value, "to": to.value, "at": now, "actor": actor, "reason": reason}
+        event = job_event(job["job_id"], source, to, at=now, actor=actor, reason=reason)
         return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
 
     def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any], followups: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -154,7 +155,8 @@ class JobLifecycle:
             items.append(dataset_item(job["dataset_uuid"], [target], job_id=job["job_id"], actor=actor, reason=f"{job['job_type']} completed"))
         if child_type is not None:
             child = self._chained_job(job, child_type, result, dataset)
-            event = {"entity": "job", "from": None, "to": _P.value, "at": child["created_at"], "actor": actor, "reason": f"chained after {job['job_id']}"}
+            event = job_event(child["job_id"], None, _P, at=child["created_at"], actor=actor,
+                              reason=f"chained after {job['job_id']}")
             items.append(job_item(child, event))
         return items
 
@@ -240,8 +242,9 @@ class JobLifecycle:
             elif job["status"] == _R:
                 now = self.store.now()
                 change = JobChange(set={"cancel_requested": True, "cancel_reason": reason, "updated_at": now})
-                event = {"entity": "job", "from": _R.value, "to": _R.value, "at": now, "actor": who, "reason": f"cancel requested: {reason}"}
-                requested = self.store.update_job(job_id, {"status": _R.value, "lease_token": job.get("lease_token")}, change, {**event, "job_id": job_id})
+                event = job_event(job_id, _R, _R, at=now, actor=who, reason=f"cancel requested: {reason}")
+                expect = {"status": _R.value, "lease_token": job.get("lease_token")}
+                requested = self.store.update_job(job_id, expect, change, event)
                 if requested is not None:
                     return requested
             else:
@@ -365,8 +368,8 @@ class JobLifecycle:
                 continue
             priority = int(job.get("priority") or 2)
             change = JobChange(set={"priority": priority - 1, "run_after": now, "updated_at": now})
-            event = {"entity": "job", "from": _P.value, "to": _P.value, "at": now, "actor": actor,
-                     "reason": f"waited over {after_minutes:g} min: priority raised {priority} → {priority - 1}"}
+            why = f"waited over {after_minutes:g} min: priority raised {priority} → {priority - 1}"
+            event = job_event(job["job_id"], _P, _P, at=now, actor=actor, reason=why)
             done = self.write(job["job_id"], {"status": _P.value, "priority": priority}, change, event, [])
             if done is not None:
                 raised.append(done)

@@ -18,6 +18,7 @@ from sccli.clock import utcnow
 from sccli.datasets import move_dataset
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, ScError
+from sccli.events import job_purged
 from sccli.store.base import JobQuery, Store
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_
             skipped.append(job["job_id"])
             continue
         now = utcnow()
-        queue.store.insert_event({"job_id": job["job_id"], "entity": "job", "from": job["status"], "to": "purged", "at": now, "actor": who, "reason": reason})
+        queue.store.insert_event(job_purged(job["job_id"], job["status"], at=now, actor=who, reason=reason))
         if stages:
             move_dataset(queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"], error_message=reason)
         purged.append(job["job_id"])

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sccli.clock import utcnow
+from sccli.events import queue_event
 from sccli.store.base import Store
 
 #: The pause of every job type.
@@ -42,7 +43,7 @@ def pause_types(store: Store, types: list[str] | None, reason: str | None, actor
     now = utcnow()
     for job_type in types or [ALL_TYPES]:
         store.put_control({"name": _PREFIX + job_type, "kind": "pause", "job_type": job_type, "reason": reason, "actor": actor, "at": now})
-        store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": "active", "to": "paused", "at": now, "actor": actor, "reason": reason or "paused"})
+        store.insert_event(queue_event(job_type, "active", "paused", at=now, actor=actor, reason=reason or "paused"))
     return paused_types(store)
 
 
@@ -52,7 +53,7 @@ def resume_types(store: Store, types: list[str] | None, actor: str) -> list[str]
     names = list(types) if types else list(paused_types(store))
     resumed = [job_type for job_type in names if store.delete_control(_PREFIX + job_type)]
     for job_type in resumed:
-        store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": "paused", "to": "active", "at": now, "actor": actor, "reason": "resumed"})
+        store.insert_event(queue_event(job_type, "paused", "active", at=now, actor=actor, reason="resumed"))
     return resumed
 
 

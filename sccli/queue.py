@@ -21,6 +21,7 @@ from sccli import domain
 from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
+from sccli.events import job_event
 from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
 from sccli.lifecycle import JobLifecycle
 from sccli.limits import check_storable
@@ -149,7 +150,7 @@ class JobQueue:
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
-        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": doc["status"], "at": doc["created_at"], "actor": who, "reason": reason}
+        event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:

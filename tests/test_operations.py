@@ -80,6 +80,7 @@ def test_purge_pending_deletes_only_pending_jobs_and_logs_it(queue: JobQueue) ->
         events = queue.store.find_events(job_id)
         purge = [e for e in events if e["to"] == "purged"]
         assert len(purge) == 1 and purge[0]["actor"] == "cli:ops@h" and purge[0]["from"] == "pending"
+        assert purge[0]["entity"] == "job" and purge[0]["action"] == "purged"  # a deletion, not a JobStatus
     assert queue.require_job(running)["status"] == "running"
     assert queue.require_job(keep_other_type)["status"] == "pending"
 

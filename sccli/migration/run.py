@@ -17,6 +17,7 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
+from sccli.events import job_event
 from sccli.migration.plan import CREATE, MIGRATION_TABLE, SKIP, STAGE_TYPES, PlanItem, ProblemFinder, plan_dataset
 from sccli.queue import JobQueue
 from sccli.settings import Settings
@@ -190,7 +191,8 @@ class MigrationRun:
             jobs.append(doc)
             entries.append(_entry(report.migration_id, item, doc["created_at"]))
             reason = f"created by migration from dataset status {item.status!r}"
-            events.append({"job_id": doc["job_id"], "entity": "job", "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": actor, "reason": reason})
+            events.append(job_event(doc["job_id"], None, JobStatus.PENDING, at=doc["created_at"], actor=actor,
+                                    reason=reason))
         if not jobs:
             return
         left_out = set(self.store.insert_migration_batch(jobs, entries, events))

@@ -3,13 +3,14 @@
 Runs in a process forked by the template (:mod:`sccli.service.template`) and never opens the
 store: it gets the job and the settings, and its stdout and stderr are a pipe that the template
 copies into ``<log_dir>/sc_job_<job_id>.log`` (capped; tools it runs log there as well). It talks
-to the service through one duplex socket, with pickled messages:
+to the service through one duplex socket, with the messages of :mod:`sccli.service.protocol`:
 
-- ``("progress", percentage, message)`` whenever the handler reports progress;
-- ``("may_promote", number, path)`` before the handler renames an output into place; the service
-  answers ``("promote", number, yes)`` after a lease-fenced heartbeat of the job;
-- ``("result", dict)`` when the handler returned, or ``("error", text, kind)`` when it raised
-  (kind ``permanent`` when :func:`sccli.errors.is_permanent`, else ``error``).
+- :class:`~sccli.service.protocol.Progress` whenever the handler reports progress;
+- :class:`~sccli.service.protocol.MayPromote` before the handler renames an output into place;
+  the service answers :class:`~sccli.service.protocol.Promote` after a lease-fenced heartbeat;
+- :class:`~sccli.service.protocol.Result` when the handler returned, or
+  :class:`~sccli.service.protocol.Failure` when it raised (kind ``permanent`` when
+  :func:`sccli.errors.is_permanent`, else ``error``).
 
 The child is a child subreaper and tags its environment with ``SC_JOB_ID`` and ``SC_ATTEMPT``;
 before it exits it kills every process the handler left (whatever its session or group), and on
@@ -21,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import select
 import signal
 import struct
@@ -37,6 +37,8 @@ from sccli.handlers.base import attempt_tag
 from sccli.handlers.staging import install_gate, remove_earlier_partials
 from sccli.service import procs
 from sccli.service.joblog import job_log_path
+from sccli.service.protocol import Channel as Direction
+from sccli.service.protocol import Failure, MayPromote, Outcome, Progress, Promote, Result, decode, encode
 
 __all__ = ["job_log_path", "run_child", "prepare_template", "prepare_job_type", "flush_output"]
 
@@ -158,8 +160,9 @@ class Channel:
     """The child's end of the job socket; safe to use from handler threads.
 
     Messages are framed as :class:`multiprocessing.connection.Connection` frames them (a 4-byte
-    big-endian length, then the pickle), so the service reads them with a ``Connection``; the
-    child does it with two system calls and without importing :mod:`multiprocessing`."""
+    big-endian length, then the encoded message), so the service reads them with a
+    ``Connection``; the child does it with two system calls and without importing
+    :mod:`multiprocessing`."""
 
     def __init__(self, fd: int, stale_after: float) -> None:
         self.fd = fd
@@ -167,22 +170,24 @@ class Channel:
         self.lock = threading.Lock()
         self.asked = 0
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: Progress | MayPromote | Outcome) -> None:
         with self.lock:
             self._send(message)
 
-    def _send(self, message: tuple[Any, ...]) -> None:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    def _send(self, message: Progress | MayPromote | Outcome) -> None:
+        data = encode(message)
         view = memoryview(struct.pack("!i", len(data)) + data)
         while view:
             view = view[os.write(self.fd, view):]
 
-    def _recv(self, timeout: float) -> Any:
-        """The next message, or None when none came within ``timeout``; EOFError when the service is gone."""
+    def _recv(self, timeout: float) -> Promote | None:
+        """The next answer, or None when none came within ``timeout``; EOFError when the service
+        is gone (ProtocolError when it sent something else)."""
         if not select.select([self.fd], [], [], timeout)[0]:
             return None
         size = struct.unpack("!i", self._read(4))[0]
-        return pickle.loads(self._read(size))
+        answer: Promote = decode(Direction.TO_CHILD, self._read(size))
+        return answer
 
     def _read(self, size: int) -> bytes:
         chunks, left = [], size
@@ -201,15 +206,15 @@ class Channel:
             self.asked += 1
             number, asked_at = self.asked, time.monotonic()
             try:
-                self._send(("may_promote", number, final))
+                self._send(MayPromote(number, final))
                 while (left := asked_at + self.window - time.monotonic()) > 0:
                     answer = self._recv(left)
                     if answer is None:
                         break
-                    if answer[0] == "promote" and answer[1] == number:
+                    if answer.number == number:
                         # the lease is fresh for stale_after from the heartbeat, written after asked_at
-                        return bool(answer[2]) and time.monotonic() - asked_at < self.window
-            except (EOFError, OSError):  # the service is gone: nobody vouches for the lease
+                        return answer.allowed and time.monotonic() - asked_at < self.window
+            except (EOFError, OSError, ScError):  # the service is gone or garbled: nobody vouches for the lease
                 pass
             return False
 
@@ -225,7 +230,9 @@ class _Progress:
         report = (percentage, message)
         if report != self.last:
             self.last = report
-            self.channel.send(("progress", percentage, message))
+            number = isinstance(percentage, (int, float)) and not isinstance(percentage, bool)
+            text = None if message is None else str(message)
+            self.channel.send(Progress(float(percentage) if number else None, text))  # type: ignore[arg-type]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -250,7 +257,7 @@ def _storable(result: Any) -> dict[str, Any]:
     return json.loads(json.dumps(result, default=str))  # type: ignore[no-any-return]
 
 
-def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger, name: str) -> tuple[Any, ...]:
+def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger, name: str) -> Outcome:
     job, settings = request["job"], request["settings"]
     install_gate(channel.may_promote)  # also gates promotions of code that has no JobContext at hand
     try:
@@ -260,12 +267,12 @@ def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger,
         result = _storable(handler(ctx))
     except BaseException as exc:  # noqa: BLE001 - every failure of the handler becomes the attempt's error
         log.error("handler failed: %s\n%s", _error_text(exc), traceback.format_exc().rstrip())
-        return "error", _error_text(exc), "permanent" if is_permanent(exc) else "error"
+        return Failure(_error_text(exc), "permanent" if is_permanent(exc) else "error")
     if str(result.get("status", "")).lower() in FAILED_STATUSES:
         log.error("handler reported failure: %s", result.get("message"))
-        return "error", str(result.get("message") or f"handler returned status {result.get('status')}"), "error"
+        return Failure(str(result.get("message") or f"handler returned status {result.get('status')}"))
     _note(name, f"handler finished: {result.get('message', '')}")
-    return "result", result
+    return Result(result)
 
 
 def _remove_earlier_partials(job: dict[str, Any], settings: Any, log: logging.Logger) -> None:
@@ -283,7 +290,7 @@ def _remove_earlier_partials(job: dict[str, Any], settings: Any, log: logging.Lo
         log.info("removed %d partial output(s) of an earlier attempt: %s", len(removed), names)
 
 
-def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...]:
+def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> Outcome:
     job, settings = request["job"], request["settings"]
     try:
         cleanup = resolve_cleanup(job["job_type"], settings)
@@ -292,8 +299,8 @@ def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...
             cleanup(job, settings)
     except BaseException as exc:  # noqa: BLE001
         log.error("cleanup failed: %s\n%s", _error_text(exc), traceback.format_exc().rstrip())
-        return "error", _error_text(exc), "error"
-    return "result", {}
+        return Failure(_error_text(exc))
+    return Result({})
 
 
 def _flush() -> None:
@@ -306,30 +313,23 @@ def _flush() -> None:
 
 def run_child(request: dict[str, Any], fd: int, parent_pid: int) -> NoReturn:
     """Entry point in the forked child (stdout and stderr already go to the log pipe); never returns."""
-    code = 0
-    try:
-        _isolate(parent_pid, request)
-        os.set_inheritable(fd, False)
-        channel = Channel(fd, float(getattr(request["settings"], "stale_after_seconds", 60.0)))
-        job = request["job"]
-        name = f"sccli.job.{job['job_type']}"
-        log = logging.getLogger(name)
-        if request["kind"] == "cleanup":
-            outcome = _run_cleanup(request, log)
-        else:
-            _note(name, f"job {job['job_id']} ({job['job_type']}) attempt {job.get('attempts')} of {job.get('max_attempts')} "
-                        f"on {request.get('worker_id')}, pid {os.getpid()}")
-            outcome = _run_handler(request, channel, log, name)
-        left = 0 if procs.has_no_children() else procs.kill_tree(os.getpid())
-        if left:
-            log.warning("killed %d process(es) the handler left running", left)
-        channel.send(outcome)
-    except BaseException:  # noqa: BLE001 - a child must never fall back into the template's loop
-        code = 70
-        try:
-            traceback.print_exc()
-        except Exception:
-            pass
-    finally:
-        _flush()
-        os._exit(code)
+    procs.exit_after(lambda: _live(request, fd, parent_pid))
+
+
+def _live(request: dict[str, Any], fd: int, parent_pid: int) -> None:
+    _isolate(parent_pid, request)
+    os.set_inheritable(fd, False)
+    channel = Channel(fd, float(getattr(request["settings"], "stale_after_seconds", 60.0)))
+    job = request["job"]
+    name = f"sccli.job.{job['job_type']}"
+    log = logging.getLogger(name)
+    if request["kind"] == "cleanup":
+        outcome = _run_cleanup(request, log)
+    else:
+        _note(name, f"job {job['job_id']} ({job['job_type']}) attempt {job.get('attempts')} of "
+                    f"{job.get('max_attempts')} on {request.get('worker_id')}, pid {os.getpid()}")
+        outcome = _run_handler(request, channel, log, name)
+    left = 0 if procs.has_no_children() else procs.kill_tree(os.getpid())
+    if left:
+        log.warning("killed %d process(es) the handler left running", left)
+    channel.send(outcome)

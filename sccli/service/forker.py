@@ -7,14 +7,15 @@ files), so it leaves the forking to this process, its only child of this kind, w
 else: it holds the preloaded handler modules (their heap frozen, see :func:`serve`), and per
 job it receives the request, forks, and says so; when a child ends it reaps it and says how.
 
-Over a ``SOCK_SEQPACKET`` pair with the template, pickled tuples:
+Over a ``SOCK_SEQPACKET`` pair with the template, the messages of :mod:`sccli.service.protocol`:
 
-- template → forker: ``(request id, job type, settings, payload)`` with two descriptors
-  attached, the child's end of the job's socket and the write end of its output pipe;
-  ``settings`` are pickled (None: the last ones still hold), ``payload`` is the pickled request,
-  unpickled by the child (less work here, where every page written costs a fault);
-- forker → template: ``("forked", id, pid)``, ``("failed", id, text)``, ``("ended", pid, code,
-  usage)`` (a :class:`~sccli.service.resources.Usage`: the child's reap measures what it used).
+- template → forker: :class:`~sccli.service.protocol.ForkRequest` with two descriptors attached,
+  the child's end of the job's socket and the write end of its output pipe; its ``settings`` are
+  pickled (None: the last ones still hold), its ``payload`` is the pickled request, unpickled by
+  the child (less work here, where every page written costs a fault);
+- forker → template: :class:`~sccli.service.protocol.Forked`,
+  :class:`~sccli.service.protocol.StartFailed` and :class:`~sccli.service.protocol.Ended` (with
+  the :class:`~sccli.service.resources.Usage` its reap measured).
 
 The template is the subreaper: a job's orphans re-parent to it, never to the forker. The forker
 dies with the template (``PR_SET_PDEATHSIG``) and its children die with it.
@@ -30,12 +31,10 @@ import select
 import signal
 import socket
 import sys
-import traceback
 from typing import Any
 
 from sccli.service import procs, resources
-
-MAX_MESSAGE = 1 << 20
+from sccli.service.protocol import MAX_MESSAGE, Channel, Ended, Forked, ProtocolError, StartFailed, decode, encode
 
 
 class Forker:
@@ -59,7 +58,7 @@ class Forker:
                 except InterruptedError:
                     ready = []
                 if self.wake_r in ready:
-                    _drain(self.wake_r)
+                    procs.drain(self.wake_r)
                 if self.sock.fileno() in ready:
                     self.stopping = self.stopping or not self._receive()
                 self._reap()
@@ -69,9 +68,9 @@ class Forker:
     def _on_term(self, signum: int, frame: Any) -> None:
         self.stopping = True  # the template died (parent-death signal) or is stopping
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: Forked | StartFailed | Ended) -> None:
         try:
-            self.sock.send(pickle.dumps(message))
+            self.sock.send(encode(message))
         except OSError:  # the template is gone: so are we, and our children with us
             self.stopping = True
 
@@ -79,15 +78,20 @@ class Forker:
         message, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 2)
         if not message:
             return False
-        request_id, job_type, settings, payload = pickle.loads(message)
+        try:
+            request = decode(Channel.TO_FORKER, message)
+        except ProtocolError:  # never from our own template: it is not one, stop
+            for fd in fds:
+                os.close(fd)
+            return False
         if len(fds) != 2:
             for fd in fds:
                 os.close(fd)
-            self._send(("failed", request_id, "the job's socket and log pipe were not passed"))
+            self._send(StartFailed(request.request_id, "the job's socket and log pipe were not passed"))
             return True
-        if settings is not None:
-            self.settings = pickle.loads(settings)
-        self._fork(request_id, job_type, payload, fds[0], fds[1])
+        if request.settings is not None:
+            self.settings = pickle.loads(request.settings)
+        self._fork(request.request_id, request.job_type, request.payload, fds[0], fds[1])
         return True
 
     def _fork(self, request_id: int, job_type: str, payload: bytes, fd: int, out_w: int) -> None:
@@ -100,10 +104,10 @@ class Forker:
         except OSError as exc:
             os.close(fd)
             os.close(out_w)
-            self._send(("failed", request_id, f"cannot start a child: {exc}"))
+            self._send(StartFailed(request_id, f"cannot start a child: {exc}"))
             return
         if pid == 0:
-            self._in_child(payload, fd, out_w)
+            procs.exit_after(lambda: self._in_child(payload, fd, out_w))
         os.close(out_w)
         os.close(fd)
         try:
@@ -111,69 +115,52 @@ class Forker:
         except OSError:
             pass
         self.children.add(pid)
-        self._send(("forked", request_id, pid))
+        self._send(Forked(request_id, pid))
 
     def _in_child(self, payload: bytes, fd: int, out_w: int) -> None:
-        try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for end in (self.sock.fileno(), self.wake_r, self.wake_w):
-                try:
-                    os.close(end)
-                except OSError:
-                    pass
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.close(out_w)
-            from sccli.service.child import run_child
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for end in (self.sock.fileno(), self.wake_r, self.wake_w):
+            try:
+                os.close(end)
+            except OSError:
+                pass
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.close(out_w)
+        from sccli.service.child import run_child
 
-            request = pickle.loads(payload)
-            request["settings"] = self.settings
-            run_child(request, fd, self.pid)
-        finally:
-            os._exit(70)
+        request = pickle.loads(payload)
+        request["settings"] = self.settings
+        run_child(request, fd, self.pid)
 
     def _reap(self) -> None:
         for pid, code, usage in resources.reap_with_usage():
             if pid in self.children:
                 self.children.discard(pid)
-                self._send(("ended", pid, code, usage))
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
+                self._send(Ended(pid, code, usage))
 
 
 def run(sock: socket.socket, preload: list[str], template_pid: int) -> None:
     """The forker's life, in a process just forked from the template: preload the handler
     modules, freeze the heap, fork a child per request until the template goes; never returns."""
-    code = 0
-    try:
-        procs.die_with_parent(signal.SIGTERM)
-        if os.getppid() != template_pid:  # the template died before prctl took effect
-            os._exit(0)
-        for name in preload:
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # a broken plugin fails its jobs, not the forker
-                sys.stderr.write(f"sc service forker: cannot preload {name}: {exc}\n")
-        from sccli.service.child import prepare_template
+    procs.exit_after(lambda: _live(sock, preload, template_pid))
 
-        prepare_template()
-        # Everything imported so far lives as long as the forker: moved out of the collector's
-        # reach, a child's collections never write to (and so copy) the pages it shares with us.
-        gc.collect()
-        gc.freeze()
-        Forker(sock).serve()
-    except BaseException:  # noqa: BLE001 - the forker must never return into the template's loop
-        code = 70
+
+def _live(sock: socket.socket, preload: list[str], template_pid: int) -> None:
+    procs.die_with_parent(signal.SIGTERM)
+    if os.getppid() != template_pid:  # the template died before prctl took effect
+        return
+    for name in preload:
         try:
-            traceback.print_exc()
-        except Exception:
-            pass
-    finally:
-        os._exit(code)
+            importlib.import_module(name)
+        except Exception as exc:  # a broken plugin fails its jobs, not the forker
+            sys.stderr.write(f"sc service forker: cannot preload {name}: {exc}\n")
+    from sccli.service.child import prepare_template
+
+    prepare_template()
+    # Everything imported so far lives as long as the forker: moved out of the collector's
+    # reach, a child's collections never write to (and so copy) the pages it shares with us.
+    gc.collect()
+    gc.freeze()
+    Forker(sock).serve()

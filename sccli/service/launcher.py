@@ -1,7 +1,8 @@
 """The service's side of the template process: start job children, learn when they end, kill groups.
 
 Each child gets one end of a duplex ``AF_UNIX`` socket pair: it sends progress, its outcome and
-"may I promote?" questions; the service answers those questions on the same socket.
+"may I promote?" questions; the service answers those questions on the same socket. The messages
+on both sockets are those of :mod:`sccli.service.protocol`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Union
 
 from sccli.service.joblog import DEFAULT_LOG_CAP, job_log_path
+from sccli.service.protocol import Channel, Exited, ProtocolError, Started, StartFailed, StartRequest, decode, encode
 
 log = logging.getLogger("sccli.service")
 
@@ -30,6 +32,23 @@ class Child:
 
     pid: int
     conn: Connection
+
+
+@dataclass(frozen=True)
+class Launched:
+    """The child of request ``request_id`` started (the template's :class:`Started`, with its socket)."""
+
+    request_id: int
+    child: Child
+
+
+@dataclass(frozen=True)
+class TemplateLost:
+    """The template process died: every child it held must be presumed gone."""
+
+
+#: What :meth:`Launcher.events` reports.
+LaunchEvent = Union[Launched, StartFailed, Exited, TemplateLost]
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -49,7 +68,7 @@ class Launcher:
         self._proc: subprocess.Popen[bytes] | None = None
         self._next_id = 0
         self._pending: dict[int, int] = {}
-        self._events: list[tuple[Any, ...]] = []
+        self._events: list[LaunchEvent] = []
         self._settings_sent: Any = None  # what the running template already holds (it keeps the last one)
 
     # -- template life cycle ----------------------------------------------------------------
@@ -90,8 +109,8 @@ class Launcher:
     def request(self, request: dict[str, Any]) -> int:
         """Ask the template to fork a child for ``request`` (kind run or cleanup); its id.
 
-        The answer comes later from :meth:`events`: ``("started", id, Child)`` or
-        ``("failed", id, text)``, so the service never waits for a fork.
+        The answer comes later from :meth:`events`: :class:`Launched` or :class:`StartFailed`,
+        so the service never waits for a fork.
         """
         self._next_id += 1
         request_id = self._next_id
@@ -100,7 +119,7 @@ class Launcher:
                 self.start()
             payload = self._payload(request, request_id)
             if len(payload) > MAX_REQUEST:
-                self._events.append(("failed", request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
+                self._events.append(StartFailed(request_id, f"job too large to hand to a child ({len(payload)} bytes)"))
                 return request_id
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -110,7 +129,7 @@ class Launcher:
                 log.warning("template process lost (%s); restarting it", exc)
                 self._restart()
                 if attempt == 2:
-                    self._events.append(("failed", request_id, f"could not reach the template process: {exc}"))
+                    self._events.append(StartFailed(request_id, f"could not reach the template process: {exc}"))
                 continue
             finally:
                 theirs.close()
@@ -120,26 +139,24 @@ class Launcher:
         return request_id
 
     def _payload(self, request: dict[str, Any], request_id: int) -> bytes:
-        """The pickled ``(header, settings, payload)`` for the template (see
-        :mod:`sccli.service.template`): the settings pickled apart, and only when the template
-        does not hold them yet (it keeps the last ones); the rest of the request in ``payload``."""
+        """The :class:`StartRequest` for the template: the settings pickled apart, and only when
+        the template does not hold them yet (it keeps the last ones); the rest of the request
+        pickled in ``payload``."""
         message = dict(request)
         settings = message.pop("settings", None)
         job = request.get("job") or {}
-        header = {
-            "id": request_id, "job_type": job.get("job_type"),
-            "log_path": str(job_log_path(request["log_dir"], str(job.get("job_id")))),
-            "log_cap": getattr(settings, "job_log_max_bytes", DEFAULT_LOG_CAP),
-        }
         fresh = None if settings is self._settings_sent else pickle.dumps(settings, pickle.HIGHEST_PROTOCOL)
-        return pickle.dumps((header, fresh, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickle.HIGHEST_PROTOCOL)
+        return encode(StartRequest(
+            request_id=request_id, job_type=str(job.get("job_type")),
+            log_path=str(job_log_path(request["log_dir"], str(job.get("job_id")))),
+            log_cap=int(getattr(settings, "job_log_max_bytes", DEFAULT_LOG_CAP)),
+            settings=fresh, payload=pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))
 
-    def events(self) -> list[tuple[Any, ...]]:
-        """What happened since the last call, never blocking: ``("started", id, Child)``,
-        ``("failed", id, text)`` and ``("exited", pid, exit_code, last_lines, usage)`` (the last
-        lines of the child's output, and its :class:`~sccli.service.resources.Usage` or None).
-        When the template itself died, pending requests fail, ``("exited", -1, None, "")`` says
-        every child must be presumed gone, and a new template is started."""
+    def events(self) -> list[LaunchEvent]:
+        """What happened since the last call, never blocking: :class:`Launched`,
+        :class:`StartFailed` and :class:`Exited`. When the template itself died (or sent
+        something that is not a message of its channel), pending requests fail,
+        :class:`TemplateLost` says every child must be presumed gone, and a new template is started."""
         out, self._events = self._events, []
         if self._sock is None:
             return out
@@ -151,28 +168,27 @@ class Launcher:
                     break
                 if not data:
                     raise EOFError("template process exited")
-                out.append(self._event(pickle.loads(data)))
-        except (EOFError, OSError) as exc:
+                out.append(self._event(decode(Channel.FROM_TEMPLATE, data)))
+        except (EOFError, OSError, ProtocolError) as exc:
             log.error("template process died (%s); starting a new one", exc)
             self._restart()
             out, self._events = out + self._events, []
         return out
 
-    def _event(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
-        kind = message[0]
-        if kind == "exited":
+    def _event(self, message: Started | StartFailed | Exited) -> LaunchEvent:
+        if isinstance(message, Exited):
             return message
-        read_fd = self._pending.pop(message[1])
-        if kind == "started":
-            return ("started", message[1], Child(pid=message[2], conn=Connection(read_fd)))
+        read_fd = self._pending.pop(message.request_id)
+        if isinstance(message, Started):
+            return Launched(message.request_id, Child(pid=message.pid, conn=Connection(read_fd)))
         os.close(read_fd)
         return message
 
     def _restart(self) -> None:
         for request_id in list(self._pending):
             os.close(self._pending.pop(request_id))
-            self._events.append(("failed", request_id, "the template process died"))
-        self._events.append(("exited", -1, None, ""))
+            self._events.append(StartFailed(request_id, "the template process died"))
+        self._events.append(TemplateLost())
         if self._sock is not None:
             self._sock.close()
             self._sock = None

@@ -13,8 +13,11 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
+
+from sccli.errors import EXIT_INTERNAL, EXIT_OK
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -200,6 +203,37 @@ def wake_on_signals(wake_r: int, wake_w: int, on_term: Callable[[int, Any], None
 DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: Why a signal came, in the service's log line (SIGHUP: `sc service run` in a closed terminal).
 _SIGNAL_CAUSES = {signal.SIGTERM: "", signal.SIGINT: " (Ctrl-C)", signal.SIGHUP: " (the terminal or session closed)"}
+
+
+def drain(fd: int) -> None:
+    """Read a non-blocking wake-up pipe empty."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def exit_after(body: Callable[[], object]) -> NoReturn:
+    """Run ``body`` in a just-forked process, then exit it: ``EXIT_OK`` when ``body`` returned,
+    ``EXIT_INTERNAL`` (with the traceback on stderr) when it raised anything at all. A forked
+    process must never return, or unwind, into the loop of the process it was forked from."""
+    code = EXIT_OK
+    try:
+        body()
+    except BaseException:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        code = EXIT_INTERNAL
+        try:
+            traceback.print_exc()
+        except Exception:  # noqa: BLE001 - stderr may be gone
+            pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
 
 
 def signal_words(signum: int) -> str:

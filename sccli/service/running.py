@@ -7,10 +7,13 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from multiprocessing.connection import Connection
 from typing import Any
 
+from sccli.service import protocol
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
+from sccli.service.protocol import Failure, MayPromote, Outcome, Progress, ProtocolError, Result
 from sccli.service.resources import Usage, attempt_resources, memory_message
 
 
@@ -30,15 +33,16 @@ class RunningJob:
     ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
     handler's cleanup runs) → recorded (its outcome is queued as a durable write).
     ``reason``: why it was stopped: timeout, memory, cancel, drain, shutdown or lease_lost.
+    ``started``: when it was claimed; ``handler_started``: when its handler's child started.
     """
 
     job: dict[str, Any]
     started: float
-    deadline: float
+    handler_started: float | None = None
     child: Child | None = None
     state: AttemptState = AttemptState.RUNNING
     reason: str | None = None
-    outcome: tuple[str, Any] | None = None
+    outcome: Outcome | None = None
     exit_code: int | None = None
     pipe_open: bool = True
     kill_at: float | None = None
@@ -50,8 +54,7 @@ class RunningJob:
     cleanup: Child | None = None
     cleanup_deadline: float | None = None
     pending_signal: int | None = None
-    error_kind: str = "error"
-    promotions: list[tuple[int, str]] = field(default_factory=list)
+    promotions: list[MayPromote] = field(default_factory=list)
     #: The ``logs`` entry of the ended attempt, written with its outcome (one write, not two).
     attempt_log: str | None = None
     #: The memory limit of the job's tree in bytes (None: not watched), its largest sampled
@@ -59,6 +62,17 @@ class RunningJob:
     memory_limit: int | None = None
     peak_rss: int = 0
     usage: Usage | None = None
+    #: The job's time limit in seconds (see :func:`~sccli.service.config.job_timeout_seconds`).
+    time_limit: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.time_limit = job_timeout_seconds(self.job)
+
+    @property
+    def deadline(self) -> float:
+        """When the attempt runs out of time (monotonic): its limit counts from the handler's
+        start, not from a fork queued behind the template's start-up (from the claim until then)."""
+        return (self.handler_started if self.handler_started is not None else self.started) + self.time_limit
 
     @property
     def job_id(self) -> str:
@@ -78,7 +92,8 @@ class RunningJob:
         return self.state in (AttemptState.RUNNING, AttemptState.STOPPING)
 
     def take_messages(self) -> None:
-        """Read every message waiting on the child's pipe (never blocks)."""
+        """Read every message waiting on the child's pipe (never blocks). A message that is not
+        one a child sends fails the attempt and closes the pipe: the child is not to be trusted."""
         if self.child is None:
             return
         conn = self.child.conn
@@ -87,27 +102,30 @@ class RunningJob:
                 # select(), not conn.poll(): that builds a whole selector for each look
                 if not select.select([conn], [], [], 0)[0]:
                     return
-                message = conn.recv()
-            except (EOFError, OSError):
+                message = _read_message(conn)
+            except (EOFError, OSError, ProtocolError) as exc:
+                if isinstance(exc, ProtocolError):
+                    self.outcome = Failure(f"the handler's process garbled its channel to the service: {exc}")
                 self.pipe_open = False
                 conn.close()
                 return
-            if message[0] == "progress":
-                self.progress = (message[1], message[2])
-                self.progress_dirty = True
-            elif message[0] == "may_promote":
-                self.promotions.append((message[1], message[2]))
-            elif message[0] in ("result", "error"):
-                self.outcome = (message[0], message[1])
-                if message[0] == "error" and len(message) > 2:
-                    self.error_kind = str(message[2])
+            self._take(message)
+
+    def _take(self, message: Progress | MayPromote | Outcome) -> None:
+        if isinstance(message, Progress):
+            self.progress = (message.percentage, message.message)
+            self.progress_dirty = True
+        elif isinstance(message, MayPromote):
+            self.promotions.append(message)
+        else:
+            self.outcome = message
 
     def answer_promotion(self, number: int, allowed: bool) -> None:
         """Tell the child whether it may put its output in place (it may have ended meanwhile)."""
         if self.child is None or not self.pipe_open:
             return
         try:
-            self.child.conn.send(("promote", number, allowed))
+            self.child.conn.send_bytes(protocol.encode(protocol.Promote(number, allowed)))
         except OSError:
             pass
 
@@ -120,6 +138,12 @@ class RunningJob:
     def may_promote(self) -> bool:
         """Still ours and still working: a stopped or re-queued attempt never promotes."""
         return self.state == AttemptState.RUNNING and not self.lease_lost
+
+
+def _read_message(conn: Connection) -> Progress | MayPromote | Outcome:
+    """The next message from a child (ProtocolError when it is not one a child sends)."""
+    message: Progress | MayPromote | Outcome = protocol.receive(conn, protocol.Channel.FROM_CHILD)
+    return message
 
 
 def promotion_check(queue: Any, job_id: str, token: str) -> bool:
@@ -172,11 +196,11 @@ def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str
 def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     """The error kind and message of an attempt that did not complete."""
     if rj.reason == "timeout":
-        return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+        return "timeout", f"timed out after {elapsed:.1f}s (limit {rj.time_limit:.0f}s); process group killed"
     if rj.reason == "memory" and rj.memory_limit is not None:
         return "memory", memory_message(rj.peak_rss, rj.memory_limit, rj.job_type)
-    if rj.outcome is not None:
-        return rj.error_kind, str(rj.outcome[1])
+    if isinstance(rj.outcome, Failure):
+        return rj.outcome.kind, rj.outcome.text
     return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
 
 
@@ -187,7 +211,7 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
     outcome = what if what in OUTCOME_STATES else "fail"
     kind, error = failure_of(rj, elapsed) if outcome == "fail" else ("", "")
     reason = "service draining" if rj.reason == "drain" else "service stopped"
-    result = (rj.outcome[1] if rj.outcome else {}) if outcome == "complete" else {}
+    result = (rj.outcome.result if isinstance(rj.outcome, Result) else {}) if outcome == "complete" else {}
 
     def write(q: Any) -> Any:
         if outcome == "complete":

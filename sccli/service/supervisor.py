@@ -16,11 +16,12 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
-from sccli.service import procs
+from sccli.errors import EXIT_INTERNAL
+from sccli.service import procs, protocol
 from sccli.service.changes import watch_changes
-from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
+from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
-from sccli.service.launcher import Child, Launcher, kill_group
+from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
 from sccli.service.resources import MemoryWatch, Usage
@@ -94,7 +95,7 @@ class Supervisor(StoreDuties):
                     log.critical("the store thread died; stopping every job and exiting")
                     for rj in self.jobs.values():
                         self._signal(rj, signal.SIGKILL)
-                    return 70
+                    return EXIT_INTERNAL
             return self._shut_down()
         finally:
             self.launcher.stop()
@@ -156,10 +157,12 @@ class Supervisor(StoreDuties):
             rj.take_messages()
         self._serve_promotions()
         for event in self.launcher.events():
-            if event[0] == "exited":
-                self._on_exit(*event[1:])
+            if isinstance(event, protocol.Exited):
+                self._on_exit(event.pid, event.code, event.last_lines, event.usage)
+            elif isinstance(event, TemplateLost):
+                self._on_template_lost()
             else:
-                self._on_started(*event)
+                self._on_started(event)
         self._take_results()
         self._enforce(time.monotonic())
         self._schedule(time.monotonic())
@@ -257,47 +260,44 @@ class Supervisor(StoreDuties):
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
-        now = time.monotonic()
-        rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job),
+        rj = RunningJob(job=job, started=time.monotonic(),
                         memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
         self.by_request[self.launcher.request(request)] = rj
 
-    def _on_started(self, kind: str, request_id: int, child_or_error: Child | str) -> None:
-        rj = self.by_request.pop(request_id, None)
+    def _on_started(self, event: Launched | protocol.StartFailed) -> None:
+        rj = self.by_request.pop(event.request_id, None)
         if rj is None:
             return
-        if isinstance(child_or_error, str):
-            log.error("job %s: could not start a child: %s", rj.job_id, child_or_error, extra={"job_id": rj.job_id})
+        if isinstance(event, protocol.StartFailed):
+            log.error("job %s: could not start a child: %s", rj.job_id, event.text, extra={"job_id": rj.job_id})
             if rj.state == AttemptState.CLEANING:
                 self._cleanup_ended(rj)
             else:
-                rj.outcome = ("error", f"could not start a child process: {child_or_error}")
+                rj.outcome = protocol.Failure(f"could not start a child process: {event.text}")
                 self._record(rj, "fail")
             return
-        child = child_or_error
+        child = event.child
         self.by_pid[child.pid] = rj
         if rj.state == AttemptState.CLEANING:
             rj.cleanup = child
             return
-        rj.child = child
-        # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
-        rj.deadline = time.monotonic() + job_timeout_seconds(rj.job)
+        rj.child, rj.handler_started = child, time.monotonic()  # starts the clock of rj.deadline
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
         log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
+    def _on_template_lost(self) -> None:  # and its children with it (their starts failed separately)
+        for rj in list(self.jobs.values()):
+            if rj.child is not None and rj.alive:
+                self._handler_ended(rj, None)
+            elif rj.state == AttemptState.CLEANING and rj.cleanup is not None:
+                self._cleanup_ended(rj)
+
     def _on_exit(self, pid: int, code: int | None, last_lines: str = "", usage: Usage | None = None) -> None:
-        if pid == -1:  # the template died, and its children with it (their starts failed separately)
-            for rj in list(self.jobs.values()):
-                if rj.child is not None and rj.alive:
-                    self._handler_ended(rj, None)
-                elif rj.state == AttemptState.CLEANING and rj.cleanup is not None:
-                    self._cleanup_ended(rj)
-            return
         if pid not in self.by_pid:
             return
         rj = self.by_pid.pop(pid)
@@ -322,7 +322,7 @@ class Supervisor(StoreDuties):
             log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
                         rj.job_id, extra={"job_id": rj.job_id})
             self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
-        elif rj.outcome is not None and rj.outcome[0] == "result":
+        elif isinstance(rj.outcome, protocol.Result):
             self._record(rj, "complete")
         elif rj.reason in ("drain", "shutdown"):
             self._record(rj, "release")
@@ -354,7 +354,7 @@ class Supervisor(StoreDuties):
         by its lease token succeeded in the store (a lost lease stops the job)."""
         for rj in self.jobs.values():
             while rj.promotions:
-                number, final = rj.promotions.pop(0)
+                number, final = rj.promotions[0].number, rj.promotions.pop(0).path
                 if not rj.may_promote:
                     rj.answer_promotion(number, False)
                     continue

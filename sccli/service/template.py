@@ -7,14 +7,11 @@ modules and does nothing else, because a process that forks pays a page fault fo
 writes afterwards; the template keeps the rest. The service
 (:class:`sccli.service.launcher.Launcher`) talks to the template over a ``SOCK_SEQPACKET`` socket:
 
-- request: a pickled ``(header, settings, payload)`` with one file descriptor attached, the
-  child's end of the job's duplex socket; ``header`` is ``{"id", "job_type", "log_path",
-  "log_cap"}``, ``settings`` the pickled settings (None: the last ones sent still hold),
-  ``payload`` the pickled request for the child (``{"kind": "run"|"cleanup", "job", ...}``); the
-  template passes both pickles on to the forker unread;
-- replies: ``("started", id, pid)``, ``("failed", id, text)`` and, when a child ends and its
-  output is in its log, ``("exited", pid, exit_code, last_lines, usage)`` (negative: killed by
-  that signal; ``usage``: what the forker's reap measured, None when the forker did not reap it).
+the messages of :mod:`sccli.service.protocol`: a :class:`~sccli.service.protocol.StartRequest`
+with one file descriptor attached, the child's end of the job's duplex socket (its pickled
+settings and payload are passed on to the forker unread); replies
+:class:`~sccli.service.protocol.Started`, :class:`~sccli.service.protocol.StartFailed` and,
+when a child ends and its output is in its log, :class:`~sccli.service.protocol.Exited`.
 
 Containment (Linux): the template is a child subreaper, so a job's orphans (``setsid``, double
 fork) re-parent to the job's child or to the template, never to init. When a child ends without
@@ -29,7 +26,6 @@ Each child's stdout and stderr are a pipe read here into its job log through a
 from __future__ import annotations
 
 import os
-import pickle
 import selectors
 import signal
 import socket
@@ -37,10 +33,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sccli.service import procs
+from sccli.service import procs, protocol
 from sccli.service.joblog import LogPump
+from sccli.service.protocol import Ended, Exited, Forked, ForkRequest, ProtocolError, Started, StartFailed, StartRequest
 
-MAX_MESSAGE = 1 << 20
 #: Exit code of a child that ended normally after killing every process it had started.
 CONTAINED = 0
 
@@ -65,9 +61,9 @@ class Template:
         self.wake_r, self.wake_w = os.pipe()
         self.selector = selectors.DefaultSelector()
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: Started | StartFailed | Exited) -> None:
         try:
-            self.sock.send(pickle.dumps(message))
+            self.sock.send(protocol.encode(message))
         except OSError:  # the service is gone: nothing of its jobs may outlive it
             self.stopping = True
             self._shut_down()
@@ -87,7 +83,7 @@ class Template:
                     elif key.fileobj is self.forker_sock:
                         self._from_forker()
                     elif key.fd == self.wake_r:
-                        _drain(self.wake_r)
+                        procs.drain(self.wake_r)
                     else:
                         self._pump(key.fd)
                     if self.stopping:
@@ -113,10 +109,7 @@ class Template:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
-            try:
-                self._become_forker(theirs)
-            finally:
-                os._exit(70)
+            procs.exit_after(lambda: self._become_forker(theirs))
         theirs.close()
         self.forker_sock, self.forker_pid, self.forker_fresh = ours, pid, True
         self.selector.register(ours, selectors.EVENT_READ)
@@ -163,52 +156,63 @@ class Template:
         if not data:
             self._forker_gone()
             return
-        message = pickle.loads(data)
-        if message[0] == "ended":
-            if message[1] in self.pumps:
-                self.ended.append((message[1], message[2]))
-                self.usage[message[1]] = message[3]
-        elif message[0] == "forked":
-            self._forked(message[1], message[2])
+        try:
+            message = protocol.decode(protocol.Channel.FROM_FORKER, data)
+        except ProtocolError as exc:  # never from our own forker: treat it as lost (it is restarted)
+            sys.stderr.write(f"sc service template: {exc}\n")
+            self._forker_gone()
+            return
+        if isinstance(message, Ended):
+            if message.pid in self.pumps:
+                self.ended.append((message.pid, message.code))
+                self.usage[message.pid] = message.usage
+        elif isinstance(message, Forked):
+            self._forked(message.request_id, message.pid)
         else:
-            self._not_forked(message[1], message[2])
+            self._not_forked(message.request_id, message.text)
 
     # -- children ---------------------------------------------------------------------------
     def _receive(self) -> bool:
-        message, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 1)
+        message, fds, _flags, _addr = socket.recv_fds(self.sock, protocol.MAX_MESSAGE, 1)
         if not message:
             return False
-        header, settings, payload = pickle.loads(message)
+        try:
+            request = protocol.decode(protocol.Channel.TO_TEMPLATE, message)
+        except ProtocolError:  # never from our own service: it is not one, stop
+            for fd in fds:
+                os.close(fd)
+            return False
         if not fds:
-            self._send(("failed", header.get("id"), "no socket passed with the request"))
+            self._send(StartFailed(request.request_id, "no socket passed with the request"))
             return True
-        self._fork(header, settings, payload, fds[0])
+        self._fork(request, fds[0])
         return True
 
-    def _fork(self, header: dict[str, Any], settings: bytes | None, payload: bytes, fd: int) -> None:
+    def _fork(self, request: StartRequest, fd: int) -> None:
         """Hand the request to the forker with the job's socket and a new log pipe."""
-        request_id = int(header["id"])
+        request_id, settings = request.request_id, request.settings
         try:
             if self.forker_sock is None:
                 self._start_forker()
             assert self.forker_sock is not None
-            pump = LogPump(Path(header["log_path"]), header["log_cap"])
+            pump = LogPump(Path(request.log_path), request.log_cap)
             out_r, out_w = os.pipe()
         except OSError as exc:
             os.close(fd)
-            self._send(("failed", request_id, f"cannot start a child: {exc}"))
+            self._send(StartFailed(request_id, f"cannot start a child: {exc}"))
             return
         try:
             if settings is not None:
                 self.settings = settings
             elif self.forker_fresh:  # a new forker holds no settings yet
                 settings = self.settings
-            socket.send_fds(self.forker_sock, [pickle.dumps((request_id, header["job_type"], settings, payload))], [fd, out_w])
+            fork = ForkRequest(request_id, request.job_type, settings, request.payload)
+            socket.send_fds(self.forker_sock, [protocol.encode(fork)], [fd, out_w])
             self.forker_fresh = False
         except OSError as exc:
             os.close(out_r)
             pump.finish()
-            self._send(("failed", request_id, f"cannot reach the forker process: {exc}"))
+            self._send(StartFailed(request_id, f"cannot reach the forker process: {exc}"))
         else:
             self.forking[request_id] = (out_r, pump)
         finally:
@@ -221,13 +225,13 @@ class Template:
         self.pumps[pid] = (out_r, pump)
         self.by_fd[out_r] = pid
         self.selector.register(out_r, selectors.EVENT_READ)
-        self._send(("started", request_id, pid))
+        self._send(Started(request_id, pid))
 
     def _not_forked(self, request_id: int, text: str) -> None:
         out_r, pump = self.forking.pop(request_id)
         os.close(out_r)
         pump.finish()
-        self._send(("failed", request_id, text))
+        self._send(StartFailed(request_id, text))
 
     def _pump(self, read_end: int) -> None:
         pid = self.by_fd.get(read_end)
@@ -284,15 +288,7 @@ class Template:
         pump.finish()
         usage = self.usage.pop(pid, None)
         if code is not None:
-            self._send(("exited", pid, code, pump.summary(), usage))
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
+            self._send(Exited(pid, code, pump.summary(), usage))
 
 
 def serve(sock: socket.socket, preload: list[str]) -> None:
