@@ -136,6 +136,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SC_DB_URL": f"sqlite:///{Path(tmp) / 'cli.db'}", "XDG_DATA_HOME": tmp, "NO_COLOR": "1"}
         env.pop("MONGO_URL", None)
+        # A user's sc writes its .pyc files; without them every edited module is compiled at each start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         job, dataset = seed(env)
         if args.jobs:
             fill_jobs(env, args.jobs)
