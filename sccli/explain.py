@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import iso, utcnow
-from sccli.domain import JobStatus, is_live_service, job_type_config
-from sccli.service.config import job_timeout_seconds
+from sccli.domain import JobStatus, is_live_service, job_timeout_seconds, job_type_config
 from sccli.store.base import JobQuery, Store
 
 
