@@ -65,6 +65,10 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
+    #: Past its timeout, a job of these types runs on while its progress moves (stopped after this
+    #: many minutes without any).
+    stall_minutes_by_type: dict[Text, Annotated[float, Meta(gt=0, le=7 * DAY / 60)]] = field(default_factory=dict)
+    conversion_workers: Annotated[int, Meta(ge=0, le=256)] = 0  # threads a conversion zips with; 0: every core
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
     converters: dict[Text, Command] = field(default_factory=dict)

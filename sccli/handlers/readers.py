@@ -284,10 +284,33 @@ def open_netcdf(path: Path, options: dict[str, Any]) -> Volume:
 
 
 def open_npy(path: Path) -> Volume:
-    """A NumPy ``.npy`` array, memory-mapped."""
+    """A NumPy ``.npy`` array, read slab by slab with plain reads (a memory map would keep every
+    page it touched resident: the process's memory would grow to the file's size)."""
     np = need("numpy")
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, EOFError) as exc:
         raise PermanentError(f"{path.name} is not a readable .npy array: {exc}") from None
-    return Volume(tuple(data.shape), data.dtype, 1, lambda a, b: np.ascontiguousarray(data[a:b]), [path], {"format": "npy"})
+    if data.ndim == 0 or not data.flags.c_contiguous:  # Fortran order: rows are not contiguous in the file
+        return Volume(tuple(data.shape), data.dtype, 1, lambda a, b: np.ascontiguousarray(data[a:b]), [path], {"format": "npy"})
+    return _npy_rows(np, path, int(data.offset), tuple(data.shape), data.dtype)
+
+
+def _npy_rows(np: Any, path: Path, offset: int, shape: tuple[int, ...], dtype: Any) -> Volume:
+    """The rows of a C-order array stored from ``offset``, each slab read into a fresh buffer."""
+    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+
+    def read_rows(a: int, b: int) -> Any:
+        out = np.empty((b - a, *shape[1:]), dtype=dtype)
+        view = memoryview(out).cast("B")
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(offset + a * row_bytes)
+            done = 0
+            while done < len(view):
+                got = fh.readinto(view[done:])
+                if not got:
+                    raise PermanentError(f"{path.name} is shorter than its header says ({shape} {dtype})")
+                done += got
+        return out
+
+    return Volume(shape, dtype, 1, read_rows, [path], {"format": "npy"})
