@@ -74,7 +74,8 @@ def _compress_block(fd: int, header: tuple[int, ...], raw_bytes: int, level: int
     if flags & COMPRESSION_MASK == ZIP:
         block = zlib.decompress(block)
     elif flags & COMPRESSION_MASK != 0:
-        raise ValueError(f"block at {offset} has compression flags {flags & COMPRESSION_MASK:#x} (only raw and zip are handled)")
+        kind = flags & COMPRESSION_MASK
+        raise ValueError(f"block at {offset} has compression flags {kind:#x} (only raw and zip are handled)")
     if len(block) != raw_bytes:
         raise ValueError(f"block at {offset} holds {len(block)} bytes, expected {raw_bytes}")
     return zlib.compress(block, level)
@@ -91,23 +92,26 @@ def _ordered(pool: ThreadPoolExecutor, window: int, tasks: Iterator[Callable[[],
         yield pending.popleft().result()
 
 
-def compress_file(path: Path, layout: BlockLayout, pool: ThreadPoolExecutor, window: int, level: int = -1) -> tuple[int, int]:
+def compress_file(
+    path: Path, layout: BlockLayout, pool: ThreadPoolExecutor, window: int, level: int = -1
+) -> tuple[int, int]:
     """Zip every block of one data file into ``<path>.sczip`` and put it in place of ``path``;
     return (bytes before, bytes after)."""
     tmp = path.with_name(path.name + ".sczip")
     fd = os.open(path, os.O_RDONLY)
     try:
         headers = _read_headers(fd, layout)
-        tasks = (
-            (lambda h=h, n=n: _compress_block(fd, h, n, level)) for h, n in zip(headers, layout.block_bytes, strict=True)
-        )
+        pairs = zip(headers, layout.block_bytes, strict=True)
+        tasks = ((lambda h=h, n=n: _compress_block(fd, h, n, level)) for h, n in pairs)
         new_headers = bytearray(layout.header_bytes)  # the file header stays all zeros
         offset = layout.header_bytes
         with open(tmp, "wb") as out:
             out.seek(offset)
             for i, (header, block) in enumerate(zip(headers, _ordered(pool, window, tasks), strict=True)):
                 flags = (header[5] & ~COMPRESSION_MASK) | ZIP
-                _HEADER.pack_into(new_headers, FILE_HEADER + i * BLOCK_HEADER, 0, 0, offset & 0xFFFFFFFF, offset >> 32, len(block), flags, 0, 0, 0, 0)
+                place = FILE_HEADER + i * BLOCK_HEADER
+                low, high = offset & 0xFFFFFFFF, offset >> 32
+                _HEADER.pack_into(new_headers, place, 0, 0, low, high, len(block), flags, 0, 0, 0, 0)
                 out.write(block)
                 offset += len(block)
             out.seek(0)
@@ -123,7 +127,12 @@ def compress_file(path: Path, layout: BlockLayout, pool: ThreadPoolExecutor, win
 
 
 def compress_files(
-    files: list[Path], layout: BlockLayout, *, workers: int, level: int = -1, on_file: Callable[[int, int], None] | None = None
+    files: list[Path],
+    layout: BlockLayout,
+    *,
+    workers: int,
+    level: int = -1,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Zip the blocks of every data file in ``files`` (missing ones are skipped: an IDX has no
     file for a range without data) with ``workers`` threads; return total bytes before and after."""

@@ -292,7 +292,8 @@ def open_npy(path: Path) -> Volume:
     except (ValueError, EOFError) as exc:
         raise PermanentError(f"{path.name} is not a readable .npy array: {exc}") from None
     if data.ndim == 0 or not data.flags.c_contiguous:  # Fortran order: rows are not contiguous in the file
-        return Volume(tuple(data.shape), data.dtype, 1, lambda a, b: np.ascontiguousarray(data[a:b]), [path], {"format": "npy"})
+        rows = lambda a, b: np.ascontiguousarray(data[a:b])  # noqa: E731
+        return Volume(tuple(data.shape), data.dtype, 1, rows, [path], {"format": "npy"})
     return _npy_rows(np, path, int(data.offset), tuple(data.shape), data.dtype)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -30,11 +31,16 @@ class RunningJob:
     ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
     handler's cleanup runs) → recorded (its outcome is queued as a durable write).
     ``reason``: why it was stopped: timeout, cancel, drain, shutdown or lease_lost.
+    ``stall_seconds``: the type's ``stall_minutes``: past its time limit, the attempt runs on
+    while its progress moves (see :attr:`deadline`).
     """
 
     job: dict[str, Any]
     started: float
-    deadline: float
+    stall_seconds: float | None = None
+    #: When the time limit started counting (the handler's start) and when progress last moved.
+    clock_from: float = 0.0
+    moved_at: float = 0.0
     child: Child | None = None
     state: AttemptState = AttemptState.RUNNING
     reason: str | None = None
@@ -54,6 +60,25 @@ class RunningJob:
     promotions: list[tuple[int, str]] = field(default_factory=list)
     #: The ``logs`` entry of the ended attempt, written with its outcome (one write, not two).
     attempt_log: str | None = None
+
+    def __post_init__(self) -> None:
+        self.start_clock(self.started)
+
+    def start_clock(self, now: float) -> None:
+        """Count the time limit (and the time without progress) from ``now``."""
+        self.clock_from = self.moved_at = now
+
+    @property
+    def limit(self) -> float:
+        return job_timeout_seconds(self.job)
+
+    @property
+    def deadline(self) -> float:
+        """When the attempt is stopped (the one place this is computed): its time limit after the
+        handler started; for a type with ``stall_minutes``, later while its progress keeps moving,
+        until it has not moved for that long."""
+        hard = self.clock_from + self.limit
+        return hard if self.stall_seconds is None else max(hard, self.moved_at + self.stall_seconds)
 
     @property
     def job_id(self) -> str:
@@ -88,6 +113,8 @@ class RunningJob:
                 conn.close()
                 return
             if message[0] == "progress":
+                if (message[1], message[2]) != self.progress:
+                    self.moved_at = time.monotonic()
                 self.progress = (message[1], message[2])
                 self.progress_dirty = True
             elif message[0] == "may_promote":
@@ -153,7 +180,10 @@ def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], a
 def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     """The error kind and message of an attempt that did not complete."""
     if rj.reason == "timeout":
-        return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+        limit = f"limit {rj.limit:.0f}s"
+        if rj.deadline > rj.clock_from + rj.limit:  # it ran on past its limit while progress moved
+            limit += f", then no progress for {rj.stall_seconds:.0f}s (stall_minutes)"
+        return "timeout", f"timed out after {elapsed:.1f}s ({limit}); process group killed"
     if rj.outcome is not None:
         return rj.error_kind, str(rj.outcome[1])
     return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"

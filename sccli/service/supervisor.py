@@ -17,7 +17,7 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
 from sccli.service.changes import watch_changes
-from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
+from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, outcome_write, promotion_check
@@ -237,7 +237,8 @@ class Supervisor(StoreDuties):
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
         now = time.monotonic()
-        rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job))
+        stall = self.settings.stall_minutes_by_type.get(str(job.get("job_type")))
+        rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0)
         self.jobs[rj.job_id] = rj
         self.by_request[self.launcher.request(request)] = rj
 
@@ -260,7 +261,7 @@ class Supervisor(StoreDuties):
             return
         rj.child = child
         # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
-        rj.deadline = time.monotonic() + job_timeout_seconds(rj.job)
+        rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
         log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})

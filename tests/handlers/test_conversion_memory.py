@@ -25,7 +25,8 @@ MB = 1024 * 1024
 
 
 def raw_idx(path: Path, data, *, blocksperfile: int):
-    db = ov.CreateIdx(url=str(path), dims=list(reversed(data.shape)), fields=[ov.Field("data", data.dtype.name)], blocksperfile=blocksperfile)
+    fields = [ov.Field("data", data.dtype.name)]
+    db = ov.CreateIdx(url=str(path), dims=list(reversed(data.shape)), fields=fields, blocksperfile=blocksperfile)
     for start in range(0, data.shape[0], 7):  # slabs that cut through blocks, as the handler writes
         stop = min(data.shape[0], start + 7)
         db.write(data[start:stop], logic_box=([0, 0, start], [data.shape[2], data.shape[1], stop]))
@@ -56,7 +57,8 @@ def test_a_large_volume_is_split_into_data_files(jobs, monkeypatch: pytest.Monke
     assert "(blocksperfile)\n2\n" in text and "default_compression(zip)" in text
     assert len(list((jobs.output_dir / "visus").iterdir())) >= 4
     assert np.array_equal(ov.LoadDataset(str(jobs.output_dir / "visus.idx")).read(), data)
-    assert result["data_sha256"] == idx_checksum(jobs.output_dir / "visus.idx") == hashlib.sha256(data.tobytes()).hexdigest()
+    expected = hashlib.sha256(data.tobytes()).hexdigest()
+    assert result["data_sha256"] == idx_checksum(jobs.output_dir / "visus.idx") == expected
     assert any("zipped" in (message or "") for _, message in jobs.progress)
 
 
@@ -78,7 +80,8 @@ from sccli.settings import Settings
 settings = Settings(**json.loads(sys.argv[1]))
 job = {"job_id": "memory-test", "dataset_uuid": sys.argv[2], "job_type": "dataset_conversion",
        "parameters": {"sensor_type": "NUMPY"}}
-result = resolve_handler("dataset_conversion", settings)(JobContext(job=job, settings=settings, log=logging.getLogger("t")))
+context = JobContext(job=job, settings=settings, log=logging.getLogger("t"))
+result = resolve_handler("dataset_conversion", settings)(context)
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({"result": result, "peak_mb": int(status["VmHWM"].split()[0]) // 1024}))
 """
@@ -101,7 +104,8 @@ def write_npy(path: Path, megabytes: int) -> str:
 
 def convert_in_child(settings: Settings, dataset: str) -> tuple[dict, int]:
     """Convert in a fresh process; its result and its peak RSS in MB."""
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(settings.to_dict()), dataset], capture_output=True, check=False)
+    command = [sys.executable, "-c", CHILD, json.dumps(settings.to_dict()), dataset]
+    done = subprocess.run(command, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.decode().strip().splitlines()[-1])
     return report["result"], report["peak_mb"]
