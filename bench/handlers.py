@@ -178,13 +178,20 @@ class Case:
         self.name, self.tool, self.nbytes = name, tool, nbytes
         self.ours: list[tuple[float, float]] = []
         self.native: list[tuple[float, float]] = []
+        self.handler: list[float] = []
 
-    def round(self, number: int, ours: Callable[[], tuple[float, float]], native: Callable[[], tuple[float, float]]) -> None:
-        order = [("ours", ours), ("native", native)] if number % 2 == 0 else [("native", native), ("ours", ours)]
-        for which, action in order:
-            getattr(self, which).append(action())
+    def round(self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]], native: Callable[[], tuple[float, float]]) -> None:
+        """One run of each (the order alternates per round); the job's handler time is printed too."""
+        def run_ours() -> None:
+            wall, peak, job = ours()
+            self.ours.append((wall, peak))
+            self.handler.append(float((job.get("result") or {}).get("duration_seconds") or 0.0))
+
+        order = [run_ours, lambda: self.native.append(native())]
+        for action in order if number % 2 == 0 else reversed(order):
+            action()
         (t_o, m_o), (t_n, m_n) = self.ours[-1], self.native[-1]
-        print(f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, {m_o:6.0f} MB)   {self.tool} "
+        print(f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler {self.handler[-1]:6.2f}s, {m_o:6.0f} MB)   {self.tool} "
               f"{self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, {m_n:6.0f} MB)   ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
               flush=True)
 
@@ -194,9 +201,10 @@ class Case:
     def summary(self) -> None:
         t_o, t_n = (statistics.median(t for t, _ in runs) for runs in (self.ours, self.native))
         ratios = sorted(n[0] / o[0] for o, n in zip(self.ours, self.native, strict=True))
+        handler = statistics.median(self.handler)
         print(f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak {max(m for _, m in self.ours):6.0f} MB | {self.tool:<18} "
               f"{self.mbps(t_n):7.1f} MB/s, peak {max(m for _, m in self.native):6.0f} MB | median ratio {t_n / t_o:4.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x", flush=True)
 
 
 def reset(*paths: Path) -> None:
@@ -215,9 +223,9 @@ def bench_archives(service: Service, work: Path, total_mb: int, rounds: int) -> 
     ours_archive, native_archive = out / f"{dataset}.tar.zst", work / "native.tar.zst"
     compress = Case(f"compress tar.zst {total_mb} MB", "tar --zstd -c", nbytes)
     for number in range(rounds):
-        def ours() -> tuple[float, float]:
+        def ours() -> tuple[float, float, dict[str, Any]]:
             reset(ours_archive, out / f"{dataset}.tar.zst.manifest.json")
-            return service.run(dataset, "data_compression")[:2]
+            return service.run(dataset, "data_compression")
 
         def native() -> tuple[float, float]:
             reset(native_archive)
@@ -242,9 +250,9 @@ def bench_extraction(service: Service, work: Path, dataset: str, archive: Path, 
     case = Case(f"extract {archive.name.split('.', 1)[1]} {nbytes // MB} MB", " ".join(native_cmd[:2]), nbytes)
     dest, native_dest = service.dirs["out_data_dir"] / "extracted", work / "native-extracted"
 
-    def ours() -> tuple[float, float]:
+    def ours() -> tuple[float, float, dict[str, Any]]:
         reset(dest)
-        return service.run(dataset, "file_extraction", archive_path=str(archive), destination=str(dest))[:2]
+        return service.run(dataset, "file_extraction", archive_path=str(archive), destination=str(dest))
 
     def native() -> tuple[float, float]:
         reset(native_dest)
@@ -265,9 +273,9 @@ def bench_conversion(service: Service, work: Path, total_mb: int, rounds: int) -
     out, direct = service.dirs["out_data_dir"] / dataset, work / "direct"
     case = Case(f"convert TIFF stack {total_mb} MB", "OpenVisus direct", nbytes)
     for number in range(rounds):
-        def ours() -> tuple[float, float]:
+        def ours() -> tuple[float, float, dict[str, Any]]:
             reset(out)
-            return service.run(dataset, "dataset_conversion", sensor_type="TIFF")[:2]
+            return service.run(dataset, "dataset_conversion", sensor_type="TIFF")
 
         def native() -> tuple[float, float]:
             reset(direct)

@@ -165,6 +165,9 @@ def open_tiff(files: list[Path]) -> Volume:
 
     shape, dtype, rgb = page_info(files[0])
     if len(files) == 1:
+        paged = open_paged_tiff(files[0], open_tiff_file)
+        if paged is not None:
+            return paged
         data = read_file(files[0])
         return Volume(tuple(data.shape), data.dtype, _components(data.shape, rgb), lambda a, b: data[a:b], files, {"format": "tiff"})
     first = read_file(files[0])
@@ -178,6 +181,28 @@ def open_tiff(files: list[Path]) -> Volume:
 
     full = (len(files), *first.shape)
     return Volume(full, first.dtype, _components(full, rgb), read_stack, files, {"format": "tiff stack", "files": len(files)})
+
+
+def open_paged_tiff(path: Path, open_file: Callable[[Path], Any]) -> Volume | None:
+    """A multi-page TIFF of one grey page per slice, read page by page (a slab never loads the
+    whole file); None for any other layout (read whole)."""
+    with open_file(path) as tif:
+        series = tif.series[0] if tif.series else None
+        if series is None or series.axes[-2:] != "YX" or len(series.shape) != 3:
+            return None
+        if series.shape[0] < 2 or len(series.pages) != series.shape[0]:
+            return None
+        shape, dtype = tuple(series.shape), series.dtype
+
+    def read_pages(a: int, b: int) -> Any:
+        with open_file(path) as tif:
+            try:
+                data = tif.asarray(key=range(a, b), series=0)
+            except (ValueError, IndexError, KeyError) as exc:
+                raise unreadable(path, "TIFF", exc) from None
+        return data.reshape((b - a, *shape[1:]))
+
+    return Volume(shape, dtype, 1, read_pages, [path], {"format": "tiff", "pages": shape[0]})
 
 
 def _largest_dataset(h5: Any) -> str | None:

@@ -128,3 +128,22 @@ def test_peak_rss_does_not_grow_with_the_dataset(settings: Settings) -> None:
     # 8x the data, not 8x the memory: at most the slabs in flight differ (the small input is one slab)
     assert peaks[512] <= peaks[64] + 1.25 * idx_module.SLAB_BYTES / MB, peaks
     assert peaks[512] <= 400, peaks
+
+
+def test_a_multi_page_tiff_is_read_page_by_page(jobs, monkeypatch: pytest.MonkeyPatch) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    monkeypatch.setattr(idx_module, "SLAB_BYTES", 3 * 40 * 50 * 2)  # three pages a slab
+    data = (np.arange(11 * 40 * 50) % 3001).astype(np.uint16).reshape(11, 40, 50)
+    jobs.input_dir.mkdir()
+    tifffile.imwrite(jobs.input_dir / "stack.tif", data)  # one file, one page per slice
+    from sccli.handlers.readers import open_volume
+
+    volume = open_volume("tiff", jobs.input_dir, {}, "TIFF")
+    assert volume.details.get("pages") == 11 and volume.shape == (11, 40, 50)
+    reads = []
+    original = volume.read_slab
+    volume.read_slab = lambda a, b: reads.append((a, b)) or original(a, b)
+    assert np.array_equal(np.concatenate([slab for _, slab in volume.slabs(idx_module.SLAB_BYTES)]), data)
+    assert reads == [(0, 3), (3, 6), (6, 9), (9, 11)]
+    jobs.run("dataset_conversion", sensor_type="TIFF", conversion_params={"verify": "full"})
+    assert np.array_equal(ov.LoadDataset(str(jobs.output_dir / "visus.idx")).read(), data)
