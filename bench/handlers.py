@@ -307,6 +307,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, metavar="MB", help="only: convert one stack of MB megabytes")
     parser.add_argument("--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions")
     parser.add_argument("--conversion-workers", type=int, help="settings.conversion_workers (default: every core)")
+    parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: -1, OpenVisus' own)")
     parser.add_argument("--work", help="work directory (default: a new one under the system's temp dir)")
     args = parser.parse_args()
     for tool in ("tar", "zstd", "unzip"):
@@ -316,6 +317,8 @@ def main() -> None:
     extra: dict[str, Any] = {}
     if args.conversion_workers is not None:
         extra["conversion_workers"] = args.conversion_workers
+    if args.zip_level is not None:
+        extra["conversion_zip_level"] = args.zip_level
     if args.memory_limit_mb:
         extra["memory_limit_mb_by_type"] = {"dataset_conversion": args.memory_limit_mb}
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: {os.cpu_count()} cores, load average {os.getloadavg()}, "

@@ -106,7 +106,7 @@ def convert_builtin(
     ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s)", IDX_NAME,
                  DATA_FILE_BYTES >> 20, -(-volume.nbytes // DATA_FILE_BYTES), workers)
     written = write_volume(volume, partial / IDX_NAME, field_name=field_name, compression=compression, workers=workers,
-                           on_rows=on_rows, on_zip=on_zip)
+                           zip_level=ctx.settings.conversion_zip_level, on_rows=on_rows, on_zip=on_zip)
     ctx.progress(90, f"verifying ({verify})")
     rows = verify_volume(volume, partial / IDX_NAME, full=verify == "full")
     ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)

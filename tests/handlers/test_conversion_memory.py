@@ -147,3 +147,17 @@ def test_a_multi_page_tiff_is_read_page_by_page(jobs, monkeypatch: pytest.Monkey
     assert reads == [(0, 3), (3, 6), (6, 9), (9, 11)]
     jobs.run("dataset_conversion", sensor_type="TIFF", conversion_params={"verify": "full"})
     assert np.array_equal(ov.LoadDataset(str(jobs.output_dir / "visus.idx")).read(), data)
+
+
+def test_the_zip_level_setting_changes_the_bytes_not_the_data(jobs) -> None:
+    data = (np.arange(20 * 64 * 96) % 4093).astype(np.uint16).reshape(20, 64, 96)
+    jobs.input_dir.mkdir()
+    np.save(jobs.input_dir / "cube.npy", data)
+    sizes = {}
+    for level in (1, 9):
+        jobs.settings.conversion_zip_level = level
+        result = jobs.run("dataset_conversion", sensor_type="NUMPY")
+        sizes[level] = sum(p.stat().st_size for p in (jobs.output_dir / "visus").iterdir())
+        assert np.array_equal(ov.LoadDataset(str(jobs.output_dir / "visus.idx")).read(), data)
+        assert result["data_sha256"] == hashlib.sha256(data.tobytes()).hexdigest()
+    assert sizes[1] != sizes[9]
