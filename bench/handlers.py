@@ -49,6 +49,7 @@ class PeakRss:
 
     def __init__(self, pids: Callable[[], list[int]]) -> None:
         self.pids, self.peak, self.stop = pids, 0, threading.Event()
+        self.cpu: dict[int, float] = {}  # the last CPU seconds seen of each process of the tree
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -60,6 +61,8 @@ class PeakRss:
                     root = psutil.Process(pid)
                     for proc in [root, *root.children(recursive=True)]:
                         total += proc.memory_info().rss
+                        times = proc.cpu_times()
+                        self.cpu[proc.pid] = times.user + times.system
                         self.peak = max(self.peak, high_water(proc.pid))
                 except psutil.Error:
                     continue
@@ -69,6 +72,10 @@ class PeakRss:
         self.stop.set()
         self.thread.join()
         return self.peak / MB
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
 
 
 def high_water(pid: int) -> int:
@@ -83,14 +90,17 @@ def high_water(pid: int) -> int:
     return 0
 
 
-def run_native(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Run a tool; its wall time and peak RSS (MB)."""
+def run_native(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
+    """Run a tool; its wall time, peak RSS (MB) and CPU seconds (its own and its children's)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
     sampler = PeakRss(lambda: [proc.pid])
-    if proc.wait() != 0:
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - started, sampler.done()
+    return wall, sampler.done(), usage.ru_utime + usage.ru_stime
 
 
 class Service:
@@ -136,6 +146,7 @@ class Service:
             time.sleep(0.02)
         wall = time.perf_counter() - started
         peak = sampler.done()
+        job["bench_cpu_seconds"] = sampler.cpu_seconds
         if job["status"] != "completed":
             raise SystemExit(f"{job_type} job {job['status']}: {job.get('error')}")
         return wall, peak, job
@@ -176,35 +187,38 @@ class Case:
 
     def __init__(self, name: str, tool: str, nbytes: int) -> None:
         self.name, self.tool, self.nbytes = name, tool, nbytes
-        self.ours: list[tuple[float, float]] = []
-        self.native: list[tuple[float, float]] = []
+        self.ours: list[tuple[float, float, float]] = []
+        self.native: list[tuple[float, float, float]] = []
         self.handler: list[float] = []
 
-    def round(self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]], native: Callable[[], tuple[float, float]]) -> None:
+    def round(self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]], native: Callable[[], tuple[float, float, float]]) -> None:
         """One run of each (the order alternates per round); the job's handler time is printed too."""
         def run_ours() -> None:
             wall, peak, job = ours()
-            self.ours.append((wall, peak))
+            self.ours.append((wall, peak, float(job["bench_cpu_seconds"])))
             self.handler.append(float((job.get("result") or {}).get("duration_seconds") or 0.0))
 
         order = [run_ours, lambda: self.native.append(native())]
         for action in order if number % 2 == 0 else reversed(order):
             action()
-        (t_o, m_o), (t_n, m_n) = self.ours[-1], self.native[-1]
-        print(f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler {self.handler[-1]:6.2f}s, {m_o:6.0f} MB)   {self.tool} "
-              f"{self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, {m_n:6.0f} MB)   ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
+        (t_o, m_o, c_o), (t_n, m_n, c_n) = self.ours[-1], self.native[-1]
+        print(f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler {self.handler[-1]:6.2f}s, cpu {c_o:6.2f}s, "
+              f"{m_o:6.0f} MB)   {self.tool} {self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, cpu {c_n:6.2f}s, {m_n:6.0f} MB)   "
+              f"ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
               flush=True)
 
     def mbps(self, seconds: float) -> float:
         return self.nbytes / 1e6 / seconds
 
     def summary(self) -> None:
-        t_o, t_n = (statistics.median(t for t, _ in runs) for runs in (self.ours, self.native))
+        t_o, t_n = (statistics.median(run[0] for run in runs) for runs in (self.ours, self.native))
+        c_o, c_n = (statistics.median(run[2] for run in runs) for runs in (self.ours, self.native))
         ratios = sorted(n[0] / o[0] for o, n in zip(self.ours, self.native, strict=True))
         handler = statistics.median(self.handler)
-        print(f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak {max(m for _, m in self.ours):6.0f} MB | {self.tool:<18} "
-              f"{self.mbps(t_n):7.1f} MB/s, peak {max(m for _, m in self.native):6.0f} MB | median ratio {t_n / t_o:4.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x", flush=True)
+        print(f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak {max(run[1] for run in self.ours):6.0f} MB | {self.tool:<18} "
+              f"{self.mbps(t_n):7.1f} MB/s, peak {max(run[1] for run in self.native):6.0f} MB | median ratio {t_n / t_o:4.2f}x "
+              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x; "
+              f"CPU s {c_o:.2f} vs {c_n:.2f}", flush=True)
 
 
 def reset(*paths: Path) -> None:
@@ -227,7 +241,7 @@ def bench_archives(service: Service, work: Path, total_mb: int, rounds: int) -> 
             reset(ours_archive, out / f"{dataset}.tar.zst.manifest.json")
             return service.run(dataset, "data_compression")
 
-        def native() -> tuple[float, float]:
+        def native() -> tuple[float, float, float]:
             reset(native_archive)
             return run_native(["tar", "--zstd", "-cf", str(native_archive), "-C", str(source.parent), dataset])
 
@@ -254,7 +268,7 @@ def bench_extraction(service: Service, work: Path, dataset: str, archive: Path, 
         reset(dest)
         return service.run(dataset, "file_extraction", archive_path=str(archive), destination=str(dest))
 
-    def native() -> tuple[float, float]:
+    def native() -> tuple[float, float, float]:
         reset(native_dest)
         native_dest.mkdir()
         target = ["-d", str(native_dest)] if native_cmd[0] == "unzip" else ["-C", str(native_dest)]
@@ -277,7 +291,7 @@ def bench_conversion(service: Service, work: Path, total_mb: int, rounds: int) -
             reset(out)
             return service.run(dataset, "dataset_conversion", sensor_type="TIFF")
 
-        def native() -> tuple[float, float]:
+        def native() -> tuple[float, float, float]:
             reset(direct)
             direct.mkdir()
             return run_native([sys.executable, str(ROOT / "bench" / "ov_direct.py"), str(source), str(direct)])
