@@ -31,6 +31,7 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.monitor import JobMonitor
+from sccli.monitor.metrics import queue_metrics_text
 from sccli.store import open_store
 from sccli.store.base import JobQuery
 from sccli.store.sqlite import SqliteStore
@@ -125,7 +126,8 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
         "failed --hours 24 (groups)": lambda: monitor.get_failure_groups(24),
         "failed --hours 24 (job list)": lambda: monitor.get_failed_jobs(24),
         "cleanup --dry-run --days 30": lambda: monitor.cleanup_old_data(30, dry_run=True),
-        "metrics": monitor.get_performance_metrics,
+        "metrics --json": monitor.get_performance_metrics,
+        "/metrics (queue gauges)": lambda: queue_metrics_text(monitor),
     }
     print(f"{'library call':<32}{'first':>9}{'best':>9}   (of {runs})")
     for name, fn in cases.items():

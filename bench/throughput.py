@@ -2,7 +2,7 @@
 over a long run, on SQLite (run by hand).
 
     .venv/bin/python bench/throughput.py [--jobs 1000] [--workers 2] [--poll 0.1] [--samples 200]
-    .venv/bin/python bench/throughput.py --only throughput [--jobs 2000] [--rounds 3]
+    .venv/bin/python bench/throughput.py --only throughput [--jobs 2000] [--rounds 3] [--metrics-port 9464]
     .venv/bin/python bench/throughput.py --rss 100000 [--every 5000]
 
 1. throughput: N trivial jobs queued while the queue is paused, a service started and settled,
@@ -60,8 +60,13 @@ def write_settings(tmp: Path, workers: int, poll: float) -> Path:
     return path
 
 
+#: Extra ``sc service run`` options of every service the bench starts (``--metrics-port``: with its metrics).
+SERVICE_ARGS: list[str] = []
+
+
 def start_service(db: str, settings: Path, *args: str) -> subprocess.Popen[bytes]:
     """``sc service run``; its log (stderr) goes to ``service.log`` beside the settings, as a real one would."""
+    args = (*args, *SERVICE_ARGS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "sccli", "--db", db, "service", "run", str(settings), *args]
     with (settings.parent / "service.log").open("ab") as log:
@@ -263,7 +268,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="throughput rounds (medians printed when more than one)")
     parser.add_argument("--rss", type=int, metavar="N", help="only the RSS run, over N jobs")
     parser.add_argument("--every", type=int, default=5000, help="jobs between RSS samples (--rss)")
+    parser.add_argument("--metrics-port", type=int, help="run the services with their Prometheus metrics on this port")
     args = parser.parse_args()
+    if args.metrics_port:
+        SERVICE_ARGS.extend(["--metrics-port", str(args.metrics_port)])
     from sccli.queue import JobQueue
     from sccli.store import open_store
 

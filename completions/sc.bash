@@ -1,4 +1,3 @@
-
 _sc_completion() {
     local IFS=$'
 '

@@ -21,7 +21,7 @@ def main() -> None:
     out = ROOT / "completions"
     out.mkdir(exist_ok=True)
     for shell, name in FILES.items():
-        (out / name).write_text(script(shell))
+        (out / name).write_text(script(shell).lstrip("\n"))  # zsh autoloads a file only if #compdef is its first line
         print(f"wrote completions/{name}")
 
 

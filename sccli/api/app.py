@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,11 +11,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from sccli import __version__
+from sccli.api.access import install_access_log
 from sccli.api.auth import SessionSigner, check_can_serve, resolve_roles
 from sccli.api.dashboard import install_dashboard
 from sccli.api.errors import install_error_handlers
 from sccli.api.guards import install_guards
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs, scrape
+from sccli.api.schedule_routes import schedules
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
@@ -71,9 +74,11 @@ def create_app(
     app.state.sessions = SessionSigner.from_settings(settings, tokens, roles)
     install_error_handlers(app)
     install_guards(app, loopback_only=not tokens, max_body_bytes=settings.api_max_body_bytes)
+    install_access_log(app)
     app.include_router(health)
     app.include_router(jobs)
     app.include_router(scrape)
+    app.include_router(schedules)
     install_dashboard(app)
     app.openapi = lambda: _openapi_with_job_types(app, queue.known_types)  # type: ignore[method-assign]
     return app
@@ -97,11 +102,14 @@ def _set_items_enum(schema: dict[str, Any], values: list[str]) -> None:
             option["items"]["enum"] = values
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info", *, log_json: bool = False,
+          banner: str | None = None) -> None:
     """Run ``app`` with uvicorn until interrupted (SIGINT/SIGTERM stop it gracefully).
 
     After a graceful SIGTERM this returns normally (``sc api serve`` exits 0, as a service
-    manager expects); uvicorn itself would re-raise the signal once it has shut down.
+    manager expects); uvicorn itself would re-raise the signal once it has shut down. Logs go
+    to stderr at ``log_level`` (one JSON object per line with ``log_json``), one access line
+    per request from :mod:`sccli.api.access` (uvicorn's own access log is off).
     """
     import signal
 
@@ -114,8 +122,23 @@ def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
             if sig == signal.SIGTERM and isinstance(captured, list) and sig in captured:
                 captured.remove(sig)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", server_header=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
+                            log_config=_log_config(log_level, log_json))
+    if banner:
+        logging.getLogger("sccli.api").warning(banner)  # at warning: shown at every --log-level but error
     Server(config).run()
+
+
+def _log_config(log_level: str, log_json: bool) -> dict[str, Any]:
+    """uvicorn's and sccli's loggers to stderr, as text lines or JSON objects (``--log-json``)."""
+    level = "DEBUG" if log_level == "trace" else log_level.upper()
+    formatter: dict[str, Any] = {"()": "sccli.service.logs.JsonFormatter"} if log_json else {
+        "format": "%(asctime)s %(levelname)-7s %(message)s", "datefmt": "%Y-%m-%dT%H:%M:%S"}
+    handler = {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}
+    logger = {"handlers": ["default"], "level": level, "propagate": False}
+    loggers = {"uvicorn": logger, "uvicorn.error": {"level": level}, "sccli": logger}
+    return {"version": 1, "disable_existing_loggers": False, "formatters": {"default": formatter},
+            "handlers": {"default": handler}, "loggers": loggers}
 
 
 __all__ = ["DOCS_URL", "OPENAPI_URL", "check_can_serve", "create_app", "serve"]

@@ -28,13 +28,16 @@ from sccli.api.schemas import (
     Health,
     Job,
     JobCreate,
+    JobEvents,
     JobPage,
     JobStatusName,
     QueueOverview,
     ValidationErrorBody,
 )
-from sccli.errors import InvalidInput, ScError, StoreUnavailable
-from sccli.explain import explain_job
+from sccli.domain import is_valid_uuid
+from sccli.errors import Conflict, InvalidInput, ScError, StoreUnavailable
+from sccli.jobids import explanation, job_detail, resolve_job_id
+from sccli.operations import naming_active_job
 from sccli.queue import JobQueue
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
@@ -83,17 +86,20 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN})
 def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
-    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists)."""
+    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists); with
+    ``run_at`` or ``delay_seconds`` it waits as ``scheduled`` until then."""
     try:
         job_id = state.queue.create_job(
             body.dataset_uuid, body.job_type, body.parameters, priority=body.priority,
             max_attempts=body.max_attempts, timeout_minutes=body.timeout_minutes,
             allow_missing_dataset=body.allow_missing_dataset, allow_duplicate=body.allow_duplicate,
-            created_by=caller.actor, actor=caller.actor,
+            created_by=caller.actor, actor=caller.actor, run_at=body.run_at, delay=body.delay_seconds,
         )
     except InvalidInput as exc:
         field = body_field_of(str(exc))
         raise FieldInvalid(str(exc), ("body", field) if field else ("body",)) from None
+    except Conflict as exc:  # name the job already active, as the CLI does
+        raise naming_active_job(state.queue, body.dataset_uuid, body.job_type, exc) from None
     job = state.queue.require_job(job_id)
     return JSONResponse(job_json(job), status_code=201, headers={"Location": f"/api/v1/jobs/{job_id}"})
 
@@ -132,6 +138,9 @@ def list_jobs(
             state.queue.check_type(name)
         except InvalidInput as exc:
             raise FieldInvalid(str(exc), ("query", "job_type")) from None
+    if dataset_uuid is not None and not is_valid_uuid(dataset_uuid):
+        message = f"malformed dataset UUID {dataset_uuid[:60]!r} (expected 8-4-4-4-12 hex)"
+        raise FieldInvalid(message, ("query", "dataset_uuid"))
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
     page = state.queue.list_jobs(query, limit=limit, offset=offset)
     body = {"jobs": [job_json(j) for j in page], "total": state.queue.count_jobs(query), "limit": limit, "offset": offset}
@@ -145,31 +154,39 @@ def get_job(
     caller: Caller,
     explain: Annotated[bool, Query(description="Include plain-words reasons for the job's state.")] = True,
 ) -> JSONResponse:
-    """One job, with an ``explanation`` of why it is where it is (404 when unknown)."""
-    job = state.queue.require_job(job_id)
-    extra = {"explanation": explanation_of(state, job)} if explain else {}
-    return JSONResponse(job_json(job, **extra))
+    """One job with its ``events`` (its history) and an ``explanation`` of why it is where it is.
+
+    The id may be a unique prefix of at least 6 characters (422 when ambiguous or shorter,
+    404 when unknown)."""
+    detail = job_detail(state.store, job_id, state.settings.stale_after_seconds, explain=explain)
+    detail.pop("dataset", None)
+    return JSONResponse(job_json(detail))
+
+
+@jobs.get("/{job_id}/events", response_model=JobEvents, responses=_NOT_FOUND)
+def get_job_events(job_id: str, state: State, caller: Caller) -> JSONResponse:
+    """A job's history: every transition of it and of its dataset, oldest first."""
+    job_id = resolve_job_id(state.store, job_id)
+    return JSONResponse(job_json({"job_id": job_id, "events": state.store.find_events(job_id)}))
 
 
 def explanation_of(state: ApiState, job: dict[str, Any]) -> list[str]:
     """Why the job is where it is (:func:`sccli.explain.explain_job`), never an error."""
-    # A legacy document missing a field must not turn a read of the job into a 500.
-    try:
-        return explain_job(state.store, job, state.settings.stale_after_seconds)
-    except (KeyError, TypeError, ValueError) as exc:
-        return [f"no explanation available ({type(exc).__name__}: {exc})"]
+    return explanation(state.store, job, state.settings.stale_after_seconds)
 
 
 @jobs.post("/{job_id}/cancel", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT, **_FORBIDDEN})
 def cancel_job(job_id: str, state: State, caller: Operator, body: Annotated[Optional[CancelRequest], Body()] = None) -> JSONResponse:
     """Cancel a pending job, or ask the service running it to stop (409 when it has ended)."""
     reason = (body.reason if body else None) or f"cancelled through the API by {caller.name}"
+    job_id = resolve_job_id(state.store, job_id)
     return JSONResponse(job_json(state.queue.cancel(job_id, reason, actor=caller.actor)))
 
 
 @jobs.post("/{job_id}/retry", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT, **_FORBIDDEN})
 def retry_job(job_id: str, state: State, caller: Operator) -> JSONResponse:
     """Put a failed or cancelled job back in the queue with fresh attempts (409 otherwise)."""
+    job_id = resolve_job_id(state.store, job_id)
     return JSONResponse(job_json(state.queue.retry(job_id, actor=caller.actor)))
 
 
@@ -187,7 +204,7 @@ def get_health(state: State) -> JSONResponse:
 
 @scrape.get("/metrics", response_class=PlainTextResponse, responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}})
 async def get_metrics(request: Request, state: State, credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)]) -> PlainTextResponse:
-    """``sc monitor metrics`` in the Prometheus text format (any token; none with ``metrics_public``)."""
+    """The queue's gauges in the Prometheus text format (any token; none with ``metrics_public``)."""
     from starlette.concurrency import run_in_threadpool
 
     if not state.settings.metrics_public:
@@ -198,9 +215,9 @@ async def get_metrics(request: Request, state: State, credentials: Annotated[Opt
 
 def _metrics_text(state: ApiState) -> str:
     from sccli.monitor import JobMonitor
-    from sccli.monitor.metrics import to_prometheus
+    from sccli.monitor.metrics import queue_metrics_text
 
-    return to_prometheus(JobMonitor(state.store, settings=state.settings, queue=state.queue).get_performance_metrics())
+    return queue_metrics_text(JobMonitor(state.store, settings=state.settings, queue=state.queue))
 
 
 def queue_overview(state: ApiState) -> dict[str, Any]:

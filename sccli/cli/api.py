@@ -20,7 +20,10 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback needs a token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info or debug.")] = "info",
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="Log level: critical, error, warning, info (an access line per request), debug.")] = "info",
+    log_json: Annotated[bool, typer.Option(
+        "--log-json", help="Log one JSON object per line (access lines: method, path, status, token_name).")] = False,
 ) -> None:
     """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
 
@@ -28,7 +31,7 @@ def serve(
     The dashboard is at http://HOST:PORT/, the API at /api/v1, Prometheus metrics at /metrics.
 
     \b
-    Example: sc --db sqlite:///sc.db api serve --port 8080
+    Example: sc --db sqlite:///sc.db api serve --port 8080 --log-json
     """
     a: Application = ctx.obj
     if log_level.lower() not in LOG_LEVELS:
@@ -56,9 +59,12 @@ def serve(
     roles = application.state.roles
     auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
     shown = f"[{host}]" if ":" in host else host
-    a.err.print(f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL} · store {store.display_url} · auth {auth}",
-                markup=False, soft_wrap=True)
-    api.serve(application, host, port, log_level=log_level.lower())
+    banner = (f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL}"
+              f" · store {store.display_url} · auth {auth}")
+    if not log_json:  # with --log-json every stderr line is a JSON object: the banner is logged as one
+        a.err.print(banner, markup=False, soft_wrap=True)
+    api.serve(application, host, port, log_level=log_level.lower(), log_json=log_json,
+              banner=banner if log_json else None)
 
 
 def _check_port_free(host: str, port: int) -> None:

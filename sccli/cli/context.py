@@ -49,6 +49,7 @@ class Application:
         self.verbosity = verbosity
         self.quiet = quiet
         self.color = color
+        self.wide = False  # whole ids in tables (``--wide``)
         self._store: Store | None = None
         self._writing = False
         self._settings: Settings | None = None
@@ -113,7 +114,8 @@ class Application:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(stderr=True, highlight=False, no_color=not self.color or None)
+            # soft_wrap: an error or notice is one line whatever the width (cron mail, 2>log, grep)
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True, no_color=not self.color or None)
         return self._err
 
     def say(self, text: str = "", style: str | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from sccli.cli.context import Application
-from sccli.cli.options import FormatOpt, JsonOpt
+from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
 
@@ -80,6 +80,7 @@ def show(
     uuid: Annotated[str, typer.Argument(help="Dataset UUID.")],
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Show a dataset with its jobs, newest first.
 
@@ -88,7 +89,7 @@ def show(
     """
     from sccli.cli.dataset_view import dataset_show
 
-    dataset_show(ctx.obj, uuid, as_json, fmt)
+    dataset_show(ctx.obj, uuid, as_json, fmt, wide=wide)
 
 
 @app.command("list")

@@ -6,7 +6,8 @@ are parsed here when their arguments are plain, and run through the same typer-f
 the Typer commands call (:mod:`sccli.cli.job_view`, ...). The rule that keeps both lanes one
 CLI: the fast lane either declines (returns, and Typer handles the arguments) or runs with
 exactly the values Typer would have passed. Anything it does not know for sure — an unknown or
-abbreviated option, a value Typer would refuse, ``--``, ``-sVALUE``, a NUL, shell completion —
+abbreviated option, a value Typer would refuse, ``--``, ``-sVALUE``, a word that is not printable
+(a NUL, a control character, bytes that are not UTF-8), shell completion —
 is declined, so every error message and every other command stays Typer's.
 ``tests/cli/test_fast.py`` checks the parsed values against Typer's own parse of the same words.
 ``--version`` and help are served before it (:func:`sccli.cli.main`, :mod:`sccli.cli.help_cache`).
@@ -97,20 +98,23 @@ def commands() -> dict[tuple[str, str], Command]:
     from sccli.domain import JobStatus
 
     as_json = {"--json": Opt("as_json")}
+    wide = {"--wide": Opt("wide")}
     fmt = {"--format": Opt("fmt", VALUE, member_of(OutputFormat)), "-f": Opt("fmt", VALUE, member_of(OutputFormat))}
     listing = {
         "--status": Opt("status", VALUE, member_of(JobStatus), True), "-s": Opt("status", VALUE, member_of(JobStatus), True),
         "--type": Opt("job_type", VALUE, plain_text, True), "-t": Opt("job_type", VALUE, plain_text, True),
         "--dataset": Opt("dataset", VALUE, plain_text), "-d": Opt("dataset", VALUE, plain_text),
         "--limit": Opt("limit", VALUE, digits_in(1, 100000)), "-n": Opt("limit", VALUE, digits_in(1, 100000)),
-        "--all": Opt("show_all"), **as_json, **fmt,
+        "--all": Opt("show_all"), **as_json, **fmt, **wide,
     }
     return {
         ("job", "show"): Command(as_json, ("job_id",), "sccli.cli.job_view:job_show", {"as_json": False}),
         ("job", "list"): Command(listing, (), "sccli.cli.job_view:job_list", {
             "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False, "fmt": None,
+            "wide": False,
         }),
-        ("dataset", "show"): Command({**as_json, **fmt}, ("uuid",), "sccli.cli.dataset_view:dataset_show", {"as_json": False, "fmt": None}),
+        ("dataset", "show"): Command({**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
+                                     {"as_json": False, "fmt": None, "wide": False}),
         ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check")}, (), "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False}),
     }
 
@@ -168,6 +172,9 @@ def take(opt: Opt, values: dict[str, Any], attached: str | None, words: list[str
 def parse(argv: Sequence[str]) -> tuple[dict[str, Any], Command, dict[str, Any]]:
     """(root options, the command, its parameters) for ``argv``, or Declined."""
     words = list(argv)
+    unprintable = next((w for w in words if not w.isprintable()), None)
+    if unprintable is not None:  # a control character, bytes not UTF-8: the Typer lane refuses it in one way
+        raise Declined(unprintable)
     root: dict[str, Any] = dict(ROOT_DEFAULTS)
     words = parse_options(words, ROOT_OPTIONS, root, None)
     if len(words) < 2 or any(w in ("-h", "--help") for w in words):

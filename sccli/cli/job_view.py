@@ -9,7 +9,7 @@ from typing import Any
 from sccli.cli.context import Application
 from sccli.cli.render import OutputFormat, cell
 from sccli.domain import JobStatus
-from sccli.errors import InvalidInput, NotFound
+from sccli.errors import InvalidInput
 
 LIST_COLUMNS = ["job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage"]
 LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
@@ -32,16 +32,35 @@ def progress_bar(percent: float | None, message: str | None = None, width: int =
     return f"[{'█' * filled}{'░' * (width - filled)}] {share:4.0%}" + (f"  {message}" if message else "")
 
 
+def _log_refusal(log_path: str) -> str | None:
+    """"" for a readable log file, why it is refused (a link, a special file), None when absent."""
+    from pathlib import Path
+
+    from sccli.joblog_files import UnsafeLogFile, open_name_for_read
+
+    try:
+        fh = open_name_for_read(Path(log_path).parent, Path(log_path).name)
+    except UnsafeLogFile as exc:
+        return str(exc)
+    except OSError:
+        return None
+    if fh is None:
+        return None
+    fh.close()
+    return ""
+
+
 def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
     a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
     if job.get("status") == JobStatus.RUNNING:
         a.say()
         a.say("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")))
     if log_path:
-        from pathlib import Path
-
-        if Path(log_path).is_file():
+        refused = _log_refusal(log_path)
+        if refused == "":
             where = ""
+        elif refused:
+            where = f" (refused: {refused})"
         elif job.get("host"):
             where = f" (not on this host; it ran on {job['host']}: `sc job logs` shows the lines kept in the store)"
         else:
@@ -61,6 +80,12 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
         a.say("  " + cell(job["result"]))
     if job.get("errors"):
         a.print_table(job["errors"], ["attempt", "at", "kind", "worker", "error"], title="Errors")
+    if job.get("resources"):
+        from sccli.usage import ATTEMPT_COLUMNS, attempt_rows
+
+        a.say()
+        a.say("Resources (per attempt: CPU of its process tree, peak memory, bytes read and written):", style="bold")
+        a.print_table(attempt_rows(job), ATTEMPT_COLUMNS)
     if events:
         rows = [{**e, "what": e.get("entity", "job") + (" (refused)" if e.get("refused") else "")} for e in events]
         a.print_table(rows, ["at", "what", "from", "to", "actor", "reason"], title="History")
@@ -68,18 +93,16 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
 
 def job_show(a: Application, job_id: str, as_json: bool = False) -> None:
     """``sc job show``: the job, its events, why it is not running, its log file."""
-    from sccli.explain import explain_job
+    from sccli.jobids import job_detail
     from sccli.operations import job_log_path
 
-    job = a.store.get_job(job_id)  # the store, not a JobQueue: a read needs no plugin lookup
-    if job is None:
-        raise NotFound(f"job {job_id} not found")
-    events = a.store.find_events(job_id)
-    reasons = explain_job(a.store, job, stale_after_seconds=a.settings.stale_after_seconds)
+    # the store, not a JobQueue: a read needs no plugin lookup; the id may be a unique prefix
+    detail = job_detail(a.store, job_id, a.settings.stale_after_seconds)
     if as_json:
-        a.print_json({**job, "events": events, "explanation": reasons})
+        a.print_json(detail)
         return
-    render_job(a, job, events, reasons, log_path=str(job_log_path(job, a.settings)))
+    events, reasons = detail.pop("events"), detail.pop("explanation")
+    render_job(a, detail, events, reasons, log_path=str(job_log_path(detail, a.settings)))
 
 
 def job_list(
@@ -91,8 +114,11 @@ def job_list(
     show_all: bool = False,
     as_json: bool = False,
     fmt: OutputFormat | None = None,
+    *,
+    wide: bool = False,
 ) -> None:
     """``sc job list``: jobs, newest first; says on stderr when the list is cut at ``limit``."""
+    a.wide = wide
     from sccli.domain import is_builtin_type, is_valid_uuid
     from sccli.store.base import JobQuery
 
@@ -107,8 +133,11 @@ def job_list(
         say_cut(a, len(jobs), a.store.count_jobs(query))
     if as_json:
         a.print_json(jobs)
-    else:
-        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+        return
+    columns, headers = LIST_COLUMNS, LIST_HEADERS
+    if any(j.get("status") == JobStatus.SCHEDULED for j in jobs):  # when each waiting job starts
+        columns, headers = [*LIST_COLUMNS, "run_after"], [*LIST_HEADERS, "STARTS"]
+    a.print_table(jobs, columns, fmt=fmt, headers=headers, title="Jobs")
 
 
 def say_cut(a: Application, shown: int, total: int) -> None:

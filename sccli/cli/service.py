@@ -26,11 +26,13 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
     worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID).")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(
+        "--metrics-port", min=1, max=65535, help="Serve this service's metrics at http://HOST:N/metrics.")] = None,
 ) -> None:
     """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
 
     \b
-    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid
+    Example: sc service run /etc/sccli/settings.json --pid-file /run/sc-service/sc-service.pid --metrics-port 9464
     """
     from sccli.service import run_service
     from sccli.service.config import ServiceOptions
@@ -38,8 +40,39 @@ def run(
     a: Application = ctx.obj
     if settings_file:
         a.settings_path = settings_file
-    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id, verbose=verbose or a.verbosity > 1, log_json=log_json)
+    options = ServiceOptions(pid_file=pid_file, until_idle=until_idle, worker_id=worker_id,
+                             verbose=verbose or a.verbosity > 1, log_json=log_json, metrics_port=metrics_port)
     raise typer.Exit(run_service(a.store_for_write, a.settings, options))
+
+
+@app.command("unit")
+def unit(
+    ctx: typer.Context,
+    which: Annotated[str, typer.Argument(metavar="[service|api]", help="Which unit: the job service or the API.")] = "service",
+    user: Annotated[str, typer.Option("--user", help="User (and group) the unit runs as.")] = "visus",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the systemd unit of the service (Type=notify, watchdog, hardened) or of the API.
+
+    The unit starts with the settings file given by --settings (default /etc/sccli/settings.json);
+    its write paths come from those settings (data directories, job log directory, a SQLite
+    store's directory). Secrets go in /etc/sccli/sccli.env, never in the unit.
+
+    \b
+    Example: sc --settings /etc/sccli/settings.json service unit > /etc/systemd/system/sc-service.service
+    """
+    from sccli.service.units import render_unit
+
+    a: Application = ctx.obj
+    target = None if a.target.is_default else a.target
+    import os
+
+    path = os.path.abspath(a.settings_path) if a.settings_path else "/etc/sccli/settings.json"
+    text = render_unit(which, a.settings, settings_path=path, target=target, user=user)
+    if as_json:
+        a.print_json({"unit": which, "text": text})
+    else:
+        typer.echo(text, nl=False)
 
 
 @app.command("status")

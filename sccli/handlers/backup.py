@@ -11,6 +11,7 @@ stored as links, never followed); no member keeps a setuid, setgid or sticky bit
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def snapshot_roots(ctx: JobContext) -> dict[str, Path]:
     roots = {"input": dataset_input(ctx), "output": dataset_output(ctx)}
     found = {label: ctx.confine(path) for label, path in roots.items() if path.is_dir()}
     for root in found.values():
-        check_tree(root, ctx.settings.data_dirs)
+        check_tree(root, ctx.scope)
     return found
 
 
@@ -54,6 +55,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
     if not roots:
         raise PermanentError(f"dataset {ctx.dataset_uuid} has neither an input nor an output directory to back up")
     base = ctx.confine(Path(ctx.settings.backup_dir) / ctx.dataset_uuid)
+    done = snapshot_of_job(base, str(ctx.job.get("job_id")))
+    if done is not None:  # a re-run (the outcome of the finished run was not recorded): same snapshot
+        ctx.progress(100, "already backed up")
+        return _result(done, keep, prune(base, keep), time.monotonic() - started, again=True)
     final = base / utcnow().strftime("%Y%m%dT%H%M%S.%fZ")
     partial = partial_path(final, ctx.attempt)
     try:
@@ -64,20 +69,40 @@ def run(ctx: JobContext) -> dict[str, Any]:
         require_free_space(base, size // 2)
         ctx.progress(40, f"archiving {count} files")
         archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level)
-        manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha, archive_bytes=archive_bytes)
+        manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha,
+                        archive_bytes=archive_bytes, job_id=ctx.job.get("job_id"))
         write_json(partial / MANIFEST_NAME, manifest)
         promote(partial, final, replace=False, ctx=ctx)
     except BaseException:
         remove_path(partial)
         raise
-    pruned = prune(base, keep)
-    duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "backed up")
+    return _result(final, keep, prune(base, keep), time.monotonic() - started)
+
+
+def snapshot_of_job(base: Path, job_id: str) -> Path | None:
+    """The complete snapshot an earlier run of this job wrote (its manifest names the job), if any."""
+    for snapshot in reversed(snapshots(base)):
+        try:
+            manifest = json.loads((snapshot / MANIFEST_NAME).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("job_id") == job_id:
+            return snapshot
+    return None
+
+
+def _result(final: Path, keep: int, pruned: list[Path], seconds: float, *, again: bool = False) -> dict[str, Any]:
+    manifest = json.loads((final / MANIFEST_NAME).read_text())
+    count, size = manifest_totals(manifest)
+    duration = round(seconds, 3)
+    verb = "already backed up (this job's snapshot)" if again else "backed up"
     return {
-        "status": "success", "message": f"backed up {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
+        "status": "success",
+        "message": f"{verb} {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
         "snapshot": str(final), "archive": str(final / ARCHIVE_NAME), "manifest": str(final / MANIFEST_NAME), "files": count,
-        "bytes": size, "archive_bytes": archive_bytes, "archive_sha256": archive_sha, "pruned": [str(p) for p in pruned],
-        "kept": keep, "duration_seconds": duration,
+        "bytes": size, "archive_bytes": manifest.get("archive_bytes"), "archive_sha256": manifest.get("archive_sha256"),
+        "pruned": [str(p) for p in pruned], "kept": keep, "duration_seconds": duration,
     }
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sccli.errors import InvalidInput, ScError
+from sccli.handlers.containment import Scope
 from sccli.settings import Settings
 
 
@@ -73,8 +74,14 @@ class JobContext:
         self.report(percentage, message)
 
     def confine(self, path: str | os.PathLike[str], *, must_exist: bool = False) -> Path:
-        """Resolve ``path`` (symlinks followed) and refuse it unless it lies inside a data directory."""
-        return confine_path(path, self.settings.data_dirs, must_exist=must_exist)
+        """Resolve ``path`` (symlinks followed) and refuse it unless it lies inside a data directory
+        and outside every other dataset's directory."""
+        return confine_path(path, self.settings.data_dirs, must_exist=must_exist, dataset_uuid=self.dataset_uuid)
+
+    @property
+    def scope(self) -> Scope:
+        """Where this job may reach: the data directories but other datasets' directories."""
+        return Scope(self.settings.data_dirs, self.dataset_uuid)
 
 
 Handler = Callable[[JobContext], dict[str, Any]]
@@ -86,11 +93,20 @@ def attempt_tag(job: dict[str, Any]) -> str:
     return f"{job.get('job_id')}-{token[:8]}" if token else str(job.get("job_id"))
 
 
-def confine_path(path: str | os.PathLike[str], roots: list[Path], *, must_exist: bool = False) -> Path:
-    """The resolved path if it is inside one of ``roots``; InvalidInput otherwise."""
+def confine_path(
+    path: str | os.PathLike[str], roots: list[Path], *, must_exist: bool = False, dataset_uuid: str | None = None
+) -> Path:
+    """The resolved path if it is inside one of ``roots`` (and, given ``dataset_uuid``, not inside
+    another dataset's ``<root>/<uuid>``); InvalidInput otherwise."""
     if path is None or str(path) == "":
         raise InvalidInput("empty path")
     resolved = Path(path).expanduser().resolve(strict=False)
+    scope = Scope(roots, dataset_uuid)
+    if dataset_uuid and scope.contains(str(resolved)) and not scope.holds(str(resolved)):
+        raise InvalidInput(f"path {path} {scope.outside(str(resolved))}: name the dataset's own directory")
+    other = scope.other_dataset(str(resolved))
+    if other:
+        raise InvalidInput(f"path {path} is inside the directory of another dataset ({other})")
     for root in roots:
         base = Path(root).expanduser().resolve(strict=False)
         if resolved == base or base in resolved.parents:

@@ -95,7 +95,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
         final = final / f"{source.name}{suffix}"
     if final == source or source in final.parents:
         raise InvalidInput("output_path must not be inside the directory being compressed")
-    check_tree(source, ctx.settings.data_dirs, what="input")
+    check_tree(source, ctx.scope, what="input")
     entries = list(walk_entries(source))
     total = sum(p.stat().st_size for p in entries if p.is_file() and not p.is_symlink())
     require_free_space(final.parent, total // 2)

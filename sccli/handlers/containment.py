@@ -13,6 +13,12 @@ Two guards, for two moments:
   validation, an rsync source): a link placed some other way that leads out of the data
   directories is refused, naming the path, and is never followed.
 
+Both, and :func:`~sccli.handlers.base.confine_path`, judge per dataset when given the job's
+``dataset_uuid`` (a :class:`Scope`): a dataset's directories are ``<data dir>/<uuid>``, so a
+position inside ``<data dir>/<other uuid>`` belongs to another dataset and is refused exactly like
+one outside the data directories. Entries of a data directory that do not name a dataset (an
+upload's staging area such as ``<sync_data_dir>/incoming``, the backup directory) stay reachable.
+
 :func:`open_nofollow` opens a file for reading without following a link swapped in after the
 check.
 """
@@ -25,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from sccli.domain import is_valid_uuid
 from sccli.errors import InvalidInput
 
 #: Links followed while resolving one path before it counts as a loop (the kernel's limit).
@@ -44,6 +51,50 @@ def real_roots(roots: Iterable[str | os.PathLike[str]]) -> list[str]:
 def is_inside(path: str, roots: list[str]) -> bool:
     """Whether the absolute ``path`` is one of ``roots`` or below one."""
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class Scope:
+    """Where a job may reach: the real data directories, minus other datasets' directories
+    (``<data dir>/<uuid>`` of a uuid that is not ``own``); ``own=None``: all of the data directories."""
+
+    def __init__(self, roots: Iterable[str | os.PathLike[str]], own: str | None = None) -> None:
+        self.roots = real_roots(roots)
+        self.own = own
+
+    def other_dataset(self, path: str) -> str | None:
+        """The uuid of the other dataset whose directory holds ``path``, if any."""
+        if self.own is None:
+            return None
+        for root in self.roots:
+            prefix = root.rstrip(os.sep) + os.sep
+            if path.startswith(prefix):
+                first = path[len(prefix):].split(os.sep, 1)[0]
+                if first != self.own and is_valid_uuid(first):
+                    return first
+        return None
+
+    def contains(self, path: str) -> bool:
+        """Whether the absolute real ``path`` may be passed through (a data directory itself too)."""
+        return is_inside(path, self.roots) and self.other_dataset(path) is None
+
+    def holds(self, path: str) -> bool:
+        """Whether ``path`` may be where a link or a path ends: for a dataset's job not a data
+        directory itself, which holds every other dataset's directory."""
+        return self.contains(path) and (self.own is None or path not in self.roots)
+
+    def outside(self, path: str) -> str:
+        """How to say that ``path`` is not reachable."""
+        other = self.other_dataset(path)
+        if other:
+            return f"reaches the directory of another dataset ({other})"
+        if self.own is not None and path in self.roots:
+            return "reaches a whole data directory, every other dataset's directory with it"
+        return "leads outside the data directories"
+
+
+def scope_of(roots: Iterable[str | os.PathLike[str]] | Scope, own: str | None = None) -> Scope:
+    """``roots`` as a :class:`Scope` of the dataset ``own`` (a Scope is taken as it is)."""
+    return roots if isinstance(roots, Scope) else Scope(roots, own)
 
 
 class FinalTree:
@@ -89,9 +140,9 @@ class FinalTree:
         return os.readlink(staged if staged is not None and os.path.lexists(staged) else path)
 
 
-def resolve_steps(tree: FinalTree, start: str, target: str, roots: list[str], name: str) -> str:
+def resolve_steps(tree: FinalTree, start: str, target: str, scope: Scope, name: str) -> str:
     """Resolve the link target ``target`` from directory ``start`` in ``tree``; every position
-    reached must be inside ``roots``. Missing components count as directories that may appear
+    reached must be inside ``scope``. Missing components count as directories that may appear
     later (a link through them must not escape once they do). Returns the final position."""
     if target.startswith("/"):
         raise EscapingLink(f"link {name} -> {target} has an absolute target")
@@ -102,10 +153,10 @@ def resolve_steps(tree: FinalTree, start: str, target: str, roots: list[str], na
         if part in ("", "."):
             continue
         current = os.path.dirname(current) if part == ".." else os.path.join(current, part)
-        inside = is_inside(current, roots)
+        inside = scope.contains(current)
         entered = entered or inside  # an absolute link met on the way starts from "/"
         if entered and not inside:
-            raise EscapingLink(f"link {name} -> {target} leads outside the data directories (via {current})")
+            raise EscapingLink(f"link {name} -> {target} {scope.outside(current)} (via {current})")
         if part == "..":
             continue
         info = tree.lookup(current)
@@ -117,8 +168,8 @@ def resolve_steps(tree: FinalTree, start: str, target: str, roots: list[str], na
             absolute = inner.startswith("/")
             current, entered = ("/", False) if absolute else (os.path.dirname(current), entered)
             pending = list(PurePosixPath(inner).parts)[1 if absolute else 0:] + pending
-    if not is_inside(current, roots):
-        raise EscapingLink(f"link {name} -> {target} leads outside the data directories (to {current})")
+    if not scope.holds(current):
+        raise EscapingLink(f"link {name} -> {target} {scope.outside(current)} (to {current})")
     return current
 
 
@@ -148,10 +199,14 @@ def strip_tree_bits(root: Path) -> None:
         strip_special_bits(root, os.lstat(root), keep_setgid=inherit and root.is_dir())
 
 
-def check_extracted_tree(staging: Path, destination: Path, roots: Iterable[str | os.PathLike[str]]) -> None:
+def check_extracted_tree(
+    staging: Path, destination: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *,
+    dataset_uuid: str | None = None,
+) -> None:
     """Refuse the extraction (InvalidInput) unless the staged tree, merged into ``destination``,
-    keeps every link inside ``roots``; strip special permission bits from what stays."""
-    real = real_roots(roots)
+    keeps every link inside ``roots`` (and out of other datasets' directories, given the job's
+    ``dataset_uuid``); strip special permission bits from what stays."""
+    real = scope_of(roots, dataset_uuid)
     tree = FinalTree(staging, destination)
     base = os.path.realpath(staging)
     inherit_gid = bool(os.stat(base).st_mode & stat.S_ISGID)
@@ -194,18 +249,24 @@ def _links_under(root: str) -> Iterator[str]:
                     stack.append(entry.path)
 
 
-def check_tree(root: Path, roots: Iterable[str | os.PathLike[str]], *, what: str = "dataset") -> None:
+def check_tree(
+    root: Path, roots: Iterable[str | os.PathLike[str]] | Scope, *, what: str = "dataset",
+    dataset_uuid: str | None = None,
+) -> None:
     """Refuse (InvalidInput naming the path) any link under ``root`` (or ``root`` itself) that
-    resolves outside ``roots``; links are never followed while walking."""
-    real = real_roots(roots)
+    resolves outside ``roots`` (or, given ``dataset_uuid``, into another dataset's directory);
+    links are never followed while walking."""
+    real = scope_of(roots, dataset_uuid)
     root = Path(root)
     if root.is_symlink():
         candidates: Iterable[str] = [str(root)]
     else:
         candidates = _links_under(str(root)) if root.is_dir() else []
     for link in candidates:
-        if not is_inside(os.path.realpath(link), real):
-            raise EscapingLink(f"{what} {link} is a link to {os.readlink(link)} outside the data directories: refused, not read")
+        resolved = os.path.realpath(link)
+        if not real.holds(resolved):
+            target = os.readlink(link)
+            raise EscapingLink(f"{what} {link} is a link to {target} that {real.outside(resolved)}: refused, not read")
 
 
 def open_nofollow(path: Path) -> IO[bytes]:

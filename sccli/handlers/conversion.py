@@ -49,7 +49,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     final = confined_param(ctx, "output_path", dataset_output(ctx))
     if final == source or final in source.parents or source in final.parents:
         raise InvalidInput(f"output_path {final} overlaps input_path {source}: the conversion would replace its own input")
-    check_tree(source, ctx.settings.data_dirs, what="input")
+    check_tree(source, ctx.scope, what="input")
     sensor = ctx.params.get("sensor_type")
     if sensor is not None:
         sensor = get_str(ctx.params, "sensor_type")

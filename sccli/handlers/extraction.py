@@ -18,6 +18,7 @@ the files this job extracted. The chained conversion gets ``input_path = destina
 
 from __future__ import annotations
 
+import errno
 import lzma
 import os
 import resource
@@ -45,7 +46,7 @@ from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.containment import check_extracted_tree
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str_list
 from sccli.handlers.specs import check_parameters
-from sccli.handlers.staging import partial_path, remove_partials, remove_path, require_lease
+from sccli.handlers.staging import PARTIAL_MARK, partial_path, remove_partials, remove_path, require_lease
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
 
@@ -63,6 +64,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
     destination = ctx.confine(ctx.params.get("destination") or dataset_input(ctx))
     limits = _limits(ctx.params)
     remove = get_bool(ctx.params, "remove_archives", False)
+    if remove and _removed_by_an_earlier_run(ctx, destination):
+        return _already_done(destination, started)
     archives = _archives(ctx, destination)
     staging = partial_path(destination / "extract", ctx.attempt)
     created = not destination.exists()
@@ -88,7 +91,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
             written += budget.bytes
             ctx.log.info("%s: %d entries, %d bytes", archive.name, budget.entries, budget.bytes)
         try:
-            check_extracted_tree(staging, destination, ctx.settings.data_dirs)
+            check_extracted_tree(staging, destination, ctx.scope)
         except InvalidInput as exc:
             raise UnsafeArchive(f"{', '.join(a.name for a in archives)}: {exc}") from None
         require_lease(destination, ctx)
@@ -111,6 +114,28 @@ def run(ctx: JobContext) -> dict[str, Any]:
         "extracted_from": [str(a) for a in archives], "destination": str(destination), "files": files[:RESULT_FILE_LIMIT],
         "file_count": len(files), "moved": moved, "bytes": written, "archive_bytes": total_in, "duration_seconds": duration,
         "mb_per_second": round(written / 1e6 / max(duration, 1e-6), 1), "next_parameters": {"input_path": str(destination)},
+    }
+
+
+def _removed_by_an_earlier_run(ctx: JobContext, destination: Path) -> bool:
+    """A re-run of a finished ``remove_archives`` extraction: none of its archives is left and
+    the destination holds what they became (handlers run at least once)."""
+    named = get_str_list(ctx.params, "archives") + get_str_list(ctx.params, "archive_path")
+    if named:
+        gone = not any(ctx.confine(raw).exists() for raw in named)
+    else:
+        source = ctx.confine(ctx.params.get("input_path") or dataset_input(ctx))
+        gone = source.is_dir() and not any(p.is_file() and is_archive(p) for p in source.iterdir())
+    return gone and destination.is_dir() and any(p for p in destination.iterdir() if PARTIAL_MARK not in p.name)
+
+
+def _already_done(destination: Path, started: float) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "message": f"nothing left to extract: an earlier run extracted and removed the archives into {destination}",
+        "extracted_from": [], "destination": str(destination), "files": [], "file_count": 0, "moved": 0, "bytes": 0,
+        "archive_bytes": 0, "duration_seconds": round(time.monotonic() - started, 3),
+        "next_parameters": {"input_path": str(destination)},
     }
 
 
@@ -160,6 +185,8 @@ def extract_one(ctx: JobContext, archive: Path, writer: Writer, budget: Budget) 
     except OSError as exc:
         if exc.errno is None:  # gzip's BadGzipFile, bz2's "Invalid data stream": the bytes, not the disk
             raise DamagedArchive(f"{archive.name} is damaged: {type(exc).__name__}: {exc}") from None
+        if exc.errno == errno.ENAMETOOLONG:  # a member's name, not the disk: it fails the same way again
+            raise UnsafeArchive(f"{archive.name}: a member's path is too long to write here ({exc.strerror})") from None
         raise HandlerError(f"{archive.name}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:
         if _is_codec_error(exc):

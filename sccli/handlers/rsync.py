@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, PermanentError, ScError
 from sccli.handlers.base import JobContext, confine_path
 from sccli.handlers.containment import check_tree
 from sccli.handlers.params import get_str, get_str_list
@@ -69,7 +69,7 @@ def sets_special_bits(modes: str) -> bool:
     return False
 
 
-def check_option(option: str, settings: Settings) -> str:
+def check_option(option: str, settings: Settings, dataset_uuid: str | None = None) -> str:
     """The option unchanged when it is allowed; InvalidInput naming it otherwise."""
     if not isinstance(option, str) or not option.startswith("-"):
         raise InvalidInput(f"rsync option {option!r} is not an option")
@@ -80,7 +80,7 @@ def check_option(option: str, settings: Settings) -> str:
         if option in LONG_FLAGS or (eq and name in VALUE_OPTIONS and value):
             return option
         if eq and name in FILE_OPTIONS:
-            confine_path(value, settings.data_dirs, must_exist=True)
+            confine_path(value, settings.data_dirs, must_exist=True, dataset_uuid=dataset_uuid)
             return option
         raise InvalidInput(f"rsync option {option!r} is not allowed")
     flags = option[1:]
@@ -90,7 +90,7 @@ def check_option(option: str, settings: Settings) -> str:
     return option
 
 
-def check_location(text: str, settings: Settings) -> tuple[str, bool]:
+def check_location(text: str, settings: Settings, dataset_uuid: str | None = None) -> tuple[str, bool]:
     """(argument for rsync, is_local). A local path is confined; a remote's host must be allowed."""
     if not isinstance(text, str) or not text or text.startswith("-"):
         raise InvalidInput(f"rsync location {text!r} is not a path")
@@ -101,22 +101,23 @@ def check_location(text: str, settings: Settings) -> tuple[str, bool]:
             raise InvalidInput(f"rsync host {host!r} is not in settings.rsync_allowed_hosts")
         return text, False
     trailing = "/" if text.endswith("/") else ""
-    return str(confine_path(text, settings.data_dirs)) + trailing, True
+    return str(confine_path(text, settings.data_dirs, dataset_uuid=dataset_uuid)) + trailing, True
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Run rsync; result: source, destination, bytes and files transferred, duration."""
     started = time.monotonic()
     check_parameters(JOB_TYPE, ctx.params, ctx.settings)
-    options = [check_option(o, ctx.settings) for o in get_str_list(ctx.params, "options", ["-a"])]
-    source, source_local = check_location(get_str(ctx.params, "source"), ctx.settings)
-    destination, dest_local = check_location(get_str(ctx.params, "destination"), ctx.settings)
+    own = ctx.dataset_uuid
+    options = [check_option(o, ctx.settings, own) for o in get_str_list(ctx.params, "options", ["-a"])]
+    source, source_local = check_location(get_str(ctx.params, "source"), ctx.settings, own)
+    destination, dest_local = check_location(get_str(ctx.params, "destination"), ctx.settings, own)
     if not (source_local or dest_local):
         raise InvalidInput("rsync between two remote hosts is not allowed: one side must be a data directory")
     if source_local and not Path(source.rstrip("/") or "/").exists():
         raise InvalidInput(f"rsync source {source} does not exist")
     if source_local:
-        check_tree(Path(source.rstrip("/") or "/"), ctx.settings.data_dirs, what="rsync source")
+        check_tree(Path(source.rstrip("/") or "/"), ctx.scope, what="rsync source")
     staging: list[str] = []
     if dest_local:
         temp = Path(destination) / TEMP_DIR
@@ -133,7 +134,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
             ctx.progress(float(match.group(1)), line.strip()[:120])
 
     try:
-        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line)
+        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line,
+                         classify=_classify)
     finally:
         if dest_local:  # the partial dir stays for a resumed retry; in-flight temporaries do not
             remove_path(Path(destination) / TEMP_DIR)
@@ -180,3 +182,12 @@ def cleanup(job: dict[str, Any], settings: Settings) -> None:
     for path in [root / TEMP_DIR, *root.rglob(PARTIAL_DIR)]:
         if path.is_dir() and not path.is_symlink():
             remove_path(path)
+
+
+#: rsync's exit codes for a refusal of the command itself: 1 syntax or usage error, 2 protocol
+#: incompatibility. The same command fails the same way again: permanent, not retried.
+USAGE_EXIT_CODES = (1, 2)
+
+
+def _classify(code: int, lines: list[str]) -> type[ScError] | None:
+    return PermanentError if code in USAGE_EXIT_CODES else None

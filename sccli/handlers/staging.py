@@ -12,6 +12,7 @@ the gate (the service, through the job's socket) first.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -137,3 +138,39 @@ def remove_partials(job: dict[str, Any], settings: Settings, *param_keys: str) -
     for path in removed:
         remove_path(path)
     return removed
+
+
+#: Parameters naming where built-in handlers write: their partials sit beside or below them.
+OUTPUT_KEYS = ("destination", "output_path")
+
+
+def partial_pattern(job_id: str) -> re.Pattern[str]:
+    """Names of the partials of every attempt of ``job_id`` (with or without a lease suffix)."""
+    return re.compile(re.escape(f"{PARTIAL_MARK}{job_id}") + r"(-[^/]{8})?$")
+
+
+def earlier_partials(job: dict[str, Any], settings: Settings, *, keep_own: bool = True) -> list[Path]:
+    """Partials of ``job``'s other attempts (an attempt that died with its service): beside the
+    data directories' entries, its outputs and anywhere under its dataset's directories. This
+    attempt's own are kept (``keep_own=False``: a job that has ended keeps none)."""
+    roots, deep = job_dirs(job, settings, *OUTPUT_KEYS)
+    pattern = partial_pattern(str(job.get("job_id")))
+    own = f"{PARTIAL_MARK}{attempt_tag(job)}" if keep_own else None
+
+    def match(name: str) -> bool:
+        return bool(pattern.search(name)) and not (own is not None and name.endswith(own))
+
+    found = [p for root in roots if root.is_dir() for p in root.iterdir() if match(p.name)]
+    for top in deep:
+        for dirpath, dirnames, filenames in os.walk(top):
+            found += [Path(dirpath) / n for n in dirnames + filenames if match(n)]
+            dirnames[:] = [d for d in dirnames if PARTIAL_MARK not in d]
+    return sorted(set(found))
+
+
+def remove_earlier_partials(job: dict[str, Any], settings: Settings, *, keep_own: bool = True) -> list[Path]:
+    """Remove what :func:`earlier_partials` finds (whoever recovers the job calls it); returns it."""
+    found = earlier_partials(job, settings, keep_own=keep_own)
+    for path in found:
+        remove_path(path)
+    return found

@@ -14,6 +14,7 @@ from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
+from sccli.monitor.retention import retention_summary
 from sccli.queue import JobQueue, as_store
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
@@ -82,6 +83,7 @@ class JobMonitor:
             "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
+            "retention": retention_summary(self.store, self.settings.retention),
         }
 
     def get_health(self) -> dict[str, Any]:
@@ -113,15 +115,13 @@ class JobMonitor:
     # -- jobs and workers -------------------------------------------------------------------
     def get_job_details(self, job_id: str) -> dict[str, Any] | None:
         """The job with its events, its dataset and its wait/run times in seconds; None if unknown."""
-        job = self.store.get_job(job_id)
-        if job is None:
+        from sccli.errors import InvalidInput, NotFound
+        from sccli.jobids import job_detail
+
+        try:
+            return job_detail(self.store, job_id, self.settings.stale_after_seconds, explain=False, now=self.now())
+        except (NotFound, InvalidInput):
             return None
-        created, started, ended = job.get("created_at"), job.get("started_at"), job.get("completed_at")
-        job["events"] = self.store.find_events(job_id)
-        job["dataset"] = self.store.get_dataset(job["dataset_uuid"])
-        job["wait_seconds"] = _seconds(created, started)
-        job["duration_seconds"] = _seconds(started, ended or (self.now() if job.get("status") == JobStatus.RUNNING else None))
-        return job
 
     def get_active_workers(self) -> list[dict[str, Any]]:
         """Services whose heartbeat is fresher than ``stale_after_seconds`` and not stopped."""
@@ -241,6 +241,15 @@ class JobMonitor:
         ``log_dir`` (``log_files=False``: leave and do not count them); never pending or running jobs."""
         log_dir = self.settings.log_dir if log_files else None
         return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress, log_dir=log_dir)
+
+    def sweep_partials(self, *, dry_run: bool = False) -> dict[str, Any]:
+        """Remove (``dry_run``: count) the orphaned partial outputs in the data directories whose
+        job has ended: ``{partials_removed, partials_failed, partial_error}``."""
+        from sccli.monitor.partials import sweep_partials
+
+        swept = sweep_partials(self.store, self.settings.data_dirs, dry_run=dry_run)
+        return {"partials_removed": swept.found if dry_run else swept.removed, "partials_failed": swept.failed,
+                "partial_error": swept.first_error}
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -16,17 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-PREFIX = "sc_job_"
-SUFFIX = ".log"
+from sccli.joblog_files import PREFIX, SUFFIX, log_name
+
 #: ``*at`` system calls (a descriptor of log_dir plus a bare name) where the platform has them.
 _AT_CALLS = os.unlink in os.supports_dir_fd and os.stat in os.supports_dir_fd
 
-
-def log_name(job_id: str) -> str | None:
-    """The file name of a job's log, or None for an id that cannot name a file inside log_dir."""
-    if not isinstance(job_id, str) or not job_id or "\0" in job_id or os.sep in job_id or (os.altsep and os.altsep in job_id):
-        return None
-    return f"{PREFIX}{job_id}{SUFFIX}"
+__all__ = ["PREFIX", "SUFFIX", "JobLogFiles", "LogTally", "log_name"]
 
 
 @dataclass

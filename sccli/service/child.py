@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from sccli.errors import ScError, is_permanent
 from sccli.handlers import JobContext, resolve_cleanup, resolve_handler
 from sccli.handlers.base import attempt_tag
-from sccli.handlers.staging import install_gate
+from sccli.handlers.staging import install_gate, remove_earlier_partials
 from sccli.service import procs
 from sccli.service.joblog import job_log_path
 
@@ -69,7 +69,7 @@ def _isolate(parent_pid: int, request: dict[str, Any]) -> None:
         os.setpgid(0, 0)
     except OSError:  # the template already did it
         pass
-    for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):  # the template ignores INT and HUP
         signal.signal(sig, signal.SIG_DFL)
     grace = float(getattr(request.get("settings"), "kill_grace_seconds", 5.0))
     signal.signal(signal.SIGTERM, _on_term_factory(max(0.0, grace * 0.8)))
@@ -254,6 +254,7 @@ def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger,
     job, settings = request["job"], request["settings"]
     install_gate(channel.may_promote)  # also gates promotions of code that has no JobContext at hand
     try:
+        _remove_earlier_partials(job, settings, log)
         handler = _handler_for(job["job_type"], settings)
         ctx = JobContext(job=job, settings=settings, log=log, report=_Progress(channel), gate=channel.may_promote)
         result = _storable(handler(ctx))
@@ -265,6 +266,21 @@ def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger,
         return "error", str(result.get("message") or f"handler returned status {result.get('status')}"), "error"
     _note(name, f"handler finished: {result.get('message', '')}")
     return "result", result
+
+
+def _remove_earlier_partials(job: dict[str, Any], settings: Any, log: logging.Logger) -> None:
+    """Before a retry starts work: remove the partial outputs an earlier attempt left when it died
+    with its service (nobody ran its cleanup); a first attempt has none to look for."""
+    if int(job.get("attempts") or 0) <= 1:
+        return
+    try:
+        removed = remove_earlier_partials(job, settings)
+    except OSError as exc:  # never fails the attempt: monitor cleanup sweeps what is left once the job ends
+        log.warning("partial outputs of an earlier attempt could not be removed: %s", exc)
+        return
+    if removed:
+        names = ", ".join(map(str, removed[:5]))
+        log.info("removed %d partial output(s) of an earlier attempt: %s", len(removed), names)
 
 
 def _run_cleanup(request: dict[str, Any], log: logging.Logger) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ class ServiceOptions:
     worker_id: str | None = None
     verbose: bool = False
     log_json: bool = False
+    metrics_port: int | None = None
 
 
 def default_worker_id() -> str:

@@ -13,6 +13,8 @@ import os
 from collections import deque
 from pathlib import Path
 
+from sccli.joblog_files import UnsafeLogFile, open_name_for_append
+
 #: Bytes of the end of each attempt's output kept for the job's ``logs`` entry.
 SUMMARY_BYTES = 4000
 #: Lines of the end of each attempt's output kept for the job's ``logs`` entry.
@@ -31,12 +33,13 @@ class LogPump:
 
     def __init__(self, path: Path, cap: int) -> None:
         self.path = path
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        #: Why the log file was refused (a planted link, a foreign file): the output goes nowhere
+        #: but to the job's ``logs`` summary, which says so.
+        self.refused: str | None = None
         try:
-            self.fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:  # the log directory was removed while the service ran
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(path, flags, 0o644)
+            self.fd = open_name_for_append(path.parent, path.name)
+        except UnsafeLogFile as exc:
+            self.fd, self.refused = -1, f"[sccli: job log {path} refused, nothing written to it: {exc}]"
         self.cap = max(0, int(cap))
         self.head_left = self.cap - self.cap // 2 if self.cap else -1
         self.tail_cap = self.cap // 2
@@ -67,6 +70,7 @@ class LogPump:
     def finish(self) -> None:
         """The output ended: write the marker and the kept tail, close the file."""
         if self.fd < 0:
+            self.tail.clear()
             return
         extra = self.tail_bytes - self.tail_cap
         tail = b"".join(self.tail)[max(0, extra):]
@@ -84,9 +88,12 @@ class LogPump:
         text = self.recent.decode("utf-8", errors="replace")
         if len(self.recent) == SUMMARY_BYTES and "\n" in text:
             text = text.split("\n", 1)[1]  # the first line was cut mid-way
-        return "\n".join(text.rstrip("\n").split("\n")[-SUMMARY_LINES:])
+        lines = text.rstrip("\n").split("\n")[-SUMMARY_LINES:]
+        return "\n".join([self.refused, *lines[1:]] if self.refused else lines)
 
     def _write(self, data: bytes) -> None:
+        if self.fd < 0:
+            return
         view = memoryview(data)
         while view:
             try:

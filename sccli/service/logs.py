@@ -8,7 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 #: Record attributes that become JSON fields when a call passes them in ``extra``.
-EXTRA_FIELDS = ("job_id", "job_type", "worker_id", "pid")
+EXTRA_FIELDS = ("job_id", "job_type", "worker_id", "pid", "outcome", "kind", "attempt", "duration_s",
+                "token_name", "method", "path", "status", "client")
 
 
 class JsonFormatter(logging.Formatter):

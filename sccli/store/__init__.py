@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 from sccli.errors import InvalidInput
 from sccli.store.base import JobChange, JobQuery, Store
-from sccli.store.urls import StoreTarget, check_mongo_url, describe_store, redact, resolve_store_target, resolve_url
+from sccli.store.urls import (
+    StoreTarget,
+    check_mongo_url,
+    describe_store,
+    redact,
+    resolve_store_target,
+    resolve_url,
+    sqlite_path_in_url,
+)
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -53,14 +61,22 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
             check_mongo_url(url, target.url_source)
         return MongoStore(url, target.db_name, timeout_ms=timeout)
     create = create or target.is_default
-    if url.startswith("sqlite://"):
-        path = url[len("sqlite://"):]
-        if path.startswith("//"):  # sqlite:////abs/path
-            path = path[1:]
-        return _sqlite(path or ":memory:", timeout, create)
-    if "://" in url:
+    path = sqlite_path_in_url(url)
+    if path is None:
         raise InvalidInput(f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file path)")
-    return _sqlite(url, timeout, create)
+    return _sqlite(path or ":memory:", timeout, create)
+
+
+#: Linux's PATH_MAX and NAME_MAX, in bytes: a longer SQLite path fails deep in sqlite3 or the OS.
+PATH_MAX, NAME_MAX = 4096, 255
+
+
+def _check_path_length(path: str) -> None:
+    """Refuse (InvalidInput) a SQLite path no file system can hold, before anything opens it."""
+    encoded = path.encode("utf-8", "surrogateescape")
+    if len(encoded) >= PATH_MAX or max(len(part) for part in encoded.split(b"/")) > NAME_MAX:
+        shown = path if len(path) <= 60 else path[:60] + "..."
+        raise InvalidInput(f"SQLite path {shown!r} is too long (at most {PATH_MAX - 1} bytes, {NAME_MAX} per name)")
 
 
 def store_timeout_ms() -> int:
@@ -80,4 +96,6 @@ def store_timeout_ms() -> int:
 def _sqlite(path: str, timeout_ms: int, create: bool) -> SqliteStore:
     from sccli.store.sqlite import SqliteStore
 
+    if path != ":memory:":
+        _check_path_length(path)
     return SqliteStore(path, busy_timeout_ms=max(timeout_ms, 5000), create=create)

@@ -53,6 +53,16 @@ def default_sqlite_path() -> Path:
     return Path(base) / "sccli" / "scientistcloud.db"
 
 
+def sqlite_path_in_url(url: str) -> str | None:
+    """The file a SQLite URL names (``sqlite:///p``, ``sqlite:////abs/p`` or a plain path), else None."""
+    if url.startswith(MONGO_SCHEMES) or url.startswith("mongomock://"):
+        return None
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://"):]
+        return path[1:] if path.startswith("//") else path  # sqlite:////abs/path
+    return None if "://" in url else url
+
+
 def db_name_in_url(url: str) -> str | None:
     """The database a MongoDB URL names in its path (mongodb://h1,h2/NAME?opts), if any."""
     if not url.startswith(MONGO_SCHEMES):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
 import typer.main
 
 from sccli.cli.app import app
@@ -65,8 +67,17 @@ def test_completions_match_what_the_app_generates() -> None:
     for shell, name in files.items():
         env = {**os.environ, "_SC_COMPLETE": f"source_{shell}"}
         cmd = [sys.executable, "-c", "from sccli.cli.app import app; app(prog_name='sc')"]
-        generated = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        generated = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.lstrip("\n")
         assert (ROOT / "completions" / name).read_text() == generated, f"run `make completions` ({name} drifted)"
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (Debian: zsh)")
+def test_zsh_file_autoloads_from_fpath(tmp_path: Path) -> None:
+    """``_sc`` in a directory of ``$fpath`` is picked up by ``compinit``: its first line is ``#compdef sc``."""
+    assert (ROOT / "completions" / "_sc").read_text().startswith("#compdef sc\n")
+    script = f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -d {tmp_path}/zcompdump; print -r -- $_comps[sc]"
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    assert out.stdout.strip() == "_sc", out.stderr
 
 
 def test_bash_completion_offers_subcommands() -> None:
@@ -77,7 +88,8 @@ def test_bash_completion_offers_subcommands() -> None:
 
 
 def test_help_does_not_import_heavy_modules() -> None:
-    code = "import sys; from sccli.cli.app import app; print(sorted(m for m in ('pymongo', 'numpy', 'fastapi', 'sqlite3', 'mongomock') if m in sys.modules))"
+    heavy = ('pymongo', 'numpy', 'fastapi', 'sqlite3', 'mongomock', 'prometheus_client')
+    code = f"import sys; from sccli.cli.app import app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -169,7 +169,7 @@ def test_metrics_need_a_token_unless_public(tmp_path: Path) -> None:
         assert dash.client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
         response = dash.client.get("/metrics", headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
-        assert 'sc_jobs{status="failed",job_type="data_validation"} 1' in response.text
+        assert 'sc_jobs{job_type="data_validation",status="failed"} 1.0' in response.text
         assert "# TYPE sc_health gauge" in response.text
     for dash in make_dash(tmp_path / "open", metrics_public=True):
         assert dash.client.get("/metrics").status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sccli.monitor import JobMonitor
-from sccli.monitor.metrics import to_prometheus
+from sccli.monitor.metrics import queue_metrics_text
 from sccli.store.base import Store
 from tests.monitor.history import NOW, ago, insert, job, plain_error, timeout_error
 
@@ -87,14 +87,13 @@ def test_metrics_and_prometheus_text(monitor: JobMonitor) -> None:
     assert metrics["p95_duration_by_type"] == {A: pytest.approx(19.0, rel=0.005)}
     assert metrics["queue"]["pending"] == {"google_sync": 1, "rsync_transfer": 1}
     assert metrics["backlog"]["google_sync"] == {"pending": 1, "ready": 1, "oldest_wait_seconds": 7200.0}
-    text = to_prometheus(metrics)
-    p95 = metrics["p95_duration_by_type"][A]
-    assert f'sc_job_duration_seconds{{job_type="dataset_conversion",quantile="0.95",window="24h"}} {p95}' in text
-    assert 'sc_jobs{status="completed",job_type="dataset_conversion"} 21' in text
-    assert 'sc_jobs_ready{job_type="rsync_transfer"} 0' in text
+    text = queue_metrics_text(monitor)
+    assert 'sc_jobs{job_type="dataset_conversion",status="completed"} 21.0' in text
+    assert 'sc_jobs_ready{job_type="rsync_transfer"} 0.0' in text
+    assert 'sc_jobs_scheduled{job_type="rsync_transfer"} 1.0' in text
     # a google_sync job has been ready for 2 h with no service at all: longer than the 15 min of
-    # check_no_service_critical_seconds
-    assert 'sc_health{status="critical"} 2' in text
+    # check_no_service_critical_seconds (one series, its value the state)
+    assert "\nsc_health 2.0\n" in text
     assert "# TYPE sc_stale_jobs gauge" in text
 
 
@@ -102,7 +101,7 @@ def test_overview_shape_and_counts(monitor: JobMonitor) -> None:
     ov = monitor.get_queue_overview()
     assert set(ov) >= {"timestamp", "queue_stats", "health_status", "recent_activity", "performance_metrics", "error_summary"}
     assert ov["queue_stats"] == {
-        "total_jobs": 35, "pending_jobs": 2, "running_jobs": 0, "completed_jobs": 25, "failed_jobs": 6, "cancelled_jobs": 2,
+        "total_jobs": 35, "pending_jobs": 2, "running_jobs": 0, "completed_jobs": 25, "failed_jobs": 6, "cancelled_jobs": 2, "scheduled_jobs": 0,
         "job_types": {C: 1, A: 28, B: 4, "google_sync": 1, "rsync_transfer": 1},
     }
     assert set(ov["health_status"]) == {"overall", "stale_jobs", "failure_rate", "active_workers", "issues"}

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sccli import domain
-from sccli.api.routes import ApiState, explanation_of
+from sccli.api.routes import ApiState
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput, NotFound
@@ -146,7 +146,7 @@ def jobs_page(state: ApiState, wanted: JobFilter) -> dict[str, Any]:
 
 
 FINISHED = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
-ACTIVE = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.PENDING.value, JobStatus.RUNNING.value]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -212,14 +212,15 @@ def _search_errors(listing: Listing, text: str, offset: int) -> tuple[list[dict[
 # -- one job ------------------------------------------------------------------------------------
 def job_detail(state: ApiState, job_id: str) -> dict[str, Any]:
     """Everything ``sc job show`` shows, plus the tail of its log."""
+    from sccli import jobids
     from sccli.operations import job_log_tail
+    from sccli.usage import attempt_rows
 
-    job = _monitor(state).get_job_details(job_id)
-    if job is None:
-        raise NotFound(f"job {job_id} not found")
+    job = jobids.job_detail(state.store, job_id, state.settings.stale_after_seconds)
     return {
-        "job": job, "events": job.pop("events"), "dataset": job.pop("dataset"), "why": explanation_of(state, job),
+        "job": job, "events": job.pop("events"), "dataset": job.pop("dataset"), "why": job.pop("explanation"),
         "log": job_log_tail(job, state.settings, LOG_LINES), "running": job.get("status") == JobStatus.RUNNING.value,
+        "resources": attempt_rows(job),
     }
 
 
