@@ -121,6 +121,13 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
     retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
+    #: Past its timeout, a job of these types runs on while its progress moves (stopped after this
+    #: many minutes without any).
+    stall_minutes_by_type: dict[Text, Annotated[float, Meta(gt=0, le=7 * DAY / 60)]] = field(default_factory=dict)
+    conversion_workers: Annotated[int, Meta(ge=0, le=256)] = 0  # threads a conversion zips with; 0: every core
+    #: zlib level of IDX blocks: 1 takes half the CPU of OpenVisus' own (-1, i.e. 6) for a similar size on
+    #: noisy scientific data; any level reads the same (zlib's inflate does not depend on it).
+    conversion_zip_level: Annotated[int, Meta(ge=-1, le=9)] = 1
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
     converters: dict[Text, Command] = field(default_factory=dict)

@@ -260,7 +260,9 @@ class Supervisor(StoreDuties):
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
-        rj = RunningJob(job=job, started=time.monotonic(),
+        now = time.monotonic()
+        stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
+        rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
                         memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
@@ -283,7 +285,9 @@ class Supervisor(StoreDuties):
         if rj.state == AttemptState.CLEANING:
             rj.cleanup = child
             return
-        rj.child, rj.handler_started = child, time.monotonic()  # starts the clock of rj.deadline
+        rj.child = child
+        # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
+        rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
         log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})
