@@ -196,7 +196,7 @@ class StoreDuties:
         doc = self.worker_doc()
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
-            out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
+            out = [(job_id, token, held) for (job_id, token), held in zip(pairs, q.heartbeat_many(pairs), strict=True)]
             q.store.upsert_worker({**doc, "heartbeat_at": utcnow()})
             return out
         return fn

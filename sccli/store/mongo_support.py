@@ -132,6 +132,62 @@ def guard(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class ActiveKeys:
+    """The one-active-job-per-dataset-and-type rule on a MongoDB server. Every real MongoDB
+    enforces the sparse unique ``active_key`` index, so a job write needs no pre-check (the
+    write itself is refused: one round trip less per creation); a server that does not (the
+    wire test server) gets the common-case check, a read before the write."""
+
+    def __init__(self, jobs: Callable[[], Any], controls: Callable[[], Any], enforced: bool | None = None) -> None:
+        self._jobs = jobs
+        self._controls = controls
+        self._enforced = enforced  # None: probe the server at the first job write
+
+    @property
+    def enforced(self) -> bool:
+        """Probed once: two inserts of one probe ``name`` into ``controls`` (unique on name),
+        then its removal."""
+        if self._enforced is None:
+            self._enforced = self._probe()
+        return self._enforced
+
+    def _probe(self) -> bool:
+        import os
+        import time
+
+        from pymongo.errors import DuplicateKeyError
+
+        controls = self._controls()
+        probe = {"name": f"probe:unique:{os.getpid()}:{time.monotonic_ns()}", "kind": "probe"}
+        try:
+            controls.insert_one(dict(probe))
+            controls.insert_one(dict(probe))
+        except DuplicateKeyError:
+            return True
+        finally:
+            controls.delete_many({"name": probe["name"]})
+        return False
+
+    def check(self, key: Any, job_id: str | None = None) -> None:
+        """Conflict when another job holds ``key``, only where the server would not refuse it."""
+        if not key or self.enforced:
+            return
+        filt: dict[str, Any] = {"active_key": key}
+        if job_id is not None:
+            filt["job_id"] = {"$ne": job_id}
+        if self._jobs().find_one(filt, {"_id": 1}):
+            raise Conflict(f"an active job already exists for {key}")
+
+
+def duplicate_conflict(exc: Exception, active_key: Any) -> Conflict:
+    """The Conflict of a refused job write: its ``active_key`` unless the server names another index."""
+    details = getattr(exc, "details", None) or {}
+    index = " ".join(str(k) for k in (details.get("keyPattern") or {})) or str(exc)
+    if active_key and "job_id" not in index:
+        return Conflict(f"an active job already exists for {active_key}")
+    return Conflict(duplicate_message(exc))
+
+
 def first_line(exc: Exception) -> str:
     return str(exc).split("\n")[0].split(", Timeout:")[0][:200]
 
