@@ -349,9 +349,8 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         return normalize(doc)
 
     def _advisory(self, key: str) -> Any:
-        """A collection whose writes are advisory (heartbeats, progress): acknowledged by the
-        primary alone (``w: 1``), not a majority. Losing one in a failover costs a refresh, and
-        the sweeper waits many heartbeats before it calls a job stale."""
+        """For advisory writes (heartbeats, progress) at ``w: 1``: one lost in a failover costs a
+        refresh; the sweeper waits many heartbeats before it calls a job stale."""
         from pymongo import WriteConcern
 
         return self.coll(key).with_options(write_concern=WriteConcern(w=1))

@@ -67,6 +67,24 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
 }
 
 
+#: How stale a secondary may be for the figures' reads unless the URL says (90: MongoDB's minimum).
+FIGURES_MAX_STALENESS_SECONDS = 90
+
+def figures_read_preference(url: str | None) -> Any:
+    """Where figures (monitor, report, dashboard, API counts) are read: ``secondaryPreferred``
+    with the URL's ``maxStalenessSeconds`` (else 90 s, MongoDB's minimum); the primary when the
+    URL's ``readPreference`` is ``primary``. Never for a read that decides a write: those stay
+    on the primary (``MongoStore.db``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from pymongo.read_preferences import Primary, SecondaryPreferred
+
+    options = {k.lower(): v[-1] for k, v in parse_qs(urlsplit(url or "").query).items()}
+    if options.get("readpreference", "").lower() == "primary":
+        return Primary()
+    return SecondaryPreferred(max_staleness=int(options.get("maxstalenessseconds", FIGURES_MAX_STALENESS_SECONDS)))
+
+
 def index_keys(info: dict[str, Any]) -> tuple[str, ...]:
     """The field names of an ``index_information`` entry, in order."""
     return tuple(str(field) for field, _direction in info.get("key", []))

@@ -40,6 +40,7 @@ class Counter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.commands: list[tuple[str, str]] = []
+        self.concerns: list[tuple[str, Any]] = []
         self.write_bytes = 0
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -47,6 +48,7 @@ class Counter(monitoring.CommandListener):
             return
         target = event.command.get(event.command_name)
         self.commands.append((event.command_name, str(target)))
+        self.concerns.append((event.command_name, event.command.get("writeConcern")))
         for key in ("documents", "updates"):
             for doc in event.command.get(key) or []:
                 self.write_bytes += _size(doc)
@@ -60,7 +62,7 @@ class Counter(monitoring.CommandListener):
         pass
 
     def take(self) -> list[tuple[str, str]]:
-        out, self.commands = self.commands, []
+        out, self.commands, self.concerns = self.commands, [], []
         return out
 
 
@@ -181,3 +183,27 @@ def test_a_lost_lease_is_told_apart_in_a_batched_heartbeat(queue: JobQueue) -> N
     after = queue.require_job(lost)
     assert after["status"] == JobStatus.PENDING.value and after.get("heartbeat_at") == before
     assert queue.heartbeat_many([]) == []
+
+
+def test_figures_read_a_secondary_and_advisory_writes_ask_no_majority(counted: tuple[JobQueue, Counter]) -> None:
+    """Monitor aggregations go to a secondary (90 s stale at most) unless the URL says primary; a
+    heartbeat is acknowledged by the primary alone; a transition still waits for a majority."""
+    from pymongo.read_preferences import Primary, SecondaryPreferred
+
+    from sccli.store.mongo_support import figures_read_preference
+
+    assert figures_read_preference("mongodb://h/") == SecondaryPreferred(max_staleness=90)
+    assert figures_read_preference("mongodb://h/?maxStalenessSeconds=120") == SecondaryPreferred(max_staleness=120)
+    assert figures_read_preference("mongodb://h/?readPreference=primary") == Primary()
+    queue, listener = counted
+    queue.create_job(add_dataset(queue.store), "data_validation")
+    job = queue.claim_next("w1", ["data_validation"], host="h", pid=1)
+    assert job is not None
+    listener.take()
+    assert queue.store.job_status_type_counts()  # type: ignore[attr-defined]
+    listener.take()
+    assert queue.heartbeat(job["job_id"], job["lease_token"], 50.0)
+    assert listener.concerns == [("update", {"w": 1})]
+    listener.take()
+    queue.complete(job["job_id"], job["lease_token"], {}, claimed=job)
+    assert {wc["w"] for _, wc in listener.concerns} == {"majority"}  # the transition, its event, its pull
