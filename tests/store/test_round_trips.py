@@ -118,6 +118,7 @@ def test_trivial_job_round_trips(counted: tuple[JobQueue, Counter], mode: str) -
     queue, listener = counted
     datasets = [add_dataset(queue.store) for _ in range(2)]
     listener.take()
+    listener.write_bytes = 0
     first = queue.create_job(datasets[0], "data_validation")
     create = listener.take()
     second = queue.create_job(datasets[1], "data_validation")  # the workers read for the wake-up reused
@@ -130,6 +131,7 @@ def test_trivial_job_round_trips(counted: tuple[JobQueue, Counter], mode: str) -
               "service": len(service)}
     for step, commands in zip(counts, (create, create_again, service_first, service), strict=True):
         _report(f"{mode} {step}", commands)
+    print(f"{mode} two trivial jobs: {listener.write_bytes} bytes of write documents")
     for job_id in (first, second):  # every guarantee kept: each event written, no outbox left
         assert len(_job_events(queue, job_id)) == 3
         assert queue.require_job(job_id)["outbox"] == []
