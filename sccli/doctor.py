@@ -109,11 +109,15 @@ def _store_content_checks(store: Store, settings: Settings) -> list[Check]:
 
 
 def _schema_check(store: Store) -> Check:
+    """Indexes judged by the store itself (by key pattern and options on MongoDB, as it adopts them)."""
     try:
-        expected, actual = store.expected_index_names(), store.index_names()
+        problems, missing_by_key = store.schema_problems(), store.missing_indexes()
+        expected = store.expected_index_names()
     except ScError as exc:
         return Check("schema", FAIL, f"cannot list indexes: {exc}", "check that the account may list indexes")
-    missing = [f"{key}.{name}" for key, names in sorted(expected.items()) for name in sorted(set(names) - set(actual.get(key, [])))]
+    if problems:
+        return Check("schema", FAIL, "; ".join(p.detail for p in problems), "; then ".join(p.fix for p in problems))
+    missing = [f"{key}.{name}" for key, names in sorted(missing_by_key.items()) for name in sorted(names)]
     if missing:
         return Check(
             "schema", FAIL, f"{len(missing)} index(es) missing: {', '.join(missing)}",

@@ -15,10 +15,11 @@ import socket
 import time
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain
+from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
 from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
@@ -95,10 +96,12 @@ class JobQueue:
         outside the settings' data directories at creation (when real settings were given)."""
         from sccli.handlers import plugin_types
 
-        return cls(
+        queue = cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
             retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
+        queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
+        return queue
 
     @property
     def actor(self) -> str:
@@ -133,37 +136,66 @@ class JobQueue:
         actor: str | None = None,
         job_id: str | None = None,
         schedule_id: str | None = None,
+        run_at: datetime | None = None,
+        delay: float | timedelta | None = None,
     ) -> str:
         """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input.
         ``job_id`` is given by a schedule's fire (derived from the schedule and the fire time);
         ``schedule_id`` marks the job as fired by that schedule.
 
+        ``run_at`` (aware, or naive = UTC) or ``delay`` (seconds or a timedelta; the older
+        ``run_after_seconds`` is the same): the job is ``scheduled`` until then (a time already
+        past runs at once).
         The job, its creation event and its dataset's move to the type's queued status are
         written together (one transaction, or the job's outbox)."""
         who = actor or self.actor
+        start = self.start_time(run_at, delay if delay is not None else run_after_seconds or None)
         doc = self.build_job(
             dataset_uuid, job_type, parameters, priority, max_attempts, timeout_minutes,
-            allow_duplicate=allow_duplicate, run_after_seconds=run_after_seconds,
-            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who, job_id=job_id,
+            allow_duplicate=allow_duplicate, run_at=start, job_id=job_id,
+            parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who,
         )
         if schedule_id is not None:
             doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
-        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": who, "reason": "created"}
+        reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
+        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": doc["status"], "at": doc["created_at"], "actor": who, "reason": reason}
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:
             followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who,
                                           reason=f"{job_type} job created", seen=dataset))
         self._insert(doc, event, followups)
-        self._wake_services(str(doc["job_id"]))
+        if doc["status"] == JobStatus.PENDING:
+            self._wake_services(str(doc["job_id"]))
         return str(doc["job_id"])
 
-    def _wake_services(self, job_id: str) -> None:
-        """Best effort: an idle service on this host claims the new job now, not at its next poll.
-        The ``workers`` read is reused for ``workers_ttl`` seconds (a burst of creations reads it once)."""
+    def start_time(self, run_at: datetime | None, delay: float | timedelta | None) -> datetime | None:
+        """When a new job may start (UTC), from an absolute time or a delay; None: at once."""
+        from sccli.clock import as_utc
+        from sccli.lifecycle import MAX_DELAY_SECONDS
+
+        if run_at is not None and delay is not None:
+            raise InvalidInput("give a start time or a delay, not both")
+        if delay is not None:
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_DELAY_SECONDS:
+                raise InvalidInput(f"a start delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay!r}")
+            return self.store.now() + timedelta(seconds=seconds)
+        if run_at is None:
+            return None
+        if not isinstance(run_at, datetime):
+            raise InvalidInput(f"a start time must be a datetime, got {type(run_at).__name__}")
+        start: datetime = as_utc(run_at)  # type: ignore[assignment]
+        if (start - self.store.now()).total_seconds() > MAX_DELAY_SECONDS:
+            raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
+        return start
+
+    def _wake_services(self, job_id: str | None = None) -> None:
+        """Best effort: an idle service on this host claims the new job now, not at its next poll
+        (``job_id`` None: every idle one). The ``workers`` read is reused for ``workers_ttl`` seconds."""
         from sccli.errors import ScError
         from sccli.wakeup import wake_local_services
 
@@ -203,8 +235,13 @@ class JobQueue:
         created_by: str | None = None,
         job_id: str | None = None,
         declaration_checked: bool = False,
+        run_at: datetime | None = None,
     ) -> dict[str, Any]:
         """The validated job document, not yet written (migration batches these).
+
+        ``run_at`` in the future: the job is ``scheduled`` until then (the sweeper promotes it).
+        ``run_after_seconds`` keeps it ``pending`` with a later ``run_after`` (the migration's
+        grace period: a claim still never starts it early).
 
         ``declaration_checked``: the caller has checked the parameters against the type's
         declaration, paths included (the migration's plan does, resolving each data directory
@@ -224,11 +261,15 @@ class JobQueue:
         attempts = _positive_int("max_attempts", config.max_attempts if max_attempts is None else max_attempts, 100)
         timeout = _positive_int("timeout_minutes", config.timeout_minutes if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
         now = self.store.now()
+        run_after = now + timedelta(seconds=run_after_seconds)
+        if run_at is not None and run_at > now:
+            run_after = run_at
+        scheduled = run_after > now and run_at is not None
         doc: dict[str, Any] = {
             "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
-            "status": JobStatus.PENDING.value, "priority": prio, "parameters": parameters, "attempts": 0,
+            "status": (JobStatus.SCHEDULED if scheduled else JobStatus.PENDING).value, "priority": prio, "parameters": parameters, "attempts": 0,
             "max_attempts": attempts, "timeout_minutes": timeout, "created_at": now, "updated_at": now,
-            "started_at": None, "completed_at": None, "run_after": now + timedelta(seconds=run_after_seconds),
+            "started_at": None, "completed_at": None, "run_after": run_after,
             "worker_id": None, "pid": None, "host": None, "lease_token": None, "heartbeat_at": None,
             "cancel_requested": False, "progress_percentage": 0, "progress_message": None, "result": None,
             "error": None, "errors": [], "logs": [], "parent_job_id": parent_job_id,
@@ -379,9 +420,19 @@ class JobQueue:
         """See :meth:`JobLifecycle.mark_cancelled`."""
         return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
+    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
-        return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate)
+        return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate, delay_seconds=delay_seconds)
+
+    def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+        """See :meth:`JobLifecycle.run_now`."""
+        done = self.lifecycle.run_now(job_id, actor)
+        self._wake_services(job_id)
+        return done
+
+    def promote_due(self, actor: str = "sweeper") -> list[dict[str, Any]]:
+        """See :meth:`JobLifecycle.promote_due`."""
+        return self.lifecycle.promote_due(actor)
 
     def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None,
                 log: str | None = None) -> dict[str, Any] | None:
@@ -393,17 +444,16 @@ class JobQueue:
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
 
     def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
-        """A service's periodic recovery: stale jobs re-queued, follow-ups left in outboxes by a
-        crashed writer finished (older than ``stale_after_seconds``), and (when set) the
-        starvation guard. What it did, for the service's log."""
-        from datetime import timedelta
-
+        """A service's periodic recovery: due scheduled jobs promoted, stale jobs re-queued,
+        follow-ups left in outboxes by a crashed writer finished (older than ``stale_after_seconds``),
+        and (when set) the starvation guard. What it did, for the service's log."""
         from sccli.followups import drain_stale_outboxes
 
+        promoted = self.lifecycle.promote_due(actor)
         recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
         drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
         raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
-        return {"recovered": recovered, "outboxes": drained, "raised": raised}
+        return {"promoted": promoted, "recovered": recovered, "outboxes": drained, "raised": raised}
 
     def finish_followups(self, job: dict[str, Any]) -> None:
         """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sccli.domain import JOB_TYPE_CONFIGS
 from sccli.errors import InvalidInput
 from sccli.limits import INT64_MAX, INT64_MIN
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled", "scheduled"]
 PriorityValue = Union[Annotated[int, Field(ge=1, le=3)], Literal["high", "normal", "low"]]
 
 #: Most jobs one list request returns.
@@ -60,8 +60,21 @@ class JobCreate(BaseModel):
     timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(default=None, description="Per-attempt timeout; default from the job type.")
     allow_missing_dataset: bool = Field(default=False, description="Create the job even when the dataset is unknown.")
     allow_duplicate: bool = Field(default=False, description="Allow a second active job of this type for the dataset.")
+    run_at: Optional[datetime] = Field(
+        default=None, description="Start no earlier than this time (ISO 8601; no zone = UTC; a past time: at once). "
+        "Until then the job is `scheduled`.",
+    )
+    delay_seconds: Optional[Annotated[float, Field(ge=0, le=366 * 86400, allow_inf_nan=False)]] = Field(
+        default=None, description="Start after this many seconds (`scheduled` until then); not with `run_at`.",
+    )
 
-    @field_validator("priority", "max_attempts", "timeout_minutes", mode="before")
+    @model_validator(mode="after")
+    def _one_start(self) -> JobCreate:
+        if self.run_at is not None and self.delay_seconds is not None:
+            raise ValueError("give run_at or delay_seconds, not both")
+        return self
+
+    @field_validator("priority", "max_attempts", "timeout_minutes", "delay_seconds", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -195,6 +208,7 @@ class QueueStats(BaseModel):
     completed_jobs: int
     failed_jobs: int
     cancelled_jobs: int
+    scheduled_jobs: int = 0
     job_types: dict[str, int]
 
 

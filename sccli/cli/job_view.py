@@ -133,8 +133,11 @@ def job_list(
         say_cut(a, len(jobs), a.store.count_jobs(query))
     if as_json:
         a.print_json(jobs)
-    else:
-        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+        return
+    columns, headers = LIST_COLUMNS, LIST_HEADERS
+    if any(j.get("status") == JobStatus.SCHEDULED for j in jobs):  # when each waiting job starts
+        columns, headers = [*LIST_COLUMNS, "run_after"], [*LIST_HEADERS, "STARTS"]
+    a.print_table(jobs, columns, fmt=fmt, headers=headers, title="Jobs")
 
 
 def say_cut(a: Application, shown: int, total: int) -> None:

@@ -6,11 +6,16 @@ and bounded batches. Exactly one service does a day's retention: it holds the st
 ``retention`` (:mod:`sccli.store.contract_leases`) while it works, renewing it per step, and marks
 the day done on it (``done_period``) when nothing is left; a service that dies mid-run leaves the
 lease to expire, and the next one finishes the day. Each step deletes at most ``steps`` batches of
-``batch_size`` jobs, so the store sees many small deletes, never one huge one.
+``batch_size`` jobs, so the store sees many small deletes, never one huge one. Once the jobs are
+done, the same steps delete the events older than ``events_days`` (of jobs that are kept: those
+of deleted jobs went with them), ``batch_size`` at a time, and then sweep the orphaned partial
+outputs under the data directories (as ``sc monitor cleanup`` does).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +61,7 @@ def retention_step(
     now: datetime | None = None,
     log_dir: str | None = None,
     steps: int = 10,
+    data_dirs: Sequence[str | os.PathLike[str]] = (),
 ) -> dict[str, Any] | None:
     """One step of today's retention if it is due, not done and this holder gets the lease:
     ``{period, deleted: {...}, done}``; None when there is nothing for this holder to do."""
@@ -80,7 +86,16 @@ def retention_step(
         batch=retention.batch_size,
         max_batches=steps,
     )
-    done = not deleted.pop("more", 0)
+    more = bool(deleted.pop("more", 0))
+    if not more and retention.events_days is not None:
+        deleted["old_events"], more = delete_old_events(
+            store, now - timedelta(days=retention.events_days), retention.batch_size, steps
+        )
+    if not more and retention.sweep_partials and data_dirs:
+        from sccli.monitor.partials import sweep_partials  # imports the handlers: not for `monitor overview`
+
+        deleted["partials"] = sweep_partials(store, data_dirs).removed
+    done = not more
     deleted["log_files"] = removed.files
     result = {"period": period, "deleted": deleted, "done": done, "holder": holder, "at": now}
     _record(store, lease, result)
@@ -92,6 +107,18 @@ def retention_step(
         until = now + timedelta(seconds=LEASE_SECONDS)
         store.leases.acquire(LEASE, holder, now, until, {"running": _total(lease, period, deleted)})
     return result
+
+
+def delete_old_events(store: Store, before: datetime, batch: int, max_batches: int) -> tuple[int, bool]:
+    """Delete events recorded before ``before``, ``batch`` per delete, at most ``max_batches``
+    deletes: (how many, whether some may be left)."""
+    total = 0
+    for _ in range(max_batches):
+        n = store.delete_events_before(before, batch)
+        total += n
+        if n < batch:
+            return total, False
+    return total, True
 
 
 def last_retention(store: Store) -> dict[str, Any] | None:
@@ -122,7 +149,8 @@ def retention_line(summary: dict[str, Any] | None) -> str:
     if not last:
         return f"Retention: {state}; never run"
     deleted = last.get("deleted") or {}
-    counts = ", ".join(f"{k} {deleted.get(k, 0)}" for k in ("completed", "failed", "cancelled", "events"))
+    keys = ("completed", "failed", "cancelled", "events", "old_events", "partials")
+    counts = ", ".join(f"{k.replace('_', ' ')} {deleted.get(k, 0)}" for k in keys if k in deleted or k in keys[:4])
     return f"Retention: {state}; last run {last['period']} deleted {counts}"
 
 

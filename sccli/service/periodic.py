@@ -36,6 +36,8 @@ class ScheduleDuty:
     """Fire the due schedules (:class:`~sccli.schedule_firing.ScheduleFirer`)."""
 
     name = "schedules"
+    #: Told of each failed fire (``event, name, reason``): the notify duty, when notify is on.
+    on_failure: Callable[[str, str, str], None] | None = None
 
     def __init__(self, period: float, actor: str, allow_every: bool) -> None:
         self.period, self.actor, self.allow_every = period, actor, allow_every
@@ -49,6 +51,8 @@ class ScheduleDuty:
         if error is not None:
             log.warning("firing schedules failed: %s", error)
         for fire in fires or []:
+            if fire.outcome == "failed" and self.on_failure is not None:
+                self.on_failure("schedule_failed", fire.name, fire.reason or "failed")
             level = logging.WARNING if fire.outcome == "failed" else logging.INFO
             log.log(
                 level,
@@ -75,6 +79,13 @@ class PeriodicDuties:
                 self.next[duty.name] = now + duty.period
                 submit(Op(duty.name, duty.run, done=self._done(duty)))
 
+    def close(self, deadline: float) -> None:
+        """At shutdown: duties with work of their own in flight (the notify sender) finish it."""
+        for duty in self.duties:
+            close = getattr(duty, "close", None)
+            if close is not None:
+                close(deadline)
+
     def _done(self, duty: PeriodicDuty) -> Callable[[Any, BaseException | None], None]:
         def done(result: Any, error: BaseException | None) -> None:
             duty.done(result, error)
@@ -86,9 +97,17 @@ class PeriodicDuties:
 
 def service_duties(settings: Any, actor: str, worker_id: str) -> PeriodicDuties:
     """The periodic duties ``settings`` turn on for a service."""
-    duties: list[PeriodicDuty] = [ScheduleDuty(settings.schedule_poll_seconds, actor, settings.schedule_intervals)]
+    schedules = ScheduleDuty(settings.schedule_poll_seconds, actor, settings.schedule_intervals)
+    duties: list[PeriodicDuty] = [schedules]
     if settings.retention is not None:
         from sccli.service.retention import RetentionDuty
 
         duties.append(RetentionDuty(settings, actor, worker_id))
+    if settings.notify is not None:
+        from sccli.service.notify_duty import NotifyDuty
+
+        notify = NotifyDuty(settings, actor, worker_id)
+        for duty in duties:  # the failures other duties see become notifications
+            duty.on_failure = notify.report  # type: ignore[attr-defined]
+        duties.append(notify)
     return PeriodicDuties(duties)

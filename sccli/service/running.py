@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sccli.domain import JobStatus
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
 from sccli.service.resources import Usage, attempt_resources, memory_message
@@ -146,17 +145,25 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str, *,
-                  log: str | None = None, claimed: dict[str, Any] | None = None,
-                  resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Complete a job (with the attempt's ``logs`` and ``resources`` entries); when an earlier
-    try wrote the job but the store failed before its follow-ups ran (they wait in the job's
-    outbox), finish them (they are idempotent)."""
-    done = queue.complete(job_id, token, result, actor=actor, log=log, claimed=claimed, resources=resources)
+#: The states an outcome write of the lease holder leaves its job in.
+OUTCOME_STATES = {
+    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",),
+    "fail": ("scheduled", "pending", "failed"),
+}
+
+
+def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str, what: str) -> dict[str, Any] | None:
+    """Run an outcome ``write``; when it changes nothing, tell a write of ours that landed from a
+    lost lease. A try whose reply was lost (the write landed, the connection dropped) leaves
+    the job in the outcome's state with our lease token: only the holder's own outcome keeps
+    its token on a job it ends (a sweeper or an administrator clears it). Then the write is
+    ours: its follow-ups still waiting in the job's outbox run now (they are idempotent), and
+    the job is returned as recorded. None when the lease is really lost."""
+    done = write(queue)
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
-    if current and current.get("status") == JobStatus.COMPLETED and current.get("lease_token") == token:
+    if current and current.get("status") in OUTCOME_STATES[what] and current.get("lease_token") == token:
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None
@@ -177,17 +184,22 @@ def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
     job_id, token, claimed, used = rj.job_id, rj.token, rj.job, attempt_resources(rj)
-    if what == "complete":
-        result = rj.outcome[1] if rj.outcome else {}
-        def write(q: Any) -> Any:
-            return complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed, resources=used)
-        return write, f"completed in {elapsed:.2f}s"
-    if what == "release":
-        reason = "service draining" if rj.reason == "drain" else "service stopped"
-        return (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
-    if what == "cancelled":
-        return (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry, resources=used)), "cancelled"
-    kind, error = failure_of(rj, elapsed)
-    def fail(q: Any) -> Any:
+    outcome = what if what in OUTCOME_STATES else "fail"
+    kind, error = failure_of(rj, elapsed) if outcome == "fail" else ("", "")
+    reason = "service draining" if rj.reason == "drain" else "service stopped"
+    result = (rj.outcome[1] if rj.outcome else {}) if outcome == "complete" else {}
+
+    def write(q: Any) -> Any:
+        if outcome == "complete":
+            return q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed, resources=used)
+        if outcome == "release":
+            return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
+        if outcome == "cancelled":
+            return q.mark_cancelled(job_id, token, actor=actor, log=log_entry, resources=used)
         return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed, resources=used)
-    return fail, f"failed ({kind}): {error}"
+
+    notes = {
+        "complete": f"completed in {elapsed:.2f}s", "cancelled": "cancelled",
+        "release": f"stopped ({reason}); back to pending without using an attempt", "fail": f"failed ({kind}): {error}",
+    }
+    return (lambda q: record_once(q, write, job_id, token, outcome)), notes[outcome]

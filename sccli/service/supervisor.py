@@ -16,6 +16,7 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
+from sccli.service import procs
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import StoreDuties
@@ -65,6 +66,7 @@ class Supervisor(StoreDuties):
         self.idle = False
         self.check_orphans = True
         self.signals = 0
+        self.last_signal = 0
         self._seen_signals = 0
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
@@ -113,8 +115,9 @@ class Supervisor(StoreDuties):
 
         def on_signal(signum: int, frame: Any) -> None:
             self.signals += 1
+            self.last_signal = signum
 
-        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in procs.DRAIN_SIGNALS}
         self._wake_fds = (wake_r, wake_w)
         return wake_r
 
@@ -178,6 +181,7 @@ class Supervisor(StoreDuties):
             self._take_results()
         lost = self.link.stop(timeout=0.5)
         self.outcomes.close()
+        self.periodic.close(deadline)
         if lost:
             log.error("stopping with %d write(s) not recorded (store unreachable or refusing them); "
                       "their jobs will be re-queued as stale by a live service", lost)
@@ -194,7 +198,8 @@ class Supervisor(StoreDuties):
             self.stop_requested = True
             self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
-            log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
+            log.info("%s: draining (%d running job(s), up to %.0fs; a second signal stops at once)",
+                     procs.signal_words(self.last_signal), len(self.jobs), self.settings.drain_seconds)
             self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
             self._submit(Op("worker:draining", self._worker_write))
             return

@@ -303,7 +303,8 @@ def serve(sock: socket.socket, preload: list[str]) -> None:
     service_pid = int(os.environ.get("SC_SERVICE_PID") or 0)
     if service_pid and os.getppid() != service_pid:  # the service died before prctl took effect
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
+    for sig in (signal.SIGINT, signal.SIGHUP):  # Ctrl-C and a closed terminal are the service's to handle (it drains)
+        signal.signal(sig, signal.SIG_IGN)
     Template(sock, preload).serve()
 
 

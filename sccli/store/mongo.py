@@ -11,7 +11,17 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
-from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
+from sccli.store.base import (
+    LOGS_CAP,
+    Before,
+    JobChange,
+    JobQuery,
+    SchemaProblem,
+    Store,
+    collection_names,
+    prefix_upper_bound,
+)
+from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
@@ -232,17 +242,22 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
 
     @guard
     def missing_indexes(self) -> dict[str, list[str]]:
-        """By key pattern: an index with the same keys counts whatever its name (adopted)."""
-        from sccli.store.mongo_support import INDEXES, index_keys
+        """By key pattern: an index with the same keys and the options the store relies on counts
+        whatever its name (adopted); one with other options does not (see :meth:`schema_problems`)."""
+        return {key: [name for name, _, _ in missing] for key, (missing, _) in self._audit().items() if missing}
+
+    @guard
+    def schema_problems(self) -> list[SchemaProblem]:
+        """Existing indexes on the keys of needed ones whose options the store cannot rely on."""
+        return [SchemaProblem(m.detail(), m.fix(self.db_name)) for _, found in self._audit().values() for m in found]
+
+    def _audit(self) -> dict[str, tuple[list[Any], list[IndexMismatch]]]:
+        from sccli.store.mongo_indexes import audit
+        from sccli.store.mongo_support import INDEXES
 
         self.expected_index_names()  # creates the ledger's indexes on demand
-        missing: dict[str, list[str]] = {}
-        for key, specs in INDEXES.items():
-            present = {index_keys(info) for info in self.coll(key).index_information().values()}
-            names = [name for name, fields, _ in specs if tuple(fields) not in present]
-            if names:
-                missing[key] = names
-        return missing
+        return {key: audit(self.coll(key).index_information(), self.names[key], specs)
+                for key, specs in INDEXES.items()}
 
     # -- jobs -------------------------------------------------------------------------------
     @guard
@@ -250,7 +265,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         from pymongo.errors import DuplicateKeyError
 
         key = doc.get("active_key")
+        # Where the server or this database's indexes would not refuse a duplicate (see
+        # ActiveKeys, schema_problems), the common-case checks are reads before the insert.
         self.active_keys.check(key)
+        self.active_keys.check_job_id(doc.get("job_id"))
         try:
             self.coll("jobs").insert_one(dict(doc))
         except DuplicateKeyError as exc:
@@ -381,7 +399,13 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
     @guard
     def insert_event(self, event: dict[str, Any]) -> None:
         if event.get("event_id"):  # a replayed follow-up: written at most once
-            self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)}, upsert=True)
+            from pymongo.errors import DuplicateKeyError
+
+            try:
+                self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)},
+                                               upsert=True)
+            except DuplicateKeyError:
+                pass  # a racing replay inserted it first: the unique index kept one
         else:
             self.coll("events").insert_one(dict(event))
 
@@ -396,3 +420,12 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         for start in range(0, len(ids), 1000):
             total += self.coll("events").delete_many({"job_id": {"$in": ids[start : start + 1000]}}).deleted_count
         return total
+
+    @guard
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        # Bounded by time, not by _id (every filter stays on the ``at`` index): up to the
+        # limit-th oldest event's time, so events recorded at that very instant go together.
+        events = self.coll("events")
+        last = list(events.find({"at": {"$lt": before}}, {"at": 1}).sort([("at", 1)]).skip(limit - 1).limit(1))
+        bound = {"$lte": last[0]["at"]} if last else {"$lt": before}
+        return int(events.delete_many({"at": bound}).deleted_count)

@@ -112,8 +112,12 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_type"]), _q("jobs", ["status"], ranges=["completed_at", "started_at"]),
     _q("jobs", ["status", "job_type"], ranges=["completed_at", "started_at"]),  # a percentile's rank, per type
     _q("jobs", ["status", "job_type"], ["run_after"], ["run_after"]),  # --check: the oldest ready job of a type
+    _q("jobs", ["status"], ["run_after"], ["run_after"]),  # the sweeper: due scheduled jobs, earliest first
+    _q("jobs", ["job_id", "status"], ranges=["run_after"]),  # a promotion fenced on the start time it read
+    _q("jobs", ["dataset_uuid", "status"], ["dataset_uuid", "created_at"]),  # validate: active jobs of a page of datasets
     # events, datasets, ledger
     _q("events", ["job_id"], ["at", "_id"]), _q("events", ["job_id"]), _q("events", ["event_id"]),
+    _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
     _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),

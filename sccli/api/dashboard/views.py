@@ -146,7 +146,7 @@ def jobs_page(state: ApiState, wanted: JobFilter) -> dict[str, Any]:
 
 
 FINISHED = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
-ACTIVE = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.PENDING.value, JobStatus.RUNNING.value]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
