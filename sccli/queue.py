@@ -12,6 +12,7 @@ import json
 import os
 import random
 import socket
+import time
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -30,6 +31,10 @@ from sccli.store.base import JobChange, JobQuery, Store
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
+
+#: A creation's wake-up reuses the services it read this long: a service started since is
+#: found by its own poll (at most one poll interval later), never a lost job.
+WORKERS_TTL_SECONDS = 5.0
 
 
 def default_actor() -> str:
@@ -74,6 +79,13 @@ class JobQueue:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
+        #: How long claims in a row may reuse the pause state read by the first (seconds; 0: read
+        #: it for every claim). A service sets its poll interval: read once per poll, not per claim.
+        self.controls_ttl = 0.0
+        self._paused: tuple[float, dict[str, Any]] | None = None
+        #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
+        self.workers_ttl = WORKERS_TTL_SECONDS
+        self._workers: tuple[float, list[dict[str, Any]]] | None = None
         self.lifecycle = JobLifecycle(
             self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
         )
@@ -154,10 +166,11 @@ class JobQueue:
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:
-            followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who, reason=f"{job_type} job created"))
+            followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who,
+                                          reason=f"{job_type} job created", seen=dataset))
         self._insert(doc, event, followups)
         if doc["status"] == JobStatus.PENDING:
-            self._wake_services()
+            self._wake_services(str(doc["job_id"]))
         return str(doc["job_id"])
 
     def start_time(self, run_at: datetime | None, delay: float | timedelta | None) -> datetime | None:
@@ -181,13 +194,17 @@ class JobQueue:
             raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
         return start
 
-    def _wake_services(self) -> None:
-        """Best effort: idle services on this host claim the new job now, not at their next poll."""
+    def _wake_services(self, job_id: str | None = None) -> None:
+        """Best effort: an idle service on this host claims the new job now, not at its next poll
+        (``job_id`` None: every idle one). The ``workers`` read is reused for ``workers_ttl`` seconds."""
         from sccli.errors import ScError
         from sccli.wakeup import wake_local_services
 
         try:
-            wake_local_services(self.store.list_workers())
+            now = time.monotonic()
+            if self._workers is None or now - self._workers[0] >= self.workers_ttl:
+                self._workers = (now, self.store.list_workers())
+            wake_local_services(self._workers[1], key=job_id)
         except ScError:  # the job is written; a service's poll finds it anyway
             pass
 
@@ -201,7 +218,7 @@ class JobQueue:
         doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
         store.insert_job(doc)
         crash_point("after_job_write", doc["status"])
-        drain_outbox(store, doc)
+        drain_outbox(store, doc, own=doc["outbox"][0]["id"])
 
     def build_job(
         self,
@@ -308,10 +325,17 @@ class JobQueue:
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:
         """Atomically claim the next job for ``worker`` (paused types are left alone); the job
         as it is after the claim, or None. Claim, event and the dataset's move to its working
-        status are written together."""
-        from sccli.pause import paused_types, unpaused
+        status are written together. The pause state is read again after an empty claim (the
+        next poll or wake-up) or after ``controls_ttl``; claims in a row in between share it."""
+        job = self._claim_next(worker, types, host, pid)
+        if job is None:
+            self._paused = None
+        return job
 
-        paused = paused_types(self.store)
+    def _claim_next(self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None) -> dict[str, Any] | None:
+        from sccli.pause import unpaused
+
+        paused = self._paused_types()
         if paused:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
@@ -342,6 +366,14 @@ class JobQueue:
             drain_outbox(store, job)
         return job
 
+    def _paused_types(self) -> dict[str, Any]:
+        from sccli.pause import paused_types
+
+        now = time.monotonic()
+        if self._paused is None or now - self._paused[0] >= self.controls_ttl:
+            self._paused = (now, paused_types(self.store))
+        return self._paused[1]
+
     def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
         """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
         fields: dict[str, Any] = {"heartbeat_at": self.store.now()}
@@ -350,6 +382,12 @@ class JobQueue:
         if message is not None:
             fields["progress_message"] = str(message)[:500]
         return self.store.touch_job(job_id, {"status": JobStatus.RUNNING.value, "lease_token": lease_token}, fields)
+
+    def heartbeat_many(self, leases: Sequence[tuple[str, str]]) -> list[bool]:
+        """Refresh the heartbeat of each ``(job_id, lease_token)`` (a service's running jobs), each
+        fenced by its own lease, in one write where the store can; whether each still holds its lease."""
+        fences = [(job_id, {"status": JobStatus.RUNNING.value, "lease_token": token}) for job_id, token in leases]
+        return self.store.touch_jobs(fences, {"heartbeat_at": self.store.now()})
 
     def add_log(self, job_id: str, message: str) -> None:
         """Append a capped ``{timestamp, message}`` entry to the job's ``logs``."""
@@ -390,7 +428,7 @@ class JobQueue:
     def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
         """See :meth:`JobLifecycle.run_now`."""
         done = self.lifecycle.run_now(job_id, actor)
-        self._wake_services()
+        self._wake_services(job_id)
         return done
 
     def promote_due(self, actor: str = "sweeper") -> list[dict[str, Any]]:

@@ -111,6 +111,7 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     types: list[Text] | None = None
     poll_interval_seconds: Interval = 1.0
     heartbeat_seconds: Interval = 10.0
+    progress_interval_seconds: Interval = 5.0  # a job's progress reaches its document at most this often
     stale_after_seconds: Annotated[float, Meta(ge=0.01, le=7 * DAY)] = 60.0
     drain_seconds: Grace = 30.0
     kill_grace_seconds: Annotated[float, Meta(ge=0, le=HOUR)] = 5.0

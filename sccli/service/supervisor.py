@@ -20,7 +20,7 @@ from sccli.errors import EXIT_INTERNAL
 from sccli.service import procs, protocol
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
-from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
+from sccli.service.duties import StoreDuties
 from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
@@ -144,7 +144,7 @@ class Supervisor(StoreDuties):
             moments.append(self.next["cancel"])
             moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
-            moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
+            moments += [rj.progress_written + self.settings.progress_interval_seconds for rj in self.jobs.values() if rj.progress_dirty]
             moments += self.memory.wake_at(self.jobs.values())
         if self.drain_deadline is not None:
             moments.append(self.drain_deadline)

@@ -282,6 +282,11 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         """Set top-level ``fields`` (heartbeat, progress) if the job matches ``expect``; a plain
         update that returns no document, only whether it matched."""
 
+    def touch_jobs(self, fences: Sequence[tuple[str, dict[str, Any]]], fields: dict[str, Any]) -> list[bool]:
+        """:meth:`touch_job` for each ``(job_id, expect)``, each fenced on its own ``expect``;
+        whether each matched (a backend may write them all at once)."""
+        return [self.touch_job(job_id, expect, fields) for job_id, expect in fences]
+
     @abstractmethod
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
         """Apply ``change`` to every matching job (heartbeats); return how many changed."""
