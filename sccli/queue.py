@@ -72,6 +72,7 @@ class JobQueue:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
+        self._limits_read: tuple[Any, dict[str, Any]] | None = None
         self.lifecycle = JobLifecycle(
             self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
         )
@@ -193,13 +194,13 @@ class JobQueue:
             parameters = _check_parameters(parameters)
         else:
             parameters = self.check_parameters(job_type, parameters, dataset_uuid)
-        config = domain.job_type_config(job_type)
+        config = self.type_defaults(job_type)
         try:
-            prio = domain.parse_priority(config.priority if priority is None else priority)
+            prio = domain.parse_priority(config["priority"] if priority is None else priority)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        attempts = _positive_int("max_attempts", config.max_attempts if max_attempts is None else max_attempts, 100)
-        timeout = _positive_int("timeout_minutes", config.timeout_minutes if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
+        attempts = _positive_int("max_attempts", config["max_attempts"] if max_attempts is None else max_attempts, 100)
+        timeout = _positive_int("timeout_minutes", config["timeout_minutes"] if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
         now = self.store.now()
         doc: dict[str, Any] = {
             "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
@@ -214,6 +215,22 @@ class JobQueue:
         if not allow_duplicate:
             doc["active_key"] = domain.active_key(dataset_uuid, job_type)
         return doc
+
+    def type_defaults(self, job_type: str) -> dict[str, Any]:
+        """A new job's priority, timeout and attempts when it gives none: the fleet control's
+        override > the plugin's declared ``DEFAULTS`` > the type table (controls read at most
+        once a second: a migration builds thousands of jobs)."""
+        from sccli.controls import effective_defaults, read_limits
+
+        now = self.store.now()
+        if self._limits_read is None or (now - self._limits_read[0]).total_seconds() > 1.0:
+            self._limits_read = (now, read_limits(self.store))
+        declared = None
+        if self.settings is not None and not domain.is_builtin_type(job_type):
+            from sccli.handlers import plugin_defaults
+
+            declared = plugin_defaults(job_type, self.settings)
+        return effective_defaults(job_type, self._limits_read[1].get(job_type), declared)
 
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""
@@ -257,10 +274,12 @@ class JobQueue:
         return self.store.find_events(job_id)
 
     # -- claiming ---------------------------------------------------------------------------
-    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types are left alone); the job
-        as it is after the claim, or None. Claim, event and the dataset's move to its working
-        status are written together."""
+    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None, *,
+                   gate_passed: bool = False, lease_token: str | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` (paused types are left alone; a capped or
+        rate-limited type passes its fleet-wide gate first, :mod:`sccli.gate`); the job as it is
+        after the claim, or None. Claim, event and the dataset's move to its working status are
+        written together. ``gate_passed``/``lease_token``: the gate's own claim, with its slot."""
         from sccli.pause import paused_types, unpaused
 
         paused = paused_types(self.store)
@@ -268,13 +287,20 @@ class JobQueue:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
                 return None
+        if not gate_passed:
+            from sccli.gate import claim_gated, gated_limits
+
+            wanted = self.known_types if types is None else list(types)
+            limits = gated_limits(self.store, wanted)
+            if limits:
+                return claim_gated(self, worker, wanted, limits, host, pid)
         store = self.store
         now = store.now()
         host = host or socket.gethostname()
         pid = pid or os.getpid()
         fields = {
             "worker_id": worker, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
-            "updated_at": now, "lease_token": uuidlib.uuid4().hex, "cancel_requested": False,
+            "updated_at": now, "lease_token": lease_token or uuidlib.uuid4().hex, "cancel_requested": False,
             "progress_percentage": 0, "progress_message": None,
         }
         claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]

@@ -303,6 +303,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def delete_control(self, name: str) -> bool:
         """Remove a control document; whether it existed."""
 
+    @abstractmethod
+    def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
+        """Compare-and-swap of the control keyed by ``doc["name"]``: replace it with ``doc`` only
+        if its stored ``version`` equals ``version`` (None: insert it only if absent). Whether
+        it was written: the race-free step of the fleet-wide caps and rates."""
+
     # -- workers ----------------------------------------------------------------------------
     @abstractmethod
     def upsert_worker(self, doc: dict[str, Any]) -> None:

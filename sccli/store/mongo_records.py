@@ -64,6 +64,13 @@ class MongoRecords:
     def delete_control(self, name: str) -> bool:
         return bool(self.coll("controls").delete_one({"name": name}).deleted_count)
 
+    @guard
+    def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
+        controls = self.coll("controls")
+        if version is None:  # an upsert that changes nothing when the document exists
+            return controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True).upserted_id is not None
+        return bool(controls.update_one({"name": doc["name"], "version": version}, {"$set": dict(doc)}).matched_count)
+
     # -- workers ----------------------------------------------------------------------------
     @guard
     def upsert_worker(self, doc: dict[str, Any]) -> None:
