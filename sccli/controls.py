@@ -61,8 +61,14 @@ class TypeLimits:
 
     def as_row(self) -> dict[str, Any]:
         """A flat row for tables and JSON (rate as text, e.g. ``60/h``)."""
-        return {"job_type": self.job_type, "max_running": self.max_running, "rate": str(self.rate) if self.rate else None,
-                "priority": self.priority, "timeout_minutes": self.timeout_minutes, "max_attempts": self.max_attempts}
+        return {
+            "job_type": self.job_type,
+            "max_running": self.max_running,
+            "rate": str(self.rate) if self.rate else None,
+            "priority": self.priority,
+            "timeout_minutes": self.timeout_minutes,
+            "max_attempts": self.max_attempts,
+        }
 
 
 def parse_rate(text: str) -> Rate:
@@ -72,7 +78,9 @@ def parse_rate(text: str) -> Rate:
         raise InvalidInput(f"rate {text!r} is not N/PERIOD (e.g. 60/h, 5/s, 100/10m)")
     count, size = int(match.group(1)), int(match.group(2) or 1)
     if not 1 <= count <= MAX_RATE_COUNT or size < 1:
-        raise InvalidInput(f"rate {text!r}: N must be 1 to {MAX_RATE_COUNT} per a period of at least 1 {match.group(3)}")
+        raise InvalidInput(
+            f"rate {text!r}: N must be 1 to {MAX_RATE_COUNT} per a period of at least 1 {match.group(3)}"
+        )
     return Rate(count, float(size * _UNITS[match.group(3)]))
 
 
@@ -92,8 +100,12 @@ def type_limits(controls: Iterable[Mapping[str, Any]]) -> dict[str, TypeLimits]:
         if doc.get("kind") == "limits":
             rate = doc.get("rate")
             out[doc["job_type"]] = TypeLimits(
-                doc["job_type"], doc.get("max_running"), Rate(int(rate["count"]), float(rate["seconds"])) if rate else None,
-                doc.get("priority"), doc.get("timeout_minutes"), doc.get("max_attempts"),
+                doc["job_type"],
+                doc.get("max_running"),
+                Rate(int(rate["count"]), float(rate["seconds"])) if rate else None,
+                doc.get("priority"),
+                doc.get("timeout_minutes"),
+                doc.get("max_attempts"),
             )
     return out
 
@@ -120,8 +132,9 @@ def check_change(changes: Mapping[str, Any]) -> None:
         raise InvalidInput(f"unknown control(s): {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)})")
 
 
-def set_limits(store: Store, job_type: str, changes: Mapping[str, Any], clear: Iterable[str], actor: str,
-               reason: str | None = None) -> TypeLimits | None:
+def set_limits(
+    store: Store, job_type: str, changes: Mapping[str, Any], clear: Iterable[str], actor: str, reason: str | None = None
+) -> TypeLimits | None:
     """Set ``changes`` and clear the ``clear`` fields (``"all"``: every one) of ``job_type``'s
     limits; the event records old and new values. The limits now in force (None: none)."""
     check_change(changes)
@@ -138,22 +151,47 @@ def set_limits(store: Store, job_type: str, changes: Mapping[str, Any], clear: I
         store.delete_control(_PREFIX + job_type)
     else:
         rate = {"count": after.rate.count, "seconds": after.rate.seconds} if after.rate else None
-        store.put_control({**after.as_row(), "rate": rate, "name": _PREFIX + job_type, "kind": "limits",
-                           "actor": actor, "reason": reason, "at": now})
+        store.put_control(
+            {
+                **after.as_row(),
+                "rate": rate,
+                "name": _PREFIX + job_type,
+                "kind": "limits",
+                "actor": actor,
+                "reason": reason,
+                "at": now,
+            }
+        )
         if after.gated:
             from sccli.gate import ensure_gate
 
             ensure_gate(store, job_type)
-    store.insert_event({"job_id": None, "entity": "queue", "job_type": job_type, "from": before.as_row(), "to": after.as_row(),
-                        "at": now, "actor": actor, "reason": reason or "limits changed"})
+    store.insert_event(
+        {
+            "job_id": None,
+            "entity": "queue",
+            "job_type": job_type,
+            "from": before.as_row(),
+            "to": after.as_row(),
+            "at": now,
+            "actor": actor,
+            "reason": reason or "limits changed",
+        }
+    )
     return None if after == TypeLimits(job_type) else after
 
 
-def effective_defaults(job_type: str, limits: TypeLimits | None, declared: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def effective_defaults(
+    job_type: str, limits: TypeLimits | None, declared: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A new job's ``priority``, ``timeout_minutes`` and ``max_attempts`` when it gives none:
     the control's override > the plugin's declared default > the type table."""
     config = domain.job_type_config(job_type)
-    out: dict[str, Any] = {"priority": config.priority, "timeout_minutes": config.timeout_minutes, "max_attempts": config.max_attempts}
+    out: dict[str, Any] = {
+        "priority": config.priority,
+        "timeout_minutes": config.timeout_minutes,
+        "max_attempts": config.max_attempts,
+    }
     for name in out:
         if declared and declared.get(name) is not None:
             out[name] = declared[name]

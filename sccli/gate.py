@@ -69,7 +69,9 @@ def _running_tokens(store: Store, job_type: str) -> set[str]:
     return {str(j.get("lease_token")) for j in running}
 
 
-def check(store: Store, limits: TypeLimits, doc: dict[str, Any], now: float, *, reconcile: bool) -> tuple[list[Any], list[Any], Held | None]:
+def check(
+    store: Store, limits: TypeLimits, doc: dict[str, Any], now: float, *, reconcile: bool
+) -> tuple[list[Any], list[Any], Held | None]:
     """The holders and starts still in force, and what holds the type (None: a slot is free)."""
     holders, starts = list(doc.get("holders") or []), list(doc.get("starts") or [])
     if limits.rate is not None:
@@ -80,10 +82,20 @@ def check(store: Store, limits: TypeLimits, doc: dict[str, Any], now: float, *, 
         # unmarked one may have its claim still on the way: kept for GRACE_SECONDS.
         holders = [h for h in holders if h["token"] in live or (not h.get("job_id") and h["at"] > now - GRACE_SECONDS)]
     if limits.max_running is not None and len(holders) >= limits.max_running:
-        return holders, starts, Held(limits.job_type, "cap", f"max_running {limits.max_running} reached ({len(holders)} running fleet-wide)")
+        return (
+            holders,
+            starts,
+            Held(
+                limits.job_type, "cap", f"max_running {limits.max_running} reached ({len(holders)} running fleet-wide)"
+            ),
+        )
     if limits.rate is not None and len(starts) >= limits.rate.count:
         wait = starts[0]["at"] + limits.rate.seconds - now
-        return holders, starts, Held(limits.job_type, "rate", f"rate {limits.rate} reached (next start in {max(wait, 0):.1f}s)")
+        return (
+            holders,
+            starts,
+            Held(limits.job_type, "rate", f"rate {limits.rate} reached (next start in {max(wait, 0):.1f}s)"),
+        )
     return holders, starts, None
 
 
@@ -108,17 +120,23 @@ def take(store: Store, limits: TypeLimits, token: str, worker: str) -> Held | No
 
 def give_back(store: Store, job_type: str, token: str) -> None:
     """Return the slot and the start taken for ``token`` (its claim found no job)."""
+
     def change(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"holders": [h for h in doc.get("holders") or [] if h["token"] != token],
-                "starts": [s for s in doc.get("starts") or [] if s["token"] != token]}
+        return {
+            "holders": [h for h in doc.get("holders") or [] if h["token"] != token],
+            "starts": [s for s in doc.get("starts") or [] if s["token"] != token],
+        }
+
     _swap(store, job_type, change)
 
 
 def mark(store: Store, job_type: str, token: str, job_id: str) -> None:
     """Note on the slot of ``token`` the job its claim took: from now on the slot is free as
     soon as that job no longer runs under the token (finished, failed, re-queued)."""
+
     def change(doc: dict[str, Any]) -> dict[str, Any]:
         return {"holders": [{**h, "job_id": job_id} if h["token"] == token else h for h in doc.get("holders") or []]}
+
     _swap(store, job_type, change)
 
 
@@ -145,8 +163,9 @@ def gated_limits(store: Store, types: Sequence[str]) -> dict[str, TypeLimits]:
     return {t: lim for t, lim in type_limits(store.list_controls()).items() if lim.gated and t in types}
 
 
-def claim_gated(queue: JobQueue, worker: str, types: Sequence[str], limits: dict[str, TypeLimits],
-                host: str | None, pid: int | None) -> dict[str, Any] | None:
+def claim_gated(
+    queue: JobQueue, worker: str, types: Sequence[str], limits: dict[str, TypeLimits], host: str | None, pid: int | None
+) -> dict[str, Any] | None:
     """Claim the next job of ``types`` in queue order, passing the gate of a gated type first.
 
     The next ready job is looked at; an ungated type is claimed as usual (among the ungated

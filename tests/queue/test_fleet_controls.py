@@ -97,7 +97,9 @@ def test_every_change_is_recorded_and_clear_removes_it(store: Store, monkeypatch
     limits = read_limits(store)[TYPE]
     assert limits.max_running == 4 and limits.priority is None
     assert set_limits(store, TYPE, {}, ["all"], "cli:bob") is None and TYPE not in read_limits(store)
-    assert [(e["actor"], e["entity"], e["job_type"]) for e in events] == [("cli:alice", "queue", TYPE)] + [("cli:bob", "queue", TYPE)] * 2
+    assert [(e["actor"], e["entity"], e["job_type"]) for e in events] == [("cli:alice", "queue", TYPE)] + [
+        ("cli:bob", "queue", TYPE)
+    ] * 2
     assert events[0]["reason"] == "quota" and events[0]["to"]["max_running"] == 4 and events[1]["from"]["priority"] == 1
     for bad in ({"max_running": 0}, {"max_attempts": 101}, {"priority": 9}, {"nope": 1}):
         with pytest.raises(InvalidInput):
