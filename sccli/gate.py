@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sccli.controls import TypeLimits, type_limits
@@ -99,12 +100,12 @@ def check(
     return holders, starts, None
 
 
-def take(store: Store, limits: TypeLimits, token: str, worker: str) -> Held | None:
-    """Take a slot (and a start of the rate) for a claim carrying ``token``; None when taken,
-    else what holds the type."""
+def take(store: Store, limits: TypeLimits, token: str, worker: str, at: datetime) -> Held | None:
+    """Take a slot (and a start of the rate, at ``at``: the claim's ``started_at``) for a claim
+    carrying ``token``; None when taken, else what holds the type."""
+    now = at.timestamp()
     for _ in range(_SWAPS):
         doc = _read(store, limits.job_type)
-        now = store.now().timestamp()
         holders, starts, held = check(store, limits, doc, now, reconcile=True)
         if held is not None:
             return held
@@ -181,13 +182,13 @@ def claim_gated(
         job_type = str(head[0]["job_type"])
         if job_type not in limits:
             return queue.claim_next(worker, [t for t in candidates if t not in limits], host, pid, gate_passed=True)
-        token = uuidlib.uuid4().hex
-        if take(queue.store, limits[job_type], token, worker) is not None:
+        token, at = uuidlib.uuid4().hex, queue.store.now()
+        if take(queue.store, limits[job_type], token, worker, at) is not None:
             candidates.remove(job_type)
             if not candidates:
                 return None
             continue
-        job = queue.claim_next(worker, [job_type], host, pid, gate_passed=True, lease_token=token)
+        job = queue.claim_next(worker, [job_type], host, pid, gate_passed=True, lease_token=token, now=at)
         if job is not None:
             mark(queue.store, job_type, token, str(job["job_id"]))
             return job

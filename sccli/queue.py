@@ -14,7 +14,7 @@ import random
 import socket
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain
@@ -275,11 +275,12 @@ class JobQueue:
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None, *,
-                   gate_passed: bool = False, lease_token: str | None = None) -> dict[str, Any] | None:
+                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
         """Atomically claim the next job for ``worker`` (paused types are left alone; a capped or
         rate-limited type passes its fleet-wide gate first, :mod:`sccli.gate`); the job as it is
         after the claim, or None. Claim, event and the dataset's move to its working status are
-        written together. ``gate_passed``/``lease_token``: the gate's own claim, with its slot."""
+        written together. ``gate_passed``/``lease_token``/``now``: the gate's own claim, with its slot
+        and the time the slot was taken (the start its rate counted)."""
         from sccli.pause import paused_types, unpaused
 
         paused = paused_types(self.store)
@@ -295,7 +296,7 @@ class JobQueue:
             if limits:
                 return claim_gated(self, worker, wanted, limits, host, pid)
         store = self.store
-        now = store.now()
+        now = now or store.now()
         host = host or socket.gethostname()
         pid = pid or os.getpid()
         fields = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from typing import Any
 
@@ -21,6 +23,12 @@ def recorded(ctx: JobContext) -> dict[str, Any]:
     """Append ``start``, sleep parameters.seconds, append ``end`` to parameters.record, each line
     with the wall time, the job id and the pid of the service that claimed it."""
     path, job = ctx.params["record"], ctx.job
+
+    def stopped(signum: int, frame: Any) -> None:  # stopped by its service (a lost lease): the run ends here
+        _append(path, f"end {time.time():.6f} {job['job_id']} {job.get('pid')}\n")
+        sys.exit(1)
+
+    signal.signal(signal.SIGTERM, stopped)
     _append(path, f"start {time.time():.6f} {job['job_id']} {job.get('pid')}\n")
     time.sleep(float(ctx.params.get("seconds", 0.1)))
     _append(path, f"end {time.time():.6f} {job['job_id']} {job.get('pid')}\n")

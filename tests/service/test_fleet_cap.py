@@ -22,7 +22,7 @@ from tests.service.conftest import make_queue, new_job, wait_for, write_settings
 TYPE = "recorded"
 HANDLERS = {TYPE: "tests.service.fleet_plugins:recorded"}
 #: Heartbeats of live services must not look stale on a loaded machine; killed ones are re-queued.
-INTERVALS = {"workers": 3, "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.3, "stale_after_seconds": 2.0}
+INTERVALS = {"workers": 3, "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.3, "stale_after_seconds": 4.0}
 
 
 class Sampler:
@@ -138,8 +138,8 @@ def test_rate_per_second_is_observed(fleet: tuple[StoreSpec, Store], tmp_path: P
         services(spec, settings)
     wait_for(lambda: _done(store, n), 120, f"{n} jobs completed")
     starts = sorted(j["started_at"].timestamp() for j in store.find_jobs(JobQuery(job_type=[TYPE]), limit=None))
-    # The gate counts starts on the store's clock just before each claim: any second holds at most 5.
-    in_a_second = max(sum(1 for t in starts if s <= t < s + 0.95) for s in starts)
+    # The gate counts starts on the store's clock (as each service measures it: 0.1 s for their skew under load).
+    in_a_second = max(sum(1 for t in starts if s <= t < s + 0.9) for s in starts)
     assert in_a_second <= 5, in_a_second
     assert starts[-1] - starts[0] >= (n - 5) / 5 - 0.1, starts[-1] - starts[0]
 
