@@ -198,3 +198,14 @@ def effective_defaults(
         if limits is not None and getattr(limits, name) is not None:
             out[name] = getattr(limits, name)
     return out
+
+
+def type_defaults(job_type: str, limits: TypeLimits | None, settings: Any = None) -> dict[str, Any]:
+    """:func:`effective_defaults` with the plugin's ``DEFAULTS`` read from its handler module
+    (``settings``: the :class:`~sccli.settings.Settings` naming the plugins; None: no plugin's)."""
+    declared = None
+    if settings is not None and not domain.is_builtin_type(job_type):
+        from sccli.handlers import plugin_defaults
+
+        declared = plugin_defaults(job_type, settings)
+    return effective_defaults(job_type, limits, declared)

@@ -194,3 +194,15 @@ def claim_gated(
             return job
         give_back(queue.store, job_type, token)
     return None
+
+
+def claim_guarded(queue: JobQueue, worker: str, types: list[str], host: str | None, pid: int | None, *,
+                  gate_passed: bool, lease_token: str | None, now: datetime | None) -> dict[str, Any] | None:
+    """A claim through the gate of the capped or rate-limited ``types`` (unless it has passed
+    it), then through the fair share between users (:mod:`sccli.fairness`)."""
+    from sccli.fairness import claim_fair
+
+    limits = {} if gate_passed else gated_limits(queue.store, types)
+    if limits:
+        return claim_gated(queue, worker, types, limits, host, pid)
+    return claim_fair(queue, worker, types, host, pid, gate_passed=True, lease_token=lease_token, now=now)

@@ -24,7 +24,7 @@ from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbo
 from sccli.lifecycle import JobLifecycle
 from sccli.limits import check_storable
 from sccli.store import open_store
-from sccli.store.base import JobChange, JobQuery, Store
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -135,6 +135,8 @@ class JobQueue:
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
         event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": who, "reason": "created"}
+        if dataset is not None and dataset.get("user") is not None:
+            doc["user"] = str(dataset["user"])  # fair sharing between users (sccli.fairness)
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:
@@ -217,20 +219,13 @@ class JobQueue:
         return doc
 
     def type_defaults(self, job_type: str) -> dict[str, Any]:
-        """A new job's priority, timeout and attempts when it gives none: the fleet control's
-        override > the plugin's declared ``DEFAULTS`` > the type table (controls read at most
-        once a second: a migration builds thousands of jobs)."""
-        from sccli.controls import effective_defaults, read_limits
+        """A new job's priority, timeout and attempts when it gives none (:func:`sccli.controls.type_defaults`;
+        the controls read at most once a second: a migration builds thousands of jobs)."""
+        from sccli.controls import read_limits, type_defaults
 
-        now = self.store.now()
-        if self._limits_read is None or (now - self._limits_read[0]).total_seconds() > 1.0:
-            self._limits_read = (now, read_limits(self.store))
-        declared = None
-        if self.settings is not None and not domain.is_builtin_type(job_type):
-            from sccli.handlers import plugin_defaults
-
-            declared = plugin_defaults(job_type, self.settings)
-        return effective_defaults(job_type, self._limits_read[1].get(job_type), declared)
+        if self._limits_read is None or (self.store.now() - self._limits_read[0]).total_seconds() > 1.0:
+            self._limits_read = (self.store.now(), read_limits(self.store))
+        return type_defaults(job_type, self._limits_read[1].get(job_type), self.settings)
 
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""
@@ -275,12 +270,12 @@ class JobQueue:
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None, *,
-                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types are left alone; a capped or
-        rate-limited type passes its fleet-wide gate first, :mod:`sccli.gate`); the job as it is
-        after the claim, or None. Claim, event and the dataset's move to its working status are
-        written together. ``gate_passed``/``lease_token``/``now``: the gate's own claim, with its slot
-        and the time the slot was taken (the start its rate counted)."""
+                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
+                   narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited
+        types through their gate, :mod:`sccli.gate`; users served fairly, :mod:`sccli.fairness`, whose
+        own claims pass ``gate_passed``, ``lease_token``, ``now`` and ``narrow``); the job as it is after
+        the claim, or None. Claim, event and the dataset's move to its working status are written together."""
         from sccli.pause import paused_types, unpaused
 
         paused = paused_types(self.store)
@@ -288,13 +283,11 @@ class JobQueue:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
                 return None
-        if not gate_passed:
-            from sccli.gate import claim_gated, gated_limits
+        if narrow is None:  # the fleet-wide gate, then the fair share between users, call back in here
+            from sccli.gate import claim_guarded
 
-            wanted = self.known_types if types is None else list(types)
-            limits = gated_limits(self.store, wanted)
-            if limits:
-                return claim_gated(self, worker, wanted, limits, host, pid)
+            return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
+                                 gate_passed=gate_passed, lease_token=lease_token, now=now)
         store = self.store
         now = now or store.now()
         host = host or socket.gethostname()
@@ -310,12 +303,12 @@ class JobQueue:
             if not store.find_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now), sort=(), limit=1):
                 return None
             with store.atomic():
-                job = store.claim_job(now, fields, types)
+                job = store.claim_job(now, fields, types, narrow=narrow)
                 if job is not None:
                     crash_point("after_job_write", job["status"])
                     run_followups(store, claimed, job)
             return job
-        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
+        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
         if job is not None:
             crash_point("after_job_write", job["status"])
             drain_outbox(store, job)

@@ -11,7 +11,7 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
-from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
+from sccli.store.base import LOGS_CAP, Before, ClaimFilter, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_stats import MongoStatsMixin
@@ -287,6 +287,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         from pymongo import ReturnDocument
 
@@ -294,6 +295,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         filt: dict[str, Any] = {"status": JobStatus.PENDING.value, "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
+        if narrow is not None and narrow.priority is not None:
+            filt["priority"] = narrow.priority
+        if narrow is not None and narrow.skip_users:
+            filt["user"] = {"$nin": list(narrow.skip_users)}  # a job without a user is never skipped
         doc = self.coll("jobs").find_one_and_update(
             filt,
             update_document(JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))),

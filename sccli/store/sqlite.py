@@ -22,6 +22,7 @@ from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import (
     EXPECTABLE_FIELDS,
+    ClaimFilter,
     JobChange,
     JobQuery,
     Store,
@@ -31,7 +32,7 @@ from sccli.store.base import (
 )
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
-from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
+from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
 
@@ -261,9 +262,12 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
         params: list[Any] = [to_epoch(now)]
+        if narrow is not None:
+            sql, params = narrowed(sql, params, narrow)
         if types is not None:
             types = list(types)
             if not types:
@@ -405,3 +409,4 @@ def _integrity_message(exc: sqlite3.IntegrityError, doc: dict[str, Any]) -> str:
     if "active_key" in str(exc):
         return f"an active job already exists for {doc.get('active_key')}"
     return f"write refused by the store: {exc}"
+
