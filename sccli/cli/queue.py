@@ -113,7 +113,7 @@ def set_limits(
                                   "max_attempts": max_attempts, "priority": priority}.items() if v is not None}
     if not changes and not unset and not clear:
         raise InvalidInput("nothing to set: give --max-running, --rate, --timeout, --max-attempts, --priority, --unset or --clear")
-    after = write(a.store, job_type, changes, ["all"] if clear else [_UNSETTABLE[f] for f in unset or []], _actor(), reason)
+    after = write(a.store_for_write, job_type, changes, ["all"] if clear else [_UNSETTABLE[f] for f in unset or []], _actor(), reason)
     if as_json:
         a.print_json(after.as_row() if after else {"job_type": job_type})
         return

@@ -173,6 +173,10 @@ def describe_types(settings: Settings, only: str | None = None) -> list[dict[str
         except InvalidInput:
             spec = None
         config = job_type_config(name).as_dict()
+        try:
+            config.update(plugin_defaults(name, settings))  # what the plugin declares next to its handler
+        except InvalidInput:
+            pass
         described.append({"job_type": name, "builtin": name in BUILTIN_MODULES, **config,
                           "declared": spec is not None or name in BUILTIN_MODULES, "parameters": describe(name, spec)})
     return described

@@ -89,3 +89,14 @@ def test_queue_set_limits_status_and_refusals(sc: Any, store: Store) -> None:
     assert sc("queue", "set", "google_sync", "--max-running", "0").exit_code == EXIT_BAD_INPUT
     assert read_limits(store)["google_sync"].max_running == 4
     assert "no limits" in sc("queue", "set", "google_sync", "--clear").stdout and read_limits(store) == {}
+
+
+def test_limits_show_in_job_types_and_the_overview(sc: Any, store: Store) -> None:
+    assert sc("queue", "set", "google_sync", "--max-running", "4", "--rate", "60/h", "--timeout", "30m").exit_code == 0
+    types = {e["job_type"]: e for e in json.loads(sc("job", "types", "--json").stdout)}
+    assert types["google_sync"]["timeout_minutes"] == 30 and types["google_sync"]["limits"]["max_running"] == 4
+    assert types["file_upload"]["limits"] is None and types["file_upload"]["timeout_minutes"] == 30
+    assert "sc queue set: max_running 4, rate 60/h, timeout_minutes 30" in sc("job", "types", "google_sync", "--format", "plain").stdout
+    overview = json.loads(sc("monitor", "overview", "--json").stdout)
+    assert overview["limits"][0]["job_type"] == "google_sync" and overview["limits"][0]["rate"] == "60/h"
+    assert "### Limits (sc queue set)" in sc("monitor", "overview", "--format", "markdown").stdout
