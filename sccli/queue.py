@@ -73,6 +73,7 @@ class JobQueue:
         self.extra_types = frozenset(extra_types)
         self.settings = settings
         self._limits_read: tuple[Any, dict[str, Any]] | None = None
+        self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
             self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
         )
@@ -84,10 +85,12 @@ class JobQueue:
         outside the settings' data directories at creation (when real settings were given)."""
         from sccli.handlers import plugin_types
 
-        return cls(
+        queue = cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
             retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
+        queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
+        return queue
 
     @property
     def actor(self) -> str:
@@ -219,13 +222,12 @@ class JobQueue:
         return doc
 
     def type_defaults(self, job_type: str) -> dict[str, Any]:
-        """A new job's priority, timeout and attempts when it gives none (:func:`sccli.controls.type_defaults`;
-        the controls read at most once a second: a migration builds thousands of jobs)."""
+        """A new job's priority, timeout, attempts when it gives none (controls read ≤ 1/s: migrations)."""
         from sccli.controls import read_limits, type_defaults
 
         if self._limits_read is None or (self.store.now() - self._limits_read[0]).total_seconds() > 1.0:
             self._limits_read = (self.store.now(), read_limits(self.store))
-        return type_defaults(job_type, self._limits_read[1].get(job_type), self.settings)
+        return type_defaults(job_type, self._limits_read[1].get(job_type), self.plugin_settings)
 
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""

@@ -104,3 +104,23 @@ def test_every_change_is_recorded_and_clear_removes_it(store: Store, monkeypatch
     for bad in ({"max_running": 0}, {"max_attempts": 101}, {"priority": 9}, {"nope": 1}):
         with pytest.raises(InvalidInput):
             set_limits(store, TYPE, bad, [], "cli:x")
+
+
+def test_plugin_defaults_sit_between_the_control_and_the_type_table(store: Store, tmp_path, monkeypatch) -> None:
+    import json
+
+    from sccli.settings import load_settings
+
+    (tmp_path / "declaring_plugin.py").write_text(
+        "DEFAULTS = {'description': 'Says hello', 'priority': 3, 'timeout_minutes': 11, 'max_attempts': 4}\n"
+        "def run(ctx):\n    return {}\n"
+    )
+    (tmp_path / "settings.json").write_text(json.dumps({"handlers": {"hello": "declaring_plugin:run"}}))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    queue = JobQueue.from_settings(store, load_settings(tmp_path / "settings.json"), check_paths=False)
+    job = queue.require_job(queue.create_job(add_dataset(store), "hello"))
+    assert (job["priority"], job["timeout_minutes"], job["max_attempts"]) == (3, 11, 4)  # the plugin's, not 2/60/3
+    set_limits(store, "hello", {"timeout_minutes": 5}, [], "cli:test")
+    queue._limits_read = None  # read at most once a second: a new second here
+    job = queue.require_job(queue.create_job(add_dataset(store), "hello"))
+    assert (job["priority"], job["timeout_minutes"], job["max_attempts"]) == (3, 5, 4)
