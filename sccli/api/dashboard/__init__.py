@@ -28,12 +28,14 @@ def install_dashboard(app: FastAPI) -> None:
 
         raise MissingExtra("the dashboard needs jinja2, part of the api extra: pip install 'sccli[api]'") from None
     from sccli.api.dashboard.actions import actions
+    from sccli.api.dashboard.controls import controls
     from sccli.api.dashboard.pages import pages
     from sccli.api.dashboard.web import ActionRefused, SignInRequired, access, sign_in_redirect
 
     app.include_router(access)
     app.include_router(pages)
     app.include_router(actions)
+    app.include_router(controls)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def on_sign_in(request: Request, error: Exception) -> Response:
