@@ -150,6 +150,10 @@ def set_limits(
     if after == TypeLimits(job_type):
         store.delete_control(_PREFIX + job_type)
     else:
+        if after.gated:  # first: a service that sees the limit finds its gate (never two made at once)
+            from sccli.gate import ensure_gate
+
+            ensure_gate(store, job_type)
         rate = {"count": after.rate.count, "seconds": after.rate.seconds} if after.rate else None
         store.put_control(
             {
@@ -162,10 +166,6 @@ def set_limits(
                 "at": now,
             }
         )
-        if after.gated:
-            from sccli.gate import ensure_gate
-
-            ensure_gate(store, job_type)
     store.insert_event(
         {
             "job_id": None,

@@ -68,7 +68,12 @@ class MongoRecords:
     def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
         controls = self.coll("controls")
         if version is None:  # an upsert that changes nothing when the document exists
-            return controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True).upserted_id is not None
+            from pymongo.errors import DuplicateKeyError
+
+            try:
+                return controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True).upserted_id is not None
+            except DuplicateKeyError:  # another process inserted it at the same moment (the unique name index)
+                return False
         return bool(controls.update_one({"name": doc["name"], "version": version}, {"$set": dict(doc)}).matched_count)
 
     # -- workers ----------------------------------------------------------------------------
