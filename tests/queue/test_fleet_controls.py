@@ -124,3 +124,13 @@ def test_plugin_defaults_sit_between_the_control_and_the_type_table(store: Store
     queue._limits_read = None  # read at most once a second: a new second here
     job = queue.require_job(queue.create_job(add_dataset(store), "hello"))
     assert (job["priority"], job["timeout_minutes"], job["max_attempts"]) == (3, 5, 4)
+
+
+def test_swap_control_is_a_compare_and_swap(store: Store) -> None:
+    doc = {"name": "gate:x", "kind": "gate", "job_type": "x", "version": 0, "holders": []}
+    assert store.swap_control(doc, None) is True
+    assert store.swap_control({**doc, "holders": ["lost"]}, None) is False  # exists: not replaced
+    assert store.swap_control({**doc, "version": 1, "holders": ["a"]}, 0) is True
+    assert store.swap_control({**doc, "version": 1, "holders": ["b"]}, 0) is False  # a stale version loses
+    [stored] = [d for d in store.list_controls() if d["name"] == "gate:x"]
+    assert stored["version"] == 1 and stored["holders"] == ["a"]
