@@ -93,3 +93,27 @@ def test_aging_is_on_by_default(tmp_path: Path) -> None:
     from sccli.settings import load_settings
 
     assert load_settings(write_settings(tmp_path)).starvation_minutes == 15.0
+
+
+def test_another_users_jobs_start_within_the_bound_behind_a_backlog(tmp_path: Path, services: Any) -> None:
+    """Fair sharing with real services: user A's 300 jobs queued before user B's 10 (2 services × 2 slots)."""
+    from tests.conftest import add_dataset
+
+    spec = make_spec("sqlite", tmp_path)
+    store = spec.open()
+    store.ensure_schema()
+    queue = _queue(store)
+    record = tmp_path / "records.txt"
+    params = {"record": str(record), "seconds": 0.01}
+    for _ in range(300):
+        queue.create_job(add_dataset(store, user="alice@example.org"), TYPE, params, allow_duplicate=True)
+    bobs = {queue.create_job(add_dataset(store, user="bob@example.org"), TYPE, params, allow_duplicate=True) for _ in range(10)}
+    settings = write_settings(tmp_path, handlers=HANDLERS, workers=2, heartbeat_seconds=0.3, stale_after_seconds=5.0)
+    for _ in range(2):
+        services(spec, settings)
+    wait_for(lambda: all(queue.require_job(j)["status"] == "completed" for j in bobs), 120, "B's jobs to complete")
+    started = sorted((j["started_at"], j["job_id"]) for j in store.find_jobs(JobQuery(status=["completed", "running"]), limit=None))
+    ranks = [i for i, (_, job_id) in enumerate(started) if job_id in bobs]
+    print(f"\nB's 10 jobs were starts {ranks} behind A's 300 (2 services x 2 slots)")
+    # Every other start is B's while B has ready work; concurrent claims of 4 slots may each serve A once more.
+    assert ranks[-1] <= 2 * 10 + 4, ranks
