@@ -45,7 +45,8 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
     held = _held_types(store, paused)
     if job.get("job_type") in held:
         what = held[job["job_type"]]
-        reasons.append(f"job type {job['job_type']} is held by its fleet-wide limit: {what} (change it with: sc queue set)")
+        reasons.append(f"job type {job['job_type']} is held by its fleet-wide limit: {what} "
+                       "(change it with: sc queue set)")
     holding = bool(reasons)
     # Jobs written by others (the portal) may lack run_after or created_at: claimable at once.
     run_after = job.get("run_after") or now
@@ -83,7 +84,8 @@ def _ahead(store: Store, job: dict[str, Any], now: datetime, run_after: datetime
     ahead = sum(n for t, n in store.count_jobs_by("job_type", higher).items() if t not in skipped) if prio > 1 else 0
     # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
     created = job.get("created_at") or now
-    same = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=[prio], created_before=created + timedelta(milliseconds=1))
+    same = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=[prio],
+                    created_before=created + timedelta(milliseconds=1))
     ahead += sum(n for t, n in store.count_jobs_by("job_type", same).items() if t not in skipped)
     return max(0, ahead - (1 if run_after <= now else 0))
 

@@ -42,8 +42,9 @@ def _remember(store: Store, recent: list[str], job: dict[str, Any] | None) -> No
     store.put_control({"name": _NAME, "kind": "fair", "recent": [user, *[u for u in recent if u != user]][:RECENT]})
 
 
-def claim_fair(queue: JobQueue, worker: str, types: Sequence[str], host: str | None, pid: int | None,
-               **claim: Any) -> dict[str, Any] | None:
+def claim_fair(
+    queue: JobQueue, worker: str, types: Sequence[str], host: str | None, pid: int | None, **claim: Any
+) -> dict[str, Any] | None:
     """Claim the next job of ``types``, passing over the recently served users' jobs at the
     priority of the job in line when another user's job waits there. ``claim``: the gate's
     ``gate_passed``/``lease_token``/``now``, passed on."""
@@ -51,7 +52,8 @@ def claim_fair(queue: JobQueue, worker: str, types: Sequence[str], host: str | N
     recent = recent_users(store)
     head = None
     if recent:
-        query = JobQuery(status=[JobStatus.PENDING.value], job_type=list(types), run_after_before=claim.get("now") or store.now())
+        ready_by = claim.get("now") or store.now()
+        query = JobQuery(status=[JobStatus.PENDING.value], job_type=list(types), run_after_before=ready_by)
         found = store.find_jobs(query, sort=(("priority", 1), ("created_at", 1)), limit=1)
         head = found[0] if found else None
         if head is None:

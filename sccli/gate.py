@@ -196,8 +196,17 @@ def claim_gated(
     return None
 
 
-def claim_guarded(queue: JobQueue, worker: str, types: list[str], host: str | None, pid: int | None, *,
-                  gate_passed: bool, lease_token: str | None, now: datetime | None) -> dict[str, Any] | None:
+def claim_guarded(
+    queue: JobQueue,
+    worker: str,
+    types: list[str],
+    host: str | None,
+    pid: int | None,
+    *,
+    gate_passed: bool,
+    lease_token: str | None,
+    now: datetime | None,
+) -> dict[str, Any] | None:
     """A claim through the gate of the capped or rate-limited ``types`` (unless it has passed
     it), then through the fair share between users (:mod:`sccli.fairness`)."""
     from sccli.fairness import claim_fair

@@ -205,7 +205,8 @@ class JobQueue:
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         attempts = _positive_int("max_attempts", config["max_attempts"] if max_attempts is None else max_attempts, 100)
-        timeout = _positive_int("timeout_minutes", config["timeout_minutes"] if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
+        timeout_given = config["timeout_minutes"] if timeout_minutes is None else timeout_minutes
+        timeout = _positive_int("timeout_minutes", timeout_given, 7 * 24 * 60)
         now = self.store.now()
         doc: dict[str, Any] = {
             "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
@@ -271,7 +272,8 @@ class JobQueue:
         return self.store.find_events(job_id)
 
     # -- claiming ---------------------------------------------------------------------------
-    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None, *,
+    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None,
+                   pid: int | None = None, *,
                    gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
                    narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
         """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited

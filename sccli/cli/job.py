@@ -196,7 +196,8 @@ def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[s
     out = []
     for entry in described:
         lim = limits.get(entry["job_type"])
-        overrides = {k: getattr(lim, k) for k in ("priority", "timeout_minutes", "max_attempts") if lim and getattr(lim, k) is not None}
+        overrides = {k: getattr(lim, k) for k in ("priority", "timeout_minutes", "max_attempts")
+                     if lim and getattr(lim, k) is not None}
         out.append({**entry, **overrides, "limits": lim.as_row() if lim else None})
     return out
 

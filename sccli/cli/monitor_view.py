@@ -40,7 +40,8 @@ def overview_sections(ov: dict[str, Any]) -> list[Section]:
     if paused:  # only when something is paused: sc queue resume lifts it
         sections.insert(1, ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]))
     if ov.get("limits"):  # only when a type is limited: sc queue set changes it
-        sections.insert(1, ("Limits (sc queue set)", ov["limits"], ["job_type", "max_running", "rate", "held"], ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"]))
+        columns, headers = ["job_type", "max_running", "rate", "held"], ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"]
+        sections.insert(1, ("Limits (sc queue set)", ov["limits"], columns, headers))
     return sections
 
 

@@ -3,14 +3,17 @@ host honours them at its next poll), and status."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt
 
-app = typer.Typer(help="Pause, resume and limit the queue by job type (every service honours it), and show what is in force.", no_args_is_help=True)
+app = typer.Typer(
+    help="Pause, resume and limit the queue by job type (every service honours it), and show what is in force.",
+    no_args_is_help=True,
+)
 
 TypesArg = Annotated[Optional[list[str]], typer.Argument(metavar="[TYPE]...", help="Job types (none: every type).", show_default=False)]
 
@@ -73,22 +76,36 @@ def resume(ctx: typer.Context, types: TypesArg = None, as_json: JsonOpt = False)
         a.warn("every job type is still paused (sc queue resume without a type lifts it)")
 
 
-_UNSETTABLE = {"max-running": "max_running", "rate": "rate", "timeout": "timeout_minutes", "max-attempts": "max_attempts",
-               "priority": "priority"}
+_UNSETTABLE = {"max-running": "max_running", "rate": "rate", "timeout": "timeout_minutes",
+               "max-attempts": "max_attempts", "priority": "priority"}
+
+
+def _opt(name: str, text: str, **extra: Any) -> Any:
+    return typer.Option(name, help=text, show_default=False, **extra)
+
+
+MaxRunningOpt = Annotated[Optional[int], _opt("--max-running", "At most this many running at once, fleet-wide.", min=1)]
+RateOpt = Annotated[Optional[str], _opt("--rate", "At most N starts per period, fleet-wide: 60/h, 5/s, 100/10m.")]
+TimeoutOpt = Annotated[Optional[str], _opt("--timeout", "Timeout of new jobs without their own: 30m, 2h.")]
+AttemptsOpt = Annotated[Optional[int], _opt("--max-attempts", "Attempts of new jobs without their own.", min=1)]
+PriorityOpt = Annotated[Optional[str], _opt("--priority", "Priority of new jobs without their own: 1-3, high, low.")]
+UnsetOpt = Annotated[Optional[list[str]], _opt("--unset", f"Remove one control: {', '.join(_UNSETTABLE)} (repeatable).",
+                                               metavar="FIELD")]
+ReasonOpt = Annotated[Optional[str], _opt("--reason", "Why (kept in the audit record).")]
 
 
 @app.command("set")
 def set_limits(
     ctx: typer.Context,
     job_type: Annotated[str, typer.Argument(metavar="TYPE", help="The job type to limit.", show_default=False)],
-    max_running: Annotated[Optional[int], typer.Option("--max-running", min=1, help="At most this many running at once, fleet-wide.", show_default=False)] = None,
-    rate: Annotated[Optional[str], typer.Option("--rate", help="At most N starts per period, fleet-wide: 60/h, 5/s, 100/10m.", show_default=False)] = None,
-    timeout: Annotated[Optional[str], typer.Option("--timeout", help="Timeout of new jobs without their own: 30m, 2h.", show_default=False)] = None,
-    max_attempts: Annotated[Optional[int], typer.Option("--max-attempts", min=1, help="Attempts of new jobs without their own.", show_default=False)] = None,
-    priority: Annotated[Optional[str], typer.Option("--priority", help="Priority of new jobs without their own: 1-3 or high/normal/low.", show_default=False)] = None,
-    unset: Annotated[Optional[list[str]], typer.Option("--unset", metavar="FIELD", help=f"Remove one control: {', '.join(_UNSETTABLE)} (repeatable).", show_default=False)] = None,
+    max_running: MaxRunningOpt = None,
+    rate: RateOpt = None,
+    timeout: TimeoutOpt = None,
+    max_attempts: AttemptsOpt = None,
+    priority: PriorityOpt = None,
+    unset: UnsetOpt = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every limit and override of TYPE.")] = False,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (kept in the audit record).", show_default=False)] = None,
+    reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Set fleet-wide limits and defaults of a job type; every service applies them at its next poll.
@@ -108,16 +125,20 @@ def set_limits(
     bad = [f for f in unset or [] if f not in _UNSETTABLE]
     if bad:
         raise InvalidInput(f"--unset {bad[0]}: not a control (choose from {', '.join(_UNSETTABLE)})")
-    changes = {k: v for k, v in {"max_running": max_running, "rate": parse_rate(rate) if rate is not None else None,
-                                  "timeout_minutes": parse_minutes(timeout) if timeout is not None else None,
-                                  "max_attempts": max_attempts, "priority": priority}.items() if v is not None}
+    given = {"max_running": max_running, "rate": parse_rate(rate) if rate is not None else None,
+             "timeout_minutes": parse_minutes(timeout) if timeout is not None else None,
+             "max_attempts": max_attempts, "priority": priority}
+    changes = {k: v for k, v in given.items() if v is not None}
     if not changes and not unset and not clear:
-        raise InvalidInput("nothing to set: give --max-running, --rate, --timeout, --max-attempts, --priority, --unset or --clear")
-    after = write(a.store_for_write, job_type, changes, ["all"] if clear else [_UNSETTABLE[f] for f in unset or []], _actor(), reason)
+        raise InvalidInput("nothing to set: give --max-running, --rate, --timeout, --max-attempts, --priority, "
+                           "--unset or --clear")
+    cleared = ["all"] if clear else [_UNSETTABLE[f] for f in unset or []]
+    after = write(a.store_for_write, job_type, changes, cleared, _actor(), reason)
+    row = after.as_row() if after else {"job_type": job_type}
     if as_json:
-        a.print_json(after.as_row() if after else {"job_type": job_type})
+        a.print_json(row)
         return
-    shown = ", ".join(f"{k}={v}" for k, v in (after.as_row() if after else {}).items() if k != "job_type" and v is not None)
+    shown = ", ".join(f"{k}={v}" for k, v in row.items() if k != "job_type" and v is not None)
     typer.echo(f"{job_type}: {shown or 'no limits'} (every service applies it at its next poll)")
 
 
@@ -129,12 +150,12 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     Example: sc queue status --json
     """
     a: Application = ctx.obj
-    from sccli.controls import read_limits
-    from sccli.gate import why_held
     from sccli.pause import paused_rows
 
     rows = paused_rows(a.store)
-    limits = [{**lim.as_row(), "held": (h.detail if (h := why_held(a.store, t)) else None)} for t, lim in sorted(read_limits(a.store).items())]
+    from sccli.monitor.coverage import type_limit_rows
+
+    limits = type_limit_rows(a.store)
     if as_json:
         a.print_json({"paused": rows, "limits": limits})
         return
@@ -143,5 +164,6 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     else:
         a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"], title="Paused")
     if limits:
-        a.print_table(limits, ["job_type", "max_running", "rate", "priority", "timeout_minutes", "max_attempts", "held"], fmt=fmt,
-                      headers=["TYPE", "MAX RUNNING", "RATE", "PRIORITY", "TIMEOUT (MIN)", "ATTEMPTS", "HELD NOW"], title="Limits (sc queue set)")
+        columns = ["job_type", "max_running", "rate", "priority", "timeout_minutes", "max_attempts", "held"]
+        headers = ["TYPE", "MAX RUNNING", "RATE", "PRIORITY", "TIMEOUT (MIN)", "ATTEMPTS", "HELD NOW"]
+        a.print_table(limits, columns, fmt=fmt, headers=headers, title="Limits (sc queue set)")

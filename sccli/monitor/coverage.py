@@ -70,4 +70,8 @@ def type_limit_rows(store: Store) -> list[dict[str, Any]]:
     from sccli.controls import read_limits
     from sccli.gate import why_held
 
-    return [{**lim.as_row(), "held": (h.detail if (h := why_held(store, t)) else None)} for t, lim in sorted(read_limits(store).items())]
+    rows = []
+    for job_type, limits in sorted(read_limits(store).items()):
+        held = why_held(store, job_type)
+        rows.append({**limits.as_row(), "held": held.detail if held else None})
+    return rows

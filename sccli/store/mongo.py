@@ -11,7 +11,16 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
-from sccli.store.base import LOGS_CAP, Before, ClaimFilter, JobChange, JobQuery, Store, collection_names, prefix_upper_bound
+from sccli.store.base import (
+    LOGS_CAP,
+    Before,
+    ClaimFilter,
+    JobChange,
+    JobQuery,
+    Store,
+    collection_names,
+    prefix_upper_bound,
+)
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_stats import MongoStatsMixin

@@ -71,7 +71,8 @@ class MongoRecords:
             from pymongo.errors import DuplicateKeyError
 
             try:
-                return controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True).upserted_id is not None
+                done = controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True)
+                return done.upserted_id is not None
             except DuplicateKeyError:  # another process inserted it at the same moment (the unique name index)
                 return False
         return bool(controls.update_one({"name": doc["name"], "version": version}, {"$set": dict(doc)}).matched_count)

@@ -15,7 +15,14 @@ def test_an_operator_limits_pauses_and_resumes_a_type_after_confirming(operator:
     page = operator.client.get("/queue")
     assert page.status_code == 200 and 'id="type-google_sync"' in page.text
     csrf = operator.csrf("/queue")
-    form = {"csrf": csrf, "job_type": "google_sync", "action": "set", "max_running": "4", "rate": "60/h", "reason": "quota"}
+    form = {
+        "csrf": csrf,
+        "job_type": "google_sync",
+        "action": "set",
+        "max_running": "4",
+        "rate": "60/h",
+        "reason": "quota",
+    }
     confirm = operator.post("/queue/control", form)
     assert confirm.status_code == 200 and "max_running = 4" in confirm.text and "rate = 60/h" in confirm.text
     assert read_limits(operator.store) == {}  # nothing changes before the confirmation
@@ -25,7 +32,9 @@ def test_an_operator_limits_pauses_and_resumes_a_type_after_confirming(operator:
     assert limits.max_running == 4 and str(limits.rate) == "60/h"
     assert events[-1]["actor"] == "api:portal" and events[-1]["reason"] == "quota"
     assert "max_running 4 reached" not in operator.client.get("/queue").text  # nothing runs: not held
-    operator.post("/queue/control", {"csrf": csrf, "job_type": "google_sync", "action": "set", "rate": "-", "confirmed": "yes"})
+    operator.post(
+        "/queue/control", {"csrf": csrf, "job_type": "google_sync", "action": "set", "rate": "-", "confirmed": "yes"}
+    )
     assert read_limits(operator.store)["google_sync"].rate is None
     operator.post("/queue/control", {"csrf": csrf, "job_type": "google_sync", "action": "pause", "confirmed": "yes"})
     assert paused_types(operator.store)["google_sync"]["actor"] == "api:portal"
@@ -38,11 +47,17 @@ def test_an_operator_limits_pauses_and_resumes_a_type_after_confirming(operator:
 def test_bad_input_and_viewers_change_nothing(operator: Dash, tmp_path) -> None:
     csrf = operator.csrf("/queue")
     for bad in ({"rate": "lots"}, {"max_running": "0"}, {"max_running": "two"}, {"timeout": "5s"}, {}):
-        response = operator.post("/queue/control", {"csrf": csrf, "job_type": "google_sync", "action": "set", "confirmed": "yes", **bad})
+        response = operator.post(
+            "/queue/control", {"csrf": csrf, "job_type": "google_sync", "action": "set", "confirmed": "yes", **bad}
+        )
         assert response.status_code in (400, 422), (bad, response.status_code)
-    assert operator.post("/queue/control", {"csrf": csrf, "job_type": "nope", "action": "pause", "confirmed": "yes"}).status_code in (400, 422)
+    assert operator.post(
+        "/queue/control", {"csrf": csrf, "job_type": "nope", "action": "pause", "confirmed": "yes"}
+    ).status_code in (400, 422)
     assert read_limits(operator.store) == {} and paused_types(operator.store) == {}
     operator.sign_in(VIEWER_TOKEN)
     viewer_csrf = operator.csrf("/queue")
-    refused = operator.post("/queue/control", {"csrf": viewer_csrf, "job_type": "google_sync", "action": "pause", "confirmed": "yes"})
+    refused = operator.post(
+        "/queue/control", {"csrf": viewer_csrf, "job_type": "google_sync", "action": "pause", "confirmed": "yes"}
+    )
     assert refused.status_code == 403 and paused_types(operator.store) == {}

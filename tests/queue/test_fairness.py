@@ -13,7 +13,10 @@ TYPE = "data_validation"
 
 
 def _enqueue(queue: JobQueue, user: str, n: int, priority: int | None = None) -> list[str]:
-    return [queue.create_job(add_dataset(queue.store, user=user), TYPE, priority=priority, allow_duplicate=True) for _ in range(n)]
+    return [
+        queue.create_job(add_dataset(queue.store, user=user), TYPE, priority=priority, allow_duplicate=True)
+        for _ in range(n)
+    ]
 
 
 def _drain(queue: JobQueue, limit: int) -> list[dict]:

@@ -83,7 +83,8 @@ def test_a_p3_job_starts_behind_a_p1_stream_within_the_bound(aging: bool, tmp_pa
     raises = [e["reason"] for e in store.find_events(low) if "priority raised" in str(e.get("reason"))]
     assert len(raises) == 2, raises  # 3 → 2 → 1, then first in line (older than the stream)
     print(
-        f"\np3 job waited {waited:.2f}s behind a p1 stream (bound {bound:.1f}s + load); {stream.created} p1 jobs created"
+        f"\np3 job waited {waited:.2f}s behind a p1 stream (bound {bound:.1f}s + load); "
+        f"{stream.created} p1 jobs created"
     )
     # Generous ceiling for a loaded machine: the figure is in the report, the structure (two raises) is the guarantee.
     assert waited < bound + 10.0, waited
@@ -107,12 +108,17 @@ def test_another_users_jobs_start_within_the_bound_behind_a_backlog(tmp_path: Pa
     params = {"record": str(record), "seconds": 0.01}
     for _ in range(300):
         queue.create_job(add_dataset(store, user="alice@example.org"), TYPE, params, allow_duplicate=True)
-    bobs = {queue.create_job(add_dataset(store, user="bob@example.org"), TYPE, params, allow_duplicate=True) for _ in range(10)}
+    bobs = {
+        queue.create_job(add_dataset(store, user="bob@example.org"), TYPE, params, allow_duplicate=True)
+        for _ in range(10)
+    }
     settings = write_settings(tmp_path, handlers=HANDLERS, workers=2, heartbeat_seconds=0.3, stale_after_seconds=5.0)
     for _ in range(2):
         services(spec, settings)
     wait_for(lambda: all(queue.require_job(j)["status"] == "completed" for j in bobs), 120, "B's jobs to complete")
-    started = sorted((j["started_at"], j["job_id"]) for j in store.find_jobs(JobQuery(status=["completed", "running"]), limit=None))
+    started = sorted(
+        (j["started_at"], j["job_id"]) for j in store.find_jobs(JobQuery(status=["completed", "running"]), limit=None)
+    )
     ranks = [i for i, (_, job_id) in enumerate(started) if job_id in bobs]
     print(f"\nB's 10 jobs were starts {ranks} behind A's 300 (2 services x 2 slots)")
     # Every other start is B's while B has ready work; concurrent claims of 4 slots may each serve A once more.

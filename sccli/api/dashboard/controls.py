@@ -14,8 +14,13 @@ from sccli.errors import InvalidInput
 
 controls = APIRouter(include_in_schema=False)
 #: The form's fields of ``sc queue set`` (field → the control it sets).
-LIMIT_FIELDS = {"max_running": "max_running", "rate": "rate", "timeout": "timeout_minutes", "max_attempts": "max_attempts",
-                "priority": "priority"}
+LIMIT_FIELDS = {
+    "max_running": "max_running",
+    "rate": "rate",
+    "timeout": "timeout_minutes",
+    "max_attempts": "max_attempts",
+    "priority": "priority",
+}
 VERBS = ("pause", "resume", "set", "clear")
 
 
@@ -31,16 +36,26 @@ def control_rows(current: Page) -> list[dict[str, Any]]:
     for job_type in current.state.queue.known_types:
         lim = limits.get(job_type)
         held = why_held(store, job_type) if lim is not None else None
-        rows.append({"job_type": job_type, "paused": paused.get(job_type) or paused.get(ALL_TYPES),
-                     "limits": lim.as_row() if lim else {}, "held": held.detail if held else None})
+        rows.append(
+            {
+                "job_type": job_type,
+                "paused": paused.get(job_type) or paused.get(ALL_TYPES),
+                "limits": lim.as_row() if lim else {},
+                "held": held.detail if held else None,
+            }
+        )
     return rows
 
 
 @controls.get("/queue", response_class=HTMLResponse)
 def queue_page(current: Annotated[Page, Depends(page)], notice: str = "") -> HTMLResponse:
     """Pause, resume and limit job types fleet-wide (operators), with what holds each now."""
-    return current.render("queue.html", active="queue", rows=control_rows(current),
-                          notice="Changed: every service applies it at its next poll." if notice == "changed" else None)
+    return current.render(
+        "queue.html",
+        active="queue",
+        rows=control_rows(current),
+        notice="Changed: every service applies it at its next poll." if notice == "changed" else None,
+    )
 
 
 def _changes(current: Action) -> tuple[dict[str, Any], list[str]]:
@@ -81,11 +96,20 @@ def change(current: Annotated[Action, Depends(action)]) -> Response:
     if current.field("confirmed") != "yes":
         shown = {k: str(v) for k, v in changes.items()}
         form = {name: current.field(name) for name in LIMIT_FIELDS}
-        return current.render("confirm_queue.html", active="queue", job_type=job_type, verb=verb, changes=shown,
-                              cleared=cleared, reason=reason or "", form=form)
+        return current.render(
+            "confirm_queue.html",
+            active="queue",
+            job_type=job_type,
+            verb=verb,
+            changes=shown,
+            cleared=cleared,
+            reason=reason or "",
+            form=form,
+        )
     actor = current.identity.actor
     if verb == "pause":
-        pause_types(current.state.store, [job_type], reason or f"paused in the dashboard by {current.identity.name}", actor)
+        why = reason or f"paused in the dashboard by {current.identity.name}"
+        pause_types(current.state.store, [job_type], why, actor)
     elif verb == "resume":
         resume_types(current.state.store, [job_type], actor)
     else:
