@@ -56,7 +56,8 @@ def test_bad_input_and_viewers_change_nothing(operator: Dash, tmp_path) -> None:
     ).status_code in (400, 422)
     assert read_limits(operator.store) == {} and paused_types(operator.store) == {}
     operator.sign_in(VIEWER_TOKEN)
-    viewer_csrf = operator.csrf("/queue")
+    assert 'action="/queue/control"' not in operator.client.get("/queue").text  # no buttons for a viewer
+    viewer_csrf = operator.csrf("/jobs")
     refused = operator.post(
         "/queue/control", {"csrf": viewer_csrf, "job_type": "google_sync", "action": "pause", "confirmed": "yes"}
     )
