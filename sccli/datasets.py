@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.domain import DatasetStatus, dataset_path, is_valid_uuid
+from sccli.domain import DATASET_STAGES, DatasetStatus, dataset_path, heal_allowed, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
 from sccli.store.base import Store
 
@@ -133,10 +133,21 @@ def _plan(current: str | None, targets: list[str], *, heal: bool, force: bool) -
     """The steps to take from ``current`` and the first target refused, if any."""
     if force:
         return [t for t in targets[-1:] if t != current], None
-    if heal and targets and current is not None:
-        return [t for t in targets[-1:] if t != current], None
+    if heal and targets:
+        return _heal(current, targets[-1])
     steps, refused = dataset_path(current, [DatasetStatus(t) for t in targets])
     return [s.value for s in steps], (None if refused is None else refused.value)
+
+
+def _heal(current: str | None, target: str) -> tuple[list[str], str | None]:
+    """An administrator's retry: outside the table, but only from ``failed`` or the error status of
+    the job type whose ready status is ``target``; from anywhere else the move is refused."""
+    if current == target:
+        return [], None
+    stages = next((s for s in DATASET_STAGES.values() if s.ready == target), None)
+    if stages is not None and heal_allowed(current, stages):
+        return [target], None
+    return [], target
 
 
 def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,15 +104,20 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check]) -> Store
 
 
 def _store_content_checks(store: Store, settings: Settings) -> list[Check]:
-    return [_schema_check(store), _services_check(store, settings), _clock_check(store), _paused_check(store)]
+    return [_schema_check(store), _services_check(store, settings), _clock_check(store), _paused_check(store),
+            _retention_check(store, settings)]
 
 
 def _schema_check(store: Store) -> Check:
+    """Indexes judged by the store itself (by key pattern and options on MongoDB, as it adopts them)."""
     try:
-        expected, actual = store.expected_index_names(), store.index_names()
+        problems, missing_by_key = store.schema_problems(), store.missing_indexes()
+        expected = store.expected_index_names()
     except ScError as exc:
         return Check("schema", FAIL, f"cannot list indexes: {exc}", "check that the account may list indexes")
-    missing = [f"{key}.{name}" for key, names in sorted(expected.items()) for name in sorted(set(names) - set(actual.get(key, [])))]
+    if problems:
+        return Check("schema", FAIL, "; ".join(p.detail for p in problems), "; then ".join(p.fix for p in problems))
+    missing = [f"{key}.{name}" for key, names in sorted(missing_by_key.items()) for name in sorted(names)]
     if missing:
         return Check(
             "schema", FAIL, f"{len(missing)} index(es) missing: {', '.join(missing)}",
@@ -211,3 +217,20 @@ def _paused_check(store: Store) -> Check:
         return Check("paused", OK, "nothing is paused")
     listed = ", ".join(f"{t} ({info.get('reason') or 'no reason'}, by {info.get('actor')})" for t, info in sorted(paused.items()))
     return Check("paused", WARN, f"paused: {listed}", "sc queue resume TYPE when it may run again (sc queue status)")
+
+
+#: With retention off, a finished job older than this makes doctor warn.
+RETENTION_WARN_DAYS = 90
+
+
+def _retention_check(store: Store, settings: Settings) -> Check:
+    if settings.retention is not None:
+        r = settings.retention
+        ages = f"completed after {r.completed_days} d, failed after {r.failed_days} d"
+        return Check("retention", OK, f"daily at {r.at} {r.timezone}: {ages}")
+    oldest = store.first_completed_at()
+    if oldest is not None and store.now() - oldest > timedelta(days=RETENTION_WARN_DAYS):
+        fix = 'set retention in settings.json, e.g. {"completed_days": 30, "at": "03:15"} (docs/schedules.md)'
+        age = (store.now() - oldest).days
+        return Check("retention", WARN, f"retention is off and the oldest finished job is {age} days old", fix)
+    return Check("retention", OK, "off; no finished job older than 90 days")

@@ -35,6 +35,7 @@ class JobStatus(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"  # may not start before its run_after: the sweeper makes it pending
 
 
 class DatasetStatus(str, Enum):
@@ -59,7 +60,9 @@ class DatasetStatus(str, Enum):
     RETRYING = "retrying"
 
 
-ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.RUNNING)
+ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.SCHEDULED)
+#: Not running yet: what a cancel ends at once and a purge removes.
+WAITING_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.SCHEDULED)
 TERMINAL_STATUSES: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 JOB_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 DATASET_STATUS_VALUES: tuple[str, ...] = tuple(s.value for s in DatasetStatus)
@@ -73,10 +76,13 @@ class ErrorKind(str, Enum):
     TIMEOUT = "timeout"  # the attempt ran past its time limit
     STALE = "stale"  # its service stopped heartbeating (dead worker)
     TOO_LARGE = "too_large"  # its result could not be stored: running it again changes nothing
+    # Its process tree went over the type's memory limit: the same input needs the same memory,
+    # so it is not retried; an explicit retry after the limit was raised runs it again.
+    MEMORY = "memory"
 
     @property
     def retryable(self) -> bool:
-        return self not in (ErrorKind.PERMANENT, ErrorKind.TOO_LARGE)
+        return self not in (ErrorKind.PERMANENT, ErrorKind.TOO_LARGE, ErrorKind.MEMORY)
 
 
 class ServiceState(str, Enum):
@@ -120,9 +126,11 @@ PLUGIN_JOB_DEFAULTS = JobTypeConfig("Plugin job type", 60, 3, False, 2, "unknown
 _J = JobStatus
 JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     _J.PENDING: frozenset({_J.RUNNING, _J.CANCELLED}),
-    _J.RUNNING: frozenset({_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.PENDING}),
-    _J.FAILED: frozenset({_J.PENDING}),
-    _J.CANCELLED: frozenset({_J.PENDING}),
+    _J.SCHEDULED: frozenset({_J.PENDING, _J.CANCELLED}),
+    _J.RUNNING: frozenset({_J.COMPLETED, _J.FAILED, _J.CANCELLED, _J.PENDING, _J.SCHEDULED}),
+    # An explicit retry, at once (pending) or later (``sc job retry --in``: scheduled).
+    _J.FAILED: frozenset({_J.PENDING, _J.SCHEDULED}),
+    _J.CANCELLED: frozenset({_J.PENDING, _J.SCHEDULED}),
     _J.COMPLETED: frozenset(),
 }
 
@@ -175,7 +183,8 @@ DATASET_STAGES: dict[str, DatasetStages] = {
 
 PRIORITY_NAMES = {"high": 1, "normal": 2, "low": 3}
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# \Z, not $: "$" also matches before a trailing newline, and "<uuid>\n" is no UUID.
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 def job_type_config(job_type: str) -> JobTypeConfig:
@@ -212,14 +221,14 @@ def parse_priority(value: object) -> int:
 
 
 def active_key(dataset_uuid: str, job_type: str) -> str:
-    """The de-duplication key held while a job is pending or running."""
+    """The de-duplication key held while a job is active (scheduled, pending or running)."""
     return f"{dataset_uuid}:{job_type}"
 
 
 def job_transition_allowed(current: str | None, target: str) -> bool:
-    """Whether the job table allows ``current → target`` (None: a job being created, only to pending)."""
+    """Whether the job table allows ``current → target`` (None: a job being created, to pending or scheduled)."""
     if current is None:
-        return target == JobStatus.PENDING
+        return target in (JobStatus.PENDING, JobStatus.SCHEDULED)
     try:
         return JobStatus(target) in JOB_TRANSITIONS.get(JobStatus(current), frozenset())
     except ValueError:

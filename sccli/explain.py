@@ -23,6 +23,8 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
     status = job.get("status")
     if status == JobStatus.PENDING:
         return _explain_pending(store, job, now, stale_after_seconds)
+    if status == JobStatus.SCHEDULED:
+        return _explain_scheduled(job, now)
     if status == JobStatus.RUNNING:
         return _explain_running(job, now, stale_after_seconds)
     if status == JobStatus.FAILED:
@@ -30,6 +32,32 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
     if status == JobStatus.CANCELLED:
         return [f"cancelled: {job.get('error') or 'no reason given'}"]
     return [f"completed at {iso(job.get('completed_at'))}"]
+
+
+def _explain_scheduled(job: dict[str, Any], now: datetime) -> list[str]:
+    why = "waiting out its retry delay" if job.get("errors") and job.get("attempts") else "scheduled"
+    return [f"{why}: {starts_in(job, now)}", "start it now with: sc job run-now " + job["job_id"]]
+
+
+def starts_in(job: dict[str, Any], now: datetime) -> str:
+    """``starts at 2026-12-08T03:00:00Z, in 4 min`` (or that it is due: the sweeper's next pass)."""
+    run_after = job.get("run_after") or now
+    wait = (run_after - now).total_seconds()
+    if wait > 0:
+        return f"starts at {iso(run_after)}, in {in_words(wait)}"
+    return f"due since {iso(run_after)}: a service's sweeper makes it pending at its next pass"
+
+
+def in_words(seconds: float) -> str:
+    """A wait in the largest fitting unit: ``45 s``, ``4 min``, ``2 h 5 min``, ``3 d 2 h``."""
+    s = max(0, int(seconds))  # whole units passed: "in 4 min" until 5 min are left
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 >= 60 else "")
+    return f"{s // 86400} d" + (f" {s % 86400 // 3600} h" if s % 86400 >= 3600 else "")
 
 
 def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:

@@ -31,15 +31,20 @@ from sccli.followups import (
     tally_item,
 )
 from sccli.limits import check_storable
-from sccli.store.base import Before, JobChange, Store
+from sccli.store.base import Before, JobChange, JobQuery, Store
 
 #: Inherited by a chained job from its parent.
 CHAINED_PARAMETERS = ("sensor_type", "conversion_params", "user_email", "input_path", "output_path")
 
+#: The longest start delay accepted (a job scheduled, or retried, later than this is a typo).
+MAX_DELAY_SECONDS = 366 * 86400.0
+
 #: Builds a validated job document (``JobQueue.build_job``), for chained jobs.
 JobBuilder = Callable[..., dict[str, Any]]
 
-_P, _R = JobStatus.PENDING, JobStatus.RUNNING
+_P, _R, _S = JobStatus.PENDING, JobStatus.RUNNING, JobStatus.SCHEDULED
+#: The sweeper promotes at most this many due jobs per pass (the rest at its next pass).
+PROMOTE_BATCH = 500
 
 
 @dataclass
@@ -52,6 +57,8 @@ class JobLifecycle:
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
     rng: random.Random = field(default_factory=random.Random)
+    #: Per job type (base, cap) of the retry backoff, over the queue-wide pair above.
+    retry_by_type: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     # -- the one transition -----------------------------------------------------------------
     def transition(
@@ -65,11 +72,13 @@ class JobLifecycle:
         followups: Sequence[dict[str, Any]] = (),
         fence: dict[str, Any] | None = None,
         log: str | None = None,
+        resources: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Move ``job`` (as read) to ``to``: conditional on its status (and, from running, on
         its lease token, plus ``fence``), with its event and ``followups``; the job after the
         write, or None when it was no longer in the state read. ``log``: an entry for the job's
-        ``logs``, appended in the same write."""
+        ``logs``, ``resources``: what the ended attempt used (an entry of the job's ``resources``
+        list, see docs/resources.md), both appended in the same write."""
         source = JobStatus(job.get("status"))
         if not domain.job_transition_allowed(source, to):
             raise Conflict(f"job {job.get('job_id')}: {source.value} → {to.value} is not a job transition")
@@ -82,6 +91,8 @@ class JobLifecycle:
         change.set.update(status=to.value, updated_at=now)
         if log is not None:
             change.push["logs"] = {"timestamp": now, "message": log}
+        if resources is not None:
+            change.push["resources"] = resources
         event = {"entity": "job", "from": source.value, "to": to.value, "at": now, "actor": actor, "reason": reason}
         return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
 
@@ -106,12 +117,14 @@ class JobLifecycle:
 
     # -- success ----------------------------------------------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
-                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 log: str | None = None, claimed: dict[str, Any] | None = None,
+                 resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Mark a running job completed, move its dataset on and chain the next job, atomically.
 
         None when the caller no longer holds the lease (a late completion changes nothing).
-        ``log``: an entry for the job's ``logs``, in the same write. ``claimed``: the job as its
-        claim returned it, read instead of the store (the write is fenced by the lease anyway)."""
+        ``log``, ``resources``: entries for the job's ``logs`` and ``resources``, in the same
+        write. ``claimed``: the job as its claim returned it, read instead of the store (the
+        write is fenced by the lease anyway)."""
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
@@ -120,14 +133,15 @@ class JobLifecycle:
         try:
             check_storable(result, "result", allow_dotted_keys=True)
         except InvalidInput as exc:  # running it again would produce the same result: fail once
-            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False, actor=who, log=log)
+            return self.fail_attempt(job, f"result too large to record: {exc}", kind=ErrorKind.TOO_LARGE, retry=False,
+                                     actor=who, log=log, resources=resources, keep_lease=True)
         now = self.store.now()
         change = JobChange(
             set={"completed_at": now, "result": result, "progress_percentage": 100, "cancel_requested": False},
             unset=("active_key",),
         )
         return self.transition(job, JobStatus.COMPLETED, actor=who, reason="handler succeeded", change=change,
-                               followups=self._next_stage(job, result, who), log=log)
+                               followups=self._next_stage(job, result, who), log=log, resources=resources)
 
     def _next_stage(self, job: dict[str, Any], result: dict[str, Any], actor: str) -> list[dict[str, Any]]:
         """Follow-ups of a success: the dataset's next stage and the chained job."""
@@ -158,18 +172,26 @@ class JobLifecycle:
 
     # -- failure ----------------------------------------------------------------------------
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             log: str | None = None, claimed: dict[str, Any] | None = None,
+             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Record a failed attempt: back to pending after a backoff while attempts remain and the
         error may pass, else failed for good. None when the lease is lost. ``log`` and
         ``claimed`` as for :meth:`complete`."""
         job = self._running(job_id, lease_token, claimed)
         if job is None:
             return None
-        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=actor or self.actor, log=log)
+        who = actor or self.actor
+        return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, resources=resources,
+                                 keep_lease=True)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
-                     log: str | None = None) -> dict[str, Any] | None:
-        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail."""
+                     log: str | None = None, resources: dict[str, Any] | None = None,
+                     keep_lease: bool = False) -> dict[str, Any] | None:
+        """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
+
+        ``keep_lease``: the lease holder's own write leaves its (spent) lease token on the job, as
+        every outcome of the holder does, so a retry of a write whose reply was lost knows it
+        landed; a sweeper's clears it. The next claim sets a new one."""
         error_kind = ErrorKind(kind)
         now = self.store.now()
         attempts = int(job.get("attempts") or 0)
@@ -178,17 +200,20 @@ class JobLifecycle:
         entry = {"attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": error_kind.value}
         change = JobChange(set={"error": error, "cancel_requested": False}, push={"errors": entry})
         if will_retry:
-            delay = domain.retry_delay_seconds(attempts, self.retry_base_seconds, self.retry_max_seconds, self.rng.uniform(-0.5, 0.5))
+            base, cap = self.retry_by_type.get(job.get("job_type", ""), (self.retry_base_seconds, self.retry_max_seconds))
+            delay = domain.retry_delay_seconds(attempts, base, cap, self.rng.uniform(-0.5, 0.5))
             change.set["run_after"] = now + timedelta(seconds=delay)
-            change.unset = ("lease_token", "heartbeat_at")
-            reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _P
+            change.unset = ("heartbeat_at",) if keep_lease else ("lease_token", "heartbeat_at")
+            # Waiting out its delay the job is scheduled: out of every claim until the sweeper promotes it.
+            reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _S if delay > 0 else _P
         else:
             change.set["completed_at"] = now
-            change.unset = ("active_key",)
+            change.unset = ("active_key",) if keep_lease else ("active_key", "lease_token")
             why = "a permanent failure: not retried" if not error_kind.retryable else "no retry left"
             reason, to = f"attempt {attempts} of {limit} failed ({error_kind.value}); {why}", JobStatus.FAILED
         followups = self._dataset_after_failure(job, will_retry, error, actor)
-        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence, log=log)
+        return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence,
+                               log=log, resources=resources)
 
     def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> list[dict[str, Any]]:
         stages = domain.DATASET_STAGES.get(job["job_type"])
@@ -200,7 +225,7 @@ class JobLifecycle:
 
     # -- cancel -----------------------------------------------------------------------------
     def cancel(self, job_id: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
-        """Cancel a pending job at once, or ask the service running it to stop (``cancel_requested``).
+        """Cancel a pending or scheduled job at once, or ask the service running it to stop (``cancel_requested``).
 
         Raises NotFound for an unknown job and Conflict when the job has already ended.
         """
@@ -208,7 +233,7 @@ class JobLifecycle:
         reason = reason or f"cancelled by {who}"
         for _ in range(3):
             job = self.require(job_id)
-            if job["status"] == _P:
+            if job["status"] in (_P, _S):
                 done = self._finish_cancel(job, reason, who)
                 if done is not None:
                     return done
@@ -220,46 +245,53 @@ class JobLifecycle:
                 if requested is not None:
                     return requested
             else:
-                raise Conflict(f"job {job_id} is {job['status']}; only pending or running jobs can be cancelled")
+                raise Conflict(f"job {job_id} is {job['status']}; only pending or running jobs (or scheduled ones) can be cancelled")
         raise Conflict(f"job {job_id} changed state while cancelling; try again")
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
-                       log: str | None = None) -> dict[str, Any] | None:
+                       log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """The service's confirmation that a running job was stopped after a cancel request."""
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        return self._finish_cancel(job, reason or job.get("cancel_reason") or "cancelled", actor or self.actor, log)
+        reason = reason or job.get("cancel_reason") or "cancelled"
+        return self._finish_cancel(job, reason, actor or self.actor, log, resources)
 
-    def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str, log: str | None = None) -> dict[str, Any] | None:
+    def _finish_cancel(self, job: dict[str, Any], reason: str, actor: str, log: str | None = None,
+                       resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         now = self.store.now()
         change = JobChange(set={"completed_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
         stages = domain.DATASET_STAGES.get(job["job_type"])
         followups = [dataset_item(job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled", error_message=reason)] if stages else []
-        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups, log=log)
+        return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups,
+                               log=log, resources=resources)
 
     # -- retry and release ------------------------------------------------------------------
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
+    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
         """Put a failed or cancelled job back to pending with a fresh set of attempts, and heal
         its dataset (from ``failed`` or the type's error status back to its ready status).
+        ``delay_seconds`` > 0: the job is scheduled to start that much later instead.
 
         The retried job takes the dataset's active key for its type again (Conflict when another
         active job holds it), unless ``allow_duplicate``, as at creation: the flag is an
         administrator's word at each step, not stored in the job."""
+        if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:  # NaN fails too
+            raise InvalidInput(f"a retry delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay_seconds:g}")
         who = actor or self.actor
         job = self.require(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
         now = self.store.now()
         fields: dict[str, Any] = {
-            "attempts": 0, "run_after": now, "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
+            "attempts": 0, "run_after": now + timedelta(seconds=delay_seconds), "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
         }
         if not allow_duplicate:
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
         stages = domain.DATASET_STAGES.get(job["job_type"])
         followups = [dataset_item(job["dataset_uuid"], [stages.ready], job_id=job_id, actor=who, reason="job retried", heal=True)] if stages else []
         change = JobChange(set=fields, unset=("lease_token", "heartbeat_at"))
-        done = self.transition(job, _P, actor=who, reason="explicit retry", change=change, followups=followups)
+        to, reason = (_S, f"explicit retry in {delay_seconds:.0f}s") if delay_seconds > 0 else (_P, "explicit retry")
+        done = self.transition(job, to, actor=who, reason=reason, change=change, followups=followups)
         if done is None:
             raise Conflict(f"job {job_id} changed state while retrying; try again")
         return done
@@ -270,8 +302,37 @@ class JobLifecycle:
         job = self._running(job_id, lease_token)
         if job is None:
             return None
-        change = JobChange(set={"run_after": self.store.now()}, unset=("lease_token", "heartbeat_at"), inc={"attempts": -1})
+        # The spent lease stays on the job (as after every outcome its holder writes): see fail_attempt.
+        change = JobChange(set={"run_after": self.store.now()}, unset=("heartbeat_at",), inc={"attempts": -1})
         return self.transition(job, _P, actor=actor or self.actor, reason=reason, change=change, log=log)
+
+    # -- scheduled jobs ---------------------------------------------------------------------
+    def promote_due(self, actor: str = "sweeper", limit: int = PROMOTE_BATCH) -> list[dict[str, Any]]:
+        """The sweeper's promotion: scheduled jobs whose ``run_after`` has come move to pending,
+        earliest first, at most ``limit`` per call (one transaction where the store has them).
+        Each write is fenced on the status and on the start time it read, so a concurrent cancel,
+        run-now or re-schedule wins and a second sweeper's pass changes nothing."""
+        now = self.store.now()
+        due = self.store.due_scheduled(now, limit)
+        fence = {"run_after": Before(now + timedelta(milliseconds=1), or_missing=False)}
+        promoted = []
+        with self.store.atomic():
+            for job in due:
+                done = self.transition(job, _P, actor=actor, reason="due", fence=fence)
+                if done is not None:
+                    promoted.append(done)
+        return promoted
+
+    def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+        """Promote one scheduled job to pending at once (``sc job run-now``); Conflict otherwise."""
+        job = self.require(job_id)
+        if job["status"] != _S:
+            raise Conflict(f"job {job_id} is {job['status']}; only a scheduled job can be run now")
+        change = JobChange(set={"run_after": self.store.now()})
+        done = self.transition(job, _P, actor=actor or self.actor, reason="run now", change=change)
+        if done is None:
+            raise Conflict(f"job {job_id} changed state while promoting it; try again")
+        return done
 
     # -- recovery ---------------------------------------------------------------------------
     def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
@@ -279,8 +340,6 @@ class JobLifecycle:
         store's clock: each is re-queued (or failed when its attempts are used up), fenced by
         its lease token AND by its heartbeat still being old, so a worker that resumes
         heartbeating keeps its job. Returns the jobs after recovery."""
-        from sccli.store.base import JobQuery
-
         now = self.store.now()
         cutoff = now - timedelta(seconds=stale_after_seconds)
         stale = self.store.find_jobs(JobQuery(status=[_R.value], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit)
@@ -297,8 +356,6 @@ class JobLifecycle:
     def promote_starving(self, after_minutes: float, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
         """The starvation guard: a pending job ready for longer than ``after_minutes`` is raised
         one priority level (logged as an event), so low-priority work cannot wait forever."""
-        from sccli.store.base import JobQuery
-
         now = self.store.now()
         cutoff = now - timedelta(minutes=after_minutes)
         waiting = self.store.find_jobs(JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),), limit=limit)

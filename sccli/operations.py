@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -30,6 +30,9 @@ STATUS_NAMES = tuple(s.value for s in JobStatus)
 FINAL_STATUSES = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: The longest duration accepted (100 years): older than that is older than any job, and a
+#: longer one overflows the date arithmetic of a selection.
+MAX_DURATION_SECONDS = 100 * 365 * 86400
 #: How much of a log file is read from its end to find the last lines (bounded memory).
 _TAIL_CHUNK = 64 * 1024
 
@@ -40,10 +43,31 @@ def parse_duration(text: str) -> float:
     >>> parse_duration("2h")
     7200.0
     """
-    match = _DURATION.match(str(text))
+    match = _DURATION.fullmatch(str(text))
     if not match:
-        raise InvalidInput(f"bad duration {text!r} (use e.g. 30m, 2h, 7d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        raise InvalidInput(f"bad duration {str(text)[:60]!r} (use e.g. 30m, 2h, 7d)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DURATION_SECONDS:
+        raise InvalidInput(f"duration {str(text)[:60]!r} is longer than 100 years (use e.g. 30m, 2h, 7d)")
+    return seconds
+
+
+def parse_start_time(text: str, option: str = "--at") -> datetime:
+    """An ISO 8601 time (``2026-12-08T03:00``, ``…Z``, ``…+01:00``; no zone = UTC) → aware UTC."""
+    from sccli.clock import as_utc
+
+    try:
+        value = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InvalidInput(f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or 2026-12-08T03:00+01:00; no zone = UTC)") from None
+    return as_utc(value)  # type: ignore[return-value]
+
+
+def start_of(at: str | None, later: str | None) -> tuple[datetime | None, float | None]:
+    """``--at`` / ``--in`` of a command → (start time, delay in seconds); at most one is given."""
+    if at is not None and later is not None:
+        raise InvalidInput("give --at or --in, not both")
+    return (parse_start_time(at) if at is not None else None), (parse_duration(later) if later is not None else None)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -102,9 +126,10 @@ def _bulk(job_ids: Sequence[str], action: Callable[[str], Any]) -> dict[str, Any
     return {"done": done, "refused": refused}
 
 
-def bulk_retry(queue: JobQueue, job_ids: Sequence[str], actor: str | None = None) -> dict[str, Any]:
-    """Retry each failed or cancelled job; ``{"done": [ids], "refused": [{job_id, reason}]}``."""
-    return _bulk(job_ids, lambda job_id: queue.retry(job_id, actor=actor))
+def bulk_retry(queue: JobQueue, job_ids: Sequence[str], actor: str | None = None, delay_seconds: float = 0.0) -> dict[str, Any]:
+    """Retry each failed or cancelled job (``delay_seconds`` later: scheduled);
+    ``{"done": [ids], "refused": [{job_id, reason}]}``."""
+    return _bulk(job_ids, lambda job_id: queue.retry(job_id, actor=actor, delay_seconds=delay_seconds))
 
 
 def bulk_cancel(queue: JobQueue, job_ids: Sequence[str], reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
@@ -113,7 +138,7 @@ def bulk_cancel(queue: JobQueue, job_ids: Sequence[str], reason: str | None = No
 
 
 def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Delete every pending job of ``job_type`` (never one claimed meanwhile).
+    """Delete every pending or scheduled job of ``job_type`` (never one claimed meanwhile).
 
     Each deletion is logged as a ``job_events`` record (``to: "purged"``) that outlives the job,
     and the job's dataset gets the type's error status with the reason, as a cancel would.
@@ -121,19 +146,20 @@ def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_
     """
     queue.check_type(job_type)
     who = actor or queue.actor
-    pending = queue.list_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=[job_type]), limit=None)
+    waiting = [s.value for s in domain.WAITING_STATUSES]
+    pending = queue.list_jobs(JobQuery(status=waiting, job_type=[job_type]), limit=None)
     if dry_run:
         return {"job_type": job_type, "dry_run": True, "purged": [j["job_id"] for j in pending], "skipped": []}
     purged, skipped = [], []
     reason = f"pending {job_type} job purged by {who}"
     stages = domain.DATASET_STAGES.get(job_type)
     for job in pending:
-        # Conditional on pending, one at a time: a job a service claims meanwhile is left alone.
-        if not queue.store.delete_jobs(JobQuery(job_ids=[job["job_id"]], status=[JobStatus.PENDING.value])):
+        # Conditional on its status as read, one at a time: a job claimed or promoted meanwhile is left alone.
+        if not queue.store.delete_jobs(JobQuery(job_ids=[job["job_id"]], status=[job["status"]])):
             skipped.append(job["job_id"])
             continue
         now = utcnow()
-        queue.store.insert_event({"job_id": job["job_id"], "entity": "job", "from": JobStatus.PENDING.value, "to": "purged", "at": now, "actor": who, "reason": reason})
+        queue.store.insert_event({"job_id": job["job_id"], "entity": "job", "from": job["status"], "to": "purged", "at": now, "actor": who, "reason": reason})
         if stages:
             move_dataset(queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"], error_message=reason)
         purged.append(job["job_id"])
@@ -207,8 +233,8 @@ def wait_for_job(
 
 
 def active_job(queue: JobQueue, dataset_uuid: str, job_type: str) -> dict[str, Any] | None:
-    """The pending or running job of this type for the dataset, if any (the one a duplicate hits)."""
-    active = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+    """The active (scheduled, pending or running) job of this type for the dataset, if any (the one a duplicate hits)."""
+    active = [s.value for s in domain.ACTIVE_STATUSES]
     found = queue.list_jobs(JobQuery(status=active, job_type=[job_type], dataset_uuid=dataset_uuid), limit=1)
     return found[0] if found else None
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain
+from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
 from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
@@ -89,6 +90,7 @@ class JobQueue:
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
             retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
+        queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
         queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
         return queue
 
@@ -123,21 +125,34 @@ class JobQueue:
         migration_id: str | None = None,
         created_by: str | None = None,
         actor: str | None = None,
+        job_id: str | None = None,
+        schedule_id: str | None = None,
+        run_at: datetime | None = None,
+        delay: float | timedelta | None = None,
     ) -> str:
         """Validate and enqueue a job; return its ``job_id``. Nothing is written on bad input.
+        ``job_id`` is given by a schedule's fire (derived from the schedule and the fire time);
+        ``schedule_id`` marks the job as fired by that schedule.
 
+        ``run_at`` (aware, or naive = UTC) or ``delay`` (seconds or a timedelta; the older
+        ``run_after_seconds`` is the same): the job is ``scheduled`` until then (a time already
+        past runs at once).
         The job, its creation event and its dataset's move to the type's queued status are
         written together (one transaction, or the job's outbox)."""
         who = actor or self.actor
+        start = self.start_time(run_at, delay if delay is not None else run_after_seconds or None)
         doc = self.build_job(
             dataset_uuid, job_type, parameters, priority, max_attempts, timeout_minutes,
-            allow_duplicate=allow_duplicate, run_after_seconds=run_after_seconds,
+            allow_duplicate=allow_duplicate, run_at=start, job_id=job_id,
             parent_job_id=parent_job_id, migration_id=migration_id, created_by=created_by or who,
         )
+        if schedule_id is not None:
+            doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
-        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": JobStatus.PENDING.value, "at": doc["created_at"], "actor": who, "reason": "created"}
+        reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
+        event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": doc["status"], "at": doc["created_at"], "actor": who, "reason": reason}
         if dataset is not None and dataset.get("user") is not None:
             doc["user"] = str(dataset["user"])  # fair sharing between users (sccli.fairness)
         stages = domain.DATASET_STAGES.get(job_type)
@@ -145,8 +160,30 @@ class JobQueue:
         if dataset is not None and stages and stages.queued:
             followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who, reason=f"{job_type} job created"))
         self._insert(doc, event, followups)
-        self._wake_services()
+        if doc["status"] == JobStatus.PENDING:
+            self._wake_services()
         return str(doc["job_id"])
+
+    def start_time(self, run_at: datetime | None, delay: float | timedelta | None) -> datetime | None:
+        """When a new job may start (UTC), from an absolute time or a delay; None: at once."""
+        from sccli.clock import as_utc
+        from sccli.lifecycle import MAX_DELAY_SECONDS
+
+        if run_at is not None and delay is not None:
+            raise InvalidInput("give a start time or a delay, not both")
+        if delay is not None:
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_DELAY_SECONDS:
+                raise InvalidInput(f"a start delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay!r}")
+            return self.store.now() + timedelta(seconds=seconds)
+        if run_at is None:
+            return None
+        if not isinstance(run_at, datetime):
+            raise InvalidInput(f"a start time must be a datetime, got {type(run_at).__name__}")
+        start: datetime = as_utc(run_at)  # type: ignore[assignment]
+        if (start - self.store.now()).total_seconds() > MAX_DELAY_SECONDS:
+            raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
+        return start
 
     def _wake_services(self) -> None:
         """Best effort: idle services on this host claim the new job now, not at their next poll."""
@@ -186,8 +223,13 @@ class JobQueue:
         created_by: str | None = None,
         job_id: str | None = None,
         declaration_checked: bool = False,
+        run_at: datetime | None = None,
     ) -> dict[str, Any]:
         """The validated job document, not yet written (migration batches these).
+
+        ``run_at`` in the future: the job is ``scheduled`` until then (the sweeper promotes it).
+        ``run_after_seconds`` keeps it ``pending`` with a later ``run_after`` (the migration's
+        grace period: a claim still never starts it early).
 
         ``declaration_checked``: the caller has checked the parameters against the type's
         declaration, paths included (the migration's plan does, resolving each data directory
@@ -208,11 +250,15 @@ class JobQueue:
         timeout_given = config["timeout_minutes"] if timeout_minutes is None else timeout_minutes
         timeout = _positive_int("timeout_minutes", timeout_given, 7 * 24 * 60)
         now = self.store.now()
+        run_after = now + timedelta(seconds=run_after_seconds)
+        if run_at is not None and run_at > now:
+            run_after = run_at
+        scheduled = run_after > now and run_at is not None
         doc: dict[str, Any] = {
             "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
-            "status": JobStatus.PENDING.value, "priority": prio, "parameters": parameters, "attempts": 0,
+            "status": (JobStatus.SCHEDULED if scheduled else JobStatus.PENDING).value, "priority": prio, "parameters": parameters, "attempts": 0,
             "max_attempts": attempts, "timeout_minutes": timeout, "created_at": now, "updated_at": now,
-            "started_at": None, "completed_at": None, "run_after": now + timedelta(seconds=run_after_seconds),
+            "started_at": None, "completed_at": None, "run_after": run_after,
             "worker_id": None, "pid": None, "host": None, "lease_token": None, "heartbeat_at": None,
             "cancel_requested": False, "progress_percentage": 0, "progress_message": None, "result": None,
             "error": None, "errors": [], "logs": [], "parent_job_id": parent_job_id,
@@ -333,14 +379,18 @@ class JobQueue:
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
-                 log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 log: str | None = None, claimed: dict[str, Any] | None = None,
+                 resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.complete`."""
-        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed)
+        return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed,
+                                       resources=resources)
 
     def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
+             log: str | None = None, claimed: dict[str, Any] | None = None,
+             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
-        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log, claimed=claimed)
+        return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log,
+                                   claimed=claimed, resources=resources)
 
     def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
@@ -351,13 +401,23 @@ class JobQueue:
         return self.lifecycle.cancel(job_id, reason, actor)
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
-                       log: str | None = None) -> dict[str, Any] | None:
+                       log: str | None = None, resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.mark_cancelled`."""
-        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log)
+        return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False) -> dict[str, Any]:
+    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
-        return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate)
+        return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate, delay_seconds=delay_seconds)
+
+    def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
+        """See :meth:`JobLifecycle.run_now`."""
+        done = self.lifecycle.run_now(job_id, actor)
+        self._wake_services()
+        return done
+
+    def promote_due(self, actor: str = "sweeper") -> list[dict[str, Any]]:
+        """See :meth:`JobLifecycle.promote_due`."""
+        return self.lifecycle.promote_due(actor)
 
     def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None,
                 log: str | None = None) -> dict[str, Any] | None:
@@ -369,17 +429,16 @@ class JobQueue:
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
 
     def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
-        """A service's periodic recovery: stale jobs re-queued, follow-ups left in outboxes by a
-        crashed writer finished (older than ``stale_after_seconds``), and (when set) the
-        starvation guard. What it did, for the service's log."""
-        from datetime import timedelta
-
+        """A service's periodic recovery: due scheduled jobs promoted, stale jobs re-queued,
+        follow-ups left in outboxes by a crashed writer finished (older than ``stale_after_seconds``),
+        and (when set) the starvation guard. What it did, for the service's log."""
         from sccli.followups import drain_stale_outboxes
 
+        promoted = self.lifecycle.promote_due(actor)
         recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
         drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
         raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
-        return {"recovered": recovered, "outboxes": drained, "raised": raised}
+        return {"promoted": promoted, "recovered": recovered, "outboxes": drained, "raised": raised}
 
     def finish_followups(self, job: dict[str, Any]) -> None:
         """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""

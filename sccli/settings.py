@@ -10,6 +10,7 @@ Building ``Settings(...)`` directly does not check: :func:`validate_settings` do
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,10 +26,12 @@ DEFAULT_DB_NAME = "scientistcloud"
 DB_NAME_PATTERN = r'^[^/\\. "$*<>:|?\x00]{1,63}$'
 HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 #: How each pattern reads in an error message.
 PATTERN_WORDS = {
     DB_NAME_PATTERN: 'a database name (1-63 characters, none of / \\ . space " $ * < > : | ?)',
     HANDLER_PATTERN: "a 'module:function' string",
+    CLOCK_PATTERN: "a time of day HH:MM (00:00-23:59)",
 }
 
 HOUR, DAY = 3600.0, 86400.0
@@ -41,6 +44,57 @@ Interval = Annotated[float, Meta(ge=0.001, le=HOUR)]  # a loop's period: never 0
 Grace = Annotated[float, Meta(ge=0, le=DAY)]
 Delay = Annotated[float, Meta(ge=0, le=30 * DAY)]
 Command = Annotated[list[Text], Meta(min_length=1)]
+MemoryMb = Annotated[int, Meta(ge=1, le=1 << 30)]
+
+
+Days = Annotated[int, Meta(ge=1, le=36_500)]
+
+
+class Retention(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings ``retention``: once a day at ``at`` (HH:MM, in ``timezone``), one service deletes
+    finished jobs older than these ages (cancelled ones as completed ones), with their events and
+    log files, ``batch_size`` jobs per delete; then the events older than ``events_days`` of the
+    jobs kept, and (``sweep_partials``) orphaned partial outputs (see docs/schedules.md)."""
+
+    completed_days: Days = 30
+    failed_days: Days = 60
+    at: Annotated[str, Meta(pattern=CLOCK_PATTERN)] = "03:15"
+    timezone: Annotated[str, Meta(max_length=64, pattern=NO_NUL_PATTERN)] = "UTC"
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+    events_days: Days | None = None  # None: events live as long as their job
+    sweep_partials: bool = True
+
+
+#: What a notification can be about (settings ``notify.events``).
+NotifyEvent = Literal["job_failed", "health_critical", "unserved_type", "retention_failed", "schedule_failed"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = typing.get_args(NotifyEvent)
+URL_PATTERN = r"^https?://[^\s\x00]+$"
+PATTERN_WORDS[URL_PATTERN] = "an http:// or https:// URL"
+
+
+class NotifyTarget(Struct, kw_only=True, forbid_unknown_fields=True):
+    """One webhook: a generic JSON body or a Slack-style ``{"text": ...}``, HMAC-signed with ``secret``."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\w.-]+$")]
+    url: Annotated[str, Meta(max_length=2048, pattern=URL_PATTERN)]
+    format: Literal["json", "slack"] = "json"
+    secret: Annotated[str, Meta(min_length=1, pattern=NO_NUL_PATTERN)] | None = None
+
+
+class Notify(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Settings ``notify``: push notifications to webhooks, sent by exactly one service each (see
+    docs/notifications.md)."""
+
+    targets: Annotated[list[NotifyTarget], Meta(min_length=1)]
+    #: At most one notification per key (a type and failure signature, a service gap...) per cooldown.
+    cooldown_minutes: Annotated[float, Meta(ge=0, le=7 * DAY / 60)] = 30.0
+    events: list[NotifyEvent] = field(default_factory=lambda: list(NOTIFY_EVENTS))
+    #: How often a service looks for something to notify.
+    period_seconds: Interval = 15.0
+    timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 5.0
+    #: Tries after the first on a 5xx, a 429, a timeout or a refused connection, with doubling waits.
+    retries: Annotated[int, Meta(ge=0, le=10)] = 3
+    retry_base_seconds: Annotated[float, Meta(ge=0, le=60)] = 1.0
 
 
 class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +118,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
+    #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
+    retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
@@ -86,6 +142,20 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     # a p3 job twice (null: off).
     starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = 15.0
     store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
+    #: Memory limit of a job's whole process tree, MB (None: no limit); per type overrides it.
+    memory_limit_mb: MemoryMb | None = None
+    memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
+    #: How often the service samples the tree's memory of a job under a limit.
+    memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
+    schedule_poll_seconds: Interval = 5.0
+    schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
+    retention: Retention | None = None
+    notify: Notify | None = None
+
+    def retry_policy(self, job_type: str) -> tuple[float, float]:
+        """The (base, cap) of a job type's retry backoff."""
+        own = self.retry_by_type.get(job_type, {})
+        return own.get("base_seconds", self.retry_base_seconds), own.get("max_seconds", self.retry_max_seconds)
 
     @property
     def data_dirs(self) -> list[Path]:
@@ -94,6 +164,11 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
         if self.backup_dir:
             dirs.append(self.backup_dir)
         return [Path(d) for d in dirs]
+
+    def memory_limit_bytes(self, job_type: str) -> int | None:
+        """The memory limit of a job of ``job_type`` (its type's, else the default), or None."""
+        mb = self.memory_limit_mb_by_type.get(job_type, self.memory_limit_mb)
+        return None if mb is None else mb * 1024 * 1024
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name (what :func:`settings_from_dict` reads back)."""
@@ -134,6 +209,20 @@ def _check_relations(settings: Settings) -> None:
         raise InvalidInput(
             f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds ({settings.retry_base_seconds:g})"
         )
+    for job_type, policy in settings.retry_by_type.items():
+        unknown = sorted(set(policy) - {"base_seconds", "max_seconds"})
+        if unknown:
+            raise InvalidInput(f"settings: retry_by_type.{job_type} has unknown key {unknown[0]!r} (base_seconds, max_seconds)")
+        base, cap = settings.retry_policy(job_type)
+        if cap < base:
+            raise InvalidInput(f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds ({base:g})")
+    _check_notify(settings)
+
+
+def _check_notify(settings: Settings) -> None:
+    names = [t.name for t in settings.notify.targets] if settings.notify else []
+    if len(names) != len(set(names)):
+        raise InvalidInput(f"settings: notify.targets names must be unique, got {names}")
 
 
 def load_settings(path: str | Path | None) -> Settings:
@@ -143,8 +232,10 @@ def load_settings(path: str | Path | None) -> Settings:
     file = Path(path)
     if not file.exists():
         raise NotFound(f"settings file {file} not found")
+    from sccli.bounded import MAX_SETTINGS_BYTES, read_at_most
+
     try:
-        raw = file.read_bytes()
+        raw = read_at_most(file, MAX_SETTINGS_BYTES, "settings file")
     except OSError as exc:
         raise InvalidInput(f"settings file {file} cannot be read: {exc.strerror or exc}") from None
     from sccli.limits import decode_json
@@ -222,6 +313,8 @@ def _annotation(info: Any) -> Any:
         return Annotated[list[_annotation(info.item_type)], Meta(min_length=info.min_length)]  # type: ignore[misc]
     if isinstance(info, mi.DictType):
         return dict[_annotation(info.key_type), _annotation(info.value_type)]  # type: ignore[misc]
+    if isinstance(info, mi.LiteralType):
+        return Literal[info.values]  # e.g. api_roles' "viewer" or "operator"
     scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
     meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
     base = scalars[type(info)]  # type: ignore[index]
@@ -236,6 +329,8 @@ def _describe(info: Any, plural: bool = False) -> str:
         return " or ".join(_describe(t, plural) for t in info.types)
     if isinstance(info, mi.NoneType):
         return "null"
+    if isinstance(info, mi.LiteralType):
+        return "one of " + ", ".join(repr(v) for v in info.values)
     if isinstance(info, mi.ListType):
         text = f"list{'s' if plural else ''} of {_describe(info.item_type, plural=True)}"
         return text if plural else f"a {text}" + (" (not empty)" if info.min_length else "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from sccli.store.base import JobQuery
 
 DATASET = "550e8400-e29b-41d4-a716-446655440000"
 CREATE = ["job", "create", "--dataset", DATASET, "--type", "data_validation"]
+SYNC = ["job", "create", "--dataset", DATASET, "--type", "google_sync"]
+#: A newline in user_email once added keys to google_sync's rclone configuration (issue 19).
+INJECTION = "a@b.org\ntype = alias\nremote = /etc"
+#: Data directories for the cases that start a service (all one directory: nothing is processed).
+DIRS = {key: "@dir" for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir", "backup_dir", "log_dir")}
 DEEP = '{"a":' * 5000 + "1" + "}" * 5000
 
 
@@ -58,6 +64,15 @@ CASES: dict[str, Case] = {
     "param no =": Case([*CREATE, "--param", "k"], 2, "--param needs key=value"),
     "param no key": Case([*CREATE, "--param", "=v"], 2, "--param needs key=value"),
     "param $ key": Case([*CREATE, "--param", "$k=1"], 2, "may not start with '$'"),
+    # values that reach a tool's configuration or command line (issue 19 item 1)
+    "rclone key injection through user_email": Case([*SYNC, "--param", f"user_email={INJECTION}"], 2,
+                                                    "parameter 'user_email' contains a control character ('\\n')"),
+    "user_email not an email": Case([*SYNC, "--param", "user_email=root"], 2,
+                                    "parameter 'user_email' must be an email address"),
+    "escape in data_url": Case([*SYNC, "--param", "data_url=1AbCdEfGhIjKl\x1b[2J"], 2,
+                               "parameter 'data_url' contains a control character"),
+    "newline in params-json": Case([*SYNC, "--params-json", '{"user_email": "a@b.org\\rscope = drive"}'], 2,
+                                   "contains a control character"),
     "priority 7": Case([*CREATE, "--priority", "7"], 2, "priority must be 1-3"),
     "priority 0": Case([*CREATE, "--priority", "0"], 2, "priority must be 1-3"),
     "priority empty": Case([*CREATE, "--priority", ""], 2, "priority must be 1-3"),
@@ -148,6 +163,44 @@ CASES: dict[str, Case] = {
     "settings truncated": Case(["job", "list"], 2, "is not valid JSON", settings="{"),
     "settings deep": Case(["job", "list"], 2, "nested too deeply", settings="[" * 100_000),
     "settings empty file": Case(["job", "list"], 2, "is empty", settings=""),
+    # issue 19 item 9: the exit-70s and hangs of the attack run
+    "job show id with a trailing newline": Case(["job", "show", DATASET + "\n"], 2, "contains a control character"),
+    "dataset show uuid with a trailing newline": Case(["dataset", "show", DATASET + "\n"], 2,
+                                                      "contains a control character"),
+    "create dataset with a trailing newline": Case([*CREATE[:2], "--dataset", DATASET + "\n", *CREATE[4:]], 2,
+                                                   "contains a control character"),
+    "job list dataset with a trailing newline": Case(["job", "list", "--dataset", DATASET + "\n"], 2,
+                                                     "contains a control character"),
+    "job show invalid UTF-8": Case(["job", "show", "\udcff\udcfe"], 2, "is not valid UTF-8"),
+    "job cancel invalid UTF-8": Case(["job", "cancel", "\udcff"], 2, "is not valid UTF-8"),
+    "dataset add name invalid UTF-8": Case(["dataset", "add", "--name", "a\udce9"], 2, "is not valid UTF-8"),
+    "cancel older-than 10^40": Case(["job", "cancel", "--older-than", "1" + "0" * 40, "--yes"], 2, "--older-than"),
+    "retry older-than 10^40 days": Case(["job", "retry", "--older-than", "1" + "0" * 40 + "d", "--yes"], 2,
+                                        "--older-than"),
+    "service run pid-file /": Case(["service", "run", "--until-idle", "--pid-file", "/"], 2,
+                                   "PID file / is a directory", settings=DIRS),
+    "service run pid-file under /proc": Case(["service", "run", "--until-idle", "--pid-file", "/proc/sc.pid"], 2,
+                                             "is under /proc", settings=DIRS),
+    "service stop pid-file under /proc": Case(["service", "stop", "--pid-file", "/proc/self/status"], 2,
+                                              "is under /proc"),
+    "service stop pid-file a FIFO": Case(["service", "stop", "--pid-file", "@fifo"], 2, "does not hold a PID"),
+    "service stop pid-file huge": Case(["service", "stop", "--pid-file", "@file"], 2, "does not hold a PID"),
+    "SQLite path of 5,000 characters": Case(["--db", "sqlite:///@dir/" + "x" * 5000, "job", "list"], 2,
+                                            "too long", db=False),
+    "SQLite path component too long": Case(["--db", "sqlite:///@dir/" + "x" * 300 + ".db", "dataset", "add"], 2,
+                                           "too long", db=False),
+    "api_roles an unknown role": Case(["job", "list"], 2,
+                                      "settings: api_roles.a must be one of 'operator', 'viewer', got 'admin'",
+                                      settings={"api_roles": {"a": "admin"}}),
+    "api_roles unknown role at service start": Case(["service", "run", "--until-idle"], 2,
+                                                    "settings: api_roles.a must be one of",
+                                                    settings={**DIRS, "api_roles": {"a": "admin"}}),
+    "job wait timeout nan": Case(["job", "wait", "@job", "--timeout", "nan"], 2, "is not a finite number"),
+    "job wait timeout inf": Case(["job", "wait", "@job", "--timeout", "inf"], 2, "--timeout"),
+    "job wait timeout 1e300": Case(["job", "wait", "@job", "--timeout", "1e300"], 2, "--timeout"),
+    "settings /dev/zero": Case(["--settings", "/dev/zero", "job", "list"], 2, "larger than"),
+    "params-json @/dev/zero": Case([*CREATE, "--params-json", "@/dev/zero"], 2, "larger than"),
+    "service run settings /dev/zero": Case(["service", "run", "/dev/zero", "--until-idle"], 2, "larger than"),
 }
 
 
@@ -171,14 +224,18 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     db = f"sqlite:///{tmp_path / 'sc.db'}"
     runner = CliRunner()
     assert runner.invoke(app, ["--db", db, "dataset", "add", "--uuid", DATASET]).exit_code == 0
-    assert runner.invoke(app, ["--db", db, *CREATE]).exit_code == 0
+    created = runner.invoke(app, ["--db", db, *CREATE, "--json"])
+    assert created.exit_code == 0
     (tmp_path / "plain-file").write_text("not a database, not a directory\n" * 40)
     (tmp_path / "a-dir").mkdir()
-    return {"db": db, "tmp": tmp_path, "runner": runner}
+    os.mkfifo(tmp_path / "a-fifo")  # no writer: a blocking read of it never returns
+    return {"db": db, "tmp": tmp_path, "runner": runner, "job": json.loads(created.stdout)["job_id"]}
 
 
 def expand(text: str, tmp: Path) -> str:
-    return text.replace("@file", str(tmp / "plain-file")).replace("@dir", str(tmp / "a-dir"))
+    for mark, name in (("@file", "plain-file"), ("@dir", "a-dir"), ("@fifo", "a-fifo")):
+        text = text.replace(mark, str(tmp / name))
+    return text
 
 
 def assert_refused_cleanly(result: Any, code: int, says: str) -> None:
@@ -189,28 +246,48 @@ def assert_refused_cleanly(result: Any, code: int, says: str) -> None:
     assert says in lines[0], lines[0]
 
 
+#: No refusal waits: a case still running after this long is a hang (the ceiling is generous for a loaded machine).
+CASE_SECONDS = 60
+
+
+def invoke_within(runner: CliRunner, args: list[str], seconds: int) -> Any:
+    """Invoke the CLI, failing the test (instead of hanging it) when it runs past ``seconds``."""
+    def give_up(*_: Any) -> None:
+        raise AssertionError(f"still running after {seconds} s: {[a[:60] for a in args]}")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(seconds)
+    try:
+        return runner.invoke(app, args, catch_exceptions=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_refused_at_the_door(name: str, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     case = CASES[name]
     tmp: Path = world["tmp"]
     for key, value in case.env.items():
         monkeypatch.setenv(key, expand(value, tmp))
-    args = [expand(a, tmp) for a in case.args]
+    # @job: the pending job (a wait for it would hang)
+    args = [expand(a, tmp).replace("@job", world["job"]) for a in case.args]
     if case.settings is not None:
         path = tmp / "settings.json"
-        path.write_text(case.settings if isinstance(case.settings, str) else json.dumps(case.settings))
+        path.write_text(expand(case.settings if isinstance(case.settings, str) else json.dumps(case.settings), tmp))
         args = ["--settings", str(path), *args]
     if case.db:
         args = ["--db", world["db"], *args]
     before = snapshot(world["db"])
-    result = world["runner"].invoke(app, args, catch_exceptions=False)
+    result = invoke_within(world["runner"], args, CASE_SECONDS)
     assert_refused_cleanly(result, case.code, case.says)
     assert snapshot(world["db"]) == before
     assert not (tmp / "a-dir" / "missing.db").exists()
 
 
 #: Odd values tried on every option below (empty, blank, signs, huge, non-finite, unicode, long).
-ODD = ["", " ", "-1", "0", "1e400", "nan", "inf", str(2**70), "é☃", "x" * 5000, "1.5", "-", "--"]
+ODD = ["", " ", "-1", "0", "1e400", "nan", "inf", str(2**70), "é☃", "x" * 5000, "1.5", "-", "--",
+       DATASET + "\n", "\udcff", "1" + "0" * 40, "/", "/proc/1"]
 OPTIONS = [
     [*CREATE, "--param"], [*CREATE, "--params-json"], [*CREATE, "--priority"], [*CREATE, "--max-attempts"], [*CREATE, "--timeout-minutes"],
     ["job", "create", "--type", "data_validation", "--dataset"], [*CREATE[:4], "--type"], ["job", "show"], ["job", "retry"], ["job", "cancel"],
@@ -221,6 +298,9 @@ OPTIONS = [
     ["monitor", "cleanup", "--dry-run", "--days"], ["service", "stop", "--wait"], ["service", "stop", "--worker-id"], ["service", "stop", "--pid-file"],
     ["migrate", "run", "--dry-run", "--grace-seconds"], ["migrate", "run", "--dry-run", "--dataset-uuid"], ["migrate", "run", "--dry-run", "--batch-size"],
     ["migrate", "rollback", "--dry-run", "--migration"], ["migrate", "list", "--limit"],
+    ["job", "cancel", "--dry-run", "--older-than"], ["job", "retry", "--dry-run", "--older-than"],
+    ["service", "prune", "--dry-run", "--older-than"], ["job", "wait", DATASET, "--timeout"],
+    ["job", "logs", "--tail", "0"], ["monitor", "failed", "--dry-run", "--retry", "--hours"],
 ]
 
 

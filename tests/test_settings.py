@@ -51,7 +51,23 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"bogus": 1}, "settings: unknown key 'bogus'"),
     ({"heartbeat_seconds": 40, "stale_after_seconds": 60}, "stale_after_seconds (60) must be at least twice heartbeat_seconds (40)"),
     ({"retry_base_seconds": 100, "retry_max_seconds": 10}, "retry_max_seconds (10) must not be less than retry_base_seconds (100)"),
+    ({"retry_by_type": {"google_sync": {"base_seconds": -1}}}, "retry_by_type.google_sync.base_seconds must be a number between 0 and 2.592e+06, got -1"),
+    ({"retry_by_type": {"google_sync": {"base": 5}}}, "retry_by_type.google_sync has unknown key 'base' (base_seconds, max_seconds)"),
+    ({"retry_by_type": {"google_sync": {"base_seconds": 7200}}}, "retry_by_type.google_sync: max_seconds (3600) must not be less"),
+    ({"retry_by_type": {"google_sync": {"base_seconds": 600, "max_seconds": 60}}}, "max_seconds (60) must not be less than base_seconds (600)"),
 ]
+
+
+def test_retry_backoff_per_type_overrides_the_global_one() -> None:
+    from sccli.queue import JobQueue
+    from sccli.store import open_store
+
+    settings = settings_from_dict({"retry_base_seconds": 10, "retry_by_type": {"google_sync": {"base_seconds": 300, "max_seconds": 7200}}})
+    assert settings.retry_policy("google_sync") == (300, 7200) and settings.retry_policy("data_validation") == (10, 3600)
+    partial = settings_from_dict({"retry_by_type": {"file_upload": {"max_seconds": 60}}})
+    assert partial.retry_policy("file_upload") == (30, 60)
+    queue = JobQueue.from_settings(open_store("mongomock://retry_policy", "retry_policy"), settings, check_paths=False)
+    assert queue.lifecycle.retry_by_type == {"google_sync": (300, 7200)}
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_VALUES, ids=[next(iter(d)) + f"-{i}" for i, (d, _) in enumerate(BAD_VALUES)])

@@ -17,6 +17,7 @@ from sccli.api.dashboard import install_dashboard
 from sccli.api.errors import install_error_handlers
 from sccli.api.guards import install_guards
 from sccli.api.routes import API_ACTOR, ApiState, health, jobs, scrape
+from sccli.api.schedule_routes import schedules
 from sccli.errors import InvalidInput
 from sccli.queue import JobQueue
 from sccli.settings import Settings
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(health)
     app.include_router(jobs)
     app.include_router(scrape)
+    app.include_router(schedules)
     install_dashboard(app)
     app.openapi = lambda: _openapi_with_job_types(app, queue.known_types)  # type: ignore[method-assign]
     return app

@@ -23,12 +23,15 @@ STATUS_BY_ERROR: tuple[tuple[type[ScError], int], ...] = (
 
 #: Words of an InvalidInput message from JobQueue.create_job → the body field it is about.
 _FIELD_HINTS = (
+    ("parameter '", "parameters"),  # first: the refused value, quoted after it, may hold any words
     ("job type", "job_type"),
     ("UUID", "dataset_uuid"),
     ("priority", "priority"),
     ("parameters", "parameters"),
     ("max_attempts", "max_attempts"),
     ("timeout_minutes", "timeout_minutes"),
+    ("start time", "run_at"),
+    ("start delay", "delay_seconds"),
 )
 
 

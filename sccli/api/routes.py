@@ -34,6 +34,7 @@ from sccli.api.schemas import (
     QueueOverview,
     ValidationErrorBody,
 )
+from sccli.domain import is_valid_uuid
 from sccli.errors import Conflict, InvalidInput, ScError, StoreUnavailable
 from sccli.jobids import explanation, job_detail, resolve_job_id
 from sccli.operations import naming_active_job
@@ -85,13 +86,14 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN})
 def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
-    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists)."""
+    """Create a job for a dataset (201 with the job; 409 when an active job of the type exists); with
+    ``run_at`` or ``delay_seconds`` it waits as ``scheduled`` until then."""
     try:
         job_id = state.queue.create_job(
             body.dataset_uuid, body.job_type, body.parameters, priority=body.priority,
             max_attempts=body.max_attempts, timeout_minutes=body.timeout_minutes,
             allow_missing_dataset=body.allow_missing_dataset, allow_duplicate=body.allow_duplicate,
-            created_by=caller.actor, actor=caller.actor,
+            created_by=caller.actor, actor=caller.actor, run_at=body.run_at, delay=body.delay_seconds,
         )
     except InvalidInput as exc:
         field = body_field_of(str(exc))
@@ -136,6 +138,9 @@ def list_jobs(
             state.queue.check_type(name)
         except InvalidInput as exc:
             raise FieldInvalid(str(exc), ("query", "job_type")) from None
+    if dataset_uuid is not None and not is_valid_uuid(dataset_uuid):
+        message = f"malformed dataset UUID {dataset_uuid[:60]!r} (expected 8-4-4-4-12 hex)"
+        raise FieldInvalid(message, ("query", "dataset_uuid"))
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
     page = state.queue.list_jobs(query, limit=limit, offset=offset)
     body = {"jobs": [job_json(j) for j in page], "total": state.queue.count_jobs(query), "limit": limit, "offset": offset}

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sccli.domain import JOB_TYPE_CONFIGS
 from sccli.errors import InvalidInput
 from sccli.limits import INT64_MAX, INT64_MIN
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled", "scheduled"]
 PriorityValue = Union[Annotated[int, Field(ge=1, le=3)], Literal["high", "normal", "low"]]
 
 #: Most jobs one list request returns.
@@ -60,8 +60,21 @@ class JobCreate(BaseModel):
     timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(default=None, description="Per-attempt timeout; default from the job type.")
     allow_missing_dataset: bool = Field(default=False, description="Create the job even when the dataset is unknown.")
     allow_duplicate: bool = Field(default=False, description="Allow a second active job of this type for the dataset.")
+    run_at: Optional[datetime] = Field(
+        default=None, description="Start no earlier than this time (ISO 8601; no zone = UTC; a past time: at once). "
+        "Until then the job is `scheduled`.",
+    )
+    delay_seconds: Optional[Annotated[float, Field(ge=0, le=366 * 86400, allow_inf_nan=False)]] = Field(
+        default=None, description="Start after this many seconds (`scheduled` until then); not with `run_at`.",
+    )
 
-    @field_validator("priority", "max_attempts", "timeout_minutes", mode="before")
+    @model_validator(mode="after")
+    def _one_start(self) -> JobCreate:
+        if self.run_at is not None and self.delay_seconds is not None:
+            raise ValueError("give run_at or delay_seconds, not both")
+        return self
+
+    @field_validator("priority", "max_attempts", "timeout_minutes", "delay_seconds", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -99,6 +112,24 @@ class JobErrorEntry(BaseModel):
     at: Optional[datetime] = None
     error: Optional[str] = None
     worker: Optional[str] = None
+
+
+class JobResourcesEntry(BaseModel):
+    """What one ended attempt used (see docs/resources.md); a figure not measured is left out."""
+
+    model_config = ConfigDict(extra="allow")
+
+    attempt: Optional[int] = None
+    worker: Optional[str] = None
+    cpu_seconds: Optional[float] = Field(default=None, description="User + system CPU of the attempt's process tree.")
+    user_seconds: Optional[float] = None
+    system_seconds: Optional[float] = None
+    peak_rss_bytes: Optional[int] = Field(
+        default=None, description="Largest resident set of one of its processes, or of the sampled tree.")
+    read_bytes: Optional[int] = Field(
+        default=None, description="Bytes through read calls (rchar), cached reads included.")
+    write_bytes: Optional[int] = Field(default=None, description="Bytes through write calls (wchar).")
+    memory_limit_bytes: Optional[int] = None
 
 
 class JobLogEntry(BaseModel):
@@ -140,6 +171,7 @@ class Job(BaseModel):
     error: Optional[str] = None
     errors: list[JobErrorEntry] = Field(default_factory=list)
     logs: list[JobLogEntry] = Field(default_factory=list)
+    resources: list[JobResourcesEntry] = Field(default_factory=list, description="What each ended attempt used.")
     parent_job_id: Optional[str] = None
     created_by: Optional[str] = None
     migration_id: Optional[str] = None
@@ -176,6 +208,7 @@ class QueueStats(BaseModel):
     completed_jobs: int
     failed_jobs: int
     cancelled_jobs: int
+    scheduled_jobs: int = 0
     job_types: dict[str, int]
 
 

@@ -26,6 +26,11 @@ GROUPS: dict[str, tuple[str, str]] = {
     "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
     "queue": ("sccli.cli.queue",
               "Pause, resume and limit the queue by job type (every service honours it), and show what is in force."),
+    "schedule": (
+        "sccli.cli.schedule",
+        "Recurring jobs: add cron schedules (any running service fires them), list, pause, resume, run now.",
+    ),
+    "notify": ("sccli.cli.notify", "Push notifications to webhooks (settings notify): send a test message."),
     "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
 }
 
@@ -61,10 +66,10 @@ class ScGroup(TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
-        for position, arg in enumerate(args, 1):
-            if "\x00" in arg:  # no path, id or name can hold one; refused before any command runs
-                sys.stderr.write(f"Error: argument {position} ({arg[:40]!r}) contains a NUL character\n")
-                sys.exit(EXIT_BAD_INPUT)
+        refusal = unreadable_argument(args)
+        if refusal is not None:
+            sys.stderr.write(f"Error: {refusal}\n")
+            sys.exit(EXIT_BAD_INPUT)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # usage errors: bad option, missing argument...
@@ -77,6 +82,31 @@ class ScGroup(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+#: Options whose value is JSON text (a newline between its tokens is fine; the decoded values
+#: are checked where they are used, e.g. job parameters by their declared types).
+JSON_OPTIONS = ("--params-json", "--extra-json", "--param")
+
+
+def unreadable_argument(args: list[str]) -> str | None:
+    """Why an argument is refused before any command runs, else None: no id, name, path or
+    number holds a NUL, a control character (a UUID with a trailing newline) or bytes that are
+    not UTF-8 (the shell hands them over as surrogates, which no store can encode)."""
+    import unicodedata
+
+    for position, arg in enumerate(args, 1):
+        if "\x00" in arg:
+            return f"argument {position} ({arg[:40]!r}) contains a NUL character"
+        if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            return f"argument {position} ({arg[:40]!r}) is not valid UTF-8"
+        previous = args[position - 2] if position > 1 else ""
+        if previous in JSON_OPTIONS or arg.startswith(tuple(f"{o}=" for o in JSON_OPTIONS)):
+            continue
+        bad = next((ch for ch in arg if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029"), None)
+        if bad is not None:
+            return f"argument {position} ({arg[:40]!r}) contains a control character ({bad!r})"
+    return None
 
 
 def watch_seconds(args: list[str]) -> list[str]:

@@ -6,7 +6,8 @@ are parsed here when their arguments are plain, and run through the same typer-f
 the Typer commands call (:mod:`sccli.cli.job_view`, ...). The rule that keeps both lanes one
 CLI: the fast lane either declines (returns, and Typer handles the arguments) or runs with
 exactly the values Typer would have passed. Anything it does not know for sure — an unknown or
-abbreviated option, a value Typer would refuse, ``--``, ``-sVALUE``, a NUL, shell completion —
+abbreviated option, a value Typer would refuse, ``--``, ``-sVALUE``, a word that is not printable
+(a NUL, a control character, bytes that are not UTF-8), shell completion —
 is declined, so every error message and every other command stays Typer's.
 ``tests/cli/test_fast.py`` checks the parsed values against Typer's own parse of the same words.
 ``--version`` and help are served before it (:func:`sccli.cli.main`, :mod:`sccli.cli.help_cache`).
@@ -171,6 +172,9 @@ def take(opt: Opt, values: dict[str, Any], attached: str | None, words: list[str
 def parse(argv: Sequence[str]) -> tuple[dict[str, Any], Command, dict[str, Any]]:
     """(root options, the command, its parameters) for ``argv``, or Declined."""
     words = list(argv)
+    unprintable = next((w for w in words if not w.isprintable()), None)
+    if unprintable is not None:  # a control character, bytes not UTF-8: the Typer lane refuses it in one way
+        raise Declined(unprintable)
     root: dict[str, Any] = dict(ROOT_DEFAULTS)
     words = parse_options(words, ROOT_OPTIONS, root, None)
     if len(words) < 2 or any(w in ("-h", "--help") for w in words):

@@ -46,9 +46,13 @@ def _params_json(text: str) -> Any:
     from sccli.limits import decode_json
 
     if text.startswith("@"):
+        from sccli.bounded import MAX_PARAMETERS_FILE_BYTES, read_at_most
+
         path = Path(text[1:])
-        try:
-            text = path.read_text()
+        try:  # InvalidInput (too large) is a ValueError: its own words, not "cannot read"
+            text = read_at_most(path, MAX_PARAMETERS_FILE_BYTES, "--params-json file").decode("utf-8")
+        except InvalidInput:
+            raise
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
     return decode_json(text, "--params-json")
@@ -78,26 +82,36 @@ def create(
     timeout_minutes: Annotated[Optional[int], typer.Option("--timeout-minutes", help="Per-attempt timeout (default from the job type).")] = None,
     allow_missing_dataset: Annotated[bool, typer.Option("--allow-missing-dataset", help="Create the job even if the dataset is unknown.")] = False,
     allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
+    at: Annotated[Optional[str], typer.Option("--at", help="Start no earlier than this ISO time (no zone = UTC; a past time: at once).",
+                                              show_default=False)] = None,
+    later: Annotated[Optional[str], typer.Option("--in", help="Start after this delay: 30m, 2h, 1d.", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a job for a dataset.
+    """Create a job for a dataset, to run now or later (--at / --in: the job waits as scheduled).
 
     \b
     Example: sc job create --dataset 550e8400-e29b-41d4-a716-446655440000 --type dataset_conversion
+    Example: sc job create -d 550e8400-e29b-41d4-a716-446655440000 -t backup_creation --at 2026-12-08T03:00
     """
-    from sccli.operations import create_job_naming_duplicate
+    from sccli.operations import create_job_naming_duplicate, start_of
 
     a: Application = ctx.obj
+    run_at, delay = start_of(at, later)
     parameters = collect_parameters(params_json, param or [])
     queue = a.queue(write=True)
     job_id = create_job_naming_duplicate(
         queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
-        allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
+        allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate, run_at=run_at, delay=delay,
     )
+    job = queue.get_job(job_id) or {}
     if as_json:
-        a.print_json(queue.get_job(job_id))
-    else:
-        typer.echo(job_id)
+        a.print_json(job)
+        return
+    typer.echo(job_id)
+    if job.get("status") == JobStatus.SCHEDULED:
+        from sccli.explain import starts_in
+
+        a.info(f"scheduled: {starts_in(job, queue.store.now())}")
 
 
 @app.command("show")
@@ -205,3 +219,4 @@ def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[s
 # The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
 for _name in ("cancel", "retry", "purge", "logs", "wait"):
     app.command(_name)(getattr(job_ops, _name))
+app.command("run-now")(job_ops.run_now)

@@ -17,7 +17,7 @@ import typer
 
 from sccli.cli.confirm import DryRunOpt, YesOpt, confirm_write
 from sccli.cli.context import Application
-from sccli.cli.options import JsonOpt
+from sccli.cli.options import JsonOpt, finite
 from sccli.domain import JobStatus
 from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 
@@ -25,6 +25,8 @@ from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 FOLLOW_POLL_SECONDS = 0.2
 #: How often ``wait`` re-reads the job.
 WAIT_POLL_SECONDS = 0.2
+#: The longest ``wait --timeout`` (a year; NaN and Infinity are refused: they waited forever).
+MAX_WAIT_SECONDS = 365 * 86400
 
 
 
@@ -33,6 +35,7 @@ class CancellableStatus(str, Enum):
 
     pending = JobStatus.PENDING.value
     running = JobStatus.RUNNING.value
+    scheduled = JobStatus.SCHEDULED.value
 
 
 class RetryableStatus(str, Enum):
@@ -43,7 +46,7 @@ class RetryableStatus(str, Enum):
 
 
 CancelStatusOpt = Annotated[
-    Optional[list[CancellableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
+    Optional[list[CancellableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default all three).", show_default=False)
 ]
 RetryStatusOpt = Annotated[
     Optional[list[RetryableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
@@ -71,7 +74,10 @@ def _select_ids(
 
         return resolve_job_ids(a.store, list(ids)), False
     wanted = [str(s.value) for s in statuses or list(allowed)]
-    seconds = ops.parse_duration(older_than) if older_than else None
+    try:
+        seconds = ops.parse_duration(older_than) if older_than else None
+    except InvalidInput as exc:
+        raise InvalidInput(f"--older-than: {exc}") from None
     jobs = ops.select_jobs(a.queue(), status=wanted, job_type=types, dataset=dataset, older_than_seconds=seconds)
     return [j["job_id"] for j in jobs], True
 
@@ -123,7 +129,7 @@ def cancel(
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cancel pending jobs now, or ask the services to stop running ones.
+    """Cancel pending or scheduled jobs now, or ask the services to stop running ones.
 
     Name the jobs, or select them with --status, --type,
     --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
@@ -161,41 +167,69 @@ def retry(
     job_type: TypeFilterOpt = None,
     dataset: DatasetFilterOpt = None,
     older_than: OlderThanOpt = None,
+    later: Annotated[Optional[str], typer.Option("--in", help="Retry after this delay (30m, 2h, 1d): scheduled until then.",
+                                                 show_default=False)] = None,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Put failed or cancelled jobs back in the queue with fresh attempts (error history kept).
+    """Put failed or cancelled jobs back in the queue with fresh attempts (error history kept), now or later.
 
     Name the jobs, or select them with --status, --type,
     --dataset and --older-than: the selection is counted and confirmed (--yes in scripts).
 
     \b
     Example: sc job retry --status failed --type dataset_conversion --yes
+    Example: sc job retry 2f1e0c4a-... --in 1h
     """
     from sccli import operations as ops
 
     a: Application = ctx.obj
+    delay = ops.parse_duration(later) if later is not None else 0.0
     ids, selected = _select_ids(a, job_ids or [], status, job_type, dataset, older_than, RetryableStatus)
     queue = a.queue()
     if len(ids) == 1 and not selected and not dry_run:
-        job = queue.retry(ids[0])
+        job = queue.retry(ids[0], delay_seconds=delay)
         if as_json:
             a.print_json(job)
+            return
+        kept = f"attempts reset, {len(job.get('errors') or [])} earlier errors kept"
+        if job["status"] == JobStatus.SCHEDULED:
+            from sccli.explain import starts_in
+
+            typer.echo(f"job {ids[0]} is scheduled: {starts_in(job, queue.store.now())} ({kept})")
         else:
-            typer.echo(f"job {ids[0]} is pending again (attempts reset, {len(job.get('errors') or [])} earlier errors kept)")
+            typer.echo(f"job {ids[0]} is pending again ({kept})")
         return
-    _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen))
+    _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay))
+
+
+def run_now(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="Job ID of a scheduled job.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a scheduled job now: it becomes pending, and the next free service claims it.
+
+    \b
+    Example: sc job run-now 2f1e0c4a-...
+    """
+    a: Application = ctx.obj
+    job = a.queue().run_now(job_id)
+    if as_json:
+        a.print_json(job)
+    else:
+        typer.echo(f"job {job_id} is pending: the next free service claims it")
 
 
 def purge(
     ctx: typer.Context,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending jobs of this type.")],
+    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending and scheduled jobs of this type.")],
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete every pending job of a type (running jobs are left alone); each deletion is logged
+    """Delete every pending or scheduled job of a type (running jobs are left alone); each deletion is logged
     in job_events and the datasets get the type's error status.
 
     \b
@@ -327,7 +361,9 @@ def _print_from(a: Application, path: Any, offset: int) -> int | None:
 def wait(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job ID.")],
-    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0, help="Give up after this many seconds (exit 1).", show_default=False)] = None,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", min=0, max=MAX_WAIT_SECONDS, callback=finite, help="Give up after this many seconds (exit 1).",
+        show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.

@@ -80,6 +80,12 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
         a.say("  " + cell(job["result"]))
     if job.get("errors"):
         a.print_table(job["errors"], ["attempt", "at", "kind", "worker", "error"], title="Errors")
+    if job.get("resources"):
+        from sccli.usage import ATTEMPT_COLUMNS, attempt_rows
+
+        a.say()
+        a.say("Resources (per attempt: CPU of its process tree, peak memory, bytes read and written):", style="bold")
+        a.print_table(attempt_rows(job), ATTEMPT_COLUMNS)
     if events:
         rows = [{**e, "what": e.get("entity", "job") + (" (refused)" if e.get("refused") else "")} for e in events]
         a.print_table(rows, ["at", "what", "from", "to", "actor", "reason"], title="History")
@@ -127,8 +133,11 @@ def job_list(
         say_cut(a, len(jobs), a.store.count_jobs(query))
     if as_json:
         a.print_json(jobs)
-    else:
-        a.print_table(jobs, LIST_COLUMNS, fmt=fmt, headers=LIST_HEADERS, title="Jobs")
+        return
+    columns, headers = LIST_COLUMNS, LIST_HEADERS
+    if any(j.get("status") == JobStatus.SCHEDULED for j in jobs):  # when each waiting job starts
+        columns, headers = [*LIST_COLUMNS, "run_after"], [*LIST_HEADERS, "STARTS"]
+    a.print_table(jobs, columns, fmt=fmt, headers=headers, title="Jobs")
 
 
 def say_cut(a: Application, shown: int, total: int) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from sccli.cli.confirm import YesOpt, confirm_write
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, finite
-from sccli.errors import InvalidInput
+from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 
 if TYPE_CHECKING:
     from sccli.monitor import JobMonitor
@@ -105,15 +106,21 @@ def failed(
     hours: Annotated[float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")] = 24.0,
     job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.")] = None,
     signature: Annotated[Optional[str], typer.Option("--signature", help="Only this signature (its id, or part of its text).")] = None,
-    retry: Annotated[bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups.")] = False,
+    retry: Annotated[bool, typer.Option(
+        "--retry", help="Retry the failed jobs of the listed groups (asks first; --yes in scripts).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
+    yes: YesOpt = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Failed jobs grouped by error signature and type: counts, first/last seen, how many had tries left.
 
+    With --retry the count is confirmed (--yes without a terminal); a job whose retry is refused
+    (e.g. its dataset already has an active job of the type) is named with the reason, exit 1.
+
     \b
     Example: sc monitor failed --hours 6 --type google_sync
+    Example: sc monitor failed --retry --signature 11c01b15 --yes
     """
     a: Application = ctx.obj
     if job_type is not None:
@@ -122,17 +129,30 @@ def failed(
         raise InvalidInput("--signature is empty (give a signature's id or part of its text)")
     monitor = monitor_for(a)
     groups = monitor.get_failure_groups(hours, job_type, signature)
+    if retry and not dry_run and groups:
+        confirm_write(a, f"Retry {sum(g['count'] for g in groups)} failed job(s) in {a.store.display_url}?", yes)
     result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None
     if as_json:
         a.print_json({"groups": groups, "retry": result} if retry else groups)
+        _exit_if_refused(result)
         return
     rows = [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
     # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
     a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
                   title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
     if result is not None:
+        for refused in result["skipped"]:
+            a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
         verb = "would retry" if dry_run else "retried"
-        a.info(f"{verb} {len(result['retried'])} jobs" + (f"; {len(result['skipped'])} skipped (changed meanwhile)" if result["skipped"] else ""))
+        refused = f"; {len(result['skipped'])} refused" if result["skipped"] else ""
+        a.info(f"{verb} {len(result['retried'])} jobs{refused}")
+        _exit_if_refused(result)
+
+
+def _exit_if_refused(result: dict[str, Any] | None) -> None:
+    """Exit 1 when a retry was refused (as ``sc job retry`` does): a script must not take it for done."""
+    if result is not None and result["skipped"]:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command("report")

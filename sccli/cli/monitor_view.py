@@ -49,7 +49,9 @@ def health_line(ov: dict[str, Any]) -> str:
     h = ov["health_status"]
     rate = "n/a" if h["failure_rate"] is None else f"{h['failure_rate']:.1%}"
     head = f"Health: {h['overall'].upper()}  stale jobs: {h['stale_jobs']}  failure rate (1 h): {rate}  active services: {h['active_workers']}"
-    return "\n".join([head, *(f"  - {issue}" for issue in h["issues"])])
+    from sccli.monitor.retention import retention_line
+
+    return "\n".join([head, *(f"  - {issue}" for issue in h["issues"]), retention_line(ov.get("retention"))])
 
 
 def overview_frame(ov: dict[str, Any]) -> Any:
@@ -132,6 +134,23 @@ REPORT_COLUMNS = ["_id", "count", "completed", "failed", "cancelled", "success_r
 REPORT_HEADERS = ["TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS"]
 
 
+RESOURCE_COLUMNS = ["job_type", "attempts", "p50_memory", "p95_memory", "p50_cpu", "p95_cpu"]
+RESOURCE_HEADERS = ["TYPE", "ATTEMPTS", "P50 PEAK MEM", "P95 PEAK MEM", "P50 CPU", "P95 CPU"]
+
+
+def print_resources(a: Application, resources: dict[str, Any] | None, fmt: Any, out: Any) -> None:
+    """The report's per-type resources table (peak memory and CPU of recorded attempts)."""
+    if not resources or not resources["by_job_type"]:
+        return
+    from sccli.usage import human_bytes, seconds_text
+
+    rows = [{"job_type": r["job_type"], "attempts": r["attempts"], "p50_memory": human_bytes(r["p50_peak_rss_bytes"]),
+             "p95_memory": human_bytes(r["p95_peak_rss_bytes"]), "p50_cpu": seconds_text(r["p50_cpu_seconds"]),
+             "p95_cpu": seconds_text(r["p95_cpu_seconds"])} for r in resources["by_job_type"]]
+    out.write(f"\nResources by job type (attempts of the {resources['sampled_jobs']} jobs that finished last)\n")
+    a.print_table(rows, RESOURCE_COLUMNS, fmt=fmt, headers=RESOURCE_HEADERS)
+
+
 def only_tables(fmt: Any) -> bool:
     """An explicit plain, markdown or csv format: stdout gets the tables alone (prose goes to
     stderr), so ``report --format csv > r.csv`` loads in a spreadsheet."""
@@ -146,6 +165,7 @@ def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
               f"success rate {summary['success_rate']:.1%}\n\n")
     rows = [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
     a.print_table(rows, REPORT_COLUMNS, fmt=fmt, title="By job type (durations in seconds)", headers=REPORT_HEADERS)
+    print_resources(a, report.get("resources"), fmt, out)
     out.write(f"\nPer day, the last {len(report['daily'])} days (█ completed, ░ failed)\n")
     for line in daily_chart(report["daily"]):
         out.write(line + "\n")

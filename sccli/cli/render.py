@@ -48,7 +48,7 @@ def cell(value: Any) -> str:
 
 STATUS_STYLES = {
     JobStatus.PENDING.value: "yellow", JobStatus.RUNNING.value: "cyan", JobStatus.COMPLETED.value: "green",
-    JobStatus.FAILED.value: "red", JobStatus.CANCELLED.value: "magenta",
+    JobStatus.FAILED.value: "red", JobStatus.CANCELLED.value: "magenta", JobStatus.SCHEDULED.value: "blue",
     "healthy": "green", "warning": "yellow", "critical": "red", "unknown": "magenta",
 }
 

@@ -59,6 +59,11 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
+#: Member names refused (UnsafeArchive: permanent, they fail the same way again): a part over NAME_MAX, or
+#: nested or long enough that the staging path plus the name passes PATH_MAX (4096).
+MAX_NAME_BYTES, MAX_MEMBER_BYTES, MAX_MEMBER_DEPTH = 255, 3072, 256
+
+
 def safe_name(name: str) -> str:
     """A member name as a clean relative POSIX path, or UnsafeArchive."""
     if "\x00" in name:
@@ -71,7 +76,12 @@ def safe_name(name: str) -> str:
         raise UnsafeArchive(f"member name with '..': {name!r}")
     if any(p.startswith("-") for p in parts):
         raise UnsafeArchive(f"member name starting with '-': {name!r}")
-    return "/".join(parts)
+    clean = "/".join(parts)
+    if max((len(p.encode("utf-8", "surrogateescape")) for p in parts), default=0) > MAX_NAME_BYTES:  # no disk holds it
+        raise UnsafeArchive(f"member name with a part longer than {MAX_NAME_BYTES} bytes: {name[:80]!r}...")
+    if len(parts) > MAX_MEMBER_DEPTH or len(clean.encode("utf-8", "surrogateescape")) > MAX_MEMBER_BYTES:
+        raise UnsafeArchive(f"member name over {MAX_MEMBER_DEPTH} levels or {MAX_MEMBER_BYTES} bytes: {name[:80]!r}...")
+    return clean
 
 
 @dataclass

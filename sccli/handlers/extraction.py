@@ -18,6 +18,7 @@ the files this job extracted. The chained conversion gets ``input_path = destina
 
 from __future__ import annotations
 
+import errno
 import lzma
 import os
 import resource
@@ -184,6 +185,8 @@ def extract_one(ctx: JobContext, archive: Path, writer: Writer, budget: Budget) 
     except OSError as exc:
         if exc.errno is None:  # gzip's BadGzipFile, bz2's "Invalid data stream": the bytes, not the disk
             raise DamagedArchive(f"{archive.name} is damaged: {type(exc).__name__}: {exc}") from None
+        if exc.errno == errno.ENAMETOOLONG:  # a member's name, not the disk: it fails the same way again
+            raise UnsafeArchive(f"{archive.name}: a member's path is too long to write here ({exc.strerror})") from None
         raise HandlerError(f"{archive.name}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:
         if _is_codec_error(exc):

@@ -7,8 +7,11 @@ Parameters: ``data_url`` (or ``google_drive_link``; a Drive folder link or a bar
 ``sensor_type`` and ``conversion_params`` (from the migration) are not used here: they are
 carried to the chained conversion, whose output ``output_path`` is.
 
-The drive remote is written to a private (0600) temporary rclone config that is deleted after
-the run; nothing is read from the user's own rclone config. Files land in
+The drive remote reaches rclone one key per environment variable (``RCLONE_CONFIG_SCSOURCE_<KEY>``),
+so no value can add a key (issue 19: a newline in ``user_email`` once added ``type = alias``), and
+a control character in any value is refused before rclone starts. ``--config`` names an empty
+private (0600) temporary file deleted after the run: nothing is read from the user's own rclone
+config. Files land in
 ``.<uuid>.sc-partial-<job_id>`` and the folder is swapped in on success (a re-sync downloads
 everything again: rclone's local backend cannot seed it server-side, and hard-linked seeds
 would be rewritten in place by rclone 1.60). The chained conversion gets
@@ -35,7 +38,7 @@ from sccli.handlers.base import JobContext
 from sccli.handlers.containment import strip_tree_bits
 from sccli.handlers.manifest import walk_files
 from sccli.handlers.params import get_bool, get_str
-from sccli.handlers.specs import check_parameters
+from sccli.handlers.specs import check_parameters, control_character
 from sccli.handlers.staging import partial_path, promote, remove_partials, remove_path
 from sccli.handlers.tools import require_tool, run_tool
 from sccli.settings import Settings
@@ -72,30 +75,51 @@ def service_account(ctx: JobContext) -> Path:
         path = found[0]
     if not path.is_file():
         raise InvalidInput(f"service-account file {path} does not exist")
-    try:
-        if json.loads(path.read_text()).get("type") != "service_account":
-            raise PermanentError(f"{path.name} is not a Google service-account key")
-    except ValueError:
-        raise PermanentError(f"{path.name} is not valid JSON") from None
+    check_key(path)
     return path
 
 
-def remote_config(ctx: JobContext) -> tuple[str, str]:
-    """(rclone config text, source path on the remote)."""
+def check_key(path: Path) -> None:
+    """PermanentError unless ``path`` holds a service-account key's shape (rclone would fail on
+    it at every attempt: a malformed key is not a transient failure)."""
+    try:
+        key = json.loads(path.read_text(errors="replace"))
+    except ValueError:
+        raise PermanentError(f"{path.name} is not valid JSON") from None
+    if not isinstance(key, dict) or key.get("type") != "service_account":
+        raise PermanentError(f"{path.name} is not a Google service-account key")
+    email, private = key.get("client_email"), key.get("private_key")
+    if not (isinstance(email, str) and "@" in email and isinstance(private, str) and "PRIVATE KEY-----" in private):
+        raise PermanentError(f"{path.name} is a malformed service-account key (no client_email or PEM private_key)")
+
+
+def remote_config(ctx: JobContext) -> tuple[dict[str, str], str]:
+    """(the remote's rclone configuration keys, source path on the remote)."""
     local = ctx.params.get("rclone_source")
     if local is not None:
         path = ctx.confine(get_str(ctx.params, "rclone_source"), must_exist=True)
-        return f"[{REMOTE}]\ntype = local\n", str(path)
+        return {"type": "local"}, str(path)
     link = ctx.params.get("data_url") or ctx.params.get("google_drive_link")
     if not link:
         raise InvalidInput("parameter 'data_url' (a Google Drive folder link) is required")
     root = folder_id(get_str({"data_url": link}, "data_url"))
     account = service_account(ctx)
-    lines = [f"[{REMOTE}]", "type = drive", "scope = drive.readonly", f"service_account_file = {account}", f"root_folder_id = {root}"]
+    keys = {"type": "drive", "scope": "drive.readonly", "service_account_file": str(account), "root_folder_id": root}
     if get_bool(ctx.params, "impersonate", False):
-        user = get_str(ctx.params, "user_email")
-        lines.append(f"impersonate = {user}")
-    return "\n".join(lines) + "\n", ""
+        keys["impersonate"] = get_str(ctx.params, "user_email")
+    return keys, ""
+
+
+def rclone_env(keys: dict[str, str]) -> dict[str, str]:
+    """The remote's keys as rclone's per-key environment variables: a value is one key's value
+    whatever it holds; a control character is refused all the same (a tool may log or re-parse it)."""
+    env: dict[str, str] = {}
+    for key, value in keys.items():
+        bad = control_character(value)
+        if bad is not None:
+            raise InvalidInput(f"rclone setting {key!r} contains a control character ({bad!r}): {value!r}")
+        env[f"RCLONE_CONFIG_{REMOTE.upper()}_{key.upper()}"] = value
+    return env
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
@@ -103,17 +127,17 @@ def run(ctx: JobContext) -> dict[str, Any]:
     started = time.monotonic()
     check_parameters(JOB_TYPE, ctx.params, ctx.settings)
     final = ctx.confine(ctx.params.get("destination") or Path(ctx.settings.sync_data_dir) / ctx.dataset_uuid)
-    config, source_path = remote_config(ctx)
+    keys, source_path = remote_config(ctx)
+    remote_env = rclone_env(keys)
     rclone = require_tool("rclone")
     partial = partial_path(final, ctx.attempt)
     partial.mkdir(parents=True, exist_ok=True)
     fd, config_path = tempfile.mkstemp(prefix=f"sc-rclone-{ctx.job['job_id']}-", suffix=".conf")
+    os.close(fd)  # empty and 0600: rclone reads no other config and writes nothing readable elsewhere
     try:
-        with os.fdopen(fd, "w") as fh:  # mkstemp creates it 0600: the key path stays private
-            fh.write(config)
         argv = [rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s", "--stats-one-line",
                 "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
-        run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env={**os.environ, "RCLONE_CONFIG": config_path})
+        run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env=_tool_env(config_path, remote_env))
         strip_tree_bits(partial)
         promote(partial, final, ctx=ctx)
     except BaseException:
@@ -130,6 +154,12 @@ def run(ctx: JobContext) -> dict[str, Any]:
         "files": [p.relative_to(final).as_posix() for p in files][:1000], "file_count": len(files), "bytes": size,
         "duration_seconds": duration, "next_parameters": {"input_path": str(final)},
     }
+
+
+def _tool_env(config_path: str, remote_env: dict[str, str]) -> dict[str, str]:
+    """The service's environment without any inherited ``RCLONE_CONFIG_*`` remote, plus ours."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_CONFIG_")}
+    return {**inherited, "RCLONE_CONFIG": config_path, **remote_env}
 
 
 def _progress(ctx: JobContext, line: str) -> None:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sccli.errors import InvalidInput
+from sccli.errors import InvalidInput, PermanentError, ScError
 from sccli.handlers.base import JobContext, confine_path
 from sccli.handlers.containment import check_tree
 from sccli.handlers.params import get_str, get_str_list
@@ -134,7 +134,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
             ctx.progress(float(match.group(1)), line.strip()[:120])
 
     try:
-        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line)
+        lines = run_tool(ctx, argv, on_line=on_line, keep=60, quiet=lambda line: "%" in line and "to-chk" in line,
+                         classify=_classify)
     finally:
         if dest_local:  # the partial dir stays for a resumed retry; in-flight temporaries do not
             remove_path(Path(destination) / TEMP_DIR)
@@ -181,3 +182,12 @@ def cleanup(job: dict[str, Any], settings: Settings) -> None:
     for path in [root / TEMP_DIR, *root.rglob(PARTIAL_DIR)]:
         if path.is_dir() and not path.is_symlink():
             remove_path(path)
+
+
+#: rsync's exit codes for a refusal of the command itself: 1 syntax or usage error, 2 protocol
+#: incompatibility. The same command fails the same way again: permanent, not retried.
+USAGE_EXIT_CODES = (1, 2)
+
+
+def _classify(code: int, lines: list[str]) -> type[ScError] | None:
+    return PermanentError if code in USAGE_EXIT_CODES else None

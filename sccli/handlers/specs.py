@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
 
 TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false", "list": "a list", "dict": "an object"}
+#: Declared formats of string parameters, checked on top of the type (a value reaches a tool's
+#: configuration or command line, so it must be exactly what it claims to be).
+FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "email": (re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"), "an email address"),
+}
+#: Line and paragraph separators are not category Cc but end a line for some parsers.
+_SEPARATORS = frozenset("\u2028\u2029")
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,9 @@ class Param:
     """One parameter of a job type.
 
     ``type`` is one of str, int, float, bool, list, dict; a ``list`` holds strings and a single
-    string counts as a list of one. ``path`` means the value (each item of a list) is a path
+    string counts as a list of one. No string anywhere in a value (list items, object keys and
+    values at any depth) may hold a control character. ``format`` names an entry of
+    :data:`FORMATS` the string must match whole. ``path`` means the value (each item of a list) is a path
     that must lie inside the data directories (resolved, symlinks followed). ``carried``
     parameters are accepted but only passed on to chained jobs.
     """
@@ -48,6 +59,7 @@ class Param:
     maximum: float | None = None
     path: bool = False
     carried: bool = False
+    format: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as plain data (``sc job types --json``)."""
@@ -83,7 +95,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "google_sync": _with_carried(
         _p("data_url", "str", "Google Drive folder link or folder id"),
         _p("google_drive_link", "str", "the same as data_url (the portal's field name)"),
-        _p("user_email", "str", "the user to impersonate (with impersonate)"),
+        _p("user_email", "str", "the user to impersonate (with impersonate)", format="email"),
         _p("impersonate", "bool", "impersonate user_email (domain-wide delegation)", default=False),
         _p("service_account_file", "str", "service-account JSON, a file name inside auth_dir (default: the only one)"),
         _p("destination", "str", "where the folder lands (default <sync_data_dir>/<uuid>)", path=True),
@@ -148,6 +160,28 @@ def _instance(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)  # a function, so the checks below keep value's own type
 
 
+def control_character(value: Any, depth: int = 0) -> str | None:
+    """The first control character (Unicode Cc, or a line/paragraph separator) in any string of
+    ``value`` (object keys included, at any depth), else None."""
+    if isinstance(value, str):
+        return next((ch for ch in value if ch in _SEPARATORS or unicodedata.category(ch) == "Cc"), None)
+    if depth > 100:  # deeper than any store accepts; refused elsewhere
+        return None
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else []
+    return next((found for item in items if (found := control_character(item, depth + 1)) is not None), None)
+
+
+def _check_text(param: Param, value: Any) -> None:
+    """Refuse a control character anywhere in the value and a string not of its declared format."""
+    found = control_character(value)
+    if found is not None:
+        raise InvalidInput(f"parameter {param.name!r} contains a control character ({found!r}): got {value!r}")
+    if param.format is not None and isinstance(value, str):
+        pattern, words = FORMATS[param.format]
+        if not pattern.fullmatch(value):
+            raise InvalidInput(f"parameter {param.name!r} must be {words}, got {value!r}")
+
+
 def _check_value(param: Param, given: Any) -> None:
     value: Any = [given] if param.type == "list" and isinstance(given, str) else given
     expected = TYPES[param.type]
@@ -159,6 +193,7 @@ def _check_value(param: Param, given: Any) -> None:
         raise InvalidInput(f"parameter {param.name!r} must be a list of non-empty strings, got {value!r}")
     if param.type == "str" and not value.strip():
         raise InvalidInput(f"parameter {param.name!r} must be a non-empty string")
+    _check_text(param, value)
     if param.choices is not None and value not in param.choices:
         raise InvalidInput(f"parameter {param.name!r} must be one of {', '.join(map(str, param.choices))}; got {value!r}")
     low, high = param.minimum, param.maximum

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
     if archives:
         result["archives"] = archives
         result["next_parameters"] = {"archives": archives, "destination": str(destination)}
+    else:  # a chained conversion reads what was uploaded, wherever ``destination`` put it
+        result["next_parameters"] = {"input_path": str(destination)}
     return result
 
 
@@ -158,7 +161,8 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
     for number, source in enumerate(sources, 1):
         target = f"{base}/{source.name}" if source.is_dir() else base
         ctx.progress(90.0 * (number - 1) / len(sources), f"uploading {source.name}")
-        common = ["--config", str(config)] + ([] if source.is_dir() else ["--include", f"/{source.name}"])
+        only = [] if source.is_dir() else ["--include", f"/{rclone_literal(source.name)}"]
+        common = ["--config", str(config), *only]
         origin = str(source if source.is_dir() else source.parent)
         run_tool(ctx, [rclone, "copy", origin, target, "--stats", "1s", "--stats-one-line", "--stats-log-level", "NOTICE", *common])
         run_tool(ctx, [rclone, "check", origin, target, "--one-way", *common])
@@ -170,6 +174,11 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
         "status": "success", "message": f"uploaded {len(files)} files ({total} bytes) to {base} and checked them in {duration}s",
         "destination": base, "file_count": len(files), "bytes": total, "duration_seconds": duration,
     }
+
+
+def rclone_literal(name: str) -> str:
+    """``name`` as an rclone filter pattern that matches that name only (its glob characters escaped)."""
+    return re.sub(r"([\\*?\[\]{}])", r"\\\1", name)
 
 
 def cleanup(job: dict[str, Any], settings: Settings) -> None:

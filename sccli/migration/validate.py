@@ -10,7 +10,8 @@ Checks, each finding naming the dataset and job it is about:
 - ``duplicate_jobs``: a dataset has more than one active job that moves its status;
 - ``state_mismatch``: an active job's type or state does not fit its dataset's status;
 - ``orphan_job``: a pending or running job points to a dataset that does not exist;
-- ``missing_index``: an index the store should have is not there.
+- ``missing_index``: an index the store should have is not there;
+- ``index_options``: an index on the right keys whose options (unique, sparse) the store cannot rely on.
 
 ``submitted``, ``done``, ``failed``, ``retrying`` and error statuses need no job and are never a
 finding by themselves.
@@ -56,6 +57,8 @@ def index_findings(store: Store) -> list[Finding]:
         for name in names:
             hint = "it is created when a store is first opened; if it stays missing, check the account's rights"
             findings.append(Finding("missing_index", f"{key}: index {name} is missing ({hint})"))
+    for problem in store.schema_problems():
+        findings.append(Finding("index_options", f"{problem.detail} (fix: {problem.fix})"))
     return findings
 
 
@@ -86,7 +89,7 @@ def _disagreement(status: str, needed_type: str | None, job: dict[str, Any]) -> 
     stages = DATASET_STAGES[job_type]
     if needed_type is not None and job_type != needed_type:
         return f"its active job {job_id} is {job_type} (expected {needed_type})"
-    if job_status == JobStatus.PENDING and stages.queued is None:
+    if job_status in (JobStatus.PENDING, JobStatus.SCHEDULED) and stages.queued is None:
         return None  # extraction and compression have no queued status to wait in
     if status not in (stages.queued, stages.working):
         return f"{job_type} job {job_id} is {job_status}"

@@ -49,29 +49,37 @@ def count_old_logs(store: Store, cutoffs: dict[str, datetime], logs: JobLogFiles
 
 
 def delete_old_jobs(
-    store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None = None, on_deleted: Deleted | None = None
+    store: Store,
+    cutoffs: dict[str, datetime],
+    total: int,
+    progress: Progress | None = None,
+    on_deleted: Deleted | None = None,
+    *,
+    batch: int | None = None, max_batches: int | None = None,
 ) -> dict[str, int]:
-    """Delete the old jobs batch by batch, then the events (and, through ``on_deleted``, the log
-    files) of those that were really deleted.
+    """Delete the old jobs batch by batch (``batch`` jobs per delete), then the events (and,
+    through ``on_deleted``, the log files) of those that were really deleted.
 
     Each delete is conditional on the status and cutoff again, so a job retried meanwhile (back
     to pending) is kept with its events and its log. Pending and running jobs are never touched.
+    With ``max_batches``, stops after that many batches, adding ``more: 1`` (some may be left).
     """
     held = tally.hold(store, max(cutoffs.values()))
     try:
-        return _delete_batches(store, cutoffs, total, progress, on_deleted)
+        return _delete_batches(store, cutoffs, total, progress, on_deleted, batch, max_batches)
     finally:
         tally.release(store, held)
 
 
 def _delete_batches(
-    store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None, on_deleted: Deleted | None
+    store: Store, cutoffs: dict[str, datetime], total: int, progress: Progress | None, on_deleted: Deleted | None,
+    batch: int | None = None, max_batches: int | None = None,
 ) -> dict[str, int]:
     deleted = {status: 0 for status in cutoffs}
-    events = done = 0
+    events = done = rounds = 0
     for status, cutoff in cutoffs.items():
         while True:
-            ids = store.finished_job_ids(status, cutoff, BATCH)
+            ids = store.finished_job_ids(status, cutoff, batch or BATCH)
             if not ids:
                 break
             n = store.delete_jobs(JobQuery(job_ids=ids, status=[status], completed_before=cutoff))
@@ -85,6 +93,9 @@ def _delete_batches(
                 progress(done, total)
             if n == 0:
                 break
+            rounds += 1
+            if max_batches is not None and rounds >= max_batches:
+                return {**deleted, "events": events, "more": 1}
     return {**deleted, "events": events}
 
 

@@ -14,6 +14,7 @@ from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
+from sccli.monitor.retention import retention_summary
 from sccli.queue import JobQueue, as_store
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
@@ -83,6 +84,7 @@ class JobMonitor:
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
             "limits": coverage.type_limit_rows(self.store),
+            "retention": retention_summary(self.store, self.settings.retention),
         }
 
     def get_health(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ by whoever recovers a job whose service died (the next attempt, or the stale re-
 still escapes (a service that died while the job's last attempt was being recorded, a paused
 attempt that wrote on after its job ended) is found here: the data directories are walked
 without following links (nor entering a partial tree), and an entry goes when its job has ended
-(completed, failed or cancelled) or no longer exists. Partials of pending and running jobs are
+(completed, failed or cancelled) or no longer exists. Partials of scheduled, pending and running jobs are
 left to their attempts.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sccli.domain import JobStatus
+from sccli.domain import ACTIVE_STATUSES
 from sccli.handlers.staging import PARTIAL_MARK, remove_path
 from sccli.store.base import JobQuery, Store
 
@@ -25,7 +25,7 @@ from sccli.store.base import JobQuery, Store
 BATCH = 1000
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _NAME = re.compile(re.escape(PARTIAL_MARK) + rf"(?P<job>{_UUID})(-[^/]{{8}})?$")
-_ACTIVE = {JobStatus.PENDING.value, JobStatus.RUNNING.value}
+_ACTIVE = {s.value for s in ACTIVE_STATUSES}  # a scheduled retry resumes from its partials too
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _partials(roots: Iterable[Path]) -> Iterator[tuple[Path, str]]:
 
 
 def _active(store: Store, job_ids: list[str]) -> set[str]:
-    """Those of ``job_ids`` whose job is pending or running."""
+    """Those of ``job_ids`` whose job is active (scheduled, pending or running)."""
     active: set[str] = set()
     for start in range(0, len(job_ids), BATCH):
         query = JobQuery(job_ids=job_ids[start : start + BATCH], status=sorted(_ACTIVE))

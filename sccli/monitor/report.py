@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sccli import domain
+from sccli import domain, usage
 from sccli.clock import to_epoch
 from sccli.figures import day_of
 from sccli.monitor import tally
+from sccli.store.base import JobQuery
 
 #: A type is "slow" when its p95 duration uses more than this share of its timeout.
 SLOW_SHARE_OF_TIMEOUT = 0.8
@@ -19,6 +20,9 @@ HOT_SPOT_MIN_JOBS = 5
 #: A queue is long with more ready jobs than this, or when its oldest ready job waited this long.
 LONG_QUEUE_JOBS = 100
 LONG_QUEUE_WAIT_SECONDS = 3600.0
+#: Resource figures are read over this many of the window's most recently finished jobs: a
+#: bounded sample (one indexed read, newest first), not folded into the day tallies.
+RESOURCE_SAMPLE = 500
 
 
 def round_seconds(value: float | None, digits: int = 3) -> float | None:
@@ -40,6 +44,15 @@ def type_row(stats: dict[str, Any]) -> dict[str, Any]:
         "max_duration": round_seconds(stats["max_duration"]), "p50_duration": round_seconds(stats["p50_duration"]),
         "p95_duration": round_seconds(stats["p95_duration"]), "retries": int(stats["retries"] or 0), "timeouts": int(stats["timeouts"] or 0),
     }
+
+
+def resource_rows(store: Any, start: datetime, now: datetime, limit: int = RESOURCE_SAMPLE) -> dict[str, Any]:
+    """Per job type, p50/p95 of peak memory and CPU over the attempts recorded by the ``limit``
+    jobs that finished last in ``[start, now)``; and how many jobs that sample held."""
+    window = JobQuery(completed_after=start, completed_before=now)
+    jobs = store.find_jobs(window, sort=(("completed_at", -1),), limit=limit, fields=("job_type", "resources"))
+    rows = [{"job_type": job_type, **figures} for job_type, figures in usage.by_type(jobs).items()]
+    return {"sampled_jobs": len(jobs), "sample_limit": limit, "by_job_type": rows}
 
 
 def chart_start(now: datetime, days: int) -> datetime:
@@ -107,5 +120,6 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
         "by_job_type": by_type,
         "daily": daily_series(tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))), chart_start(now, days), now),  # type: ignore[arg-type]
         "backlog": backlog,
+        "resources": resource_rows(store, start, now),
         "recommendations": recommendations(by_type, backlog, now),
     }

@@ -69,7 +69,7 @@ def _isolate(parent_pid: int, request: dict[str, Any]) -> None:
         os.setpgid(0, 0)
     except OSError:  # the template already did it
         pass
-    for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):  # the template ignores INT and HUP
         signal.signal(sig, signal.SIG_DFL)
     grace = float(getattr(request.get("settings"), "kill_grace_seconds", 5.0))
     signal.signal(signal.SIGTERM, _on_term_factory(max(0.0, grace * 0.8)))

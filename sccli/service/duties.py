@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sccli import __version__
 from sccli.clock import utcnow
-from sccli.domain import JobStatus
+from sccli.domain import ACTIVE_STATUSES, JobStatus
 from sccli.handlers.staging import remove_earlier_partials
-from sccli.service.running import AttemptState
+from sccli.service.running import AttemptState, record_once
 from sccli.service.storelink import Op, StoreLink
 from sccli.store.base import JobQuery
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from sccli.service.config import ServiceOptions
     from sccli.service.outcomes import OutcomeReporter
+    from sccli.service.periodic import PeriodicDuties
     from sccli.service.running import RunningJob
     from sccli.service.sdnotify import SystemdNotifier
     from sccli.settings import Settings
@@ -38,11 +39,11 @@ PROGRESS_INTERVAL = 1.0
 
 
 def unfinished_work(store: Any, types: list[str]) -> int:
-    """Jobs of ``types`` pending or running, plus jobs whose follow-ups still wait in an outbox
+    """Jobs of ``types`` scheduled, pending or running, plus jobs whose follow-ups still wait in an outbox
     (a chained job not created yet is work too: --until-idle must not exit before it)."""
     from datetime import timedelta
 
-    active = store.count_jobs(JobQuery(status=[JobStatus.PENDING.value, JobStatus.RUNNING.value], job_type=types))
+    active = store.count_jobs(JobQuery(status=[s.value for s in ACTIVE_STATUSES], job_type=types))
     if store.atomic_followups:
         return int(active)
     return int(active) + int(store.count_jobs(JobQuery(outbox_before=store.now() + timedelta(days=1))))
@@ -72,6 +73,7 @@ class StoreDuties:
     woken: bool
     outcomes: OutcomeReporter
     systemd: SystemdNotifier
+    periodic: PeriodicDuties
 
     # The supervisor's own moves, which the store's answers trigger.
     def _start_job(self, job: dict[str, Any]) -> None:
@@ -109,6 +111,8 @@ class StoreDuties:
             self._submit(Op("sweep", self._sweep, done=self._sweep_done))
         self._schedule_claim(now)
         self._schedule_idle_check(now)
+        if not self.stop_requested:
+            self.periodic.tick(now, self._submit, self.inflight)
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():
@@ -193,7 +197,7 @@ class StoreDuties:
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
             out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
-            q.store.upsert_worker({**doc, "heartbeat_at": utcnow()})
+            q.store.upsert_worker({**doc, "heartbeat_at": q.store.now()})  # the store's clock, as for jobs
             return out
         return fn
 
@@ -238,20 +242,26 @@ class StoreDuties:
 
     def _release_op(self, job_id: str, token: str, reason: str) -> Op:
         actor = self.actor
-        return Op(f"record:{job_id}", lambda q: q.release(job_id, token, reason=reason, actor=actor), durable=True)
+        def release(q: Any) -> Any:
+            return q.release(job_id, token, reason=reason, actor=actor)
+        return Op(f"record:{job_id}", lambda q: record_once(q, release, job_id, token, "release"), durable=True)
 
     def _sweep(self, q: Any) -> dict[str, Any]:
-        """Re-queue stale jobs of dead services (store thread). Not right after an outage, nor
-        while outcomes of ours wait to be written: our own heartbeats are late then, not dead."""
+        """Promote due scheduled jobs; re-queue stale jobs of dead services (store thread), not right
+        after an outage, nor while outcomes of ours wait to be written: our own heartbeats are
+        late then, not dead."""
         if self.link.up_for() < 2 * self.settings.heartbeat_seconds or self.link.pending_durable:
-            return {}
+            return {"promoted": q.promote_due()}
         return q.sweep(self.settings.stale_after_seconds, starvation_minutes=self.settings.starvation_minutes)  # type: ignore[no-any-return]
 
     def _sweep_done(self, swept: dict[str, Any] | None, error: BaseException | None) -> None:
         swept = swept or {}
+        if swept.get("promoted"):
+            log.info("promoted %d due scheduled job(s) to pending", len(swept["promoted"]))
+            self.next["claim"] = time.monotonic()  # claim them now, not at the next poll
         for job in swept.get("recovered") or []:
             self.outcomes.recovered(job)
-        ended = [job for job in swept.get("recovered") or [] if job["status"] != JobStatus.PENDING.value]
+        ended = [job for job in swept.get("recovered") or [] if job["status"] not in (JobStatus.PENDING, JobStatus.SCHEDULED)]
         if ended:  # no next attempt will clean up after the dead one: do it here, off the main loop (joined at exit)
             threading.Thread(target=remove_partials_of_ended, args=(ended, self.settings), name="sc-partials").start()
         if swept.get("outboxes"):

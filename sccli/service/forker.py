@@ -13,7 +13,8 @@ Over a ``SOCK_SEQPACKET`` pair with the template, pickled tuples:
   attached, the child's end of the job's socket and the write end of its output pipe;
   ``settings`` are pickled (None: the last ones still hold), ``payload`` is the pickled request,
   unpickled by the child (less work here, where every page written costs a fault);
-- forker → template: ``("forked", id, pid)``, ``("failed", id, text)``, ``("ended", pid, code)``.
+- forker → template: ``("forked", id, pid)``, ``("failed", id, text)``, ``("ended", pid, code,
+  usage)`` (a :class:`~sccli.service.resources.Usage`: the child's reap measures what it used).
 
 The template is the subreaper: a job's orphans re-parent to it, never to the forker. The forker
 dies with the template (``PR_SET_PDEATHSIG``) and its children die with it.
@@ -32,7 +33,7 @@ import sys
 import traceback
 from typing import Any
 
-from sccli.service import procs
+from sccli.service import procs, resources
 
 MAX_MESSAGE = 1 << 20
 
@@ -133,10 +134,10 @@ class Forker:
             os._exit(70)
 
     def _reap(self) -> None:
-        for pid, code in procs.reap_any():
+        for pid, code, usage in resources.reap_with_usage():
             if pid in self.children:
                 self.children.discard(pid)
-                self._send(("ended", pid, code))
+                self._send(("ended", pid, code, usage))
 
 
 def _drain(fd: int) -> None:

@@ -136,10 +136,10 @@ class Launcher:
 
     def events(self) -> list[tuple[Any, ...]]:
         """What happened since the last call, never blocking: ``("started", id, Child)``,
-        ``("failed", id, text)`` and ``("exited", pid, exit_code, last_lines)`` (the last lines of
-        the child's output). When the template itself died, pending requests fail,
-        ``("exited", -1, None, "")`` says every child must be presumed gone, and a new template is
-        started."""
+        ``("failed", id, text)`` and ``("exited", pid, exit_code, last_lines, usage)`` (the last
+        lines of the child's output, and its :class:`~sccli.service.resources.Usage` or None).
+        When the template itself died, pending requests fail, ``("exited", -1, None, "")`` says
+        every child must be presumed gone, and a new template is started."""
         out, self._events = self._events, []
         if self._sock is None:
             return out

@@ -15,12 +15,35 @@ from pathlib import Path
 
 from sccli.errors import Conflict, InvalidInput, NotFound
 
+#: Kernel file systems: a PID file there is never one a service wrote (and may not be writable).
+PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def check_pid_file_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, or InvalidInput: a directory, or a place under /proc, /sys or /dev."""
+    file = Path(path)
+    real = os.path.realpath(file)
+    pseudo = next((root for root in PSEUDO_ROOTS if real == root or real.startswith(root + "/")), None)
+    if pseudo is not None:
+        raise InvalidInput(f"PID file {str(file)[:200]} is under {pseudo}, a kernel file system: not for a PID file")
+    try:
+        directory = file.is_dir()
+    except OSError as exc:  # a name too long, a loop of links
+        raise InvalidInput(f"PID file {str(file)[:200]}: {exc.strerror or exc}") from None
+    if directory:
+        raise InvalidInput(f"PID file {str(file)[:200]} is a directory")
+    return file
+
 
 def read_pid(path: str | os.PathLike[str]) -> int:
     """The PID written in ``path``; NotFound or InvalidInput when there is none."""
-    file = Path(path)
-    try:
-        text = file.read_text().strip()
+    file = check_pid_file_path(path)
+    try:  # a few bytes, without blocking: a PID file is short, and a FIFO named by mistake must not hang
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            text = os.read(fd, 64).decode("utf-8", errors="replace").strip()
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise NotFound(f"PID file {file} not found (is the service running?)") from None
     except OSError as exc:
@@ -51,9 +74,13 @@ class PidFile:
 
     def acquire(self) -> str | None:
         """Write our PID, or raise Conflict when another live service holds the file; the PID of
-        a stale file that was replaced, if any."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        a stale file that was replaced, if any; InvalidInput when the file cannot be created."""
+        check_pid_file_path(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InvalidInput(f"PID file {str(self.path)[:200]} cannot be created: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -194,3 +194,18 @@ def wake_on_signals(wake_r: int, wake_w: int, on_term: Callable[[int, Any], None
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.signal(signal.SIGTERM, on_term)
+
+
+#: The signals that drain the service: SIGHUP too (a closed ssh or tmux session must not kill it mid-job).
+DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: Why a signal came, in the service's log line (SIGHUP: `sc service run` in a closed terminal).
+_SIGNAL_CAUSES = {signal.SIGTERM: "", signal.SIGINT: " (Ctrl-C)", signal.SIGHUP: " (the terminal or session closed)"}
+
+
+def signal_words(signum: int) -> str:
+    """``"SIGHUP received (the terminal or session closed)"``, or ``"signal received"`` when unknown."""
+    try:
+        sig = signal.Signals(signum)
+    except ValueError:
+        return "signal received"
+    return f"{sig.name} received{_SIGNAL_CAUSES.get(sig, '')}"

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sccli.domain import JobStatus
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
+from sccli.service.resources import Usage, attempt_resources, memory_message
 
 
 class AttemptState(str, Enum):
@@ -29,7 +29,7 @@ class RunningJob:
 
     ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
     handler's cleanup runs) → recorded (its outcome is queued as a durable write).
-    ``reason``: why it was stopped: timeout, cancel, drain, shutdown or lease_lost.
+    ``reason``: why it was stopped: timeout, memory, cancel, drain, shutdown or lease_lost.
     """
 
     job: dict[str, Any]
@@ -54,6 +54,11 @@ class RunningJob:
     promotions: list[tuple[int, str]] = field(default_factory=list)
     #: The ``logs`` entry of the ended attempt, written with its outcome (one write, not two).
     attempt_log: str | None = None
+    #: The memory limit of the job's tree in bytes (None: not watched), its largest sampled
+    #: size, and what the handler's process used (measured when it was reaped).
+    memory_limit: int | None = None
+    peak_rss: int = 0
+    usage: Usage | None = None
 
     @property
     def job_id(self) -> str:
@@ -107,6 +112,11 @@ class RunningJob:
             pass
 
     @property
+    def memory_watched(self) -> bool:
+        """Its handler runs under a memory limit that the service's watchdog samples."""
+        return self.memory_limit is not None and self.child is not None and self.state == AttemptState.RUNNING
+
+    @property
     def may_promote(self) -> bool:
         """Still ours and still working: a stopped or re-queued attempt never promotes."""
         return self.state == AttemptState.RUNNING and not self.lease_lost
@@ -135,16 +145,25 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def complete_once(queue: Any, job_id: str, token: str, result: dict[str, Any], actor: str, *,
-                  log: str | None = None, claimed: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Complete a job (with the attempt's ``logs`` entry); when an earlier try wrote the job but
-    the store failed before its follow-ups ran (they wait in the job's outbox), finish them
-    (they are idempotent)."""
-    done = queue.complete(job_id, token, result, actor=actor, log=log, claimed=claimed)
+#: The states an outcome write of the lease holder leaves its job in.
+OUTCOME_STATES = {
+    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",),
+    "fail": ("scheduled", "pending", "failed"),
+}
+
+
+def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str, what: str) -> dict[str, Any] | None:
+    """Run an outcome ``write``; when it changes nothing, tell a write of ours that landed from a
+    lost lease. A try whose reply was lost (the write landed, the connection dropped) leaves
+    the job in the outcome's state with our lease token: only the holder's own outcome keeps
+    its token on a job it ends (a sweeper or an administrator clears it). Then the write is
+    ours: its follow-ups still waiting in the job's outbox run now (they are idempotent), and
+    the job is returned as recorded. None when the lease is really lost."""
+    done = write(queue)
     if done is not None:
         return done  # type: ignore[no-any-return]
     current = queue.get_job(job_id)
-    if current and current.get("status") == JobStatus.COMPLETED and current.get("lease_token") == token:
+    if current and current.get("status") in OUTCOME_STATES[what] and current.get("lease_token") == token:
         queue.finish_followups(current)
         return current  # type: ignore[no-any-return]
     return None
@@ -154,6 +173,8 @@ def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     """The error kind and message of an attempt that did not complete."""
     if rj.reason == "timeout":
         return "timeout", f"timed out after {elapsed:.1f}s (limit {job_timeout_seconds(rj.job):.0f}s); process group killed"
+    if rj.reason == "memory" and rj.memory_limit is not None:
+        return "memory", memory_message(rj.peak_rss, rj.memory_limit, rj.job_type)
     if rj.outcome is not None:
         return rj.error_kind, str(rj.outcome[1])
     return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
@@ -162,14 +183,23 @@ def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
 def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed: float) -> tuple[Callable[[Any], Any], str]:
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
-    job_id, token, claimed = rj.job_id, rj.token, rj.job
-    if what == "complete":
-        result = rj.outcome[1] if rj.outcome else {}
-        return (lambda q: complete_once(q, job_id, token, result, actor, log=log_entry, claimed=claimed)), f"completed in {elapsed:.2f}s"
-    if what == "release":
-        reason = "service draining" if rj.reason == "drain" else "service stopped"
-        return (lambda q: q.release(job_id, token, reason=reason, actor=actor, log=log_entry)), f"stopped ({reason}); back to pending without using an attempt"
-    if what == "cancelled":
-        return (lambda q: q.mark_cancelled(job_id, token, actor=actor, log=log_entry)), "cancelled"
-    kind, error = failure_of(rj, elapsed)
-    return (lambda q: q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed)), f"failed ({kind}): {error}"
+    job_id, token, claimed, used = rj.job_id, rj.token, rj.job, attempt_resources(rj)
+    outcome = what if what in OUTCOME_STATES else "fail"
+    kind, error = failure_of(rj, elapsed) if outcome == "fail" else ("", "")
+    reason = "service draining" if rj.reason == "drain" else "service stopped"
+    result = (rj.outcome[1] if rj.outcome else {}) if outcome == "complete" else {}
+
+    def write(q: Any) -> Any:
+        if outcome == "complete":
+            return q.complete(job_id, token, result, actor=actor, log=log_entry, claimed=claimed, resources=used)
+        if outcome == "release":
+            return q.release(job_id, token, reason=reason, actor=actor, log=log_entry)
+        if outcome == "cancelled":
+            return q.mark_cancelled(job_id, token, actor=actor, log=log_entry, resources=used)
+        return q.fail(job_id, token, error, kind=kind, actor=actor, log=log_entry, claimed=claimed, resources=used)
+
+    notes = {
+        "complete": f"completed in {elapsed:.2f}s", "cancelled": "cancelled",
+        "release": f"stopped ({reason}); back to pending without using an attempt", "fail": f"failed ({kind}): {error}",
+    }
+    return (lambda q: record_once(q, write, job_id, token, outcome)), notes[outcome]

@@ -13,7 +13,9 @@ one run together in one transaction (a job's outcome and the claim of the next j
 one commit instead of several. Should one of them fail, the transaction is rolled back and each
 runs again on its own, so a batch changes no operation's outcome, only the number of commits.
 
-A change between reachable and unreachable is logged once, not per call.
+A change between reachable and unreachable is logged once, not per call; on SQLite the store
+is unreachable until an operation really commits again (a full disk lets an empty probe
+transaction through).
 """
 
 from __future__ import annotations
@@ -206,9 +208,12 @@ class StoreLink:
                         return
                     continue
             op.tries += 1
+            commits = self.queue.store.commit_count()
             try:
                 op.result = op.fn(self.queue)
                 op.error = None
+                if self.is_down and commits is not None and self.queue.store.commit_count() != commits:
+                    self._mark_up()  # a real commit: the store is back
                 return
             except StoreUnavailable as exc:
                 op.error = exc
@@ -225,14 +230,18 @@ class StoreLink:
 
     def _probe(self, op: Op) -> bool:
         """A real round trip before the store is called reachable again (an operation may
-        succeed without touching the store: a sweep skipped right after an outage)."""
+        succeed without touching the store: a sweep skipped right after an outage). Where the
+        store counts its commits (SQLite), the probe only lets the operation try: an empty
+        transaction commits on a full disk while real ones fail, so only a real commit of an
+        operation ends the outage (one line down, one line up)."""
         try:
             self.queue.store.ping(write=True)
         except StoreUnavailable as exc:
             op.error = exc
             self._mark_down(exc)
             return False
-        self._mark_up()
+        if self.queue.store.commit_count() is None:
+            self._mark_up()
         return True
 
     def _mark_down(self, exc: BaseException) -> None:

@@ -16,11 +16,14 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import ServiceState
+from sccli.service import procs
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, job_timeout_seconds, preload_modules
 from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
 from sccli.service.launcher import Child, Launcher, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
+from sccli.service.periodic import service_duties
+from sccli.service.resources import MemoryWatch, Usage
 from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
 from sccli.service.sdnotify import SystemdNotifier
 from sccli.service.storelink import Op, StoreLink
@@ -51,6 +54,7 @@ class Supervisor(StoreDuties):
         beat = settings.heartbeat_seconds
         self.link = StoreLink(queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)), backoff_max=min(30.0, max(1.0, beat * 3)))
         self.launcher = Launcher(preload_modules(settings))
+        self.memory = MemoryWatch(settings.memory_check_seconds)
         self.jobs: dict[str, RunningJob] = {}
         self.by_pid: dict[int, RunningJob] = {}
         self.by_request: dict[int, RunningJob] = {}
@@ -62,9 +66,11 @@ class Supervisor(StoreDuties):
         self.idle = False
         self.check_orphans = True
         self.signals = 0
+        self.last_signal = 0
         self._seen_signals = 0
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
+        self.periodic = service_duties(settings, self.actor, self.worker_id)
         self.wake = WakeSocket()
         self.waiter = Waiter()
         self.woken = False
@@ -109,8 +115,9 @@ class Supervisor(StoreDuties):
 
         def on_signal(signum: int, frame: Any) -> None:
             self.signals += 1
+            self.last_signal = signum
 
-        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self._old_handlers = {sig: signal.signal(sig, on_signal) for sig in procs.DRAIN_SIGNALS}
         self._wake_fds = (wake_r, wake_w)
         return wake_r
 
@@ -137,6 +144,7 @@ class Supervisor(StoreDuties):
             moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
             moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
+            moments += self.memory.wake_at(self.jobs.values())
         if self.drain_deadline is not None:
             moments.append(self.drain_deadline)
         return max(0.0, min(moments) - now)
@@ -173,6 +181,7 @@ class Supervisor(StoreDuties):
             self._take_results()
         lost = self.link.stop(timeout=0.5)
         self.outcomes.close()
+        self.periodic.close(deadline)
         if lost:
             log.error("stopping with %d write(s) not recorded (store unreachable or refusing them); "
                       "their jobs will be re-queued as stale by a live service", lost)
@@ -189,7 +198,8 @@ class Supervisor(StoreDuties):
             self.stop_requested = True
             self.status = ServiceState.DRAINING.value
             self.drain_deadline = now + self.settings.drain_seconds
-            log.info("signal received: draining (%d running job(s), up to %.0fs; a second signal stops at once)", len(self.jobs), self.settings.drain_seconds)
+            log.info("%s: draining (%d running job(s), up to %.0fs; a second signal stops at once)",
+                     procs.signal_words(self.last_signal), len(self.jobs), self.settings.drain_seconds)
             self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
             self._submit(Op("worker:draining", self._worker_write))
             return
@@ -200,6 +210,10 @@ class Supervisor(StoreDuties):
                 kill_group(rj.cleanup.pid, signal.SIGKILL)
 
     def _enforce(self, now: float) -> None:
+        for rj in self.memory.over_limit(list(self.jobs.values()), now):  # killed at once: a grace lets it grow on
+            log.warning("job %s went over its memory limit; killing its process group", rj.job_id,
+                        extra={"job_id": rj.job_id})
+            self._stop_job(rj, "memory", grace=0.0)
         for rj in list(self.jobs.values()):
             if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:
                 log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
@@ -244,7 +258,8 @@ class Supervisor(StoreDuties):
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
         now = time.monotonic()
-        rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job))
+        rj = RunningJob(job=job, started=now, deadline=now + job_timeout_seconds(job),
+                        memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
         self.by_request[self.launcher.request(request)] = rj
@@ -275,7 +290,7 @@ class Supervisor(StoreDuties):
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
-    def _on_exit(self, pid: int, code: int | None, last_lines: str = "") -> None:
+    def _on_exit(self, pid: int, code: int | None, last_lines: str = "", usage: Usage | None = None) -> None:
         if pid == -1:  # the template died, and its children with it (their starts failed separately)
             for rj in list(self.jobs.values()):
                 if rj.child is not None and rj.alive:
@@ -287,7 +302,7 @@ class Supervisor(StoreDuties):
             return
         rj = self.by_pid.pop(pid)
         if rj.child is not None and rj.child.pid == pid:
-            rj.attempt_log = attempt_summary(rj, self.host, code, last_lines)
+            rj.attempt_log, rj.usage = attempt_summary(rj, self.host, code, last_lines), usage
             if last_lines.startswith("[sccli: job log "):  # a planted link or foreign file: refused, say so here too
                 log.warning("job %s: %s", rj.job_id, last_lines.split("\n", 1)[0], extra={"job_id": rj.job_id})
         if rj.cleanup is not None and rj.cleanup.pid == pid:
@@ -311,7 +326,7 @@ class Supervisor(StoreDuties):
             self._record(rj, "complete")
         elif rj.reason in ("drain", "shutdown"):
             self._record(rj, "release")
-        elif rj.reason in ("timeout", "cancel"):
+        elif rj.reason in ("timeout", "cancel", "memory"):
             self._start_cleanup(rj)
         else:
             self._record(rj, "fail")

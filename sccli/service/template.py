@@ -13,7 +13,8 @@ writes afterwards; the template keeps the rest. The service
   ``payload`` the pickled request for the child (``{"kind": "run"|"cleanup", "job", ...}``); the
   template passes both pickles on to the forker unread;
 - replies: ``("started", id, pid)``, ``("failed", id, text)`` and, when a child ends and its
-  output is in its log, ``("exited", pid, exit_code, last_lines)`` (negative: killed by that signal).
+  output is in its log, ``("exited", pid, exit_code, last_lines, usage)`` (negative: killed by
+  that signal; ``usage``: what the forker's reap measured, None when the forker did not reap it).
 
 Containment (Linux): the template is a child subreaper, so a job's orphans (``setsid``, double
 fork) re-parent to the job's child or to the template, never to init. When a child ends without
@@ -55,6 +56,7 @@ class Template:
         self.by_fd: dict[int, int] = {}  # output pipe read end -> child pid
         self.forking: dict[int, tuple[int, LogPump]] = {}  # request id -> the same, until the forker answers
         self.ended: list[tuple[int, int]] = []
+        self.usage: dict[int, Any] = {}  # child pid -> its Usage, from the forker's reap
         self.forker_sock: socket.socket | None = None
         self.forker_pid = 0
         self.forker_fresh = True  # the forker has not been sent any settings yet
@@ -165,6 +167,7 @@ class Template:
         if message[0] == "ended":
             if message[1] in self.pumps:
                 self.ended.append((message[1], message[2]))
+                self.usage[message[1]] = message[3]
         elif message[0] == "forked":
             self._forked(message[1], message[2])
         else:
@@ -279,8 +282,9 @@ class Template:
             pass
         os.close(read_end)
         pump.finish()
+        usage = self.usage.pop(pid, None)
         if code is not None:
-            self._send(("exited", pid, code, pump.summary()))
+            self._send(("exited", pid, code, pump.summary(), usage))
 
 
 def _drain(fd: int) -> None:
@@ -299,7 +303,8 @@ def serve(sock: socket.socket, preload: list[str]) -> None:
     service_pid = int(os.environ.get("SC_SERVICE_PID") or 0)
     if service_pid and os.getppid() != service_pid:  # the service died before prctl took effect
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
+    for sig in (signal.SIGINT, signal.SIGHUP):  # Ctrl-C and a closed terminal are the service's to handle (it drains)
+        signal.signal(sig, signal.SIG_IGN)
     Template(sock, preload).serve()
 
 

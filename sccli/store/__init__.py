@@ -67,6 +67,18 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
     return _sqlite(path or ":memory:", timeout, create)
 
 
+#: Linux's PATH_MAX and NAME_MAX, in bytes: a longer SQLite path fails deep in sqlite3 or the OS.
+PATH_MAX, NAME_MAX = 4096, 255
+
+
+def _check_path_length(path: str) -> None:
+    """Refuse (InvalidInput) a SQLite path no file system can hold, before anything opens it."""
+    encoded = path.encode("utf-8", "surrogateescape")
+    if len(encoded) >= PATH_MAX or max(len(part) for part in encoded.split(b"/")) > NAME_MAX:
+        shown = path if len(path) <= 60 else path[:60] + "..."
+        raise InvalidInput(f"SQLite path {shown!r} is too long (at most {PATH_MAX - 1} bytes, {NAME_MAX} per name)")
+
+
 def store_timeout_ms() -> int:
     """``SC_DB_TIMEOUT_MS`` (default 3000): how long a command waits for the store."""
     raw = os.environ.get("SC_DB_TIMEOUT_MS", "").strip()
@@ -84,4 +96,6 @@ def store_timeout_ms() -> int:
 def _sqlite(path: str, timeout_ms: int, create: bool) -> SqliteStore:
     from sccli.store.sqlite import SqliteStore
 
+    if path != ":memory:":
+        _check_path_length(path)
     return SqliteStore(path, busy_timeout_ms=max(timeout_ms, 5000), create=create)

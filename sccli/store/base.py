@@ -22,18 +22,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
+from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
-EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority")
+EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
 @dataclass(frozen=True)
 class Before:
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
-    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat."""
+    (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
+    promotion's on a start time that has come."""
 
     moment: datetime
     or_missing: bool = True
@@ -52,7 +55,17 @@ def collection_names() -> dict[str, str]:
         "migrations": "job_migrations",
         "controls": "queue_controls",
         "tallies": "job_tallies",
+        "schedules": "job_schedules",
+        "leases": "job_leases",
     }
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """Something in the store's schema it cannot rely on, and the command that fixes it."""
+
+    detail: str
+    fix: str
 
 
 @dataclass
@@ -126,6 +139,12 @@ class JobChange:
         return out
 
 
+def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
+    backend reads whole documents anyway."""
+    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
+
+
 def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
     """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
     for key, wanted in (expect or {}).items():
@@ -159,6 +178,16 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
     #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
     atomic_followups: bool = False
+
+    @property
+    @abstractmethod
+    def schedules(self) -> ScheduleContract:
+        """The recurring schedules (:mod:`sccli.store.contract_schedules`), a part the store owns."""
+
+    @property
+    @abstractmethod
+    def leases(self) -> LeaseContract:
+        """Named fleet leases (:mod:`sccli.store.contract_leases`), a part the store owns."""
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -207,8 +236,18 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs."""
+        """Jobs matching ``query``; ``sort`` is (field, 1 ascending | -1 descending) pairs.
+        ``fields``: only these top-level fields of each job (those it has), e.g. for a report
+        that must not fetch whole documents; None: every field."""
+
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Scheduled jobs whose ``run_after`` has come (``<= now``), earliest first: the sweeper's
+        promotion, served by an index of scheduled jobs by start time."""
+        from sccli.domain import JobStatus
+
+        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:
@@ -276,6 +315,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def delete_events(self, job_ids: Sequence[str]) -> int:
         """Delete the events of these jobs; return how many."""
 
+    @abstractmethod
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        """Delete the ``limit`` oldest events (of any job) recorded before ``before`` (on MongoDB
+        also those recorded at the same instant as the last of them); return how many
+        (retention ``events_days``: call again while it returns at least ``limit``)."""
+
     # -- datasets ---------------------------------------------------------------------------
     @abstractmethod
     def insert_dataset(self, doc: dict[str, Any]) -> None:
@@ -332,6 +377,17 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     @abstractmethod
     def delete_worker(self, worker_id: str) -> None:
         """Remove a worker document."""
+
+    def commit_count(self) -> int | None:
+        """How many transactions that changed something this store object committed, where an
+        empty transaction can succeed while real ones fail (SQLite on a full disk): only a real
+        commit says the store is back. None where a probe's round trip is the truth (MongoDB)."""
+        return None
+
+    def schema_problems(self) -> list[SchemaProblem]:
+        """Indexes present under the right keys but with options the store cannot rely on (none
+        on a backend that creates every index itself)."""
+        return []
 
     def missing_indexes(self) -> dict[str, list[str]]:
         """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""

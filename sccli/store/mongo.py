@@ -17,12 +17,15 @@ from sccli.store.base import (
     ClaimFilter,
     JobChange,
     JobQuery,
+    SchemaProblem,
     Store,
     collection_names,
     prefix_upper_bound,
 )
+from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
+from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
 from sccli.store.mongo_stats import MongoStatsMixin
 from sccli.store.mongo_support import create_indexes, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
@@ -177,13 +180,23 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         a later call, so a service started before mongod ends with its indexes)."""
         warnings: list[str] = []
         db = self.db
-        for key in ("jobs", "events", "datasets", "workers", "controls"):
+        for key in ("jobs", "events", "datasets", "workers", "controls", "schedules"):
             warnings += create_indexes(db[self.names[key]], key)
         for warning in warnings:
             if warning not in self.schema_warnings:
                 log.warning("%s", warning)
         self.schema_warnings = warnings
         self._schema_ready = True
+
+    @property
+    def schedules(self) -> MongoSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return MongoSchedules(lambda: self.coll("schedules"), self.display_url)
+
+    @property
+    def leases(self) -> MongoLeases:
+        """Named leases (``job_leases``, keyed by ``_id``): one service at a time for a fleet duty."""
+        return MongoLeases(lambda: self.coll("leases"), self.display_url)
 
     def now(self) -> datetime:
         """The server's clock, from this host's plus an offset measured with ``hello`` every
@@ -229,25 +242,33 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
 
     @guard
     def missing_indexes(self) -> dict[str, list[str]]:
-        """By key pattern: an index with the same keys counts whatever its name (adopted)."""
-        from sccli.store.mongo_support import INDEXES, index_keys
+        """By key pattern: an index with the same keys and the options the store relies on counts
+        whatever its name (adopted); one with other options does not (see :meth:`schema_problems`)."""
+        return {key: [name for name, _, _ in missing] for key, (missing, _) in self._audit().items() if missing}
+
+    @guard
+    def schema_problems(self) -> list[SchemaProblem]:
+        """Existing indexes on the keys of needed ones whose options the store cannot rely on."""
+        return [SchemaProblem(m.detail(), m.fix(self.db_name)) for _, found in self._audit().values() for m in found]
+
+    def _audit(self) -> dict[str, tuple[list[Any], list[IndexMismatch]]]:
+        from sccli.store.mongo_indexes import audit
+        from sccli.store.mongo_support import INDEXES
 
         self.expected_index_names()  # creates the ledger's indexes on demand
-        missing: dict[str, list[str]] = {}
-        for key, specs in INDEXES.items():
-            present = {index_keys(info) for info in self.coll(key).index_information().values()}
-            names = [name for name, fields, _ in specs if tuple(fields) not in present]
-            if names:
-                missing[key] = names
-        return missing
+        return {key: audit(self.coll(key).index_information(), self.names[key], specs)
+                for key, specs in INDEXES.items()}
 
     # -- jobs -------------------------------------------------------------------------------
     @guard
     def insert_job(self, doc: dict[str, Any], event: dict[str, Any] | None = None) -> None:
         key = doc.get("active_key")
-        # Servers that do not enforce unique secondary indexes still get the common-case check.
+        # Servers that do not enforce unique secondary indexes (or a database whose index lacks
+        # ``unique``: see schema_problems) still get the common-case checks.
         if key and self.coll("jobs").find_one({"active_key": key}, {"_id": 1}):
             raise Conflict(f"an active job already exists for {key}")
+        if self.coll("jobs").find_one({"job_id": doc.get("job_id")}, {"_id": 1}):
+            raise Conflict(f"duplicate key: a job {doc.get('job_id')} already exists")
         self.coll("jobs").insert_one(dict(doc))
         if event is not None:
             self.insert_event(event)
@@ -264,8 +285,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        cursor = self.coll("jobs").find(query_filter(query))
+        projection = None if fields is None else {"_id": 0, **dict.fromkeys(fields, 1)}
+        cursor = self.coll("jobs").find(query_filter(query), projection)
         if sort:
             cursor = cursor.sort(list(sort))
         if offset:
@@ -360,7 +383,13 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
     @guard
     def insert_event(self, event: dict[str, Any]) -> None:
         if event.get("event_id"):  # a replayed follow-up: written at most once
-            self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)}, upsert=True)
+            from pymongo.errors import DuplicateKeyError
+
+            try:
+                self.coll("events").update_one({"event_id": event["event_id"]}, {"$setOnInsert": dict(event)},
+                                               upsert=True)
+            except DuplicateKeyError:
+                pass  # a racing replay inserted it first: the unique index kept one
         else:
             self.coll("events").insert_one(dict(event))
 
@@ -375,3 +404,12 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         for start in range(0, len(ids), 1000):
             total += self.coll("events").delete_many({"job_id": {"$in": ids[start : start + 1000]}}).deleted_count
         return total
+
+    @guard
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        # Bounded by time, not by _id (every filter stays on the ``at`` index): up to the
+        # limit-th oldest event's time, so events recorded at that very instant go together.
+        events = self.coll("events")
+        last = list(events.find({"at": {"$lt": before}}, {"at": 1}).sort([("at", 1)]).skip(limit - 1).limit(1))
+        bound = {"$lte": last[0]["at"]} if last else {"$lt": before}
+        return int(events.delete_many({"at": bound}).deleted_count)

@@ -19,6 +19,7 @@ log = logging.getLogger("sccli.store")
 #: user may read but not create indexes: the store keeps working (with one warning).
 INDEX_CONFLICT_CODES = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 UNAUTHORIZED_CODES = {13}  # Unauthorized
+DUPLICATE_KEY_CODES = {11000}  # DuplicateKey
 
 #: Collection key → (index name, keys, options); every key ascending. The contract's minimum
 #: (unique job_id, the claim index, dataset_uuid, (status, updated_at), (status, completed_at),
@@ -37,6 +38,7 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("status_updated_at", ["status", "updated_at"], {}),
         ("status_completed_at", ["status", "completed_at"], {}),
         ("status_heartbeat_at", ["status", "heartbeat_at"], {}),  # the stale sweep
+        ("status_run_after", ["status", "run_after"], {}),  # the sweeper's promotion of due scheduled jobs
         ("status_type_run_after", ["status", "job_type", "run_after"], {}),  # --check: oldest ready job per type
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),
@@ -47,11 +49,22 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("outbox_at", ["outbox.at"], {"sparse": True}),  # follow-ups left by a crash
         ("active_key_unique", ["active_key"], {"unique": True, "sparse": True}),
     ],
-    "events": [("job_id_at_id", ["job_id", "at", "_id"], {}), ("event_id", ["event_id"], {"sparse": True})],
+    # A replayed follow-up's event is written once: the upsert in the common case, the unique
+    # index when two replays race.
+    "events": [
+        ("job_id_at_id", ["job_id", "at", "_id"], {}),
+        ("event_id_unique", ["event_id"], {"unique": True, "sparse": True}),
+        ("at", ["at"], {}),  # retention events_days: the oldest events first
+    ],
     # The portal owns visstoredatas: its documents may repeat or lack uuid, so no unique index.
     "datasets": [("uuid", ["uuid"], {}), ("status_uuid", ["status", "uuid"], {})],
     "workers": [("worker_id_unique", ["worker_id"], {"unique": True})],
     "controls": [("name_unique", ["name"], {"unique": True})],
+    "schedules": [
+        ("schedule_id_unique", ["schedule_id"], {"unique": True}),
+        ("name_unique", ["name"], {"unique": True}),
+        ("paused_next_run_at", ["paused", "next_run_at"], {}),  # the due schedules, earliest first
+    ],
     "migrations": [
         ("entry_id_unique", ["entry_id"], {"unique": True, "sparse": True}),
         ("kind_entry_id", ["kind", "entry_id"], {}),
@@ -71,23 +84,33 @@ def create_indexes(collection: Any, key: str) -> list[str]:
     """Create the missing indexes of one collection, idempotently; return warnings.
 
     An existing index with the same keys is adopted whatever its name (the portal's
-    ``uuid_1``); a conflicting definition of the same keys or a user who may not create
-    indexes gives a warning, not an error: the store works with what is there.
+    ``uuid_1``) when its options are what the store relies on (:mod:`mongo_indexes`); one
+    whose options differ is reported with the command that replaces it, not adopted (an older
+    sccli's own index is replaced in place). A user who may not create indexes gets a warning,
+    not an error: the store works with what is there.
     """
     from pymongo.errors import OperationFailure
 
-    existing = {index_keys(info) for info in collection.index_information().values()}
-    warnings: list[str] = []
-    for name, fields, options in INDEXES[key]:
-        if tuple(fields) in existing:
+    from sccli.store.mongo_indexes import OWN_OLD_NAMES, audit
+
+    infos = collection.index_information()
+    missing, found = audit(infos, collection.name, INDEXES[key])
+    mismatches = [m for m in found if OWN_OLD_NAMES.get(m.wanted) != m.existing]
+    warnings = [f"{m.detail()}; fix: {m.fix(collection.database.name)}" for m in mismatches]
+    blocked = {m.wanted for m in mismatches}  # MongoDB refuses a second index on the same keys
+    for name, fields, options in missing:
+        if name in blocked:
             continue
         try:
+            old = OWN_OLD_NAMES.get(name)
+            if old is not None and old in infos:
+                collection.drop_index(old)
             collection.create_index([(f, 1) for f in fields], name=name, **options)
         except OperationFailure as exc:
             if exc.code in UNAUTHORIZED_CODES:
                 return [f"{collection.name}: not allowed to create indexes ({first_line(exc)}); queries may be slow"]
-            if exc.code not in INDEX_CONFLICT_CODES:
-                raise
+            if exc.code not in INDEX_CONFLICT_CODES | DUPLICATE_KEY_CODES:
+                raise  # a unique index over existing duplicates is reported, not fatal
             warnings.append(f"{collection.name}: index {name} {fields} not created: {first_line(exc)}")
     return warnings
 

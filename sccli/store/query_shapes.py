@@ -16,7 +16,7 @@ from typing import Any
 _RANGE_OPS = {"$lt", "$lte", "$gt", "$gte", "$ne", "$exists", "$nin", "$not"}
 
 #: Collections small enough to read whole (one document per service, per pause, per day).
-SMALL_COLLECTIONS = frozenset({"workers", "controls", "tallies"})
+SMALL_COLLECTIONS = frozenset({"workers", "controls", "tallies", "leases"})
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,21 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_type"]), _q("jobs", ["status"], ranges=["completed_at", "started_at"]),
     _q("jobs", ["status", "job_type"], ranges=["completed_at", "started_at"]),  # a percentile's rank, per type
     _q("jobs", ["status", "job_type"], ["run_after"], ["run_after"]),  # --check: the oldest ready job of a type
+    _q("jobs", ["status"], ["run_after"], ["run_after"]),  # the sweeper: due scheduled jobs, earliest first
+    _q("jobs", ["job_id", "status"], ranges=["run_after"]),  # a promotion fenced on the start time it read
+    _q("jobs", ["dataset_uuid", "status"], ["dataset_uuid", "created_at"]),  # validate: active jobs of a page of datasets
     # events, datasets, ledger
     _q("events", ["job_id"], ["at", "_id"]), _q("events", ["job_id"]), _q("events", ["event_id"]),
+    _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
     _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),
     _q("migrations", ["kind"], ["entry_id"], ["entry_id", "rolled_back"]), _q("migrations", ["kind"], ["started_at", "migration_id"]),
+    # schedules: by id (fenced on next_run_at / firing_at), by name, the due ones earliest first
+    _q("schedules", ["schedule_id"]), _q("schedules", ["schedule_id", "next_run_at"]),
+    _q("schedules", ["schedule_id", "next_run_at", "firing_at"]), _q("schedules", ["schedule_id", "paused"]),
+    _q("schedules", ["name"]), _q("schedules", ["name"], ranges=["schedule_id"]), _q("schedules", [], ["name"]),
+    _q("schedules", ["paused"], ["next_run_at"], ["next_run_at"]),
 )
 
 #: Whole-collection reads allowed on purpose, each with its reason.

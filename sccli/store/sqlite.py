@@ -28,10 +28,14 @@ from sccli.store.base import (
     Store,
     collection_names,
     matches_expect,
+    only_fields,
     prefix_upper_bound,
 )
+from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
+from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
+from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -56,6 +60,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         self.names = collection_names()
         self._local = threading.local()
         self._schema_ready = False
+        self._commits = 0
+        self._clock = FileClock(self.path)
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -117,6 +123,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite store is locked: {exc}") from exc
         local.depth = 1
+        changes = conn.total_changes
         try:
             yield conn
         except sqlite3.OperationalError as exc:  # disk full, I/O error: the store, not a bug
@@ -131,6 +138,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             except sqlite3.OperationalError as exc:
                 _rollback(conn)
                 raise StoreUnavailable(f"SQLite commit failed: {exc}") from exc
+            self._commits += conn.total_changes != changes
         finally:
             local.depth = 0
 
@@ -144,14 +152,32 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def ensure_schema(self) -> None:
         self._schema_ready = True
         conn = self.conn
-        for statement in schema_statements(self.names):
+        parts = part_statements(self.names["schedules"], self.names["leases"])
+        for statement in [*schema_statements(self.names), *parts]:
             conn.execute(statement)
+
+    @property
+    def schedules(self) -> SqliteSchedules:
+        """The recurring schedules (``job_schedules``)."""
+        return SqliteSchedules(self._read, self._write, self.names["schedules"])
+
+    @property
+    def leases(self) -> SqliteLeases:
+        """Named leases (``job_leases``): one service at a time for a fleet duty."""
+        return SqliteLeases(self._read, self._write, self.names["leases"])
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
         if write:
             with self._write():
                 pass
+
+    def commit_count(self) -> int:
+        return self._commits
+
+    def now(self) -> datetime:
+        """The database file's clock, so hosts with skewed clocks agree (:mod:`sqlite_clock`)."""
+        return self._clock.now()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -235,6 +261,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sort: Sequence[tuple[str, int]] = (("created_at", -1),),
         limit: int | None = None,
         offset: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         where, params = self._where(query)
         order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
@@ -242,7 +269,16 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         if order:
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]
+        docs = [codec.loads(r[0]) for r in self._read(sql, params)]
+        return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
+
+    def due_scheduled(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        # The partial index holds scheduled jobs only, so no query about pending jobs is tempted
+        # by it; the planner takes it only when named.
+        jobs = self._jobs_table()
+        sql = (f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_scheduled WHERE status = '{JobStatus.SCHEDULED.value}' "
+               "AND run_after <= ? ORDER BY run_after ASC LIMIT ?")
+        return [codec.loads(r[0]) for r in self._read(sql, (to_epoch(now), int(limit)))]
 
     def count_jobs(self, query: JobQuery) -> int:
         where, params = self._where(query)
@@ -264,17 +300,9 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
-        sql = f"SELECT doc FROM {self._jobs_table()} WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
-        params: list[Any] = [to_epoch(now)]
-        if narrow is not None:
-            sql, params = narrowed(sql, params, narrow)
-        if types is not None:
-            types = list(types)
-            if not types:
-                return None
-            sql += f" AND job_type IN ({','.join('?' * len(types))})"
-            params.extend(types)
-        sql += " ORDER BY priority ASC, created_at ASC LIMIT 1"
+        if types is not None and not list(types):
+            return None
+        sql, params = self.claim_query(now, types, narrow)
         change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
         # A read first: an idle poll takes no write lock and writes no WAL frame.
         if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
@@ -288,6 +316,22 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             if event is not None:
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
+
+    def claim_query(self, now: datetime, types: Sequence[str] | None = None,
+                    narrow: ClaimFilter | None = None) -> tuple[str, list[Any]]:
+        """The claim's read: the first ready pending job by priority then age. INDEXED BY keeps it
+        on the claim index, which it walks in that order: the (status, run_after) index of the
+        sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
+        jobs = self._jobs_table()
+        sql = f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
+        params: list[Any] = [to_epoch(now)]
+        if types is not None:
+            types = list(types)
+            sql += f" AND job_type IN ({','.join('?' * len(types))})"
+            params.extend(types)
+        if narrow is not None:  # fair sharing (sccli.fairness): one priority, some users passed over
+            sql, params = narrowed(sql, params, narrow)
+        return sql + " ORDER BY priority ASC, created_at ASC LIMIT 1", params
 
     def update_job(
         self,
@@ -372,6 +416,12 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 sql = f"DELETE FROM {self.names['events']} WHERE job_id IN ({','.join('?' * len(chunk))})"
                 total += conn.execute(sql, chunk).rowcount
         return total
+
+    def delete_events_before(self, before: datetime, limit: int) -> int:
+        table = self.names["events"]
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ? ORDER BY at LIMIT ?)"
+        with self._write() as conn:
+            return int(conn.execute(sql, (to_epoch(before), limit)).rowcount)
 
 
 def _math_functions(conn: sqlite3.Connection) -> None:

@@ -32,6 +32,9 @@ def schema_statements(names: dict[str, str]) -> list[str]:
             cancel_requested INTEGER NOT NULL DEFAULT 0, parent_job_id TEXT, migration_id TEXT,
             doc TEXT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_claim ON {jobs}(status, priority, created_at, run_after)",
+        # the sweeper's promotion: due scheduled jobs, earliest start first (never walks later ones);
+        # partial, so the claim and every query about pending jobs keep their plans
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_scheduled ON {jobs}(run_after) WHERE status = 'scheduled'",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_dataset ON {jobs}(dataset_uuid, created_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_updated ON {jobs}(status, updated_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_completed ON {jobs}(status, completed_at)",
@@ -54,6 +57,7 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {events} (
             id INTEGER PRIMARY KEY, job_id TEXT, at REAL, doc TEXT NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS ix_{events}_job ON {events}(job_id, at)",
+        f"CREATE INDEX IF NOT EXISTS ix_{events}_at ON {events}(at)",  # retention events_days
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
         f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",

@@ -123,6 +123,9 @@ def test_list_refuses_bad_filters_and_pages(api: Api) -> None:
     # a misspelt filter is refused, never read as "no filter" (which would list every job)
     assert ("query", "stauts") in _field_errors(api.get("/api/v1/jobs", params={"stauts": "failed"}))
     assert ("query", "") in _field_errors(api.get("/api/v1/jobs?=null"))
+    # a UUID with a trailing newline (or not a UUID) is refused, not answered with an empty page
+    for bad in ("550e8400-e29b-41d4-a716-446655440000\n", "not-a-uuid", "\u00ff"):
+        assert ("query", "dataset_uuid") in _field_errors(api.get("/api/v1/jobs", params={"dataset_uuid": bad})), bad
 
 
 def test_cancel_pending_running_and_ended_jobs(api: Api) -> None:
@@ -203,3 +206,39 @@ def test_a_legacy_job_document_still_reads(api: Api) -> None:
     job = api.get(f"/api/v1/jobs/{doc['job_id']}")
     assert job.status_code == 200, job.text
     assert job.json()["legacy_field"] is None and job.json()["explanation"]
+
+
+def test_a_newline_in_a_tool_parameter_is_422_and_writes_nothing(api: Api) -> None:
+    """An rclone configuration injection through user_email (issue 19) is refused at the door."""
+    dataset = add_dataset(api.store)
+    params = {"user_email": "a@b.org\ntype = alias\nremote = /etc", "impersonate": True,
+              "data_url": "1AbCdEfGhIjKlMnOp"}
+    response = _create(api, dataset, "google_sync", parameters=params)
+    assert any(loc[:2] == ("body", "parameters") for loc in _field_errors(response))
+    assert "control character" in response.text
+    assert api.store.count_jobs(JobQuery()) == 0
+
+
+def test_create_for_later_with_run_at_or_delay_seconds(api: Api) -> None:
+    from datetime import timedelta, timezone
+
+    start = (api.store.now() + timedelta(days=30)).replace(microsecond=0)
+    later = _create(api, add_dataset(api.store), "data_validation", run_at=start.astimezone(timezone(timedelta(hours=1))).isoformat())
+    assert later.status_code == 201, later.text
+    assert later.json()["status"] == "scheduled" and later.json()["run_after"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    naive = _create(api, add_dataset(api.store), "data_validation", run_at="2020-01-01T03:00")
+    assert naive.status_code == 201 and naive.json()["status"] == "pending"  # a past time runs at once
+    delayed = _create(api, add_dataset(api.store), "data_validation", delay_seconds=120)
+    assert delayed.status_code == 201 and delayed.json()["status"] == "scheduled"
+    listed = api.get("/api/v1/jobs", params={"status": "scheduled"}).json()
+    assert sorted(j["job_id"] for j in listed["jobs"]) == sorted([later.json()["job_id"], delayed.json()["job_id"]])
+
+
+def test_bad_start_times_are_422_naming_the_field_and_write_nothing(api: Api) -> None:
+    dataset = add_dataset(api.store)
+    assert any(loc[:2] == ("body", "run_at") for loc in _field_errors(_create(api, dataset, run_at="tomorrow")))
+    assert any(loc[:2] == ("body", "delay_seconds") for loc in _field_errors(_create(api, dataset, delay_seconds=-1)))
+    assert any(loc[:2] == ("body", "delay_seconds") for loc in _field_errors(_create(api, dataset, delay_seconds=True)))
+    assert _field_errors(_create(api, dataset, run_at="2099-01-01T00:00Z", delay_seconds=5))
+    assert ("body", "run_at") in _field_errors(_create(api, dataset, run_at="2999-01-01T00:00Z"))  # beyond a year
+    assert api.store.count_jobs(JobQuery()) == 0

@@ -101,12 +101,15 @@ def test_arguments_the_fast_lane_does_not_know_are_left_to_typer(store_env: dict
         ["job", "list", "--status"], ["job", "list", "--json=1"], ["job", "list", "--", "x"], ["job", "list", "-f", "html"],
         ["monitor", "overview", "--watch"], ["monitor", "overview", "-w", "5"], ["job", "--json", "list"], ["--db", "-x", "job", "list"],
         ["job", "show", "a\x00b"], ["--version", "job", "list"], ["job", "list", "--help"], ["dataset", "list"], ["job", "list", "-sx"],
+        ["job", "show", f"{DATASET}\n"], ["dataset", "show", "\udcff"], ["job", "list", "--dataset", f"{DATASET}\r"],
     ]
     for args in declined:
         with pytest.raises(fast.Declined):
             fast.parse(args)
     env = store_env["env"]
     for args in (["job", "list", "--limit", "0"], ["job", "list", "--status", "FAILED"], ["job", "show"], ["monitor", "overview", "--check", "--format", "x"]):
+        assert run(FAST, args, env) == run(TYPER, args, env), args
+    for args in (["job", "show", f"{DATASET}\n"], ["dataset", "show", f"{DATASET}\n"]):  # issue 19: one refusal, either lane
         assert run(FAST, args, env) == run(TYPER, args, env), args
 
 

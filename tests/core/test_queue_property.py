@@ -1,6 +1,7 @@
-"""A property-based state machine over the queue, on every backend: random creates, claims,
-heartbeats, completions, failures, cancels, retries, stale recoveries, drains, pauses and
-dataset moves; after every step the store's history must explain its state."""
+"""A property-based state machine over the queue, on every backend: random creates (at once or
+scheduled), claims, heartbeats, completions, failures (with or without a backoff), cancels,
+retries (at once or later), stale recoveries, drains, pauses, promotions of due scheduled jobs,
+run-nows and dataset moves; after every step the store's history must explain its state."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.duplicates: set[str] = set()
         self.children: dict[str, str | None] = {}  # completed job → the type it should chain
         self.paused: set[str] = set()
+        self.backoff = False  # failed attempts wait out a delay (scheduled) or retry at once (pending)
 
     def teardown(self) -> None:
         if self.shared:
@@ -134,20 +136,22 @@ class QueueMachine(RuleBasedStateMachine):
     def new_dataset(self, status: DatasetStatus, convert: bool) -> None:
         self.datasets[add_dataset(self.store, status.value, convert=convert)] = status.value
 
-    @rule(index=INDEX, job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]), attempts=st.sampled_from([None, 1]))
-    def create(self, index: int, job_type: str, duplicate: bool, attempts: int | None) -> None:
+    @rule(index=INDEX, job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]), attempts=st.sampled_from([None, 1]),
+          later=st.sampled_from([None, None, 0.0, -60.0, 3600.0]))
+    def create(self, index: int, job_type: str, duplicate: bool, attempts: int | None, later: float | None) -> None:
         ds = pick(list(self.datasets), index)
         key = domain.active_key(ds, job_type)
         holder = [j for j in self.jobs() if j.get("active_key") == key]
+        run_at = None if later is None else self.store.now() + timedelta(seconds=later)
         try:
-            job_id = self.queue.create_job(ds, job_type, max_attempts=attempts, allow_duplicate=duplicate)
+            job_id = self.queue.create_job(ds, job_type, max_attempts=attempts, allow_duplicate=duplicate, run_at=run_at)
         except Conflict:
             assert holder and not duplicate, "create refused without a job holding its key"
             return
         assert duplicate or not holder, f"created a second active {job_type} for {ds}"
         if duplicate:
             self.duplicates.add(job_id)
-        assert self.job(job_id)["status"] == JobStatus.PENDING
+        assert self.job(job_id)["status"] == (JobStatus.SCHEDULED if later and later > 0 else JobStatus.PENDING)
 
     # -- claims and running jobs ------------------------------------------------------------
     @rule(types=st.none() | st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True))
@@ -228,7 +232,8 @@ class QueueMachine(RuleBasedStateMachine):
         done = self.queue.fail(job_id, lease, "boom", kind=kind)
         assert done is not None
         retried = not permanent and job["attempts"] < job["max_attempts"]
-        assert done["status"] == (JobStatus.PENDING if retried else JobStatus.FAILED)
+        waits = JobStatus.SCHEDULED if self.backoff else JobStatus.PENDING
+        assert done["status"] == (waits if retried else JobStatus.FAILED)
         assert done["errors"][-1]["kind"] == kind.value
         self.drop_lease(job_id)
 
@@ -253,7 +258,7 @@ class QueueMachine(RuleBasedStateMachine):
         assert self.store.update_job(job_id, {"status": "running"}, JobChange(set={"heartbeat_at": old})) is not None
         recovered = self.queue.requeue_stale(60.0)
         assert [j["job_id"] for j in recovered] == [job_id]
-        assert recovered[0]["status"] in (JobStatus.PENDING, JobStatus.FAILED)
+        assert recovered[0]["status"] in ((JobStatus.SCHEDULED if self.backoff else JobStatus.PENDING), JobStatus.FAILED)
         self.drop_lease(job_id)
 
     # -- administrators ---------------------------------------------------------------------
@@ -270,7 +275,7 @@ class QueueMachine(RuleBasedStateMachine):
                 self.queue.cancel(job_id, "not wanted")
             return
         done = self.queue.cancel(job_id, "not wanted")
-        if status == JobStatus.PENDING:
+        if status in (JobStatus.PENDING, JobStatus.SCHEDULED):
             assert done["status"] == JobStatus.CANCELLED
             return
         assert done["status"] == JobStatus.RUNNING and done["cancel_requested"]
@@ -279,25 +284,56 @@ class QueueMachine(RuleBasedStateMachine):
             assert stopped is not None and stopped["status"] == JobStatus.CANCELLED
             self.drop_lease(job_id)
 
-    @rule(index=INDEX)
-    def retry(self, index: int) -> None:
+    @rule(index=INDEX, later=st.sampled_from([0.0, 0.0, 3600.0]))
+    def retry(self, index: int, later: float) -> None:
         job_id = pick([j["job_id"] for j in self.jobs()], index)
         if job_id is None:
             return
         job = self.job(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             with pytest.raises(Conflict):
-                self.queue.retry(job_id)
+                self.queue.retry(job_id, delay_seconds=later)
             return
         key = domain.active_key(job["dataset_uuid"], job["job_type"])
         try:
-            done = self.queue.retry(job_id, actor="cli:admin@host")
+            done = self.queue.retry(job_id, actor="cli:admin@host", delay_seconds=later)
         except Conflict:
             # an active job holds the key (see test_retried_duplicate_keeps_its_exemption)
             assert any(j.get("active_key") == key for j in self.jobs()), "retry refused without a job holding its key"
             assert self.job(job_id)["status"] == job["status"]
             return
-        assert done["status"] == JobStatus.PENDING and done["attempts"] == 0
+        assert done["status"] == (JobStatus.SCHEDULED if later else JobStatus.PENDING) and done["attempts"] == 0
+
+    # -- time -------------------------------------------------------------------------------
+    @rule(on=st.booleans())
+    def set_backoff(self, on: bool) -> None:
+        self.backoff = on
+        self.queue.lifecycle.retry_base_seconds = self.queue.lifecycle.retry_max_seconds = 600.0 if on else 0.0
+
+    @rule(index=INDEX, everything=st.booleans())
+    def time_passes(self, index: int, everything: bool) -> None:
+        """The clock reaches one (or every) scheduled job's start: the sweeper promotes exactly the due ones."""
+        scheduled = [j for j in self.jobs() if j["status"] == JobStatus.SCHEDULED]
+        now = self.store.now()
+        for job in scheduled if everything else [pick(scheduled, index)] if scheduled else []:
+            moved = self.store.update_job(job["job_id"], {"status": "scheduled"}, JobChange(set={"run_after": now - timedelta(seconds=1)}))
+            assert moved is not None
+        due = {j["job_id"] for j in self.jobs() if j["status"] == JobStatus.SCHEDULED and j["run_after"] <= self.store.now()}
+        promoted = self.queue.promote_due()
+        assert {j["job_id"] for j in promoted} == due
+        assert all(j["status"] == JobStatus.PENDING for j in promoted)
+        assert self.queue.promote_due() == [], "a second pass promoted again"
+
+    @rule(index=INDEX)
+    def run_now(self, index: int) -> None:
+        job_id = pick([j["job_id"] for j in self.jobs()], index)
+        if job_id is None:
+            return
+        if self.job(job_id)["status"] != JobStatus.SCHEDULED:
+            with pytest.raises(Conflict):
+                self.queue.run_now(job_id)
+            return
+        assert self.queue.run_now(job_id)["status"] == JobStatus.PENDING
 
     @rule(job_type=st.sampled_from([*TYPES, "*"]), pause=st.booleans())
     def pause(self, job_type: str, pause: bool) -> None:
@@ -340,6 +376,8 @@ class QueueMachine(RuleBasedStateMachine):
             if j["status"] in domain.ACTIVE_STATUSES and j["job_id"] not in self.duplicates:
                 active.setdefault(domain.active_key(j["dataset_uuid"], j["job_type"]), []).append(j["job_id"])
         assert all(len(ids) == 1 for ids in active.values()), active
+        waiting = [j for j in jobs if j["status"] == JobStatus.SCHEDULED]
+        assert all(j.get("active_key") or j["job_id"] in self.duplicates for j in waiting), "a scheduled job lost its active key"
         for parent, child_type in self.children.items():
             kids = [j for j in jobs if j.get("parent_job_id") == parent]
             if child_type is None:

@@ -149,6 +149,27 @@ def test_retry_and_cancel_one_job_record_the_token_as_actor(operator: Dash) -> N
     assert actors[-2:] == [("cancelled", "api:portal"), ("pending", "api:portal")]
 
 
+def test_cancelling_a_running_job_asks_first_without_javascript(operator: Dash) -> None:
+    """Issue 19: one click cancelled a running job. The first POST answers a confirmation page
+    whose plain form (no script) re-posts with ``confirmed=yes`` and the reason; only that cancels."""
+    job_id = operator.queue.create_job(add_dataset(operator.store), "data_validation")
+    claimed = operator.queue.claim_next("host-a:42", host="host-a", pid=42)
+    assert claimed is not None and claimed["job_id"] == job_id
+    csrf = operator.csrf(f"/jobs/{job_id}")
+    asked = operator.post(f"/jobs/{job_id}/cancel", {"csrf": csrf, "reason": "wrong sensor"})
+    assert asked.status_code == 200 and "Cancel running job" in asked.text
+    page = html.unescape(asked.text)
+    assert f'action="/jobs/{job_id}/cancel"' in page and 'name="confirmed" value="yes"' in page
+    assert 'name="reason" value="wrong sensor"' in page and 'id="confirm-cancel"' in page
+    assert "<script" not in asked.text.split("<main")[-1]
+    job = operator.store.get_job(job_id)
+    assert job["status"] == "running" and not job.get("cancel_requested")
+    assert [e["to"] for e in operator.store.find_events(job_id) if e.get("entity") == "job"][-1] == "running"
+    done = operator.post(f"/jobs/{job_id}/cancel", {"csrf": csrf, "reason": "wrong sensor", "confirmed": "yes"})
+    assert done.status_code == 303 and done.headers["location"].endswith("?notice=cancel-requested")
+    assert operator.store.get_job(job_id).get("cancel_requested")
+
+
 def test_bulk_actions_confirm_first_then_report_done_and_refused(operator: Dash) -> None:
     pending = [operator.queue.create_job(add_dataset(operator.store), "data_validation") for _ in range(3)]
     failed = failed_job(operator.queue, add_dataset(operator.store), job_type="dataset_conversion")
@@ -181,6 +202,10 @@ def test_failure_groups_retry_after_a_confirmation_with_the_count(operator: Dash
     assert done.status_code == 200 and "Retried: 3 jobs" in done.text
     assert [operator.store.get_job(j)["status"] for j in broken] == ["pending"] * 3 and operator.store.get_job(lonely)["status"] == "failed"
     assert operator.store.find_events(broken[0])[-1]["actor"] == "api:portal"
+    for hours in ("nan", "inf", "-1", "1e9"):  # a non-finite window once reached the store's date arithmetic
+        form = {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": hours}
+        refused = operator.post("/failures/retry", form)
+        assert refused.status_code == 422 and "hours must be" in refused.text, (hours, refused.status_code)
     gone = operator.post("/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"})
     assert gone.status_code == 404 and "retried already?" in gone.text
 
@@ -246,3 +271,20 @@ def test_job_lists_come_in_an_order_the_indexes_give(operator: Dash) -> None:
     assert "pending and running first" in operator.client.get("/jobs?job_type=data_validation").text
     second_page = operator.client.get("/jobs?job_type=data_validation&page=2").text
     assert "No jobs match" in second_page or not re.findall(r'name="job_id" value=', second_page)
+
+
+def test_a_scheduled_job_shows_its_start_and_runs_now(operator: Dash) -> None:
+    from datetime import timedelta
+
+    job_id = operator.queue.create_job(add_dataset(operator.store), "data_validation", delay=timedelta(hours=2))
+    listed = operator.client.get("/jobs?status=scheduled").text
+    assert job_id in listed and 'class="badge status-scheduled"' in listed and "starts <time" in listed and "(in 2.0 h)" in listed
+    page = operator.client.get(f"/jobs/{job_id}").text
+    assert "<dt>starts at</dt>" in page and 'id="run-now-job"' in page and 'id="cancel-job"' in page and "scheduled: starts at" in page
+    csrf = operator.csrf(f"/jobs/{job_id}")
+    done = operator.post(f"/jobs/{job_id}/run-now", {"csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"].endswith("?notice=run-now")
+    assert operator.store.get_job(job_id)["status"] == "pending"  # type: ignore[index]
+    assert "the next free service claims it" in operator.client.get(done.headers["location"]).text
+    again = operator.post(f"/jobs/{job_id}/run-now", {"csrf": csrf})
+    assert again.status_code == 409 and "only a scheduled job" in again.text

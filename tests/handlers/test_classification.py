@@ -44,7 +44,56 @@ def damaged(jobs: Jobs, name: str, data: bytes = b"\x00garbage" * 50) -> Path:
     return path
 
 
-Case = tuple[str, Callable[[Jobs, Path, pytest.MonkeyPatch], dict[str, Any]], bool]
+def tar_with(jobs: Jobs, names: list[str]) -> Path:
+    """A tar whose members have these names (each a one-byte file)."""
+    import io
+    import tarfile
+
+    path = dataset(jobs) / "hostile.tar"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return path
+
+
+def zip_with(jobs: Jobs, names: list[str]) -> Path:
+    import zipfile
+
+    path = dataset(jobs) / "hostile.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(name, "x")
+    return path
+
+
+Build = Callable[[Jobs, Path, pytest.MonkeyPatch], dict[str, Any]]
+
+
+def extracting(archive: Callable[[Jobs], Path]) -> Build:
+    """Parameters of an extraction of the archive ``archive(jobs)`` writes."""
+    return lambda j, t, m: {"archive_path": str(archive(j))}
+
+
+def rsync_exiting(code: int, output: str) -> Build:
+    """Parameters of a local copy by an rsync that prints ``output`` and exits ``code``."""
+    def build(jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        fake_tool(tmp_path, monkeypatch, "rsync", code, output)
+        return {"source": str(dataset(jobs)), "destination": str(jobs.output_dir)}
+    return build
+
+
+def sync_with_key(key: str) -> Build:
+    """A Drive sync whose service-account key file holds ``key`` (the rclone there fails transiently)."""
+    def build(jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        fake_tool(tmp_path, monkeypatch, "rclone", 5)
+        (Path(jobs.settings.auth_dir) / "sa.json").write_text(key)
+        return {"data_url": "1AbCdEfGhIjKlMnOp"}
+    return build
+
+
+Case = tuple[str, Build, bool]
 
 CASES: dict[str, Case] = {
     # refusals: permanent
@@ -66,6 +115,14 @@ CASES: dict[str, Case] = {
     "upload missing source": ("file_upload", lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]}, True),
     "upload remote without config": ("file_upload", lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]}, True),
     "rsync refused option": ("rsync_transfer", lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]}, True),
+    # refusals that will fail the same way again (issue 19): permanent, not retried
+    "extraction 300-byte member name": ("file_extraction", extracting(lambda j: tar_with(j, ["n" * 300])), True),
+    "extraction 300-byte name, zip": ("file_extraction", extracting(lambda j: zip_with(j, ["d/" + "n" * 300])), True),
+    "extraction 1,500-deep nesting": ("file_extraction", extracting(lambda j: tar_with(j, ["d/" * 1500])), True),
+    "rsync usage error (exit 1)": ("rsync_transfer", rsync_exiting(1, "syntax or usage error"), True),
+    "rsync protocol error (exit 2)": ("rsync_transfer", rsync_exiting(2, "protocol incompatibility"), True),
+    "google_sync malformed key": ("google_sync", sync_with_key('{"type": "service_account"}'), True),
+    "google_sync key not an object": ("google_sync", sync_with_key('["service_account"]'), True),
     "rsync missing tool": ("rsync_transfer", lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
     # failures that may pass: transient
     "google_sync rclone fails": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1], False),

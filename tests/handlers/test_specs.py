@@ -123,6 +123,8 @@ def sample(param: Param, settings: Settings) -> Any:
     """A valid value of ``param`` (paths name something that does not exist inside in_data_dir)."""
     if param.choices:
         return param.choices[0]
+    if param.format == "email":
+        return "a@example.org"
     if param.path:
         path = str(Path(settings.in_data_dir) / "absent" / param.name)
         return [path] if param.type == "list" else path
@@ -245,3 +247,30 @@ def test_plugin_parameters_come_from_the_handler_module(tmp_path, monkeypatch, s
     assert plugin_parameters("dataset_conversion", settings) is None
     with pytest.raises(InvalidInput, match="PARAMETERS must be a tuple"):
         plugin_parameters("bad", settings)
+
+
+INJECTION = "a@b.org\ntype = alias\nremote = /etc"
+
+
+@pytest.mark.parametrize(("job_type", "params", "message"), [
+    ("google_sync", {"user_email": INJECTION}, "parameter 'user_email' contains a control character"),
+    ("google_sync", {"user_email": "not an email"}, "parameter 'user_email' must be an email address"),
+    ("google_sync", {"user_email": "a@b@c"}, "must be an email address"),
+    ("google_sync", {"data_url": "1AbCdEfGhIjKlMnOp\r\nscope = drive"}, "parameter 'data_url' contains a control"),
+    ("google_sync", {"service_account_file": "sa.json\x1b[2J"}, "parameter 'service_account_file' contains a control"),
+    ("file_upload", {"remote": "store:x\nexpire = 1"}, "parameter 'remote' contains a control character"),
+    ("rsync_transfer", {"source": "/x", "destination": "/y", "options": ["-a", "--exclude=a\nb"]}, "'options' contain"),
+    ("dataset_conversion", {"conversion_params": {"dataset": "d\x00"}}, "'conversion_params' contains a control"),
+    ("dataset_conversion", {"conversion_params": {"a": [{"b\u0085": 1}]}}, "'conversion_params' contains a control"),
+    ("dataset_conversion", {"sensor_type": "TIFF\x7f"}, "parameter 'sensor_type' contains a control character"),
+])
+def test_control_characters_and_malformed_emails_are_refused(job_type, params, message):
+    with pytest.raises(InvalidInput) as err:
+        check_parameters(job_type, params)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)  # the refusal names the value escaped: one line
+
+
+def test_well_formed_values_still_pass():
+    check_parameters("google_sync", {"user_email": "ana.o'neil+sync@example.co.uk", "data_url": "1AbCdEfGhIjKlMnOp"})
+    check_parameters("dataset_conversion", {"conversion_params": {"dataset": "/entry/data é☃", "verify": "sample"}})

@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 
 from sccli.errors import InvalidInput, PermanentError
-from sccli.handlers.google_sync import folder_id, remote_config
+from sccli.handlers.google_sync import folder_id, rclone_env, remote_config
 from sccli.handlers.rsync import PARTIAL_DIR, TEMP_DIR
 from tests.handlers.conftest import has_partial, kill_midway, need_tool, slow_writes
+
+#: A service-account key of the right shape (the key itself is not real: nothing reaches Google).
+SA_KEY = '{"type": "service_account", "client_email": "x@y.iam.gserviceaccount.com", ' \
+         '"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"}'
 
 
 def tree(root: Path, n: int = 3, size: int = 4000) -> dict[str, bytes]:
@@ -107,9 +111,10 @@ def test_google_sync_drive_config_and_refusals(jobs, settings, tmp_path):
     with pytest.raises(PermanentError, match="exactly one service-account"):
         remote_config(jobs.context(job))
     key = Path(settings.auth_dir) / "sa.json"
-    key.write_text('{"type": "service_account", "client_email": "x@y"}')
-    text, path = remote_config(jobs.context(job))
-    assert "type = drive" in text and f"service_account_file = {key}" in text and "root_folder_id = 1AbCdEfGhIjKlMnOp" in text
+    key.write_text(SA_KEY)
+    keys, path = remote_config(jobs.context(job))
+    assert keys["type"] == "drive" and keys["service_account_file"] == str(key)
+    assert keys["root_folder_id"] == "1AbCdEfGhIjKlMnOp"
     escape = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", service_account_file="../../etc/passwd")
     with pytest.raises(InvalidInput, match="inside auth_dir"):
         remote_config(jobs.context(escape))
@@ -117,6 +122,39 @@ def test_google_sync_drive_config_and_refusals(jobs, settings, tmp_path):
         jobs.run("google_sync", rclone_source=str(tmp_path))
     with pytest.raises(InvalidInput, match="data_url"):
         jobs.run("google_sync")
+
+
+def test_a_value_that_slipped_past_creation_cannot_add_an_rclone_key(jobs, settings, monkeypatch):
+    """Issue 19: a newline in user_email added ``type = alias`` and ``remote = <dir>`` to the rclone
+    config, so the sync copied a host directory. Run-time checks bypassed, the value still cannot
+    add a key: the configuration reaches rclone one key per environment variable, and a control
+    character in any value is refused before rclone starts."""
+    need_tool("rclone")
+    secret = Path(settings.backup_dir) / "other-dataset"
+    secret.mkdir()
+    (secret / "secret.txt").write_text("not yours")
+    (Path(settings.auth_dir) / "sa.json").write_text(SA_KEY)
+    monkeypatch.setattr("sccli.handlers.google_sync.check_parameters", lambda *a, **k: None)
+    job = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", impersonate=True,
+                   user_email=f"a@b.org\ntype = alias\nremote = {secret}")
+    with pytest.raises(InvalidInput, match="control character"):
+        from sccli.handlers import resolve_handler
+
+        resolve_handler("google_sync", settings)(jobs.context(job))
+    synced = Path(settings.sync_data_dir)
+    assert not list(synced.rglob("secret.txt")) and not has_partial(synced)
+
+
+def test_rclone_gets_its_configuration_one_key_per_variable(jobs, settings):
+    (Path(settings.auth_dir) / "sa.json").write_text(SA_KEY)
+    job = jobs.job("google_sync", data_url="1AbCdEfGhIjKlMnOp", impersonate=True, user_email="a@b.org")
+    keys, _ = remote_config(jobs.context(job))
+    env = rclone_env(keys)
+    assert env["RCLONE_CONFIG_SCSOURCE_TYPE"] == "drive" and env["RCLONE_CONFIG_SCSOURCE_IMPERSONATE"] == "a@b.org"
+    assert env["RCLONE_CONFIG_SCSOURCE_ROOT_FOLDER_ID"] == "1AbCdEfGhIjKlMnOp"
+    for bad in ("a\nb", "a\rb", "a\x00b", "a\u2028b"):
+        with pytest.raises(InvalidInput, match="control character"):
+            rclone_env({**keys, "impersonate": bad})
 
 
 def test_google_sync_cancel_leaves_no_partial(jobs, settings):
@@ -191,6 +229,22 @@ def test_upload_cancel_leaves_no_partial(jobs, settings):
     kill_midway(jobs, job, lambda: jobs.input_dir.is_dir() and any(jobs.input_dir.glob(".*sc-partial-*")),
                 setup=slow_writes("sccli.handlers.upload", "os.fsync", 5.0))
     assert list(jobs.input_dir.iterdir()) == []
+
+
+def test_an_uploaded_file_name_is_no_rclone_pattern(jobs, settings, tmp_path):
+    """A single file reaches rclone as an ``--include`` filter: its name must match itself only
+    (``a*b`` once uploaded its neighbour ``axb`` too, ``c[1]`` uploaded ``c1`` instead)."""
+    need_tool("rclone")
+    staging = Path(settings.sync_data_dir) / "incoming"
+    staging.mkdir()
+    for name in ("a*b", "axb", "c[1]", "c1", "d{e,f}", "de", "q?", "qq", "back\\slash"):
+        (staging / name).write_text(name)
+    (Path(settings.auth_dir) / "rclone.conf").write_text("[store]\ntype = local\n")
+    root = tmp_path / "remote-root"
+    patterns = ["a*b", "c[1]", "d{e,f}", "q?", "back\\slash"]
+    for name in patterns:
+        jobs.run("file_upload", files=[str(staging / name)], remote=f"store:{root}")
+    assert sorted(p.name for p in (root / jobs.uuid).iterdir()) == sorted(patterns)
 
 
 def test_upload_to_rclone_remote(jobs, settings, tmp_path):

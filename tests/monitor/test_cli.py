@@ -69,8 +69,9 @@ def test_stale_and_requeue(db: str, store: Store) -> None:
     table = sc(db, "stale", "--format", "plain")
     assert "service alive but the job stopped heartbeating" in table.stdout
     out = sc(db, "stale", "--requeue", "--json")
-    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "pending"}]
-    assert store.get_job(ids["silent"])["status"] == "pending"
+    # recovered with the settings' retry delay: scheduled until the sweeper promotes it
+    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "scheduled"}]
+    assert store.get_job(ids["silent"])["status"] == "scheduled"
 
 
 def test_failed_groups_and_retry(db: str, store: Store) -> None:
@@ -80,9 +81,47 @@ def test_failed_groups_and_retry(db: str, store: Store) -> None:
     dry = sc(db, "failed", "--retry", "--dry-run", "--signature", groups[0]["signature_id"], "--format", "plain")
     assert dry.exit_code == 0 and "would retry 2 jobs" in dry.stderr
     assert store.get_job(ids["bad"])["status"] == "failed"
-    done = sc(db, "failed", "--retry", "--type", "google_sync")
+    done = sc(db, "failed", "--retry", "--type", "google_sync", "--yes")
     assert done.exit_code == 0 and "retried 2 jobs" in done.stderr
     assert store.get_job(ids["bad"])["status"] == "pending"
+
+
+def test_failed_retry_confirms_like_the_other_bulk_writers(db: str, store: Store,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: ``--retry`` wrote with no prompt and no ``--yes``."""
+    ids = seed(store)
+    refused = sc(db, "failed", "--retry")  # the runner's stdin is not a terminal
+    assert refused.exit_code == 2, refused.output
+    no_terminal = "Error: stdin is not a terminal: pass --yes to confirm (or --dry-run to only look)"
+    assert refused.stderr.splitlines() == [no_terminal]
+    assert store.get_job(ids["bad"])["status"] == "failed"
+    monkeypatch.setattr("sccli.cli.confirm.interactive", lambda: True)
+    declined = CliRunner().invoke(app, ["--db", db, "monitor", "failed", "--retry"], input="n\n", env={"NO_COLOR": "1"})
+    assert declined.exit_code == 1 and "Retry 2 failed job(s)" in declined.stderr, declined.output
+    assert store.get_job(ids["bad"])["status"] == "failed"
+    accepted = CliRunner().invoke(app, ["--db", db, "monitor", "failed", "--retry"], input="y\n", env={"NO_COLOR": "1"})
+    assert accepted.exit_code == 0 and "retried 2 jobs" in accepted.stderr, accepted.output
+    assert store.get_job(ids["bad"])["status"] == "pending"
+
+
+def test_failed_retry_reports_the_one_active_job_refusal(db: str, store: Store) -> None:
+    """Two failed jobs of one dataset and type: the second retry is refused by the one-active-job
+    rule, and says so (it was reported as "changed meanwhile" with exit 0)."""
+    now = utcnow()
+    dataset = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    first, second = insert(store, *[job("google_sync", "failed", completed_at=ago(hours=1 + i, now=now),
+                                        error="HTTP 503 from drive", dataset_uuid=dataset) for i in range(2)])
+    out = sc(db, "failed", "--retry", "--yes")
+    assert out.exit_code == 1, out.output
+    statuses = sorted(store.get_job(i)["status"] for i in (first, second))
+    assert statuses == ["failed", "pending"]
+    left = first if store.get_job(first)["status"] == "failed" else second
+    lines = out.stderr.splitlines()
+    assert any(line.startswith(f"refused {left}: ") and "active" in line for line in lines), out.stderr
+    assert "retried 1 jobs; 1 refused" in out.stderr and "changed meanwhile" not in out.stderr
+    as_json = json.loads(sc(db, "failed", "--retry", "--yes", "--json").stdout)
+    skipped = as_json["retry"]["skipped"]
+    assert [r["job_id"] for r in skipped] == [left] and "active" in skipped[0]["reason"]
 
 
 def test_report_metrics_cleanup(db: str, store: Store) -> None:

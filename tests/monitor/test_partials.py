@@ -72,3 +72,15 @@ def test_the_sweep_asks_each_store_which_jobs_are_still_active(store, tmp_path: 
     swept = sweep_partials(store, [root])
     assert (swept.found, swept.removed, swept.paths) == (1, 1, [str(gone)])
     assert not gone.exists() and stays.exists()
+
+
+def test_a_job_scheduled_for_a_retry_keeps_its_partials(store, tmp_path: Path) -> None:
+    """A failed attempt waiting out its backoff is ``scheduled``: its next attempt resumes from its partials."""
+    from sccli.monitor.partials import sweep_partials
+
+    waiting = insert(store, job(status="scheduled", completed_at=None))[0]
+    root = tmp_path / "data"
+    root.mkdir()
+    stays = root / f".y.sc-partial-{waiting}-12345678"
+    stays.write_text("x")
+    assert sweep_partials(store, [root]).found == 0 and stays.exists()

@@ -101,7 +101,7 @@ def test_overview_shape_and_counts(monitor: JobMonitor) -> None:
     ov = monitor.get_queue_overview()
     assert set(ov) >= {"timestamp", "queue_stats", "health_status", "recent_activity", "performance_metrics", "error_summary"}
     assert ov["queue_stats"] == {
-        "total_jobs": 35, "pending_jobs": 2, "running_jobs": 0, "completed_jobs": 25, "failed_jobs": 6, "cancelled_jobs": 2,
+        "total_jobs": 35, "pending_jobs": 2, "running_jobs": 0, "completed_jobs": 25, "failed_jobs": 6, "cancelled_jobs": 2, "scheduled_jobs": 0,
         "job_types": {C: 1, A: 28, B: 4, "google_sync": 1, "rsync_transfer": 1},
     }
     assert set(ov["health_status"]) == {"overall", "stale_jobs", "failure_rate", "active_workers", "issues"}

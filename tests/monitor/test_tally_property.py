@@ -58,10 +58,10 @@ class TallyMachine(RuleBasedStateMachine):
     def jobs(self, *statuses: JobStatus) -> list[dict[str, Any]]:
         return self.store.find_jobs(JobQuery(status=[s.value for s in statuses]), sort=(("created_at", 1), ("job_id", 1)))
 
-    @rule(job_type=st.sampled_from(TYPES), n=st.integers(1, 3), attempts=st.integers(1, 3))
-    def create(self, job_type: str, n: int, attempts: int) -> None:
+    @rule(job_type=st.sampled_from(TYPES), n=st.integers(1, 3), attempts=st.integers(1, 3), later=st.sampled_from([None, None, 3600.0, 90000.0]))
+    def create(self, job_type: str, n: int, attempts: int, later: float | None) -> None:
         for _ in range(n):
-            self.queue.create_job(add_dataset(self.store), job_type, max_attempts=attempts)
+            self.queue.create_job(add_dataset(self.store), job_type, max_attempts=attempts, delay=later)
 
     @rule(outcome=st.sampled_from(OUTCOMES), seconds=st.floats(0.0, 5000.0))
     def run(self, outcome: str, seconds: float) -> None:
@@ -81,16 +81,16 @@ class TallyMachine(RuleBasedStateMachine):
 
     @rule(index=INDEX)
     def cancel_pending(self, index: int) -> None:
-        pending = self.jobs(JobStatus.PENDING)
+        pending = self.jobs(JobStatus.PENDING, JobStatus.SCHEDULED)
         if pending:
             self.queue.cancel(pending[index % len(pending)]["job_id"], "not needed")
 
-    @rule(index=INDEX)
-    def retry(self, index: int) -> None:
+    @rule(index=INDEX, later=st.sampled_from([0.0, 0.0, 7200.0]))
+    def retry(self, index: int, later: float) -> None:
         ended = self.jobs(JobStatus.FAILED, JobStatus.CANCELLED)
         if ended:
             try:
-                self.queue.retry(ended[index % len(ended)]["job_id"])
+                self.queue.retry(ended[index % len(ended)]["job_id"], delay_seconds=later)
             except Conflict:
                 pass  # another active job of that dataset and type
 
@@ -103,6 +103,17 @@ class TallyMachine(RuleBasedStateMachine):
                 self.queue.retry(ended[0]["job_id"])
             except Conflict:
                 pass
+
+    @rule(seconds=st.sampled_from([0.0, 600.0]))
+    def backoff(self, seconds: float) -> None:
+        """Failed attempts wait out a delay (scheduled) or are retried at once."""
+        self.queue.lifecycle.retry_base_seconds = self.queue.lifecycle.retry_max_seconds = seconds
+
+    @rule()
+    def sweep(self) -> None:
+        """A service's sweeper promotes the scheduled jobs whose time has come."""
+        due = {j["job_id"] for j in self.jobs(JobStatus.SCHEDULED) if j["run_after"] <= self.clock}
+        assert {j["job_id"] for j in self.queue.promote_due()} == due
 
     @rule(hours=st.sampled_from([0.5, 11.0, 25.0, 49.0, 73.0]))
     def wait(self, hours: float) -> None:

@@ -70,12 +70,14 @@ def test_fail_retries_with_backoff_then_fails_for_good(store: Store) -> None:
     job = claim(queue)
     before = utcnow()
     again = queue.fail(job_id, job["lease_token"], "disk full")
-    assert again is not None and again["status"] == "pending" and again["error"] == "disk full"
+    assert again is not None and again["status"] == "scheduled" and again["error"] == "disk full"
     delay = (again["run_after"] - before).total_seconds()
     assert 14 <= delay <= 46  # 30 s ± 50 %
     assert queue.claim_next("w1") is None  # not claimable before run_after
     assert store.get_dataset(ds)["status"] == "conversion queued"  # type: ignore[index]
-    store.update_job(job_id, {"status": "pending"}, JobChange(set={"run_after": utcnow()}))
+    assert queue.promote_due() == []  # not due yet
+    store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": utcnow()}))
+    assert [j["job_id"] for j in queue.promote_due()] == [job_id]
     job = claim(queue)
     assert job["attempts"] == 2
     final = queue.fail(job_id, job["lease_token"], "disk still full")

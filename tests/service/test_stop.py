@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import StoreSpec, add_dataset
 from tests.service.conftest import make_queue, new_job, process_gone, wait_for, write_settings
 
@@ -98,3 +100,26 @@ def test_second_signal_stops_at_once(sqlite_spec: StoreSpec, tmp_path: Path, ser
     service.proc.send_signal(signal.SIGTERM)
     assert service.wait(timeout=15) == 0, service.log()
     assert queue.get_job(stuck)["status"] == "pending" and queue.get_job(stuck)["attempts"] == 0
+
+
+def test_sighup_drains_like_sigterm_and_says_so(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
+    """Issue 19: a closed ssh or tmux session (SIGHUP) killed the service with no drain and no log
+    line, leaving its job running until it went stale."""
+    settings = write_settings(tmp_path, drain_seconds=0.5)
+    queue = make_queue(sqlite_spec.open())
+    marker = tmp_path / "forever.pid"
+    stuck = new_job(queue, "sleep_forever", parameters={"marker": str(marker)})
+    service = services(sqlite_spec, settings)
+    wait_for(lambda: marker.exists(), what="handler start")
+    # A hangup reaches the terminal's whole process group: the service and its template and
+    # forker (pytest shares that group here, so they are signalled one by one; jobs have their own).
+    group = os.getpgid(service.pid)
+    helpers = [p for p in psutil.Process(service.pid).children(recursive=True) if os.getpgid(p.pid) == group]
+    assert helpers, "the service's template and forker share its process group"
+    for proc in [psutil.Process(service.pid), *helpers]:
+        proc.send_signal(signal.SIGHUP)
+    assert service.wait(timeout=30) == 0, service.log()
+    assert "SIGHUP received (the terminal or session closed): draining" in service.log()
+    released = queue.get_job(stuck)
+    assert released["status"] == "pending" and released["attempts"] == 0, released
+    assert process_gone(int(marker.read_text()))

@@ -121,6 +121,7 @@ def _workload(tmp_path: Any) -> None:
     for job_id in jobs:
         explain_job(store, queue.require_job(job_id))
     store.find_events(jobs[0])
+    store.delete_events_before(utcnow() - timedelta(days=1), 10)
     from sccli.jobids import job_detail
 
     job_detail(store, jobs[0][:8], 60.0)  # a job id typed as a prefix
@@ -130,6 +131,7 @@ def _workload(tmp_path: Any) -> None:
         queue.list_jobs(query)
         store.count_jobs(query)
     queue.sweep(60, starvation_minutes=1)
+    _scheduled_workload(queue)
     settings = Settings(in_data_dir=str(tmp_path), out_data_dir=str(tmp_path), sync_data_dir=str(tmp_path), auth_dir=str(tmp_path))
     monitor = JobMonitor(store, settings=settings, queue=queue)
     monitor.get_queue_overview()
@@ -147,6 +149,62 @@ def _workload(tmp_path: Any) -> None:
     migration.validate()
     migration.rollback()
     store.finished_job_ids("completed", utcnow() + timedelta(days=1), 10)
+    _schedule_workload(queue)
+
+
+def _schedule_workload(queue: Any) -> None:
+    from datetime import timedelta
+
+    from sccli.schedule_firing import ScheduleFirer
+    from sccli.schedules import (
+        ScheduleSpec,
+        add_schedule,
+        describe,
+        list_schedules,
+        remove_schedule,
+        schedule_fires,
+        set_paused,
+    )
+
+    store = queue.store
+    doc = add_schedule(queue, ScheduleSpec(name="shapes", job_type="data_validation", cron="*/5 * * * *"), actor="t")
+    firer = ScheduleFirer(queue, actor="t")
+    firer.fire_due(doc["next_run_at"] + timedelta(seconds=1))
+    firer.run_now("shapes")
+    set_paused(store, "shapes", True, actor="t")
+    set_paused(store, "shapes", False, actor="t")
+    [describe(store, d) for d in list_schedules(store)]
+    schedule_fires(store, doc)
+    store.schedules.update(doc["schedule_id"], {"name": "shapes2"})
+    remove_schedule(store, "shapes2")
+
+
+def _scheduled_workload(queue: Any) -> None:
+    """Scheduled jobs: created later, promoted by the sweep, run now, retried later."""
+    from datetime import timedelta
+
+    from sccli.store.base import JobChange
+    from tests.conftest import add_dataset
+
+    store = queue.store
+    later = store.now() + timedelta(hours=1)
+    due, other = (queue.create_job(add_dataset(store), "data_validation", run_at=later) for _ in range(2))
+    store.update_job(due, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)}))
+    assert [j["job_id"] for j in queue.sweep(60)["promoted"]] == [due]
+    queue.run_now(other)
+    job = queue.claim_next("w1", types=["data_validation"])
+    queue.fail(job["job_id"], job["lease_token"], "bad", kind="permanent")
+    queue.retry(job["job_id"], delay_seconds=3600)
+
+
+def test_the_promotion_query_is_sent_and_served(recorded: set[QueryShape], tmp_path: Any) -> None:
+    """The sweeper's promotion reads scheduled jobs by start time through its own index, never
+    the claim's (which would walk every scheduled job)."""
+    _workload(tmp_path)
+    promotion = QueryShape("jobs", frozenset({"status"}), ("run_after",), frozenset({"run_after"}))
+    assert promotion in recorded
+    assert ("status", "run_after") in expected_index_keys()["jobs"]
+    assert not unserved([promotion], expected_index_keys())
 
 
 def test_every_query_the_store_sends_is_registered(recorded: set[QueryShape], tmp_path: Any) -> None:

@@ -30,12 +30,14 @@ def install_dashboard(app: FastAPI) -> None:
     from sccli.api.dashboard.actions import actions
     from sccli.api.dashboard.controls import controls
     from sccli.api.dashboard.pages import pages
+    from sccli.api.dashboard.schedules import schedule_pages
     from sccli.api.dashboard.web import ActionRefused, SignInRequired, access, sign_in_redirect
 
     app.include_router(access)
     app.include_router(pages)
     app.include_router(actions)
     app.include_router(controls)
+    app.include_router(schedule_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def on_sign_in(request: Request, error: Exception) -> Response:

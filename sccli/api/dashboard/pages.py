@@ -68,7 +68,8 @@ def job_fragment(current: Current, job_id: str) -> HTMLResponse:
 
 
 #: The only messages a redirect after an action may ask a page to show (no text from the URL).
-NOTICES = {"retried": "Retried: the job is pending again.", "cancelled": "Cancelled.", "cancel-requested": "Cancel requested: the service stops the job within seconds."}
+NOTICES = {"retried": "Retried: the job is pending again.", "cancelled": "Cancelled.", "cancel-requested": "Cancel requested: the service stops the job within seconds.",
+           "run-now": "Pending: the next free service claims it."}
 
 FAILURE_HOURS = (1, 6, 24, 168)
 

@@ -91,10 +91,11 @@ def environment() -> Environment:
     """The shared template environment (autoescaped HTML)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     from sccli.api.dashboard import charts
+    from sccli.usage import human_bytes
 
     env.filters.update(
         utc=utc_text, ago=age_text, duration=duration_text, time=time_html, num=number_text,
-        pct=percent_text, pretty=pretty_json, badge=status_badge, iso=iso,
+        pct=percent_text, pretty=pretty_json, badge=status_badge, iso=iso, bytes=human_bytes,
         throughput_chart=lambda points: charts.bar_chart(points, "hour", charts.THROUGHPUT, "Finished jobs per hour (UTC)", "chart-hours"),
         daily_chart=lambda points: charts.bar_chart([{**p, "md": p["day"][5:]} for p in points], "md", charts.DAILY, "Finished jobs per day (UTC)", "chart-days"),
     )

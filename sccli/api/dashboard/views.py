@@ -146,7 +146,7 @@ def jobs_page(state: ApiState, wanted: JobFilter) -> dict[str, Any]:
 
 
 FINISHED = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
-ACTIVE = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
+ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.PENDING.value, JobStatus.RUNNING.value]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -214,11 +214,13 @@ def job_detail(state: ApiState, job_id: str) -> dict[str, Any]:
     """Everything ``sc job show`` shows, plus the tail of its log."""
     from sccli import jobids
     from sccli.operations import job_log_tail
+    from sccli.usage import attempt_rows
 
     job = jobids.job_detail(state.store, job_id, state.settings.stale_after_seconds)
     return {
         "job": job, "events": job.pop("events"), "dataset": job.pop("dataset"), "why": job.pop("explanation"),
         "log": job_log_tail(job, state.settings, LOG_LINES), "running": job.get("status") == JobStatus.RUNNING.value,
+        "resources": attempt_rows(job),
     }
 
 
