@@ -27,7 +27,7 @@ from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbo
 from sccli.lifecycle import JobLifecycle
 from sccli.limits import check_storable
 from sccli.store import open_store
-from sccli.store.base import JobChange, JobQuery, Store
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -86,6 +86,8 @@ class JobQueue:
         #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
         self.workers_ttl = WORKERS_TTL_SECONDS
         self._workers: tuple[float, list[dict[str, Any]]] | None = None
+        self._limits_read: tuple[Any, dict[str, Any]] | None = None
+        self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
             self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
         )
@@ -102,6 +104,7 @@ class JobQueue:
             retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
         queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
+        queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
         return queue
 
     @property
@@ -163,6 +166,8 @@ class JobQueue:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)
+        if dataset is not None and dataset.get("user") is not None:
+            doc["user"] = str(dataset["user"])  # fair sharing between users (sccli.fairness)
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:
@@ -254,13 +259,14 @@ class JobQueue:
             parameters = _check_parameters(parameters)
         else:
             parameters = self.check_parameters(job_type, parameters, dataset_uuid)
-        config = domain.job_type_config(job_type)
+        config = self.type_defaults(job_type)
         try:
-            prio = domain.parse_priority(config.priority if priority is None else priority)
+            prio = domain.parse_priority(config["priority"] if priority is None else priority)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        attempts = _positive_int("max_attempts", config.max_attempts if max_attempts is None else max_attempts, 100)
-        timeout = _positive_int("timeout_minutes", config.timeout_minutes if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
+        attempts = _positive_int("max_attempts", config["max_attempts"] if max_attempts is None else max_attempts, 100)
+        timeout_given = config["timeout_minutes"] if timeout_minutes is None else timeout_minutes
+        timeout = _positive_int("timeout_minutes", timeout_given, 7 * 24 * 60)
         now = self.store.now()
         run_after = now + timedelta(seconds=run_after_seconds)
         if run_at is not None and run_at > now:
@@ -279,6 +285,14 @@ class JobQueue:
         if not allow_duplicate:
             doc["active_key"] = domain.active_key(dataset_uuid, job_type)
         return doc
+
+    def type_defaults(self, job_type: str) -> dict[str, Any]:
+        """A new job's priority, timeout, attempts when it gives none (controls read ≤ 1/s: migrations)."""
+        from sccli.controls import read_limits, type_defaults
+
+        if self._limits_read is None or (self.store.now() - self._limits_read[0]).total_seconds() > 1.0:
+            self._limits_read = (self.store.now(), read_limits(self.store))
+        return type_defaults(job_type, self._limits_read[1].get(job_type), self.plugin_settings)
 
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""
@@ -322,17 +336,26 @@ class JobQueue:
         return self.store.find_events(job_id)
 
     # -- claiming ---------------------------------------------------------------------------
-    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types are left alone); the job
-        as it is after the claim, or None. Claim, event and the dataset's move to its working
-        status are written together. The pause state is read again after an empty claim (the
-        next poll or wake-up) or after ``controls_ttl``; claims in a row in between share it."""
-        job = self._claim_next(worker, types, host, pid)
+    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None,
+                   pid: int | None = None, *,
+                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
+                   narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited
+        types through their gate, :mod:`sccli.gate`; users served fairly, :mod:`sccli.fairness`, whose
+        own claims pass ``gate_passed``, ``lease_token``, ``now`` and ``narrow``); the job as it is after
+        the claim, or None. Claim, event and the dataset's move to its working status are written together.
+        The pause state is read again after an empty claim (the next poll or wake-up) or after
+        ``controls_ttl``; claims in a row in between share it."""
+        job = self._claim_next(worker, types, host, pid, gate_passed=gate_passed, lease_token=lease_token, now=now,
+                               narrow=narrow)
         if job is None:
             self._paused = None
         return job
 
-    def _claim_next(self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None) -> dict[str, Any] | None:
+    def _claim_next(
+        self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None, *,
+        gate_passed: bool, lease_token: str | None, now: datetime | None, narrow: ClaimFilter | None,
+    ) -> dict[str, Any] | None:
         from sccli.pause import unpaused
 
         paused = self._paused_types()
@@ -340,13 +363,18 @@ class JobQueue:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
                 return None
+        if narrow is None:  # the fleet-wide gate, then the fair share between users, call back in here
+            from sccli.gate import claim_guarded
+
+            return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
+                                 gate_passed=gate_passed, lease_token=lease_token, now=now)
         store = self.store
-        now = store.now()
+        now = now or store.now()
         host = host or socket.gethostname()
         pid = pid or os.getpid()
         fields = {
             "worker_id": worker, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
-            "updated_at": now, "lease_token": uuidlib.uuid4().hex, "cancel_requested": False,
+            "updated_at": now, "lease_token": lease_token or uuidlib.uuid4().hex, "cancel_requested": False,
             "progress_percentage": 0, "progress_message": None,
         }
         claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]
@@ -355,12 +383,12 @@ class JobQueue:
             if not store.find_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now), sort=(), limit=1):
                 return None
             with store.atomic():
-                job = store.claim_job(now, fields, types)
+                job = store.claim_job(now, fields, types, narrow=narrow)
                 if job is not None:
                     crash_point("after_job_write", job["status"])
                     run_followups(store, claimed, job)
             return job
-        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
+        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
         if job is not None:
             crash_point("after_job_write", job["status"])
             drain_outbox(store, job)

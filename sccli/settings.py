@@ -146,7 +146,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     metrics_textfile: PathText | None = None  # a service writes its metrics here for node_exporter
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
-    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
+    # Aging on by default: behind any stream of priority-1 work a p2 job waits about this long,
+    # a p3 job twice (null: off).
+    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = 15.0
     store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
     #: Memory limit of a job's whole process tree, MB (None: no limit); per type overrides it.
     memory_limit_mb: MemoryMb | None = None

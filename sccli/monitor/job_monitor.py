@@ -79,7 +79,7 @@ class JobMonitor:
             return {
                 "timestamp": now, "queue_stats": _queue_stats([]), "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
                 "recent_activity": {}, "performance_metrics": {"avg_duration_by_type": {}},
-                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {},
+                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {}, "limits": [],
             }
 
     def _overview(self, now: datetime) -> dict[str, Any]:
@@ -95,6 +95,7 @@ class JobMonitor:
             "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
+            "limits": coverage.type_limit_rows(self.store),
             "retention": retention_summary(self.store, self.settings.retention),
         }
 

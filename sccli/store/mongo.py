@@ -14,6 +14,7 @@ from sccli.errors import InvalidInput
 from sccli.store.base import (
     LOGS_CAP,
     Before,
+    ClaimFilter,
     JobChange,
     JobQuery,
     SchemaProblem,
@@ -322,6 +323,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         from pymongo import ReturnDocument
 
@@ -329,6 +331,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         filt: dict[str, Any] = {"status": JobStatus.PENDING.value, "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
+        if narrow is not None and narrow.priority is not None:
+            filt["priority"] = narrow.priority
+        if narrow is not None and narrow.skip_users:
+            filt["user"] = {"$nin": list(narrow.skip_users)}  # a job without a user is never skipped
         doc = self.coll("jobs").find_one_and_update(
             filt,
             update_document(JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))),
