@@ -27,9 +27,9 @@ _NAME = "fair:users"
 RECENT = 4
 
 
-def recent_users(store: Store) -> list[str]:
-    """The users served most recently, newest first."""
-    for doc in store.list_controls():
+def recent_users(controls: Sequence[dict[str, Any]]) -> list[str]:
+    """The users served most recently, newest first (from the ``queue_controls`` documents)."""
+    for doc in controls:
         if doc.get("name") == _NAME:
             return [str(u) for u in doc.get("recent") or []]
     return []
@@ -49,7 +49,7 @@ def claim_fair(
     priority of the job in line when another user's job waits there. ``claim``: the gate's
     ``gate_passed``/``lease_token``/``now``, passed on."""
     store = queue.store
-    recent = recent_users(store)
+    recent = recent_users(queue.controls(reuse=True))
     head = None
     if recent:
         ready_by = claim.get("now") or store.now()

@@ -159,9 +159,9 @@ def why_held(store: Store, job_type: str) -> Held | None:
     return check(store, limits, doc, store.now().timestamp(), reconcile=True)[2]
 
 
-def gated_limits(store: Store, types: Sequence[str]) -> dict[str, TypeLimits]:
-    """The limits of those of ``types`` that are capped or rate-limited."""
-    return {t: lim for t, lim in type_limits(store.list_controls()).items() if lim.gated and t in types}
+def gated_limits(controls: Sequence[dict[str, Any]], types: Sequence[str]) -> dict[str, TypeLimits]:
+    """The limits of those of ``types`` that are capped or rate-limited (``queue_controls`` documents)."""
+    return {t: lim for t, lim in type_limits(controls).items() if lim.gated and t in types}
 
 
 def claim_gated(
@@ -211,7 +211,7 @@ def claim_guarded(
     it), then through the fair share between users (:mod:`sccli.fairness`)."""
     from sccli.fairness import claim_fair
 
-    limits = {} if gate_passed else gated_limits(queue.store, types)
+    limits = {} if gate_passed else gated_limits(queue.controls(reuse=True), types)
     if limits:
         return claim_gated(queue, worker, types, limits, host, pid)
     return claim_fair(queue, worker, types, host, pid, gate_passed=True, lease_token=lease_token, now=now)

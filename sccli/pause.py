@@ -21,9 +21,14 @@ _PREFIX = "pause:"
 
 def paused_types(store: Store) -> dict[str, dict[str, Any]]:
     """What is paused: job type (or ``"*"``) → ``{reason, actor, at}``."""
+    return paused_in(store.list_controls())
+
+
+def paused_in(controls: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """:func:`paused_types` of ``queue_controls`` documents already read."""
     return {
         doc["job_type"]: {"reason": doc.get("reason"), "actor": doc.get("actor"), "at": doc.get("at")}
-        for doc in store.list_controls()
+        for doc in controls
         if doc.get("kind") == "pause"
     }
 

@@ -82,7 +82,7 @@ class JobQueue:
         #: How long claims in a row may reuse the pause state read by the first (seconds; 0: read
         #: it for every claim). A service sets its poll interval: read once per poll, not per claim.
         self.controls_ttl = 0.0
-        self._paused: tuple[float, dict[str, Any]] | None = None
+        self._controls_read: tuple[float, list[dict[str, Any]]] | None = None
         #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
         self.workers_ttl = WORKERS_TTL_SECONDS
         self._workers: tuple[float, list[dict[str, Any]]] | None = None
@@ -348,8 +348,8 @@ class JobQueue:
         ``controls_ttl``; claims in a row in between share it."""
         job = self._claim_next(worker, types, host, pid, gate_passed=gate_passed, lease_token=lease_token, now=now,
                                narrow=narrow)
-        if job is None:
-            self._paused = None
+        if job is None and narrow is None and not gate_passed:  # the outer claim: the next one reads again
+            self._controls_read = None
         return job
 
     def _claim_next(
@@ -358,7 +358,7 @@ class JobQueue:
     ) -> dict[str, Any] | None:
         from sccli.pause import unpaused
 
-        paused = self._paused_types()
+        paused = self._paused_types(reuse=narrow is not None or gate_passed)
         if paused:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
@@ -394,13 +394,20 @@ class JobQueue:
             drain_outbox(store, job)
         return job
 
-    def _paused_types(self) -> dict[str, Any]:
-        from sccli.pause import paused_types
-
+    def controls(self, *, reuse: bool = False) -> list[dict[str, Any]]:
+        """The ``queue_controls`` documents (pauses, limits, the fair share), read once per claim
+        (``reuse``: the gate's and the fair share's steps of that claim) and shared by claims in a
+        row for ``controls_ttl`` (one read per poll in a service)."""
         now = time.monotonic()
-        if self._paused is None or now - self._paused[0] >= self.controls_ttl:
-            self._paused = (now, paused_types(self.store))
-        return self._paused[1]
+        stale = not reuse and now - (self._controls_read or (0.0, []))[0] >= self.controls_ttl
+        if self._controls_read is None or stale:
+            self._controls_read = (now, self.store.list_controls())
+        return self._controls_read[1]
+
+    def _paused_types(self, *, reuse: bool = False) -> dict[str, Any]:
+        from sccli.pause import paused_in
+
+        return paused_in(self.controls(reuse=reuse))
 
     def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
         """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
