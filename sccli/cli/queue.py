@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -46,11 +46,10 @@ def pause(
     a: Application = ctx.obj
     chosen = _check_types(a, types)
     paused = pause_types(a.store, chosen, reason, _actor())
-    if as_json:
-        a.print_json(paused)
-        return
     what = ", ".join(chosen) if chosen else "every job type"
-    typer.echo(f"paused {what}: services claim none of it from their next poll; running jobs finish (sc queue resume to undo)")
+    said = (f"paused {what}: services claim none of it from their next poll; "
+            "running jobs finish (sc queue resume to undo)")
+    a.emit(paused, lambda _: a.result(said), as_json=as_json)
 
 
 @app.command("resume")
@@ -60,16 +59,21 @@ def resume(ctx: typer.Context, types: TypesArg = None, as_json: JsonOpt = False)
     \b
     Example: sc queue resume google_sync
     """
-    from sccli.pause import ALL_TYPES, paused_types, resume_types
+    from sccli.pause import paused_types, resume_types
 
     a: Application = ctx.obj
     chosen = _check_types(a, types)
     resumed = resume_types(a.store, chosen, _actor())
     still = paused_types(a.store)
-    if as_json:
-        a.print_json({"resumed": resumed, "paused": still})
-        return
-    typer.echo(f"resumed {', '.join(resumed)}" if resumed else "nothing to resume: " + ("none of these types was paused" if chosen else "nothing was paused"))
+    report = {"resumed": resumed, "paused": still}
+    a.emit(report, lambda _: _print_resumed(a, resumed, still, bool(chosen)), as_json=as_json)
+
+
+def _print_resumed(a: Application, resumed: list[str], still: dict[str, Any], chosen: bool) -> None:
+    from sccli.pause import ALL_TYPES
+
+    nothing = "none of these types was paused" if chosen else "nothing was paused"
+    a.result(f"resumed {', '.join(resumed)}" if resumed else f"nothing to resume: {nothing}")
     if ALL_TYPES in still:
         a.warn("every job type is still paused (sc queue resume without a type lifts it)")
 
@@ -85,9 +89,12 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     from sccli.pause import paused_rows
 
     rows = paused_rows(a.store)
-    if as_json:
-        a.print_json(rows)
-    elif not rows:
+    a.emit(rows, lambda _: _print_paused(a, rows, fmt), as_json=as_json)
+
+
+def _print_paused(a: Application, rows: list[dict[str, Any]], fmt: FormatOpt) -> None:
+    if not rows:
         a.info("nothing is paused: services claim every type they serve")
     else:
-        a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"], title="Paused")
+        headers = ["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"]
+        a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=headers, title="Paused")
