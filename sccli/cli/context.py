@@ -142,6 +142,11 @@ class Application:
         if self.verbosity > 1 and not self.quiet:
             self.err.print(message, markup=False, soft_wrap=True)
 
+    def notice(self, message: str) -> None:
+        """A line on stderr that ``--quiet`` keeps: an item refused, a server's address (what a script
+        or an operator must see even when notes are off)."""
+        self.err.print(message, markup=False)
+
     def warn(self, message: str) -> None:
         """``Warning: ...`` on stderr (yellow unless ``NO_COLOR``); shown even with ``--quiet``."""
         self.err.print(f"Warning: {message}", style="yellow", markup=False)

@@ -110,7 +110,7 @@ def _print_plan(a: Application, plan: dict[str, Any]) -> None:
 
 def _print_outcome(a: Application, verb: str, result: dict[str, Any]) -> None:
     for refused in result["refused"]:
-        a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
+        a.notice(f"refused {refused['job_id']}: {refused['reason']}")
     a.result(_summary(verb, result))
 
 

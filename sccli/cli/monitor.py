@@ -158,7 +158,7 @@ def _print_failures(
                   title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
     if result is not None:
         for refused in result["skipped"]:
-            a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
+            a.notice(f"refused {refused['job_id']}: {refused['reason']}")
         verb = "would retry" if dry_run else "retried"
         refused = f"; {len(result['skipped'])} refused" if result["skipped"] else ""
         a.info(f"{verb} {len(result['retried'])} jobs{refused}")

@@ -15,6 +15,8 @@ from sccli.cli.context import Application
 TEXTS = ["", "job 1 cancelled", "\x1b[31mred\x1b[0m log line", "\x1b[?25lcursor\x1b[2K", "é ünïcode 中文", "tab\there",
          "[bold]not markup[/bold]", ":warning: no emoji", "x" * 300, "two\nlines"]
 
+LEVELS = ("info", "detail", "debug", "notice", "warn", "error")
+
 
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
@@ -55,17 +57,17 @@ def test_emit_json_is_print_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     ("verbosity", "quiet", "shown"),
-    [(0, False, {"info", "warn", "error"}), (1, False, {"info", "detail", "warn", "error"}),
-     (2, False, {"info", "detail", "debug", "warn", "error"}), (2, True, {"warn", "error"})],
+    [(0, False, {"info", "notice", "warn", "error"}), (1, False, {"info", "detail", "notice", "warn", "error"}),
+     (2, False, {"info", "detail", "debug", "notice", "warn", "error"}), (2, True, {"notice", "warn", "error"})],
 )
 def test_levels_honour_quiet_and_verbose(capsys: pytest.CaptureFixture[str], verbosity: int, quiet: bool, shown: set[str]) -> None:
     a = Application(verbosity=verbosity, quiet=quiet, color=False)
-    for level in ("info", "detail", "debug", "warn", "error"):
+    for level in LEVELS:
         getattr(a, level)(f"{level} [b]note[/b]")
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
-    assert {level for level in ("info", "detail", "debug", "warn", "error") if f"{level} [b]note[/b]" in captured.err} == shown
+    assert {level for level in LEVELS if f"{level} [b]note[/b]" in captured.err} == shown
     assert len(lines) == len(shown) and "Error: error [b]note[/b]" in lines and "Warning: warn [b]note[/b]" in lines
 
 
