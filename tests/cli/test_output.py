@@ -77,3 +77,21 @@ def test_no_color_writes_no_escape_codes(monkeypatch: pytest.MonkeyPatch, capsys
     a.warn("careful")
     a.error("broken")
     assert "\x1b[" not in capsys.readouterr().err
+
+
+def test_commands_end_through_the_application() -> None:
+    """No command prints around ``Application``: ``a.result`` replaces ``typer.echo``, ``a.emit`` the
+    ``if as_json:`` endings (left: ``emit`` itself, and ``monitor metrics``, whose two outputs are two documents)."""
+    from pathlib import Path
+
+    import sccli.cli
+
+    root = Path(sccli.cli.__file__).parent
+    echoes, endings = [], []
+    for path in sorted(root.glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.name}:{number}"
+            echoes += [where] if "typer.echo(" in line else []
+            endings += [path.name] if line.strip() == "if as_json:" else []
+    assert echoes == []
+    assert sorted(endings) == ["context.py", "monitor.py"]
