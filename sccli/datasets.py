@@ -85,6 +85,7 @@ def move_dataset(
     heal: bool = False,
     force: bool = False,
     move_id: str | None = None,
+    seen: dict[str, Any] | None = None,
 ) -> bool:
     """Move a dataset to ``target`` (or through a list of targets, in one write) if the
     transition table allows it; return whether it reached the last target.
@@ -95,10 +96,13 @@ def move_dataset(
     status). A refused move never blocks a job: it is recorded as an event with ``refused:
     true`` so ``sc job show`` can explain it. A missing dataset is a no-op. ``move_id`` makes a
     replayed follow-up a no-op: the dataset keeps the id of the last move written to it.
+    ``seen``: the dataset as the caller just read it, taken for the first try instead of a read
+    of its own (the write is conditional on its status: a stale copy only costs the read again).
     """
     targets = [getattr(t, "value", t) for t in ([target] if isinstance(target, str) else target)]
     for _ in range(3):
-        dataset = store.get_dataset(uuid)
+        usable = seen is not None and seen.get("status") is not None  # the write is conditional on it
+        dataset, seen = seen if usable else store.get_dataset(uuid), None
         if dataset is None:
             return False
         if move_id is not None and dataset.get("status_move_id") == move_id:

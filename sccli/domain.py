@@ -192,6 +192,15 @@ def job_type_config(job_type: str) -> JobTypeConfig:
     return JOB_TYPE_CONFIGS.get(job_type, PLUGIN_JOB_DEFAULTS)
 
 
+def job_timeout_seconds(job: dict[str, Any]) -> float:
+    """A job's time limit (seconds): ``timeout_minutes``, or the tighter ``parameters.timeout_seconds``."""
+    limit = float(job.get("timeout_minutes") or job_type_config(job.get("job_type", "")).timeout_minutes) * 60.0
+    override = (job.get("parameters") or {}).get("timeout_seconds")
+    if isinstance(override, (int, float)) and not isinstance(override, bool) and override > 0:
+        limit = min(limit, float(override))
+    return limit
+
+
 def is_builtin_type(job_type: str) -> bool:
     return job_type in JOB_TYPE_CONFIGS
 

@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sccli.clock import iso, utcnow
-from sccli.domain import JobStatus, is_live_service, job_type_config
-from sccli.service.config import job_timeout_seconds
+from sccli.domain import JobStatus, is_live_service, job_timeout_seconds, job_type_config
 from sccli.store.base import JobQuery, Store
 
 
@@ -70,22 +69,52 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
             what = "the whole queue is paused" if key == ALL_TYPES else f"job type {key} is paused"
             why = f": {paused[key]['reason']}" if paused[key].get("reason") else ""
             reasons.append(f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} (resume with: sc queue resume)")
+    held = _held_types(store, paused)
+    if job.get("job_type") in held:
+        what = held[job["job_type"]]
+        reasons.append(f"job type {job['job_type']} is held by its fleet-wide limit: {what} "
+                       "(change it with: sc queue set)")
+    holding = bool(reasons)
     # Jobs written by others (the portal) may lack run_after or created_at: claimable at once.
     run_after = job.get("run_after") or now
     if run_after > now:
         wait = (run_after - now).total_seconds()
         what = "waiting for retry" if job.get("attempts") else "scheduled to start"
         reasons.append(f"{what} until {iso(run_after)} (in {wait:.0f}s)")
-    prio = int(job.get("priority") or 2)
-    ahead = store.count_jobs(JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=list(range(1, prio))))
-    # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
-    created = job.get("created_at") or now
-    same = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=[prio], created_before=created + timedelta(milliseconds=1))
-    ahead += max(0, store.count_jobs(same) - (1 if run_after <= now else 0))
+    if holding:  # a pause or a fleet-wide limit holds it: neither the jobs ahead nor the services are the reason
+        return reasons
+    ahead = _ahead(store, job, now, run_after, set(held) | set(paused))
     if ahead:
         reasons.append(f"{ahead} pending job(s) are ahead of it (higher priority or created earlier)")
     reasons.extend(_explain_services(store, job, now, stale_after))
     return reasons or ["next in line: a live service should claim it at its next poll"]
+
+
+def _held_types(store: Store, paused: dict[str, Any]) -> dict[str, str]:
+    """Job types whose fleet-wide cap or rate holds them now → what holds them."""
+    from sccli.controls import read_limits
+    from sccli.gate import why_held
+
+    held = {}
+    for job_type, limits in read_limits(store).items():
+        found = why_held(store, job_type) if limits.gated and job_type not in paused else None
+        if found is not None:
+            held[job_type] = found.detail
+    return held
+
+
+def _ahead(store: Store, job: dict[str, Any], now: datetime, run_after: datetime, skipped: set[str]) -> int:
+    """Ready jobs claimed before this one: higher priority, or same priority and older; those
+    of paused or held types do not count (services pass them by)."""
+    prio = int(job.get("priority") or 2)
+    higher = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=list(range(1, prio)))
+    ahead = sum(n for t, n in store.count_jobs_by("job_type", higher).items() if t not in skipped) if prio > 1 else 0
+    # Jobs created in the same millisecond tie; count them as ahead (claim order between them is open).
+    created = job.get("created_at") or now
+    same = JobQuery(status=[JobStatus.PENDING.value], run_after_before=now, priorities=[prio],
+                    created_before=created + timedelta(milliseconds=1))
+    ahead += sum(n for t, n in store.count_jobs_by("job_type", same).items() if t not in skipped)
+    return max(0, ahead - (1 if run_after <= now else 0))
 
 
 def _explain_services(store: Store, job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:

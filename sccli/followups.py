@@ -64,12 +64,17 @@ def dataset_item(
     reason: str,
     error_message: str | None = None,
     heal: bool = False,
+    seen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Move a dataset through ``targets`` by the table (``heal``: an administrator's retry)."""
-    return {
+    """Move a dataset through ``targets`` by the table (``heal``: an administrator's retry;
+    ``seen``: the dataset as read by the transition, so the move need not read it again)."""
+    item: dict[str, Any] = {
         "op": "dataset", "move_id": new_id(), "uuid": uuid, "targets": [getattr(t, "value", t) for t in targets], "job_id": job_id,
         "actor": actor, "reason": reason, "error_message": error_message, "heal": heal,
     }
+    if seen is not None:  # what the move needs of it: the status it writes conditionally on, the last move
+        item["seen"] = {"uuid": uuid, "status": seen.get("status"), "status_move_id": seen.get("status_move_id")}
+    return item
 
 
 def job_item(doc: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +144,7 @@ def _run_dataset(store: Store, item: dict[str, Any]) -> None:
 
     move_dataset(
         store, item["uuid"], item["targets"], actor=item["actor"], reason=item["reason"], job_id=item.get("job_id"),
-        error_message=item.get("error_message"), heal=bool(item.get("heal")), move_id=item["move_id"],
+        error_message=item.get("error_message"), heal=bool(item.get("heal")), move_id=item["move_id"], seen=item.get("seen"),
     )
 
 
@@ -175,10 +180,16 @@ def outbox_batch(items: list[dict[str, Any]], at: Any) -> dict[str, Any]:
     return {"id": new_id(), "at": at, "items": items}
 
 
-def drain_outbox(store: Store, job: dict[str, Any]) -> None:
-    """Run every follow-up waiting in ``job``'s outbox, oldest first, and pull each batch off."""
+def drain_outbox(store: Store, job: dict[str, Any], *, own: str | None = None) -> None:
+    """Run every follow-up waiting in ``job``'s outbox, oldest first, and pull each batch off.
+    ``own``: the id of the batch this writer just appended. Datasets as another writer saw them
+    (a crash, an outage left its batch) are not trusted: one moved since and back would take the
+    move again; they are read instead."""
     for batch in list(job.get("outbox") or []):
-        run_followups(store, batch.get("items") or [], job)
+        items = batch.get("items") or []
+        if batch.get("id") != own or own is None:
+            items = [{k: v for k, v in item.items() if k != "seen"} for item in items]
+        run_followups(store, items, job)
         store.update_job(job["job_id"], {}, JobChange(pull={"outbox": {"id": batch["id"]}}))
 
 

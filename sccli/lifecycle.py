@@ -109,11 +109,11 @@ class JobLifecycle:
                     run_followups(store, followups, doc)
                 return doc
             items = [event_item({**event, "job_id": job_id}), *followups]
-            change.push["outbox"] = outbox_batch(items, event["at"])
+            batch = change.push["outbox"] = outbox_batch(items, event["at"])
             doc = store.update_job(job_id, expect, change)
         if doc is not None:
             crash_point("after_job_write", doc["status"])
-            drain_outbox(store, doc)
+            drain_outbox(store, doc, own=batch["id"])
         return doc
 
     # -- success ----------------------------------------------------------------------------
@@ -152,7 +152,8 @@ class JobLifecycle:
         target, child_type = domain.next_stage(job["job_type"], result, dataset)
         items = []
         if target is not None and dataset is not None:
-            items.append(dataset_item(job["dataset_uuid"], [target], job_id=job["job_id"], actor=actor, reason=f"{job['job_type']} completed"))
+            items.append(dataset_item(job["dataset_uuid"], [target], job_id=job["job_id"], actor=actor,
+                                      reason=f"{job['job_type']} completed", seen=dataset))
         if child_type is not None:
             child = self._chained_job(job, child_type, result, dataset)
             event = job_event(child["job_id"], None, _P, at=child["created_at"], actor=actor,

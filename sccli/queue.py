@@ -12,6 +12,7 @@ import json
 import os
 import random
 import socket
+import time
 import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -26,10 +27,14 @@ from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbo
 from sccli.lifecycle import JobLifecycle
 from sccli.limits import check_storable
 from sccli.store import open_store
-from sccli.store.base import JobChange, JobQuery, Store
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
+
+#: A creation's wake-up reuses the services it read this long: a service started since is
+#: found by its own poll (at most one poll interval later), never a lost job.
+WORKERS_TTL_SECONDS = 5.0
 
 
 def default_actor() -> str:
@@ -74,6 +79,15 @@ class JobQueue:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
+        #: How long claims in a row may reuse the pause state read by the first (seconds; 0: read
+        #: it for every claim). A service sets its poll interval: read once per poll, not per claim.
+        self.controls_ttl = 0.0
+        self._paused: tuple[float, dict[str, Any]] | None = None
+        #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
+        self.workers_ttl = WORKERS_TTL_SECONDS
+        self._workers: tuple[float, list[dict[str, Any]]] | None = None
+        self._limits_read: tuple[Any, dict[str, Any]] | None = None
+        self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
             self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
         )
@@ -90,6 +104,7 @@ class JobQueue:
             retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
         )
         queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
+        queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
         return queue
 
     @property
@@ -151,13 +166,16 @@ class JobQueue:
             raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)
+        if dataset is not None and dataset.get("user") is not None:
+            doc["user"] = str(dataset["user"])  # fair sharing between users (sccli.fairness)
         stages = domain.DATASET_STAGES.get(job_type)
         followups = []
         if dataset is not None and stages and stages.queued:
-            followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who, reason=f"{job_type} job created"))
+            followups.append(dataset_item(dataset_uuid, [stages.queued], job_id=doc["job_id"], actor=who,
+                                          reason=f"{job_type} job created", seen=dataset))
         self._insert(doc, event, followups)
         if doc["status"] == JobStatus.PENDING:
-            self._wake_services()
+            self._wake_services(str(doc["job_id"]))
         return str(doc["job_id"])
 
     def start_time(self, run_at: datetime | None, delay: float | timedelta | None) -> datetime | None:
@@ -181,13 +199,17 @@ class JobQueue:
             raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
         return start
 
-    def _wake_services(self) -> None:
-        """Best effort: idle services on this host claim the new job now, not at their next poll."""
+    def _wake_services(self, job_id: str | None = None) -> None:
+        """Best effort: an idle service on this host claims the new job now, not at its next poll
+        (``job_id`` None: every idle one). The ``workers`` read is reused for ``workers_ttl`` seconds."""
         from sccli.errors import ScError
         from sccli.wakeup import wake_local_services
 
         try:
-            wake_local_services(self.store.list_workers())
+            now = time.monotonic()
+            if self._workers is None or now - self._workers[0] >= self.workers_ttl:
+                self._workers = (now, self.store.list_workers())
+            wake_local_services(self._workers[1], key=job_id)
         except ScError:  # the job is written; a service's poll finds it anyway
             pass
 
@@ -201,7 +223,7 @@ class JobQueue:
         doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
         store.insert_job(doc)
         crash_point("after_job_write", doc["status"])
-        drain_outbox(store, doc)
+        drain_outbox(store, doc, own=doc["outbox"][0]["id"])
 
     def build_job(
         self,
@@ -237,13 +259,14 @@ class JobQueue:
             parameters = _check_parameters(parameters)
         else:
             parameters = self.check_parameters(job_type, parameters, dataset_uuid)
-        config = domain.job_type_config(job_type)
+        config = self.type_defaults(job_type)
         try:
-            prio = domain.parse_priority(config.priority if priority is None else priority)
+            prio = domain.parse_priority(config["priority"] if priority is None else priority)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        attempts = _positive_int("max_attempts", config.max_attempts if max_attempts is None else max_attempts, 100)
-        timeout = _positive_int("timeout_minutes", config.timeout_minutes if timeout_minutes is None else timeout_minutes, 7 * 24 * 60)
+        attempts = _positive_int("max_attempts", config["max_attempts"] if max_attempts is None else max_attempts, 100)
+        timeout_given = config["timeout_minutes"] if timeout_minutes is None else timeout_minutes
+        timeout = _positive_int("timeout_minutes", timeout_given, 7 * 24 * 60)
         now = self.store.now()
         run_after = now + timedelta(seconds=run_after_seconds)
         if run_at is not None and run_at > now:
@@ -262,6 +285,14 @@ class JobQueue:
         if not allow_duplicate:
             doc["active_key"] = domain.active_key(dataset_uuid, job_type)
         return doc
+
+    def type_defaults(self, job_type: str) -> dict[str, Any]:
+        """A new job's priority, timeout, attempts when it gives none (controls read ≤ 1/s: migrations)."""
+        from sccli.controls import read_limits, type_defaults
+
+        if self._limits_read is None or (self.store.now() - self._limits_read[0]).total_seconds() > 1.0:
+            self._limits_read = (self.store.now(), read_limits(self.store))
+        return type_defaults(job_type, self._limits_read[1].get(job_type), self.plugin_settings)
 
     def check_type(self, job_type: str) -> None:
         """Refuse job types that are neither built in nor registered as plugins."""
@@ -305,24 +336,45 @@ class JobQueue:
         return self.store.find_events(job_id)
 
     # -- claiming ---------------------------------------------------------------------------
-    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None, pid: int | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types are left alone); the job
-        as it is after the claim, or None. Claim, event and the dataset's move to its working
-        status are written together."""
-        from sccli.pause import paused_types, unpaused
+    def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None,
+                   pid: int | None = None, *,
+                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
+                   narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited
+        types through their gate, :mod:`sccli.gate`; users served fairly, :mod:`sccli.fairness`, whose
+        own claims pass ``gate_passed``, ``lease_token``, ``now`` and ``narrow``); the job as it is after
+        the claim, or None. Claim, event and the dataset's move to its working status are written together.
+        The pause state is read again after an empty claim (the next poll or wake-up) or after
+        ``controls_ttl``; claims in a row in between share it."""
+        job = self._claim_next(worker, types, host, pid, gate_passed=gate_passed, lease_token=lease_token, now=now,
+                               narrow=narrow)
+        if job is None:
+            self._paused = None
+        return job
 
-        paused = paused_types(self.store)
+    def _claim_next(
+        self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None, *,
+        gate_passed: bool, lease_token: str | None, now: datetime | None, narrow: ClaimFilter | None,
+    ) -> dict[str, Any] | None:
+        from sccli.pause import unpaused
+
+        paused = self._paused_types()
         if paused:
             types = unpaused(self.known_types if types is None else types, paused)
             if not types:
                 return None
+        if narrow is None:  # the fleet-wide gate, then the fair share between users, call back in here
+            from sccli.gate import claim_guarded
+
+            return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
+                                 gate_passed=gate_passed, lease_token=lease_token, now=now)
         store = self.store
-        now = store.now()
+        now = now or store.now()
         host = host or socket.gethostname()
         pid = pid or os.getpid()
         fields = {
             "worker_id": worker, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
-            "updated_at": now, "lease_token": uuidlib.uuid4().hex, "cancel_requested": False,
+            "updated_at": now, "lease_token": lease_token or uuidlib.uuid4().hex, "cancel_requested": False,
             "progress_percentage": 0, "progress_message": None,
         }
         claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]
@@ -331,16 +383,24 @@ class JobQueue:
             if not store.find_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now), sort=(), limit=1):
                 return None
             with store.atomic():
-                job = store.claim_job(now, fields, types)
+                job = store.claim_job(now, fields, types, narrow=narrow)
                 if job is not None:
                     crash_point("after_job_write", job["status"])
                     run_followups(store, claimed, job)
             return job
-        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)})
+        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
         if job is not None:
             crash_point("after_job_write", job["status"])
             drain_outbox(store, job)
         return job
+
+    def _paused_types(self) -> dict[str, Any]:
+        from sccli.pause import paused_types
+
+        now = time.monotonic()
+        if self._paused is None or now - self._paused[0] >= self.controls_ttl:
+            self._paused = (now, paused_types(self.store))
+        return self._paused[1]
 
     def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
         """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
@@ -350,6 +410,12 @@ class JobQueue:
         if message is not None:
             fields["progress_message"] = str(message)[:500]
         return self.store.touch_job(job_id, {"status": JobStatus.RUNNING.value, "lease_token": lease_token}, fields)
+
+    def heartbeat_many(self, leases: Sequence[tuple[str, str]]) -> list[bool]:
+        """Refresh the heartbeat of each ``(job_id, lease_token)`` (a service's running jobs), each
+        fenced by its own lease, in one write where the store can; whether each still holds its lease."""
+        fences = [(job_id, {"status": JobStatus.RUNNING.value, "lease_token": token}) for job_id, token in leases]
+        return self.store.touch_jobs(fences, {"heartbeat_at": self.store.now()})
 
     def add_log(self, job_id: str, message: str) -> None:
         """Append a capped ``{timestamp, message}`` entry to the job's ``logs``."""
@@ -390,7 +456,7 @@ class JobQueue:
     def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
         """See :meth:`JobLifecycle.run_now`."""
         done = self.lifecycle.run_now(job_id, actor)
-        self._wake_services()
+        self._wake_services(job_id)
         return done
 
     def promote_due(self, actor: str = "sweeper") -> list[dict[str, Any]]:

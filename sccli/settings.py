@@ -111,6 +111,7 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     types: list[Text] | None = None
     poll_interval_seconds: Interval = 1.0
     heartbeat_seconds: Interval = 10.0
+    progress_interval_seconds: Interval = 5.0  # a job's progress reaches its document at most this often
     stale_after_seconds: Annotated[float, Meta(ge=0.01, le=7 * DAY)] = 60.0
     drain_seconds: Grace = 30.0
     kill_grace_seconds: Annotated[float, Meta(ge=0, le=HOUR)] = 5.0
@@ -121,6 +122,13 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
     retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
+    #: Past its timeout, a job of these types runs on while its progress moves (stopped after this
+    #: many minutes without any).
+    stall_minutes_by_type: dict[Text, Annotated[float, Meta(gt=0, le=7 * DAY / 60)]] = field(default_factory=dict)
+    conversion_workers: Annotated[int, Meta(ge=0, le=256)] = 0  # threads a conversion zips with; 0: every core
+    #: zlib level of IDX blocks: 1 takes half the CPU of OpenVisus' own (-1, i.e. 6) for a similar size on
+    #: noisy scientific data; any level reads the same (zlib's inflate does not depend on it).
+    conversion_zip_level: Annotated[int, Meta(ge=-1, le=9)] = 1
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
     converters: dict[Text, Command] = field(default_factory=dict)
@@ -138,7 +146,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     metrics_textfile: PathText | None = None  # a service writes its metrics here for node_exporter
     migration_grace_seconds: Delay = 3600.0
     api_max_body_bytes: Annotated[int, Meta(ge=1024, le=1024**3)] = 1024 * 1024
-    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = None
+    # Aging on by default: behind any stream of priority-1 work a p2 job waits about this long,
+    # a p3 job twice (null: off).
+    starvation_minutes: Annotated[float, Meta(gt=0, le=30 * DAY / 60)] | None = 15.0
     store_timeout_seconds: Annotated[float, Meta(ge=0.1, le=HOUR)] = 20.0
     #: Memory limit of a job's whole process tree, MB (None: no limit); per type overrides it.
     memory_limit_mb: MemoryMb | None = None

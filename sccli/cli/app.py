@@ -24,7 +24,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
     "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
-    "queue": ("sccli.cli.queue", "Pause and resume the queue by job type (every service honours it), and show what is paused."),
+    "queue": ("sccli.cli.queue",
+              "Pause, resume and limit the queue by job type (every service honours it), and show what is in force."),
     "schedule": (
         "sccli.cli.schedule",
         "Recurring jobs: add cron schedules (any running service fires them), list, pause, resume, run now.",

@@ -2,7 +2,7 @@
 
 Importing Typer costs more than the whole budget of a read command (about 50-90 ms on this
 machine), so `sc job show ID`, `sc job list`, `sc dataset show UUID` and `sc monitor overview`
-are parsed here when their arguments are plain, and run through the same typer-free functions
+and `sc monitor report` are parsed here when their arguments are plain, and run through the same typer-free functions
 the Typer commands call (:mod:`sccli.cli.job_view`, ...). The rule that keeps both lanes one
 CLI: the fast lane either declines (returns, and Typer handles the arguments) or runs with
 exactly the values Typer would have passed. Anything it does not know for sure — an unknown or
@@ -120,7 +120,13 @@ def commands() -> dict[tuple[str, str], Command]:
                                      {"as_json": False, "fmt": None, "wide": False}),
         ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)}, (),
                                         "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False, "section": None}),
+        ("monitor", "report"): Command({**as_json, **fmt, "--days": Opt("days", VALUE, digits_in(1, REPORT_MAX_DAYS))}, (),
+                                       "sccli.cli.fast:report", {"days": 7, "as_json": False, "fmt": None}),
     }
+
+
+#: ``sc monitor report --days`` upper bound (``sccli.cli.monitor.MAX_DAYS``; the test keeps them equal).
+REPORT_MAX_DAYS = 3650
 
 
 def overview(a: Any, as_json: bool = False, fmt: Any = None, check: bool = False, section: str | None = None) -> None:
@@ -130,6 +136,14 @@ def overview(a: Any, as_json: bool = False, fmt: Any = None, check: bool = False
     if check:
         monitor_view.overview_check(a)
     monitor_view.overview_once(a, fmt, as_json, section)
+
+
+def report(a: Any, days: int = 7, as_json: bool = False, fmt: Any = None) -> None:
+    """``sc monitor report``: what the Typer command prints, read from the store alone."""
+    from sccli.cli import monitor_view
+
+    data = monitor_view.read_monitor(a).get_performance_report(days)
+    a.emit(data, lambda _: monitor_view.print_report(a, data, fmt), as_json=as_json)
 
 
 def parse_options(words: list[str], options: dict[str, Opt], values: dict[str, Any], arguments: list[str] | None) -> list[str]:

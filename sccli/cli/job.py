@@ -184,7 +184,7 @@ def types(
     from sccli.handlers import describe_types
 
     a: Application = ctx.obj
-    described = describe_types(a.settings, job_type)
+    described = _with_limits(a, describe_types(a.settings, job_type))
     a.emit(described, lambda entries: _print_types(a, entries, fmt), as_json=as_json)
 
 
@@ -195,6 +195,8 @@ def _print_types(a: Application, described: list[dict[str, Any]], fmt: FormatOpt
     for entry in described:
         facts = f"priority {entry['priority']}, timeout {entry['timeout_minutes']} min, {entry['max_attempts']} attempts"
         facts += ", needs internet" if entry["requires_internet"] else ""
+        limits = {k: v for k, v in (entry.get("limits") or {}).items() if k != "job_type" and v is not None}
+        facts += "; sc queue set: " + ", ".join(f"{k} {v}" for k, v in limits.items()) if limits else ""
         rows = [{**p, "required": "yes" if p.get("required") else "", "path": "data dir" if p.get("path") else "",
                  "description": p["description"] + (" [carried]" if p.get("carried") else "")} for p in entry["parameters"]]
         title = f"{entry['job_type']}: {entry['description']} ({facts})"
@@ -205,6 +207,28 @@ def _print_types(a: Application, described: list[dict[str, Any]], fmt: FormatOpt
             a.result(title)  # Rich and markdown tables carry their title themselves
         a.print_table(rows, TYPE_COLUMNS, fmt=fmt, headers=TYPE_HEADERS, title=title)
         a.result("")
+
+
+def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each type with its fleet-wide limits (``limits``) and its defaults as a new job gets them
+    (the control's overrides applied); unchanged when the store cannot be read."""
+    from sccli.controls import read_limits
+    from sccli.errors import ScError
+    from sccli.store.urls import default_sqlite_path
+
+    try:
+        if a.target.is_default and not default_sqlite_path().exists():  # no store yet: nothing is limited
+            return described
+        limits = read_limits(a.store)
+    except ScError:
+        return described
+    out = []
+    for entry in described:
+        lim = limits.get(entry["job_type"])
+        overrides = {k: getattr(lim, k) for k in ("priority", "timeout_minutes", "max_attempts")
+                     if lim and getattr(lim, k) is not None}
+        out.append({**entry, **overrides, "limits": lim.as_row() if lim else None})
+    return out
 
 
 # The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.

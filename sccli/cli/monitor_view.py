@@ -16,18 +16,18 @@ if TYPE_CHECKING:
 
 Section = tuple[str, list[dict[str, Any]], list[str], list[str]]
 #: ``--section`` names of the overview's tables, in the order of :func:`overview_sections`.
-SECTIONS = ("queue", "paused", "types", "services", "failures")
+SECTIONS = ("queue", "limits", "paused", "types", "services", "failures")
 HEALTH_STYLES = {"healthy": "bold green", "warning": "bold yellow", "critical": "bold red", "unknown": "bold magenta"}
 BAR_WIDTH = 40
 
 
 def overview_sections(ov: dict[str, Any]) -> list[Section]:
-    """The overview as titled tables (rows, columns, headers); "paused" only when something is."""
-    return [section for name, section in named_sections(ov).items() if name != "paused" or section[1]]
+    """The overview as titled tables (rows, columns, headers); "limits" and "paused" only when something is."""
+    return [section for name, section in named_sections(ov).items() if name not in ("limits", "paused") or section[1]]
 
 
 def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
-    """The overview's tables by ``--section`` name, in :data:`SECTIONS` order ("paused" maybe empty)."""
+    """The overview's tables by ``--section`` name, in :data:`SECTIONS` order ("limits", "paused" maybe empty)."""
     qs = ov["queue_stats"]
     queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in JOB_STATUS_VALUES]
     types = [{"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)} for t, n in qs["job_types"].items()]
@@ -40,7 +40,9 @@ def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
     paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
     return {
         "queue": ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
-        # only shown when something is paused: sc queue resume lifts it
+        # only shown when something is limited or paused: sc queue set / sc queue resume change it
+        "limits": ("Limits (sc queue set)", ov.get("limits") or [], ["job_type", "max_running", "rate", "held"],
+                   ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"]),
         "paused": ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]),
         "types": ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
         "services": ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"],

@@ -132,6 +132,24 @@ def plugin_parameters(job_type: str, settings: Settings) -> tuple[Any, ...] | No
     return declared
 
 
+#: What a plugin's handler module may declare in ``DEFAULTS`` (its job type's defaults).
+DECLARABLE = ("description", "priority", "timeout_minutes", "max_attempts", "requires_internet")
+
+
+def plugin_defaults(job_type: str, settings: Settings) -> dict[str, Any]:
+    """The ``DEFAULTS`` dict a plugin's handler module declares next to its handler (keys of
+    :data:`DECLARABLE`), or ``{}``: built-in types and plugins that declare none."""
+    if job_type in BUILTIN_MODULES and job_type not in settings.handlers:
+        return {}
+    module_name = _spec_for(job_type, settings).partition(":")[0]
+    if module_name.startswith("sccli.handlers."):
+        return {}
+    declared = getattr(_load(module_name), "DEFAULTS", None) or {}
+    if not isinstance(declared, dict) or set(declared) - set(DECLARABLE):
+        raise InvalidInput(f"{module_name}.DEFAULTS must be a dict with keys among {', '.join(DECLARABLE)}")
+    return dict(declared)
+
+
 def plugin_types(settings: Settings) -> list[str]:
     """Job types added by settings or entry points (not built in)."""
     names = set(settings.handlers) | {ep.name for ep in _entry_points()}
@@ -155,6 +173,10 @@ def describe_types(settings: Settings, only: str | None = None) -> list[dict[str
         except InvalidInput:
             spec = None
         config = job_type_config(name).as_dict()
+        try:
+            config.update(plugin_defaults(name, settings))  # what the plugin declares next to its handler
+        except InvalidInput:
+            pass
         described.append({"job_type": name, "builtin": name in BUILTIN_MODULES, **config,
                           "declared": spec is not None or name in BUILTIN_MODULES, "parameters": describe(name, spec)})
     return described

@@ -15,11 +15,19 @@ from typing import Any
 
 from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.base import HandlerError
+from sccli.handlers.idxzip import BlockLayout, compress_files
 from sccli.handlers.manifest import HashWorker
 from sccli.handlers.readers import Volume, need
 
 SUPPORTED_KINDS = "uif"
 SIDE_CAR = "conversion.json"
+#: Rows written to OpenVisus at once: with the reader's copy, about twice this is in memory.
+SLAB_BYTES = 64 * 1024 * 1024
+#: Raw size of one IDX data file: the dataset is split into files of about this size (OpenVisus
+#: otherwise puts up to 2 GB in one file), which the viewers read the same way.
+DATA_FILE_BYTES = 64 * 1024 * 1024
+#: OpenVisus' default block size (samples per block, as a power of two).
+BITS_PER_BLOCK = 16
 
 
 def ov_dtype(dtype: Any, components: int) -> str:
@@ -44,10 +52,14 @@ def write_volume(
     *,
     field_name: str = "data",
     compression: str = "zip",
-    slab_bytes: int = 256 * 1024 * 1024,
+    slab_bytes: int = SLAB_BYTES,
+    workers: int = 1,
+    zip_level: int = -1,
     on_rows: Callable[[int, int], None] | None = None,
+    on_zip: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Write ``volume`` as ``idx_path`` slab by slab; return dims, dtype and the data's sha256."""
+    """Write ``volume`` as ``idx_path`` slab by slab, then zip its data files on ``workers``
+    threads (``compression`` zip; raw: left as written); return dims, dtype and the data's sha256."""
     ov = need("OpenVisus")
     np = need("numpy")
     spatial = volume.spatial
@@ -55,7 +67,9 @@ def write_volume(
         raise InvalidInput(f"cannot convert a {len(spatial)}-dimensional array {volume.shape} (2 to 4 dimensions)")
     native = volume.dtype.newbyteorder("=")
     dims = [int(n) for n in reversed(spatial)]
-    db = ov.CreateIdx(url=str(idx_path), dims=dims, fields=[ov.Field(field_name, ov_dtype(volume.dtype, volume.components))])
+    per_file = blocks_per_file(volume.dtype.itemsize * volume.components)
+    field = ov.Field(field_name, ov_dtype(volume.dtype, volume.components))
+    db = ov.CreateIdx(url=str(idx_path), dims=dims, fields=[field], blocksperfile=per_file)
     digest = hashlib.sha256()
     rows = volume.shape[0]
     hasher = HashWorker(depth=1)  # hashes each slab while the next is read and written (and during compression)
@@ -67,13 +81,43 @@ def write_volume(
             if on_rows is not None:
                 on_rows(start + slab.shape[0], rows)
         if compression not in ("", "raw"):
-            db.compressDataset([compression])
+            zip_idx(db, idx_path, workers=workers, level=zip_level, on_file=on_zip)
     finally:
         hasher.close()
     return {"dims": dims, "dtype": ov_dtype(volume.dtype, volume.components), "field": field_name, "compression": compression or "raw", "data_sha256": digest.hexdigest()}
 
 
-def verify_volume(volume: Volume, idx_path: Path, *, full: bool, slab_bytes: int = 256 * 1024 * 1024, corner: int = 64) -> int:
+def blocks_per_file(sample_bytes: int) -> int:
+    """``blocksperfile`` for samples of ``sample_bytes``: the largest power of two that keeps a
+    data file within :data:`DATA_FILE_BYTES`."""
+    blocks = max(1, DATA_FILE_BYTES // (sample_bytes << BITS_PER_BLOCK))
+    return 1 << (blocks.bit_length() - 1)
+
+
+def zip_idx(
+    db: Any, idx_path: Path, *, workers: int, level: int = -1, on_file: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    """Zip every block of a raw IDX written by ``db`` (see :mod:`sccli.handlers.idxzip`) and mark
+    its fields ``default_compression(zip)``, as OpenVisus' own ``compressDataset`` does."""
+    inner = db.db
+    idx = inner.idxfile
+    fields = list(idx.fields)  # references kept: see the module docstring
+    per_block = 1 << int(idx.bitsperblock)
+    sizes: list[int] = []
+    for field in fields:
+        dtype = field.dtype
+        sizes += [int(dtype.getByteSize(per_block))] * int(idx.blocksperfile)
+    files = [Path(name) for name in inner.getFilenames(-1, "")]
+    totals = compress_files(files, BlockLayout(tuple(sizes)), workers=workers, level=level, on_file=on_file)
+    idx.fields.clear()
+    for field in fields:
+        field.default_compression = "zip"
+        idx.fields.push_back(field)
+    idx.save(str(idx_path))
+    return totals
+
+
+def verify_volume(volume: Volume, idx_path: Path, *, full: bool, slab_bytes: int = SLAB_BYTES, corner: int = 64) -> int:
     """Read the IDX back and compare it with the source: every slab (``full``), or a
     ``corner``-wide box of the first and last rows (cheap: it touches few compressed blocks).
 

@@ -165,6 +165,9 @@ def open_tiff(files: list[Path]) -> Volume:
 
     shape, dtype, rgb = page_info(files[0])
     if len(files) == 1:
+        paged = open_paged_tiff(files[0], open_tiff_file)
+        if paged is not None:
+            return paged
         data = read_file(files[0])
         return Volume(tuple(data.shape), data.dtype, _components(data.shape, rgb), lambda a, b: data[a:b], files, {"format": "tiff"})
     first = read_file(files[0])
@@ -178,6 +181,28 @@ def open_tiff(files: list[Path]) -> Volume:
 
     full = (len(files), *first.shape)
     return Volume(full, first.dtype, _components(full, rgb), read_stack, files, {"format": "tiff stack", "files": len(files)})
+
+
+def open_paged_tiff(path: Path, open_file: Callable[[Path], Any]) -> Volume | None:
+    """A multi-page TIFF of one grey page per slice, read page by page (a slab never loads the
+    whole file); None for any other layout (read whole)."""
+    with open_file(path) as tif:
+        series = tif.series[0] if tif.series else None
+        if series is None or series.axes[-2:] != "YX" or len(series.shape) != 3:
+            return None
+        if series.shape[0] < 2 or len(series.pages) != series.shape[0]:
+            return None
+        shape, dtype = tuple(series.shape), series.dtype
+
+    def read_pages(a: int, b: int) -> Any:
+        with open_file(path) as tif:
+            try:
+                data = tif.asarray(key=range(a, b), series=0)
+            except (ValueError, IndexError, KeyError) as exc:
+                raise unreadable(path, "TIFF", exc) from None
+        return data.reshape((b - a, *shape[1:]))
+
+    return Volume(shape, dtype, 1, read_pages, [path], {"format": "tiff", "pages": shape[0]})
 
 
 def _largest_dataset(h5: Any) -> str | None:
@@ -284,10 +309,34 @@ def open_netcdf(path: Path, options: dict[str, Any]) -> Volume:
 
 
 def open_npy(path: Path) -> Volume:
-    """A NumPy ``.npy`` array, memory-mapped."""
+    """A NumPy ``.npy`` array, read slab by slab with plain reads (a memory map would keep every
+    page it touched resident: the process's memory would grow to the file's size)."""
     np = need("numpy")
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, EOFError) as exc:
         raise PermanentError(f"{path.name} is not a readable .npy array: {exc}") from None
-    return Volume(tuple(data.shape), data.dtype, 1, lambda a, b: np.ascontiguousarray(data[a:b]), [path], {"format": "npy"})
+    if data.ndim == 0 or not data.flags.c_contiguous:  # Fortran order: rows are not contiguous in the file
+        rows = lambda a, b: np.ascontiguousarray(data[a:b])  # noqa: E731
+        return Volume(tuple(data.shape), data.dtype, 1, rows, [path], {"format": "npy"})
+    return _npy_rows(np, path, int(data.offset), tuple(data.shape), data.dtype)
+
+
+def _npy_rows(np: Any, path: Path, offset: int, shape: tuple[int, ...], dtype: Any) -> Volume:
+    """The rows of a C-order array stored from ``offset``, each slab read into a fresh buffer."""
+    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+
+    def read_rows(a: int, b: int) -> Any:
+        out = np.empty((b - a, *shape[1:]), dtype=dtype)
+        view = memoryview(out).cast("B")
+        with open(path, "rb", buffering=0) as fh:
+            fh.seek(offset + a * row_bytes)
+            done = 0
+            while done < len(view):
+                got = fh.readinto(view[done:])
+                if not got:
+                    raise PermanentError(f"{path.name} is shorter than its header says ({shape} {dtype})")
+                done += got
+        return out
+
+    return Volume(shape, dtype, 1, read_rows, [path], {"format": "npy"})

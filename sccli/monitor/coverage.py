@@ -63,3 +63,15 @@ def _oldest_ready(store: Store, job_type: str, now: datetime) -> datetime | None
     query = JobQuery(status=[JobStatus.PENDING.value], job_type=[job_type], run_after_before=now)
     found = store.find_jobs(query, sort=(("run_after", 1),), limit=1)
     return found[0].get("run_after") if found else None
+
+
+def type_limit_rows(store: Store) -> list[dict[str, Any]]:
+    """The fleet-wide limits of each limited type (``sc queue set``) with what holds it now."""
+    from sccli.controls import read_limits
+    from sccli.gate import why_held
+
+    rows = []
+    for job_type, limits in sorted(read_limits(store).items()):
+        held = why_held(store, job_type)
+        rows.append({**limits.as_row(), "held": held.detail if held else None})
+    return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sccli.clock import utcnow
 from sccli.domain import JOB_STATUS_VALUES, JobStatus, is_live_service
@@ -15,7 +15,6 @@ from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
 from sccli.monitor.retention import retention_summary
-from sccli.queue import JobQueue, as_store
 from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
 
@@ -23,6 +22,17 @@ STATUSES = JOB_STATUS_VALUES
 #: Windows of the overview's recent activity, durations and error summary.
 RECENT_HOURS = 24
 ERRORS_PER_TYPE = 5
+
+if TYPE_CHECKING:  # the queue (lifecycle, follow-ups, plugins) is imported only when a write needs it
+    from sccli.queue import JobQueue
+
+
+def _as_store(client_or_store: Store | Any, db_name: str | None) -> Store:
+    if isinstance(client_or_store, Store):  # the CLI's read commands: no need to import the queue
+        return client_or_store
+    from sccli.queue import as_store
+
+    return as_store(client_or_store, db_name)
 
 
 class JobMonitor:
@@ -42,7 +52,7 @@ class JobMonitor:
         queue: JobQueue | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.store = queue.store if queue is not None else as_store(client_or_store, db_name)
+        self.store = queue.store if queue is not None else _as_store(client_or_store, db_name)
         self.settings = settings or Settings()
         self._queue = queue
         self.now = clock
@@ -51,6 +61,8 @@ class JobMonitor:
     def queue(self) -> JobQueue:
         """The queue used for retries, cancels and stale recovery."""
         if self._queue is None:
+            from sccli.queue import JobQueue
+
             self._queue = JobQueue.from_settings(self.store, self.settings)
         return self._queue
 
@@ -67,7 +79,7 @@ class JobMonitor:
             return {
                 "timestamp": now, "queue_stats": _queue_stats([]), "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
                 "recent_activity": {}, "performance_metrics": {"avg_duration_by_type": {}},
-                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {},
+                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {}, "limits": [],
             }
 
     def _overview(self, now: datetime) -> dict[str, Any]:
@@ -83,6 +95,7 @@ class JobMonitor:
             "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
+            "limits": coverage.type_limit_rows(self.store),
             "retention": retention_summary(self.store, self.settings.retention),
         }
 

@@ -107,6 +107,29 @@ def _compute_day(store: Store, day: int, now: float) -> fig.Figures:
     return figures
 
 
+def prebuild(store: Store, budget_seconds: float, clock: Any = None) -> tuple[int, int]:
+    """Store the figures of settled days that have none yet, newest first, until ``budget_seconds``
+    have passed: (days built, days still missing). Run in the background (the service's tally duty)
+    so the first report after a bulk load or an upgrade reads stored days instead of folding them."""
+    import time
+
+    clock = clock or time.monotonic
+    first = store.first_completed_at()
+    if first is None:
+        return 0, 0
+    now = to_epoch(store.now())
+    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(now) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
+    docs = store.tally_days(days, hist=False)
+    missing = [d for d in reversed(days) if (docs.get(d) or {}).get("figures") is None]  # recent days are read most
+    deadline, built = clock() + budget_seconds, 0
+    for day in missing:
+        if clock() >= deadline:
+            break
+        _compute_day(store, day, now)  # type: ignore[arg-type]
+        built += 1
+    return built, len(missing) - built
+
+
 def total(days: Iterable[fig.Figures], *, hist: bool = True) -> fig.Figures:
     """All days' figures added up per job type."""
     out: fig.Figures = {}

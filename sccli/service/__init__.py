@@ -40,6 +40,7 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
         logging.getLogger("sccli.service").info("replaced stale PID file %s (pid %s was not running)", options.pid_file, stale)
     try:
         queue = JobQueue.from_settings(store, settings)
+        queue.controls_ttl = settings.poll_interval_seconds  # a pause is seen at the next poll
         return Supervisor(queue, settings, types, options).run()
     finally:
         if pid_file is not None:

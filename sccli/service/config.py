@@ -6,9 +6,9 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sccli import domain
+from sccli.domain import job_timeout_seconds as job_timeout_seconds  # re-exported: the service's callers import it from here
 from sccli.errors import InvalidInput
 from sccli.settings import Settings, validate_settings
 
@@ -70,15 +70,6 @@ def served_types(settings: Settings, known: list[str]) -> list[str]:
     if settings.offline:
         types = [t for t in types if not domain.job_type_config(t).requires_internet]
     return types
-
-
-def job_timeout_seconds(job: dict[str, Any]) -> float:
-    """A job's time limit: ``timeout_minutes``, or the tighter ``parameters.timeout_seconds``."""
-    limit = float(job.get("timeout_minutes") or domain.job_type_config(job.get("job_type", "")).timeout_minutes) * 60.0
-    override = (job.get("parameters") or {}).get("timeout_seconds")
-    if isinstance(override, (int, float)) and not isinstance(override, bool) and override > 0:
-        limit = min(limit, float(override))
-    return limit
 
 
 def preload_modules(settings: Settings) -> list[str]:

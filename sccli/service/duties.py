@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sccli.service")
 
-#: Progress reaches the job document at most this often.
-PROGRESS_INTERVAL = 1.0
-
 
 def unfinished_work(store: Any, types: list[str]) -> int:
     """Jobs of ``types`` scheduled, pending or running, plus jobs whose follow-ups still wait in an outbox
@@ -116,7 +113,7 @@ class StoreDuties:
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():
-            if rj.progress_dirty and not rj.progress_inflight and rj.alive and now - rj.progress_written >= PROGRESS_INTERVAL:
+            if rj.progress_dirty and not rj.progress_inflight and rj.alive and now - rj.progress_written >= self.settings.progress_interval_seconds:
                 rj.progress_dirty, rj.progress_inflight, rj.progress_written = False, True, now
                 self.link.submit(self._progress_op(rj))
 
@@ -196,7 +193,7 @@ class StoreDuties:
         doc = self.worker_doc()
 
         def fn(q: Any) -> list[tuple[str, str, Any]]:
-            out = [(job_id, token, q.heartbeat(job_id, token)) for job_id, token in pairs]
+            out = [(job_id, token, held) for (job_id, token), held in zip(pairs, q.heartbeat_many(pairs), strict=True)]
             q.store.upsert_worker({**doc, "heartbeat_at": q.store.now()})  # the store's clock, as for jobs
             return out
         return fn

@@ -98,7 +98,9 @@ class PeriodicDuties:
 def service_duties(settings: Any, actor: str, worker_id: str) -> PeriodicDuties:
     """The periodic duties ``settings`` turn on for a service."""
     schedules = ScheduleDuty(settings.schedule_poll_seconds, actor, settings.schedule_intervals)
-    duties: list[PeriodicDuty] = [schedules]
+    from sccli.service.tally_duty import TallyDuty
+
+    duties: list[PeriodicDuty] = [schedules, TallyDuty()]
     if settings.retention is not None:
         from sccli.service.retention import RetentionDuty
 

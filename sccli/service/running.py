@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -33,12 +34,17 @@ class RunningJob:
     ``state``: running (the handler works) → stopping (killed for ``reason``) → cleaning (the
     handler's cleanup runs) → recorded (its outcome is queued as a durable write).
     ``reason``: why it was stopped: timeout, memory, cancel, drain, shutdown or lease_lost.
-    ``started``: when it was claimed; ``handler_started``: when its handler's child started.
+    ``started``: when it was claimed; ``clock_from``: when its handler's child started (the limit counts from it).
+    ``stall_seconds``: the type's ``stall_minutes``: past its time limit, the attempt runs on
+    while its progress moves (see :attr:`deadline`).
     """
 
     job: dict[str, Any]
     started: float
-    handler_started: float | None = None
+    stall_seconds: float | None = None
+    #: When the time limit started counting (the handler's start) and when progress last moved.
+    clock_from: float = 0.0
+    moved_at: float = 0.0
     child: Child | None = None
     state: AttemptState = AttemptState.RUNNING
     reason: str | None = None
@@ -67,12 +73,19 @@ class RunningJob:
 
     def __post_init__(self) -> None:
         self.time_limit = job_timeout_seconds(self.job)
+        self.start_clock(self.started)
+
+    def start_clock(self, now: float) -> None:
+        """Count the time limit (and the time without progress) from ``now``."""
+        self.clock_from = self.moved_at = now
 
     @property
     def deadline(self) -> float:
-        """When the attempt runs out of time (monotonic): its limit counts from the handler's
-        start, not from a fork queued behind the template's start-up (from the claim until then)."""
-        return (self.handler_started if self.handler_started is not None else self.started) + self.time_limit
+        """When the attempt is stopped (the one place this is computed): its time limit after the
+        handler started; for a type with ``stall_minutes``, later while its progress keeps moving,
+        until it has not moved for that long."""
+        hard = self.clock_from + self.time_limit
+        return hard if self.stall_seconds is None else max(hard, self.moved_at + self.stall_seconds)
 
     @property
     def job_id(self) -> str:
@@ -113,6 +126,8 @@ class RunningJob:
 
     def _take(self, message: Progress | MayPromote | Outcome) -> None:
         if isinstance(message, Progress):
+            if (message.percentage, message.message) != self.progress:
+                self.moved_at = time.monotonic()  # progress moved: a stall window starts again
             self.progress = (message.percentage, message.message)
             self.progress_dirty = True
         elif isinstance(message, MayPromote):
@@ -196,7 +211,10 @@ def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str
 def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     """The error kind and message of an attempt that did not complete."""
     if rj.reason == "timeout":
-        return "timeout", f"timed out after {elapsed:.1f}s (limit {rj.time_limit:.0f}s); process group killed"
+        limit = f"limit {rj.time_limit:.0f}s"
+        if rj.deadline > rj.clock_from + rj.time_limit:  # it ran on past its limit while progress moved
+            limit += f", then no progress for {rj.stall_seconds:.0f}s (stall_minutes)"
+        return "timeout", f"timed out after {elapsed:.1f}s ({limit}); process group killed"
     if rj.reason == "memory" and rj.memory_limit is not None:
         return "memory", memory_message(rj.peak_rss, rj.memory_limit, rj.job_type)
     if isinstance(rj.outcome, Failure):

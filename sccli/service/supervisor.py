@@ -20,7 +20,7 @@ from sccli.errors import EXIT_INTERNAL
 from sccli.service import procs, protocol
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
-from sccli.service.duties import PROGRESS_INTERVAL, StoreDuties
+from sccli.service.duties import StoreDuties
 from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
@@ -144,7 +144,7 @@ class Supervisor(StoreDuties):
             moments.append(self.next["cancel"])
             moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
-            moments += [rj.progress_written + PROGRESS_INTERVAL for rj in self.jobs.values() if rj.progress_dirty]
+            moments += [rj.progress_written + self.settings.progress_interval_seconds for rj in self.jobs.values() if rj.progress_dirty]
             moments += self.memory.wake_at(self.jobs.values())
         if self.drain_deadline is not None:
             moments.append(self.drain_deadline)
@@ -260,7 +260,9 @@ class Supervisor(StoreDuties):
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
-        rj = RunningJob(job=job, started=time.monotonic(),
+        now = time.monotonic()
+        stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
+        rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
                         memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
@@ -283,7 +285,9 @@ class Supervisor(StoreDuties):
         if rj.state == AttemptState.CLEANING:
             rj.cleanup = child
             return
-        rj.child, rj.handler_started = child, time.monotonic()  # starts the clock of rj.deadline
+        rj.child = child
+        # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
+        rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
         log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
                  extra={"job_id": rj.job_id, "job_type": rj.job_type})

@@ -98,6 +98,16 @@ def prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Narrows a claim (fair sharing between users): only jobs of ``priority``, and none of the
+    ``skip_users``' jobs (the dataset owner copied onto the job as ``user``; jobs without one
+    are never skipped)."""
+
+    priority: int | None = None
+    skip_users: tuple[str, ...] = ()
+
+
 @dataclass
 class JobChange:
     """An update: fields to set, to remove, to increment and list items to append."""
@@ -256,6 +266,7 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         """Atomically take the next claimable job and return it as it is AFTER the claim.
 
@@ -263,7 +274,7 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         written by others) and ``job_type in types``, chosen by priority ascending then
         ``created_at``. The claim sets ``status=running`` plus ``fields``, appends ``push``
         (list field → item: the outbox) and increments ``attempts``; ``event`` (without
-        job_id/from) is logged."""
+        job_id/from) is logged. ``narrow``: only those claimable jobs it admits."""
 
     @abstractmethod
     def update_job(
@@ -281,6 +292,11 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
         """Set top-level ``fields`` (heartbeat, progress) if the job matches ``expect``; a plain
         update that returns no document, only whether it matched."""
+
+    def touch_jobs(self, fences: Sequence[tuple[str, dict[str, Any]]], fields: dict[str, Any]) -> list[bool]:
+        """:meth:`touch_job` for each ``(job_id, expect)``, each fenced on its own ``expect``;
+        whether each matched (a backend may write them all at once)."""
+        return [self.touch_job(job_id, expect, fields) for job_id, expect in fences]
 
     @abstractmethod
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:
@@ -353,6 +369,12 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     @abstractmethod
     def delete_control(self, name: str) -> bool:
         """Remove a control document; whether it existed."""
+
+    @abstractmethod
+    def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
+        """Compare-and-swap of the control keyed by ``doc["name"]``: replace it with ``doc`` only
+        if its stored ``version`` equals ``version`` (None: insert it only if absent). Whether
+        it was written: the race-free step of the fleet-wide caps and rates."""
 
     # -- workers ----------------------------------------------------------------------------
     @abstractmethod

@@ -10,10 +10,11 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
-from sccli.errors import Conflict, InvalidInput
+from sccli.errors import InvalidInput
 from sccli.store.base import (
     LOGS_CAP,
     Before,
+    ClaimFilter,
     JobChange,
     JobQuery,
     SchemaProblem,
@@ -26,7 +27,7 @@ from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
 from sccli.store.mongo_stats import MongoStatsMixin
-from sccli.store.mongo_support import create_indexes, guard, log, normalize
+from sccli.store.mongo_support import ActiveKeys, create_indexes, duplicate_conflict, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
 
 #: Queue writes wait for a majority of the replica set, journaled, this long at most.
@@ -114,6 +115,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         self.schema_warnings: list[str] = []
         self._clock_offset = timedelta(0)
         self._clock_checked = -CLOCK_REFRESH_SECONDS
+        self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"))
 
     def use_timeout(self, timeout_ms: int) -> None:
         """Server selection and connect timeout of clients opened from now on (the service's
@@ -261,14 +263,17 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
     # -- jobs -------------------------------------------------------------------------------
     @guard
     def insert_job(self, doc: dict[str, Any], event: dict[str, Any] | None = None) -> None:
+        from pymongo.errors import DuplicateKeyError
+
         key = doc.get("active_key")
-        # Servers that do not enforce unique secondary indexes (or a database whose index lacks
-        # ``unique``: see schema_problems) still get the common-case checks.
-        if key and self.coll("jobs").find_one({"active_key": key}, {"_id": 1}):
-            raise Conflict(f"an active job already exists for {key}")
-        if self.coll("jobs").find_one({"job_id": doc.get("job_id")}, {"_id": 1}):
-            raise Conflict(f"duplicate key: a job {doc.get('job_id')} already exists")
-        self.coll("jobs").insert_one(dict(doc))
+        # Where the server or this database's indexes would not refuse a duplicate (see
+        # ActiveKeys, schema_problems), the common-case checks are reads before the insert.
+        self.active_keys.check(key)
+        self.active_keys.check_job_id(doc.get("job_id"))
+        try:
+            self.coll("jobs").insert_one(dict(doc))
+        except DuplicateKeyError as exc:
+            raise duplicate_conflict(exc, key) from exc
         if event is not None:
             self.insert_event(event)
 
@@ -318,6 +323,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         from pymongo import ReturnDocument
 
@@ -325,6 +331,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         filt: dict[str, Any] = {"status": JobStatus.PENDING.value, "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
+        if narrow is not None and narrow.priority is not None:
+            filt["priority"] = narrow.priority
+        if narrow is not None and narrow.skip_users:
+            filt["user"] = {"$nin": list(narrow.skip_users)}  # a job without a user is never skipped
         doc = self.coll("jobs").find_one_and_update(
             filt,
             update_document(JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))),
@@ -346,24 +356,42 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         event: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
 
         key = change.set.get("active_key")
-        if key and self.coll("jobs").find_one({"active_key": key, "job_id": {"$ne": job_id}}, {"_id": 1}):
-            raise Conflict(f"an active job already exists for {key}")
-        doc = self.coll("jobs").find_one_and_update(
-            {"job_id": job_id, **_expect_filter(expect)},
-            update_document(change),
-            return_document=ReturnDocument.AFTER,
-        )
+        self.active_keys.check(key, job_id)
+        try:
+            doc = self.coll("jobs").find_one_and_update(
+                {"job_id": job_id, **_expect_filter(expect)}, update_document(change), return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise duplicate_conflict(exc, key) from exc
         if doc is None:
             return None
         if event is not None:
             self.insert_event({**event, "job_id": job_id})
         return normalize(doc)
 
+    def _advisory(self, key: str) -> Any:
+        """For advisory writes (heartbeats, progress) at ``w: 1``: one lost in a failover costs a
+        refresh; the sweeper waits many heartbeats before it calls a job stale."""
+        from pymongo import WriteConcern
+
+        return self.coll(key).with_options(write_concern=WriteConcern(w=1))
+
     @guard
     def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
-        return bool(self.coll("jobs").update_one({"job_id": job_id, **_expect_filter(expect)}, {"$set": fields}).matched_count)
+        return bool(self._advisory("jobs").update_one({"job_id": job_id, **_expect_filter(expect)}, {"$set": fields}).matched_count)
+
+    @guard
+    def touch_jobs(self, fences: Sequence[tuple[str, dict[str, Any]]], fields: dict[str, Any]) -> list[bool]:
+        """One advisory write for all, each fenced; one per job only if a fence failed (to tell which)."""
+        if len(fences) < 2:
+            return super().touch_jobs(fences, fields)
+        filt = {"$or": [{"job_id": job_id, **_expect_filter(expect)} for job_id, expect in fences]}
+        if self._advisory("jobs").update_many(filt, {"$set": fields}).matched_count == len(fences):
+            return [True] * len(fences)
+        return super().touch_jobs(fences, fields)
 
     @guard
     def update_jobs(self, query: JobQuery, change: JobChange) -> int:

@@ -75,6 +75,19 @@ class MongoRecords:
     def delete_control(self, name: str) -> bool:
         return bool(self.coll("controls").delete_one({"name": name}).deleted_count)
 
+    @guard
+    def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
+        controls = self.coll("controls")
+        if version is None:  # an upsert that changes nothing when the document exists
+            from pymongo.errors import DuplicateKeyError
+
+            try:
+                done = controls.update_one({"name": doc["name"]}, {"$setOnInsert": dict(doc)}, upsert=True)
+                return done.upserted_id is not None
+            except DuplicateKeyError:  # another process inserted it at the same moment (the unique name index)
+                return False
+        return bool(controls.update_one({"name": doc["name"], "version": version}, {"$set": dict(doc)}).matched_count)
+
     # -- workers ----------------------------------------------------------------------------
     @guard
     def upsert_worker(self, doc: dict[str, Any]) -> None:

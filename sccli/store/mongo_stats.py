@@ -164,10 +164,17 @@ class MongoStatsMixin:
 
     coll: Callable[[str], Any]
     names: dict[str, str]
+    url: str | None
+
+    def figures_coll(self, key: str) -> Any:
+        """For figures only (monitor, report, dashboard, API): see :func:`figures_read_preference`."""
+        from sccli.store.mongo_support import figures_read_preference
+
+        return self.coll(key).with_options(read_preference=figures_read_preference(self.url))
 
     def _aggregate(self, key: str, pipeline: list[dict[str, Any]], documents: bool = False) -> list[dict[str, Any]]:
         """Run a pipeline; group keys (``_id``) are kept unless the results are ``documents``."""
-        rows = self.coll(key).aggregate(pipeline, allowDiskUse=True)
+        rows = self.figures_coll(key).aggregate(pipeline, allowDiskUse=True)
         return [normalize(doc) if documents else {**normalize(doc), "_id": normalize(doc.get("_id"))} for doc in rows]
 
     def monitor_pipelines(self, now: datetime) -> dict[str, tuple[str, list[dict[str, Any]]]]:

@@ -75,6 +75,24 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
 }
 
 
+#: How stale a secondary may be for the figures' reads unless the URL says (90: MongoDB's minimum).
+FIGURES_MAX_STALENESS_SECONDS = 90
+
+def figures_read_preference(url: str | None) -> Any:
+    """Where figures (monitor, report, dashboard, API counts) are read: ``secondaryPreferred``
+    with the URL's ``maxStalenessSeconds`` (else 90 s, MongoDB's minimum); the primary when the
+    URL's ``readPreference`` is ``primary``. Never for a read that decides a write: those stay
+    on the primary (``MongoStore.db``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from pymongo.read_preferences import Primary, SecondaryPreferred
+
+    options = {k.lower(): v[-1] for k, v in parse_qs(urlsplit(url or "").query).items()}
+    if options.get("readpreference", "").lower() == "primary":
+        return Primary()
+    return SecondaryPreferred(max_staleness=int(options.get("maxstalenessseconds", FIGURES_MAX_STALENESS_SECONDS)))
+
+
 def index_keys(info: dict[str, Any]) -> tuple[str, ...]:
     """The field names of an ``index_information`` entry, in order."""
     return tuple(str(field) for field, _direction in info.get("key", []))
@@ -148,6 +166,71 @@ def guard(method: F) -> F:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+class ActiveKeys:
+    """The one-active-job-per-dataset-and-type rule on a MongoDB server. Every real MongoDB
+    enforces the sparse unique ``active_key`` index, so a job write needs no pre-check (the
+    write itself is refused: one round trip less per creation); a server that does not (the
+    wire test server) gets the common-case check, a read before the write."""
+
+    def __init__(self, jobs: Callable[[], Any], controls: Callable[[], Any], enforced: bool | None = None) -> None:
+        self._jobs = jobs
+        self._controls = controls
+        self._enforced = enforced  # None: probe the server at the first job write
+
+    @property
+    def enforced(self) -> bool:
+        """Probed once: ``jobs`` has its ``job_id`` and ``active_key`` indexes unique, and the
+        server refuses duplicates (two inserts of one probe ``name`` into ``controls``, unique
+        on name, then its removal)."""
+        if self._enforced is None:
+            self._enforced = self._probe()
+        return self._enforced
+
+    def _probe(self) -> bool:
+        import os
+        import time
+
+        from pymongo.errors import DuplicateKeyError
+
+        unique = {index_keys(info) for info in self._jobs().index_information().values() if info.get("unique")}
+        if not {("job_id",), ("active_key",)} <= unique:  # a portal database's own index without ``unique``
+            return False
+        controls = self._controls()
+        probe = {"name": f"probe:unique:{os.getpid()}:{time.monotonic_ns()}", "kind": "probe"}
+        try:
+            controls.insert_one(dict(probe))
+            controls.insert_one(dict(probe))
+        except DuplicateKeyError:
+            return True
+        finally:
+            controls.delete_many({"name": probe["name"]})
+        return False
+
+    def check_job_id(self, job_id: Any) -> None:
+        """Conflict when a job ``job_id`` exists, only where the server would not refuse it."""
+        if not self.enforced and self._jobs().find_one({"job_id": job_id}, {"_id": 1}):
+            raise Conflict(f"duplicate key: a job {job_id} already exists")
+
+    def check(self, key: Any, job_id: str | None = None) -> None:
+        """Conflict when another job holds ``key``, only where the server would not refuse it."""
+        if not key or self.enforced:
+            return
+        filt: dict[str, Any] = {"active_key": key}
+        if job_id is not None:
+            filt["job_id"] = {"$ne": job_id}
+        if self._jobs().find_one(filt, {"_id": 1}):
+            raise Conflict(f"an active job already exists for {key}")
+
+
+def duplicate_conflict(exc: Exception, active_key: Any) -> Conflict:
+    """The Conflict of a refused job write: its ``active_key`` unless the server names another index."""
+    details = getattr(exc, "details", None) or {}
+    index = " ".join(str(k) for k in (details.get("keyPattern") or {})) or str(exc)
+    if active_key and "job_id" not in index:
+        return Conflict(f"an active job already exists for {active_key}")
+    return Conflict(duplicate_message(exc))
 
 
 def first_line(exc: Exception) -> str:

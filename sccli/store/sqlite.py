@@ -22,6 +22,7 @@ from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import (
     EXPECTABLE_FIELDS,
+    ClaimFilter,
     JobChange,
     JobQuery,
     Store,
@@ -35,7 +36,7 @@ from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
 from sccli.store.sqlite_schedules import schema_statements as part_statements
-from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, schema_statements
+from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, schema_statements
 from sccli.store.sqlite_stats import SqliteStatsMixin
 from sccli.store.sqlite_tallies import SqliteTallies
 
@@ -297,10 +298,11 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         types: Sequence[str] | None = None,
         event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
         if types is not None and not list(types):
             return None
-        sql, params = self.claim_query(now, types)
+        sql, params = self.claim_query(now, types, narrow)
         change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
         # A read first: an idle poll takes no write lock and writes no WAL frame.
         if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
@@ -315,7 +317,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
 
-    def claim_query(self, now: datetime, types: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+    def claim_query(self, now: datetime, types: Sequence[str] | None = None,
+                    narrow: ClaimFilter | None = None) -> tuple[str, list[Any]]:
         """The claim's read: the first ready pending job by priority then age. INDEXED BY keeps it
         on the claim index, which it walks in that order: the (status, run_after) index of the
         sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
@@ -326,6 +329,8 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
             types = list(types)
             sql += f" AND job_type IN ({','.join('?' * len(types))})"
             params.extend(types)
+        if narrow is not None:  # fair sharing (sccli.fairness): one priority, some users passed over
+            sql, params = narrowed(sql, params, narrow)
         return sql + " ORDER BY priority ASC, created_at ASC LIMIT 1", params
 
     def update_job(
@@ -454,3 +459,4 @@ def _integrity_message(exc: sqlite3.IntegrityError, doc: dict[str, Any]) -> str:
     if "active_key" in str(exc):
         return f"an active job already exists for {doc.get('active_key')}"
     return f"write refused by the store: {exc}"
+

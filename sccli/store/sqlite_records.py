@@ -88,6 +88,15 @@ class SqliteRecords:
         with self._write() as conn:
             return bool(conn.execute(f"DELETE FROM {self.names['controls']} WHERE name = ?", (name,)).rowcount)
 
+    def swap_control(self, doc: dict[str, Any], version: int | None) -> bool:
+        table = self.names["controls"]
+        with self._write() as conn:
+            if version is None:
+                sql = f"INSERT OR IGNORE INTO {table} (name, doc) VALUES (?, ?)"
+                return bool(conn.execute(sql, (doc["name"], codec.dumps(doc))).rowcount)
+            sql = f"UPDATE {table} SET doc = ? WHERE name = ? AND json_extract(doc, '$.version') = ?"
+            return bool(conn.execute(sql, (codec.dumps(doc), doc["name"], version)).rowcount)
+
     # -- workers ----------------------------------------------------------------------------
     def upsert_worker(self, doc: dict[str, Any]) -> None:
         sql = f"INSERT OR REPLACE INTO {self.names['workers']} (worker_id, heartbeat_at, doc) VALUES (?, ?, ?)"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sccli.clock import to_epoch
+from sccli.store.base import ClaimFilter
 
 JOB_COLUMNS = (
     "job_id", "dataset_uuid", "job_type", "status", "priority", "run_after", "created_at",
@@ -76,3 +77,15 @@ def column_values(doc: dict[str, Any], columns: Sequence[str] = JOB_COLUMNS) -> 
             value = 1 if value else 0
         values.append(value)
     return values
+
+
+def narrowed(sql: str, params: list[Any], narrow: ClaimFilter) -> tuple[str, list[Any]]:
+    """The claim's SQL and parameters narrowed by ``narrow`` (fair sharing)."""
+    if narrow.priority is not None:
+        sql += " AND priority = ?"
+        params = [*params, narrow.priority]
+    if narrow.skip_users:
+        marks = ",".join("?" * len(narrow.skip_users))
+        sql += f" AND (json_extract(doc, '$.user') IS NULL OR json_extract(doc, '$.user') NOT IN ({marks}))"
+        params = [*params, *narrow.skip_users]
+    return sql, params

@@ -97,6 +97,16 @@ def test_monitor_overview_prints_what_the_typer_app_prints(store_env: dict[str, 
     assert run(FAST, ["monitor", "overview", "--check"], env)[0] == 2  # a failed job with no service: critical
 
 
+def test_monitor_report_prints_what_the_typer_app_prints(store_env: dict[str, Any]) -> None:
+    env = store_env["env"]
+    for args in (["monitor", "report"], ["monitor", "report", "--days", "30"], ["monitor", "report", "--json", "--days=1"],
+                 ["monitor", "report", "-f", "csv"], ["-q", "monitor", "report", "--format", "markdown", "--days", "3650"]):
+        assert fast.parse(args), args  # each one really goes through the fast lane
+        code, out, err = run(FAST, args, env)
+        assert code == 0 and "failed" in out + err, args
+        assert (code, masked(out), masked(err)) == (lambda r: (r[0], masked(r[1]), masked(r[2])))(run(TYPER, args, env)), args
+
+
 def test_arguments_the_fast_lane_does_not_know_are_left_to_typer(store_env: dict[str, Any]) -> None:
     declined = [
         [], ["job"], ["job", "create", "-d", DATASET, "-t", "x"], ["job", "show"], ["job", "show", "a", "b"], ["job", "show", "--jsn", "a"],
@@ -105,12 +115,15 @@ def test_arguments_the_fast_lane_does_not_know_are_left_to_typer(store_env: dict
         ["monitor", "overview", "--watch"], ["monitor", "overview", "-w", "5"], ["job", "--json", "list"], ["--db", "-x", "job", "list"],
         ["job", "show", "a\x00b"], ["--version", "job", "list"], ["job", "list", "--help"], ["dataset", "list"], ["job", "list", "-sx"],
         ["job", "show", f"{DATASET}\n"], ["dataset", "show", "\udcff"], ["job", "list", "--dataset", f"{DATASET}\r"],
+        ["monitor", "report", "--days", "0"], ["monitor", "report", "--days", "3651"], ["monitor", "report", "--days"],
+        ["monitor", "report", "-d", "7"], ["monitor", "report", "--days", "+7"],
     ]
     for args in declined:
         with pytest.raises(fast.Declined):
             fast.parse(args)
     env = store_env["env"]
-    for args in (["job", "list", "--limit", "0"], ["job", "list", "--status", "FAILED"], ["job", "show"], ["monitor", "overview", "--check", "--format", "x"]):
+    for args in (["job", "list", "--limit", "0"], ["job", "list", "--status", "FAILED"], ["job", "show"], ["monitor", "overview", "--check", "--format", "x"],
+                 ["monitor", "report", "--days", "3651"]):
         assert run(FAST, args, env) == run(TYPER, args, env), args
     for args in (["job", "show", f"{DATASET}\n"], ["dataset", "show", f"{DATASET}\n"]):  # issue 19: one refusal, either lane
         assert run(FAST, args, env) == run(TYPER, args, env), args
@@ -165,6 +178,12 @@ def test_fast_options_match_the_typer_commands() -> None:
             param = params[option]
             assert param.name == spec.dest, option
             assert param.multiple == spec.multiple and bool(getattr(param, "is_flag", False)) == (spec.kind != fast.VALUE), option
+            if getattr(param.type, "min", None) is not None:  # an int range: the fast lane declines outside it
+                bounds = (param.type.min, param.type.max)  # type: ignore[attr-defined]
+                assert [spec.convert(str(b)) for b in bounds] == list(bounds), option
+                for outside in (bounds[0] - 1, bounds[1] + 1):
+                    with pytest.raises(fast.Declined):
+                        spec.convert(str(outside))
         arguments = tuple(p.name for p in click_command.params if p.param_type_name == "argument")
         assert arguments == command.arguments
         defaults = {p.name: p.default for p in click_command.params if p.param_type_name == "option" and p.name in command.defaults}
@@ -223,10 +242,14 @@ def test_help_and_read_commands_do_not_import_typer_or_heavy_modules(store_env: 
     for args in (["--help"], ["job", "--help"], ["--version"]):
         modules = imported(args, env)
         assert not {"typer", "rich", "pymongo", "sccli.store", "sccli.handlers", "importlib.metadata", "typing"} & modules, args
-    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET], ["monitor", "overview"]):
+    reads = (["job", "show", store_env["pending"]], ["job", "show", store_env["running"]], ["job", "list"], ["dataset", "show", DATASET],
+             ["monitor", "overview"], ["monitor", "report", "--days", "7"])
+    for args in reads:
         modules = imported(args, env)
         assert "sccli.store.sqlite" in modules  # it really ran
         assert not {"typer", "pymongo", "sccli.handlers", "sccli.cli.app", "sccli.cli.job"} & modules, args
+        # issue 25: a read needs neither the service's config (sockets) nor the queue's write path
+        assert not {"sccli.service", "sccli.service.config", "socket", "sccli.queue", "sccli.lifecycle", "sccli.followups"} & modules, args
     for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET]):
         assert not {"rich", "tabulate", "importlib.metadata"} & imported(args, env), args  # a pipe: plain text and tables
 

@@ -123,6 +123,13 @@ class TallyMachine(RuleBasedStateMachine):
     def clean(self, days: int) -> None:
         cleanup.cleanup(self.store, self.clock, days)
 
+    @rule(budget=st.sampled_from([0, 1, 100]))
+    def prebuild(self, budget: int) -> None:
+        """The service's tally duty in between: ``budget`` days at most (a clock ticking per day)."""
+        ticks = iter(range(10_000))
+        built, _left = tally.prebuild(self.store, float(budget), clock=lambda: float(next(ticks)))
+        assert built <= budget
+
     @invariant()
     def tallies_equal_a_recount(self) -> None:
         store, now = self.store, self.clock
@@ -180,3 +187,34 @@ def test_a_day_stored_then_changed_by_a_retry_is_read_again(tmp_path: Path) -> N
     assert tally.finished_stats(store, *window) == []
     assert [(r["status"], r["count"]) for r in tally.status_type_counts(store)] == [(JobStatus.PENDING.value, 1)]
     assert set(ENDED) == {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
+
+
+def test_prebuild_stores_the_missing_days_so_the_first_read_folds_none(tmp_path: Path) -> None:
+    """After a bulk load nothing is stored; the background build stores every settled day within
+    its budget, newest first, and says how many are left; then a report computes no day itself."""
+    store = make_spec("sqlite", tmp_path).open()
+    clock = [START]
+    store.now = lambda: clock[0]  # type: ignore[method-assign]
+    queue = JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0)
+    for _ in range(4):  # a job ended on each of four days
+        job_id = queue.create_job(add_dataset(store), "data_validation", max_attempts=1)
+        claimed = queue.claim_next("w1")
+        assert claimed is not None
+        queue.complete(job_id, claimed["lease_token"], {})
+        clock[0] += timedelta(days=1)
+    clock[0] += timedelta(days=1)
+    first = int(START.timestamp() // 86_400)
+    days = list(range(first, first + 5))
+    assert all(store.tally_days(days)[d]["figures"] is None for d in days if d in store.tally_days(days))
+    ticks = iter(range(100))
+    assert tally.prebuild(store, 3.0, clock=lambda: float(next(ticks))) == (2, 3)  # the budget ran out
+    stored = store.tally_days(days)
+    assert [d for d in days if d in stored and stored[d]["figures"] is not None] == days[3:]  # newest first
+    assert tally.prebuild(store, 60.0) == (3, 0)
+    assert tally.prebuild(store, 60.0) == (0, 0)
+    saved: list[int] = []
+    real = store.save_tally_day
+    store.save_tally_day = lambda day, *a: saved.append(day) or real(day, *a)  # type: ignore[method-assign]
+    window = (START - timedelta(days=1), clock[0])
+    assert [(r["job_type"], r["completed"]) for r in tally.finished_stats(store, *window)] == [("data_validation", 4)]
+    assert saved == []  # every settled day of the window was read, none folded on this read

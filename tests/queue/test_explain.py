@@ -55,3 +55,22 @@ def test_running_and_ended_jobs(queue: JobQueue, store: Store) -> None:
     assert reasons[0].startswith("running on w9") and any("stale" in r for r in reasons)
     queue.fail(job_id, job["lease_token"], "exploded")
     assert explain_job(store, queue.get_job(job_id))[0] == "failed after 1 of 1 attempts: exploded"  # type: ignore[arg-type]
+
+
+def test_why_names_the_cap_or_rate_and_stops_blaming_unrelated_jobs(queue: JobQueue, store: Store) -> None:
+    from sccli.controls import parse_rate, set_limits
+
+    worker(store, "w1")
+    capped = [queue.create_job(add_dataset(store), "file_extraction", allow_duplicate=True) for _ in range(3)]
+    set_limits(store, "file_extraction", {"max_running": 1}, [], "cli:test")
+    assert queue.claim_next("w1", ["file_extraction"]) is not None
+    later = queue.create_job(add_dataset(store), "data_validation")  # priority 2, behind the capped priority-1 jobs
+    reasons = explain_job(store, queue.get_job(capped[2]))  # type: ignore[arg-type]
+    assert any("held by its fleet-wide limit: max_running 1 reached" in r for r in reasons), reasons
+    assert not any("ahead of it" in r for r in reasons), reasons
+    reasons = explain_job(store, queue.get_job(later))  # type: ignore[arg-type]
+    assert not any("ahead of it" in r for r in reasons), reasons  # the held jobs ahead do not hold it
+    set_limits(store, "file_extraction", {"rate": parse_rate("1/h")}, ["max_running"], "cli:test")
+    assert queue.claim_next("w1", ["file_extraction"]) is not None  # the hour's one start
+    reasons = explain_job(store, queue.get_job(capped[2]))  # type: ignore[arg-type]
+    assert any("rate 1/h reached" in r for r in reasons), reasons

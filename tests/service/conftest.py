@@ -26,7 +26,7 @@ PLUGINS = {
 
 #: Tiny intervals so nothing in these tests waits for seconds.
 FAST = {
-    "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.2, "stale_after_seconds": 1.0,
+    "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.2, "stale_after_seconds": 1.0, "progress_interval_seconds": 0.2,
     "retry_base_seconds": 0, "retry_max_seconds": 0, "kill_grace_seconds": 0.5, "drain_seconds": 2,
 }
 

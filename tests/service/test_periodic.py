@@ -75,9 +75,9 @@ def test_schedule_duty_fires_due_schedules(store: Any, queue: JobQueue) -> None:
 def test_retention_duty_only_when_set_and_busy_period_while_under_way(
     store: Any, queue: JobQueue, tmp_path: Any
 ) -> None:
-    assert [d.name for d in service_duties(Settings(), "a", "w").duties] == ["schedules"]
+    assert [d.name for d in service_duties(Settings(), "a", "w").duties] == ["schedules", "tallies"]
     settings = Settings(retention=Retention(at="00:00"), log_dir=str(tmp_path))
-    assert [d.name for d in service_duties(settings, "a", "w").duties] == ["schedules", "retention"]
+    assert [d.name for d in service_duties(settings, "a", "w").duties] == ["schedules", "tallies", "retention"]
     duty = RetentionDuty(settings, "a", "w")
     result = duty.run(queue)
     assert result is not None and result["done"]
@@ -85,3 +85,16 @@ def test_retention_duty_only_when_set_and_busy_period_while_under_way(
     assert duty.period == IDLE_PERIOD and duty.run(queue) is None  # done for today
     duty.done({"done": False, "period": "x", "deleted": {}}, None)
     assert duty.period == BUSY_PERIOD
+
+
+def test_tally_duty_comes_back_soon_while_days_are_missing(store: Any, queue: JobQueue) -> None:
+    from sccli.service.tally_duty import TallyDuty
+
+    duty = TallyDuty()
+    assert duty.run(queue) == (0, 0)  # nothing ended yet: nothing to build
+    duty.done((3, 5), None)
+    assert duty.period == TallyDuty.BUSY_PERIOD
+    duty.done((5, 0), None)
+    assert duty.period == TallyDuty.IDLE_PERIOD
+    duty.done(None, RuntimeError("store down"))  # logged; tried again at its next period
+    assert duty.period == TallyDuty.IDLE_PERIOD

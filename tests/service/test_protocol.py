@@ -157,7 +157,7 @@ def test_the_deadline_counts_from_the_handler_start() -> None:
     rj = RunningJob(job={"job_id": "j1", "job_type": "ok", "timeout_minutes": 2,
                          "parameters": {"timeout_seconds": 30}}, started=100.0)
     assert rj.time_limit == 30 and rj.deadline == 130.0  # until the child starts: from the claim
-    rj.handler_started = 105.0
+    rj.start_clock(105.0)
     assert rj.deadline == 135.0
 
 

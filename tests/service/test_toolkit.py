@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -51,7 +52,7 @@ def test_pause_holds_a_type_on_both_services_and_resume_restarts_both(
     assert resumed.exit_code == 0 and "resumed slow_ok" in resumed.stdout
     wait_for(lambda: all(store.get_job(j)["status"] == "completed" for j in held), what="held jobs after resume")
     assert {store.get_job(j)["worker_id"] for j in held} == {"svc-a", "svc-b"}
-    assert sc(sqlite_spec, "queue", "status", "--json").stdout.strip() == "[]"
+    assert json.loads(sc(sqlite_spec, "queue", "status", "--json").stdout) == {"paused": [], "limits": []}
 
 
 def test_logs_follow_a_running_job_to_its_end(sqlite_spec: StoreSpec, tmp_path: Path, services: Callable[..., Service]) -> None:

@@ -150,7 +150,7 @@ def test_a_woken_service_honours_pauses_and_priority(spec: StoreSpec, tmp_path: 
 def test_a_lost_wake_up_is_covered_by_the_poll(spec: StoreSpec, tmp_path: Path, services: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     store = spec.open()
     queue = make_queue(store)
-    monkeypatch.setattr(queue, "_wake_services", lambda: None)  # the datagram never arrives
+    monkeypatch.setattr(queue, "_wake_services", lambda *_: None)  # the datagram never arrives
 
     def scenario() -> None:
         wait_for(lambda: _listening(store), what="the service's wake port")
@@ -207,7 +207,7 @@ def test_a_change_stream_wakes_an_idle_service(mock_spec: StoreSpec, tmp_path: P
     FakeChangeStreams().install(monkeypatch)
     store = mock_spec.open()
     queue = make_queue(store)
-    monkeypatch.setattr(queue, "_wake_services", lambda: None)  # no datagram: only the stream can wake it
+    monkeypatch.setattr(queue, "_wake_services", lambda *_: None)  # no datagram: only the stream can wake it
 
     def scenario() -> None:
         wait_for(lambda: _listening(store), what="the service's worker document")
@@ -226,7 +226,7 @@ def test_a_server_without_change_streams_falls_back_to_the_poll(kind: str, tmp_p
     spec = make_spec(kind, tmp_path)  # mongomock has no watch(); the wire server refuses $changeStream
     store = spec.open()
     queue = make_queue(store)
-    monkeypatch.setattr(queue, "_wake_services", lambda: None)
+    monkeypatch.setattr(queue, "_wake_services", lambda *_: None)
     try:
         def scenario() -> None:
             wait_for(lambda: _listening(store), what="the service's wake port")
@@ -250,7 +250,7 @@ def test_a_lost_change_stream_falls_back_to_the_poll_and_reopens(mock_spec: Stor
     monkeypatch.setattr(changes, "BACKOFF_MAX", 0.05)
     store = mock_spec.open()
     queue = make_queue(store)
-    monkeypatch.setattr(queue, "_wake_services", lambda: None)
+    monkeypatch.setattr(queue, "_wake_services", lambda *_: None)
 
     def scenario() -> None:
         wait_for(lambda: hub.streams, what="the stream")

@@ -52,7 +52,7 @@ def portal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreSpec]
 
 
 def _schema(store: MongoStore) -> Any:
-    return next(c for c in diagnose(lambda: store, Settings) if c.name == "schema")
+    return next(c for c in diagnose(lambda _settings: store, Settings) if c.name == "schema")
 
 
 def test_a_non_unique_job_id_index_is_reported_with_its_fix(loose: StoreSpec) -> None:

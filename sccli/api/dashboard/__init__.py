@@ -28,6 +28,7 @@ def install_dashboard(app: FastAPI) -> None:
 
         raise MissingExtra("the dashboard needs jinja2, part of the api extra: pip install 'sccli[api]'") from None
     from sccli.api.dashboard.actions import actions
+    from sccli.api.dashboard.controls import controls
     from sccli.api.dashboard.pages import pages
     from sccli.api.dashboard.schedules import schedule_pages
     from sccli.api.dashboard.web import ActionRefused, SignInRequired, access, sign_in_redirect
@@ -35,6 +36,7 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(access)
     app.include_router(pages)
     app.include_router(actions)
+    app.include_router(controls)
     app.include_router(schedule_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
