@@ -62,7 +62,7 @@ def serve(
     banner = (f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL}"
               f" · store {store.display_url} · auth {auth}")
     if not log_json:  # with --log-json every stderr line is a JSON object: the banner is logged as one
-        a.err.print(banner, markup=False, soft_wrap=True)
+        a.notice(banner)
     api.serve(application, host, port, log_level=log_level.lower(), log_json=log_json,
               banner=banner if log_json else None)
 

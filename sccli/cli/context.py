@@ -137,14 +137,48 @@ class Application:
         if self.verbosity and not self.quiet:
             self.err.print(message, markup=False, soft_wrap=True)
 
+    def debug(self, message: str) -> None:
+        """A note shown only with ``-vv`` (what a maintainer wants, not an operator)."""
+        if self.verbosity > 1 and not self.quiet:
+            self.err.print(message, markup=False, soft_wrap=True)
+
+    def notice(self, message: str) -> None:
+        """A line on stderr that ``--quiet`` keeps: an item refused, a server's address (what a script
+        or an operator must see even when notes are off)."""
+        self.err.print(message, markup=False)
+
     def warn(self, message: str) -> None:
+        """``Warning: ...`` on stderr (yellow unless ``NO_COLOR``); shown even with ``--quiet``."""
         self.err.print(f"Warning: {message}", style="yellow", markup=False)
+
+    def error(self, message: str) -> None:
+        """``Error: ...`` on stderr without exiting (the command decides its exit code); see ``abort``."""
+        self.err.print(f"Error: {message}", markup=False)
 
     def abort(self, message: str, code: int) -> NoReturn:
         """Print a one-line error and exit with ``code``."""
         fail(message, code)
 
     # -- output -----------------------------------------------------------------------------
+    def emit(self, data: T, render: Callable[[T], None], *, as_json: bool) -> None:
+        """The one ending of a command: ``data`` as JSON (``print_json``) when the command was asked
+        for ``--json``, else ``render(data)`` for people."""
+        if as_json:
+            self.print_json(data)
+        else:
+            render(data)
+
+    def result(self, text: str = "", *, nl: bool = True) -> None:
+        """A command's plain result on stdout, never silenced (scripts read it). The bytes
+        ``click.echo`` wrote: ANSI codes dropped where stdout is no terminal, flushed at once
+        (``logs --follow`` and a pipe see each line as it comes)."""
+        out = text + "\n" if nl else text
+        if not _isatty(sys.stdout):
+            out = _ANSI_CODE.sub("", out)
+        if out:
+            sys.stdout.write(out)
+        sys.stdout.flush()
+
     def print_json(self, data: Any) -> None:
         """``data`` as JSON through the one serializer (internal job fields left out)."""
         from sccli.serialize import public
@@ -152,10 +186,8 @@ class Application:
         sys.stdout.write(json.dumps(public(data), default=json_default, indent=2, ensure_ascii=False) + "\n")
 
     def print_page(self, items: Sequence[Any], total: int | None = None, limit: int | None = None, offset: int = 0) -> None:
-        """A listing for scripts: ``{items, total, limit, offset}`` (the API's page shape; ``total``
-        counts every match, ``limit`` is None when nothing was cut)."""
-        count = len(items) + offset if total is None else total
-        self.print_json({"items": list(items), "total": count, "limit": limit, "offset": offset})
+        """A listing for scripts: ``{items, total, limit, offset}`` (see ``envelope``)."""
+        self.print_json(envelope(items, total, limit, offset))
 
     def print_table(
         self,
@@ -179,6 +211,17 @@ class Application:
 
 #: What Rich's print would turn into an emoji (``:name:``); such text goes through Rich.
 _EMOJI_CODE = re.compile(r":\S*?:")
+
+
+#: An ANSI escape sequence (the pattern ``click.echo`` strips when not writing to a terminal).
+_ANSI_CODE = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
 
 
 def plain_stdout() -> bool:
@@ -233,3 +276,12 @@ def run_guarded(call: Callable[[], T], passthrough: tuple[type[BaseException], .
         from sccli.errors import EXIT_INTERNAL
 
         fail(f"internal error: {type(exc).__name__}: {exc} (set SC_DEBUG=1 for the traceback)", EXIT_INTERNAL)
+
+
+def envelope(
+    items: Sequence[Any], total: int | None = None, limit: int | None = None, offset: int = 0
+) -> dict[str, Any]:
+    """A listing's envelope for scripts: ``{items, total, limit, offset}`` (the API's page shape; ``total``
+    counts every match, ``limit`` is None when nothing was cut); ``emit`` it with a render of ``["items"]``."""
+    count = len(items) + offset if total is None else total
+    return {"items": list(items), "total": count, "limit": limit, "offset": offset}

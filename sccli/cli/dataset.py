@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from sccli.cli import complete
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
@@ -47,10 +47,7 @@ def add(
         a.store_for_write, str(uuidlib.uuid4()) if uuid is None else uuid, name, status, user=user, sensor=sensor,
         google_drive_link=google_drive_link, convert=convert, **extra,
     )
-    if as_json:
-        a.print_json(doc)
-    else:
-        typer.echo(doc["uuid"])
+    a.emit(doc, lambda created: a.result(created["uuid"]), as_json=as_json)
 
 
 def check_status(status: str) -> None:
@@ -115,10 +112,9 @@ def list_datasets(
     docs = list_datasets(a.store, statuses, limit=None if show_all else limit)
     total = count_datasets(a.store, statuses) if len(docs) == limit and not show_all else len(docs)
     say_cut(a, len(docs), total)
-    if as_json:
-        a.print_page(docs, total, None if show_all else limit)
-    else:
-        a.print_table(docs, ["uuid", "name", "status", "user", "sensor", "updated_at"], fmt=fmt, title="Datasets")
+    columns = ["uuid", "name", "status", "user", "sensor", "updated_at"]
+    listing = envelope(docs, total, None if show_all else limit)
+    a.emit(listing, lambda listed: a.print_table(listed["items"], columns, fmt=fmt, title="Datasets"), as_json=as_json)
 
 
 @app.command("set-status")
@@ -140,7 +136,4 @@ def set_status(
 
     a: Application = ctx.obj
     doc = set_dataset_status(a.store, uuid, status, reason=reason, actor=default_actor(), force=force)
-    if as_json:
-        a.print_json(doc)
-    else:
-        typer.echo(f"dataset {uuid} is now {doc['status']!r}")
+    a.emit(doc, lambda changed: a.result(f"dataset {uuid} is now {changed['status']!r}"), as_json=as_json)

@@ -35,19 +35,22 @@ def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     a: Application = ctx.obj
     checks = _diagnose(a)
     ok = healthy(checks)
-    if as_json:
-        a.print_json({"ok": ok, "checks": [c.as_dict() for c in checks]})
-    else:
-        out = a.console
-        width = max(len(c.name) for c in checks)
-        for check in checks:
-            out.print(f"[{MARKS[check.level]}] {check.name.ljust(width)}  {check.detail}", style=STYLES[check.level], markup=False, highlight=False)
-            if check.fix and check.level in ("fail", "warn"):
-                out.print(f"       {' ' * width}  fix: {check.fix}", markup=False, highlight=False)
-        failed = sum(c.level == "fail" for c in checks)
-        a.info("all checks passed" if ok else f"{failed} check(s) failed")
+    report = {"ok": ok, "checks": [c.as_dict() for c in checks]}
+    a.emit(report, lambda _: _print_checks(a, checks, ok), as_json=as_json)
     if not ok:
         raise typer.Exit(1)
+
+
+def _print_checks(a: Application, checks: list[Check], ok: bool) -> None:
+    out = a.console
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        line = f"[{MARKS[check.level]}] {check.name.ljust(width)}  {check.detail}"
+        out.print(line, style=STYLES[check.level], markup=False, highlight=False)
+        if check.fix and check.level in ("fail", "warn"):
+            out.print(f"       {' ' * width}  fix: {check.fix}", markup=False, highlight=False)
+    failed = sum(c.level == "fail" for c in checks)
+    a.info("all checks passed" if ok else f"{failed} check(s) failed")
 
 
 def _diagnose(a: Application) -> list[Check]:

@@ -143,10 +143,7 @@ def report(a: Any, days: int = 7, as_json: bool = False, fmt: Any = None) -> Non
     from sccli.cli import monitor_view
 
     data = monitor_view.read_monitor(a).get_performance_report(days)
-    if as_json:
-        a.print_json(data)
-    else:
-        monitor_view.print_report(a, data, fmt)
+    a.emit(data, lambda _: monitor_view.print_report(a, data, fmt), as_json=as_json)
 
 
 def parse_options(words: list[str], options: dict[str, Opt], values: dict[str, Any], arguments: list[str] | None) -> list[str]:

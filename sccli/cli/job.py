@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -104,14 +105,16 @@ def create(
         allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate, run_at=run_at, delay=delay,
     )
     job = queue.get_job(job_id) or {}
-    if as_json:
-        a.print_json(job)
-        return
-    typer.echo(job_id)
+    a.emit(job, lambda created: _print_created(a, job_id, created, queue.store.now), as_json=as_json)
+
+
+def _print_created(a: Application, job_id: str, job: dict[str, Any], now: Callable[[], Any]) -> None:
+    """The new job's id on stdout (for scripts), when it starts on stderr if it waits."""
+    a.result(job_id)
     if job.get("status") == JobStatus.SCHEDULED:
         from sccli.explain import starts_in
 
-        a.info(f"scheduled: {starts_in(job, queue.store.now())}")
+        a.info(f"scheduled: {starts_in(job, now())}")
 
 
 @app.command("show")
@@ -178,15 +181,17 @@ def types(
     \b
     Example: sc job types dataset_conversion
     """
-    import sys
-
     from sccli.handlers import describe_types
 
     a: Application = ctx.obj
     described = _with_limits(a, describe_types(a.settings, job_type))
-    if as_json:
-        a.print_json(described)
-        return
+    a.emit(described, lambda entries: _print_types(a, entries, fmt), as_json=as_json)
+
+
+def _print_types(a: Application, described: list[dict[str, Any]], fmt: FormatOpt) -> None:
+    """One table of parameters per job type, titled with its defaults."""
+    import sys
+
     for entry in described:
         facts = f"priority {entry['priority']}, timeout {entry['timeout_minutes']} min, {entry['max_attempts']} attempts"
         facts += ", needs internet" if entry["requires_internet"] else ""
@@ -196,12 +201,12 @@ def types(
                  "description": p["description"] + (" [carried]" if p.get("carried") else "")} for p in entry["parameters"]]
         title = f"{entry['job_type']}: {entry['description']} ({facts})"
         if not entry["declared"]:
-            typer.echo(f"{title}\n  parameters not declared (not checked)\n")
+            a.result(f"{title}\n  parameters not declared (not checked)\n")
             continue
         if (fmt.value if fmt else "table" if sys.stdout.isatty() else "plain") == "plain":
-            typer.echo(title)  # Rich and markdown tables carry their title themselves
+            a.result(title)  # Rich and markdown tables carry their title themselves
         a.print_table(rows, TYPE_COLUMNS, fmt=fmt, headers=TYPE_HEADERS, title=title)
-        typer.echo("")
+        a.result("")
 
 
 def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[str, Any]]:

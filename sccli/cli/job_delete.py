@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -34,10 +34,11 @@ def delete(
     job = deletable_job(store, job_id)
     confirm_write(a, f"Delete {job['job_type']} job {job['job_id']} ({job['status']}) from {store.display_url}?", yes)
     result = delete_job(store, a.settings, job, default_actor(), reason)
-    if as_json:
-        a.print_json(result)
-        return
-    typer.echo(f"deleted job {result['job_id']} ({result['status']}), {result['events']} event(s), "
-               f"{result['log_files']} log file(s)")
+    a.emit(result, lambda deleted: _print_deleted(a, deleted), as_json=as_json)
+
+
+def _print_deleted(a: Application, result: dict[str, Any]) -> None:
+    a.result(f"deleted job {result['job_id']} ({result['status']}), {result['events']} event(s), "
+             f"{result['log_files']} log file(s)")
     if result["log_error"]:
         a.info(f"log file not removed: {result['log_error']}")

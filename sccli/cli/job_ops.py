@@ -91,24 +91,27 @@ def _run_bulk(
     action: Callable[[list[str]], dict[str, Any]],
 ) -> None:
     if dry_run:
-        if as_json:
-            a.print_json({"dry_run": True, "would": verb, "job_ids": job_ids})
-        else:
-            for job_id in job_ids:
-                typer.echo(job_id)
-            a.info(f"would {verb} {len(job_ids)} job(s) (dry run: nothing changed)")
+        a.emit({"dry_run": True, "would": verb, "job_ids": job_ids}, lambda plan: _print_plan(a, plan), as_json=as_json)
         return
     if selected and job_ids:
         confirm_write(a, f"{verb.capitalize()} {len(job_ids)} job(s) in {a.store.display_url}?", yes)
     result = action(job_ids)
-    if as_json:
-        a.print_json(result)
-    else:
-        for refused in result["refused"]:
-            a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
-        typer.echo(_summary(verb, result))
+    a.emit(result, lambda done: _print_outcome(a, verb, done), as_json=as_json)
     if result["refused"]:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _print_plan(a: Application, plan: dict[str, Any]) -> None:
+    """A dry run for people: the chosen ids on stdout, what would happen on stderr."""
+    for job_id in plan["job_ids"]:
+        a.result(job_id)
+    a.info(f"would {plan['would']} {len(plan['job_ids'])} job(s) (dry run: nothing changed)")
+
+
+def _print_outcome(a: Application, verb: str, result: dict[str, Any]) -> None:
+    for refused in result["refused"]:
+        a.notice(f"refused {refused['job_id']}: {refused['reason']}")
+    a.result(_summary(verb, result))
 
 
 def _summary(verb: str, result: dict[str, Any]) -> str:
@@ -148,12 +151,7 @@ def cancel(
     queue = a.queue()
     if len(ids) == 1 and not selected and not dry_run:  # one named job: its own error and exit code
         job = queue.cancel(ids[0], reason)
-        if as_json:
-            a.print_json(job)
-        elif job["status"] == JobStatus.CANCELLED:
-            typer.echo(f"job {ids[0]} cancelled")
-        else:
-            typer.echo(f"job {ids[0]} is running: cancel requested, its service stops it within 2 s")
+        a.emit(job, lambda done: a.result(_cancelled(ids[0], done)), as_json=as_json)
         return
 
     def act(chosen: list[str]) -> dict[str, Any]:
@@ -194,16 +192,7 @@ def retry(
     queue = a.queue()
     if len(ids) == 1 and not selected and not dry_run:
         job = queue.retry(ids[0], delay_seconds=delay)
-        if as_json:
-            a.print_json(job)
-            return
-        kept = f"attempts reset, {len(job.get('errors') or [])} earlier errors kept"
-        if job["status"] == JobStatus.SCHEDULED:
-            from sccli.explain import starts_in
-
-            typer.echo(f"job {ids[0]} is scheduled: {starts_in(job, queue.store.now())} ({kept})")
-        else:
-            typer.echo(f"job {ids[0]} is pending again ({kept})")
+        a.emit(job, lambda done: a.result(_retried(ids[0], done, queue.store.now)), as_json=as_json)
         return
     _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay))
 
@@ -220,10 +209,7 @@ def run_now(
     """
     a: Application = ctx.obj
     job = a.queue().run_now(job_id)
-    if as_json:
-        a.print_json(job)
-    else:
-        typer.echo(f"job {job_id} is pending: the next free service claims it")
+    a.emit(job, lambda _: a.result(f"job {job_id} is pending: the next free service claims it"), as_json=as_json)
 
 
 def purge(
@@ -246,18 +232,17 @@ def purge(
     preview = ops.purge_pending(queue, job_type, dry_run=True)
     count = len(preview["purged"])
     if dry_run or not count:
-        if as_json:
-            a.print_json(preview)
-        else:
-            a.info(f"would purge {count} pending {job_type} job(s)" if dry_run else f"no pending {job_type} job to purge")
+        note = f"would purge {count} pending {job_type} job(s)" if dry_run else f"no pending {job_type} job to purge"
+        a.emit(preview, lambda _: a.info(note), as_json=as_json)
         return
     confirm_write(a, f"Delete {count} pending {job_type} job(s) from {a.store.display_url}?", yes)
     result = ops.purge_pending(queue, job_type)
-    if as_json:
-        a.print_json(result)
-    else:
-        skipped = f" ({len(result['skipped'])} were claimed meanwhile and left alone)" if result["skipped"] else ""
-        typer.echo(f"purged {len(result['purged'])} pending {job_type} job(s){skipped}")
+    a.emit(result, lambda done: a.result(_purged(job_type, done)), as_json=as_json)
+
+
+def _purged(job_type: str, result: dict[str, Any]) -> str:
+    skipped = f" ({len(result['skipped'])} were claimed meanwhile and left alone)" if result["skipped"] else ""
+    return f"purged {len(result['purged'])} pending {job_type} job(s){skipped}"
 
 
 def logs(
@@ -280,17 +265,19 @@ def logs(
     job = queue.require_job(resolve_job_id(a.store, job_id))
     job_id = job["job_id"]
     found = ops.job_log_tail(job, a.settings, tail)
-    if as_json:
-        a.print_json({"job_id": job_id, **found})
-        return
+    a.emit({"job_id": job_id, **found}, lambda tail_: _print_log(a, tail_), as_json=as_json)
+    if follow and not as_json:
+        _follow(a, job, found)
+
+
+def _print_log(a: Application, found: dict[str, Any]) -> None:
+    """A log's last lines for people, with a note on stderr when they come from the store."""
     if found.get("refused"):
         a.warn(f"log file refused: {found['refused']} (the last lines kept in the store follow)")
     elif found["source"] == "store":
         a.info(f"(no log file {found['path']} on this host: the last lines kept in the store)")
     for line in found["lines"]:
-        typer.echo(line)
-    if follow:
-        _follow(a, job, found)
+        a.result(line)
 
 
 def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
@@ -318,7 +305,7 @@ def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
             entries = [e for e in job.get("logs") or [] if isinstance(e, dict)]
             for entry in entries:
                 if last_at is None or (entry.get("timestamp") is not None and entry["timestamp"] > last_at):
-                    typer.echo(str(entry.get("message", "")))
+                    a.result(str(entry.get("message", "")))
             last_at = _last_timestamp(entries) or last_at
         if ended:
             a.info(f"job {job_id} {job['status']}")
@@ -381,13 +368,30 @@ def wait(
     a: Application = ctx.obj
     job_id = resolve_job_id(a.store, job_id)
     outcome = ops.wait_for_job(a.queue(), job_id, timeout=timeout, poll=WAIT_POLL_SECONDS)
-    if as_json:
-        a.print_json(outcome)
-    elif outcome["timed_out"]:
-        a.err.print(f"Error: timed out after {timeout:g} s: job {job_id} is still {outcome['status']}", markup=False)
-    else:
-        error = outcome["job"].get("error")
-        typer.echo(f"job {job_id} {outcome['status']}" + (f": {error}" if error and outcome["status"] != JobStatus.COMPLETED else ""))
+    a.emit(outcome, lambda ended: _print_wait(a, job_id, timeout, ended), as_json=as_json)
     if outcome["timed_out"] or outcome["status"] != JobStatus.COMPLETED:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
+
+def _print_wait(a: Application, job_id: str, timeout: float | None, outcome: dict[str, Any]) -> None:
+    if outcome["timed_out"]:
+        a.error(f"timed out after {timeout:g} s: job {job_id} is still {outcome['status']}")
+        return
+    error = outcome["job"].get("error")
+    failed = f": {error}" if error and outcome["status"] != JobStatus.COMPLETED else ""
+    a.result(f"job {job_id} {outcome['status']}{failed}")
+
+
+def _cancelled(job_id: str, job: dict[str, Any]) -> str:
+    if job["status"] == JobStatus.CANCELLED:
+        return f"job {job_id} cancelled"
+    return f"job {job_id} is running: cancel requested, its service stops it within 2 s"
+
+
+def _retried(job_id: str, job: dict[str, Any], now: Callable[[], Any]) -> str:
+    kept = f"attempts reset, {len(job.get('errors') or [])} earlier errors kept"
+    if job["status"] == JobStatus.SCHEDULED:
+        from sccli.explain import starts_in
+
+        return f"job {job_id} is scheduled: {starts_in(job, now())} ({kept})"
+    return f"job {job_id} is pending again ({kept})"

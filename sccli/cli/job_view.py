@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.render import OutputFormat, cell
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
@@ -94,13 +94,15 @@ def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]]
 def job_show(a: Application, job_id: str, as_json: bool = False) -> None:
     """``sc job show``: the job, its events, why it is not running, its log file."""
     from sccli.jobids import job_detail
-    from sccli.operations import job_log_path
 
     # the store, not a JobQueue: a read needs no plugin lookup; the id may be a unique prefix
     detail = job_detail(a.store, job_id, a.settings.stale_after_seconds)
-    if as_json:
-        a.print_json(detail)
-        return
+    a.emit(detail, lambda shown: _print_job(a, shown), as_json=as_json)
+
+
+def _print_job(a: Application, detail: dict[str, Any]) -> None:
+    from sccli.operations import job_log_path
+
     events, reasons = detail.pop("events"), detail.pop("explanation")
     render_job(a, detail, events, reasons, log_path=str(job_log_path(detail, a.settings)))
 
@@ -139,9 +141,11 @@ def job_list(
         a.info(notice)
     if not show_all:
         say_cut(a, len(jobs), page.total)
-    if as_json:
-        a.print_page(jobs, page.total, page.limit, page.offset)
-        return
+    listing = envelope(jobs, page.total, page.limit, page.offset)
+    a.emit(listing, lambda listed: _print_jobs(a, listed["items"], fmt), as_json=as_json)
+
+
+def _print_jobs(a: Application, jobs: list[dict[str, Any]], fmt: Any) -> None:
     columns, headers = LIST_COLUMNS, LIST_HEADERS
     if any(j.get("status") == JobStatus.SCHEDULED for j in jobs):  # when each waiting job starts
         columns, headers = [*LIST_COLUMNS, "run_after"], [*LIST_HEADERS, "STARTS"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import EXIT_BAD_INPUT, CheckFailed
 
@@ -110,7 +110,7 @@ def _print_summary(a: Application, report: Any) -> None:
     if report.not_migrated:
         lines.append("Not migrated (need no job): " + ", ".join(f"{s} {n}" for s, n in report.not_migrated.items()) + ".")
     for text in [*lines, *report.notes]:
-        typer.echo(text)
+        a.result(text)
 
 
 @app.command("run")
@@ -146,15 +146,18 @@ def run(
     with progress_bar(a, "migrating") as progress:
         detail = dry_run or as_json or dataset_uuid is not None
         report = migration.run(dry_run=dry_run, dataset_uuid=dataset_uuid, skip_problems=skip_problems, progress=progress, detail=detail)
-    if as_json:
-        a.print_json(report.as_dict())
-        return
     shown = [i for i in report.items if dry_run or dataset_uuid or i.needs_attention]
+    title = "Plan" if dry_run else "Datasets to look at"
+    a.emit(report.as_dict(), lambda _: _print_run(a, report, shown, show, fmt, title), as_json=as_json)
+
+
+def _print_run(a: Application, report: Any, shown: list[Any], show: int, fmt: FormatOpt, title: str) -> None:
     if shown:
-        a.print_table(_plan_rows(shown, report.grace_seconds, show), PLAN_COLUMNS, fmt=fmt, headers=PLAN_HEADERS, title="Plan" if dry_run else "Datasets to look at")
+        rows = _plan_rows(shown, report.grace_seconds, show)
+        a.print_table(rows, PLAN_COLUMNS, fmt=fmt, headers=PLAN_HEADERS, title=title)
     _print_summary(a, report)
     if show and len(shown) > show:
-        typer.echo(f"(showing {show} of {len(shown)} rows, problems first; --show 0 prints all, --json everything)")
+        a.result(f"(showing {show} of {len(shown)} rows, problems first; --show 0 prints all, --json everything)")
 
 
 @app.command("validate")
@@ -168,14 +171,30 @@ def validate(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None
     with progress_bar(a, "validating") as progress:
         findings = _migration(a).validate(progress)
     rows = [f.as_dict() for f in findings]
-    if as_json:
-        a.print_json({"valid": not findings, "findings": rows})
-    elif findings:
-        a.print_table(rows, ["check", "dataset_uuid", "job_id", "message"], fmt=fmt, headers=["CHECK", "DATASET", "JOB", "FINDING"], title="Findings")
-    else:
-        typer.echo("valid: every dataset that needs work has exactly one matching active job, no job points to a missing dataset, indexes are in place")
+    a.emit({"valid": not findings, "findings": rows}, lambda _: _print_findings(a, rows, fmt), as_json=as_json)
     if findings:
         raise CheckFailed(f"migration validation found {len(findings)} problem(s)")
+
+
+def _print_findings(a: Application, rows: list[dict[str, Any]], fmt: FormatOpt) -> None:
+    if rows:
+        headers = ["CHECK", "DATASET", "JOB", "FINDING"]
+        a.print_table(rows, ["check", "dataset_uuid", "job_id", "message"], fmt=fmt, headers=headers, title="Findings")
+    else:
+        a.result("valid: every dataset that needs work has exactly one matching active job, "
+                 "no job points to a missing dataset, indexes are in place")
+
+
+def _print_rollback(a: Application, report: Any, dry_run: bool, fmt: FormatOpt) -> None:
+    if report.not_undone:
+        headers = ["DATASET", "JOB", "MIGRATION", "NOT UNDONE"]
+        columns = ["dataset_uuid", "job_id", "migration_id", "reason"]
+        a.print_table(report.not_undone, columns, fmt=fmt, headers=headers, title="Not undone")
+    verb = "would remove" if dry_run else "removed"
+    restored = "to restore" if dry_run else "restored"
+    a.result(f"{report.examined} ledger entries: {verb} {report.removed} unstarted jobs, "
+             f"{report.restored} statuses {restored}, {report.already_gone} jobs already gone, "
+             f"{len(report.not_undone)} not undone.")
 
 
 @app.command("rollback")
@@ -200,15 +219,7 @@ def rollback(
         confirm_write(a, f"Roll back {scope}{f' for dataset {dataset_uuid}' if dataset_uuid else ''} in {a.store.display_url}?", yes)
     with progress_bar(a, "rolling back") as progress:
         report = migration.rollback(migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run, progress=progress)
-    if as_json:
-        a.print_json(report.as_dict())
-    else:
-        if report.not_undone:
-            headers = ["DATASET", "JOB", "MIGRATION", "NOT UNDONE"]
-            a.print_table(report.not_undone, ["dataset_uuid", "job_id", "migration_id", "reason"], fmt=fmt, headers=headers, title="Not undone")
-        verb = "would remove" if dry_run else "removed"
-        typer.echo(f"{report.examined} ledger entries: {verb} {report.removed} unstarted jobs, {report.restored} statuses {'to restore' if dry_run else 'restored'}, "
-                   f"{report.already_gone} jobs already gone, {len(report.not_undone)} not undone.")
+    a.emit(report.as_dict(), lambda _: _print_rollback(a, report, dry_run, fmt), as_json=as_json)
     if report.not_undone and not dry_run:
         raise CheckFailed(f"{len(report.not_undone)} item(s) could not be undone (listed above)")
 
@@ -227,8 +238,10 @@ def list_migrations(
     """
     a: Application = ctx.obj
     rows = _migration(a).migrations(limit)
-    if as_json:
-        a.print_page(rows, limit=limit)
-        return
+    a.emit(envelope(rows, limit=limit), lambda listed: _print_migrations(a, listed["items"], fmt), as_json=as_json)
+
+
+def _print_migrations(a: Application, rows: list[dict[str, Any]], fmt: FormatOpt) -> None:
     columns = ["migration_id", "status", "started_at", "actor", "examined", "jobs_created", "delayed", "with_problems"]
-    a.print_table(rows, columns, fmt=fmt, headers=["MIGRATION", "STATUS", "STARTED", "BY", "EXAMINED", "CREATED", "WAITING", "PROBLEMS"], title="Migrations")
+    headers = ["MIGRATION", "STATUS", "STARTED", "BY", "EXAMINED", "CREATED", "WAITING", "PROBLEMS"]
+    a.print_table(rows, columns, fmt=fmt, headers=headers, title="Migrations")

@@ -9,7 +9,7 @@ import typer
 
 from sccli.cli import complete
 from sccli.cli.confirm import YesOpt, confirm_write
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 
@@ -87,18 +87,19 @@ def stale(
     \b
     Example: sc monitor stale --requeue
     """
-    from sccli.monitor.stale import REASONS
-
     a: Application = ctx.obj
     monitor = monitor_for(a)
     jobs = monitor.get_stale_jobs()
     recovered = monitor.requeue_stale_jobs() if requeue else None
-    if as_json:
-        if requeue:
-            a.print_json({"stale_jobs": jobs, "requeued": recovered})
-        else:
-            a.print_page(jobs)
-        return
+    data = {"stale_jobs": jobs, "requeued": recovered} if requeue else envelope(jobs)
+    a.emit(data, lambda _: _print_stale(a, jobs, recovered, fmt), as_json=as_json)
+
+
+def _print_stale(
+    a: Application, jobs: list[dict[str, Any]], recovered: list[dict[str, Any]] | None, fmt: FormatOpt
+) -> None:
+    from sccli.monitor.stale import REASONS
+
     rows = [{**j, "why": REASONS[j["stale_reason"]]} for j in jobs]
     a.print_table(rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"], fmt=fmt,
                   headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"])
@@ -140,13 +141,15 @@ def failed(
     if retry and not dry_run and groups:
         confirm_write(a, f"Retry {sum(g['count'] for g in groups)} failed job(s) in {a.store.display_url}?", yes)
     result = monitor.retry_failed_jobs(hours, job_type, signature, dry_run=dry_run) if retry else None
-    if as_json:
-        if retry:
-            a.print_json({"groups": groups, "retry": result})
-        else:
-            a.print_page(groups)
-        _exit_if_refused(result)
-        return
+    data = {"groups": groups, "retry": result} if retry else envelope(groups)
+    a.emit(data, lambda _: _print_failures(a, groups, result, hours, dry_run, fmt), as_json=as_json)
+    _exit_if_refused(result)
+
+
+def _print_failures(
+    a: Application, groups: list[dict[str, Any]], result: dict[str, Any] | None, hours: float, dry_run: bool,
+    fmt: FormatOpt,
+) -> None:
     from sccli.cli.monitor_view import machine_format
 
     rows = groups if machine_format(fmt) else [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
@@ -155,11 +158,10 @@ def failed(
                   title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
     if result is not None:
         for refused in result["skipped"]:
-            a.err.print(f"refused {refused['job_id']}: {refused['reason']}", markup=False)
+            a.notice(f"refused {refused['job_id']}: {refused['reason']}")
         verb = "would retry" if dry_run else "retried"
         refused = f"; {len(result['skipped'])} refused" if result["skipped"] else ""
         a.info(f"{verb} {len(result['retried'])} jobs{refused}")
-        _exit_if_refused(result)
 
 
 def _exit_if_refused(result: dict[str, Any] | None) -> None:
@@ -186,10 +188,7 @@ def report(
 
     a: Application = ctx.obj
     data = monitor_for(a).get_performance_report(days)
-    if as_json:
-        a.print_json(data)
-    else:
-        monitor_view.print_report(a, data, fmt)
+    a.emit(data, lambda _: monitor_view.print_report(a, data, fmt), as_json=as_json)
 
 
 @app.command("metrics")
@@ -246,18 +245,19 @@ def cleanup(
         a.warn(f"{result['log_files_failed']} job log files could not be deleted ({result['log_error']})")
     if result["partials_failed"]:
         a.warn(f"{result['partials_failed']} orphaned partial outputs could not be removed ({result['partial_error']})")
-    if as_json:
-        a.print_json(result)
-        return
+    a.emit(result, lambda done: _print_cleanup(a, done, days, dry_run), as_json=as_json)
+
+
+def _print_cleanup(a: Application, result: dict[str, Any], days: int, dry_run: bool) -> None:
     if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):  # -v comes with the global flags
         return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
     events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"
-    typer.echo(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
-               f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
-               f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) "
-               f"(older than {days} days; failed: {2 * days} days)"
-               f" and {result['partials_removed']} orphaned partial outputs of ended jobs")
+    a.result(f"{verb} {result['completed_jobs_deleted']} completed, {result['failed_jobs_deleted']} failed and "
+             f"{result['cancelled_jobs_deleted']} cancelled jobs{events} and {result['log_files_deleted']} log files "
+             f"({result['log_bytes_deleted']} bytes in {result['log_dir']}) "
+             f"(older than {days} days; failed: {2 * days} days)"
+             f" and {result['partials_removed']} orphaned partial outputs of ended jobs")
 
 
 def _cleanup_with_progress(a: Application, monitor: JobMonitor, days: int, total: int) -> dict:

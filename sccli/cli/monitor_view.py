@@ -120,10 +120,7 @@ def overview_once(a: Application, fmt: Any = None, as_json: bool = False, sectio
         from sccli.errors import EXIT_STORE_UNREACHABLE
 
         a.abort(ov["health_status"]["issues"][0], EXIT_STORE_UNREACHABLE)
-    if as_json:
-        a.print_json(ov)
-    else:
-        print_overview(a, ov, fmt, section)
+    a.emit(ov, lambda _: print_overview(a, ov, fmt, section), as_json=as_json)
 
 
 def overview_check(a: Application) -> NoReturn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -39,8 +39,9 @@ def test(
 
     a: Application = ctx.obj
     results = send_sample(a.settings.notify, target, utcnow())
-    if as_json:
-        a.print_json([asdict(r) for r in results])
-        return
+    a.emit([asdict(r) for r in results], lambda sent: _print_sent(a, sent), as_json=as_json)
+
+
+def _print_sent(a: Application, results: list[dict[str, Any]]) -> None:
     for r in results:
-        typer.echo(f"sent to {r.target}: HTTP {r.status}")
+        a.result(f"sent to {r['target']}: HTTP {r['status']}")

@@ -50,11 +50,10 @@ def pause(
     a: Application = ctx.obj
     chosen = _check_types(a, types)
     paused = pause_types(a.store, chosen, reason, _actor())
-    if as_json:
-        a.print_json(paused)
-        return
     what = ", ".join(chosen) if chosen else "every job type"
-    typer.echo(f"paused {what}: services claim none of it from their next poll; running jobs finish (sc queue resume to undo)")
+    said = (f"paused {what}: services claim none of it from their next poll; "
+            "running jobs finish (sc queue resume to undo)")
+    a.emit(paused, lambda _: a.result(said), as_json=as_json)
 
 
 @app.command("resume")
@@ -64,16 +63,21 @@ def resume(ctx: typer.Context, types: TypesArg = None, as_json: JsonOpt = False)
     \b
     Example: sc queue resume google_sync
     """
-    from sccli.pause import ALL_TYPES, paused_types, resume_types
+    from sccli.pause import paused_types, resume_types
 
     a: Application = ctx.obj
     chosen = _check_types(a, types)
     resumed = resume_types(a.store, chosen, _actor())
     still = paused_types(a.store)
-    if as_json:
-        a.print_json({"resumed": resumed, "paused": still})
-        return
-    typer.echo(f"resumed {', '.join(resumed)}" if resumed else "nothing to resume: " + ("none of these types was paused" if chosen else "nothing was paused"))
+    report = {"resumed": resumed, "paused": still}
+    a.emit(report, lambda _: _print_resumed(a, resumed, still, bool(chosen)), as_json=as_json)
+
+
+def _print_resumed(a: Application, resumed: list[str], still: dict[str, Any], chosen: bool) -> None:
+    from sccli.pause import ALL_TYPES
+
+    nothing = "none of these types was paused" if chosen else "nothing was paused"
+    a.result(f"resumed {', '.join(resumed)}" if resumed else f"nothing to resume: {nothing}")
     if ALL_TYPES in still:
         a.warn("every job type is still paused (sc queue resume without a type lifts it)")
 
@@ -137,11 +141,9 @@ def set_limits(
     cleared = ["all"] if clear else [_UNSETTABLE[f] for f in unset or []]
     after = write(a.store_for_write, job_type, changes, cleared, _actor(), reason)
     row = after.as_row() if after else {"job_type": job_type}
-    if as_json:
-        a.print_json(row)
-        return
     shown = ", ".join(f"{k}={v}" for k, v in row.items() if k != "job_type" and v is not None)
-    typer.echo(f"{job_type}: {shown or 'no limits'} (every service applies it at its next poll)")
+    a.emit(row, lambda _: a.result(f"{job_type}: {shown or 'no limits'} (every service applies it at its next poll)"),
+           as_json=as_json)
 
 
 @app.command("status")
@@ -158,13 +160,15 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     from sccli.monitor.coverage import type_limit_rows
 
     limits = type_limit_rows(a.store)
-    if as_json:
-        a.print_json({"paused": rows, "limits": limits})
-        return
+    a.emit({"paused": rows, "limits": limits}, lambda _: _print_paused(a, rows, limits, fmt), as_json=as_json)
+
+
+def _print_paused(a: Application, rows: list[dict[str, Any]], limits: list[dict[str, Any]], fmt: FormatOpt) -> None:
     if not rows:
         a.info("nothing is paused: services claim every type they serve")
     else:
-        a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"], title="Paused")
+        headers = ["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"]
+        a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=headers, title="Paused")
     if limits:
         columns = ["job_type", "max_running", "rate", "priority", "timeout_minutes", "max_attempts", "held"]
         headers = ["TYPE", "MAX RUNNING", "RATE", "PRIORITY", "TIMEOUT (MIN)", "ATTEMPTS", "HELD NOW"]

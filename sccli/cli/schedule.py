@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from sccli.cli import complete
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.options import FormatOpt, JsonOpt
 
 app = typer.Typer(
@@ -96,11 +96,12 @@ def add(
         catch_up=catch_up,
     )
     doc = add_schedule(a.queue(write=True), spec, actor=_actor(), allow_every=a.settings.schedule_intervals)
-    if as_json:
-        a.print_json(doc)
-    else:
-        when = doc["next_run_at"].isoformat()
-        a.say(f"schedule {doc['name']} added: next fire {when} ({doc['timezone']} cron {doc['cron']!r})")
+    a.emit(doc, lambda added: a.say(_added(added)), as_json=as_json)
+
+
+def _added(doc: dict[str, Any]) -> str:
+    when = doc["next_run_at"].isoformat()
+    return f"schedule {doc['name']} added: next fire {when} ({doc['timezone']} cron {doc['cron']!r})"
 
 
 @app.command("list")
@@ -114,9 +115,11 @@ def list_(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) -
 
     a: Application = ctx.obj
     rows = [_row(a, d) for d in list_schedules(a.store)]
-    if as_json:
-        a.print_page(rows)
-    elif not rows:
+    a.emit(envelope(rows), lambda listed: _print_schedules(a, listed["items"], fmt), as_json=as_json)
+
+
+def _print_schedules(a: Application, rows: list[dict[str, Any]], fmt: FormatOpt) -> None:
+    if not rows:
         a.info("no schedules (sc schedule add NAME --type T --cron '0 3 * * *')")
     else:
         a.print_table(rows, _COLUMNS, fmt=fmt, headers=_HEADERS, title="Schedules")
@@ -134,9 +137,11 @@ def show(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
     a: Application = ctx.obj
     doc = get_schedule(a.store, name)
     fires = schedule_fires(a.store, doc)
-    if as_json:
-        a.print_json({**_row(a, doc), "last_outcome": doc.get("last_outcome"), "fires": fires})
-        return
+    shown = {**_row(a, doc), "last_outcome": doc.get("last_outcome"), "fires": fires}
+    a.emit(shown, lambda _: _print_schedule(a, doc, fires), as_json=as_json)
+
+
+def _print_schedule(a: Application, doc: dict[str, Any], fires: list[dict[str, Any]]) -> None:
     a.print_record(_row(a, doc), title=f"Schedule {doc['name']}")
     for fire in fires:
         reason = f" ({fire['reason']})" if fire.get("reason") else ""
@@ -148,12 +153,8 @@ def _set_paused(ctx: typer.Context, name: str, paused: bool, as_json: bool) -> N
 
     a: Application = ctx.obj
     doc = set_paused(a.store_for_write, name, paused, actor=_actor())
-    if as_json:
-        a.print_json(doc)
-    else:
-        a.say(
-            f"schedule {doc['name']} {'paused' if paused else 'resumed: next fire ' + doc['next_run_at'].isoformat()}"
-        )
+    state = "paused" if paused else f"resumed: next fire {doc['next_run_at'].isoformat()}"
+    a.emit(doc, lambda _: a.say(f"schedule {doc['name']} {state}"), as_json=as_json)
 
 
 @app.command("pause")
@@ -187,10 +188,8 @@ def remove(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
 
     a: Application = ctx.obj
     doc = remove_schedule(a.store_for_write, name)
-    if as_json:
-        a.print_json({"removed": doc["name"], "schedule_id": doc["schedule_id"]})
-    else:
-        a.say(f"schedule {doc['name']} removed")
+    removed = {"removed": doc["name"], "schedule_id": doc["schedule_id"]}
+    a.emit(removed, lambda _: a.say(f"schedule {doc['name']} removed"), as_json=as_json)
 
 
 @app.command("run-now")
@@ -204,10 +203,8 @@ def run_now(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None
 
     a: Application = ctx.obj
     fire = ScheduleFirer(a.queue(write=True), actor=_actor(), allow_every=True).run_now(name)
-    if as_json:
-        a.print_json(fire.to_dict())
-        return
     reason = f" ({fire.reason})" if fire.reason else ""
-    a.say(f"schedule {fire.name}: {fire.outcome} {fire.job_id or ''}{reason}".rstrip())
-    if fire.outcome == "failed":
+    said = f"schedule {fire.name}: {fire.outcome} {fire.job_id or ''}{reason}".rstrip()
+    a.emit(fire.to_dict(), lambda _: a.say(said), as_json=as_json)
+    if fire.outcome == "failed" and not as_json:  # JSON carries the outcome; a script reads it there
         raise typer.Exit(1)

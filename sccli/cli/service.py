@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from sccli.cli.context import Application
+from sccli.cli.context import Application, envelope
 from sccli.cli.options import FormatOpt, JsonOpt, finite
 from sccli.cli.render import cell
 
@@ -69,10 +69,7 @@ def unit(
 
     path = os.path.abspath(a.settings_path) if a.settings_path else "/etc/sccli/settings.json"
     text = render_unit(which, a.settings, settings_path=path, target=target, user=user)
-    if as_json:
-        a.print_json({"unit": which, "text": text})
-    else:
-        typer.echo(text, nl=False)
+    a.emit({"unit": which, "text": text}, lambda unit: a.result(unit["text"], nl=False), as_json=as_json)
 
 
 @app.command("status")
@@ -90,9 +87,10 @@ def status(ctx: typer.Context, as_json: JsonOpt = False, fmt: FormatOpt = None) 
     paused = _paused(a)
     for row in rows:
         row["paused"] = _paused_for(row, paused)
-    if as_json:
-        a.print_page(rows)
-        return
+    a.emit(envelope(rows), lambda listed: _print_status(a, listed["items"], paused, fmt), as_json=as_json)
+
+
+def _print_status(a: Application, rows: list[dict[str, Any]], paused: dict[str, Any], fmt: FormatOpt) -> None:
     if not rows:
         a.info("no service has registered yet (start one with: sc service run SETTINGS.json)")
     else:
@@ -131,11 +129,13 @@ def prune(
 
     a: Application = ctx.obj
     gone = prune_services(a.store, parse_duration(older_than), a.settings.stale_after_seconds, dry_run=dry_run)
-    if as_json:
-        a.print_json({"dry_run": dry_run, "removed": [r["worker_id"] for r in gone]})
-        return
+    report = {"dry_run": dry_run, "removed": [r["worker_id"] for r in gone]}
+    a.emit(report, lambda _: _print_pruned(a, gone, dry_run, older_than), as_json=as_json)
+
+
+def _print_pruned(a: Application, gone: list[dict[str, Any]], dry_run: bool, older_than: str) -> None:
     for row in gone:
-        typer.echo(f"{row['worker_id']}  {row['state']}  last beat {cell(row.get('heartbeat_at'))}")
+        a.result(f"{row['worker_id']}  {row['state']}  last beat {cell(row.get('heartbeat_at'))}")
     a.info(f"{'would remove' if dry_run else 'removed'} {len(gone)} service entr{'y' if len(gone) == 1 else 'ies'} (stopped or dead, last beat over {older_than} ago)")
 
 
@@ -170,11 +170,10 @@ def stop(
     while wait > 0 and pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     stopped = not pid_alive(pid)
-    if as_json:
-        a.print_json({"pid": pid, "signalled": True, "stopped": stopped})
-    elif stopped:
-        a.info(f"service {pid} stopped")
+    if stopped:
+        note = f"service {pid} stopped"
     else:
-        a.info(f"service {pid} signalled; still draining" if wait > 0 else f"service {pid} signalled")
+        note = f"service {pid} signalled; still draining" if wait > 0 else f"service {pid} signalled"
+    a.emit({"pid": pid, "signalled": True, "stopped": stopped}, lambda _: a.info(note), as_json=as_json)
     if wait > 0 and not stopped:
         raise typer.Exit(1)
