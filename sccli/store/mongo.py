@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
@@ -26,9 +27,12 @@ from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
-from sccli.store.mongo_stats import MongoStatsMixin
+from sccli.store.mongo_stats import MongoStats
 from sccli.store.mongo_support import ActiveKeys, create_indexes, duplicate_conflict, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 #: Queue writes wait for a majority of the replica set, journaled, this long at most.
 WRITE_TIMEOUT_MS = 10_000
@@ -95,10 +99,12 @@ def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store):
+class MongoStore(MongoRecords, Store):
     """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
 
     kind = "mongo"
+    shared_clock = True
+    unreachable_fix = "start MongoDB or check the host, port, credentials and firewall"
 
     def __init__(self, url: str | None, db_name: str, client: Any = None, timeout_ms: int = 3000) -> None:
         from sccli.store.urls import redact
@@ -123,6 +129,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         if self.url and self.timeout_ms != timeout_ms:
             self.timeout_ms = timeout_ms
             self.close()
+
+    def tune_for_service(self, settings: Settings) -> None:
+        """A long-running service waits out an election (its timeout); the CLI fails fast."""
+        self.use_timeout(int(settings.store_timeout_seconds * 1000))
 
     @classmethod
     def from_client(cls, client: Any, db_name: str) -> MongoStore:
@@ -199,6 +209,21 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         """Named leases (``job_leases``, keyed by ``_id``): one service at a time for a fleet duty."""
         return MongoLeases(lambda: self.coll("leases"), self.display_url)
 
+    @functools.cached_property
+    def ledger(self) -> MongoLedger:
+        """The migration ledger and dataset pages (``job_migrations``)."""
+        return MongoLedger(self.coll, self.display_url)
+
+    @functools.cached_property
+    def stats(self) -> MongoStats:
+        """The monitor's figures, computed by aggregation pipelines."""
+        return MongoStats(self.coll, self.names, self.display_url, self.url)
+
+    @functools.cached_property
+    def tallies(self) -> MongoTallies:
+        """Finished-job rows and the stored day tallies (``job_tallies``)."""
+        return MongoTallies(self.coll, self.now, self.display_url)
+
     def now(self) -> datetime:
         """The server's clock, from this host's plus an offset measured with ``hello`` every
         minute (half the round trip corrected); this host's clock where the server has none."""
@@ -256,7 +281,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         from sccli.store.mongo_indexes import audit
         from sccli.store.mongo_support import INDEXES
 
-        self.expected_index_names()  # creates the ledger's indexes on demand
+        self.ledger.expected_index_names()  # creates the ledger's indexes on demand
         return {key: audit(self.coll(key).index_information(), self.names[key], specs)
                 for key, specs in INDEXES.items()}
 
@@ -321,7 +346,6 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         now: datetime,
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
-        event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
@@ -343,8 +367,6 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         )
         if doc is None:
             return None
-        if event is not None:
-            self.insert_event({**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return normalize(doc)
 
     @guard

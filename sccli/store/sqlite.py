@@ -6,6 +6,7 @@ so filters, sorts and counts run in SQL while the document keeps every contract 
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sccli.clock import to_epoch
@@ -37,20 +38,26 @@ from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
 from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, schema_statements
-from sccli.store.sqlite_stats import SqliteStatsMixin
+from sccli.store.sqlite_stats import SqliteStats
 from sccli.store.sqlite_tallies import SqliteTallies
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
 
 
-class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, Store):
+class SqliteStore(SqliteRecords, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
     atomic_followups = True
     #: Page cache per connection, KiB (a long-running service bounds it lower: flat memory).
     cache_kib = 32768
+    #: A service's claims and writes touch few pages: a small cache keeps its memory flat.
+    service_cache_kib = 8192
+    unreachable_fix = "check the path and its permissions"
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000, *, create: bool = True) -> None:
         self.path = str(path)
@@ -165,6 +172,29 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
     def leases(self) -> SqliteLeases:
         """Named leases (``job_leases``): one service at a time for a fleet duty."""
         return SqliteLeases(self._read, self._write, self.names["leases"])
+
+    def tune_for_service(self, settings: Settings) -> None:
+        self.cache_kib = self.service_cache_kib
+
+    def missing_file(self) -> str | None:
+        if self.path == ":memory:" or Path(self.path).expanduser().exists():
+            return None
+        return self.path
+
+    @functools.cached_property
+    def ledger(self) -> SqliteLedger:
+        """The migration ledger and dataset pages (``job_migrations``)."""
+        return SqliteLedger(lambda: self.conn, self._read, self._write, self.names)
+
+    @functools.cached_property
+    def stats(self) -> SqliteStats:
+        """The monitor's figures, computed in SQL."""
+        return SqliteStats(self._read, self.names)
+
+    @functools.cached_property
+    def tallies(self) -> SqliteTallies:
+        """Finished-job rows and the stored day tallies (``job_tallies``)."""
+        return SqliteTallies(self._read, self._write, self.names, self.stats._window, self.now)
 
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
@@ -296,7 +326,6 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         now: datetime,
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
-        event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
@@ -313,8 +342,6 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 return None
             doc = change.apply(codec.loads(row[0]))
             self._replace(conn, doc, change)
-            if event is not None:
-                self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
 
     def claim_query(self, now: datetime, types: Sequence[str] | None = None,
