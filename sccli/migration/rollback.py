@@ -64,7 +64,9 @@ class Rollback:
         report = RollbackReport(dry_run, migration_id, dataset_uuid)
         after: str | None = None
         while True:
-            entries = self.store.ledger.find_migration_entries(migration_id, dataset_uuid, after, self.batch_size, pending_only=True)
+            entries = self.store.ledger.find_migration_entries(
+                migration_id, dataset_uuid, after, self.batch_size, pending_only=True
+            )
             if not entries:
                 break
             after = entries[-1]["entry_id"]

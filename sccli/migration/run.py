@@ -144,11 +144,13 @@ class MigrationRun:
                     progress(report.examined, total)
         except BaseException as exc:
             if not dry_run:
-                self.store.ledger.update_migration(report.migration_id, {"status": "failed", "error": str(exc) or type(exc).__name__, **report.summary()})
+                failed = {"status": "failed", "error": str(exc) or type(exc).__name__, **report.summary()}
+                self.store.ledger.update_migration(report.migration_id, failed)
             raise
         report.finished_at = utcnow()
         if not dry_run:
-            self.store.ledger.update_migration(report.migration_id, {"status": "completed", "finished_at": report.finished_at, **report.summary()})
+            completed = {"status": "completed", "finished_at": report.finished_at, **report.summary()}
+            self.store.ledger.update_migration(report.migration_id, completed)
         return report
 
     def _pages(self, report: MigrationReport, dataset_uuid: str | None) -> tuple[Any, int]:

@@ -120,10 +120,13 @@ def test_rollback_scopes(small_legacy: Legacy) -> None:
 def test_dry_run_rollback_writes_nothing(small_legacy: Legacy) -> None:
     store = small_legacy.store
     report = small_legacy.migration().run()
-    before = (store.count_jobs(JobQuery()), _statuses(small_legacy), store.ledger.find_migration_entries(report.migration_id))
+    def state() -> tuple:
+        return store.count_jobs(JobQuery()), _statuses(small_legacy), store.ledger.find_migration_entries(report.migration_id)
+
+    before = state()
     plan = small_legacy.migration().rollback(dry_run=True)
     assert plan.removed == report.created
-    assert (store.count_jobs(JobQuery()), _statuses(small_legacy), store.ledger.find_migration_entries(report.migration_id)) == before
+    assert state() == before
 
 
 def test_rollback_refusals(small_legacy: Legacy) -> None:

@@ -47,7 +47,8 @@ def test_batch_leaves_out_jobs_whose_active_key_is_held(store: Store) -> None:
     assert store.get_job(jobs[1]["job_id"]) is None and store.get_job(jobs[0]["job_id"]) is not None
     assert {e["job_id"] for e in store.ledger.find_migration_entries("mig-x")} == {jobs[0]["job_id"], jobs[2]["job_id"]}
     assert store.find_events(jobs[1]["job_id"]) == [] and len(store.find_events(jobs[0]["job_id"])) == 1
-    assert {j["job_id"] for j in store.ledger.find_active_jobs(uuids)} == {jobs[0]["job_id"], held["job_id"], jobs[2]["job_id"]}
+    found = {j["job_id"] for j in store.ledger.find_active_jobs(uuids)}
+    assert found == {jobs[0]["job_id"], held["job_id"], jobs[2]["job_id"]}
 
 
 def test_only_unstarted_jobs_are_deleted(store: Store) -> None:
@@ -63,7 +64,8 @@ def test_only_unstarted_jobs_are_deleted(store: Store) -> None:
 
 def test_ledger_headers_and_entries(store: Store) -> None:
     now = utcnow()
-    store.ledger.insert_migration({"migration_id": "mig-a", "kind": "migration", "status": "running", "started_at": now})
+    header = {"migration_id": "mig-a", "kind": "migration", "status": "running", "started_at": now}
+    store.ledger.insert_migration(header)
     assert store.ledger.update_migration("mig-a", {"status": "completed", "finished_at": now})
     assert not store.ledger.update_migration("mig-b", {"status": "x"})
     header = store.ledger.get_migration("mig-a")
@@ -120,16 +122,21 @@ def test_mongo_ledger_entries_are_written_before_the_jobs(monkeypatch: pytest.Mo
                 return getattr(self.coll, name)
 
             def insert_many(self, *args: object, **kwargs: object) -> None:
-                assert len(store.ledger.find_migration_entries("mig-x")) == 3, "jobs written before their ledger entries"
+                entries_now = store.ledger.find_migration_entries("mig-x")
+                assert len(entries_now) == 3, "jobs written before their ledger entries"
                 raise AutoReconnect("connection lost after the ledger write")
 
-        monkeypatch.setattr(store.ledger, "coll", lambda key: FailingJobs(real_coll(key)) if key == "jobs" else real_coll(key))
+        def failing(key: str) -> object:
+            return FailingJobs(real_coll(key)) if key == "jobs" else real_coll(key)
+
+        monkeypatch.setattr(store.ledger, "coll", failing)
         with pytest.raises(StoreUnavailable):
             store.ledger.insert_migration_batch(jobs, entries, [])
         monkeypatch.undo()
         assert {e["job_id"] for e in store.ledger.find_migration_entries("mig-x")} == {j["job_id"] for j in jobs}
         assert store.count_jobs(JobQuery()) == 0
-        store.ledger.insert_migration({"migration_id": "mig-x", "kind": "migration", "status": "failed", "started_at": utcnow()})
+        header = {"migration_id": "mig-x", "kind": "migration", "status": "failed", "started_at": utcnow()}
+        store.ledger.insert_migration(header)
         report = Rollback(store).execute(migration_id="mig-x")
         assert (report.already_gone, report.removed, report.not_undone) == (3, 0, [])
         assert store.ledger.find_migration_entries("mig-x", pending_only=True) == []
