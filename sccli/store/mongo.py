@@ -12,19 +12,11 @@ from typing import TYPE_CHECKING, Any
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
-from sccli.store.base import (
-    LOGS_CAP,
-    Before,
-    ClaimFilter,
-    JobChange,
-    JobQuery,
-    SchemaProblem,
-    Store,
-    collection_names,
-    prefix_upper_bound,
-)
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, SchemaProblem, Store, collection_names
 from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
+from sccli.store.mongo_query import expect_filter as _expect_filter
+from sccli.store.mongo_query import query_filter, update_document
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
 from sccli.store.mongo_stats import MongoStats
@@ -41,62 +33,6 @@ CLOCK_REFRESH_SECONDS = 60.0
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _mock_clients: dict[str, Any] = {}
-
-
-def query_filter(query: JobQuery) -> dict[str, Any]:
-    """Translate a JobQuery into a MongoDB filter document."""
-    out: dict[str, Any] = {}
-    for key, name in (("status", "status"), ("job_type", "job_type"), ("dataset_uuids", "dataset_uuid"), ("job_ids", "job_id"), ("priorities", "priority")):
-        values = getattr(query, key)
-        if values is not None:
-            out[name] = {"$in": list(values)}
-    for name in ("dataset_uuid", "worker_id", "parent_job_id", "migration_id", "cancel_requested"):
-        value = getattr(query, name)
-        if value is not None:
-            out[name] = value
-    ranges = (
-        ("created_at", "$gte", query.created_after), ("created_at", "$lt", query.created_before),
-        ("updated_at", "$lt", query.updated_before), ("completed_at", "$gte", query.completed_after),
-        ("completed_at", "$lt", query.completed_before), ("heartbeat_at", "$lt", query.heartbeat_before),
-        ("run_after", "$lte", query.run_after_before), ("outbox.at", "$lt", query.outbox_before),
-    )
-    for name, op, value in ranges:
-        if value is not None:
-            out.setdefault(name, {})[op] = value
-    if query.job_id_prefix:
-        out.setdefault("job_id", {}).update({"$gte": query.job_id_prefix, "$lt": prefix_upper_bound(query.job_id_prefix)})
-    return out
-
-
-def update_document(change: JobChange) -> dict[str, Any]:
-    """Translate a JobChange into MongoDB update operators."""
-    update: dict[str, Any] = {}
-    if change.set:
-        update["$set"] = dict(change.set)
-    if change.unset:
-        update["$unset"] = {k: "" for k in change.unset}
-    if change.inc:
-        update["$inc"] = dict(change.inc)
-    if change.push:
-        update["$push"] = {
-            k: ({"$each": [v], "$slice": -LOGS_CAP} if k == "logs" else v) for k, v in change.push.items()
-        }
-    if change.pull:
-        update["$pull"] = {k: dict(v) for k, v in change.pull.items()}
-    return update
-
-
-def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in expect.items():
-        if isinstance(value, Before):
-            older = {key: {"$lt": value.moment}}
-            out.setdefault("$and", []).append({"$or": [older, {key: None}]} if value.or_missing else older)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            out[key] = {"$in": list(value)}
-        else:
-            out[key] = value
-    return out
 
 
 class MongoStore(MongoRecords, Store):
