@@ -11,7 +11,11 @@ from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, prefix_upper
 def query_filter(query: JobQuery) -> dict[str, Any]:
     """Translate a JobQuery into a MongoDB filter document."""
     out: dict[str, Any] = {}
-    for key, name in (("status", "status"), ("job_type", "job_type"), ("dataset_uuids", "dataset_uuid"), ("job_ids", "job_id"), ("priorities", "priority")):
+    lists = (
+        ("status", "status"), ("job_type", "job_type"), ("dataset_uuids", "dataset_uuid"), ("job_ids", "job_id"),
+        ("priorities", "priority"),
+    )
+    for key, name in lists:
         values = getattr(query, key)
         if values is not None:
             out[name] = {"$in": list(values)}
@@ -29,7 +33,8 @@ def query_filter(query: JobQuery) -> dict[str, Any]:
         if value is not None:
             out.setdefault(name, {})[op] = value
     if query.job_id_prefix:
-        out.setdefault("job_id", {}).update({"$gte": query.job_id_prefix, "$lt": prefix_upper_bound(query.job_id_prefix)})
+        prefix = query.job_id_prefix
+        out.setdefault("job_id", {}).update({"$gte": prefix, "$lt": prefix_upper_bound(prefix)})
     return out
 
 

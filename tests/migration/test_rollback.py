@@ -121,7 +121,8 @@ def test_dry_run_rollback_writes_nothing(small_legacy: Legacy) -> None:
     store = small_legacy.store
     report = small_legacy.migration().run()
     def state() -> tuple:
-        return store.count_jobs(JobQuery()), _statuses(small_legacy), store.ledger.find_migration_entries(report.migration_id)
+        entries = store.ledger.find_migration_entries(report.migration_id)
+        return store.count_jobs(JobQuery()), _statuses(small_legacy), entries
 
     before = state()
     plan = small_legacy.migration().rollback(dry_run=True)
