@@ -142,30 +142,6 @@ class JobChange:
         return out
 
 
-def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
-    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
-    backend reads whole documents anyway."""
-    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
-
-
-def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
-    """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
-    for key, wanted in (expect or {}).items():
-        value = doc.get(key)
-        if isinstance(wanted, Before):
-            if value is None:
-                if not wanted.or_missing:
-                    return False
-            elif not value < wanted.moment:
-                return False
-        elif isinstance(wanted, (tuple, list, set, frozenset)):
-            if value not in wanted:
-                return False
-        elif value != wanted:
-            return False
-    return True
-
-
 class Store(ABC):
     """The storage contract shared by every backend.
 

@@ -57,7 +57,7 @@ def update_document(change: JobChange) -> dict[str, Any]:
 
 
 def expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
-    """Translate a write's ``expect`` (:func:`sccli.store.base.matches_expect`) into a filter."""
+    """Translate a write's ``expect`` (:func:`sccli.store.sqlite_support.matches_expect`) into a filter."""
     out: dict[str, Any] = {}
     for key, value in expect.items():
         if isinstance(value, Before):

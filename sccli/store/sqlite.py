@@ -15,21 +15,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
-from sccli.store.base import (
-    ClaimFilter,
-    JobChange,
-    JobQuery,
-    Store,
-    collection_names,
-    matches_expect,
-    only_fields,
-)
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store, collection_names
 from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
@@ -39,8 +30,7 @@ from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, sche
 from sccli.store.sqlite_stats import SqliteStats
 from sccli.store.sqlite_support import check_expect as _check_expect
 from sccli.store.sqlite_support import integrity_message as _integrity_message
-from sccli.store.sqlite_support import job_where
-from sccli.store.sqlite_support import math_functions as _math_functions
+from sccli.store.sqlite_support import job_where, matches_expect, only_fields, open_connection
 from sccli.store.sqlite_support import rollback as _rollback
 from sccli.store.sqlite_support import sort_column as _sort_column
 from sccli.store.sqlite_tallies import SqliteTallies
@@ -76,34 +66,7 @@ class SqliteStore(SqliteRecords, Store):
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        target: str = self.path
-        if self.path != ":memory:" and self.create:
-            folder = Path(self.path).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnavailable(f"cannot create the SQLite store's folder {folder}: {exc.strerror or exc}") from None
-        elif self.path != ":memory:":
-            if not Path(self.path).expanduser().is_file():
-                raise StoreUnavailable(f"SQLite store {self.path} does not exist (a command that writes creates it)")
-            target = f"file:{quote(str(Path(self.path).expanduser()))}?mode=rw"
-        try:
-            conn = sqlite3.connect(target, timeout=self.busy_timeout_ms / 1000, isolation_level=None, uri=target.startswith("file:"))
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            # 2 KiB pages halve the WAL bytes each commit writes (a job update touches ~10 index
-            # pages): +25 % claim+complete/s. Only takes effect on a new file.
-            conn.execute("PRAGMA page_size=2048")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Fewer, larger checkpoints: each one fsyncs, and at the default (1000 pages) they
-            # cost a quarter of the claim+complete rate. The WAL is truncated back to 64 MiB.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
-            conn.execute("PRAGMA journal_size_limit=67108864")
-            conn.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
-            _math_functions(conn)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
-        return conn
+        return open_connection(self.path, self.create, self.busy_timeout_ms, self.cache_kib)
 
     @property
     def conn(self) -> sqlite3.Connection:

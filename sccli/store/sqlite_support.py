@@ -1,16 +1,19 @@
-"""Helpers of the SQLite backend kept out of :mod:`sccli.store.sqlite`: a :class:`JobQuery` as a
-WHERE clause, the checks on sorts and ``expect`` and the connection's fallbacks."""
+"""Helpers of the SQLite backend kept out of :mod:`sccli.store.sqlite`: opening a connection, a
+:class:`JobQuery` as a WHERE clause, ``expect`` checked on a decoded document, the checks on
+sorts and ``expect`` and the connection's fallbacks."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sccli.clock import to_epoch
-from sccli.errors import InvalidInput
-from sccli.store.base import EXPECTABLE_FIELDS, JobQuery, prefix_upper_bound
+from sccli.errors import InvalidInput, StoreUnavailable
+from sccli.store.base import EXPECTABLE_FIELDS, Before, JobQuery, prefix_upper_bound
 from sccli.store.sqlite_schema import JOB_COLUMNS
 
 
@@ -93,3 +96,61 @@ def integrity_message(exc: sqlite3.IntegrityError, doc: dict[str, Any]) -> str:
     if "active_key" in str(exc):
         return f"an active job already exists for {doc.get('active_key')}"
     return f"write refused by the store: {exc}"
+
+
+def open_connection(path: str, create: bool, busy_timeout_ms: int, cache_kib: int) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path`` with the store's pragmas (WAL, busy timeout,
+    page and cache size); ``create`` False: a missing file is StoreUnavailable, never created."""
+    target: str = path
+    if path != ":memory:" and create:
+        folder = Path(path).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the SQLite store's folder {folder}: {exc.strerror or exc}") from None
+    elif path != ":memory:":
+        if not Path(path).expanduser().is_file():
+            raise StoreUnavailable(f"SQLite store {path} does not exist (a command that writes creates it)")
+        target = f"file:{quote(str(Path(path).expanduser()))}?mode=rw"
+    try:
+        uri = target.startswith("file:")
+        conn = sqlite3.connect(target, timeout=busy_timeout_ms / 1000, isolation_level=None, uri=uri)
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # 2 KiB pages halve the WAL bytes each commit writes (a job update touches ~10 index
+        # pages): +25 % claim+complete/s. Only takes effect on a new file.
+        conn.execute("PRAGMA page_size=2048")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Fewer, larger checkpoints: each one fsyncs, and at the default (1000 pages) they
+        # cost a quarter of the claim+complete rate. The WAL is truncated back to 64 MiB.
+        conn.execute("PRAGMA wal_autocheckpoint=10000")
+        conn.execute("PRAGMA journal_size_limit=67108864")
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        math_functions(conn)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open SQLite store {path}: {exc}") from exc
+    return conn
+
+
+def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
+    backend reads whole documents anyway."""
+    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
+
+
+def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
+    """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
+    for key, wanted in (expect or {}).items():
+        value = doc.get(key)
+        if isinstance(wanted, Before):
+            if value is None:
+                if not wanted.or_missing:
+                    return False
+            elif not value < wanted.moment:
+                return False
+        elif isinstance(wanted, (tuple, list, set, frozenset)):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
