@@ -114,12 +114,12 @@ def prebuild(store: Store, budget_seconds: float, clock: Any = None) -> tuple[in
     import time
 
     clock = clock or time.monotonic
-    first = store.first_completed_at()
+    first = store.tallies.first_completed_at()
     if first is None:
         return 0, 0
     now = to_epoch(store.now())
     days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(now) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
-    docs = store.tally_days(days, hist=False)
+    docs = store.tallies.tally_days(days, hist=False)
     missing = [d for d in reversed(days) if (docs.get(d) or {}).get("figures") is None]  # recent days are read most
     deadline, built = clock() + budget_seconds, 0
     for day in missing:

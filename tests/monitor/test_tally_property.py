@@ -206,10 +206,10 @@ def test_prebuild_stores_the_missing_days_so_the_first_read_folds_none(tmp_path:
     clock[0] += timedelta(days=1)
     first = int(START.timestamp() // 86_400)
     days = list(range(first, first + 5))
-    assert all(store.tally_days(days)[d]["figures"] is None for d in days if d in store.tally_days(days))
+    assert all(store.tallies.tally_days(days)[d]["figures"] is None for d in days if d in store.tallies.tally_days(days))
     ticks = iter(range(100))
     assert tally.prebuild(store, 3.0, clock=lambda: float(next(ticks))) == (2, 3)  # the budget ran out
-    stored = store.tally_days(days)
+    stored = store.tallies.tally_days(days)
     assert [d for d in days if d in stored and stored[d]["figures"] is not None] == days[3:]  # newest first
     assert tally.prebuild(store, 60.0) == (3, 0)
     assert tally.prebuild(store, 60.0) == (0, 0)
