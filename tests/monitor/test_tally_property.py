@@ -214,8 +214,8 @@ def test_prebuild_stores_the_missing_days_so_the_first_read_folds_none(tmp_path:
     assert tally.prebuild(store, 60.0) == (3, 0)
     assert tally.prebuild(store, 60.0) == (0, 0)
     saved: list[int] = []
-    real = store.save_tally_day
-    store.save_tally_day = lambda day, *a: saved.append(day) or real(day, *a)  # type: ignore[method-assign]
+    real = store.tallies.save_tally_day
+    store.tallies.save_tally_day = lambda day, *a: saved.append(day) or real(day, *a)  # type: ignore[method-assign]
     window = (START - timedelta(days=1), clock[0])
     assert [(r["job_type"], r["completed"]) for r in tally.finished_stats(store, *window)] == [("data_validation", 4)]
     assert saved == []  # every settled day of the window was read, none folded on this read
