@@ -206,7 +206,8 @@ def test_prebuild_stores_the_missing_days_so_the_first_read_folds_none(tmp_path:
     clock[0] += timedelta(days=1)
     first = int(START.timestamp() // 86_400)
     days = list(range(first, first + 5))
-    assert all(store.tallies.tally_days(days)[d]["figures"] is None for d in days if d in store.tallies.tally_days(days))
+    held = store.tallies.tally_days(days)
+    assert all(held[d]["figures"] is None for d in days if d in held)
     ticks = iter(range(100))
     assert tally.prebuild(store, 3.0, clock=lambda: float(next(ticks))) == (2, 3)  # the budget ran out
     stored = store.tallies.tally_days(days)
