@@ -47,9 +47,9 @@ def seed(store: Store, count: int, in_dir: Path) -> None:
             if docs[-1]["status"] == "unzipping":
                 (in_dir / uid / "upload.zip").write_bytes(b"PK\x05\x06" + bytes(18))
         if len(docs) == 5000:
-            store.insert_datasets(docs)
+            store.ledger.insert_datasets(docs)
             docs = []
-    store.insert_datasets(docs)
+    store.ledger.insert_datasets(docs)
 
 
 def run_queue_seconds() -> float | None:

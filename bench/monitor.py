@@ -162,7 +162,7 @@ def mongo_plans(url: str) -> None:
     store.ensure_schema()
     indexes = store.coll("jobs").index_information()  # type: ignore[attr-defined]
     print(f"\nMongoDB pipelines on {store.display_url}:")
-    for name, (key, pipeline) in store.monitor_pipelines(utcnow()).items():  # type: ignore[attr-defined]
+    for name, (key, pipeline) in store.stats.monitor_pipelines(utcnow()).items():  # type: ignore[attr-defined]
         print(f"  {name:<15} {explain_stage(store, key, pipeline) or 'no explain here; opening $match uses index ' + repr(leading_index(pipeline, indexes))}")
 
 

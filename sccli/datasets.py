@@ -70,7 +70,7 @@ def list_datasets(store: Store, statuses: Sequence[str] | None = None, limit: in
 def count_datasets(store: Store, statuses: Sequence[str] | None = None) -> int:
     """How many datasets are in any of ``statuses`` (every one when None)."""
     wanted = {check_dataset_status(s) for s in statuses} if statuses else None
-    return sum(n for s, n in store.count_datasets_by_status().items() if wanted is None or s in wanted)
+    return sum(n for s, n in store.ledger.count_datasets_by_status().items() if wanted is None or s in wanted)
 
 
 def move_dataset(

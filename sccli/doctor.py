@@ -108,8 +108,8 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check], is_defau
         return None
     name = getattr(store, "db_name", None)
     checks.append(Check("store", OK, f"{store.kind} store {store.display_url}" + (f", database {name}" if name else "")))
-    path = getattr(store, "path", None)
-    if store.kind == "sqlite" and path not in (None, ":memory:") and not Path(str(path)).expanduser().exists():
+    path = store.missing_file()
+    if path is not None:
         # Pinging would create the file: doctor only looks.
         if is_default:  # a fresh machine: nothing named a store, the first command creates this one
             checks.append(Check("reachable", OK, f"the default store {path} does not exist yet; the first command creates it"))
@@ -120,8 +120,7 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check], is_defau
     try:
         store.ping()
     except ScError as exc:
-        fix = "start MongoDB or check the host, port, credentials and firewall" if store.kind == "mongo" else "check the path and its permissions"
-        checks.append(Check("reachable", FAIL, str(exc), fix))
+        checks.append(Check("reachable", FAIL, str(exc), store.unreachable_fix))
         return None
     checks.append(Check("reachable", OK, "the store answers"))
     return store
@@ -136,7 +135,7 @@ def _schema_check(store: Store) -> Check:
     """Indexes judged by the store itself (by key pattern and options on MongoDB, as it adopts them)."""
     try:
         problems, missing_by_key = store.schema_problems(), store.missing_indexes()
-        expected = store.expected_index_names()
+        expected = store.ledger.expected_index_names()
     except ScError as exc:
         return Check("schema", FAIL, f"cannot list indexes: {exc}", "check that the account may list indexes")
     if problems:
@@ -206,7 +205,7 @@ def _services_check(store: Store, settings: Settings) -> Check:
     rows = service_rows(store, settings.stale_after_seconds)
     live = [r for r in rows if r["state"] in LIVE_STATES]
     dead = [r for r in rows if r["state"] == domain.ServiceState.DEAD]
-    ready = sum(b["ready"] for b in store.pending_backlog(utcnow()))
+    ready = sum(b["ready"] for b in store.stats.pending_backlog(utcnow()))
     dead_part = f"; dead: {', '.join(_service_name(r) for r in dead)}" if dead else ""
     if not live:
         level = FAIL if ready else WARN
@@ -226,7 +225,7 @@ def _service_name(row: dict[str, Any]) -> str:
 
 
 def _clock_check(store: Store) -> Check:
-    if store.kind != "mongo":
+    if not store.shared_clock:
         return Check("clock", SKIP, f"n/a for {store.kind} (one host's clock)")
     try:
         reply = store.client.admin.command("hello")  # type: ignore[attr-defined]
@@ -266,7 +265,7 @@ def _retention_check(store: Store, settings: Settings) -> Check:
         r = settings.retention
         ages = f"completed after {r.completed_days} d, failed after {r.failed_days} d"
         return Check("retention", OK, f"daily at {r.at} {r.timezone}: {ages}")
-    oldest = store.first_completed_at()
+    oldest = store.tallies.first_completed_at()
     if oldest is not None and store.now() - oldest > timedelta(days=RETENTION_WARN_DAYS):
         fix = 'set retention in settings.json, e.g. {"completed_days": 30, "at": "03:15"} (docs/schedules.md)'
         age = (store.now() - oldest).days

@@ -95,7 +95,7 @@ def _run_tally(store: Store, item: dict[str, Any]) -> None:
     now = to_epoch(store.now())
     settled = [int(d) for d in item.get("days") or [] if figures.settled(int(d), now)]  # type: ignore[arg-type]
     if settled:
-        store.bump_tally_days(settled)
+        store.tallies.bump_tally_days(settled)
 
 
 def claimed_item(lease_token: str, actor: str, worker: str, at: Any) -> dict[str, Any]:

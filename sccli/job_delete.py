@@ -48,7 +48,7 @@ def delete_job(store: Store, settings: Settings, job: dict[str, Any], actor: str
             raise Conflict(f"job {job_id} changed while it was being deleted (retried?); nothing was deleted")
     finally:
         if days:
-            store.bump_tally_days(days, hold_until=None)
+            store.tallies.bump_tally_days(days, hold_until=None)
     events = store.delete_events([job_id])
     tally = LogTally()
     JobLogFiles(settings.log_dir).remove([job_id], tally)
@@ -70,5 +70,5 @@ def _hold_day(store: Store, job: dict[str, Any]) -> list[int]:
     if at is None or now is None or not fig.settled(fig.day_of(at), now):
         return []
     days = [fig.day_of(at)]
-    store.bump_tally_days(days, hold_until=now + HOLD_SECONDS)
+    store.tallies.bump_tally_days(days, hold_until=now + HOLD_SECONDS)
     return days

@@ -67,7 +67,7 @@ def paused_rows(store: Store) -> list[dict[str, Any]]:
     paused = paused_types(store)
     if not paused:
         return []
-    ready = {str(b["job_type"]): int(b["ready"]) for b in store.pending_backlog(utcnow())}
+    ready = {str(b["job_type"]): int(b["ready"]) for b in store.stats.pending_backlog(utcnow())}
     return [
         {"job_type": job_type, **info, "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0)}
         for job_type, info in sorted(paused.items())

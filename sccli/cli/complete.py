@@ -110,7 +110,7 @@ def dataset_uuids(ctx: click.Context, incomplete: str) -> Items:
     with _store(ctx) as store:
         if store is None:
             return []
-        docs = store.find_datasets_page(None, incomplete.lower() or None, MAX_ITEMS * 4)
+        docs = store.ledger.find_datasets_page(None, incomplete.lower() or None, MAX_ITEMS * 4)
     found = [d for d in docs if str(d.get("uuid", "")).startswith(incomplete.lower())]
     return [(str(d["uuid"]), f"{d.get('name') or ''} ({d.get('status')})") for d in found]
 
@@ -136,6 +136,6 @@ def signatures(ctx: click.Context, incomplete: str) -> Items:
     with _store(ctx) as store:
         if store is None:
             return []
-        groups = merge_groups(store.failure_groups(utcnow() - timedelta(hours=SIGNATURE_HOURS)))
+        groups = merge_groups(store.stats.failure_groups(utcnow() - timedelta(hours=SIGNATURE_HOURS)))
     return [(g["signature_id"], f"{g['count']}x {g['job_type']}: {g['signature']}") for g in groups
             if g["signature_id"].startswith(incomplete.lower())]

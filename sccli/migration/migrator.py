@@ -76,7 +76,7 @@ class JobMigration:
 
     def migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Ledger headers, newest first."""
-        return self.store.list_migrations(limit)
+        return self.store.ledger.list_migrations(limit)
 
     # -- the original's method names ----------------------------------------------------------
     def migrate_all_datasets(self, dry_run: bool = False) -> dict[str, Any]:

@@ -64,7 +64,9 @@ class Rollback:
         report = RollbackReport(dry_run, migration_id, dataset_uuid)
         after: str | None = None
         while True:
-            entries = self.store.find_migration_entries(migration_id, dataset_uuid, after, self.batch_size, pending_only=True)
+            entries = self.store.ledger.find_migration_entries(
+                migration_id, dataset_uuid, after, self.batch_size, pending_only=True
+            )
             if not entries:
                 break
             after = entries[-1]["entry_id"]
@@ -80,12 +82,12 @@ class Rollback:
         if dataset_uuid is not None and not is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r}")
         if migration_id is not None:
-            header = self.store.get_migration(migration_id)
+            header = self.store.ledger.get_migration(migration_id)
             if header is None:
                 raise NotFound(f"migration {migration_id} not found (sc migrate list shows them)")
             headers = [header]
         else:
-            headers = self.store.list_migrations()
+            headers = self.store.ledger.list_migrations()
         return 1 if dataset_uuid else sum(int(h.get("jobs_created") or 0) for h in headers)
 
     def _batch(self, report: RollbackReport, entries: list[dict[str, Any]]) -> None:
@@ -103,10 +105,10 @@ class Rollback:
         ids = [e["job_id"] for e in entries]
         if report.dry_run:
             deleted: set[str] = set()
-            states = self.store.job_states(ids)
+            states = self.store.ledger.job_states(ids)
         else:  # delete first (one statement per chunk), then look only at what is left
-            deleted = set(self.store.delete_unstarted_jobs(ids))
-            states = self.store.job_states([i for i in ids if i not in deleted])
+            deleted = set(self.store.ledger.delete_unstarted_jobs(ids))
+            states = self.store.ledger.job_states([i for i in ids if i not in deleted])
         removable = deleted if not report.dry_run else {i for i, state in states.items() if _unstarted(state)}
         removed = [e for e in entries if e["job_id"] in removable]
         gone = [e for e in entries if e["job_id"] not in deleted and e["job_id"] not in states]
@@ -128,7 +130,7 @@ class Rollback:
         """Put back each dataset's recorded status where it moved (one status read per batch)."""
         if not entries:
             return
-        statuses = self.store.dataset_statuses([e["dataset_uuid"] for e in entries])
+        statuses = self.store.ledger.dataset_statuses([e["dataset_uuid"] for e in entries])
         for entry in entries:
             if entry["dataset_uuid"] not in statuses:
                 continue
@@ -158,14 +160,14 @@ class Rollback:
     def _mark(self, entries: list[dict[str, Any]], outcome: str) -> None:
         if entries:
             fields = {"rolled_back": True, "rolled_back_at": utcnow(), "rollback_outcome": outcome}
-            self.store.update_migration_entries([e["entry_id"] for e in entries], fields)
+            self.store.ledger.update_migration_entries([e["entry_id"] for e in entries], fields)
 
     def _close_headers(self, report: RollbackReport) -> None:
         now = utcnow()
         for migration_id in sorted(report.migrations):
-            remaining = self.store.find_migration_entries(migration_id, limit=1, pending_only=True)
+            remaining = self.store.ledger.find_migration_entries(migration_id, limit=1, pending_only=True)
             status = "partially rolled back" if remaining else "rolled back"
-            self.store.update_migration(migration_id, {"status": status, "rolled_back_at": now})
+            self.store.ledger.update_migration(migration_id, {"status": status, "rolled_back_at": now})
 
 
 def _unstarted(state: dict[str, Any] | None) -> bool:

@@ -97,7 +97,7 @@ def active_stage_types(store: Store, uuids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if not uuids:
         return out
-    for job in store.find_active_jobs(uuids):
+    for job in store.ledger.find_active_jobs(uuids):
         if job["job_type"] in STAGE_TYPES:
             out.setdefault(job["dataset_uuid"], []).append(job["job_type"])
     return out
@@ -108,7 +108,7 @@ def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int, *, 
     ``slim``: only ``{uuid, status}`` of each."""
     after: str | None = None
     while True:
-        page = store.find_datasets_page(statuses, after, batch_size, slim=slim)
+        page = store.ledger.find_datasets_page(statuses, after, batch_size, slim=slim)
         if not page:
             return
         yield page
@@ -136,7 +136,7 @@ class MigrationRun:
         report.notes.extend(self.finder.notes())
         pages, total = self._pages(report, dataset_uuid)
         if not dry_run:
-            self.store.insert_migration(self._header(report, "running"))
+            self.store.ledger.insert_migration(self._header(report, "running"))
         try:
             for page in pages:
                 self._page(report, page)
@@ -144,11 +144,13 @@ class MigrationRun:
                     progress(report.examined, total)
         except BaseException as exc:
             if not dry_run:
-                self.store.update_migration(report.migration_id, {"status": "failed", "error": str(exc) or type(exc).__name__, **report.summary()})
+                failed = {"status": "failed", "error": str(exc) or type(exc).__name__, **report.summary()}
+                self.store.ledger.update_migration(report.migration_id, failed)
             raise
         report.finished_at = utcnow()
         if not dry_run:
-            self.store.update_migration(report.migration_id, {"status": "completed", "finished_at": report.finished_at, **report.summary()})
+            completed = {"status": "completed", "finished_at": report.finished_at, **report.summary()}
+            self.store.ledger.update_migration(report.migration_id, completed)
         return report
 
     def _pages(self, report: MigrationReport, dataset_uuid: str | None) -> tuple[Any, int]:
@@ -159,7 +161,7 @@ class MigrationRun:
             if dataset is None:
                 raise NotFound(f"dataset {dataset_uuid} not found")
             return iter([[dataset]]), 1
-        counts = self.store.count_datasets_by_status()
+        counts = self.store.ledger.count_datasets_by_status()
         report.not_migrated = {status: n for status, n in sorted(counts.items()) if status not in MIGRATION_TABLE}
         total = sum(n for status, n in counts.items() if status in MIGRATION_TABLE)
         return dataset_pages(self.store, list(MIGRATION_TABLE), self.batch_size), total
@@ -195,7 +197,7 @@ class MigrationRun:
                                     reason=reason))
         if not jobs:
             return
-        left_out = set(self.store.insert_migration_batch(jobs, entries, events))
+        left_out = set(self.store.ledger.insert_migration_batch(jobs, entries, events))
         for item in items:
             if item.job_id in left_out:
                 item.action, item.job_id = SKIP, None

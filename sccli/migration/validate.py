@@ -113,7 +113,7 @@ class Validation:
 
     def execute(self, progress: Callable[[int, int], None] | None = None) -> list[Finding]:
         findings = index_findings(self.store)
-        total = sum(self.store.count_datasets_by_status().values())
+        total = sum(self.store.ledger.count_datasets_by_status().values())
         seen: set[str] = set()
         for page in dataset_pages(self.store, None, self.batch_size, slim=True):
             findings.extend(self._page(page))
@@ -127,7 +127,8 @@ class Validation:
         uuids = [d["uuid"] for d in page]
         by_dataset: dict[str, list[dict[str, Any]]] = {}
         # Jobs written by others (the portal) may lack created_at: they sort first.
-        for job in sorted(self.store.find_active_jobs(uuids), key=lambda j: (j.get("created_at") is not None, j.get("created_at") or _NEVER)):
+        active = self.store.ledger.find_active_jobs(uuids)
+        for job in sorted(active, key=lambda j: (j.get("created_at") is not None, j.get("created_at") or _NEVER)):
             if job["job_type"] in STAGE_TYPES:
                 by_dataset.setdefault(job["dataset_uuid"], []).append(job)
         # Only a dataset left without its job needs its whole document (to say what blocks it).

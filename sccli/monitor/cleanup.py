@@ -79,7 +79,7 @@ def _delete_batches(
     events = done = rounds = 0
     for status, cutoff in cutoffs.items():
         while True:
-            ids = store.finished_job_ids(status, cutoff, batch or BATCH)
+            ids = store.stats.finished_job_ids(status, cutoff, batch or BATCH)
             if not ids:
                 break
             n = store.delete_jobs(JobQuery(job_ids=ids, status=[status], completed_before=cutoff))

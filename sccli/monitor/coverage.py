@@ -47,7 +47,7 @@ def unserved_types(store: Store, now: datetime, stale_after_seconds: float) -> l
     workers = store.list_workers()
     live = [w for w in workers if is_live_service(w, now, stale_after_seconds) and w.get("status") != ServiceState.DRAINING]
     out = []
-    for row in store.pending_backlog(now):
+    for row in store.stats.pending_backlog(now):
         job_type = str(row["job_type"])
         if not row["ready"] or job_type in paused or any(serves(w, job_type) for w in live):
             continue

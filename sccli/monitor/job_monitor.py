@@ -90,9 +90,9 @@ class JobMonitor:
             "timestamp": now,
             "queue_stats": _queue_stats(tally.status_type_counts(self.store)),
             "health_status": self._health(now, len(workers)),
-            "recent_activity": self.store.activity_counts(since),
+            "recent_activity": self.store.stats.activity_counts(since),
             "performance_metrics": {"avg_duration_by_type": {s["job_type"]: report_mod.round_seconds(s["avg_duration"]) for s in stats if s["avg_duration"] is not None}},
-            "error_summary": _error_summary(signatures.merge_groups(self.store.failure_groups(since))),
+            "error_summary": _error_summary(signatures.merge_groups(self.store.stats.failure_groups(since))),
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
             "limits": coverage.type_limit_rows(self.store),
@@ -109,7 +109,7 @@ class JobMonitor:
 
     def _health(self, now: datetime, active_workers: int) -> dict[str, Any]:
         last_hour = self.store.count_jobs_by("status", JobQuery(status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=now - timedelta(hours=1)))
-        ready = sum(b["ready"] for b in self.store.pending_backlog(now))
+        ready = sum(b["ready"] for b in self.store.stats.pending_backlog(now))
         s = self.settings
         unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
         return health_mod.assess_health(
@@ -163,7 +163,7 @@ class JobMonitor:
 
     # -- stale ------------------------------------------------------------------------------
     def _stale_docs(self, now: datetime) -> list[dict[str, Any]]:
-        return self.store.stale_running_jobs(now, now - timedelta(seconds=self.settings.stale_after_seconds))
+        return self.store.stats.stale_running_jobs(now, now - timedelta(seconds=self.settings.stale_after_seconds))
 
     def get_stale_jobs(self) -> list[dict[str, Any]]:
         """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout."""
@@ -184,14 +184,14 @@ class JobMonitor:
     def get_failed_jobs(self, hours: float = 24, limit: int = 1000) -> list[dict[str, Any]]:
         """Jobs that failed for good in the last ``hours``, newest first, with ``retry_available``,
         ``signature`` and the dataset's ``{name, user, status, sensor}``."""
-        jobs = self.store.failed_jobs_since(self.now() - timedelta(hours=hours), limit)
+        jobs = self.store.stats.failed_jobs_since(self.now() - timedelta(hours=hours), limit)
         for job in jobs:
             job["signature"] = signatures.error_signature(job.get("error"))
         return jobs
 
     def get_failure_groups(self, hours: float = 24, job_type: str | None = None, signature: str | None = None) -> list[dict[str, Any]]:
         """Failures of the last ``hours`` grouped by type and error signature, largest first."""
-        groups = signatures.merge_groups(self.store.failure_groups(self.now() - timedelta(hours=hours)))
+        groups = signatures.merge_groups(self.store.stats.failure_groups(self.now() - timedelta(hours=hours)))
         return [g for g in groups if (job_type is None or g["job_type"] == job_type) and (signature is None or signatures.matches_signature(g, signature))]
 
     def retry_failed_jobs(self, hours: float = 24, job_type: str | None = None, signature: str | None = None, dry_run: bool = False) -> dict[str, Any]:
@@ -233,7 +233,7 @@ class JobMonitor:
             queue.setdefault(row["status"], {})[str(row["job_type"])] = row["count"]
         backlog = {
             b["job_type"]: {"pending": b["pending"], "ready": b["ready"], "oldest_wait_seconds": _seconds(b["oldest_created_at"], now)}
-            for b in self.store.pending_backlog(now)
+            for b in self.store.stats.pending_backlog(now)
         }
         return {
             "timestamp": now, "window_hours": hours,

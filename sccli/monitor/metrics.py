@@ -51,7 +51,7 @@ def read_figures(monitor: JobMonitor) -> QueueFigures:
     counts = {(str(r["status"]), str(r["job_type"])): int(r["count"]) for r in _status_counts(monitor)}
     types = sorted({*monitor.queue.known_types, *(t for _s, t in counts)})
     figures = QueueFigures(types=types, by_status=counts)
-    for row in store.pending_backlog(now):
+    for row in store.stats.pending_backlog(now):
         job_type = str(row["job_type"])
         figures.ready[job_type] = int(row["ready"])
         figures.scheduled[job_type] = int(row["pending"]) - int(row["ready"])

@@ -110,7 +110,7 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
     completed = sum(r["completed"] for r in by_type)
     failed = sum(r["failed"] for r in by_type)
     cancelled = sum(r["cancelled"] for r in by_type)
-    backlog = store.pending_backlog(now)
+    backlog = store.stats.pending_backlog(now)
     return {
         "report_period": {"start": start, "end": now, "days": days},
         "summary": {

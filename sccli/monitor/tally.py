@@ -30,18 +30,18 @@ HOLD_SECONDS = 600.0
 # -- the cleanup's holds (transitions invalidate through sccli.followups.tally_item) ---------
 def hold(store: Store, until: datetime) -> list[int]:
     """Hold the settled days before ``until`` (the cleanup's deletes); returns them for :func:`release`."""
-    first = store.first_completed_at()
+    first = store.tallies.first_completed_at()
     if first is None:
         return []
     now = to_epoch(store.now())
     days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(to_epoch(until)) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
-    store.bump_tally_days(days, hold_until=now + HOLD_SECONDS)  # type: ignore[operator]
+    store.tallies.bump_tally_days(days, hold_until=now + HOLD_SECONDS)  # type: ignore[operator]
     return days
 
 
 def release(store: Store, days: Sequence[int]) -> None:
     """Invalidate and release the days :func:`hold` held."""
-    store.bump_tally_days(days, hold_until=None)
+    store.tallies.bump_tally_days(days, hold_until=None)
 
 
 # -- the read side --------------------------------------------------------------------------
@@ -77,11 +77,11 @@ def window_figures(store: Store, since: datetime, until: datetime, *, hist: bool
 
 
 def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
-    return store.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
+    return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
 
 
 def _stored_days(store: Store, days: list[int], now: float, hist: bool) -> dict[int, fig.Figures]:
-    docs = store.tally_days(days, hist=hist)
+    docs = store.tallies.tally_days(days, hist=hist)
     out: dict[int, fig.Figures] = {}
     for day in days:
         doc = docs.get(day)
@@ -98,12 +98,12 @@ def _compute_day(store: Store, day: int, now: float) -> fig.Figures:
     version is read before the rows (one transaction on SQLite), stored by compare-and-set."""
     lo = day * fig.DAY_SECONDS
     with store.atomic():
-        doc = store.tally_days([day], hist=False).get(day)
+        doc = store.tallies.tally_days([day], hist=False).get(day)
         version = doc["version"] if doc else 0
         figures = _fold_range(store, lo, lo + fig.DAY_SECONDS).get(day, {})
         held = bool(doc and doc.get("hold_until") is not None and doc["hold_until"] > now)
         if not held:
-            store.save_tally_day(day, version, figures)
+            store.tallies.save_tally_day(day, version, figures)
     return figures
 
 
@@ -114,12 +114,12 @@ def prebuild(store: Store, budget_seconds: float, clock: Any = None) -> tuple[in
     import time
 
     clock = clock or time.monotonic
-    first = store.first_completed_at()
+    first = store.tallies.first_completed_at()
     if first is None:
         return 0, 0
     now = to_epoch(store.now())
     days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(now) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
-    docs = store.tally_days(days, hist=False)
+    docs = store.tallies.tally_days(days, hist=False)
     missing = [d for d in reversed(days) if (docs.get(d) or {}).get("figures") is None]  # recent days are read most
     deadline, built = clock() + budget_seconds, 0
     for day in missing:
@@ -169,14 +169,14 @@ def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> li
 
 def _first_day(store: Store) -> datetime | None:
     """Midnight of the oldest ``completed_at``'s day (windows from there hold whole days)."""
-    first = store.first_completed_at()
+    first = store.tallies.first_completed_at()
     return None if first is None else from_epoch(fig.day_of(to_epoch(first)) * fig.DAY_SECONDS)  # type: ignore[arg-type]
 
 
 def status_type_counts(store: Store) -> list[dict[str, Any]]:
     """Every job counted by status and type (the store's ``job_status_type_counts``): finished
     jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
-    rows = store.open_status_type_counts(fig.ENDED)
+    rows = store.tallies.open_status_type_counts(fig.ENDED)
     first = _first_day(store)
     if first is not None:
         until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts

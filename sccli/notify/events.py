@@ -40,7 +40,7 @@ def failed_jobs(store: Store, now: datetime, cooldown: timedelta) -> Iterator[Ca
     """One candidate per (type, signature) with failures since its last message."""
     from sccli.monitor.signatures import merge_groups
 
-    for group in merge_groups(store.failure_groups(now - cooldown - FAILURE_LOOKBACK)):
+    for group in merge_groups(store.stats.failure_groups(now - cooldown - FAILURE_LOOKBACK)):
         last = group["last_seen"]
         key = f"failed:{group['job_type']}:{group['signature_id']}"
         yield Candidate(_failure_message(key, group, now), {"last_failure_at": last}, _newer_than(last))

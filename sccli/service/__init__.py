@@ -14,9 +14,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_service"]
 
-#: SQLite page cache of the service's connection, KiB (the default serves big monitor queries).
-SERVICE_CACHE_KIB = 8192
-
 
 def run_service(store: Store, settings: Settings, options: ServiceOptions) -> int:
     """Validate the settings, take the PID file and serve until stopped; the exit code."""
@@ -29,10 +26,7 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
     from sccli.service.supervisor import Supervisor
 
     types = validate_service_settings(settings)
-    if store.kind == "mongo":  # a long-running service waits out an election; the CLI fails fast
-        store.use_timeout(int(settings.store_timeout_seconds * 1000))  # type: ignore[attr-defined]
-    if store.kind == "sqlite":  # its claims and writes touch few pages: a small cache keeps its memory flat
-        store.cache_kib = SERVICE_CACHE_KIB  # type: ignore[attr-defined]
+    store.tune_for_service(settings)  # before the first connection: the service's timeout and cache
     pid_file = PidFile(options.pid_file) if options.pid_file else None
     stale = pid_file.acquire() if pid_file is not None else None
     setup_logging(options.verbose, options.log_json)

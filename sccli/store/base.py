@@ -20,13 +20,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
 from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
@@ -139,31 +142,7 @@ class JobChange:
         return out
 
 
-def only_fields(docs: list[dict[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
-    """The documents cut down to ``fields`` (those each has): ``find_jobs(fields=...)`` where the
-    backend reads whole documents anyway."""
-    return [{k: doc[k] for k in fields if k in doc} for doc in docs]
-
-
-def matches_expect(doc: dict[str, Any], expect: dict[str, Any] | None) -> bool:
-    """True when ``doc`` satisfies every ``expect`` entry (tuple/list values mean one-of)."""
-    for key, wanted in (expect or {}).items():
-        value = doc.get(key)
-        if isinstance(wanted, Before):
-            if value is None:
-                if not wanted.or_missing:
-                    return False
-            elif not value < wanted.moment:
-                return False
-        elif isinstance(wanted, (tuple, list, set, frozenset)):
-            if value not in wanted:
-                return False
-        elif value != wanted:
-            return False
-    return True
-
-
-class Store(LedgerContract, MonitorContract, TallyContract, ABC):
+class Store(ABC):
     """The storage contract shared by every backend.
 
     Implementations must be safe to use from several processes at once (each process opens its
@@ -178,6 +157,10 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     #: True when :meth:`atomic` makes a group of writes one transaction (SQLite). Without it
     #: (MongoDB) a transition carries its follow-ups in an outbox on the job document.
     atomic_followups: bool = False
+    #: True when several hosts judge time by the store's clock (MongoDB), so a skew is worth checking.
+    shared_clock: bool = False
+    #: What to check when :meth:`ping` fails (``sc doctor``'s advice).
+    unreachable_fix: str = "check the store URL"
 
     @property
     @abstractmethod
@@ -189,11 +172,35 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
     def leases(self) -> LeaseContract:
         """Named fleet leases (:mod:`sccli.store.contract_leases`), a part the store owns."""
 
+    @property
+    @abstractmethod
+    def ledger(self) -> LedgerContract:
+        """Dataset pages, migration batches and the ``job_migrations`` ledger (:mod:`sccli.store.contract_ledger`)."""
+
+    @property
+    @abstractmethod
+    def stats(self) -> MonitorContract:
+        """The monitor's figures computed in the database (:mod:`sccli.store.contract_monitor`)."""
+
+    @property
+    @abstractmethod
+    def tallies(self) -> TallyContract:
+        """Finished-job rows and stored day tallies (:mod:`sccli.store.contract_tallies`)."""
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """Group writes: one transaction where the backend has them (``atomic_followups``),
         else a no-op (each write stays atomic on its own)."""
         yield
+
+    def tune_for_service(self, settings: Settings) -> None:
+        """Adjust this store for a long-running service (before its first connection); the CLI
+        keeps the defaults."""
+        return None  # a backend without service tuning keeps its defaults
+
+    def missing_file(self) -> str | None:
+        """The store's file when it is one that does not exist yet (pinging would create it)."""
+        return None
 
     def now(self) -> datetime:
         """The store's clock (UTC): every host judges deadlines and staleness on it."""
@@ -264,7 +271,6 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         now: datetime,
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
-        event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
@@ -273,8 +279,9 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
         Claimable: ``status=pending`` and ``run_after <= now`` (or no ``run_after``: jobs
         written by others) and ``job_type in types``, chosen by priority ascending then
         ``created_at``. The claim sets ``status=running`` plus ``fields``, appends ``push``
-        (list field → item: the outbox) and increments ``attempts``; ``event`` (without
-        job_id/from) is logged. ``narrow``: only those claimable jobs it admits."""
+        (list field → item: the outbox) and increments ``attempts``. It logs no event: the
+        caller's follow-ups (transaction or outbox) record the transition. ``narrow``: only those
+        claimable jobs it admits."""
 
     @abstractmethod
     def update_job(
@@ -402,7 +409,7 @@ class Store(LedgerContract, MonitorContract, TallyContract, ABC):
 
     def missing_indexes(self) -> dict[str, list[str]]:
         """Expected indexes the store lacks, per collection key (``sc migrate validate``, ``sc doctor``)."""
-        expected = self.expected_index_names()  # first: it creates the ledger's tables on demand
+        expected = self.ledger.expected_index_names()  # first: it creates the ledger's tables on demand
         actual = self.index_names()
         missing = {key: sorted(set(names) - set(actual.get(key, []))) for key, names in expected.items()}
         return {key: names for key, names in missing.items() if names}

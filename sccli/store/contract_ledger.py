@@ -1,7 +1,7 @@
 """The migration ledger's part of the store contract: batched reads and writes for ``sc migrate``.
 
-Part of the one storage contract (:class:`sccli.store.base.Store` inherits it); documented here
-once, implemented by each backend.
+A part the store owns, ``store.ledger`` (:attr:`sccli.store.base.Store.ledger`): documented here
+once, implemented by each backend as a small object handed the backend's connection.
 """
 
 from __future__ import annotations

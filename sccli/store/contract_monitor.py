@@ -1,7 +1,7 @@
 """The monitor's part of the store contract: figures computed inside the database.
 
-Part of the one storage contract (:class:`sccli.store.base.Store` inherits it); documented here
-once, implemented by each backend.
+A part the store owns, ``store.stats`` (:attr:`sccli.store.base.Store.stats`): documented here
+once, implemented by each backend as a small object handed the backend's connection.
 """
 
 from __future__ import annotations

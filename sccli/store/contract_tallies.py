@@ -1,7 +1,8 @@
 """The per-day tallies' part of the store contract: raw rows of finished jobs and the stored
 figures of settled days (see :mod:`sccli.monitor.tally` for how they are kept true).
 
-Part of the one storage contract (:class:`sccli.store.base.Store` inherits it).
+A part the store owns, ``store.tallies`` (:attr:`sccli.store.base.Store.tallies`), implemented by
+each backend as a small object handed the backend's connection.
 """
 
 from __future__ import annotations

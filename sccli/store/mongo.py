@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
-from sccli.store.base import (
-    LOGS_CAP,
-    Before,
-    ClaimFilter,
-    JobChange,
-    JobQuery,
-    SchemaProblem,
-    Store,
-    collection_names,
-    prefix_upper_bound,
-)
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, SchemaProblem, Store, collection_names
 from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
+from sccli.store.mongo_query import expect_filter as _expect_filter
+from sccli.store.mongo_query import query_filter, update_document
 from sccli.store.mongo_records import MongoRecords
 from sccli.store.mongo_schedules import MongoLeases, MongoSchedules
-from sccli.store.mongo_stats import MongoStatsMixin
+from sccli.store.mongo_stats import MongoStats
 from sccli.store.mongo_support import ActiveKeys, create_indexes, duplicate_conflict, guard, log, normalize
 from sccli.store.mongo_tallies import MongoTallies
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 #: Queue writes wait for a majority of the replica set, journaled, this long at most.
 WRITE_TIMEOUT_MS = 10_000
@@ -39,66 +35,12 @@ _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _mock_clients: dict[str, Any] = {}
 
 
-def query_filter(query: JobQuery) -> dict[str, Any]:
-    """Translate a JobQuery into a MongoDB filter document."""
-    out: dict[str, Any] = {}
-    for key, name in (("status", "status"), ("job_type", "job_type"), ("dataset_uuids", "dataset_uuid"), ("job_ids", "job_id"), ("priorities", "priority")):
-        values = getattr(query, key)
-        if values is not None:
-            out[name] = {"$in": list(values)}
-    for name in ("dataset_uuid", "worker_id", "parent_job_id", "migration_id", "cancel_requested"):
-        value = getattr(query, name)
-        if value is not None:
-            out[name] = value
-    ranges = (
-        ("created_at", "$gte", query.created_after), ("created_at", "$lt", query.created_before),
-        ("updated_at", "$lt", query.updated_before), ("completed_at", "$gte", query.completed_after),
-        ("completed_at", "$lt", query.completed_before), ("heartbeat_at", "$lt", query.heartbeat_before),
-        ("run_after", "$lte", query.run_after_before), ("outbox.at", "$lt", query.outbox_before),
-    )
-    for name, op, value in ranges:
-        if value is not None:
-            out.setdefault(name, {})[op] = value
-    if query.job_id_prefix:
-        out.setdefault("job_id", {}).update({"$gte": query.job_id_prefix, "$lt": prefix_upper_bound(query.job_id_prefix)})
-    return out
-
-
-def update_document(change: JobChange) -> dict[str, Any]:
-    """Translate a JobChange into MongoDB update operators."""
-    update: dict[str, Any] = {}
-    if change.set:
-        update["$set"] = dict(change.set)
-    if change.unset:
-        update["$unset"] = {k: "" for k in change.unset}
-    if change.inc:
-        update["$inc"] = dict(change.inc)
-    if change.push:
-        update["$push"] = {
-            k: ({"$each": [v], "$slice": -LOGS_CAP} if k == "logs" else v) for k, v in change.push.items()
-        }
-    if change.pull:
-        update["$pull"] = {k: dict(v) for k, v in change.pull.items()}
-    return update
-
-
-def _expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in expect.items():
-        if isinstance(value, Before):
-            older = {key: {"$lt": value.moment}}
-            out.setdefault("$and", []).append({"$or": [older, {key: None}]} if value.or_missing else older)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            out[key] = {"$in": list(value)}
-        else:
-            out[key] = value
-    return out
-
-
-class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store):
+class MongoStore(MongoRecords, Store):
     """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
 
     kind = "mongo"
+    shared_clock = True
+    unreachable_fix = "start MongoDB or check the host, port, credentials and firewall"
 
     def __init__(self, url: str | None, db_name: str, client: Any = None, timeout_ms: int = 3000) -> None:
         from sccli.store.urls import redact
@@ -123,6 +65,10 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         if self.url and self.timeout_ms != timeout_ms:
             self.timeout_ms = timeout_ms
             self.close()
+
+    def tune_for_service(self, settings: Settings) -> None:
+        """A long-running service waits out an election (its timeout); the CLI fails fast."""
+        self.use_timeout(int(settings.store_timeout_seconds * 1000))
 
     @classmethod
     def from_client(cls, client: Any, db_name: str) -> MongoStore:
@@ -199,6 +145,21 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         """Named leases (``job_leases``, keyed by ``_id``): one service at a time for a fleet duty."""
         return MongoLeases(lambda: self.coll("leases"), self.display_url)
 
+    @functools.cached_property
+    def ledger(self) -> MongoLedger:
+        """The migration ledger and dataset pages (``job_migrations``)."""
+        return MongoLedger(self.coll, self.display_url)
+
+    @functools.cached_property
+    def stats(self) -> MongoStats:
+        """The monitor's figures, computed by aggregation pipelines."""
+        return MongoStats(self.coll, self.names, self.display_url, self.url)
+
+    @functools.cached_property
+    def tallies(self) -> MongoTallies:
+        """Finished-job rows and the stored day tallies (``job_tallies``)."""
+        return MongoTallies(self.coll, self.now, self.display_url)
+
     def now(self) -> datetime:
         """The server's clock, from this host's plus an offset measured with ``hello`` every
         minute (half the round trip corrected); this host's clock where the server has none."""
@@ -256,7 +217,7 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         from sccli.store.mongo_indexes import audit
         from sccli.store.mongo_support import INDEXES
 
-        self.expected_index_names()  # creates the ledger's indexes on demand
+        self.ledger.expected_index_names()  # creates the ledger's indexes on demand
         return {key: audit(self.coll(key).index_information(), self.names[key], specs)
                 for key, specs in INDEXES.items()}
 
@@ -321,7 +282,6 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         now: datetime,
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
-        event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
@@ -343,8 +303,6 @@ class MongoStore(MongoStatsMixin, MongoTallies, MongoLedger, MongoRecords, Store
         )
         if doc is None:
             return None
-        if event is not None:
-            self.insert_event({**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return normalize(doc)
 
     @guard

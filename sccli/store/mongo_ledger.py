@@ -1,7 +1,7 @@
 """MongoDB side of the migration ledger: batched job writes and the ``job_migrations`` collection.
 
-A mixin of :class:`~sccli.store.mongo.MongoStore` (documented in the "migration ledger"
-section of :class:`~sccli.store.base.Store`). Batches use ``insert_many`` and ``$in``
+``store.ledger`` of :class:`~sccli.store.mongo.MongoStore` (the contract is
+:class:`~sccli.store.contract_ledger.LedgerContract`). Batches use ``insert_many`` and ``$in``
 queries; never ``bulk_write``, which mongomock 4.3 cannot run with pymongo 4.20.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sccli.domain import ACTIVE_STATUSES, JobStatus
+from sccli.store.contract_ledger import LedgerContract
 from sccli.store.mongo_support import create_indexes, expected_index_names, guard, normalize
 
 _CHUNK = 1000
@@ -21,15 +22,18 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
 
 
-class MongoLedger:
-    """Migration-ledger methods for MongoStore (relies on its ``coll``)."""
+class MongoLedger(LedgerContract):
+    """The migration ledger on MongoDB, handed the store's collection getter and display URL."""
 
-    coll: Callable[[str], Any]
+    def __init__(self, coll: Callable[[str], Any], display_url: str) -> None:
+        self.coll = coll
+        self.display_url = display_url  # named in guard's StoreUnavailable message
+        self._ledger_schema_ready = False
 
     def _ledger(self) -> Any:
         """The ledger collection, its indexes created on first use in this process."""
         coll = self.coll("migrations")
-        if not getattr(self, "_ledger_schema_ready", False):
+        if not self._ledger_schema_ready:
             create_indexes(coll, "migrations")
             self._ledger_schema_ready = True
         return coll

@@ -1,8 +1,8 @@
 """MongoDB side of the monitoring queries: aggregation pipelines, each opening with an
 index-backed ``$match`` (checked by :func:`leading_index` in tests and ``bench/monitor.py``).
 
-A mixin of :class:`~sccli.store.mongo.MongoStore` (documented in the "monitoring queries"
-section of :class:`~sccli.store.base.Store`). The pipelines keep to operators that mongomock
+``store.stats`` of :class:`~sccli.store.mongo.MongoStore` (the contract is
+:class:`~sccli.store.contract_monitor.MonitorContract`). The pipelines keep to operators that mongomock
 4.3 and the wire test server both run: no ``$round``, no ``$$REMOVE``, no ``$add`` on dates.
 """
 
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sccli.domain import JOB_STATUS_VALUES, JobStatus
+from sccli.store.contract_monitor import MonitorContract
 from sccli.store.mongo_support import guard, normalize
 from sccli.store.sqlite_stats import nearest_rank
 
@@ -159,12 +160,16 @@ def leading_index(pipeline: Sequence[dict[str, Any]], indexes: dict[str, Any]) -
     return best
 
 
-class MongoStatsMixin:
-    """Monitoring queries for MongoStore (relies on its ``coll`` and ``names``)."""
+class MongoStats(MonitorContract):
+    """Monitoring queries on MongoDB, handed the store's collection getter, names and display URL."""
 
-    coll: Callable[[str], Any]
-    names: dict[str, str]
-    url: str | None
+    def __init__(self, coll: Callable[[str], Any], names: dict[str, str], display_url: str, url: str | None) -> None:
+        self.coll = coll
+        self.names = names
+        self.display_url = display_url  # named in guard's StoreUnavailable message
+        self.url = url  # where figures may be read (figures_read_preference)
+        self._lookup_pipeline = True  # False once the server refused the $lookup pipeline form
+        self._has_first_n = True  # False once the server refused $firstN
 
     def figures_coll(self, key: str) -> Any:
         """For figures only (monitor, report, dashboard, API): see :func:`figures_read_preference`."""
@@ -238,7 +243,7 @@ class MongoStatsMixin:
     def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         pipeline = failed_jobs_pipeline(since, limit, self.names["datasets"])
         try:
-            rows = self._aggregate("jobs", pipeline, documents=True) if getattr(self, "_lookup_pipeline", True) else None
+            rows = self._aggregate("jobs", pipeline, documents=True) if self._lookup_pipeline else None
         except NotImplementedError:  # mongomock: $lookup without a sub-pipeline, whole documents joined
             rows = None
             self._lookup_pipeline = False
@@ -256,7 +261,7 @@ class MongoStatsMixin:
 
     @guard
     def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
-        if getattr(self, "_has_first_n", True):
+        if self._has_first_n:
             from pymongo.errors import OperationFailure
 
             try:

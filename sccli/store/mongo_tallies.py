@@ -1,6 +1,6 @@
 """MongoDB side of the day tallies (:class:`~sccli.store.contract_tallies.TallyContract`).
 
-A mixin of :class:`~sccli.store.mongo.MongoStore`: rows of finished jobs from the
+``store.tallies`` of :class:`~sccli.store.mongo.MongoStore`: rows of finished jobs from the
 ``completed_at`` index, one document per UTC day in ``job_tallies`` (``_id``: the day number).
 """
 
@@ -13,17 +13,20 @@ from typing import Any
 from sccli import figures as fig
 from sccli.clock import to_epoch
 from sccli.domain import JobStatus
+from sccli.store.contract_tallies import TallyContract
 from sccli.store.mongo_support import guard, normalize
 
 _ROW_FIELDS = {"_id": 0, "job_type": 1, "status": 1, "completed_at": 1, "started_at": 1, "attempts": 1}
 _COMPLETED = JobStatus.COMPLETED.value
 
 
-class MongoTallies:
-    """Day tallies for MongoStore (relies on its ``coll`` and ``now``)."""
+class MongoTallies(TallyContract):
+    """Day tallies on MongoDB, handed the store's collection getter, clock and display URL."""
 
-    coll: Callable[[str], Any]
-    now: Callable[[], datetime]
+    def __init__(self, coll: Callable[[str], Any], now: Callable[[], datetime], display_url: str) -> None:
+        self.coll = coll
+        self.now = now
+        self.display_url = display_url  # named in guard's StoreUnavailable message
 
     @guard
     def finished_figures(self, since: datetime, until: datetime) -> dict[int, fig.Figures]:

@@ -6,6 +6,7 @@ so filters, sorts and counts run in SQL while the document keeps every contract 
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -13,44 +14,44 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from sccli.clock import to_epoch
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
-from sccli.store.base import (
-    EXPECTABLE_FIELDS,
-    ClaimFilter,
-    JobChange,
-    JobQuery,
-    Store,
-    collection_names,
-    matches_expect,
-    only_fields,
-    prefix_upper_bound,
-)
+from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store, collection_names
 from sccli.store.sqlite_clock import FileClock
 from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
 from sccli.store.sqlite_schedules import schema_statements as part_statements
 from sccli.store.sqlite_schema import JOB_COLUMNS, column_values, narrowed, schema_statements
-from sccli.store.sqlite_stats import SqliteStatsMixin
+from sccli.store.sqlite_stats import SqliteStats
+from sccli.store.sqlite_support import check_expect as _check_expect
+from sccli.store.sqlite_support import integrity_message as _integrity_message
+from sccli.store.sqlite_support import job_where, matches_expect, only_fields, open_connection
+from sccli.store.sqlite_support import rollback as _rollback
+from sccli.store.sqlite_support import sort_column as _sort_column
 from sccli.store.sqlite_tallies import SqliteTallies
+
+if TYPE_CHECKING:
+    from sccli.settings import Settings
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
 
 
-class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, Store):
+class SqliteStore(SqliteRecords, Store):
     """Store on one SQLite file, shared safely by processes on one host."""
 
     kind = "sqlite"
     atomic_followups = True
     #: Page cache per connection, KiB (a long-running service bounds it lower: flat memory).
     cache_kib = 32768
+    #: A service's claims and writes touch few pages: a small cache keeps its memory flat.
+    service_cache_kib = 8192
+    unreachable_fix = "check the path and its permissions"
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 10_000, *, create: bool = True) -> None:
         self.path = str(path)
@@ -65,34 +66,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
 
     # -- connections ------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        target: str = self.path
-        if self.path != ":memory:" and self.create:
-            folder = Path(self.path).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnavailable(f"cannot create the SQLite store's folder {folder}: {exc.strerror or exc}") from None
-        elif self.path != ":memory:":
-            if not Path(self.path).expanduser().is_file():
-                raise StoreUnavailable(f"SQLite store {self.path} does not exist (a command that writes creates it)")
-            target = f"file:{quote(str(Path(self.path).expanduser()))}?mode=rw"
-        try:
-            conn = sqlite3.connect(target, timeout=self.busy_timeout_ms / 1000, isolation_level=None, uri=target.startswith("file:"))
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            # 2 KiB pages halve the WAL bytes each commit writes (a job update touches ~10 index
-            # pages): +25 % claim+complete/s. Only takes effect on a new file.
-            conn.execute("PRAGMA page_size=2048")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            # Fewer, larger checkpoints: each one fsyncs, and at the default (1000 pages) they
-            # cost a quarter of the claim+complete rate. The WAL is truncated back to 64 MiB.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
-            conn.execute("PRAGMA journal_size_limit=67108864")
-            conn.execute(f"PRAGMA cache_size=-{int(self.cache_kib)}")
-            _math_functions(conn)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
-        return conn
+        return open_connection(self.path, self.create, self.busy_timeout_ms, self.cache_kib)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -166,6 +140,29 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         """Named leases (``job_leases``): one service at a time for a fleet duty."""
         return SqliteLeases(self._read, self._write, self.names["leases"])
 
+    def tune_for_service(self, settings: Settings) -> None:
+        self.cache_kib = self.service_cache_kib
+
+    def missing_file(self) -> str | None:
+        if self.path == ":memory:" or Path(self.path).expanduser().exists():
+            return None
+        return self.path
+
+    @functools.cached_property
+    def ledger(self) -> SqliteLedger:
+        """The migration ledger and dataset pages (``job_migrations``)."""
+        return SqliteLedger(lambda: self.conn, self._read, self._write, self.names)
+
+    @functools.cached_property
+    def stats(self) -> SqliteStats:
+        """The monitor's figures, computed in SQL."""
+        return SqliteStats(self._read, self.names)
+
+    @functools.cached_property
+    def tallies(self) -> SqliteTallies:
+        """Finished-job rows and the stored day tallies (``job_tallies``)."""
+        return SqliteTallies(self._read, self._write, self.names, self.stats._window, self.now)
+
     def ping(self, write: bool = False) -> None:
         self._read("SELECT 1")
         if write:
@@ -193,48 +190,7 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         return out
 
     # -- queries ----------------------------------------------------------------------------
-    @staticmethod
-    def _where(query: JobQuery) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-
-        def one_of(column: str, values: Sequence[Any] | None) -> None:
-            if values is not None:
-                values = list(values)
-                clauses.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
-                params.extend(values)
-
-        def compare(column: str, op: str, value: datetime | None) -> None:
-            if value is not None:
-                clauses.append(f"{column} {op} ?")
-                params.append(to_epoch(value))
-
-        one_of("status", query.status)
-        one_of("job_type", query.job_type)
-        one_of("dataset_uuid", query.dataset_uuids)
-        one_of("job_id", query.job_ids)
-        one_of("priority", query.priorities)
-        for column in ("dataset_uuid", "worker_id", "parent_job_id", "migration_id"):
-            value = getattr(query, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        compare("created_at", ">=", query.created_after)
-        compare("created_at", "<", query.created_before)
-        compare("updated_at", "<", query.updated_before)
-        compare("completed_at", ">=", query.completed_after)
-        compare("completed_at", "<", query.completed_before)
-        compare("heartbeat_at", "<", query.heartbeat_before)
-        compare("run_after", "<=", query.run_after_before)
-        if query.job_id_prefix:
-            clauses.append("job_id >= ? AND job_id < ?")
-            params.extend([query.job_id_prefix, prefix_upper_bound(query.job_id_prefix)])
-        if query.cancel_requested is not None:
-            clauses.append("cancel_requested = ?")
-            params.append(1 if query.cancel_requested else 0)
-        if query.outbox_before is not None:
-            clauses.append("0")  # follow-ups are written in the transition's transaction: no outbox
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    _where = staticmethod(job_where)  # JobQuery → WHERE clause (sqlite_support)
 
     def _jobs_table(self) -> str:
         return self.names["jobs"]
@@ -296,7 +252,6 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         now: datetime,
         fields: dict[str, Any],
         types: Sequence[str] | None = None,
-        event: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
         narrow: ClaimFilter | None = None,
     ) -> dict[str, Any] | None:
@@ -313,8 +268,6 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
                 return None
             doc = change.apply(codec.loads(row[0]))
             self._replace(conn, doc, change)
-            if event is not None:
-                self._insert_event(conn, {**event, "job_id": doc["job_id"], "from": JobStatus.PENDING.value, "to": JobStatus.RUNNING.value})
         return doc
 
     def claim_query(self, now: datetime, types: Sequence[str] | None = None,
@@ -422,41 +375,4 @@ class SqliteStore(SqliteStatsMixin, SqliteTallies, SqliteLedger, SqliteRecords, 
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ? ORDER BY at LIMIT ?)"
         with self._write() as conn:
             return int(conn.execute(sql, (to_epoch(before), limit)).rowcount)
-
-
-def _math_functions(conn: sqlite3.Connection) -> None:
-    """``ln`` and ``floor`` for the day tallies' histograms, from Python's math where SQLite was
-    built without its math functions (the same C library results either way)."""
-    try:
-        conn.execute("SELECT ln(1.0), floor(1.5)")
-    except sqlite3.OperationalError:
-        import math
-
-        conn.create_function("ln", 1, math.log, deterministic=True)
-        conn.create_function("floor", 1, math.floor, deterministic=True)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("ROLLBACK")
-    except sqlite3.OperationalError:  # SQLite may have rolled back already (disk full)
-        pass
-
-
-def _sort_column(name: str) -> str:
-    if name not in JOB_COLUMNS:
-        raise InvalidInput(f"cannot sort jobs by {name!r}")
-    return name
-
-
-def _check_expect(expect: dict[str, Any]) -> None:
-    unknown = set(expect) - set(EXPECTABLE_FIELDS)
-    if unknown:
-        raise InvalidInput(f"cannot condition a write on {sorted(unknown)}")
-
-
-def _integrity_message(exc: sqlite3.IntegrityError, doc: dict[str, Any]) -> str:
-    if "active_key" in str(exc):
-        return f"an active job already exists for {doc.get('active_key')}"
-    return f"write refused by the store: {exc}"
 

@@ -1,7 +1,7 @@
 """SQLite side of the migration ledger: batched job writes and the ``job_migrations`` table.
 
-A mixin of :class:`~sccli.store.sqlite.SqliteStore` (documented in the "migration ledger"
-section of :class:`~sccli.store.base.Store`). Every batch is one ``BEGIN IMMEDIATE``
+``store.ledger`` of :class:`~sccli.store.sqlite.SqliteStore` (the contract is
+:class:`~sccli.store.contract_ledger.LedgerContract`). Every batch is one ``BEGIN IMMEDIATE``
 transaction written with ``executemany``.
 """
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sccli.clock import from_epoch, to_epoch
 from sccli.domain import ACTIVE_STATUSES, JobStatus
 from sccli.store import codec
+from sccli.store.contract_ledger import LedgerContract
 
 _CHUNK = 500  # bound parameters per IN (...) list
 _ACTIVE = ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES)
@@ -42,21 +44,29 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class SqliteLedger:
-    """Migration-ledger methods for SqliteStore (relies on its conn, _read, _write and names)."""
+class SqliteLedger(LedgerContract):
+    """The migration ledger on SQLite, handed the store's connection, read and write helpers and table names."""
 
-    names: dict[str, str]
-    @property
-    def conn(self) -> sqlite3.Connection:  # the host store's connection
-        raise NotImplementedError
+    def __init__(
+        self,
+        conn: Callable[[], sqlite3.Connection],
+        read: Callable[..., list[sqlite3.Row]],
+        write: Callable[[], AbstractContextManager[sqlite3.Connection]],
+        names: dict[str, str],
+    ) -> None:
+        self._conn = conn
+        self._read = read
+        self._write = write
+        self.names = names
+        self._ledger_schema_ready = False
 
     # -- schema -----------------------------------------------------------------------------
     def _ledger(self) -> str:
         """The ledger table's name, created on first use in this process."""
         table = self.names["migrations"]
-        if not getattr(self, "_ledger_schema_ready", False):
+        if not self._ledger_schema_ready:
             for statement in ledger_statements(table):
-                self.conn.execute(statement)
+                self._conn().execute(statement)
             self._ledger_schema_ready = True
         return table
 
@@ -74,7 +84,7 @@ class SqliteLedger:
 
     # -- datasets ---------------------------------------------------------------------------
     def count_datasets_by_status(self) -> dict[str, int]:
-        rows = self._read(f"SELECT status, COUNT(*) FROM {self.names['datasets']} GROUP BY status")  # type: ignore[attr-defined]
+        rows = self._read(f"SELECT status, COUNT(*) FROM {self.names['datasets']} GROUP BY status")
         return {str(status): int(n) for status, n in rows}
 
     def insert_datasets(self, docs: Sequence[dict[str, Any]]) -> None:
@@ -82,7 +92,7 @@ class SqliteLedger:
 
         sql = f"INSERT INTO {self.names['datasets']} (uuid, status, updated_at, doc) VALUES (?, ?, ?, ?)"
         try:
-            with self._write() as conn:  # type: ignore[attr-defined]
+            with self._write() as conn:
                 conn.executemany(sql, [(d["uuid"], d.get("status"), to_epoch(d.get("updated_at")), codec.dumps(d)) for d in docs])
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"a dataset already exists: {exc}") from exc
@@ -96,7 +106,7 @@ class SqliteLedger:
             params.extend(statuses)
         columns = "uuid, status" if slim else "doc"
         sql = f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER BY uuid LIMIT {int(limit)}"
-        rows = self._read(sql, params)  # type: ignore[attr-defined]
+        rows = self._read(sql, params)
         if slim:
             return [{"uuid": uuid, "status": status} for uuid, status in rows]
         return [codec.loads(r[0]) for r in rows]
@@ -105,7 +115,7 @@ class SqliteLedger:
         out: dict[str, str | None] = {}
         for chunk in _chunks(list(uuids)):
             sql = f"SELECT uuid, status FROM {self.names['datasets']} WHERE uuid IN ({_marks(chunk)})"
-            out.update(self._read(sql, list(chunk)))  # type: ignore[attr-defined]
+            out.update((uuid, status) for uuid, status in self._read(sql, list(chunk)))
         return out
 
     # -- jobs -------------------------------------------------------------------------------
@@ -119,7 +129,7 @@ class SqliteLedger:
             )
             out.extend(
                 {"job_id": job_id, "dataset_uuid": uuid, "job_type": job_type, "status": status, "created_at": from_epoch(created)}
-                for job_id, uuid, job_type, status, created in self._read(sql, list(chunk))  # type: ignore[attr-defined]
+                for job_id, uuid, job_type, status, created in self._read(sql, list(chunk))
             )
         return out
 
@@ -127,7 +137,7 @@ class SqliteLedger:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(job_ids)):
             sql = f"SELECT job_id, status, attempts FROM {self.names['jobs']} WHERE job_id IN ({_marks(chunk)})"
-            for job_id, status, attempts in self._read(sql, list(chunk)):  # type: ignore[attr-defined]
+            for job_id, status, attempts in self._read(sql, list(chunk)):
                 out[job_id] = {"status": status, "attempts": attempts}
         return out
 
@@ -140,7 +150,7 @@ class SqliteLedger:
         jobs_table = self.names["jobs"]
         # OR IGNORE: a job whose active_key another writer took meanwhile is left out, not the batch.
         insert = f"INSERT OR IGNORE INTO {jobs_table} ({','.join(JOB_COLUMNS)}, doc) VALUES ({_marks([0] * (len(JOB_COLUMNS) + 1))})"
-        with self._write() as conn:  # type: ignore[attr-defined]
+        with self._write() as conn:
             before = conn.total_changes
             conn.executemany(insert, [[*column_values(doc), codec.dumps(doc)] for doc in jobs])
             skipped = [] if conn.total_changes - before == len(jobs) else _missing_ids(conn, jobs_table, [d["job_id"] for d in jobs])
@@ -161,7 +171,7 @@ class SqliteLedger:
     def delete_unstarted_jobs(self, job_ids: Sequence[str]) -> list[str]:
         jobs_table = self.names["jobs"]
         deleted: list[str] = []
-        with self._write() as conn:  # type: ignore[attr-defined]
+        with self._write() as conn:
             for chunk in _chunks(list(job_ids)):
                 # "+status": look the ids up by primary key, not by scanning every pending job.
                 sql = f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND +attempts = 0 RETURNING job_id"
@@ -171,7 +181,7 @@ class SqliteLedger:
     # -- ledger -----------------------------------------------------------------------------
     def insert_migration(self, doc: dict[str, Any]) -> None:
         table = self._ledger()
-        with self._write() as conn:  # type: ignore[attr-defined]
+        with self._write() as conn:
             conn.execute(
                 f"INSERT INTO {table} (key, migration_id, kind, started_at, doc) VALUES (?, ?, 'migration', ?, ?)",
                 (doc["migration_id"], doc["migration_id"], to_epoch(doc.get("started_at")), codec.dumps(doc)),
@@ -179,7 +189,7 @@ class SqliteLedger:
 
     def update_migration(self, migration_id: str, fields: dict[str, Any]) -> bool:
         table = self._ledger()
-        with self._write() as conn:  # type: ignore[attr-defined]
+        with self._write() as conn:
             row = conn.execute(f"SELECT doc FROM {table} WHERE key = ? AND kind = 'migration'", (migration_id,)).fetchone()
             if row is None:
                 return False
@@ -188,12 +198,12 @@ class SqliteLedger:
         return True
 
     def get_migration(self, migration_id: str) -> dict[str, Any] | None:
-        rows = self._read(f"SELECT doc FROM {self._ledger()} WHERE key = ? AND kind = 'migration'", (migration_id,))  # type: ignore[attr-defined]
+        rows = self._read(f"SELECT doc FROM {self._ledger()} WHERE key = ? AND kind = 'migration'", (migration_id,))
         return codec.loads(rows[0][0]) if rows else None
 
     def list_migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT doc FROM {self._ledger()} WHERE kind = 'migration' ORDER BY started_at DESC, key DESC LIMIT {int(limit) if limit else -1}"
-        return [codec.loads(r[0]) for r in self._read(sql)]  # type: ignore[attr-defined]
+        return [codec.loads(r[0]) for r in self._read(sql)]
 
     def find_migration_entries(
         self,
@@ -211,13 +221,13 @@ class SqliteLedger:
         if pending_only:
             clauses.append("rolled_back = 0")
         sql = f"SELECT doc FROM {self._ledger()} WHERE {' AND '.join(clauses)} ORDER BY key LIMIT {int(limit) if limit else -1}"
-        return [codec.loads(r[0]) for r in self._read(sql, params)]  # type: ignore[attr-defined]
+        return [codec.loads(r[0]) for r in self._read(sql, params)]
 
     def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
         table = self._ledger()
         patch = codec.dumps(fields)
         total = 0
-        with self._write() as conn:  # type: ignore[attr-defined]
+        with self._write() as conn:
             for chunk in _chunks(list(entry_ids)):
                 sql = f"UPDATE {table} SET doc = json_patch(doc, ?), rolled_back = COALESCE(?, rolled_back) WHERE kind = 'entry' AND key IN ({_marks(chunk)})"
                 flag = None if "rolled_back" not in fields else int(bool(fields["rolled_back"]))

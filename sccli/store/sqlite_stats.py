@@ -1,7 +1,7 @@
 """SQLite side of the monitoring queries: SQL, each from an indexed WHERE (most read indexes only).
 
-A mixin of :class:`~sccli.store.sqlite.SqliteStore` (documented in the "monitoring queries"
-section of :class:`~sccli.store.base.Store`). Times are epoch seconds in the indexed columns,
+``store.stats`` of :class:`~sccli.store.sqlite.SqliteStore` (the contract is
+:class:`~sccli.store.contract_monitor.MonitorContract`). Times are epoch seconds in the indexed columns,
 so durations are plain subtractions.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 from sccli.clock import from_epoch, to_epoch
 from sccli.domain import JobStatus, ServiceState
 from sccli.store import codec
+from sccli.store.contract_monitor import MonitorContract
 
 
 def _lit(value: JobStatus | ServiceState) -> str:
@@ -67,11 +68,12 @@ def nearest_rank(p_times_100: int, n: int) -> int:
     return (p_times_100 * n + 99) // 100 - 1
 
 
-class SqliteStatsMixin:
-    """Monitoring queries for SqliteStore (relies on its ``names`` and ``_read``)."""
+class SqliteStats(MonitorContract):
+    """Monitoring queries on SQLite, handed the store's read helper and table names."""
 
-    names: dict[str, str]
-    _read: Callable[..., list[sqlite3.Row]]
+    def __init__(self, read: Callable[..., list[sqlite3.Row]], names: dict[str, str]) -> None:
+        self._read = read
+        self.names = names
 
     def job_status_type_counts(self) -> list[dict[str, Any]]:
         sql = f"SELECT status, job_type, COUNT(*) FROM {self.names['jobs']} GROUP BY status, job_type"

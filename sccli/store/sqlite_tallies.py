@@ -1,6 +1,6 @@
 """SQLite side of the day tallies (:class:`~sccli.store.contract_tallies.TallyContract`).
 
-A mixin of :class:`~sccli.store.sqlite.SqliteStore`: rows of finished jobs read from the
+``store.tallies`` of :class:`~sccli.store.sqlite.SqliteStore`: rows of finished jobs read from the
 covering index ``ix_jobs_type_finished``, one row per UTC day in ``job_tallies``.
 """
 
@@ -16,19 +16,29 @@ from sccli import figures as fig
 from sccli.clock import from_epoch, to_epoch
 from sccli.domain import JobStatus
 from sccli.store import codec
+from sccli.store.contract_tallies import TallyContract
 from sccli.store.sqlite_stats import TIMED_OUT, _lit
 
 _DURATION = f"CASE WHEN status = {_lit(JobStatus.COMPLETED)} AND started_at IS NOT NULL THEN completed_at - started_at END"
 
 
-class SqliteTallies:
-    """Day tallies for SqliteStore (relies on its ``names``, ``_read``, ``_write``, ``_window`` and ``now``)."""
+class SqliteTallies(TallyContract):
+    """Day tallies on SQLite, handed the store's read/write helpers, table names, the stats part's
+    window of job types and the store's clock."""
 
-    names: dict[str, str]
-    _read: Callable[..., list[sqlite3.Row]]
-    _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
-    _window: Callable[[datetime, datetime], tuple[str, list[Any]]]
-    now: Callable[[], datetime]
+    def __init__(
+        self,
+        read: Callable[..., list[sqlite3.Row]],
+        write: Callable[[], AbstractContextManager[sqlite3.Connection]],
+        names: dict[str, str],
+        window: Callable[[datetime, datetime], tuple[str, list[Any]]],
+        now: Callable[[], datetime],
+    ) -> None:
+        self._read = read
+        self._write = write
+        self.names = names
+        self._window = window
+        self.now = now
 
     def finished_figures(self, since: datetime, until: datetime) -> dict[int, fig.Figures]:
         marks, params = self._window(since, until)

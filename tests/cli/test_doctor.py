@@ -59,7 +59,7 @@ def test_failures_print_their_fix(sc: Any, tmp_path: Path, live_store: Any, monk
     from sccli.store.sqlite import SqliteStore
 
     real = SqliteStore.index_names
-    name = sorted(live_store.expected_index_names()["jobs"])[0]
+    name = sorted(live_store.ledger.expected_index_names()["jobs"])[0]
     monkeypatch.setattr(SqliteStore, "index_names", lambda self: {k: [n for n in v if n != name] for k, v in real(self).items()})
     schema = checks(sc("--settings", str(settings_file(tmp_path)), "doctor", "--json"))["schema"]
     assert schema["level"] == "fail" and name in schema["detail"] and schema["fix"]

@@ -91,7 +91,7 @@ def build_legacy(store: Store, root: Path, count: int) -> Legacy:
     for doc in docs:  # the portal keeps uploaded files inside the data directories
         if "files" in doc:
             doc["files"] = [str(root / "in" / doc["uuid"] / "upload" / "data.bin")]
-    store.insert_datasets(docs)
+    store.ledger.insert_datasets(docs)
     queue = JobQueue(store, actor="cli:legacy@host")
     for i, doc in enumerate(docs):
         uid, status = doc["uuid"], doc["status"]

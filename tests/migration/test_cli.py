@@ -53,7 +53,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sc: Callable[..., Any], cli_
     assert "dry run: nothing written" in result.stdout and "no archive to unzip" in result.stdout and "no files to upload" in result.stdout
     assert f"{len(cli_legacy.left_blocked())} dataset(s) with problems (listed first) would get no job" in result.stdout
     assert "3600 s" in result.stdout  # in-flight datasets wait out the grace period
-    assert _jobs(cli_legacy.store) == before and cli_legacy.store.list_migrations() == []
+    assert _jobs(cli_legacy.store) == before and cli_legacy.store.ledger.list_migrations() == []
 
 
 def test_live_run_without_a_terminal_needs_yes(sc: Callable[..., Any], cli_legacy: Legacy) -> None:

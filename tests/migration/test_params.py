@@ -43,7 +43,7 @@ def test_upload_with_files_outside_the_data_directories_is_blocked(small_legacy:
         link = Path(small_legacy.settings.in_data_dir) / "link-out"
         link.symlink_to(outside)
         doc["files"] = [str(link / "data.bin")]
-    small_legacy.store.insert_datasets([doc])
+    small_legacy.store.ledger.insert_datasets([doc])
     for dry_run in (True, False):
         (item,) = small_legacy.migration().run(dataset_uuid=doc["uuid"], dry_run=dry_run).items
         assert item.action == "skip" and item.job_id is None
@@ -58,7 +58,7 @@ def test_input_directory_linked_out_of_the_data_directories_is_blocked(small_leg
     outside.mkdir()
     doc = dataset_doc(2, "conversion queued")
     (Path(small_legacy.settings.in_data_dir) / doc["uuid"]).symlink_to(outside)
-    small_legacy.store.insert_datasets([doc])
+    small_legacy.store.ledger.insert_datasets([doc])
     (item,) = small_legacy.migration().run(dataset_uuid=doc["uuid"]).items
     assert item.action == "skip" and "'input_path'" in item.problems[0] and "outside" in item.problems[0]
 

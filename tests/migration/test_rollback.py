@@ -50,7 +50,7 @@ def test_rollback_restores_every_status_and_leaves_started_jobs_alone(legacy: Le
     assert result.restored == 1
     for job_id in legacy.existing_jobs.values():
         assert store.get_job(job_id) is not None, "a job the migration did not create was removed"
-    header = store.get_migration(report.migration_id)
+    header = store.ledger.get_migration(report.migration_id)
     assert header is not None and header["status"] == "partially rolled back"
 
     again = legacy.migration().rollback()
@@ -114,16 +114,20 @@ def test_rollback_scopes(small_legacy: Legacy) -> None:
     result = small_legacy.migration().rollback(migration_id=second.migration_id)
     assert result.removed == 1 and result.migrations == {second.migration_id}
     assert store.count_jobs(JobQuery(migration_id=first.migration_id)) == first.created - 1
-    assert store.get_migration(second.migration_id)["status"] == "rolled back"  # type: ignore[index]
+    assert store.ledger.get_migration(second.migration_id)["status"] == "rolled back"  # type: ignore[index]
 
 
 def test_dry_run_rollback_writes_nothing(small_legacy: Legacy) -> None:
     store = small_legacy.store
     report = small_legacy.migration().run()
-    before = (store.count_jobs(JobQuery()), _statuses(small_legacy), store.find_migration_entries(report.migration_id))
+    def state() -> tuple:
+        entries = store.ledger.find_migration_entries(report.migration_id)
+        return store.count_jobs(JobQuery()), _statuses(small_legacy), entries
+
+    before = state()
     plan = small_legacy.migration().rollback(dry_run=True)
     assert plan.removed == report.created
-    assert (store.count_jobs(JobQuery()), _statuses(small_legacy), store.find_migration_entries(report.migration_id)) == before
+    assert state() == before
 
 
 def test_rollback_refusals(small_legacy: Legacy) -> None:
@@ -150,7 +154,7 @@ def test_a_batch_that_fails_midway_is_undone_whole_on_sqlite(small_legacy: Legac
     def lost(entry_ids: object, fields: object) -> int:  # the store fails after the jobs' deletion
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(store, "update_migration_entries", lost)
+    monkeypatch.setattr(store.ledger, "update_migration_entries", lost)
     with pytest.raises(RuntimeError):
         small_legacy.migration().rollback()
     monkeypatch.undo()

@@ -18,7 +18,7 @@ from .conftest import Legacy, dataset_doc
 
 def _snapshot(legacy: Legacy) -> tuple[int, dict[str, int], int]:
     store = legacy.store
-    return store.count_jobs(JobQuery()), store.count_datasets_by_status(), len(store.list_migrations())
+    return store.count_jobs(JobQuery()), store.ledger.count_datasets_by_status(), len(store.ledger.list_migrations())
 
 
 def test_dry_run_then_run_then_rerun_on_the_legacy_store(legacy: Legacy) -> None:
@@ -35,7 +35,7 @@ def test_dry_run_then_run_then_rerun_on_the_legacy_store(legacy: Legacy) -> None
 
     report = legacy.migration(grace_seconds=900).run()
     _check_jobs(legacy, report.migration_id, grace=900)
-    assert store.count_datasets_by_status() == before[1], "a run moved dataset statuses"
+    assert store.ledger.count_datasets_by_status() == before[1], "a run moved dataset statuses"
     _check_ledger(legacy, report)
 
     count = store.count_jobs(JobQuery())
@@ -59,9 +59,9 @@ def _check_jobs(legacy: Legacy, migration_id: str, grace: float) -> None:
 
 
 def _check_ledger(legacy: Legacy, report: Any) -> None:
-    header = legacy.store.get_migration(report.migration_id)
+    header = legacy.store.ledger.get_migration(report.migration_id)
     assert header is not None and header["status"] == "completed" and header["jobs_created"] == report.created
-    entries = legacy.store.find_migration_entries(report.migration_id)
+    entries = legacy.store.ledger.find_migration_entries(report.migration_id)
     jobs = {j["job_id"]: j for j in legacy.store.find_jobs(JobQuery(migration_id=report.migration_id), sort=())}
     assert len(entries) == report.created == len(jobs)
     for entry in entries:
@@ -149,7 +149,7 @@ def test_single_blocked_upload_dataset_is_listed_and_skipped(small_legacy: Legac
         assert (item.reason or "").startswith("not migrated, its job could not succeed: no files to upload")
         assert report.created == 0 and report.with_problems == 1
     assert small_legacy.store.count_jobs(JobQuery(dataset_uuid=target)) == 0
-    assert small_legacy.store.find_migration_entries(dataset_uuid=target) == []
+    assert small_legacy.store.ledger.find_migration_entries(dataset_uuid=target) == []
 
 
 def test_single_dataset_that_needs_no_job(small_legacy: Legacy) -> None:
@@ -171,7 +171,7 @@ def test_single_dataset_refusals(small_legacy: Legacy) -> None:
 
 def test_malformed_legacy_uuid_is_skipped_not_fatal(small_legacy: Legacy) -> None:
     doc = dataset_doc(1, "conversion queued") | {"uuid": "legacy-0001"}
-    small_legacy.store.insert_datasets([doc])
+    small_legacy.store.ledger.insert_datasets([doc])
     report = small_legacy.migration().run()
     item = next(i for i in report.items if i.dataset_uuid == "legacy-0001")
     assert item.action == "skip" and "malformed uuid" in (item.reason or "")
@@ -187,7 +187,7 @@ def test_job_that_appears_while_migrating_is_not_duplicated(small_legacy: Legacy
     assert report.conflicts
     for uid in small_legacy.existing_jobs:
         assert small_legacy.store.count_jobs(JobQuery(dataset_uuid=uid)) == 1
-    assert len(small_legacy.store.find_migration_entries(report.migration_id)) == report.created
+    assert len(small_legacy.store.ledger.find_migration_entries(report.migration_id)) == report.created
 
 
 def test_progress_is_reported_per_page(small_legacy: Legacy) -> None:
@@ -209,7 +209,7 @@ def test_dataset_fields_that_are_not_json_are_reported_in_the_plan(small_legacy:
     from datetime import datetime
 
     doc = dataset_doc(5, "conversion queued") | {"conversion_parameters": {"since": datetime(2020, 1, 1)}}
-    small_legacy.store.insert_datasets([doc])
+    small_legacy.store.ledger.insert_datasets([doc])
     for dry_run in (True, False):
         item = next(i for i in small_legacy.migration().run(dry_run=dry_run).items if i.dataset_uuid == doc["uuid"])
         assert item.action == "skip" and "'conversion_params' is not JSON" in (item.reason or "")

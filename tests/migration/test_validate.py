@@ -22,7 +22,7 @@ def _job(store: Store, dataset_uuid: str, job_type: str, **kwargs: Any) -> str:
 
 def _dataset(store: Store, status: str) -> str:
     doc = dataset_doc(0, status)
-    store.insert_datasets([doc])
+    store.ledger.insert_datasets([doc])
     return str(doc["uuid"])
 
 
@@ -102,7 +102,7 @@ def test_dataset_and_job_states_agree(status: str, job_type: str, job_status: st
 
 
 def test_missing_index_is_a_finding(store: Store) -> None:
-    expected = store.expected_index_names()
+    expected = store.ledger.expected_index_names()
     actual = store.index_names()
     assert all(set(names) <= set(actual[key]) for key, names in expected.items())
     if store.kind == "sqlite":

@@ -101,7 +101,7 @@ def test_requeue_is_fenced(store: Store) -> None:
     ids = stale_history(store)
     queue = JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0)
     monitor = JobMonitor(queue=queue, clock=lambda: NOW)
-    docs = {j["job_id"]: j for j in store.stale_running_jobs(NOW, ago(60))}  # read before the requeue: old leases
+    docs = {j["job_id"]: j for j in store.stats.stale_running_jobs(NOW, ago(60))}  # read before the requeue: old leases
     done = {r["job_id"]: r["status"] for r in monitor.requeue_stale_jobs()}
     assert done == {ids["silent"]: "pending", ids["over"]: "pending", ids["dead"]: "failed", ids["stopped"]: "pending", ids["missing"]: "pending"}
     assert store.get_job(ids["fine"])["status"] == "running"

@@ -26,7 +26,8 @@ def sqlite_plans(tmp_path: Path) -> dict[str, list[str]]:
         seen.append((sql, params))
         return real_read(sql, params)
 
-    store._read = record  # type: ignore[attr-defined]
+    for reader in (store, store.stats, store.tallies, store.ledger):  # the parts hold the store's reader
+        reader._read = record  # type: ignore[attr-defined]
     monitor = JobMonitor(store, clock=lambda: NOW)
     monitor.get_queue_overview()
     monitor.get_performance_report(7)
@@ -55,7 +56,7 @@ def test_mongo_pipelines_open_with_an_indexed_match() -> None:
     store = open_store("mongomock://plans", "plans")
     store.ensure_schema()
     indexes = store.coll("jobs").index_information()  # type: ignore[attr-defined]
-    pipelines = store.monitor_pipelines(NOW)  # type: ignore[attr-defined]
+    pipelines = store.stats.monitor_pipelines(NOW)  # type: ignore[attr-defined]
     assert len(pipelines) == 9
     chosen = {name: leading_index(pipeline, indexes) for name, (_, pipeline) in pipelines.items()}
     assert None not in chosen.values(), chosen

@@ -108,7 +108,7 @@ def test_deletes_go_in_batches_of_bounded_size_and_tallies_equal_a_recount(
     ]:
         clock += timedelta(seconds=1)
     assert sum(sizes) == len(gone) and max(sizes) <= POLICY.batch_size and len(sizes) >= len(gone) // POLICY.batch_size
-    assert counts(tally.status_type_counts(store)) == counts(store.job_status_type_counts())
+    assert counts(tally.status_type_counts(store)) == counts(store.stats.job_status_type_counts())
     cutoffs = ret.retention_cutoffs(DUE, POLICY)
     expected = {s: store.count_jobs(JobQuery(status=[s], completed_before=c)) for s, c in cutoffs.items()}
     assert tally.ended_before(store, cutoffs) == expected == {"completed": 0, "failed": 0, "cancelled": 0}

@@ -133,7 +133,7 @@ class TallyMachine(RuleBasedStateMachine):
     @invariant()
     def tallies_equal_a_recount(self) -> None:
         store, now = self.store, self.clock
-        assert counts(tally.status_type_counts(store)) == counts(store.job_status_type_counts())
+        assert counts(tally.status_type_counts(store)) == counts(store.stats.job_status_type_counts())
         for since in (now - timedelta(days=1), now - timedelta(days=3), START - timedelta(days=1)):
             self._window(since, now)
         cutoffs = cleanup.cleanup_cutoffs(now, 1)
@@ -143,7 +143,7 @@ class TallyMachine(RuleBasedStateMachine):
     def _window(self, since: datetime, until: datetime) -> None:
         mine = {r["job_type"]: r for r in tally.finished_stats(self.store, since, until)}
         recount = {t: f for t, f in tally.total(tally.window_figures(self.store, since, until, stored=False).values()).items()}
-        theirs = {r["job_type"]: r for r in self.store.finished_job_stats(since, until)}
+        theirs = {r["job_type"]: r for r in self.store.stats.finished_job_stats(since, until)}
         assert sorted(mine) == sorted(theirs) == sorted(recount)
         for job_type, row in mine.items():
             exact = theirs[job_type]
@@ -155,7 +155,8 @@ class TallyMachine(RuleBasedStateMachine):
                 else:  # percentiles from 1 % buckets; the rest exact up to float sums
                     assert row[key] == pytest.approx(exact[key], rel=0.005, abs=1e-6), (job_type, key, row, exact)
         daily = [(d["day"], d["completed"], d["failed"], d["cancelled"]) for d in tally.finished_daily(self.store, since, until)]
-        assert daily == [(d["day"], d["completed"], d["failed"], d["cancelled"]) for d in self.store.finished_job_daily(since, until)]
+        theirs_daily = self.store.stats.finished_job_daily(since, until)
+        assert daily == [(d["day"], d["completed"], d["failed"], d["cancelled"]) for d in theirs_daily]
 
     def teardown(self) -> None:
         if not hasattr(self.store, "coll"):
@@ -181,9 +182,9 @@ def test_a_day_stored_then_changed_by_a_retry_is_read_again(tmp_path: Path) -> N
     window = (START - timedelta(days=1), clock[0])
     assert [(r["job_type"], r["failed"]) for r in tally.finished_stats(store, *window)] == [("data_validation", 1)]
     day = int(START.timestamp() // 86_400)
-    assert store.tally_days([day])[day]["figures"] is not None  # the settled day was stored
+    assert store.tallies.tally_days([day])[day]["figures"] is not None  # the settled day was stored
     queue.retry(job_id)
-    assert store.tally_days([day])[day]["figures"] is None  # invalidated in the retry's own write
+    assert store.tallies.tally_days([day])[day]["figures"] is None  # invalidated in the retry's own write
     assert tally.finished_stats(store, *window) == []
     assert [(r["status"], r["count"]) for r in tally.status_type_counts(store)] == [(JobStatus.PENDING.value, 1)]
     assert set(ENDED) == {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
@@ -205,16 +206,17 @@ def test_prebuild_stores_the_missing_days_so_the_first_read_folds_none(tmp_path:
     clock[0] += timedelta(days=1)
     first = int(START.timestamp() // 86_400)
     days = list(range(first, first + 5))
-    assert all(store.tally_days(days)[d]["figures"] is None for d in days if d in store.tally_days(days))
+    held = store.tallies.tally_days(days)
+    assert all(held[d]["figures"] is None for d in days if d in held)
     ticks = iter(range(100))
     assert tally.prebuild(store, 3.0, clock=lambda: float(next(ticks))) == (2, 3)  # the budget ran out
-    stored = store.tally_days(days)
+    stored = store.tallies.tally_days(days)
     assert [d for d in days if d in stored and stored[d]["figures"] is not None] == days[3:]  # newest first
     assert tally.prebuild(store, 60.0) == (3, 0)
     assert tally.prebuild(store, 60.0) == (0, 0)
     saved: list[int] = []
-    real = store.save_tally_day
-    store.save_tally_day = lambda day, *a: saved.append(day) or real(day, *a)  # type: ignore[method-assign]
+    real = store.tallies.save_tally_day
+    store.tallies.save_tally_day = lambda day, *a: saved.append(day) or real(day, *a)  # type: ignore[method-assign]
     window = (START - timedelta(days=1), clock[0])
     assert [(r["job_type"], r["completed"]) for r in tally.finished_stats(store, *window)] == [("data_validation", 4)]
     assert saved == []  # every settled day of the window was read, none folded on this read

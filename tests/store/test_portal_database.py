@@ -79,7 +79,7 @@ def test_every_command_works_on_the_portals_data(portal: StoreSpec) -> None:
     assert overview["health_status"]["overall"] != "unknown"
     assert overview["queue_stats"]["total_jobs"] == 2
     JobMigration(store).validate()
-    assert store.count_datasets_by_status()["conversion queued"] == 2
+    assert store.ledger.count_datasets_by_status()["conversion queued"] == 2
     assert len(store.find_datasets()) == 4  # nothing added, nothing merged
 
 

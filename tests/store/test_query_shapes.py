@@ -156,7 +156,7 @@ def _workload(tmp_path: Any) -> None:
     migration.run()
     migration.validate()
     migration.rollback()
-    store.finished_job_ids("completed", utcnow() + timedelta(days=1), 10)
+    store.stats.finished_job_ids("completed", utcnow() + timedelta(days=1), 10)
     _schedule_workload(queue)
 
 

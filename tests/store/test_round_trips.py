@@ -209,7 +209,7 @@ def test_figures_read_a_secondary_and_advisory_writes_ask_no_majority(counted: t
     job = queue.claim_next("w1", ["data_validation"], host="h", pid=1)
     assert job is not None
     listener.take()
-    assert queue.store.job_status_type_counts()  # type: ignore[attr-defined]
+    assert queue.store.stats.job_status_type_counts()
     listener.take()
     assert queue.heartbeat(job["job_id"], job["lease_token"], 50.0)
     assert listener.concerns == [("update", {"w": 1})]

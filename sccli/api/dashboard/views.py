@@ -281,8 +281,8 @@ def report(state: ApiState, days: int) -> dict[str, Any]:
 
 def datasets(state: ApiState, status: str, after: str) -> dict[str, Any]:
     """Dataset counts by status and one page of datasets (ordered by uuid, ``after`` a cursor)."""
-    counts = dict(sorted(state.store.count_datasets_by_status().items(), key=lambda kv: (-kv[1], str(kv[0]))))
-    rows = state.store.find_datasets_page([status] if status else None, after or None, PAGE_SIZE + 1)
+    counts = dict(sorted(state.store.ledger.count_datasets_by_status().items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    rows = state.store.ledger.find_datasets_page([status] if status else None, after or None, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return {"counts": counts, "rows": rows, "status": status, "next": rows[-1]["uuid"] if more else None, "total": sum(counts.values())}
