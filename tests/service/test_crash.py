@@ -74,8 +74,11 @@ def test_chaos_kills_lose_no_chain(spec: StoreSpec, tmp_path: Path, services: Ca
     rng = random.Random(7)
     kills = 0
     deadline = time.monotonic() + 60
+    # A kill after every ~1/12 of the work (or 1.5-3 s, whichever comes first): 8 kills land while
+    # chains run on a quiet machine (where 50 chains take 2 s) as on a loaded one.
+    step = max(1, 3 * chains // 12)
     while time.monotonic() < deadline and kills < 8:
-        time.sleep(rng.uniform(1.5, 3.0))
+        _wait_for_progress(store, datasets, (kills + 1) * step, time.monotonic() + rng.uniform(1.5, 3.0))
         victim = rng.randrange(2)
         running[victim].proc.send_signal(signal.SIGKILL)
         running[victim].proc.wait()
@@ -102,6 +105,15 @@ def test_chaos_kills_lose_no_chain(spec: StoreSpec, tmp_path: Path, services: Ca
     assert kills >= 3, "the run ended before enough kills"
     assert report["jobs"] == 3 * chains, report
     _clean(report)
+
+
+def _wait_for_progress(store: Any, datasets: list[str], finished: int, until: float) -> None:
+    """Until ``finished`` jobs of the chains have ended, or the monotonic clock reaches ``until``."""
+    from sccli.store.base import JobQuery
+
+    query = JobQuery(status=["completed", "failed", "cancelled"], dataset_uuids=datasets)
+    while time.monotonic() < until and store.count_jobs(query) < finished:
+        time.sleep(0.02)
 
 
 def _all_done(store: Any, datasets: list[str]) -> bool:
