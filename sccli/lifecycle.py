@@ -63,16 +63,8 @@ class JobLifecycle:
 
     # -- the one transition -----------------------------------------------------------------
     def transition(
-        self,
-        job: dict[str, Any],
-        to: JobStatus,
-        *,
-        actor: str,
-        reason: str,
-        change: JobChange | None = None,
-        followups: Sequence[dict[str, Any]] = (),
-        fence: dict[str, Any] | None = None,
-        log: str | None = None,
+        self, job: dict[str, Any], to: JobStatus, *, actor: str, reason: str, change: JobChange | None = None,
+        followups: Sequence[dict[str, Any]] = (), fence: dict[str, Any] | None = None, log: str | None = None,
         resources: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Move ``job`` (as read) to ``to``: conditional on its status (and, from running, on

@@ -7,26 +7,21 @@ dataset statuses move only through :func:`sccli.datasets.move_dataset`.
 
 from __future__ import annotations
 
-import getpass
-import json
-import os
 import random
-import socket
 import time
-import uuid as uuidlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sccli import domain
+from sccli import domain, jobdoc
+from sccli.claiming import claim_one
 from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
 from sccli.errors import InvalidInput, NotFound
 from sccli.events import job_event
-from sccli.followups import claimed_item, crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
+from sccli.followups import crash_point, dataset_item, drain_outbox, event_item, outbox_batch, run_followups
 from sccli.lifecycle import JobLifecycle
-from sccli.limits import check_storable
-from sccli.store import open_store
+from sccli.openers import as_store, default_actor
 from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store
 
 if TYPE_CHECKING:
@@ -37,45 +32,14 @@ if TYPE_CHECKING:
 WORKERS_TTL_SECONDS = 5.0
 
 
-def default_actor() -> str:
-    """``cli:<user>@<host>``, the actor of an administrator's action."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        user = str(os.getuid())
-    return f"cli:{user}@{socket.gethostname()}"
-
-
-def as_store(store_or_client: Store | Any, db_name: str | None = None) -> Store:
-    """Accept a Store, a URL, or a pymongo/mongomock client (the original's constructor)."""
-    if isinstance(store_or_client, Store):
-        return store_or_client
-    if store_or_client is None or isinstance(store_or_client, str):
-        return open_store(store_or_client, db_name)
-    if hasattr(store_or_client, "get_database"):
-        from sccli.store.mongo import MongoStore
-
-        return MongoStore.from_client(store_or_client, db_name or "scientistcloud")
-    raise InvalidInput(f"cannot open a store from {type(store_or_client).__name__}")
-
-
 class JobQueue:
     """The queue over one store: create and claim jobs here; transitions of existing jobs are
     :class:`~sccli.lifecycle.JobLifecycle`'s (``queue.lifecycle``, its moves also exposed here).
     ``JobQueue(MongoClient(url), "scientistcloud")`` works too."""
 
-    def __init__(
-        self,
-        store: Store | Any = None,
-        db_name: str | None = None,
-        *,
-        actor: str | None = None,
-        retry_base_seconds: float = 30.0,
-        retry_max_seconds: float = 3600.0,
-        extra_types: Iterable[str] = (),
-        rng: random.Random | None = None,
-        settings: Settings | None = None,
-    ) -> None:
+    def __init__(self, store: Store | Any = None, db_name: str | None = None, *, actor: str | None = None,
+                 retry_base_seconds: float = 30.0, retry_max_seconds: float = 3600.0, extra_types: Iterable[str] = (),
+                 rng: random.Random | None = None, settings: Settings | None = None) -> None:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
@@ -180,24 +144,7 @@ class JobQueue:
 
     def start_time(self, run_at: datetime | None, delay: float | timedelta | None) -> datetime | None:
         """When a new job may start (UTC), from an absolute time or a delay; None: at once."""
-        from sccli.clock import as_utc
-        from sccli.lifecycle import MAX_DELAY_SECONDS
-
-        if run_at is not None and delay is not None:
-            raise InvalidInput("give a start time or a delay, not both")
-        if delay is not None:
-            seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_DELAY_SECONDS:
-                raise InvalidInput(f"a start delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay!r}")
-            return self.store.now() + timedelta(seconds=seconds)
-        if run_at is None:
-            return None
-        if not isinstance(run_at, datetime):
-            raise InvalidInput(f"a start time must be a datetime, got {type(run_at).__name__}")
-        start: datetime = as_utc(run_at)  # type: ignore[assignment]
-        if (start - self.store.now()).total_seconds() > MAX_DELAY_SECONDS:
-            raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
-        return start
+        return jobdoc.start_time(self.store.now(), run_at, delay)
 
     def _wake_services(self, job_id: str | None = None) -> None:
         """Best effort: an idle service on this host claims the new job now, not at its next poll
@@ -256,35 +203,15 @@ class JobQueue:
         if not domain.is_valid_uuid(dataset_uuid):
             raise InvalidInput(f"malformed dataset UUID {dataset_uuid!r} (expected 8-4-4-4-12 hex)")
         if declaration_checked:
-            parameters = _check_parameters(parameters)
+            parameters = jobdoc.storable_parameters(parameters)
         else:
             parameters = self.check_parameters(job_type, parameters, dataset_uuid)
-        config = self.type_defaults(job_type)
-        try:
-            prio = domain.parse_priority(config["priority"] if priority is None else priority)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-        attempts = _positive_int("max_attempts", config["max_attempts"] if max_attempts is None else max_attempts, 100)
-        timeout_given = config["timeout_minutes"] if timeout_minutes is None else timeout_minutes
-        timeout = _positive_int("timeout_minutes", timeout_given, 7 * 24 * 60)
-        now = self.store.now()
-        run_after = now + timedelta(seconds=run_after_seconds)
-        if run_at is not None and run_at > now:
-            run_after = run_at
-        scheduled = run_after > now and run_at is not None
-        doc: dict[str, Any] = {
-            "job_id": job_id or str(uuidlib.uuid4()), "dataset_uuid": dataset_uuid, "job_type": job_type,
-            "status": (JobStatus.SCHEDULED if scheduled else JobStatus.PENDING).value, "priority": prio, "parameters": parameters, "attempts": 0,
-            "max_attempts": attempts, "timeout_minutes": timeout, "created_at": now, "updated_at": now,
-            "started_at": None, "completed_at": None, "run_after": run_after,
-            "worker_id": None, "pid": None, "host": None, "lease_token": None, "heartbeat_at": None,
-            "cancel_requested": False, "progress_percentage": 0, "progress_message": None, "result": None,
-            "error": None, "errors": [], "logs": [], "parent_job_id": parent_job_id,
-            "created_by": created_by or self.actor, "migration_id": migration_id,
-        }
-        if not allow_duplicate:
-            doc["active_key"] = domain.active_key(dataset_uuid, job_type)
-        return doc
+        return jobdoc.new_job(
+            dataset_uuid, job_type, parameters, self.type_defaults(job_type), self.store.now(),
+            priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
+            run_after_seconds=run_after_seconds, run_at=run_at, job_id=job_id, parent_job_id=parent_job_id,
+            migration_id=migration_id, created_by=created_by or self.actor, allow_duplicate=allow_duplicate,
+        )
 
     def type_defaults(self, job_type: str) -> dict[str, Any]:
         """A new job's priority, timeout, attempts when it gives none (controls read ≤ 1/s: migrations)."""
@@ -305,7 +232,7 @@ class JobQueue:
         and, given the job's ``dataset_uuid``, outside every other dataset's directory)."""
         from sccli.handlers.specs import check_parameters
 
-        parameters = _check_parameters(parameters)
+        parameters = jobdoc.storable_parameters(parameters)
         plugin_spec = None
         if self.settings is not None and not domain.is_builtin_type(job_type) or self.settings is not None and job_type in self.settings.handlers:
             from sccli.handlers import plugin_parameters
@@ -368,31 +295,7 @@ class JobQueue:
 
             return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
                                  gate_passed=gate_passed, lease_token=lease_token, now=now)
-        store = self.store
-        now = now or store.now()
-        host = host or socket.gethostname()
-        pid = pid or os.getpid()
-        fields = {
-            "worker_id": worker, "host": host, "pid": pid, "started_at": now, "heartbeat_at": now,
-            "updated_at": now, "lease_token": lease_token or uuidlib.uuid4().hex, "cancel_requested": False,
-            "progress_percentage": 0, "progress_message": None,
-        }
-        claimed = [claimed_item(str(fields["lease_token"]), f"worker:{host}:{pid}", worker, now)]
-        if store.atomic_followups:
-            # A read first: an idle poll (or a wake-up for a paused type) takes no write lock.
-            if not store.find_jobs(JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now), sort=(), limit=1):
-                return None
-            with store.atomic():
-                job = store.claim_job(now, fields, types, narrow=narrow)
-                if job is not None:
-                    crash_point("after_job_write", job["status"])
-                    run_followups(store, claimed, job)
-            return job
-        job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
-        if job is not None:
-            crash_point("after_job_write", job["status"])
-            drain_outbox(store, job)
-        return job
+        return claim_one(self.store, worker, types, host, pid, lease_token=lease_token, now=now, narrow=narrow)
 
     def controls(self, *, reuse: bool = False) -> list[dict[str, Any]]:
         """The ``queue_controls`` documents (pauses, limits, the fair share), read once per claim
@@ -494,22 +397,3 @@ class JobQueue:
     def finish_followups(self, job: dict[str, Any]) -> None:
         """Run what a transition of ``job`` left in its outbox (a crash, an outage)."""
         drain_outbox(self.store, job)
-
-
-def _check_parameters(parameters: Any) -> dict[str, Any]:
-    if parameters is None:
-        return {}
-    if not isinstance(parameters, dict):
-        raise InvalidInput(f"parameters must be a JSON object, got {type(parameters).__name__}")
-    try:
-        json.dumps(parameters)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"parameters are not JSON-serialisable: {exc}") from None
-    check_storable(parameters, "parameters")
-    return parameters
-
-
-def _positive_int(name: str, value: Any, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise InvalidInput(f"{name} must be a whole number from 1 to {maximum}, got {value!r}")
-    return value

@@ -60,15 +60,10 @@ class Supervisor(StoreDuties):
         self.by_pid: dict[int, RunningJob] = {}
         self.by_request: dict[int, RunningJob] = {}
         self.inflight: set[str] = set()
-        self.started_at = utcnow()
-        self.status: str = ServiceState.RUNNING.value
-        self.stop_requested = False
+        self.started_at, self.status = utcnow(), ServiceState.RUNNING.value
+        self.stop_requested, self.idle, self.check_orphans = False, False, True
         self.drain_deadline: float | None = None
-        self.idle = False
-        self.check_orphans = True
-        self.signals = 0
-        self.last_signal = 0
-        self._seen_signals = 0
+        self.signals = self.last_signal = self._seen_signals = 0
         self.cancel_poll = CANCEL_POLL
         self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
         self.periodic = service_duties(settings, self.actor, self.worker_id)

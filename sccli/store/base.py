@@ -18,7 +18,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,12 @@ from sccli.store.contract_ledger import LedgerContract
 from sccli.store.contract_monitor import MonitorContract
 from sccli.store.contract_schedules import ScheduleContract
 from sccli.store.contract_tallies import TallyContract
+from sccli.store.queries import LOGS_CAP, ClaimFilter, JobChange, JobQuery, prefix_upper_bound
+
+__all__ = [
+    "LOGS_CAP", "Before", "ClaimFilter", "JobChange", "JobQuery", "SchemaProblem", "Store", "collection_names",
+    "prefix_upper_bound",
+]
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -44,8 +50,6 @@ class Before:
     moment: datetime
     or_missing: bool = True
 
-#: At most this many entries are kept in a job's ``logs`` list.
-LOGS_CAP = 100
 
 
 def collection_names() -> dict[str, str]:
@@ -69,77 +73,6 @@ class SchemaProblem:
 
     detail: str
     fix: str
-
-
-@dataclass
-class JobQuery:
-    """A backend-neutral filter on jobs; fields left None do not filter."""
-
-    status: Sequence[str] | None = None
-    job_type: Sequence[str] | None = None
-    dataset_uuid: str | None = None
-    dataset_uuids: Sequence[str] | None = None
-    job_ids: Sequence[str] | None = None
-    worker_id: str | None = None
-    parent_job_id: str | None = None
-    migration_id: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    updated_before: datetime | None = None
-    completed_after: datetime | None = None
-    completed_before: datetime | None = None
-    heartbeat_before: datetime | None = None
-    run_after_before: datetime | None = None
-    cancel_requested: bool | None = None
-    priorities: Sequence[int] | None = None
-    outbox_before: datetime | None = None
-    job_id_prefix: str | None = None  # ids starting with this (a range on the unique job_id index)
-
-
-def prefix_upper_bound(prefix: str) -> str:
-    """The smallest string above every string that starts with ``prefix`` (``prefix`` not empty)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-@dataclass(frozen=True)
-class ClaimFilter:
-    """Narrows a claim (fair sharing between users): only jobs of ``priority``, and none of the
-    ``skip_users``' jobs (the dataset owner copied onto the job as ``user``; jobs without one
-    are never skipped)."""
-
-    priority: int | None = None
-    skip_users: tuple[str, ...] = ()
-
-
-@dataclass
-class JobChange:
-    """An update: fields to set, to remove, to increment and list items to append."""
-
-    set: dict[str, Any] = field(default_factory=dict)
-    unset: Sequence[str] = ()
-    inc: dict[str, int] = field(default_factory=dict)
-    push: dict[str, Any] = field(default_factory=dict)
-    #: list field → ``{key: value}``: remove the items whose ``key`` equals ``value``.
-    pull: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Return ``doc`` with this change applied (used by non-native backends).
-
-        The top level is copied, nested values are shared: backends call this on documents
-        they have just decoded, so nothing else holds them.
-        """
-        out = dict(doc)
-        out.update(self.set)
-        for key in self.unset:
-            out.pop(key, None)
-        for key, amount in self.inc.items():
-            out[key] = (out.get(key) or 0) + amount
-        for key, item in self.push.items():
-            items = [*(out.get(key) or []), item]
-            out[key] = items[-LOGS_CAP:] if key == "logs" else items
-        for key, where in self.pull.items():
-            out[key] = [item for item in out.get(key) or [] if not all(item.get(k) == v for k, v in where.items())]
-        return out
 
 
 class Store(ABC):
