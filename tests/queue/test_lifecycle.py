@@ -76,7 +76,8 @@ def test_fail_retries_with_backoff_then_fails_for_good(store: Store) -> None:
     assert queue.claim_next("w1") is None  # not claimable before run_after
     assert store.get_dataset(ds)["status"] == "conversion queued"  # type: ignore[index]
     assert queue.promote_due() == []  # not due yet
-    store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": utcnow()}))
+    # due by the store's clock (on MongoDB the server's: the host's may run a few ms ahead of it)
+    store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)}))
     assert [j["job_id"] for j in queue.promote_due()] == [job_id]
     job = claim(queue)
     assert job["attempts"] == 2
@@ -176,7 +177,7 @@ def test_requeue_stale_is_fenced_and_respects_attempts(queue: JobQueue, store: S
     assert recovered[0]["status"] == "pending" and recovered[0]["errors"][-1]["kind"] == "stale"
     assert queue.get_job(fresh_id)["status"] == "running"  # type: ignore[index]
     assert queue.complete(job_id, job["lease_token"]) is None  # the dead worker lost its lease
-    store.update_job(job_id, {"status": "pending"}, JobChange(set={"run_after": utcnow()}))
+    store.update_job(job_id, {"status": "pending"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)}))
     job = claim(queue)
     store.update_job(job_id, {"status": "running"}, JobChange(set={"heartbeat_at": old}))
     final = queue.requeue_stale(stale_after_seconds=60)
