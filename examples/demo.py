@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "demo-data"
+DATA = Path(os.environ.get("SC_DEMO_DIR") or ROOT / "demo-data")  # tests run it in a directory of their own
 DB_URL = f"sqlite:///{DATA / 'demo.db'}"
 DIRS = {"in_data_dir": "upload", "out_data_dir": "converted", "sync_data_dir": "sync", "auth_dir": "auth", "backup_dir": "backup", "log_dir": "logs"}
 
@@ -124,7 +124,7 @@ def main() -> None:
     sc("job", "list")
     sc("dataset", "show", tiff_uuid)
     sc("job", "show", conversion)
-    statuses = {d["uuid"]: d["status"] for d in json.loads(sc("dataset", "list", "--json", show=False))}
+    statuses = {d["uuid"]: d["status"] for d in json.loads(sc("dataset", "list", "--json", show=False))["items"]}
     print("dataset statuses:", json.dumps(statuses, indent=1))
     wanted = [tiff_uuid] + ([drive_uuid] if sync else [])
     if any(statuses.get(u) != "done" for u in wanted):
