@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import click
+import typer
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
@@ -32,7 +32,7 @@ Items = list[tuple[str, str]]
 def _quietly(fn: Callable[..., Items]) -> Callable[..., Items]:
     """The callback, answering [] on any error (no output: the shell shows what we print)."""
 
-    def complete(ctx: click.Context, incomplete: str) -> Items:
+    def complete(ctx: typer.Context, incomplete: str) -> Items:
         try:
             return fn(ctx, incomplete)[:MAX_ITEMS]
         except Exception:  # a completion never fails: no store, bad settings, a plugin that breaks
@@ -43,7 +43,7 @@ def _quietly(fn: Callable[..., Items]) -> Callable[..., Items]:
     return complete
 
 
-def _settings(ctx: click.Context) -> Settings:
+def _settings(ctx: typer.Context) -> Settings:
     from sccli.settings import Settings, load_settings
 
     path = ctx.find_root().params.get("settings")
@@ -51,7 +51,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @contextmanager
-def _store(ctx: click.Context) -> Iterator[Store | None]:
+def _store(ctx: typer.Context) -> Iterator[Store | None]:
     """The store the command line names, or None when it does not exist (never created here)."""
     from pathlib import Path
 
@@ -72,7 +72,7 @@ def _store(ctx: click.Context) -> Iterator[Store | None]:
 
 
 @_quietly
-def job_types(ctx: click.Context, incomplete: str) -> Items:
+def job_types(ctx: typer.Context, incomplete: str) -> Items:
     """Built-in job types, settings plugins and ``sccli.handlers`` entry points."""
     from sccli import domain
     from sccli.handlers import plugin_types
@@ -89,7 +89,7 @@ def _type_help(name: str) -> str:
 
 
 @_quietly
-def job_ids(ctx: click.Context, incomplete: str) -> Items:
+def job_ids(ctx: typer.Context, incomplete: str) -> Items:
     """The newest job ids (those starting with what was typed), with their type and status."""
     from sccli.store.base import JobQuery
 
@@ -105,7 +105,7 @@ def job_ids(ctx: click.Context, incomplete: str) -> Items:
 
 
 @_quietly
-def dataset_uuids(ctx: click.Context, incomplete: str) -> Items:
+def dataset_uuids(ctx: typer.Context, incomplete: str) -> Items:
     """Dataset uuids starting with what was typed (in uuid order), with their name and status."""
     with _store(ctx) as store:
         if store is None:
@@ -116,7 +116,7 @@ def dataset_uuids(ctx: click.Context, incomplete: str) -> Items:
 
 
 @_quietly
-def schedule_names(ctx: click.Context, incomplete: str) -> Items:
+def schedule_names(ctx: typer.Context, incomplete: str) -> Items:
     """Schedule names (``sc schedule``), with their job type and cron."""
     with _store(ctx) as store:
         if store is None:
@@ -126,7 +126,7 @@ def schedule_names(ctx: click.Context, incomplete: str) -> Items:
 
 
 @_quietly
-def signatures(ctx: click.Context, incomplete: str) -> Items:
+def signatures(ctx: typer.Context, incomplete: str) -> Items:
     """Failure signature ids of the last week, largest group first, with their text."""
     from datetime import timedelta
 

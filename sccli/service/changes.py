@@ -149,8 +149,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def watch_changes(store: Any, wake_port: int, poll_interval: float) -> ChangeWatcher | None:
-    """Start a :class:`ChangeWatcher` when ``store`` is MongoDB; None for other stores."""
-    if getattr(store, "kind", None) != "mongo":
+    """Start a :class:`ChangeWatcher` when ``store`` can stream changes (MongoDB); None otherwise."""
+    if not getattr(store, "change_streams", False):
         return None
     try:
         store.client  # noqa: B018 - the lazy client made here, not raced for by two threads (it connects in the background)

@@ -92,6 +92,8 @@ class Store(ABC):
     atomic_followups: bool = False
     #: True when several hosts judge time by the store's clock (MongoDB), so a skew is worth checking.
     shared_clock: bool = False
+    #: True when the store can stream changes of ``jobs`` (MongoDB's change streams) to wake services.
+    change_streams: bool = False
     #: What to check when :meth:`ping` fails (``sc doctor``'s advice).
     unreachable_fix: str = "check the store URL"
 

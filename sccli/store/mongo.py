@@ -39,6 +39,7 @@ class MongoStore(MongoRecords, Store):
     """Store on a MongoDB database (or mongomock for ``mongomock://`` URLs)."""
 
     kind = "mongo"
+    change_streams = True
     shared_clock = True
     unreachable_fix = "start MongoDB or check the host, port, credentials and firewall"
 

@@ -48,3 +48,21 @@ def test_parts_are_composed_not_mixed_in() -> None:
         assert mixed == [], store_class
     ignores = {name: (ROOT / "store" / name).read_text().count("type: ignore[attr-defined]") for name in PART_MODULES}
     assert ignores == {name: 0 for name in PART_MODULES}
+
+
+def test_no_backend_name_compared_and_no_click_outside_the_store() -> None:
+    """Also ``getattr(store, "kind") != "mongo"``: code asks the store for a capability; and the CLI
+    uses Typer's names, never click's directly."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "sccli"
+    compared = re.compile(r"""(==|!=)\s*["'](mongo|sqlite)["']|["'](mongo|sqlite)["']\s*(==|!=)""")
+    offenders = []
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        if "store" not in path.relative_to(root).parts[:1] and compared.search(text):
+            offenders.append(str(path))
+        if re.search(r"^\s*(import click|from click)", text, re.M):
+            offenders.append(f"{path} imports click")
+    assert offenders == []
