@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from sccli.cli.render import json_default
+from sccli.cli.render import json_default, plain_stdout
 from sccli.errors import ScError
 
 if TYPE_CHECKING:
@@ -222,18 +222,6 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no such method, or closed
         return False
-
-
-def plain_stdout() -> bool:
-    """Whether Rich would treat stdout as no terminal: no styles, no wrapping (see ``Console.is_terminal``)."""
-    import os
-
-    if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
-        return False
-    try:
-        return not sys.stdout.isatty()
-    except ValueError:  # closed
-        return True
 
 
 def open_application(db: str | None, db_name: str | None, settings: str | None, verbose: int, quiet: bool, no_color: bool) -> Application:

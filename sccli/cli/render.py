@@ -54,10 +54,20 @@ STATUS_STYLES = {
 }
 
 
+def plain_stdout() -> bool:
+    """Whether Rich would treat stdout as no terminal: no styles, no wrapping (see ``Console.is_terminal``)."""
+    import os
+
+    if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except ValueError:  # closed
+        return True
+
+
 def _format_name(fmt: Any) -> str:
     if fmt is None:
-        from sccli.cli.context import plain_stdout
-
         return "plain" if plain_stdout() else "table"  # a terminal, or Rich forced to one (TTY_COMPATIBLE, FORCE_COLOR)
     return getattr(fmt, "value", fmt)
 
