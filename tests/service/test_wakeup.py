@@ -111,7 +111,7 @@ def test_a_new_job_wakes_an_idle_service(spec: StoreSpec, tmp_path: Path, servic
     queue = make_queue(store)
 
     def scenario() -> None:
-        wait_for(lambda: _listening(store), what="the service's wake port")
+        wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")  # a cold first start is slow
         first = queue.create_job(add_dataset(store), "ok")
         wait_for(lambda: _status(queue, first) == "completed", timeout=10, what="a woken claim")
         second = queue.create_job(add_dataset(store), "ok")  # idle again: woken again
@@ -126,7 +126,7 @@ def test_a_woken_service_honours_pauses_and_priority(spec: StoreSpec, tmp_path: 
     outcome: dict[str, Any] = {}
 
     def scenario() -> None:
-        wait_for(lambda: _listening(store), what="the service's wake port")
+        wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")  # a cold first start is slow
         pause_types(store, None, "maintenance", "cli:test@host")  # everything: these wake-ups claim nothing
         low = queue.create_job(add_dataset(store), "ok", priority=3)
         high = queue.create_job(add_dataset(store), "ok", priority=1)
@@ -153,7 +153,7 @@ def test_a_lost_wake_up_is_covered_by_the_poll(spec: StoreSpec, tmp_path: Path, 
     monkeypatch.setattr(queue, "_wake_services", lambda *_: None)  # the datagram never arrives
 
     def scenario() -> None:
-        wait_for(lambda: _listening(store), what="the service's wake port")
+        wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")  # a cold first start is slow
         job_id = queue.create_job(add_dataset(store), "ok")
         wait_for(lambda: _status(queue, job_id) == "completed", timeout=10, what="a polled claim")
 
@@ -229,7 +229,7 @@ def test_a_server_without_change_streams_falls_back_to_the_poll(kind: str, tmp_p
     monkeypatch.setattr(queue, "_wake_services", lambda *_: None)
     try:
         def scenario() -> None:
-            wait_for(lambda: _listening(store), what="the service's wake port")
+            wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")  # a cold first start is slow
             job_id = queue.create_job(add_dataset(store), "ok")
             wait_for(lambda: _status(queue, job_id) == "completed", timeout=10, what="a polled claim")
 
