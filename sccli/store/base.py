@@ -189,7 +189,9 @@ class Store(ABC):
         promotion, served by an index of scheduled jobs by start time."""
         from sccli.domain import JobStatus
 
-        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
+        return self.find_jobs(
+            JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit
+        )
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:

@@ -154,13 +154,20 @@ def guard(method: F) -> F:
             return method(self, *args, **kwargs)
         except errors.DuplicateKeyError as exc:
             raise Conflict(duplicate_message(exc)) from exc
-        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout, errors.WTimeoutError) as exc:
+        except (
+            errors.ConnectionFailure,
+            errors.ServerSelectionTimeoutError,
+            errors.NetworkTimeout,
+            errors.WTimeoutError,
+        ) as exc:
             raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {first_line(exc)}") from exc
         except errors.DocumentTooLarge as exc:
             raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
         except errors.OperationFailure as exc:
             if exc.code in UNAUTHORIZED_CODES:
-                raise StoreUnavailable(f"MongoDB refused the operation (not authorized) at {self.display_url}: {first_line(exc)}") from exc
+                raise StoreUnavailable(
+                    f"MongoDB refused the operation (not authorized) at {self.display_url}: {first_line(exc)}"
+                ) from exc
             if exc.code in (10334, 17419, 17420):  # BSONObjectTooLarge and kin
                 raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
             raise
