@@ -92,7 +92,15 @@ class StoreDuties:
         if self.check_orphans and "orphans" not in self.inflight:
             self.check_orphans = False
             worker = self.worker_id
-            self._submit(Op("orphans", lambda q: q.store.find_jobs(JobQuery(status=[JobStatus.RUNNING.value], worker_id=worker), limit=None), done=self._orphans_done))
+            self._submit(
+                Op(
+                    "orphans",
+                    lambda q: q.store.find_jobs(
+                        JobQuery(status=[JobStatus.RUNNING.value], worker_id=worker), limit=None
+                    ),
+                    done=self._orphans_done,
+                )
+            )
         self._schedule_progress(now)
         s = self.settings
         if now >= self.next["beat"] and "beat" not in self.inflight:
@@ -102,7 +110,13 @@ class StoreDuties:
             self.next["cancel"] = now + self.cancel_poll
             ids = [rj.job_id for rj in self.jobs.values() if rj.alive]
             if ids:
-                self._submit(Op("cancel", lambda q: q.store.find_jobs(JobQuery(job_ids=ids, cancel_requested=True)), done=self._cancel_done))
+                self._submit(
+                    Op(
+                        "cancel",
+                        lambda q: q.store.find_jobs(JobQuery(job_ids=ids, cancel_requested=True)),
+                        done=self._cancel_done,
+                    )
+                )
         if now >= self.next["sweep"] and "sweep" not in self.inflight and self.link.up_for() >= 2 * s.heartbeat_seconds:
             self.next["sweep"] = now + s.heartbeat_seconds
             self._submit(Op("sweep", self._sweep, done=self._sweep_done))
@@ -113,7 +127,12 @@ class StoreDuties:
 
     def _schedule_progress(self, now: float) -> None:
         for rj in self.jobs.values():
-            if rj.progress_dirty and not rj.progress_inflight and rj.alive and now - rj.progress_written >= self.settings.progress_interval_seconds:
+            if (
+                rj.progress_dirty
+                and not rj.progress_inflight
+                and rj.alive
+                and now - rj.progress_written >= self.settings.progress_interval_seconds
+            ):
                 rj.progress_dirty, rj.progress_inflight, rj.progress_written = False, True, now
                 self.link.submit(self._progress_op(rj))
 
@@ -179,9 +198,17 @@ class StoreDuties:
     def worker_doc(self) -> dict[str, Any]:
         """This service's document in ``workers`` (read by ``sc service status``, explain and the monitor)."""
         return {
-            "worker_id": self.worker_id, "host": self.host, "pid": self.pid, "started_at": self.started_at,
-            "heartbeat_at": utcnow(), "status": self.status, "types": self.settings.types, "slots": self.settings.workers,
-            "offline": self.settings.offline, "running_jobs": [rj.job_id for rj in self.jobs.values()], "version": __version__,
+            "worker_id": self.worker_id,
+            "host": self.host,
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "heartbeat_at": utcnow(),
+            "status": self.status,
+            "types": self.settings.types,
+            "slots": self.settings.workers,
+            "offline": self.settings.offline,
+            "running_jobs": [rj.job_id for rj in self.jobs.values()],
+            "version": __version__,
             "wake_port": self.wake.port,
         }
 
@@ -210,7 +237,11 @@ class StoreDuties:
             return
         if not doc:  # the heartbeat matched no running job with our lease
             rj.lease_lost = True
-            log.warning("job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id, extra={"job_id": job_id})
+            log.warning(
+                "job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it",
+                job_id,
+                extra={"job_id": job_id},
+            )
             self._stop_job(rj, "lease_lost")
         elif isinstance(doc, dict) and doc.get("cancel_requested") and rj.state == AttemptState.RUNNING:
             self._cancel(rj)
@@ -234,8 +265,14 @@ class StoreDuties:
         for doc in docs or []:
             if doc["job_id"] in self.jobs or not doc.get("lease_token"):
                 continue
-            log.warning("job %s is claimed in this service's name but not running here; putting it back to pending", doc["job_id"], extra={"job_id": doc["job_id"]})
-            self._submit(self._release_op(doc["job_id"], doc["lease_token"], "claim answer lost; released by its worker"))
+            log.warning(
+                "job %s is claimed in this service's name but not running here; putting it back to pending",
+                doc["job_id"],
+                extra={"job_id": doc["job_id"]},
+            )
+            self._submit(
+                self._release_op(doc["job_id"], doc["lease_token"], "claim answer lost; released by its worker")
+            )
 
     def _release_op(self, job_id: str, token: str, reason: str) -> Op:
         actor = self.actor
@@ -258,13 +295,21 @@ class StoreDuties:
             self.next["claim"] = time.monotonic()  # claim them now, not at the next poll
         for job in swept.get("recovered") or []:
             self.outcomes.recovered(job)
-        ended = [job for job in swept.get("recovered") or [] if job["status"] not in (JobStatus.PENDING, JobStatus.SCHEDULED)]
+        ended = [
+            job for job in swept.get("recovered") or [] if job["status"] not in (JobStatus.PENDING, JobStatus.SCHEDULED)
+        ]
         if ended:  # no next attempt will clean up after the dead one: do it here, off the main loop (joined at exit)
             threading.Thread(target=remove_partials_of_ended, args=(ended, self.settings), name="sc-partials").start()
         if swept.get("outboxes"):
             log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
         for job in swept.get("raised") or []:
-            log.info("job %s (%s) waited too long: priority raised to %s", job["job_id"], job["job_type"], job["priority"], extra={"job_id": job["job_id"]})
+            log.info(
+                "job %s (%s) waited too long: priority raised to %s",
+                job["job_id"],
+                job["job_type"],
+                job["priority"],
+                extra={"job_id": job["job_id"]},
+            )
 
 
 def remove_partials_of_ended(jobs: list[dict[str, Any]], settings: Settings) -> None:

@@ -53,7 +53,11 @@ class Supervisor(StoreDuties):
         self.actor = f"worker:{self.host}:{self.pid}"
         queue.actor = self.actor
         beat = settings.heartbeat_seconds
-        self.link = StoreLink(queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)), backoff_max=min(30.0, max(1.0, beat * 3)))
+        self.link = StoreLink(
+            queue,
+            backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)),
+            backoff_max=min(30.0, max(1.0, beat * 3)),
+        )
         self.launcher = Launcher(preload_modules(settings))
         self.memory = MemoryWatch(settings.memory_check_seconds)
         self.jobs: dict[str, RunningJob] = {}
@@ -137,9 +141,15 @@ class Supervisor(StoreDuties):
             moments.append(self.next["claim"])
         if self.jobs:
             moments.append(self.next["cancel"])
-            moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
+            moments += [
+                rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None
+            ]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
-            moments += [rj.progress_written + self.settings.progress_interval_seconds for rj in self.jobs.values() if rj.progress_dirty]
+            moments += [
+                rj.progress_written + self.settings.progress_interval_seconds
+                for rj in self.jobs.values()
+                if rj.progress_dirty
+            ]
             moments += self.memory.wake_at(self.jobs.values())
         if self.drain_deadline is not None:
             moments.append(self.drain_deadline)
@@ -174,7 +184,11 @@ class Supervisor(StoreDuties):
         deadline = time.monotonic() + max(1.0, self.settings.drain_seconds)
         signals = self.signals
         # A claim still in flight may yet return a job: it is released (a durable write) below.
-        while (self.link.pending_durable or "claim" in self.inflight) and time.monotonic() < deadline and self.signals == signals:
+        while (
+            (self.link.pending_durable or "claim" in self.inflight)
+            and time.monotonic() < deadline
+            and self.signals == signals
+        ):
             time.sleep(0.02)
             self._take_results()
         lost = self.link.stop(timeout=0.5)
@@ -214,7 +228,12 @@ class Supervisor(StoreDuties):
             self._stop_job(rj, "memory", grace=0.0)
         for rj in list(self.jobs.values()):
             if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:
-                log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
+                log.warning(
+                    "job %s timed out after %.1fs; stopping its process group",
+                    rj.job_id,
+                    now - rj.started,
+                    extra={"job_id": rj.job_id},
+                )
                 self._stop_job(rj, "timeout")
             if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
                 self._signal(rj, signal.SIGKILL)
@@ -254,7 +273,13 @@ class Supervisor(StoreDuties):
 
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
-        request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
+        request = {
+            "kind": "run",
+            "job": job,
+            "settings": self.settings,
+            "log_dir": self.settings.log_dir,
+            "worker_id": self.worker_id,
+        }
         now = time.monotonic()
         stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
         rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
@@ -284,8 +309,15 @@ class Supervisor(StoreDuties):
         # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
         rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
-        log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
-                 extra={"job_id": rj.job_id, "job_type": rj.job_type})
+        log.debug(
+            "job %s (%s) started, attempt %s of %s, pid %s",
+            rj.job_id,
+            rj.job_type,
+            rj.job.get("attempts"),
+            rj.job.get("max_attempts"),
+            child.pid,
+            extra={"job_id": rj.job_id, "job_type": rj.job_type},
+        )
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
@@ -318,8 +350,11 @@ class Supervisor(StoreDuties):
         kill_group(rj.child.pid, signal.SIGKILL)  # whatever the handler left behind goes with it
         rj.exit_code, rj.kill_at = code, None
         if rj.lease_lost:
-            log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
-                        rj.job_id, extra={"job_id": rj.job_id})
+            log.warning(
+                "job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
+                rj.job_id,
+                extra={"job_id": rj.job_id},
+            )
             self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
         elif isinstance(rj.outcome, protocol.Result):
             self._record(rj, "complete")
@@ -332,7 +367,13 @@ class Supervisor(StoreDuties):
 
     def _start_cleanup(self, rj: RunningJob) -> None:
         rj.state = AttemptState.CLEANING
-        request = {"kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir, "reason": rj.reason}
+        request = {
+            "kind": "cleanup",
+            "job": rj.job,
+            "settings": self.settings,
+            "log_dir": self.settings.log_dir,
+            "reason": rj.reason,
+        }
         self.by_request[self.launcher.request(request)] = rj
         rj.cleanup_deadline = time.monotonic() + CLEANUP_TIMEOUT
 
@@ -359,7 +400,9 @@ class Supervisor(StoreDuties):
                     continue
                 job_id, token = rj.job_id, rj.token
 
-                def done(doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final) -> None:
+                def done(
+                    doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final
+                ) -> None:
                     allowed = error is None and bool(doc) and rj.may_promote  # False or None: the lease is lost
                     if not allowed:
                         log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
@@ -367,7 +410,14 @@ class Supervisor(StoreDuties):
                     rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
                     if error is None:
                         self._after_heartbeat(rj.job_id, rj.token, doc)
-                self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))  # type: ignore[misc]
+
+                self._submit(
+                    Op(
+                        f"promote:{job_id}:{number}",
+                        lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token),  # type: ignore[misc]
+                        done=done,
+                    )
+                )
 
     def _keep_attempt_log(self, rj: RunningJob) -> None:
         """Copy the end of the attempt's log into the job's ``logs`` (readable from any host) on
