@@ -47,18 +47,48 @@ class RetryableStatus(str, Enum):
 
 
 CancelStatusOpt = Annotated[
-    Optional[list[CancellableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default all three).", show_default=False)
+    Optional[list[CancellableStatus]],
+    typer.Option(
+        "--status", "-s", help="Select jobs in this status (repeatable; default all three).", show_default=False
+    ),
 ]
 RetryStatusOpt = Annotated[
-    Optional[list[RetryableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
+    Optional[list[RetryableStatus]],
+    typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False),
 ]
-TypeFilterOpt = Annotated[Optional[list[str]], typer.Option(
-    "--type", "-t", help="Select jobs of this type (repeatable).", show_default=False, autocompletion=complete.job_types)]
-DatasetFilterOpt = Annotated[Optional[str], typer.Option(
-    "--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids)]
-OlderThanOpt = Annotated[Optional[str], typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False)]
-IdsArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False, autocompletion=complete.job_ids)]
+TypeFilterOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--type",
+        "-t",
+        help="Select jobs of this type (repeatable).",
+        show_default=False,
+        autocompletion=complete.job_types,
+    ),
+]
+DatasetFilterOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Select jobs of this dataset UUID.",
+        show_default=False,
+        autocompletion=complete.dataset_uuids,
+    ),
+]
+OlderThanOpt = Annotated[
+    Optional[str],
+    typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False),
+]
+IdsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="[ID]...",
+        help="Job IDs (or select with the filters instead).",
+        show_default=False,
+        autocompletion=complete.job_ids,
+    ),
+]
 
 
 def _select_ids(
@@ -127,7 +157,9 @@ def _summary(verb: str, result: dict[str, Any]) -> str:
 def cancel(
     ctx: typer.Context,
     job_ids: IdsArg = None,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")
+    ] = None,
     status: CancelStatusOpt = None,
     job_type: TypeFilterOpt = None,
     dataset: DatasetFilterOpt = None,
@@ -169,8 +201,10 @@ def retry(
     job_type: TypeFilterOpt = None,
     dataset: DatasetFilterOpt = None,
     older_than: OlderThanOpt = None,
-    later: Annotated[Optional[str], typer.Option("--in", help="Retry after this delay (30m, 2h, 1d): scheduled until then.",
-                                                 show_default=False)] = None,
+    later: Annotated[
+        Optional[str],
+        typer.Option("--in", help="Retry after this delay (30m, 2h, 1d): scheduled until then.", show_default=False),
+    ] = None,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
@@ -194,7 +228,16 @@ def retry(
         job = queue.retry(ids[0], delay_seconds=delay)
         a.emit(job, lambda done: a.result(_retried(ids[0], done, queue.store.now)), as_json=as_json)
         return
-    _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay))
+    _run_bulk(
+        a,
+        "retry",
+        ids,
+        selected,
+        yes,
+        dry_run,
+        as_json,
+        lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay),
+    )
 
 
 def run_now(
@@ -214,7 +257,15 @@ def run_now(
 
 def purge(
     ctx: typer.Context,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending and scheduled jobs of this type.", autocompletion=complete.job_types)],
+    job_type: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            "-t",
+            help="Delete the pending and scheduled jobs of this type.",
+            autocompletion=complete.job_types,
+        ),
+    ],
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
@@ -249,7 +300,9 @@ def logs(
     ctx: typer.Context,
     job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines until the job ends.")] = False,
-    tail: Annotated[int, typer.Option("--tail", min=0, help="Print the last N lines (0: none, e.g. with --follow).")] = 200,
+    tail: Annotated[
+        int, typer.Option("--tail", min=0, help="Print the last N lines (0: none, e.g. with --follow).")
+    ] = 200,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a job's log: its log file on this host, else the last lines the service kept in the store.

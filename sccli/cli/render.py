@@ -77,11 +77,40 @@ ID_COLUMNS = frozenset({"job_id", "dataset_uuid", "parent_job_id", "uuid", "last
 #: Job ids, shown by their first 8 characters in tables (every command takes a unique prefix; ``--wide``).
 JOB_ID_COLUMNS = frozenset({"job_id", "parent_job_id", "last_job_id"})
 #: Columns never wrapped in a Rich table (besides ids): statuses, names, times.
-NO_WRAP_COLUMNS = frozenset({"status", "state", "job_type", "_id", "created_at", "updated_at", "started_at", "completed_at",
-                             "heartbeat_at", "at", "first_seen", "last_seen", "kind", "priority", "attempts"})
+NO_WRAP_COLUMNS = frozenset(
+    {
+        "status",
+        "state",
+        "job_type",
+        "_id",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "heartbeat_at",
+        "at",
+        "first_seen",
+        "last_seen",
+        "kind",
+        "priority",
+        "attempts",
+    }
+)
 #: Columns of seconds, shown as durations (``32m36s``) in tables and plain text; csv/json keep the number.
-DURATION_COLUMNS = frozenset({"avg_duration", "min_duration", "max_duration", "p50_duration", "p95_duration", "wait_seconds",
-                              "duration_seconds", "heartbeat_age_seconds", "running_seconds", "beat_age_s"})
+DURATION_COLUMNS = frozenset(
+    {
+        "avg_duration",
+        "min_duration",
+        "max_duration",
+        "p50_duration",
+        "p95_duration",
+        "wait_seconds",
+        "duration_seconds",
+        "heartbeat_age_seconds",
+        "running_seconds",
+        "beat_age_s",
+    }
+)
 
 
 def duration_text(seconds: Any) -> str:
@@ -165,13 +194,17 @@ def table(
         if text is None:
             from tabulate import tabulate
 
-            text = tabulate(matrix, heads, tablefmt="github" if name == "markdown" else "plain", disable_numparse=ids or False)
+            text = tabulate(
+                matrix, heads, tablefmt="github" if name == "markdown" else "plain", disable_numparse=ids or False
+            )
         sys.stdout.write(text + "\n")
         return
     rich_table(app, columns, heads, matrix, title)
 
 
-def rich_table(app: Application, columns: Sequence[str], heads: Sequence[str], matrix: list[list[str]], title: str | None) -> None:
+def rich_table(
+    app: Application, columns: Sequence[str], heads: Sequence[str], matrix: list[list[str]], title: str | None
+) -> None:
     """A Rich table that fits the terminal: ids, statuses and numbers are shown whole, other text
     is cut with an ellipsis, and columns are left out from the right when even that cannot fit."""
     from rich import box
@@ -180,15 +213,25 @@ def rich_table(app: Application, columns: Sequence[str], heads: Sequence[str], m
     cells_of: list[tuple[str, ...]] = list(zip(*matrix, strict=True)) if matrix else [()] * len(heads)
     shown = _fitting(columns, heads, cells_of, app.console.width)
     if len(shown) < len(columns):
-        app.info(f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; --format plain shows all)")
+        app.info(
+            f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; --format plain "
+            "shows all)"
+        )
     t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for index in shown:
         column, head, values = columns[index], heads[index], cells_of[index]
-        numeric = column not in ID_COLUMNS and (_column_kind(values) in ("int", "decimal") or column in DURATION_COLUMNS)
+        numeric = column not in ID_COLUMNS and (
+            _column_kind(values) in ("int", "decimal") or column in DURATION_COLUMNS
+        )
         whole = column in ID_COLUMNS or column in ("status", "state") or numeric  # shown whole: never folded nor cut
         short = column in NO_WRAP_COLUMNS  # names and times: cut with an ellipsis rather than folded
-        t.add_column(head, overflow="ellipsis" if short or whole else "fold", no_wrap=whole, justify="right" if numeric else "left",
-                     min_width=max(len(head), *(len(v) for v in values)) if whole and values else None)
+        t.add_column(
+            head,
+            overflow="ellipsis" if short or whole else "fold",
+            no_wrap=whole,
+            justify="right" if numeric else "left",
+            min_width=max(len(head), *(len(v) for v in values)) if whole and values else None,
+        )
     for row in matrix:
         t.add_row(*[_styled(row[i]) for i in shown])
     app.console.print(t, soft_wrap=False, crop=True)  # the console soft-wraps text lines; a table fits the width
@@ -198,7 +241,11 @@ def _fitting(columns: Sequence[str], heads: Sequence[str], cells_of: Sequence[Se
     """Indexes of the columns to show: all of them, or fewer from the right until their least
     widths (whole ids, statuses and numbers; 8 for other text) and padding fit ``width``."""
     def least(i: int) -> int:
-        whole = columns[i] in ID_COLUMNS or columns[i] in ("status", "state") or _column_kind(cells_of[i]) in ("int", "decimal")
+        whole = (
+            columns[i] in ID_COLUMNS
+            or columns[i] in ("status", "state")
+            or _column_kind(cells_of[i]) in ("int", "decimal")
+        )
         longest = max([len(heads[i]), *map(len, cells_of[i])])
         return (longest if whole else min(longest, 8)) + 2
 
@@ -237,7 +284,9 @@ def simple_table(
     widths = [max([len(h) + 2, *map(len, cells)]) for h, cells in zip(heads, columns, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [text.rjust(w) if right else text.ljust(w) for text, w, right in zip(cells, widths, rights, strict=True)]
+        padded = [
+            text.rjust(w) if right else text.ljust(w) for text, w, right in zip(cells, widths, rights, strict=True)
+        ]
         if github:
             return ("|" + "|".join(f" {text} " for text in padded) + "|").rstrip()
         return "  ".join(padded).rstrip()
