@@ -26,7 +26,9 @@ def check_dataset_status(status: str) -> str:
     return status
 
 
-def add_dataset(store: Store, uuid: str, name: str | None = None, status: str = DatasetStatus.SUBMITTED.value, **fields: Any) -> dict[str, Any]:
+def add_dataset(
+    store: Store, uuid: str, name: str | None = None, status: str = DatasetStatus.SUBMITTED.value, **fields: Any
+) -> dict[str, Any]:
     """Register a dataset document (the portal normally does this); returns it."""
     if not is_valid_uuid(uuid):
         raise InvalidInput(f"malformed dataset UUID {uuid!r}")
@@ -157,7 +159,9 @@ def _heal(current: str | None, target: str) -> tuple[list[str], str | None]:
     return [], target
 
 
-def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False) -> dict[str, Any]:
+def set_dataset_status(
+    store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False
+) -> dict[str, Any]:
     """An administrator's repair (``sc dataset set-status``): validated against the table unless
     ``force``, always logged with the actor. Conflict when the table refuses it."""
     from sccli.errors import Conflict
@@ -170,5 +174,8 @@ def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, act
         return before
     if not move_dataset(store, uuid, status, actor=actor, reason=reason, force=force):
         current = get_dataset(store, uuid).get("status")
-        raise Conflict(f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} (use --force to override)")
+        raise Conflict(
+            f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} (use --force to "
+            "override)"
+        )
     return get_dataset(store, uuid)

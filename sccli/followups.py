@@ -69,8 +69,15 @@ def dataset_item(
     """Move a dataset through ``targets`` by the table (``heal``: an administrator's retry;
     ``seen``: the dataset as read by the transition, so the move need not read it again)."""
     item: dict[str, Any] = {
-        "op": "dataset", "move_id": new_id(), "uuid": uuid, "targets": [getattr(t, "value", t) for t in targets], "job_id": job_id,
-        "actor": actor, "reason": reason, "error_message": error_message, "heal": heal,
+        "op": "dataset",
+        "move_id": new_id(),
+        "uuid": uuid,
+        "targets": [getattr(t, "value", t) for t in targets],
+        "job_id": job_id,
+        "actor": actor,
+        "reason": reason,
+        "error_message": error_message,
+        "heal": heal,
     }
     if seen is not None:  # what the move needs of it: the status it writes conditionally on, the last move
         item["seen"] = {"uuid": uuid, "status": seen.get("status"), "status_move_id": seen.get("status_move_id")}
@@ -85,7 +92,13 @@ def job_item(doc: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
 def tally_item(before: dict[str, Any], after_completed_at: Any) -> dict[str, Any] | None:
     """Invalidate the day tallies (:mod:`sccli.monitor.tally`) a write may change: the days of the
     job's ``completed_at`` before and after; the run decides which are settled (stored) then."""
-    days = sorted({figures.day_of(e) for e in (to_epoch(before.get("completed_at")), to_epoch(after_completed_at)) if e is not None})
+    days = sorted(
+        {
+            figures.day_of(e)
+            for e in (to_epoch(before.get("completed_at")), to_epoch(after_completed_at))
+            if e is not None
+        }
+    )
     return {"op": "tally", "days": days} if days else None
 
 
@@ -113,7 +126,9 @@ def _claimed(item: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
     items = [{"op": "event", "event": event}]
     stages = DATASET_STAGES.get(job.get("job_type", ""))
     if stages is not None:
-        move = dataset_item(job["dataset_uuid"], [stages.working], job_id=job["job_id"], actor=item["actor"], reason="job started")
+        move = dataset_item(
+            job["dataset_uuid"], [stages.working], job_id=job["job_id"], actor=item["actor"], reason="job started"
+        )
         items.append({**move, "move_id": f"claim:{lease}"})
     return items
 
@@ -143,8 +158,16 @@ def _run_dataset(store: Store, item: dict[str, Any]) -> None:
     from sccli.datasets import move_dataset
 
     move_dataset(
-        store, item["uuid"], item["targets"], actor=item["actor"], reason=item["reason"], job_id=item.get("job_id"),
-        error_message=item.get("error_message"), heal=bool(item.get("heal")), move_id=item["move_id"], seen=item.get("seen"),
+        store,
+        item["uuid"],
+        item["targets"],
+        actor=item["actor"],
+        reason=item["reason"],
+        job_id=item.get("job_id"),
+        error_message=item.get("error_message"),
+        heal=bool(item.get("heal")),
+        move_id=item["move_id"],
+        seen=item.get("seen"),
     )
 
 

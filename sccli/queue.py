@@ -53,19 +53,30 @@ class JobQueue:
         self._limits_read: tuple[Any, dict[str, Any]] | None = None
         self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
-            self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
+            self.store,
+            self.build_job,
+            actor or default_actor(),
+            retry_base_seconds,
+            retry_max_seconds,
+            rng or random.Random(),
         )
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True) -> JobQueue:
+    def from_settings(
+        cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True
+    ) -> JobQueue:
         """A queue with the settings' retry delays that knows every plugin job type (settings
         ``handlers`` and the ``sccli.handlers`` entry points). ``check_paths``: refuse job paths
         outside the settings' data directories at creation (when real settings were given)."""
         from sccli.handlers import plugin_types
 
         queue = cls(
-            store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
+            store,
+            actor=actor,
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            extra_types=plugin_types(settings),
+            settings=settings if check_paths else None,
         )
         queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
         queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
@@ -127,7 +138,10 @@ class JobQueue:
             doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
-            raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
+            raise NotFound(
+                f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the "
+                "job anyway)"
+            )
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)
         if dataset is not None and dataset.get("user") is not None:
@@ -234,7 +248,12 @@ class JobQueue:
 
         parameters = jobdoc.storable_parameters(parameters)
         plugin_spec = None
-        if self.settings is not None and not domain.is_builtin_type(job_type) or self.settings is not None and job_type in self.settings.handlers:
+        if (
+            self.settings is not None
+            and not domain.is_builtin_type(job_type)
+            or self.settings is not None
+            and job_type in self.settings.handlers
+        ):
             from sccli.handlers import plugin_parameters
 
             plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
@@ -312,7 +331,9 @@ class JobQueue:
 
         return paused_in(self.controls(reuse=reuse))
 
-    def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
+    def heartbeat(
+        self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None
+    ) -> bool:
         """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
         fields: dict[str, Any] = {"heartbeat_at": self.store.now()}
         if progress is not None:
@@ -329,7 +350,9 @@ class JobQueue:
 
     def add_log(self, job_id: str, message: str) -> None:
         """Append a capped ``{timestamp, message}`` entry to the job's ``logs``."""
-        self.store.update_jobs(JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}}))
+        self.store.update_jobs(
+            JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}})
+        )
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
@@ -339,14 +362,26 @@ class JobQueue:
         return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed,
                                        resources=resources)
 
-    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None,
-             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def fail(
+        self,
+        job_id: str,
+        lease_token: str,
+        error: str,
+        *,
+        kind: str = ErrorKind.ERROR,
+        retry: bool = True,
+        actor: str | None = None,
+        log: str | None = None,
+        claimed: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
         return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log,
                                    claimed=claimed, resources=resources)
 
-    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
+    def fail_attempt(
+        self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str
+    ) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
         return self.lifecycle.fail_attempt(job, error, kind=kind, retry=retry, actor=actor)
 
@@ -359,7 +394,9 @@ class JobQueue:
         """See :meth:`JobLifecycle.mark_cancelled`."""
         return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
+    def retry(
+        self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0
+    ) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
         return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate, delay_seconds=delay_seconds)
 
@@ -378,11 +415,15 @@ class JobQueue:
         """See :meth:`JobLifecycle.release`."""
         return self.lifecycle.release(job_id, lease_token, reason, actor, log)
 
-    def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
+    def requeue_stale(
+        self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500
+    ) -> list[dict[str, Any]]:
         """See :meth:`JobLifecycle.requeue_stale`."""
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
 
-    def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
+    def sweep(
+        self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper"
+    ) -> dict[str, Any]:
         """A service's periodic recovery: due scheduled jobs promoted, stale jobs re-queued,
         follow-ups left in outboxes by a crashed writer finished (older than ``stale_after_seconds``),
         and (when set) the starvation guard. What it did, for the service's log."""
