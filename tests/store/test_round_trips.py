@@ -155,7 +155,10 @@ def test_dataset_chain_job_round_trips(counted: tuple[JobQueue, Counter], mode: 
     _run_service_steps(queue, "w1", ["google_sync"], {})
     chain = listener.take()
     _report(f"{mode} chain", chain)
-    print(f"{mode} chain: {listener.write_bytes} bytes of write documents (creation to completion, chained job's insert included)")
+    print(
+        f"{mode} chain: {listener.write_bytes} bytes of write documents (creation to completion, chained job's insert "
+        "included)"
+    )
     assert queue.store.get_dataset(dataset)["status"] == "conversion queued"  # type: ignore[index]
     assert {j["job_type"] for j in queue.list_jobs()} == {"google_sync", "dataset_conversion"}
     assert len(_job_events(queue, job_id)) == 3
