@@ -190,14 +190,12 @@ def table(
         if title and name == "markdown":
             sys.stdout.write(f"### {title}\n\n")
         ids = [i for i, c in enumerate(columns) if c in ID_COLUMNS]  # a short id like 3723e156 is no number
-        text = simple_table(matrix, heads, github=name == "markdown", text_columns=ids)
-        if text is None:
-            from tabulate import tabulate
+        from tabulate import tabulate  # only here: its import (importlib.metadata) costs ~20 ms of CPU
 
-            text = tabulate(
-                matrix, heads, tablefmt="github" if name == "markdown" else "plain", disable_numparse=ids or False
-            )
-        sys.stdout.write(text + "\n")
+        fmt_name = "github" if name == "markdown" else "plain"
+        # disable_numparse by column index fails on a table without rows (tabulate counts no columns then)
+        no_numbers = (ids or False) if matrix else False
+        sys.stdout.write(tabulate(matrix, heads, tablefmt=fmt_name, disable_numparse=no_numbers) + "\n")
         return
     rich_table(app, columns, heads, matrix, title)
 
@@ -262,42 +260,6 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]+")
 
 
-def simple_table(
-    matrix: Sequence[Sequence[str]], heads: Sequence[str], *, github: bool = False, text_columns: Sequence[int] = (),
-) -> str | None:
-    """What ``tabulate(matrix, heads, tablefmt="plain" | "github")`` prints, for the tables it
-    prints plainly: rows of printable ASCII text without surrounding blanks, whole and decimal
-    numbers. None (ask tabulate) for anything else: tabulate ≥ 0.10 looks its version up through
-    importlib.metadata at import (~30 ms of every listing). ``tests/cli/test_render.py`` compares."""
-    if not heads or any(len(row) != len(heads) for row in matrix) or not all(_plain(h) for h in heads):
-        return None
-    columns: list[list[str]] = []
-    rights: list[bool] = []
-    for index, column in enumerate(zip(*matrix, strict=True)):
-        kind = "text" if index in text_columns and all(_plain(text) for text in column) else _column_kind(column)
-        if kind is None:
-            return None
-        columns.append(_decimal_aligned(column) if kind == "decimal" else list(column))
-        rights.append(kind != "text")
-    if not matrix:  # headers only, left-aligned
-        columns, rights = [[] for _ in heads], [False] * len(heads)
-    widths = [max([len(h) + 2, *map(len, cells)]) for h, cells in zip(heads, columns, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            text.rjust(w) if right else text.ljust(w) for text, w, right in zip(cells, widths, rights, strict=True)
-        ]
-        if github:
-            return ("|" + "|".join(f" {text} " for text in padded) + "|").rstrip()
-        return "  ".join(padded).rstrip()
-
-    rows = [line(heads)]
-    if github:
-        rows.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    rows += [line(row) for row in matrix and zip(*columns, strict=True)]
-    return "\n".join(rows)
-
-
 def _column_kind(column: Sequence[str]) -> str | None:
     """``int`` (right-aligned as it is), ``decimal`` (reformatted, points aligned), ``text``, or
     None when tabulate would read a cell some other way (a bool, inf, 1e5, 1_000, 1,000...)."""
@@ -319,22 +281,6 @@ def _column_kind(column: Sequence[str]) -> str | None:
     if not filled or ints + decimals < len(filled):
         return "text"
     return "decimal" if decimals else "int"
-
-
-def _decimal_aligned(column: Sequence[str]) -> list[str]:
-    """tabulate's float column: each number as ``format(x, "g")``, padded so the points align."""
-    cells = [format(float(text), "g") if text else "" for text in column]
-    after = [_after_point(text) for text in cells]
-    most = max(after)
-    return [text + (most - n) * " " for text, n in zip(cells, after, strict=True)]
-
-
-def _after_point(text: str) -> int:
-    if not text or _INT.fullmatch(text):
-        return -1
-    point = text.rfind(".")
-    point = text.lower().rfind("e") if point < 0 else point
-    return len(text) - point - 1 if point >= 0 else -1
 
 
 def _plain(text: str) -> bool:
