@@ -326,8 +326,7 @@ class MongoStore(MongoRecords, Store):
         self.active_keys.check(key, job_id)
         try:
             doc = self.coll("jobs").find_one_and_update(
-                {"job_id": job_id, **_expect_filter(expect)},
-                update_document(change),
+                {"job_id": job_id, **_expect_filter(expect)}, update_document(change),
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError as exc:

@@ -57,25 +57,17 @@ def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
         {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
         {
             "$project": {
-                "job_type": 1,
-                "status": 1,
-                "retries": {"$max": [{"$subtract": [{"$ifNull": ["$attempts", 0]}, 1]}, 0]},
+                "job_type": 1, "status": 1, "retries": {"$max": [{"$subtract": [{"$ifNull": ["$attempts", 0]}, 1]}, 0]},
                 "timeouts": timeouts,
                 "d": {"$cond": [completed, {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}, None]},
             }
         },
         {
             "$group": {
-                "_id": "$job_type",
-                "count": {"$sum": 1},
-                "completed": _is(JobStatus.COMPLETED.value),
-                "failed": _is(JobStatus.FAILED.value),
-                "cancelled": _is(JobStatus.CANCELLED.value),
-                "retries": {"$sum": "$retries"},
-                "timeouts": {"$sum": "$timeouts"},
-                "avg_duration": {"$avg": "$d"},
-                "min_duration": {"$min": "$d"},
-                "max_duration": {"$max": "$d"},
+                "_id": "$job_type", "count": {"$sum": 1}, "completed": _is(JobStatus.COMPLETED.value),
+                "failed": _is(JobStatus.FAILED.value), "cancelled": _is(JobStatus.CANCELLED.value),
+                "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"}, "avg_duration": {"$avg": "$d"},
+                "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
                 "n_durations": _count_if({"$ne": ["$d", None]}),
             }
         },
@@ -89,9 +81,7 @@ EXAMPLE_IDS = 100
 
 def _durations(since: datetime, until: datetime, job_type: str | None = None) -> list[dict[str, Any]]:
     match: dict[str, Any] = {
-        "status": JobStatus.COMPLETED.value,
-        "completed_at": {"$gte": since, "$lt": until},
-        "started_at": {"$ne": None},
+        "status": JobStatus.COMPLETED.value, "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None},
     }
     if job_type is not None:
         match["job_type"] = job_type
@@ -105,9 +95,7 @@ def rank_pipeline(since: datetime, until: datetime, job_type: str, rank: int, de
     """The duration at 1-based ``rank`` of one type (counted from the top when ``descending``):
     a top-k sort holding at most ``rank`` small documents, spilled to disk if need be."""
     return [
-        *_durations(since, until, job_type),
-        {"$sort": {"d": -1 if descending else 1}},
-        {"$skip": rank - 1},
+        *_durations(since, until, job_type), {"$sort": {"d": -1 if descending else 1}}, {"$skip": rank - 1},
         {"$limit": 1},
     ]
 
@@ -118,8 +106,7 @@ def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
         {
             "$group": {
                 "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$completed_at"}},
-                "completed": _is(JobStatus.COMPLETED.value),
-                "failed": _is(JobStatus.FAILED.value),
+                "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value),
                 "cancelled": _is(JobStatus.CANCELLED.value),
             }
         },
@@ -134,10 +121,7 @@ def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dic
         {"$limit": int(limit)},
         {
             "$lookup": {
-                "from": datasets,
-                "localField": "dataset_uuid",
-                "foreignField": "uuid",
-                "as": "_datasets",
+                "from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets",
                 "pipeline": [{"$project": {"_id": 0, "name": 1, "user": 1, "status": 1, "sensor": 1}}, {"$limit": 1}],
             }
         },
@@ -150,21 +134,15 @@ def failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
         {"$match": {"status": JobStatus.FAILED.value, "completed_at": {"$gte": since}}},
         {
             "$group": {
-                "_id": {"job_type": "$job_type", "error": "$error"},
-                "count": {"$sum": 1},
-                "first_seen": {"$min": "$completed_at"},
-                "last_seen": {"$max": "$completed_at"},
-                "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}),
-                "job_ids": {"$push": "$job_id"},
+                "_id": {"job_type": "$job_type", "error": "$error"}, "count": {"$sum": 1},
+                "first_seen": {"$min": "$completed_at"}, "last_seen": {"$max": "$completed_at"},
+                "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}), "job_ids": {"$push": "$job_id"},
             }
         },
         {"$sort": {"count": -1}},
         {
             "$project": {
-                "count": 1,
-                "first_seen": 1,
-                "last_seen": 1,
-                "retry_available": 1,
+                "count": 1, "first_seen": 1, "last_seen": 1, "retry_available": 1,
                 "job_ids": {"$slice": ["$job_ids", EXAMPLE_IDS]},
             }
         },
@@ -204,9 +182,7 @@ def backlog_pipeline(now: datetime) -> list[dict[str, Any]]:
         {"$match": {"status": JobStatus.PENDING.value}},
         {
             "$group": {
-                "_id": "$job_type",
-                "pending": {"$sum": 1},
-                "ready": _count_if({"$lte": ["$run_after", now]}),
+                "_id": "$job_type", "pending": {"$sum": 1}, "ready": _count_if({"$lte": ["$run_after", now]}),
                 "oldest": {"$min": "$created_at"},
             }
         },
@@ -294,8 +270,7 @@ class MongoStats(MonitorContract):
                     "job_type": row["_id"],
                     **{k: int(row[k]) for k in ("count", "completed", "failed", "cancelled", "retries", "timeouts")},
                     **{k: _number(row.get(k)) for k in ("avg_duration", "min_duration", "max_duration")},
-                    "p50_duration": _number(pct.get("p50")),
-                    "p95_duration": _number(pct.get("p95")),
+                    "p50_duration": _number(pct.get("p50")), "p95_duration": _number(pct.get("p95")),
                 }
             )
         return out
@@ -316,8 +291,7 @@ class MongoStats(MonitorContract):
         rank = nearest_rank(p, n) + 1
         descending = rank > n // 2  # fewer documents to hold from the nearer end
         rows = self._aggregate(
-            "jobs",
-            rank_pipeline(since, until, job_type, n - rank + 1 if descending else rank, descending),
+            "jobs", rank_pipeline(since, until, job_type, n - rank + 1 if descending else rank, descending),
             documents=True,
         )
         return rows[0]["d"] if rows else None
@@ -327,9 +301,7 @@ class MongoStats(MonitorContract):
         rows = self._aggregate("jobs", daily_pipeline(since, until))
         return [
             {
-                "day": r["_id"],
-                "completed": int(r["completed"]),
-                "failed": int(r["failed"]),
+                "day": r["_id"], "completed": int(r["completed"]), "failed": int(r["failed"]),
                 "cancelled": int(r["cancelled"]),
             }
             for r in rows
@@ -390,9 +362,7 @@ class MongoStats(MonitorContract):
     def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
         return [
             {
-                "job_type": r["_id"],
-                "pending": int(r["pending"]),
-                "ready": int(r["ready"]),
+                "job_type": r["_id"], "pending": int(r["pending"]), "ready": int(r["ready"]),
                 "oldest_created_at": r["oldest"],
             }
             for r in self._aggregate("jobs", backlog_pipeline(now))

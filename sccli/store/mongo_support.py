@@ -155,10 +155,7 @@ def guard(method: F) -> F:
         except errors.DuplicateKeyError as exc:
             raise Conflict(duplicate_message(exc)) from exc
         except (
-            errors.ConnectionFailure,
-            errors.ServerSelectionTimeoutError,
-            errors.NetworkTimeout,
-            errors.WTimeoutError,
+            errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout, errors.WTimeoutError,
         ) as exc:
             raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {first_line(exc)}") from exc
         except errors.DocumentTooLarge as exc:

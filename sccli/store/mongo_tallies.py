@@ -87,9 +87,7 @@ class MongoTallies(TallyContract):
                 hists = doc.get("hist") or {}
                 figures = {t: {**f, "hist": dict(hists.get(t) or {})} for t, f in figures.items()}
             out[int(doc["_id"])] = {
-                "version": int(doc.get("version") or 0),
-                "hold_until": doc.get("hold_until"),
-                "figures": figures,
+                "version": int(doc.get("version") or 0), "hold_until": doc.get("hold_until"), "figures": figures,
             }
         return out
 
@@ -116,6 +114,5 @@ class MongoTallies(TallyContract):
         for day in days:
             self.coll("tallies").update_one(
                 {"_id": int(day)},
-                {"$inc": {"version": 1}, "$set": {"hold_until": hold_until, "counts": None, "hist": None}},
-                upsert=True,
+                {"$inc": {"version": 1}, "$set": {"hold_until": hold_until, "counts": None, "hist": None}}, upsert=True,
             )

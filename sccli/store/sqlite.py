@@ -324,10 +324,7 @@ class SqliteStore(SqliteRecords, Store):
         where = "".join(f" AND {k} = ?" for k in expect)
         sql = f"UPDATE {self._jobs_table()} SET {sets}doc = json_set(doc{paths}) WHERE job_id = ?{where}"
         values = [
-            *column_values(fields, columns),
-            *(codec.dumps_value(v) for v in fields.values()),
-            job_id,
-            *expect.values(),
+            *column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values(),
         ]
         with self._write() as conn:
             return bool(conn.execute(sql, values).rowcount)

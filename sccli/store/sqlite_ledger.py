@@ -136,10 +136,7 @@ class SqliteLedger(LedgerContract):
             )
             out.extend(
                 {
-                    "job_id": job_id,
-                    "dataset_uuid": uuid,
-                    "job_type": job_type,
-                    "status": status,
+                    "job_id": job_id, "dataset_uuid": uuid, "job_type": job_type, "status": status,
                     "created_at": from_epoch(created),
                 }
                 for job_id, uuid, job_type, status, created in self._read(sql, list(chunk))
@@ -180,12 +177,8 @@ class SqliteLedger(LedgerContract):
                 "VALUES (?, ?, 'entry', ?, ?, ?, 0, ?)",
                 [
                     (
-                        e["entry_id"],
-                        e["migration_id"],
-                        e.get("dataset_uuid"),
-                        e.get("job_id"),
-                        to_epoch(e.get("created_at")),
-                        codec.dumps(e),
+                        e["entry_id"], e["migration_id"], e.get("dataset_uuid"), e.get("job_id"),
+                        to_epoch(e.get("created_at")), codec.dumps(e),
                     )
                     for e in entries
                     if e.get("job_id") not in left_out

@@ -106,14 +106,7 @@ class SqliteStats(MonitorContract):
         if not marks:  # no jobs at all
             return []
         keys = (
-            "job_type",
-            "count",
-            "completed",
-            "failed",
-            "cancelled",
-            "retries",
-            "avg_duration",
-            "min_duration",
+            "job_type", "count", "completed", "failed", "cancelled", "retries", "avg_duration", "min_duration",
             "max_duration",
         )
         rows, durations = {}, {}
