@@ -86,8 +86,7 @@ class ChangeWatcher:
                 backoff = min(BACKOFF_MAX, backoff * 2)
         except BaseException as exc:  # noqa: BLE001 - a bug here must cost the wake-ups only
             self._set(
-                "failed",
-                f"change stream watcher stopped ({_describe(exc)}): polling every {self.poll_interval:g}s",
+                "failed", f"change stream watcher stopped ({_describe(exc)}): polling every {self.poll_interval:g}s",
                 logging.ERROR,
             )
         finally:

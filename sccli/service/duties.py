@@ -112,8 +112,7 @@ class StoreDuties:
             if ids:
                 self._submit(
                     Op(
-                        "cancel",
-                        lambda q: q.store.find_jobs(JobQuery(job_ids=ids, cancel_requested=True)),
+                        "cancel", lambda q: q.store.find_jobs(JobQuery(job_ids=ids, cancel_requested=True)),
                         done=self._cancel_done,
                     )
                 )
@@ -238,8 +237,7 @@ class StoreDuties:
         if not doc:  # the heartbeat matched no running job with our lease
             rj.lease_lost = True
             log.warning(
-                "job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it",
-                job_id,
+                "job %s: lease lost (re-queued by a sweeper or changed by an administrator); stopping it", job_id,
                 extra={"job_id": job_id},
             )
             self._stop_job(rj, "lease_lost")
@@ -267,8 +265,7 @@ class StoreDuties:
                 continue
             log.warning(
                 "job %s is claimed in this service's name but not running here; putting it back to pending",
-                doc["job_id"],
-                extra={"job_id": doc["job_id"]},
+                doc["job_id"], extra={"job_id": doc["job_id"]},
             )
             self._submit(
                 self._release_op(doc["job_id"], doc["lease_token"], "claim answer lost; released by its worker")
@@ -304,10 +301,7 @@ class StoreDuties:
             log.warning("finished the follow-ups of %d job(s) left by an interrupted writer", swept["outboxes"])
         for job in swept.get("raised") or []:
             log.info(
-                "job %s (%s) waited too long: priority raised to %s",
-                job["job_id"],
-                job["job_type"],
-                job["priority"],
+                "job %s (%s) waited too long: priority raised to %s", job["job_id"], job["job_type"], job["priority"],
                 extra={"job_id": job["job_id"]},
             )
 

@@ -259,8 +259,7 @@ class StoreLink:
             return
         now = time.monotonic()
         log.warning(
-            "store reachable again after %.1fs; %d pending write(s) to record",
-            now - self.down_since,
+            "store reachable again after %.1fs; %d pending write(s) to record", now - self.down_since,
             self.pending_durable,
         )
         self.down_since = None

@@ -54,8 +54,7 @@ class Supervisor(StoreDuties):
         queue.actor = self.actor
         beat = settings.heartbeat_seconds
         self.link = StoreLink(
-            queue,
-            backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)),
+            queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)),
             backoff_max=min(30.0, max(1.0, beat * 3)),
         )
         self.launcher = Launcher(preload_modules(settings))
@@ -229,9 +228,7 @@ class Supervisor(StoreDuties):
         for rj in list(self.jobs.values()):
             if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:
                 log.warning(
-                    "job %s timed out after %.1fs; stopping its process group",
-                    rj.job_id,
-                    now - rj.started,
+                    "job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started,
                     extra={"job_id": rj.job_id},
                 )
                 self._stop_job(rj, "timeout")
@@ -274,10 +271,7 @@ class Supervisor(StoreDuties):
     # -- children ---------------------------------------------------------------------------
     def _start_job(self, job: dict[str, Any]) -> None:
         request = {
-            "kind": "run",
-            "job": job,
-            "settings": self.settings,
-            "log_dir": self.settings.log_dir,
+            "kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir,
             "worker_id": self.worker_id,
         }
         now = time.monotonic()
@@ -310,13 +304,8 @@ class Supervisor(StoreDuties):
         rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
         log.debug(
-            "job %s (%s) started, attempt %s of %s, pid %s",
-            rj.job_id,
-            rj.job_type,
-            rj.job.get("attempts"),
-            rj.job.get("max_attempts"),
-            child.pid,
-            extra={"job_id": rj.job_id, "job_type": rj.job_type},
+            "job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"),
+            rj.job.get("max_attempts"), child.pid, extra={"job_id": rj.job_id, "job_type": rj.job_type},
         )
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
@@ -352,8 +341,7 @@ class Supervisor(StoreDuties):
         if rj.lease_lost:
             log.warning(
                 "job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
-                rj.job_id,
-                extra={"job_id": rj.job_id},
+                rj.job_id, extra={"job_id": rj.job_id},
             )
             self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
         elif isinstance(rj.outcome, protocol.Result):
@@ -368,10 +356,7 @@ class Supervisor(StoreDuties):
     def _start_cleanup(self, rj: RunningJob) -> None:
         rj.state = AttemptState.CLEANING
         request = {
-            "kind": "cleanup",
-            "job": rj.job,
-            "settings": self.settings,
-            "log_dir": self.settings.log_dir,
+            "kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir,
             "reason": rj.reason,
         }
         self.by_request[self.launcher.request(request)] = rj

@@ -83,12 +83,8 @@ def render_unit(
     in_tmp = any(log_dir == d or log_dir.startswith(d + "/") for d in ("/tmp", "/var/tmp"))
     paths = write_paths(settings, target, which)
     values = {
-        "user": user,
-        "group": user,
-        "exec": executable or sc_executable(),
-        "settings": settings_path,
-        "write_paths": " ".join(paths),
-        "private_tmp": "no" if in_tmp else "yes",
+        "user": user, "group": user, "exec": executable or sc_executable(), "settings": settings_path,
+        "write_paths": " ".join(paths), "private_tmp": "no" if in_tmp else "yes",
         "environment": environment_lines(target),
     }
     words = [values["user"], values["exec"], values["settings"], *paths, *values["environment"].splitlines()]
