@@ -86,22 +86,12 @@ def plain_text(text: str) -> str:
 
 
 ROOT_OPTIONS = {
-    "--db": Opt("db", VALUE, plain_text),
-    "--db-name": Opt("db_name", VALUE, plain_text),
-    "--settings": Opt("settings", VALUE, plain_text),
-    "-v": Opt("verbose", COUNT),
-    "--verbose": Opt("verbose", COUNT),
-    "-q": Opt("quiet"),
-    "--quiet": Opt("quiet"),
-    "--no-color": Opt("no_color"),
+    "--db": Opt("db", VALUE, plain_text), "--db-name": Opt("db_name", VALUE, plain_text),
+    "--settings": Opt("settings", VALUE, plain_text), "-v": Opt("verbose", COUNT), "--verbose": Opt("verbose", COUNT),
+    "-q": Opt("quiet"), "--quiet": Opt("quiet"), "--no-color": Opt("no_color"),
 }
 ROOT_DEFAULTS: dict[str, Any] = {
-    "db": None,
-    "db_name": None,
-    "settings": None,
-    "verbose": 0,
-    "quiet": False,
-    "no_color": False,
+    "db": None, "db_name": None, "settings": None, "verbose": 0, "quiet": False, "no_color": False,
 }
 
 
@@ -139,36 +129,21 @@ def commands() -> dict[tuple[str, str], Command]:
             (),
             "sccli.cli.job_view:job_list",
             {
-                "status": None,
-                "job_type": None,
-                "dataset": None,
-                "limit": 50,
-                "show_all": False,
-                "as_json": False,
-                "fmt": None,
-                "wide": False,
-                "param": None,
-                "user": None,
-                "dataset_name": None,
+                "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False,
+                "fmt": None, "wide": False, "param": None, "user": None, "dataset_name": None,
             },
         ),
         ("dataset", "show"): Command(
-            {**as_json, **fmt, **wide},
-            ("uuid",),
-            "sccli.cli.dataset_view:dataset_show",
+            {**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
             {"as_json": False, "fmt": None, "wide": False},
         ),
         ("monitor", "overview"): Command(
-            {**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)},
-            (),
-            "sccli.cli.fast:overview",
-            {"as_json": False, "fmt": None, "check": False, "section": None},
+            {**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)}, (),
+            "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False, "section": None},
         ),
         ("monitor", "report"): Command(
-            {**as_json, **fmt, "--days": Opt("days", VALUE, digits_in(1, REPORT_MAX_DAYS))},
-            (),
-            "sccli.cli.fast:report",
-            {"days": 7, "as_json": False, "fmt": None},
+            {**as_json, **fmt, "--days": Opt("days", VALUE, digits_in(1, REPORT_MAX_DAYS))}, (),
+            "sccli.cli.fast:report", {"days": 7, "as_json": False, "fmt": None},
         ),
     }
 

@@ -23,16 +23,7 @@ HELP_WORDS = ("--help", "-h")
 #: the terminal, the locale (click's gettext) and sccli's own variables.
 ENV_PREFIXES = ("SC_", "TYPER", "_TYPER", "CLICK", "COLLECTION_", "XDG_", "LC_")
 ENV_NAMES = (
-    "COLUMNS",
-    "LINES",
-    "TERM",
-    "NO_COLOR",
-    "FORCE_COLOR",
-    "LANG",
-    "LANGUAGE",
-    "MONGO_URL",
-    "DB_NAME",
-    "HOME",
+    "COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "LANG", "LANGUAGE", "MONGO_URL", "DB_NAME", "HOME",
     "PYTHONPATH",
 )
 

@@ -110,8 +110,7 @@ def create(
     at: Annotated[
         Optional[str],
         typer.Option(
-            "--at",
-            help="Start no earlier than this ISO time (no zone = UTC; a past time: at once).",
+            "--at", help="Start no earlier than this ISO time (no zone = UTC; a past time: at once).",
             show_default=False,
         ),
     ] = None,
@@ -133,17 +132,9 @@ def create(
     parameters = collect_parameters(params_json, param or [])
     queue = a.queue(write=True)
     job_id = create_job_naming_duplicate(
-        queue,
-        dataset,
-        job_type,
-        parameters,
-        priority=priority,
-        max_attempts=max_attempts,
-        timeout_minutes=timeout_minutes,
-        allow_missing_dataset=allow_missing_dataset,
-        allow_duplicate=allow_duplicate,
-        run_at=run_at,
-        delay=delay,
+        queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts,
+        timeout_minutes=timeout_minutes, allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
+        run_at=run_at, delay=delay,
     )
     job = queue.get_job(job_id) or {}
     a.emit(job, lambda created: _print_created(a, job_id, created, queue.store.now), as_json=as_json)
@@ -184,10 +175,7 @@ def list_jobs(
     job_type: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--type",
-            "-t",
-            help="Filter by job type (repeatable).",
-            show_default=False,
+            "--type", "-t", help="Filter by job type (repeatable).", show_default=False,
             autocompletion=complete.job_types,
         ),
     ] = None,
@@ -207,8 +195,7 @@ def list_jobs(
     param: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--param",
-            "-p",
+            "--param", "-p",
             help="Parameter key=value (repeatable): searched in the newest 5000 jobs the other filters select.",
             show_default=False,
         ),
@@ -273,9 +260,7 @@ def _print_types(a: Application, described: list[dict[str, Any]], fmt: FormatOpt
         facts += "; sc queue set: " + ", ".join(f"{k} {v}" for k, v in limits.items()) if limits else ""
         rows = [
             {
-                **p,
-                "required": "yes" if p.get("required") else "",
-                "path": "data dir" if p.get("path") else "",
+                **p, "required": "yes" if p.get("required") else "", "path": "data dir" if p.get("path") else "",
                 "description": p["description"] + (" [carried]" if p.get("carried") else ""),
             }
             for p in entry["parameters"]

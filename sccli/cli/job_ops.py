@@ -59,20 +59,14 @@ RetryStatusOpt = Annotated[
 TypeFilterOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--type",
-        "-t",
-        help="Select jobs of this type (repeatable).",
-        show_default=False,
+        "--type", "-t", help="Select jobs of this type (repeatable).", show_default=False,
         autocompletion=complete.job_types,
     ),
 ]
 DatasetFilterOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--dataset",
-        "-d",
-        help="Select jobs of this dataset UUID.",
-        show_default=False,
+        "--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False,
         autocompletion=complete.dataset_uuids,
     ),
 ]
@@ -83,9 +77,7 @@ OlderThanOpt = Annotated[
 IdsArg = Annotated[
     Optional[list[str]],
     typer.Argument(
-        metavar="[ID]...",
-        help="Job IDs (or select with the filters instead).",
-        show_default=False,
+        metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False,
         autocompletion=complete.job_ids,
     ),
 ]
@@ -229,13 +221,7 @@ def retry(
         a.emit(job, lambda done: a.result(_retried(ids[0], done, queue.store.now)), as_json=as_json)
         return
     _run_bulk(
-        a,
-        "retry",
-        ids,
-        selected,
-        yes,
-        dry_run,
-        as_json,
+        a, "retry", ids, selected, yes, dry_run, as_json,
         lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay),
     )
 
@@ -260,9 +246,7 @@ def purge(
     job_type: Annotated[
         str,
         typer.Option(
-            "--type",
-            "-t",
-            help="Delete the pending and scheduled jobs of this type.",
+            "--type", "-t", help="Delete the pending and scheduled jobs of this type.",
             autocompletion=complete.job_types,
         ),
     ],

@@ -12,14 +12,7 @@ from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
 LIST_COLUMNS = [
-    "job_id",
-    "job_type",
-    "status",
-    "priority",
-    "attempts",
-    "dataset_uuid",
-    "created_at",
-    "progress_percentage",
+    "job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage",
 ]
 LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
 
@@ -147,14 +140,11 @@ def job_list(
         if not is_builtin_type(name):  # only a type that is not built in needs the plugins looked up
             a.queue().check_type(name)
     query = JobQuery(
-        status=[s.value for s in status] if status else None,
-        job_type=list(job_type) if job_type else None,
+        status=[s.value for s in status] if status else None, job_type=list(job_type) if job_type else None,
         dataset_uuid=dataset,
     )
     search = JobSearch(
-        query,
-        [parse_param_filter(p) for p in param or []],
-        _text(user, "--user"),
+        query, [parse_param_filter(p) for p in param or []], _text(user, "--user"),
         _text(dataset_name, "--dataset-name"),
     )
     page = search_jobs(a.store, search, limit=None if show_all else limit)

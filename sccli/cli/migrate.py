@@ -40,11 +40,9 @@ def _migration(a: Application, grace_seconds: float | None = None, batch_size: i
     from sccli.queue import default_actor
 
     return JobMigration(
-        a.store,
-        settings=a.settings,
+        a.store, settings=a.settings,
         grace_seconds=a.settings.migration_grace_seconds if grace_seconds is None else grace_seconds,
-        batch_size=batch_size or DEFAULT_BATCH_SIZE,
-        actor=default_actor(),
+        batch_size=batch_size or DEFAULT_BATCH_SIZE, actor=default_actor(),
     )
 
 
@@ -96,13 +94,9 @@ def _plan_rows(items: list[Any], grace: float, limit: int) -> list[dict[str, Any
         keys = {k: item.parameters[k] for k in ("sensor_type", "user_email", "data_url") if k in item.parameters}
         rows.append(
             {
-                "dataset_uuid": item.dataset_uuid,
-                "status": item.status,
-                "job_type": item.job_type,
-                "priority": item.priority,
-                "wait": f"{grace:g} s" if item.delayed and item.action == "create" else "",
-                "key_parameters": ", ".join(f"{k}={v}" for k, v in keys.items()),
-                "problems": "; ".join(item.problems),
+                "dataset_uuid": item.dataset_uuid, "status": item.status, "job_type": item.job_type,
+                "priority": item.priority, "wait": f"{grace:g} s" if item.delayed and item.action == "create" else "",
+                "key_parameters": ", ".join(f"{k}={v}" for k, v in keys.items()), "problems": "; ".join(item.problems),
                 "outcome": item.reason or (f"job {item.job_id}" if item.job_id else "job planned"),
             }
         )
@@ -261,8 +255,7 @@ def rollback(
     if not dry_run:
         scope = f"migration {migration_id}" if migration_id else "every migration"
         confirm_write(
-            a,
-            f"Roll back {scope}{f' for dataset {dataset_uuid}' if dataset_uuid else ''} in {a.store.display_url}?",
+            a, f"Roll back {scope}{f' for dataset {dataset_uuid}' if dataset_uuid else ''} in {a.store.display_url}?",
             yes,
         )
     with progress_bar(a, "rolling back") as progress:

@@ -128,10 +128,8 @@ def _print_stale(
 
     rows = [{**j, "why": REASONS[j["stale_reason"]]} for j in jobs]
     a.print_table(
-        rows,
-        ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"],
-        fmt=fmt,
-        headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"],
+        rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"],
+        fmt=fmt, headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"],
     )
     if recovered is not None:
         moved = sum(1 for r in recovered if r["status"])
@@ -201,9 +199,7 @@ def _print_failures(
     )
     # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
     a.print_table(
-        rows,
-        ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"],
-        fmt=fmt,
+        rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
         title=f"Failures in the last {hours:g} h",
         headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"],
     )
@@ -271,9 +267,7 @@ def cleanup(
     days: Annotated[
         int,
         typer.Option(
-            "--days",
-            min=1,
-            max=MAX_DAYS,
+            "--days", min=1, max=MAX_DAYS,
             help="Delete completed and cancelled jobs older than this (failed: twice this).",
         ),
     ] = 30,

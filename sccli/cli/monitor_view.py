@@ -38,12 +38,8 @@ def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
     ]
     workers = [
         {
-            "worker_id": w.get("worker_id"),
-            "host": w.get("host"),
-            "status": w.get("status"),
-            "running": w.get("running_count"),
-            "slots": w.get("slots"),
-            "beat_age": w.get("heartbeat_age_seconds"),
+            "worker_id": w.get("worker_id"), "host": w.get("host"), "status": w.get("status"),
+            "running": w.get("running_count"), "slots": w.get("slots"), "beat_age": w.get("heartbeat_age_seconds"),
         }
         for w in ov["workers"]
     ]
@@ -54,40 +50,28 @@ def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
     paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
     return {
         "queue": (
-            "Queue (updated in the last 24 h)",
-            queue,
-            ["status", "jobs", "last_24h"],
+            "Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"],
             ["STATUS", "JOBS", "UPDATED 24H"],
         ),
         # only shown when something is limited or paused: sc queue set / sc queue resume change it
         "limits": (
-            "Limits (sc queue set)",
-            ov.get("limits") or [],
-            ["job_type", "max_running", "rate", "held"],
+            "Limits (sc queue set)", ov.get("limits") or [], ["job_type", "max_running", "rate", "held"],
             ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"],
         ),
         "paused": (
-            "Paused (sc queue resume)",
-            paused,
-            ["job_type", "reason", "actor", "at"],
+            "Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"],
             ["TYPE", "REASON", "BY", "SINCE"],
         ),
         "types": (
-            "Job types (avg duration of the last 24 h, s)",
-            types,
-            ["job_type", "jobs", "avg_duration"],
+            "Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"],
             ["TYPE", "JOBS", "AVG S"],
         ),
         "services": (
-            "Active services",
-            workers,
-            ["worker_id", "host", "status", "running", "slots", "beat_age"],
+            "Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"],
             ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"],
         ),
         "failures": (
-            "Failures in the last 24 h",
-            errors,
-            ["job_type", "count", "top_errors"],
+            "Failures in the last 24 h", errors, ["job_type", "count", "top_errors"],
             ["TYPE", "FAILED", "TOP ERROR SIGNATURES"],
         ),
     }
@@ -203,32 +187,11 @@ def daily_chart(days: list[dict[str, Any]], width: int = BAR_WIDTH) -> list[str]
 
 
 REPORT_COLUMNS = [
-    "_id",
-    "count",
-    "completed",
-    "failed",
-    "cancelled",
-    "success_rate",
-    "avg_duration",
-    "p50_duration",
-    "p95_duration",
-    "max_duration",
-    "retries",
-    "timeouts",
+    "_id", "count", "completed", "failed", "cancelled", "success_rate", "avg_duration", "p50_duration", "p95_duration",
+    "max_duration", "retries", "timeouts",
 ]
 REPORT_HEADERS = [
-    "TYPE",
-    "JOBS",
-    "DONE",
-    "FAILED",
-    "CANCELLED",
-    "SUCCESS",
-    "AVG S",
-    "P50 S",
-    "P95 S",
-    "MAX S",
-    "RETRIES",
-    "TIMEOUTS",
+    "TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS",
 ]
 
 

@@ -14,8 +14,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).
 FormatOpt = Annotated[
     Optional[OutputFormat],
     typer.Option(
-        "--format",
-        "-f",
+        "--format", "-f",
         help="Table format: table (Rich), plain, markdown or csv. Default: table on a terminal, plain in a pipe.",
     ),
 ]

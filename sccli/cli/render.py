@@ -79,36 +79,15 @@ JOB_ID_COLUMNS = frozenset({"job_id", "parent_job_id", "last_job_id"})
 #: Columns never wrapped in a Rich table (besides ids): statuses, names, times.
 NO_WRAP_COLUMNS = frozenset(
     {
-        "status",
-        "state",
-        "job_type",
-        "_id",
-        "created_at",
-        "updated_at",
-        "started_at",
-        "completed_at",
-        "heartbeat_at",
-        "at",
-        "first_seen",
-        "last_seen",
-        "kind",
-        "priority",
-        "attempts",
+        "status", "state", "job_type", "_id", "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at",
+        "at", "first_seen", "last_seen", "kind", "priority", "attempts",
     }
 )
 #: Columns of seconds, shown as durations (``32m36s``) in tables and plain text; csv/json keep the number.
 DURATION_COLUMNS = frozenset(
     {
-        "avg_duration",
-        "min_duration",
-        "max_duration",
-        "p50_duration",
-        "p95_duration",
-        "wait_seconds",
-        "duration_seconds",
-        "heartbeat_age_seconds",
-        "running_seconds",
-        "beat_age_s",
+        "avg_duration", "min_duration", "max_duration", "p50_duration", "p95_duration", "wait_seconds",
+        "duration_seconds", "heartbeat_age_seconds", "running_seconds", "beat_age_s",
     }
 )
 
@@ -224,9 +203,7 @@ def rich_table(
         whole = column in ID_COLUMNS or column in ("status", "state") or numeric  # shown whole: never folded nor cut
         short = column in NO_WRAP_COLUMNS  # names and times: cut with an ellipsis rather than folded
         t.add_column(
-            head,
-            overflow="ellipsis" if short or whole else "fold",
-            no_wrap=whole,
+            head, overflow="ellipsis" if short or whole else "fold", no_wrap=whole,
             justify="right" if numeric else "left",
             min_width=max(len(head), *(len(v) for v in values)) if whole and values else None,
         )

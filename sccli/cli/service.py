@@ -14,30 +14,11 @@ from sccli.cli.render import cell
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 
 STATUS_COLUMNS = [
-    "worker_id",
-    "host",
-    "pid",
-    "state",
-    "started_at",
-    "heartbeat_at",
-    "beat_age_s",
-    "slots",
-    "running",
-    "types",
+    "worker_id", "host", "pid", "state", "started_at", "heartbeat_at", "beat_age_s", "slots", "running", "types",
     "paused",
 ]
 STATUS_HEADERS = [
-    "WORKER",
-    "HOST",
-    "PID",
-    "STATE",
-    "STARTED",
-    "LAST BEAT",
-    "AGE S",
-    "SLOTS",
-    "RUNNING",
-    "TYPES",
-    "PAUSED",
+    "WORKER", "HOST", "PID", "STATE", "STARTED", "LAST BEAT", "AGE S", "SLOTS", "RUNNING", "TYPES", "PAUSED",
 ]
 
 
@@ -208,10 +189,7 @@ def stop(
     wait: Annotated[
         float,
         typer.Option(
-            "--wait",
-            min=0,
-            max=86400,
-            callback=finite,
+            "--wait", min=0, max=86400, callback=finite,
             help="Seconds to wait for the service to exit (0: do not wait).",
         ),
     ] = 60.0,
