@@ -11,12 +11,7 @@ from sccli.handlers.base import Handler, HandlerError, JobContext
 from sccli.settings import Settings
 
 __all__ = [
-    "Handler",
-    "HandlerError",
-    "JobContext",
-    "resolve_handler",
-    "resolve_cleanup",
-    "plugin_parameters",
+    "Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters",
     "describe_types",
 ]
 

@@ -30,16 +30,8 @@ DISK_CHECK_EVERY = 64 * 1024 * 1024
 __all__ = ["CHUNK", "PREFETCH_CHUNK", "MemberReader", "Prefetcher", "open_tar_stream"]  # tarstream, re-exported
 
 TAR_SUFFIXES = {
-    ".tar": "",
-    ".tar.gz": "gz",
-    ".tgz": "gz",
-    ".tar.bz2": "bz2",
-    ".tbz2": "bz2",
-    ".tar.xz": "xz",
-    ".txz": "xz",
-    ".tar.zst": "zst",
-    ".tzst": "zst",
-    ".tar.lz4": "lz4",
+    ".tar": "", ".tar.gz": "gz", ".tgz": "gz", ".tar.bz2": "bz2", ".tbz2": "bz2", ".tar.xz": "xz", ".txz": "xz",
+    ".tar.zst": "zst", ".tzst": "zst", ".tar.lz4": "lz4",
 }
 ARCHIVE_SUFFIXES = (".zip", ".7z", *TAR_SUFFIXES)
 

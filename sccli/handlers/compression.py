@@ -106,14 +106,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         sums, archive_sha, archive_bytes = write_archive(
-            ctx,
-            source,
-            entries,
-            partial,
-            is_zstd=is_zstd,
-            level=level,
-            threads=threads,
-            total=total,
+            ctx, source, entries, partial, is_zstd=is_zstd, level=level, threads=threads, total=total,
             checksums=checksums,
         )
         if checksums:
@@ -195,16 +188,8 @@ def tar_writer(stream: Any) -> tarfile.TarFile:
 
 
 def write_archive(
-    ctx: JobContext,
-    source: Path,
-    entries: list[Path],
-    partial: Path,
-    *,
-    is_zstd: bool,
-    level: int,
-    threads: int,
-    total: int,
-    checksums: bool,
+    ctx: JobContext, source: Path, entries: list[Path], partial: Path, *, is_zstd: bool, level: int, threads: int,
+    total: int, checksums: bool,
 ) -> tuple[dict[str, str], str, int]:
     """Stream a tar of ``entries`` through the compressor into ``partial``; (sums, sha256, size)."""
     done = [0, time.monotonic()]

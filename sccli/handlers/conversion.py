@@ -74,14 +74,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
                 facts = copy_idx(ctx, source, partial)
             else:
                 facts = convert_builtin(
-                    ctx,
-                    fmt,
-                    source,
-                    partial,
-                    sensor,
-                    options,
-                    compression=compression,
-                    verify=verify,
+                    ctx, fmt, source, partial, sensor, options, compression=compression, verify=verify,
                     field_name=field_name,
                 )
         strip_tree_bits(partial)
@@ -98,16 +91,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def convert_builtin(
-    ctx: JobContext,
-    fmt: str,
-    source: Path,
-    partial: Path,
-    sensor: str | None,
-    options: dict[str, Any],
-    *,
-    compression: str,
-    verify: str,
-    field_name: str,
+    ctx: JobContext, fmt: str, source: Path, partial: Path, sensor: str | None, options: dict[str, Any], *,
+    compression: str, verify: str, field_name: str,
 ) -> dict[str, Any]:
     """Read the input as a volume, write ``visus.idx``, read it back, write ``conversion.json``."""
     volume = open_volume(fmt, source, options, sensor)
@@ -134,17 +119,10 @@ def convert_builtin(
     rows = verify_volume(volume, partial / IDX_NAME, full=verify == "full")
     ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)
     facts = {
-        **volume.details,
-        **written,
-        "format": volume.details.get("format", fmt),
-        "shape": list(volume.shape),
-        "input_bytes": volume.nbytes,
-        "output_bytes": tree_bytes(partial),
-        "files": [_relative(p, source) for p in volume.source[:20]],
-        "file_count": len(volume.source),
-        "verified_rows": rows,
-        "verify": verify,
-        "sensor_type": sensor,
+        **volume.details, **written, "format": volume.details.get("format", fmt), "shape": list(volume.shape),
+        "input_bytes": volume.nbytes, "output_bytes": tree_bytes(partial),
+        "files": [_relative(p, source) for p in volume.source[:20]], "file_count": len(volume.source),
+        "verified_rows": rows, "verify": verify, "sensor_type": sensor,
     }
     write_sidecar(partial, facts)
     return facts
@@ -168,12 +146,8 @@ def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:
     if copied["dims"] != info["dims"] or copied.get("sample") != info.get("sample"):
         raise HandlerError("the copied IDX reads differently from its source")
     facts = {
-        "format": "idx",
-        "dims": info["dims"],
-        "dtype": info["dtype"],
-        "input_bytes": tree_bytes(root),
-        "output_bytes": tree_bytes(partial),
-        "source_idx": str(idx_file),
+        "format": "idx", "dims": info["dims"], "dtype": info["dtype"], "input_bytes": tree_bytes(root),
+        "output_bytes": tree_bytes(partial), "source_idx": str(idx_file),
     }
     write_sidecar(partial, facts)
     return facts
@@ -201,9 +175,7 @@ def convert_external(
     run_tool(ctx, [exe, *command[1:], str(source), str(partial), sensor, "--params", json.dumps(options)])
     idx_files = sorted(partial.rglob("*.idx"))
     facts: dict[str, Any] = {
-        "format": f"external:{Path(command[0]).name}",
-        "output_bytes": tree_bytes(partial),
-        "converter": command,
+        "format": f"external:{Path(command[0]).name}", "output_bytes": tree_bytes(partial), "converter": command,
     }
     if idx_files:
         info = describe_idx(idx_files[0])

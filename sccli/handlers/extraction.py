@@ -53,12 +53,7 @@ from sccli.settings import Settings
 JOB_TYPE = "file_extraction"
 #: Words in 7z's output that mean the archive itself is broken (not the disk, not the tool).
 DAMAGE_WORDS = (
-    "Headers Error",
-    "Data Error",
-    "CRC Failed",
-    "Can not open the file as archive",
-    "Unexpected end",
-    "Is not archive",
+    "Headers Error", "Data Error", "CRC Failed", "Can not open the file as archive", "Unexpected end", "Is not archive",
 )
 
 RESULT_FILE_LIMIT = 1000
@@ -223,10 +218,7 @@ def _is_codec_error(exc: BaseException) -> bool:
 def list_7z(ctx: JobContext, archive: Path) -> list[dict[str, str]]:
     """The entries of a 7z archive from ``7z l -slt``."""
     lines = run_tool(
-        ctx,
-        [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive],
-        quiet=lambda line: True,
-        keep=None,
+        ctx, [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive], quiet=lambda line: True, keep=None,
         classify=_classify_7z,
     )
     entries: list[dict[str, str]] = []
@@ -263,10 +255,8 @@ def extract_7z(ctx: JobContext, archive: Path, root: Path, budget: Budget) -> No
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     run_tool(
-        ctx,
-        [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive],
-        preexec=limit_file_size,
-        classify=_classify_7z,
+        ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive],
+        preexec=limit_file_size, classify=_classify_7z,
     )
     audit_tree(root, budget)
 

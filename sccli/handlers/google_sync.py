@@ -139,24 +139,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     os.close(fd)  # empty and 0600: rclone reads no other config and writes nothing readable elsewhere
     try:
         argv = [
-            rclone,
-            "copy",
-            f"{REMOTE}:{source_path}",
-            str(partial),
-            "--config",
-            config_path,
-            "--stats",
-            "1s",
-            "--stats-one-line",
-            "--stats-log-level",
-            "NOTICE",
-            "--use-mmap",
-            "--checkers",
-            "8",
-            "--transfers",
-            "4",
-            "--retries",
-            "3",
+            rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s",
+            "--stats-one-line", "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4",
+            "--retries", "3",
         ]
         run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env=_tool_env(config_path, remote_env))
         strip_tree_bits(partial)
@@ -171,13 +156,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "synced")
     return {
-        "status": "success",
-        "message": f"synced {len(files)} files ({size} bytes) in {duration}s",
-        "destination": str(final),
-        "files": [p.relative_to(final).as_posix() for p in files][:1000],
-        "file_count": len(files),
-        "bytes": size,
-        "duration_seconds": duration,
+        "status": "success", "message": f"synced {len(files)} files ({size} bytes) in {duration}s",
+        "destination": str(final), "files": [p.relative_to(final).as_posix() for p in files][:1000],
+        "file_count": len(files), "bytes": size, "duration_seconds": duration,
         "next_parameters": {"input_path": str(final)},
     }
 

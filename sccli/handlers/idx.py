@@ -85,11 +85,8 @@ def write_volume(
     finally:
         hasher.close()
     return {
-        "dims": dims,
-        "dtype": ov_dtype(volume.dtype, volume.components),
-        "field": field_name,
-        "compression": compression or "raw",
-        "data_sha256": digest.hexdigest(),
+        "dims": dims, "dtype": ov_dtype(volume.dtype, volume.components), "field": field_name,
+        "compression": compression or "raw", "data_sha256": digest.hexdigest(),
     }
 
 
@@ -168,10 +165,7 @@ def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
     field = db.getField()
     dtype = field.dtype
     info: dict[str, Any] = {
-        "path": str(idx_path),
-        "dims": dims,
-        "dtype": dtype.toString(),
-        "fields": list(db.field_names),
+        "path": str(idx_path), "dims": dims, "dtype": dtype.toString(), "fields": list(db.field_names),
     }
     if sample:
         try:

@@ -35,11 +35,7 @@ SENSOR_FORMATS = {
     "idx": "idx",
 }
 FORMAT_SUFFIXES = {
-    "tiff": TIFF_SUFFIXES,
-    "hdf5": HDF5_SUFFIXES,
-    "netcdf": NETCDF_SUFFIXES,
-    "npy": NPY_SUFFIXES,
-    "idx": IDX_SUFFIXES,
+    "tiff": TIFF_SUFFIXES, "hdf5": HDF5_SUFFIXES, "netcdf": NETCDF_SUFFIXES, "npy": NPY_SUFFIXES, "idx": IDX_SUFFIXES,
 }
 
 
@@ -270,10 +266,7 @@ def probe_coordinates(h5: Any, shape: tuple[int, ...], options: dict[str, Any], 
         if values.size not in (scan_points, shape[0], shape[1] if len(shape) > 1 else -1):
             raise InvalidInput(f"{key} {options[key]!r} has {values.size} values; the data's scan axes are {shape[:2]}")
         summary[key[:2]] = {
-            "dataset": options[key],
-            "count": int(values.size),
-            "min": float(values.min()),
-            "max": float(values.max()),
+            "dataset": options[key], "count": int(values.size), "min": float(values.min()), "max": float(values.max()),
         }
     return summary
 

@@ -27,19 +27,10 @@ if TYPE_CHECKING:
     from sccli.settings import Settings
 
 TYPES: dict[str, type | tuple[type, ...]] = {
-    "str": str,
-    "int": int,
-    "float": (int, float),
-    "bool": bool,
-    "list": list,
-    "dict": dict,
+    "str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict,
 }
 TYPE_WORDS = {
-    "str": "a string",
-    "int": "an integer",
-    "float": "a number",
-    "bool": "true or false",
-    "list": "a list",
+    "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false", "list": "a list",
     "dict": "an object",
 }
 #: Declared formats of string parameters, checked on top of the type (a value reaches a tool's
@@ -124,8 +115,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _p("output_path", "str", "the IDX output directory (default <out_data_dir>/<uuid>)", path=True),
         _p("sensor_type", "str", "TIFF, TIFF RGB, HDF5, 4D_Probe, NETCDF, NUMPY or IDX (default: detected)"),
         _p(
-            "conversion_params",
-            "dict",
+            "conversion_params", "dict",
             "dataset, Xs_dataset, Ys_dataset, variable, field, compression (zip|raw), verify (sample|full)",
         ),
     ),
@@ -139,10 +129,8 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _p("archives", "list", "archives to extract (default: those in input_path)", path=True),
         _p("archive_path", "list", "the same as archives", path=True),
         _p(
-            "input_path",
-            "str",
-            "an archive, or the directory whose archives are extracted (default <in_data_dir>/<uuid>)",
-            path=True,
+            "input_path", "str",
+            "an archive, or the directory whose archives are extracted (default <in_data_dir>/<uuid>)", path=True,
         ),
         _p("destination", "str", "where the files land (default <in_data_dir>/<uuid>)", path=True),
         _p("max_total_bytes", "int", "refuse archives expanding past this many bytes", default=50 * 1024**3, minimum=1),
@@ -156,9 +144,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "data_compression": _with_carried(
         _p("input_path", "str", "the directory to compress (default <in_data_dir>/<uuid>)", path=True),
         _p(
-            "output_path",
-            "str",
-            "the archive, or a directory to put it in (default <out_data_dir>/<uuid>.tar.zst)",
+            "output_path", "str", "the archive, or a directory to put it in (default <out_data_dir>/<uuid>.tar.zst)",
             path=True,
         ),
         _p("format", "str", "archive format", default="tar.zst", choices=("tar.zst", "zst", "lz4", "tar.lz4")),

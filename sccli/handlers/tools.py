@@ -78,12 +78,7 @@ def run_tool(
     ctx.log.info("running: %s", " ".join(args))
     tail: deque[str] = deque(maxlen=keep)
     proc = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-        env=env,
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
         preexec_fn=preexec,
     )
     assert proc.stdout is not None

@@ -139,13 +139,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
     result: dict[str, Any] = {
         "status": "success",
         "message": f"uploaded {copied} files ({skipped} already present), {total} bytes in {duration}s",
-        "destination": str(destination),
-        "files": list(checksums)[:1000],
-        "file_count": len(pairs),
-        "copied": copied,
-        "skipped": skipped,
-        "bytes": total,
-        "checksums": dict(list(checksums.items())[:1000]),
+        "destination": str(destination), "files": list(checksums)[:1000], "file_count": len(pairs), "copied": copied,
+        "skipped": skipped, "bytes": total, "checksums": dict(list(checksums.items())[:1000]),
         "duration_seconds": duration,
     }
     if archives:
@@ -182,15 +177,7 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
         run_tool(
             ctx,
             [
-                rclone,
-                "copy",
-                origin,
-                target,
-                "--stats",
-                "1s",
-                "--stats-one-line",
-                "--stats-log-level",
-                "NOTICE",
+                rclone, "copy", origin, target, "--stats", "1s", "--stats-one-line", "--stats-log-level", "NOTICE",
                 *common,
             ],
         )
@@ -202,10 +189,7 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
     return {
         "status": "success",
         "message": f"uploaded {len(files)} files ({total} bytes) to {base} and checked them in {duration}s",
-        "destination": base,
-        "file_count": len(files),
-        "bytes": total,
-        "duration_seconds": duration,
+        "destination": base, "file_count": len(files), "bytes": total, "duration_seconds": duration,
     }
 
 
