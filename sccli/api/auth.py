@@ -218,9 +218,7 @@ class SessionSigner:
     def issue(self, name: str) -> str:
         """A fresh cookie value for the token called ``name``."""
         payload = {
-            "n": name,
-            "s": secrets.token_hex(16),
-            "e": int(self._clock() + SESSION_SECONDS),
+            "n": name, "s": secrets.token_hex(16), "e": int(self._clock() + SESSION_SECONDS),
             "f": self._fingerprint(name),
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -240,10 +238,7 @@ class SessionSigner:
         try:
             payload = json.loads(body)
             name, session_id, expires, fingerprint = (
-                str(payload["n"]),
-                str(payload["s"]),
-                float(payload["e"]),
-                str(payload["f"]),
+                str(payload["n"]), str(payload["s"]), float(payload["e"]), str(payload["f"]),
             )
         except (ValueError, KeyError, TypeError):
             return None

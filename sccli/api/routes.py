@@ -91,9 +91,7 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @jobs.post(
-    "",
-    status_code=201,
-    response_model=Job,
+    "", status_code=201, response_model=Job,
     responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN},
 )
 def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
@@ -174,10 +172,7 @@ def list_jobs(
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
     page = search_jobs(state.queue.store, JobSearch(query, filters, user, dataset_name), limit=limit, offset=offset)
     body = {
-        "jobs": [job_json(j) for j in page.items],
-        "total": page.total,
-        "limit": limit,
-        "offset": offset,
+        "jobs": [job_json(j) for j in page.items], "total": page.total, "limit": limit, "offset": offset,
         "notices": page.notices,
     }
     return JSONResponse(body)
@@ -243,13 +238,11 @@ def get_health(state: State) -> JSONResponse:
 
 
 @scrape.get(
-    "/metrics",
-    response_class=PlainTextResponse,
+    "/metrics", response_class=PlainTextResponse,
     responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}},
 )
 async def get_metrics(
-    request: Request,
-    state: State,
+    request: Request, state: State,
     credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)],
 ) -> PlainTextResponse:
     """The queue's gauges in the Prometheus text format (any token; none with ``metrics_public``)."""

@@ -34,8 +34,7 @@ _LEAF: dict[str, Any] = {
 def _level(inner: dict[str, Any]) -> dict[str, Any]:
     return {
         "anyOf": [
-            *_LEAF["anyOf"],
-            {"type": "array", "items": inner},
+            *_LEAF["anyOf"], {"type": "array", "items": inner},
             {"type": "object", "propertyNames": _KEY, "additionalProperties": inner},
         ]
     }
@@ -67,9 +66,7 @@ class JobCreate(BaseModel):
                     "dataset_uuid": "550e8400-e29b-41d4-a716-446655440000",
                     "job_type": "dataset_conversion",
                     "parameters": {
-                        "input_path": "/path/to/input",
-                        "output_path": "/path/to/output",
-                        "sensor_type": "4D_Probe",
+                        "input_path": "/path/to/input", "output_path": "/path/to/output", "sensor_type": "4D_Probe",
                     },
                     "priority": 1,
                 }
@@ -79,8 +76,7 @@ class JobCreate(BaseModel):
 
     dataset_uuid: str = Field(pattern=UUID_PATTERN, description="The dataset's UUID (8-4-4-4-12 hex).")
     job_type: str = Field(
-        min_length=1,
-        max_length=100,
+        min_length=1, max_length=100,
         description=f"One of {', '.join(JOB_TYPE_CONFIGS)} or a plugin type from settings.",
     )
     parameters: Optional[dict[str, Any]] = Field(

@@ -118,11 +118,6 @@ def _reason(current: Action) -> str:
 
 def _result(current: Action, verb: str, outcome: dict[str, Any], status_code: int = 200, **extra: Any) -> HTMLResponse:
     return current.render(
-        "result.html",
-        status_code=status_code,
-        active="jobs",
-        verb=verb,
-        done=outcome["done"],
-        refused=outcome["refused"],
-        **extra,
+        "result.html", status_code=status_code, active="jobs", verb=verb, done=outcome["done"],
+        refused=outcome["refused"], **extra,
     )

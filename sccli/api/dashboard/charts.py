@@ -126,7 +126,6 @@ def _short(value: float) -> str:
 
 THROUGHPUT = (Series("completed", "completed", "solid"), Series("failed", "failed", "hatch"))
 DAILY = (
-    Series("completed", "completed", "solid"),
-    Series("failed", "failed", "hatch"),
+    Series("completed", "completed", "solid"), Series("failed", "failed", "hatch"),
     Series("cancelled", "cancelled", "dots"),
 )

@@ -50,20 +50,11 @@ def jobs_page(
     """Jobs newest first, filtered by status, type, dataset, error text, parameters and the
     dataset's owner and name, 50 a page; ``id`` (a job id or unique prefix) opens that job."""
     wanted = views.JobFilter(
-        [s for s in status if s],
-        [t for t in job_type if t],
-        dataset.strip(),
-        error.strip()[:200],
-        page,
-        [p.strip() for p in param if p.strip()],
-        user.strip()[:200],
-        dataset_name.strip()[:200],
+        [s for s in status if s], [t for t in job_type if t], dataset.strip(), error.strip()[:200], page,
+        [p.strip() for p in param if p.strip()], user.strip()[:200], dataset_name.strip()[:200],
     )
     common = {
-        "active": "jobs",
-        "statuses": views.STATUSES,
-        "types": current.state.queue.known_types,
-        "filter": wanted,
+        "active": "jobs", "statuses": views.STATUSES, "types": current.state.queue.known_types, "filter": wanted,
         "wanted_id": id,
     }
     try:
@@ -75,18 +66,8 @@ def jobs_page(
     except (InvalidInput, NotFound) as exc:
         code = 404 if isinstance(exc, NotFound) else 422
         return current.render(
-            "jobs.html",
-            status_code=code,
-            problem=str(exc),
-            jobs=[],
-            total=0,
-            page=1,
-            pages=1,
-            first=1,
-            scanned=None,
-            order="",
-            notices=[],
-            **common,
+            "jobs.html", status_code=code, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None,
+            order="", notices=[], **common,
         )
     found.pop("filter")
     found.setdefault("notices", [])
@@ -112,8 +93,7 @@ def job_fragment(current: Current, job_id: str) -> HTMLResponse:
 
 #: The only messages a redirect after an action may ask a page to show (no text from the URL).
 NOTICES = {
-    "retried": "Retried: the job is pending again.",
-    "cancelled": "Cancelled.",
+    "retried": "Retried: the job is pending again.", "cancelled": "Cancelled.",
     "cancel-requested": "Cancel requested: the service stops the job within seconds.",
     "run-now": "Pending: the next free service claims it.",
 }

@@ -72,14 +72,10 @@ def _overview(state: ApiState) -> dict[str, Any]:
         cell[status] = cell.get(status, 0) + count
         totals[status] = totals.get(status, 0) + count
     return {
-        "now": now,
-        "health": _monitor(state).get_health(),
-        "totals": totals,
-        "total": sum(totals.values()),
+        "now": now, "health": _monitor(state).get_health(), "totals": totals, "total": sum(totals.values()),
         "by_type": dict(sorted(by_type.items())),
         "services": service_rows(state.store, state.settings.stale_after_seconds),
-        "hours": hourly_finished(state, now, CHART_HOURS),
-        "paused": paused(state),
+        "hours": hourly_finished(state, now, CHART_HOURS), "paused": paused(state),
     }
 
 
@@ -90,16 +86,13 @@ def hourly_finished(state: ApiState, now: datetime, hours: int) -> list[dict[str
     for back in range(hours - 1, -1, -1):
         start = top - timedelta(hours=back)
         query = JobQuery(
-            status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value],
-            completed_after=start,
+            status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=start,
             completed_before=start + timedelta(hours=1),
         )
         counts = state.store.count_jobs_by("status", query)
         out.append(
             {
-                "hour": start.strftime("%H:00"),
-                "start": start,
-                "completed": counts.get(JobStatus.COMPLETED.value, 0),
+                "hour": start.strftime("%H:00"), "start": start, "completed": counts.get(JobStatus.COMPLETED.value, 0),
                 "failed": counts.get(JobStatus.FAILED.value, 0),
             }
         )
@@ -181,15 +174,8 @@ def _search_page(state: ApiState, wanted: JobFilter, offset: int) -> dict[str, A
                        wanted.dataset_name or None, wanted.error or None)
     found = search_jobs(state.store, search, limit=PAGE_SIZE, offset=offset)
     return {
-        "jobs": found.items,
-        "total": found.total,
-        "page": wanted.page,
-        "pages": max(1, -(-found.total // PAGE_SIZE)),
-        "filter": wanted,
-        "scanned": None,
-        "first": offset + 1,
-        "order": "newest first",
-        "notices": found.notices,
+        "jobs": found.items, "total": found.total, "page": wanted.page, "pages": max(1, -(-found.total // PAGE_SIZE)),
+        "filter": wanted, "scanned": None, "first": offset + 1, "order": "newest first", "notices": found.notices,
     }
 
 
@@ -311,10 +297,7 @@ def datasets(state: ApiState, status: str, after: str) -> dict[str, Any]:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return {
-        "counts": counts,
-        "rows": rows,
-        "status": status,
-        "next": rows[-1]["uuid"] if more else None,
+        "counts": counts, "rows": rows, "status": status, "next": rows[-1]["uuid"] if more else None,
         "total": sum(counts.values()),
     }
 

@@ -177,11 +177,7 @@ def sign_in_redirect(request: Request, error: SignInRequired) -> Response:
         return Response(status_code=204, headers={"HX-Redirect": target})
     if request.method != "GET":
         return html_response(
-            "error.html",
-            401,
-            identity=None,
-            csrf="",
-            title="Sign in first",
+            "error.html", 401, identity=None, csrf="", title="Sign in first",
             message="Your session ended; sign in again.",
         )
     return RedirectResponse(target, status_code=303)
