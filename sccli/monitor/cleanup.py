@@ -138,13 +138,8 @@ def cleanup(
     return {
         "completed_jobs_deleted": counts[JobStatus.COMPLETED.value],
         "failed_jobs_deleted": counts[JobStatus.FAILED.value],
-        "cancelled_jobs_deleted": counts[JobStatus.CANCELLED.value],
-        "job_events_deleted": events,
-        "log_files_deleted": removed.files if known else None,
-        "log_bytes_deleted": removed.bytes if known else None,
-        "log_files_failed": removed.failed if known else None,
-        "log_error": removed.first_error,
-        "log_dir": log_dir,
-        "dry_run": dry_run,
-        "cutoffs": cutoffs,
+        "cancelled_jobs_deleted": counts[JobStatus.CANCELLED.value], "job_events_deleted": events,
+        "log_files_deleted": removed.files if known else None, "log_bytes_deleted": removed.bytes if known else None,
+        "log_files_failed": removed.failed if known else None, "log_error": removed.first_error, "log_dir": log_dir,
+        "dry_run": dry_run, "cutoffs": cutoffs,
     }

@@ -59,9 +59,7 @@ def unserved_types(store: Store, now: datetime, stale_after_seconds: float) -> l
             since = max(since, max(beats))
         out.append(
             {
-                "job_type": job_type,
-                "ready": int(row["ready"]),
-                "since": since,
+                "job_type": job_type, "ready": int(row["ready"]), "since": since,
                 "seconds": max(0.0, (now - since).total_seconds()),
             }
         )

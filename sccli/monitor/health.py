@@ -61,10 +61,7 @@ def assess_health(
     if ready_jobs and not active_workers and not unserved:
         issues.append(f"{ready_jobs} jobs are ready to run but no service is heartbeating")
     return {
-        "overall": overall,
-        "stale_jobs": stale_jobs,
-        "failure_rate": round(rate, 4),
-        "active_workers": active_workers,
+        "overall": overall, "stale_jobs": stale_jobs, "failure_rate": round(rate, 4), "active_workers": active_workers,
         "issues": issues,
     }
 

@@ -77,15 +77,10 @@ class JobMonitor:
             return self._overview(now)
         except StoreUnavailable as exc:
             return {
-                "timestamp": now,
-                "queue_stats": _queue_stats([]),
-                "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
-                "recent_activity": {},
+                "timestamp": now, "queue_stats": _queue_stats([]),
+                "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"), "recent_activity": {},
                 "performance_metrics": {"avg_duration_by_type": {}},
-                "error_summary": {"by_job_type": [], "total_failures": 0},
-                "workers": [],
-                "paused": {},
-                "limits": [],
+                "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {}, "limits": [],
             }
 
     def _overview(self, now: datetime) -> dict[str, Any]:
@@ -131,13 +126,9 @@ class JobMonitor:
         unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
         return health_mod.assess_health(
             completed_last_hour=last_hour.get(JobStatus.COMPLETED.value, 0),
-            failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0),
-            stale_jobs=len(self._stale_docs(now)),
-            active_workers=active_workers,
-            ready_jobs=ready,
-            critical_rate=s.health_failure_rate_critical,
-            stale_warning=s.health_stale_warning,
-            unserved=unserved,
+            failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0), stale_jobs=len(self._stale_docs(now)),
+            active_workers=active_workers, ready_jobs=ready, critical_rate=s.health_failure_rate_critical,
+            stale_warning=s.health_stale_warning, unserved=unserved,
             unserved_warning_seconds=s.check_no_service_warning_seconds,
             unserved_critical_seconds=s.check_no_service_critical_seconds,
         )
@@ -166,8 +157,7 @@ class JobMonitor:
         now = self.now()
         return [
             {
-                **w,
-                "heartbeat_age_seconds": _seconds(w["heartbeat_at"], now),
+                **w, "heartbeat_age_seconds": _seconds(w["heartbeat_at"], now),
                 "running_count": len(w.get("running_jobs") or []),
             }
             for w in self.store.list_workers()
@@ -208,8 +198,7 @@ class JobMonitor:
             done = stale.recover(self.queue, job, actor or self.queue.actor)
             out.append(
                 {
-                    "job_id": job["job_id"],
-                    "stale_reason": job["stale_reason"],
+                    "job_id": job["job_id"], "stale_reason": job["stale_reason"],
                     "status": done["status"] if done else None,
                 }
             )
@@ -246,9 +235,7 @@ class JobMonitor:
         groups = self.get_failure_groups(hours, job_type, signature)
         if dry_run:
             return {
-                "retried": [i for g in groups for i in g["job_ids"]],
-                "skipped": [],
-                "dry_run": True,
+                "retried": [i for g in groups for i in g["job_ids"]], "skipped": [], "dry_run": True,
                 "jobs": sum(g["count"] for g in groups),
             }
         retried: list[str] = []
@@ -282,8 +269,7 @@ class JobMonitor:
             queue.setdefault(row["status"], {})[str(row["job_type"])] = row["count"]
         backlog = {
             b["job_type"]: {
-                "pending": b["pending"],
-                "ready": b["ready"],
+                "pending": b["pending"], "ready": b["ready"],
                 "oldest_wait_seconds": _seconds(b["oldest_created_at"], now),
             }
             for b in self.store.stats.pending_backlog(now)
@@ -305,11 +291,7 @@ class JobMonitor:
 
     # -- maintenance ------------------------------------------------------------------------
     def cleanup_old_data(
-        self,
-        days: int = 30,
-        *,
-        dry_run: bool = False,
-        progress: cleanup_mod.Progress | None = None,
+        self, days: int = 30, *, dry_run: bool = False, progress: cleanup_mod.Progress | None = None,
         log_files: bool = True,
     ) -> dict[str, Any]:
         """Delete completed and cancelled jobs older than ``days`` and failed ones older than

@@ -79,9 +79,7 @@ def daily_series(rows: list[dict[str, Any]], start: datetime, end: datetime) -> 
         row = by_day.get(key, {})
         out.append(
             {
-                "day": key,
-                "completed": int(row.get("completed", 0)),
-                "failed": int(row.get("failed", 0)),
+                "day": key, "completed": int(row.get("completed", 0)), "failed": int(row.get("failed", 0)),
                 "cancelled": int(row.get("cancelled", 0)),
             }
         )
@@ -133,11 +131,8 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
     return {
         "report_period": {"start": start, "end": now, "days": days},
         "summary": {
-            "total_jobs": sum(r["count"] for r in by_type),
-            "completed": completed,
-            "failed": failed,
-            "cancelled": cancelled,
-            "success_rate": round(success_rate(completed, failed), 4),
+            "total_jobs": sum(r["count"] for r in by_type), "completed": completed, "failed": failed,
+            "cancelled": cancelled, "success_rate": round(success_rate(completed, failed), 4),
             "job_types": len(by_type),
         },
         "by_job_type": by_type,

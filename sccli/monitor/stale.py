@@ -12,17 +12,8 @@ REASONS = {
     "over_timeout": "running past its timeout",
 }
 _FIELDS = (
-    "job_id",
-    "job_type",
-    "dataset_uuid",
-    "worker_id",
-    "host",
-    "pid",
-    "attempts",
-    "max_attempts",
-    "timeout_minutes",
-    "started_at",
-    "heartbeat_at",
+    "job_id", "job_type", "dataset_uuid", "worker_id", "host", "pid", "attempts", "max_attempts", "timeout_minutes",
+    "started_at", "heartbeat_at",
 )
 
 
