@@ -45,19 +45,7 @@ PARAMETER_MAP = {
 }
 
 ARCHIVE_SUFFIXES = (
-    ".zip",
-    ".tar",
-    ".tgz",
-    ".tar.gz",
-    ".tar.bz2",
-    ".tbz2",
-    ".tar.xz",
-    ".txz",
-    ".tar.zst",
-    ".7z",
-    ".gz",
-    ".bz2",
-    ".xz",
+    ".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".gz", ".bz2", ".xz",
 )
 
 # Actions of a plan item.

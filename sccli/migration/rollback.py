@@ -38,14 +38,9 @@ class RollbackReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "dry_run": self.dry_run,
-            "migration_id": self.migration_id,
-            "dataset_uuid": self.dataset_uuid,
-            "examined": self.examined,
-            "jobs_removed": self.removed,
-            "statuses_restored": self.restored,
-            "jobs_already_gone": self.already_gone,
-            "migrations": sorted(self.migrations),
+            "dry_run": self.dry_run, "migration_id": self.migration_id, "dataset_uuid": self.dataset_uuid,
+            "examined": self.examined, "jobs_removed": self.removed, "statuses_restored": self.restored,
+            "jobs_already_gone": self.already_gone, "migrations": sorted(self.migrations),
             "not_undone": self.not_undone,
         }
 
@@ -168,9 +163,7 @@ class Rollback:
     def _not_undone(self, report: RollbackReport, entry: dict[str, Any], reason: str) -> None:
         report.not_undone.append(
             {
-                "migration_id": entry["migration_id"],
-                "dataset_uuid": entry["dataset_uuid"],
-                "job_id": entry["job_id"],
+                "migration_id": entry["migration_id"], "dataset_uuid": entry["dataset_uuid"], "job_id": entry["job_id"],
                 "reason": reason,
             }
         )

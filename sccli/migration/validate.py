@@ -80,8 +80,7 @@ def dataset_findings(
         return [
             Finding(
                 "missing_job",
-                f"dataset {uuid} is {status!r} but has no active job (expected {needed[0]}; run sc migrate run)",
-                uuid,
+                f"dataset {uuid} is {status!r} but has no active job (expected {needed[0]}; run sc migrate run)", uuid,
             )
         ]
     if len(jobs) > 1:
