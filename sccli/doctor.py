@@ -99,9 +99,7 @@ def _settings_check(load_settings: Callable[[], Settings], checks: list[Check]) 
     except ScError as exc:
         checks.append(
             Check(
-                "settings",
-                FAIL,
-                str(exc),
+                "settings", FAIL, str(exc),
                 "fix the key named in the settings file (see the README settings table), then run sc doctor again",
             )
         )
@@ -184,9 +182,7 @@ def _directory_checks(settings: Settings) -> list[Check]:
         elif not os.access(path, os.W_OK | os.X_OK):
             out.append(
                 Check(
-                    f"dir {key}",
-                    FAIL,
-                    f"{path} is not writable by this user",
+                    f"dir {key}", FAIL, f"{path} is not writable by this user",
                     f"chown/chmod {path} for the service's user",
                 )
             )

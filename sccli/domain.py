@@ -315,7 +315,5 @@ def next_stage(
 
 #: What a chained job inherits from its dataset when its parent's parameters lack it.
 DATASET_INHERITED_PARAMETERS = {
-    "sensor": "sensor_type",
-    "conversion_parameters": "conversion_params",
-    "user": "user_email",
+    "sensor": "sensor_type", "conversion_parameters": "conversion_params", "user": "user_email",
 }

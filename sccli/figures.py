@@ -62,15 +62,8 @@ def bucket_value(key: str) -> float:
 def empty() -> dict[str, Any]:
     """A job type's figures with nothing counted."""
     return {
-        "count": 0,
-        "by_status": {},
-        "retries": 0,
-        "timeouts": 0,
-        "dur_n": 0,
-        "dur_sum": 0.0,
-        "dur_min": None,
-        "dur_max": None,
-        "hist": {},
+        "count": 0, "by_status": {}, "retries": 0, "timeouts": 0, "dur_n": 0, "dur_sum": 0.0, "dur_min": None,
+        "dur_max": None, "hist": {},
     }
 
 
@@ -91,13 +84,7 @@ def fold(rows: Iterable[FinishedRow], timeouts: Iterable[TimeoutRow]) -> dict[in
 
 
 def add_group(
-    fig: dict[str, Any],
-    status: str,
-    n: int,
-    retries: int,
-    dur_n: int,
-    dur_sum: float,
-    dur_min: float | None,
+    fig: dict[str, Any], status: str, n: int, retries: int, dur_n: int, dur_sum: float, dur_min: float | None,
     dur_max: float | None,
 ) -> None:
     """Add a group of jobs of one status counted by a store (its durations' histogram apart)."""
@@ -160,18 +147,11 @@ def stats_row(job_type: str, fig: dict[str, Any]) -> dict[str, Any]:
     by_status = fig["by_status"]
     n = int(fig["dur_n"])
     return {
-        "job_type": job_type,
-        "count": int(fig["count"]),
-        "completed": int(by_status.get(ENDED[0], 0)),
-        "failed": int(by_status.get(ENDED[1], 0)),
-        "cancelled": int(by_status.get(ENDED[2], 0)),
-        "retries": int(fig["retries"]),
-        "timeouts": int(fig["timeouts"]),
-        "avg_duration": fig["dur_sum"] / n if n else None,
-        "min_duration": fig["dur_min"],
-        "max_duration": fig["dur_max"],
-        "p50_duration": percentile(fig, 50),
-        "p95_duration": percentile(fig, 95),
+        "job_type": job_type, "count": int(fig["count"]), "completed": int(by_status.get(ENDED[0], 0)),
+        "failed": int(by_status.get(ENDED[1], 0)), "cancelled": int(by_status.get(ENDED[2], 0)),
+        "retries": int(fig["retries"]), "timeouts": int(fig["timeouts"]),
+        "avg_duration": fig["dur_sum"] / n if n else None, "min_duration": fig["dur_min"],
+        "max_duration": fig["dur_max"], "p50_duration": percentile(fig, 50), "p95_duration": percentile(fig, 95),
     }
 
 

@@ -69,15 +69,8 @@ def dataset_item(
     """Move a dataset through ``targets`` by the table (``heal``: an administrator's retry;
     ``seen``: the dataset as read by the transition, so the move need not read it again)."""
     item: dict[str, Any] = {
-        "op": "dataset",
-        "move_id": new_id(),
-        "uuid": uuid,
-        "targets": [getattr(t, "value", t) for t in targets],
-        "job_id": job_id,
-        "actor": actor,
-        "reason": reason,
-        "error_message": error_message,
-        "heal": heal,
+        "op": "dataset", "move_id": new_id(), "uuid": uuid, "targets": [getattr(t, "value", t) for t in targets],
+        "job_id": job_id, "actor": actor, "reason": reason, "error_message": error_message, "heal": heal,
     }
     if seen is not None:  # what the move needs of it: the status it writes conditionally on, the last move
         item["seen"] = {"uuid": uuid, "status": seen.get("status"), "status_move_id": seen.get("status_move_id")}
@@ -158,15 +151,8 @@ def _run_dataset(store: Store, item: dict[str, Any]) -> None:
     from sccli.datasets import move_dataset
 
     move_dataset(
-        store,
-        item["uuid"],
-        item["targets"],
-        actor=item["actor"],
-        reason=item["reason"],
-        job_id=item.get("job_id"),
-        error_message=item.get("error_message"),
-        heal=bool(item.get("heal")),
-        move_id=item["move_id"],
+        store, item["uuid"], item["targets"], actor=item["actor"], reason=item["reason"], job_id=item.get("job_id"),
+        error_message=item.get("error_message"), heal=bool(item.get("heal")), move_id=item["move_id"],
         seen=item.get("seen"),
     )
 

@@ -59,11 +59,7 @@ def delete_job(
         "reason": reason or f"{job.get('job_type')} job deleted by {actor}",
     })
     return {
-        "job_id": job_id,
-        "status": status,
-        "events": events,
-        "log_files": tally.files,
-        "log_error": tally.first_error,
+        "job_id": job_id, "status": status, "events": events, "log_files": tally.files, "log_error": tally.first_error,
     }
 
 

@@ -90,11 +90,7 @@ class JobLifecycle:
         return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
 
     def write(
-        self,
-        job_id: str,
-        expect: dict[str, Any],
-        change: JobChange,
-        event: dict[str, Any],
+        self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any],
         followups: list[dict[str, Any]],
     ) -> dict[str, Any] | None:
         """A job write with its event and follow-ups: one transaction, or an outbox on the job."""
@@ -176,16 +172,8 @@ class JobLifecycle:
 
     # -- failure ----------------------------------------------------------------------------
     def fail(
-        self,
-        job_id: str,
-        lease_token: str,
-        error: str,
-        *,
-        kind: str = ErrorKind.ERROR,
-        retry: bool = True,
-        actor: str | None = None,
-        log: str | None = None,
-        claimed: dict[str, Any] | None = None,
+        self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True,
+        actor: str | None = None, log: str | None = None, claimed: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Record a failed attempt: back to pending after a backoff while attempts remain and the
@@ -199,16 +187,8 @@ class JobLifecycle:
                                  keep_lease=True)
 
     def fail_attempt(
-        self,
-        job: dict[str, Any],
-        error: str,
-        *,
-        kind: str,
-        retry: bool,
-        actor: str,
-        fence: dict[str, Any] | None = None,
-        log: str | None = None,
-        resources: dict[str, Any] | None = None,
+        self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str,
+        fence: dict[str, Any] | None = None, log: str | None = None, resources: dict[str, Any] | None = None,
         keep_lease: bool = False,
     ) -> dict[str, Any] | None:
         """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
@@ -222,11 +202,7 @@ class JobLifecycle:
         limit = int(job.get("max_attempts") or domain.job_type_config(job.get("job_type", "")).max_attempts)
         will_retry = retry and error_kind.retryable and attempts < limit
         entry = {
-            "attempt": attempts,
-            "at": now,
-            "error": error,
-            "worker": job.get("worker_id"),
-            "kind": error_kind.value,
+            "attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": error_kind.value,
         }
         change = JobChange(set={"error": error, "cancel_requested": False}, push={"errors": entry})
         if will_retry:
@@ -260,11 +236,7 @@ class JobLifecycle:
         reason = "attempt failed; retry scheduled" if will_retry else "attempt failed; no attempts left"
         return [
             dataset_item(
-                job["dataset_uuid"],
-                [stages.error, last],
-                job_id=job["job_id"],
-                actor=actor,
-                reason=reason,
+                job["dataset_uuid"], [stages.error, last], job_id=job["job_id"], actor=actor, reason=reason,
                 error_message=error,
             )
         ]
@@ -315,11 +287,7 @@ class JobLifecycle:
         followups = (
             [
                 dataset_item(
-                    job["dataset_uuid"],
-                    [stages.error],
-                    job_id=job["job_id"],
-                    actor=actor,
-                    reason="job cancelled",
+                    job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled",
                     error_message=reason,
                 )
             ]
@@ -350,12 +318,8 @@ class JobLifecycle:
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
         now = self.store.now()
         fields: dict[str, Any] = {
-            "attempts": 0,
-            "run_after": now + timedelta(seconds=delay_seconds),
-            "completed_at": None,
-            "cancel_requested": False,
-            "progress_percentage": 0,
-            "progress_message": None,
+            "attempts": 0, "run_after": now + timedelta(seconds=delay_seconds), "completed_at": None,
+            "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
         }
         if not allow_duplicate:
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
@@ -445,8 +409,7 @@ class JobLifecycle:
         now = self.store.now()
         cutoff = now - timedelta(minutes=after_minutes)
         waiting = self.store.find_jobs(
-            JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff),
-            sort=(("created_at", 1),),
+            JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),),
             limit=limit,
         )
         raised = []

@@ -172,12 +172,7 @@ def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_
         queue.store.insert_event(job_purged(job["job_id"], job["status"], at=now, actor=who, reason=reason))
         if stages:
             move_dataset(
-                queue.store,
-                job["dataset_uuid"],
-                stages.error,
-                actor=who,
-                reason="job purged",
-                job_id=job["job_id"],
+                queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"],
                 error_message=reason,
             )
         purged.append(job["job_id"])

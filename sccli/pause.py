@@ -49,11 +49,7 @@ def pause_types(store: Store, types: list[str] | None, reason: str | None, actor
     for job_type in types or [ALL_TYPES]:
         store.put_control(
             {
-                "name": _PREFIX + job_type,
-                "kind": "pause",
-                "job_type": job_type,
-                "reason": reason,
-                "actor": actor,
+                "name": _PREFIX + job_type, "kind": "pause", "job_type": job_type, "reason": reason, "actor": actor,
                 "at": now,
             }
         )
@@ -79,8 +75,7 @@ def paused_rows(store: Store) -> list[dict[str, Any]]:
     ready = {str(b["job_type"]): int(b["ready"]) for b in store.stats.pending_backlog(utcnow())}
     return [
         {
-            "job_type": job_type,
-            **info,
+            "job_type": job_type, **info,
             "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0),
         }
         for job_type, info in sorted(paused.items())

@@ -53,11 +53,7 @@ class JobQueue:
         self._limits_read: tuple[Any, dict[str, Any]] | None = None
         self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
-            self.store,
-            self.build_job,
-            actor or default_actor(),
-            retry_base_seconds,
-            retry_max_seconds,
+            self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds,
             rng or random.Random(),
         )
 
@@ -71,11 +67,8 @@ class JobQueue:
         from sccli.handlers import plugin_types
 
         queue = cls(
-            store,
-            actor=actor,
-            retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds,
-            extra_types=plugin_types(settings),
+            store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings),
             settings=settings if check_paths else None,
         )
         queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
@@ -363,16 +356,8 @@ class JobQueue:
                                        resources=resources)
 
     def fail(
-        self,
-        job_id: str,
-        lease_token: str,
-        error: str,
-        *,
-        kind: str = ErrorKind.ERROR,
-        retry: bool = True,
-        actor: str | None = None,
-        log: str | None = None,
-        claimed: dict[str, Any] | None = None,
+        self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True,
+        actor: str | None = None, log: str | None = None, claimed: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
