@@ -82,12 +82,8 @@ def import_count(cmd: list[str], env: dict[str, str]) -> int:
         [sys.executable, "-X", "importtime", *cmd[1:]]
         if cmd[0] == sys.executable
         else [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-c",
-            "import sys; from sccli.cli import main; sys.argv[0] = 'sc'; main()",
-            *cmd[1:],
+            sys.executable, "-X", "importtime", "-c",
+            "import sys; from sccli.cli import main; sys.argv[0] = 'sc'; main()", *cmd[1:],
         ]
     )
     err = subprocess.run(full, env=env, capture_output=True, text=True).stderr

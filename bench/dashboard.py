@@ -65,24 +65,15 @@ def prepare(path: Path, jobs: int, log_dir: Path) -> dict[str, str]:
 
 def pages(ids: dict[str, str]) -> dict[str, str]:
     return {
-        "overview": "/",
-        "overview fragment (htmx poll)": "/fragments/overview",
-        "jobs": "/jobs",
-        "jobs page 1000": "/jobs?page=1000",
-        "jobs status=failed": "/jobs?status=failed",
+        "overview": "/", "overview fragment (htmx poll)": "/fragments/overview", "jobs": "/jobs",
+        "jobs page 1000": "/jobs?page=1000", "jobs status=failed": "/jobs?status=failed",
         "jobs job_type=google_sync": "/jobs?job_type=google_sync",
         "jobs status=failed error=timeout": "/jobs?status=failed&error=timeout",
-        "jobs error=503 (any status)": "/jobs?error=503",
-        "jobs dataset=...": f"/jobs?dataset={ids['dataset']}",
+        "jobs error=503 (any status)": "/jobs?error=503", "jobs dataset=...": f"/jobs?dataset={ids['dataset']}",
         "job (running, 10k-line log)": f"/jobs/{ids['job']}",
-        "job fragment (htmx poll)": f"/fragments/jobs/{ids['job']}",
-        "failures 24 h": "/failures?hours=24",
-        "failures 7 days": "/failures?hours=168",
-        "report 1 day": "/report?days=1",
-        "report 7 days": "/report?days=7",
-        "report 30 days": "/report?days=30",
-        "datasets": "/datasets",
-        "dataset": f"/datasets/{ids['dataset']}",
+        "job fragment (htmx poll)": f"/fragments/jobs/{ids['job']}", "failures 24 h": "/failures?hours=24",
+        "failures 7 days": "/failures?hours=168", "report 1 day": "/report?days=1", "report 7 days": "/report?days=7",
+        "report 30 days": "/report?days=30", "datasets": "/datasets", "dataset": f"/datasets/{ids['dataset']}",
         "/metrics": "/metrics",
     }
 

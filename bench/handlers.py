@@ -196,9 +196,7 @@ class Case:
         self.handler: list[float] = []
 
     def round(
-        self,
-        number: int,
-        ours: Callable[[], tuple[float, float, dict[str, Any]]],
+        self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]],
         native: Callable[[], tuple[float, float, float]],
     ) -> None:
         """One run of each (the order alternates per round); the job's handler time is printed too."""

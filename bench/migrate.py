@@ -37,13 +37,9 @@ def seed(store: Store, count: int, in_dir: Path) -> None:
         uid = str(uuid.uuid4())
         docs.append(
             {
-                "uuid": uid,
-                "name": f"dataset {i}",
-                "status": STATUSES[i % len(STATUSES)],
-                "user": f"user{i % 97}@example.org",
-                "sensor": "TIFF",
-                "google_drive_link": f"https://drive.google.com/drive/folders/{i}",
-                "created_at": now,
+                "uuid": uid, "name": f"dataset {i}", "status": STATUSES[i % len(STATUSES)],
+                "user": f"user{i % 97}@example.org", "sensor": "TIFF",
+                "google_drive_link": f"https://drive.google.com/drive/folders/{i}", "created_at": now,
                 "updated_at": now,
                 "conversion_parameters": {"Xs_dataset": "/x", "Ys_dataset": "/y"} if i % 5 == 0 else None,
             }
@@ -99,8 +95,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument(
-        "--profile",
-        metavar="PREFIX",
+        "--profile", metavar="PREFIX",
         help="write a cProfile of each timed phase to PREFIX.run, PREFIX.validate, PREFIX.rollback",
     )
     args = parser.parse_args()

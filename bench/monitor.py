@@ -73,8 +73,7 @@ def job_row(rng: random.Random, completed: float) -> list[Any]:
         "status": status,
         "priority": 2,
         "parameters": {
-            "input_path": "/mnt/visus_datasets/upload/x",
-            "output_path": "/mnt/visus_datasets/converted/x",
+            "input_path": "/mnt/visus_datasets/upload/x", "output_path": "/mnt/visus_datasets/converted/x",
             "sensor_type": "4D_Probe",
         },
         "attempts": attempts,
@@ -103,26 +102,8 @@ def job_row(rng: random.Random, completed: float) -> list[Any]:
     }
     assert len(JOB_COLUMNS) == 19 and JOB_COLUMNS[9] == "completed_at", "JOB_COLUMNS changed: update job_row"
     return [
-        job_id,
-        dataset,
-        job_type,
-        status,
-        2,
-        created,
-        created,
-        completed,
-        started,
-        completed,
-        None,
-        "w1",
-        None,
-        None,
-        attempts,
-        2,
-        0,
-        None,
-        None,
-        json.dumps(doc, separators=(",", ":")),
+        job_id, dataset, job_type, status, 2, created, created, completed, started, completed, None, "w1", None, None,
+        attempts, 2, 0, None, None, json.dumps(doc, separators=(",", ":")),
     ]
 
 
@@ -196,12 +177,8 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
 def cli_bench(path: Path) -> None:
     sc = str(Path(sys.executable).with_name("sc"))
     commands = [
-        ["overview", "--json"],
-        ["report", "--days", "7", "--json"],
-        ["report", "--days", "30", "--json"],
-        ["stale", "--json"],
-        ["failed", "--hours", "24", "--json"],
-        ["cleanup", "--dry-run", "--days", "30", "--json"],
+        ["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"],
+        ["stale", "--json"], ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"],
     ]
     print("\nCLI wall time (one process each, start-up included):")
     for args in commands:
@@ -250,8 +227,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="SQLite file to fill (kept); default: a temporary file")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--mongo",
-        default=os.environ.get("SC_TEST_MONGO_URL", "mongomock://bench"),
+        "--mongo", default=os.environ.get("SC_TEST_MONGO_URL", "mongomock://bench"),
         help="MongoDB URL for the plan check",
     )
     args = parser.parse_args()

@@ -93,13 +93,8 @@ def enqueue(queue: Any, jobs: int, job_type: str = "noop") -> None:
             for _ in range(min(1000, jobs - start)):
                 doc = queue.build_job(DATASET, job_type, None, None, None, None, allow_duplicate=True)
                 event = {
-                    "entity": "job",
-                    "job_id": doc["job_id"],
-                    "from": None,
-                    "to": "pending",
-                    "at": doc["created_at"],
-                    "actor": "bench",
-                    "reason": "created",
+                    "entity": "job", "job_id": doc["job_id"], "from": None, "to": "pending", "at": doc["created_at"],
+                    "actor": "bench", "reason": "created",
                 }
                 store.insert_job(doc, event)
 
@@ -110,20 +105,13 @@ def proc_stat(pid: int) -> dict[str, float]:
     value = {
         name: int(fields[index - 3])
         for name, index in (
-            ("minflt", 10),
-            ("cminflt", 11),
-            ("utime", 14),
-            ("stime", 15),
-            ("cutime", 16),
-            ("cstime", 17),
+            ("minflt", 10), ("cminflt", 11), ("utime", 14), ("stime", 15), ("cutime", 16), ("cstime", 17),
         )
     }
     return {
         "cpu": (value["utime"] + value["stime"]) / CLOCK_TICK,
-        "child_cpu": (value["cutime"] + value["cstime"]) / CLOCK_TICK,
-        "minflt": value["minflt"],
-        "cminflt": value["cminflt"],
-        "sys": value["stime"] / CLOCK_TICK,
+        "child_cpu": (value["cutime"] + value["cstime"]) / CLOCK_TICK, "minflt": value["minflt"],
+        "cminflt": value["cminflt"], "sys": value["stime"] / CLOCK_TICK,
     }
 
 
@@ -141,13 +129,9 @@ def service_sample(pid: int, forker: int | None = None) -> dict[str, float]:
     forks = proc_stat(forker) if forker else none
     service = proc_stat(pid)
     return {
-        "service": service["cpu"],
-        "service_sys": service["sys"],
-        "template": template["cpu"] + forks["cpu"],
-        "children": forks["child_cpu"] + template["child_cpu"],
-        "service_faults": service["minflt"],
-        "template_faults": template["minflt"] + forks["minflt"],
-        "child_faults": forks["cminflt"] + template["cminflt"],
+        "service": service["cpu"], "service_sys": service["sys"], "template": template["cpu"] + forks["cpu"],
+        "children": forks["child_cpu"] + template["child_cpu"], "service_faults": service["minflt"],
+        "template_faults": template["minflt"] + forks["minflt"], "child_faults": forks["cminflt"] + template["cminflt"],
         "forker": forker,
     }
 
