@@ -62,17 +62,9 @@ def build_demo(db: Path, log_dir: Path) -> str:
         queue.fail(job_id, claimed["lease_token"], f"HTTP 503 from drive after {3 + i} tries", retry=False)
     store.upsert_worker(
         {
-            "worker_id": "demo-host:4242",
-            "host": "demo-host",
-            "pid": 4242,
-            "started_at": utcnow(),
-            "heartbeat_at": utcnow(),
-            "status": "running",
-            "types": None,
-            "slots": 2,
-            "offline": False,
-            "running_jobs": [running_id],
-            "version": "demo",
+            "worker_id": "demo-host:4242", "host": "demo-host", "pid": 4242, "started_at": utcnow(),
+            "heartbeat_at": utcnow(), "status": "running", "types": None, "slots": 2, "offline": False,
+            "running_jobs": [running_id], "version": "demo",
         }
     )
     store.close()
@@ -90,19 +82,8 @@ def start_server(db: Path, settings: Path, port: int) -> subprocess.Popen[bytes]
 
     env = {**os.environ, "SC_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
     cmd = [
-        sys.executable,
-        "-m",
-        "sccli",
-        "--db",
-        f"sqlite:///{db}",
-        "--settings",
-        str(settings),
-        "api",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
+        sys.executable, "-m", "sccli", "--db", f"sqlite:///{db}", "--settings", str(settings), "api", "serve", "--port",
+        str(port), "--log-level", "warning",
     ]
     proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 20
@@ -122,11 +103,7 @@ def browser(width: int, dark: bool) -> Any:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--window-size={width},900",
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},900",
         "--hide-scrollbars",
     ):
         options.add_argument(arg)
