@@ -20,15 +20,9 @@ def test_seventeen_dataset_statuses_all_in_the_transition_table() -> None:
 @pytest.mark.parametrize(
     ("current", "target", "allowed"),
     [
-        ("submitted", "sync queued", True),
-        ("submitted", "unzipping", True),
-        ("done", "zipping", True),
-        ("failed", "conversion queued", False),
-        ("uploading", "unzipping", True),
-        ("unzip error", "unzipping", True),
-        ("done", "conversion queued", False),
-        (None, "sync queued", False),
-        ("retrying", "upload queued", True),
+        ("submitted", "sync queued", True), ("submitted", "unzipping", True), ("done", "zipping", True),
+        ("failed", "conversion queued", False), ("uploading", "unzipping", True), ("unzip error", "unzipping", True),
+        ("done", "conversion queued", False), (None, "sync queued", False), ("retrying", "upload queued", True),
         ("converting", "conversion queued", False),
     ],
 )
@@ -48,9 +42,7 @@ def test_job_type_table_matches_the_contract() -> None:
     c = domain.JOB_TYPE_CONFIGS
     assert len(c) == 8
     assert (
-        c["dataset_conversion"].timeout_minutes,
-        c["dataset_conversion"].max_attempts,
-        c["dataset_conversion"].priority,
+        c["dataset_conversion"].timeout_minutes, c["dataset_conversion"].max_attempts, c["dataset_conversion"].priority,
     ) == (120, 2, 1)
     assert c["google_sync"].requires_internet and c["file_upload"].requires_internet
     assert not c["rsync_transfer"].requires_internet

@@ -92,9 +92,7 @@ def test_log_tail_from_file_then_from_store(queue: JobQueue, tmp_path: Path) -> 
     queue.add_log(job_id, "second line\nthird line")
     store_tail = ops.job_log_tail(queue.require_job(job_id), settings, lines=2)
     assert store_tail == {
-        "source": "store",
-        "path": str(tmp_path / f"sc_job_{job_id}.log"),
-        "lines": ["second line", "third line"],
+        "source": "store", "path": str(tmp_path / f"sc_job_{job_id}.log"), "lines": ["second line", "third line"],
     }
     (tmp_path / f"sc_job_{job_id}.log").write_text("".join(f"line {i}\n" for i in range(100_000)))
     file_tail = ops.job_log_tail(queue.require_job(job_id), settings, lines=3)

@@ -130,15 +130,10 @@ def test_nan_in_a_mapping_is_refused_too() -> None:
 def test_defaults_keys_and_attribute_access_are_kept(tmp_path: Path) -> None:
     settings = Settings()
     assert (settings.workers, settings.db_name, settings.stale_after_seconds, settings.api_max_body_bytes) == (
-        2,
-        "scientistcloud",
-        60.0,
-        1024 * 1024,
+        2, "scientistcloud", 60.0, 1024 * 1024,
     )
     assert settings.data_dirs == [
-        Path("/mnt/visus_datasets/upload"),
-        Path("/mnt/visus_datasets/converted"),
-        Path("/mnt/visus_datasets/sync"),
+        Path("/mnt/visus_datasets/upload"), Path("/mnt/visus_datasets/converted"), Path("/mnt/visus_datasets/sync"),
     ]
     assert settings_from_dict(settings.to_dict()) == settings
     assert load_settings(None) == settings

@@ -169,10 +169,7 @@ def test_a_new_type_with_its_handler_runs_on_the_service(
     (tmp_path / "spec_service.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     SC_JOB_TYPE_CONFIGS["new_job_type"] = {
-        "description": "New job type description",
-        "timeout_minutes": 30,
-        "max_attempts": 3,
-        "requires_internet": False,
+        "description": "New job type description", "timeout_minutes": 30, "max_attempts": 3, "requires_internet": False,
         "priority": 2,
     }
 
@@ -181,10 +178,7 @@ def test_a_new_type_with_its_handler_runs_on_the_service(
     db = f"sqlite:///{tmp_path / 'sc.db'}"
     settings = {k: str(tmp_path / k) for k in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")}
     settings.update(
-        db_url=db,
-        log_dir=str(tmp_path / "logs"),
-        types=["new_job_type"],
-        poll_interval_seconds=0.02,
+        db_url=db, log_dir=str(tmp_path / "logs"), types=["new_job_type"], poll_interval_seconds=0.02,
         heartbeat_seconds=0.2,
     )
     (tmp_path / "settings.json").write_text(json.dumps(settings))

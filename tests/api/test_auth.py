@@ -20,9 +20,7 @@ def test_every_job_endpoint_needs_a_valid_bearer_token(api: Api) -> None:
     endpoints += [("post", "/api/v1/jobs"), ("post", "/api/v1/jobs/x/cancel"), ("post", "/api/v1/jobs/x/retry")]
     for method, path in endpoints:
         for headers in (
-            {},
-            {"Authorization": "Bearer wrong-token-0123456789"},
-            {"Authorization": f"Basic {TOKEN}"},
+            {}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": f"Basic {TOKEN}"},
             {"Authorization": f"Bearer {TOKEN}x"},
         ):
             response = getattr(api.client, method)(path, headers=headers)
@@ -97,8 +95,7 @@ def test_env_token_records_its_name(tmp_path: Path) -> None:
     with TestClient(app) as client:
         dataset = add_dataset(app.state.api.store)
         response = client.post(
-            "/api/v1/jobs",
-            json={"dataset_uuid": dataset, "job_type": "data_validation"},
+            "/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"},
             headers={"Authorization": "Bearer from-the-environment-1"},
         )
     assert response.json()["created_by"] == "api:env"

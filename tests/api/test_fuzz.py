@@ -67,10 +67,7 @@ def test_no_request_makes_a_server_error(api_schema: Any, method: str, path: str
 
     @given(case=strategy)
     @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
+        max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
         database=None,
     )
     def check(case: Any) -> None:

@@ -41,19 +41,9 @@ def small_limit(tmp_path: Path) -> Iterator[Any]:
 @pytest.mark.parametrize(
     ("header", "loopback"),
     [
-        ("localhost", True),
-        ("LOCALHOST:8080", True),
-        ("127.0.0.1", True),
-        ("127.0.0.1:65535", True),
-        ("[::1]", True),
-        ("[::1]:8080", True),
-        ("localhost.", True),
-        ("evil.example", False),
-        ("localhost.evil.example", False),
-        ("127.0.0.1.nip.io", False),
-        ("", False),
-        ("[::1]x", False),
-        (None, False),
+        ("localhost", True), ("LOCALHOST:8080", True), ("127.0.0.1", True), ("127.0.0.1:65535", True), ("[::1]", True),
+        ("[::1]:8080", True), ("localhost.", True), ("evil.example", False), ("localhost.evil.example", False),
+        ("127.0.0.1.nip.io", False), ("", False), ("[::1]x", False), (None, False),
     ],
 )
 def test_loopback_host_names(header: str | None, loopback: bool) -> None:

@@ -23,10 +23,7 @@ def test_create_returns_201_with_the_job_in_portal_shape(api: Api) -> None:
     job = response.json()
     assert response.headers["location"] == f"/api/v1/jobs/{job['job_id']}"
     assert (job["dataset_uuid"], job["job_type"], job["status"], job["priority"]) == (
-        dataset,
-        "dataset_conversion",
-        "pending",
-        1,
+        dataset, "dataset_conversion", "pending", 1,
     )
     assert job["parameters"] == {"sensor_type": "4D_Probe"}
     assert job["created_by"] == "api:portal"
@@ -201,12 +198,8 @@ def test_queue_stats_health_comes_from_the_monitor(api: Api) -> None:
 def test_openapi_and_docs_are_served(api: Api) -> None:
     schema = api.client.get("/api/v1/openapi.json").json()
     expected = {
-        "/api/v1/jobs",
-        "/api/v1/jobs/{job_id}",
-        "/api/v1/jobs/queue/stats",
-        "/api/v1/jobs/{job_id}/cancel",
-        "/api/v1/jobs/{job_id}/retry",
-        "/api/v1/health",
+        "/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/queue/stats", "/api/v1/jobs/{job_id}/cancel",
+        "/api/v1/jobs/{job_id}/retry", "/api/v1/health",
     }
     assert expected <= set(schema["paths"])
     assert api.client.get("/api/v1/docs").status_code == 200
@@ -244,9 +237,7 @@ def test_create_for_later_with_run_at_or_delay_seconds(api: Api) -> None:
 
     start = (api.store.now() + timedelta(days=30)).replace(microsecond=0)
     later = _create(
-        api,
-        add_dataset(api.store),
-        "data_validation",
+        api, add_dataset(api.store), "data_validation",
         run_at=start.astimezone(timezone(timedelta(hours=1))).isoformat(),
     )
     assert later.status_code == 201, later.text

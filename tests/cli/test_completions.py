@@ -56,9 +56,7 @@ def bash_complete(words: list[str], env: dict[str, str]) -> list[str]:
 def test_bash_completes_job_types_and_job_ids(world: dict[str, Any]) -> None:
     env = world["env"]
     assert bash_complete(["sc", "job", "list", "--type", "da"], env) == [
-        "data_compression",
-        "data_validation",
-        "dataset_conversion",
+        "data_compression", "data_validation", "dataset_conversion",
     ]
     assert "backup_creation" in bash_complete(["sc", "job", "create", "--type", ""], env)
     db = ["sc", "--db", world["url"]]

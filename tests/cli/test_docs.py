@@ -144,10 +144,7 @@ def test_zsh_file_autoloads_from_fpath(tmp_path: Path) -> None:
         "-- $_comps[sc]"
     )
     out = subprocess.run(
-        ["zsh", "-f", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60,
         env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]},
     )
     assert out.stdout.strip() == "_sc", out.stderr

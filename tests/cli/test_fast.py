@@ -47,10 +47,7 @@ def store_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     queue.heartbeat(running, claimed["lease_token"], progress=42.0, message="copying")
     pending = queue.create_job(DATASET, "dataset_conversion", {"sensor_type": "TIFF"})
     env = {
-        **os.environ,
-        "SC_DB_URL": url,
-        "XDG_CACHE_HOME": str(tmp / "cache"),
-        "XDG_DATA_HOME": str(tmp),
+        **os.environ, "SC_DB_URL": url, "XDG_CACHE_HOME": str(tmp / "cache"), "XDG_DATA_HOME": str(tmp),
         "COLUMNS": "100",
     }
     for name in ("MONGO_URL", "TYPER_USE_RICH", "NO_COLOR", "FORCE_COLOR", "_SC_COMPLETE"):
@@ -75,31 +72,18 @@ def masked(text: str) -> str:
 
 def read_commands(s: dict[str, Any]) -> list[list[str]]:
     return [
-        ["job", "show", s["pending"]],
-        ["job", "show", s["running"]],
-        ["job", "show", s["failed"]],
-        ["job", "show", "--json", s["failed"]],
-        ["job", "show", "no-such-job"],
-        ["-q", "job", "show", "no-such-job"],
-        ["--db", s["url"], "-v", "job", "show", s["pending"]],
-        ["job", "list"],
+        ["job", "show", s["pending"]], ["job", "show", s["running"]], ["job", "show", s["failed"]],
+        ["job", "show", "--json", s["failed"]], ["job", "show", "no-such-job"], ["-q", "job", "show", "no-such-job"],
+        ["--db", s["url"], "-v", "job", "show", s["pending"]], ["job", "list"],
         ["job", "list", "-s", "failed", "--status", "pending"],
-        ["job", "list", "--type", "backup_creation", "-f", "csv"],
-        ["job", "list", "-n", "1"],
-        ["job", "list", "--limit=2", "--all", "--format", "markdown"],
-        ["job", "list", "--json", "-d", DATASET],
-        ["job", "list", "--dataset", "not-a-uuid"],
-        ["job", "list", "--type", "no_such_type"],
-        ["-vq", "job", "list", "--format=plain"],
-        ["dataset", "show", DATASET],
-        ["dataset", "show", DATASET, "--json"],
-        ["dataset", "show", "-f", "csv", DATASET],
-        ["dataset", "show", "00000000-0000-0000-0000-000000000000"],
-        ["--no-color", "dataset", "show", DATASET],
-        ["job", "list", "--dataset-name", "SCAN", "--json"],
+        ["job", "list", "--type", "backup_creation", "-f", "csv"], ["job", "list", "-n", "1"],
+        ["job", "list", "--limit=2", "--all", "--format", "markdown"], ["job", "list", "--json", "-d", DATASET],
+        ["job", "list", "--dataset", "not-a-uuid"], ["job", "list", "--type", "no_such_type"],
+        ["-vq", "job", "list", "--format=plain"], ["dataset", "show", DATASET], ["dataset", "show", DATASET, "--json"],
+        ["dataset", "show", "-f", "csv", DATASET], ["dataset", "show", "00000000-0000-0000-0000-000000000000"],
+        ["--no-color", "dataset", "show", DATASET], ["job", "list", "--dataset-name", "SCAN", "--json"],
         ["job", "list", "-p", "format=lz4", "--format", "jsonl"],
-        ["job", "list", "--user", "nobody@example.org", "-u", "x@example.org"],
-        ["job", "list", "--param", "format"],
+        ["job", "list", "--user", "nobody@example.org", "-u", "x@example.org"], ["job", "list", "--param", "format"],
     ]
 
 
@@ -113,11 +97,8 @@ def test_read_commands_print_what_the_typer_app_prints(store_env: dict[str, Any]
 def test_monitor_overview_prints_what_the_typer_app_prints(store_env: dict[str, Any]) -> None:
     env = store_env["env"]
     for args in (
-        ["monitor", "overview"],
-        ["monitor", "overview", "--json"],
-        ["monitor", "overview", "-f", "csv"],
-        ["monitor", "overview", "--check"],
-        ["monitor", "overview", "-f", "csv", "--section", "queue"],
+        ["monitor", "overview"], ["monitor", "overview", "--json"], ["monitor", "overview", "-f", "csv"],
+        ["monitor", "overview", "--check"], ["monitor", "overview", "-f", "csv", "--section", "queue"],
         ["monitor", "overview", "--section", "nope"],
     ):
         code, out, err = run(FAST, args, env)
@@ -130,11 +111,8 @@ def test_monitor_overview_prints_what_the_typer_app_prints(store_env: dict[str, 
 def test_monitor_report_prints_what_the_typer_app_prints(store_env: dict[str, Any]) -> None:
     env = store_env["env"]
     for args in (
-        ["monitor", "report"],
-        ["monitor", "report", "--days", "30"],
-        ["monitor", "report", "--json", "--days=1"],
-        ["monitor", "report", "-f", "csv"],
-        ["-q", "monitor", "report", "--format", "markdown", "--days", "3650"],
+        ["monitor", "report"], ["monitor", "report", "--days", "30"], ["monitor", "report", "--json", "--days=1"],
+        ["monitor", "report", "-f", "csv"], ["-q", "monitor", "report", "--format", "markdown", "--days", "3650"],
     ):
         assert fast.parse(args), args  # each one really goes through the fast lane
         code, out, err = run(FAST, args, env)
@@ -146,48 +124,24 @@ def test_monitor_report_prints_what_the_typer_app_prints(store_env: dict[str, An
 
 def test_arguments_the_fast_lane_does_not_know_are_left_to_typer(store_env: dict[str, Any]) -> None:
     declined = [
-        [],
-        ["job"],
-        ["job", "create", "-d", DATASET, "-t", "x"],
-        ["job", "show"],
-        ["job", "show", "a", "b"],
-        ["job", "show", "--jsn", "a"],
-        ["job", "list", "--limit", "0"],
-        ["job", "list", "--limit", "1e3"],
-        ["job", "list", "-n5"],
-        ["job", "list", "--status", "FAILED"],
-        ["job", "list", "--status"],
-        ["job", "list", "--json=1"],
-        ["job", "list", "--", "x"],
-        ["job", "list", "-f", "html"],
-        ["monitor", "overview", "--watch"],
-        ["monitor", "overview", "-w", "5"],
-        ["job", "--json", "list"],
-        ["--db", "-x", "job", "list"],
-        ["job", "show", "a\x00b"],
-        ["--version", "job", "list"],
-        ["job", "list", "--help"],
-        ["dataset", "list"],
-        ["job", "list", "-sx"],
-        ["job", "show", f"{DATASET}\n"],
-        ["dataset", "show", "\udcff"],
-        ["job", "list", "--dataset", f"{DATASET}\r"],
-        ["monitor", "report", "--days", "0"],
-        ["monitor", "report", "--days", "3651"],
-        ["monitor", "report", "--days"],
-        ["monitor", "report", "-d", "7"],
-        ["monitor", "report", "--days", "+7"],
+        [], ["job"], ["job", "create", "-d", DATASET, "-t", "x"], ["job", "show"], ["job", "show", "a", "b"],
+        ["job", "show", "--jsn", "a"], ["job", "list", "--limit", "0"], ["job", "list", "--limit", "1e3"],
+        ["job", "list", "-n5"], ["job", "list", "--status", "FAILED"], ["job", "list", "--status"],
+        ["job", "list", "--json=1"], ["job", "list", "--", "x"], ["job", "list", "-f", "html"],
+        ["monitor", "overview", "--watch"], ["monitor", "overview", "-w", "5"], ["job", "--json", "list"],
+        ["--db", "-x", "job", "list"], ["job", "show", "a\x00b"], ["--version", "job", "list"],
+        ["job", "list", "--help"], ["dataset", "list"], ["job", "list", "-sx"], ["job", "show", f"{DATASET}\n"],
+        ["dataset", "show", "\udcff"], ["job", "list", "--dataset", f"{DATASET}\r"],
+        ["monitor", "report", "--days", "0"], ["monitor", "report", "--days", "3651"], ["monitor", "report", "--days"],
+        ["monitor", "report", "-d", "7"], ["monitor", "report", "--days", "+7"],
     ]
     for args in declined:
         with pytest.raises(fast.Declined):
             fast.parse(args)
     env = store_env["env"]
     for args in (
-        ["job", "list", "--limit", "0"],
-        ["job", "list", "--status", "FAILED"],
-        ["job", "show"],
-        ["monitor", "overview", "--check", "--format", "x"],
-        ["monitor", "report", "--days", "3651"],
+        ["job", "list", "--limit", "0"], ["job", "list", "--status", "FAILED"], ["job", "show"],
+        ["monitor", "overview", "--check", "--format", "x"], ["monitor", "report", "--days", "3651"],
     ):
         assert run(FAST, args, env) == run(TYPER, args, env), args
     # issue 19: one refusal, either lane
@@ -216,20 +170,7 @@ def test_fast_lane_passes_exactly_the_values_typer_passes(
     monkeypatch.delenv("NO_COLOR", raising=False)
     samples = [args for args in read_commands(store_env) if args[-1] != "--check"] + [
         [
-            "--settings",
-            "s.json",
-            "--db-name",
-            "x",
-            "-vv",
-            "job",
-            "list",
-            "-t",
-            "a",
-            "-t",
-            "b",
-            "-n",
-            "7",
-            "--limit",
+            "--settings", "s.json", "--db-name", "x", "-vv", "job", "list", "-t", "a", "-t", "b", "-n", "7", "--limit",
             "9",
         ],
         ["--verbose", "--quiet", "job", "list", "--status=running", "--all"],
@@ -253,11 +194,7 @@ def test_fast_options_match_the_typer_commands() -> None:
     root = typer.main.get_command(app)
     ctx = root.make_context("sc", ["job", "list"], resilient_parsing=True)
     known = {
-        "--db": "db",
-        "--db-name": "db_name",
-        "--settings": "settings",
-        "-v": "verbose",
-        "-q": "quiet",
+        "--db": "db", "--db-name": "db_name", "--settings": "settings", "-v": "verbose", "-q": "quiet",
         "--no-color": "no_color",
     }
     for option, dest in known.items():
@@ -289,13 +226,8 @@ def test_fast_options_match_the_typer_commands() -> None:
 
 
 HELP_ARGS = [
-    ["--help"],
-    ["-h"],
-    ["job", "--help"],
-    ["job", "show", "--help"],
-    ["monitor", "overview", "-h"],
-    ["dataset", "--help"],
-    ["doctor", "--help"],
+    ["--help"], ["-h"], ["job", "--help"], ["job", "show", "--help"], ["monitor", "overview", "-h"],
+    ["dataset", "--help"], ["doctor", "--help"],
 ]
 
 
@@ -353,12 +285,8 @@ def test_help_and_read_commands_do_not_import_typer_or_heavy_modules(store_env: 
             not {"typer", "rich", "pymongo", "sccli.store", "sccli.handlers", "importlib.metadata", "typing"} & modules
         ), args
     reads = (
-        ["job", "show", store_env["pending"]],
-        ["job", "show", store_env["running"]],
-        ["job", "list"],
-        ["dataset", "show", DATASET],
-        ["monitor", "overview"],
-        ["monitor", "report", "--days", "7"],
+        ["job", "show", store_env["pending"]], ["job", "show", store_env["running"]], ["job", "list"],
+        ["dataset", "show", DATASET], ["monitor", "overview"], ["monitor", "report", "--days", "7"],
     )
     for args in reads:
         modules = imported(args, env)
@@ -383,17 +311,9 @@ def test_say_writes_what_rich_writes_in_a_pipe(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     texts = [
-        "",
-        "Why:",
-        "  - waits for a free slot",
-        "Log: /tmp/sc_job_1.log (not written yet)",
-        "Progress: [███░░░] 42%  copying",
-        "  " + json.dumps({"a": [1, "b"]}),
-        "error :warning: here",
-        "tab\there",
-        "x" * 300,
-        "é ünïcode 中文",
-        "[bold]not markup[/bold]",
+        "", "Why:", "  - waits for a free slot", "Log: /tmp/sc_job_1.log (not written yet)",
+        "Progress: [███░░░] 42%  copying", "  " + json.dumps({"a": [1, "b"]}), "error :warning: here", "tab\there",
+        "x" * 300, "é ünïcode 中文", "[bold]not markup[/bold]",
     ]
     for text in texts:
         out = io.StringIO()

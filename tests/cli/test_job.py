@@ -24,21 +24,8 @@ def dataset(sc: Any) -> str:
 def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
     ds = dataset(sc)
     created = sc(
-        "job",
-        "create",
-        "--dataset",
-        ds,
-        "--type",
-        "dataset_conversion",
-        "--param",
-        "sensor_type=TIFF",
-        "--param",
-        'conversion_params={"Xs_dataset": "x"}',
-        "--priority",
-        "high",
-        "--max-attempts",
-        "4",
-        "--json",
+        "job", "create", "--dataset", ds, "--type", "dataset_conversion", "--param", "sensor_type=TIFF", "--param",
+        'conversion_params={"Xs_dataset": "x"}', "--priority", "high", "--max-attempts", "4", "--json",
     )
     assert created.exit_code == 0, created.output
     job = json.loads(created.stdout)
@@ -57,10 +44,7 @@ def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
     assert [r["JOB ID"] for r in rows] == [job["job_id"]] and rows[0]["STATUS"] == "pending"
 
     assert json.loads(sc("job", "list", "--status", "completed", "--json").stdout) == {
-        "items": [],
-        "total": 0,
-        "limit": 50,
-        "offset": 0,
+        "items": [], "total": 0, "limit": 50, "offset": 0,
     }
     assert "| dataset_conversion |" in sc("job", "list", "--format", "markdown").stdout
 
@@ -129,9 +113,7 @@ def test_malformed_uuid_unknown_dataset_and_duplicate(sc: Any) -> None:
 def test_unknown_job_and_dataset_are_not_found(sc: Any) -> None:
     assert sc("dataset", "add").exit_code == 0  # the store exists: read commands do not create it
     for args in (
-        ["job", "show", "nope"],
-        ["job", "retry", "nope"],
-        ["job", "cancel", "nope"],
+        ["job", "show", "nope"], ["job", "retry", "nope"], ["job", "cancel", "nope"],
         ["dataset", "show", "550e8400-e29b-41d4-a716-446655440000"],
     ):
         r = sc(*args)
@@ -164,18 +146,10 @@ def test_watch_takes_an_optional_number_of_seconds() -> None:
     from sccli.cli.app import watch_seconds
 
     assert watch_seconds(["monitor", "overview", "--watch", "5"]) == [
-        "monitor",
-        "overview",
-        "--watch",
-        "--interval",
-        "5",
+        "monitor", "overview", "--watch", "--interval", "5",
     ]
     assert watch_seconds(["monitor", "overview", "--watch=0.5"]) == [
-        "monitor",
-        "overview",
-        "--watch",
-        "--interval",
-        "0.5",
+        "monitor", "overview", "--watch", "--interval", "0.5",
     ]
     assert watch_seconds(["monitor", "overview", "--watch", "--json"]) == ["monitor", "overview", "--watch", "--json"]
     assert watch_seconds(["monitor", "overview", "-w", "x"]) == ["monitor", "overview", "-w", "x"]

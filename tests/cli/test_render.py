@@ -22,14 +22,8 @@ ROWS = [
         "duration": None,
     },
     {
-        "job_id": "8d61e45a-91bb-4a00-8aa6-4d2b7dfa0a33",
-        "job_type": "data_validation",
-        "status": "failed",
-        "priority": 3,
-        "attempts": 12,
-        "dataset_uuid": None,
-        "progress": 100.25,
-        "duration": 75.0,
+        "job_id": "8d61e45a-91bb-4a00-8aa6-4d2b7dfa0a33", "job_type": "data_validation", "status": "failed",
+        "priority": 3, "attempts": 12, "dataset_uuid": None, "progress": 100.25, "duration": 75.0,
     },
 ]
 PLAIN = (
@@ -59,9 +53,7 @@ EMPTY_MARKDOWN = (
 @pytest.mark.parametrize(
     ("fmt", "rows", "expected"),
     [
-        ("plain", ROWS, PLAIN),
-        ("markdown", ROWS, MARKDOWN),
-        ("plain", [], EMPTY_PLAIN),
+        ("plain", ROWS, PLAIN), ("markdown", ROWS, MARKDOWN), ("plain", [], EMPTY_PLAIN),
         ("markdown", [], EMPTY_MARKDOWN),
     ],
 )

@@ -90,9 +90,7 @@ def test_update_operators_set_unset_inc_push_and_log_cap(store: Store) -> None:
     doc = job_doc(active_key="k", attempts=2)
     store.insert_job(doc)
     change = JobChange(
-        set={"error": "boom"},
-        unset=("active_key",),
-        inc={"attempts": -1},
+        set={"error": "boom"}, unset=("active_key",), inc={"attempts": -1},
         push={"errors": {"attempt": 2, "error": "boom"}},
     )
     after = store.update_job(doc["job_id"], {"status": "pending"}, change)

@@ -29,10 +29,7 @@ CHAINED = ["google_sync", "file_upload", "file_extraction", "dataset_conversion"
 TYPES = [*CHAINED, "data_validation"]
 ACTOR = "cli:test@host"
 STARTS = [
-    DatasetStatus.SUBMITTED,
-    DatasetStatus.SUBMITTED,
-    DatasetStatus.DONE,
-    DatasetStatus.FAILED,
+    DatasetStatus.SUBMITTED, DatasetStatus.SUBMITTED, DatasetStatus.DONE, DatasetStatus.FAILED,
     DatasetStatus.UPLOAD_QUEUED,
 ]
 
@@ -148,11 +145,8 @@ class QueueMachine(RuleBasedStateMachine):
         self.datasets[add_dataset(self.store, status.value, convert=convert)] = status.value
 
     @rule(
-        index=INDEX,
-        job_type=st.sampled_from(TYPES),
-        duplicate=st.sampled_from([False, False, False, True]),
-        attempts=st.sampled_from([None, 1]),
-        later=st.sampled_from([None, None, 0.0, -60.0, 3600.0]),
+        index=INDEX, job_type=st.sampled_from(TYPES), duplicate=st.sampled_from([False, False, False, True]),
+        attempts=st.sampled_from([None, 1]), later=st.sampled_from([None, None, 0.0, -60.0, 3600.0]),
     )
     def create(self, index: int, job_type: str, duplicate: bool, attempts: int | None, later: float | None) -> None:
         ds = pick(list(self.datasets), index)

@@ -146,9 +146,7 @@ def test_the_json_api_enforces_the_same_roles(dash: Dash) -> None:
     assert dash.client.get("/api/v1/jobs/queue/stats", headers=viewer).status_code == 200
     body = {"dataset_uuid": dataset, "job_type": "data_validation"}
     for path, payload in (
-        ("/api/v1/jobs", body),
-        (f"/api/v1/jobs/{failed}/retry", None),
-        (f"/api/v1/jobs/{failed}/cancel", None),
+        ("/api/v1/jobs", body), (f"/api/v1/jobs/{failed}/retry", None), (f"/api/v1/jobs/{failed}/cancel", None),
     ):
         refused = dash.client.post(path, json=payload, headers=viewer)
         assert refused.status_code == 403 and "viewer" in refused.json()["detail"], path

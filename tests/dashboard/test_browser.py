@@ -116,10 +116,7 @@ def _settings(base: Path) -> Path:
     for path in data.values():
         Path(path).mkdir(parents=True, exist_ok=True)
     data.update(
-        FAST,
-        handlers=PLUGINS,
-        workers=2,
-        api_tokens={"portal": OPERATOR_TOKEN, "watcher": VIEWER_TOKEN},
+        FAST, handlers=PLUGINS, workers=2, api_tokens={"portal": OPERATOR_TOKEN, "watcher": VIEWER_TOKEN},
         api_roles={"watcher": "viewer"},
     )
     path = base / "settings.json"
@@ -142,19 +139,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     env = {k: v for k, v in service_env().items() if k not in ("SC_API_TOKEN", "SC_DB_URL", "MONGO_URL")}
     server = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "sccli",
-            "--db",
-            spec.url,
-            "--settings",
-            str(settings),
-            "api",
-            "serve",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
+            sys.executable, "-m", "sccli", "--db", spec.url, "--settings", str(settings), "api", "serve", "--port",
+            str(port), "--log-level", "warning",
         ],
         env=env,
         cwd=ROOT,

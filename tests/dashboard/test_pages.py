@@ -26,12 +26,7 @@ def test_overview_shows_health_counts_services_and_the_hourly_chart(operator: Da
     operator.queue.create_job(dataset, "dataset_conversion")
     operator.store.upsert_worker(
         {
-            "worker_id": "host-a:42",
-            "host": "host-a",
-            "pid": 42,
-            "status": "running",
-            "slots": 2,
-            "running_jobs": [],
+            "worker_id": "host-a:42", "host": "host-a", "pid": 42, "status": "running", "slots": 2, "running_jobs": [],
             "heartbeat_at": utcnow(),
         }
     )
@@ -100,8 +95,7 @@ def test_jobs_filter_by_status_type_dataset_and_error_text_with_a_total(operator
     assert ids("status=failed&error=DISK") == ({other}, "1")
     assert ids("status=running") == (set(), "0")
     for bad, message in (
-        ("status=lost", "unknown job status"),
-        ("job_type=nope", "unknown job type"),
+        ("status=lost", "unknown job status"), ("job_type=nope", "unknown job type"),
         ("dataset=not-a-uuid", "malformed dataset UUID"),
     ):
         page = operator.client.get(f"/jobs?{bad}")

@@ -80,11 +80,7 @@ def _child(job: dict[str, Any], settings: Settings, setup: Callable[[], None] | 
 
 
 def kill_midway(
-    jobs: Jobs,
-    job: dict[str, Any],
-    started: Callable[[], bool],
-    *,
-    setup: Callable[[], None] | None = None,
+    jobs: Jobs, job: dict[str, Any], started: Callable[[], bool], *, setup: Callable[[], None] | None = None,
     timeout: float = 20.0,
 ) -> None:
     """Run the job's handler in its own process group, wait until ``started()`` is true (partial

@@ -83,9 +83,7 @@ def test_cancel_leaves_no_partial_archive(jobs):
     job = jobs.job("data_compression")
     out = jobs.output_dir.parent
     kill_midway(
-        jobs,
-        job,
-        lambda: any(out.glob(".*sc-partial-*")),
+        jobs, job, lambda: any(out.glob(".*sc-partial-*")),
         setup=slow_writes("sccli.handlers.compression", "HashingSource.read"),
     )
     assert list(out.iterdir()) == []

@@ -170,9 +170,7 @@ def test_rsync_chmod_with_special_bits_refused(jobs, mode):
     jobs.input_dir.mkdir()
     with pytest.raises(InvalidInput, match="setuid") as err:
         jobs.run(
-            "rsync_transfer",
-            source=str(jobs.input_dir),
-            destination=str(jobs.output_dir),
+            "rsync_transfer", source=str(jobs.input_dir), destination=str(jobs.output_dir),
             options=["-a", f"--chmod={mode}"],
         )
     assert is_permanent(err.value)
@@ -181,21 +179,8 @@ def test_rsync_chmod_with_special_bits_refused(jobs, mode):
 @pytest.mark.parametrize(
     "option",
     [
-        "-X",
-        "--xattrs",
-        "-aX",
-        "--filter=: .rules",
-        "-F",
-        "--info=all",
-        "--copy-unsafe-links",
-        "-k",
-        "-K",
-        "--copy-dirlinks",
-        "--keep-dirlinks",
-        "--config=/etc/rsyncd.conf",
-        "-D",
-        "--devices",
-        "--specials",
+        "-X", "--xattrs", "-aX", "--filter=: .rules", "-F", "--info=all", "--copy-unsafe-links", "-k", "-K",
+        "--copy-dirlinks", "--keep-dirlinks", "--config=/etc/rsyncd.conf", "-D", "--devices", "--specials",
     ],
 )
 def test_rsync_options_that_follow_links_run_programs_or_plant_specials_refused(jobs, option):

@@ -176,9 +176,7 @@ def test_builtin_conversion_cancelled_mid_write_leaves_nothing(jobs):
     parent = jobs.output_dir.parent
     job = jobs.job("dataset_conversion", sensor_type="NUMPY")
     kill_midway(
-        jobs,
-        job,
-        lambda: any(parent.glob(".*sc-partial-*/visus.idx")),
+        jobs, job, lambda: any(parent.glob(".*sc-partial-*/visus.idx")),
         setup=slow_writes("OpenVisus", "PyDataset.write", 30.0),
     )
     assert list(parent.iterdir()) == []

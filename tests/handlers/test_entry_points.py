@@ -60,9 +60,7 @@ def test_no_declaration_no_metadata_scan(tmp_path: Path, monkeypatch: pytest.Mon
 def test_the_cli_finds_a_plugin_type_through_its_entry_point(tmp_path: Path) -> None:
     plugin_dir = install_plugin(tmp_path / "site")
     env = {
-        **os.environ,
-        "SC_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        **os.environ, "SC_DB_URL": f"sqlite:///{tmp_path / 'p.db'}", "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "TYPER_USE_RICH": "0",
     }
     env.pop("MONGO_URL", None)

@@ -31,9 +31,7 @@ ESCAPES_IN_ANY_ORDER: dict[str, list[Member]] = {
     # a link to the parent, and a file written through it
     "link-to-parent": [("sym", "p", ".."), ("file", "p/evil.txt", b"pwned")],
     "write-through-later-link": [
-        ("dir", "sub", None),
-        ("sym", "sub/l", "../../../../outside"),
-        ("file", "sub/l/evil.txt", b"x"),
+        ("dir", "sub", None), ("sym", "sub/l", "../../../../outside"), ("file", "sub/l/evil.txt", b"x"),
     ],
     "hard-via-link": [("sym", "d", "."), ("hard", "h", "d/../../../outside/secret.txt")],
 }
@@ -221,8 +219,7 @@ def test_special_bits_are_stripped(jobs, fmt):
         archive = jobs.input_dir / "bits.tar"
         with tarfile.open(archive, "w") as tar:
             for name, mode, kind in (
-                ("suid", 0o4755, tarfile.REGTYPE),
-                ("sgid", 0o2755, tarfile.REGTYPE),
+                ("suid", 0o4755, tarfile.REGTYPE), ("sgid", 0o2755, tarfile.REGTYPE),
                 ("sticky", 0o1777, tarfile.DIRTYPE),
             ):
                 info = tarfile.TarInfo(name)

@@ -24,9 +24,7 @@ def test_json_lists_every_type_with_defaults_and_parameters():
     for name, config in JOB_TYPE_CONFIGS.items():
         entry = described[name]
         assert (entry["priority"], entry["timeout_minutes"], entry["max_attempts"]) == (
-            config.priority,
-            config.timeout_minutes,
-            config.max_attempts,
+            config.priority, config.timeout_minutes, config.max_attempts,
         )
         assert [p["name"] for p in entry["parameters"]] == [p.name for p in PARAMETERS[name]]
     rsync = {p["name"]: p for p in described["rsync_transfer"]["parameters"]}

@@ -89,12 +89,9 @@ def test_paths_must_be_inside_the_data_dirs_links_followed(settings, tmp_path):
 
 def test_migration_parameters_are_valid_for_the_types_it_creates(settings):
     dataset = {
-        "uuid": "9b0f6c7e-1c1e-4f8e-9d0a-3a3c2b1d0e9f",
-        "user": "a@b.org",
-        "google_drive_link": "https://drive.google.com/drive/folders/abcdefghijk",
-        "sensor": "TIFF",
-        "conversion_parameters": {"verify": "full"},
-        "files": [f"{settings.in_data_dir}/up/data.bin"],
+        "uuid": "9b0f6c7e-1c1e-4f8e-9d0a-3a3c2b1d0e9f", "user": "a@b.org",
+        "google_drive_link": "https://drive.google.com/drive/folders/abcdefghijk", "sensor": "TIFF",
+        "conversion_parameters": {"verify": "full"}, "files": [f"{settings.in_data_dir}/up/data.bin"],
     }
     params = job_parameters(dataset, settings)
     assert {"input_path", "output_path", "user_email", "data_url", "sensor_type", "conversion_params", "files"} <= set(

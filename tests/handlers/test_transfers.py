@@ -33,9 +33,7 @@ def test_rsync_copies_between_data_dirs(jobs, settings):
     files = tree(jobs.input_dir)
     dest = Path(settings.out_data_dir) / "mirror"
     result = jobs.run(
-        "rsync_transfer",
-        source=f"{jobs.input_dir}/",
-        destination=str(dest),
+        "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest),
         options=["-a", "--delete", "--exclude=*.tmp"],
     )
     for rel, data in files.items():
@@ -49,19 +47,8 @@ def test_rsync_copies_between_data_dirs(jobs, settings):
 @pytest.mark.parametrize(
     "option",
     [
-        "-e",
-        "-avze",
-        "--rsh=ssh",
-        "-e=sh -c id",
-        "--rsync-path=/tmp/x",
-        "--daemon",
-        "--copy-links",
-        "-L",
-        "--files-from=/etc/passwd",
-        "--exclude-from=/etc/shadow",
-        "--temp-dir=/tmp",
-        "--write-batch=x",
-        "not-an-option",
+        "-e", "-avze", "--rsh=ssh", "-e=sh -c id", "--rsync-path=/tmp/x", "--daemon", "--copy-links", "-L",
+        "--files-from=/etc/passwd", "--exclude-from=/etc/shadow", "--temp-dir=/tmp", "--write-batch=x", "not-an-option",
     ],
 )
 def test_rsync_unsafe_options_refused(jobs, option):
@@ -91,9 +78,7 @@ def test_rsync_locations_refused(jobs, settings, tmp_path):
     (jobs.input_dir / "unwanted.txt").write_text("u")
     need_tool("rsync")
     jobs.run(
-        "rsync_transfer",
-        source=f"{jobs.input_dir}/",
-        destination=str(jobs.output_dir),
+        "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(jobs.output_dir),
         options=["-a", f"--files-from={listing}"],
     )
     assert sorted(p.name for p in jobs.output_dir.iterdir()) == ["wanted.txt"]
@@ -108,8 +93,7 @@ def test_rsync_cancel_leaves_no_partial_files(jobs, settings):
         "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest), options=["-a", "--bwlimit=500"]
     )
     kill_midway(
-        jobs,
-        job,
+        jobs, job,
         lambda: any((dest / TEMP_DIR).glob("*")) and any(p.stat().st_size for p in (dest / TEMP_DIR).glob("*")),
     )
     assert not (dest / "big.bin").exists()

@@ -67,10 +67,7 @@ class Legacy:
 
     def migration(self, **kwargs: Any) -> JobMigration:
         return JobMigration(
-            self.store,
-            settings=self.settings,
-            actor="cli:test@host",
-            batch_size=kwargs.pop("batch_size", 300),
+            self.store, settings=self.settings, actor="cli:test@host", batch_size=kwargs.pop("batch_size", 300),
             **kwargs,
         )
 
@@ -79,9 +76,7 @@ def settings_for(root: Path) -> Settings:
     for name in ("in", "out", "sync", "auth"):
         (root / name).mkdir(exist_ok=True)
     return Settings(
-        in_data_dir=str(root / "in"),
-        out_data_dir=str(root / "out"),
-        sync_data_dir=str(root / "sync"),
+        in_data_dir=str(root / "in"), out_data_dir=str(root / "out"), sync_data_dir=str(root / "sync"),
         auth_dir=str(root / "auth"),
     )
 
@@ -89,11 +84,7 @@ def settings_for(root: Path) -> Settings:
 def dataset_doc(i: int, status: str) -> dict[str, Any]:
     now = utcnow()
     doc: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
-        "name": f"legacy {i}",
-        "status": status,
-        "created_at": now,
-        "updated_at": now,
+        "uuid": str(uuid.uuid4()), "name": f"legacy {i}", "status": status, "created_at": now, "updated_at": now,
         "sensor": ["TIFF", "4D_Probe", "HDF5"][i % 3],
     }
     if i % 11:

@@ -32,9 +32,7 @@ def sc(cli_legacy: Legacy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     settings.write_text(
         json.dumps(
             {
-                "in_data_dir": s.in_data_dir,
-                "out_data_dir": s.out_data_dir,
-                "sync_data_dir": s.sync_data_dir,
+                "in_data_dir": s.in_data_dir, "out_data_dir": s.out_data_dir, "sync_data_dir": s.sync_data_dir,
                 "auth_dir": s.auth_dir,
             }
         )
@@ -43,10 +41,8 @@ def sc(cli_legacy: Legacy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
 
     def run(*args: str, input: str | None = None) -> Any:
         return runner.invoke(
-            app,
-            ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "--settings", str(settings), "migrate", *args],
-            input=input,
-            catch_exceptions=False,
+            app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "--settings", str(settings), "migrate", *args],
+            input=input, catch_exceptions=False,
         )
 
     return run

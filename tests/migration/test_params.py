@@ -76,15 +76,9 @@ def test_parameter_check_agrees_with_the_handlers_declaration(tmp_path: Path) ->
     os.symlink(tmp_path / "out", tmp_path / "in" / "in-link")
     check = ParameterCheck(settings)
     cases = [
-        str(tmp_path / "in" / "a" / "b.bin"),
-        str(tmp_path / "in"),
-        str(tmp_path / "elsewhere" / "x"),
-        str(tmp_path / "in" / ".." / "elsewhere"),
-        str(tmp_path / "in" / "out-link"),
-        str(tmp_path / "in" / "out-link" / "x"),
-        str(tmp_path / "in" / "in-link" / "x"),
-        "relative/x",
-        "/etc/passwd",
+        str(tmp_path / "in" / "a" / "b.bin"), str(tmp_path / "in"), str(tmp_path / "elsewhere" / "x"),
+        str(tmp_path / "in" / ".." / "elsewhere"), str(tmp_path / "in" / "out-link"),
+        str(tmp_path / "in" / "out-link" / "x"), str(tmp_path / "in" / "in-link" / "x"), "relative/x", "/etc/passwd",
     ]
     for path in cases:
         params = {"files": [path]}
@@ -113,12 +107,7 @@ def test_parameters_checked_by_the_plan_must_still_be_storable() -> None:
         )
     with pytest.raises(InvalidInput, match=r"\$"):
         queue.build_job(
-            uid,
-            "dataset_conversion",
-            {"conversion_params": {"$where": "x"}},
-            None,
-            None,
-            None,
+            uid, "dataset_conversion", {"conversion_params": {"$where": "x"}}, None, None, None,
             declaration_checked=True,
         )
     doc = queue.build_job(uid, "dataset_conversion", {"anything": 1}, None, None, None, declaration_checked=True)

@@ -18,15 +18,13 @@ def _statuses(legacy: Legacy) -> dict[str, str]:
 def _start(store: Store, job_id: str, then: str | None) -> dict:
     """Claim a job as a worker would (and optionally finish it or put it back for a retry)."""
     job = store.update_job(
-        job_id,
-        {"status": "pending"},
+        job_id, {"status": "pending"},
         JobChange(set={"status": "running", "lease_token": "t", "started_at": utcnow()}, inc={"attempts": 1}),
     )
     assert job is not None
     if then is not None:
         job = store.update_job(
-            job_id,
-            {"status": "running"},
+            job_id, {"status": "running"},
             JobChange(set={"status": then}, unset=["active_key"] if then == "completed" else ()),
         )
     assert job is not None

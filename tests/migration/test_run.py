@@ -89,11 +89,8 @@ def test_parameters_come_from_the_dataset_and_data_directories(small_legacy: Leg
             "output_path": os.path.join(settings.out_data_dir, dataset["uuid"]),
         }
         pairs = (
-            ("user", "user_email"),
-            ("google_drive_link", "data_url"),
-            ("sensor", "sensor_type"),
-            ("conversion_parameters", "conversion_params"),
-            ("files", "files"),
+            ("user", "user_email"), ("google_drive_link", "data_url"), ("sensor", "sensor_type"),
+            ("conversion_parameters", "conversion_params"), ("files", "files"),
         )
         for source, target in pairs:
             if source in dataset:

@@ -21,12 +21,8 @@ def _built(store: Store, uuid: str, job_type: str = "dataset_conversion") -> dic
 def _entry(job: dict) -> dict:
     uuid = job["dataset_uuid"]
     return {
-        "entry_id": f"mig-x:{uuid}",
-        "kind": "entry",
-        "migration_id": "mig-x",
-        "dataset_uuid": uuid,
-        "job_id": job["job_id"],
-        "status_before": "converting",
+        "entry_id": f"mig-x:{uuid}", "kind": "entry", "migration_id": "mig-x", "dataset_uuid": uuid,
+        "job_id": job["job_id"], "status_before": "converting",
     }
 
 
@@ -50,11 +46,7 @@ def test_batch_leaves_out_jobs_whose_active_key_is_held(store: Store) -> None:
     jobs = [_built(store, u) for u in uuids]
     events = [
         {
-            "job_id": j["job_id"],
-            "entity": "job",
-            "from": None,
-            "to": "pending",
-            "at": utcnow(),
+            "job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(),
             "actor": "migration:mig-x",
         }
         for j in jobs
@@ -180,11 +172,7 @@ def test_refused_jobs_leave_no_ledger_entry_or_event(
         monkeypatch.setattr(store.ledger, "_held_keys", lambda keys: set())  # blind to it: the index must refuse
     events = [
         {
-            "job_id": j["job_id"],
-            "entity": "job",
-            "from": None,
-            "to": "pending",
-            "at": utcnow(),
+            "job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(),
             "actor": "migration:mig-x",
         }
         for j in jobs

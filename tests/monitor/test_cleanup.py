@@ -19,8 +19,7 @@ from tests.monitor.history import NOW, ago, insert, job
 def build(store: Store) -> dict[str, list[str]]:
     groups = {
         "gone": insert(
-            store,
-            *[job(completed_at=ago(days=40)) for _ in range(3)],
+            store, *[job(completed_at=ago(days=40)) for _ in range(3)],
             job(status="cancelled", completed_at=ago(days=31), duration=None),
             job(status="failed", completed_at=ago(days=61), error="x"),
         ),
@@ -30,10 +29,7 @@ def build(store: Store) -> dict[str, list[str]]:
             *[job(status="failed", completed_at=ago(days=40), error="x") for _ in range(2)],
             job(status="pending", created_at=ago(days=90), duration=None),
             job(
-                status="running",
-                created_at=ago(days=90),
-                started_at=ago(days=89),
-                heartbeat_at=ago(days=89),
+                status="running", created_at=ago(days=90), started_at=ago(days=89), heartbeat_at=ago(days=89),
                 duration=None,
             ),
         ),
@@ -42,12 +38,7 @@ def build(store: Store) -> dict[str, list[str]]:
         for step in ("created", "claimed"):
             store.insert_event(
                 {
-                    "job_id": job_id,
-                    "entity": "job",
-                    "from": None,
-                    "to": step,
-                    "at": ago(days=90),
-                    "actor": "test",
+                    "job_id": job_id, "entity": "job", "from": None, "to": step, "at": ago(days=90), "actor": "test",
                     "reason": step,
                 }
             )
@@ -58,9 +49,7 @@ def test_dry_run_counts_and_deletes_nothing(store: Store) -> None:
     build(store)
     result = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(30, dry_run=True)
     assert (result["completed_jobs_deleted"], result["failed_jobs_deleted"], result["cancelled_jobs_deleted"]) == (
-        3,
-        1,
-        1,
+        3, 1, 1,
     )
     assert result["job_events_deleted"] is None and result["dry_run"] is True
     assert store.count_jobs(JobQuery()) == 11
@@ -84,9 +73,7 @@ def test_cleanup_deletes_old_finished_jobs_and_their_events(store: Store, monkey
     assert all(store.get_job(i) is not None and len(store.find_events(i)) == 2 for i in groups["kept"])
     again = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(30)
     assert (
-        again["completed_jobs_deleted"],
-        again["failed_jobs_deleted"],
-        again["cancelled_jobs_deleted"],
+        again["completed_jobs_deleted"], again["failed_jobs_deleted"], again["cancelled_jobs_deleted"],
         again["job_events_deleted"],
     ) == (0, 0, 0, 0)
 
@@ -96,12 +83,7 @@ def test_a_job_retried_meanwhile_keeps_its_events(store: Store) -> None:
     for job_id in old:
         store.insert_event(
             {
-                "job_id": job_id,
-                "entity": "job",
-                "from": None,
-                "to": "x",
-                "at": ago(days=40),
-                "actor": "t",
+                "job_id": job_id, "entity": "job", "from": None, "to": "x", "at": ago(days=40), "actor": "t",
                 "reason": "r",
             }
         )

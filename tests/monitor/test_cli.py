@@ -47,11 +47,8 @@ def seed(store: Store) -> dict[str, str]:
     silent = insert(
         store,
         job(
-            status="running",
-            worker_id="w-alive",
-            started_at=ago(minutes=5, now=now),
-            heartbeat_at=ago(minutes=4, now=now),
-            duration=None,
+            status="running", worker_id="w-alive", started_at=ago(minutes=5, now=now),
+            heartbeat_at=ago(minutes=4, now=now), duration=None,
         ),
     )
     old = insert(store, job(completed_at=ago(days=45, now=now)))
@@ -215,8 +212,7 @@ def test_cleanup_removes_the_log_files_of_deleted_jobs(db: str, store: Store, tm
 
     def cleanup(*args: str) -> object:
         return CliRunner().invoke(
-            app,
-            ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", *args],
+            app, ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", *args],
             env={"NO_COLOR": "1", "COLUMNS": "200"},
         )
 

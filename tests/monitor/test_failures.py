@@ -53,10 +53,7 @@ def test_failed_jobs_carry_dataset_and_retry_available(store: Store) -> None:
     first = jobs[0]
     assert first["job_id"] == ids["newest"] and first["retry_available"] is False
     assert first["dataset"] == {
-        "name": "test dataset",
-        "user": "ana@example.org",
-        "status": "conversion error",
-        "sensor": "4D_Probe",
+        "name": "test dataset", "user": "ana@example.org", "status": "conversion error", "sensor": "4D_Probe",
     }
     assert first["signature"] == "input <path> not found (job <n>)"
     assert jobs[1]["dataset"] is None and jobs[1]["retry_available"] is True

@@ -25,10 +25,7 @@ def silent_jobs(store: Store, n: int) -> None:
         store,
         *[
             job(
-                status="running",
-                worker_id="w-alive",
-                started_at=ago(minutes=10),
-                heartbeat_at=ago(minutes=5),
+                status="running", worker_id="w-alive", started_at=ago(minutes=10), heartbeat_at=ago(minutes=5),
                 duration=None,
             )
             for _ in range(n)
@@ -95,11 +92,7 @@ def stale_history(store: Store) -> dict[str, str]:
         "fine": job(status="running", worker_id="w-alive", heartbeat_at=ago(5), **running),
         "silent": job(status="running", worker_id="w-alive", heartbeat_at=ago(120), **running),
         "over": job(
-            status="running",
-            worker_id="w-alive",
-            heartbeat_at=ago(5),
-            started_at=ago(minutes=61),
-            duration=None,
+            status="running", worker_id="w-alive", heartbeat_at=ago(5), started_at=ago(minutes=61), duration=None,
             timeout_minutes=60,
         ),
         "dead": job(status="running", worker_id="w-dead", heartbeat_at=ago(400), attempts=2, max_attempts=2, **running),
@@ -115,10 +108,7 @@ def test_stale_classification(store: Store) -> None:
     stale = {j["job_id"]: j for j in JobMonitor(store, clock=lambda: NOW).get_stale_jobs()}
     reasons = {name: stale[i]["stale_reason"] for name, i in ids.items() if i in stale}
     assert reasons == {
-        "silent": "job_silent",
-        "over": "over_timeout",
-        "dead": "service_dead",
-        "stopped": "service_dead",
+        "silent": "job_silent", "over": "over_timeout", "dead": "service_dead", "stopped": "service_dead",
         "missing": "service_dead",
     }
     assert stale[ids["silent"]]["heartbeat_age_seconds"] == 120.0
@@ -134,10 +124,7 @@ def test_requeue_is_fenced(store: Store) -> None:
     docs = {j["job_id"]: j for j in store.stats.stale_running_jobs(NOW, ago(60))}  # read before the requeue: old leases
     done = {r["job_id"]: r["status"] for r in monitor.requeue_stale_jobs()}
     assert done == {
-        ids["silent"]: "pending",
-        ids["over"]: "pending",
-        ids["dead"]: "failed",
-        ids["stopped"]: "pending",
+        ids["silent"]: "pending", ids["over"]: "pending", ids["dead"]: "failed", ids["stopped"]: "pending",
         ids["missing"]: "pending",
     }
     assert store.get_job(ids["fine"])["status"] == "running"

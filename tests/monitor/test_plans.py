@@ -66,18 +66,14 @@ def test_mongo_pipelines_open_with_an_indexed_match() -> None:
     chosen = {name: leading_index(pipeline, indexes) for name, (_, pipeline) in pipelines.items()}
     assert None not in chosen.values(), chosen
     assert (chosen["finished"], chosen["percentiles"], chosen["activity"], chosen["stale"]) == (
-        "completed_at",
-        "claim_typed",
-        "status_updated_at",
-        "claim_priority",
+        "completed_at", "claim_typed", "status_updated_at", "claim_priority",
     )
 
 
 @pytest.mark.parametrize(
     ("pipeline", "expected"),
     [
-        ([{"$group": {"_id": 1}}], None),
-        ([{"$match": {"error": "x"}}], None),
+        ([{"$group": {"_id": 1}}], None), ([{"$match": {"error": "x"}}], None),
         ([{"$match": {"completed_at": 1}}], "completed_at"),
     ],
 )

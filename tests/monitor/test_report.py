@@ -30,11 +30,7 @@ def build_history(store: Store) -> None:
     insert(
         store,
         job(
-            B,
-            "failed",
-            completed_at=ago(days=2),
-            attempts=3,
-            max_attempts=3,
+            B, "failed", completed_at=ago(days=2), attempts=3, max_attempts=3,
             errors=[timeout_error(1), timeout_error(2), plain_error(3)],
         ),
     )
@@ -67,19 +63,9 @@ def test_report_figures_per_type(monitor: JobMonitor) -> None:
         "p95_duration": pytest.approx(19.0, rel=0.005), "retries": 5, "timeouts": 5,
     }
     assert rows[B] == {
-        "_id": B,
-        "count": 4,
-        "completed": 3,
-        "failed": 1,
-        "cancelled": 0,
-        "success_rate": 0.75,
-        "avg_duration": 30.0,
-        "min_duration": 10.0,
-        "max_duration": 60.0,
-        "p50_duration": pytest.approx(20.0, rel=0.005),
-        "p95_duration": 60.0,
-        "retries": 5,
-        "timeouts": 2,
+        "_id": B, "count": 4, "completed": 3, "failed": 1, "cancelled": 0, "success_rate": 0.75, "avg_duration": 30.0,
+        "min_duration": 10.0, "max_duration": 60.0, "p50_duration": pytest.approx(20.0, rel=0.005),
+        "p95_duration": 60.0, "retries": 5, "timeouts": 2,
     }
     assert (rows[C]["p50_duration"], rows[C]["p95_duration"], rows[C]["count"]) == (1500.0, 1500.0, 1)
 
@@ -87,12 +73,7 @@ def test_report_figures_per_type(monitor: JobMonitor) -> None:
 def test_report_summary_period_and_daily(monitor: JobMonitor) -> None:
     report = monitor.get_performance_report(days=7)
     assert report["summary"] == {
-        "total_jobs": 32,
-        "completed": 24,
-        "failed": 6,
-        "cancelled": 2,
-        "success_rate": 0.8,
-        "job_types": 3,
+        "total_jobs": 32, "completed": 24, "failed": 6, "cancelled": 2, "success_rate": 0.8, "job_types": 3,
     }
     assert report["report_period"] == {"start": ago(days=7), "end": NOW, "days": 7}
     daily = {d["day"]: (d["completed"], d["failed"], d["cancelled"]) for d in report["daily"]}
@@ -139,12 +120,7 @@ def test_metrics_and_prometheus_text(monitor: JobMonitor) -> None:
 def test_overview_shape_and_counts(monitor: JobMonitor) -> None:
     ov = monitor.get_queue_overview()
     assert set(ov) >= {
-        "timestamp",
-        "queue_stats",
-        "health_status",
-        "recent_activity",
-        "performance_metrics",
-        "error_summary",
+        "timestamp", "queue_stats", "health_status", "recent_activity", "performance_metrics", "error_summary",
     }
     assert ov["queue_stats"] == {
         "total_jobs": 35,

@@ -61,9 +61,7 @@ class TallyMachine(RuleBasedStateMachine):
         )
 
     @rule(
-        job_type=st.sampled_from(TYPES),
-        n=st.integers(1, 3),
-        attempts=st.integers(1, 3),
+        job_type=st.sampled_from(TYPES), n=st.integers(1, 3), attempts=st.integers(1, 3),
         later=st.sampled_from([None, None, 3600.0, 90000.0]),
     )
     def create(self, job_type: str, n: int, attempts: int, later: float | None) -> None:

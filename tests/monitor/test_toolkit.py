@@ -146,22 +146,12 @@ def test_signatures_come_from_the_first_meaningful_line() -> None:
     groups = merge_groups(
         [
             {
-                "job_type": "google_sync",
-                "error": "HTTP 500",
-                "count": 2,
-                "first_seen": now,
-                "last_seen": now,
-                "retry_available": 0,
-                "job_ids": ["a", "b"],
+                "job_type": "google_sync", "error": "HTTP 500", "count": 2, "first_seen": now, "last_seen": now,
+                "retry_available": 0, "job_ids": ["a", "b"],
             },
             {
-                "job_type": "file_upload",
-                "error": "HTTP 503",
-                "count": 1,
-                "first_seen": now,
-                "last_seen": now,
-                "retry_available": 0,
-                "job_ids": ["c"],
+                "job_type": "file_upload", "error": "HTTP 503", "count": 1, "first_seen": now, "last_seen": now,
+                "retry_available": 0, "job_ids": ["c"],
             },
         ]
     )

@@ -29,12 +29,8 @@ def _fill(spec: StoreSpec, count: int) -> set[str]:
     ids = set()
     for i in range(count):
         doc = queue.build_job(
-            new_uuid(),
-            "data_validation",
-            {"manifest_path": f"/data/{i}/manifest.json"},
-            priority=1 + i % 3,
-            max_attempts=None,
-            timeout_minutes=None,
+            new_uuid(), "data_validation", {"manifest_path": f"/data/{i}/manifest.json"}, priority=1 + i % 3,
+            max_attempts=None, timeout_minutes=None,
         )
         store.insert_job(doc)
         ids.add(doc["job_id"])

@@ -19,9 +19,7 @@ def test_defaults_come_from_the_type_table(queue: JobQueue, store: Store, job_ty
     config = JOB_TYPE_CONFIGS[job_type]
     assert job is not None
     assert (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (
-        config.priority,
-        config.max_attempts,
-        config.timeout_minutes,
+        config.priority, config.max_attempts, config.timeout_minutes,
     )
     assert job["status"] == "pending" and job["attempts"] == 0 and job["active_key"] == f"{ds}:{job_type}"
     assert job["created_by"] == "cli:test@host"
@@ -31,11 +29,7 @@ def test_explicit_values_override_defaults(queue: JobQueue, store: Store) -> Non
     ds = add_dataset(store)
     job = queue.get_job(
         queue.create_job(
-            ds,
-            "google_sync",
-            {"data_url": "https://drive.google.com/x"},
-            priority="low",
-            max_attempts=7,
+            ds, "google_sync", {"data_url": "https://drive.google.com/x"}, priority="low", max_attempts=7,
             timeout_minutes=3,
         )
     )
@@ -118,8 +112,7 @@ def test_original_constructor_with_a_mongo_client() -> None:
         dataset_uuid="550e8400-e29b-41d4-a716-446655440000",
         job_type="dataset_conversion",
         parameters={
-            "input_path": "/path/to/input",
-            "sensor_type": "4D_Probe",
+            "input_path": "/path/to/input", "sensor_type": "4D_Probe",
             "conversion_params": {"Xs_dataset": "path/to/Xs"},
         },
         priority=1,

@@ -12,29 +12,14 @@ from tests.conftest import add_dataset
 
 
 def worker(
-    store: Store,
-    wid: str,
-    *,
-    types: list[str] | None = None,
-    age: float = 0,
-    slots: int = 2,
-    running: int = 0,
-    offline: bool = False,
-    status: str = "running",
+    store: Store, wid: str, *, types: list[str] | None = None, age: float = 0, slots: int = 2, running: int = 0,
+    offline: bool = False, status: str = "running",
 ) -> None:
     store.upsert_worker(
         {
-            "worker_id": wid,
-            "host": "h",
-            "pid": 1,
-            "started_at": utcnow(),
-            "heartbeat_at": utcnow() - timedelta(seconds=age),
-            "status": status,
-            "types": types,
-            "slots": slots,
-            "offline": offline,
-            "running_jobs": [f"j{i}" for i in range(running)],
-            "version": "t",
+            "worker_id": wid, "host": "h", "pid": 1, "started_at": utcnow(),
+            "heartbeat_at": utcnow() - timedelta(seconds=age), "status": status, "types": types, "slots": slots,
+            "offline": offline, "running_jobs": [f"j{i}" for i in range(running)], "version": "t",
         }
     )
 

@@ -66,10 +66,6 @@ def chain_report(store: Store, datasets: list[str]) -> dict[str, Any]:
     events += dataset_history_problems(store, [j["job_id"] for j in jobs])
     outboxes = [j["job_id"] for j in jobs if j.get("outbox")]
     return {
-        "jobs": len(jobs),
-        "missing_children": missing_children,
-        "twins": twins,
-        "stuck": stuck,
-        "event_problems": events,
-        "outboxes": outboxes,
+        "jobs": len(jobs), "missing_children": missing_children, "twins": twins, "stuck": stuck,
+        "event_problems": events, "outboxes": outboxes,
     }

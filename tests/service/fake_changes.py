@@ -171,8 +171,7 @@ class FakeChangeStreams:
         events = []
         for _id, doc in after.items():
             base = {
-                "_id": {"_data": f"{next(self._ids):016x}"},
-                "ns": {"db": db, "coll": name},
+                "_id": {"_data": f"{next(self._ids):016x}"}, "ns": {"db": db, "coll": name},
                 "documentKey": {"_id": _id},
             }
             old = before.get(_id)
@@ -183,8 +182,7 @@ class FakeChangeStreams:
                 removed = [k for k in old if k not in doc]
                 events.append(
                     {
-                        **base,
-                        "operationType": "update",
+                        **base, "operationType": "update",
                         "updateDescription": {"updatedFields": updated, "removedFields": removed},
                     }
                 )

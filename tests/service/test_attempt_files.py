@@ -16,9 +16,7 @@ def make_settings(tmp_path: Path) -> Settings:
     for path in dirs.values():
         path.mkdir()
     return Settings(
-        in_data_dir=str(dirs["in"]),
-        out_data_dir=str(dirs["out"]),
-        sync_data_dir=str(dirs["sync"]),
+        in_data_dir=str(dirs["in"]), out_data_dir=str(dirs["out"]), sync_data_dir=str(dirs["sync"]),
         auth_dir=str(dirs["auth"]),
     )
 
@@ -46,8 +44,7 @@ def test_promotion_needs_the_gate_to_say_yes(tmp_path: Path) -> None:
     partial.write_text("a zombie's")
     asked: list[str] = []
     refusing = JobContext(
-        job={"job_id": "J1", "lease_token": "aaaaaaaa"},
-        settings=settings,
+        job={"job_id": "J1", "lease_token": "aaaaaaaa"}, settings=settings,
         gate=lambda path: asked.append(path) or False,
     )
     assert not refusing.may_promote(final)

@@ -86,8 +86,7 @@ def test_nothing_of_the_job_survives_a_kill_9_of_the_service(sqlite_spec: StoreS
     killed_at = time.monotonic()
     service.proc.wait()
     wait_for(
-        lambda: not alive(pids + below) and not tagged_alive(job_id),
-        timeout=2.0,
+        lambda: not alive(pids + below) and not tagged_alive(job_id), timeout=2.0,
         what="every process of the job to die",
     )
     took = time.monotonic() - killed_at

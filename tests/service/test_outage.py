@@ -44,9 +44,7 @@ def test_sqlite_locked_mid_run(tmp_path: Path) -> None:
         new_job(queue, "slow_ok", parameters={"seconds": 0.15})
     settings = load_settings(write_settings(tmp_path))
     service_queue = JobQueue(
-        SqliteStore(store.path, busy_timeout_ms=100),
-        retry_base_seconds=0,
-        retry_max_seconds=0,
+        SqliteStore(store.path, busy_timeout_ms=100), retry_base_seconds=0, retry_max_seconds=0,
         extra_types=settings.handlers,
     )
     supervisor = Supervisor(

@@ -12,8 +12,7 @@ from tests.conftest import StoreSpec, add_dataset
 from tests.service.conftest import make_queue, new_job, wait_for, write_settings
 
 BUILTIN_AS_OK = {
-    "google_sync": "tests.service.plugins:ok",
-    "dataset_conversion": "tests.service.plugins:ok",
+    "google_sync": "tests.service.plugins:ok", "dataset_conversion": "tests.service.plugins:ok",
     "file_upload": "tests.service.plugins:ok",
 }
 
@@ -45,16 +44,7 @@ def test_until_idle_completes_chains_and_fails(sqlite_spec: StoreSpec, tmp_path:
     worker = store.list_workers()[0]
     assert worker["status"] == "stopped" and worker["pid"] == service.pid and worker["running_jobs"] == []
     assert set(worker) >= {
-        "worker_id",
-        "host",
-        "pid",
-        "started_at",
-        "heartbeat_at",
-        "status",
-        "types",
-        "slots",
-        "offline",
-        "running_jobs",
+        "worker_id", "host", "pid", "started_at", "heartbeat_at", "status", "types", "slots", "offline", "running_jobs",
         "version",
     }
 

@@ -24,11 +24,7 @@ def test_two_services_300_jobs_each_completed_once(kind: str, tmp_path: Path, se
         syncs = [queue.create_job(uuid, "google_sync") for uuid in datasets]  # each chains a conversion: 300 jobs
         # Heartbeats of live services must not look stale on a loaded machine (only exactly-once is tested here).
         settings = write_settings(
-            tmp_path,
-            handlers=BUILTIN_AS_OK,
-            workers=2,
-            poll_interval_seconds=0.05,
-            heartbeat_seconds=0.5,
+            tmp_path, handlers=BUILTIN_AS_OK, workers=2, poll_interval_seconds=0.05, heartbeat_seconds=0.5,
             stale_after_seconds=5.0,
         )
         first, second = services(spec, settings, "--until-idle"), services(spec, settings, "--until-idle")

@@ -33,22 +33,15 @@ def test_the_service_starts_scheduled_jobs_when_due_and_not_before(
     done = queue.get_job(later)
     assert done is not None and done["status"] == "completed" and done["started_at"] >= done["run_after"]
     assert [m[:2] for m in job_moves(store, later)] == [
-        (None, "scheduled"),
-        ("scheduled", "pending"),
-        ("pending", "running"),
-        ("running", "completed"),
+        (None, "scheduled"), ("scheduled", "pending"), ("pending", "running"), ("running", "completed"),
     ]
     assert job_moves(store, later)[1][2:] == ("sweeper", "due")
     failed = queue.get_job(failing)
     assert failed is not None and failed["status"] == "failed" and failed["attempts"] == 2
     moves = [m[:2] for m in job_moves(store, failing)]
     assert moves == [
-        (None, "pending"),
-        ("pending", "running"),
-        ("running", "scheduled"),
-        ("scheduled", "pending"),
-        ("pending", "running"),
-        ("running", "failed"),
+        (None, "pending"), ("pending", "running"), ("running", "scheduled"), ("scheduled", "pending"),
+        ("pending", "running"), ("running", "failed"),
     ]
     second_start = [e for e in store.find_events(failing) if e.get("to") == "running"][1]["at"]
     first_failure = failed["errors"][0]["at"]

@@ -25,9 +25,7 @@ from tests.service.conftest import ROOT, make_queue, new_job, service_env, wait_
 def env_probe(ctx: JobContext) -> dict[str, Any]:
     """Reports what a job child sees of systemd's variables."""
     return {
-        "status": "ok",
-        "message": "probed",
-        "seen": {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")},
+        "status": "ok", "message": "probed", "seen": {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")},
     }
 
 

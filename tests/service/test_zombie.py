@@ -75,8 +75,7 @@ def test_an_attempt_that_lost_its_lease_is_refused_at_promotion(
     queue = make_queue(store)
     final, go = tmp_path / "out" / "result.txt", tmp_path / "go"
     job_id = new_job(
-        queue,
-        "staged_write",
+        queue, "staged_write",
         parameters={"output_path": str(final), "chunks": 2, "chunk_sleep": 0.01, "go_file": str(go)},
     )
     service = services(sqlite_spec, settings)

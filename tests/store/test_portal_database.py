@@ -37,12 +37,8 @@ def portal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreSpec]
     # A job written by the portal itself: no run_after, attempts or active_key.
     db.jobs.insert_one(
         {
-            "job_id": str(uuid.uuid4()),
-            "dataset_uuid": twin,
-            "job_type": "data_validation",
-            "status": "pending",
-            "priority": 2,
-            "parameters": {},
+            "job_id": str(uuid.uuid4()), "dataset_uuid": twin, "job_type": "data_validation", "status": "pending",
+            "priority": 2, "parameters": {},
         }
     )
     store.close()

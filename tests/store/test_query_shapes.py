@@ -13,15 +13,8 @@ from sccli.store.mongo_support import expected_index_keys
 from sccli.store.query_shapes import SCANS, SHAPES, SMALL_COLLECTIONS, QueryShape, served_by, shape, unserved
 
 _FILTERED = {
-    "find": 0,
-    "find_one": 0,
-    "find_one_and_update": 0,
-    "count_documents": 0,
-    "update_one": 0,
-    "update_many": 0,
-    "delete_one": 0,
-    "delete_many": 0,
-    "replace_one": 0,
+    "find": 0, "find_one": 0, "find_one_and_update": 0, "count_documents": 0, "update_one": 0, "update_many": 0,
+    "delete_one": 0, "delete_many": 0, "replace_one": 0,
 }
 
 
@@ -139,11 +132,8 @@ def _workload(tmp_path: Any) -> None:
     job_detail(store, jobs[0][:8], 60.0)  # a job id typed as a prefix
     ds = jobs and queue.require_job(jobs[0])["dataset_uuid"]
     for query in (
-        JobQuery(),
-        JobQuery(status=["pending"]),
-        JobQuery(job_type=["google_sync"]),
-        JobQuery(status=["failed"], job_type=["google_sync"]),
-        JobQuery(dataset_uuid=ds),
+        JobQuery(), JobQuery(status=["pending"]), JobQuery(job_type=["google_sync"]),
+        JobQuery(status=["failed"], job_type=["google_sync"]), JobQuery(dataset_uuid=ds),
         JobQuery(dataset_uuid=ds, status=["pending"]),
     ):
         queue.list_jobs(query)
@@ -153,11 +143,8 @@ def _workload(tmp_path: Any) -> None:
 
     lz4 = [parse_param_filter("format=lz4")]
     for search in (
-        JobSearch(user="u@x"),
-        JobSearch(dataset_name="test"),
-        JobSearch(user="u@x", dataset_name="t", params=lz4),
-        JobSearch(JobQuery(status=["failed"]), dataset_name="test"),
-        JobSearch(params=lz4),
+        JobSearch(user="u@x"), JobSearch(dataset_name="test"), JobSearch(user="u@x", dataset_name="t", params=lz4),
+        JobSearch(JobQuery(status=["failed"]), dataset_name="test"), JobSearch(params=lz4),
     ):
         search_jobs(store, search)
     delete_job(store, Settings(log_dir=str(tmp_path)), deletable_job(store, a["job_id"]), "cli:test@host")

@@ -19,9 +19,7 @@ ENV_KEYS = ("SC_DB_URL", "MONGO_URL", "DB_NAME")
 
 #: Every level of each order, highest first: (flag, env var or settings key, value).
 URL_LEVELS = [
-    ("--db", "mongodb://flag/"),
-    ("SC_DB_URL", "mongodb://sc-env/"),
-    ("MONGO_URL", "mongodb://mongo-env/"),
+    ("--db", "mongodb://flag/"), ("SC_DB_URL", "mongodb://sc-env/"), ("MONGO_URL", "mongodb://mongo-env/"),
     ("settings", "mongodb://settings/"),
 ]
 NAME_LEVELS = [("--db-name", "flagname"), ("DB_NAME", "envname"), ("url", "urlname"), ("settings", "settingsname")]
@@ -107,12 +105,8 @@ def test_sources_are_named_and_passwords_hidden() -> None:
 @pytest.mark.parametrize(
     ("url", "name"),
     [
-        ("mongodb://h/db", "db"),
-        ("mongodb://u:p@h1,h2:27017/db%2Dx?w=1", "db-x"),
-        ("mongodb://h/", None),
-        ("mongodb://h", None),
-        ("mongodb+srv://c.example.net/app?retryWrites=true", "app"),
-        ("sqlite:///a/b.db", None),
+        ("mongodb://h/db", "db"), ("mongodb://u:p@h1,h2:27017/db%2Dx?w=1", "db-x"), ("mongodb://h/", None),
+        ("mongodb://h", None), ("mongodb+srv://c.example.net/app?retryWrites=true", "app"), ("sqlite:///a/b.db", None),
     ],
 )
 def test_database_in_the_url(url: str, name: str | None) -> None:
