@@ -94,7 +94,7 @@ def test_one_controls_read_per_claim_shared_by_claims_in_a_row_within_the_ttl(qu
         _job(queue, FREE, user)
     pause_types(queue.store, [PAUSED], "maintenance", "cli:test")  # pauses and the fair share: one read
     counting = CountingReads(queue.store)
-    policy = ClaimPolicy(counting)  # type: ignore[arg-type]
+    policy = ClaimPolicy(counting)
     write = Recording(queue)
     assert policy.claim([FREE, PAUSED], write, "w1") is not None
     assert counting.reads == 1 and len(write.calls) >= 1

@@ -12,7 +12,7 @@ import pytest
 
 from sccli.domain import JobStatus
 from sccli.queue import JobQueue
-from sccli.service.duties import JobControl, ServiceCard, StoreDuties
+from sccli.service.duties import ServiceCard, StoreDuties
 from sccli.service.running import RunningJob
 from sccli.service.storelink import Op
 from sccli.settings import Settings
@@ -54,7 +54,8 @@ class FakeLink:
 
 
 class FakeService:
-    """A :class:`JobControl`: records what the duties ask of it."""
+    """A fake of the supervisor as the duties see it (``sccli.service.duties.JobControl``): records
+    what the duties ask of it."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, RunningJob] = {}
@@ -76,12 +77,13 @@ class FakeService:
         self.stop_requested = True
 
 
-def _duties(queue: JobQueue, *, workers: int = 1, until_idle: bool = False) -> tuple[StoreDuties, FakeLink, FakeService]:
+def _duties(
+    queue: JobQueue, *, workers: int = 1, until_idle: bool = False
+) -> tuple[StoreDuties, FakeLink, FakeService]:
     link, service = FakeLink(queue), FakeService()
-    control: JobControl = service  # the fake is a JobControl (mypy checks the protocol where the service is built)
     card = ServiceCard("w-test", "host", 4242, "worker:host:4242", datetime.now(UTC), [TYPE], 9)
     settings = Settings(workers=workers, poll_interval_seconds=0.05, heartbeat_seconds=0.2, types=[TYPE])
-    duties = StoreDuties(link, settings, control, card, until_idle=until_idle)  # type: ignore[arg-type]
+    duties = StoreDuties(link, settings, service, card, until_idle=until_idle)
     return duties, link, service
 
 
