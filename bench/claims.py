@@ -27,8 +27,8 @@ from sccli.store.base import Store
 def fill(url: str, jobs: int) -> None:
     store = open_store(url)
     queue = JobQueue(store)
-    for i in range(jobs):
-        store.insert_job(queue.build_job(str(uuid.uuid4()), "data_validation", {"i": i}, None, None, None))
+    for _ in range(jobs):
+        store.insert_job(queue.build_job(str(uuid.uuid4()), "data_validation", {}, None, None, None))
     store.close()
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain, jobdoc
+from sccli.claim_policy import ClaimPolicy
 from sccli.claiming import claim_one
 from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
@@ -43,10 +44,8 @@ class JobQueue:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
-        #: How long claims in a row may reuse the pause state read by the first (seconds; 0: read
-        #: it for every claim). A service sets its poll interval: read once per poll, not per claim.
-        self.controls_ttl = 0.0
-        self._controls_read: tuple[float, list[dict[str, Any]]] | None = None
+        #: The claim's rules (pauses, the gate, the fair share) and their ``queue_controls`` snapshot.
+        self.claim_policy = ClaimPolicy(self.store)
         #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
         self.workers_ttl = WORKERS_TTL_SECONDS
         self._workers: tuple[float, list[dict[str, Any]]] | None = None
@@ -276,53 +275,29 @@ class JobQueue:
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None,
-                   pid: int | None = None, *,
-                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
-                   narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited
-        types through their gate, :mod:`sccli.gate`; users served fairly, :mod:`sccli.fairness`, whose
-        own claims pass ``gate_passed``, ``lease_token``, ``now`` and ``narrow``); the job as it is after
-        the claim, or None. Claim, event and the dataset's move to its working status are written together.
-        The pause state is read again after an empty claim (the next poll or wake-up) or after
-        ``controls_ttl``; claims in a row in between share it."""
-        job = self._claim_next(worker, types, host, pid, gate_passed=gate_passed, lease_token=lease_token, now=now,
-                               narrow=narrow)
-        if job is None and narrow is None and not gate_passed:  # the outer claim: the next one reads again
-            self._controls_read = None
-        return job
+                   pid: int | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` as :attr:`claim_policy` allows (paused types
+        left alone, capped or rate-limited types through their gate, users served fairly); the job as
+        it is after the claim, or None. Claim, event and the dataset's move to its working status are
+        written together. The controls are read again after an empty claim (the next poll or wake-up)
+        or after ``controls_ttl``; claims in a row in between share them."""
+        store = self.store
 
-    def _claim_next(
-        self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None, *,
-        gate_passed: bool, lease_token: str | None, now: datetime | None, narrow: ClaimFilter | None,
-    ) -> dict[str, Any] | None:
-        from sccli.pause import unpaused
+        def write(some: Sequence[str], *, lease_token: str | None, now: datetime | None,
+                  narrow: ClaimFilter) -> dict[str, Any] | None:
+            return claim_one(store, worker, some, host, pid, lease_token=lease_token, now=now, narrow=narrow)
 
-        paused = self._paused_types(reuse=narrow is not None or gate_passed)
-        if paused:
-            types = unpaused(self.known_types if types is None else types, paused)
-            if not types:
-                return None
-        if narrow is None:  # the fleet-wide gate, then the fair share between users, call back in here
-            from sccli.gate import claim_guarded
+        return self.claim_policy.claim(self.known_types if types is None else list(types), write, worker)
 
-            return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
-                                 gate_passed=gate_passed, lease_token=lease_token, now=now)
-        return claim_one(self.store, worker, types, host, pid, lease_token=lease_token, now=now, narrow=narrow)
+    @property
+    def controls_ttl(self) -> float:
+        """How long claims in a row may reuse the ``queue_controls`` read by the first (seconds; 0:
+        read them for every claim). A service sets its poll interval: read once per poll, not per claim."""
+        return self.claim_policy.ttl
 
-    def controls(self, *, reuse: bool = False) -> list[dict[str, Any]]:
-        """The ``queue_controls`` documents (pauses, limits, the fair share), read once per claim
-        (``reuse``: the gate's and the fair share's steps of that claim) and shared by claims in a
-        row for ``controls_ttl`` (one read per poll in a service)."""
-        now = time.monotonic()
-        stale = not reuse and now - (self._controls_read or (0.0, []))[0] >= self.controls_ttl
-        if self._controls_read is None or stale:
-            self._controls_read = (now, self.store.list_controls())
-        return self._controls_read[1]
-
-    def _paused_types(self, *, reuse: bool = False) -> dict[str, Any]:
-        from sccli.pause import paused_in
-
-        return paused_in(self.controls(reuse=reuse))
+    @controls_ttl.setter
+    def controls_ttl(self, seconds: float) -> None:
+        self.claim_policy.ttl = seconds
 
     def heartbeat(
         self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None
