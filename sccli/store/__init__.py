@@ -64,8 +64,8 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
     path = sqlite_path_in_url(url)
     if path is None:
         raise InvalidInput(
-            f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file "
-            "path)"
+            f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, "
+            "sqlite:/// or a file path)"
         )
     return _sqlite(path or ":memory:", timeout, create)
 

@@ -279,8 +279,8 @@ class SqliteStore(SqliteRecords, Store):
         sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
         jobs = self._jobs_table()
         sql = (
-            f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = '{JobStatus.PENDING.value}' AND "
-            "run_after <= ?"
+            f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = "
+            f"'{JobStatus.PENDING.value}' AND run_after <= ?"
         )
         params: list[Any] = [to_epoch(now)]
         if types is not None:

@@ -110,8 +110,8 @@ class SqliteLedger(LedgerContract):
             params.extend(statuses)
         columns = "uuid, status" if slim else "doc"
         sql = (
-            f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER BY uuid LIMIT "
-            f"{int(limit)}"
+            f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER "
+            f"BY uuid LIMIT {int(limit)}"
         )
         rows = self._read(sql, params)
         if slim:
@@ -201,8 +201,8 @@ class SqliteLedger(LedgerContract):
             for chunk in _chunks(list(job_ids)):
                 # "+status": look the ids up by primary key, not by scanning every pending job.
                 sql = (
-                    f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND +attempts = 0 "
-                    "RETURNING job_id"
+                    f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND "
+                    "+attempts = 0 RETURNING job_id"
                 )
                 deleted.extend(r[0] for r in conn.execute(sql, [*chunk, JobStatus.PENDING.value]).fetchall())
         return deleted

@@ -46,8 +46,8 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         # monitor: index-only queue counts
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",
         # monitor: window figures (counts, durations, retries, per-day) read from the index alone
-        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, status, started_at, "
-        "attempts)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, "
+        "status, started_at, attempts)",
         # monitor: only jobs whose errors mention a timeout (sqlite_stats.TIMED_OUT, verbatim)
         f'CREATE INDEX IF NOT EXISTS ix_{jobs}_timed_out ON {jobs}(completed_at) WHERE instr(doc, '
         '\'"kind":"timeout"\') > 0',

@@ -88,8 +88,8 @@ class SqliteStats(MonitorContract):
     def activity_counts(self, since: datetime) -> dict[str, int]:
         # status IN (...) lets the (status, updated_at) index serve the range.
         sql = (
-            f"SELECT status, COUNT(*) FROM {self.names['jobs']} WHERE {_IN_STATUSES} AND updated_at >= ? GROUP BY "
-            "status"
+            f"SELECT status, COUNT(*) FROM {self.names['jobs']} WHERE {_IN_STATUSES} AND "
+            "updated_at >= ? GROUP BY status"
         )
         return {s: int(n) for s, n in self._read(sql, (to_epoch(since),))}
 
@@ -193,7 +193,7 @@ class SqliteStats(MonitorContract):
 
     def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
         sql = (
-            f"SELECT job_id FROM {self.names['jobs']} WHERE status = ? AND completed_at < ? ORDER BY completed_at "
-            "LIMIT ?"
+            f"SELECT job_id FROM {self.names['jobs']} WHERE status = ? AND completed_at < ? "
+            "ORDER BY completed_at LIMIT ?"
         )
         return [r[0] for r in self._read(sql, (status, to_epoch(before), int(limit)))]
