@@ -108,8 +108,8 @@ def _print_summary(a: Application, report: Any) -> None:
     kinds = ", ".join(f"{t} {n}" for t, n in sorted(report.by_job_type.items())) or "none"
     dry = " (dry run: nothing written)" if report.dry_run else ""
     lines = [
-        f"Migration {report.migration_id}{dry}: {report.examined} datasets examined, {verb} {report.created} jobs "
-        f"({kinds})."
+        f"Migration {report.migration_id}{dry}: {report.examined} datasets examined, {verb} "
+        f"{report.created} jobs ({kinds})."
     ]
     if report.delayed:
         lines.append(

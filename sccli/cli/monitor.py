@@ -134,8 +134,8 @@ def _print_stale(
     if recovered is not None:
         moved = sum(1 for r in recovered if r["status"])
         a.info(
-            f"requeued {moved} of {len(recovered)} stale jobs ({len(recovered) - moved} changed meanwhile and were "
-            "left alone)"
+            f"requeued {moved} of {len(recovered)} stale jobs ({len(recovered) - moved} changed "
+            "meanwhile and were left alone)"
         )
 
 

@@ -191,8 +191,8 @@ def rich_table(
     shown = _fitting(columns, heads, cells_of, app.console.width)
     if len(shown) < len(columns):
         app.info(
-            f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; --format plain "
-            "shows all)"
+            f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; "
+            "--format plain shows all)"
         )
     t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for index in shown:
