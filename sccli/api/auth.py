@@ -106,8 +106,8 @@ def check_can_serve(host: str, tokens: Mapping[str, str], no_auth: bool) -> None
         raise InvalidInput(f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), not {host}")
     if not no_auth and not tokens:
         raise InvalidInput(
-            f"no API token configured: set api_tokens in settings.json or {ENV_TOKEN}, or bind to 127.0.0.1 with "
-            "--no-auth"
+            f"no API token configured: set api_tokens in settings.json or {ENV_TOKEN}, or bind "
+            "to 127.0.0.1 with --no-auth"
         )
 
 

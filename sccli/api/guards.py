@@ -68,8 +68,8 @@ class LoopbackHostGuard:
             await _refuse(
                 send,
                 403,
-                f"Host {shown!r} is not a loopback name: a --no-auth server answers only localhost, 127.0.0.1 and "
-                "[::1]",
+                f"Host {shown!r} is not a loopback name: a --no-auth server answers only "
+                "localhost, 127.0.0.1 and [::1]",
             )
             return
         await self.app(scope, receive, send)

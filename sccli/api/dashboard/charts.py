@@ -111,8 +111,8 @@ def _describe(points: Sequence[dict[str, Any]], label_key: str, series: Sequence
     if not points:
         return "no data"
     return (
-        f"{len(points)} bars from {points[0][label_key]} to {points[-1][label_key]}; in all {totals}. The table below "
-        "has every figure."
+        f"{len(points)} bars from {points[0][label_key]} to {points[-1][label_key]}; in all {totals}. The "
+        "table below has every figure."
     )
 
 
