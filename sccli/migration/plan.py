@@ -112,8 +112,8 @@ class ProblemFinder:
         if self.mounted:
             return []
         return [
-            f"in_data_dir {self.in_dir} is not a directory on this host: input directories and archives were not "
-            "checked"
+            f"in_data_dir {self.in_dir} is not a directory on this host: input directories and "
+            "archives were not checked"
         ]
 
     def problems(self, job_type: str, params: dict[str, Any]) -> list[str]:
@@ -199,6 +199,6 @@ def _active_reason(job_type: str, active_types: list[str]) -> str:
     if job_type in active_types:
         return f"{ALREADY_ACTIVE} {job_type} job"
     return (
-        f"has an active {', '.join(sorted(set(active_types)))} job that does not match its status (see sc migrate "
-        "validate)"
+        f"has an active {', '.join(sorted(set(active_types)))} job that does not match its status "
+        "(see sc migrate validate)"
     )
