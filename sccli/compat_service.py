@@ -38,8 +38,8 @@ def handler_target(handler: Callable[..., Any] | str) -> str:
         or not getattr(sys.modules.get(module), "__file__", None)
     ):
         raise InvalidInput(
-            f"handler {qualname or handler!r} must be defined in an importable module: job handlers run in child "
-            "processes"
+            f"handler {qualname or handler!r} must be defined in an importable module: job "
+            "handlers run in child processes"
         )
     return f"{module}:{qualname}"
 

@@ -175,7 +175,7 @@ def set_dataset_status(
     if not move_dataset(store, uuid, status, actor=actor, reason=reason, force=force):
         current = get_dataset(store, uuid).get("status")
         raise Conflict(
-            f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} (use --force to "
-            "override)"
+            f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} "
+            "(use --force to override)"
         )
     return get_dataset(store, uuid)

@@ -91,8 +91,8 @@ def _settings_check(load_settings: Callable[[], Settings], checks: list[Check]) 
         settings = load_settings()
     except NotFound as exc:
         fix = (
-            "check the --settings path (the service's is in its unit: systemctl cat sc-service); without it the "
-            "defaults apply"
+            "check the --settings path (the service's is in its unit: systemctl cat sc-service); "
+            "without it the defaults apply"
         )
         checks.append(Check("settings", FAIL, f"{exc}; the checks below use the default settings", fix))
         return Settings()

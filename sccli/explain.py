@@ -72,8 +72,8 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
             what = "the whole queue is paused" if key == ALL_TYPES else f"job type {key} is paused"
             why = f": {paused[key]['reason']}" if paused[key].get("reason") else ""
             reasons.append(
-                f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} (resume with: sc queue "
-                "resume)"
+                f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} "
+                "(resume with: sc queue resume)"
             )
     held = _held_types(store, paused)
     if job.get("job_type") in held:

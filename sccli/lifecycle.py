@@ -265,8 +265,8 @@ class JobLifecycle:
                     return requested
             else:
                 raise Conflict(
-                    f"job {job_id} is {job['status']}; only pending or running jobs (or scheduled ones) can be "
-                    "cancelled"
+                    f"job {job_id} is {job['status']}; only pending or running jobs (or "
+                    "scheduled ones) can be cancelled"
                 )
         raise Conflict(f"job {job_id} changed state while cancelling; try again")
 

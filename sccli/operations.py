@@ -61,8 +61,8 @@ def parse_start_time(text: str, option: str = "--at") -> datetime:
         value = datetime.fromisoformat(str(text).strip())
     except ValueError:
         raise InvalidInput(
-            f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or 2026-12-08T03:00+01:00; no "
-            "zone = UTC)"
+            f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or "
+            "2026-12-08T03:00+01:00; no zone = UTC)"
         ) from None
     return as_utc(value)  # type: ignore[return-value]
 

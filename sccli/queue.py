@@ -131,8 +131,8 @@ class JobQueue:
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
             raise NotFound(
-                f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the "
-                "job anyway)"
+                f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset "
+                "to create the job anyway)"
             )
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)

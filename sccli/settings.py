@@ -211,8 +211,8 @@ def validate_settings(settings: Settings) -> Settings:
 def _check_relations(settings: Settings) -> None:
     if settings.stale_after_seconds < 2 * settings.heartbeat_seconds:
         raise InvalidInput(
-            f"settings: stale_after_seconds ({settings.stale_after_seconds:g}) must be at least twice "
-            "heartbeat_seconds "
+            f"settings: stale_after_seconds ({settings.stale_after_seconds:g}) must be at "
+            "least twice heartbeat_seconds "
             f"({settings.heartbeat_seconds:g}): a live job would be taken for stale"
         )
     if settings.retry_max_seconds < settings.retry_base_seconds:
@@ -229,8 +229,8 @@ def _check_relations(settings: Settings) -> None:
         base, cap = settings.retry_policy(job_type)
         if cap < base:
             raise InvalidInput(
-                f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds "
-                f"({base:g})"
+                f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less "
+                f"than base_seconds ({base:g})"
             )
     _check_notify(settings)
 
