@@ -111,8 +111,8 @@ def main() -> None:
             )
             total = app.state.api.store.count_jobs(JobQuery())
             print(
-                f"\nSQLite: {total:,} jobs, file {path.stat().st_size / 2**20:,.0f} MiB; each page through TestClient, "
-                "signed in"
+                f"\nSQLite: {total:,} jobs, file {path.stat().st_size / 2**20:,.0f} MiB; each page "
+                "through TestClient, signed in"
             )
             print(f"{'page':<36}{'first':>9}{'best':>9}{'KiB':>8}   (of {args.runs})")
             auth = {"Authorization": f"Bearer {TOKEN}"}

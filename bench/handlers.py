@@ -210,8 +210,8 @@ class Case:
             action()
         (t_o, m_o, c_o), (t_n, m_n, c_n) = self.ours[-1], self.native[-1]
         print(
-            f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler {self.handler[-1]:6.2f}s, cpu "
-            f"{c_o:6.2f}s, "
+            f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler "
+            f"{self.handler[-1]:6.2f}s, cpu {c_o:6.2f}s, "
             f"{m_o:6.0f} MB)   {self.tool} {self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, cpu {c_n:6.2f}s, {m_n:6.0f} MB)   "
             f"ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
             flush=True,
@@ -226,10 +226,10 @@ class Case:
         ratios = sorted(n[0] / o[0] for o, n in zip(self.ours, self.native, strict=True))
         handler = statistics.median(self.handler)
         print(
-            f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak {max(run[1] for run in self.ours):6.0f} MB | "
-            f"{self.tool:<18} "
-            f"{self.mbps(t_n):7.1f} MB/s, peak {max(run[1] for run in self.native):6.0f} MB | median ratio "
-            f"{t_n / t_o:4.2f}x "
+            f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak "
+            f"{max(run[1] for run in self.ours):6.0f} MB | {self.tool:<18} "
+            f"{self.mbps(t_n):7.1f} MB/s, peak {max(run[1] for run in self.native):6.0f} MB | "
+            f"median ratio {t_n / t_o:4.2f}x "
             f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x; "
             f"CPU s {c_o:.2f} vs {c_n:.2f}",
             flush=True,
@@ -325,8 +325,8 @@ def bench_large(service: Service, total_mb: int) -> None:
     print(f"generated {nbytes / 1e9:.2f} GB; converting", flush=True)
     wall, peak, job = service.run(dataset, "dataset_conversion", sensor_type="TIFF")
     print(
-        f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS of the job "
-        f"{peak:.0f} MB, "
+        f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS "
+        f"of the job {peak:.0f} MB, "
         f"output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB",
         flush=True,
     )

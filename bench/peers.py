@@ -136,8 +136,8 @@ def versions(pythons: dict[str, str], redis_bin: str | None) -> dict[str, str]:
         peer = next((p for s, p in pythons.items() if s != "sccli"), None)
         if peer:
             code = (
-                "import importlib.metadata as m; print(' '.join(f'{n} {m.version(n)}' for n in ('rq', 'huey', "
-                "'redis')))"
+                "import importlib.metadata as m; print(' '.join(f'{n} {m.version(n)}' for n in "
+                "('rq', 'huey', 'redis')))"
             )
             found["peers"] = subprocess.run(
                 [peer, "-c", code], capture_output=True, text=True, timeout=30

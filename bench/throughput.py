@@ -186,8 +186,8 @@ def bench_throughput(queue: Any, db: str, settings: Path, jobs: int) -> dict[str
         **{f"{key}_per_job": delta[key] / jobs for key in ("service_faults", "template_faults", "child_faults")},
     }
     print(
-        f"throughput: {len(done)}/{jobs} completed; {figures['jobs_per_s']:.0f} jobs/s ({span:.2f}s first start → last "
-        "completion); "
+        f"throughput: {len(done)}/{jobs} completed; {figures['jobs_per_s']:.0f} jobs/s ({span:.2f}s first "
+        "start → last completion); "
         f"CPU {figures['cpu_ms']:.2f} ms/job (service {figures['service_ms']:.2f} of which system "
         f"{figures['service_sys_ms']:.2f}, template+forker {figures['template_ms']:.2f}, "
         f"children {figures['children_ms']:.2f}); minor faults/job: child {figures['child_faults_per_job']:.0f}, "
@@ -257,8 +257,8 @@ def bench_pickup(queue: Any, samples: int) -> None:
         job = wait_status(queue, job_id, ("completed", "failed"))
         latencies.append((job["started_at"] - job["created_at"]).total_seconds() * 1000)
     print(
-        f"pickup latency (creation → start), {samples} jobs on an idle service: p50 {percentile(latencies, 0.5):.0f} "
-        "ms, "
+        f"pickup latency (creation → start), {samples} jobs on an idle service: p50 "
+        f"{percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
     )
 
@@ -318,8 +318,8 @@ def main() -> None:
         queue = JobQueue(open_store(db), extra_types={"noop": "", "sleeper": ""})
         settings = write_settings(tmp, args.workers, args.poll)
         print(
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.workers} workers, poll {args.poll}s, "
-            "SQLite"
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.workers} workers, "
+            f"poll {args.poll}s, SQLite"
         )
         if args.rss:
             bench_rss(queue, db, settings, args.rss, args.every)
