@@ -140,8 +140,8 @@ def test_zsh_file_autoloads_from_fpath(tmp_path: Path) -> None:
     """``_sc`` in a directory of ``$fpath`` is picked up by ``compinit``: its first line is ``#compdef sc``."""
     assert (ROOT / "completions" / "_sc").read_text().startswith("#compdef sc\n")
     script = (
-        f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -d {tmp_path}/zcompdump; print -r "
-        "-- $_comps[sc]"
+        f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -d "
+        f"{tmp_path}/zcompdump; print -r -- $_comps[sc]"
     )
     out = subprocess.run(
         ["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60,

@@ -27,11 +27,11 @@ ROWS = [
     },
 ]
 PLAIN = (
-    "job_id    job_type            status      priority    attempts  dataset_uuid                            progress"
-    "    duration\n"
+    "job_id    job_type            status      priority    attempts  "
+    "dataset_uuid                            progress    duration\n"
     "3723e156  dataset_conversion  pending            1           0  1f0ef3ff-5df9-4495-8e32-ee73db60f6e3       12.5\n"
-    "8d61e45a  data_validation     failed             3          12                                            100.25"
-    "          75\n"
+    "8d61e45a  data_validation     failed             3          "
+    "12                                            100.25          75\n"
 )
 MARKDOWN = (
     "| job_id                               | job_type           | status   |   priority |   attempts "

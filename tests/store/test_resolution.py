@@ -90,8 +90,8 @@ def test_sources_are_named_and_passwords_hidden() -> None:
     assert (
         line
         == (
-            "store: mongodb://admin:***@db1:27017,db2/portal?replicaSet=rs0 (from MONGO_URL) database: other (from "
-            "DB_NAME)"
+            "store: mongodb://admin:***@db1:27017,db2/portal?replicaSet=rs0 (from MONGO_URL) "
+            "database: other (from DB_NAME)"
         )
     )
     assert "s3cret" not in line

@@ -156,8 +156,8 @@ def test_dataset_chain_job_round_trips(counted: tuple[JobQueue, Counter], mode: 
     chain = listener.take()
     _report(f"{mode} chain", chain)
     print(
-        f"{mode} chain: {listener.write_bytes} bytes of write documents (creation to completion, chained job's insert "
-        "included)"
+        f"{mode} chain: {listener.write_bytes} bytes of write documents (creation to completion, "
+        "chained job's insert included)"
     )
     assert queue.store.get_dataset(dataset)["status"] == "conversion queued"  # type: ignore[index]
     assert {j["job_type"] for j in queue.list_jobs()} == {"google_sync", "dataset_conversion"}
