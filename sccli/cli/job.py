@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sccli.cli import complete, job_delete, job_ops
+from sccli.cli import complete, job_delete, job_ops, job_watch
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import JobStatus
@@ -297,8 +297,10 @@ def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[s
     return out
 
 
-# The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
-for _name in ("cancel", "retry", "purge", "logs", "wait"):
+# The operator commands (sccli.cli.job_ops, sccli.cli.job_watch): cancel, retry, purge, logs, wait.
+for _name in ("cancel", "retry", "purge"):
     app.command(_name)(getattr(job_ops, _name))
+for _name in ("logs", "wait"):
+    app.command(_name)(getattr(job_watch, _name))
 app.command("run-now")(job_ops.run_now)
 app.command("delete")(job_delete.delete)
