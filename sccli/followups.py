@@ -35,7 +35,7 @@ _CRASH_AT = os.environ.get("SC_TEST_CRASH_AT", "")
 
 def crash_point(name: str, stage: str | None = None) -> None:
     """Test hook: SIGKILL this process at the named point (``after_job_write``, ``after_event``,
-    ``after_dataset``, ``after_child``; optionally ``:<job status>`` of the transition) when
+    ``after_dataset``, ``after_child``, ``after_ack_deferred``; optionally ``:<job status>`` of the transition) when
     ``SC_TEST_CRASH_AT`` names it (set only by the crash tests; read once at import)."""
     if _CRASH_AT and _CRASH_AT in (name, f"{name}:{stage}"):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -281,6 +281,7 @@ def drain_outbox(store: Store, job: dict[str, Any], *, own: str | None = None,
             or active and "at" not in b and (b.get("id") == own or _replayable(b))]
     if acks is not None and any(b.get("ack") == acks.token for b in kept):
         acks.jobs.append(job["job_id"])
+        crash_point("after_ack_deferred", job.get("status"))  # run, its pull left to the next heartbeat
     for batch in stored:
         if batch not in kept:
             store.update_job(job["job_id"], {}, JobChange(pull={"outbox": {"id": batch["id"]}}))
