@@ -62,8 +62,9 @@ def settings_file(tmp: Path, workers: int) -> Path:
         Path(path).mkdir(exist_ok=True)
     instant = "tests.service.chain_plugins:instant"
     data = {
-        **dirs, "log_dir": str(tmp / "logs"), "workers": workers, "poll_interval_seconds": 0.1, "heartbeat_seconds": 2.0,
-        "retry_base_seconds": 0, "handlers": {"noop": "throughput:noop", "google_sync": instant, "dataset_conversion": instant},
+        **dirs, "log_dir": str(tmp / "logs"), "workers": workers, "poll_interval_seconds": 0.1,
+        "heartbeat_seconds": 2.0, "retry_base_seconds": 0,
+        "handlers": {"noop": "throughput:noop", "google_sync": instant, "dataset_conversion": instant},
     }
     path = tmp / "settings.json"
     path.write_text(json.dumps(data))
@@ -111,8 +112,8 @@ def run(url: str, jobs: int, workers: int, enforced: bool) -> dict[str, Any]:
 def show(results: dict[str, Any], jobs: int) -> None:
     for kind, parts in results.items():
         total = sum(sum(c.values()) for c in parts.values())
-        print(f"{kind}: {total / jobs:.2f} round trips per job "
-              f"(create {sum(parts['create'].values()) / jobs:.2f}, service {sum(parts['service'].values()) / jobs:.2f})")
+        create, service = (sum(parts[p].values()) / jobs for p in ("create", "service"))
+        print(f"{kind}: {total / jobs:.2f} round trips per job (create {create:.2f}, service {service:.2f})")
         for part, counts in parts.items():
             for (command, coll), n in sorted(counts.items(), key=lambda kv: -kv[1]):
                 print(f"    {part:7} {command:14} {coll:16} {n / jobs:6.2f}")

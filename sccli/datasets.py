@@ -157,13 +157,15 @@ def _move_fields(status: str | None, now: Any, move_id: str | None, error_messag
     return fields
 
 
-def _move_blind(store: Store, uuid: str, targets: list[str], move_id: str, error_message: str | None) -> dict[str, Any] | None:
+def _move_blind(store: Store, uuid: str, targets: list[str], move_id: str,
+                error_message: str | None) -> dict[str, Any] | None:
     """A move with no copy of the dataset (a claim's), read and written in one round trip: written
     from any status the targets are reached from without a refusal; the dataset as it was (marked
     ``_moved_at``), or None when nothing was written (missing, refused, taken already: read then)."""
     if not targets:
         return None
-    sources = [s.value for s in DatasetStatus if (plan := _plan(s.value, targets, heal=False, force=False))[0] and plan[1] is None]
+    plans = {s.value: _plan(s.value, targets, heal=False, force=False) for s in DatasetStatus}
+    sources = [status for status, (steps, refused) in plans.items() if steps and refused is None]
     before = store.move_dataset_from(uuid, sources, _move_fields(targets[-1], utcnow(), move_id, error_message))
     return None if before is None else {**before, "_moved_at": True}
 

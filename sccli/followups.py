@@ -150,7 +150,8 @@ def _expanded(items: list[dict[str, Any]], job: dict[str, Any] | None) -> list[d
     out: list[dict[str, Any]] = []
     for item in items:
         if item.get("op") == "claimed":  # a replayed claim's move is a replay too
-            out += [{**i, "replay": True} if item.get("replay") else i for i in _claimed(item, job)] if job is not None else []
+            entailed = _claimed(item, job) if job is not None else []
+            out += [{**i, "replay": True} if item.get("replay") else i for i in entailed]
         else:
             out.append(item)
     return out
@@ -255,7 +256,8 @@ def write_outbox(store: Store, job_id: str, expect: dict[str, Any], change: JobC
 
 
 def drain_outbox(store: Store, job: dict[str, Any], *, own: str | None = None,
-                 dropped: list[dict[str, Any]] | tuple[()] = (), acks: OutboxAcks | None = None) -> list[dict[str, Any]]:
+                 dropped: list[dict[str, Any]] | tuple[()] = (),
+                 acks: OutboxAcks | None = None) -> list[dict[str, Any]]:
     """Run every follow-up waiting in ``job``'s outbox (as stored after the write), oldest first,
     and pull off the batches a sweeper would otherwise replay (those with an ``at``) in one
     write; return the outbox as it is left, each batch marked ``ran`` (the copy a next write
@@ -265,9 +267,9 @@ def drain_outbox(store: Store, job: dict[str, Any], *, own: str | None = None,
     off (it replaced the outbox) that still need running. A batch already marked ``ran`` in the
     writer's copy is not run again. Left on a job that will be written again: the writer's own
     deferred batch and deferred batches of events alone (a replay of those writes nothing);
-    ``acks``: a batch it marked is left for its pull of many. Every other batch is pulled. Datasets as another writer saw them (a crash, an outage left
-    its batch) are not trusted: one moved since and back would take the move again; they are
-    read instead."""
+    ``acks``: a batch it marked is left for its pull of many. Every other batch is pulled.
+    Datasets as another writer saw them (a crash, an outage left its batch) are not trusted: one
+    moved since and back would take the move again; they are read instead."""
     stored = list(job.get("outbox") or [])
     items: list[dict[str, Any]] = []
     for batch in [*dropped, *stored]:

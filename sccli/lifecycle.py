@@ -94,8 +94,8 @@ class JobLifecycle:
         return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)],
                           held=job.get("outbox"))
 
-    def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any], followups: list[dict[str, Any]],
-              *, held: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any],
+              followups: list[dict[str, Any]], *, held: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """A job write with its event and follow-ups: one transaction, or an outbox (:func:`write_outbox`)."""
         store = self.store
         with store.atomic():

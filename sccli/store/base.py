@@ -30,7 +30,8 @@ from sccli.store.contract_tallies import TallyContract
 from sccli.store.queries import LOGS_CAP, ClaimFilter, JobChange, JobQuery, prefix_upper_bound
 
 __all__ = [
-    "LOGS_CAP", "Before", "ClaimFilter", "JobChange", "JobQuery", "OutboxIs", "SchemaProblem", "Store", "collection_names",
+    "LOGS_CAP", "Before", "ClaimFilter", "JobChange", "JobQuery", "OutboxIs", "SchemaProblem", "Store",
+    "collection_names",
     "prefix_upper_bound",
 ]
 

@@ -124,8 +124,8 @@ SHAPES: tuple[QueryShape, ...] = (
     # events, datasets, ledger
     _q("events", ["job_id"], ["at", "_id"]), _q("events", ["job_id"]), _q("events", ["event_id"]),
     _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
-    _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]),
-    _q("datasets", ["uuid", "status"], ranges=["status_move_id"]),  # a claim's move: read and written at once _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
+    _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
+    _q("datasets", ["uuid", "status"], ranges=["status_move_id"]),  # a claim's move: read and written at once
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),
     _q("migrations", ["kind"], ["entry_id"], ["entry_id", "rolled_back"]), _q("migrations", ["kind"], ["started_at", "migration_id"]),

@@ -58,7 +58,8 @@ def test_kill_between_a_write_and_its_followups_loses_nothing(point: str, spec: 
     _clean(report)
 
 
-def test_kill_before_a_deferred_pull_writes_no_event_twice(spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]) -> None:
+def test_kill_before_a_deferred_pull_writes_no_event_twice(spec: StoreSpec, tmp_path: Path,
+                                                            services: Callable[..., Any]) -> None:
     """A job that moves no dataset: its completion's batch (its event, written) waits for the
     service's next heartbeat to be pulled. Killed before that, a sweeper replays it: the jobs end
     completed with each event once and no outbox left."""
