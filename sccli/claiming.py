@@ -54,8 +54,10 @@ def claim_one(
                 crash_point("after_job_write", job["status"])
                 run_followups(store, claimed, job)
         return job
-    job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
+    # Deferred: the holder's outcome (or the stale recovery) replaces the batch, no pull of its own.
+    batch = outbox_batch(claimed, now, deferred=True)
+    job = store.claim_job(now, fields, types, push={"outbox": batch}, narrow=narrow)
     if job is not None:
         crash_point("after_job_write", job["status"])
-        drain_outbox(store, job)
+        job["outbox"] = drain_outbox(store, job, own=batch["id"])
     return job

@@ -21,6 +21,7 @@ from sccli.domain import DatasetStatus, ErrorKind, JobStatus
 from sccli.errors import Conflict, InvalidInput, NotFound
 from sccli.events import job_event
 from sccli.followups import (
+    OutboxAcks,
     chained_job_id,
     crash_point,
     dataset_item,
@@ -30,6 +31,7 @@ from sccli.followups import (
     outbox_batch,
     run_followups,
     tally_item,
+    write_outbox,
 )
 from sccli.limits import check_storable
 from sccli.store.base import Before, JobChange, JobQuery, Store
@@ -60,6 +62,8 @@ class JobLifecycle:
     rng: random.Random = field(default_factory=random.Random)
     #: Per job type (base, cap) of the retry backoff, over the queue-wide pair above.
     retry_by_type: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Set by a service: outbox batches of events alone, run, wait there for one pull of many.
+    acks: OutboxAcks | None = None
 
     # -- the one transition -----------------------------------------------------------------
     def transition(
@@ -87,13 +91,14 @@ class JobLifecycle:
         if resources is not None:
             change.push["resources"] = resources
         event = job_event(job["job_id"], source, to, at=now, actor=actor, reason=reason)
-        return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
+        return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)],
+                          held=job.get("outbox"))
 
     def write(
         self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any],
-        followups: list[dict[str, Any]],
+        followups: list[dict[str, Any]], *, held: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
-        """A job write with its event and follow-ups: one transaction, or an outbox on the job."""
+        """A job write with its event and follow-ups: one transaction, or an outbox (:func:`write_outbox`)."""
         store = self.store
         with store.atomic():
             if store.atomic_followups:
@@ -103,12 +108,11 @@ class JobLifecycle:
                     crash_point("after_event", doc["status"])  # written with the job, in this transaction
                     run_followups(store, followups, doc)
                 return doc
-            items = [event_item({**event, "job_id": job_id}), *followups]
-            batch = change.push["outbox"] = outbox_batch(items, event["at"])
-            doc = store.update_job(job_id, expect, change)
+            batch = outbox_batch([event_item({**event, "job_id": job_id}), *followups], event["at"])
+            doc, dropped = write_outbox(store, job_id, expect, change, batch, held, self.acks)
         if doc is not None:
             crash_point("after_job_write", doc["status"])
-            drain_outbox(store, doc, own=batch["id"])
+            doc["outbox"] = drain_outbox(store, doc, own=batch["id"], dropped=dropped, acks=self.acks)
         return doc
 
     # -- success ----------------------------------------------------------------------------

@@ -173,7 +173,7 @@ class JobQueue:
                 store.insert_job(doc, event)
                 run_followups(store, followups)
             return
-        doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
+        doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"], deferred=not followups)]
         store.insert_job(doc)
         crash_point("after_job_write", doc["status"])
         drain_outbox(store, doc, own=doc["outbox"][0]["id"])

@@ -37,6 +37,10 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
     try:
         queue = JobQueue.from_settings(store, settings)
         queue.controls_ttl = settings.poll_interval_seconds  # a pause is seen at the next poll
+        if not store.atomic_followups:  # outbox pulls of events alone ride on the heartbeat's turn
+            from sccli.followups import OutboxAcks
+
+            queue.lifecycle.acks = OutboxAcks()
         return Supervisor(queue, settings, types, options).run()
     finally:
         if pid_file is not None:

@@ -37,12 +37,14 @@ log = logging.getLogger("sccli.service")
 CANCEL_POLL = 0.5
 
 
-def unfinished_work(store: Any, types: list[str]) -> int:
+def unfinished_work(store: Any, types: list[str], queue: Any = None) -> int:
     """Jobs of ``types`` scheduled, pending or running, plus jobs whose follow-ups still wait in an outbox
     (a chained job not created yet is work too: --until-idle must not exit before it)."""
     from datetime import timedelta
 
     active = store.count_jobs(JobQuery(status=[s.value for s in ACTIVE_STATUSES], job_type=types))
+    if queue is not None and queue.lifecycle.acks is not None:  # this service's own pulls are not work left
+        queue.lifecycle.acks.flush(store)
     if store.atomic_followups:
         return int(active)
     return int(active) + int(store.count_jobs(JobQuery(outbox_before=store.now() + timedelta(days=1))))
@@ -228,7 +230,7 @@ class StoreDuties:
             return
         self.next["idle"] = now + self.settings.poll_interval_seconds
         types = self.card.types
-        self.submit(Op("idle", lambda q: unfinished_work(q.store, types), done=self._idle_done))
+        self.submit(Op("idle", lambda q: unfinished_work(q.store, types, q), done=self._idle_done))
 
     def _idle_done(self, count: int | None, error: BaseException | None) -> None:
         if error is None and count == 0 and self.idle and not self.control.jobs:
@@ -247,7 +249,9 @@ class StoreDuties:
         }
 
     def write_worker(self, q: Any) -> None:
-        """Write :meth:`worker_doc` (store thread)."""
+        """Write :meth:`worker_doc` (store thread), after the pull of this service's deferred acks."""
+        if q.lifecycle.acks is not None:  # the last one, at shutdown: no pull left behind
+            q.lifecycle.acks.flush(q.store)
         q.store.upsert_worker(self.worker_doc())
 
     def _beat_fn(self) -> Any:
@@ -257,6 +261,8 @@ class StoreDuties:
         def fn(q: Any) -> list[tuple[str, str, Any]]:
             out = [(job_id, token, held) for (job_id, token), held in zip(pairs, q.heartbeat_many(pairs), strict=True)]
             q.store.upsert_worker({**doc, "heartbeat_at": q.store.now()})  # the store's clock, as for jobs
+            if q.lifecycle.acks is not None:  # the outbox pulls of the jobs ended since the last beat
+                q.lifecycle.acks.flush(q.store)
             return out
         return fn
 

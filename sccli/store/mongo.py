@@ -58,7 +58,8 @@ class MongoStore(MongoRecords, Store):
         self.schema_warnings: list[str] = []
         self._clock_offset = timedelta(0)
         self._clock_checked = -CLOCK_REFRESH_SECONDS
-        self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"))
+        self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"),
+                                      events=lambda: self.coll("events"))
 
     def use_timeout(self, timeout_ms: int) -> None:
         """Server selection and connect timeout of clients opened from now on (the service's

@@ -49,6 +49,8 @@ def _collect(filt: dict[str, Any], equality: set[str], ranges: set[str]) -> None
                 (equality if key == "$and" else ranges).update(sub_eq)
         elif key.startswith("$"):
             continue
+        elif key.startswith("outbox.") and key.endswith(".id"):  # a fence on a one-job write's outbox: see OutboxIs
+            equality.add("outbox")
         elif isinstance(value, dict) and any(op in _RANGE_OPS for op in value):
             ranges.add(key)
         else:
@@ -97,6 +99,10 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_id", "lease_token"]), _q("jobs", ["job_id", "status", "priority"]),
     _q("jobs", ["job_id", "status", "lease_token"], ranges=["heartbeat_at"]),
     _q("jobs", [], ["job_id"], ["job_id"]),  # a job id typed as a prefix (the unique job_id index)
+    # ... replacing the outbox the writer's copy had (sccli.store.base.OutboxIs): filtered on the one job fetched
+    _q("jobs", ["job_id", "status", "outbox"]), _q("jobs", ["job_id", "status", "lease_token", "outbox"]),
+    _q("jobs", ["job_id", "status", "outbox"], ranges=["run_after"]),
+    _q("jobs", ["job_id", "status", "lease_token", "outbox"], ranges=["heartbeat_at"]),
     _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]),
     _q("jobs", ["active_key"], ranges=["job_id"]),
     # listings, newest first
@@ -132,6 +138,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
     _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]),
     _q("datasets", ["status"], ["uuid"]),
+    _q("datasets", ["uuid", "status"], ranges=["status_move_id"]),  # a claim's move: read and written at once
     _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]),
     _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),

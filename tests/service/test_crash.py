@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import StoreSpec, add_dataset, make_spec
 from tests.service.chain_plugins import CHAIN_HANDLERS
 from tests.service.conftest import make_queue, service_env, wait_for, write_settings
-from tests.service.consistency import chain_report
+from tests.service.consistency import chain_report, job_history_problems
 
 #: Chains per chaos run: 300 on SQLite; the wire server scans a collection per query, so 50 there.
 CHAINS = {"sqlite": 300, "wire": 50}
@@ -66,6 +66,29 @@ def test_kill_between_a_write_and_its_followups_loses_nothing(
     report = chain_report(store, datasets)
     assert report["jobs"] == 3 * len(datasets), report
     _clean(report)
+
+
+def test_kill_before_a_deferred_pull_writes_no_event_twice(spec: StoreSpec, tmp_path: Path,
+                                                            services: Callable[..., Any]) -> None:
+    """A job that moves no dataset: its completion's batch (its event, written) waits for the
+    service's next heartbeat to be pulled. Killed before that, a sweeper replays it: the jobs end
+    completed with each event once and no outbox left."""
+    if spec.kind == "sqlite":
+        pytest.skip("follow-ups are written in the transition's transaction: no outbox")
+    store = spec.open()
+    queue = make_queue(store)
+    jobs = [queue.create_job(add_dataset(store), "ok") for _ in range(2)]
+    settings = write_settings(tmp_path, workers=1)
+    crashing = services(spec, settings, env=service_env(SC_TEST_CRASH_AT="after_ack_deferred:completed"))
+    assert crashing.wait(30) == -signal.SIGKILL, crashing.log()[-2000:]
+    finisher = services(spec, write_settings(tmp_path, workers=1), "--until-idle")
+    assert finisher.wait(60) == 0, finisher.log()[-3000:]
+    for job_id in jobs:
+        job = queue.require_job(job_id)
+        assert job["status"] == "completed" and job.get("outbox") == [], job
+        assert job_history_problems(store, job) == []
+        reasons = [e["reason"] for e in store.find_events(job_id) if e.get("entity", "job") == "job"]
+        assert len(reasons) == len(set(reasons)) == 3, reasons
 
 
 @pytest.mark.slow
