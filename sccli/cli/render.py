@@ -54,14 +54,15 @@ STATUS_STYLES = {
 }
 
 
-def plain_stdout() -> bool:
-    """Whether Rich would treat stdout as no terminal: no styles, no wrapping (see ``Console.is_terminal``)."""
+def plain_stdout(stream: Any = None) -> bool:
+    """Whether Rich would treat stdout (or ``stream``) as no terminal: no styles, no wrapping
+    (see ``Console.is_terminal``)."""
     import os
 
     if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
         return False
     try:
-        return not sys.stdout.isatty()
+        return not (stream or sys.stdout).isatty()
     except ValueError:  # closed
         return True
 

@@ -18,9 +18,8 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sccli.store.contract_leases import LeaseContract
 from sccli.store.contract_ledger import LedgerContract
@@ -41,8 +40,7 @@ if TYPE_CHECKING:
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
-@dataclass(frozen=True)
-class Before:
+class Before(NamedTuple):
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
     (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
     promotion's on a start time that has come."""
@@ -67,8 +65,7 @@ def collection_names() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class SchemaProblem:
+class SchemaProblem(NamedTuple):
     """Something in the store's schema it cannot rely on, and the command that fixes it."""
 
     detail: str
