@@ -13,7 +13,6 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import DATASET_STAGES, DatasetStatus, dataset_path, heal_allowed, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
-from sccli.events import dataset_event
 from sccli.store.base import Store
 
 _STATUSES = {s.value for s in DatasetStatus}
@@ -99,6 +98,8 @@ def move_dataset(
     ``seen``: the dataset as the caller just read it, taken for the first try instead of a read
     of its own (the write is conditional on its status: a stale copy only costs the read again).
     """
+    from sccli.events import dataset_event  # here: `sc dataset show` reads this module and writes nothing
+
     targets = [getattr(t, "value", t) for t in ([target] if isinstance(target, str) else target)]
     for _ in range(3):
         usable = seen is not None and seen.get("status") is not None  # the write is conditional on it

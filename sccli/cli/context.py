@@ -235,10 +235,23 @@ _ANSI_CODE = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
 def _plain_line(stream: Any, text: str) -> bool:
     """Write ``text`` and a newline to ``stream`` as Rich would write it, unstyled, to no
     terminal (printable text, no ``:emoji:`` code); False (nothing written) otherwise."""
-    if plain_stdout(stream) and text.isprintable() and not _EMOJI_CODE.search(text):
+    if plain_stdout(stream) and not _rich_changes(text):
         stream.write(text + "\n")
         return True
     return False
+
+
+def _rich_changes(text: str) -> bool:
+    """Whether Rich would print ``text`` other than as it is: a character not printable, or an
+    ``:emoji:`` code Rich knows (``07:16:47`` is none: Rich's own rule decides, its table loaded
+    only when a pair of colons is there)."""
+    if not text.isprintable():
+        return True
+    if not _EMOJI_CODE.search(text):
+        return False
+    from rich._emoji_replace import _emoji_replace
+
+    return bool(_emoji_replace(text) != text)
 
 
 def _isatty(stream: Any) -> bool:
