@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -154,6 +153,8 @@ def table(
     else:
         matrix = [[cell(r.get(c)) for c in columns] for r in rows]
     if name == "csv":
+        import csv  # here: only a csv table needs it
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(heads)
         writer.writerows(matrix)

@@ -258,7 +258,7 @@ def test_read_commands_import_no_settings_model_nor_dataclasses(store_env: dict[
     """Issue 25: without a settings file a read takes the defaults it needs from sccli.setting_defaults;
     msgspec (with typing_extensions and inspect), dataclasses and uuid cost a read about 20 ms of CPU."""
     env = {**store_env["env"], "TYPER_USE_RICH": "0"}
-    heavy = {"msgspec", "sccli.settings", "dataclasses", "inspect", "uuid", "sccli.events"}
+    heavy = {"msgspec", "sccli.settings", "dataclasses", "inspect", "uuid", "sccli.events", "hashlib", "csv"}
     for args in (["job", "show", store_env["pending"]], ["job", "show", store_env["running"]], ["job", "list", "-n", "1"],
                  ["dataset", "show", DATASET], ["monitor", "overview"], ["monitor", "report", "--days", "7"]):
         modules = imported(args, env)
