@@ -68,14 +68,21 @@ def plan(since: float, until: float, now: float) -> tuple[list[int], list[tuple[
     return whole, ranges
 
 
-def window_figures(store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True) -> dict[int, fig.Figures]:
+class Untallied(Exception):
+    """More settled days of a window have no stored figures than a read computes (see ``fold_missing``)."""
+
+
+def window_figures(
+    store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True, fold_missing: bool = True,
+) -> dict[int, fig.Figures]:
     """Figures per day of the jobs with ``completed_at`` in ``[since, until)`` (``stored=False``:
-    every day folded from its rows, the recount the stored figures must equal)."""
+    every day folded from its rows, the recount the stored figures must equal; ``fold_missing=False``:
+    :class:`Untallied` instead of folding more than ``STORE_DAYS_PER_READ`` missing days)."""
     s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
     if u <= s:  # type: ignore[operator]
         return {}
     whole, ranges = plan(s, u, now if stored else float("-inf"))  # type: ignore[arg-type]
-    out = _stored_days(store, whole, now, hist) if whole else {}  # type: ignore[arg-type]
+    out = _stored_days(store, whole, now, hist, fold_missing) if whole else {}  # type: ignore[arg-type]
     for lo, hi in ranges:
         for day, figures in _fold_range(store, lo, hi).items():
             fig.merge(out.setdefault(day, {}), figures, hist=hist)
@@ -86,10 +93,12 @@ def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
     return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
 
 
-def _stored_days(store: Store, days: list[int], now: float, hist: bool) -> dict[int, fig.Figures]:
+def _stored_days(store: Store, days: list[int], now: float, hist: bool, fold_missing: bool = True) -> dict[int, fig.Figures]:
     docs = store.tallies.tally_days(days, hist=hist)
     out: dict[int, fig.Figures] = {}
     missing = [day for day in days if (docs.get(day) or {}).get("figures") is None]
+    if len(missing) > STORE_DAYS_PER_READ and not fold_missing:
+        raise Untallied(f"{len(missing)} settled days have no stored figures")
     for day in days:
         if day not in missing:
             out[day] = docs[day]["figures"]
@@ -210,14 +219,13 @@ def status_type_counts(store: Store) -> list[dict[str, Any]]:
     """Every job counted by status and type (the store's ``job_status_type_counts``): finished
     jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
     first = _first_day(store)
-    until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts
-    if first is not None and untallied_days(store, first, until) > STORE_DAYS_PER_READ:
-        # Days not tallied yet (a bulk load, an upgrade): every job counted at once, from the
-        # (status, job_type) index, rather than folding each day's rows.
+    try:
+        ended = window_figures(store, first, store.now() + timedelta(days=2), hist=False, fold_missing=False) if first else {}
+    except Untallied:  # a bulk load, an upgrade: every job counted at once on the (status, job_type) index
         return store.stats.job_status_type_counts()
     rows = store.tallies.open_status_type_counts(fig.ENDED)
-    if first is not None:
-        for job_type, f in sorted(total(window_figures(store, first, until, hist=False).values(), hist=False).items()):
+    if first is not None:  # a completed_at a little ahead (another host's clock) still counts: + 2 days
+        for job_type, f in sorted(total(ended.values(), hist=False).items()):
             rows += [{"status": s, "job_type": job_type, "count": int(n)} for s, n in sorted(f["by_status"].items()) if s in fig.ENDED and n]
     return rows
 
