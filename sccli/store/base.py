@@ -21,11 +21,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sccli.store.contract_leases import LeaseContract
-from sccli.store.contract_ledger import LedgerContract
-from sccli.store.contract_monitor import MonitorContract
-from sccli.store.contract_schedules import ScheduleContract
-from sccli.store.contract_tallies import TallyContract
 from sccli.store.queries import LOGS_CAP, ClaimFilter, JobChange, JobQuery, prefix_upper_bound
 
 __all__ = [
@@ -33,8 +28,13 @@ __all__ = [
     "prefix_upper_bound",
 ]
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parts' contracts: imported by their implementations, not by every read
     from sccli.settings import Settings
+    from sccli.store.contract_leases import LeaseContract
+    from sccli.store.contract_ledger import LedgerContract
+    from sccli.store.contract_monitor import MonitorContract
+    from sccli.store.contract_schedules import ScheduleContract
+    from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
