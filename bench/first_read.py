@@ -38,7 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, help="SQLite file to fill (kept and reused); default: a temporary file")
-    parser.add_argument("--cold-only", action="store_true", help="only the reads before any background build (one copy)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the reads before any background build (one copy)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = args.db or Path(tmp) / "base.db"

@@ -141,7 +141,8 @@ class JobMonitor:
         """Monitoring-plugin result: (exit code 0/1/2/3, one status line)."""
         health = self.get_health()
         s = self._setting
-        return health_mod.CHECK_CODES[health["overall"]], health_mod.check_line(health, s("health_failure_rate_critical"), s("health_stale_warning"))
+        line = health_mod.check_line(health, s("health_failure_rate_critical"), s("health_stale_warning"))
+        return health_mod.CHECK_CODES[health["overall"]], line
 
     # -- jobs and workers -------------------------------------------------------------------
     def get_job_details(self, job_id: str) -> dict[str, Any] | None:

@@ -73,7 +73,8 @@ class Untallied(Exception):
 
 
 def window_figures(
-    store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True, fold_missing: bool = True,
+    store: Store, since: datetime, until: datetime, *,
+    hist: bool = True, stored: bool = True, fold_missing: bool = True,
 ) -> dict[int, fig.Figures]:
     """Figures per day of the jobs with ``completed_at`` in ``[since, until)`` (``stored=False``:
     every day folded from its rows, the recount the stored figures must equal; ``fold_missing=False``:
@@ -93,7 +94,9 @@ def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
     return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
 
 
-def _stored_days(store: Store, days: list[int], now: float, hist: bool, fold_missing: bool = True) -> dict[int, fig.Figures]:
+def _stored_days(
+    store: Store, days: list[int], now: float, hist: bool, fold_missing: bool = True,
+) -> dict[int, fig.Figures]:
     docs = store.tallies.tally_days(days, hist=hist)
     out: dict[int, fig.Figures] = {}
     missing = [day for day in days if (docs.get(day) or {}).get("figures") is None]
@@ -220,7 +223,8 @@ def status_type_counts(store: Store) -> list[dict[str, Any]]:
     jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
     first = _first_day(store)
     try:
-        ended = window_figures(store, first, store.now() + timedelta(days=2), hist=False, fold_missing=False) if first else {}
+        until = store.now() + timedelta(days=2)
+        ended = window_figures(store, first, until, hist=False, fold_missing=False) if first else {}
     except Untallied:  # a bulk load, an upgrade: every job counted at once on the (status, job_type) index
         return store.stats.job_status_type_counts()
     rows = store.tallies.open_status_type_counts(fig.ENDED)

@@ -250,7 +250,8 @@ def test_help_and_read_commands_do_not_import_typer_or_heavy_modules(store_env: 
         assert not {"typer", "pymongo", "sccli.handlers", "sccli.cli.app", "sccli.cli.job"} & modules, args
         # issue 25: a read needs neither the service's config (sockets) nor the queue's write path
         assert not {"sccli.service", "sccli.service.config", "socket", "sccli.queue", "sccli.lifecycle", "sccli.followups"} & modules, args
-    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET], ["job", "list", "-n", "1"]):
+    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET],
+                 ["job", "list", "-n", "1"]):
         assert not {"rich", "tabulate", "importlib.metadata"} & imported(args, env), args  # a pipe: plain text and tables
 
 
@@ -259,8 +260,9 @@ def test_read_commands_import_no_settings_model_nor_dataclasses(store_env: dict[
     msgspec (with typing_extensions and inspect), dataclasses and uuid cost a read about 20 ms of CPU."""
     env = {**store_env["env"], "TYPER_USE_RICH": "0"}
     heavy = {"msgspec", "sccli.settings", "dataclasses", "inspect", "uuid", "sccli.events", "hashlib", "csv"}
-    for args in (["job", "show", store_env["pending"]], ["job", "show", store_env["running"]], ["job", "list", "-n", "1"],
-                 ["dataset", "show", DATASET], ["monitor", "overview"], ["monitor", "report", "--days", "7"]):
+    for args in (["job", "show", store_env["pending"]], ["job", "show", store_env["running"]],
+                 ["job", "list", "-n", "1"], ["dataset", "show", DATASET], ["monitor", "overview"],
+                 ["monitor", "report", "--days", "7"]):
         modules = imported(args, env)
         assert "sccli.store.sqlite" in modules  # it really ran
         assert not heavy & modules, (args, heavy & modules)
@@ -289,8 +291,8 @@ def test_info_writes_what_rich_writes_to_stderr_in_a_pipe(monkeypatch: pytest.Mo
 
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
-    for text in ["showing 50 of 10020; --limit N or --all for more", "", "error :warning: here", "tab\there", "x" * 300, "é 中文",
-                 "[bold]not markup[/bold]"]:
+    for text in ["showing 50 of 10020; --limit N or --all for more", "", "error :warning: here", "tab\there",
+                 "x" * 300, "é 中文", "[bold]not markup[/bold]", "at 07:16:47, :100:"]:
         err = io.StringIO()
         monkeypatch.setattr(sys, "stderr", err)
         Application(color=True).info(text)
@@ -310,7 +312,8 @@ def test_say_writes_what_rich_writes_in_a_pipe(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     texts = ["", "Why:", "  - waits for a free slot", "Log: /tmp/sc_job_1.log (not written yet)", "Progress: [███░░░] 42%  copying",
              "  " + json.dumps({"a": [1, "b"]}), "error :warning: here", "  - times out at 2026-12-07T07:16:47.897000Z",
-             ":100: and :Warning-text: and :nope:", "tab\there", "x" * 300, "é ünïcode 中文", "[bold]not markup[/bold]"]
+             ":100: and :Warning-text: and :nope:", "tab\there", "x" * 300, "é ünïcode 中文",
+             "[bold]not markup[/bold]"]
     for text in texts:
         out = io.StringIO()
         monkeypatch.setattr(sys, "stdout", out)

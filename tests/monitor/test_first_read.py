@@ -58,8 +58,17 @@ def test_first_read_after_a_bulk_load_stores_no_day_and_equals_a_direct_count(ki
     saved: list[int] = []
     folds: list[tuple[datetime, datetime]] = []
     real_save, real_fold = store.tallies.save_tally_day, store.tallies.finished_figures
-    store.tallies.save_tally_day = lambda day, *a: saved.append(day) or real_save(day, *a)  # type: ignore[method-assign]
-    store.tallies.finished_figures = lambda lo, hi: folds.append((lo, hi)) or real_fold(lo, hi)  # type: ignore[method-assign]
+
+    def save(day: int, *args: Any) -> bool:
+        saved.append(day)
+        return real_save(day, *args)
+
+    def fold(lo: datetime, hi: datetime) -> dict[int, Any]:
+        folds.append((lo, hi))
+        return real_fold(lo, hi)
+
+    store.tallies.save_tally_day = save  # type: ignore[method-assign,assignment]
+    store.tallies.finished_figures = fold  # type: ignore[method-assign,assignment]
     first = START.replace(hour=0)
     assert tally.untallied_days(store, first, clock[0]) >= DAYS - 1 > tally.STORE_DAYS_PER_READ
 
