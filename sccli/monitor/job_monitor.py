@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from sccli.clock import utcnow
 from sccli.domain import JOB_STATUS_VALUES, JobStatus, is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
-from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
@@ -23,6 +22,7 @@ RECENT_HOURS = 24
 ERRORS_PER_TYPE = 5
 
 if TYPE_CHECKING:  # the queue (lifecycle, follow-ups, plugins) is imported only when a write needs it
+    from sccli.monitor import cleanup as cleanup_mod
     from sccli.queue import JobQueue
     from sccli.settings import Settings
 
@@ -271,6 +271,8 @@ class JobMonitor:
         """Delete completed and cancelled jobs older than ``days`` and failed ones older than
         ``2*days`` (by completed_at) with their events and their log files in the settings'
         ``log_dir`` (``log_files=False``: leave and do not count them); never pending or running jobs."""
+        from sccli.monitor import cleanup as cleanup_mod  # here: the overview and the report delete nothing
+
         log_dir = self.settings.log_dir if log_files else None
         return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress, log_dir=log_dir)
 
