@@ -2,8 +2,9 @@
 
 A window is cut into UTC days. A day that ended over an hour ago (*settled*) is read from its
 stored figures (:mod:`sccli.figures`, one document per day in ``job_tallies``), which are
-computed from that day's jobs the first time they are needed; the rest of the window (today, the
-window's partial first day) is folded from its rows, read from an index. So a 30-day report reads
+computed from that day's jobs the first time they are needed (by a read, at most
+:data:`STORE_DAYS_PER_READ` of them; else by the service's tally duty, :func:`prebuild`); the
+rest of the window (today, the window's partial first day) is folded from its rows, read from an index. So a 30-day report reads
 about 30 small documents and a day or two of rows, whatever the table holds.
 
 Kept true by invalidation, never by guessing: any write that changes a settled day (a retry of
@@ -99,7 +100,7 @@ def _stored_days(
 ) -> dict[int, fig.Figures]:
     docs = store.tallies.tally_days(days, hist=hist)
     out: dict[int, fig.Figures] = {}
-    missing = [day for day in days if (docs.get(day) or {}).get("figures") is None]
+    missing = {day for day in days if (docs.get(day) or {}).get("figures") is None}
     if len(missing) > STORE_DAYS_PER_READ and not fold_missing:
         raise Untallied(f"{len(missing)} settled days have no stored figures")
     for day in days:
