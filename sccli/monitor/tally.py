@@ -118,7 +118,7 @@ def _stored_days(
     return out
 
 
-def _stretches(days: Sequence[int]) -> list[tuple[int, int]]:
+def _stretches(days: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted day numbers as ``[first, last + 1)`` runs of consecutive days."""
     runs: list[tuple[int, int]] = []
     for day in sorted(days):
