@@ -13,7 +13,6 @@ from typing import Any
 from sccli.clock import utcnow
 from sccli.domain import DATASET_STAGES, DatasetStatus, dataset_path, heal_allowed, is_valid_uuid
 from sccli.errors import InvalidInput, NotFound
-from sccli.events import dataset_event
 from sccli.store.base import Store
 
 _STATUSES = {s.value for s in DatasetStatus}
@@ -107,6 +106,8 @@ def move_dataset(
     another writer's, run again: a move it already decided (its events, written or refused, are
     there) is not decided twice (the dataset may have moved since, by hand or by another job).
     """
+    from sccli.events import dataset_event  # here: `sc dataset show` reads this module and writes nothing
+
     targets = [getattr(t, "value", t) for t in ([target] if isinstance(target, str) else target)]
     if replay and move_id is not None and job_id is not None and _decided(store, job_id, move_id):
         return True

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import uuid as uuidlib
-from dataclasses import replace
 from typing import Any
 
 from sccli import figures
@@ -256,7 +255,8 @@ def write_outbox(store: Store, job_id: str, expect: dict[str, Any], change: JobC
         acks.mark(batch)
     if isinstance(held, list):
         fenced = {**expect, "outbox": OutboxIs(tuple(str(b.get("id")) for b in held))}
-        doc = store.update_job(job_id, fenced, replace(change, set={**change.set, "outbox": [batch]}))
+        replacing = JobChange({**change.set, "outbox": [batch]}, change.unset, change.inc, change.push, change.pull)
+        doc = store.update_job(job_id, fenced, replacing)
         if doc is not None:
             return doc, held
     change.push["outbox"] = batch

@@ -13,11 +13,9 @@ claim that finds the type full, so the store never shows more running jobs of th
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sccli.controls import TypeLimits, ensure_gate, gate_document, type_limits
 from sccli.domain import JobStatus
@@ -32,8 +30,7 @@ GRACE_SECONDS = 30.0
 _SWAPS = 25
 
 
-@dataclass(frozen=True)
-class Held:
+class Held(NamedTuple):
     """Why a gated type may not start a job now."""
 
     job_type: str
@@ -161,6 +158,8 @@ def claim_gated(
     The next ready job is looked at; an ungated type is claimed as usual (among the ungated
     types); a gated one takes a slot, then claims that type with the slot's token. A type
     whose gate is shut is left out and the next job is looked at."""
+    import uuid as uuidlib  # here, not at the top: a read (sc job show, the overview) never needs it
+
     candidates = list(types)
     for _ in range(len(limits) + 3):
         now = store.now()

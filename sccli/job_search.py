@@ -13,8 +13,7 @@ One library call for the CLI (``sc job list --param/--user/--dataset-name``), th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sccli.store.base import JobQuery
 
@@ -27,8 +26,7 @@ PARAM_SCAN_LIMIT = 5000
 DATASET_MATCH_LIMIT = 1000
 
 
-@dataclass(frozen=True)
-class ParamFilter:
+class ParamFilter(NamedTuple):
     """``key=value``: matches a job whose parameter ``key`` equals ``value`` (its JSON reading,
     e.g. ``3`` or ``true``) or reads as ``text`` (so ``sensor=4D`` matches the text "4D")."""
 
@@ -43,11 +41,10 @@ class ParamFilter:
         return actual == self.value or str(actual) == self.text
 
 
-@dataclass(frozen=True)
-class JobSearch:
+class JobSearch(NamedTuple):
     """The filters of a job search; None and empty do not filter."""
 
-    query: JobQuery = field(default_factory=JobQuery)
+    query: JobQuery = JobQuery()  # immutable: one default shared is safe
     params: Sequence[ParamFilter] = ()
     user: str | None = None
     dataset_name: str | None = None
@@ -60,8 +57,7 @@ class JobSearch:
         return all(p.matches(job.get("parameters")) for p in self.params)
 
 
-@dataclass
-class SearchPage:
+class SearchPage(NamedTuple):
     """One page of a search: ``total`` counts every match (of the scanned jobs, with ``params``);
     ``notices`` say where a bound was reached (for stderr, or the API's ``notices``)."""
 
@@ -69,7 +65,7 @@ class SearchPage:
     total: int
     limit: int | None
     offset: int
-    notices: list[str] = field(default_factory=list)
+    notices: list[str]
 
 
 def search_jobs(
@@ -109,7 +105,7 @@ def _with_datasets(store: Store, search: JobSearch, notices: list[str]) -> JobQu
         uuids = [u for u in uuids if u in wanted]
     if not uuids:
         return None
-    return replace(search.query, dataset_uuid=None, dataset_uuids=uuids)
+    return search.query._replace(dataset_uuid=None, dataset_uuids=uuids)
 
 
 def parse_param_filter(text: str) -> ParamFilter:

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sccli.clock import utcnow
-from sccli.events import queue_event
 from sccli.store.base import Store
 
 #: The pause of every job type.
@@ -45,6 +44,8 @@ def unpaused(types: Iterable[str], paused: Mapping[str, Any]) -> list[str]:
 
 def pause_types(store: Store, types: list[str] | None, reason: str | None, actor: str) -> dict[str, dict[str, Any]]:
     """Pause ``types`` (None or empty: every type); return what is paused now."""
+    from sccli.events import queue_event  # here: the reads (sc job show's "why") never write an event
+
     now = utcnow()
     for job_type in types or [ALL_TYPES]:
         store.put_control(
@@ -59,6 +60,8 @@ def pause_types(store: Store, types: list[str] | None, reason: str | None, actor
 
 def resume_types(store: Store, types: list[str] | None, actor: str) -> list[str]:
     """Resume ``types`` (None or empty: everything paused, ``"*"`` included); the types resumed."""
+    from sccli.events import queue_event
+
     now = utcnow()
     names = list(types) if types else list(paused_types(store))
     resumed = [job_type for job_type in names if store.delete_control(_PREFIX + job_type)]

@@ -68,11 +68,27 @@ class Application:
         return self._settings
 
     @property
+    def settings_given(self) -> Settings | None:
+        """The settings when a settings file was given (or already loaded), else None: the defaults,
+        which a read command takes from :mod:`sccli.setting_defaults` without importing the model."""
+        return self.settings if self._settings is not None or self.settings_path is not None else None
+
+    def setting(self, name: str) -> Any:
+        """One setting's value: the settings file's, else its default (see ``settings_given``)."""
+        given = self.settings_given
+        if given is not None:
+            return getattr(given, name)
+        from sccli.setting_defaults import default_setting
+
+        return default_setting(name)
+
+    @property
     def target(self) -> StoreTarget:
         """The store and database this command uses (flag > environment > URL > settings > default)."""
         from sccli.store.urls import resolve_store_target
 
-        return resolve_store_target(self.db_url, self.db_name, self.settings)
+        # Without a settings file its db_url and db_name are the defaults, which name no store.
+        return resolve_store_target(self.db_url, self.db_name, self.settings_given)
 
     @property
     def store(self) -> Store:
@@ -124,14 +140,13 @@ class Application:
         """A line on stdout: through Rich on a terminal (its styles and wrapping), written as it is
         where Rich would write it unchanged (a pipe; printable text, no ``:emoji:`` code), which
         spares a read command Rich's import (~30 ms)."""
-        if plain_stdout() and text.isprintable() and not _EMOJI_CODE.search(text):
-            sys.stdout.write(text + "\n")
-        else:
+        if not _plain_line(sys.stdout, text):
             self.console.print(text, style=style, markup=False)
 
     def info(self, message: str) -> None:
-        """A note on stderr (silenced by ``--quiet``)."""
-        if not self.quiet:
+        """A note on stderr (silenced by ``--quiet``); like ``say``, without Rich where it would
+        write the line unchanged (``sc job list``'s "showing 50 of ..." into a pipe)."""
+        if not self.quiet and not _plain_line(sys.stderr, message):
             self.err.print(message, markup=False, soft_wrap=True)
 
     def detail(self, message: str) -> None:
@@ -219,6 +234,28 @@ _EMOJI_CODE = re.compile(r":\S*?:")
 
 #: An ANSI escape sequence (the pattern ``click.echo`` strips when not writing to a terminal).
 _ANSI_CODE = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+
+
+def _plain_line(stream: Any, text: str) -> bool:
+    """Write ``text`` and a newline to ``stream`` as Rich would write it, unstyled, to no
+    terminal (printable text, no ``:emoji:`` code); False (nothing written) otherwise."""
+    if plain_stdout(stream) and not _rich_changes(text):
+        stream.write(text + "\n")
+        return True
+    return False
+
+
+def _rich_changes(text: str) -> bool:
+    """Whether Rich would print ``text`` other than as it is: a character not printable, or an
+    ``:emoji:`` code Rich knows (``07:16:47`` is none: Rich's own rule decides, its table loaded
+    only when a pair of colons is there)."""
+    if not text.isprintable():
+        return True
+    if not _EMOJI_CODE.search(text):
+        return False
+    from rich._emoji_replace import _emoji_replace
+
+    return bool(_emoji_replace(text) != text)
 
 
 def _isatty(stream: Any) -> bool:

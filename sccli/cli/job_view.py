@@ -102,15 +102,16 @@ def job_show(a: Application, job_id: str, as_json: bool = False) -> None:
     from sccli.jobids import job_detail
 
     # the store, not a JobQueue: a read needs no plugin lookup; the id may be a unique prefix
-    detail = job_detail(a.store, job_id, a.settings.stale_after_seconds)
+    detail = job_detail(a.store, job_id, a.setting("stale_after_seconds"))
     a.emit(detail, lambda shown: _print_job(a, shown), as_json=as_json)
 
 
 def _print_job(a: Application, detail: dict[str, Any]) -> None:
-    from sccli.operations import job_log_path
+    from pathlib import Path
 
     events, reasons = detail.pop("events"), detail.pop("explanation")
-    render_job(a, detail, events, reasons, log_path=str(job_log_path(detail, a.settings)))
+    log_path = Path(a.setting("log_dir")) / f"sc_job_{detail['job_id']}.log"  # as operations.job_log_path places it
+    render_job(a, detail, events, reasons, log_path=str(log_path))
 
 
 def job_list(

@@ -142,7 +142,7 @@ def read_monitor(a: Application) -> JobMonitor:
     """A monitor for reading: on the store, so no plugin lookup (its queue is built only for a write)."""
     from sccli.monitor import JobMonitor
 
-    return JobMonitor(a.store, settings=a.settings)
+    return JobMonitor(a.store, settings=a.settings_given)
 
 
 def overview_once(a: Application, fmt: Any = None, as_json: bool = False, section: str | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -54,14 +53,15 @@ STATUS_STYLES = {
 }
 
 
-def plain_stdout() -> bool:
-    """Whether Rich would treat stdout as no terminal: no styles, no wrapping (see ``Console.is_terminal``)."""
+def plain_stdout(stream: Any = None) -> bool:
+    """Whether Rich would treat stdout (or ``stream``) as no terminal: no styles, no wrapping
+    (see ``Console.is_terminal``)."""
     import os
 
     if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
         return False
     try:
-        return not sys.stdout.isatty()
+        return not (stream or sys.stdout).isatty()
     except ValueError:  # closed
         return True
 
@@ -161,6 +161,8 @@ def table(
     else:
         matrix = [[cell(r.get(c)) for c in columns] for r in rows]
     if name == "csv":
+        import csv  # here: only a csv table needs it
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(heads)
         writer.writerows(matrix)

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sccli.clock import utcnow
 from sccli.domain import JOB_STATUS_VALUES, JobStatus, is_live_service
 from sccli.errors import Conflict, NotFound, StoreUnavailable
-from sccli.monitor import cleanup as cleanup_mod
 from sccli.monitor import coverage, signatures, stale, tally
 from sccli.monitor import health as health_mod
 from sccli.monitor import report as report_mod
 from sccli.monitor.retention import retention_summary
-from sccli.settings import Settings
 from sccli.store.base import JobQuery, Store
 
 STATUSES = JOB_STATUS_VALUES
@@ -24,7 +22,9 @@ RECENT_HOURS = 24
 ERRORS_PER_TYPE = 5
 
 if TYPE_CHECKING:  # the queue (lifecycle, follow-ups, plugins) is imported only when a write needs it
+    from sccli.monitor import cleanup as cleanup_mod
     from sccli.queue import JobQueue
+    from sccli.settings import Settings
 
 
 def _as_store(client_or_store: Store | Any, db_name: str | None) -> Store:
@@ -53,9 +53,26 @@ class JobMonitor:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = queue.store if queue is not None else _as_store(client_or_store, db_name)
-        self.settings = settings or Settings()
+        self._settings = settings
         self._queue = queue
         self.now = clock
+
+    @property
+    def settings(self) -> Settings:
+        """The settings given, else the defaults (built on first use: a read takes its few
+        settings through ``_setting`` without importing the settings model)."""
+        if self._settings is None:
+            from sccli.settings import Settings
+
+            self._settings = Settings()
+        return self._settings
+
+    def _setting(self, name: str) -> Any:
+        if self._settings is not None:
+            return getattr(self._settings, name)
+        from sccli.setting_defaults import default_setting
+
+        return default_setting(name)
 
     @property
     def queue(self) -> JobQueue:
@@ -103,7 +120,7 @@ class JobMonitor:
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
             "limits": coverage.type_limit_rows(self.store),
-            "retention": retention_summary(self.store, self.settings.retention),
+            "retention": retention_summary(self.store, self._setting("retention")),
         }
 
     def get_health(self) -> dict[str, Any]:
@@ -122,24 +139,23 @@ class JobMonitor:
             ),
         )
         ready = sum(b["ready"] for b in self.store.stats.pending_backlog(now))
-        s = self.settings
-        unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
+        s = self._setting
+        unserved = coverage.unserved_types(self.store, now, s("stale_after_seconds")) if ready else []
         return health_mod.assess_health(
             completed_last_hour=last_hour.get(JobStatus.COMPLETED.value, 0),
             failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0), stale_jobs=len(self._stale_docs(now)),
-            active_workers=active_workers, ready_jobs=ready, critical_rate=s.health_failure_rate_critical,
-            stale_warning=s.health_stale_warning, unserved=unserved,
-            unserved_warning_seconds=s.check_no_service_warning_seconds,
-            unserved_critical_seconds=s.check_no_service_critical_seconds,
+            active_workers=active_workers, ready_jobs=ready, critical_rate=s("health_failure_rate_critical"),
+            stale_warning=s("health_stale_warning"), unserved=unserved,
+            unserved_warning_seconds=s("check_no_service_warning_seconds"),
+            unserved_critical_seconds=s("check_no_service_critical_seconds"),
         )
 
     def check(self) -> tuple[int, str]:
         """Monitoring-plugin result: (exit code 0/1/2/3, one status line)."""
         health = self.get_health()
-        s = self.settings
-        return health_mod.CHECK_CODES[health["overall"]], health_mod.check_line(
-            health, s.health_failure_rate_critical, s.health_stale_warning
-        )
+        s = self._setting
+        line = health_mod.check_line(health, s("health_failure_rate_critical"), s("health_stale_warning"))
+        return health_mod.CHECK_CODES[health["overall"]], line
 
     # -- jobs and workers -------------------------------------------------------------------
     def get_job_details(self, job_id: str) -> dict[str, Any] | None:
@@ -148,7 +164,7 @@ class JobMonitor:
         from sccli.jobids import job_detail
 
         try:
-            return job_detail(self.store, job_id, self.settings.stale_after_seconds, explain=False, now=self.now())
+            return job_detail(self.store, job_id, self._setting("stale_after_seconds"), explain=False, now=self.now())
         except (NotFound, InvalidInput):
             return None
 
@@ -161,7 +177,7 @@ class JobMonitor:
                 "running_count": len(w.get("running_jobs") or []),
             }
             for w in self.store.list_workers()
-            if is_live_service(w, now, self.settings.stale_after_seconds)
+            if is_live_service(w, now, self._setting("stale_after_seconds"))
         ]
 
     def retry_failed_job(self, job_id: str) -> bool:
@@ -182,7 +198,7 @@ class JobMonitor:
 
     # -- stale ------------------------------------------------------------------------------
     def _stale_docs(self, now: datetime) -> list[dict[str, Any]]:
-        return self.store.stats.stale_running_jobs(now, now - timedelta(seconds=self.settings.stale_after_seconds))
+        return self.store.stats.stale_running_jobs(now, now - timedelta(seconds=self._setting("stale_after_seconds")))
 
     def get_stale_jobs(self) -> list[dict[str, Any]]:
         """Running jobs whose service died, whose heartbeat stopped, or that ran past their timeout."""
@@ -297,6 +313,8 @@ class JobMonitor:
         """Delete completed and cancelled jobs older than ``days`` and failed ones older than
         ``2*days`` (by completed_at) with their events and their log files in the settings'
         ``log_dir`` (``log_files=False``: leave and do not count them); never pending or running jobs."""
+        from sccli.monitor import cleanup as cleanup_mod  # here: the overview and the report delete nothing
+
         log_dir = self.settings.log_dir if log_files else None
         return cleanup_mod.cleanup(self.store, self.now(), days, dry_run=dry_run, progress=progress, log_dir=log_dir)
 

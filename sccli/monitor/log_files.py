@@ -13,7 +13,6 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sccli.joblog_files import PREFIX, SUFFIX, log_name
@@ -24,14 +23,15 @@ _AT_CALLS = os.unlink in os.supports_dir_fd and os.stat in os.supports_dir_fd
 __all__ = ["PREFIX", "SUFFIX", "JobLogFiles", "LogTally", "log_name"]
 
 
-@dataclass
 class LogTally:
-    """Job log files removed (or, dry, that would be), their bytes, and those that could not be."""
+    """Job log files removed (or, dry, that would be), their bytes, and those that could not be.
+    A plain class, not a dataclass: the monitor's reads import this module (dataclasses: ~5 ms)."""
 
-    files: int = 0
-    bytes: int = 0
-    failed: int = 0
-    first_error: str | None = None
+    def __init__(self) -> None:
+        self.files = 0
+        self.bytes = 0
+        self.failed = 0
+        self.first_error: str | None = None
 
     def fail(self, message: str) -> None:
         self.failed += 1

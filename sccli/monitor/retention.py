@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli.domain import JobStatus
-from sccli.monitor.cleanup import delete_old_jobs
-from sccli.monitor.log_files import JobLogFiles, LogTally
 
 if TYPE_CHECKING:
     from sccli.settings import Retention
@@ -76,6 +74,9 @@ def retention_step(
     if lease.get("done_period") == period:  # finished by another service just before we took it
         store.leases.release(LEASE, holder, now)
         return None
+    from sccli.monitor.cleanup import delete_old_jobs  # here: the overview reads retention_summary alone
+    from sccli.monitor.log_files import JobLogFiles, LogTally
+
     logs, removed = (JobLogFiles(log_dir) if log_dir else None), LogTally()
     on_deleted = (lambda ids: logs.remove(ids, removed)) if logs is not None else None
     deleted = delete_old_jobs(

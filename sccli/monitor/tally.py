@@ -2,9 +2,11 @@
 
 A window is cut into UTC days. A day that ended over an hour ago (*settled*) is read from its
 stored figures (:mod:`sccli.figures`, one document per day in ``job_tallies``), which are
-computed from that day's jobs the first time they are needed; the rest of the window (today, the
-window's partial first day) is folded from its rows, read from an index. So a 30-day report reads
-about 30 small documents and a day or two of rows, whatever the table holds.
+computed from that day's jobs the first time they are needed (by a read, at most
+:data:`STORE_DAYS_PER_READ` of them; else by the service's tally duty, :func:`prebuild`); the
+rest of the window (today, the window's partial first day) is folded from its rows, read from an
+index. So a 30-day report reads about 30 small documents and a day or two of rows, whatever the
+table holds.
 
 Kept true by invalidation, never by guessing: any write that changes a settled day (a retry of
 an old job takes it out of its day, the cleanup deletes old jobs) bumps that day's version in the
@@ -25,6 +27,12 @@ from sccli.store.base import Store
 
 #: How long the cleanup holds the days it deletes from (a crashed cleanup's hold runs out).
 HOLD_SECONDS = 600.0
+#: A read computes and stores at most this many settled days that have no figures yet; past
+#: that (a bulk load, an upgrade: every day missing until the service's tally duty has built
+#: them) it answers without storing: the missing days folded from their rows in one range per
+#: stretch, or the status counts by one indexed count of every job. So the first read after a
+#: bulk load costs one pass over an index, not a computed and stored document per day (12.6 s at 1M jobs).
+STORE_DAYS_PER_READ = 2
 
 
 # -- the cleanup's holds (transitions invalidate through sccli.followups.tally_item) ---------
@@ -62,16 +70,22 @@ def plan(since: float, until: float, now: float) -> tuple[list[int], list[tuple[
     return whole, ranges
 
 
+class Untallied(Exception):
+    """More settled days of a window have no stored figures than a read computes (see ``fold_missing``)."""
+
+
 def window_figures(
-    store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True
+    store: Store, since: datetime, until: datetime, *,
+    hist: bool = True, stored: bool = True, fold_missing: bool = True,
 ) -> dict[int, fig.Figures]:
     """Figures per day of the jobs with ``completed_at`` in ``[since, until)`` (``stored=False``:
-    every day folded from its rows, the recount the stored figures must equal)."""
+    every day folded from its rows, the recount the stored figures must equal; ``fold_missing=False``:
+    :class:`Untallied` instead of folding more than ``STORE_DAYS_PER_READ`` missing days)."""
     s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
     if u <= s:  # type: ignore[operator]
         return {}
     whole, ranges = plan(s, u, now if stored else float("-inf"))  # type: ignore[arg-type]
-    out = _stored_days(store, whole, now, hist) if whole else {}  # type: ignore[arg-type]
+    out = _stored_days(store, whole, now, hist, fold_missing) if whole else {}  # type: ignore[arg-type]
     for lo, hi in ranges:
         for day, figures in _fold_range(store, lo, hi).items():
             fig.merge(out.setdefault(day, {}), figures, hist=hist)
@@ -82,17 +96,48 @@ def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
     return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
 
 
-def _stored_days(store: Store, days: list[int], now: float, hist: bool) -> dict[int, fig.Figures]:
+def _stored_days(
+    store: Store, days: list[int], now: float, hist: bool, fold_missing: bool = True,
+) -> dict[int, fig.Figures]:
     docs = store.tallies.tally_days(days, hist=hist)
     out: dict[int, fig.Figures] = {}
+    missing = {day for day in days if (docs.get(day) or {}).get("figures") is None}
+    if len(missing) > STORE_DAYS_PER_READ and not fold_missing:
+        raise Untallied(f"{len(missing)} settled days have no stored figures")
     for day in days:
-        doc = docs.get(day)
-        figures = doc["figures"] if doc else None
-        if figures is None:
+        if day not in missing:
+            out[day] = docs[day]["figures"]
+        elif len(missing) <= STORE_DAYS_PER_READ:
             figures = _compute_day(store, day, now)
-            figures = figures if hist else fig.strip_hist(figures)
-        out[day] = figures
+            out[day] = figures if hist else fig.strip_hist(figures)
+    if len(missing) > STORE_DAYS_PER_READ:  # folded, not stored: the tally duty stores them
+        for lo, hi in _stretches(missing):
+            for day, figures in _fold_range(store, lo * fig.DAY_SECONDS, hi * fig.DAY_SECONDS).items():
+                fig.merge(out.setdefault(day, {}), figures, hist=hist)
+        for day in missing:
+            out.setdefault(day, {})
     return out
+
+
+def _stretches(days: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted day numbers as ``[first, last + 1)`` runs of consecutive days."""
+    runs: list[tuple[int, int]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] == day:
+            runs[-1] = (runs[-1][0], day + 1)
+        else:
+            runs.append((day, day + 1))
+    return runs
+
+
+def untallied_days(store: Store, since: datetime, until: datetime) -> int:
+    """How many settled days of ``[since, until)`` have no stored figures (the read would fold them)."""
+    s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
+    whole, _ = plan(s, u, now)  # type: ignore[arg-type]
+    if not whole:
+        return 0
+    docs = store.tallies.tally_days(whole, hist=False)
+    return sum(1 for day in whole if (docs.get(day) or {}).get("figures") is None)
 
 
 def _compute_day(store: Store, day: int, now: float) -> fig.Figures:
@@ -183,11 +228,15 @@ def _first_day(store: Store) -> datetime | None:
 def status_type_counts(store: Store) -> list[dict[str, Any]]:
     """Every job counted by status and type (the store's ``job_status_type_counts``): finished
     jobs from the day figures, the rest (pending, running, no ``completed_at``) counted live."""
-    rows = store.tallies.open_status_type_counts(fig.ENDED)
     first = _first_day(store)
-    if first is not None:
-        until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts
-        for job_type, f in sorted(total(window_figures(store, first, until, hist=False).values(), hist=False).items()):
+    try:
+        until = store.now() + timedelta(days=2)
+        ended = window_figures(store, first, until, hist=False, fold_missing=False) if first else {}
+    except Untallied:  # a bulk load, an upgrade: every job counted at once on the (status, job_type) index
+        return store.stats.job_status_type_counts()
+    rows = store.tallies.open_status_type_counts(fig.ENDED)
+    if first is not None:  # a completed_at a little ahead (another host's clock) still counts: + 2 days
+        for job_type, f in sorted(total(ended.values(), hist=False).items()):
             rows += [
                 {"status": s, "job_type": job_type, "count": int(n)}
                 for s, n in sorted(f["by_status"].items())

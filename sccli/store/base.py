@@ -18,15 +18,9 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sccli.store.contract_leases import LeaseContract
-from sccli.store.contract_ledger import LedgerContract
-from sccli.store.contract_monitor import MonitorContract
-from sccli.store.contract_schedules import ScheduleContract
-from sccli.store.contract_tallies import TallyContract
 from sccli.store.queries import LOGS_CAP, ClaimFilter, JobChange, JobQuery, prefix_upper_bound
 
 __all__ = [
@@ -35,15 +29,19 @@ __all__ = [
     "prefix_upper_bound",
 ]
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parts' contracts: imported by their implementations, not by every read
     from sccli.settings import Settings
+    from sccli.store.contract_leases import LeaseContract
+    from sccli.store.contract_ledger import LedgerContract
+    from sccli.store.contract_monitor import MonitorContract
+    from sccli.store.contract_schedules import ScheduleContract
+    from sccli.store.contract_tallies import TallyContract
 
 #: Fields a backend can filter on in ``expect`` (indexed columns on SQLite).
 EXPECTABLE_FIELDS = ("status", "lease_token", "worker_id", "attempts", "heartbeat_at", "priority", "run_after")
 
 
-@dataclass(frozen=True)
-class Before:
+class Before(NamedTuple):
     """An ``expect`` value meaning "this time field is set and earlier than ``moment``"
     (or missing, when ``or_missing``): the stale sweeper's fence on an old heartbeat, the
     promotion's on a start time that has come."""
@@ -52,14 +50,12 @@ class Before:
     or_missing: bool = True
 
 
-@dataclass(frozen=True)
-class OutboxIs:
+class OutboxIs(NamedTuple):
     """An ``expect`` value on ``outbox`` (MongoDB only): the job's outbox holds exactly the batches
     of these ids, in this order, as the writer's copy had them. A write that replaces the outbox
     with its own batch is fenced on it, so no batch the writer did not run can be dropped."""
 
     ids: tuple[str, ...]
-
 
 
 def collection_names() -> dict[str, str]:
@@ -77,8 +73,7 @@ def collection_names() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class SchemaProblem:
+class SchemaProblem(NamedTuple):
     """Something in the store's schema it cannot rely on, and the command that fixes it."""
 
     detail: str

@@ -6,17 +6,17 @@ backend translates them natively (SQL on SQLite, query documents and update oper
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 #: At most this many entries are kept in a job's ``logs`` list.
 LOGS_CAP = 100
 
 
-@dataclass
-class JobQuery:
-    """A backend-neutral filter on jobs; fields left None do not filter."""
+class JobQuery(NamedTuple):
+    """A backend-neutral filter on jobs; fields left None do not filter (``_replace`` makes a changed
+    copy). NamedTuples and a plain class here, not dataclasses: importing dataclasses costs a read
+    command ~5 ms."""
 
     status: Sequence[str] | None = None
     job_type: Sequence[str] | None = None
@@ -44,8 +44,7 @@ def prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-@dataclass(frozen=True)
-class ClaimFilter:
+class ClaimFilter(NamedTuple):
     """Narrows a claim (fair sharing between users): only jobs of ``priority``, and none of the
     ``skip_users``' jobs (the dataset owner copied onto the job as ``user``; jobs without one
     are never skipped)."""
@@ -54,16 +53,36 @@ class ClaimFilter:
     skip_users: tuple[str, ...] = ()
 
 
-@dataclass
 class JobChange:
-    """An update: fields to set, to remove, to increment and list items to append."""
+    """An update: fields to set, to remove, to increment and list items to append (mutable: the
+    lifecycle fills one in as it goes)."""
 
-    set: dict[str, Any] = field(default_factory=dict)
-    unset: Sequence[str] = ()
-    inc: dict[str, int] = field(default_factory=dict)
-    push: dict[str, Any] = field(default_factory=dict)
-    #: list field → ``{key: value}``: remove the items whose ``key`` equals ``value``.
-    pull: dict[str, dict[str, Any]] = field(default_factory=dict)
+    __slots__ = ("set", "unset", "inc", "push", "pull")
+
+    def __init__(
+        self,
+        set: dict[str, Any] | None = None,  # noqa: A002 -- the update operator's name ($set)
+        unset: Sequence[str] = (),
+        inc: dict[str, int] | None = None,
+        push: dict[str, Any] | None = None,
+        pull: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.set: dict[str, Any] = {} if set is None else set
+        self.unset: Sequence[str] = unset
+        self.inc: dict[str, int] = {} if inc is None else inc
+        self.push: dict[str, Any] = {} if push is None else push
+        #: list field → ``{key: value}``: remove the items whose ``key`` equals ``value``.
+        self.pull: dict[str, dict[str, Any]] = {} if pull is None else pull
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobChange):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "JobChange(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Return ``doc`` with this change applied (used by non-native backends).

@@ -22,7 +22,6 @@ from sccli.errors import Conflict, InvalidInput, StoreUnavailable
 from sccli.store import codec
 from sccli.store.base import ClaimFilter, JobChange, JobQuery, Store, collection_names
 from sccli.store.sqlite_clock import FileClock
-from sccli.store.sqlite_ledger import SqliteLedger
 from sccli.store.sqlite_records import SqliteRecords
 from sccli.store.sqlite_schedules import SqliteLeases, SqliteSchedules
 from sccli.store.sqlite_schedules import schema_statements as part_statements
@@ -37,6 +36,7 @@ from sccli.store.sqlite_tallies import SqliteTallies
 
 if TYPE_CHECKING:
     from sccli.settings import Settings
+    from sccli.store.sqlite_ledger import SqliteLedger
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
@@ -151,6 +151,8 @@ class SqliteStore(SqliteRecords, Store):
     @functools.cached_property
     def ledger(self) -> SqliteLedger:
         """The migration ledger and dataset pages (``job_migrations``)."""
+        from sccli.store.sqlite_ledger import SqliteLedger  # here: a read command never needs it
+
         return SqliteLedger(lambda: self.conn, self._read, self._write, self.names)
 
     @functools.cached_property

@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote
 
 from sccli.errors import InvalidInput
@@ -27,8 +26,7 @@ _DB_NAME = re.compile(r'[^/\\. "$*<>:|?\x00]{1,63}')
 MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
-@dataclass(frozen=True)
-class StoreTarget:
+class StoreTarget(NamedTuple):
     """A resolved store: its URL and database name, and where each came from."""
 
     url: str

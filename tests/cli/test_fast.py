@@ -297,8 +297,61 @@ def test_help_and_read_commands_do_not_import_typer_or_heavy_modules(store_env: 
         assert (
             not {"sccli.service", "sccli.service.config", "sccli.queue", "sccli.lifecycle", "sccli.followups"} & modules
         ), args
-    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET]):
+    for args in (["job", "show", store_env["pending"]], ["job", "list"], ["dataset", "show", DATASET],
+                 ["job", "list", "-n", "1"]):
         assert "rich" not in imported(args, env), args  # a pipe: plain text, and tables through tabulate
+
+
+def test_read_commands_import_no_settings_model_nor_dataclasses(store_env: dict[str, Any]) -> None:
+    """Issue 25: without a settings file a read takes the defaults it needs from sccli.setting_defaults;
+    msgspec (with typing_extensions and inspect), dataclasses and uuid cost a read about 20 ms of CPU."""
+    env = {**store_env["env"], "TYPER_USE_RICH": "0"}
+    heavy = {"msgspec", "sccli.settings", "dataclasses", "inspect", "uuid", "sccli.events", "hashlib", "csv"}
+    # A plain table brings tabulate, which imports importlib.metadata, email, inspect and dataclasses (the cost
+    # of issue 21's one plain renderer): what tabulate imports is not counted against the read path.
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tabulate"], capture_output=True,
+                         text=True, timeout=60).stderr
+    by_tabulate = {line.split("|")[-1].strip() for line in err.splitlines() if line.startswith("import time:")}
+    for args in (["job", "show", store_env["pending"]], ["job", "show", store_env["running"]],
+                 ["job", "list", "-n", "1"], ["job", "list", "-n", "1", "--json"], ["dataset", "show", DATASET],
+                 ["monitor", "overview"], ["monitor", "report", "--days", "7", "--json"]):
+        modules = imported(args, env)
+        assert "sccli.store.sqlite" in modules  # it really ran
+        own = modules - by_tabulate if "tabulate" in modules else modules
+        assert not heavy & own, (args, heavy & own)
+
+
+def test_a_settings_file_is_still_read_by_the_read_commands(store_env: dict[str, Any], tmp_path: Path) -> None:
+    """The defaults are only for a read without ``--settings``: the file's values win (log_dir, stale_after_seconds)."""
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"log_dir": str(tmp_path / "logs"), "stale_after_seconds": 3600}))
+    env = store_env["env"]
+    args = ["--settings", str(settings), "job", "show", store_env["pending"]]
+    assert fast.parse(args)
+    code, out, _ = run(FAST, args, env)
+    assert code == 0 and f"Log: {tmp_path / 'logs'}/sc_job_{store_env['pending']}.log" in out
+    assert run(FAST, args, env) == run(TYPER, args, env)
+    overview = ["--settings", str(settings), "monitor", "overview", "--json"]
+    assert masked(run(FAST, overview, env)[1]) == masked(run(TYPER, overview, env)[1])
+
+
+def test_info_writes_what_rich_writes_to_stderr_in_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sccli.cli.context import Application
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    for text in ["showing 50 of 10020; --limit N or --all for more", "", "error :warning: here", "tab\there",
+                 "x" * 300, "é 中文", "[bold]not markup[/bold]", "at 07:16:47, :100:"]:
+        err = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        Application(color=True).info(text)
+        expected = io.StringIO()
+        Console(file=expected, highlight=False, soft_wrap=True).print(text, markup=False, soft_wrap=True)
+        assert err.getvalue() == expected.getvalue(), text
 
 
 def test_say_writes_what_rich_writes_in_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,7 +365,8 @@ def test_say_writes_what_rich_writes_in_a_pipe(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     texts = [
         "", "Why:", "  - waits for a free slot", "Log: /tmp/sc_job_1.log (not written yet)",
-        "Progress: [███░░░] 42%  copying", "  " + json.dumps({"a": [1, "b"]}), "error :warning: here", "tab\there",
+        "Progress: [███░░░] 42%  copying", "  " + json.dumps({"a": [1, "b"]}), "error :warning: here",
+        "  - times out at 2026-12-07T07:16:47.897000Z", ":100: and :Warning-text: and :nope:", "tab\there",
         "x" * 300, "é ünïcode 中文", "[bold]not markup[/bold]",
     ]
     for text in texts:

@@ -193,6 +193,7 @@ def test_a_day_stored_then_changed_by_a_retry_is_read_again(tmp_path: Path) -> N
     queue.fail(job_id, claimed["lease_token"], "broken", kind=ErrorKind.PERMANENT)
     clock[0] += timedelta(days=3)
     window = (START - timedelta(days=1), clock[0])
+    tally.prebuild(store, 60.0)  # the tally duty stores the settled days (a read stores at most STORE_DAYS_PER_READ)
     assert [(r["job_type"], r["failed"]) for r in tally.finished_stats(store, *window)] == [("data_validation", 1)]
     day = int(START.timestamp() // 86_400)
     assert store.tallies.tally_days([day])[day]["figures"] is not None  # the settled day was stored

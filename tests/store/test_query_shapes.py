@@ -155,6 +155,7 @@ def _workload(tmp_path: Any) -> None:
     )
     monitor = JobMonitor(store, settings=settings, queue=queue)
     monitor.get_queue_overview()
+    store.stats.job_status_type_counts()  # the overview's counts after a bulk load (tally.status_type_counts)
     monitor.get_performance_report(7)
     monitor.get_failed_jobs(24)
     monitor.get_failure_groups(24)
