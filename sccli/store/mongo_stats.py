@@ -32,7 +32,7 @@ def _is(status: str) -> dict[str, Any]:
 
 # -- pipelines (module functions so tests and the benchmark can inspect them) ----------------
 def status_type_pipeline() -> list[dict[str, Any]]:
-    # status $in every status lets the (status, job_type) index cover the whole count.
+    # status $in every status lets an index opening with (status, job_type) cover the whole count.
     return [{"$match": {"status": {"$in": STATUSES}}}, {"$group": {"_id": {"status": "$status", "job_type": "$job_type"}, "n": {"$sum": 1}}}]
 
 
