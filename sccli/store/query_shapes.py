@@ -105,7 +105,9 @@ def unneeded(shapes: Iterable[QueryShape], indexes: Sequence[tuple[str, Sequence
 
 def unserved(shapes: Iterable[QueryShape], indexes: dict[str, list[tuple[str, ...]]]) -> list[QueryShape]:
     """The shapes no index serves (small collections excepted)."""
-    return [s for s in shapes if s.collection not in SMALL_COLLECTIONS and not any(served_by(s, keys) for keys in indexes.get(s.collection, []))]
+    def keys(collection: str) -> list[tuple[str, ...]]:
+        return [*indexes.get(collection, []), ("_id",)]  # every collection has its _id index
+    return [s for s in shapes if s.collection not in SMALL_COLLECTIONS and not any(served_by(s, k) for k in keys(s.collection))]
 
 
 def _q(collection: str, eq: Iterable[str] = (), sort: Iterable[str] = (), ranges: Iterable[str] = ()) -> QueryShape:
@@ -122,6 +124,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_id", "lease_token"]), _q("jobs", ["job_id", "status", "priority"]),
     _q("jobs", ["job_id", "status", "lease_token"], ranges=["heartbeat_at"]),
     _q("jobs", [], ["job_id"], ["job_id"]),  # a job id typed as a prefix (the unique job_id index)
+    _q("jobs", ["_id", "status"]),  # a change-stream backup: is the changed job still pending (service/changes.py)
     _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]), _q("jobs", ["active_key"], ranges=["job_id"]),
     # listings, newest first
     _q("jobs", [], ["created_at"]), _q("jobs", ["status"], ["created_at"]), _q("jobs", ["job_type"], ["created_at"]),
