@@ -3,7 +3,9 @@ the portal, a retry) is claimed at once instead of at the next poll.
 
 A :class:`ChangeWatcher` thread follows ``jobs.watch()`` for inserts, replacements and updates that
 make a job pending, and answers each with a wake-up datagram to the service's own wake port (the
-one :mod:`sccli.wakeup` already listens on), so the supervisor's loop needs no new input. It is an
+one :mod:`sccli.wakeup` already listens on), so the supervisor's loop needs no new input. Only the
+service ranked first for the job wakes at once, the second as a delayed backup
+(:mod:`sccli.service.wake_rank`): one claim per new job, not one per idle service. It is an
 accelerator only: the poll stays on, and the thread never holds the service up or takes it down.
 
 - A server that offers no change streams (a standalone ``mongod``, mongomock, the wire test
