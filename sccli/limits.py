@@ -20,6 +20,8 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 - 256 * 1024
 #: BSON allows 100 levels; parameters and results sit one or two levels inside the job document.
 MAX_DEPTH = 90
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Values that always fit (the walk skips them without building their path).
+_LEAVES = frozenset({str, bool, type(None)})
 #: Longest path shown in an error (deep values get an ellipsis instead of a screenful).
 _PATH_CHARS = 80
 
@@ -47,11 +49,20 @@ def check_storable(
         if isinstance(item, Mapping):
             _check_depth(path, depth, max_depth)
             for key, child in item.items():
-                _check_key(key, path, allow_dotted_keys)
-                stack.append((child, f"{path}.{key}", depth + 1))
+                if (
+                    key.__class__ is not str
+                    or key[:1] == "$"
+                    or "\x00" in key
+                    or (not allow_dotted_keys and "." in key)
+                ):
+                    _check_key(key, path, allow_dotted_keys)
+                if child.__class__ not in _LEAVES:  # a string needs no check and no path: most values
+                    stack.append((child, f"{path}.{key}", depth + 1))
         elif isinstance(item, (list, tuple)):
             _check_depth(path, depth, max_depth)
-            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+            stack.extend(
+                (child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item) if child.__class__ not in _LEAVES
+            )
         else:
             _check_scalar(item, path)
     size = encoded_size(value)

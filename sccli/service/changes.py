@@ -3,7 +3,9 @@ the portal, a retry) is claimed at once instead of at the next poll.
 
 A :class:`ChangeWatcher` thread follows ``jobs.watch()`` for inserts, replacements and updates that
 make a job pending, and answers each with a wake-up datagram to the service's own wake port (the
-one :mod:`sccli.wakeup` already listens on), so the supervisor's loop needs no new input. It is an
+one :mod:`sccli.wakeup` already listens on), so the supervisor's loop needs no new input. Only the
+service ranked first for the job wakes at once, the second as a delayed backup
+(:mod:`sccli.service.wake_rank`): one claim per new job, not one per idle service. It is an
 accelerator only: the poll stays on, and the thread never holds the service up or takes it down.
 
 - A server that offers no change streams (a standalone ``mongod``, mongomock, the wire test
@@ -23,6 +25,7 @@ import time
 from typing import Any
 
 from sccli.domain import JobStatus
+from sccli.service.wake_rank import BACKUP_SECONDS, STREAM_FANOUT, WakeRanks
 from sccli.wakeup import WAKE
 
 log = logging.getLogger("sccli.service")
@@ -33,7 +36,8 @@ PIPELINE: list[dict[str, Any]] = [
         {"operationType": {"$in": ["insert", "replace"]}, "fullDocument.status": JobStatus.PENDING.value},
         {"operationType": "update", "updateDescription.updatedFields.status": JobStatus.PENDING.value},
     ]}},
-    {"$project": {"operationType": 1}},  # the resume token (_id) stays; the document is not needed
+    # the resume token (_id) stays; of the document only what ranks the services (wake_rank)
+    {"$project": {"operationType": 1, "documentKey": 1, "fullDocument.job_type": 1}},
 ]
 #: How long one ``getMore`` waits on the server for a change (the stream's only idle cost).
 AWAIT_MS = 5000
@@ -46,12 +50,16 @@ TRANSIENT_CODES = frozenset({6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435
 
 
 class ChangeWatcher:
-    """A daemon thread turning pending-making changes of ``jobs`` into wake-ups of ``wake_port``."""
+    """A daemon thread turning pending-making changes of ``jobs`` into wake-ups of ``wake_port``:
+    with ``ranks``, only for the changes this service ranks first for (or second, as a backup);
+    without, for every change."""
 
-    def __init__(self, store: Any, wake_port: int, poll_interval: float) -> None:
+    def __init__(self, store: Any, wake_port: int, poll_interval: float, ranks: WakeRanks | None = None) -> None:
         self.store = store
         self.wake_port = wake_port
         self.poll_interval = poll_interval
+        self.ranks = ranks
+        self.counts = {"first": 0, "backup": 0, "backup_woken": 0, "passed": 0}  # what the changes did (tests, logs)
         self.state = "starting"  # then: open, lost, refused, failed, stopped
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -119,9 +127,41 @@ class ChangeWatcher:
                 self._set("open", "following MongoDB change streams: new jobs wake idle services at once", logging.INFO)
             self._wake()  # whatever became pending before the stream was open
             while not self._stop.is_set() and stream.alive:
-                if stream.try_next() is not None:
-                    self._wake()
+                change = stream.try_next()
+                if change is not None:
+                    self._on_change(change)
             return time.monotonic() - opened
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        """Wake the service if it ranks first for the changed job; second: check again later."""
+        if self.ranks is None:
+            self._wake()
+            return
+        doc_id = (change.get("documentKey") or {}).get("_id")
+        job_type = (change.get("fullDocument") or {}).get("job_type")
+        rank = self.ranks.rank(str(doc_id), job_type if isinstance(job_type, str) else None)
+        if rank == 0:
+            self.counts["first"] += 1
+            self._wake()
+        elif rank < STREAM_FANOUT and doc_id is not None:
+            self.counts["backup"] += 1
+            timer = threading.Timer(BACKUP_SECONDS * rank, self._backup, (doc_id,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.counts["passed"] += 1
+
+    def _backup(self, doc_id: Any) -> None:
+        """Wake the service if the job is still pending (the first-ranked did not take it)."""
+        if self._stop.is_set():
+            return
+        try:
+            pending = self.store.coll("jobs").find_one({"_id": doc_id, "status": JobStatus.PENDING.value}, {"_id": 1})
+        except Exception:  # noqa: BLE001 - cannot tell: a wake-up costs at most an empty claim
+            pending = True
+        if pending is not None:
+            self.counts["backup_woken"] += 1
+            self._wake()
 
     def _wake(self) -> None:
         try:
@@ -151,12 +191,20 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def watch_changes(store: Any, wake_port: int, poll_interval: float) -> ChangeWatcher | None:
-    """Start a :class:`ChangeWatcher` when ``store`` can stream changes (MongoDB); None otherwise."""
+def watch_changes(store: Any, wake_port: int, poll_interval: float, *, worker_id: str | None = None,
+                  settings: Any = None) -> ChangeWatcher | None:
+    """Start a :class:`ChangeWatcher` when ``store`` can stream changes (MongoDB); None otherwise.
+    With the service's ``worker_id`` and ``settings``: wake it only for the jobs it ranks first
+    (or second) for, the fleet re-read once per heartbeat period (:mod:`wake_rank`)."""
     if not getattr(store, "change_streams", False):
         return None
     try:
         store.client  # noqa: B018 - the lazy client made here, not raced for by two threads (it connects in the background)
     except Exception:  # noqa: BLE001 - the store thread will report an unusable store; no stream then
         return None
-    return ChangeWatcher(store, wake_port, poll_interval).start()
+    ranks = None
+    if worker_id is not None and settings is not None:
+        ranks = WakeRanks(
+            store.list_workers, store.now, worker_id, settings.heartbeat_seconds, settings.stale_after_seconds
+        )
+    return ChangeWatcher(store, wake_port, poll_interval, ranks).start()

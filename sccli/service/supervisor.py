@@ -79,7 +79,8 @@ class Supervisor:
         wake_r = self._install_signals()
         self.launcher.start()
         self.link.start()
-        changes = watch_changes(self.link.queue.store, self.wake.port, self.settings.poll_interval_seconds)
+        changes = watch_changes(self.link.queue.store, self.wake.port, self.settings.poll_interval_seconds,
+                                worker_id=self.worker_id, settings=self.settings)
         log.info("service %s started: %d slot(s), types %s, store %s", self.worker_id, self.settings.workers,
                  ", ".join(self.types) or "(none)", getattr(self.link.queue.store, "display_url", "?"))
         try:

@@ -33,6 +33,8 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("claim_typed", ["status", "job_type", "priority", "created_at"], {}),
         ("dataset_uuid", ["dataset_uuid", "created_at"], {}),
         ("status_created_at", ["status", "created_at"], {}),  # listings by status, newest first
+        # also the monitor's covered queue counts (status, job_type): any index opening with
+        # both serves them, so the old (status, job_type) index is retired (RETIRED_INDEXES)
         ("status_type_created_at", ["status", "job_type", "created_at"], {}),
         ("type_created_at", ["job_type", "created_at"], {}),
         ("status_updated_at", ["status", "updated_at"], {}),
@@ -42,7 +44,6 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("status_type_run_after", ["status", "job_type", "run_after"], {}),  # --check: oldest ready job per type
         ("completed_at", ["completed_at"], {}),
         ("created_at", ["created_at"], {}),
-        ("status_job_type", ["status", "job_type"], {}),  # monitor: covered queue counts
         ("worker_id_created_at", ["worker_id", "created_at"], {}),
         ("parent_job_id_created_at", ["parent_job_id", "created_at"], {"sparse": True}),
         ("migration_id_created_at", ["migration_id", "created_at"], {"sparse": True}),
@@ -72,6 +73,13 @@ INDEXES: dict[str, list[tuple[str, list[str], dict[str, Any]]]] = {
         ("migration_kind", ["migration_id", "kind"], {}),
         ("dataset_uuid", ["dataset_uuid"], {"sparse": True}),
     ],
+}
+
+#: Indexes an older sccli created that no query needs any more (each costs every write a key):
+#: dropped, by name and keys, when the store creates its indexes. ``tests/store/test_query_shapes.py``
+#: shows why (:func:`sccli.store.query_shapes.unneeded`).
+RETIRED_INDEXES: dict[str, list[tuple[str, list[str]]]] = {
+    "jobs": [("status_job_type", ["status", "job_type"])],
 }
 
 
@@ -116,6 +124,7 @@ def create_indexes(collection: Any, key: str) -> list[str]:
     mismatches = [m for m in found if OWN_OLD_NAMES.get(m.wanted) != m.existing]
     warnings = [f"{m.detail()}; fix: {m.fix(collection.database.name)}" for m in mismatches]
     blocked = {m.wanted for m in mismatches}  # MongoDB refuses a second index on the same keys
+    warnings.extend(drop_retired(collection, key, infos))
     for name, fields, options in missing:
         if name in blocked:
             continue
@@ -130,6 +139,25 @@ def create_indexes(collection: Any, key: str) -> list[str]:
             if exc.code not in INDEX_CONFLICT_CODES | DUPLICATE_KEY_CODES:
                 raise  # a unique index over existing duplicates is reported, not fatal
             warnings.append(f"{collection.name}: index {name} {fields} not created: {first_line(exc)}")
+    return warnings
+
+
+def drop_retired(collection: Any, key: str, infos: dict[str, dict[str, Any]]) -> list[str]:
+    """Drop this collection's :data:`RETIRED_INDEXES` that are there under their name and keys
+    (never an index of the same name someone else made on other keys); warnings."""
+    from pymongo.errors import OperationFailure
+
+    warnings = []
+    for name, fields in RETIRED_INDEXES.get(key, []):
+        info = infos.get(name)
+        if info is None or [str(f) for f, _ in info.get("key", [])] != fields:
+            continue
+        try:
+            collection.drop_index(name)
+        except OperationFailure as exc:
+            warnings.append(
+                f"{collection.name}: retired index {name} not dropped ({first_line(exc)}); it only slows writes"
+            )
     return warnings
 
 

@@ -75,13 +75,45 @@ def served_by(query: QueryShape, index: Sequence[str]) -> bool:
     return True
 
 
+def seeks(query: QueryShape, index: Sequence[str], unique: bool = False) -> bool:
+    """Whether ``index`` serves ``query`` without reading keys the filter then drops: every
+    equality field in its prefix, then the sort fields in order, else a range field next (a
+    unique index whose every key is pinned by equality finds at most one document)."""
+    keys = list(index)
+    if unique and set(keys) <= query.equality:
+        return True
+    lead = 0
+    while lead < len(keys) and keys[lead] in query.equality:
+        lead += 1
+    if lead < len(query.equality):
+        return False
+    rest = keys[lead:]
+    sort = tuple(f for f in query.sort if f not in query.equality)
+    if sort:
+        return tuple(rest[: len(sort)]) == sort
+    return not query.ranges or (bool(rest) and rest[0] in query.ranges)
+
+
+def unneeded(shapes: Iterable[QueryShape], indexes: Sequence[tuple[str, Sequence[str], bool]]) -> list[str]:
+    """Names of the non-unique ``(name, keys, unique)`` indexes that are the only seeking index
+    (:func:`seeks`) of no shape: each costs every write a key and spares no query a scan."""
+    only: set[str] = set()
+    for query in shapes:
+        seekers = [name for name, keys, unique in indexes if seeks(query, keys, unique)]
+        if len(seekers) == 1:
+            only.add(seekers[0])
+    return [name for name, _, unique in indexes if not unique and name not in only]
+
+
 def unserved(shapes: Iterable[QueryShape], indexes: dict[str, list[tuple[str, ...]]]) -> list[QueryShape]:
     """The shapes no index serves (small collections excepted)."""
+    def keys(collection: str) -> list[tuple[str, ...]]:
+        return [*indexes.get(collection, []), ("_id",)]  # every collection has its _id index
+
     return [
         s
         for s in shapes
-        if s.collection not in SMALL_COLLECTIONS
-        and not any(served_by(s, keys) for keys in indexes.get(s.collection, []))
+        if s.collection not in SMALL_COLLECTIONS and not any(served_by(s, k) for k in keys(s.collection))
     ]
 
 
@@ -103,6 +135,7 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_id", "status", "outbox"]), _q("jobs", ["job_id", "status", "lease_token", "outbox"]),
     _q("jobs", ["job_id", "status", "outbox"], ranges=["run_after"]),
     _q("jobs", ["job_id", "status", "lease_token", "outbox"], ranges=["heartbeat_at"]),
+    _q("jobs", ["_id", "status"]),  # a change-stream backup: is the changed job still pending (service/changes.py)
     _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]),
     _q("jobs", ["active_key"], ranges=["job_id"]),
     # listings, newest first

@@ -297,3 +297,18 @@ def test_control_characters_and_malformed_emails_are_refused(job_type, params, m
 def test_well_formed_values_still_pass():
     check_parameters("google_sync", {"user_email": "ana.o'neil+sync@example.co.uk", "data_url": "1AbCdEfGhIjKlMnOp"})
     check_parameters("dataset_conversion", {"conversion_params": {"dataset": "/entry/data é☃", "verify": "sample"}})
+
+
+def test_control_character_is_category_cc_or_a_separator_for_every_code_point():
+    """The one-regex scan agrees with ``unicodedata`` on all of Unicode (one string per code point)."""
+    import sys
+    import unicodedata
+
+    from sccli.handlers.specs import control_character
+
+    for point in range(sys.maxunicode + 1):
+        ch = chr(point)
+        expected = ch if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" else None
+        assert control_character(f"ab{ch}cd") == expected, hex(point)
+    assert control_character({"k\x85ey": ["x"]}) == "\x85"
+    assert control_character(["ok", {"a": "b\u2029"}]) == "\u2029"

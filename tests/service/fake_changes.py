@@ -89,9 +89,24 @@ class FakeChangeStream:
                 return
         for stage in self.pipeline:
             if "$project" in stage:
-                keep = {k for k, v in stage["$project"].items() if v} | {"_id"}
-                event = {k: v for k, v in event.items() if k in keep}
+                event = _project(event, [k for k, v in stage["$project"].items() if v] + ["_id"])
         self.events.put(event)
+
+
+def _project(event: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """An inclusion projection of dotted ``paths`` (``fullDocument.job_type`` keeps that field only)."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        head, _, rest = path.partition(".")
+        if head not in event:
+            continue
+        if not rest:
+            out[head] = event[head]
+        elif isinstance(event[head], dict):
+            inner = _project(event[head], [rest])
+            if inner:
+                out.setdefault(head, {}).update(inner)
+    return out
 
 
 class FakeChangeStreams:
