@@ -19,6 +19,7 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.errors import PermanentError
+from sccli.handlers import zstdpipe
 from sccli.handlers.base import JobContext
 from sccli.handlers.compression import HashingSink, InlineHasher, open_compressor, tar_writer
 from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
@@ -26,7 +27,7 @@ from sccli.handlers.manifest import HashWorker, build_manifest, manifest_totals,
 from sccli.handlers.params import dataset_input, dataset_output, get_int
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
-from sccli.handlers.zstdpipe import compression_threads, zstd_command
+from sccli.handlers.zstdpipe import compression_threads
 from sccli.settings import Settings
 
 ARCHIVE_NAME = "data.tar.zst"
@@ -110,7 +111,7 @@ def _result(final: Path, keep: int, pruned: list[Path], seconds: float, *, again
 
 def write_snapshot(roots: dict[str, Path], target: Path, level: int, threads: int = 0) -> tuple[str, int]:
     """A tar.zst with each root under its label (zstd on ``threads`` workers); (sha256, bytes) of the archive."""
-    hasher = InlineHasher() if zstd_command() else HashWorker()
+    hasher = InlineHasher() if zstdpipe.zstd_command() else HashWorker()
     try:
         with open(target, "wb") as raw:
             sink = HashingSink(raw, hasher)

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from sccli.errors import InvalidInput, MissingExtra
+from sccli.handlers import zstdpipe
 from sccli.handlers.base import JobContext
 from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
 from sccli.handlers.manifest import HashWorker, write_json
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
-from sccli.handlers.zstdpipe import ZstdPipeWriter, compression_threads, zstd_command
+from sccli.handlers.zstdpipe import ZstdPipeWriter, compression_threads
 from sccli.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -72,16 +73,26 @@ class InlineHasher:
 
 
 class HashingSource:
-    """A read-only file that hashes (on ``hasher``, when given) what is read and reports the bytes."""
+    """A read-only file that hashes (on ``hasher``, when given) what is read and reports the bytes.
 
-    def __init__(self, source: IO[bytes], on_bytes: Callable[[int], None], hasher: HashWorker | InlineHasher | None) -> None:
+    With ``buffer``, reads land in it and come back as views of it, valid until the next read
+    (TarFile writes each piece before it reads the next): no fresh megabyte per read to allocate,
+    fault in and free."""
+
+    def __init__(self, source: IO[bytes], on_bytes: Callable[[int], None], hasher: HashWorker | InlineHasher | None,
+                 buffer: memoryview | None = None) -> None:
         self.source = source
         self.hasher = hasher
         self.digest = hashlib.sha256() if hasher is not None else None
         self.on_bytes = on_bytes
+        self.buffer = buffer
 
-    def read(self, n: int = -1) -> bytes:
-        data = self.source.read(n)
+    def read(self, n: int = -1) -> bytes | memoryview:
+        data: bytes | memoryview
+        if self.buffer is not None and 0 <= n <= len(self.buffer):
+            data = self.buffer[:self.source.readinto(self.buffer[:n])]  # type: ignore[attr-defined]
+        else:
+            data = self.source.read(n)
         if self.hasher is not None:
             self.hasher.update(self.digest, data)
         self.on_bytes(len(data))
@@ -152,7 +163,7 @@ def walk_entries(root: Path) -> Iterator[Path]:
 def open_compressor(out: HashingSink, *, is_zstd: bool, level: int, threads: int) -> Any:
     """A file-like compressor writing into ``out``: a ``zstd`` process when the command is there
     (:mod:`sccli.handlers.zstdpipe`), else ``zstandard`` or ``lz4`` in this process."""
-    tool = zstd_command() if is_zstd else None
+    tool = zstdpipe.zstd_command() if is_zstd else None
     if tool is not None:
         return ZstdPipeWriter(tool, out, level=level, threads=max(threads, 1))
     try:
@@ -204,7 +215,8 @@ def write_archive(
             ctx.progress(99.0 * done[0] / max(total, 1), f"compressed {done[0]} of {total} bytes")
 
     digests: dict[str, Any] = {}
-    hasher = InlineHasher() if is_zstd and zstd_command() else HashWorker()
+    hasher = InlineHasher() if is_zstd and zstdpipe.zstd_command() else HashWorker()
+    buffer = memoryview(bytearray(CHUNK))  # every file is read through it (HashWorker copies what it queues)
     try:
         with open(partial, "wb") as raw:
             sink = HashingSink(raw, hasher)
@@ -221,8 +233,9 @@ def write_archive(
                         tar.addfile(info)
                         continue
                     with open_nofollow(path) as fh:
-                        reader = HashingSource(fh, on_bytes, hasher if checksums else None)
-                        tar.addfile(info, reader)
+                        reader = HashingSource(fh, on_bytes, hasher if checksums else None, buffer)
+                        # views: TarFile only takes len() of what it reads and writes it on
+                        tar.addfile(info, reader)  # type: ignore[arg-type]
                         if reader.digest is not None:
                             digests[arcname] = reader.digest
             raw.flush()

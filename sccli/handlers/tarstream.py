@@ -249,7 +249,8 @@ def _zstd_reader(path: Path, raw: IO[bytes]) -> tuple[BlockReader, Any]:
     try:
         import zstandard
     except ImportError as exc:
-        raise MissingExtra(f"reading {path.name} needs the zstd command or {exc.name!r}: pip install 'sccli[formats]'") from None
+        raise MissingExtra(f"reading {path.name} needs the zstd command or {exc.name!r}: "
+                           "pip install 'sccli[formats]'") from None
     # read_across_frames: a multi-frame file (pzstd, concatenated frames) is one stream, as zstd -dc reads it
     source = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
     return BlockReader(source.readinto), source
