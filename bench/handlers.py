@@ -2,7 +2,7 @@
 ``sc service run`` (fork, log pipe, store and all), run by hand:
 
     .venv/bin/python bench/handlers.py [--rounds 3] [--mb 200] [--conv-mb 512,2048] [--only archives|conversion]
-                                       [--no-file-checksums]
+                                       [--no-file-checksums] [--no-zip]
     .venv/bin/python bench/handlers.py --large 4096 [--memory-limit-mb 1024]
 
 Cases, on generated data (half random, half text-like for the archives; uint16 1024² slices, a
@@ -255,7 +255,8 @@ def reset(*paths: Path) -> None:
             path.unlink()
 
 
-def bench_archives(service: Service, work: Path, total_mb: int, rounds: int, compress_params: dict[str, Any]) -> None:
+def bench_archives(service: Service, work: Path, total_mb: int, rounds: int, compress_params: dict[str, Any],
+                   skip_zip: bool = False) -> None:
     dataset = service.dataset()
     source = service.dirs["in_data_dir"] / dataset
     nbytes = make_files(source, total_mb)
@@ -275,12 +276,15 @@ def bench_archives(service: Service, work: Path, total_mb: int, rounds: int, com
         compress.round(number, ours, native)
     sync = service.dirs["sync_data_dir"]
     zip_path = sync / "data.zip"
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for path in sorted(source.rglob("*.bin")):
-            zf.write(path, path.relative_to(source.parent).as_posix())
+    if not skip_zip:  # deflating the zip takes minutes on a busy host
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for path in sorted(source.rglob("*.bin")):
+                zf.write(path, path.relative_to(source.parent).as_posix())
     shutil.copy(ours_archive, sync / "data.tar.zst")
     cases = [compress]
     for name, native_cmd in (("data.tar.zst", ["tar", "--zstd", "-xf"]), ("data.zip", ["unzip", "-q", "-o"])):
+        if name.endswith(".zip") and skip_zip:
+            continue
         cases.append(bench_extraction(service, work, dataset, sync / name, native_cmd, nbytes, rounds))
     reset(source, ours_archive, native_archive, zip_path, sync / "data.tar.zst")
     for case in cases:
@@ -345,6 +349,7 @@ def main() -> None:
     parser.add_argument("--conv-mb", default="512", help="conversion cases: MB of TIFF stack, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-file-checksums", action="store_true", help="compression without the per-file sha256 (tar has none)")
+    parser.add_argument("--no-zip", action="store_true", help="archives: only the tar.zst cases")
     parser.add_argument("--only", choices=("archives", "conversion"))
     parser.add_argument("--large", type=int, metavar="MB", help="only: convert one stack of MB megabytes")
     parser.add_argument("--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions")
@@ -371,7 +376,8 @@ def main() -> None:
             bench_large(service, args.large)
             return
         if args.only != "conversion":
-            bench_archives(service, work, args.mb, args.rounds, {"file_checksums": False} if args.no_file_checksums else {})
+            params = {"file_checksums": False} if args.no_file_checksums else {}
+            bench_archives(service, work, args.mb, args.rounds, params, skip_zip=args.no_zip)
         if args.only != "archives":
             for total_mb in (int(n) for n in args.conv_mb.split(",")):
                 bench_conversion(service, work, total_mb, args.rounds)
