@@ -2,7 +2,7 @@
 ``sc service run`` (fork, log pipe, store and all), run by hand:
 
     .venv/bin/python bench/handlers.py [--rounds 3] [--mb 200] [--conv-mb 512,2048] [--only archives|conversion]
-                                       [--no-file-checksums] [--no-zip]
+                                       [--no-file-checksums] [--no-zip] [--compression-threads N]
     .venv/bin/python bench/handlers.py --large 4096 [--memory-limit-mb 1024]
 
 Cases, on generated data (half random, half text-like for the archives; uint16 1024² slices, a
@@ -354,6 +354,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, metavar="MB", help="only: convert one stack of MB megabytes")
     parser.add_argument("--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions")
     parser.add_argument("--conversion-workers", type=int, help="settings.conversion_workers (default: every core)")
+    parser.add_argument("--compression-threads", type=int, help="settings.compression_threads (default: every core)")
     parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: -1, OpenVisus' own)")
     parser.add_argument("--work", help="work directory (default: a new one under the system's temp dir)")
     args = parser.parse_args()
@@ -364,6 +365,8 @@ def main() -> None:
     extra: dict[str, Any] = {}
     if args.conversion_workers is not None:
         extra["conversion_workers"] = args.conversion_workers
+    if args.compression_threads is not None:
+        extra["compression_threads"] = args.compression_threads
     if args.zip_level is not None:
         extra["conversion_zip_level"] = args.zip_level
     if args.memory_limit_mb:
