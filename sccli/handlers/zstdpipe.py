@@ -14,7 +14,9 @@ import fcntl
 import os
 import select
 import shutil
+import signal
 import subprocess
+import threading
 from typing import Any, NoReturn, Protocol
 
 from sccli.handlers.base import HandlerError
@@ -46,6 +48,15 @@ def compression_threads(requested: int | None, setting: int) -> int:
     return cores if setting <= 0 else min(setting, cores)
 
 
+def _ignore_sigpipe() -> Any:
+    """A job child runs with SIGPIPE's default action (death): while we write into zstd, a zstd
+    that died must be an error of ours (EPIPE), not the end of the attempt. Returns the action to
+    restore (None where signals cannot be set: not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 class ZstdPipeWriter:
     """A write-only file compressing into ``sink`` through ``zstd -<level> -T<threads> -c``."""
 
@@ -66,6 +77,7 @@ class ZstdPipeWriter:
         self.poller.register(self.fd_in, select.POLLOUT)
         self.poller.register(self.fd_out, select.POLLIN)
         self.closed = False
+        self.sigpipe = _ignore_sigpipe()
 
     def write(self, data: Any) -> int:
         """Feed ``data`` to zstd, passing on whatever output it has ready meanwhile (never both
@@ -127,6 +139,9 @@ class ZstdPipeWriter:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None and not stream.closed:
                 stream.close()
+        if self.sigpipe is not None:  # None also when the old action was not Python's to restore
+            signal.signal(signal.SIGPIPE, self.sigpipe)
+            self.sigpipe = None
 
     def _failed(self, what: str) -> NoReturn:
         if self.proc.poll() is None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import tarfile
 from pathlib import Path
 
@@ -121,3 +123,32 @@ def test_a_failing_zstd_fails_the_attempt_and_leaves_nothing(jobs, tmp_path, mon
     out = Path(jobs.settings.out_data_dir)
     assert not any(out.iterdir()) and not has_partial(out)
     assert not [p for p in psutil.Process().children(recursive=True) if p.status() != "zombie"]
+
+
+def _write_into_a_dead_zstd(answers) -> None:  # type: ignore[no-untyped-def]
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a job child runs
+    writer = zstdpipe.ZstdPipeWriter(shutil.which("zstd") or "zstd", io.BytesIO(), level=1, threads=1)
+    answers.put(str(signal.getsignal(signal.SIGPIPE)))
+    writer.proc.kill()
+    writer.proc.wait()
+    try:
+        writer._write_some(memoryview(b"x" * 65536))  # what a write between poll and zstd's death meets
+        answers.put("no error")
+    except HandlerError as exc:
+        answers.put(f"HandlerError: {exc}")
+    answers.put(str(signal.getsignal(signal.SIGPIPE)))
+
+
+def test_writing_into_a_zstd_that_died_is_an_error_not_a_sigpipe() -> None:
+    """A job child dies of SIGPIPE by default: writing into a zstd that is gone must end in an
+    error the attempt reports, and the job's own SIGPIPE action comes back afterwards."""
+    need_tool("zstd")
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_write_into_a_dead_zstd, args=(answers,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0, f"the writer died (exit {child.exitcode}; -13 is SIGPIPE)"
+    assert answers.get(timeout=5) == str(signal.SIG_IGN)
+    assert answers.get(timeout=5).startswith("HandlerError: zstd failed")
+    assert answers.get(timeout=5) == str(signal.SIG_DFL)
