@@ -127,6 +127,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     #: many minutes without any).
     stall_minutes_by_type: dict[Text, Annotated[float, Meta(gt=0, le=7 * DAY / 60)]] = field(default_factory=dict)
     conversion_workers: Annotated[int, Meta(ge=0, le=256)] = 0  # threads a conversion zips with; 0: every core
+    #: zstd worker threads of data_compression and backup (a job's ``threads`` overrides it); 0: every
+    #: core; capped by the cores this process may run on.
+    compression_threads: Annotated[int, Meta(ge=0, le=256)] = 0
     #: zlib level of IDX blocks: 1 takes half the CPU of OpenVisus' own (-1, i.e. 6) for a similar size on
     #: noisy scientific data; any level reads the same (zlib's inflate does not depend on it).
     conversion_zip_level: Annotated[int, Meta(ge=-1, le=9)] = 1

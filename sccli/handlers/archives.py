@@ -23,11 +23,12 @@ from typing import IO
 from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.base import HandlerError
 from sccli.handlers.staging import free_bytes
-from sccli.handlers.tarstream import CHUNK, PREFETCH_CHUNK, MemberReader, Prefetcher, open_tar_stream
+from sccli.handlers.tarstream import CHUNK, PREFETCH_CHUNK, BlockReader, MemberReader, Prefetcher, open_tar_stream
 
 DISK_CHECK_EVERY = 64 * 1024 * 1024
 
-__all__ = ["CHUNK", "PREFETCH_CHUNK", "MemberReader", "Prefetcher", "open_tar_stream"]  # tarstream, re-exported
+# tarstream's, re-exported
+__all__ = ["CHUNK", "PREFETCH_CHUNK", "BlockReader", "MemberReader", "Prefetcher", "open_tar_stream"]
 
 TAR_SUFFIXES = {
     ".tar": "", ".tar.gz": "gz", ".tgz": "gz", ".tar.bz2": "bz2", ".tbz2": "bz2", ".tar.xz": "xz", ".txz": "xz",
@@ -261,18 +262,26 @@ def extract_tar(path: Path, comp: str, writer: Writer) -> None:
             elif member.islnk():
                 writer.hardlink(member.name, member.linkname)
             elif member.isreg():
-                prefetch = archive.fileobj
-                if isinstance(prefetch, Prefetcher) and not member.issparse():
-                    writer.file(member.name, MemberReader(prefetch, member), member.mode)
+                stream = archive.fileobj
+                if hasattr(stream, "read_view") and not member.issparse():  # a Prefetcher or a BlockReader
+                    writer.file(member.name, MemberReader(stream, member), member.mode)
                     continue
                 source = archive.extractfile(member)
                 assert source is not None
                 writer.file(member.name, source, member.mode)
             else:
                 raise UnsafeArchive(f"{member.name!r} is a device file or FIFO")
+        finish_stream(archive)
     finally:
         archive.close()
         raw.close()
+
+
+def finish_stream(archive: tarfile.TarFile) -> None:
+    """After the last member: let the decompressor judge the end of its stream (a BlockReader's)."""
+    finish = getattr(archive.fileobj, "finish", None)
+    if finish is not None:
+        finish()
 
 
 def iter_tar(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

@@ -19,13 +19,15 @@ from typing import Any
 
 from sccli.clock import utcnow
 from sccli.errors import PermanentError
+from sccli.handlers import zstdpipe
 from sccli.handlers.base import JobContext
-from sccli.handlers.compression import HashingSink, open_compressor, tar_writer
+from sccli.handlers.compression import HashingSink, InlineHasher, open_compressor, tar_writer
 from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
 from sccli.handlers.manifest import HashWorker, build_manifest, manifest_totals, walk_files, write_json
 from sccli.handlers.params import dataset_input, dataset_output, get_int
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
+from sccli.handlers.zstdpipe import compression_threads
 from sccli.settings import Settings
 
 ARCHIVE_NAME = "data.tar.zst"
@@ -68,7 +70,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
         count, size = manifest_totals(manifest)
         require_free_space(base, size // 2)
         ctx.progress(40, f"archiving {count} files")
-        archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level)
+        threads = compression_threads(None, ctx.settings.compression_threads)
+        archive_sha, archive_bytes = write_snapshot(roots, partial / ARCHIVE_NAME, level, threads)
         manifest.update(dataset_uuid=ctx.dataset_uuid, archive=ARCHIVE_NAME, archive_sha256=archive_sha,
                         archive_bytes=archive_bytes, job_id=ctx.job.get("job_id"))
         write_json(partial / MANIFEST_NAME, manifest)
@@ -113,13 +116,13 @@ def _result(final: Path, keep: int, pruned: list[Path], seconds: float, *, again
     }
 
 
-def write_snapshot(roots: dict[str, Path], target: Path, level: int) -> tuple[str, int]:
-    """A tar.zst with each root under its label; (sha256, bytes) of the archive."""
-    hasher = HashWorker()
+def write_snapshot(roots: dict[str, Path], target: Path, level: int, threads: int = 0) -> tuple[str, int]:
+    """A tar.zst with each root under its label (zstd on ``threads`` workers); (sha256, bytes) of the archive."""
+    hasher = InlineHasher() if zstdpipe.zstd_command() else HashWorker()
     try:
         with open(target, "wb") as raw:
             sink = HashingSink(raw, hasher)
-            with open_compressor(sink, is_zstd=True, level=level, threads=0) as stream, tar_writer(stream) as tar:
+            with open_compressor(sink, is_zstd=True, level=level, threads=threads) as stream, tar_writer(stream) as tar:
                 for label, root in roots.items():
                     for path in walk_files(root):
                         info = tar.gettarinfo(str(path), f"{label}/{path.relative_to(root).as_posix()}")

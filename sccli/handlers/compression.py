@@ -4,8 +4,8 @@ Parameters: ``input_path`` (directory, default ``<in_data_dir>/<uuid>``), ``outp
 (archive, default ``<out_data_dir>/<uuid>.tar.zst`` or ``.tar.lz4``; an existing directory gets
 the archive ``<input name>.tar.zst`` inside it), ``format`` (``tar.zst`` or
 ``lz4``), ``level`` (zstd 1-19, default 3; lz4 0-16, default 0), ``threads`` (zstd workers,
-default: all cores), ``file_checksums`` (true: sha256 of every file, also written to
-``<archive>.manifest.json``).
+default: settings ``compression_threads``, every core; never more than the cores),
+``file_checksums`` (true: sha256 of every file, also written to ``<archive>.manifest.json``).
 
 The archive is written as ``.<name>.sc-partial-<job_id>`` and renamed when complete; the result
 has the archive's sha256, the compression ratio and the per-file checksums. A link under the
@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from sccli.errors import InvalidInput, MissingExtra
+from sccli.handlers import zstdpipe
 from sccli.handlers.base import JobContext
 from sccli.handlers.containment import SPECIAL_BITS, check_tree, open_nofollow
 from sccli.handlers.manifest import HashWorker, write_json
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
+from sccli.handlers.zstdpipe import ZstdPipeWriter, compression_threads
 from sccli.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -41,7 +43,7 @@ JOB_TYPE = "data_compression"
 class HashingSink:
     """A write-only file that hashes (on ``hasher``) and counts what passes through to ``target``."""
 
-    def __init__(self, target: IO[bytes], hasher: HashWorker) -> None:
+    def __init__(self, target: IO[bytes], hasher: HashWorker | InlineHasher) -> None:
         self.target = target
         self.hasher = hasher
         self.digest = hashlib.sha256()
@@ -59,17 +61,38 @@ class HashingSink:
         """The compressor may close its sink; the caller closes the real file."""
 
 
-class HashingSource:
-    """A read-only file that hashes (on ``hasher``, when given) what is read and reports the bytes."""
+class InlineHasher:
+    """:class:`HashWorker`'s interface, hashing in the caller's thread: with ``zstd`` in a process
+    of its own, the job's one thread hashes while zstd compresses, and no thread waits on another."""
 
-    def __init__(self, source: IO[bytes], on_bytes: Callable[[int], None], hasher: HashWorker | None) -> None:
+    def update(self, digest: Any, data: bytes | memoryview, *, copy: bool = True) -> None:
+        digest.update(data)
+
+    def close(self) -> None:
+        """Nothing queued."""
+
+
+class HashingSource:
+    """A read-only file that hashes (on ``hasher``, when given) what is read and reports the bytes.
+
+    With ``buffer``, reads land in it and come back as views of it, valid until the next read
+    (TarFile writes each piece before it reads the next): no fresh megabyte per read to allocate,
+    fault in and free."""
+
+    def __init__(self, source: IO[bytes], on_bytes: Callable[[int], None], hasher: HashWorker | InlineHasher | None,
+                 buffer: memoryview | None = None) -> None:
         self.source = source
         self.hasher = hasher
         self.digest = hashlib.sha256() if hasher is not None else None
         self.on_bytes = on_bytes
+        self.buffer = buffer
 
-    def read(self, n: int = -1) -> bytes:
-        data = self.source.read(n)
+    def read(self, n: int = -1) -> bytes | memoryview:
+        data: bytes | memoryview
+        if self.buffer is not None and 0 <= n <= len(self.buffer):
+            data = self.buffer[:self.source.readinto(self.buffer[:n])]  # type: ignore[attr-defined]
+        else:
+            data = self.source.read(n)
         if self.hasher is not None:
             self.hasher.update(self.digest, data)
         self.on_bytes(len(data))
@@ -86,7 +109,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
     level = get_int(
         ctx.params, "level", 3 if is_zstd else 0, minimum=0 if not is_zstd else 1, maximum=19 if is_zstd else 16
     )
-    threads = get_int(ctx.params, "threads", os.cpu_count() or 1, minimum=0, maximum=64)
+    asked = get_int(ctx.params, "threads", 0, minimum=0, maximum=64) if "threads" in ctx.params else None
+    threads = compression_threads(asked, ctx.settings.compression_threads)
     checksums = get_bool(ctx.params, "file_checksums", True)
     source = ctx.confine(ctx.params.get("input_path") or dataset_input(ctx), must_exist=True)
     if not source.is_dir():
@@ -151,6 +175,11 @@ def walk_entries(root: Path) -> Iterator[Path]:
 
 
 def open_compressor(out: HashingSink, *, is_zstd: bool, level: int, threads: int) -> Any:
+    """A file-like compressor writing into ``out``: a ``zstd`` process when the command is there
+    (:mod:`sccli.handlers.zstdpipe`), else ``zstandard`` or ``lz4`` in this process."""
+    tool = zstdpipe.zstd_command() if is_zstd else None
+    if tool is not None:
+        return ZstdPipeWriter(tool, out, level=level, threads=max(threads, 1))
     try:
         if is_zstd:
             import zstandard
@@ -201,7 +230,8 @@ def write_archive(
             ctx.progress(99.0 * done[0] / max(total, 1), f"compressed {done[0]} of {total} bytes")
 
     digests: dict[str, Any] = {}
-    hasher = HashWorker()
+    hasher = InlineHasher() if is_zstd and zstdpipe.zstd_command() else HashWorker()
+    buffer = memoryview(bytearray(CHUNK))  # every file is read through it (HashWorker copies what it queues)
     try:
         with open(partial, "wb") as raw:
             sink = HashingSink(raw, hasher)
@@ -218,8 +248,9 @@ def write_archive(
                         tar.addfile(info)
                         continue
                     with open_nofollow(path) as fh:
-                        reader = HashingSource(fh, on_bytes, hasher if checksums else None)
-                        tar.addfile(info, reader)
+                        reader = HashingSource(fh, on_bytes, hasher if checksums else None, buffer)
+                        # views: TarFile only takes len() of what it reads and writes it on
+                        tar.addfile(info, reader)  # type: ignore[arg-type]
                         if reader.digest is not None:
                             digests[arcname] = reader.digest
             raw.flush()

@@ -151,7 +151,9 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         ),
         _p("format", "str", "archive format", default="tar.zst", choices=("tar.zst", "zst", "lz4", "tar.lz4")),
         _p("level", "int", "compression level (zstd 1-19, default 3; lz4 0-16, default 0)", minimum=0, maximum=19),
-        _p("threads", "int", "zstd worker threads (default: all cores)", minimum=0, maximum=64),
+        _p("threads", "int",
+           "zstd worker threads (default: settings.compression_threads, every core; capped by the cores)",
+           minimum=0, maximum=64),
         _p("file_checksums", "bool", "sha256 of every file, also in <archive>.manifest.json", default=True),
     ),
     "rsync_transfer": (

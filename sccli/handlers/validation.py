@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sccli.errors import InvalidInput, PermanentError
-from sccli.handlers.archives import archive_kind, is_archive, open_tar_stream
+from sccli.handlers.archives import archive_kind, finish_stream, is_archive, open_tar_stream
 from sccli.handlers.backup import snapshot_roots
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.conversion import check_idx_template
@@ -161,6 +161,7 @@ def test_archive(ctx: JobContext, path: Path) -> None:
                     source = archive.extractfile(member)
                     while source is not None and source.read(1024 * 1024):
                         pass
+            finish_stream(archive)
         finally:
             archive.close()
             raw.close()
