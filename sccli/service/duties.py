@@ -129,10 +129,10 @@ class StoreDuties:
         return done
 
     def _free_slots(self) -> int:
-        return self.settings.workers - len(self.jobs)
+        return self.settings.workers - sum(rj.holds_slot for rj in self.jobs.values())
 
     def _claimable_types(self) -> list[str]:
-        running = Counter(rj.job_type for rj in self.jobs.values())
+        running = Counter(rj.job_type for rj in self.jobs.values() if rj.holds_slot)
         caps = self.settings.max_concurrent_by_type
         return [t for t in self.types if t not in caps or running[t] < caps[t]]
 

@@ -34,6 +34,7 @@ import sys
 from typing import Any
 
 from sccli.service import procs, resources
+from sccli.service.fastfork import ForkCall
 from sccli.service.protocol import MAX_MESSAGE, Channel, Ended, Forked, ProtocolError, StartFailed, decode, encode
 
 
@@ -47,6 +48,7 @@ class Forker:
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         self.stopping = False
+        self.fork = ForkCall()  # libc's fork when safe: a child without CPython's after-fork work
 
     def serve(self) -> None:
         procs.wake_on_signals(self.wake_r, self.wake_w, self._on_term)
@@ -100,7 +102,7 @@ class Forker:
         prepare_job_type(job_type, self.settings)  # once per type, here, instead of in every child
         try:
             flush_output()
-            pid = os.fork()
+            pid = self.fork()
         except OSError as exc:
             os.close(fd)
             os.close(out_w)
