@@ -132,7 +132,7 @@ class StoreDuties:
         return self.settings.workers - sum(rj.holds_slot for rj in self.jobs.values())
 
     def _claimable_types(self) -> list[str]:
-        running = Counter(rj.job_type for rj in self.jobs.values() if rj.holds_slot)
+        running = Counter(rj.job_type for rj in self.jobs.values())  # a type's cap holds until the outcome is written
         caps = self.settings.max_concurrent_by_type
         return [t for t in self.types if t not in caps or running[t] < caps[t]]
 
