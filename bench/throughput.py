@@ -72,7 +72,8 @@ def start_service(db: str, settings: Path, *args: str, root: Path = ROOT) -> sub
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "bench"), str(root), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "sccli", "--db", db, "service", "run", str(settings), *args]
     with (settings.parent / "service.log").open("ab") as log:
-        return subprocess.Popen(cmd, env=env, stderr=log, stdout=subprocess.DEVNULL)
+        # cwd: ``python -m`` puts it first on sys.path, before PYTHONPATH
+        return subprocess.Popen(cmd, env=env, stderr=log, stdout=subprocess.DEVNULL, cwd=root)
 
 
 def percentile(values: list[float], q: float) -> float:
