@@ -15,7 +15,9 @@ is the only one to keep. So :class:`ForkCall` calls libc's ``fork()`` when
   skipped), checked whenever ``sys.modules`` has grown;
 
 and ``os.fork()`` otherwise. In the child it does what the skipped hooks did that still
-matters with one thread: ``random`` is reseeded, so no two jobs draw the same numbers.
+matters with one thread: ``random`` is reseeded, so no two jobs draw the same numbers. (What is
+left as the forker had it: ``threading.main_thread().native_id``, the forker's thread id;
+``threading.get_native_id()`` asks the kernel and is right.)
 C extensions register their hooks with ``pthread_atfork``, which libc's ``fork()`` runs.
 """
 
