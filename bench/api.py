@@ -108,13 +108,18 @@ def load(port: int, path: str, requests: int, concurrency: int, seconds: float) 
 def report(label: str, done: int, elapsed: float, latencies: list[float]) -> None:
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[int(len(ms) * 0.95) - 1] if ms else float("nan")
-    print(f"{label:<34} {done:>6} requests in {elapsed:6.2f} s = {done / elapsed:8.0f} req/s   p50 {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms")
+    print(
+        f"{label:<34} {done:>6} requests in {elapsed:6.2f} s = {done / elapsed:8.0f} req/s   p50 "
+        f"{statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement (default 3000)")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads with keep-alive connections (default 8)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="client threads with keep-alive connections (default 8)"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit per measurement (default 30)")
     parser.add_argument("--jobs", type=int, default=200, help="pending jobs in the store (default 200)")
     parser.add_argument("--db", help="store URL (default: a fresh SQLite file)")
@@ -127,7 +132,10 @@ def main() -> None:
         try:
             print(f"GET /api/v1/jobs/{{id}} · {args.concurrency} client threads · {os.cpu_count()} CPUs · store {url.split('://')[0]}")
             load(port, f"/api/v1/jobs/{job_id}", min(200, args.requests), args.concurrency, 5)  # warm-up
-            for label, path in (("with explanation (default)", f"/api/v1/jobs/{job_id}"), ("?explain=false", f"/api/v1/jobs/{job_id}?explain=false")):
+            for label, path in (
+                ("with explanation (default)", f"/api/v1/jobs/{job_id}"),
+                ("?explain=false", f"/api/v1/jobs/{job_id}?explain=false"),
+            ):
                 report(label, *load(port, path, args.requests, args.concurrency, args.seconds))
         finally:
             proc.terminate()

@@ -27,8 +27,8 @@ from sccli.store.base import Store
 def fill(url: str, jobs: int) -> None:
     store = open_store(url)
     queue = JobQueue(store)
-    for i in range(jobs):
-        store.insert_job(queue.build_job(str(uuid.uuid4()), "data_validation", {"i": i}, None, None, None))
+    for _ in range(jobs):
+        store.insert_job(queue.build_job(str(uuid.uuid4()), "data_validation", {}, None, None, None))
     store.close()
 
 
@@ -66,7 +66,9 @@ def backlog(store: Store, waiting: int, status: str) -> None:
     for start in range(0, waiting, 5000):
         docs = []
         for _ in range(min(5000, waiting - start)):
-            doc = queue.build_job(str(uuid.uuid4()), "data_validation", None, 1, None, None, allow_duplicate=True, run_at=tomorrow)
+            doc = queue.build_job(
+                str(uuid.uuid4()), "data_validation", None, 1, None, None, allow_duplicate=True, run_at=tomorrow
+            )
             docs.append({**doc, "status": status, "created_at": earlier, "run_after": tomorrow})
         if hasattr(store, "coll"):
             store.coll("jobs").insert_many(docs)  # type: ignore[attr-defined]
@@ -84,7 +86,9 @@ def claim_times(url: str | None, waiting: int, status: str, ready: int) -> list[
         backlog(store, waiting, status)
         queue = JobQueue(store, actor="worker:bench:1")
         for _ in range(ready):
-            store.insert_job(queue.build_job(str(uuid.uuid4()), "data_validation", None, 3, None, None, allow_duplicate=True))
+            store.insert_job(
+                queue.build_job(str(uuid.uuid4()), "data_validation", None, 3, None, None, allow_duplicate=True)
+            )
         times = []
         while True:
             start = time.perf_counter()
@@ -107,13 +111,18 @@ def scheduled(url: str | None, ready: int) -> None:
             times = sorted(claim_times(url, waiting, status, ready))
             mean = statistics.fmean(times) * 1000
             what = "scheduled" if status == "scheduled" else "pending, future run_after (before)"
-            print(f"{waiting:>7,} {what:36} claim: mean {mean:7.3f} ms  p95 {times[int(len(times) * 0.95)] * 1000:7.3f} ms  ({len(times)} claims)")
+            print(
+                f"{waiting:>7,} {what:36} claim: mean {mean:7.3f} ms  p95 {times[int(len(times) * 0.95)] * 1000:7.3f} "
+                f"ms  ({len(times)} claims)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=5000)
-    parser.add_argument("--scheduled", action="store_true", help="claim time behind 0 / 10,000 / 100,000 scheduled jobs")
+    parser.add_argument(
+        "--scheduled", action="store_true", help="claim time behind 0 / 10,000 / 100,000 scheduled jobs"
+    )
     parser.add_argument("--url", default=None, help="store URL for --scheduled (default: a temporary SQLite file)")
     parser.add_argument("--ready", type=int, default=200, help="ready jobs claimed per backlog size (--scheduled)")
     args = parser.parse_args()

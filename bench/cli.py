@@ -44,11 +44,14 @@ def seed(env: dict[str, str]) -> tuple[str, str]:
         "job = ds = ''\n"
         f"for d in range({DATASETS}):\n"
         "    ds = str(uuid.uuid4()); add_dataset(store, ds, f'scan-{d}')\n"
-        f"    for t in ['dataset_conversion', 'data_validation', 'data_compression', 'backup_creation'][:{JOBS_PER_DATASET}]:\n"
+        "    for t in ['dataset_conversion', 'data_validation', 'data_compression', "
+        f"'backup_creation'][:{JOBS_PER_DATASET}]:\n"
         "        job = queue.create_job(ds, t)\n"
         "print(job, ds)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
     return out[0], out[1]
 
 
@@ -75,8 +78,14 @@ def cpu_ms(cmd: list[str]) -> float:
 
 def import_count(cmd: list[str], env: dict[str, str]) -> int:
     """How many modules ``cmd`` imports (a Python command: its interpreter runs with ``-X importtime``)."""
-    full = [sys.executable, "-X", "importtime", *cmd[1:]] if cmd[0] == sys.executable else [
-        sys.executable, "-X", "importtime", "-c", "import sys; from sccli.cli import main; sys.argv[0] = 'sc'; main()", *cmd[1:]]
+    full = (
+        [sys.executable, "-X", "importtime", *cmd[1:]]
+        if cmd[0] == sys.executable
+        else [
+            sys.executable, "-X", "importtime", "-c",
+            "import sys; from sccli.cli import main; sys.argv[0] = 'sc'; main()", *cmd[1:],
+        ]
+    )
     err = subprocess.run(full, env=env, capture_output=True, text=True).stderr
     return sum(1 for line in err.splitlines() if line.startswith("import time:")) - 1  # the header line
 
@@ -89,7 +98,9 @@ def fill_jobs(env: dict[str, str], jobs: int) -> None:
         "from sccli.store import open_store\n"
         f"store = open_store(); store.ensure_schema(); fill(store, {jobs})\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, cwd=Path(__file__).parent.parent)
+    subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, cwd=Path(__file__).parent.parent
+    )
 
 
 def timed_pair(cmd: list[str], other: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
@@ -127,7 +138,9 @@ def commands(job: str, dataset: str) -> list[tuple[str, list[str], float | None]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--jobs", type=int, default=10_000, help="finished jobs added to the store (0: the 20 seeded only)")
+    parser.add_argument(
+        "--jobs", type=int, default=10_000, help="finished jobs added to the store (0: the 20 seeded only)"
+    )
     parser.add_argument("--farm", action="store_true", help="time with farm-bench instead of this script's loop")
     parser.add_argument("--vs", help="another sc to time in turn with this one (e.g. /work/main/.venv/bin/sc)")
     args = parser.parse_args()
@@ -141,7 +154,9 @@ def main() -> None:
         job, dataset = seed(env)
         if args.jobs:
             fill_jobs(env, args.jobs)
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}   ({args.runs} runs each, wall ms)")
+        print(
+            f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}   ({args.runs} runs each, wall ms)"
+        )
         for label, cmd, target in commands(job, dataset):
             if args.farm:
                 print(f"{label:22s} {farm(cmd, env, args.runs)}")
@@ -149,8 +164,11 @@ def main() -> None:
             if args.vs and cmd[0] == SC:
                 samples, other = timed_pair(cmd, [args.vs, *cmd[1:]], env, args.runs)
                 median, theirs = statistics.median(samples), statistics.median(other)
-                print(f"{label:22s} median {median:6.1f}   vs {theirs:6.1f}  ({median / theirs:4.2f}x)   best {min(samples):6.1f} / {min(other):6.1f}"
-                      f"   cpu {cpu_ms(cmd):5.1f} / {cpu_ms([args.vs, *cmd[1:]]):5.1f}")
+                print(
+                    f"{label:22s} median {median:6.1f}   vs {theirs:6.1f}  ({median / theirs:4.2f}x)   best "
+                    f"{min(samples):6.1f} / {min(other):6.1f}"
+                    f"   cpu {cpu_ms(cmd):5.1f} / {cpu_ms([args.vs, *cmd[1:]]):5.1f}"
+                )
                 continue
             samples = timed(cmd, env, args.runs)
             median = statistics.median(samples)

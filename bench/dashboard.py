@@ -65,14 +65,16 @@ def prepare(path: Path, jobs: int, log_dir: Path) -> dict[str, str]:
 
 def pages(ids: dict[str, str]) -> dict[str, str]:
     return {
-        "overview": "/", "overview fragment (htmx poll)": "/fragments/overview",
-        "jobs": "/jobs", "jobs page 1000": "/jobs?page=1000", "jobs status=failed": "/jobs?status=failed",
-        "jobs job_type=google_sync": "/jobs?job_type=google_sync", "jobs status=failed error=timeout": "/jobs?status=failed&error=timeout",
+        "overview": "/", "overview fragment (htmx poll)": "/fragments/overview", "jobs": "/jobs",
+        "jobs page 1000": "/jobs?page=1000", "jobs status=failed": "/jobs?status=failed",
+        "jobs job_type=google_sync": "/jobs?job_type=google_sync",
+        "jobs status=failed error=timeout": "/jobs?status=failed&error=timeout",
         "jobs error=503 (any status)": "/jobs?error=503", "jobs dataset=...": f"/jobs?dataset={ids['dataset']}",
-        "job (running, 10k-line log)": f"/jobs/{ids['job']}", "job fragment (htmx poll)": f"/fragments/jobs/{ids['job']}",
-        "failures 24 h": "/failures?hours=24", "failures 7 days": "/failures?hours=168",
-        "report 1 day": "/report?days=1", "report 7 days": "/report?days=7", "report 30 days": "/report?days=30",
-        "datasets": "/datasets", "dataset": f"/datasets/{ids['dataset']}", "/metrics": "/metrics",
+        "job (running, 10k-line log)": f"/jobs/{ids['job']}",
+        "job fragment (htmx poll)": f"/fragments/jobs/{ids['job']}", "failures 24 h": "/failures?hours=24",
+        "failures 7 days": "/failures?hours=168", "report 1 day": "/report?days=1", "report 7 days": "/report?days=7",
+        "report 30 days": "/report?days=30", "datasets": "/datasets", "dataset": f"/datasets/{ids['dataset']}",
+        "/metrics": "/metrics",
     }
 
 
@@ -104,9 +106,14 @@ def main() -> None:
         ids = prepare(path, args.jobs, Path(tmp))
         app = create_app(f"sqlite:///{path}", "scientistcloud", Settings(log_dir=tmp), {"bench": TOKEN})
         with TestClient(app) as client:
-            client.post("/login", data={"token": TOKEN}, headers={"Origin": "http://testserver"}, follow_redirects=False)
+            client.post(
+                "/login", data={"token": TOKEN}, headers={"Origin": "http://testserver"}, follow_redirects=False
+            )
             total = app.state.api.store.count_jobs(JobQuery())
-            print(f"\nSQLite: {total:,} jobs, file {path.stat().st_size / 2**20:,.0f} MiB; each page through TestClient, signed in")
+            print(
+                f"\nSQLite: {total:,} jobs, file {path.stat().st_size / 2**20:,.0f} MiB; each page "
+                "through TestClient, signed in"
+            )
             print(f"{'page':<36}{'first':>9}{'best':>9}{'KiB':>8}   (of {args.runs})")
             auth = {"Authorization": f"Bearer {TOKEN}"}
             for name, url in pages(ids).items():

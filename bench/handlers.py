@@ -111,11 +111,15 @@ class Service:
         from sccli.store import open_store
 
         self.work = work
-        self.dirs = {key: work / key.split("_")[0] for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")}
+        self.dirs = {
+            key: work / key.split("_")[0] for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")
+        }
         for path in self.dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         settings = {key: str(path) for key, path in self.dirs.items()}
-        settings.update(log_dir=str(work / "logs"), workers=1, poll_interval_seconds=0.02, heartbeat_seconds=2.0, **extra)
+        settings.update(
+            log_dir=str(work / "logs"), workers=1, poll_interval_seconds=0.02, heartbeat_seconds=2.0, **extra
+        )
         (work / "settings.json").write_text(json.dumps(settings))
         db = f"sqlite:///{work / 'bench.db'}"
         self.queue = JobQueue(open_store(db))
@@ -191,7 +195,10 @@ class Case:
         self.native: list[tuple[float, float, float]] = []
         self.handler: list[float] = []
 
-    def round(self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]], native: Callable[[], tuple[float, float, float]]) -> None:
+    def round(
+        self, number: int, ours: Callable[[], tuple[float, float, dict[str, Any]]],
+        native: Callable[[], tuple[float, float, float]],
+    ) -> None:
         """One run of each (the order alternates per round); the job's handler time is printed too."""
         def run_ours() -> None:
             wall, peak, job = ours()
@@ -202,10 +209,13 @@ class Case:
         for action in order if number % 2 == 0 else reversed(order):
             action()
         (t_o, m_o, c_o), (t_n, m_n, c_n) = self.ours[-1], self.native[-1]
-        print(f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler {self.handler[-1]:6.2f}s, cpu {c_o:6.2f}s, "
-              f"{m_o:6.0f} MB)   {self.tool} {self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, cpu {c_n:6.2f}s, {m_n:6.0f} MB)   "
-              f"ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
-              flush=True)
+        print(
+            f"  round {number + 1}: job {self.mbps(t_o):7.1f} MB/s ({t_o:6.2f}s, handler "
+            f"{self.handler[-1]:6.2f}s, cpu {c_o:6.2f}s, "
+            f"{m_o:6.0f} MB)   {self.tool} {self.mbps(t_n):7.1f} MB/s ({t_n:6.2f}s, cpu {c_n:6.2f}s, {m_n:6.0f} MB)   "
+            f"ratio {t_n / t_o:4.2f}x   load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     def mbps(self, seconds: float) -> float:
         return self.nbytes / 1e6 / seconds
@@ -215,10 +225,15 @@ class Case:
         c_o, c_n = (statistics.median(run[2] for run in runs) for runs in (self.ours, self.native))
         ratios = sorted(n[0] / o[0] for o, n in zip(self.ours, self.native, strict=True))
         handler = statistics.median(self.handler)
-        print(f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak {max(run[1] for run in self.ours):6.0f} MB | {self.tool:<18} "
-              f"{self.mbps(t_n):7.1f} MB/s, peak {max(run[1] for run in self.native):6.0f} MB | median ratio {t_n / t_o:4.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x; "
-              f"CPU s {c_o:.2f} vs {c_n:.2f}", flush=True)
+        print(
+            f"{self.name:<28} job {self.mbps(t_o):7.1f} MB/s, peak "
+            f"{max(run[1] for run in self.ours):6.0f} MB | {self.tool:<18} "
+            f"{self.mbps(t_n):7.1f} MB/s, peak {max(run[1] for run in self.native):6.0f} MB | "
+            f"median ratio {t_n / t_o:4.2f}x "
+            f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); handler alone {t_n / handler:4.2f}x; "
+            f"CPU s {c_o:.2f} vs {c_n:.2f}",
+            flush=True,
+        )
 
 
 def reset(*paths: Path) -> None:
@@ -260,7 +275,9 @@ def bench_archives(service: Service, work: Path, total_mb: int, rounds: int) -> 
         case.summary()
 
 
-def bench_extraction(service: Service, work: Path, dataset: str, archive: Path, native_cmd: list[str], nbytes: int, rounds: int) -> Case:
+def bench_extraction(
+    service: Service, work: Path, dataset: str, archive: Path, native_cmd: list[str], nbytes: int, rounds: int
+) -> Case:
     case = Case(f"extract {archive.name.split('.', 1)[1]} {nbytes // MB} MB", " ".join(native_cmd[:2]), nbytes)
     dest, native_dest = service.dirs["out_data_dir"] / "extracted", work / "native-extracted"
 
@@ -307,8 +324,12 @@ def bench_large(service: Service, total_mb: int) -> None:
     nbytes = make_stack(source, total_mb)
     print(f"generated {nbytes / 1e9:.2f} GB; converting", flush=True)
     wall, peak, job = service.run(dataset, "dataset_conversion", sensor_type="TIFF")
-    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS of the job {peak:.0f} MB, "
-          f"output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB", flush=True)
+    print(
+        f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS "
+        f"of the job {peak:.0f} MB, "
+        f"output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB",
+        flush=True,
+    )
     reset(source, service.dirs["out_data_dir"] / dataset)
 
 
@@ -319,7 +340,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", choices=("archives", "conversion"))
     parser.add_argument("--large", type=int, metavar="MB", help="only: convert one stack of MB megabytes")
-    parser.add_argument("--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions")
+    parser.add_argument(
+        "--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions"
+    )
     parser.add_argument("--conversion-workers", type=int, help="settings.conversion_workers (default: every core)")
     parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: -1, OpenVisus' own)")
     parser.add_argument("--work", help="work directory (default: a new one under the system's temp dir)")

@@ -35,11 +35,15 @@ def seed(store: Store, count: int, in_dir: Path) -> None:
     docs: list[dict[str, Any]] = []
     for i in range(count):
         uid = str(uuid.uuid4())
-        docs.append({
-            "uuid": uid, "name": f"dataset {i}", "status": STATUSES[i % len(STATUSES)], "user": f"user{i % 97}@example.org",
-            "sensor": "TIFF", "google_drive_link": f"https://drive.google.com/drive/folders/{i}", "created_at": now, "updated_at": now,
-            "conversion_parameters": {"Xs_dataset": "/x", "Ys_dataset": "/y"} if i % 5 == 0 else None,
-        })
+        docs.append(
+            {
+                "uuid": uid, "name": f"dataset {i}", "status": STATUSES[i % len(STATUSES)],
+                "user": f"user{i % 97}@example.org", "sensor": "TIFF",
+                "google_drive_link": f"https://drive.google.com/drive/folders/{i}", "created_at": now,
+                "updated_at": now,
+                "conversion_parameters": {"Xs_dataset": "/x", "Ys_dataset": "/y"} if i % 5 == 0 else None,
+            }
+        )
         if docs[-1]["status"] in ("upload queued", "uploading"):
             docs[-1]["files"] = [str(in_dir / uid / "upload.bin")]
         if i % 10:
@@ -77,7 +81,10 @@ def timed(label: str, action: Callable[[], Any], profile: str | None = None) -> 
         profiler.disable()
     queued_after = run_queue_seconds()
     waited = "" if queued is None or queued_after is None else f" {queued_after - queued:7.2f} s waiting for a core"
-    print(f"{label:<28} {time.perf_counter() - start:7.2f} s wall {time.process_time() - cpu:7.2f} s CPU{waited}", flush=True)
+    print(
+        f"{label:<28} {time.perf_counter() - start:7.2f} s wall {time.process_time() - cpu:7.2f} s CPU{waited}",
+        flush=True,
+    )
     if profiler is not None and profile is not None:
         profiler.dump_stats(profile)
     return result
@@ -87,7 +94,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--profile", metavar="PREFIX", help="write a cProfile of each timed phase to PREFIX.run, PREFIX.validate, PREFIX.rollback")
+    parser.add_argument(
+        "--profile", metavar="PREFIX",
+        help="write a cProfile of each timed phase to PREFIX.run, PREFIX.validate, PREFIX.rollback",
+    )
     args = parser.parse_args()
 
     def profile(phase: str) -> str | None:
@@ -103,13 +113,23 @@ def main() -> None:
         settings = Settings(in_data_dir=str(root / "in"), out_data_dir=str(root / "out"))
         migration = JobMigration(store, settings=settings, batch_size=args.batch_size, actor="bench")
         plan = timed("dry run", lambda: migration.run(dry_run=True))  # keeps every item, as `sc migrate run --dry-run`
-        report = timed("run (live)", lambda: migration.run(detail=False), profile("run"))  # what `sc migrate run --yes` does
+        # what `sc migrate run --yes` does
+        report = timed("run (live)", lambda: migration.run(detail=False), profile("run"))
         again = timed("run again (idempotent)", lambda: migration.run(detail=False))
         findings = timed("validate", lambda: migration.validate(), profile("validate"))
         rollback = timed("rollback", lambda: migration.rollback(), profile("rollback"))
-        print(f"planned {plan.created}, created {report.created} ({report.with_problems} with problems), second run created {again.created}")
-        print(f"validation findings {len(findings)}; rollback removed {rollback.removed}, restored {rollback.restored}, not undone {len(rollback.not_undone)}")
-        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; db {os.path.getsize(root / 'bench.db') / 1e6:.0f} MB")
+        print(
+            f"planned {plan.created}, created {report.created} ({report.with_problems} with problems), second run "
+            f"created {again.created}"
+        )
+        print(
+            f"validation findings {len(findings)}; rollback removed {rollback.removed}, restored {rollback.restored}, "
+            f"not undone {len(rollback.not_undone)}"
+        )
+        print(
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; db "
+            f"{os.path.getsize(root / 'bench.db') / 1e6:.0f} MB"
+        )
     print(f"load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}")
 
 

@@ -61,20 +61,50 @@ def job_row(rng: random.Random, completed: float) -> list[Any]:
     attempts = 2 if status == "failed" or rng.random() < 0.05 else 1
     error = rng.choice(ERRORS).format(u=uuid.uuid4(), n=rng.randint(1, 999)) if status == "failed" else None
     kinds = ("error", "timeout")
-    errors = [{"attempt": a, "at": {"$date": started}, "error": error or "retry", "worker": "w1", "kind": kinds[a % 2]} for a in range(1, attempts)]
+    errors = [
+        {"attempt": a, "at": {"$date": started}, "error": error or "retry", "worker": "w1", "kind": kinds[a % 2]}
+        for a in range(1, attempts)
+    ]
     job_id, dataset = str(uuid.uuid4()), str(uuid.uuid4())
     doc = {
-        "job_id": job_id, "dataset_uuid": dataset, "job_type": job_type, "status": status, "priority": 2,
-        "parameters": {"input_path": "/mnt/visus_datasets/upload/x", "output_path": "/mnt/visus_datasets/converted/x", "sensor_type": "4D_Probe"},
-        "attempts": attempts, "max_attempts": 2, "timeout_minutes": 120, "created_at": {"$date": created},
-        "updated_at": {"$date": completed}, "started_at": {"$date": started}, "completed_at": {"$date": completed}, "run_after": {"$date": created},
-        "worker_id": "w1", "pid": 4242, "host": "bench", "lease_token": None, "heartbeat_at": None, "cancel_requested": False,
-        "progress_percentage": 100, "progress_message": None, "result": {}, "error": error, "errors": errors,
-        "logs": [{"timestamp": {"$date": completed}, "message": "done"}], "parent_job_id": None, "created_by": "bench", "migration_id": None,
+        "job_id": job_id,
+        "dataset_uuid": dataset,
+        "job_type": job_type,
+        "status": status,
+        "priority": 2,
+        "parameters": {
+            "input_path": "/mnt/visus_datasets/upload/x", "output_path": "/mnt/visus_datasets/converted/x",
+            "sensor_type": "4D_Probe",
+        },
+        "attempts": attempts,
+        "max_attempts": 2,
+        "timeout_minutes": 120,
+        "created_at": {"$date": created},
+        "updated_at": {"$date": completed},
+        "started_at": {"$date": started},
+        "completed_at": {"$date": completed},
+        "run_after": {"$date": created},
+        "worker_id": "w1",
+        "pid": 4242,
+        "host": "bench",
+        "lease_token": None,
+        "heartbeat_at": None,
+        "cancel_requested": False,
+        "progress_percentage": 100,
+        "progress_message": None,
+        "result": {},
+        "error": error,
+        "errors": errors,
+        "logs": [{"timestamp": {"$date": completed}, "message": "done"}],
+        "parent_job_id": None,
+        "created_by": "bench",
+        "migration_id": None,
     }
     assert len(JOB_COLUMNS) == 19 and JOB_COLUMNS[9] == "completed_at", "JOB_COLUMNS changed: update job_row"
-    return [job_id, dataset, job_type, status, 2, created, created, completed, started, completed, None, "w1", None, None,
-            attempts, 2, 0, None, None, json.dumps(doc, separators=(",", ":"))]
+    return [
+        job_id, dataset, job_type, status, 2, created, created, completed, started, completed, None, "w1", None, None,
+        attempts, 2, 0, None, None, json.dumps(doc, separators=(",", ":")),
+    ]
 
 
 def fill(store: SqliteStore, jobs: int, days: int = 90) -> float:
@@ -84,7 +114,10 @@ def fill(store: SqliteStore, jobs: int, days: int = 90) -> float:
     now, span = utcnow().timestamp(), days * 86400.0
     times = sorted(now - rng.random() * span for _ in range(jobs))
     conn = store.conn
-    sql = f"INSERT INTO {store.names['jobs']} ({','.join(JOB_COLUMNS)}, doc) VALUES ({','.join('?' * (len(JOB_COLUMNS) + 1))})"
+    sql = (
+        f"INSERT INTO {store.names['jobs']} ({','.join(JOB_COLUMNS)}, doc) VALUES "
+        f"({','.join('?' * (len(JOB_COLUMNS) + 1))})"
+    )
     start = time.perf_counter()
     batch = 50_000
     for offset in range(0, jobs, batch):
@@ -144,13 +177,15 @@ def sqlite_bench(path: Path, jobs: int, runs: int) -> None:
 def cli_bench(path: Path) -> None:
     sc = str(Path(sys.executable).with_name("sc"))
     commands = [
-        ["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"], ["stale", "--json"],
-        ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"],
+        ["overview", "--json"], ["report", "--days", "7", "--json"], ["report", "--days", "30", "--json"],
+        ["stale", "--json"], ["failed", "--hours", "24", "--json"], ["cleanup", "--dry-run", "--days", "30", "--json"],
     ]
     print("\nCLI wall time (one process each, start-up included):")
     for args in commands:
         start = time.perf_counter()
-        out = subprocess.run([sc, "--db", f"sqlite:///{path}", "monitor", *args], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sc, "--db", f"sqlite:///{path}", "monitor", *args], capture_output=True, text=True, check=False
+        )
         took = time.perf_counter() - start
         print(f"  sc monitor {' '.join(args):<36} {took:.3f}s  exit {out.returncode}")
 
@@ -163,7 +198,10 @@ def mongo_plans(url: str) -> None:
     indexes = store.coll("jobs").index_information()  # type: ignore[attr-defined]
     print(f"\nMongoDB pipelines on {store.display_url}:")
     for name, (key, pipeline) in store.stats.monitor_pipelines(utcnow()).items():  # type: ignore[attr-defined]
-        print(f"  {name:<15} {explain_stage(store, key, pipeline) or 'no explain here; opening $match uses index ' + repr(leading_index(pipeline, indexes))}")
+        plan = explain_stage(store, key, pipeline) or (
+            "no explain here; opening $match uses index " + repr(leading_index(pipeline, indexes))
+        )
+        print(f"  {name:<15} {plan}")
 
 
 def explain_stage(store: Any, key: str, pipeline: list[dict[str, Any]]) -> str | None:
@@ -188,7 +226,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, help="SQLite file to fill (kept); default: a temporary file")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--mongo", default=os.environ.get("SC_TEST_MONGO_URL", "mongomock://bench"), help="MongoDB URL for the plan check")
+    parser.add_argument(
+        "--mongo", default=os.environ.get("SC_TEST_MONGO_URL", "mongomock://bench"),
+        help="MongoDB URL for the plan check",
+    )
     args = parser.parse_args()
     mongo_plans(args.mongo)
     if args.mongo != "mongomock://bench":

@@ -18,7 +18,9 @@ def main() -> None:
     source, output = Path(sys.argv[1]), Path(sys.argv[2])
     tiffs = sorted(source.glob("*.tif"))
     data = np.stack([tifffile.imread(f) for f in tiffs]) if tiffs else np.load(next(source.glob("*.npy")))
-    db = ov.CreateIdx(url=str(output / "visus.idx"), dims=list(reversed(data.shape)), fields=[ov.Field("data", data.dtype.name)])
+    db = ov.CreateIdx(
+        url=str(output / "visus.idx"), dims=list(reversed(data.shape)), fields=[ov.Field("data", data.dtype.name)]
+    )
     db.write(data)
     db.compressDataset(["zip"])
 

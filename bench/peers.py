@@ -135,8 +135,13 @@ def versions(pythons: dict[str, str], redis_bin: str | None) -> dict[str, str]:
         found["sccli"] = rev or "?"
         peer = next((p for s, p in pythons.items() if s != "sccli"), None)
         if peer:
-            code = "import importlib.metadata as m; print(' '.join(f'{n} {m.version(n)}' for n in ('rq', 'huey', 'redis')))"
-            found["peers"] = subprocess.run([peer, "-c", code], capture_output=True, text=True, timeout=30).stdout.strip()
+            code = (
+                "import importlib.metadata as m; print(' '.join(f'{n} {m.version(n)}' for n in "
+                "('rq', 'huey', 'redis')))"
+            )
+            found["peers"] = subprocess.run(
+                [peer, "-c", code], capture_output=True, text=True, timeout=30
+            ).stdout.strip()
         if redis_bin:
             found["redis-server"] = subprocess.run([redis_bin, "--version"], capture_output=True, text=True,
                                                    timeout=10).stdout.split(" v=")[-1].split()[0]
@@ -203,7 +208,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every system in turn (A/B/A/B)")
     parser.add_argument("--quick", action="store_true", help="300 jobs, gaps 50 ms/1 s/10 s, 5 s idle window")
     parser.add_argument("--idle", type=float, help="idle CPU window in seconds (default 20, --quick 5)")
-    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS), help="comma-separated, from " + ", ".join(ALL_SYSTEMS))
+    parser.add_argument(
+        "--systems", default=",".join(ALL_SYSTEMS), help="comma-separated, from " + ", ".join(ALL_SYSTEMS)
+    )
     parser.add_argument("--home", type=Path, default=peers_env.BENCH_HOME, help="where the bench venv and runs live")
     parser.add_argument("--json", action="store_true", help="print every run and the medians as JSON")
     args = parser.parse_args()

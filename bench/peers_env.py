@@ -42,7 +42,11 @@ def ensure_venv(home: Path = BENCH_HOME) -> tuple[str | None, str]:
                        timeout=INSTALL_TIMEOUT, capture_output=True)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        return None, f"could not install {' '.join(PEER_PACKAGES)} into {home / 'venv'}: {exc} {detail.decode(errors='replace')[-300:]}"
+        return (
+            None,
+            f"could not install {' '.join(PEER_PACKAGES)} into {home / 'venv'}: {exc} "
+            f"{detail.decode(errors='replace')[-300:]}",
+        )
     marker.write_text("ok\n")
     return str(python), "installed"
 
@@ -59,7 +63,9 @@ def _redis_pids() -> set[int]:
 
 def ensure_redis_server() -> tuple[str | None, str]:
     """The redis-server binary, installed from apt when root and missing, or ``(None, reason)``."""
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if found:
         return found, "found"
     if os.geteuid() != 0 or not shutil.which("apt-get"):

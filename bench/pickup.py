@@ -102,7 +102,10 @@ class Service(peers_systems.Sccli):
     def start_workers(self) -> None:
         path = os.pathsep.join([str(BENCH), str(self.root), os.environ.get("PYTHONPATH", "")])
         db_name = ["--db-name", self.db_name] if self.db_url else []
-        self.spawn([sys.executable, "-m", "sccli", "--db", self.db, *db_name, "service", "run", str(self.settings)], {"PYTHONPATH": path})
+        self.spawn(
+            [sys.executable, "-m", "sccli", "--db", self.db, *db_name, "service", "run", str(self.settings)],
+            {"PYTHONPATH": path},
+        )
 
     def close(self) -> None:
         self.stop_workers()
@@ -123,7 +126,9 @@ def measure_idle(systems: list[Service], seconds: float) -> dict[str, dict[str, 
     return out
 
 
-def measure_pickup(systems: list[Service], gaps: list[tuple[float, int]], timeout: float = 60.0) -> dict[str, dict[str, Any]]:
+def measure_pickup(
+    systems: list[Service], gaps: list[tuple[float, int]], timeout: float = 60.0
+) -> dict[str, dict[str, Any]]:
     """Pickup latencies per system and gap, the systems' samples interleaved (order alternating)."""
     out: dict[str, dict[str, Any]] = {s.side: {} for s in systems}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -152,8 +157,15 @@ def measure_pickup(systems: list[Service], gaps: list[tuple[float, int]], timeou
                     "p99_ms": peers_driver.percentile(values, 0.99) if values else None,
                     "max_ms": max(values) if values else None,
                 }
-            print(f"  after {gap:g} s: " + "; ".join(f"{side} p50 {f['p50_ms'] or 0:.1f} ms" for side, f in
-                                                    ((side, out[side][f"{gap:g}"]) for side in out)), file=sys.stderr, flush=True)
+            print(
+                f"  after {gap:g} s: "
+                + "; ".join(
+                    f"{side} p50 {f['p50_ms'] or 0:.1f} ms"
+                    for side, f in ((side, out[side][f"{gap:g}"]) for side in out)
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
     return out
 
 
@@ -180,10 +192,12 @@ def report(rounds: list[dict[str, Any]], gaps: list[tuple[float, int]], extra: d
              + (f" + {json.dumps(extra)}" if extra else "")]
     for r in rounds:
         idle_ok = "met" if r["idle_cpu_pct"] <= TARGET_IDLE_PCT else "missed"
-        lines.append(f"round {r['round']} {r['side']} ({r['code']}, load average {r['load_start']:.1f} → {r['load_end']:.1f}): "
-                     f"first job {r['first_job_s']:.2f} s after start; idle {r['idle_cpu_pct']:.2f} % CPU "
-                     f"(target ≤ {TARGET_IDLE_PCT} %: {idle_ok}), {r['processes']} processes, RSS {r['rss_mb']:.0f} MB, "
-                     f"PSS {r['pss_mb']:.0f} MB")
+        lines.append(
+            f"round {r['round']} {r['side']} ({r['code']}, load average {r['load_start']:.1f} → {r['load_end']:.1f}): "
+            f"first job {r['first_job_s']:.2f} s after start; idle {r['idle_cpu_pct']:.2f} % CPU "
+            f"(target ≤ {TARGET_IDLE_PCT} %: {idle_ok}), {r['processes']} processes, RSS {r['rss_mb']:.0f} MB, "
+            f"PSS {r['pss_mb']:.0f} MB"
+        )
         for gap, count in gaps:
             p = r["pickup"][f"{gap:g}"]
             if p["p50_ms"] is None:
@@ -191,8 +205,10 @@ def report(rounds: list[dict[str, Any]], gaps: list[tuple[float, int]], extra: d
                 continue
             ok = "met" if p["p50_ms"] <= TARGET_P50_MS and p["p99_ms"] <= TARGET_P99_MS else "missed"
             lost = f", {p['lost']} lost" if p["lost"] else ""
-            lines.append(f"  after {gap:g} s (×{count}): p50 {p['p50_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms, "
-                         f"max {p['max_ms']:.1f} ms{lost} (target p50 ≤ {TARGET_P50_MS:g}, p99 ≤ {TARGET_P99_MS:g}: {ok})")
+            lines.append(
+                f"  after {gap:g} s (×{count}): p50 {p['p50_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms, "
+                f"max {p['max_ms']:.1f} ms{lost} (target p50 ≤ {TARGET_P50_MS:g}, p99 ≤ {TARGET_P99_MS:g}: {ok})"
+            )
     if len(rounds) > 1:
         lines += summary(rounds, gaps)
     return "\n".join(lines)
@@ -210,7 +226,9 @@ def summary(rounds: list[dict[str, Any]], gaps: list[tuple[float, int]]) -> list
                 parts.append(f"{gap:g} s: p50 {statistics.median(f['p50_ms'] for f in figures):.1f} / "
                              f"p99 {max(f['p99_ms'] for f in figures):.1f} ms")
         loads = [r["load_start"] for r in mine] + [r["load_end"] for r in mine]
-        lines.append(f"{side} over {len(mine)} round(s), load average {min(loads):.1f}-{max(loads):.1f}: " + "; ".join(parts))
+        lines.append(
+            f"{side} over {len(mine)} round(s), load average {min(loads):.1f}-{max(loads):.1f}: " + "; ".join(parts)
+        )
     return lines
 
 
@@ -227,7 +245,9 @@ def main() -> int:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a service setting (repeatable)")
     parser.add_argument("--ab", metavar="PATH", type=Path, help="another checkout, run side by side (B)")
-    parser.add_argument("--db", metavar="URL", help="the store (default: a fresh SQLite file); the MongoDB databases are dropped after")
+    parser.add_argument(
+        "--db", metavar="URL", help="the store (default: a fresh SQLite file); the MongoDB databases are dropped after"
+    )
     parser.add_argument("--no-datagram", action="store_true", help="create jobs without the wake-up datagram")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -243,12 +263,16 @@ def main() -> int:
                 systems = [Service(Path(tmp), side, root, args.db, not args.no_datagram) for side, root in sides]
                 for system in systems:
                     system.extra_settings = extra
-                print(f"round {i + 1}: " + ", ".join(f"{s.side} = {s.root}" for s in systems), file=sys.stderr, flush=True)
+                print(
+                    f"round {i + 1}: " + ", ".join(f"{s.side} = {s.root}" for s in systems), file=sys.stderr, flush=True
+                )
                 rounds += [{"round": i + 1} | r for r in one_round(systems, gaps, idle)]
     except KeyboardInterrupt:
         print("interrupted: the services were stopped", file=sys.stderr)
         return 130
-    store = ("MongoDB" if args.db and args.db.startswith("mongodb") else "SQLite") + (", no wake-up datagram" if args.no_datagram else "")
+    store = ("MongoDB" if args.db and args.db.startswith("mongodb") else "SQLite") + (
+        ", no wake-up datagram" if args.no_datagram else ""
+    )
     print(json.dumps({"settings": extra, "gaps": gaps, "rounds": rounds}, indent=2) if args.json
           else report(rounds, gaps, extra, store))
     return 0

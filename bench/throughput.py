@@ -69,7 +69,10 @@ def start_service(db: str, settings: Path, *args: str, root: Path = ROOT) -> sub
     """``sc service run`` of the checkout at ``root``; its log (stderr) goes to ``service.log``
     beside the settings, as a real one would."""
     args = (*args, *SERVICE_ARGS)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "bench"), str(root), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "bench"), str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     cmd = [sys.executable, "-m", "sccli", "--db", db, "service", "run", str(settings), *args]
     with (settings.parent / "service.log").open("ab") as log:
         # cwd: ``python -m`` puts it first on sys.path, before PYTHONPATH
@@ -92,17 +95,26 @@ def enqueue(queue: Any, jobs: int, job_type: str = "noop") -> None:
         with store.atomic():
             for _ in range(min(1000, jobs - start)):
                 doc = queue.build_job(DATASET, job_type, None, None, None, None, allow_duplicate=True)
-                event = {"entity": "job", "job_id": doc["job_id"], "from": None, "to": "pending", "at": doc["created_at"], "actor": "bench", "reason": "created"}
+                event = {
+                    "entity": "job", "job_id": doc["job_id"], "from": None, "to": "pending", "at": doc["created_at"],
+                    "actor": "bench", "reason": "created",
+                }
                 store.insert_job(doc, event)
 
 
 def proc_stat(pid: int) -> dict[str, float]:
     """CPU seconds and minor faults of ``pid``, itself and its reaped children, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    value = {name: int(fields[index - 3]) for name, index in (("minflt", 10), ("cminflt", 11), ("utime", 14), ("stime", 15), ("cutime", 16), ("cstime", 17))}
+    value = {
+        name: int(fields[index - 3])
+        for name, index in (
+            ("minflt", 10), ("cminflt", 11), ("utime", 14), ("stime", 15), ("cutime", 16), ("cstime", 17),
+        )
+    }
     return {
-        "cpu": (value["utime"] + value["stime"]) / CLOCK_TICK, "child_cpu": (value["cutime"] + value["cstime"]) / CLOCK_TICK,
-        "minflt": value["minflt"], "cminflt": value["cminflt"], "sys": value["stime"] / CLOCK_TICK,
+        "cpu": (value["utime"] + value["stime"]) / CLOCK_TICK,
+        "child_cpu": (value["cutime"] + value["cstime"]) / CLOCK_TICK, "minflt": value["minflt"],
+        "cminflt": value["cminflt"], "sys": value["stime"] / CLOCK_TICK,
     }
 
 
@@ -119,9 +131,12 @@ def service_sample(pid: int, forker: int | None = None) -> dict[str, float]:
         forker = next((p.pid for p in templates[0].children()), 0) if templates else 0
     forks = proc_stat(forker) if forker else none
     service = proc_stat(pid)
-    return {"service": service["cpu"], "service_sys": service["sys"], "template": template["cpu"] + forks["cpu"], "children": forks["child_cpu"] + template["child_cpu"],
-            "service_faults": service["minflt"], "template_faults": template["minflt"] + forks["minflt"],
-            "child_faults": forks["cminflt"] + template["cminflt"], "forker": forker}
+    return {
+        "service": service["cpu"], "service_sys": service["sys"], "template": template["cpu"] + forks["cpu"],
+        "children": forks["child_cpu"] + template["child_cpu"], "service_faults": service["minflt"],
+        "template_faults": template["minflt"] + forks["minflt"], "child_faults": forks["cminflt"] + template["cminflt"],
+        "forker": forker,
+    }
 
 
 def wait_settled(queue: Any, service: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -130,7 +145,10 @@ def wait_settled(queue: Any, service: subprocess.Popen[bytes], timeout: float = 
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(w.get("pid") == service.pid for w in queue.store.list_workers()) and psutil.Process(service.pid).children():
+        if (
+            any(w.get("pid") == service.pid for w in queue.store.list_workers())
+            and psutil.Process(service.pid).children()
+        ):
             time.sleep(1.0)
             return
         time.sleep(0.05)
@@ -171,10 +189,15 @@ def bench_throughput(queue: Any, db: str, settings: Path, jobs: int, root: Path 
         **{f"{key}_ms": 1000 * delta[key] / jobs for key in ("service", "service_sys", "template", "children")},
         **{f"{key}_per_job": delta[key] / jobs for key in ("service_faults", "template_faults", "child_faults")},
     }
-    print(f"throughput: {len(done)}/{jobs} completed; {figures['jobs_per_s']:.0f} jobs/s ({span:.2f}s first start → last completion); "
-          f"CPU {figures['cpu_ms']:.2f} ms/job (service {figures['service_ms']:.2f} of which system {figures['service_sys_ms']:.2f}, template+forker {figures['template_ms']:.2f}, "
-          f"children {figures['children_ms']:.2f}); minor faults/job: child {figures['child_faults_per_job']:.0f}, "
-          f"template+forker {figures['template_faults_per_job']:.0f}, service {figures['service_faults_per_job']:.0f}; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"throughput: {len(done)}/{jobs} completed; {figures['jobs_per_s']:.0f} jobs/s ({span:.2f}s first "
+        "start → last completion); "
+        f"CPU {figures['cpu_ms']:.2f} ms/job (service {figures['service_ms']:.2f} of which system "
+        f"{figures['service_sys_ms']:.2f}, template+forker {figures['template_ms']:.2f}, "
+        f"children {figures['children_ms']:.2f}); minor faults/job: child {figures['child_faults_per_job']:.0f}, "
+        f"template+forker {figures['template_faults_per_job']:.0f}, service {figures['service_faults_per_job']:.0f}; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     queue.store.delete_jobs(JobQuery())
     return figures
 
@@ -201,8 +224,12 @@ def bench_rss(queue: Any, db: str, settings: Path, jobs: int, every: int) -> Non
             if now_done // every > done // every or now_done >= jobs:
                 rss = (proc.memory_info().rss / 2**20, template.memory_info().rss / 2**20)
                 rows.append(rss)
-                print(f"  {now_done:>7} jobs  {time.monotonic() - started:6.0f}s  service RSS {rss[0]:6.1f} MB  template RSS {rss[1]:5.1f} MB"
-                      f"  load {os.getloadavg()[0]:.1f}", flush=True)
+                print(
+                    f"  {now_done:>7} jobs  {time.monotonic() - started:6.0f}s  service RSS {rss[0]:6.1f} MB  template "
+                    f"RSS {rss[1]:5.1f} MB"
+                    f"  load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
             done = now_done
         first, last = rows[0], rows[-1]
         print(f"RSS over {jobs} jobs: service {first[0]:.1f} → {last[0]:.1f} MB (max {max(r[0] for r in rows):.1f}), "
@@ -228,24 +255,34 @@ def bench_pickup(queue: Any, samples: int) -> None:
     latencies = []
     for _ in range(samples):
         time.sleep(random.uniform(0.05, 0.15))  # the service is idle, somewhere in its poll cycle
-        job_id = queue.create_job("00000000-0000-4000-8000-000000000000", "noop", allow_missing_dataset=True, allow_duplicate=True)
+        job_id = queue.create_job(
+            "00000000-0000-4000-8000-000000000000", "noop", allow_missing_dataset=True, allow_duplicate=True
+        )
         job = wait_status(queue, job_id, ("completed", "failed"))
         latencies.append((job["started_at"] - job["created_at"]).total_seconds() * 1000)
-    print(f"pickup latency (creation → start), {samples} jobs on an idle service: p50 {percentile(latencies, 0.5):.0f} ms, "
-          f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")
+    print(
+        f"pickup latency (creation → start), {samples} jobs on an idle service: p50 "
+        f"{percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
+    )
 
 
 def bench_cancel(queue: Any, samples: int) -> None:
     latencies = []
     for _ in range(samples):
-        job_id = queue.create_job("00000000-0000-4000-8000-000000000000", "sleeper", allow_missing_dataset=True, allow_duplicate=True)
+        job_id = queue.create_job(
+            "00000000-0000-4000-8000-000000000000", "sleeper", allow_missing_dataset=True, allow_duplicate=True
+        )
         wait_status(queue, job_id, ("running",))
         time.sleep(0.2)
         asked = time.monotonic()
         queue.cancel(job_id, reason="bench")
         wait_status(queue, job_id, ("cancelled",))
         latencies.append((time.monotonic() - asked) * 1000)
-    print(f"cancel latency (request → cancelled), {samples} jobs: p50 {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms")
+    print(
+        f"cancel latency (request → cancelled), {samples} jobs: p50 {statistics.median(latencies):.0f} ms, max "
+        f"{max(latencies):.0f} ms"
+    )
 
 
 def idle_cost(pid: int, seconds: float) -> str:
@@ -286,7 +323,10 @@ def main() -> None:
         db = f"sqlite:///{tmp / 'bench.db'}"
         queue = JobQueue(open_store(db), extra_types={"noop": "", "sleeper": ""})
         settings = write_settings(tmp, args.workers, args.poll)
-        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.workers} workers, poll {args.poll}s, SQLite")
+        print(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.workers} workers, "
+            f"poll {args.poll}s, SQLite"
+        )
         if args.rss:
             bench_rss(queue, db, settings, args.rss, args.every)
             return

@@ -1,7 +1,8 @@
 """One claim's write: the next ``pending`` job of some types taken with a new lease, with its
 claim event and its dataset's move to the working status written together (one transaction on
-SQLite, the job's outbox on MongoDB). :meth:`sccli.queue.JobQueue.claim_next` decides which
-types and users may be claimed (pauses, the fleet-wide gate, the fair share) and calls here.
+SQLite, the job's outbox on MongoDB). :class:`sccli.claim_policy.ClaimPolicy` decides which
+types and users may be claimed (pauses, the fleet-wide gate, the fair share) and calls here, as a
+:class:`ClaimWrite` the queue hands it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ import socket
 import uuid as uuidlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sccli.domain import JobStatus
 from sccli.followups import claimed_item, crash_point, drain_outbox, outbox_batch, run_followups
 from sccli.store.base import ClaimFilter, JobQuery, Store
+
+
+class ClaimWrite(Protocol):
+    """One claim's write: the next ready job of ``types`` matching ``narrow``, taken with
+    ``lease_token`` (None: a new one) at ``now`` (None: the store's clock); None when none is ready."""
+
+    def __call__(
+        self, types: Sequence[str], /, *, lease_token: str | None, now: datetime | None, narrow: ClaimFilter
+    ) -> dict[str, Any] | None: ...
 
 
 def claim_one(
@@ -44,8 +54,10 @@ def claim_one(
                 crash_point("after_job_write", job["status"])
                 run_followups(store, claimed, job)
         return job
-    job = store.claim_job(now, fields, types, push={"outbox": outbox_batch(claimed, now)}, narrow=narrow)
+    # Deferred: the holder's outcome (or the stale recovery) replaces the batch, no pull of its own.
+    batch = outbox_batch(claimed, now, deferred=True)
+    job = store.claim_job(now, fields, types, push={"outbox": batch}, narrow=narrow)
     if job is not None:
         crash_point("after_job_write", job["status"])
-        drain_outbox(store, job)
+        job["outbox"] = drain_outbox(store, job, own=batch["id"])
     return job

@@ -25,7 +25,9 @@ class JobTypeConfigs(dict):  # type: ignore[type-arg]
 
     def __setitem__(self, key: Any, value: dict[str, Any]) -> None:
         name = str(getattr(key, "value", key))
-        base = domain.job_type_config(name).as_dict() if name in JOB_TYPE_CONFIGS else domain.PLUGIN_JOB_DEFAULTS.as_dict()
+        base = (
+            domain.job_type_config(name).as_dict() if name in JOB_TYPE_CONFIGS else domain.PLUGIN_JOB_DEFAULTS.as_dict()
+        )
         known = {k: v for k, v in dict(value).items() if k in base}
         domain.JOB_TYPE_CONFIGS[name] = domain.JobTypeConfig(**{**base, "description": f"{name} job", **known})
         super().__setitem__(key, value)

@@ -27,7 +27,9 @@ class CleanupResult(dict):  # type: ignore[type-arg]
 
     @property
     def total(self) -> int:
-        return sum(int(self.get(k) or 0) for k in ("completed_jobs_deleted", "failed_jobs_deleted", "cancelled_jobs_deleted"))
+        return sum(
+            int(self.get(k) or 0) for k in ("completed_jobs_deleted", "failed_jobs_deleted", "cancelled_jobs_deleted")
+        )
 
     def __str__(self) -> str:
         return str(self.total)
@@ -44,7 +46,9 @@ class SC_JobMonitor(JobMonitor):  # noqa: N801 - the original's name
         the id when there is no such job."""
         details = super().get_job_details(job_id)
         if details is None:
-            raise NotFound(f"no job with id {job_id!r} in {self.store.display_url} (job ids are the UUIDs create_job returns)")
+            raise NotFound(
+                f"no job with id {job_id!r} in {self.store.display_url} (job ids are the UUIDs create_job returns)"
+            )
         return details
 
     def get_performance_metrics(self, hours: int = 24) -> dict[str, Any]:

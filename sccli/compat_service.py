@@ -31,8 +31,16 @@ def handler_target(handler: Callable[..., Any] | str) -> str:
         return handler
     func = getattr(handler, "__func__", handler)
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", "")
-    if not module or module == "__main__" or "<locals>" in qualname or not getattr(sys.modules.get(module), "__file__", None):
-        raise InvalidInput(f"handler {qualname or handler!r} must be defined in an importable module: job handlers run in child processes")
+    if (
+        not module
+        or module == "__main__"
+        or "<locals>" in qualname
+        or not getattr(sys.modules.get(module), "__file__", None)
+    ):
+        raise InvalidInput(
+            f"handler {qualname or handler!r} must be defined in an importable module: job "
+            "handlers run in child processes"
+        )
     return f"{module}:{qualname}"
 
 

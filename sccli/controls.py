@@ -19,6 +19,7 @@ from sccli.errors import InvalidInput
 from sccli.store.base import Store
 
 _PREFIX = "limits:"
+_GATE_PREFIX = "gate:"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -151,8 +152,6 @@ def set_limits(
         store.delete_control(_PREFIX + job_type)
     else:
         if after.gated:  # first: a service that sees the limit finds its gate (never two made at once)
-            from sccli.gate import ensure_gate
-
             ensure_gate(store, job_type)
         rate = {"count": after.rate.count, "seconds": after.rate.seconds} if after.rate else None
         store.put_control(
@@ -209,3 +208,15 @@ def type_defaults(job_type: str, limits: TypeLimits | None, settings: Any = None
 
         declared = plugin_defaults(job_type, settings)
     return effective_defaults(job_type, limits, declared)
+
+
+def gate_document(job_type: str) -> dict[str, Any]:
+    """The empty gate document of ``job_type`` (:mod:`sccli.gate` keeps its slots in it)."""
+    return {"name": _GATE_PREFIX + job_type, "kind": "gate", "job_type": job_type, "version": 0, "holders": [],
+            "starts": []}
+
+
+def ensure_gate(store: Store, job_type: str) -> None:
+    """Create the type's gate document unless it exists (with its limits: a service that sees
+    the limit finds its gate)."""
+    store.swap_control(gate_document(job_type), None)

@@ -26,7 +26,9 @@ def check_dataset_status(status: str) -> str:
     return status
 
 
-def add_dataset(store: Store, uuid: str, name: str | None = None, status: str = DatasetStatus.SUBMITTED.value, **fields: Any) -> dict[str, Any]:
+def add_dataset(
+    store: Store, uuid: str, name: str | None = None, status: str = DatasetStatus.SUBMITTED.value, **fields: Any
+) -> dict[str, Any]:
     """Register a dataset document (the portal normally does this); returns it."""
     if not is_valid_uuid(uuid):
         raise InvalidInput(f"malformed dataset UUID {uuid!r}")
@@ -86,6 +88,8 @@ def move_dataset(
     force: bool = False,
     move_id: str | None = None,
     seen: dict[str, Any] | None = None,
+    with_events: list[dict[str, Any]] | None = None,
+    replay: bool = False,
 ) -> bool:
     """Move a dataset to ``target`` (or through a list of targets, in one write) if the
     transition table allows it; return whether it reached the last target.
@@ -98,11 +102,20 @@ def move_dataset(
     replayed follow-up a no-op: the dataset keeps the id of the last move written to it.
     ``seen``: the dataset as the caller just read it, taken for the first try instead of a read
     of its own (the write is conditional on its status: a stale copy only costs the read again).
+    ``with_events``: the caller's events still to write, written (and emptied) with the move's
+    own once it is written, in one round trip where the store can. ``replay``: a follow-up of
+    another writer's, run again: a move it already decided (its events, written or refused, are
+    there) is not decided twice (the dataset may have moved since, by hand or by another job).
     """
     targets = [getattr(t, "value", t) for t in ([target] if isinstance(target, str) else target)]
+    if replay and move_id is not None and job_id is not None and _decided(store, job_id, move_id):
+        return True
+    if seen is None and move_id is not None and not (heal or force):
+        seen = _move_blind(store, uuid, targets, move_id, error_message)  # written already when not None
     for _ in range(3):
         usable = seen is not None and seen.get("status") is not None  # the write is conditional on it
         dataset, seen = seen if usable else store.get_dataset(uuid), None
+        written = dataset is not None and dataset.pop("_moved_at", None)
         if dataset is None:
             return False
         if move_id is not None and dataset.get("status_move_id") == move_id:
@@ -120,20 +133,43 @@ def move_dataset(
             why = f"{reason}; transition {at!r} → {refused!r} not allowed"
             events.append(dataset_event(uuid, at, refused, job_id=job_id, at=now, actor=actor, reason=why,
                                         refused=True))
-        if steps:
-            fields: dict[str, Any] = {"status": at, "updated_at": now}
-            if error_message is not None:
-                fields["error_message"] = error_message
-            if move_id is not None:
-                fields["status_move_id"] = move_id
-            if not store.update_dataset(uuid, current, fields):
+        if steps and not written:
+            if not store.update_dataset(uuid, current, _move_fields(at, now, move_id, error_message)):
                 continue  # moved under us: read again
         for number, event in enumerate(events):
             if move_id is not None:
                 event["event_id"] = f"{move_id}:{number}"
-            store.insert_event(event)
+        store.insert_events([*(with_events or []), *events])
+        if with_events:
+            with_events.clear()
         return refused is None
     return False
+
+
+def _decided(store: Store, job_id: str, move_id: str) -> bool:
+    return any(str(e.get("event_id") or "").startswith(f"{move_id}:") for e in store.find_events(job_id))
+
+
+def _move_fields(status: str | None, now: Any, move_id: str | None, error_message: str | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"status": status, "updated_at": now}
+    if error_message is not None:
+        fields["error_message"] = error_message
+    if move_id is not None:
+        fields["status_move_id"] = move_id
+    return fields
+
+
+def _move_blind(store: Store, uuid: str, targets: list[str], move_id: str,
+                error_message: str | None) -> dict[str, Any] | None:
+    """A move with no copy of the dataset (a claim's), read and written in one round trip: written
+    from any status the targets are reached from without a refusal; the dataset as it was (marked
+    ``_moved_at``), or None when nothing was written (missing, refused, taken already: read then)."""
+    if not targets:
+        return None
+    plans = {s.value: _plan(s.value, targets, heal=False, force=False) for s in DatasetStatus}
+    sources = [status for status, (steps, refused) in plans.items() if steps and refused is None]
+    before = store.move_dataset_from(uuid, sources, _move_fields(targets[-1], utcnow(), move_id, error_message))
+    return None if before is None else {**before, "_moved_at": True}
 
 
 def _plan(current: str | None, targets: list[str], *, heal: bool, force: bool) -> tuple[list[str], str | None]:
@@ -157,7 +193,9 @@ def _heal(current: str | None, target: str) -> tuple[list[str], str | None]:
     return [], target
 
 
-def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False) -> dict[str, Any]:
+def set_dataset_status(
+    store: Store, uuid: str, status: str, *, reason: str, actor: str, force: bool = False
+) -> dict[str, Any]:
     """An administrator's repair (``sc dataset set-status``): validated against the table unless
     ``force``, always logged with the actor. Conflict when the table refuses it."""
     from sccli.errors import Conflict
@@ -170,5 +208,8 @@ def set_dataset_status(store: Store, uuid: str, status: str, *, reason: str, act
         return before
     if not move_dataset(store, uuid, status, actor=actor, reason=reason, force=force):
         current = get_dataset(store, uuid).get("status")
-        raise Conflict(f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} (use --force to override)")
+        raise Conflict(
+            f"dataset {uuid} is {current!r}: the table does not allow {current!r} → {status!r} "
+            "(use --force to override)"
+        )
     return get_dataset(store, uuid)

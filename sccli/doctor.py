@@ -90,11 +90,19 @@ def _settings_check(load_settings: Callable[[], Settings], checks: list[Check]) 
     try:
         settings = load_settings()
     except NotFound as exc:
-        fix = "check the --settings path (the service's is in its unit: systemctl cat sc-service); without it the defaults apply"
+        fix = (
+            "check the --settings path (the service's is in its unit: systemctl cat sc-service); "
+            "without it the defaults apply"
+        )
         checks.append(Check("settings", FAIL, f"{exc}; the checks below use the default settings", fix))
         return Settings()
     except ScError as exc:
-        checks.append(Check("settings", FAIL, str(exc), "fix the key named in the settings file (see the README settings table), then run sc doctor again"))
+        checks.append(
+            Check(
+                "settings", FAIL, str(exc),
+                "fix the key named in the settings file (see the README settings table), then run sc doctor again",
+            )
+        )
         return Settings()
     checks.append(Check("settings", OK, "settings are valid"))
     return settings
@@ -107,12 +115,16 @@ def _store_checks(open_store: Callable[[], Store], checks: list[Check], is_defau
         checks.append(Check("store", FAIL, str(exc), "check --db / SC_DB_URL / MONGO_URL (and DB_NAME)"))
         return None
     name = getattr(store, "db_name", None)
-    checks.append(Check("store", OK, f"{store.kind} store {store.display_url}" + (f", database {name}" if name else "")))
+    checks.append(
+        Check("store", OK, f"{store.kind} store {store.display_url}" + (f", database {name}" if name else ""))
+    )
     path = store.missing_file()
     if path is not None:
         # Pinging would create the file: doctor only looks.
         if is_default:  # a fresh machine: nothing named a store, the first command creates this one
-            checks.append(Check("reachable", OK, f"the default store {path} does not exist yet; the first command creates it"))
+            checks.append(
+                Check("reachable", OK, f"the default store {path} does not exist yet; the first command creates it")
+            )
             return None
         fix = "check --db; the file is created by the first writing command (sc job create, sc service run)"
         checks.append(Check("reachable", FAIL, f"the SQLite file {path} does not exist", fix))
@@ -143,8 +155,11 @@ def _schema_check(store: Store) -> Check:
     missing = [f"{key}.{name}" for key, names in sorted(missing_by_key.items()) for name in sorted(names)]
     if missing:
         return Check(
-            "schema", FAIL, f"{len(missing)} index(es) missing: {', '.join(missing)}",
-            "they are created when a writing command first opens the store (e.g. sc service run); if they stay missing, check the account's rights",
+            "schema",
+            FAIL,
+            f"{len(missing)} index(es) missing: {', '.join(missing)}",
+            "they are created when a writing command first opens the store (e.g. sc service run); if they stay "
+            "missing, check the account's rights",
         )
     return Check("schema", OK, f"tables and all {sum(len(v) for v in expected.values())} indexes present")
 
@@ -165,7 +180,12 @@ def _directory_checks(settings: Settings) -> list[Check]:
                 command=f"mkdir -p {shlex.quote(str(path))}",
             ))
         elif not os.access(path, os.W_OK | os.X_OK):
-            out.append(Check(f"dir {key}", FAIL, f"{path} is not writable by this user", f"chown/chmod {path} for the service's user"))
+            out.append(
+                Check(
+                    f"dir {key}", FAIL, f"{path} is not writable by this user",
+                    f"chown/chmod {path} for the service's user",
+                )
+            )
         else:
             out.append(Check(f"dir {key}", OK, f"{path} exists and is writable"))
     return out
@@ -209,8 +229,13 @@ def _services_check(store: Store, settings: Settings) -> Check:
     dead_part = f"; dead: {', '.join(_service_name(r) for r in dead)}" if dead else ""
     if not live:
         level = FAIL if ready else WARN
-        fix = "start one: sc service run SETTINGS.json (systemd: sc service unit > /etc/systemd/system/sc-service.service)"
-        return Check("services", level, f"no live service ({ready} job(s) ready to run){dead_part}", fix, "sc service unit")
+        fix = (
+            "start one: sc service run SETTINGS.json (systemd: sc service unit > "
+            "/etc/systemd/system/sc-service.service)"
+        )
+        return Check(
+            "services", level, f"no live service ({ready} job(s) ready to run){dead_part}", fix, "sc service unit"
+        )
     detail = f"{len(live)} live service(s): {', '.join(str(r['worker_id']) for r in live)}"
     if dead:
         fix = "sc service status shows them; sc service prune --older-than 0s removes them"
@@ -240,7 +265,9 @@ def _clock_check(store: Store) -> Check:
         server_time = server_time.replace(tzinfo=UTC)
     skew = (utcnow() - server_time).total_seconds()
     if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
-        fix = "sync the clocks with NTP (chrony/timesyncd): stale-job detection compares times written by different hosts"
+        fix = (
+            "sync the clocks with NTP (chrony/timesyncd): stale-job detection compares times written by different hosts"
+        )
         return Check("clock", FAIL, f"this host's clock is {skew:+.1f}s off the store's", fix)
     return Check("clock", OK, f"within {abs(skew):.1f}s of the store's")
 
@@ -251,7 +278,9 @@ def _paused_check(store: Store) -> Check:
     paused = paused_job_types(store)
     if not paused:
         return Check("paused", OK, "nothing is paused")
-    listed = ", ".join(f"{t} ({info.get('reason') or 'no reason'}, by {info.get('actor')})" for t, info in sorted(paused.items()))
+    listed = ", ".join(
+        f"{t} ({info.get('reason') or 'no reason'}, by {info.get('actor')})" for t, info in sorted(paused.items())
+    )
     resume = "sc queue resume " + " ".join(sorted(paused))
     return Check("paused", WARN, f"paused: {listed}", f"{resume} when they may run again (sc queue status)", resume)
 

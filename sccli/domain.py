@@ -247,7 +247,9 @@ def job_transition_allowed(current: str | None, target: str) -> bool:
 def dataset_transition_allowed(current: str | None, target: str) -> bool:
     """Whether the dataset table allows ``current → target``."""
     try:
-        return current is not None and DatasetStatus(target) in DATASET_TRANSITIONS.get(DatasetStatus(current), frozenset())
+        return current is not None and DatasetStatus(target) in DATASET_TRANSITIONS.get(
+            DatasetStatus(current), frozenset()
+        )
     except ValueError:
         return False
 
@@ -286,10 +288,16 @@ def is_live_service(worker: dict[str, Any], now: datetime, stale_after_seconds: 
     """A service's heartbeat document is live when it has not stopped and beat within
     ``stale_after_seconds`` (the one rule explain, monitor and ``sc service`` share)."""
     beat = worker.get("heartbeat_at")
-    return worker.get("status") != ServiceState.STOPPED and beat is not None and (now - beat).total_seconds() <= stale_after_seconds
+    return (
+        worker.get("status") != ServiceState.STOPPED
+        and beat is not None
+        and (now - beat).total_seconds() <= stale_after_seconds
+    )
 
 
-def next_stage(job_type: str, result: dict[str, Any] | None, dataset: dict[str, Any] | None) -> tuple[DatasetStatus | None, str | None]:
+def next_stage(
+    job_type: str, result: dict[str, Any] | None, dataset: dict[str, Any] | None
+) -> tuple[DatasetStatus | None, str | None]:
     """What follows a successful job: (dataset status, job type to chain), either may be None."""
     result = result or {}
     if job_type in (JobType.GOOGLE_SYNC, JobType.FILE_EXTRACTION):
@@ -306,4 +314,6 @@ def next_stage(job_type: str, result: dict[str, Any] | None, dataset: dict[str, 
 
 
 #: What a chained job inherits from its dataset when its parent's parameters lack it.
-DATASET_INHERITED_PARAMETERS = {"sensor": "sensor_type", "conversion_parameters": "conversion_params", "user": "user_email"}
+DATASET_INHERITED_PARAMETERS = {
+    "sensor": "sensor_type", "conversion_parameters": "conversion_params", "user": "user_email",
+}

@@ -27,7 +27,10 @@ def explain_job(store: Store, job: dict[str, Any], stale_after_seconds: float = 
     if status == JobStatus.RUNNING:
         return _explain_running(job, now, stale_after_seconds)
     if status == JobStatus.FAILED:
-        return [f"failed after {job.get('attempts')} of {job.get('max_attempts')} attempts: {job.get('error')}", "retry it with: sc job retry " + job["job_id"]]
+        return [
+            f"failed after {job.get('attempts')} of {job.get('max_attempts')} attempts: {job.get('error')}",
+            "retry it with: sc job retry " + job["job_id"],
+        ]
     if status == JobStatus.CANCELLED:
         return [f"cancelled: {job.get('error') or 'no reason given'}"]
     return [f"completed at {iso(job.get('completed_at'))}"]
@@ -68,7 +71,10 @@ def _explain_pending(store: Store, job: dict[str, Any], now: datetime, stale_aft
         if key in paused:
             what = "the whole queue is paused" if key == ALL_TYPES else f"job type {key} is paused"
             why = f": {paused[key]['reason']}" if paused[key].get("reason") else ""
-            reasons.append(f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} (resume with: sc queue resume)")
+            reasons.append(
+                f"{what} by {paused[key].get('actor')} since {iso(paused[key].get('at'))}{why} "
+                "(resume with: sc queue resume)"
+            )
     held = _held_types(store, paused)
     if job.get("job_type") in held:
         what = held[job["job_type"]]
@@ -137,7 +143,10 @@ def _explain_services(store: Store, job: dict[str, Any], now: datetime, stale_af
 
 
 def _explain_running(job: dict[str, Any], now: datetime, stale_after: float) -> list[str]:
-    reasons = [f"running on {job.get('worker_id')} (host {job.get('host')}, pid {job.get('pid')}), attempt {job.get('attempts')} of {job.get('max_attempts')}"]
+    reasons = [
+        f"running on {job.get('worker_id')} (host {job.get('host')}, pid {job.get('pid')}), attempt "
+        f"{job.get('attempts')} of {job.get('max_attempts')}"
+    ]
     beat = job.get("heartbeat_at")
     if beat is not None:
         age = (now - beat).total_seconds()

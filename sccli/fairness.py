@@ -14,13 +14,14 @@ services claiming at once may both serve the same user, which fairness tolerates
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sccli.domain import JobStatus
 from sccli.store.base import ClaimFilter, JobQuery, Store
 
 if TYPE_CHECKING:
-    from sccli.queue import JobQueue
+    from sccli.claiming import ClaimWrite
 
 _NAME = "fair:users"
 #: How many recently served users a claim passes over (each is one more claim attempt at most).
@@ -43,16 +44,16 @@ def _remember(store: Store, recent: list[str], job: dict[str, Any] | None) -> No
 
 
 def claim_fair(
-    queue: JobQueue, worker: str, types: Sequence[str], host: str | None, pid: int | None, **claim: Any
+    store: Store, controls: Sequence[dict[str, Any]], write: ClaimWrite, types: Sequence[str], *,
+    lease_token: str | None = None, now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """Claim the next job of ``types``, passing over the recently served users' jobs at the
-    priority of the job in line when another user's job waits there. ``claim``: the gate's
-    ``gate_passed``/``lease_token``/``now``, passed on."""
-    store = queue.store
-    recent = recent_users(queue.controls(reuse=True))
+    """Claim the next job of ``types`` by ``write``, passing over the recently served users' jobs
+    at the priority of the job in line when another user's job waits there. ``controls``: the
+    claim's ``queue_controls`` snapshot; ``lease_token``/``now``: the gate's, passed on."""
+    recent = recent_users(controls)
     head = None
     if recent:
-        ready_by = claim.get("now") or store.now()
+        ready_by = now or store.now()
         query = JobQuery(status=[JobStatus.PENDING.value], job_type=list(types), run_after_before=ready_by)
         found = store.find_jobs(query, sort=(("priority", 1), ("created_at", 1)), limit=1)
         head = found[0] if found else None
@@ -61,10 +62,10 @@ def claim_fair(
     if head is not None and head.get("user") in recent:
         for k in range(len(recent), 0, -1):
             narrow = ClaimFilter(priority=int(head.get("priority") or 2), skip_users=tuple(recent[:k]))
-            job = queue.claim_next(worker, types, host, pid, narrow=narrow, **claim)
+            job = write(types, lease_token=lease_token, now=now, narrow=narrow)
             if job is not None:
                 _remember(store, recent, job)
                 return job
-    job = queue.claim_next(worker, types, host, pid, narrow=ClaimFilter(), **claim)
+    job = write(types, lease_token=lease_token, now=now, narrow=ClaimFilter())
     _remember(store, recent, job)
     return job

@@ -61,7 +61,10 @@ def bucket_value(key: str) -> float:
 
 def empty() -> dict[str, Any]:
     """A job type's figures with nothing counted."""
-    return {"count": 0, "by_status": {}, "retries": 0, "timeouts": 0, "dur_n": 0, "dur_sum": 0.0, "dur_min": None, "dur_max": None, "hist": {}}
+    return {
+        "count": 0, "by_status": {}, "retries": 0, "timeouts": 0, "dur_n": 0, "dur_sum": 0.0, "dur_min": None,
+        "dur_max": None, "hist": {},
+    }
 
 
 def fold(rows: Iterable[FinishedRow], timeouts: Iterable[TimeoutRow]) -> dict[int, Figures]:
@@ -80,7 +83,10 @@ def fold(rows: Iterable[FinishedRow], timeouts: Iterable[TimeoutRow]) -> dict[in
     return days
 
 
-def add_group(fig: dict[str, Any], status: str, n: int, retries: int, dur_n: int, dur_sum: float, dur_min: float | None, dur_max: float | None) -> None:
+def add_group(
+    fig: dict[str, Any], status: str, n: int, retries: int, dur_n: int, dur_sum: float, dur_min: float | None,
+    dur_max: float | None,
+) -> None:
     """Add a group of jobs of one status counted by a store (its durations' histogram apart)."""
     fig["count"] += n
     fig["by_status"][status] = fig["by_status"].get(status, 0) + n
@@ -144,8 +150,8 @@ def stats_row(job_type: str, fig: dict[str, Any]) -> dict[str, Any]:
         "job_type": job_type, "count": int(fig["count"]), "completed": int(by_status.get(ENDED[0], 0)),
         "failed": int(by_status.get(ENDED[1], 0)), "cancelled": int(by_status.get(ENDED[2], 0)),
         "retries": int(fig["retries"]), "timeouts": int(fig["timeouts"]),
-        "avg_duration": fig["dur_sum"] / n if n else None, "min_duration": fig["dur_min"], "max_duration": fig["dur_max"],
-        "p50_duration": percentile(fig, 50), "p95_duration": percentile(fig, 95),
+        "avg_duration": fig["dur_sum"] / n if n else None, "min_duration": fig["dur_min"],
+        "max_duration": fig["dur_max"], "p50_duration": percentile(fig, 50), "p95_duration": percentile(fig, 95),
     }
 
 

@@ -14,19 +14,17 @@ claim that finds the type full, so the store never shows more running jobs of th
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sccli.controls import TypeLimits, type_limits
+from sccli.controls import TypeLimits, ensure_gate, gate_document, type_limits
 from sccli.domain import JobStatus
 from sccli.store.base import JobQuery, Store
 
-if TYPE_CHECKING:
-    from sccli.queue import JobQueue
-
-_PREFIX = "gate:"
+#: A claim of some types past the gate (the fair share's): ``(types, lease_token, now)``, the job or None.
+PassedClaim = Callable[[Sequence[str], "str | None", "datetime | None"], "dict[str, Any] | None"]
 #: A slot younger than this is kept even if no running job carries its token yet: its claim
 #: may still be on its way to the store.
 GRACE_SECONDS = 30.0
@@ -43,15 +41,6 @@ class Held:
     detail: str
 
 
-def ensure_gate(store: Store, job_type: str) -> None:
-    """Create the type's gate document unless it exists."""
-    store.swap_control(_empty(job_type), None)
-
-
-def _empty(job_type: str) -> dict[str, Any]:
-    return {"name": _PREFIX + job_type, "kind": "gate", "job_type": job_type, "version": 0, "holders": [], "starts": []}
-
-
 def gates(controls: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Gate documents by job type."""
     return {doc["job_type"]: doc for doc in controls if doc.get("kind") == "gate"}
@@ -61,7 +50,7 @@ def _read(store: Store, job_type: str) -> dict[str, Any]:
     found = gates(store.list_controls()).get(job_type)
     if found is None:
         ensure_gate(store, job_type)
-        found = gates(store.list_controls()).get(job_type) or _empty(job_type)
+        found = gates(store.list_controls()).get(job_type) or gate_document(job_type)
     return found
 
 
@@ -155,7 +144,7 @@ def why_held(store: Store, job_type: str) -> Held | None:
     limits = type_limits(controls).get(job_type)
     if limits is None or not limits.gated:
         return None
-    doc = gates(controls).get(job_type) or _empty(job_type)
+    doc = gates(controls).get(job_type) or gate_document(job_type)
     return check(store, limits, doc, store.now().timestamp(), reconcile=True)[2]
 
 
@@ -165,53 +154,32 @@ def gated_limits(controls: Sequence[dict[str, Any]], types: Sequence[str]) -> di
 
 
 def claim_gated(
-    queue: JobQueue, worker: str, types: Sequence[str], limits: dict[str, TypeLimits], host: str | None, pid: int | None
+    store: Store, claim: PassedClaim, worker: str, types: Sequence[str], limits: dict[str, TypeLimits]
 ) -> dict[str, Any] | None:
-    """Claim the next job of ``types`` in queue order, passing the gate of a gated type first.
+    """Claim the next job of ``types`` in queue order by ``claim``, passing the gate of a gated type first.
 
     The next ready job is looked at; an ungated type is claimed as usual (among the ungated
     types); a gated one takes a slot, then claims that type with the slot's token. A type
     whose gate is shut is left out and the next job is looked at."""
     candidates = list(types)
     for _ in range(len(limits) + 3):
-        now = queue.store.now()
+        now = store.now()
         query = JobQuery(status=[JobStatus.PENDING.value], job_type=candidates, run_after_before=now)
-        head = queue.store.find_jobs(query, sort=(("priority", 1), ("created_at", 1)), limit=1)
+        head = store.find_jobs(query, sort=(("priority", 1), ("created_at", 1)), limit=1)
         if not head:
             return None
         job_type = str(head[0]["job_type"])
         if job_type not in limits:
-            return queue.claim_next(worker, [t for t in candidates if t not in limits], host, pid, gate_passed=True)
-        token, at = uuidlib.uuid4().hex, queue.store.now()
-        if take(queue.store, limits[job_type], token, worker, at) is not None:
+            return claim([t for t in candidates if t not in limits], None, None)
+        token, at = uuidlib.uuid4().hex, store.now()
+        if take(store, limits[job_type], token, worker, at) is not None:
             candidates.remove(job_type)
             if not candidates:
                 return None
             continue
-        job = queue.claim_next(worker, [job_type], host, pid, gate_passed=True, lease_token=token, now=at)
+        job = claim([job_type], token, at)
         if job is not None:
-            mark(queue.store, job_type, token, str(job["job_id"]))
+            mark(store, job_type, token, str(job["job_id"]))
             return job
-        give_back(queue.store, job_type, token)
+        give_back(store, job_type, token)
     return None
-
-
-def claim_guarded(
-    queue: JobQueue,
-    worker: str,
-    types: list[str],
-    host: str | None,
-    pid: int | None,
-    *,
-    gate_passed: bool,
-    lease_token: str | None,
-    now: datetime | None,
-) -> dict[str, Any] | None:
-    """A claim through the gate of the capped or rate-limited ``types`` (unless it has passed
-    it), then through the fair share between users (:mod:`sccli.fairness`)."""
-    from sccli.fairness import claim_fair
-
-    limits = {} if gate_passed else gated_limits(queue.controls(reuse=True), types)
-    if limits:
-        return claim_gated(queue, worker, types, limits, host, pid)
-    return claim_fair(queue, worker, types, host, pid, gate_passed=True, lease_token=lease_token, now=now)

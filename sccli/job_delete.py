@@ -36,7 +36,9 @@ def deletable_job(store: Store, text: str) -> dict[str, Any]:
     return job
 
 
-def delete_job(store: Store, settings: Settings, job: dict[str, Any], actor: str, reason: str | None = None) -> dict[str, Any]:
+def delete_job(
+    store: Store, settings: Settings, job: dict[str, Any], actor: str, reason: str | None = None
+) -> dict[str, Any]:
     """Delete the ended ``job`` (conditional on its status: a retry meanwhile keeps it), its events and
     its log file in ``settings.log_dir``; leave the audit event. Returns what was removed."""
     from sccli.monitor.log_files import JobLogFiles, LogTally
@@ -56,7 +58,9 @@ def delete_job(store: Store, settings: Settings, job: dict[str, Any], actor: str
         "job_id": job_id, "entity": "job", "from": status, "to": DELETED, "at": utcnow(), "actor": actor,
         "reason": reason or f"{job.get('job_type')} job deleted by {actor}",
     })
-    return {"job_id": job_id, "status": status, "events": events, "log_files": tally.files, "log_error": tally.first_error}
+    return {
+        "job_id": job_id, "status": status, "events": events, "log_files": tally.files, "log_error": tally.first_error,
+    }
 
 
 def _hold_day(store: Store, job: dict[str, Any]) -> list[int]:

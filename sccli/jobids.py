@@ -85,9 +85,11 @@ def job_detail(
     created, started, ended = job.get("created_at"), job.get("started_at"), job.get("completed_at")
     running = job.get("status") == JobStatus.RUNNING
     detail = {
-        **job, "events": store.find_events(job_id),
+        **job,
+        "events": store.find_events(job_id),
         "dataset": store.get_dataset(job["dataset_uuid"]) if job.get("dataset_uuid") else None,
-        "wait_seconds": _seconds(created, started), "duration_seconds": _seconds(started, ended or ((now or store.now()) if running else None)),
+        "wait_seconds": _seconds(created, started),
+        "duration_seconds": _seconds(started, ended or ((now or store.now()) if running else None)),
     }
     if explain:
         detail["explanation"] = explanation(store, job, stale_after_seconds)

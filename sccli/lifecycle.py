@@ -21,6 +21,7 @@ from sccli.domain import DatasetStatus, ErrorKind, JobStatus
 from sccli.errors import Conflict, InvalidInput, NotFound
 from sccli.events import job_event
 from sccli.followups import (
+    OutboxAcks,
     chained_job_id,
     crash_point,
     dataset_item,
@@ -30,6 +31,7 @@ from sccli.followups import (
     outbox_batch,
     run_followups,
     tally_item,
+    write_outbox,
 )
 from sccli.limits import check_storable
 from sccli.store.base import Before, JobChange, JobQuery, Store
@@ -60,6 +62,8 @@ class JobLifecycle:
     rng: random.Random = field(default_factory=random.Random)
     #: Per job type (base, cap) of the retry backoff, over the queue-wide pair above.
     retry_by_type: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Set by a service: outbox batches of events alone, run, wait there for one pull of many.
+    acks: OutboxAcks | None = None
 
     # -- the one transition -----------------------------------------------------------------
     def transition(
@@ -87,10 +91,14 @@ class JobLifecycle:
         if resources is not None:
             change.push["resources"] = resources
         event = job_event(job["job_id"], source, to, at=now, actor=actor, reason=reason)
-        return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)])
+        return self.write(job["job_id"], expect, change, event, [*followups, *_day_tally(job, change)],
+                          held=job.get("outbox"))
 
-    def write(self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any], followups: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """A job write with its event and follow-ups: one transaction, or an outbox on the job."""
+    def write(
+        self, job_id: str, expect: dict[str, Any], change: JobChange, event: dict[str, Any],
+        followups: list[dict[str, Any]], *, held: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any] | None:
+        """A job write with its event and follow-ups: one transaction, or an outbox (:func:`write_outbox`)."""
         store = self.store
         with store.atomic():
             if store.atomic_followups:
@@ -100,12 +108,11 @@ class JobLifecycle:
                     crash_point("after_event", doc["status"])  # written with the job, in this transaction
                     run_followups(store, followups, doc)
                 return doc
-            items = [event_item({**event, "job_id": job_id}), *followups]
-            batch = change.push["outbox"] = outbox_batch(items, event["at"])
-            doc = store.update_job(job_id, expect, change)
+            batch = outbox_batch([event_item({**event, "job_id": job_id}), *followups], event["at"])
+            doc, dropped = write_outbox(store, job_id, expect, change, batch, held, self.acks)
         if doc is not None:
             crash_point("after_job_write", doc["status"])
-            drain_outbox(store, doc, own=batch["id"])
+            doc["outbox"] = drain_outbox(store, doc, own=batch["id"], dropped=dropped, acks=self.acks)
         return doc
 
     # -- success ----------------------------------------------------------------------------
@@ -153,7 +160,9 @@ class JobLifecycle:
             items.append(job_item(child, event))
         return items
 
-    def _chained_job(self, job: dict[str, Any], child_type: str, result: dict[str, Any], dataset: dict[str, Any] | None) -> dict[str, Any]:
+    def _chained_job(
+        self, job: dict[str, Any], child_type: str, result: dict[str, Any], dataset: dict[str, Any] | None
+    ) -> dict[str, Any]:
         parent = job.get("parameters") or {}
         params = {k: parent[k] for k in CHAINED_PARAMETERS if k in parent}
         for dataset_key, param in domain.DATASET_INHERITED_PARAMETERS.items():
@@ -166,9 +175,11 @@ class JobLifecycle:
         )
 
     # -- failure ----------------------------------------------------------------------------
-    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None,
-             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def fail(
+        self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True,
+        actor: str | None = None, log: str | None = None, claimed: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """Record a failed attempt: back to pending after a backoff while attempts remain and the
         error may pass, else failed for good. None when the lease is lost. ``log`` and
         ``claimed`` as for :meth:`complete`."""
@@ -179,9 +190,11 @@ class JobLifecycle:
         return self.fail_attempt(job, error, kind=kind, retry=retry, actor=who, log=log, resources=resources,
                                  keep_lease=True)
 
-    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str, fence: dict[str, Any] | None = None,
-                     log: str | None = None, resources: dict[str, Any] | None = None,
-                     keep_lease: bool = False) -> dict[str, Any] | None:
+    def fail_attempt(
+        self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str,
+        fence: dict[str, Any] | None = None, log: str | None = None, resources: dict[str, Any] | None = None,
+        keep_lease: bool = False,
+    ) -> dict[str, Any] | None:
         """Record a failed attempt of ``job`` as read (fenced by its lease token): retry or fail.
 
         ``keep_lease``: the lease holder's own write leaves its (spent) lease token on the job, as
@@ -192,15 +205,22 @@ class JobLifecycle:
         attempts = int(job.get("attempts") or 0)
         limit = int(job.get("max_attempts") or domain.job_type_config(job.get("job_type", "")).max_attempts)
         will_retry = retry and error_kind.retryable and attempts < limit
-        entry = {"attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": error_kind.value}
+        entry = {
+            "attempt": attempts, "at": now, "error": error, "worker": job.get("worker_id"), "kind": error_kind.value,
+        }
         change = JobChange(set={"error": error, "cancel_requested": False}, push={"errors": entry})
         if will_retry:
-            base, cap = self.retry_by_type.get(job.get("job_type", ""), (self.retry_base_seconds, self.retry_max_seconds))
+            base, cap = self.retry_by_type.get(
+                job.get("job_type", ""), (self.retry_base_seconds, self.retry_max_seconds)
+            )
             delay = domain.retry_delay_seconds(attempts, base, cap, self.rng.uniform(-0.5, 0.5))
             change.set["run_after"] = now + timedelta(seconds=delay)
             change.unset = ("heartbeat_at",) if keep_lease else ("lease_token", "heartbeat_at")
             # Waiting out its delay the job is scheduled: out of every claim until the sweeper promotes it.
-            reason, to = f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s", _S if delay > 0 else _P
+            reason, to = (
+                f"attempt {attempts} failed ({error_kind.value}); retry in {delay:.0f}s",
+                _S if delay > 0 else _P,
+            )
         else:
             change.set["completed_at"] = now
             change.unset = ("active_key",) if keep_lease else ("active_key", "lease_token")
@@ -210,13 +230,20 @@ class JobLifecycle:
         return self.transition(job, to, actor=actor, reason=reason, change=change, followups=followups, fence=fence,
                                log=log, resources=resources)
 
-    def _dataset_after_failure(self, job: dict[str, Any], will_retry: bool, error: str, actor: str) -> list[dict[str, Any]]:
+    def _dataset_after_failure(
+        self, job: dict[str, Any], will_retry: bool, error: str, actor: str
+    ) -> list[dict[str, Any]]:
         stages = domain.DATASET_STAGES.get(job["job_type"])
         if not stages:
             return []
         last = stages.ready if will_retry else DatasetStatus.FAILED
         reason = "attempt failed; retry scheduled" if will_retry else "attempt failed; no attempts left"
-        return [dataset_item(job["dataset_uuid"], [stages.error, last], job_id=job["job_id"], actor=actor, reason=reason, error_message=error)]
+        return [
+            dataset_item(
+                job["dataset_uuid"], [stages.error, last], job_id=job["job_id"], actor=actor, reason=reason,
+                error_message=error,
+            )
+        ]
 
     # -- cancel -----------------------------------------------------------------------------
     def cancel(self, job_id: str, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
@@ -241,7 +268,10 @@ class JobLifecycle:
                 if requested is not None:
                     return requested
             else:
-                raise Conflict(f"job {job_id} is {job['status']}; only pending or running jobs (or scheduled ones) can be cancelled")
+                raise Conflict(
+                    f"job {job_id} is {job['status']}; only pending or running jobs (or "
+                    "scheduled ones) can be cancelled"
+                )
         raise Conflict(f"job {job_id} changed state while cancelling; try again")
 
     def mark_cancelled(self, job_id: str, lease_token: str, reason: str | None = None, actor: str | None = None,
@@ -258,12 +288,23 @@ class JobLifecycle:
         now = self.store.now()
         change = JobChange(set={"completed_at": now, "error": reason, "cancel_requested": False}, unset=("active_key",))
         stages = domain.DATASET_STAGES.get(job["job_type"])
-        followups = [dataset_item(job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled", error_message=reason)] if stages else []
+        followups = (
+            [
+                dataset_item(
+                    job["dataset_uuid"], [stages.error], job_id=job["job_id"], actor=actor, reason="job cancelled",
+                    error_message=reason,
+                )
+            ]
+            if stages
+            else []
+        )
         return self.transition(job, JobStatus.CANCELLED, actor=actor, reason=reason, change=change, followups=followups,
                                log=log, resources=resources)
 
     # -- retry and release ------------------------------------------------------------------
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
+    def retry(
+        self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0
+    ) -> dict[str, Any]:
         """Put a failed or cancelled job back to pending with a fresh set of attempts, and heal
         its dataset (from ``failed`` or the type's error status back to its ready status).
         ``delay_seconds`` > 0: the job is scheduled to start that much later instead.
@@ -272,19 +313,30 @@ class JobLifecycle:
         active job holds it), unless ``allow_duplicate``, as at creation: the flag is an
         administrator's word at each step, not stored in the job."""
         if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:  # NaN fails too
-            raise InvalidInput(f"a retry delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay_seconds:g}")
+            raise InvalidInput(
+                f"a retry delay must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds, got {delay_seconds:g}"
+            )
         who = actor or self.actor
         job = self.require(job_id)
         if job["status"] not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {job['status']}; only failed or cancelled jobs can be retried")
         now = self.store.now()
         fields: dict[str, Any] = {
-            "attempts": 0, "run_after": now + timedelta(seconds=delay_seconds), "completed_at": None, "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
+            "attempts": 0, "run_after": now + timedelta(seconds=delay_seconds), "completed_at": None,
+            "cancel_requested": False, "progress_percentage": 0, "progress_message": None,
         }
         if not allow_duplicate:
             fields["active_key"] = domain.active_key(job["dataset_uuid"], job["job_type"])
         stages = domain.DATASET_STAGES.get(job["job_type"])
-        followups = [dataset_item(job["dataset_uuid"], [stages.ready], job_id=job_id, actor=who, reason="job retried", heal=True)] if stages else []
+        followups = (
+            [
+                dataset_item(
+                    job["dataset_uuid"], [stages.ready], job_id=job_id, actor=who, reason="job retried", heal=True
+                )
+            ]
+            if stages
+            else []
+        )
         change = JobChange(set=fields, unset=("lease_token", "heartbeat_at"))
         to, reason = (_S, f"explicit retry in {delay_seconds:.0f}s") if delay_seconds > 0 else (_P, "explicit retry")
         done = self.transition(job, to, actor=who, reason=reason, change=change, followups=followups)
@@ -331,20 +383,26 @@ class JobLifecycle:
         return done
 
     # -- recovery ---------------------------------------------------------------------------
-    def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
+    def requeue_stale(
+        self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500
+    ) -> list[dict[str, Any]]:
         """Recover running jobs whose heartbeat is older than ``stale_after_seconds`` on the
         store's clock: each is re-queued (or failed when its attempts are used up), fenced by
         its lease token AND by its heartbeat still being old, so a worker that resumes
         heartbeating keeps its job. Returns the jobs after recovery."""
         now = self.store.now()
         cutoff = now - timedelta(seconds=stale_after_seconds)
-        stale = self.store.find_jobs(JobQuery(status=[_R.value], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit)
+        stale = self.store.find_jobs(
+            JobQuery(status=[_R.value], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit
+        )
         recovered = []
         for job in stale:
             beat = job.get("heartbeat_at")
             age = "unknown" if beat is None else f"{(now - beat).total_seconds():.0f}s"
             error = f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)"
-            done = self.fail_attempt(job, error, kind=ErrorKind.STALE, retry=True, actor=actor, fence={"heartbeat_at": Before(cutoff)})
+            done = self.fail_attempt(
+                job, error, kind=ErrorKind.STALE, retry=True, actor=actor, fence={"heartbeat_at": Before(cutoff)}
+            )
             if done is not None:
                 recovered.append(done)
         return recovered
@@ -354,7 +412,10 @@ class JobLifecycle:
         one priority level (logged as an event), so low-priority work cannot wait forever."""
         now = self.store.now()
         cutoff = now - timedelta(minutes=after_minutes)
-        waiting = self.store.find_jobs(JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),), limit=limit)
+        waiting = self.store.find_jobs(
+            JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),),
+            limit=limit,
+        )
         raised = []
         for job in waiting:
             if job.get("created_at") is not None and job["created_at"] > cutoff:
@@ -388,7 +449,8 @@ class JobLifecycle:
 
 
 def _day_tally(job: dict[str, Any], change: JobChange) -> list[dict[str, Any]]:
-    """The day-figures follow-up of a write that sets or clears ``completed_at`` (see :func:`sccli.followups.tally_item`)."""
+    """The day-figures follow-up of a write that sets or clears ``completed_at``
+    (see :func:`sccli.followups.tally_item`)."""
     after = None if "completed_at" in change.unset else change.set.get("completed_at", job.get("completed_at"))
     item = tally_item(job, after)
     return [item] if item else []

@@ -60,7 +60,10 @@ def parse_start_time(text: str, option: str = "--at") -> datetime:
     try:
         value = datetime.fromisoformat(str(text).strip())
     except ValueError:
-        raise InvalidInput(f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or 2026-12-08T03:00+01:00; no zone = UTC)") from None
+        raise InvalidInput(
+            f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or "
+            "2026-12-08T03:00+01:00; no zone = UTC)"
+        ) from None
     return as_utc(value)  # type: ignore[return-value]
 
 
@@ -111,7 +114,9 @@ def count_selected(
 ) -> int:
     """How many jobs :func:`select_jobs` would return without a limit (counted in the database)."""
     created_before = utcnow() - timedelta(seconds=older_than_seconds) if older_than_seconds is not None else None
-    query = JobQuery(status=_as_list(status), job_type=_as_list(job_type), dataset_uuid=dataset, created_before=created_before)
+    query = JobQuery(
+        status=_as_list(status), job_type=_as_list(job_type), dataset_uuid=dataset, created_before=created_before
+    )
     return queue.store.count_jobs(query)
 
 
@@ -127,13 +132,17 @@ def _bulk(job_ids: Sequence[str], action: Callable[[str], Any]) -> dict[str, Any
     return {"done": done, "refused": refused}
 
 
-def bulk_retry(queue: JobQueue, job_ids: Sequence[str], actor: str | None = None, delay_seconds: float = 0.0) -> dict[str, Any]:
+def bulk_retry(
+    queue: JobQueue, job_ids: Sequence[str], actor: str | None = None, delay_seconds: float = 0.0
+) -> dict[str, Any]:
     """Retry each failed or cancelled job (``delay_seconds`` later: scheduled);
     ``{"done": [ids], "refused": [{job_id, reason}]}``."""
     return _bulk(job_ids, lambda job_id: queue.retry(job_id, actor=actor, delay_seconds=delay_seconds))
 
 
-def bulk_cancel(queue: JobQueue, job_ids: Sequence[str], reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+def bulk_cancel(
+    queue: JobQueue, job_ids: Sequence[str], reason: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
     """Cancel each pending job (running ones get ``cancel_requested``); same answer as :func:`bulk_retry`."""
     return _bulk(job_ids, lambda job_id: queue.cancel(job_id, reason, actor=actor))
 
@@ -162,7 +171,10 @@ def purge_pending(queue: JobQueue, job_type: str, actor: str | None = None, dry_
         now = utcnow()
         queue.store.insert_event(job_purged(job["job_id"], job["status"], at=now, actor=who, reason=reason))
         if stages:
-            move_dataset(queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"], error_message=reason)
+            move_dataset(
+                queue.store, job["dataset_uuid"], stages.error, actor=who, reason="job purged", job_id=job["job_id"],
+                error_message=reason,
+            )
         purged.append(job["job_id"])
     return {"job_type": job_type, "dry_run": False, "purged": purged, "skipped": skipped}
 
@@ -234,7 +246,8 @@ def wait_for_job(
 
 
 def active_job(queue: JobQueue, dataset_uuid: str, job_type: str) -> dict[str, Any] | None:
-    """The active (scheduled, pending or running) job of this type for the dataset, if any (the one a duplicate hits)."""
+    """The active (scheduled, pending or running) job of this type for the dataset, if any
+    (the one a duplicate hits)."""
     active = [s.value for s in domain.ACTIVE_STATUSES]
     found = queue.list_jobs(JobQuery(status=active, job_type=[job_type], dataset_uuid=dataset_uuid), limit=1)
     return found[0] if found else None
@@ -245,7 +258,9 @@ def create_job_naming_duplicate(queue: JobQueue, dataset_uuid: str, job_type: st
     try:
         return queue.create_job(dataset_uuid, job_type, *args, **kwargs)
     except Conflict as exc:
-        raise naming_active_job(queue, dataset_uuid, job_type, exc, "; see `sc job show {id}`, or pass --allow-duplicate") from exc
+        raise naming_active_job(
+            queue, dataset_uuid, job_type, exc, "; see `sc job show {id}`, or pass --allow-duplicate"
+        ) from exc
 
 
 def naming_active_job(queue: JobQueue, dataset_uuid: str, job_type: str, error: Conflict, hint: str = "") -> Conflict:
@@ -256,7 +271,9 @@ def naming_active_job(queue: JobQueue, dataset_uuid: str, job_type: str, error: 
     return Conflict(f"{error}: job {existing['job_id']} ({existing['status']})" + hint.format(id=existing["job_id"]))
 
 
-def prune_services(store: Store, older_than_seconds: float, stale_after_seconds: float, dry_run: bool = False) -> list[dict[str, Any]]:
+def prune_services(
+    store: Store, older_than_seconds: float, stale_after_seconds: float, dry_run: bool = False
+) -> list[dict[str, Any]]:
     """Remove the ``workers`` documents of services that stopped or died more than
     ``older_than_seconds`` ago (by their last heartbeat); live services are never touched.
     Returns the documents removed (or that would be, with ``dry_run``)."""

@@ -47,7 +47,12 @@ def pause_types(store: Store, types: list[str] | None, reason: str | None, actor
     """Pause ``types`` (None or empty: every type); return what is paused now."""
     now = utcnow()
     for job_type in types or [ALL_TYPES]:
-        store.put_control({"name": _PREFIX + job_type, "kind": "pause", "job_type": job_type, "reason": reason, "actor": actor, "at": now})
+        store.put_control(
+            {
+                "name": _PREFIX + job_type, "kind": "pause", "job_type": job_type, "reason": reason, "actor": actor,
+                "at": now,
+            }
+        )
         store.insert_event(queue_event(job_type, "active", "paused", at=now, actor=actor, reason=reason or "paused"))
     return paused_types(store)
 
@@ -69,6 +74,9 @@ def paused_rows(store: Store) -> list[dict[str, Any]]:
         return []
     ready = {str(b["job_type"]): int(b["ready"]) for b in store.stats.pending_backlog(utcnow())}
     return [
-        {"job_type": job_type, **info, "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0)}
+        {
+            "job_type": job_type, **info,
+            "ready": sum(ready.values()) if job_type == ALL_TYPES else ready.get(job_type, 0),
+        }
         for job_type, info in sorted(paused.items())
     ]

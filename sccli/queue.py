@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sccli import domain, jobdoc
+from sccli.claim_policy import ClaimPolicy
 from sccli.claiming import claim_one
 from sccli.clock import iso
 from sccli.domain import ErrorKind, JobStatus
@@ -43,21 +44,22 @@ class JobQueue:
         self.store = as_store(store, db_name)
         self.extra_types = frozenset(extra_types)
         self.settings = settings
-        #: How long claims in a row may reuse the pause state read by the first (seconds; 0: read
-        #: it for every claim). A service sets its poll interval: read once per poll, not per claim.
-        self.controls_ttl = 0.0
-        self._controls_read: tuple[float, list[dict[str, Any]]] | None = None
+        #: The claim's rules (pauses, the gate, the fair share) and their ``queue_controls`` snapshot.
+        self.claim_policy = ClaimPolicy(self.store)
         #: How long creations reuse the ``workers`` documents read for the wake-up (seconds).
         self.workers_ttl = WORKERS_TTL_SECONDS
         self._workers: tuple[float, list[dict[str, Any]]] | None = None
         self._limits_read: tuple[Any, dict[str, Any]] | None = None
         self.plugin_settings = settings
         self.lifecycle = JobLifecycle(
-            self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds, rng or random.Random(),
+            self.store, self.build_job, actor or default_actor(), retry_base_seconds, retry_max_seconds,
+            rng or random.Random(),
         )
 
     @classmethod
-    def from_settings(cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True) -> JobQueue:
+    def from_settings(
+        cls, store: Store, settings: Settings, *, actor: str | None = None, check_paths: bool = True
+    ) -> JobQueue:
         """A queue with the settings' retry delays that knows every plugin job type (settings
         ``handlers`` and the ``sccli.handlers`` entry points). ``check_paths``: refuse job paths
         outside the settings' data directories at creation (when real settings were given)."""
@@ -65,7 +67,8 @@ class JobQueue:
 
         queue = cls(
             store, actor=actor, retry_base_seconds=settings.retry_base_seconds,
-            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings), settings=settings if check_paths else None,
+            retry_max_seconds=settings.retry_max_seconds, extra_types=plugin_types(settings),
+            settings=settings if check_paths else None,
         )
         queue.lifecycle.retry_by_type = {t: settings.retry_policy(t) for t in settings.retry_by_type}
         queue.plugin_settings = settings  # the plugins' DEFAULTS apply whether paths are checked or not
@@ -127,7 +130,10 @@ class JobQueue:
             doc["schedule_id"] = schedule_id
         dataset = self.store.get_dataset(dataset_uuid)
         if dataset is None and not allow_missing_dataset:
-            raise NotFound(f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset to create the job anyway)")
+            raise NotFound(
+                f"dataset {dataset_uuid} not found (pass allow_missing_dataset / --allow-missing-dataset "
+                "to create the job anyway)"
+            )
         reason = "created" if doc["status"] == JobStatus.PENDING else f"created; starts at {iso(doc['run_after'])}"
         event = job_event(doc["job_id"], None, doc["status"], at=doc["created_at"], actor=who, reason=reason)
         if dataset is not None and dataset.get("user") is not None:
@@ -167,7 +173,7 @@ class JobQueue:
                 store.insert_job(doc, event)
                 run_followups(store, followups)
             return
-        doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"])]
+        doc["outbox"] = [outbox_batch([event_item(event), *followups], doc["created_at"], deferred=not followups)]
         store.insert_job(doc)
         crash_point("after_job_write", doc["status"])
         drain_outbox(store, doc, own=doc["outbox"][0]["id"])
@@ -234,7 +240,12 @@ class JobQueue:
 
         parameters = jobdoc.storable_parameters(parameters)
         plugin_spec = None
-        if self.settings is not None and not domain.is_builtin_type(job_type) or self.settings is not None and job_type in self.settings.handlers:
+        if (
+            self.settings is not None
+            and not domain.is_builtin_type(job_type)
+            or self.settings is not None
+            and job_type in self.settings.handlers
+        ):
             from sccli.handlers import plugin_parameters
 
             plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
@@ -264,55 +275,33 @@ class JobQueue:
 
     # -- claiming ---------------------------------------------------------------------------
     def claim_next(self, worker: str, types: Sequence[str] | None = None, host: str | None = None,
-                   pid: int | None = None, *,
-                   gate_passed: bool = False, lease_token: str | None = None, now: datetime | None = None,
-                   narrow: ClaimFilter | None = None) -> dict[str, Any] | None:
-        """Atomically claim the next job for ``worker`` (paused types left alone; capped or rate-limited
-        types through their gate, :mod:`sccli.gate`; users served fairly, :mod:`sccli.fairness`, whose
-        own claims pass ``gate_passed``, ``lease_token``, ``now`` and ``narrow``); the job as it is after
-        the claim, or None. Claim, event and the dataset's move to its working status are written together.
-        The pause state is read again after an empty claim (the next poll or wake-up) or after
-        ``controls_ttl``; claims in a row in between share it."""
-        job = self._claim_next(worker, types, host, pid, gate_passed=gate_passed, lease_token=lease_token, now=now,
-                               narrow=narrow)
-        if job is None and narrow is None and not gate_passed:  # the outer claim: the next one reads again
-            self._controls_read = None
-        return job
+                   pid: int | None = None) -> dict[str, Any] | None:
+        """Atomically claim the next job for ``worker`` as :attr:`claim_policy` allows (paused types
+        left alone, capped or rate-limited types through their gate, users served fairly); the job as
+        it is after the claim, or None. Claim, event and the dataset's move to its working status are
+        written together. The controls are read again after an empty claim (the next poll or wake-up)
+        or after ``controls_ttl``; claims in a row in between share them."""
+        store = self.store
 
-    def _claim_next(
-        self, worker: str, types: Sequence[str] | None, host: str | None, pid: int | None, *,
-        gate_passed: bool, lease_token: str | None, now: datetime | None, narrow: ClaimFilter | None,
-    ) -> dict[str, Any] | None:
-        from sccli.pause import unpaused
+        def write(some: Sequence[str], *, lease_token: str | None, now: datetime | None,
+                  narrow: ClaimFilter) -> dict[str, Any] | None:
+            return claim_one(store, worker, some, host, pid, lease_token=lease_token, now=now, narrow=narrow)
 
-        paused = self._paused_types(reuse=narrow is not None or gate_passed)
-        if paused:
-            types = unpaused(self.known_types if types is None else types, paused)
-            if not types:
-                return None
-        if narrow is None:  # the fleet-wide gate, then the fair share between users, call back in here
-            from sccli.gate import claim_guarded
+        return self.claim_policy.claim(self.known_types if types is None else list(types), write, worker)
 
-            return claim_guarded(self, worker, self.known_types if types is None else list(types), host, pid,
-                                 gate_passed=gate_passed, lease_token=lease_token, now=now)
-        return claim_one(self.store, worker, types, host, pid, lease_token=lease_token, now=now, narrow=narrow)
+    @property
+    def controls_ttl(self) -> float:
+        """How long claims in a row may reuse the ``queue_controls`` read by the first (seconds; 0:
+        read them for every claim). A service sets its poll interval: read once per poll, not per claim."""
+        return self.claim_policy.ttl
 
-    def controls(self, *, reuse: bool = False) -> list[dict[str, Any]]:
-        """The ``queue_controls`` documents (pauses, limits, the fair share), read once per claim
-        (``reuse``: the gate's and the fair share's steps of that claim) and shared by claims in a
-        row for ``controls_ttl`` (one read per poll in a service)."""
-        now = time.monotonic()
-        stale = not reuse and now - (self._controls_read or (0.0, []))[0] >= self.controls_ttl
-        if self._controls_read is None or stale:
-            self._controls_read = (now, self.store.list_controls())
-        return self._controls_read[1]
+    @controls_ttl.setter
+    def controls_ttl(self, seconds: float) -> None:
+        self.claim_policy.ttl = seconds
 
-    def _paused_types(self, *, reuse: bool = False) -> dict[str, Any]:
-        from sccli.pause import paused_in
-
-        return paused_in(self.controls(reuse=reuse))
-
-    def heartbeat(self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None) -> bool:
+    def heartbeat(
+        self, job_id: str, lease_token: str, progress: float | None = None, message: str | None = None
+    ) -> bool:
         """Refresh a running job's heartbeat (and progress): a plain update; False when the lease is lost."""
         fields: dict[str, Any] = {"heartbeat_at": self.store.now()}
         if progress is not None:
@@ -329,7 +318,9 @@ class JobQueue:
 
     def add_log(self, job_id: str, message: str) -> None:
         """Append a capped ``{timestamp, message}`` entry to the job's ``logs``."""
-        self.store.update_jobs(JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}}))
+        self.store.update_jobs(
+            JobQuery(job_ids=[job_id]), JobChange(push={"logs": {"timestamp": self.store.now(), "message": message}})
+        )
 
     # -- transitions of existing jobs (JobLifecycle) ----------------------------------------
     def complete(self, job_id: str, lease_token: str, result: dict[str, Any] | None = None, actor: str | None = None, *,
@@ -339,14 +330,18 @@ class JobQueue:
         return self.lifecycle.complete(job_id, lease_token, result, actor, log=log, claimed=claimed,
                                        resources=resources)
 
-    def fail(self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True, actor: str | None = None,
-             log: str | None = None, claimed: dict[str, Any] | None = None,
-             resources: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def fail(
+        self, job_id: str, lease_token: str, error: str, *, kind: str = ErrorKind.ERROR, retry: bool = True,
+        actor: str | None = None, log: str | None = None, claimed: dict[str, Any] | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail`."""
         return self.lifecycle.fail(job_id, lease_token, error, kind=kind, retry=retry, actor=actor, log=log,
                                    claimed=claimed, resources=resources)
 
-    def fail_attempt(self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str) -> dict[str, Any] | None:
+    def fail_attempt(
+        self, job: dict[str, Any], error: str, *, kind: str, retry: bool, actor: str
+    ) -> dict[str, Any] | None:
         """See :meth:`JobLifecycle.fail_attempt`."""
         return self.lifecycle.fail_attempt(job, error, kind=kind, retry=retry, actor=actor)
 
@@ -359,7 +354,9 @@ class JobQueue:
         """See :meth:`JobLifecycle.mark_cancelled`."""
         return self.lifecycle.mark_cancelled(job_id, lease_token, reason, actor, log, resources)
 
-    def retry(self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0) -> dict[str, Any]:
+    def retry(
+        self, job_id: str, actor: str | None = None, *, allow_duplicate: bool = False, delay_seconds: float = 0.0
+    ) -> dict[str, Any]:
         """See :meth:`JobLifecycle.retry`."""
         return self.lifecycle.retry(job_id, actor, allow_duplicate=allow_duplicate, delay_seconds=delay_seconds)
 
@@ -378,11 +375,15 @@ class JobQueue:
         """See :meth:`JobLifecycle.release`."""
         return self.lifecycle.release(job_id, lease_token, reason, actor, log)
 
-    def requeue_stale(self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
+    def requeue_stale(
+        self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500
+    ) -> list[dict[str, Any]]:
         """See :meth:`JobLifecycle.requeue_stale`."""
         return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
 
-    def sweep(self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper") -> dict[str, Any]:
+    def sweep(
+        self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper"
+    ) -> dict[str, Any]:
         """A service's periodic recovery: due scheduled jobs promoted, stale jobs re-queued,
         follow-ups left in outboxes by a crashed writer finished (older than ``stale_after_seconds``),
         and (when set) the starvation guard. What it did, for the service's log."""

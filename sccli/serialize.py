@@ -56,7 +56,9 @@ def public(value: Any) -> Any:
     """Any output (a job, a list of jobs, a report holding jobs) made JSON-ready, with the
     internal fields of every job (a mapping with ``job_id``) and dataset (with ``uuid``) left out."""
     if isinstance(value, dict):
-        hidden = HIDDEN_JOB_FIELDS if "job_id" in value else HIDDEN_DATASET_FIELDS if "uuid" in value else frozenset({"_id"})
+        hidden = (
+            HIDDEN_JOB_FIELDS if "job_id" in value else HIDDEN_DATASET_FIELDS if "uuid" in value else frozenset({"_id"})
+        )
         return {str(k): public(v) for k, v in value.items() if k not in hidden}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [public(v) for v in value]

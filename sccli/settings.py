@@ -119,7 +119,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     job_log_max_bytes: Annotated[int, Meta(ge=0, le=1 << 40)] = 10 * 1024 * 1024  # 0: no cap
     retry_base_seconds: Delay = 30.0
     retry_max_seconds: Delay = 3600.0
-    #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the global one).
+    #: Per job type backoff: ``{"google_sync": {"base_seconds": 300, "max_seconds": 7200}}`` (a missing key: the
+    #: global one).
     retry_by_type: dict[Text, dict[Text, Delay]] = field(default_factory=dict)
     max_concurrent_by_type: dict[Text, Slots] = field(default_factory=dict)
     #: Past its timeout, a job of these types runs on while its progress moves (stopped after this
@@ -210,20 +211,27 @@ def validate_settings(settings: Settings) -> Settings:
 def _check_relations(settings: Settings) -> None:
     if settings.stale_after_seconds < 2 * settings.heartbeat_seconds:
         raise InvalidInput(
-            f"settings: stale_after_seconds ({settings.stale_after_seconds:g}) must be at least twice heartbeat_seconds "
+            f"settings: stale_after_seconds ({settings.stale_after_seconds:g}) must be at "
+            "least twice heartbeat_seconds "
             f"({settings.heartbeat_seconds:g}): a live job would be taken for stale"
         )
     if settings.retry_max_seconds < settings.retry_base_seconds:
         raise InvalidInput(
-            f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds ({settings.retry_base_seconds:g})"
+            f"settings: retry_max_seconds ({settings.retry_max_seconds:g}) must not be less than retry_base_seconds "
+            f"({settings.retry_base_seconds:g})"
         )
     for job_type, policy in settings.retry_by_type.items():
         unknown = sorted(set(policy) - {"base_seconds", "max_seconds"})
         if unknown:
-            raise InvalidInput(f"settings: retry_by_type.{job_type} has unknown key {unknown[0]!r} (base_seconds, max_seconds)")
+            raise InvalidInput(
+                f"settings: retry_by_type.{job_type} has unknown key {unknown[0]!r} (base_seconds, max_seconds)"
+            )
         base, cap = settings.retry_policy(job_type)
         if cap < base:
-            raise InvalidInput(f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less than base_seconds ({base:g})")
+            raise InvalidInput(
+                f"settings: retry_by_type.{job_type}: max_seconds ({cap:g}) must not be less "
+                f"than base_seconds ({base:g})"
+            )
     _check_notify(settings)
 
 
@@ -324,7 +332,11 @@ def _annotation(info: Any) -> Any:
     if isinstance(info, mi.LiteralType):
         return Literal[info.values]  # e.g. api_roles' "viewer" or "operator"
     scalars = {mi.IntType: int, mi.FloatType: float, mi.StrType: str, mi.BoolType: bool}
-    meta = {k: getattr(info, k) for k in ("ge", "gt", "le", "lt", "pattern", "min_length") if getattr(info, k, None) is not None}
+    meta = {
+        k: getattr(info, k)
+        for k in ("ge", "gt", "le", "lt", "pattern", "min_length")
+        if getattr(info, k, None) is not None
+    }
     base = scalars[type(info)]  # type: ignore[index]
     return Annotated[base, Meta(**meta)] if meta else base
 

@@ -46,20 +46,27 @@ def build_demo(db: Path, log_dir: Path) -> str:
     datasets = [add_dataset(store, str(uuid.uuid4()), name, "submitted")["uuid"] for name in names]
     for dataset in datasets[:3]:
         queue.create_job(dataset, "data_validation")
-    running_id = queue.create_job(datasets[3], "dataset_conversion", {"input_path": "/mnt/visus_datasets/upload/tomo", "sensor_type": "TIFF"})
+    running_id = queue.create_job(
+        datasets[3], "dataset_conversion", {"input_path": "/mnt/visus_datasets/upload/tomo", "sensor_type": "TIFF"}
+    )
     running = queue.claim_next("demo-host:4242", types=["dataset_conversion"], host="demo-host", pid=4242)
     assert running is not None and running["job_id"] == running_id
     queue.heartbeat(running_id, running["lease_token"], 62.5, "slice 30 of 48")
-    (log_dir / f"sc_job_{running_id}.log").write_text("".join(f"2026-12-01T07:{i:02d}:00 INFO converting slice {i} of 48\n" for i in range(31)))
+    (log_dir / f"sc_job_{running_id}.log").write_text(
+        "".join(f"2026-12-01T07:{i:02d}:00 INFO converting slice {i} of 48\n" for i in range(31))
+    )
     for i, dataset in enumerate(datasets[4:]):
         job_id = queue.create_job(dataset, "file_upload", {"files": ["a.tif"]})
         claimed = queue.claim_next("demo-host:4242", types=["file_upload"], host="demo-host", pid=4242)
         assert claimed is not None
         queue.fail(job_id, claimed["lease_token"], f"HTTP 503 from drive after {3 + i} tries", retry=False)
-    store.upsert_worker({
-        "worker_id": "demo-host:4242", "host": "demo-host", "pid": 4242, "started_at": utcnow(), "heartbeat_at": utcnow(),
-        "status": "running", "types": None, "slots": 2, "offline": False, "running_jobs": [running_id], "version": "demo",
-    })
+    store.upsert_worker(
+        {
+            "worker_id": "demo-host:4242", "host": "demo-host", "pid": 4242, "started_at": utcnow(),
+            "heartbeat_at": utcnow(), "status": "running", "types": None, "slots": 2, "offline": False,
+            "running_jobs": [running_id], "version": "demo",
+        }
+    )
     store.close()
     return running_id
 
@@ -74,7 +81,10 @@ def start_server(db: Path, settings: Path, port: int) -> subprocess.Popen[bytes]
     import httpx
 
     env = {**os.environ, "SC_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "sccli", "--db", f"sqlite:///{db}", "--settings", str(settings), "api", "serve", "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable, "-m", "sccli", "--db", f"sqlite:///{db}", "--settings", str(settings), "api", "serve", "--port",
+        str(port), "--log-level", "warning",
+    ]
     proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -92,7 +102,10 @@ def browser(width: int, dark: bool) -> Any:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},900", "--hide-scrollbars"):
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},900",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     if dark:
         options.add_argument("--force-dark-mode")

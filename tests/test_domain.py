@@ -12,15 +12,20 @@ def test_seventeen_dataset_statuses_all_in_the_transition_table() -> None:
     assert len(statuses) == 17
     assert set(domain.DATASET_TRANSITIONS) == statuses
     assert all(targets <= statuses for targets in domain.DATASET_TRANSITIONS.values())
-    assert domain.DATASET_TRANSITIONS[domain.DatasetStatus.DONE] == {domain.DatasetStatus.ZIPPING}  # amended: compressing a finished dataset
+    # amended: compressing a finished dataset
+    assert domain.DATASET_TRANSITIONS[domain.DatasetStatus.DONE] == {domain.DatasetStatus.ZIPPING}
     assert domain.DATASET_TRANSITIONS[domain.DatasetStatus.FAILED] == frozenset()
 
 
-@pytest.mark.parametrize(("current", "target", "allowed"), [
-    ("submitted", "sync queued", True), ("submitted", "unzipping", True), ("done", "zipping", True), ("failed", "conversion queued", False), ("uploading", "unzipping", True),
-    ("unzip error", "unzipping", True), ("done", "conversion queued", False), (None, "sync queued", False),
-    ("retrying", "upload queued", True), ("converting", "conversion queued", False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        ("submitted", "sync queued", True), ("submitted", "unzipping", True), ("done", "zipping", True),
+        ("failed", "conversion queued", False), ("uploading", "unzipping", True), ("unzip error", "unzipping", True),
+        ("done", "conversion queued", False), (None, "sync queued", False), ("retrying", "upload queued", True),
+        ("converting", "conversion queued", False),
+    ],
+)
 def test_dataset_transitions(current: str | None, target: str, allowed: bool) -> None:
     assert domain.dataset_transition_allowed(current, target) is allowed
 
@@ -36,7 +41,9 @@ def test_job_transitions() -> None:
 def test_job_type_table_matches_the_contract() -> None:
     c = domain.JOB_TYPE_CONFIGS
     assert len(c) == 8
-    assert (c["dataset_conversion"].timeout_minutes, c["dataset_conversion"].max_attempts, c["dataset_conversion"].priority) == (120, 2, 1)
+    assert (
+        c["dataset_conversion"].timeout_minutes, c["dataset_conversion"].max_attempts, c["dataset_conversion"].priority,
+    ) == (120, 2, 1)
     assert c["google_sync"].requires_internet and c["file_upload"].requires_internet
     assert not c["rsync_transfer"].requires_internet
     assert c["data_compression"].priority == 3 and c["file_upload"].max_attempts == 5
@@ -71,7 +78,9 @@ def test_domain_module_is_a_leaf() -> None:
     import inspect
 
     tree = ast.parse(inspect.getsource(domain))
-    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert not {m for m in imported if m and (m.startswith("sccli") or m in ("os", "sqlite3", "pymongo", "subprocess"))}
 
 

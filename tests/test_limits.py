@@ -40,7 +40,9 @@ def test_refusals_name_the_path(value: Any, message: str) -> None:
 
 
 def test_what_a_store_holds_passes() -> None:
-    check_storable({"a": [1, 2.5, "x", None, True, {"b": 2**63 - 1, "c": -(2**63)}], "": {}, "é☃": "\x00 in a value is fine"})
+    check_storable(
+        {"a": [1, 2.5, "x", None, True, {"b": 2**63 - 1, "c": -(2**63)}], "": {}, "é☃": "\x00 in a value is fine"}
+    )
     check_storable(nested(MAX_DEPTH))
     check_storable({"files": {"dir/a.tif": "sha256"}}, "result", allow_dotted_keys=True)
 
@@ -63,8 +65,11 @@ def test_thousands_deep_is_refused_without_recursion() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "is empty"), ("  ", "is empty"), ("NaN", "not valid JSON"), ('{"a": Infinity}', "not valid JSON"),
-     ("1e400", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"), ("{", "not valid JSON"), ("\udcff", "not valid JSON")],
+    [
+        ("", "is empty"), ("  ", "is empty"), ("NaN", "not valid JSON"), ('{"a": Infinity}', "not valid JSON"),
+        ("1e400", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"), ("{", "not valid JSON"),
+        ("\udcff", "not valid JSON"),
+    ],
 )
 def test_strict_json(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):

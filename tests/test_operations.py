@@ -91,7 +91,9 @@ def test_log_tail_from_file_then_from_store(queue: JobQueue, tmp_path: Path) -> 
     queue.add_log(job_id, "first line")
     queue.add_log(job_id, "second line\nthird line")
     store_tail = ops.job_log_tail(queue.require_job(job_id), settings, lines=2)
-    assert store_tail == {"source": "store", "path": str(tmp_path / f"sc_job_{job_id}.log"), "lines": ["second line", "third line"]}
+    assert store_tail == {
+        "source": "store", "path": str(tmp_path / f"sc_job_{job_id}.log"), "lines": ["second line", "third line"],
+    }
     (tmp_path / f"sc_job_{job_id}.log").write_text("".join(f"line {i}\n" for i in range(100_000)))
     file_tail = ops.job_log_tail(queue.require_job(job_id), settings, lines=3)
     assert file_tail["source"] == "file" and file_tail["lines"] == ["line 99997", "line 99998", "line 99999"]
@@ -100,7 +102,9 @@ def test_log_tail_from_file_then_from_store(queue: JobQueue, tmp_path: Path) -> 
 def test_wait_for_job(queue: JobQueue) -> None:
     job_id = _job(queue)
     slept: list[float] = []
-    out = ops.wait_for_job(queue, job_id, timeout=0.05, poll=0.01, sleep=lambda s: slept.append(s) or __import__("time").sleep(s))
+    out = ops.wait_for_job(
+        queue, job_id, timeout=0.05, poll=0.01, sleep=lambda s: slept.append(s) or __import__("time").sleep(s)
+    )
     assert out["timed_out"] is True and out["status"] == "pending" and slept
     _fail(queue, job_id)
     done = ops.wait_for_job(queue, job_id, timeout=5)

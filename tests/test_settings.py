@@ -29,12 +29,21 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"health_stale_warning": -1}, "health_stale_warning must be"),
     ({"backup_keep": 0}, "backup_keep must be"),
     ({"api_max_body_bytes": 10}, "api_max_body_bytes must be a whole number between 1024"),
-    ({"converters": {"TIFF": "convert"}}, "settings: converters.TIFF must be a list of strings (not empty), got 'convert'"),
+    (
+        {"converters": {"TIFF": "convert"}},
+        "settings: converters.TIFF must be a list of strings (not empty), got 'convert'",
+    ),
     ({"converters": {"TIFF": []}}, "converters.TIFF must be a list of strings"),
     ({"converters": {"TIFF": ["tool", 3]}}, "converters.TIFF[1] must be a string, got 3"),
     ({"converters": []}, "converters must be an object of lists of strings"),
-    ({"max_concurrent_by_type": {"google_sync": 1, "dataset_conversion": 0}}, "settings: max_concurrent_by_type.dataset_conversion must be a whole number between 1 and 256"),
-    ({"max_concurrent_by_type": {"dataset_conversion": 1.5}}, "max_concurrent_by_type.dataset_conversion must be a whole number"),
+    (
+        {"max_concurrent_by_type": {"google_sync": 1, "dataset_conversion": 0}},
+        "settings: max_concurrent_by_type.dataset_conversion must be a whole number between 1 and 256",
+    ),
+    (
+        {"max_concurrent_by_type": {"dataset_conversion": 1.5}},
+        "max_concurrent_by_type.dataset_conversion must be a whole number",
+    ),
     ({"handlers": {"mine": "no_colon"}}, "handlers.mine must be a 'module:function' string, got 'no_colon'"),
     ({"handlers": {"mine": 3}}, "handlers.mine must be a 'module:function' string"),
     ({"api_tokens": {"portal": None}}, "api_tokens.portal must be a string, got None"),
@@ -49,12 +58,30 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"backup_dir": 1}, "backup_dir must be a non-empty string or null"),
     ({"offline": "yes"}, "offline must be true or false"),
     ({"bogus": 1}, "settings: unknown key 'bogus'"),
-    ({"heartbeat_seconds": 40, "stale_after_seconds": 60}, "stale_after_seconds (60) must be at least twice heartbeat_seconds (40)"),
-    ({"retry_base_seconds": 100, "retry_max_seconds": 10}, "retry_max_seconds (10) must not be less than retry_base_seconds (100)"),
-    ({"retry_by_type": {"google_sync": {"base_seconds": -1}}}, "retry_by_type.google_sync.base_seconds must be a number between 0 and 2.592e+06, got -1"),
-    ({"retry_by_type": {"google_sync": {"base": 5}}}, "retry_by_type.google_sync has unknown key 'base' (base_seconds, max_seconds)"),
-    ({"retry_by_type": {"google_sync": {"base_seconds": 7200}}}, "retry_by_type.google_sync: max_seconds (3600) must not be less"),
-    ({"retry_by_type": {"google_sync": {"base_seconds": 600, "max_seconds": 60}}}, "max_seconds (60) must not be less than base_seconds (600)"),
+    (
+        {"heartbeat_seconds": 40, "stale_after_seconds": 60},
+        "stale_after_seconds (60) must be at least twice heartbeat_seconds (40)",
+    ),
+    (
+        {"retry_base_seconds": 100, "retry_max_seconds": 10},
+        "retry_max_seconds (10) must not be less than retry_base_seconds (100)",
+    ),
+    (
+        {"retry_by_type": {"google_sync": {"base_seconds": -1}}},
+        "retry_by_type.google_sync.base_seconds must be a number between 0 and 2.592e+06, got -1",
+    ),
+    (
+        {"retry_by_type": {"google_sync": {"base": 5}}},
+        "retry_by_type.google_sync has unknown key 'base' (base_seconds, max_seconds)",
+    ),
+    (
+        {"retry_by_type": {"google_sync": {"base_seconds": 7200}}},
+        "retry_by_type.google_sync: max_seconds (3600) must not be less",
+    ),
+    (
+        {"retry_by_type": {"google_sync": {"base_seconds": 600, "max_seconds": 60}}},
+        "max_seconds (60) must not be less than base_seconds (600)",
+    ),
 ]
 
 
@@ -62,15 +89,22 @@ def test_retry_backoff_per_type_overrides_the_global_one() -> None:
     from sccli.queue import JobQueue
     from sccli.store import open_store
 
-    settings = settings_from_dict({"retry_base_seconds": 10, "retry_by_type": {"google_sync": {"base_seconds": 300, "max_seconds": 7200}}})
-    assert settings.retry_policy("google_sync") == (300, 7200) and settings.retry_policy("data_validation") == (10, 3600)
+    settings = settings_from_dict(
+        {"retry_base_seconds": 10, "retry_by_type": {"google_sync": {"base_seconds": 300, "max_seconds": 7200}}}
+    )
+    assert settings.retry_policy("google_sync") == (300, 7200) and settings.retry_policy("data_validation") == (
+        10,
+        3600,
+    )
     partial = settings_from_dict({"retry_by_type": {"file_upload": {"max_seconds": 60}}})
     assert partial.retry_policy("file_upload") == (30, 60)
     queue = JobQueue.from_settings(open_store("mongomock://retry_policy", "retry_policy"), settings, check_paths=False)
     assert queue.lifecycle.retry_by_type == {"google_sync": (300, 7200)}
 
 
-@pytest.mark.parametrize(("data", "message"), BAD_VALUES, ids=[next(iter(d)) + f"-{i}" for i, (d, _) in enumerate(BAD_VALUES)])
+@pytest.mark.parametrize(
+    ("data", "message"), BAD_VALUES, ids=[next(iter(d)) + f"-{i}" for i, (d, _) in enumerate(BAD_VALUES)]
+)
 def test_each_bad_value_names_its_key(data: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         settings_from_dict(data)
@@ -95,14 +129,20 @@ def test_nan_in_a_mapping_is_refused_too() -> None:
 
 def test_defaults_keys_and_attribute_access_are_kept(tmp_path: Path) -> None:
     settings = Settings()
-    assert (settings.workers, settings.db_name, settings.stale_after_seconds, settings.api_max_body_bytes) == (2, "scientistcloud", 60.0, 1024 * 1024)
-    assert settings.data_dirs == [Path("/mnt/visus_datasets/upload"), Path("/mnt/visus_datasets/converted"), Path("/mnt/visus_datasets/sync")]
+    assert (settings.workers, settings.db_name, settings.stale_after_seconds, settings.api_max_body_bytes) == (
+        2, "scientistcloud", 60.0, 1024 * 1024,
+    )
+    assert settings.data_dirs == [
+        Path("/mnt/visus_datasets/upload"), Path("/mnt/visus_datasets/converted"), Path("/mnt/visus_datasets/sync"),
+    ]
     assert settings_from_dict(settings.to_dict()) == settings
     assert load_settings(None) == settings
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"workers": 4, "poll_interval_seconds": 1, "converters": {"TIFF": ["tool", "{input}"]}}))
     loaded = load_settings(path)
-    assert loaded.workers == 4 and loaded.poll_interval_seconds == 1.0 and isinstance(loaded.poll_interval_seconds, float)
+    assert (
+        loaded.workers == 4 and loaded.poll_interval_seconds == 1.0 and isinstance(loaded.poll_interval_seconds, float)
+    )
     assert loaded.converters == {"TIFF": ["tool", "{input}"]}
 
 

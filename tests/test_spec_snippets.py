@@ -145,7 +145,9 @@ def test_the_snippets_print_what_the_spec_says(registry: None, monkeypatch: pyte
     assert store.get_job(new_job)["max_attempts"] == 3  # type: ignore[index]
 
 
-def test_a_new_type_with_its_handler_runs_on_the_service(registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_type_with_its_handler_runs_on_the_service(
+    registry: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Steps 3 and 4 of "Adding New Job Types" go into SC_BackgroundService (here a subclass in
     a module of its own, since handlers run in child processes); the service then runs the type."""
     import json
@@ -157,18 +159,28 @@ def test_a_new_type_with_its_handler_runs_on_the_service(registry: None, tmp_pat
 
     topics = blocks_by_topic()
     body = textwrap.indent(topics["handler"], "    ")
-    init = "    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n" + textwrap.indent(topics["registry"], "        ")
-    source = f"from sccli.compat import SC_BackgroundService as _Base\n\n\nclass SC_BackgroundService(_Base):\n{body}\n{init}"
+    init = "    def __init__(self, *args, **kwargs):\n        super().__init__(*args, **kwargs)\n" + textwrap.indent(
+        topics["registry"], "        "
+    )
+    source = (
+        "from sccli.compat import SC_BackgroundService as _Base\n\n\nclass "
+        f"SC_BackgroundService(_Base):\n{body}\n{init}"
+    )
     (tmp_path / "spec_service.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
-    SC_JOB_TYPE_CONFIGS["new_job_type"] = {"description": "New job type description", "timeout_minutes": 30, "max_attempts": 3,
-                                           "requires_internet": False, "priority": 2}
+    SC_JOB_TYPE_CONFIGS["new_job_type"] = {
+        "description": "New job type description", "timeout_minutes": 30, "max_attempts": 3, "requires_internet": False,
+        "priority": 2,
+    }
 
     for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir"):
         (tmp_path / key).mkdir()
     db = f"sqlite:///{tmp_path / 'sc.db'}"
     settings = {k: str(tmp_path / k) for k in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")}
-    settings.update(db_url=db, log_dir=str(tmp_path / "logs"), types=["new_job_type"], poll_interval_seconds=0.02, heartbeat_seconds=0.2)
+    settings.update(
+        db_url=db, log_dir=str(tmp_path / "logs"), types=["new_job_type"], poll_interval_seconds=0.02,
+        heartbeat_seconds=0.2,
+    )
     (tmp_path / "settings.json").write_text(json.dumps(settings))
     store = open_store(db)
     store.ensure_schema()

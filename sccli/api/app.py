@@ -54,7 +54,9 @@ def create_app(
     settings = settings or Settings()
     tokens = dict(tokens or {})
     if not tokens and not allow_anonymous:
-        raise InvalidInput("create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)")
+        raise InvalidInput(
+            "create_app needs at least one API token (or allow_anonymous=True for a loopback --no-auth server)"
+        )
     roles = resolve_roles(settings, tokens)
     store = open_target(resolve_store_target(store_url, db_name, settings))
     queue = JobQueue.from_settings(store, settings, actor=API_ACTOR, check_paths=check_paths)

@@ -105,7 +105,10 @@ def check_can_serve(host: str, tokens: Mapping[str, str], no_auth: bool) -> None
     if no_auth and not is_loopback(host):
         raise InvalidInput(f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), not {host}")
     if not no_auth and not tokens:
-        raise InvalidInput(f"no API token configured: set api_tokens in settings.json or {ENV_TOKEN}, or bind to 127.0.0.1 with --no-auth")
+        raise InvalidInput(
+            f"no API token configured: set api_tokens in settings.json or {ENV_TOKEN}, or bind "
+            "to 127.0.0.1 with --no-auth"
+        )
 
 
 def match_token(presented: str, tokens: Mapping[str, str]) -> str | None:
@@ -128,7 +131,9 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> Identity:
+async def caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+) -> Identity:
     """Dependency: the caller of a bearer-token request (401 when missing or wrong).
 
     ``async`` because it does no I/O: FastAPI then runs it on the event loop, not in a thread.
@@ -158,7 +163,10 @@ async def operator(identity: Identity = Depends(caller)) -> Identity:
 def require_operator(identity: Identity) -> None:
     """Refuse (403) a caller whose token is only a viewer."""
     if not identity.can_act:
-        raise HTTPException(status_code=403, detail=f"token {identity.name!r} is a viewer: this action needs an operator token (settings api_roles)")
+        raise HTTPException(
+            status_code=403,
+            detail=f"token {identity.name!r} is a viewer: this action needs an operator token (settings api_roles)",
+        )
 
 
 # -- browser sessions -------------------------------------------------------------------------
@@ -187,7 +195,9 @@ class SessionSigner:
     of a session is an HMAC of its id, so it needs no storage and is checked in constant time.
     """
 
-    def __init__(self, secret: bytes, tokens: Mapping[str, str], roles: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, secret: bytes, tokens: Mapping[str, str], roles: Mapping[str, str], clock: Callable[[], float] = time.time
+    ) -> None:
         self._secret = secret
         self._tokens = tokens
         self._roles = roles
@@ -207,7 +217,10 @@ class SessionSigner:
 
     def issue(self, name: str) -> str:
         """A fresh cookie value for the token called ``name``."""
-        payload = {"n": name, "s": secrets.token_hex(16), "e": int(self._clock() + SESSION_SECONDS), "f": self._fingerprint(name)}
+        payload = {
+            "n": name, "s": secrets.token_hex(16), "e": int(self._clock() + SESSION_SECONDS),
+            "f": self._fingerprint(name),
+        }
         body = json.dumps(payload, separators=(",", ":")).encode()
         return f"{_b64(body)}.{_b64(self._mac('session', body))}"
 
@@ -224,11 +237,17 @@ class SessionSigner:
             return None
         try:
             payload = json.loads(body)
-            name, session_id, expires, fingerprint = str(payload["n"]), str(payload["s"]), float(payload["e"]), str(payload["f"])
+            name, session_id, expires, fingerprint = (
+                str(payload["n"]), str(payload["s"]), float(payload["e"]), str(payload["f"]),
+            )
         except (ValueError, KeyError, TypeError):
             return None
         known = name in self._tokens or (not self._tokens and name == ANONYMOUS)
-        if not known or expires < self._clock() or not hmac.compare_digest(fingerprint.encode("utf-8", "surrogateescape"), self._fingerprint(name).encode()):
+        if (
+            not known
+            or expires < self._clock()
+            or not hmac.compare_digest(fingerprint.encode("utf-8", "surrogateescape"), self._fingerprint(name).encode())
+        ):
             return None
         return Session(Identity(name, self._roles.get(name, OPERATOR)), session_id, expires)
 
@@ -238,7 +257,9 @@ class SessionSigner:
 
     def check_csrf(self, session: Session, presented: str | None) -> bool:
         """True when ``presented`` is this session's CSRF token (constant-time comparison)."""
-        return hmac.compare_digest((presented or "").encode("utf-8", "surrogateescape"), self.csrf_token(session).encode())
+        return hmac.compare_digest(
+            (presented or "").encode("utf-8", "surrogateescape"), self.csrf_token(session).encode()
+        )
 
 
 def same_origin(request: Request) -> bool:

@@ -81,7 +81,10 @@ async def _handle_validation_error(_request: Request, error: Exception) -> JSONR
     from fastapi.exceptions import RequestValidationError
 
     assert isinstance(error, RequestValidationError)
-    detail = [{"loc": list(plain(item.get("loc", ()))), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))} for item in error.errors()]
+    detail = [
+        {"loc": list(plain(item.get("loc", ()))), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))}
+        for item in error.errors()
+    ]
     return JSONResponse({"detail": detail}, status_code=422)
 
 

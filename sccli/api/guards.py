@@ -42,7 +42,9 @@ def is_loopback_host(header: str | None) -> bool:
 
 async def _refuse(send: Send, status: int, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": body})
 
@@ -63,7 +65,12 @@ class LoopbackHostGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not is_loopback_host(_header(scope, b"host")):
             shown = (_header(scope, b"host") or "(none)")[:100]
-            await _refuse(send, 403, f"Host {shown!r} is not a loopback name: a --no-auth server answers only localhost, 127.0.0.1 and [::1]")
+            await _refuse(
+                send,
+                403,
+                f"Host {shown!r} is not a loopback name: a --no-auth server answers only "
+                "localhost, 127.0.0.1 and [::1]",
+            )
             return
         await self.app(scope, receive, send)
 

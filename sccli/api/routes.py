@@ -49,11 +49,17 @@ _REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The request body could not be parsed."},
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token."},
 }
-_FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"model": ErrorBody, "description": "The token is a viewer; this needs an operator token."}}
+_FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "The token is a viewer; this needs an operator token."}
+}
 _STORE_ERRORS: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "The store is unreachable."}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job."}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": "The job is in a state that does not allow this."}}
-_INVALID: dict[int | str, dict[str, Any]] = {422: {"model": ValidationErrorBody, "description": "Refused input, field by field."}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The job is in a state that does not allow this."}
+}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorBody, "description": "Refused input, field by field."}
+}
 
 
 @dataclass
@@ -84,7 +90,10 @@ scrape = APIRouter(tags=["metrics"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@jobs.post("", status_code=201, response_model=Job, responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN})
+@jobs.post(
+    "", status_code=201, response_model=Job,
+    responses={404: {"model": ErrorBody, "description": "Unknown dataset."}, **_CONFLICT, **_FORBIDDEN},
+)
 def create_job(body: JobCreate, state: State, caller: Operator) -> JSONResponse:
     """Create a job for a dataset (201 with the job; 409 when an active job of the type exists); with
     ``run_at`` or ``delay_seconds`` it waits as ``scheduled`` until then."""
@@ -119,7 +128,9 @@ def known_list_parameters(request: Request) -> None:
     """Refuse unknown query parameters of the job listing (422 naming the first)."""
     for name in request.query_params:
         if name not in LIST_PARAMETERS:
-            raise FieldInvalid(f"unknown query parameter {name!r}; known: {', '.join(sorted(LIST_PARAMETERS))}", ("query", name))
+            raise FieldInvalid(
+                f"unknown query parameter {name!r}; known: {', '.join(sorted(LIST_PARAMETERS))}", ("query", name)
+            )
 
 
 @jobs.get("", response_model=JobPage, dependencies=[Depends(known_list_parameters)])
@@ -131,10 +142,16 @@ def list_jobs(
     dataset_uuid: Annotated[Optional[str], Query(description="Filter by dataset UUID.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size (at most {MAX_PAGE}).")] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Jobs to skip.")] = 0,
-    param: Annotated[Optional[list[str]], Query(
-        description="Parameter key=value (repeatable), matched in the newest 5000 jobs the other filters select.")] = None,
+    param: Annotated[
+        Optional[list[str]],
+        Query(
+            description="Parameter key=value (repeatable), matched in the newest 5000 jobs the other filters select."
+        ),
+    ] = None,
     user: Annotated[Optional[str], Query(min_length=1, description="Jobs of this user's datasets.")] = None,
-    dataset_name: Annotated[Optional[str], Query(min_length=1, description="Jobs of datasets whose name contains this.")] = None,
+    dataset_name: Annotated[
+        Optional[str], Query(min_length=1, description="Jobs of datasets whose name contains this.")
+    ] = None,
 ) -> JSONResponse:
     """Jobs newest first, filtered and paginated, with the total that match (``notices`` say where a
     search reached its bound: see ``sccli.job_search``)."""
@@ -154,7 +171,10 @@ def list_jobs(
         raise FieldInvalid(str(exc), ("query", "param")) from None
     query = JobQuery(status=status or None, job_type=job_type or None, dataset_uuid=dataset_uuid)
     page = search_jobs(state.queue.store, JobSearch(query, filters, user, dataset_name), limit=limit, offset=offset)
-    body = {"jobs": [job_json(j) for j in page.items], "total": page.total, "limit": limit, "offset": offset, "notices": page.notices}
+    body = {
+        "jobs": [job_json(j) for j in page.items], "total": page.total, "limit": limit, "offset": offset,
+        "notices": page.notices,
+    }
     return JSONResponse(body)
 
 
@@ -187,7 +207,9 @@ def explanation_of(state: ApiState, job: dict[str, Any]) -> list[str]:
 
 
 @jobs.post("/{job_id}/cancel", response_model=Job, responses={**_NOT_FOUND, **_CONFLICT, **_FORBIDDEN})
-def cancel_job(job_id: str, state: State, caller: Operator, body: Annotated[Optional[CancelRequest], Body()] = None) -> JSONResponse:
+def cancel_job(
+    job_id: str, state: State, caller: Operator, body: Annotated[Optional[CancelRequest], Body()] = None
+) -> JSONResponse:
     """Cancel a pending job, or ask the service running it to stop (409 when it has ended)."""
     reason = (body.reason if body else None) or f"cancelled through the API by {caller.name}"
     job_id = resolve_job_id(state.store, job_id)
@@ -201,7 +223,9 @@ def retry_job(job_id: str, state: State, caller: Operator) -> JSONResponse:
     return JSONResponse(job_json(state.queue.retry(job_id, actor=caller.actor)))
 
 
-@health.get("/health", response_model=Health, responses={503: {"model": Health, "description": "The store is unreachable."}})
+@health.get(
+    "/health", response_model=Health, responses={503: {"model": Health, "description": "The store is unreachable."}}
+)
 def get_health(state: State) -> JSONResponse:
     """Liveness and store reachability (no authentication; 503 when the store is unreachable)."""
     try:
@@ -213,8 +237,14 @@ def get_health(state: State) -> JSONResponse:
     return JSONResponse({"status": "ok", "store": state.store.kind, "version": __version__, "detail": None})
 
 
-@scrape.get("/metrics", response_class=PlainTextResponse, responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}})
-async def get_metrics(request: Request, state: State, credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)]) -> PlainTextResponse:
+@scrape.get(
+    "/metrics", response_class=PlainTextResponse,
+    responses={401: {"model": ErrorBody, "description": "Missing or invalid bearer token."}},
+)
+async def get_metrics(
+    request: Request, state: State,
+    credentials: Annotated[Optional[HTTPAuthorizationCredentials], Depends(bearer_scheme)],
+) -> PlainTextResponse:
     """The queue's gauges in the Prometheus text format (any token; none with ``metrics_public``)."""
     from starlette.concurrency import run_in_threadpool
 

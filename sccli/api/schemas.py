@@ -26,38 +26,74 @@ MAX_PAGE = 500
 #: A parameter key the store accepts (sccli.limits: no leading ``$``, no ``.`` or NUL).
 _KEY = {"pattern": "^([^$.\\u0000][^.\\u0000]*)?$"}
 _INT64 = {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}
-_LEAF: dict[str, Any] = {"anyOf": [{"type": ["string", "boolean", "null"]}, _INT64, {"type": "number", "minimum": -1e18, "maximum": 1e18}]}
+_LEAF: dict[str, Any] = {
+    "anyOf": [{"type": ["string", "boolean", "null"]}, _INT64, {"type": "number", "minimum": -1e18, "maximum": 1e18}]
+}
 
 
 def _level(inner: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [*_LEAF["anyOf"], {"type": "array", "items": inner}, {"type": "object", "propertyNames": _KEY, "additionalProperties": inner}]}
+    return {
+        "anyOf": [
+            *_LEAF["anyOf"], {"type": "array", "items": inner},
+            {"type": "object", "propertyNames": _KEY, "additionalProperties": inner},
+        ]
+    }
 
 
 def _parameters_schema(schema: dict[str, Any]) -> None:
     """The OpenAPI shape of ``parameters``: what :func:`sccli.limits.check_storable` lets through."""
     kept: dict[str, Any] = {key: schema[key] for key in ("title", "description", "default") if key in schema}
     schema.clear()
-    schema.update({**kept, "anyOf": [{"type": "object", "propertyNames": _KEY, "additionalProperties": _level(_level(_LEAF))}, {"type": "null"}]})
+    schema.update(
+        {
+            **kept,
+            "anyOf": [
+                {"type": "object", "propertyNames": _KEY, "additionalProperties": _level(_level(_LEAF))},
+                {"type": "null"},
+            ],
+        }
+    )
 
 
 class JobCreate(BaseModel):
     """Body of ``POST /api/v1/jobs``: the spec's four fields plus the CLI's optional flags."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "dataset_uuid": "550e8400-e29b-41d4-a716-446655440000", "job_type": "dataset_conversion",
-        "parameters": {"input_path": "/path/to/input", "output_path": "/path/to/output", "sensor_type": "4D_Probe"}, "priority": 1,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset_uuid": "550e8400-e29b-41d4-a716-446655440000",
+                    "job_type": "dataset_conversion",
+                    "parameters": {
+                        "input_path": "/path/to/input", "output_path": "/path/to/output", "sensor_type": "4D_Probe",
+                    },
+                    "priority": 1,
+                }
+            ]
+        },
+    )
 
     dataset_uuid: str = Field(pattern=UUID_PATTERN, description="The dataset's UUID (8-4-4-4-12 hex).")
-    job_type: str = Field(min_length=1, max_length=100, description=f"One of {', '.join(JOB_TYPE_CONFIGS)} or a plugin type from settings.")
-    parameters: Optional[dict[str, Any]] = Field(
-        default=None, json_schema_extra=_parameters_schema,
-        description="Handler parameters (a JSON object). Keys may not start with `$` nor hold `.` or NUL; integers fit in 64 bits; "
-        "at most 90 levels deep (the schema shows three).",
+    job_type: str = Field(
+        min_length=1, max_length=100,
+        description=f"One of {', '.join(JOB_TYPE_CONFIGS)} or a plugin type from settings.",
     )
-    priority: Optional[PriorityValue] = Field(default=None, description="1 high, 2 normal, 3 low (default from the job type).")
-    max_attempts: Optional[Annotated[int, Field(ge=1, le=100)]] = Field(default=None, description="Default from the job type.")
-    timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(default=None, description="Per-attempt timeout; default from the job type.")
+    parameters: Optional[dict[str, Any]] = Field(
+        default=None,
+        json_schema_extra=_parameters_schema,
+        description="Handler parameters (a JSON object). Keys may not start with `$` nor hold `.` or NUL; "
+        "integers fit in 64 bits; at most 90 levels deep (the schema shows three).",
+    )
+    priority: Optional[PriorityValue] = Field(
+        default=None, description="1 high, 2 normal, 3 low (default from the job type)."
+    )
+    max_attempts: Optional[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default=None, description="Default from the job type."
+    )
+    timeout_minutes: Optional[Annotated[int, Field(ge=1, le=10080)]] = Field(
+        default=None, description="Per-attempt timeout; default from the job type."
+    )
     allow_missing_dataset: bool = Field(default=False, description="Create the job even when the dataset is unknown.")
     allow_duplicate: bool = Field(default=False, description="Allow a second active job of this type for the dataset.")
     run_at: Optional[datetime] = Field(
@@ -100,7 +136,9 @@ class CancelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: Optional[str] = Field(default=None, max_length=500, description="Stored as the job's error and the dataset's error_message.")
+    reason: Optional[str] = Field(
+        default=None, max_length=500, description="Stored as the job's error and the dataset's error_message."
+    )
 
 
 class JobErrorEntry(BaseModel):
@@ -175,8 +213,12 @@ class Job(BaseModel):
     parent_job_id: Optional[str] = None
     created_by: Optional[str] = None
     migration_id: Optional[str] = None
-    explanation: Optional[list[str]] = Field(default=None, description="Plain-words reasons for the job's state (GET only).")
-    events: Optional[list[dict[str, Any]]] = Field(default=None, description="The job's history, oldest first (GET only).")
+    explanation: Optional[list[str]] = Field(
+        default=None, description="Plain-words reasons for the job's state (GET only)."
+    )
+    events: Optional[list[dict[str, Any]]] = Field(
+        default=None, description="The job's history, oldest first (GET only)."
+    )
 
 
 class JobEvents(BaseModel):
@@ -185,7 +227,9 @@ class JobEvents(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     job_id: str
-    events: list[dict[str, Any]] = Field(description="Transitions of the job and of its dataset: from, to, at, actor, reason.")
+    events: list[dict[str, Any]] = Field(
+        description="Transitions of the job and of its dataset: from, to, at, actor, reason."
+    )
 
 
 class JobPage(BaseModel):

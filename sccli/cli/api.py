@@ -11,19 +11,33 @@ from sccli.errors import InvalidInput, MissingExtra, ScError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
-app = typer.Typer(help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True)
+app = typer.Typer(
+    help="Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics).", no_args_is_help=True
+)
 
 
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback needs a token.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; anything but loopback needs a token.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
-    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")] = False,
-    log_level: Annotated[str, typer.Option(
-        "--log-level", help="Log level: critical, error, warning, info (an access line per request), debug.")] = "info",
-    log_json: Annotated[bool, typer.Option(
-        "--log-json", help="Log one JSON object per line (access lines: method, path, status, token_name).")] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without tokens (only allowed on a loopback address).")
+    ] = False,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", help="Log level: critical, error, warning, info (an access line per request), debug."
+        ),
+    ] = "info",
+    log_json: Annotated[
+        bool,
+        typer.Option(
+            "--log-json", help="Log one JSON object per line (access lines: method, path, status, token_name)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the API and the dashboard until interrupted (exit 0 after SIGTERM).
 
@@ -43,7 +57,9 @@ def serve(
     try:
         from sccli import api
     except ImportError as exc:
-        raise MissingExtra(f"sc api serve needs the api extra ({exc.name} is missing): pip install 'sccli[api]'") from None
+        raise MissingExtra(
+            f"sc api serve needs the api extra ({exc.name} is missing): pip install 'sccli[api]'"
+        ) from None
     settings = a.settings
     tokens = {} if no_auth else api.resolve_tokens(settings)
     api.check_can_serve(host, tokens, no_auth)
@@ -57,7 +73,11 @@ def serve(
     except ScError as exc:
         a.warn(f"{exc} (serving anyway: /api/v1/health answers 503 until the store is back)")
     roles = application.state.roles
-    auth = "none (--no-auth)" if no_auth else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
+    auth = (
+        "none (--no-auth)"
+        if no_auth
+        else f"{len(tokens)} bearer token(s): {', '.join(f'{n} ({roles[n]})' for n in sorted(tokens))}"
+    )
     shown = f"[{host}]" if ":" in host else host
     banner = (f"sc api: dashboard http://{shown}:{port}/ · API docs http://{shown}:{port}{api.DOCS_URL}"
               f" · store {store.display_url} · auth {auth}")
@@ -83,7 +103,9 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except (socket.gaierror, ValueError, UnicodeError) as exc:  # not an address: bad input, not a busy port
-            raise InvalidInput(f"--host {host[:80]!r} is not an address this machine has: {getattr(exc, 'strerror', None) or exc}") from None
+            raise InvalidInput(
+                f"--host {host[:80]!r} is not an address this machine has: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         except OSError as exc:
             if exc.errno == errno.EADDRNOTAVAIL:
                 raise InvalidInput(f"--host {host[:80]!r} is not an address of this machine") from None

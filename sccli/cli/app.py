@@ -21,17 +21,25 @@ GROUPS: dict[str, tuple[str, str]] = {
     "job": ("sccli.cli.job", "Create, inspect, retry and cancel jobs."),
     "dataset": ("sccli.cli.dataset", "Register and inspect datasets (the portal's visstoredatas)."),
     "service": ("sccli.cli.service", "Run the background service that executes jobs, list services, stop one."),
-    "monitor": ("sccli.cli.monitor", "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup."),
+    "monitor": (
+        "sccli.cli.monitor",
+        "Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup.",
+    ),
     "migrate": ("sccli.cli.migrate", "Migrate legacy datasets onto the job queue, validate it, roll it back."),
     "api": ("sccli.cli.api", "Serve the HTTP API (/api/v1), the web dashboard (/) and Prometheus metrics (/metrics)."),
-    "queue": ("sccli.cli.queue",
-              "Pause, resume and limit the queue by job type (every service honours it), and show what is in force."),
+    "queue": (
+        "sccli.cli.queue",
+        "Pause, resume and limit the queue by job type (every service honours it), and show what is in force.",
+    ),
     "schedule": (
         "sccli.cli.schedule",
         "Recurring jobs: add cron schedules (any running service fires them), list, pause, resume, run now.",
     ),
     "notify": ("sccli.cli.notify", "Push notifications to webhooks (settings notify): send a test message."),
-    "doctor": ("sccli.cli.doctor", "Check the store, schema, settings, directories, tools and services, and say how to fix what fails."),
+    "doctor": (
+        "sccli.cli.doctor",
+        "Check the store, schema, settings, directories, tools and services, and say how to fix what fails.",
+    ),
 }
 
 
@@ -62,9 +70,18 @@ class ScGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
-        return run_guarded(lambda: super(ScGroup, self).invoke(ctx), passthrough=(typer.Exit, typer.Abort, typer.TyperException))
+        return run_guarded(
+            lambda: super(ScGroup, self).invoke(ctx), passthrough=(typer.Exit, typer.Abort, typer.TyperException)
+        )
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:  # type: ignore[override]
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         args = watch_seconds(list(sys.argv[1:] if args is None else args))
         refusal = unreadable_argument(args)
         if refusal is not None:
@@ -156,19 +173,37 @@ def root(
     db: Annotated[
         Optional[str],
         typer.Option(
-            "--db", show_default=False,
-            help="Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, settings db_url, then the local SQLite file.",
+            "--db",
+            show_default=False,
+            help=(
+                "Store URL (mongodb://..., sqlite:///path, mongomock://). Default: SC_DB_URL, MONGO_URL, settings "
+                "db_url, then the local SQLite file."
+            ),
         ),
     ] = None,
     db_name: Annotated[
         Optional[str],
-        typer.Option("--db-name", help="Database name (default: DB_NAME, the URL's database, settings db_name, then scientistcloud).", show_default=False),
+        typer.Option(
+            "--db-name",
+            help="Database name (default: DB_NAME, the URL's database, settings db_name, then scientistcloud).",
+            show_default=False,
+        ),
     ] = None,
-    settings: Annotated[Optional[str], typer.Option("--settings", help="settings.json with data directories, plugins and service options.", show_default=False)] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say which store and database are used (and more detail).")] = 0,
+    settings: Annotated[
+        Optional[str],
+        typer.Option(
+            "--settings", help="settings.json with data directories, plugins and service options.", show_default=False
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="Say which store and database are used (and more detail)."),
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors: no notes on stderr.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (also when NO_COLOR is set).")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """ScientistCloud job processing: queue, service, monitor, migration and API."""
     ctx.obj = open_application(db, db_name, settings, verbose, quiet, no_color)

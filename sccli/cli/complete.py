@@ -122,7 +122,11 @@ def schedule_names(ctx: typer.Context, incomplete: str) -> Items:
         if store is None:
             return []
         docs = store.schedules.all()
-    return [(str(d["name"]), f"{d.get('job_type')} {d.get('cron')}") for d in docs if str(d.get("name", "")).startswith(incomplete)]
+    return [
+        (str(d["name"]), f"{d.get('job_type')} {d.get('cron')}")
+        for d in docs
+        if str(d.get("name", "")).startswith(incomplete)
+    ]
 
 
 @_quietly

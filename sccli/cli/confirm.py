@@ -12,7 +12,9 @@ from sccli.errors import EXIT_BAD_INPUT
 if TYPE_CHECKING:
     from sccli.cli.context import Application
 
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when stdin is not a terminal).")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when stdin is not a terminal).")
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Only say what would be done; change nothing.")]
 
 

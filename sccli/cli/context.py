@@ -98,7 +98,9 @@ class Application:
         from sccli.queue import JobQueue, default_actor
 
         store = self.store_for_write if write else self.store
-        return JobQueue.from_settings(store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None)
+        return JobQueue.from_settings(
+            store, self.settings, actor=default_actor(), check_paths=self.settings_path is not None
+        )
 
     # -- consoles ---------------------------------------------------------------------------
     @property
@@ -185,7 +187,9 @@ class Application:
 
         sys.stdout.write(json.dumps(public(data), default=json_default, indent=2, ensure_ascii=False) + "\n")
 
-    def print_page(self, items: Sequence[Any], total: int | None = None, limit: int | None = None, offset: int = 0) -> None:
+    def print_page(
+        self, items: Sequence[Any], total: int | None = None, limit: int | None = None, offset: int = 0
+    ) -> None:
         """A listing for scripts: ``{items, total, limit, offset}`` (see ``envelope``)."""
         self.print_json(envelope(items, total, limit, offset))
 
@@ -224,7 +228,9 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def open_application(db: str | None, db_name: str | None, settings: str | None, verbose: int, quiet: bool, no_color: bool) -> Application:
+def open_application(
+    db: str | None, db_name: str | None, settings: str | None, verbose: int, quiet: bool, no_color: bool
+) -> Application:
     """The ``Application`` for the root options (``NO_COLOR`` in the environment also turns colour off)."""
     import os
 

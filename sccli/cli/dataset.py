@@ -13,7 +13,9 @@ from sccli.domain import DatasetStatus
 from sccli.errors import InvalidInput
 
 #: Fields ``dataset add`` sets itself (options or bookkeeping): --extra-json may not set them.
-RESERVED_FIELDS = frozenset({"_id", "uuid", "name", "status", "user", "sensor", "google_drive_link", "convert", "created_at", "updated_at"})
+RESERVED_FIELDS = frozenset(
+    {"_id", "uuid", "name", "status", "user", "sensor", "google_drive_link", "convert", "created_at", "updated_at"}
+)
 
 app = typer.Typer(help="Register and inspect datasets (the portal's visstoredatas).", no_args_is_help=True)
 
@@ -26,7 +28,9 @@ def add(
     user: Annotated[Optional[str], typer.Option("--user", help="Owner's e-mail.")] = None,
     sensor: Annotated[Optional[str], typer.Option("--sensor", help="Sensor type, e.g. TIFF, 4D_Probe, HDF5.")] = None,
     status: Annotated[str, typer.Option("--status", help="Initial status.")] = DatasetStatus.SUBMITTED.value,
-    google_drive_link: Annotated[Optional[str], typer.Option("--google-drive-link", help="Drive folder to sync from.")] = None,
+    google_drive_link: Annotated[
+        Optional[str], typer.Option("--google-drive-link", help="Drive folder to sync from.")
+    ] = None,
     convert: Annotated[bool, typer.Option("--convert/--no-convert", help="Convert after upload.")] = True,
     extra_json: Annotated[Optional[str], typer.Option("--extra-json", help="More fields as a JSON object.")] = None,
     as_json: JsonOpt = False,
@@ -54,7 +58,9 @@ def check_status(status: str) -> None:
     """Refuse a dataset status the portal does not use (one line listing them)."""
 
     if status not in {member.value for member in DatasetStatus}:
-        raise InvalidInput(f"unknown dataset status {status[:40]!r} ({', '.join(member.value for member in DatasetStatus)})")
+        raise InvalidInput(
+            f"unknown dataset status {status[:40]!r} ({', '.join(member.value for member in DatasetStatus)})"
+        )
 
 
 def _extra_fields(extra_json: str | None) -> dict[str, Any]:
@@ -93,7 +99,10 @@ def show(
 @app.command("list")
 def list_datasets(
     ctx: typer.Context,
-    status: Annotated[Optional[list[DatasetStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
+    status: Annotated[
+        Optional[list[DatasetStatus]],
+        typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many.")] = 100,
     show_all: Annotated[bool, typer.Option("--all", help="Every matching dataset (no --limit).")] = False,
     as_json: JsonOpt = False,
@@ -121,9 +130,15 @@ def list_datasets(
 def set_status(
     ctx: typer.Context,
     uuid: Annotated[str, typer.Argument(help="Dataset UUID.", autocompletion=complete.dataset_uuids)],
-    status: Annotated[str, typer.Argument(help="The new status, e.g. 'conversion queued' (quote statuses with spaces).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (required): recorded in job_events with you as the actor.")] = "",
-    force: Annotated[bool, typer.Option("--force", help="Allow a move the transition table refuses (recorded as forced).")] = False,
+    status: Annotated[
+        str, typer.Argument(help="The new status, e.g. 'conversion queued' (quote statuses with spaces).")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (required): recorded in job_events with you as the actor.")
+    ] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a move the transition table refuses (recorded as forced).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Repair a dataset's status by hand: checked against the transition table unless --force.

@@ -10,7 +10,9 @@ from sccli.cli.job_view import LIST_COLUMNS, LIST_HEADERS
 from sccli.cli.render import OutputFormat
 
 
-def dataset_show(a: Application, uuid: str, as_json: bool = False, fmt: OutputFormat | None = None, *, wide: bool = False) -> None:
+def dataset_show(
+    a: Application, uuid: str, as_json: bool = False, fmt: OutputFormat | None = None, *, wide: bool = False
+) -> None:
     """A dataset with its jobs, newest first."""
     a.wide = wide
     from sccli.datasets import dataset_with_jobs

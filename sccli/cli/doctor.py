@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from sccli.store.base import Store
     from sccli.store.urls import StoreTarget
 
-app = typer.Typer(help="Check the store, schema, settings, directories, tools and services, and say how to fix what fails.")
+app = typer.Typer(
+    help="Check the store, schema, settings, directories, tools and services, and say how to fix what fails."
+)
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}

@@ -86,10 +86,13 @@ def plain_text(text: str) -> str:
 
 
 ROOT_OPTIONS = {
-    "--db": Opt("db", VALUE, plain_text), "--db-name": Opt("db_name", VALUE, plain_text), "--settings": Opt("settings", VALUE, plain_text),
-    "-v": Opt("verbose", COUNT), "--verbose": Opt("verbose", COUNT), "-q": Opt("quiet"), "--quiet": Opt("quiet"), "--no-color": Opt("no_color"),
+    "--db": Opt("db", VALUE, plain_text), "--db-name": Opt("db_name", VALUE, plain_text),
+    "--settings": Opt("settings", VALUE, plain_text), "-v": Opt("verbose", COUNT), "--verbose": Opt("verbose", COUNT),
+    "-q": Opt("quiet"), "--quiet": Opt("quiet"), "--no-color": Opt("no_color"),
 }
-ROOT_DEFAULTS: dict[str, Any] = {"db": None, "db_name": None, "settings": None, "verbose": 0, "quiet": False, "no_color": False}
+ROOT_DEFAULTS: dict[str, Any] = {
+    "db": None, "db_name": None, "settings": None, "verbose": 0, "quiet": False, "no_color": False,
+}
 
 
 def commands() -> dict[tuple[str, str], Command]:
@@ -101,27 +104,47 @@ def commands() -> dict[tuple[str, str], Command]:
     wide = {"--wide": Opt("wide")}
     fmt = {"--format": Opt("fmt", VALUE, member_of(OutputFormat)), "-f": Opt("fmt", VALUE, member_of(OutputFormat))}
     listing = {
-        "--status": Opt("status", VALUE, member_of(JobStatus), True), "-s": Opt("status", VALUE, member_of(JobStatus), True),
-        "--type": Opt("job_type", VALUE, plain_text, True), "-t": Opt("job_type", VALUE, plain_text, True),
-        "--dataset": Opt("dataset", VALUE, plain_text), "-d": Opt("dataset", VALUE, plain_text),
-        "--limit": Opt("limit", VALUE, digits_in(1, 100000)), "-n": Opt("limit", VALUE, digits_in(1, 100000)),
-        "--all": Opt("show_all"), **as_json, **fmt, **wide,
-        "--param": Opt("param", VALUE, plain_text, True), "-p": Opt("param", VALUE, plain_text, True),
-        "--user": Opt("user", VALUE, plain_text), "-u": Opt("user", VALUE, plain_text),
+        "--status": Opt("status", VALUE, member_of(JobStatus), True),
+        "-s": Opt("status", VALUE, member_of(JobStatus), True),
+        "--type": Opt("job_type", VALUE, plain_text, True),
+        "-t": Opt("job_type", VALUE, plain_text, True),
+        "--dataset": Opt("dataset", VALUE, plain_text),
+        "-d": Opt("dataset", VALUE, plain_text),
+        "--limit": Opt("limit", VALUE, digits_in(1, 100000)),
+        "-n": Opt("limit", VALUE, digits_in(1, 100000)),
+        "--all": Opt("show_all"),
+        **as_json,
+        **fmt,
+        **wide,
+        "--param": Opt("param", VALUE, plain_text, True),
+        "-p": Opt("param", VALUE, plain_text, True),
+        "--user": Opt("user", VALUE, plain_text),
+        "-u": Opt("user", VALUE, plain_text),
         "--dataset-name": Opt("dataset_name", VALUE, plain_text),
     }
     return {
         ("job", "show"): Command(as_json, ("job_id",), "sccli.cli.job_view:job_show", {"as_json": False}),
-        ("job", "list"): Command(listing, (), "sccli.cli.job_view:job_list", {
-            "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False, "fmt": None,
-            "wide": False, "param": None, "user": None, "dataset_name": None,
-        }),
-        ("dataset", "show"): Command({**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
-                                     {"as_json": False, "fmt": None, "wide": False}),
-        ("monitor", "overview"): Command({**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)}, (),
-                                        "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False, "section": None}),
-        ("monitor", "report"): Command({**as_json, **fmt, "--days": Opt("days", VALUE, digits_in(1, REPORT_MAX_DAYS))}, (),
-                                       "sccli.cli.fast:report", {"days": 7, "as_json": False, "fmt": None}),
+        ("job", "list"): Command(
+            listing,
+            (),
+            "sccli.cli.job_view:job_list",
+            {
+                "status": None, "job_type": None, "dataset": None, "limit": 50, "show_all": False, "as_json": False,
+                "fmt": None, "wide": False, "param": None, "user": None, "dataset_name": None,
+            },
+        ),
+        ("dataset", "show"): Command(
+            {**as_json, **fmt, **wide}, ("uuid",), "sccli.cli.dataset_view:dataset_show",
+            {"as_json": False, "fmt": None, "wide": False},
+        ),
+        ("monitor", "overview"): Command(
+            {**as_json, **fmt, "--check": Opt("check"), "--section": Opt("section", VALUE, plain_text)}, (),
+            "sccli.cli.fast:overview", {"as_json": False, "fmt": None, "check": False, "section": None},
+        ),
+        ("monitor", "report"): Command(
+            {**as_json, **fmt, "--days": Opt("days", VALUE, digits_in(1, REPORT_MAX_DAYS))}, (),
+            "sccli.cli.fast:report", {"days": 7, "as_json": False, "fmt": None},
+        ),
     }
 
 
@@ -146,7 +169,9 @@ def report(a: Any, days: int = 7, as_json: bool = False, fmt: Any = None) -> Non
     a.emit(data, lambda _: monitor_view.print_report(a, data, fmt), as_json=as_json)
 
 
-def parse_options(words: list[str], options: dict[str, Opt], values: dict[str, Any], arguments: list[str] | None) -> list[str]:
+def parse_options(
+    words: list[str], options: dict[str, Opt], values: dict[str, Any], arguments: list[str] | None
+) -> list[str]:
     """Consume the options (and, when ``arguments`` is a list, the positionals) Typer would read
     from ``words`` into ``values``; the rest (from the first word that is neither) is returned."""
     while words:
@@ -157,7 +182,12 @@ def parse_options(words: list[str], options: dict[str, Opt], values: dict[str, A
         if name in options:
             words.pop(0)
             take(options[name], values, attached if eq else None, words)
-        elif word.startswith("-") and len(word) > 2 and word[1] != "-" and all(f"-{c}" in options and options[f"-{c}"].kind != VALUE for c in word[1:]):
+        elif (
+            word.startswith("-")
+            and len(word) > 2
+            and word[1] != "-"
+            and all(f"-{c}" in options and options[f"-{c}"].kind != VALUE for c in word[1:])
+        ):
             words.pop(0)  # stacked short flags: -vq, -vv
             for c in word[1:]:
                 take(options[f"-{c}"], values, None, words)

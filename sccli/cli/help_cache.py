@@ -22,7 +22,10 @@ HELP_WORDS = ("--help", "-h")
 #: Environment that can change what the help says, besides code: Typer's and click's switches,
 #: the terminal, the locale (click's gettext) and sccli's own variables.
 ENV_PREFIXES = ("SC_", "TYPER", "_TYPER", "CLICK", "COLLECTION_", "XDG_", "LC_")
-ENV_NAMES = ("COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "LANG", "LANGUAGE", "MONGO_URL", "DB_NAME", "HOME", "PYTHONPATH")
+ENV_NAMES = (
+    "COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "LANG", "LANGUAGE", "MONGO_URL", "DB_NAME", "HOME",
+    "PYTHONPATH",
+)
 
 Files = tuple[tuple[str, int, int], ...]
 
@@ -30,7 +33,11 @@ Files = tuple[tuple[str, int, int], ...]
 def is_help(argv: list[str]) -> bool:
     """``--help`` after at most two command names (no options, nothing else)."""
     *names, last = argv or [""]
-    return last in HELP_WORDS and len(names) <= 2 and all(n.isascii() and n.replace("-", "").isalpha() and n.islower() for n in names)
+    return (
+        last in HELP_WORDS
+        and len(names) <= 2
+        and all(n.isascii() and n.replace("-", "").isalpha() and n.islower() for n in names)
+    )
 
 
 def terminal_size() -> tuple[int, int]:

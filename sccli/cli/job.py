@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from sccli.cli import complete, job_delete, job_ops
+from sccli.cli import complete, job_delete, job_ops, job_watch
 from sccli.cli.context import Application
 from sccli.cli.options import FormatOpt, JsonOpt, WideOpt
 from sccli.domain import JobStatus
@@ -32,7 +32,9 @@ def _parse_param(text: str) -> tuple[str, Any]:
     except ValueError:
         number = 0.0
     if not math.isfinite(number):  # NaN, Infinity, 1e400: no store keeps them
-        raise InvalidInput(f"--param {key}: {raw[:40]!r} is not a finite number (write {key}='\"{raw[:40]}\"' for the text)")
+        raise InvalidInput(
+            f"--param {key}: {raw[:40]!r} is not a finite number (write {key}='\"{raw[:40]}\"' for the text)"
+        )
     if not raw.strip():
         return key, raw
     try:
@@ -55,7 +57,9 @@ def _params_json(text: str) -> Any:
         except InvalidInput:
             raise
         except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise InvalidInput(
+                f"cannot read --params-json file {str(path)[:200]}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
     return decode_json(text, "--params-json")
 
 
@@ -74,18 +78,45 @@ def collect_parameters(params_json: str | None, params: list[str]) -> dict[str, 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset UUID.", autocompletion=complete.dataset_uuids)],
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type, e.g. dataset_conversion.", autocompletion=complete.job_types)],
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed).")] = None,
-    params_json: Annotated[Optional[str], typer.Option("--params-json", help="Parameters as a JSON object, or @file.")] = None,
-    priority: Annotated[Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")] = None,
-    max_attempts: Annotated[Optional[int], typer.Option("--max-attempts", help="Attempts before failing for good (default from the job type).")] = None,
-    timeout_minutes: Annotated[Optional[int], typer.Option("--timeout-minutes", help="Per-attempt timeout (default from the job type).")] = None,
-    allow_missing_dataset: Annotated[bool, typer.Option("--allow-missing-dataset", help="Create the job even if the dataset is unknown.")] = False,
-    allow_duplicate: Annotated[bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")] = False,
-    at: Annotated[Optional[str], typer.Option("--at", help="Start no earlier than this ISO time (no zone = UTC; a past time: at once).",
-                                              show_default=False)] = None,
-    later: Annotated[Optional[str], typer.Option("--in", help="Start after this delay: 30m, 2h, 1d.", show_default=False)] = None,
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Dataset UUID.", autocompletion=complete.dataset_uuids)
+    ],
+    job_type: Annotated[
+        str, typer.Option("--type", "-t", help="Job type, e.g. dataset_conversion.", autocompletion=complete.job_types)
+    ],
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option("--param", "-p", help="Parameter key=value (repeatable; JSON values allowed)."),
+    ] = None,
+    params_json: Annotated[
+        Optional[str], typer.Option("--params-json", help="Parameters as a JSON object, or @file.")
+    ] = None,
+    priority: Annotated[
+        Optional[str], typer.Option("--priority", help="1-3 or high/normal/low (default from the job type).")
+    ] = None,
+    max_attempts: Annotated[
+        Optional[int],
+        typer.Option("--max-attempts", help="Attempts before failing for good (default from the job type)."),
+    ] = None,
+    timeout_minutes: Annotated[
+        Optional[int], typer.Option("--timeout-minutes", help="Per-attempt timeout (default from the job type).")
+    ] = None,
+    allow_missing_dataset: Annotated[
+        bool, typer.Option("--allow-missing-dataset", help="Create the job even if the dataset is unknown.")
+    ] = False,
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate", help="Allow a second active job of this type for the dataset.")
+    ] = False,
+    at: Annotated[
+        Optional[str],
+        typer.Option(
+            "--at", help="Start no earlier than this ISO time (no zone = UTC; a past time: at once).",
+            show_default=False,
+        ),
+    ] = None,
+    later: Annotated[
+        Optional[str], typer.Option("--in", help="Start after this delay: 30m, 2h, 1d.", show_default=False)
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a job for a dataset, to run now or later (--at / --in: the job waits as scheduled).
@@ -101,8 +132,9 @@ def create(
     parameters = collect_parameters(params_json, param or [])
     queue = a.queue(write=True)
     job_id = create_job_naming_duplicate(
-        queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts, timeout_minutes=timeout_minutes,
-        allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate, run_at=run_at, delay=delay,
+        queue, dataset, job_type, parameters, priority=priority, max_attempts=max_attempts,
+        timeout_minutes=timeout_minutes, allow_missing_dataset=allow_missing_dataset, allow_duplicate=allow_duplicate,
+        run_at=run_at, delay=delay,
     )
     job = queue.get_job(job_id) or {}
     a.emit(job, lambda created: _print_created(a, job_id, created, queue.store.now), as_json=as_json)
@@ -136,22 +168,47 @@ def show(
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    status: Annotated[Optional[list[JobStatus]], typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False)] = None,
-    job_type: Annotated[Optional[list[str]], typer.Option(
-        "--type", "-t", help="Filter by job type (repeatable).", show_default=False, autocompletion=complete.job_types)] = None,
-    dataset: Annotated[Optional[str], typer.Option(
-        "--dataset", "-d", help="Filter by dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")] = 50,
+    status: Annotated[
+        Optional[list[JobStatus]],
+        typer.Option("--status", "-s", help="Filter by status (repeatable).", show_default=False),
+    ] = None,
+    job_type: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--type", "-t", help="Filter by job type (repeatable).", show_default=False,
+            autocompletion=complete.job_types,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(
+            "--dataset", "-d", help="Filter by dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many jobs, newest first.")
+    ] = 50,
     show_all: Annotated[bool, typer.Option("--all", help="Every matching job (no --limit).")] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     wide: WideOpt = False,
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", help="Parameter key=value (repeatable): searched in the newest 5000 jobs the other filters select.",
-        show_default=False)] = None,
-    user: Annotated[Optional[str], typer.Option("--user", "-u", help="Jobs of this user's datasets.", show_default=False)] = None,
-    dataset_name: Annotated[Optional[str], typer.Option(
-        "--dataset-name", help="Jobs of datasets whose name contains this text (any case).", show_default=False)] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--param", "-p",
+            help="Parameter key=value (repeatable): searched in the newest 5000 jobs the other filters select.",
+            show_default=False,
+        ),
+    ] = None,
+    user: Annotated[
+        Optional[str], typer.Option("--user", "-u", help="Jobs of this user's datasets.", show_default=False)
+    ] = None,
+    dataset_name: Annotated[
+        Optional[str],
+        typer.Option(
+            "--dataset-name", help="Jobs of datasets whose name contains this text (any case).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """List jobs, newest first; says on stderr when the list is cut at --limit (or a search at its bound).
 
@@ -172,7 +229,9 @@ TYPE_HEADERS = ["PARAMETER", "TYPE", "REQUIRED", "DEFAULT", "PATH", "DESCRIPTION
 @app.command("types")
 def types(
     ctx: typer.Context,
-    job_type: Annotated[Optional[str], typer.Argument(help="Only this job type.", autocompletion=complete.job_types)] = None,
+    job_type: Annotated[
+        Optional[str], typer.Argument(help="Only this job type.", autocompletion=complete.job_types)
+    ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -193,12 +252,19 @@ def _print_types(a: Application, described: list[dict[str, Any]], fmt: FormatOpt
     import sys
 
     for entry in described:
-        facts = f"priority {entry['priority']}, timeout {entry['timeout_minutes']} min, {entry['max_attempts']} attempts"
+        facts = (
+            f"priority {entry['priority']}, timeout {entry['timeout_minutes']} min, {entry['max_attempts']} attempts"
+        )
         facts += ", needs internet" if entry["requires_internet"] else ""
         limits = {k: v for k, v in (entry.get("limits") or {}).items() if k != "job_type" and v is not None}
         facts += "; sc queue set: " + ", ".join(f"{k} {v}" for k, v in limits.items()) if limits else ""
-        rows = [{**p, "required": "yes" if p.get("required") else "", "path": "data dir" if p.get("path") else "",
-                 "description": p["description"] + (" [carried]" if p.get("carried") else "")} for p in entry["parameters"]]
+        rows = [
+            {
+                **p, "required": "yes" if p.get("required") else "", "path": "data dir" if p.get("path") else "",
+                "description": p["description"] + (" [carried]" if p.get("carried") else ""),
+            }
+            for p in entry["parameters"]
+        ]
         title = f"{entry['job_type']}: {entry['description']} ({facts})"
         if not entry["declared"]:
             a.result(f"{title}\n  parameters not declared (not checked)\n")
@@ -231,8 +297,10 @@ def _with_limits(a: Application, described: list[dict[str, Any]]) -> list[dict[s
     return out
 
 
-# The operator commands (sccli.cli.job_ops): cancel and retry by id or filter, purge, logs, wait.
-for _name in ("cancel", "retry", "purge", "logs", "wait"):
+# The operator commands (sccli.cli.job_ops, sccli.cli.job_watch): cancel, retry, purge, logs, wait.
+for _name in ("cancel", "retry", "purge"):
     app.command(_name)(getattr(job_ops, _name))
+for _name in ("logs", "wait"):
+    app.command(_name)(getattr(job_watch, _name))
 app.command("run-now")(job_ops.run_now)
 app.command("delete")(job_delete.delete)

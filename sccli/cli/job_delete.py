@@ -15,7 +15,10 @@ from sccli.cli.options import JsonOpt
 
 def delete(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID (or a unique prefix of at least 6 characters).", autocompletion=complete.job_ids)],
+    job_id: Annotated[
+        str,
+        typer.Argument(help="Job ID (or a unique prefix of at least 6 characters).", autocompletion=complete.job_ids),
+    ],
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why, kept in the audit event.")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,

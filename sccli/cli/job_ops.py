@@ -1,4 +1,4 @@
-"""``sc job`` operator commands: cancel and retry (by id or by filter), purge, logs, wait.
+"""``sc job`` operator commands: cancel and retry (by id or by filter), run-now, purge (logs and wait: job_watch).
 
 The work is done by :mod:`sccli.operations`; these functions parse, confirm and render.
 They are registered on the ``sc job`` app by :mod:`sccli.cli.job`.
@@ -6,9 +6,6 @@ They are registered on the ``sc job`` app by :mod:`sccli.cli.job`.
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -18,17 +15,9 @@ import typer
 from sccli.cli import complete
 from sccli.cli.confirm import DryRunOpt, YesOpt, confirm_write
 from sccli.cli.context import Application
-from sccli.cli.options import JsonOpt, finite
+from sccli.cli.options import JsonOpt
 from sccli.domain import JobStatus
 from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
-
-#: How often ``logs --follow`` looks for new lines and whether the job has ended.
-FOLLOW_POLL_SECONDS = 0.2
-#: How often ``wait`` re-reads the job.
-WAIT_POLL_SECONDS = 0.2
-#: The longest ``wait --timeout`` (a year; NaN and Infinity are refused: they waited forever).
-MAX_WAIT_SECONDS = 365 * 86400
-
 
 
 class CancellableStatus(str, Enum):
@@ -47,18 +36,40 @@ class RetryableStatus(str, Enum):
 
 
 CancelStatusOpt = Annotated[
-    Optional[list[CancellableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default all three).", show_default=False)
+    Optional[list[CancellableStatus]],
+    typer.Option(
+        "--status", "-s", help="Select jobs in this status (repeatable; default all three).", show_default=False
+    ),
 ]
 RetryStatusOpt = Annotated[
-    Optional[list[RetryableStatus]], typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False)
+    Optional[list[RetryableStatus]],
+    typer.Option("--status", "-s", help="Select jobs in this status (repeatable; default both).", show_default=False),
 ]
-TypeFilterOpt = Annotated[Optional[list[str]], typer.Option(
-    "--type", "-t", help="Select jobs of this type (repeatable).", show_default=False, autocompletion=complete.job_types)]
-DatasetFilterOpt = Annotated[Optional[str], typer.Option(
-    "--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False, autocompletion=complete.dataset_uuids)]
-OlderThanOpt = Annotated[Optional[str], typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False)]
-IdsArg = Annotated[Optional[list[str]], typer.Argument(
-    metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False, autocompletion=complete.job_ids)]
+TypeFilterOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--type", "-t", help="Select jobs of this type (repeatable).", show_default=False,
+        autocompletion=complete.job_types,
+    ),
+]
+DatasetFilterOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--dataset", "-d", help="Select jobs of this dataset UUID.", show_default=False,
+        autocompletion=complete.dataset_uuids,
+    ),
+]
+OlderThanOpt = Annotated[
+    Optional[str],
+    typer.Option("--older-than", help="Select jobs created longer ago than this: 30m, 2h, 7d.", show_default=False),
+]
+IdsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="[ID]...", help="Job IDs (or select with the filters instead).", show_default=False,
+        autocompletion=complete.job_ids,
+    ),
+]
 
 
 def _select_ids(
@@ -127,7 +138,9 @@ def _summary(verb: str, result: dict[str, Any]) -> str:
 def cancel(
     ctx: typer.Context,
     job_ids: IdsArg = None,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")] = None,
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", help="Why (stored as the job's error and the dataset's error_message).")
+    ] = None,
     status: CancelStatusOpt = None,
     job_type: TypeFilterOpt = None,
     dataset: DatasetFilterOpt = None,
@@ -169,8 +182,10 @@ def retry(
     job_type: TypeFilterOpt = None,
     dataset: DatasetFilterOpt = None,
     older_than: OlderThanOpt = None,
-    later: Annotated[Optional[str], typer.Option("--in", help="Retry after this delay (30m, 2h, 1d): scheduled until then.",
-                                                 show_default=False)] = None,
+    later: Annotated[
+        Optional[str],
+        typer.Option("--in", help="Retry after this delay (30m, 2h, 1d): scheduled until then.", show_default=False),
+    ] = None,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
@@ -194,7 +209,10 @@ def retry(
         job = queue.retry(ids[0], delay_seconds=delay)
         a.emit(job, lambda done: a.result(_retried(ids[0], done, queue.store.now)), as_json=as_json)
         return
-    _run_bulk(a, "retry", ids, selected, yes, dry_run, as_json, lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay))
+    _run_bulk(
+        a, "retry", ids, selected, yes, dry_run, as_json,
+        lambda chosen: ops.bulk_retry(queue, chosen, delay_seconds=delay),
+    )
 
 
 def run_now(
@@ -214,7 +232,13 @@ def run_now(
 
 def purge(
     ctx: typer.Context,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Delete the pending and scheduled jobs of this type.", autocompletion=complete.job_types)],
+    job_type: Annotated[
+        str,
+        typer.Option(
+            "--type", "-t", help="Delete the pending and scheduled jobs of this type.",
+            autocompletion=complete.job_types,
+        ),
+    ],
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
@@ -243,143 +267,6 @@ def purge(
 def _purged(job_type: str, result: dict[str, Any]) -> str:
     skipped = f" ({len(result['skipped'])} were claimed meanwhile and left alone)" if result["skipped"] else ""
     return f"purged {len(result['purged'])} pending {job_type} job(s){skipped}"
-
-
-def logs(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
-    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines until the job ends.")] = False,
-    tail: Annotated[int, typer.Option("--tail", min=0, help="Print the last N lines (0: none, e.g. with --follow).")] = 200,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print a job's log: its log file on this host, else the last lines the service kept in the store.
-
-    \b
-    Example: sc job logs 2f1e0c4a-... --follow
-    """
-    from sccli import operations as ops
-    from sccli.jobids import resolve_job_id
-
-    a: Application = ctx.obj
-    queue = a.queue()
-    job = queue.require_job(resolve_job_id(a.store, job_id))
-    job_id = job["job_id"]
-    found = ops.job_log_tail(job, a.settings, tail)
-    a.emit({"job_id": job_id, **found}, lambda tail_: _print_log(a, tail_), as_json=as_json)
-    if follow and not as_json:
-        _follow(a, job, found)
-
-
-def _print_log(a: Application, found: dict[str, Any]) -> None:
-    """A log's last lines for people, with a note on stderr when they come from the store."""
-    if found.get("refused"):
-        a.warn(f"log file refused: {found['refused']} (the last lines kept in the store follow)")
-    elif found["source"] == "store":
-        a.info(f"(no log file {found['path']} on this host: the last lines kept in the store)")
-    for line in found["lines"]:
-        a.result(line)
-
-
-def _follow(a: Application, job: dict[str, Any], found: dict[str, Any]) -> None:
-    """Print what is appended to the log until the job has ended (and its last lines are out)."""
-    from pathlib import Path
-
-    from sccli.operations import FINAL_STATUSES
-
-    queue, job_id = a.queue(), job["job_id"]
-    path, offset = Path(found["path"]), None
-    refused = bool(found.get("refused"))
-    # The store keeps a capped list: new entries are the ones after the last timestamp seen.
-    last_at = _last_timestamp(job.get("logs") or [])
-    if found["source"] == "file":
-        offset = _print_from(a, path, -1)
-    while True:
-        job = queue.require_job(job_id)
-        ended = job["status"] in FINAL_STATUSES
-        if offset is None and not refused and _log_present(path):
-            offset = 0  # the log file appeared (the job started on this host)
-        if offset is not None:
-            offset = _print_from(a, path, offset)
-            refused = offset is None
-        else:
-            entries = [e for e in job.get("logs") or [] if isinstance(e, dict)]
-            for entry in entries:
-                if last_at is None or (entry.get("timestamp") is not None and entry["timestamp"] > last_at):
-                    a.result(str(entry.get("message", "")))
-            last_at = _last_timestamp(entries) or last_at
-        if ended:
-            a.info(f"job {job_id} {job['status']}")
-            return
-        sys.stdout.flush()
-        time.sleep(FOLLOW_POLL_SECONDS)
-
-
-def _last_timestamp(entries: list[Any]) -> Any:
-    stamps = [e["timestamp"] for e in entries if isinstance(e, dict) and e.get("timestamp") is not None]
-    return max(stamps) if stamps else None
-
-
-def _log_present(path: Any) -> bool:
-    """A log entry of that name exists (a link too: it is then refused when read, never followed)."""
-    return bool(os.path.lexists(path))
-
-
-def _print_from(a: Application, path: Any, offset: int) -> int | None:
-    """Print the whole lines after ``offset`` (-1: none, just find the end); the new offset, or
-    None when the log file is refused (a link swapped in: the store's lines are followed instead)."""
-    from sccli.joblog_files import UnsafeLogFile, open_name_for_read
-
-    try:
-        fh = open_name_for_read(path.parent, path.name)
-    except UnsafeLogFile as exc:
-        a.warn(f"log file refused: {exc} (following the lines kept in the store)")
-        return None
-    except OSError:
-        return offset
-    if fh is None:
-        return offset
-    with fh:
-        if offset < 0:
-            return fh.seek(0, 2)
-        fh.seek(offset)
-        data = fh.read()
-    complete = data[: data.rfind(b"\n") + 1]  # print whole lines only; the rest comes next poll
-    if complete:
-        sys.stdout.write(complete.decode("utf-8", errors="replace"))
-    return offset + len(complete)
-
-
-def wait(
-    ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="Job ID.", autocompletion=complete.job_ids)],
-    timeout: Annotated[Optional[float], typer.Option(
-        "--timeout", min=0, max=MAX_WAIT_SECONDS, callback=finite, help="Give up after this many seconds (exit 1).",
-        show_default=False)] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Wait for a job to end: exit 0 when it completed, 1 when it failed or was cancelled, 1 on timeout.
-
-    \b
-    Example: sc job wait 2f1e0c4a-... --timeout 600 && echo converted
-    """
-    from sccli import operations as ops
-    from sccli.jobids import resolve_job_id
-
-    a: Application = ctx.obj
-    job_id = resolve_job_id(a.store, job_id)
-    outcome = ops.wait_for_job(a.queue(), job_id, timeout=timeout, poll=WAIT_POLL_SECONDS)
-    a.emit(outcome, lambda ended: _print_wait(a, job_id, timeout, ended), as_json=as_json)
-    if outcome["timed_out"] or outcome["status"] != JobStatus.COMPLETED:
-        raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-def _print_wait(a: Application, job_id: str, timeout: float | None, outcome: dict[str, Any]) -> None:
-    if outcome["timed_out"]:
-        a.error(f"timed out after {timeout:g} s: job {job_id} is still {outcome['status']}")
-        return
-    error = outcome["job"].get("error")
-    failed = f": {error}" if error and outcome["status"] != JobStatus.COMPLETED else ""
-    a.result(f"job {job_id} {outcome['status']}{failed}")
 
 
 def _cancelled(job_id: str, job: dict[str, Any]) -> str:

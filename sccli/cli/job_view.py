@@ -11,7 +11,9 @@ from sccli.cli.render import OutputFormat, cell
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 
-LIST_COLUMNS = ["job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage"]
+LIST_COLUMNS = [
+    "job_id", "job_type", "status", "priority", "attempts", "dataset_uuid", "created_at", "progress_percentage",
+]
 LIST_HEADERS = ["JOB ID", "TYPE", "STATUS", "PRIO", "TRIES", "DATASET", "CREATED", "%"]
 
 SUMMARY_FIELDS = (
@@ -50,8 +52,12 @@ def _log_refusal(log_path: str) -> str | None:
     return ""
 
 
-def render_job(a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None) -> None:
-    a.print_record({k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}")
+def render_job(
+    a: Application, job: dict[str, Any], events: list[dict[str, Any]], reasons: list[str], log_path: str | None = None
+) -> None:
+    a.print_record(
+        {k: job.get(k) for k in SUMMARY_FIELDS if job.get(k) not in (None, "", [])}, title=f"Job {job['job_id']}"
+    )
     if job.get("status") == JobStatus.RUNNING:
         a.say()
         a.say("Progress: " + progress_bar(job.get("progress_percentage"), job.get("progress_message")))
@@ -133,8 +139,14 @@ def job_list(
     for name in job_type or []:
         if not is_builtin_type(name):  # only a type that is not built in needs the plugins looked up
             a.queue().check_type(name)
-    query = JobQuery(status=[s.value for s in status] if status else None, job_type=list(job_type) if job_type else None, dataset_uuid=dataset)
-    search = JobSearch(query, [parse_param_filter(p) for p in param or []], _text(user, "--user"), _text(dataset_name, "--dataset-name"))
+    query = JobQuery(
+        status=[s.value for s in status] if status else None, job_type=list(job_type) if job_type else None,
+        dataset_uuid=dataset,
+    )
+    search = JobSearch(
+        query, [parse_param_filter(p) for p in param or []], _text(user, "--user"),
+        _text(dataset_name, "--dataset-name"),
+    )
     page = search_jobs(a.store, search, limit=None if show_all else limit)
     jobs = page.items
     for notice in page.notices:

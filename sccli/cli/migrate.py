@@ -28,7 +28,9 @@ PROGRESS_THRESHOLD = 500
 PLAN_COLUMNS = ["dataset_uuid", "status", "job_type", "priority", "wait", "key_parameters", "problems", "outcome"]
 PLAN_HEADERS = ["DATASET", "STATUS", "JOB TYPE", "PRIO", "WAIT", "KEY PARAMETERS", "PROBLEMS", "OUTCOME"]
 
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when not on a terminal).")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required when not on a terminal).")
+]
 DatasetOpt = Annotated[Optional[str], typer.Option("--dataset-uuid", help="Only this dataset.")]
 
 
@@ -38,7 +40,8 @@ def _migration(a: Application, grace_seconds: float | None = None, batch_size: i
     from sccli.queue import default_actor
 
     return JobMigration(
-        a.store, settings=a.settings, grace_seconds=a.settings.migration_grace_seconds if grace_seconds is None else grace_seconds,
+        a.store, settings=a.settings,
+        grace_seconds=a.settings.migration_grace_seconds if grace_seconds is None else grace_seconds,
         batch_size=batch_size or DEFAULT_BATCH_SIZE, actor=default_actor(),
     )
 
@@ -64,7 +67,9 @@ def progress_bar(a: Application, label: str) -> Iterator[Callable[[int, int], No
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=a.err, transient=True)
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=a.err, transient=True
+    )
     tasks: list[Any] = []
 
     def update(done: int, total: int) -> None:
@@ -87,11 +92,14 @@ def _plan_rows(items: list[Any], grace: float, limit: int) -> list[dict[str, Any
     rows = []
     for item in ordered[: limit or None]:
         keys = {k: item.parameters[k] for k in ("sensor_type", "user_email", "data_url") if k in item.parameters}
-        rows.append({
-            "dataset_uuid": item.dataset_uuid, "status": item.status, "job_type": item.job_type, "priority": item.priority,
-            "wait": f"{grace:g} s" if item.delayed and item.action == "create" else "", "key_parameters": ", ".join(f"{k}={v}" for k, v in keys.items()),
-            "problems": "; ".join(item.problems), "outcome": item.reason or (f"job {item.job_id}" if item.job_id else "job planned"),
-        })
+        rows.append(
+            {
+                "dataset_uuid": item.dataset_uuid, "status": item.status, "job_type": item.job_type,
+                "priority": item.priority, "wait": f"{grace:g} s" if item.delayed and item.action == "create" else "",
+                "key_parameters": ", ".join(f"{k}={v}" for k, v in keys.items()), "problems": "; ".join(item.problems),
+                "outcome": item.reason or (f"job {item.job_id}" if item.job_id else "job planned"),
+            }
+        )
     return rows
 
 
@@ -99,16 +107,27 @@ def _print_summary(a: Application, report: Any) -> None:
     verb = "would create" if report.dry_run else "created"
     kinds = ", ".join(f"{t} {n}" for t, n in sorted(report.by_job_type.items())) or "none"
     dry = " (dry run: nothing written)" if report.dry_run else ""
-    lines = [f"Migration {report.migration_id}{dry}: {report.examined} datasets examined, {verb} {report.created} jobs ({kinds})."]
+    lines = [
+        f"Migration {report.migration_id}{dry}: {report.examined} datasets examined, {verb} "
+        f"{report.created} jobs ({kinds})."
+    ]
     if report.delayed:
-        lines.append(f"{report.delayed} dataset(s) the old service was working on (syncing, converting, uploading): their jobs wait {report.grace_seconds:g} s.")
+        lines.append(
+            f"{report.delayed} dataset(s) the old service was working on (syncing, converting, uploading): their jobs "
+            f"wait {report.grace_seconds:g} s."
+        )
     if report.with_problems:
         verb = "would get" if report.dry_run else "got"
-        lines.append(f"{report.with_problems} dataset(s) with problems (listed first) {verb} no job: fix them, then run again (sc migrate validate lists them as blocked).")
+        lines.append(
+            f"{report.with_problems} dataset(s) with problems (listed first) {verb} no job: fix them, then run again "
+            "(sc migrate validate lists them as blocked)."
+        )
     if report.skipped:
         lines.append(f"{report.skipped} dataset(s) skipped (already have an active job, or see OUTCOME).")
     if report.not_migrated:
-        lines.append("Not migrated (need no job): " + ", ".join(f"{s} {n}" for s, n in report.not_migrated.items()) + ".")
+        lines.append(
+            "Not migrated (need no job): " + ", ".join(f"{s} {n}" for s, n in report.not_migrated.items()) + "."
+        )
     for text in [*lines, *report.notes]:
         a.result(text)
 
@@ -122,15 +141,30 @@ def run(
     grace_seconds: Annotated[
         Optional[float],
         typer.Option(
-            "--grace-seconds", min=0, max=30 * 86400, callback=finite,
-            help="Seconds the jobs of datasets the old service was busy with wait (default: setting migration_grace_seconds).",
+            "--grace-seconds",
+            min=0,
+            max=30 * 86400,
+            callback=finite,
+            help=(
+                "Seconds the jobs of datasets the old service was busy with wait (default: setting "
+                "migration_grace_seconds)."
+            ),
         ),
     ] = None,
     skip_problems: Annotated[
-        bool, typer.Option("--skip-problems", help="The default, kept for compatibility: datasets with problems are always listed and get no job.")
+        bool,
+        typer.Option(
+            "--skip-problems",
+            help="The default, kept for compatibility: datasets with problems are always listed and get no job.",
+        ),
     ] = True,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write (default 5000).")] = None,
-    show: Annotated[int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")] = 50,
+    batch_size: Annotated[
+        Optional[int],
+        typer.Option("--batch-size", min=1, max=10000, help="Datasets per batched read and write (default 5000)."),
+    ] = None,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="Rows of the plan to print, problems first (0: all).")
+    ] = 50,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -145,7 +179,9 @@ def run(
         confirm_write(a, f"Create jobs for the legacy datasets that need them in {a.store.display_url}?", yes)
     with progress_bar(a, "migrating") as progress:
         detail = dry_run or as_json or dataset_uuid is not None
-        report = migration.run(dry_run=dry_run, dataset_uuid=dataset_uuid, skip_problems=skip_problems, progress=progress, detail=detail)
+        report = migration.run(
+            dry_run=dry_run, dataset_uuid=dataset_uuid, skip_problems=skip_problems, progress=progress, detail=detail
+        )
     shown = [i for i in report.items if dry_run or dataset_uuid or i.needs_attention]
     title = "Plan" if dry_run else "Datasets to look at"
     a.emit(report.as_dict(), lambda _: _print_run(a, report, shown, show, fmt, title), as_json=as_json)
@@ -200,7 +236,9 @@ def _print_rollback(a: Application, report: Any, dry_run: bool, fmt: FormatOpt) 
 @app.command("rollback")
 def rollback(
     ctx: typer.Context,
-    migration_id: Annotated[Optional[str], typer.Option("--migration", help="Only this migration (see sc migrate list).")] = None,
+    migration_id: Annotated[
+        Optional[str], typer.Option("--migration", help="Only this migration (see sc migrate list).")
+    ] = None,
     dataset_uuid: DatasetOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be undone; write nothing.")] = False,
     yes: YesOpt = False,
@@ -216,9 +254,14 @@ def rollback(
     migration = _migration(a)
     if not dry_run:
         scope = f"migration {migration_id}" if migration_id else "every migration"
-        confirm_write(a, f"Roll back {scope}{f' for dataset {dataset_uuid}' if dataset_uuid else ''} in {a.store.display_url}?", yes)
+        confirm_write(
+            a, f"Roll back {scope}{f' for dataset {dataset_uuid}' if dataset_uuid else ''} in {a.store.display_url}?",
+            yes,
+        )
     with progress_bar(a, "rolling back") as progress:
-        report = migration.rollback(migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run, progress=progress)
+        report = migration.rollback(
+            migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run, progress=progress
+        )
     a.emit(report.as_dict(), lambda _: _print_rollback(a, report, dry_run, fmt), as_json=as_json)
     if report.not_undone and not dry_run:
         raise CheckFailed(f"{len(report.not_undone)} item(s) could not be undone (listed above)")
@@ -227,7 +270,9 @@ def rollback(
 @app.command("list")
 def list_migrations(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100000, help="At most this many, newest first.")
+    ] = 20,
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
 ) -> None:

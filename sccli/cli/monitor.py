@@ -16,7 +16,10 @@ from sccli.errors import EXIT_CHECK_FAILED, InvalidInput
 if TYPE_CHECKING:
     from sccli.monitor import JobMonitor
 
-app = typer.Typer(help="Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup.", no_args_is_help=True)
+app = typer.Typer(
+    help="Monitor the queue for on-call: health, stale and failed jobs, reports, metrics, cleanup.",
+    no_args_is_help=True,
+)
 
 #: Longest windows accepted (ten years): beyond them a window is a typo, and dates overflow.
 MAX_DAYS = 3650
@@ -34,14 +37,30 @@ def monitor_for(a: Application) -> JobMonitor:
 @app.command("overview")
 def overview(
     ctx: typer.Context,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.2, max=86400, callback=finite, help="Seconds between redraws with --watch.")] = 2.0,
-    check: Annotated[bool, typer.Option("--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios).")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", "-w", help="Redraw the overview live until Ctrl-C; `--watch 5` redraws every 5 s."),
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.2, max=86400, callback=finite, help="Seconds between redraws with --watch."),
+    ] = 2.0,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Print one status line and exit 0 healthy, 1 warning, 2 critical, 3 unknown (Nagios)."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
-    section: Annotated[Optional[str], typer.Option(
-        "--section", help="Only this table: queue, paused, types, services or failures (needed by --format csv/jsonl).",
-        show_default=False)] = None,
+    section: Annotated[
+        Optional[str],
+        typer.Option(
+            "--section",
+            help="Only this table: queue, paused, types, services or failures (needed by --format csv/jsonl).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Queue counts by status and type, health and its issues, active services, recent activity, errors.
 
@@ -67,7 +86,9 @@ def _watch(a: Application, monitor: JobMonitor, interval: float) -> None:
     from sccli.cli.monitor_view import overview_frame
 
     try:
-        with Live(overview_frame(monitor.get_queue_overview()), console=a.console, auto_refresh=False, screen=False) as live:
+        with Live(
+            overview_frame(monitor.get_queue_overview()), console=a.console, auto_refresh=False, screen=False
+        ) as live:
             while True:
                 time.sleep(interval)
                 live.update(overview_frame(monitor.get_queue_overview()), refresh=True)
@@ -78,7 +99,12 @@ def _watch(a: Application, monitor: JobMonitor, interval: float) -> None:
 @app.command("stale")
 def stale(
     ctx: typer.Context,
-    requeue: Annotated[bool, typer.Option("--requeue", help="Recover them now: back to pending, or failed when no attempt is left (fenced by lease).")] = False,
+    requeue: Annotated[
+        bool,
+        typer.Option(
+            "--requeue", help="Recover them now: back to pending, or failed when no attempt is left (fenced by lease)."
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -101,22 +127,36 @@ def _print_stale(
     from sccli.monitor.stale import REASONS
 
     rows = [{**j, "why": REASONS[j["stale_reason"]]} for j in jobs]
-    a.print_table(rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"], fmt=fmt,
-                  headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"])
+    a.print_table(
+        rows, ["job_id", "job_type", "worker_id", "attempts", "heartbeat_age_seconds", "running_seconds", "why"],
+        fmt=fmt, headers=["JOB ID", "TYPE", "WORKER", "TRIES", "BEAT AGE S", "RUNNING S", "WHY"],
+    )
     if recovered is not None:
         moved = sum(1 for r in recovered if r["status"])
-        a.info(f"requeued {moved} of {len(recovered)} stale jobs ({len(recovered) - moved} changed meanwhile and were left alone)")
+        a.info(
+            f"requeued {moved} of {len(recovered)} stale jobs ({len(recovered) - moved} changed "
+            "meanwhile and were left alone)"
+        )
 
 
 @app.command("failed")
 def failed(
     ctx: typer.Context,
-    hours: Annotated[float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")] = 24.0,
-    job_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this job type.", autocompletion=complete.job_types)] = None,
-    signature: Annotated[Optional[str], typer.Option(
-        "--signature", help="Only this signature (its id, or part of its text).", autocompletion=complete.signatures)] = None,
-    retry: Annotated[bool, typer.Option(
-        "--retry", help="Retry the failed jobs of the listed groups (asks first; --yes in scripts).")] = False,
+    hours: Annotated[
+        float, typer.Option("--hours", min=0.01, max=MAX_HOURS, callback=finite, help="Look back this many hours.")
+    ] = 24.0,
+    job_type: Annotated[
+        Optional[str], typer.Option("--type", "-t", help="Only this job type.", autocompletion=complete.job_types)
+    ] = None,
+    signature: Annotated[
+        Optional[str],
+        typer.Option(
+            "--signature", help="Only this signature (its id, or part of its text).", autocompletion=complete.signatures
+        ),
+    ] = None,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Retry the failed jobs of the listed groups (asks first; --yes in scripts).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --retry: show what would be retried.")] = False,
     yes: YesOpt = False,
     fmt: FormatOpt = None,
@@ -152,10 +192,17 @@ def _print_failures(
 ) -> None:
     from sccli.cli.monitor_view import machine_format
 
-    rows = groups if machine_format(fmt) else [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
+    rows = (
+        groups
+        if machine_format(fmt)
+        else [{**g, "retry_available": f"{g['retry_available']} of {g['count']}"} for g in groups]
+    )
     # "HAD TRIES LEFT": how many of the group failed before using all their attempts (a permanent error)
-    a.print_table(rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
-                  title=f"Failures in the last {hours:g} h", headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"])
+    a.print_table(
+        rows, ["signature_id", "job_type", "count", "first_seen", "last_seen", "retry_available", "signature"], fmt=fmt,
+        title=f"Failures in the last {hours:g} h",
+        headers=["ID", "TYPE", "COUNT", "FIRST SEEN", "LAST SEEN", "HAD TRIES LEFT", "SIGNATURE"],
+    )
     if result is not None:
         for refused in result["skipped"]:
             a.notice(f"refused {refused['job_id']}: {refused['reason']}")
@@ -217,7 +264,13 @@ def metrics(
 @app.command("cleanup")
 def cleanup(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option("--days", min=1, max=MAX_DAYS, help="Delete completed and cancelled jobs older than this (failed: twice this).")] = 30,
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days", min=1, max=MAX_DAYS,
+            help="Delete completed and cancelled jobs older than this (failed: twice this).",
+        ),
+    ] = 30,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -249,7 +302,8 @@ def cleanup(
 
 
 def _print_cleanup(a: Application, result: dict[str, Any], days: int, dry_run: bool) -> None:
-    if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):  # -v comes with the global flags
+    # -v comes with the global flags
+    if not dry_run and not (getattr(a, "verbosity", 0) or getattr(a, "verbose", False)):
         return  # cron mails whatever a job prints: silent on success, errors go to stderr
     verb = "would delete" if dry_run else "deleted"
     events = "" if result["job_events_deleted"] is None else f", {result['job_events_deleted']} events"

@@ -29,25 +29,51 @@ def overview_sections(ov: dict[str, Any]) -> list[Section]:
 def named_sections(ov: dict[str, Any]) -> dict[str, Section]:
     """The overview's tables by ``--section`` name, in :data:`SECTIONS` order ("limits", "paused" maybe empty)."""
     qs = ov["queue_stats"]
-    queue = [{"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in JOB_STATUS_VALUES]
-    types = [{"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)} for t, n in qs["job_types"].items()]
+    queue = [
+        {"status": s, "jobs": qs[f"{s}_jobs"], "last_24h": ov["recent_activity"].get(s, 0)} for s in JOB_STATUS_VALUES
+    ]
+    types = [
+        {"job_type": t, "jobs": n, "avg_duration": ov["performance_metrics"]["avg_duration_by_type"].get(t)}
+        for t, n in qs["job_types"].items()
+    ]
     workers = [
-        {"worker_id": w.get("worker_id"), "host": w.get("host"), "status": w.get("status"), "running": w.get("running_count"),
-         "slots": w.get("slots"), "beat_age": w.get("heartbeat_age_seconds")}
+        {
+            "worker_id": w.get("worker_id"), "host": w.get("host"), "status": w.get("status"),
+            "running": w.get("running_count"), "slots": w.get("slots"), "beat_age": w.get("heartbeat_age_seconds"),
+        }
         for w in ov["workers"]
     ]
-    errors = [{"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])} for e in ov["error_summary"]["by_job_type"]]
+    errors = [
+        {"job_type": e["_id"], "count": e["count"], "top_errors": " | ".join(e["errors"][:3])}
+        for e in ov["error_summary"]["by_job_type"]
+    ]
     paused = [{"job_type": t, **info} for t, info in sorted((ov.get("paused") or {}).items())]
     return {
-        "queue": ("Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"], ["STATUS", "JOBS", "UPDATED 24H"]),
+        "queue": (
+            "Queue (updated in the last 24 h)", queue, ["status", "jobs", "last_24h"],
+            ["STATUS", "JOBS", "UPDATED 24H"],
+        ),
         # only shown when something is limited or paused: sc queue set / sc queue resume change it
-        "limits": ("Limits (sc queue set)", ov.get("limits") or [], ["job_type", "max_running", "rate", "held"],
-                   ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"]),
-        "paused": ("Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"], ["TYPE", "REASON", "BY", "SINCE"]),
-        "types": ("Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"], ["TYPE", "JOBS", "AVG S"]),
-        "services": ("Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"],
-                     ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"]),
-        "failures": ("Failures in the last 24 h", errors, ["job_type", "count", "top_errors"], ["TYPE", "FAILED", "TOP ERROR SIGNATURES"]),
+        "limits": (
+            "Limits (sc queue set)", ov.get("limits") or [], ["job_type", "max_running", "rate", "held"],
+            ["TYPE", "MAX RUNNING", "RATE", "HELD NOW"],
+        ),
+        "paused": (
+            "Paused (sc queue resume)", paused, ["job_type", "reason", "actor", "at"],
+            ["TYPE", "REASON", "BY", "SINCE"],
+        ),
+        "types": (
+            "Job types (avg duration of the last 24 h, s)", types, ["job_type", "jobs", "avg_duration"],
+            ["TYPE", "JOBS", "AVG S"],
+        ),
+        "services": (
+            "Active services", workers, ["worker_id", "host", "status", "running", "slots", "beat_age"],
+            ["WORKER", "HOST", "STATUS", "RUNNING", "SLOTS", "BEAT AGE S"],
+        ),
+        "failures": (
+            "Failures in the last 24 h", errors, ["job_type", "count", "top_errors"],
+            ["TYPE", "FAILED", "TOP ERROR SIGNATURES"],
+        ),
     }
 
 
@@ -56,7 +82,9 @@ def check_section(section: str | None, fmt: Any) -> None:
     from sccli.errors import InvalidInput
 
     if section is None and machine_format(fmt):
-        raise InvalidInput(f"--format {getattr(fmt, 'value', fmt)} prints one table: choose it with --section ({'|'.join(SECTIONS)})")
+        raise InvalidInput(
+            f"--format {getattr(fmt, 'value', fmt)} prints one table: choose it with --section ({'|'.join(SECTIONS)})"
+        )
     if section is not None and section not in SECTIONS:
         raise InvalidInput(f"--section must be one of {', '.join(SECTIONS)}, got {section[:40]!r}")
 
@@ -64,7 +92,10 @@ def check_section(section: str | None, fmt: Any) -> None:
 def health_line(ov: dict[str, Any]) -> str:
     h = ov["health_status"]
     rate = "n/a" if h["failure_rate"] is None else f"{h['failure_rate']:.1%}"
-    head = f"Health: {h['overall'].upper()}  stale jobs: {h['stale_jobs']}  failure rate (1 h): {rate}  active services: {h['active_workers']}"
+    head = (
+        f"Health: {h['overall'].upper()}  stale jobs: {h['stale_jobs']}  failure rate (1 h): {rate}  active services: "
+        f"{h['active_workers']}"
+    )
     from sccli.monitor.retention import retention_line
 
     return "\n".join([head, *(f"  - {issue}" for issue in h["issues"]), retention_line(ov.get("retention"))])
@@ -76,7 +107,10 @@ def overview_frame(ov: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[Any] = [Text(f"sc monitor  {cell(ov['timestamp'])} UTC", style="bold"), Text(health_line(ov), style=HEALTH_STYLES[ov["health_status"]["overall"]])]
+    parts: list[Any] = [
+        Text(f"sc monitor  {cell(ov['timestamp'])} UTC", style="bold"),
+        Text(health_line(ov), style=HEALTH_STYLES[ov["health_status"]["overall"]]),
+    ]
     for title, rows, columns, headers in overview_sections(ov):
         table = Table(title=title, title_justify="left", header_style="bold")
         for head in headers:
@@ -145,12 +179,20 @@ def daily_chart(days: list[dict[str, Any]], width: int = BAR_WIDTH) -> list[str]
         bad = round(width * d["failed"] / peak) if peak else 0
         if d["failed"] and not bad:
             bad = 1
-        lines.append(f"{d['day']}  {'█' * done}{'░' * bad}{' ' * max(width - done - bad, 0)}  {d['completed']} completed, {d['failed']} failed")
+        lines.append(
+            f"{d['day']}  {'█' * done}{'░' * bad}{' ' * max(width - done - bad, 0)}  {d['completed']} completed, "
+            f"{d['failed']} failed"
+        )
     return lines
 
 
-REPORT_COLUMNS = ["_id", "count", "completed", "failed", "cancelled", "success_rate", "avg_duration", "p50_duration", "p95_duration", "max_duration", "retries", "timeouts"]
-REPORT_HEADERS = ["TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS"]
+REPORT_COLUMNS = [
+    "_id", "count", "completed", "failed", "cancelled", "success_rate", "avg_duration", "p50_duration", "p95_duration",
+    "max_duration", "retries", "timeouts",
+]
+REPORT_HEADERS = [
+    "TYPE", "JOBS", "DONE", "FAILED", "CANCELLED", "SUCCESS", "AVG S", "P50 S", "P95 S", "MAX S", "RETRIES", "TIMEOUTS",
+]
 
 
 def machine_format(fmt: Any) -> bool:
@@ -185,9 +227,16 @@ def print_report(a: Application, report: dict[str, Any], fmt: Any) -> None:
     period, summary = report["report_period"], report["summary"]
     out = sys.stderr if only_tables(fmt) else sys.stdout
     out.write(f"Performance report: {cell(period['start'])} to {cell(period['end'])} UTC ({period['days']} days)\n")
-    out.write(f"{summary['total_jobs']} jobs ended: {summary['completed']} completed, {summary['failed']} failed, {summary['cancelled']} cancelled; "
-              f"success rate {summary['success_rate']:.1%}\n\n")
-    rows = report["by_job_type"] if machine_format(fmt) else [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
+    out.write(
+        f"{summary['total_jobs']} jobs ended: {summary['completed']} completed, {summary['failed']} failed, "
+        f"{summary['cancelled']} cancelled; "
+        f"success rate {summary['success_rate']:.1%}\n\n"
+    )
+    rows = (
+        report["by_job_type"]
+        if machine_format(fmt)
+        else [{**r, "success_rate": f"{r['success_rate']:.1%}"} for r in report["by_job_type"]]
+    )
     a.print_table(rows, REPORT_COLUMNS, fmt=fmt, title="By job type (durations in seconds)", headers=REPORT_HEADERS)
     if not machine_format(fmt):  # one table per CSV/JSONL stream: the resources are in --json
         print_resources(a, report.get("resources"), fmt, out)

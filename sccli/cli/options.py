@@ -13,10 +13,18 @@ __all__ = ["OutputFormat", "JsonOpt", "FormatOpt", "WideOpt", "finite"]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 FormatOpt = Annotated[
     Optional[OutputFormat],
-    typer.Option("--format", "-f", help="Table format: table (Rich), plain, markdown or csv. Default: table on a terminal, plain in a pipe."),
+    typer.Option(
+        "--format", "-f",
+        help="Table format: table (Rich), plain, markdown or csv. Default: table on a terminal, plain in a pipe.",
+    ),
 ]
 
-WideOpt = Annotated[bool, typer.Option("--wide", help="Whole ids in tables (default: their first 8 characters, which every command accepts).")]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Whole ids in tables (default: their first 8 characters, which every command accepts)."
+    ),
+]
 
 
 def finite(value: float | None) -> float | None:

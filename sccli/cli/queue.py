@@ -37,7 +37,10 @@ def _actor() -> str:
 def pause(
     ctx: typer.Context,
     types: TypesArg = None,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (shown by status, sc job show and the monitor).", show_default=False)] = None,
+    reason: Annotated[
+        Optional[str],
+        typer.Option("--reason", help="Why (shown by status, sc job show and the monitor).", show_default=False),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Stop every service from claiming jobs of these types (all types without TYPE); running jobs finish.

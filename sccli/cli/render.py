@@ -77,11 +77,19 @@ ID_COLUMNS = frozenset({"job_id", "dataset_uuid", "parent_job_id", "uuid", "last
 #: Job ids, shown by their first 8 characters in tables (every command takes a unique prefix; ``--wide``).
 JOB_ID_COLUMNS = frozenset({"job_id", "parent_job_id", "last_job_id"})
 #: Columns never wrapped in a Rich table (besides ids): statuses, names, times.
-NO_WRAP_COLUMNS = frozenset({"status", "state", "job_type", "_id", "created_at", "updated_at", "started_at", "completed_at",
-                             "heartbeat_at", "at", "first_seen", "last_seen", "kind", "priority", "attempts"})
+NO_WRAP_COLUMNS = frozenset(
+    {
+        "status", "state", "job_type", "_id", "created_at", "updated_at", "started_at", "completed_at", "heartbeat_at",
+        "at", "first_seen", "last_seen", "kind", "priority", "attempts",
+    }
+)
 #: Columns of seconds, shown as durations (``32m36s``) in tables and plain text; csv/json keep the number.
-DURATION_COLUMNS = frozenset({"avg_duration", "min_duration", "max_duration", "p50_duration", "p95_duration", "wait_seconds",
-                              "duration_seconds", "heartbeat_age_seconds", "running_seconds", "beat_age_s"})
+DURATION_COLUMNS = frozenset(
+    {
+        "avg_duration", "min_duration", "max_duration", "p50_duration", "p95_duration", "wait_seconds",
+        "duration_seconds", "heartbeat_age_seconds", "running_seconds", "beat_age_s",
+    }
+)
 
 
 def duration_text(seconds: Any) -> str:
@@ -161,17 +169,19 @@ def table(
         if title and name == "markdown":
             sys.stdout.write(f"### {title}\n\n")
         ids = [i for i, c in enumerate(columns) if c in ID_COLUMNS]  # a short id like 3723e156 is no number
-        text = simple_table(matrix, heads, github=name == "markdown", text_columns=ids)
-        if text is None:
-            from tabulate import tabulate
+        from tabulate import tabulate  # only here: its import (importlib.metadata) costs ~20 ms of CPU
 
-            text = tabulate(matrix, heads, tablefmt="github" if name == "markdown" else "plain", disable_numparse=ids or False)
-        sys.stdout.write(text + "\n")
+        fmt_name = "github" if name == "markdown" else "plain"
+        # disable_numparse by column index fails on a table without rows (tabulate counts no columns then)
+        no_numbers = (ids or False) if matrix else False
+        sys.stdout.write(tabulate(matrix, heads, tablefmt=fmt_name, disable_numparse=no_numbers) + "\n")
         return
     rich_table(app, columns, heads, matrix, title)
 
 
-def rich_table(app: Application, columns: Sequence[str], heads: Sequence[str], matrix: list[list[str]], title: str | None) -> None:
+def rich_table(
+    app: Application, columns: Sequence[str], heads: Sequence[str], matrix: list[list[str]], title: str | None
+) -> None:
     """A Rich table that fits the terminal: ids, statuses and numbers are shown whole, other text
     is cut with an ellipsis, and columns are left out from the right when even that cannot fit."""
     from rich import box
@@ -180,15 +190,23 @@ def rich_table(app: Application, columns: Sequence[str], heads: Sequence[str], m
     cells_of: list[tuple[str, ...]] = list(zip(*matrix, strict=True)) if matrix else [()] * len(heads)
     shown = _fitting(columns, heads, cells_of, app.console.width)
     if len(shown) < len(columns):
-        app.info(f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; --format plain shows all)")
+        app.info(
+            f"(left out for the width: {', '.join(h for i, h in enumerate(heads) if i not in shown)}; "
+            "--format plain shows all)"
+        )
     t = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for index in shown:
         column, head, values = columns[index], heads[index], cells_of[index]
-        numeric = column not in ID_COLUMNS and (_column_kind(values) in ("int", "decimal") or column in DURATION_COLUMNS)
+        numeric = column not in ID_COLUMNS and (
+            _column_kind(values) in ("int", "decimal") or column in DURATION_COLUMNS
+        )
         whole = column in ID_COLUMNS or column in ("status", "state") or numeric  # shown whole: never folded nor cut
         short = column in NO_WRAP_COLUMNS  # names and times: cut with an ellipsis rather than folded
-        t.add_column(head, overflow="ellipsis" if short or whole else "fold", no_wrap=whole, justify="right" if numeric else "left",
-                     min_width=max(len(head), *(len(v) for v in values)) if whole and values else None)
+        t.add_column(
+            head, overflow="ellipsis" if short or whole else "fold", no_wrap=whole,
+            justify="right" if numeric else "left",
+            min_width=max(len(head), *(len(v) for v in values)) if whole and values else None,
+        )
     for row in matrix:
         t.add_row(*[_styled(row[i]) for i in shown])
     app.console.print(t, soft_wrap=False, crop=True)  # the console soft-wraps text lines; a table fits the width
@@ -198,7 +216,11 @@ def _fitting(columns: Sequence[str], heads: Sequence[str], cells_of: Sequence[Se
     """Indexes of the columns to show: all of them, or fewer from the right until their least
     widths (whole ids, statuses and numbers; 8 for other text) and padding fit ``width``."""
     def least(i: int) -> int:
-        whole = columns[i] in ID_COLUMNS or columns[i] in ("status", "state") or _column_kind(cells_of[i]) in ("int", "decimal")
+        whole = (
+            columns[i] in ID_COLUMNS
+            or columns[i] in ("status", "state")
+            or _column_kind(cells_of[i]) in ("int", "decimal")
+        )
         longest = max([len(heads[i]), *map(len, cells_of[i])])
         return (longest if whole else min(longest, 8)) + 2
 
@@ -213,40 +235,6 @@ def _fitting(columns: Sequence[str], heads: Sequence[str], cells_of: Sequence[Se
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]+\.[0-9]+")
-
-
-def simple_table(
-    matrix: Sequence[Sequence[str]], heads: Sequence[str], *, github: bool = False, text_columns: Sequence[int] = (),
-) -> str | None:
-    """What ``tabulate(matrix, heads, tablefmt="plain" | "github")`` prints, for the tables it
-    prints plainly: rows of printable ASCII text without surrounding blanks, whole and decimal
-    numbers. None (ask tabulate) for anything else: tabulate ≥ 0.10 looks its version up through
-    importlib.metadata at import (~30 ms of every listing). ``tests/cli/test_render.py`` compares."""
-    if not heads or any(len(row) != len(heads) for row in matrix) or not all(_plain(h) for h in heads):
-        return None
-    columns: list[list[str]] = []
-    rights: list[bool] = []
-    for index, column in enumerate(zip(*matrix, strict=True)):
-        kind = "text" if index in text_columns and all(_plain(text) for text in column) else _column_kind(column)
-        if kind is None:
-            return None
-        columns.append(_decimal_aligned(column) if kind == "decimal" else list(column))
-        rights.append(kind != "text")
-    if not matrix:  # headers only, left-aligned
-        columns, rights = [[] for _ in heads], [False] * len(heads)
-    widths = [max([len(h) + 2, *map(len, cells)]) for h, cells in zip(heads, columns, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [text.rjust(w) if right else text.ljust(w) for text, w, right in zip(cells, widths, rights, strict=True)]
-        if github:
-            return ("|" + "|".join(f" {text} " for text in padded) + "|").rstrip()
-        return "  ".join(padded).rstrip()
-
-    rows = [line(heads)]
-    if github:
-        rows.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    rows += [line(row) for row in matrix and zip(*columns, strict=True)]
-    return "\n".join(rows)
 
 
 def _column_kind(column: Sequence[str]) -> str | None:
@@ -270,22 +258,6 @@ def _column_kind(column: Sequence[str]) -> str | None:
     if not filled or ints + decimals < len(filled):
         return "text"
     return "decimal" if decimals else "int"
-
-
-def _decimal_aligned(column: Sequence[str]) -> list[str]:
-    """tabulate's float column: each number as ``format(x, "g")``, padded so the points align."""
-    cells = [format(float(text), "g") if text else "" for text in column]
-    after = [_after_point(text) for text in cells]
-    most = max(after)
-    return [text + (most - n) * " " for text, n in zip(cells, after, strict=True)]
-
-
-def _after_point(text: str) -> int:
-    if not text or _INT.fullmatch(text):
-        return -1
-    point = text.rfind(".")
-    point = text.lower().rfind("e") if point < 0 else point
-    return len(text) - point - 1 if point >= 0 else -1
 
 
 def _plain(text: str) -> bool:

@@ -55,7 +55,9 @@ def _row(a: Application, doc: dict[str, Any]) -> dict[str, Any]:
 def add(
     ctx: typer.Context,
     name: NameArg,
-    job_type: Annotated[str, typer.Option("--type", "-t", help="Job type of the jobs it creates.", autocompletion=complete.job_types)],
+    job_type: Annotated[
+        str, typer.Option("--type", "-t", help="Job type of the jobs it creates.", autocompletion=complete.job_types)
+    ],
     cron: Annotated[
         str, typer.Option("--cron", help='Five fields "minute hour day month weekday", or @daily, @hourly...')
     ],

@@ -13,21 +13,41 @@ from sccli.cli.render import cell
 
 app = typer.Typer(help="Run the background service that executes jobs, list services, stop one.", no_args_is_help=True)
 
-STATUS_COLUMNS = ["worker_id", "host", "pid", "state", "started_at", "heartbeat_at", "beat_age_s", "slots", "running", "types", "paused"]
-STATUS_HEADERS = ["WORKER", "HOST", "PID", "STATE", "STARTED", "LAST BEAT", "AGE S", "SLOTS", "RUNNING", "TYPES", "PAUSED"]
+STATUS_COLUMNS = [
+    "worker_id", "host", "pid", "state", "started_at", "heartbeat_at", "beat_age_s", "slots", "running", "types",
+    "paused",
+]
+STATUS_HEADERS = [
+    "WORKER", "HOST", "PID", "STATE", "STARTED", "LAST BEAT", "AGE S", "SLOTS", "RUNNING", "TYPES", "PAUSED",
+]
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
-    settings_file: Annotated[Optional[str], typer.Argument(metavar="SETTINGS.json", help="Settings file (else --settings, else defaults).", show_default=False)] = None,
-    pid_file: Annotated[Optional[str], typer.Option("--pid-file", help="Write the PID here; refuse to start while another live service holds it.")] = None,
-    until_idle: Annotated[bool, typer.Option("--until-idle", help="Exit 0 once nothing is pending or running (cron, demos).")] = False,
+    settings_file: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="SETTINGS.json", help="Settings file (else --settings, else defaults).", show_default=False
+        ),
+    ] = None,
+    pid_file: Annotated[
+        Optional[str],
+        typer.Option("--pid-file", help="Write the PID here; refuse to start while another live service holds it."),
+    ] = None,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit 0 once nothing is pending or running (cron, demos).")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
-    worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID).")] = None,
-    metrics_port: Annotated[Optional[int], typer.Option(
-        "--metrics-port", min=1, max=65535, help="Serve this service's metrics at http://HOST:N/metrics.")] = None,
+    worker_id: Annotated[
+        Optional[str],
+        typer.Option("--worker-id", help="Name of this service in the workers collection (default HOST:PID)."),
+    ] = None,
+    metrics_port: Annotated[
+        Optional[int],
+        typer.Option("--metrics-port", min=1, max=65535, help="Serve this service's metrics at http://HOST:N/metrics."),
+    ] = None,
 ) -> None:
     """Claim and run jobs, each in a child process of its own, until SIGTERM (drain) or idle.
 
@@ -48,7 +68,9 @@ def run(
 @app.command("unit")
 def unit(
     ctx: typer.Context,
-    which: Annotated[str, typer.Argument(metavar="[service|api]", help="Which unit: the job service or the API.")] = "service",
+    which: Annotated[
+        str, typer.Argument(metavar="[service|api]", help="Which unit: the job service or the API.")
+    ] = "service",
     user: Annotated[str, typer.Option("--user", help="User (and group) the unit runs as.")] = "visus",
     as_json: JsonOpt = False,
 ) -> None:
@@ -96,7 +118,11 @@ def _print_status(a: Application, rows: list[dict[str, Any]], paused: dict[str, 
     else:
         a.print_table(rows, STATUS_COLUMNS, fmt=fmt, headers=STATUS_HEADERS, title="services")
     if paused:
-        a.info("paused: " + ", ".join(f"{t} ({info.get('reason') or 'no reason given'})" for t, info in sorted(paused.items())) + " — see sc queue status")
+        a.info(
+            "paused: "
+            + ", ".join(f"{t} ({info.get('reason') or 'no reason given'})" for t, info in sorted(paused.items()))
+            + " — see sc queue status"
+        )
 
 
 def _paused(a: Application) -> dict:
@@ -116,7 +142,12 @@ def _paused_for(row: dict, paused: dict) -> list[str]:
 @app.command("prune")
 def prune(
     ctx: typer.Context,
-    older_than: Annotated[str, typer.Option("--older-than", help="Remove services stopped or dead whose last beat is older than this: 30m, 2h, 7d.")] = "7d",
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Remove services stopped or dead whose last beat is older than this: 30m, 2h, 7d."
+        ),
+    ] = "7d",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -136,16 +167,32 @@ def prune(
 def _print_pruned(a: Application, gone: list[dict[str, Any]], dry_run: bool, older_than: str) -> None:
     for row in gone:
         a.result(f"{row['worker_id']}  {row['state']}  last beat {cell(row.get('heartbeat_at'))}")
-    a.info(f"{'would remove' if dry_run else 'removed'} {len(gone)} service entr{'y' if len(gone) == 1 else 'ies'} (stopped or dead, last beat over {older_than} ago)")
+    a.info(
+        f"{'would remove' if dry_run else 'removed'} {len(gone)} service entr{'y' if len(gone) == 1 else 'ies'} "
+        f"(stopped or dead, last beat over {older_than} ago)"
+    )
 
 
 @app.command("stop")
 def stop(
     ctx: typer.Context,
-    pid_file: Annotated[Optional[str], typer.Option("--pid-file", help="PID file the service was started with.")] = None,
-    worker_id: Annotated[Optional[str], typer.Option("--worker-id", help="Stop this service (from sc service status); it must run on this host.")] = None,
-    now: Annotated[bool, typer.Option("--now", help="Do not drain: a second signal stops running jobs at once.")] = False,
-    wait: Annotated[float, typer.Option("--wait", min=0, max=86400, callback=finite, help="Seconds to wait for the service to exit (0: do not wait).")] = 60.0,
+    pid_file: Annotated[
+        Optional[str], typer.Option("--pid-file", help="PID file the service was started with.")
+    ] = None,
+    worker_id: Annotated[
+        Optional[str],
+        typer.Option("--worker-id", help="Stop this service (from sc service status); it must run on this host."),
+    ] = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="Do not drain: a second signal stops running jobs at once.")
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, max=86400, callback=finite,
+            help="Seconds to wait for the service to exit (0: do not wait).",
+        ),
+    ] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Send SIGTERM to a service (it drains), and wait for it to exit.

@@ -10,7 +10,10 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import Handler, HandlerError, JobContext
 from sccli.settings import Settings
 
-__all__ = ["Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters", "describe_types"]
+__all__ = [
+    "Handler", "HandlerError", "JobContext", "resolve_handler", "resolve_cleanup", "plugin_parameters",
+    "describe_types",
+]
 
 ENTRY_POINT_GROUP = "sccli.handlers"
 

@@ -4,9 +4,9 @@ Every member is checked before it is written: no absolute names, no ``..``, no d
 no ``-``-prefixed names, no device files or FIFOs, links must stay inside the staging root
 (checked on the real, symlink-resolved parent), nothing is written through a link, and no
 setuid, setgid or sticky bit is written. The finished tree is then judged as a whole
-(:func:`sccli.handlers.containment.check_extracted_tree`) before it is moved into place. A :class:`Budget` counts entries
-and bytes as they are written, so a zip bomb is stopped by its real output, whatever its
-headers claim, and the disk keeps a reserve.
+(:func:`sccli.handlers.containment.check_extracted_tree`) before it is moved into place. A
+:class:`Budget` counts entries and bytes as they are written, so a zip bomb is stopped by its
+real output, whatever its headers claim, and the disk keeps a reserve.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ DISK_CHECK_EVERY = 64 * 1024 * 1024
 
 __all__ = ["CHUNK", "PREFETCH_CHUNK", "MemberReader", "Prefetcher", "open_tar_stream"]  # tarstream, re-exported
 
-TAR_SUFFIXES = {".tar": "", ".tar.gz": "gz", ".tgz": "gz", ".tar.bz2": "bz2", ".tbz2": "bz2", ".tar.xz": "xz", ".txz": "xz", ".tar.zst": "zst", ".tzst": "zst", ".tar.lz4": "lz4"}
+TAR_SUFFIXES = {
+    ".tar": "", ".tar.gz": "gz", ".tgz": "gz", ".tar.bz2": "bz2", ".tbz2": "bz2", ".tar.xz": "xz", ".txz": "xz",
+    ".tar.zst": "zst", ".tzst": "zst", ".tar.lz4": "lz4",
+}
 ARCHIVE_SUFFIXES = (".zip", ".7z", *TAR_SUFFIXES)
 
 
@@ -127,7 +130,9 @@ class Budget:
         if total > self.limits.max_total_bytes:
             raise UnsafeArchive(f"declares {total} bytes, over max_total_bytes {self.limits.max_total_bytes}")
         if total > self.limits.max_ratio * max(self.archive_bytes, 1) and total > 1024 * 1024:
-            raise UnsafeArchive(f"declares {total} bytes from {self.archive_bytes}: more than {self.limits.max_ratio}x (max_ratio)")
+            raise UnsafeArchive(
+                f"declares {total} bytes from {self.archive_bytes}: more than {self.limits.max_ratio}x (max_ratio)"
+            )
         free = free_bytes(self.root)
         if total + self.limits.reserve_bytes > free:
             raise HandlerError(f"needs {total} bytes but only {free} are free under {self.root}")

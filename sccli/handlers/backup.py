@@ -100,9 +100,16 @@ def _result(final: Path, keep: int, pruned: list[Path], seconds: float, *, again
     return {
         "status": "success",
         "message": f"{verb} {count} files ({size} bytes) to {final} in {duration}s; pruned {len(pruned)}",
-        "snapshot": str(final), "archive": str(final / ARCHIVE_NAME), "manifest": str(final / MANIFEST_NAME), "files": count,
-        "bytes": size, "archive_bytes": manifest.get("archive_bytes"), "archive_sha256": manifest.get("archive_sha256"),
-        "pruned": [str(p) for p in pruned], "kept": keep, "duration_seconds": duration,
+        "snapshot": str(final),
+        "archive": str(final / ARCHIVE_NAME),
+        "manifest": str(final / MANIFEST_NAME),
+        "files": count,
+        "bytes": size,
+        "archive_bytes": manifest.get("archive_bytes"),
+        "archive_sha256": manifest.get("archive_sha256"),
+        "pruned": [str(p) for p in pruned],
+        "kept": keep,
+        "duration_seconds": duration,
     }
 
 

@@ -83,7 +83,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     fmt = get_str(ctx.params, "format", "tar.zst", choices=tuple(FORMATS))
     suffix = FORMATS[fmt]
     is_zstd = suffix == ".tar.zst"
-    level = get_int(ctx.params, "level", 3 if is_zstd else 0, minimum=0 if not is_zstd else 1, maximum=19 if is_zstd else 16)
+    level = get_int(
+        ctx.params, "level", 3 if is_zstd else 0, minimum=0 if not is_zstd else 1, maximum=19 if is_zstd else 16
+    )
     threads = get_int(ctx.params, "threads", os.cpu_count() or 1, minimum=0, maximum=64)
     checksums = get_bool(ctx.params, "file_checksums", True)
     source = ctx.confine(ctx.params.get("input_path") or dataset_input(ctx), must_exist=True)
@@ -103,7 +105,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
     manifest_final = final.with_name(final.name + ".manifest.json")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        sums, archive_sha, archive_bytes = write_archive(ctx, source, entries, partial, is_zstd=is_zstd, level=level, threads=threads, total=total, checksums=checksums)
+        sums, archive_sha, archive_bytes = write_archive(
+            ctx, source, entries, partial, is_zstd=is_zstd, level=level, threads=threads, total=total,
+            checksums=checksums,
+        )
         if checksums:
             write_json(partial_path(manifest_final, ctx.attempt), {"archive_sha256": archive_sha, "files": sums})
             promote(partial_path(manifest_final, ctx.attempt), manifest_final, ctx=ctx)
@@ -116,11 +121,20 @@ def run(ctx: JobContext) -> dict[str, Any]:
     ratio = round(archive_bytes / total, 4) if total else None
     ctx.progress(100, "compressed")
     return {
-        "status": "success", "message": f"compressed {len(entries)} entries, {total} bytes to {archive_bytes} ({fmt}) in {duration}s",
-        "archive": str(final), "format": suffix.lstrip("."), "level": level, "files": len(entries), "input_bytes": total,
-        "archive_bytes": archive_bytes, "ratio": ratio, "archive_sha256": archive_sha, "duration_seconds": duration,
+        "status": "success",
+        "message": f"compressed {len(entries)} entries, {total} bytes to {archive_bytes} ({fmt}) in {duration}s",
+        "archive": str(final),
+        "format": suffix.lstrip("."),
+        "level": level,
+        "files": len(entries),
+        "input_bytes": total,
+        "archive_bytes": archive_bytes,
+        "ratio": ratio,
+        "archive_sha256": archive_sha,
+        "duration_seconds": duration,
         "mb_per_second": round(total / 1e6 / max(duration, 1e-6), 1),
-        "file_checksums": dict(list(sums.items())[:RESULT_CHECKSUM_LIMIT]), "manifest": str(manifest_final) if checksums else None,
+        "file_checksums": dict(list(sums.items())[:RESULT_CHECKSUM_LIMIT]),
+        "manifest": str(manifest_final) if checksums else None,
     }
 
 
@@ -174,7 +188,8 @@ def tar_writer(stream: Any) -> tarfile.TarFile:
 
 
 def write_archive(
-    ctx: JobContext, source: Path, entries: list[Path], partial: Path, *, is_zstd: bool, level: int, threads: int, total: int, checksums: bool
+    ctx: JobContext, source: Path, entries: list[Path], partial: Path, *, is_zstd: bool, level: int, threads: int,
+    total: int, checksums: bool,
 ) -> tuple[dict[str, str], str, int]:
     """Stream a tar of ``entries`` through the compressor into ``partial``; (sums, sha256, size)."""
     done = [0, time.monotonic()]

@@ -48,7 +48,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     source = confined_param(ctx, "input_path", dataset_input(ctx), must_exist=True)
     final = confined_param(ctx, "output_path", dataset_output(ctx))
     if final == source or final in source.parents or source in final.parents:
-        raise InvalidInput(f"output_path {final} overlaps input_path {source}: the conversion would replace its own input")
+        raise InvalidInput(
+            f"output_path {final} overlaps input_path {source}: the conversion would replace its own input"
+        )
     check_tree(source, ctx.scope, what="input")
     sensor = ctx.params.get("sensor_type")
     if sensor is not None:
@@ -71,7 +73,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
             if fmt == "idx":
                 facts = copy_idx(ctx, source, partial)
             else:
-                facts = convert_builtin(ctx, fmt, source, partial, sensor, options, compression=compression, verify=verify, field_name=field_name)
+                facts = convert_builtin(
+                    ctx, fmt, source, partial, sensor, options, compression=compression, verify=verify,
+                    field_name=field_name,
+                )
         strip_tree_bits(partial)
         promote(partial, final, ctx=ctx)
     except BaseException:
@@ -86,11 +91,14 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def convert_builtin(
-    ctx: JobContext, fmt: str, source: Path, partial: Path, sensor: str | None, options: dict[str, Any], *, compression: str, verify: str, field_name: str
+    ctx: JobContext, fmt: str, source: Path, partial: Path, sensor: str | None, options: dict[str, Any], *,
+    compression: str, verify: str, field_name: str,
 ) -> dict[str, Any]:
     """Read the input as a volume, write ``visus.idx``, read it back, write ``conversion.json``."""
     volume = open_volume(fmt, source, options, sensor)
-    ctx.log.info("input %s: shape %s dtype %s components %d", volume.details, volume.shape, volume.dtype, volume.components)
+    ctx.log.info(
+        "input %s: shape %s dtype %s components %d", volume.details, volume.shape, volume.dtype, volume.components
+    )
     require_free_space(partial, volume.nbytes)
 
     zipped = compression == "zip"
@@ -112,8 +120,9 @@ def convert_builtin(
     ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)
     facts = {
         **volume.details, **written, "format": volume.details.get("format", fmt), "shape": list(volume.shape),
-        "input_bytes": volume.nbytes, "output_bytes": tree_bytes(partial), "files": [_relative(p, source) for p in volume.source[:20]],
-        "file_count": len(volume.source), "verified_rows": rows, "verify": verify, "sensor_type": sensor,
+        "input_bytes": volume.nbytes, "output_bytes": tree_bytes(partial),
+        "files": [_relative(p, source) for p in volume.source[:20]], "file_count": len(volume.source),
+        "verified_rows": rows, "verify": verify, "sensor_type": sensor,
     }
     write_sidecar(partial, facts)
     return facts
@@ -131,11 +140,15 @@ def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:
     require_free_space(partial, tree_bytes(root))
     shutil.copytree(root, partial, dirs_exist_ok=True, symlinks=False)
     if idx_file.name != IDX_NAME:
-        (partial / idx_file.name).rename(partial / IDX_NAME)  # its data template is relative to the folder, not the name
+        # its data template is relative to the folder, not the name
+        (partial / idx_file.name).rename(partial / IDX_NAME)
     copied = describe_idx(partial / IDX_NAME)
     if copied["dims"] != info["dims"] or copied.get("sample") != info.get("sample"):
         raise HandlerError("the copied IDX reads differently from its source")
-    facts = {"format": "idx", "dims": info["dims"], "dtype": info["dtype"], "input_bytes": tree_bytes(root), "output_bytes": tree_bytes(partial), "source_idx": str(idx_file)}
+    facts = {
+        "format": "idx", "dims": info["dims"], "dtype": info["dtype"], "input_bytes": tree_bytes(root),
+        "output_bytes": tree_bytes(partial), "source_idx": str(idx_file),
+    }
     write_sidecar(partial, facts)
     return facts
 
@@ -147,17 +160,23 @@ def check_idx_template(idx_file: Path) -> None:
         if line.strip() == "(filename_template)":
             template = lines[number + 1].strip()
             if template.startswith("/") or ".." in Path(template).parts or "\\" in template:
-                raise InvalidInput(f"{idx_file.name}: its data files {template!r} lie outside its folder: refused, not read")
+                raise InvalidInput(
+                    f"{idx_file.name}: its data files {template!r} lie outside its folder: refused, not read"
+                )
 
 
-def convert_external(ctx: JobContext, command: list[str], source: Path, partial: Path, sensor: str, options: dict[str, Any]) -> dict[str, Any]:
+def convert_external(
+    ctx: JobContext, command: list[str], source: Path, partial: Path, sensor: str, options: dict[str, Any]
+) -> dict[str, Any]:
     """Run the settings' converter for this sensor (the original's contract) and check its output."""
     if not command or not all(isinstance(c, str) and c for c in command):
         raise InvalidInput(f"settings.converters[{sensor!r}] must be a non-empty command list")
     exe = command[0] if "/" in command[0] else require_tool(command[0])
     run_tool(ctx, [exe, *command[1:], str(source), str(partial), sensor, "--params", json.dumps(options)])
     idx_files = sorted(partial.rglob("*.idx"))
-    facts: dict[str, Any] = {"format": f"external:{Path(command[0]).name}", "output_bytes": tree_bytes(partial), "converter": command}
+    facts: dict[str, Any] = {
+        "format": f"external:{Path(command[0]).name}", "output_bytes": tree_bytes(partial), "converter": command,
+    }
     if idx_files:
         info = describe_idx(idx_files[0])
         facts.update(dims=info["dims"], dtype=info["dtype"])

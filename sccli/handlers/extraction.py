@@ -52,7 +52,9 @@ from sccli.settings import Settings
 
 JOB_TYPE = "file_extraction"
 #: Words in 7z's output that mean the archive itself is broken (not the disk, not the tool).
-DAMAGE_WORDS = ("Headers Error", "Data Error", "CRC Failed", "Can not open the file as archive", "Unexpected end", "Is not archive")
+DAMAGE_WORDS = (
+    "Headers Error", "Data Error", "CRC Failed", "Can not open the file as archive", "Unexpected end", "Is not archive",
+)
 
 RESULT_FILE_LIMIT = 1000
 
@@ -111,9 +113,16 @@ def run(ctx: JobContext) -> dict[str, Any]:
     return {
         "status": "success",
         "message": f"extracted {len(files)} entries ({written} bytes) from {len(archives)} archive(s) in {duration}s",
-        "extracted_from": [str(a) for a in archives], "destination": str(destination), "files": files[:RESULT_FILE_LIMIT],
-        "file_count": len(files), "moved": moved, "bytes": written, "archive_bytes": total_in, "duration_seconds": duration,
-        "mb_per_second": round(written / 1e6 / max(duration, 1e-6), 1), "next_parameters": {"input_path": str(destination)},
+        "extracted_from": [str(a) for a in archives],
+        "destination": str(destination),
+        "files": files[:RESULT_FILE_LIMIT],
+        "file_count": len(files),
+        "moved": moved,
+        "bytes": written,
+        "archive_bytes": total_in,
+        "duration_seconds": duration,
+        "mb_per_second": round(written / 1e6 / max(duration, 1e-6), 1),
+        "next_parameters": {"input_path": str(destination)},
     }
 
 
@@ -146,7 +155,9 @@ def _archives(ctx: JobContext, destination: Path) -> list[Path]:
         if source.is_file():
             named = [str(source)]
         else:
-            named = [str(p) for p in sorted(source.iterdir()) if p.is_file() and is_archive(p)] if source.is_dir() else []
+            named = (
+                [str(p) for p in sorted(source.iterdir()) if p.is_file() and is_archive(p)] if source.is_dir() else []
+            )
         if not named:
             raise InvalidInput(f"no archives given and none found in {source}")
     archives = []
@@ -196,14 +207,20 @@ def extract_one(ctx: JobContext, archive: Path, writer: Writer, budget: Budget) 
 
 def _is_codec_error(exc: BaseException) -> bool:
     """A decompressor's complaint about its input (zstandard, lz4 and lzma have their own types)."""
-    return isinstance(exc, lzma.LZMAError) or type(exc).__module__.startswith("zstandard") or "zstd" in type(exc).__name__.lower() \
+    return (
+        isinstance(exc, lzma.LZMAError)
+        or type(exc).__module__.startswith("zstandard")
+        or "zstd" in type(exc).__name__.lower()
         or (isinstance(exc, RuntimeError) and str(exc).startswith("LZ4"))
+    )
 
 
 def list_7z(ctx: JobContext, archive: Path) -> list[dict[str, str]]:
     """The entries of a 7z archive from ``7z l -slt``."""
-    lines = run_tool(ctx, [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive], quiet=lambda line: True, keep=None,
-                     classify=_classify_7z)
+    lines = run_tool(
+        ctx, [require_tool("7z"), "l", "-t7z", "-slt", "-ba", "-bd", "--", archive], quiet=lambda line: True, keep=None,
+        classify=_classify_7z,
+    )
     entries: list[dict[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(" = ")
@@ -237,7 +254,10 @@ def extract_7z(ctx: JobContext, archive: Path, root: Path, budget: Budget) -> No
     def limit_file_size() -> None:  # runs in the 7z child: no single file may exceed the total limit
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    run_tool(ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive], preexec=limit_file_size, classify=_classify_7z)
+    run_tool(
+        ctx, [require_tool("7z"), "x", "-t7z", "-y", "-bd", "-bb0", f"-o{root}", "--", archive],
+        preexec=limit_file_size, classify=_classify_7z,
+    )
     audit_tree(root, budget)
 
 

@@ -71,7 +71,10 @@ def service_account(ctx: JobContext) -> Path:
     else:
         found = sorted(auth.glob("*.json")) if auth.is_dir() else []
         if len(found) != 1:
-            raise PermanentError(f"auth_dir {auth} must hold exactly one service-account *.json (found {len(found)}); or set service_account_file")
+            raise PermanentError(
+                f"auth_dir {auth} must hold exactly one service-account *.json (found {len(found)}); or set "
+                "service_account_file"
+            )
         path = found[0]
     if not path.is_file():
         raise InvalidInput(f"service-account file {path} does not exist")
@@ -135,8 +138,11 @@ def run(ctx: JobContext) -> dict[str, Any]:
     fd, config_path = tempfile.mkstemp(prefix=f"sc-rclone-{ctx.job['job_id']}-", suffix=".conf")
     os.close(fd)  # empty and 0600: rclone reads no other config and writes nothing readable elsewhere
     try:
-        argv = [rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s", "--stats-one-line",
-                "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4", "--retries", "3"]
+        argv = [
+            rclone, "copy", f"{REMOTE}:{source_path}", str(partial), "--config", config_path, "--stats", "1s",
+            "--stats-one-line", "--stats-log-level", "NOTICE", "--use-mmap", "--checkers", "8", "--transfers", "4",
+            "--retries", "3",
+        ]
         run_tool(ctx, argv, on_line=lambda line: _progress(ctx, line), env=_tool_env(config_path, remote_env))
         strip_tree_bits(partial)
         promote(partial, final, ctx=ctx)
@@ -150,9 +156,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
     duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "synced")
     return {
-        "status": "success", "message": f"synced {len(files)} files ({size} bytes) in {duration}s", "destination": str(final),
-        "files": [p.relative_to(final).as_posix() for p in files][:1000], "file_count": len(files), "bytes": size,
-        "duration_seconds": duration, "next_parameters": {"input_path": str(final)},
+        "status": "success", "message": f"synced {len(files)} files ({size} bytes) in {duration}s",
+        "destination": str(final), "files": [p.relative_to(final).as_posix() for p in files][:1000],
+        "file_count": len(files), "bytes": size, "duration_seconds": duration,
+        "next_parameters": {"input_path": str(final)},
     }
 
 

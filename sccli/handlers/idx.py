@@ -84,7 +84,10 @@ def write_volume(
             zip_idx(db, idx_path, workers=workers, level=zip_level, on_file=on_zip)
     finally:
         hasher.close()
-    return {"dims": dims, "dtype": ov_dtype(volume.dtype, volume.components), "field": field_name, "compression": compression or "raw", "data_sha256": digest.hexdigest()}
+    return {
+        "dims": dims, "dtype": ov_dtype(volume.dtype, volume.components), "field": field_name,
+        "compression": compression or "raw", "data_sha256": digest.hexdigest(),
+    }
 
 
 def blocks_per_file(sample_bytes: int) -> int:
@@ -133,7 +136,10 @@ def verify_volume(volume: Volume, idx_path: Path, *, full: bool, slab_bytes: int
     else:
         inner = [min(n, corner) for n in dims[:-1]]
         crop = (slice(None), *(slice(0, n) for n in reversed(inner)))
-        pieces = ((i, volume.read_slab(i, i + 1)[crop], ([0] * len(inner) + [i], [*inner, i + 1])) for i in sorted({0, rows - 1}))
+        pieces = (
+            (i, volume.read_slab(i, i + 1)[crop], ([0] * len(inner) + [i], [*inner, i + 1]))
+            for i in sorted({0, rows - 1})
+        )
     compared = 0
     for start, expected, box in pieces:
         got = db.read(logic_box=box)
@@ -158,14 +164,19 @@ def describe_idx(idx_path: Path, *, sample: bool = True) -> dict[str, Any]:
     dims = [int(n) for n in db.getLogicSize()]
     field = db.getField()
     dtype = field.dtype
-    info: dict[str, Any] = {"path": str(idx_path), "dims": dims, "dtype": dtype.toString(), "fields": list(db.field_names)}
+    info: dict[str, Any] = {
+        "path": str(idx_path), "dims": dims, "dtype": dtype.toString(), "fields": list(db.field_names),
+    }
     if sample:
         try:
             coarse = db.read(max_resolution=max(0, db.getMaxResolution() - 6))
             corner = db.read(logic_box=([0] * len(dims), [min(n, 16) for n in dims]))
         except Exception as exc:
             raise PermanentError(f"{idx_path.name}: reading a sample failed: {exc}") from None
-        info["sample"] = {"coarse_shape": list(coarse.shape), "corner_sha256": hashlib.sha256(np.ascontiguousarray(corner).tobytes()).hexdigest()}
+        info["sample"] = {
+            "coarse_shape": list(coarse.shape),
+            "corner_sha256": hashlib.sha256(np.ascontiguousarray(corner).tobytes()).hexdigest(),
+        }
     return info
 
 
@@ -190,7 +201,9 @@ def idx_checksum(idx_path: Path, *, slab_bytes: int | None = None) -> str:
     return digest.hexdigest()
 
 
-def checksum_boxes(p1: list[int], p2: list[int], sample_bytes: int, slab_bytes: int) -> Iterator[tuple[list[int], list[int]]]:
+def checksum_boxes(
+    p1: list[int], p2: list[int], sample_bytes: int, slab_bytes: int
+) -> Iterator[tuple[list[int], list[int]]]:
     """Logic boxes that cover ``[p1, p2)`` in the data's memory order (the last IDX axis slowest),
     each of at most ``slab_bytes``: whole rows along the slowest axis when they fit, else pieces
     of one row split along the next axis, and so on, so the bytes of the boxes, one after the

@@ -11,7 +11,9 @@ from sccli.handlers.base import JobContext
 _MISSING = object()
 
 
-def get_str(params: dict[str, Any], key: str, default: Any = _MISSING, *, choices: tuple[str, ...] | None = None) -> str:
+def get_str(
+    params: dict[str, Any], key: str, default: Any = _MISSING, *, choices: tuple[str, ...] | None = None
+) -> str:
     """A non-empty string parameter (optionally one of ``choices``)."""
     value = params.get(key, default)
     if value is _MISSING or value is None:

@@ -34,7 +34,9 @@ SENSOR_FORMATS = {
     "numpy": "npy", "npy": "npy",
     "idx": "idx",
 }
-FORMAT_SUFFIXES = {"tiff": TIFF_SUFFIXES, "hdf5": HDF5_SUFFIXES, "netcdf": NETCDF_SUFFIXES, "npy": NPY_SUFFIXES, "idx": IDX_SUFFIXES}
+FORMAT_SUFFIXES = {
+    "tiff": TIFF_SUFFIXES, "hdf5": HDF5_SUFFIXES, "netcdf": NETCDF_SUFFIXES, "npy": NPY_SUFFIXES, "idx": IDX_SUFFIXES,
+}
 
 
 def unreadable(path: Path, what: str, exc: BaseException) -> BaseException:
@@ -96,8 +98,11 @@ def input_files(input_path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if input_path.is_file():
         return [input_path] if input_path.suffix.lower() in suffixes else []
     found = [
-        p for p in input_path.rglob("*")
-        if p.suffix.lower() in suffixes and p.is_file() and not any(part.startswith(".") for part in p.relative_to(input_path).parts)
+        p
+        for p in input_path.rglob("*")
+        if p.suffix.lower() in suffixes
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(input_path).parts)
     ]
     return sorted(found, key=natural_key)
 
@@ -169,18 +174,29 @@ def open_tiff(files: list[Path]) -> Volume:
         if paged is not None:
             return paged
         data = read_file(files[0])
-        return Volume(tuple(data.shape), data.dtype, _components(data.shape, rgb), lambda a, b: data[a:b], files, {"format": "tiff"})
+        return Volume(
+            tuple(data.shape),
+            data.dtype,
+            _components(data.shape, rgb),
+            lambda a, b: data[a:b],
+            files,
+            {"format": "tiff"},
+        )
     first = read_file(files[0])
     for path in (files[1], files[-1]):
         other = page_info(path)
         if other[0] != shape or other[1] != dtype:
-            raise InvalidInput(f"TIFF stack is not uniform: {files[0].name} is {shape} {dtype}, {path.name} is {other[0]} {other[1]}")
+            raise InvalidInput(
+                f"TIFF stack is not uniform: {files[0].name} is {shape} {dtype}, {path.name} is {other[0]} {other[1]}"
+            )
 
     def read_stack(a: int, b: int) -> Any:
         return np.stack([first if i == 0 else read_file(files[i]) for i in range(a, b)], axis=0)
 
     full = (len(files), *first.shape)
-    return Volume(full, first.dtype, _components(full, rgb), read_stack, files, {"format": "tiff stack", "files": len(files)})
+    return Volume(
+        full, first.dtype, _components(full, rgb), read_stack, files, {"format": "tiff stack", "files": len(files)}
+    )
 
 
 def open_paged_tiff(path: Path, open_file: Callable[[Path], Any]) -> Volume | None:
@@ -249,7 +265,9 @@ def probe_coordinates(h5: Any, shape: tuple[int, ...], options: dict[str, Any], 
         values = np.asarray(_h5_dataset(h5, options[key], key)[()])
         if values.size not in (scan_points, shape[0], shape[1] if len(shape) > 1 else -1):
             raise InvalidInput(f"{key} {options[key]!r} has {values.size} values; the data's scan axes are {shape[:2]}")
-        summary[key[:2]] = {"dataset": options[key], "count": int(values.size), "min": float(values.min()), "max": float(values.max())}
+        summary[key[:2]] = {
+            "dataset": options[key], "count": int(values.size), "min": float(values.min()), "max": float(values.max()),
+        }
     return summary
 
 
@@ -305,7 +323,14 @@ def open_netcdf(path: Path, options: dict[str, Any]) -> Volume:
     if name not in nc.variables:
         raise InvalidInput(f"conversion_params.variable: no variable {name!r} in {path.name}")
     var = nc.variables[name]
-    return Volume(tuple(var.shape), np.dtype(var.dtype), 1, lambda a, b: np.asarray(var[a:b]), [path], {"format": "netcdf", "variable": name})
+    return Volume(
+        tuple(var.shape),
+        np.dtype(var.dtype),
+        1,
+        lambda a, b: np.asarray(var[a:b]),
+        [path],
+        {"format": "netcdf", "variable": name},
+    )
 
 
 def open_npy(path: Path) -> Volume:

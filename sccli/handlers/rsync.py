@@ -42,15 +42,18 @@ TEMP_DIR = ".sc-rsync-tmp"
 SHORT_FLAGS = set("arvzcltpgoHhunSxWqiAmOJ")
 #: Long options allowed as they are.
 LONG_FLAGS = {
-    "--archive", "--recursive", "--verbose", "--compress", "--checksum", "--links", "--times", "--perms", "--group", "--owner",
-    "--hard-links", "--human-readable", "--update", "--dry-run", "--sparse", "--one-file-system",
-    "--whole-file", "--quiet", "--itemize-changes", "--acls", "--prune-empty-dirs", "--omit-dir-times",
-    "--delete", "--delete-after", "--delete-delay", "--delete-excluded", "--ignore-existing", "--existing", "--size-only",
-    "--no-perms", "--no-owner", "--no-group", "--no-times", "--numeric-ids", "--safe-links",
-    "--stats", "--inplace", "--append-verify", "--mkpath", "--list-only", "--ignore-times",
+    "--archive", "--recursive", "--verbose", "--compress", "--checksum", "--links", "--times", "--perms", "--group",
+    "--owner", "--hard-links", "--human-readable", "--update", "--dry-run", "--sparse", "--one-file-system",
+    "--whole-file", "--quiet", "--itemize-changes", "--acls", "--prune-empty-dirs", "--omit-dir-times", "--delete",
+    "--delete-after", "--delete-delay", "--delete-excluded", "--ignore-existing", "--existing", "--size-only",
+    "--no-perms", "--no-owner", "--no-group", "--no-times", "--numeric-ids", "--safe-links", "--stats", "--inplace",
+    "--append-verify", "--mkpath", "--list-only", "--ignore-times",
 }
 #: Long options taking a harmless value (``--opt=value``).
-VALUE_OPTIONS = {"--exclude", "--include", "--bwlimit", "--max-size", "--min-size", "--timeout", "--contimeout", "--chmod", "--compress-level", "--max-delete", "--modify-window"}
+VALUE_OPTIONS = {
+    "--exclude", "--include", "--bwlimit", "--max-size", "--min-size", "--timeout", "--contimeout", "--chmod",
+    "--compress-level", "--max-delete", "--modify-window",
+}
 #: Long options whose value is a file that must be inside the data directories.
 FILE_OPTIONS = {"--files-from", "--exclude-from", "--include-from"}
 #: Always last among the options: whatever the user's modes, no special permission bit survives.
@@ -123,8 +126,11 @@ def run(ctx: JobContext) -> dict[str, Any]:
         temp = Path(destination) / TEMP_DIR
         temp.mkdir(parents=True, exist_ok=True)
         staging = [f"--temp-dir={temp}"]
-    argv = [require_tool("rsync"), *options, *FORCED_OPTIONS, f"--partial-dir={PARTIAL_DIR}", *staging, "--exclude=.sc-rsync-*", "--info=progress2,stats2",
-            "--no-inc-recursive", "--protect-args", "--", source, destination]
+    argv = [
+        require_tool("rsync"), *options, *FORCED_OPTIONS, f"--partial-dir={PARTIAL_DIR}", *staging,
+        "--exclude=.sc-rsync-*", "--info=progress2,stats2", "--no-inc-recursive", "--protect-args", "--", source,
+        destination,
+    ]
     last = [0.0]
 
     def on_line(line: str) -> None:
@@ -143,9 +149,14 @@ def run(ctx: JobContext) -> dict[str, Any]:
     duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "transferred")
     return {
-        "status": "success", "message": f"rsync {source} -> {destination}: {stats.get('files_transferred', '?')} files, "
-        f"{stats.get('bytes_transferred', '?')} bytes in {duration}s", "source": source, "destination": destination,
-        "options": options, "duration_seconds": duration, **stats,
+        "status": "success",
+        "message": f"rsync {source} -> {destination}: {stats.get('files_transferred', '?')} files, "
+        f"{stats.get('bytes_transferred', '?')} bytes in {duration}s",
+        "source": source,
+        "destination": destination,
+        "options": options,
+        "duration_seconds": duration,
+        **stats,
     }
 
 

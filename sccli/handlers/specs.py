@@ -26,8 +26,13 @@ from sccli.errors import InvalidInput
 if TYPE_CHECKING:
     from sccli.settings import Settings
 
-TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
-TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false", "list": "a list", "dict": "an object"}
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict,
+}
+TYPE_WORDS = {
+    "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false", "list": "a list",
+    "dict": "an object",
+}
 #: Declared formats of string parameters, checked on top of the type (a value reaches a tool's
 #: configuration or command line, so it must be exactly what it claims to be).
 FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
@@ -73,10 +78,14 @@ def _p(name: str, kind: str, description: str, **extra: Any) -> Param:
     return Param(name, kind, description, **extra)
 
 
-TIMEOUT = _p("timeout_seconds", "float", "stop the attempt after this many seconds (at most timeout_minutes)", minimum=0.001)
+TIMEOUT = _p(
+    "timeout_seconds", "float", "stop the attempt after this many seconds (at most timeout_minutes)", minimum=0.001
+)
 _CARRIED = {
     "input_path": _p("input_path", "str", "the dataset's input (carried to the chained job)", path=True, carried=True),
-    "output_path": _p("output_path", "str", "the dataset's converted output (carried to the chained job)", path=True, carried=True),
+    "output_path": _p(
+        "output_path", "str", "the dataset's converted output (carried to the chained job)", path=True, carried=True
+    ),
     "user_email": _p("user_email", "str", "the dataset's owner (carried to the chained job)", carried=True),
     "data_url": _p("data_url", "str", "the dataset's Google Drive link (carried)", carried=True),
     "sensor_type": _p("sensor_type", "str", "the dataset's sensor (carried to the chained conversion)", carried=True),
@@ -105,7 +114,10 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _p("input_path", "str", "the dataset's input files (default <in_data_dir>/<uuid>)", path=True),
         _p("output_path", "str", "the IDX output directory (default <out_data_dir>/<uuid>)", path=True),
         _p("sensor_type", "str", "TIFF, TIFF RGB, HDF5, 4D_Probe, NETCDF, NUMPY or IDX (default: detected)"),
-        _p("conversion_params", "dict", "dataset, Xs_dataset, Ys_dataset, variable, field, compression (zip|raw), verify (sample|full)"),
+        _p(
+            "conversion_params", "dict",
+            "dataset, Xs_dataset, Ys_dataset, variable, field, compression (zip|raw), verify (sample|full)",
+        ),
     ),
     "file_upload": _with_carried(
         _p("files", "list", "files or directories to upload", path=True),
@@ -116,17 +128,25 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "file_extraction": _with_carried(
         _p("archives", "list", "archives to extract (default: those in input_path)", path=True),
         _p("archive_path", "list", "the same as archives", path=True),
-        _p("input_path", "str", "an archive, or the directory whose archives are extracted (default <in_data_dir>/<uuid>)", path=True),
+        _p(
+            "input_path", "str",
+            "an archive, or the directory whose archives are extracted (default <in_data_dir>/<uuid>)", path=True,
+        ),
         _p("destination", "str", "where the files land (default <in_data_dir>/<uuid>)", path=True),
         _p("max_total_bytes", "int", "refuse archives expanding past this many bytes", default=50 * 1024**3, minimum=1),
         _p("max_entries", "int", "refuse archives with more entries", default=100_000, minimum=1),
-        _p("max_ratio", "int", "refuse archives expanding more than this many times their size", default=200, minimum=1),
+        _p(
+            "max_ratio", "int", "refuse archives expanding more than this many times their size", default=200, minimum=1
+        ),
         _p("reserve_bytes", "int", "bytes of disk kept free", default=64 * 1024 * 1024, minimum=0),
         _p("remove_archives", "bool", "delete the archives after a successful extraction", default=False),
     ),
     "data_compression": _with_carried(
         _p("input_path", "str", "the directory to compress (default <in_data_dir>/<uuid>)", path=True),
-        _p("output_path", "str", "the archive, or a directory to put it in (default <out_data_dir>/<uuid>.tar.zst)", path=True),
+        _p(
+            "output_path", "str", "the archive, or a directory to put it in (default <out_data_dir>/<uuid>.tar.zst)",
+            path=True,
+        ),
         _p("format", "str", "archive format", default="tar.zst", choices=("tar.zst", "zst", "lz4", "tar.lz4")),
         _p("level", "int", "compression level (zstd 1-19, default 3; lz4 0-16, default 0)", minimum=0, maximum=19),
         _p("threads", "int", "zstd worker threads (default: all cores)", minimum=0, maximum=64),
@@ -195,10 +215,18 @@ def _check_value(param: Param, given: Any) -> None:
         raise InvalidInput(f"parameter {param.name!r} must be a non-empty string")
     _check_text(param, value)
     if param.choices is not None and value not in param.choices:
-        raise InvalidInput(f"parameter {param.name!r} must be one of {', '.join(map(str, param.choices))}; got {value!r}")
+        raise InvalidInput(
+            f"parameter {param.name!r} must be one of {', '.join(map(str, param.choices))}; got {value!r}"
+        )
     low, high = param.minimum, param.maximum
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"{low:g}..{high:g}" if low is not None and high is not None else f"at least {low:g}" if low is not None else f"at most {high:g}"
+        bounds = (
+            f"{low:g}..{high:g}"
+            if low is not None and high is not None
+            else f"at least {low:g}"
+            if low is not None
+            else f"at most {high:g}"
+        )
         raise InvalidInput(f"parameter {param.name!r} must be {bounds}, got {value!r}")
 
 
@@ -238,7 +266,9 @@ def check_parameters(
     data directories (or, given ``dataset_uuid``, in another dataset's directory). A job type
     without a declaration (a plugin without ``PARAMETERS``, also
     one that replaces a built-in type in ``settings.handlers``) is not checked."""
-    spec = plugin_spec if plugin_spec is not None else None if _replaced(job_type, settings) else PARAMETERS.get(job_type)
+    spec = (
+        plugin_spec if plugin_spec is not None else None if _replaced(job_type, settings) else PARAMETERS.get(job_type)
+    )
     if spec is None:
         return
     if not isinstance(params, dict):

@@ -69,7 +69,8 @@ class Prefetcher:
                 continue
             take = int(min(need, len(self.buffer) - self.offset))
             whole = self.offset == 0 and take == len(self.buffer)
-            pieces.append(self.buffer if whole else self.buffer[self.offset:self.offset + take])  # a whole chunk is not copied
+            # a whole chunk is not copied
+            pieces.append(self.buffer if whole else self.buffer[self.offset:self.offset + take])
             self.offset += take
             self.position += take
             need -= take

@@ -32,7 +32,9 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         package = TOOL_PACKAGES.get(name, name)
-        raise MissingTool(f"the {name!r} command is not installed: apt-get install {package} (or scripts/install-tools.sh)")
+        raise MissingTool(
+            f"the {name!r} command is not installed: apt-get install {package} (or scripts/install-tools.sh)"
+        )
     return path
 
 
@@ -76,7 +78,8 @@ def run_tool(
     ctx.log.info("running: %s", " ".join(args))
     tail: deque[str] = deque(maxlen=keep)
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env, preexec_fn=preexec,
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env,
+        preexec_fn=preexec,
     )
     assert proc.stdout is not None
     try:

@@ -59,7 +59,12 @@ def plan(ctx: JobContext, destination: Path) -> list[tuple[Path, Path]]:
 def copy_verified(source: Path, target: Path, job_id: str, on_bytes: Any) -> tuple[str, bool]:
     """Copy ``source`` to ``target`` through a resumable partial file; (sha256, copied?)."""
     want = sha256_file(source)
-    if target.is_file() and not target.is_symlink() and target.stat().st_size == source.stat().st_size and sha256_file(target) == want:
+    if (
+        target.is_file()
+        and not target.is_symlink()
+        and target.stat().st_size == source.stat().st_size
+        and sha256_file(target) == want
+    ):
         on_bytes(source.stat().st_size)
         return want, False
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,9 +137,11 @@ def run(ctx: JobContext) -> dict[str, Any]:
     duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "uploaded")
     result: dict[str, Any] = {
-        "status": "success", "message": f"uploaded {copied} files ({skipped} already present), {total} bytes in {duration}s",
-        "destination": str(destination), "files": list(checksums)[:1000], "file_count": len(pairs), "copied": copied, "skipped": skipped,
-        "bytes": total, "checksums": dict(list(checksums.items())[:1000]), "duration_seconds": duration,
+        "status": "success",
+        "message": f"uploaded {copied} files ({skipped} already present), {total} bytes in {duration}s",
+        "destination": str(destination), "files": list(checksums)[:1000], "file_count": len(pairs), "copied": copied,
+        "skipped": skipped, "bytes": total, "checksums": dict(list(checksums.items())[:1000]),
+        "duration_seconds": duration,
     }
     if archives:
         result["archives"] = archives
@@ -153,7 +160,10 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
     config = Path(ctx.settings.auth_dir) / "rclone.conf"
     if not config.is_file():
         raise PermanentError(f"no rclone config at {config}: define the remote {name!r} there")
-    sources = [ctx.confine(raw, must_exist=True) for raw in get_str_list(ctx.params, "files") + get_str_list(ctx.params, "source_path")]
+    sources = [
+        ctx.confine(raw, must_exist=True)
+        for raw in get_str_list(ctx.params, "files") + get_str_list(ctx.params, "source_path")
+    ]
     if not sources:
         raise InvalidInput("parameter 'files' (a list of files or directories to upload) is required")
     rclone = require_tool("rclone")
@@ -164,14 +174,21 @@ def upload_remote(ctx: JobContext, started: float) -> dict[str, Any]:
         only = [] if source.is_dir() else ["--include", f"/{rclone_literal(source.name)}"]
         common = ["--config", str(config), *only]
         origin = str(source if source.is_dir() else source.parent)
-        run_tool(ctx, [rclone, "copy", origin, target, "--stats", "1s", "--stats-one-line", "--stats-log-level", "NOTICE", *common])
+        run_tool(
+            ctx,
+            [
+                rclone, "copy", origin, target, "--stats", "1s", "--stats-one-line", "--stats-log-level", "NOTICE",
+                *common,
+            ],
+        )
         run_tool(ctx, [rclone, "check", origin, target, "--one-way", *common])
     files = [f for s in sources for f in (walk_files(s) if s.is_dir() else [s])]
     total = sum(f.stat().st_size for f in files)
     duration = round(time.monotonic() - started, 3)
     ctx.progress(100, "uploaded")
     return {
-        "status": "success", "message": f"uploaded {len(files)} files ({total} bytes) to {base} and checked them in {duration}s",
+        "status": "success",
+        "message": f"uploaded {len(files)} files ({total} bytes) to {base} and checked them in {duration}s",
         "destination": base, "file_count": len(files), "bytes": total, "duration_seconds": duration,
     }
 

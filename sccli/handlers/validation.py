@@ -72,9 +72,16 @@ def run(ctx: JobContext) -> dict[str, Any]:
         raise PermanentError(f"dataset {ctx.dataset_uuid} is not valid: {len(problems)} problem(s): {summary}")
     ctx.progress(100, "valid")
     return {
-        "status": "success", "message": f"valid: {count} files ({size} bytes), manifest {manifest_state}, {len(idx_checked)} IDX, "
-        f"{len(archives_checked)} archive(s) checked in {duration}s", "manifest": str(manifest_path), "manifest_state": manifest_state,
-        "files": count, "bytes": size, "idx": idx_checked, "archives": archives_checked, "duration_seconds": duration,
+        "status": "success",
+        "message": f"valid: {count} files ({size} bytes), manifest {manifest_state}, {len(idx_checked)} IDX, "
+        f"{len(archives_checked)} archive(s) checked in {duration}s",
+        "manifest": str(manifest_path),
+        "manifest_state": manifest_state,
+        "files": count,
+        "bytes": size,
+        "idx": idx_checked,
+        "archives": archives_checked,
+        "duration_seconds": duration,
     }
 
 
@@ -88,7 +95,9 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_idx_files(ctx: JobContext, roots: dict[str, Path], problems: list[str], check_sum: bool) -> list[dict[str, Any]]:
+def check_idx_files(
+    ctx: JobContext, roots: dict[str, Path], problems: list[str], check_sum: bool
+) -> list[dict[str, Any]]:
     """Open each IDX and read a sample; compare the full data with conversion.json's sha256."""
     checked = []
     for root in roots.values():

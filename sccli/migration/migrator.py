@@ -72,7 +72,9 @@ class JobMigration:
         progress: Progress | None = None,
     ) -> RollbackReport:
         """Remove unstarted migrated jobs and restore statuses (all migrations when no scope is given)."""
-        return Rollback(self.store, batch_size=self.batch_size).execute(migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run, progress=progress)
+        return Rollback(self.store, batch_size=self.batch_size).execute(
+            migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run, progress=progress
+        )
 
     def migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Ledger headers, newest first."""
@@ -92,6 +94,8 @@ class JobMigration:
         findings = self.validate()
         return {"valid": not findings, "findings": [f.as_dict() for f in findings]}
 
-    def rollback_migration(self, dataset_uuid: str | None = None, migration_id: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    def rollback_migration(
+        self, dataset_uuid: str | None = None, migration_id: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
         """Original name: roll back (only unstarted migrated jobs; see :meth:`rollback`)."""
         return self.rollback(migration_id=migration_id, dataset_uuid=dataset_uuid, dry_run=dry_run).as_dict()

@@ -28,7 +28,9 @@ MIGRATION_TABLE: dict[str, tuple[str, int]] = {
 }
 
 #: Statuses the old service was working on: their jobs wait for the grace period.
-IN_FLIGHT_STATUSES = frozenset({DatasetStatus.SYNCING.value, DatasetStatus.CONVERTING.value, DatasetStatus.UPLOADING.value})
+IN_FLIGHT_STATUSES = frozenset(
+    {DatasetStatus.SYNCING.value, DatasetStatus.CONVERTING.value, DatasetStatus.UPLOADING.value}
+)
 
 #: Job types that move a dataset's status; at most one of them should be active per dataset.
 STAGE_TYPES = frozenset(job_type for job_type, _ in MIGRATION_TABLE.values())
@@ -42,7 +44,9 @@ PARAMETER_MAP = {
     "files": "files",
 }
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".gz", ".bz2", ".xz")
+ARCHIVE_SUFFIXES = (
+    ".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".7z", ".gz", ".bz2", ".xz",
+)
 
 # Actions of a plan item.
 CREATE = "create"
@@ -107,7 +111,10 @@ class ProblemFinder:
         """Problems about the run as a whole."""
         if self.mounted:
             return []
-        return [f"in_data_dir {self.in_dir} is not a directory on this host: input directories and archives were not checked"]
+        return [
+            f"in_data_dir {self.in_dir} is not a directory on this host: input directories and "
+            "archives were not checked"
+        ]
 
     def problems(self, job_type: str, params: dict[str, Any]) -> list[str]:
         """What will make this job fail, in words (empty when nothing is known to be wrong).
@@ -136,7 +143,9 @@ def _has_archive(directory: str) -> bool:
         return False
 
 
-def blocking_problems(dataset: dict[str, Any], settings: Settings, finder: ProblemFinder) -> tuple[dict[str, Any], list[str]]:
+def blocking_problems(
+    dataset: dict[str, Any], settings: Settings, finder: ProblemFinder
+) -> tuple[dict[str, Any], list[str]]:
     """The job parameters of a dataset with a migrated status, and what keeps its job from
     succeeding (empty: the job can be created). Shared by the plan and by validation."""
     status, uuid = str(dataset.get("status")), dataset["uuid"]
@@ -150,7 +159,9 @@ def blocking_problems(dataset: dict[str, Any], settings: Settings, finder: Probl
     return params, finder.problems(job_type, params) or finder.parameters.problems(job_type, params)
 
 
-def plan_dataset(dataset: dict[str, Any], active_types: list[str], settings: Settings, finder: ProblemFinder) -> PlanItem:
+def plan_dataset(
+    dataset: dict[str, Any], active_types: list[str], settings: Settings, finder: ProblemFinder
+) -> PlanItem:
     """Decide what to do with one dataset given the stage jobs already active for it.
 
     A dataset whose job would fail on every attempt (see :func:`blocking_problems`) is planned
@@ -187,4 +198,7 @@ def _not_json(params: dict[str, Any]) -> str | None:
 def _active_reason(job_type: str, active_types: list[str]) -> str:
     if job_type in active_types:
         return f"{ALREADY_ACTIVE} {job_type} job"
-    return f"has an active {', '.join(sorted(set(active_types)))} job that does not match its status (see sc migrate validate)"
+    return (
+        f"has an active {', '.join(sorted(set(active_types)))} job that does not match its status "
+        "(see sc migrate validate)"
+    )

@@ -40,7 +40,8 @@ class RollbackReport:
         return {
             "dry_run": self.dry_run, "migration_id": self.migration_id, "dataset_uuid": self.dataset_uuid,
             "examined": self.examined, "jobs_removed": self.removed, "statuses_restored": self.restored,
-            "jobs_already_gone": self.already_gone, "migrations": sorted(self.migrations), "not_undone": self.not_undone,
+            "jobs_already_gone": self.already_gone, "migrations": sorted(self.migrations),
+            "not_undone": self.not_undone,
         }
 
 
@@ -115,7 +116,10 @@ class Rollback:
         for entry in entries:
             state = states.get(entry["job_id"])
             if state is not None and entry["job_id"] not in removable:
-                reason = f"job {entry['job_id']} has started (status {state['status']}, {state.get('attempts') or 0} attempts): left alone"
+                reason = (
+                    f"job {entry['job_id']} has started (status {state['status']}, {state.get('attempts') or 0} "
+                    "attempts): left alone"
+                )
                 self._not_undone(report, entry, reason)
         report.already_gone += len(gone)
         report.removed += len(removed)
@@ -152,10 +156,17 @@ class Rollback:
 
         uuid, migration_id, job_id = entry["dataset_uuid"], entry["migration_id"], entry["job_id"]
         reason = f"rollback of migration {migration_id} (removed job {job_id})"
-        return move_dataset(self.store, uuid, before, actor=f"migration:{migration_id}", reason=reason, job_id=job_id, force=True)
+        return move_dataset(
+            self.store, uuid, before, actor=f"migration:{migration_id}", reason=reason, job_id=job_id, force=True
+        )
 
     def _not_undone(self, report: RollbackReport, entry: dict[str, Any], reason: str) -> None:
-        report.not_undone.append({"migration_id": entry["migration_id"], "dataset_uuid": entry["dataset_uuid"], "job_id": entry["job_id"], "reason": reason})
+        report.not_undone.append(
+            {
+                "migration_id": entry["migration_id"], "dataset_uuid": entry["dataset_uuid"], "job_id": entry["job_id"],
+                "reason": reason,
+            }
+        )
 
     def _mark(self, entries: list[dict[str, Any]], outcome: str) -> None:
         if entries:

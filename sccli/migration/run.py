@@ -103,7 +103,9 @@ def active_stage_types(store: Store, uuids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def dataset_pages(store: Store, statuses: list[str] | None, batch_size: int, *, slim: bool = False) -> Iterator[list[dict[str, Any]]]:
+def dataset_pages(
+    store: Store, statuses: list[str] | None, batch_size: int, *, slim: bool = False
+) -> Iterator[list[dict[str, Any]]]:
     """Every dataset of ``statuses`` in pages ordered by uuid (keyset paging: no OFFSET);
     ``slim``: only ``{uuid, status}`` of each."""
     after: str | None = None
@@ -130,7 +132,9 @@ class MigrationRun:
         self.batch_size = batch_size
         self.finder = ProblemFinder(settings)
 
-    def execute(self, *, dry_run: bool, dataset_uuid: str | None = None, progress: Progress | None = None, detail: bool = True) -> MigrationReport:
+    def execute(
+        self, *, dry_run: bool, dataset_uuid: str | None = None, progress: Progress | None = None, detail: bool = True
+    ) -> MigrationReport:
         """Plan (and unless ``dry_run``, write) the jobs; record the run in the ledger."""
         report = MigrationReport(new_migration_id(), dry_run, self.grace_seconds, dataset_uuid, detail=detail)
         report.notes.extend(self.finder.notes())

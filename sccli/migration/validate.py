@@ -62,7 +62,9 @@ def index_findings(store: Store) -> list[Finding]:
     return findings
 
 
-def dataset_findings(dataset: dict[str, Any], jobs: list[dict[str, Any]], blockers: Blockers | None = None) -> list[Finding]:
+def dataset_findings(
+    dataset: dict[str, Any], jobs: list[dict[str, Any]], blockers: Blockers | None = None
+) -> list[Finding]:
     """Findings for one dataset given its active jobs that move dataset statuses; ``blockers``
     tells a ``blocked`` dataset from one with a ``missing_job``."""
     uuid, status = dataset["uuid"], str(dataset.get("status"))
@@ -70,17 +72,33 @@ def dataset_findings(dataset: dict[str, Any], jobs: list[dict[str, Any]], blocke
     if needed and not jobs:
         problems = blockers(dataset) if blockers is not None else []
         if problems:
-            message = f"dataset {uuid} is {status!r} but the migration gives it no {needed[0]} job: {'; '.join(problems)} (fix the dataset, then run sc migrate run)"
+            message = (
+                f"dataset {uuid} is {status!r} but the migration gives it no {needed[0]} job: {'; '.join(problems)} "
+                "(fix the dataset, then run sc migrate run)"
+            )
             return [Finding("blocked", message, uuid)]
-        return [Finding("missing_job", f"dataset {uuid} is {status!r} but has no active job (expected {needed[0]}; run sc migrate run)", uuid)]
+        return [
+            Finding(
+                "missing_job",
+                f"dataset {uuid} is {status!r} but has no active job (expected {needed[0]}; run sc migrate run)", uuid,
+            )
+        ]
     if len(jobs) > 1:
         listed = ", ".join(f"{j['job_type']} {j['job_id']}" for j in jobs)
-        return [Finding("duplicate_jobs", f"dataset {uuid} has {len(jobs)} active jobs, exactly one expected: {listed}", uuid)]
+        return [
+            Finding(
+                "duplicate_jobs", f"dataset {uuid} has {len(jobs)} active jobs, exactly one expected: {listed}", uuid
+            )
+        ]
     if not jobs:
         return []
     job = jobs[0]
     problem = _disagreement(status, needed[0] if needed else None, job)
-    return [Finding("state_mismatch", f"dataset {uuid} is {status!r} but {problem}", uuid, job["job_id"])] if problem else []
+    return (
+        [Finding("state_mismatch", f"dataset {uuid} is {status!r} but {problem}", uuid, job["job_id"])]
+        if problem
+        else []
+    )
 
 
 def _disagreement(status: str, needed_type: str | None, job: dict[str, Any]) -> str | None:
@@ -136,7 +154,11 @@ class Validation:
         full = {d["uuid"]: d for d in self.store.find_datasets(uuids=unserved)} if unserved else {}
         findings: list[Finding] = []
         for dataset in page:
-            findings.extend(dataset_findings(full.get(dataset["uuid"], dataset), by_dataset.get(dataset["uuid"], []), self._blockers))
+            findings.extend(
+                dataset_findings(
+                    full.get(dataset["uuid"], dataset), by_dataset.get(dataset["uuid"], []), self._blockers
+                )
+            )
         return findings
 
     def _orphans(self, seen: set[str]) -> list[Finding]:
@@ -146,6 +168,9 @@ class Validation:
         for start in range(0, len(missing), _ORPHAN_CHUNK):
             query = JobQuery(dataset_uuids=missing[start : start + _ORPHAN_CHUNK], status=ACTIVE_STATUSES)
             for job in self.store.find_jobs(query, sort=(("dataset_uuid", 1), ("created_at", 1))):
-                message = f"{job['status']} {job['job_type']} job {job['job_id']} points to dataset {job['dataset_uuid']}, which does not exist"
+                message = (
+                    f"{job['status']} {job['job_type']} job {job['job_id']} points to dataset {job['dataset_uuid']}, "
+                    "which does not exist"
+                )
                 findings.append(Finding("orphan_job", message, job["dataset_uuid"], job["job_id"]))
         return findings

@@ -136,7 +136,8 @@ def cleanup(
         count_old_logs(store, cutoffs, logs, removed)
     known = logs is not None
     return {
-        "completed_jobs_deleted": counts[JobStatus.COMPLETED.value], "failed_jobs_deleted": counts[JobStatus.FAILED.value],
+        "completed_jobs_deleted": counts[JobStatus.COMPLETED.value],
+        "failed_jobs_deleted": counts[JobStatus.FAILED.value],
         "cancelled_jobs_deleted": counts[JobStatus.CANCELLED.value], "job_events_deleted": events,
         "log_files_deleted": removed.files if known else None, "log_bytes_deleted": removed.bytes if known else None,
         "log_files_failed": removed.failed if known else None, "log_error": removed.first_error, "log_dir": log_dir,

@@ -45,7 +45,9 @@ def unserved_types(store: Store, now: datetime, stale_after_seconds: float) -> l
     if "*" in paused:
         return []
     workers = store.list_workers()
-    live = [w for w in workers if is_live_service(w, now, stale_after_seconds) and w.get("status") != ServiceState.DRAINING]
+    live = [
+        w for w in workers if is_live_service(w, now, stale_after_seconds) and w.get("status") != ServiceState.DRAINING
+    ]
     out = []
     for row in store.stats.pending_backlog(now):
         job_type = str(row["job_type"])
@@ -55,7 +57,12 @@ def unserved_types(store: Store, now: datetime, stale_after_seconds: float) -> l
         beats = [w["heartbeat_at"] for w in workers if w.get("heartbeat_at") is not None and serves(w, job_type)]
         if beats:
             since = max(since, max(beats))
-        out.append({"job_type": job_type, "ready": int(row["ready"]), "since": since, "seconds": max(0.0, (now - since).total_seconds())})
+        out.append(
+            {
+                "job_type": job_type, "ready": int(row["ready"]), "since": since,
+                "seconds": max(0.0, (now - since).total_seconds()),
+            }
+        )
     return out
 
 

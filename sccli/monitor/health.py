@@ -43,20 +43,27 @@ def assess_health(
     if rate > critical_rate:
         overall = CRITICAL
         issues.append(
-            f"failure rate {rate:.1%} in the last hour ({failed_last_hour} of {completed_last_hour + failed_last_hour} finished jobs) is above {critical_rate:.0%}"
+            f"failure rate {rate:.1%} in the last hour ({failed_last_hour} of {completed_last_hour + failed_last_hour} "
+            f"finished jobs) is above {critical_rate:.0%}"
         )
     if stale_jobs > stale_warning:
         overall = WARNING if overall == HEALTHY else overall
         issues.append(f"{stale_jobs} stale running jobs (more than {stale_warning}); see `sc monitor stale`")
     for gap in unserved:
-        issues.append(f"{gap['ready']} {gap['job_type']} job(s) ready but no live service serves {gap['job_type']} (for {gap['seconds']:.0f}s)")
+        issues.append(
+            f"{gap['ready']} {gap['job_type']} job(s) ready but no live service serves {gap['job_type']} (for "
+            f"{gap['seconds']:.0f}s)"
+        )
         if gap["seconds"] > unserved_critical_seconds:
             overall = CRITICAL
         elif gap["seconds"] > unserved_warning_seconds and overall == HEALTHY:
             overall = WARNING
     if ready_jobs and not active_workers and not unserved:
         issues.append(f"{ready_jobs} jobs are ready to run but no service is heartbeating")
-    return {"overall": overall, "stale_jobs": stale_jobs, "failure_rate": round(rate, 4), "active_workers": active_workers, "issues": issues}
+    return {
+        "overall": overall, "stale_jobs": stale_jobs, "failure_rate": round(rate, 4), "active_workers": active_workers,
+        "issues": issues,
+    }
 
 
 def unknown_health(reason: str) -> dict[str, Any]:
@@ -72,7 +79,8 @@ def check_line(health: dict[str, Any], critical_rate: float, stale_warning: int)
         return f"SC QUEUE {word} - {'; '.join(health['issues'])}"
     summary = "; ".join(health["issues"]) or "no issues"
     perf = (
-        f"failure_rate={health['failure_rate']:.4f};;{critical_rate:.4f};0;1 stale_jobs={health['stale_jobs']};{stale_warning};;0; "
+        f"failure_rate={health['failure_rate']:.4f};;{critical_rate:.4f};0;1 "
+        f"stale_jobs={health['stale_jobs']};{stale_warning};;0; "
         f"active_workers={health['active_workers']};;;0;"
     )
     return f"SC QUEUE {word} - {overall}: {summary} | {perf}"

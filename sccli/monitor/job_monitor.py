@@ -77,8 +77,9 @@ class JobMonitor:
             return self._overview(now)
         except StoreUnavailable as exc:
             return {
-                "timestamp": now, "queue_stats": _queue_stats([]), "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"),
-                "recent_activity": {}, "performance_metrics": {"avg_duration_by_type": {}},
+                "timestamp": now, "queue_stats": _queue_stats([]),
+                "health_status": health_mod.unknown_health(f"cannot read the store: {exc}"), "recent_activity": {},
+                "performance_metrics": {"avg_duration_by_type": {}},
                 "error_summary": {"by_job_type": [], "total_failures": 0}, "workers": [], "paused": {}, "limits": [],
             }
 
@@ -91,7 +92,13 @@ class JobMonitor:
             "queue_stats": _queue_stats(tally.status_type_counts(self.store)),
             "health_status": self._health(now, len(workers)),
             "recent_activity": self.store.stats.activity_counts(since),
-            "performance_metrics": {"avg_duration_by_type": {s["job_type"]: report_mod.round_seconds(s["avg_duration"]) for s in stats if s["avg_duration"] is not None}},
+            "performance_metrics": {
+                "avg_duration_by_type": {
+                    s["job_type"]: report_mod.round_seconds(s["avg_duration"])
+                    for s in stats
+                    if s["avg_duration"] is not None
+                }
+            },
             "error_summary": _error_summary(signatures.merge_groups(self.store.stats.failure_groups(since))),
             "workers": workers,
             "paused": coverage.paused_job_types(self.store),
@@ -108,22 +115,31 @@ class JobMonitor:
             return health_mod.unknown_health(f"cannot read the store: {exc}")
 
     def _health(self, now: datetime, active_workers: int) -> dict[str, Any]:
-        last_hour = self.store.count_jobs_by("status", JobQuery(status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=now - timedelta(hours=1)))
+        last_hour = self.store.count_jobs_by(
+            "status",
+            JobQuery(
+                status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=now - timedelta(hours=1)
+            ),
+        )
         ready = sum(b["ready"] for b in self.store.stats.pending_backlog(now))
         s = self.settings
         unserved = coverage.unserved_types(self.store, now, s.stale_after_seconds) if ready else []
         return health_mod.assess_health(
-            completed_last_hour=last_hour.get(JobStatus.COMPLETED.value, 0), failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0),
-            stale_jobs=len(self._stale_docs(now)), active_workers=active_workers, ready_jobs=ready,
-            critical_rate=s.health_failure_rate_critical, stale_warning=s.health_stale_warning, unserved=unserved,
-            unserved_warning_seconds=s.check_no_service_warning_seconds, unserved_critical_seconds=s.check_no_service_critical_seconds,
+            completed_last_hour=last_hour.get(JobStatus.COMPLETED.value, 0),
+            failed_last_hour=last_hour.get(JobStatus.FAILED.value, 0), stale_jobs=len(self._stale_docs(now)),
+            active_workers=active_workers, ready_jobs=ready, critical_rate=s.health_failure_rate_critical,
+            stale_warning=s.health_stale_warning, unserved=unserved,
+            unserved_warning_seconds=s.check_no_service_warning_seconds,
+            unserved_critical_seconds=s.check_no_service_critical_seconds,
         )
 
     def check(self) -> tuple[int, str]:
         """Monitoring-plugin result: (exit code 0/1/2/3, one status line)."""
         health = self.get_health()
         s = self.settings
-        return health_mod.CHECK_CODES[health["overall"]], health_mod.check_line(health, s.health_failure_rate_critical, s.health_stale_warning)
+        return health_mod.CHECK_CODES[health["overall"]], health_mod.check_line(
+            health, s.health_failure_rate_critical, s.health_stale_warning
+        )
 
     # -- jobs and workers -------------------------------------------------------------------
     def get_job_details(self, job_id: str) -> dict[str, Any] | None:
@@ -140,7 +156,10 @@ class JobMonitor:
         """Services whose heartbeat is fresher than ``stale_after_seconds`` and not stopped."""
         now = self.now()
         return [
-            {**w, "heartbeat_age_seconds": _seconds(w["heartbeat_at"], now), "running_count": len(w.get("running_jobs") or [])}
+            {
+                **w, "heartbeat_age_seconds": _seconds(w["heartbeat_at"], now),
+                "running_count": len(w.get("running_jobs") or []),
+            }
             for w in self.store.list_workers()
             if is_live_service(w, now, self.settings.stale_after_seconds)
         ]
@@ -177,7 +196,12 @@ class JobMonitor:
         out = []
         for job in self._stale_docs(self.now()):
             done = stale.recover(self.queue, job, actor or self.queue.actor)
-            out.append({"job_id": job["job_id"], "stale_reason": job["stale_reason"], "status": done["status"] if done else None})
+            out.append(
+                {
+                    "job_id": job["job_id"], "stale_reason": job["stale_reason"],
+                    "status": done["status"] if done else None,
+                }
+            )
         return out
 
     # -- failures ---------------------------------------------------------------------------
@@ -189,19 +213,31 @@ class JobMonitor:
             job["signature"] = signatures.error_signature(job.get("error"))
         return jobs
 
-    def get_failure_groups(self, hours: float = 24, job_type: str | None = None, signature: str | None = None) -> list[dict[str, Any]]:
+    def get_failure_groups(
+        self, hours: float = 24, job_type: str | None = None, signature: str | None = None
+    ) -> list[dict[str, Any]]:
         """Failures of the last ``hours`` grouped by type and error signature, largest first."""
         groups = signatures.merge_groups(self.store.stats.failure_groups(self.now() - timedelta(hours=hours)))
-        return [g for g in groups if (job_type is None or g["job_type"] == job_type) and (signature is None or signatures.matches_signature(g, signature))]
+        return [
+            g
+            for g in groups
+            if (job_type is None or g["job_type"] == job_type)
+            and (signature is None or signatures.matches_signature(g, signature))
+        ]
 
-    def retry_failed_jobs(self, hours: float = 24, job_type: str | None = None, signature: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    def retry_failed_jobs(
+        self, hours: float = 24, job_type: str | None = None, signature: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
         """Retry every failed job of the selected groups; ``{retried, skipped, dry_run}``.
 
         Groups carry a capped list of example ids: rounds repeat until no failed job is left in
         them (each retried job leaves its group)."""
         groups = self.get_failure_groups(hours, job_type, signature)
         if dry_run:
-            return {"retried": [i for g in groups for i in g["job_ids"]], "skipped": [], "dry_run": True, "jobs": sum(g["count"] for g in groups)}
+            return {
+                "retried": [i for g in groups for i in g["job_ids"]], "skipped": [], "dry_run": True,
+                "jobs": sum(g["count"] for g in groups),
+            }
         retried: list[str] = []
         skipped: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -232,22 +268,31 @@ class JobMonitor:
         for row in tally.status_type_counts(self.store):
             queue.setdefault(row["status"], {})[str(row["job_type"])] = row["count"]
         backlog = {
-            b["job_type"]: {"pending": b["pending"], "ready": b["ready"], "oldest_wait_seconds": _seconds(b["oldest_created_at"], now)}
+            b["job_type"]: {
+                "pending": b["pending"], "ready": b["ready"],
+                "oldest_wait_seconds": _seconds(b["oldest_created_at"], now),
+            }
             for b in self.store.stats.pending_backlog(now)
         }
         return {
-            "timestamp": now, "window_hours": hours,
+            "timestamp": now,
+            "window_hours": hours,
             "avg_duration_by_type": {r["_id"]: r["avg_duration"] for r in rows if r["avg_duration"] is not None},
             "p50_duration_by_type": {r["_id"]: r["p50_duration"] for r in rows if r["p50_duration"] is not None},
             "p95_duration_by_type": {r["_id"]: r["p95_duration"] for r in rows if r["p95_duration"] is not None},
-            "finished_by_type": {r["_id"]: {k: r[k] for k in ("completed", "failed", "cancelled", "retries", "timeouts")} for r in rows},
+            "finished_by_type": {
+                r["_id"]: {k: r[k] for k in ("completed", "failed", "cancelled", "retries", "timeouts")} for r in rows
+            },
             "success_rate_by_type": {r["_id"]: r["success_rate"] for r in rows if r["completed"] + r["failed"]},
-            "queue": queue, "backlog": backlog, "health": self._health(now, len(self.get_active_workers())),
+            "queue": queue,
+            "backlog": backlog,
+            "health": self._health(now, len(self.get_active_workers())),
         }
 
     # -- maintenance ------------------------------------------------------------------------
     def cleanup_old_data(
-        self, days: int = 30, *, dry_run: bool = False, progress: cleanup_mod.Progress | None = None, log_files: bool = True
+        self, days: int = 30, *, dry_run: bool = False, progress: cleanup_mod.Progress | None = None,
+        log_files: bool = True,
     ) -> dict[str, Any]:
         """Delete completed and cancelled jobs older than ``days`` and failed ones older than
         ``2*days`` (by completed_at) with their events and their log files in the settings'

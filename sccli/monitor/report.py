@@ -37,12 +37,19 @@ def success_rate(completed: int, failed: int) -> float:
 def type_row(stats: dict[str, Any]) -> dict[str, Any]:
     """One ``by_job_type`` entry of the report from the store's per-type figures."""
     return {
-        "_id": stats["job_type"], "count": int(stats["count"]), "completed": int(stats["completed"] or 0),
-        "failed": int(stats["failed"] or 0), "cancelled": int(stats["cancelled"] or 0),
+        "_id": stats["job_type"],
+        "count": int(stats["count"]),
+        "completed": int(stats["completed"] or 0),
+        "failed": int(stats["failed"] or 0),
+        "cancelled": int(stats["cancelled"] or 0),
         "success_rate": round(success_rate(int(stats["completed"] or 0), int(stats["failed"] or 0)), 4),
-        "avg_duration": round_seconds(stats["avg_duration"]), "min_duration": round_seconds(stats["min_duration"]),
-        "max_duration": round_seconds(stats["max_duration"]), "p50_duration": round_seconds(stats["p50_duration"]),
-        "p95_duration": round_seconds(stats["p95_duration"]), "retries": int(stats["retries"] or 0), "timeouts": int(stats["timeouts"] or 0),
+        "avg_duration": round_seconds(stats["avg_duration"]),
+        "min_duration": round_seconds(stats["min_duration"]),
+        "max_duration": round_seconds(stats["max_duration"]),
+        "p50_duration": round_seconds(stats["p50_duration"]),
+        "p95_duration": round_seconds(stats["p95_duration"]),
+        "retries": int(stats["retries"] or 0),
+        "timeouts": int(stats["timeouts"] or 0),
     }
 
 
@@ -70,7 +77,12 @@ def daily_series(rows: list[dict[str, Any]], start: datetime, end: datetime) -> 
     while day <= last:
         key = day.isoformat()
         row = by_day.get(key, {})
-        out.append({"day": key, "completed": int(row.get("completed", 0)), "failed": int(row.get("failed", 0)), "cancelled": int(row.get("cancelled", 0))})
+        out.append(
+            {
+                "day": key, "completed": int(row.get("completed", 0)), "failed": int(row.get("failed", 0)),
+                "cancelled": int(row.get("cancelled", 0)),
+            }
+        )
         day += timedelta(days=1)
     return out
 
@@ -82,13 +94,17 @@ def recommendations(by_type: list[dict[str, Any]], backlog: list[dict[str, Any]]
         finished = row["completed"] + row["failed"]
         if finished >= HOT_SPOT_MIN_JOBS and row["success_rate"] < HOT_SPOT_SUCCESS_RATE:
             advice.append(
-                f"{row['_id']}: success rate {row['success_rate']:.1%} ({row['failed']} of {finished} failed); see `sc monitor failed --type {row['_id']}`"
+                f"{row['_id']}: success rate {row['success_rate']:.1%} ({row['failed']} of {finished} failed); see `sc "
+                f"monitor failed --type {row['_id']}`"
             )
     for row in by_type:
         limit = domain.job_type_config(row["_id"]).timeout_minutes * 60
         if row["p95_duration"] is not None and row["p95_duration"] > SLOW_SHARE_OF_TIMEOUT * limit:
             share = row["p95_duration"] / limit
-            advice.append(f"{row['_id']}: p95 duration {row['p95_duration']:.0f}s is {share:.0%} of its {limit // 60}-minute timeout; raise timeout_minutes or look into slow runs")
+            advice.append(
+                f"{row['_id']}: p95 duration {row['p95_duration']:.0f}s is {share:.0%} of its {limit // 60}-minute "
+                "timeout; raise timeout_minutes or look into slow runs"
+            )
         if row["timeouts"]:
             advice.append(f"{row['_id']}: {row['timeouts']} attempts timed out")
     for row in backlog:
@@ -96,7 +112,8 @@ def recommendations(by_type: list[dict[str, Any]], backlog: list[dict[str, Any]]
         wait = (now - oldest).total_seconds() if oldest else 0.0
         if row["ready"] > LONG_QUEUE_JOBS or (row["ready"] and wait > LONG_QUEUE_WAIT_SECONDS):
             advice.append(
-                f"{row['job_type']}: {row['ready']} jobs ready to run, oldest waiting {wait / 3600:.1f} h; add services or slots for this type"
+                f"{row['job_type']}: {row['ready']} jobs ready to run, oldest waiting {wait / 3600:.1f} h; add "
+                "services or slots for this type"
             )
     return advice
 
@@ -114,11 +131,16 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
     return {
         "report_period": {"start": start, "end": now, "days": days},
         "summary": {
-            "total_jobs": sum(r["count"] for r in by_type), "completed": completed, "failed": failed, "cancelled": cancelled,
-            "success_rate": round(success_rate(completed, failed), 4), "job_types": len(by_type),
+            "total_jobs": sum(r["count"] for r in by_type), "completed": completed, "failed": failed,
+            "cancelled": cancelled, "success_rate": round(success_rate(completed, failed), 4),
+            "job_types": len(by_type),
         },
         "by_job_type": by_type,
-        "daily": daily_series(tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))), chart_start(now, days), now),  # type: ignore[arg-type]
+        "daily": daily_series(
+            tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))),  # type: ignore[arg-type]
+            chart_start(now, days),
+            now,
+        ),
         "backlog": backlog,
         "resources": resource_rows(store, start, now),
         "recommendations": recommendations(by_type, backlog, now),

@@ -19,7 +19,9 @@ _HEX = re.compile(r"\b(?:0x)?(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-
 _NUMBER = re.compile(r"(?<![A-Za-z_<])[-+]?\d+(?:[.,:]\d+)*")
 _SPACE = re.compile(r"\s+")
 # Lines that carry no cause: separators, bare punctuation, a traceback's header and frames.
-_NOISE = re.compile(r"^(?:[\W_]*|Traceback \(most recent call last\):|File \".*|During handling of the above exception.*)$")
+_NOISE = re.compile(
+    r"^(?:[\W_]*|Traceback \(most recent call last\):|File \".*|During handling of the above exception.*)$"
+)
 _LINE_BREAK = re.compile(r"\r?\n| \| ")
 _TOOL_FAILED = re.compile(r"^([\w.+-]+) failed with exit code ")
 MAX_LENGTH = 200
@@ -40,7 +42,11 @@ def first_meaningful_line(error: str) -> str:
     # run_tool joins a tool's last output lines with " | ": those are lines too.
     lines = [line.strip() for line in _LINE_BREAK.split(str(error))]
     if any(line.startswith("Traceback (most recent call last)") for line in lines):
-        tail = [line for line in str(error).splitlines() if line.strip() and not line[:1].isspace() and not _NOISE.match(line.strip())]
+        tail = [
+            line
+            for line in str(error).splitlines()
+            if line.strip() and not line[:1].isspace() and not _NOISE.match(line.strip())
+        ]
         if tail:
             return tail[-1].strip()
     return next((line for line in lines if not _NOISE.match(line)), "")

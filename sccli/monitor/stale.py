@@ -11,7 +11,10 @@ REASONS = {
     "job_silent": "service alive but the job stopped heartbeating",
     "over_timeout": "running past its timeout",
 }
-_FIELDS = ("job_id", "job_type", "dataset_uuid", "worker_id", "host", "pid", "attempts", "max_attempts", "timeout_minutes", "started_at", "heartbeat_at")
+_FIELDS = (
+    "job_id", "job_type", "dataset_uuid", "worker_id", "host", "pid", "attempts", "max_attempts", "timeout_minutes",
+    "started_at", "heartbeat_at",
+)
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:

@@ -62,7 +62,9 @@ def plan(since: float, until: float, now: float) -> tuple[list[int], list[tuple[
     return whole, ranges
 
 
-def window_figures(store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True) -> dict[int, fig.Figures]:
+def window_figures(
+    store: Store, since: datetime, until: datetime, *, hist: bool = True, stored: bool = True
+) -> dict[int, fig.Figures]:
     """Figures per day of the jobs with ``completed_at`` in ``[since, until)`` (``stored=False``:
     every day folded from its rows, the recount the stored figures must equal)."""
     s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
@@ -163,7 +165,12 @@ def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> li
         summed = total([figures], hist=False)
         counts = [sum(f["by_status"].get(s, 0) for f in summed.values()) for s in fig.ENDED]
         if any(f["count"] for f in summed.values()):
-            out.append({"day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(), **dict(zip(("completed", "failed", "cancelled"), counts, strict=True))})  # type: ignore[union-attr]
+            out.append(
+                {
+                    "day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(),  # type: ignore[union-attr]
+                    **dict(zip(("completed", "failed", "cancelled"), counts, strict=True)),
+                }
+            )
     return out
 
 
@@ -181,7 +188,11 @@ def status_type_counts(store: Store) -> list[dict[str, Any]]:
     if first is not None:
         until = store.now() + timedelta(days=2)  # a completed_at a little ahead (another host's clock) still counts
         for job_type, f in sorted(total(window_figures(store, first, until, hist=False).values(), hist=False).items()):
-            rows += [{"status": s, "job_type": job_type, "count": int(n)} for s, n in sorted(f["by_status"].items()) if s in fig.ENDED and n]
+            rows += [
+                {"status": s, "job_type": job_type, "count": int(n)}
+                for s, n in sorted(f["by_status"].items())
+                if s in fig.ENDED and n
+            ]
     return rows
 
 

@@ -31,10 +31,16 @@ def run_service(store: Store, settings: Settings, options: ServiceOptions) -> in
     stale = pid_file.acquire() if pid_file is not None else None
     setup_logging(options.verbose, options.log_json)
     if stale:
-        logging.getLogger("sccli.service").info("replaced stale PID file %s (pid %s was not running)", options.pid_file, stale)
+        logging.getLogger("sccli.service").info(
+            "replaced stale PID file %s (pid %s was not running)", options.pid_file, stale
+        )
     try:
         queue = JobQueue.from_settings(store, settings)
         queue.controls_ttl = settings.poll_interval_seconds  # a pause is seen at the next poll
+        if not store.atomic_followups:  # outbox pulls of events alone ride on the heartbeat's turn
+            from sccli.followups import OutboxAcks
+
+            queue.lifecycle.acks = OutboxAcks()
         return Supervisor(queue, settings, types, options).run()
     finally:
         if pid_file is not None:

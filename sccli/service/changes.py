@@ -85,7 +85,10 @@ class ChangeWatcher:
                 self._stop.wait(backoff)
                 backoff = min(BACKOFF_MAX, backoff * 2)
         except BaseException as exc:  # noqa: BLE001 - a bug here must cost the wake-ups only
-            self._set("failed", f"change stream watcher stopped ({_describe(exc)}): polling every {self.poll_interval:g}s", logging.ERROR)
+            self._set(
+                "failed", f"change stream watcher stopped ({_describe(exc)}): polling every {self.poll_interval:g}s",
+                logging.ERROR,
+            )
         finally:
             self._sock.close()
             if self.state not in ("refused", "failed"):

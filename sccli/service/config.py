@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sccli import domain
-from sccli.domain import job_timeout_seconds as job_timeout_seconds  # re-exported: the service's callers import it from here
+from sccli.domain import job_timeout_seconds as job_timeout_seconds  # re-exported for the service's callers
 from sccli.errors import InvalidInput
 from sccli.settings import Settings, validate_settings
 

@@ -137,7 +137,11 @@ def lock_holder(path: str | os.PathLike[str]) -> int | None:
             continue
         major, minor, inode = (fields[5].split(":") + ["", "", ""])[:3]
         try:
-            same = int(inode) == info.st_ino and int(major, 16) == os.major(info.st_dev) and int(minor, 16) == os.minor(info.st_dev)
+            same = (
+                int(inode) == info.st_ino
+                and int(major, 16) == os.major(info.st_dev)
+                and int(minor, 16) == os.minor(info.st_dev)
+            )
         except ValueError:
             continue
         if same:

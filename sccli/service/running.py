@@ -180,7 +180,10 @@ def promotion_check(queue: Any, job_id: str, token: str) -> bool:
 
 def attempt_summary(rj: RunningJob, host: str, code: int | None, last_lines: str) -> str:
     """The ``logs`` entry written at the end of an attempt: who ran it, how it ended, its last lines."""
-    head = f"attempt {rj.job.get('attempts')} on {host} (pid {rj.child.pid if rj.child else '?'}) ended: {describe_exit(code)}"
+    head = (
+        f"attempt {rj.job.get('attempts')} on {host} (pid {rj.child.pid if rj.child else '?'}) ended: "
+        f"{describe_exit(code)}"
+    )
     return f"{head}; last lines of its log:\n{last_lines}"[:4096] if last_lines else head
 
 
@@ -233,7 +236,9 @@ def failure_of(rj: RunningJob, elapsed: float) -> tuple[str, str]:
     return "error", f"handler process ended without a result ({describe_exit(rj.exit_code)})"
 
 
-def outcome_write(rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed: float) -> tuple[Callable[[Any], Any], str]:
+def outcome_write(
+    rj: RunningJob, what: str, actor: str, log_entry: Any, elapsed: float
+) -> tuple[Callable[[Any], Any], str]:
     """The queue call that records an attempt's outcome (``complete``, ``release``,
     ``cancelled`` or a failure), with its ``logs`` entry, and the words the service logs for it."""
     job_id, token, claimed, used = rj.job_id, rj.token, rj.job, attempt_resources(rj)

@@ -68,12 +68,16 @@ def local_service_pid(store: Store, stale_after_seconds: float, worker_id: str |
         if named[0].get("host") != host:
             raise InvalidInput(f"service {worker_id} runs on host {named[0].get('host')}; run sc service stop there")
         if not looks_like_service(int(named[0]["pid"])):
-            raise InvalidInput(f"pid {named[0]['pid']} of service {worker_id} is not an sccli service; nothing signalled")
+            raise InvalidInput(
+                f"pid {named[0]['pid']} of service {worker_id} is not an sccli service; nothing signalled"
+            )
         return int(named[0]["pid"]), worker_id
     local = [r for r in live if r.get("host") == host]
     for row in local:
         if not looks_like_service(int(row["pid"])):
-            raise InvalidInput(f"pid {row['pid']} of service {row.get('worker_id')} is not an sccli service; nothing signalled")
+            raise InvalidInput(
+                f"pid {row['pid']} of service {row.get('worker_id')} is not an sccli service; nothing signalled"
+            )
     if not local:
         raise NotFound(f"no live service on {host} (see sc service status)")
     if len(local) > 1:

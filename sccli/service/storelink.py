@@ -258,7 +258,10 @@ class StoreLink:
         if self.down_since is None:
             return
         now = time.monotonic()
-        log.warning("store reachable again after %.1fs; %d pending write(s) to record", now - self.down_since, self.pending_durable)
+        log.warning(
+            "store reachable again after %.1fs; %d pending write(s) to record", now - self.down_since,
+            self.pending_durable,
+        )
         self.down_since = None
         self.up_since = now
         self.recovered = True

@@ -20,7 +20,7 @@ from sccli.errors import EXIT_INTERNAL
 from sccli.service import procs, protocol
 from sccli.service.changes import watch_changes
 from sccli.service.config import ServiceOptions, default_worker_id, preload_modules
-from sccli.service.duties import StoreDuties
+from sccli.service.duties import ServiceCard, StoreDuties
 from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
@@ -34,13 +34,11 @@ from sccli.wakeup import WakeSocket
 
 log = logging.getLogger("sccli.service")
 
-#: How often running jobs are checked for a cancel request (the contract: acted on within 2 s).
-CANCEL_POLL = 0.5
 #: A handler's cleanup may take this long before it is killed too.
 CLEANUP_TIMEOUT = 60.0
 
 
-class Supervisor(StoreDuties):
+class Supervisor:
     """Runs jobs of ``types`` on ``settings.workers`` slots until stopped (or idle, with --until-idle)."""
 
     def __init__(self, queue: Any, settings: Settings, types: list[str], options: ServiceOptions | None = None) -> None:
@@ -53,25 +51,27 @@ class Supervisor(StoreDuties):
         self.actor = f"worker:{self.host}:{self.pid}"
         queue.actor = self.actor
         beat = settings.heartbeat_seconds
-        self.link = StoreLink(queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)), backoff_max=min(30.0, max(1.0, beat * 3)))
+        self.link = StoreLink(
+            queue, backoff_base=max(0.05, min(settings.poll_interval_seconds, 1.0)),
+            backoff_max=min(30.0, max(1.0, beat * 3)),
+        )
         self.launcher = Launcher(preload_modules(settings))
         self.memory = MemoryWatch(settings.memory_check_seconds)
         self.jobs: dict[str, RunningJob] = {}
         self.by_pid: dict[int, RunningJob] = {}
         self.by_request: dict[int, RunningJob] = {}
-        self.inflight: set[str] = set()
-        self.started_at, self.status = utcnow(), ServiceState.RUNNING.value
-        self.stop_requested, self.idle, self.check_orphans = False, False, True
+        self.status = ServiceState.RUNNING.value
+        self.stop_requested = False
         self.drain_deadline: float | None = None
         self.signals = self.last_signal = self._seen_signals = 0
-        self.cancel_poll = CANCEL_POLL
-        self.next = {"claim": 0.0, "beat": 0.0, "cancel": 0.0, "sweep": 0.0, "idle": 0.0}
         self.periodic = service_duties(settings, self.actor, self.worker_id)
         self.wake = WakeSocket()
         self.waiter = Waiter()
-        self.woken = False
         self.outcomes = OutcomeReporter.for_service(self.worker_id, settings, self.options, types)
         self.systemd = SystemdNotifier.from_environment()  # before the template forks: children never see it
+        card = ServiceCard(self.worker_id, self.host, self.pid, self.actor, utcnow(), types, self.wake.port)
+        self.duties = StoreDuties(self.link, settings, self, card, until_idle=self.options.until_idle,
+                                  on_recovered=self.outcomes.recovered, on_ready=self.systemd.ready)
 
     # -- life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -122,8 +122,7 @@ class Supervisor(StoreDuties):
         waitables += [rj.child.conn for rj in self.jobs.values() if rj.child and rj.pipe_open]
         for ready in self.waiter.wait(waitables, self._timeout()):
             if ready is self.wake and self.wake.drain():  # a job was created on this host
-                self.next["claim"] = 0.0
-                self.woken = "claim" in self.inflight  # a claim in flight may have missed the new job
+                self.duties.woken_up()
             elif ready == wake_r:
                 try:
                     os.read(wake_r, 4096)
@@ -132,14 +131,17 @@ class Supervisor(StoreDuties):
 
     def _timeout(self) -> float:
         now = time.monotonic()
-        moments = [now + 1.0, self.next["beat"]]
-        if not self.stop_requested and self._free_slots() > 0 and "claim" not in self.inflight:
-            moments.append(self.next["claim"])
+        moments = [now + 1.0, *self.duties.wake_at()]
         if self.jobs:
-            moments.append(self.next["cancel"])
-            moments += [rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None]
+            moments += [
+                rj.deadline for rj in self.jobs.values() if rj.state == AttemptState.RUNNING and rj.child is not None
+            ]
             moments += [rj.kill_at for rj in self.jobs.values() if rj.kill_at]
-            moments += [rj.progress_written + self.settings.progress_interval_seconds for rj in self.jobs.values() if rj.progress_dirty]
+            moments += [
+                rj.progress_written + self.settings.progress_interval_seconds
+                for rj in self.jobs.values()
+                if rj.progress_dirty
+            ]
             moments += self.memory.wake_at(self.jobs.values())
         if self.drain_deadline is not None:
             moments.append(self.drain_deadline)
@@ -158,25 +160,27 @@ class Supervisor(StoreDuties):
                 self._on_template_lost()
             else:
                 self._on_started(event)
-        self._take_results()
+        self.duties.take_results()
         self._enforce(time.monotonic())
-        self._schedule(time.monotonic())
+        now = time.monotonic()
+        self.duties.schedule(now)
+        if not self.stop_requested:
+            self.periodic.tick(now, self.duties.submit, self.duties.inflight)
 
-    def _take_results(self) -> None:
-        for op in self.link.results():
-            self.inflight.discard(op.name)
-            if op.done is not None:
-                op.done(op.result, op.error)
+    def request_stop(self) -> None:
+        """Stop once the running jobs are done (``--until-idle`` found nothing left to do)."""
+        self.stop_requested = True
 
     def _shut_down(self) -> int:
         self.status = ServiceState.STOPPED.value
-        self._submit(Op("worker:stopped", self._worker_write, durable=True))
+        self.duties.submit(Op("worker:stopped", self.duties.write_worker, durable=True))
         deadline = time.monotonic() + max(1.0, self.settings.drain_seconds)
         signals = self.signals
         # A claim still in flight may yet return a job: it is released (a durable write) below.
-        while (self.link.pending_durable or "claim" in self.inflight) and time.monotonic() < deadline and self.signals == signals:
+        while ((self.link.pending_durable or self.duties.claiming)
+               and time.monotonic() < deadline and self.signals == signals):
             time.sleep(0.02)
-            self._take_results()
+            self.duties.take_results()
         lost = self.link.stop(timeout=0.5)
         self.outcomes.close()
         self.periodic.close(deadline)
@@ -199,11 +203,11 @@ class Supervisor(StoreDuties):
             log.info("%s: draining (%d running job(s), up to %.0fs; a second signal stops at once)",
                      procs.signal_words(self.last_signal), len(self.jobs), self.settings.drain_seconds)
             self.systemd.stopping(f"draining {len(self.jobs)} running job(s)")
-            self._submit(Op("worker:draining", self._worker_write))
+            self.duties.submit(Op("worker:draining", self.duties.write_worker))
             return
         log.warning("second signal: stopping running jobs now and putting them back to pending")
         for rj in list(self.jobs.values()):
-            self._stop_job(rj, "shutdown", grace=0.0)
+            self.stop_job(rj, "shutdown", grace=0.0)
             if rj.cleanup is not None:
                 kill_group(rj.cleanup.pid, signal.SIGKILL)
 
@@ -211,11 +215,14 @@ class Supervisor(StoreDuties):
         for rj in self.memory.over_limit(list(self.jobs.values()), now):  # killed at once: a grace lets it grow on
             log.warning("job %s went over its memory limit; killing its process group", rj.job_id,
                         extra={"job_id": rj.job_id})
-            self._stop_job(rj, "memory", grace=0.0)
+            self.stop_job(rj, "memory", grace=0.0)
         for rj in list(self.jobs.values()):
             if rj.state == AttemptState.RUNNING and rj.child is not None and now >= rj.deadline:
-                log.warning("job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started, extra={"job_id": rj.job_id})
-                self._stop_job(rj, "timeout")
+                log.warning(
+                    "job %s timed out after %.1fs; stopping its process group", rj.job_id, now - rj.started,
+                    extra={"job_id": rj.job_id},
+                )
+                self.stop_job(rj, "timeout")
             if rj.kill_at is not None and now >= rj.kill_at and rj.alive:
                 self._signal(rj, signal.SIGKILL)
                 rj.kill_at = None
@@ -228,9 +235,9 @@ class Supervisor(StoreDuties):
             if running:
                 log.warning("drain time over: stopping %d job(s) and putting them back to pending", len(running))
             for rj in running:
-                self._stop_job(rj, "drain")
+                self.stop_job(rj, "drain")
 
-    def _stop_job(self, rj: RunningJob, reason: str, grace: float | None = None) -> None:
+    def stop_job(self, rj: RunningJob, reason: str, grace: float | None = None) -> None:
         """TERM the job's process group now, KILL it after the grace period."""
         if not rj.alive:
             return
@@ -253,8 +260,12 @@ class Supervisor(StoreDuties):
             rj.pending_signal = sig
 
     # -- children ---------------------------------------------------------------------------
-    def _start_job(self, job: dict[str, Any]) -> None:
-        request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
+    def start_job(self, job: dict[str, Any]) -> None:
+        """Run ``job`` (just claimed in this service's name) in a child of the template."""
+        request = {
+            "kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir,
+            "worker_id": self.worker_id,
+        }
         now = time.monotonic()
         stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
         rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
@@ -284,8 +295,10 @@ class Supervisor(StoreDuties):
         # the time limit counts from the handler's start, not from a fork queued behind the template's start-up
         rj.start_clock(time.monotonic())
         # DEBUG: at hundreds of jobs a second, one INFO line per job (its outcome, below) is enough
-        log.debug("job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"), rj.job.get("max_attempts"), child.pid,
-                 extra={"job_id": rj.job_id, "job_type": rj.job_type})
+        log.debug(
+            "job %s (%s) started, attempt %s of %s, pid %s", rj.job_id, rj.job_type, rj.job.get("attempts"),
+            rj.job.get("max_attempts"), child.pid, extra={"job_id": rj.job_id, "job_type": rj.job_type},
+        )
         if rj.pending_signal is not None:
             kill_group(child.pid, rj.pending_signal)
 
@@ -318,8 +331,10 @@ class Supervisor(StoreDuties):
         kill_group(rj.child.pid, signal.SIGKILL)  # whatever the handler left behind goes with it
         rj.exit_code, rj.kill_at = code, None
         if rj.lease_lost:
-            log.warning("job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
-                        rj.job_id, extra={"job_id": rj.job_id})
+            log.warning(
+                "job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
+                rj.job_id, extra={"job_id": rj.job_id},
+            )
             self._start_cleanup(rj)  # removes this attempt's partials only, never the new attempt's
         elif isinstance(rj.outcome, protocol.Result):
             self._record(rj, "complete")
@@ -332,7 +347,10 @@ class Supervisor(StoreDuties):
 
     def _start_cleanup(self, rj: RunningJob) -> None:
         rj.state = AttemptState.CLEANING
-        request = {"kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir, "reason": rj.reason}
+        request = {
+            "kind": "cleanup", "job": rj.job, "settings": self.settings, "log_dir": self.settings.log_dir,
+            "reason": rj.reason,
+        }
         self.by_request[self.launcher.request(request)] = rj
         rj.cleanup_deadline = time.monotonic() + CLEANUP_TIMEOUT
 
@@ -359,22 +377,28 @@ class Supervisor(StoreDuties):
                     continue
                 job_id, token = rj.job_id, rj.token
 
-                def done(doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final) -> None:
+                def done(
+                    doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final
+                ) -> None:
                     allowed = error is None and bool(doc) and rj.may_promote  # False or None: the lease is lost
                     if not allowed:
                         log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
                                     "lease lost" if error is None else f"store: {error}", extra={"job_id": rj.job_id})
                     rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
                     if error is None:
-                        self._after_heartbeat(rj.job_id, rj.token, doc)
-                self._submit(Op(f"promote:{job_id}:{number}", lambda q, job_id=job_id, token=token: promotion_check(q, job_id, token), done=done))  # type: ignore[misc]
+                        self.duties.after_heartbeat(rj.job_id, rj.token, doc)
+
+                def check(q: Any, job_id: str = job_id, token: str = token) -> Any:
+                    return promotion_check(q, job_id, token)
+                self.duties.submit(Op(f"promote:{job_id}:{number}", check, done=done))
 
     def _keep_attempt_log(self, rj: RunningJob) -> None:
         """Copy the end of the attempt's log into the job's ``logs`` (readable from any host) on
         its own: the attempt's outcome is not ours to record (its lease is lost)."""
         message, job_id, rj.attempt_log = rj.attempt_log, rj.job_id, None
         if message is not None:
-            self._submit(Op(f"log:{job_id}:{rj.child.pid if rj.child else 0}", lambda q: q.add_log(job_id, message)))
+            name = f"log:{job_id}:{rj.child.pid if rj.child else 0}"
+            self.duties.submit(Op(name, lambda q: q.add_log(job_id, message)))
 
     # -- recording outcomes -----------------------------------------------------------------
     def _record(self, rj: RunningJob, what: str) -> None:
@@ -387,7 +411,7 @@ class Supervisor(StoreDuties):
         told = AttemptNote(job_id, rj.job_type, what, note, kind, int(rj.job.get("attempts") or 0),
                            rj.job.get("max_attempts"), rj.child.pid if rj.child else "-", elapsed)
         done = lambda result, error: self.outcomes.recorded(told, result, error)  # noqa: E731
-        self._submit(Op(f"record:{job_id}", fn, durable=True, done=done))
+        self.duties.submit(Op(f"record:{job_id}", fn, durable=True, done=done))
         self._finish(rj)
 
     def _finish(self, rj: RunningJob) -> None:
@@ -395,4 +419,4 @@ class Supervisor(StoreDuties):
         self.jobs.pop(rj.job_id, None)
         if rj.child is not None:
             self.by_pid.pop(rj.child.pid, None)
-        self.next["claim"] = 0.0
+        self.duties.claim_soon()

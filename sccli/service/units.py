@@ -84,7 +84,8 @@ def render_unit(
     paths = write_paths(settings, target, which)
     values = {
         "user": user, "group": user, "exec": executable or sc_executable(), "settings": settings_path,
-        "write_paths": " ".join(paths), "private_tmp": "no" if in_tmp else "yes", "environment": environment_lines(target),
+        "write_paths": " ".join(paths), "private_tmp": "no" if in_tmp else "yes",
+        "environment": environment_lines(target),
     }
     words = [values["user"], values["exec"], values["settings"], *paths, *values["environment"].splitlines()]
     for word in words:

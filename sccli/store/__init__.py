@@ -63,7 +63,10 @@ def open_target(target: StoreTarget, timeout_ms: int | None = None, *, create: b
     create = create or target.is_default
     path = sqlite_path_in_url(url)
     if path is None:
-        raise InvalidInput(f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, sqlite:/// or a file path)")
+        raise InvalidInput(
+            f"unsupported store URL {redact(url)!r} (from {target.url_source}; use mongodb://, "
+            "sqlite:/// or a file path)"
+        )
     return _sqlite(path or ":memory:", timeout, create)
 
 

@@ -30,7 +30,8 @@ from sccli.store.contract_tallies import TallyContract
 from sccli.store.queries import LOGS_CAP, ClaimFilter, JobChange, JobQuery, prefix_upper_bound
 
 __all__ = [
-    "LOGS_CAP", "Before", "ClaimFilter", "JobChange", "JobQuery", "SchemaProblem", "Store", "collection_names",
+    "LOGS_CAP", "Before", "ClaimFilter", "JobChange", "JobQuery", "OutboxIs", "SchemaProblem", "Store",
+    "collection_names",
     "prefix_upper_bound",
 ]
 
@@ -49,6 +50,15 @@ class Before:
 
     moment: datetime
     or_missing: bool = True
+
+
+@dataclass(frozen=True)
+class OutboxIs:
+    """An ``expect`` value on ``outbox`` (MongoDB only): the job's outbox holds exactly the batches
+    of these ids, in this order, as the writer's copy had them. A write that replaces the outbox
+    with its own batch is fenced on it, so no batch the writer did not run can be dropped."""
+
+    ids: tuple[str, ...]
 
 
 
@@ -189,7 +199,9 @@ class Store(ABC):
         promotion, served by an index of scheduled jobs by start time."""
         from sccli.domain import JobStatus
 
-        return self.find_jobs(JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit)
+        return self.find_jobs(
+            JobQuery(status=[JobStatus.SCHEDULED.value], run_after_before=now), sort=(("run_after", 1),), limit=limit
+        )
 
     @abstractmethod
     def count_jobs(self, query: JobQuery) -> int:
@@ -249,6 +261,18 @@ class Store(ABC):
         """Delete matching jobs; return how many."""
 
     # -- events -----------------------------------------------------------------------------
+    def pull_outbox(self, job_ids: Sequence[str], ack: str) -> None:
+        """Take the outbox batches marked ``ack`` (run already) off the jobs ``job_ids`` (a backend
+        may do it in one write for all; stores with transactions have no outbox)."""
+        for job_id in job_ids:
+            self.update_job(job_id, {}, JobChange(pull={"outbox": {"ack": ack}}))
+
+    def insert_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """:meth:`insert_event` for each of ``events``, in order (a backend may write them in one
+        round trip; each with an ``event_id`` still at most once)."""
+        for event in events:
+            self.insert_event(event)
+
     @abstractmethod
     def insert_event(self, event: dict[str, Any]) -> None:
         """Append a transition record {job_id, from, to, at, actor, reason, ...}. An event with
@@ -298,6 +322,15 @@ class Store(ABC):
     ) -> bool:
         """Set ``fields`` on the dataset if its status is ``expect_status`` (None: any).
         Return whether it was written."""
+
+    def move_dataset_from(self, uuid: str, sources: Sequence[str], fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Set ``fields`` on the dataset if its status is one of ``sources`` and its
+        ``status_move_id`` is not ``fields``' (a move not taken yet); the dataset as it was
+        before, or None when nothing was written. A backend may do it in one round trip."""
+        doc = self.get_dataset(uuid)
+        if doc is None or doc.get("status") not in sources or doc.get("status_move_id") == fields.get("status_move_id"):
+            return None
+        return doc if self.update_dataset(uuid, doc["status"], fields) else None
 
     # -- queue controls (pause) -------------------------------------------------------------
     @abstractmethod

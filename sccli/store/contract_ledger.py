@@ -29,7 +29,9 @@ class LedgerContract(ABC):
         a uuid exists already (SQLite then writes none of them)."""
 
     @abstractmethod
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
+    def find_datasets_page(
+        self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False
+    ) -> list[dict[str, Any]]:
         """Up to ``limit`` datasets (of ``statuses``, None: any) with ``uuid > after``, ordered by
         uuid; ``slim`` returns only ``{uuid, status}`` of each (no document decoded)."""
 

@@ -58,7 +58,8 @@ class MongoStore(MongoRecords, Store):
         self.schema_warnings: list[str] = []
         self._clock_offset = timedelta(0)
         self._clock_checked = -CLOCK_REFRESH_SECONDS
-        self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"))
+        self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"),
+                                      events=lambda: self.coll("events"))
 
     def use_timeout(self, timeout_ms: int) -> None:
         """Server selection and connect timeout of clients opened from now on (the service's
@@ -289,7 +290,10 @@ class MongoStore(MongoRecords, Store):
         from pymongo import ReturnDocument
 
         # Jobs written by others (the portal, a legacy tool) may lack run_after: claimable at once.
-        filt: dict[str, Any] = {"status": JobStatus.PENDING.value, "$or": [{"run_after": {"$lte": now}}, {"run_after": None}]}
+        filt: dict[str, Any] = {
+            "status": JobStatus.PENDING.value,
+            "$or": [{"run_after": {"$lte": now}}, {"run_after": None}],
+        }
         if types is not None:
             filt["job_type"] = {"$in": list(types)}
         if narrow is not None and narrow.priority is not None:
@@ -298,7 +302,9 @@ class MongoStore(MongoRecords, Store):
             filt["user"] = {"$nin": list(narrow.skip_users)}  # a job without a user is never skipped
         doc = self.coll("jobs").find_one_and_update(
             filt,
-            update_document(JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))),
+            update_document(
+                JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
+            ),
             sort=[("priority", 1), ("created_at", 1)],
             return_document=ReturnDocument.AFTER,
         )
@@ -321,7 +327,8 @@ class MongoStore(MongoRecords, Store):
         self.active_keys.check(key, job_id)
         try:
             doc = self.coll("jobs").find_one_and_update(
-                {"job_id": job_id, **_expect_filter(expect)}, update_document(change), return_document=ReturnDocument.AFTER,
+                {"job_id": job_id, **_expect_filter(expect)}, update_document(change),
+                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError as exc:
             raise duplicate_conflict(exc, key) from exc
@@ -340,7 +347,11 @@ class MongoStore(MongoRecords, Store):
 
     @guard
     def touch_job(self, job_id: str, expect: dict[str, Any], fields: dict[str, Any]) -> bool:
-        return bool(self._advisory("jobs").update_one({"job_id": job_id, **_expect_filter(expect)}, {"$set": fields}).matched_count)
+        return bool(
+            self._advisory("jobs")
+            .update_one({"job_id": job_id, **_expect_filter(expect)}, {"$set": fields})
+            .matched_count
+        )
 
     @guard
     def touch_jobs(self, fences: Sequence[tuple[str, dict[str, Any]]], fields: dict[str, Any]) -> list[bool]:

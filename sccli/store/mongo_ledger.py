@@ -62,7 +62,9 @@ class MongoLedger(LedgerContract):
             self.coll("datasets").insert_many([dict(d) for d in docs])
 
     @guard
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
+    def find_datasets_page(
+        self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False
+    ) -> list[dict[str, Any]]:
         filt: dict[str, Any] = {"uuid": {"$gt": after or ""}}
         if statuses is not None:
             filt["status"] = {"$in": list(statuses)}
@@ -77,7 +79,8 @@ class MongoLedger(LedgerContract):
         out: dict[str, str | None] = {}
         for chunk in _chunks(list(uuids)):
             for d in self.coll("datasets").find({"uuid": {"$in": list(chunk)}}, {"_id": 0, "uuid": 1, "status": 1}):
-                out.setdefault(d["uuid"], d.get("status"))  # the portal's collection may hold duplicates: the first wins
+                # the portal's collection may hold duplicates: the first wins
+                out.setdefault(d["uuid"], d.get("status"))
         return out
 
     # -- jobs -------------------------------------------------------------------------------
@@ -85,7 +88,9 @@ class MongoLedger(LedgerContract):
     def find_active_jobs(self, dataset_uuids: Sequence[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(dataset_uuids)):
-            cursor = self.coll("jobs").find({"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": _ACTIVE}}, _ACTIVE_FIELDS)
+            cursor = self.coll("jobs").find(
+                {"dataset_uuid": {"$in": list(chunk)}, "status": {"$in": _ACTIVE}}, _ACTIVE_FIELDS
+            )
             out.extend(normalize(d) for d in cursor)
         return out
 
@@ -93,7 +98,9 @@ class MongoLedger(LedgerContract):
     def job_states(self, job_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(job_ids)):
-            for d in self.coll("jobs").find({"job_id": {"$in": list(chunk)}}, {"_id": 0, "job_id": 1, "status": 1, "attempts": 1}):
+            for d in self.coll("jobs").find(
+                {"job_id": {"$in": list(chunk)}}, {"_id": 0, "job_id": 1, "status": 1, "attempts": 1}
+            ):
                 out[d["job_id"]] = {"status": d.get("status"), "attempts": d.get("attempts") or 0}
         return out
 
@@ -125,7 +132,9 @@ class MongoLedger(LedgerContract):
         # Checked up front because servers that do not enforce unique indexes would accept duplicates.
         held: set[str] = set()
         for chunk in _chunks(keys):
-            held.update(d["active_key"] for d in self.coll("jobs").find({"active_key": {"$in": list(chunk)}}, {"active_key": 1}))
+            held.update(
+                d["active_key"] for d in self.coll("jobs").find({"active_key": {"$in": list(chunk)}}, {"active_key": 1})
+            )
         return held
 
     def _insert_jobs(self, docs: list[dict[str, Any]]) -> set[str]:
@@ -205,6 +214,8 @@ class MongoLedger(LedgerContract):
     def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
         total = 0
         for chunk in _chunks(list(entry_ids)):
-            result = self._ledger().update_many({"kind": "entry", "entry_id": {"$in": list(chunk)}}, {"$set": dict(fields)})
+            result = self._ledger().update_many(
+                {"kind": "entry", "entry_id": {"$in": list(chunk)}}, {"$set": dict(fields)}
+            )
             total += int(result.matched_count)
         return total

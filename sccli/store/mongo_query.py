@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, prefix_upper_bound
+from sccli.store.base import LOGS_CAP, Before, JobChange, JobQuery, OutboxIs, prefix_upper_bound
 
 
 def query_filter(query: JobQuery) -> dict[str, Any]:
@@ -60,7 +60,10 @@ def expect_filter(expect: dict[str, Any]) -> dict[str, Any]:
     """Translate a write's ``expect`` (:func:`sccli.store.sqlite_support.matches_expect`) into a filter."""
     out: dict[str, Any] = {}
     for key, value in expect.items():
-        if isinstance(value, Before):
+        if isinstance(value, OutboxIs):  # exactly these batches: as many, each id at its place
+            out[key] = {"$size": len(value.ids)} if value.ids else {"$in": [None, []]}
+            out.update({f"{key}.{n}.id": batch_id for n, batch_id in enumerate(value.ids)})
+        elif isinstance(value, Before):
             older = {key: {"$lt": value.moment}}
             out.setdefault("$and", []).append({"$or": [older, {key: None}]} if value.or_missing else older)
         elif isinstance(value, (list, tuple, set, frozenset)):

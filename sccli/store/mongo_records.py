@@ -8,13 +8,43 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sccli.errors import Conflict
-from sccli.store.mongo_support import guard, normalize
+from sccli.store.mongo_support import DUPLICATE_KEY_CODES, guard, normalize
 
 
 class MongoRecords:
     """Datasets (the portal's ``visstoredatas``), queue controls and service heartbeats."""
 
     coll: Callable[[str], Any]
+    active_keys: Any
+    insert_event: Callable[[dict[str, Any]], None]
+
+    # -- events and outbox acknowledgements (the job's round trips, docs/mongodb-cost.md) -----
+    @guard
+    def insert_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Several events in one ``insert_many`` where the server enforces the unique ``event_id``
+        (a replayed one is refused by the index, the others written); one write each elsewhere."""
+        from pymongo.errors import BulkWriteError
+
+        if len(events) < 2 or not self.active_keys.events_unique:
+            for event in events:
+                self.insert_event(event)
+            return
+        try:
+            self.coll("events").insert_many([dict(e) for e in events], ordered=False)
+        except BulkWriteError as exc:
+            details = exc.details or {}
+            codes = {int(e.get("code", 0)) for e in details.get("writeErrors") or []}
+            if details.get("writeConcernErrors") or not codes <= DUPLICATE_KEY_CODES:
+                raise
+
+    @guard
+    def pull_outbox(self, job_ids: Sequence[str], ack: str) -> None:
+        """Take the outbox batches marked ``ack`` (run already) off ``job_ids`` in one advisory
+        write (``w: 1``): one lost costs a replay of events, which writes nothing twice."""
+        from pymongo import WriteConcern
+
+        jobs = self.coll("jobs").with_options(write_concern=WriteConcern(w=1))
+        jobs.update_many({"job_id": {"$in": sorted(set(job_ids))}}, {"$pull": {"outbox": {"ack": ack}}})
 
     # -- datasets ---------------------------------------------------------------------------
     @guard
@@ -61,6 +91,13 @@ class MongoRecords:
         if expect_status is not None:
             filt["status"] = expect_status
         return bool(self.coll("datasets").update_one(filt, {"$set": fields}).matched_count)
+
+    @guard
+    def move_dataset_from(self, uuid: str, sources: Sequence[str], fields: dict[str, Any]) -> dict[str, Any] | None:
+        """One ``findAndModify``: the read a move would make and its conditional write together."""
+        filt = {"uuid": uuid, "status": {"$in": list(sources)}, "status_move_id": {"$ne": fields.get("status_move_id")}}
+        doc = self.coll("datasets").find_one_and_update(filt, {"$set": fields})  # the document before the write
+        return normalize(doc) if doc else None
 
     # -- queue controls ---------------------------------------------------------------------
     @guard

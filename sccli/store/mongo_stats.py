@@ -33,28 +33,44 @@ def _is(status: str) -> dict[str, Any]:
 # -- pipelines (module functions so tests and the benchmark can inspect them) ----------------
 def status_type_pipeline() -> list[dict[str, Any]]:
     # status $in every status lets the (status, job_type) index cover the whole count.
-    return [{"$match": {"status": {"$in": STATUSES}}}, {"$group": {"_id": {"status": "$status", "job_type": "$job_type"}, "n": {"$sum": 1}}}]
+    return [
+        {"$match": {"status": {"$in": STATUSES}}},
+        {"$group": {"_id": {"status": "$status", "job_type": "$job_type"}, "n": {"$sum": 1}}},
+    ]
 
 
 def activity_pipeline(since: datetime) -> list[dict[str, Any]]:
-    return [{"$match": {"status": {"$in": STATUSES}, "updated_at": {"$gte": since}}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+    return [
+        {"$match": {"status": {"$in": STATUSES}, "updated_at": {"$gte": since}}},
+        {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+    ]
 
 
 def finished_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    completed = {"$and": [{"$eq": ["$status", JobStatus.COMPLETED.value]}, {"$ne": [{"$ifNull": ["$started_at", None]}, None]}]}
-    timeouts = {"$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}}
+    completed = {
+        "$and": [{"$eq": ["$status", JobStatus.COMPLETED.value]}, {"$ne": [{"$ifNull": ["$started_at", None]}, None]}]
+    }
+    timeouts = {
+        "$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}
+    }
     return [
         {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
-        {"$project": {
-            "job_type": 1, "status": 1, "retries": {"$max": [{"$subtract": [{"$ifNull": ["$attempts", 0]}, 1]}, 0]}, "timeouts": timeouts,
-            "d": {"$cond": [completed, {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}, None]},
-        }},
-        {"$group": {
-            "_id": "$job_type", "count": {"$sum": 1}, "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value),
-            "cancelled": _is(JobStatus.CANCELLED.value), "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"},
-            "avg_duration": {"$avg": "$d"}, "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
-            "n_durations": _count_if({"$ne": ["$d", None]}),
-        }},
+        {
+            "$project": {
+                "job_type": 1, "status": 1, "retries": {"$max": [{"$subtract": [{"$ifNull": ["$attempts", 0]}, 1]}, 0]},
+                "timeouts": timeouts,
+                "d": {"$cond": [completed, {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}, None]},
+            }
+        },
+        {
+            "$group": {
+                "_id": "$job_type", "count": {"$sum": 1}, "completed": _is(JobStatus.COMPLETED.value),
+                "failed": _is(JobStatus.FAILED.value), "cancelled": _is(JobStatus.CANCELLED.value),
+                "retries": {"$sum": "$retries"}, "timeouts": {"$sum": "$timeouts"}, "avg_duration": {"$avg": "$d"},
+                "min_duration": {"$min": "$d"}, "max_duration": {"$max": "$d"},
+                "n_durations": _count_if({"$ne": ["$d", None]}),
+            }
+        },
         {"$sort": {"_id": 1}},
     ]
 
@@ -64,25 +80,36 @@ EXAMPLE_IDS = 100
 
 
 def _durations(since: datetime, until: datetime, job_type: str | None = None) -> list[dict[str, Any]]:
-    match: dict[str, Any] = {"status": JobStatus.COMPLETED.value, "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None}}
+    match: dict[str, Any] = {
+        "status": JobStatus.COMPLETED.value, "completed_at": {"$gte": since, "$lt": until}, "started_at": {"$ne": None},
+    }
     if job_type is not None:
         match["job_type"] = job_type
-    return [{"$match": match}, {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}}]
+    return [
+        {"$match": match},
+        {"$project": {"job_type": 1, "d": {"$divide": [{"$subtract": ["$completed_at", "$started_at"]}, 1000]}}},
+    ]
 
 
 def rank_pipeline(since: datetime, until: datetime, job_type: str, rank: int, descending: bool) -> list[dict[str, Any]]:
     """The duration at 1-based ``rank`` of one type (counted from the top when ``descending``):
     a top-k sort holding at most ``rank`` small documents, spilled to disk if need be."""
-    return [*_durations(since, until, job_type), {"$sort": {"d": -1 if descending else 1}}, {"$skip": rank - 1}, {"$limit": 1}]
+    return [
+        *_durations(since, until, job_type), {"$sort": {"d": -1 if descending else 1}}, {"$skip": rank - 1},
+        {"$limit": 1},
+    ]
 
 
 def daily_pipeline(since: datetime, until: datetime) -> list[dict[str, Any]]:
     return [
         {"$match": {"completed_at": {"$gte": since, "$lt": until}}},
-        {"$group": {
-            "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$completed_at"}},
-            "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value), "cancelled": _is(JobStatus.CANCELLED.value),
-        }},
+        {
+            "$group": {
+                "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$completed_at"}},
+                "completed": _is(JobStatus.COMPLETED.value), "failed": _is(JobStatus.FAILED.value),
+                "cancelled": _is(JobStatus.CANCELLED.value),
+            }
+        },
         {"$sort": {"_id": 1}},
     ]
 
@@ -92,8 +119,12 @@ def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dic
         {"$match": {"status": JobStatus.FAILED.value, "completed_at": {"$gte": since}}},
         {"$sort": {"completed_at": -1}},
         {"$limit": int(limit)},
-        {"$lookup": {"from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets",
-                     "pipeline": [{"$project": {"_id": 0, "name": 1, "user": 1, "status": 1, "sensor": 1}}, {"$limit": 1}]}},
+        {
+            "$lookup": {
+                "from": datasets, "localField": "dataset_uuid", "foreignField": "uuid", "as": "_datasets",
+                "pipeline": [{"$project": {"_id": 0, "name": 1, "user": 1, "status": 1, "sensor": 1}}, {"$limit": 1}],
+            }
+        },
         {"$addFields": {"retry_available": {"$lt": ["$attempts", "$max_attempts"]}}},
     ]
 
@@ -101,13 +132,20 @@ def failed_jobs_pipeline(since: datetime, limit: int, datasets: str) -> list[dic
 def failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
     return [
         {"$match": {"status": JobStatus.FAILED.value, "completed_at": {"$gte": since}}},
-        {"$group": {
-            "_id": {"job_type": "$job_type", "error": "$error"}, "count": {"$sum": 1},
-            "first_seen": {"$min": "$completed_at"}, "last_seen": {"$max": "$completed_at"},
-            "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}), "job_ids": {"$push": "$job_id"},
-        }},
+        {
+            "$group": {
+                "_id": {"job_type": "$job_type", "error": "$error"}, "count": {"$sum": 1},
+                "first_seen": {"$min": "$completed_at"}, "last_seen": {"$max": "$completed_at"},
+                "retry_available": _count_if({"$lt": ["$attempts", "$max_attempts"]}), "job_ids": {"$push": "$job_id"},
+            }
+        },
         {"$sort": {"count": -1}},
-        {"$project": {"count": 1, "first_seen": 1, "last_seen": 1, "retry_available": 1, "job_ids": {"$slice": ["$job_ids", EXAMPLE_IDS]}}},
+        {
+            "$project": {
+                "count": 1, "first_seen": 1, "last_seen": 1, "retry_available": 1,
+                "job_ids": {"$slice": ["$job_ids", EXAMPLE_IDS]},
+            }
+        },
     ]
 
 
@@ -120,7 +158,12 @@ def capped_failure_groups_pipeline(since: datetime) -> list[dict[str, Any]]:
 
 def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]) -> list[dict[str, Any]]:
     silent = {"$lt": [{"$ifNull": ["$heartbeat_at", _EPOCH]}, cutoff]}
-    over = {"$gt": [{"$subtract": [now, {"$ifNull": ["$started_at", now]}]}, {"$multiply": [{"$ifNull": ["$timeout_minutes", _NEVER_MINUTES]}, 60000]}]}
+    over = {
+        "$gt": [
+            {"$subtract": [now, {"$ifNull": ["$started_at", now]}]},
+            {"$multiply": [{"$ifNull": ["$timeout_minutes", _NEVER_MINUTES]}, 60000]},
+        ]
+    }
     reason = {"$cond": [
         {"$in": [{"$ifNull": ["$worker_id", ""]}, list(alive_workers)]},
         {"$cond": [silent, "job_silent", {"$cond": [over, "over_timeout", None]}]},
@@ -137,7 +180,12 @@ def stale_pipeline(now: datetime, cutoff: datetime, alive_workers: Sequence[str]
 def backlog_pipeline(now: datetime) -> list[dict[str, Any]]:
     return [
         {"$match": {"status": JobStatus.PENDING.value}},
-        {"$group": {"_id": "$job_type", "pending": {"$sum": 1}, "ready": _count_if({"$lte": ["$run_after", now]}), "oldest": {"$min": "$created_at"}}},
+        {
+            "$group": {
+                "_id": "$job_type", "pending": {"$sum": 1}, "ready": _count_if({"$lte": ["$run_after", now]}),
+                "oldest": {"$min": "$created_at"},
+            }
+        },
         {"$sort": {"_id": 1}},
     ]
 
@@ -188,17 +236,23 @@ class MongoStats(MonitorContract):
 
         day = now - timedelta(days=1)
         return {
-            "status_type": ("jobs", status_type_pipeline()), "activity": ("jobs", activity_pipeline(day)),
-            "finished": ("jobs", finished_pipeline(day, now)), "percentiles": ("jobs", rank_pipeline(day, now, "dataset_conversion", 1, False)),
-            "daily": ("jobs", daily_pipeline(day, now)), "failed_jobs": ("jobs", failed_jobs_pipeline(day, 1000, self.names["datasets"])),
-            "failure_groups": ("jobs", failure_groups_pipeline(day)), "stale": ("jobs", stale_pipeline(now, now, [])),
+            "status_type": ("jobs", status_type_pipeline()),
+            "activity": ("jobs", activity_pipeline(day)),
+            "finished": ("jobs", finished_pipeline(day, now)),
+            "percentiles": ("jobs", rank_pipeline(day, now, "dataset_conversion", 1, False)),
+            "daily": ("jobs", daily_pipeline(day, now)),
+            "failed_jobs": ("jobs", failed_jobs_pipeline(day, 1000, self.names["datasets"])),
+            "failure_groups": ("jobs", failure_groups_pipeline(day)),
+            "stale": ("jobs", stale_pipeline(now, now, [])),
             "backlog": ("jobs", backlog_pipeline(now)),
         }
 
     @guard
     def job_status_type_counts(self) -> list[dict[str, Any]]:
         rows = self._aggregate("jobs", status_type_pipeline())
-        return [{"status": r["_id"]["status"], "job_type": r["_id"].get("job_type"), "count": int(r["n"])} for r in rows]
+        return [
+            {"status": r["_id"]["status"], "job_type": r["_id"].get("job_type"), "count": int(r["n"])} for r in rows
+        ]
 
     @guard
     def activity_counts(self, since: datetime) -> dict[str, int]:
@@ -211,11 +265,14 @@ class MongoStats(MonitorContract):
         out = []
         for row in rows:
             pct = percentiles.get(row["_id"], {})
-            out.append({
-                "job_type": row["_id"], **{k: int(row[k]) for k in ("count", "completed", "failed", "cancelled", "retries", "timeouts")},
-                **{k: _number(row.get(k)) for k in ("avg_duration", "min_duration", "max_duration")},
-                "p50_duration": _number(pct.get("p50")), "p95_duration": _number(pct.get("p95")),
-            })
+            out.append(
+                {
+                    "job_type": row["_id"],
+                    **{k: int(row[k]) for k in ("count", "completed", "failed", "cancelled", "retries", "timeouts")},
+                    **{k: _number(row.get(k)) for k in ("avg_duration", "min_duration", "max_duration")},
+                    "p50_duration": _number(pct.get("p50")), "p95_duration": _number(pct.get("p95")),
+                }
+            )
         return out
 
     def _percentiles(self, since: datetime, until: datetime, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -225,19 +282,30 @@ class MongoStats(MonitorContract):
         out: dict[str, dict[str, Any]] = {}
         for job_type, n in counts.items():
             if n:
-                out[job_type] = {name: self._duration_at(since, until, job_type, n, p) for name, p in (("p50", 50), ("p95", 95))}
+                out[job_type] = {
+                    name: self._duration_at(since, until, job_type, n, p) for name, p in (("p50", 50), ("p95", 95))
+                }
         return out
 
     def _duration_at(self, since: datetime, until: datetime, job_type: str, n: int, p: int) -> Any:
         rank = nearest_rank(p, n) + 1
         descending = rank > n // 2  # fewer documents to hold from the nearer end
-        rows = self._aggregate("jobs", rank_pipeline(since, until, job_type, n - rank + 1 if descending else rank, descending), documents=True)
+        rows = self._aggregate(
+            "jobs", rank_pipeline(since, until, job_type, n - rank + 1 if descending else rank, descending),
+            documents=True,
+        )
         return rows[0]["d"] if rows else None
 
     @guard
     def finished_job_daily(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         rows = self._aggregate("jobs", daily_pipeline(since, until))
-        return [{"day": r["_id"], "completed": int(r["completed"]), "failed": int(r["failed"]), "cancelled": int(r["cancelled"])} for r in rows]
+        return [
+            {
+                "day": r["_id"], "completed": int(r["completed"]), "failed": int(r["failed"]),
+                "cancelled": int(r["cancelled"]),
+            }
+            for r in rows
+        ]
 
     @guard
     def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
@@ -273,8 +341,12 @@ class MongoStats(MonitorContract):
     def _failure_groups(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {
-                "job_type": r["_id"].get("job_type"), "error": r["_id"].get("error"), "count": int(r["count"]),
-                "first_seen": r["first_seen"], "last_seen": r["last_seen"], "retry_available": int(r["retry_available"]),
+                "job_type": r["_id"].get("job_type"),
+                "error": r["_id"].get("error"),
+                "count": int(r["count"]),
+                "first_seen": r["first_seen"],
+                "last_seen": r["last_seen"],
+                "retry_available": int(r["retry_available"]),
                 "job_ids": list(r["job_ids"]),
             }
             for r in self._aggregate("jobs", pipeline)
@@ -289,13 +361,21 @@ class MongoStats(MonitorContract):
     @guard
     def pending_backlog(self, now: datetime) -> list[dict[str, Any]]:
         return [
-            {"job_type": r["_id"], "pending": int(r["pending"]), "ready": int(r["ready"]), "oldest_created_at": r["oldest"]}
+            {
+                "job_type": r["_id"], "pending": int(r["pending"]), "ready": int(r["ready"]),
+                "oldest_created_at": r["oldest"],
+            }
             for r in self._aggregate("jobs", backlog_pipeline(now))
         ]
 
     @guard
     def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
-        cursor = self.coll("jobs").find({"status": status, "completed_at": {"$lt": before}}, {"job_id": 1}).sort([("completed_at", 1)]).limit(int(limit))
+        cursor = (
+            self.coll("jobs")
+            .find({"status": status, "completed_at": {"$lt": before}}, {"job_id": 1})
+            .sort([("completed_at", 1)])
+            .limit(int(limit))
+        )
         return [d["job_id"] for d in cursor]
 
 

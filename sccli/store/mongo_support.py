@@ -154,13 +154,17 @@ def guard(method: F) -> F:
             return method(self, *args, **kwargs)
         except errors.DuplicateKeyError as exc:
             raise Conflict(duplicate_message(exc)) from exc
-        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout, errors.WTimeoutError) as exc:
+        except (
+            errors.ConnectionFailure, errors.ServerSelectionTimeoutError, errors.NetworkTimeout, errors.WTimeoutError,
+        ) as exc:
             raise StoreUnavailable(f"MongoDB unreachable at {self.display_url}: {first_line(exc)}") from exc
         except errors.DocumentTooLarge as exc:
             raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
         except errors.OperationFailure as exc:
             if exc.code in UNAUTHORIZED_CODES:
-                raise StoreUnavailable(f"MongoDB refused the operation (not authorized) at {self.display_url}: {first_line(exc)}") from exc
+                raise StoreUnavailable(
+                    f"MongoDB refused the operation (not authorized) at {self.display_url}: {first_line(exc)}"
+                ) from exc
             if exc.code in (10334, 17419, 17420):  # BSONObjectTooLarge and kin
                 raise InvalidInput(f"document too large for MongoDB: {first_line(exc)}") from exc
             raise
@@ -174,10 +178,13 @@ class ActiveKeys:
     write itself is refused: one round trip less per creation); a server that does not (the
     wire test server) gets the common-case check, a read before the write."""
 
-    def __init__(self, jobs: Callable[[], Any], controls: Callable[[], Any], enforced: bool | None = None) -> None:
+    def __init__(self, jobs: Callable[[], Any], controls: Callable[[], Any], enforced: bool | None = None,
+                 events: Callable[[], Any] | None = None) -> None:
         self._jobs = jobs
         self._controls = controls
+        self._events = events
         self._enforced = enforced  # None: probe the server at the first job write
+        self._events_unique: bool | None = None if events is not None else enforced
 
     @property
     def enforced(self) -> bool:
@@ -187,6 +194,17 @@ class ActiveKeys:
         if self._enforced is None:
             self._enforced = self._probe()
         return self._enforced
+
+    @property
+    def events_unique(self) -> bool:
+        """The server refuses a second event of one ``event_id`` (see :attr:`enforced`) and
+        ``job_events`` has that index unique: events may be inserted together, a replayed one
+        refused by the index, instead of one upsert each."""
+        if self._events_unique is None:
+            unique = self.enforced and self._events is not None and ("event_id",) in {
+                index_keys(info) for info in self._events().index_information().values() if info.get("unique")}
+            self._events_unique = bool(unique)
+        return self._events_unique
 
     def _probe(self) -> bool:
         import os

@@ -38,7 +38,9 @@ class MongoTallies(TallyContract):
             started = to_epoch(normalize(doc.get("started_at")))
             status = str(doc.get("status"))
             duration = completed - started if status == _COMPLETED and started is not None else None  # type: ignore[operator]
-            rows.append((str(doc.get("job_type")), status, completed, max(int(doc.get("attempts") or 0) - 1, 0), duration))
+            rows.append(
+                (str(doc.get("job_type")), status, completed, max(int(doc.get("attempts") or 0) - 1, 0), duration)
+            )
         return fig.fold(rows, self._timeouts(since, until))  # type: ignore[arg-type]
 
     def _timeouts(self, since: datetime, until: datetime) -> list[tuple[str, float, int]]:
@@ -48,11 +50,19 @@ class MongoTallies(TallyContract):
             {"$project": {"_id": 0, "job_type": 1, "completed_at": 1, "n": n}},
             {"$match": {"n": {"$gt": 0}}},
         ]
-        return [(str(d["job_type"]), to_epoch(normalize(d["completed_at"])), int(d["n"])) for d in self.coll("jobs").aggregate(pipeline)]  # type: ignore[misc]
+        return [
+            (str(d["job_type"]), to_epoch(normalize(d["completed_at"])), int(d["n"]))  # type: ignore[misc]
+            for d in self.coll("jobs").aggregate(pipeline)
+        ]
 
     @guard
     def first_completed_at(self) -> datetime | None:
-        docs = list(self.coll("jobs").find({"completed_at": {"$ne": None}}, {"_id": 0, "completed_at": 1}).sort([("completed_at", 1)]).limit(1))
+        docs = list(
+            self.coll("jobs")
+            .find({"completed_at": {"$ne": None}}, {"_id": 0, "completed_at": 1})
+            .sort([("completed_at", 1)])
+            .limit(1)
+        )
         return normalize(docs[0]["completed_at"]) if docs else None
 
     @guard
@@ -62,7 +72,9 @@ class MongoTallies(TallyContract):
         out = []
         for match in ({"status": {"$in": open_}}, {"status": {"$in": list(ended)}, "completed_at": None}):
             for doc in self.coll("jobs").aggregate([{"$match": match}, group]):
-                out.append({"status": doc["_id"]["status"], "job_type": doc["_id"].get("job_type"), "count": int(doc["n"])})
+                out.append(
+                    {"status": doc["_id"]["status"], "job_type": doc["_id"].get("job_type"), "count": int(doc["n"])}
+                )
         return out
 
     @guard
@@ -74,7 +86,9 @@ class MongoTallies(TallyContract):
             if figures is not None:
                 hists = doc.get("hist") or {}
                 figures = {t: {**f, "hist": dict(hists.get(t) or {})} for t, f in figures.items()}
-            out[int(doc["_id"])] = {"version": int(doc.get("version") or 0), "hold_until": doc.get("hold_until"), "figures": figures}
+            out[int(doc["_id"])] = {
+                "version": int(doc.get("version") or 0), "hold_until": doc.get("hold_until"), "figures": figures,
+            }
         return out
 
     @guard
@@ -86,7 +100,9 @@ class MongoTallies(TallyContract):
         now = to_epoch(self.now())
         if version == 0:
             try:
-                self.coll("tallies").insert_one({"_id": int(day), "version": 0, "hold_until": None, "counts": counts, "hist": hists})
+                self.coll("tallies").insert_one(
+                    {"_id": int(day), "version": 0, "hold_until": None, "counts": counts, "hist": hists}
+                )
                 return True
             except DuplicateKeyError:
                 return False
@@ -97,5 +113,6 @@ class MongoTallies(TallyContract):
     def bump_tally_days(self, days: Sequence[int], hold_until: float | None = None) -> None:
         for day in days:
             self.coll("tallies").update_one(
-                {"_id": int(day)}, {"$inc": {"version": 1}, "$set": {"hold_until": hold_until, "counts": None, "hist": None}}, upsert=True,
+                {"_id": int(day)},
+                {"$inc": {"version": 1}, "$set": {"hold_until": hold_until, "counts": None, "hist": None}}, upsert=True,
             )

@@ -49,6 +49,8 @@ def _collect(filt: dict[str, Any], equality: set[str], ranges: set[str]) -> None
                 (equality if key == "$and" else ranges).update(sub_eq)
         elif key.startswith("$"):
             continue
+        elif key.startswith("outbox.") and key.endswith(".id"):  # a fence on a one-job write's outbox: see OutboxIs
+            equality.add("outbox")
         elif isinstance(value, dict) and any(op in _RANGE_OPS for op in value):
             ranges.add(key)
         else:
@@ -75,7 +77,12 @@ def served_by(query: QueryShape, index: Sequence[str]) -> bool:
 
 def unserved(shapes: Iterable[QueryShape], indexes: dict[str, list[tuple[str, ...]]]) -> list[QueryShape]:
     """The shapes no index serves (small collections excepted)."""
-    return [s for s in shapes if s.collection not in SMALL_COLLECTIONS and not any(served_by(s, keys) for keys in indexes.get(s.collection, []))]
+    return [
+        s
+        for s in shapes
+        if s.collection not in SMALL_COLLECTIONS
+        and not any(served_by(s, keys) for keys in indexes.get(s.collection, []))
+    ]
 
 
 def _q(collection: str, eq: Iterable[str] = (), sort: Iterable[str] = (), ranges: Iterable[str] = ()) -> QueryShape:
@@ -92,7 +99,12 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["job_id", "lease_token"]), _q("jobs", ["job_id", "status", "priority"]),
     _q("jobs", ["job_id", "status", "lease_token"], ranges=["heartbeat_at"]),
     _q("jobs", [], ["job_id"], ["job_id"]),  # a job id typed as a prefix (the unique job_id index)
-    _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]), _q("jobs", ["active_key"], ranges=["job_id"]),
+    # ... replacing the outbox the writer's copy had (sccli.store.base.OutboxIs): filtered on the one job fetched
+    _q("jobs", ["job_id", "status", "outbox"]), _q("jobs", ["job_id", "status", "lease_token", "outbox"]),
+    _q("jobs", ["job_id", "status", "outbox"], ranges=["run_after"]),
+    _q("jobs", ["job_id", "status", "lease_token", "outbox"], ranges=["heartbeat_at"]),
+    _q("jobs", ["job_id", "cancel_requested"]), _q("jobs", ["active_key"]),
+    _q("jobs", ["active_key"], ranges=["job_id"]),
     # listings, newest first
     _q("jobs", [], ["created_at"]), _q("jobs", ["status"], ["created_at"]), _q("jobs", ["job_type"], ["created_at"]),
     _q("jobs", ["status", "job_type"], ["created_at"]), _q("jobs", ["dataset_uuid"], ["created_at"]),
@@ -102,26 +114,36 @@ SHAPES: tuple[QueryShape, ...] = (
     _q("jobs", ["migration_id", "job_type"], ["created_at"]),
     _q("jobs", ["status", "worker_id"], ["created_at"]), _q("jobs", ["worker_id"], ["created_at"]),
     # counts and windows (explain, idle check, monitor, cleanup, sweeps)
-    _q("jobs", ["status"]), _q("jobs", ["status", "job_type"]), _q("jobs", ["status", "dataset_uuid"]), _q("jobs", ["dataset_uuid"]),
-    _q("jobs", ["status", "priority"], ranges=["run_after"]), _q("jobs", ["status", "priority"], ranges=["run_after", "created_at"]),
-    _q("jobs", ["status"], ["heartbeat_at"], ["heartbeat_at"]), _q("jobs", ["status", "priority"], ["created_at"], ["run_after"]),
+    _q("jobs", ["status"]), _q("jobs", ["status", "job_type"]), _q("jobs", ["status", "dataset_uuid"]),
+    _q("jobs", ["dataset_uuid"]),
+    _q("jobs", ["status", "priority"], ranges=["run_after"]),
+    _q("jobs", ["status", "priority"], ranges=["run_after", "created_at"]),
+    _q("jobs", ["status"], ["heartbeat_at"], ["heartbeat_at"]),
+    _q("jobs", ["status", "priority"], ["created_at"], ["run_after"]),
     _q("jobs", ["status"], ranges=["updated_at"]), _q("jobs", ["status"], ["completed_at"], ["completed_at"]),
-    _q("jobs", ["status"], ranges=["completed_at"]), _q("jobs", ranges=["completed_at"]), _q("jobs", ranges=["outbox.at"]),
-    _q("jobs", [], ["completed_at"], ["completed_at"]), _q("jobs", ["status", "completed_at"]),  # day tallies: first day, open counts
+    _q("jobs", ["status"], ranges=["completed_at"]), _q("jobs", ranges=["completed_at"]),
+    _q("jobs", ranges=["outbox.at"]),
+    # day tallies: first day, open counts
+    _q("jobs", [], ["completed_at"], ["completed_at"]), _q("jobs", ["status", "completed_at"]),
     _q("jobs", ["job_id"], ranges=["cancel_requested"]),
     _q("jobs", ["job_type"]), _q("jobs", ["status"], ranges=["completed_at", "started_at"]),
     _q("jobs", ["status", "job_type"], ranges=["completed_at", "started_at"]),  # a percentile's rank, per type
     _q("jobs", ["status", "job_type"], ["run_after"], ["run_after"]),  # --check: the oldest ready job of a type
     _q("jobs", ["status"], ["run_after"], ["run_after"]),  # the sweeper: due scheduled jobs, earliest first
     _q("jobs", ["job_id", "status"], ranges=["run_after"]),  # a promotion fenced on the start time it read
-    _q("jobs", ["dataset_uuid", "status"], ["dataset_uuid", "created_at"]),  # validate: active jobs of a page of datasets
+    # validate: active jobs of a page of datasets
+    _q("jobs", ["dataset_uuid", "status"], ["dataset_uuid", "created_at"]),
     # events, datasets, ledger
     _q("events", ["job_id"], ["at", "_id"]), _q("events", ["job_id"]), _q("events", ["event_id"]),
     _q("events", [], ["at"], ["at"]), _q("events", ranges=["at"]),  # retention events_days: the oldest first
-    _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]), _q("datasets", ["status"], ["uuid"]),
-    _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]), _q("datasets", ["status"], ["uuid"], ["uuid"]),
+    _q("datasets", ["uuid"]), _q("datasets", ["uuid", "status"]), _q("datasets", [], ["uuid"]),
+    _q("datasets", ["status"], ["uuid"]),
+    _q("datasets", ["uuid", "status"], ranges=["status_move_id"]),  # a claim's move: read and written at once
+    _q("datasets", ["uuid"], ["uuid"]), _q("datasets", [], ["uuid"], ["uuid"]),
+    _q("datasets", ["status"], ["uuid"], ["uuid"]),
     _q("migrations", ["migration_id", "kind"]), _q("migrations", ["entry_id"]), _q("migrations", ["dataset_uuid"]),
-    _q("migrations", ["kind"], ["entry_id"], ["entry_id", "rolled_back"]), _q("migrations", ["kind"], ["started_at", "migration_id"]),
+    _q("migrations", ["kind"], ["entry_id"], ["entry_id", "rolled_back"]),
+    _q("migrations", ["kind"], ["started_at", "migration_id"]),
     # schedules: by id (fenced on next_run_at / firing_at), by name, the due ones earliest first
     _q("schedules", ["schedule_id"]), _q("schedules", ["schedule_id", "next_run_at"]),
     _q("schedules", ["schedule_id", "next_run_at", "firing_at"]), _q("schedules", ["schedule_id", "paused"]),

@@ -263,7 +263,9 @@ class SqliteStore(SqliteRecords, Store):
         if types is not None and not list(types):
             return None
         sql, params = self.claim_query(now, types, narrow)
-        change = JobChange(set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {}))
+        change = JobChange(
+            set={**fields, "status": JobStatus.RUNNING.value}, inc={"attempts": 1}, push=dict(push or {})
+        )
         # A read first: an idle poll takes no write lock and writes no WAL frame.
         if getattr(self._local, "depth", 0) == 0 and not self._read(sql.replace("SELECT doc", "SELECT 1", 1), params):
             return None
@@ -281,7 +283,10 @@ class SqliteStore(SqliteRecords, Store):
         on the claim index, which it walks in that order: the (status, run_after) index of the
         sweeper's promotion would otherwise tempt the planner into sorting every ready job."""
         jobs = self._jobs_table()
-        sql = f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = '{JobStatus.PENDING.value}' AND run_after <= ?"
+        sql = (
+            f"SELECT doc FROM {jobs} INDEXED BY ix_{jobs}_claim WHERE status = "
+            f"'{JobStatus.PENDING.value}' AND run_after <= ?"
+        )
         params: list[Any] = [to_epoch(now)]
         if types is not None:
             types = list(types)
@@ -323,7 +328,9 @@ class SqliteStore(SqliteRecords, Store):
         paths = "".join(f", '$.{name}', json(?)" for name in fields)
         where = "".join(f" AND {k} = ?" for k in expect)
         sql = f"UPDATE {self._jobs_table()} SET {sets}doc = json_set(doc{paths}) WHERE job_id = ?{where}"
-        values = [*column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values()]
+        values = [
+            *column_values(fields, columns), *(codec.dumps_value(v) for v in fields.values()), job_id, *expect.values(),
+        ]
         with self._write() as conn:
             return bool(conn.execute(sql, values).rowcount)
 

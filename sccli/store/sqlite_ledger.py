@@ -93,11 +93,15 @@ class SqliteLedger(LedgerContract):
         sql = f"INSERT INTO {self.names['datasets']} (uuid, status, updated_at, doc) VALUES (?, ?, ?, ?)"
         try:
             with self._write() as conn:
-                conn.executemany(sql, [(d["uuid"], d.get("status"), to_epoch(d.get("updated_at")), codec.dumps(d)) for d in docs])
+                conn.executemany(
+                    sql, [(d["uuid"], d.get("status"), to_epoch(d.get("updated_at")), codec.dumps(d)) for d in docs]
+                )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"a dataset already exists: {exc}") from exc
 
-    def find_datasets_page(self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False) -> list[dict[str, Any]]:
+    def find_datasets_page(
+        self, statuses: Sequence[str] | None, after: str | None, limit: int, *, slim: bool = False
+    ) -> list[dict[str, Any]]:
         clauses, params = ["uuid > ?"], [after or ""]
         if statuses is not None:
             statuses = list(statuses)
@@ -105,7 +109,10 @@ class SqliteLedger(LedgerContract):
             clauses.append(f"+status IN ({_marks(statuses)})" if statuses else "0")
             params.extend(statuses)
         columns = "uuid, status" if slim else "doc"
-        sql = f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER BY uuid LIMIT {int(limit)}"
+        sql = (
+            f"SELECT {columns} FROM {self.names['datasets']} WHERE {' AND '.join(clauses)} ORDER "
+            f"BY uuid LIMIT {int(limit)}"
+        )
         rows = self._read(sql, params)
         if slim:
             return [{"uuid": uuid, "status": status} for uuid, status in rows]
@@ -128,7 +135,10 @@ class SqliteLedger(LedgerContract):
                 f"WHERE dataset_uuid IN ({_marks(chunk)}) AND +status IN ({_ACTIVE})"
             )
             out.extend(
-                {"job_id": job_id, "dataset_uuid": uuid, "job_type": job_type, "status": status, "created_at": from_epoch(created)}
+                {
+                    "job_id": job_id, "dataset_uuid": uuid, "job_type": job_type, "status": status,
+                    "created_at": from_epoch(created),
+                }
                 for job_id, uuid, job_type, status, created in self._read(sql, list(chunk))
             )
         return out
@@ -149,22 +159,38 @@ class SqliteLedger(LedgerContract):
         table = self._ledger()
         jobs_table = self.names["jobs"]
         # OR IGNORE: a job whose active_key another writer took meanwhile is left out, not the batch.
-        insert = f"INSERT OR IGNORE INTO {jobs_table} ({','.join(JOB_COLUMNS)}, doc) VALUES ({_marks([0] * (len(JOB_COLUMNS) + 1))})"
+        insert = (
+            f"INSERT OR IGNORE INTO {jobs_table} ({','.join(JOB_COLUMNS)}, doc) VALUES "
+            f"({_marks([0] * (len(JOB_COLUMNS) + 1))})"
+        )
         with self._write() as conn:
             before = conn.total_changes
             conn.executemany(insert, [[*column_values(doc), codec.dumps(doc)] for doc in jobs])
-            skipped = [] if conn.total_changes - before == len(jobs) else _missing_ids(conn, jobs_table, [d["job_id"] for d in jobs])
+            skipped = (
+                []
+                if conn.total_changes - before == len(jobs)
+                else _missing_ids(conn, jobs_table, [d["job_id"] for d in jobs])
+            )
             left_out = set(skipped)
             conn.executemany(
-                f"INSERT INTO {table} (key, migration_id, kind, dataset_uuid, job_id, started_at, rolled_back, doc) VALUES (?, ?, 'entry', ?, ?, ?, 0, ?)",
+                f"INSERT INTO {table} (key, migration_id, kind, dataset_uuid, job_id, started_at, rolled_back, doc) "
+                "VALUES (?, ?, 'entry', ?, ?, ?, 0, ?)",
                 [
-                    (e["entry_id"], e["migration_id"], e.get("dataset_uuid"), e.get("job_id"), to_epoch(e.get("created_at")), codec.dumps(e))
-                    for e in entries if e.get("job_id") not in left_out
+                    (
+                        e["entry_id"], e["migration_id"], e.get("dataset_uuid"), e.get("job_id"),
+                        to_epoch(e.get("created_at")), codec.dumps(e),
+                    )
+                    for e in entries
+                    if e.get("job_id") not in left_out
                 ],
             )
             conn.executemany(
                 f"INSERT INTO {self.names['events']} (job_id, at, doc) VALUES (?, ?, ?)",
-                [(ev.get("job_id"), to_epoch(ev.get("at")), codec.dumps(ev)) for ev in events if ev.get("job_id") not in left_out],
+                [
+                    (ev.get("job_id"), to_epoch(ev.get("at")), codec.dumps(ev))
+                    for ev in events
+                    if ev.get("job_id") not in left_out
+                ],
             )
         return skipped
 
@@ -174,7 +200,10 @@ class SqliteLedger(LedgerContract):
         with self._write() as conn:
             for chunk in _chunks(list(job_ids)):
                 # "+status": look the ids up by primary key, not by scanning every pending job.
-                sql = f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND +attempts = 0 RETURNING job_id"
+                sql = (
+                    f"DELETE FROM {jobs_table} WHERE job_id IN ({_marks(chunk)}) AND +status = ? AND "
+                    "+attempts = 0 RETURNING job_id"
+                )
                 deleted.extend(r[0] for r in conn.execute(sql, [*chunk, JobStatus.PENDING.value]).fetchall())
         return deleted
 
@@ -190,7 +219,9 @@ class SqliteLedger(LedgerContract):
     def update_migration(self, migration_id: str, fields: dict[str, Any]) -> bool:
         table = self._ledger()
         with self._write() as conn:
-            row = conn.execute(f"SELECT doc FROM {table} WHERE key = ? AND kind = 'migration'", (migration_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT doc FROM {table} WHERE key = ? AND kind = 'migration'", (migration_id,)
+            ).fetchone()
             if row is None:
                 return False
             doc = codec.loads(row[0]) | fields
@@ -202,7 +233,10 @@ class SqliteLedger(LedgerContract):
         return codec.loads(rows[0][0]) if rows else None
 
     def list_migrations(self, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT doc FROM {self._ledger()} WHERE kind = 'migration' ORDER BY started_at DESC, key DESC LIMIT {int(limit) if limit else -1}"
+        sql = (
+            f"SELECT doc FROM {self._ledger()} WHERE kind = 'migration' ORDER BY started_at DESC, key DESC LIMIT "
+            f"{int(limit) if limit else -1}"
+        )
         return [codec.loads(r[0]) for r in self._read(sql)]
 
     def find_migration_entries(
@@ -220,7 +254,10 @@ class SqliteLedger(LedgerContract):
                 params.append(value)
         if pending_only:
             clauses.append("rolled_back = 0")
-        sql = f"SELECT doc FROM {self._ledger()} WHERE {' AND '.join(clauses)} ORDER BY key LIMIT {int(limit) if limit else -1}"
+        sql = (
+            f"SELECT doc FROM {self._ledger()} WHERE {' AND '.join(clauses)} ORDER BY key LIMIT "
+            f"{int(limit) if limit else -1}"
+        )
         return [codec.loads(r[0]) for r in self._read(sql, params)]
 
     def update_migration_entries(self, entry_ids: Sequence[str], fields: dict[str, Any]) -> int:
@@ -229,7 +266,10 @@ class SqliteLedger(LedgerContract):
         total = 0
         with self._write() as conn:
             for chunk in _chunks(list(entry_ids)):
-                sql = f"UPDATE {table} SET doc = json_patch(doc, ?), rolled_back = COALESCE(?, rolled_back) WHERE kind = 'entry' AND key IN ({_marks(chunk)})"
+                sql = (
+                    f"UPDATE {table} SET doc = json_patch(doc, ?), rolled_back = COALESCE(?, rolled_back) WHERE kind = "
+                    f"'entry' AND key IN ({_marks(chunk)})"
+                )
                 flag = None if "rolled_back" not in fields else int(bool(fields["rolled_back"]))
                 total += conn.execute(sql, [patch, flag, *chunk]).rowcount
         return total

@@ -82,7 +82,10 @@ class SqliteRecords:
 
     def put_control(self, doc: dict[str, Any]) -> None:
         with self._write() as conn:
-            conn.execute(f"INSERT OR REPLACE INTO {self.names['controls']} (name, doc) VALUES (?, ?)", (doc["name"], codec.dumps(doc)))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {self.names['controls']} (name, doc) VALUES (?, ?)",
+                (doc["name"], codec.dumps(doc)),
+            )
 
     def delete_control(self, name: str) -> bool:
         with self._write() as conn:

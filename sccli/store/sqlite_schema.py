@@ -43,11 +43,14 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         # listings by status or type, newest first, served by an index (no sort of the table)
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_created ON {jobs}(status, created_at)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_created ON {jobs}(job_type, created_at)",
-        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",  # monitor: index-only queue counts
+        # monitor: index-only queue counts
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_status_type ON {jobs}(status, job_type)",
         # monitor: window figures (counts, durations, retries, per-day) read from the index alone
-        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, status, started_at, attempts)",
+        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_type_finished ON {jobs}(job_type, completed_at, "
+        "status, started_at, attempts)",
         # monitor: only jobs whose errors mention a timeout (sqlite_stats.TIMED_OUT, verbatim)
-        f"CREATE INDEX IF NOT EXISTS ix_{jobs}_timed_out ON {jobs}(completed_at) WHERE instr(doc, '\"kind\":\"timeout\"') > 0",
+        f'CREATE INDEX IF NOT EXISTS ix_{jobs}_timed_out ON {jobs}(completed_at) WHERE instr(doc, '
+        '\'"kind":"timeout"\') > 0',
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_worker ON {jobs}(worker_id, status)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_parent ON {jobs}(parent_job_id)",
         f"CREATE INDEX IF NOT EXISTS ix_{jobs}_migration ON {jobs}(migration_id)",
@@ -61,7 +64,7 @@ def schema_statements(names: dict[str, str]) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {workers} (
             worker_id TEXT PRIMARY KEY, heartbeat_at REAL, doc TEXT NOT NULL)""",
         f"CREATE TABLE IF NOT EXISTS {controls} (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
-        f"""CREATE TABLE IF NOT EXISTS {names['tallies']} (
+        f"""CREATE TABLE IF NOT EXISTS {names["tallies"]} (
             day INTEGER PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, hold_until REAL, counts TEXT, hist TEXT)""",
     ]
 

@@ -26,7 +26,10 @@ def _lit(value: JobStatus | ServiceState) -> str:
 
 _IN_STATUSES = f"status IN ({','.join(_lit(s) for s in JobStatus)})"
 #: Completed, failed and cancelled counts of a group, in that order.
-_ENDED_SUMS = f"SUM(status = {_lit(JobStatus.COMPLETED)}), SUM(status = {_lit(JobStatus.FAILED)}), SUM(status = {_lit(JobStatus.CANCELLED)})"
+_ENDED_SUMS = (
+    f"SUM(status = {_lit(JobStatus.COMPLETED)}), SUM(status = {_lit(JobStatus.FAILED)}), SUM(status = "
+    f"{_lit(JobStatus.CANCELLED)})"
+)
 _DURATION = f"CASE WHEN status = {_lit(JobStatus.COMPLETED)} THEN completed_at - started_at END"
 #: The partial index ``ix_jobs_timed_out`` holds only jobs whose errors mention a timeout; this
 #: term (the index's WHERE, verbatim) lets the planner use it, so the rest are never read.
@@ -41,7 +44,8 @@ def _types_sql(jobs: str) -> str:
     """Distinct job types by skipping through the index: one seek per type, not a scan."""
     return f"""WITH RECURSIVE t(job_type) AS (
         SELECT MIN(job_type) FROM {jobs}
-        UNION ALL SELECT (SELECT MIN(job_type) FROM {jobs} WHERE job_type > t.job_type) FROM t WHERE t.job_type IS NOT NULL)
+        UNION ALL SELECT (SELECT MIN(job_type) FROM {jobs} WHERE job_type > t.job_type) FROM t
+        WHERE t.job_type IS NOT NULL)
         SELECT job_type FROM t WHERE job_type IS NOT NULL"""
 
 
@@ -54,12 +58,14 @@ def _totals_sql(jobs: str, types: str) -> str:
 def _nth_duration_sql(jobs: str) -> str:
     """The completed duration of one type at a 0-based rank (a bounded sort of that type's window)."""
     return f"""SELECT completed_at - started_at AS d FROM {jobs}
-        WHERE job_type = ? AND completed_at >= ? AND completed_at < ? AND +status = {_lit(JobStatus.COMPLETED)} AND started_at IS NOT NULL
+        WHERE job_type = ? AND completed_at >= ? AND completed_at < ? AND +status = {_lit(JobStatus.COMPLETED)}
+        AND started_at IS NOT NULL
         ORDER BY d LIMIT 1 OFFSET ?"""
 
 
 def _timeouts_sql(jobs: str) -> str:
-    return f"""SELECT job_type, SUM((SELECT COUNT(*) FROM json_each(doc, '$.errors') WHERE json_extract(value, '$.kind') = 'timeout'))
+    return f"""SELECT job_type,
+        SUM((SELECT COUNT(*) FROM json_each(doc, '$.errors') WHERE json_extract(value, '$.kind') = 'timeout'))
         FROM {jobs} WHERE completed_at >= ? AND completed_at < ? AND {TIMED_OUT} GROUP BY job_type"""
 
 
@@ -81,7 +87,10 @@ class SqliteStats(MonitorContract):
 
     def activity_counts(self, since: datetime) -> dict[str, int]:
         # status IN (...) lets the (status, updated_at) index serve the range.
-        sql = f"SELECT status, COUNT(*) FROM {self.names['jobs']} WHERE {_IN_STATUSES} AND updated_at >= ? GROUP BY status"
+        sql = (
+            f"SELECT status, COUNT(*) FROM {self.names['jobs']} WHERE {_IN_STATUSES} AND "
+            "updated_at >= ? GROUP BY status"
+        )
         return {s: int(n) for s, n in self._read(sql, (to_epoch(since),))}
 
     def _job_types(self) -> list[str]:
@@ -96,7 +105,10 @@ class SqliteStats(MonitorContract):
         marks, params = self._window(since, until)
         if not marks:  # no jobs at all
             return []
-        keys = ("job_type", "count", "completed", "failed", "cancelled", "retries", "avg_duration", "min_duration", "max_duration")
+        keys = (
+            "job_type", "count", "completed", "failed", "cancelled", "retries", "avg_duration", "min_duration",
+            "max_duration",
+        )
         rows, durations = {}, {}
         for r in self._read(_totals_sql(jobs, marks), params):
             rows[r[0]] = dict(zip(keys, r[:9], strict=True))
@@ -106,7 +118,9 @@ class SqliteStats(MonitorContract):
         for job_type, row in rows.items():
             n = durations[job_type]
             for key, p in (("p50_duration", 50), ("p95_duration", 95)):
-                row[key] = self._read(_nth_duration_sql(jobs), (job_type, *window, nearest_rank(p, n)))[0][0] if n else None
+                row[key] = (
+                    self._read(_nth_duration_sql(jobs), (job_type, *window, nearest_rank(p, n)))[0][0] if n else None
+                )
             row["timeouts"] = int(timeouts.get(job_type) or 0)
         return list(rows.values())
 
@@ -119,13 +133,17 @@ class SqliteStats(MonitorContract):
                   FROM (SELECT CAST(completed_at / 86400 AS INTEGER) AS day, status FROM {self.names['jobs']}
                         WHERE {_WINDOW.format(types=marks)})
                   GROUP BY day ORDER BY day"""
-        return [{"day": d, "completed": int(c), "failed": int(f), "cancelled": int(x)} for d, c, f, x in self._read(sql, params)]
+        return [
+            {"day": d, "completed": int(c), "failed": int(f), "cancelled": int(x)}
+            for d, c, f, x in self._read(sql, params)
+        ]
 
     def failed_jobs_since(self, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
         sql = f"""SELECT j.doc, j.attempts < j.max_attempts, d.uuid, json_extract(d.doc, '$.name'),
                   json_extract(d.doc, '$.user'), d.status, json_extract(d.doc, '$.sensor')
-                  FROM {self.names['jobs']} j LEFT JOIN {self.names['datasets']} d ON d.uuid = j.dataset_uuid
-                  WHERE j.status = {_lit(JobStatus.FAILED)} AND j.completed_at >= ? ORDER BY j.completed_at DESC LIMIT ?"""
+                  FROM {self.names["jobs"]} j LEFT JOIN {self.names["datasets"]} d ON d.uuid = j.dataset_uuid
+                  WHERE j.status = {_lit(JobStatus.FAILED)} AND j.completed_at >= ?
+                  ORDER BY j.completed_at DESC LIMIT ?"""
         out = []
         for doc, retry, uuid, name, user, status, sensor in self._read(sql, (to_epoch(since), int(limit))):
             job = codec.loads(doc)
@@ -135,9 +153,9 @@ class SqliteStats(MonitorContract):
         return out
 
     def failure_groups(self, since: datetime) -> list[dict[str, Any]]:
-        sql = f"""SELECT job_type, json_extract(doc, '$.error') AS error, COUNT(*), MIN(completed_at), MAX(completed_at),
-                  SUM(attempts < max_attempts), json_group_array(job_id)
-                  FROM {self.names['jobs']} WHERE status = {_lit(JobStatus.FAILED)} AND completed_at >= ?
+        sql = f"""SELECT job_type, json_extract(doc, '$.error') AS error, COUNT(*), MIN(completed_at),
+                  MAX(completed_at), SUM(attempts < max_attempts), json_group_array(job_id)
+                  FROM {self.names["jobs"]} WHERE status = {_lit(JobStatus.FAILED)} AND completed_at >= ?
                   GROUP BY job_type, error ORDER BY COUNT(*) DESC, job_type"""
         out = []
         for job_type, error, n, first, last, retry, ids in self._read(sql, (to_epoch(since),)):
@@ -174,5 +192,8 @@ class SqliteStats(MonitorContract):
         ]
 
     def finished_job_ids(self, status: str, before: datetime, limit: int) -> list[str]:
-        sql = f"SELECT job_id FROM {self.names['jobs']} WHERE status = ? AND completed_at < ? ORDER BY completed_at LIMIT ?"
+        sql = (
+            f"SELECT job_id FROM {self.names['jobs']} WHERE status = ? AND completed_at < ? "
+            "ORDER BY completed_at LIMIT ?"
+        )
         return [r[0] for r in self._read(sql, (status, to_epoch(before), int(limit)))]

@@ -19,7 +19,9 @@ from sccli.store import codec
 from sccli.store.contract_tallies import TallyContract
 from sccli.store.sqlite_stats import TIMED_OUT, _lit
 
-_DURATION = f"CASE WHEN status = {_lit(JobStatus.COMPLETED)} AND started_at IS NOT NULL THEN completed_at - started_at END"
+_DURATION = (
+    f"CASE WHEN status = {_lit(JobStatus.COMPLETED)} AND started_at IS NOT NULL THEN completed_at - started_at END"
+)
 
 
 class SqliteTallies(TallyContract):
@@ -46,20 +48,31 @@ class SqliteTallies(TallyContract):
             return {}
         jobs = self.names["jobs"]
         # One range per job type over the covering index ix_jobs_type_finished: no table row read.
-        rows = f"""SELECT CAST(completed_at / {fig.DAY_SECONDS} AS INTEGER) AS day, job_type, status, attempts, {_DURATION} AS d
+        rows = f"""SELECT CAST(completed_at / {fig.DAY_SECONDS} AS INTEGER) AS day, job_type, status, attempts,
+                   {_DURATION} AS d
                    FROM {jobs} WHERE job_type IN ({marks}) AND completed_at >= ? AND completed_at < ?"""
         days: dict[int, fig.Figures] = {}
-        groups = f"SELECT day, job_type, status, COUNT(*), SUM(MAX(attempts - 1, 0)), COUNT(d), SUM(d), MIN(d), MAX(d) FROM ({rows}) GROUP BY day, job_type, status"
+        groups = (
+            "SELECT day, job_type, status, COUNT(*), SUM(MAX(attempts - 1, 0)), COUNT(d), SUM(d), MIN(d), MAX(d) FROM "
+            f"({rows}) GROUP BY day, job_type, status"
+        )
         for day, job_type, status, n, retries, dur_n, dur_sum, dur_min, dur_max in self._read(groups, params):
             f = days.setdefault(int(day), {}).setdefault(job_type, fig.empty())
             fig.add_group(f, status, int(n), int(retries or 0), int(dur_n), float(dur_sum or 0.0), dur_min, dur_max)
-        bucket = f"CASE WHEN d <= 0 THEN '{fig.ZERO_BUCKET}' ELSE CAST(CAST(floor(ln(d) / {fig.LOG_BASE!r}) AS INTEGER) AS TEXT) END"
-        hist = f"SELECT day, job_type, {bucket} AS b, COUNT(*) FROM ({rows}) WHERE d IS NOT NULL GROUP BY day, job_type, b"
+        bucket = (
+            f"CASE WHEN d <= 0 THEN '{fig.ZERO_BUCKET}' "
+            f"ELSE CAST(CAST(floor(ln(d) / {fig.LOG_BASE!r}) AS INTEGER) AS TEXT) END"
+        )
+        hist = (
+            f"SELECT day, job_type, {bucket} AS b, COUNT(*) FROM ({rows}) WHERE d IS NOT NULL GROUP BY day, job_type, b"
+        )
         for day, job_type, key, n in self._read(hist, params):
             days[int(day)][job_type]["hist"][key] = int(n)
         timeouts = f"""SELECT CAST(completed_at / {fig.DAY_SECONDS} AS INTEGER) AS day, job_type,
-                       SUM((SELECT COUNT(*) FROM json_each(doc, '$.errors') WHERE json_extract(value, '$.kind') = 'timeout'))
-                       FROM {jobs} WHERE completed_at >= ? AND completed_at < ? AND {TIMED_OUT} GROUP BY day, job_type"""
+                       SUM((SELECT COUNT(*) FROM json_each(doc, '$.errors')
+                            WHERE json_extract(value, '$.kind') = 'timeout'))
+                       FROM {jobs} WHERE completed_at >= ? AND completed_at < ? AND {TIMED_OUT}
+                       GROUP BY day, job_type"""
         for day, job_type, n in self._read(timeouts, (to_epoch(since), to_epoch(until))):
             if n:
                 days.setdefault(int(day), {}).setdefault(job_type, fig.empty())["timeouts"] += int(n)
@@ -73,17 +86,21 @@ class SqliteTallies(TallyContract):
         # finished row to test completed_at (15 s at 1M jobs); (status, completed_at) reads none.
         jobs = self.names["jobs"]
         open_ = [s.value for s in JobStatus if s.value not in ended]
-        sql = f"""SELECT status, job_type, COUNT(*) FROM {jobs} WHERE status IN ({','.join('?' * len(open_))}) GROUP BY status, job_type
+        sql = f"""SELECT status, job_type, COUNT(*) FROM {jobs} WHERE status IN ({",".join("?" * len(open_))})
+                  GROUP BY status, job_type
                   UNION ALL
                   SELECT status, job_type, COUNT(*) FROM {jobs} INDEXED BY ix_{jobs}_status_completed
-                  WHERE status IN ({','.join('?' * len(ended))}) AND completed_at IS NULL
+                  WHERE status IN ({",".join("?" * len(ended))}) AND completed_at IS NULL
                   GROUP BY status, job_type"""
         return [{"status": s, "job_type": t, "count": int(n)} for s, t, n in self._read(sql, [*open_, *ended])]
 
     def tally_days(self, days: Sequence[int], hist: bool = True) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         for chunk in _chunks(list(days), 500):
-            sql = f"SELECT day, version, hold_until, counts, {'hist' if hist else 'NULL'} FROM {self.names['tallies']} WHERE day IN ({','.join('?' * len(chunk))})"
+            sql = (
+                f"SELECT day, version, hold_until, counts, {'hist' if hist else 'NULL'} FROM {self.names['tallies']} "
+                f"WHERE day IN ({','.join('?' * len(chunk))})"
+            )
             for day, version, hold, counts, hists in self._read(sql, chunk):
                 out[int(day)] = {"version": int(version), "hold_until": hold, "figures": _figures(counts, hists)}
         return out
@@ -98,7 +115,8 @@ class SqliteTallies(TallyContract):
             if current != version or (hold is not None and hold > to_epoch(self.now())):  # type: ignore[operator]
                 return False
             conn.execute(
-                f"INSERT INTO {table} (day, version, counts, hist) VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET counts = excluded.counts, hist = excluded.hist",
+                f"INSERT INTO {table} (day, version, counts, hist) VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET "
+                "counts = excluded.counts, hist = excluded.hist",
                 (day, version, codec.dumps(counts), codec.dumps(hists)),
             )
         return True
@@ -106,8 +124,9 @@ class SqliteTallies(TallyContract):
     def bump_tally_days(self, days: Sequence[int], hold_until: float | None = None) -> None:
         if not days:
             return
-        sql = f"""INSERT INTO {self.names['tallies']} (day, version, hold_until) VALUES (?, 1, ?)
-                  ON CONFLICT(day) DO UPDATE SET version = version + 1, hold_until = excluded.hold_until, counts = NULL, hist = NULL"""
+        sql = f"""INSERT INTO {self.names["tallies"]} (day, version, hold_until) VALUES (?, 1, ?)
+                  ON CONFLICT(day) DO UPDATE SET version = version + 1, hold_until = excluded.hold_until,
+                  counts = NULL, hist = NULL"""
         with self._write() as conn:
             conn.executemany(sql, [(int(d), hold_until) for d in days])
 

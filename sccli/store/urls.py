@@ -97,7 +97,10 @@ def resolve_store_target(
 def check_db_name(name: str, source: str = "--db-name") -> None:
     """Refuse a database name MongoDB would refuse (``/``, ``.``, spaces, ``$``, NUL..., over 63 bytes)."""
     if not _DB_NAME.fullmatch(name) or len(name.encode()) > 63:
-        raise InvalidInput(f"database name {name[:80]!r} (from {source}) is not valid: 1-63 characters, none of / \\ . space \" $ * < > : | ?")
+        raise InvalidInput(
+            f'database name {name[:80]!r} (from {source}) is not valid: 1-63 characters, none of / \\ . space " $ * < '
+            '> : | ?'
+        )
 
 
 def describe_store(target: StoreTarget) -> str:
@@ -105,7 +108,10 @@ def describe_store(target: StoreTarget) -> str:
     def origin(source: str) -> str:
         return "(default)" if source == "default" else f"(from {source})"
 
-    return f"store: {redact(target.url)} {origin(target.url_source)} database: {target.db_name} {origin(target.name_source)}"
+    return (
+        f"store: {redact(target.url)} {origin(target.url_source)} database: {target.db_name} "
+        f"{origin(target.name_source)}"
+    )
 
 
 def check_mongo_url(url: str, source: str = "--db") -> None:
@@ -123,7 +129,9 @@ def check_mongo_url(url: str, source: str = "--db") -> None:
     try:
         parse_uri(url, warn=False)
     except (PyMongoError, ValueError) as exc:
-        raise InvalidInput(f"store URL {redact(url)!r} (from {source}) is not valid: {redact(str(exc)).splitlines()[0][:200]}") from None
+        raise InvalidInput(
+            f"store URL {redact(url)!r} (from {source}) is not valid: {redact(str(exc)).splitlines()[0][:200]}"
+        ) from None
 
 
 def resolve_url(explicit: str | None = None) -> str:

@@ -19,11 +19,19 @@ def test_every_job_endpoint_needs_a_valid_bearer_token(api: Api) -> None:
     endpoints = [("get", "/api/v1/jobs"), ("get", "/api/v1/jobs/x"), ("get", "/api/v1/jobs/queue/stats")]
     endpoints += [("post", "/api/v1/jobs"), ("post", "/api/v1/jobs/x/cancel"), ("post", "/api/v1/jobs/x/retry")]
     for method, path in endpoints:
-        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": f"Basic {TOKEN}"}, {"Authorization": f"Bearer {TOKEN}x"}):
+        for headers in (
+            {}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": f"Bearer {TOKEN}x"},
+        ):
             response = getattr(api.client, method)(path, headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.headers["www-authenticate"] == "Bearer"
-    assert api.client.get("/api/v1/jobs", headers={"Authorization": "Bearer café-token-0123456789".encode("latin-1")}).status_code == 401
+    assert (
+        api.client.get(
+            "/api/v1/jobs", headers={"Authorization": "Bearer café-token-0123456789".encode("latin-1")}
+        ).status_code
+        == 401
+    )
 
 
 def test_health_needs_no_token(api: Api) -> None:
@@ -57,7 +65,12 @@ def test_server_refuses_to_start_open_to_the_network() -> None:
         check_can_serve("127.0.0.1", {}, no_auth=False)
     with pytest.raises(InvalidInput, match="loopback"):
         check_can_serve("0.0.0.0", {}, no_auth=True)
-    assert is_loopback("127.0.0.2") and is_loopback("[::1]") and not is_loopback("10.0.0.1") and not is_loopback("example.org")
+    assert (
+        is_loopback("127.0.0.2")
+        and is_loopback("[::1]")
+        and not is_loopback("10.0.0.1")
+        and not is_loopback("example.org")
+    )
 
 
 def test_create_app_refuses_no_tokens_unless_anonymous_is_explicit(tmp_path: Path) -> None:
@@ -81,7 +94,10 @@ def test_env_token_records_its_name(tmp_path: Path) -> None:
     app = create_app(spec.url, spec.db_name, Settings(), tokens)
     with TestClient(app) as client:
         dataset = add_dataset(app.state.api.store)
-        response = client.post("/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"}, headers={"Authorization": "Bearer from-the-environment-1"})
+        response = client.post(
+            "/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"},
+            headers={"Authorization": "Bearer from-the-environment-1"},
+        )
     assert response.json()["created_by"] == "api:env"
 
 
@@ -92,5 +108,10 @@ def test_documents_become_plain_json() -> None:
 
     oid = ObjectId()
     naive = datetime(2026, 1, 2, 3, 4, 5)
-    assert plain({"_id": oid, "a": {"b": [naive, float("nan"), oid, (1, 2)]}}) == {"a": {"b": ["2026-01-02T03:04:05Z", None, str(oid), [1, 2]]}}
-    assert job_json({"job_id": "j", "lease_token": "secret", "_id": oid}, explanation=["x"]) == {"job_id": "j", "explanation": ["x"]}
+    assert plain({"_id": oid, "a": {"b": [naive, float("nan"), oid, (1, 2)]}}) == {
+        "a": {"b": ["2026-01-02T03:04:05Z", None, str(oid), [1, 2]]}
+    }
+    assert job_json({"job_id": "j", "lease_token": "secret", "_id": oid}, explanation=["x"]) == {
+        "job_id": "j",
+        "explanation": ["x"],
+    }

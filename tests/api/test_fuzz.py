@@ -66,10 +66,15 @@ def test_no_request_makes_a_server_error(api_schema: Any, method: str, path: str
     strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
 
     @given(case=strategy)
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    @settings(
+        max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+        database=None,
+    )
     def check(case: Any) -> None:
         response = case.call(headers=dict(AUTH))
-        assert response.status_code < 500, f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:300]}"
+        assert response.status_code < 500, (
+            f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:300]}"
+        )
         # Job parameters are declared per job type (checked at creation): the schema keeps them an
         # open object, so a schema-valid body may still get a 422 naming the parameter.
         case.validate_response(response, headers=dict(AUTH), excluded_checks=[positive_data_acceptance])

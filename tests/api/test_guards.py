@@ -38,11 +38,14 @@ def small_limit(tmp_path: Path) -> Iterator[Any]:
         yield client
 
 
-@pytest.mark.parametrize(("header", "loopback"), [
-    ("localhost", True), ("LOCALHOST:8080", True), ("127.0.0.1", True), ("127.0.0.1:65535", True), ("[::1]", True), ("[::1]:8080", True),
-    ("localhost.", True), ("evil.example", False), ("localhost.evil.example", False), ("127.0.0.1.nip.io", False), ("", False),
-    ("[::1]x", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("header", "loopback"),
+    [
+        ("localhost", True), ("LOCALHOST:8080", True), ("127.0.0.1", True), ("127.0.0.1:65535", True), ("[::1]", True),
+        ("[::1]:8080", True), ("localhost.", True), ("evil.example", False), ("localhost.evil.example", False),
+        ("127.0.0.1.nip.io", False), ("", False), ("[::1]x", False), (None, False),
+    ],
+)
 def test_loopback_host_names(header: str | None, loopback: bool) -> None:
     assert is_loopback_host(header) is loopback
 
@@ -69,7 +72,9 @@ def test_a_token_server_is_not_limited_to_loopback_names(api: Any) -> None:
 
 
 def test_body_over_the_limit_is_413_by_its_length(small_limit: Any) -> None:
-    body = json.dumps({"dataset_uuid": small_limit.dataset, "job_type": "data_validation", "parameters": {"blob": "x" * 4000}})
+    body = json.dumps(
+        {"dataset_uuid": small_limit.dataset, "job_type": "data_validation", "parameters": {"blob": "x" * 4000}}
+    )
     response = small_limit.post("/api/v1/jobs", content=body, headers={**AUTH, "Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json() == {"detail": "request body is larger than 2048 bytes (setting api_max_body_bytes)"}
@@ -112,7 +117,10 @@ def test_streamed_body_stops_being_read_at_the_limit() -> None:
 def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
     from sccli.api.guards import BodySizeLimit
 
-    chunks = [{"type": "http.request", "body": b"ab", "more_body": True}, {"type": "http.request", "body": b"cd", "more_body": False}]
+    chunks = [
+        {"type": "http.request", "body": b"ab", "more_body": True},
+        {"type": "http.request", "body": b"cd", "more_body": False},
+    ]
     seen: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
@@ -134,11 +142,14 @@ def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
 
 def test_body_under_the_limit_reaches_the_app(small_limit: Any) -> None:
     response = small_limit.post("/api/v1/jobs/no-such-job/cancel", json={"reason": "x" * 480}, headers=AUTH)
-    assert response.status_code == 404 and "not found" in response.json()["detail"]  # the handler answered, not the guard
+    # the handler answered, not the guard
+    assert response.status_code == 404 and "not found" in response.json()["detail"]
 
 
 def test_a_bad_content_length_is_400(small_limit: Any) -> None:
-    response = small_limit.post("/api/v1/jobs", content=b"{}", headers={**AUTH, "Content-Length": "abc", "Content-Type": "application/json"})
+    response = small_limit.post(
+        "/api/v1/jobs", content=b"{}", headers={**AUTH, "Content-Length": "abc", "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 

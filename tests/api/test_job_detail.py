@@ -26,8 +26,9 @@ def test_get_job_by_prefix_with_its_events(api: Api) -> None:
     assert history.json()["events"] == events
     assert api.post(f"/api/v1/jobs/{job_id[:8]}/cancel").json()["status"] == "cancelled"
     assert api.post(f"/api/v1/jobs/{job_id[:8]}/retry").json()["status"] == "pending"
-    assert [e["to"] for e in api.get(f"/api/v1/jobs/{job_id}/events").json()["events"] if e.get("entity", "job") == "job"] == [
-        "pending", "cancelled", "pending"]
+    assert [
+        e["to"] for e in api.get(f"/api/v1/jobs/{job_id}/events").json()["events"] if e.get("entity", "job") == "job"
+    ] == ["pending", "cancelled", "pending"]
 
 
 def test_ambiguous_short_and_unknown_prefixes(api: Api) -> None:

@@ -22,7 +22,9 @@ def test_create_returns_201_with_the_job_in_portal_shape(api: Api) -> None:
     assert response.status_code == 201, response.text
     job = response.json()
     assert response.headers["location"] == f"/api/v1/jobs/{job['job_id']}"
-    assert (job["dataset_uuid"], job["job_type"], job["status"], job["priority"]) == (dataset, "dataset_conversion", "pending", 1)
+    assert (job["dataset_uuid"], job["job_type"], job["status"], job["priority"]) == (
+        dataset, "dataset_conversion", "pending", 1,
+    )
     assert job["parameters"] == {"sensor_type": "4D_Probe"}
     assert job["created_by"] == "api:portal"
     assert job["created_at"].endswith("Z") and job["run_after"].endswith("Z")
@@ -53,7 +55,11 @@ def test_bad_input_is_422_naming_the_field_and_writes_nothing(api: Api) -> None:
     assert any(loc[:2] == ("body", "parameters") for loc in _field_errors(_create(api, dataset, parameters=[1, 2])))
     assert ("body", "job_type") in _field_errors(api.post("/api/v1/jobs", json={"dataset_uuid": dataset}))
     assert ("body", "surprise") in _field_errors(_create(api, dataset, surprise=True))
-    assert _field_errors(api.client.post("/api/v1/jobs", content=b"{not json", headers={**api.headers, "content-type": "application/json"}))
+    assert _field_errors(
+        api.client.post(
+            "/api/v1/jobs", content=b"{not json", headers={**api.headers, "content-type": "application/json"}
+        )
+    )
     assert api.store.count_jobs(JobQuery()) == 0
 
 
@@ -94,7 +100,9 @@ def test_get_job_explains_it_and_404s_when_unknown(api: Api) -> None:
 
 def test_list_filters_and_paginates_newest_first(api: Api) -> None:
     first, second = add_dataset(api.store), add_dataset(api.store)
-    ids = [_create(api, first, t).json()["job_id"] for t in ("dataset_conversion", "data_validation", "backup_creation")]
+    ids = [
+        _create(api, first, t).json()["job_id"] for t in ("dataset_conversion", "data_validation", "backup_creation")
+    ]
     other = _create(api, second, "data_validation").json()["job_id"]
     api.post(f"/api/v1/jobs/{ids[0]}/cancel")
     page = api.get("/api/v1/jobs", params={"limit": 2}).json()
@@ -102,7 +110,9 @@ def test_list_filters_and_paginates_newest_first(api: Api) -> None:
     rest = api.get("/api/v1/jobs", params={"limit": 2, "offset": 2}).json()["jobs"]
     listed = [j["job_id"] for j in page["jobs"] + rest]
     assert sorted(listed) == sorted([*ids, other])
-    assert [j["created_at"] for j in page["jobs"] + rest] == sorted((j["created_at"] for j in page["jobs"] + rest), reverse=True)
+    assert [j["created_at"] for j in page["jobs"] + rest] == sorted(
+        (j["created_at"] for j in page["jobs"] + rest), reverse=True
+    )
 
     def ids_of(**params: Any) -> set[str]:
         return {j["job_id"] for j in api.get("/api/v1/jobs", params=params).json()["jobs"]}
@@ -187,7 +197,10 @@ def test_queue_stats_health_comes_from_the_monitor(api: Api) -> None:
 
 def test_openapi_and_docs_are_served(api: Api) -> None:
     schema = api.client.get("/api/v1/openapi.json").json()
-    expected = {"/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/queue/stats", "/api/v1/jobs/{job_id}/cancel", "/api/v1/jobs/{job_id}/retry", "/api/v1/health"}
+    expected = {
+        "/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/queue/stats", "/api/v1/jobs/{job_id}/cancel",
+        "/api/v1/jobs/{job_id}/retry", "/api/v1/health",
+    }
     assert expected <= set(schema["paths"])
     assert api.client.get("/api/v1/docs").status_code == 200
 
@@ -223,7 +236,10 @@ def test_create_for_later_with_run_at_or_delay_seconds(api: Api) -> None:
     from datetime import timedelta, timezone
 
     start = (api.store.now() + timedelta(days=30)).replace(microsecond=0)
-    later = _create(api, add_dataset(api.store), "data_validation", run_at=start.astimezone(timezone(timedelta(hours=1))).isoformat())
+    later = _create(
+        api, add_dataset(api.store), "data_validation",
+        run_at=start.astimezone(timezone(timedelta(hours=1))).isoformat(),
+    )
     assert later.status_code == 201, later.text
     assert later.json()["status"] == "scheduled" and later.json()["run_after"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
     naive = _create(api, add_dataset(api.store), "data_validation", run_at="2020-01-01T03:00")

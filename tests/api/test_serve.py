@@ -42,7 +42,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     db = f"sqlite:///{tmp_path / 'api.db'}"
     port = free_port()
     args = [sys.executable, "-m", "sccli", "--db", db, "api", "serve", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(args, env=_env(SC_API_TOKEN=TOKEN), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, env=_env(SC_API_TOKEN=TOKEN), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     try:
@@ -74,7 +76,9 @@ def test_real_server_serves_jobs_with_a_token(server: tuple[str, str]) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=base, timeout=10.0) as client:
         assert client.get("/api/v1/jobs").status_code == 401
-        created = client.post("/api/v1/jobs", json={"dataset_uuid": datasets[0], "job_type": "dataset_conversion"}, headers=auth)
+        created = client.post(
+            "/api/v1/jobs", json={"dataset_uuid": datasets[0], "job_type": "dataset_conversion"}, headers=auth
+        )
         assert created.status_code == 201, created.text
         job = created.json()
         assert job["created_by"] == "api:env"
@@ -83,7 +87,9 @@ def test_real_server_serves_jobs_with_a_token(server: tuple[str, str]) -> None:
 
     def create(dataset: str) -> int:  # concurrent writers exercise the threadpool's per-thread SQLite connections
         with httpx.Client(base_url=base, timeout=10.0) as c:
-            return c.post("/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"}, headers=auth).status_code
+            return c.post(
+                "/api/v1/jobs", json={"dataset_uuid": dataset, "job_type": "data_validation"}, headers=auth
+            ).status_code
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert sorted(pool.map(create, datasets + datasets[:2])) == [201, 201, 201, 201, 409, 409]

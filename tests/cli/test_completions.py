@@ -55,7 +55,9 @@ def bash_complete(words: list[str], env: dict[str, str]) -> list[str]:
 
 def test_bash_completes_job_types_and_job_ids(world: dict[str, Any]) -> None:
     env = world["env"]
-    assert bash_complete(["sc", "job", "list", "--type", "da"], env) == ["data_compression", "data_validation", "dataset_conversion"]
+    assert bash_complete(["sc", "job", "list", "--type", "da"], env) == [
+        "data_compression", "data_validation", "dataset_conversion",
+    ]
     assert "backup_creation" in bash_complete(["sc", "job", "create", "--type", ""], env)
     db = ["sc", "--db", world["url"]]
     newest = bash_complete([*db, "job", "show", ""], env)
@@ -67,7 +69,9 @@ def test_bash_completes_job_types_and_job_ids(world: dict[str, Any]) -> None:
 def test_a_plugin_type_completes(world: dict[str, Any]) -> None:
     settings = world["tmp"] / "settings.json"
     settings.write_text(json.dumps({"handlers": {"my_plugin": "my_plugin_module:run"}}))
-    assert bash_complete(["sc", "--settings", str(settings), "job", "create", "--type", "my"], world["env"]) == ["my_plugin"]
+    assert bash_complete(["sc", "--settings", str(settings), "job", "create", "--type", "my"], world["env"]) == [
+        "my_plugin"
+    ]
 
 
 def test_failure_signatures_complete_with_their_text(world: dict[str, Any]) -> None:
@@ -75,7 +79,9 @@ def test_failure_signatures_complete_with_their_text(world: dict[str, Any]) -> N
 
     wanted = signature_id(error_signature("rclone failed with exit code 1: no such host"), "data_compression")
     assert bash_complete(["sc", "--db", world["url"], "monitor", "failed", "--signature", ""], world["env"]) == [wanted]
-    zsh = run_protocol("complete_zsh", ["sc", "--db", world["url"], "monitor", "failed", "--signature", ""], world["env"])
+    zsh = run_protocol(
+        "complete_zsh", ["sc", "--db", world["url"], "monitor", "failed", "--signature", ""], world["env"]
+    )
     assert wanted in zsh and "no such host" in zsh  # zsh and fish show the signature's text beside its id
 
 
@@ -110,4 +116,6 @@ def test_no_store_or_bad_settings_complete_nothing_silently(world: dict[str, Any
     assert bash_complete(["sc", "job", "show", ""], env) == []  # the default store does not exist yet: not created
     assert not (world["tmp"] / "xdg").exists()
     assert bash_complete(["sc", "--db", "mongodb://127.0.0.1:1/x", "job", "show", ""], env) == []
-    assert bash_complete(["sc", "--settings", str(world["tmp"] / "nope.json"), "job", "list", "--type", "dat"], env) == []
+    assert (
+        bash_complete(["sc", "--settings", str(world["tmp"] / "nope.json"), "job", "list", "--type", "dat"], env) == []
+    )

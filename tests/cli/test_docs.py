@@ -118,7 +118,11 @@ def test_docs_build_fails_on(breakage: str, tmp_path: Path) -> None:
 
 def test_every_command_has_json_output() -> None:
     exempt = {("service", "run"), ("api", "serve"), ("service", "stop")}
-    without = [" ".join(p) for p, c in leaf_commands() if p not in exempt and not any("--json" in getattr(o, "opts", []) for o in c.params)]
+    without = [
+        " ".join(p)
+        for p, c in leaf_commands()
+        if p not in exempt and not any("--json" in getattr(o, "opts", []) for o in c.params)
+    ]
     assert without == []
 
 
@@ -135,8 +139,14 @@ def test_completions_match_what_the_app_generates() -> None:
 def test_zsh_file_autoloads_from_fpath(tmp_path: Path) -> None:
     """``_sc`` in a directory of ``$fpath`` is picked up by ``compinit``: its first line is ``#compdef sc``."""
     assert (ROOT / "completions" / "_sc").read_text().startswith("#compdef sc\n")
-    script = f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -d {tmp_path}/zcompdump; print -r -- $_comps[sc]"
-    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    script = (
+        f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -d "
+        f"{tmp_path}/zcompdump; print -r -- $_comps[sc]"
+    )
+    out = subprocess.run(
+        ["zsh", "-f", "-c", script], capture_output=True, text=True, timeout=60,
+        env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]},
+    )
     assert out.stdout.strip() == "_sc", out.stderr
 
 

@@ -44,7 +44,9 @@ def test_a_healthy_installation_passes(sc: Any, tmp_path: Path, live_store: Any)
     assert found["store"]["level"] == "ok" and "sqlite" in found["store"]["detail"]
     assert found["schema"]["level"] == "ok" and found["services"]["level"] == "ok"
     assert found["clock"]["level"] == "skip" and found["paused"]["level"] == "ok"
-    assert {found[f"dir {k}"]["level"] for k in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir", "log_dir")} == {"ok"}
+    assert {
+        found[f"dir {k}"]["level"] for k in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir", "log_dir")
+    } == {"ok"}
     text = sc("--settings", str(settings_file(tmp_path)), "doctor")
     assert text.exit_code == 0 and "[ok  ] reachable" in text.stdout and "all checks passed" in text.stderr
 
@@ -60,7 +62,9 @@ def test_failures_print_their_fix(sc: Any, tmp_path: Path, live_store: Any, monk
 
     real = SqliteStore.index_names
     name = sorted(live_store.ledger.expected_index_names()["jobs"])[0]
-    monkeypatch.setattr(SqliteStore, "index_names", lambda self: {k: [n for n in v if n != name] for k, v in real(self).items()})
+    monkeypatch.setattr(
+        SqliteStore, "index_names", lambda self: {k: [n for n in v if n != name] for k, v in real(self).items()}
+    )
     schema = checks(sc("--settings", str(settings_file(tmp_path)), "doctor", "--json"))["schema"]
     assert schema["level"] == "fail" and name in schema["detail"] and schema["fix"]
 
@@ -75,12 +79,18 @@ def test_bad_settings_and_missing_store_are_reported_not_raised(sc: Any, tmp_pat
     assert checks(absent)["reachable"]["level"] == "fail" and not gone.exists()  # doctor only looks
 
 
-def test_a_missing_tool_fails_only_when_a_served_type_needs_it(sc: Any, tmp_path: Path, live_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_tool_fails_only_when_a_served_type_needs_it(
+    sc: Any, tmp_path: Path, live_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
     relaxed = checks(sc("--settings", str(settings_file(tmp_path)), "doctor", "--json"))
     assert relaxed["tool rsync"]["level"] == "warn"
     needed = sc("--settings", str(settings_file(tmp_path, types=["rsync_transfer"])), "doctor", "--json")
-    assert needed.exit_code == 1 and checks(needed)["tool rsync"]["level"] == "fail" and "rsync_transfer" in checks(needed)["tool rsync"]["detail"]
+    assert (
+        needed.exit_code == 1
+        and checks(needed)["tool rsync"]["level"] == "fail"
+        and "rsync_transfer" in checks(needed)["tool rsync"]["detail"]
+    )
 
 
 def test_no_live_service_with_ready_jobs_fails(sc: Any, tmp_path: Path, db_url: str) -> None:
@@ -92,7 +102,9 @@ def test_no_live_service_with_ready_jobs_fails(sc: Any, tmp_path: Path, db_url: 
     queue = JobQueue(store)
     queue.create_job(add_dataset(store), "backup_creation")
     services = checks(sc("--settings", str(settings_file(tmp_path)), "doctor", "--json"))["services"]
-    assert services["level"] == "fail" and "1 job(s) ready" in services["detail"] and "sc service run" in services["fix"]
+    assert (
+        services["level"] == "fail" and "1 job(s) ready" in services["detail"] and "sc service run" in services["fix"]
+    )
 
 
 def test_clock_check_on_mongomock_is_skipped_with_a_note(sc: Any, tmp_path: Path) -> None:
@@ -103,7 +115,9 @@ def test_clock_check_on_mongomock_is_skipped_with_a_note(sc: Any, tmp_path: Path
 def test_clock_against_a_real_mongodb(sc: Any, tmp_path: Path, wire_spec: Any) -> None:
     store = wire_spec.open()
     store.ensure_schema()
-    out = sc("--settings", str(settings_file(tmp_path)), "--db-name", wire_spec.db_name, "doctor", "--json", db=wire_spec.url)
+    out = sc(
+        "--settings", str(settings_file(tmp_path)), "--db-name", wire_spec.db_name, "doctor", "--json", db=wire_spec.url
+    )
     found = checks(out)
     assert found["reachable"]["level"] == "ok" and found["schema"]["level"] == "ok"
     assert found["clock"]["level"] in ("ok", "skip") and "n/a" not in found["clock"]["detail"]

@@ -49,7 +49,9 @@ def run_fix(sc: Any, settings: Path, command: str) -> None:
         assert subprocess.run(argv, timeout=60).returncode == 0, command
 
 
-def test_every_printed_command_fixes_its_check(sc: Any, tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_printed_command_fixes_its_check(
+    sc: Any, tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = tmp_path / "not there" / "out"
     settings = settings_file(tmp_path, out_data_dir=str(missing))
     pause_types(store, ["backup_creation"], "maintenance", "test")
@@ -75,7 +77,9 @@ def test_no_live_service_prints_a_working_unit_command_and_lists_the_dead(sc: An
     assert "crashed-7" in text.stdout
 
 
-def test_install_fixes_name_real_packages_and_extras(sc: Any, tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_fixes_name_real_packages_and_extras(
+    sc: Any, tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
     monkeypatch.setattr(doctor.importlib.util, "find_spec", lambda name: None)
     settings = settings_file(tmp_path)

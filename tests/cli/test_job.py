@@ -23,8 +23,10 @@ def dataset(sc: Any) -> str:
 
 def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
     ds = dataset(sc)
-    created = sc("job", "create", "--dataset", ds, "--type", "dataset_conversion", "--param", "sensor_type=TIFF",
-                 "--param", "conversion_params={\"Xs_dataset\": \"x\"}", "--priority", "high", "--max-attempts", "4", "--json")
+    created = sc(
+        "job", "create", "--dataset", ds, "--type", "dataset_conversion", "--param", "sensor_type=TIFF", "--param",
+        'conversion_params={"Xs_dataset": "x"}', "--priority", "high", "--max-attempts", "4", "--json",
+    )
     assert created.exit_code == 0, created.output
     job = json.loads(created.stdout)
     assert job["parameters"] == {"sensor_type": "TIFF", "conversion_params": {"Xs_dataset": "x"}}
@@ -41,7 +43,9 @@ def test_create_show_list_cancel_retry_round_trip(sc: Any, db_url: str) -> None:
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
     assert [r["JOB ID"] for r in rows] == [job["job_id"]] and rows[0]["STATUS"] == "pending"
 
-    assert json.loads(sc("job", "list", "--status", "completed", "--json").stdout) == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert json.loads(sc("job", "list", "--status", "completed", "--json").stdout) == {
+        "items": [], "total": 0, "limit": 50, "offset": 0,
+    }
     assert "| dataset_conversion |" in sc("job", "list", "--format", "markdown").stdout
 
     cancelled = sc("job", "cancel", job["job_id"], "--reason", "operator said so")
@@ -80,7 +84,9 @@ def test_params_json_from_inline_and_file(sc: Any, tmp_path: Any) -> None:
     (["--max-attempts", "0"], EXIT_BAD_INPUT, "max_attempts"),
     (["--bogus-option"], EXIT_BAD_INPUT, "No such option"),
 ])
-def test_refusals_are_one_line_and_write_nothing(sc: Any, db_url: str, args: list[str], code: int, message: str) -> None:
+def test_refusals_are_one_line_and_write_nothing(
+    sc: Any, db_url: str, args: list[str], code: int, message: str
+) -> None:
     ds = dataset(sc)
     base = ["job", "create", "--dataset", ds]
     if "--type" not in args:
@@ -106,7 +112,10 @@ def test_malformed_uuid_unknown_dataset_and_duplicate(sc: Any) -> None:
 
 def test_unknown_job_and_dataset_are_not_found(sc: Any) -> None:
     assert sc("dataset", "add").exit_code == 0  # the store exists: read commands do not create it
-    for args in (["job", "show", "nope"], ["job", "retry", "nope"], ["job", "cancel", "nope"], ["dataset", "show", "550e8400-e29b-41d4-a716-446655440000"]):
+    for args in (
+        ["job", "show", "nope"], ["job", "retry", "nope"], ["job", "cancel", "nope"],
+        ["dataset", "show", "550e8400-e29b-41d4-a716-446655440000"],
+    ):
         r = sc(*args)
         assert r.exit_code == EXIT_NOT_FOUND, args
         assert r.stderr.startswith("Error: ") and "not found" in r.stderr
@@ -136,7 +145,11 @@ def test_version_and_unsupported_url(sc: Any) -> None:
 def test_watch_takes_an_optional_number_of_seconds() -> None:
     from sccli.cli.app import watch_seconds
 
-    assert watch_seconds(["monitor", "overview", "--watch", "5"]) == ["monitor", "overview", "--watch", "--interval", "5"]
-    assert watch_seconds(["monitor", "overview", "--watch=0.5"]) == ["monitor", "overview", "--watch", "--interval", "0.5"]
+    assert watch_seconds(["monitor", "overview", "--watch", "5"]) == [
+        "monitor", "overview", "--watch", "--interval", "5",
+    ]
+    assert watch_seconds(["monitor", "overview", "--watch=0.5"]) == [
+        "monitor", "overview", "--watch", "--interval", "0.5",
+    ]
     assert watch_seconds(["monitor", "overview", "--watch", "--json"]) == ["monitor", "overview", "--watch", "--json"]
     assert watch_seconds(["monitor", "overview", "-w", "x"]) == ["monitor", "overview", "-w", "x"]

@@ -31,7 +31,11 @@ def test_create_in_two_hours_is_scheduled_and_shown_with_its_start(sc: Any, db_u
     assert timedelta(minutes=119) < job["run_after"] - utcnow() <= timedelta(hours=2)
     assert "scheduled: starts at" in made.stderr
     shown = sc("job", "show", job_id)
-    assert "scheduled: starts at" in shown.stdout and ("in 1 h 59 min" in shown.stdout or "in 2 h" in shown.stdout) and f"sc job run-now {job_id}" in shown.stdout
+    assert (
+        "scheduled: starts at" in shown.stdout
+        and ("in 1 h 59 min" in shown.stdout or "in 2 h" in shown.stdout)
+        and f"sc job run-now {job_id}" in shown.stdout
+    )
     listed = sc("job", "list", "--status", "scheduled", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
     assert [r["JOB ID"] for r in rows] == [job_id] and rows[0]["STATUS"] == "scheduled" and rows[0]["STARTS"]
@@ -71,7 +75,11 @@ def test_run_now_promotes_a_scheduled_job_and_refuses_others(sc: Any, db_url: st
     assert done.exit_code == 0 and "pending" in done.stdout
     assert open_store(db_url).get_job(job_id)["status"] == "pending"  # type: ignore[index]
     again = sc("job", "run-now", job_id)
-    assert again.exit_code == EXIT_CONFLICT and again.stderr.startswith("Error: ") and "only a scheduled job" in again.stderr
+    assert (
+        again.exit_code == EXIT_CONFLICT
+        and again.stderr.startswith("Error: ")
+        and "only a scheduled job" in again.stderr
+    )
     assert sc("job", "run-now", "0c5d02c7-c402-4a8c-87d8-6026e3311053").exit_code != 0
 
 

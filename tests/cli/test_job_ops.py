@@ -115,7 +115,9 @@ def test_logs_from_file_and_from_store(sc: Any, queue: JobQueue, tmp_path: Path)
     job_id = jobs(queue, 1)[0]
     queue.add_log(job_id, "kept in the store")
     from_store = sc("--settings", str(settings), "job", "logs", job_id)
-    assert from_store.exit_code == 0 and from_store.stdout == "kept in the store\n" and "no log file" in from_store.stderr
+    assert (
+        from_store.exit_code == 0 and from_store.stdout == "kept in the store\n" and "no log file" in from_store.stderr
+    )
     (tmp_path / f"sc_job_{job_id}.log").write_text("a\nb\nc\n")
     tail = sc("--settings", str(settings), "job", "logs", job_id, "--tail", "2")
     assert tail.stdout == "b\nc\n"
@@ -173,7 +175,11 @@ def test_dataset_list_says_when_it_is_cut(sc: Any, queue: JobQueue) -> None:
         add_dataset(queue.store, "conversion error")
     add_dataset(queue.store, "done")
     cut = sc("dataset", "list", "--status", "conversion error", "--limit", "2", "--json")
-    assert json.loads(cut.stdout)["total"] == 3 and len(json.loads(cut.stdout)["items"]) == 2 and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
+    assert (
+        json.loads(cut.stdout)["total"] == 3
+        and len(json.loads(cut.stdout)["items"]) == 2
+        and cut.stderr.strip() == "showing 2 of 3; --limit N or --all for more"
+    )
     assert len(json.loads(sc("dataset", "list", "--limit", "2", "--all", "--json").stdout)["items"]) == 4
     assert "conversion queued" in sc("dataset", "list", "--help").stdout  # the statuses are listed
 

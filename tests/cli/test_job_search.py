@@ -59,7 +59,9 @@ def test_delete_refuses_active_jobs_and_needs_confirmation(sc: Any, jobs: dict[s
     settings.write_text(json.dumps({"log_dir": str(tmp_path)}))
     log = tmp_path / f"sc_job_{jobs['alice']}.log"
     log.write_text("line\n")
-    done = sc("--settings", str(settings), "job", "delete", jobs["alice"][:8], "--yes", "--reason", "test data", "--json")
+    done = sc(
+        "--settings", str(settings), "job", "delete", jobs["alice"][:8], "--yes", "--reason", "test data", "--json"
+    )
     assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout)["log_files"] == 1 and not log.exists()
     assert jobs["store"].get_job(jobs["alice"]) is None

@@ -37,7 +37,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.mark.usefixtures("clean_env")
 @pytest.mark.parametrize("command", READ_COMMANDS, ids=[" ".join(c[:2]) for c in READ_COMMANDS])
 @pytest.mark.parametrize("named_by", ["--db", "SC_DB_URL", "settings"])
-def test_read_commands_say_it_is_missing(command: list[str], named_by: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_commands_say_it_is_missing(
+    command: list[str], named_by: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = tmp_path / "nested" / "missing.db"
     args = ["--db", f"sqlite:///{missing}"]
     if named_by == "SC_DB_URL":

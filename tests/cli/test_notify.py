@@ -55,7 +55,10 @@ def test_a_failing_target_is_one_error_line(sc: Any, tmp_path: Path, receiver: R
         ({"targets": [{"name": "ops", "url": "file:///etc/passwd"}]}, (), 2, "http:// or https:// URL"),
         ({"targets": [{"name": "a", "url": "http://x/"}, {"name": "a", "url": "http://y/"}]}, (), 2, "unique"),
         ({"targets": []}, (), 2, "notify.targets"),
-        ({"targets": [{"name": "a", "url": "http://x/"}], "events": ["bogus"]}, (), 2, "notify.events[0] must be one of"),
+        (
+            {"targets": [{"name": "a", "url": "http://x/"}], "events": ["bogus"]}, (), 2,
+            "notify.events[0] must be one of",
+        ),
         ({"targets": [{"name": "a", "url": "http://x/", "format": "xml"}]}, (), 2, "notify.targets[0].format"),
     ],
 )

@@ -8,7 +8,9 @@ from sccli.cli.context import Application
 
 
 @pytest.mark.parametrize("columns", ["40", "80"])
-def test_long_notices_and_warnings_stay_one_line(columns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_notices_and_warnings_stay_one_line(
+    columns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", columns)
     a = Application(color=False)
     words = " ".join(f"word{i}" for i in range(40))  # ~270 characters with spaces to break at

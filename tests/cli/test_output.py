@@ -25,7 +25,9 @@ class _Tty(io.StringIO):
 
 @pytest.mark.parametrize("stream", [io.StringIO, _Tty])
 @pytest.mark.parametrize("nl", [True, False])
-def test_result_writes_the_bytes_click_echo_wrote(monkeypatch: pytest.MonkeyPatch, stream: type[io.StringIO], nl: bool) -> None:
+def test_result_writes_the_bytes_click_echo_wrote(
+    monkeypatch: pytest.MonkeyPatch, stream: type[io.StringIO], nl: bool
+) -> None:
     for text in TEXTS:
         out = stream()
         monkeypatch.setattr(sys, "stdout", out)
@@ -60,7 +62,9 @@ def test_emit_json_is_print_json(capsys: pytest.CaptureFixture[str]) -> None:
     [(0, False, {"info", "notice", "warn", "error"}), (1, False, {"info", "detail", "notice", "warn", "error"}),
      (2, False, {"info", "detail", "debug", "notice", "warn", "error"}), (2, True, {"notice", "warn", "error"})],
 )
-def test_levels_honour_quiet_and_verbose(capsys: pytest.CaptureFixture[str], verbosity: int, quiet: bool, shown: set[str]) -> None:
+def test_levels_honour_quiet_and_verbose(
+    capsys: pytest.CaptureFixture[str], verbosity: int, quiet: bool, shown: set[str]
+) -> None:
     a = Application(verbosity=verbosity, quiet=quiet, color=False)
     for level in LEVELS:
         getattr(a, level)(f"{level} [b]note[/b]")

@@ -56,7 +56,9 @@ def test_overview_csv_is_one_table_chosen_by_section(sc: Any, queue: JobQueue) -
 
 def test_report_csv_has_rates_as_numbers(sc: Any, queue: JobQueue) -> None:
     now = utcnow()
-    insert(queue.store, *[job("dataset_conversion", completed_at=ago(hours=1, now=now), duration=5.0) for _ in range(4)])
+    insert(
+        queue.store, *[job("dataset_conversion", completed_at=ago(hours=1, now=now), duration=5.0) for _ in range(4)]
+    )
     insert(queue.store, job("dataset_conversion", "failed", completed_at=ago(hours=2, now=now), error="boom"))
     out = sc("monitor", "report", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out.stdout)))

@@ -36,10 +36,15 @@ def filled(tmp_path: Path) -> tuple[str, dict[str, str]]:
 
 
 def terminal(url: str, columns: int, *args: str) -> str:
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TTY_COMPATIBLE": "1", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ, "COLUMNS": str(columns), "LINES": "50", "TTY_COMPATIBLE": "1", "NO_COLOR": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("SC_DB_URL", None)
-    out = subprocess.run([sys.executable, "-m", "sccli", "--db", url, "job", "list", *args], capture_output=True, text=True,
-                         env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "sccli", "--db", url, "job", "list", *args], capture_output=True, text=True, env=env,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return re.sub(r"\x1b\[[0-9;]*m", "", out.stdout)  # bold headers stay under NO_COLOR
 
@@ -62,5 +67,7 @@ def test_wide_shows_whole_ids(filled: tuple[str, dict[str, str]]) -> None:
 
 
 def test_durations_read_as_durations() -> None:
-    assert [duration_text(v) for v in (0.25, 4.2, 42, 1956, 18125, 277200)] == ["250ms", "4.2s", "42s", "32m36s", "5h02m", "3d05h"]
+    assert [duration_text(v) for v in (0.25, 4.2, 42, 1956, 18125, 277200)] == [
+        "250ms", "4.2s", "42s", "32m36s", "5h02m", "3d05h",
+    ]
     assert duration_text(None) == ""

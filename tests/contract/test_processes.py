@@ -29,7 +29,9 @@ def _child(store: Any, out: mp.Queue) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "wire"])
-def test_a_forked_child_opens_its_own_connection(kind: str, sqlite_spec: StoreSpec, request: pytest.FixtureRequest) -> None:
+def test_a_forked_child_opens_its_own_connection(
+    kind: str, sqlite_spec: StoreSpec, request: pytest.FixtureRequest
+) -> None:
     spec = sqlite_spec if kind == "sqlite" else request.getfixturevalue("wire_spec")
     store = spec.open()
     store.ping()

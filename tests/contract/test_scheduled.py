@@ -20,12 +20,21 @@ HOUR = timedelta(hours=1)
 
 
 def job_events(store: Store, job_id: str) -> list[tuple[Any, Any, Any, Any]]:
-    return [(e["from"], e["to"], e["actor"], e["reason"]) for e in store.find_events(job_id) if e.get("entity", "job") == "job"]
+    return [
+        (e["from"], e["to"], e["actor"], e["reason"])
+        for e in store.find_events(job_id)
+        if e.get("entity", "job") == "job"
+    ]
 
 
 def come_due(store: Store, job_id: str) -> None:
     """The clock reaches the job's start time (its ``run_after`` moved into the past)."""
-    assert store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)})) is not None
+    assert (
+        store.update_job(
+            job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=1)})
+        )
+        is not None
+    )
 
 
 def test_a_job_created_for_later_waits_scheduled_until_the_sweeper_promotes_it(queue: JobQueue, store: Store) -> None:
@@ -61,7 +70,9 @@ def test_a_naive_start_time_is_utc_and_a_delay_schedules(queue: JobQueue, store:
     assert delayed["status"] == JobStatus.SCHEDULED
 
 
-@pytest.mark.parametrize("kwargs", [{"delay": -1}, {"delay": float("nan")}, {"delay": 10**9}, {"delay": True}, {"run_at": "tomorrow"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"delay": -1}, {"delay": float("nan")}, {"delay": 10**9}, {"delay": True}, {"run_at": "tomorrow"}]
+)
 def test_bad_start_times_write_nothing(queue: JobQueue, store: Store, kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         queue.create_job(add_dataset(store), "data_validation", **kwargs)
@@ -71,7 +82,9 @@ def test_bad_start_times_write_nothing(queue: JobQueue, store: Store, kwargs: di
     assert store.count_jobs(JobQuery()) == 0
 
 
-def test_a_pending_job_written_by_others_with_a_future_run_after_is_never_started_early(queue: JobQueue, store: Store) -> None:
+def test_a_pending_job_written_by_others_with_a_future_run_after_is_never_started_early(
+    queue: JobQueue, store: Store
+) -> None:
     ds = add_dataset(store)
     doc = queue.build_job(ds, "data_validation", None, None, None, None, run_after_seconds=3600)
     assert doc["status"] == JobStatus.PENDING  # the migration's grace period writes these
@@ -138,7 +151,9 @@ def test_a_dead_workers_job_recovered_with_a_delay_is_scheduled(store: Store) ->
     assert job_events(store, job_id)[-1][:3] == ("running", "scheduled", "sweeper")
 
 
-def test_the_promotion_is_fenced_against_a_concurrent_cancel_and_reschedule(queue: JobQueue, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_promotion_is_fenced_against_a_concurrent_cancel_and_reschedule(
+    queue: JobQueue, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cancelled = queue.create_job(add_dataset(store), "data_validation", run_at=store.now() + HOUR)
     rescheduled = queue.create_job(add_dataset(store), "data_validation", run_at=store.now() + HOUR)
     due = queue.create_job(add_dataset(store), "data_validation", run_at=store.now() + HOUR)
@@ -186,7 +201,9 @@ def test_one_active_job_per_dataset_and_type_counts_scheduled_ones(queue: JobQue
 def test_promotion_works_in_batches_earliest_first(queue: JobQueue, store: Store) -> None:
     ids = [queue.create_job(add_dataset(store), "data_validation", run_at=store.now() + HOUR) for _ in range(5)]
     for seconds, job_id in zip((50, 40, 30, 20, 10), ids, strict=True):
-        store.update_job(job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=seconds)}))
+        store.update_job(
+            job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=seconds)})
+        )
     first = queue.lifecycle.promote_due(limit=2)
     assert [j["job_id"] for j in first] == ids[:2]
     assert [j["job_id"] for j in queue.lifecycle.promote_due(limit=10)] == ids[2:]

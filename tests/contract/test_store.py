@@ -78,7 +78,9 @@ def test_update_is_conditional_on_expected_state(store: Store) -> None:
     assert store.update_job(doc["job_id"], {"status": "running", "lease_token": "other"}, change) is None
     assert store.update_job("missing", {"status": "running"}, change) is None
     event = {"at": utcnow(), "actor": "a", "from": "running", "to": "completed"}
-    after = store.update_job(doc["job_id"], {"status": ["running", "pending"], "lease_token": "lease-1"}, change, event=event)
+    after = store.update_job(
+        doc["job_id"], {"status": ["running", "pending"], "lease_token": "lease-1"}, change, event=event
+    )
     assert after is not None and after["status"] == "completed"
     assert store.get_job(doc["job_id"])["status"] == "completed"  # type: ignore[index]
     assert len(store.find_events(doc["job_id"])) == 1
@@ -87,7 +89,10 @@ def test_update_is_conditional_on_expected_state(store: Store) -> None:
 def test_update_operators_set_unset_inc_push_and_log_cap(store: Store) -> None:
     doc = job_doc(active_key="k", attempts=2)
     store.insert_job(doc)
-    change = JobChange(set={"error": "boom"}, unset=("active_key",), inc={"attempts": -1}, push={"errors": {"attempt": 2, "error": "boom"}})
+    change = JobChange(
+        set={"error": "boom"}, unset=("active_key",), inc={"attempts": -1},
+        push={"errors": {"attempt": 2, "error": "boom"}},
+    )
     after = store.update_job(doc["job_id"], {"status": "pending"}, change)
     assert after is not None
     assert after["error"] == "boom" and "active_key" not in after and after["attempts"] == 1
@@ -125,7 +130,9 @@ def test_queries_counts_and_grouping(store: Store) -> None:
 def test_events_are_ordered_and_deletable(store: Store) -> None:
     t0 = utcnow()
     for i in range(3):
-        store.insert_event({"job_id": "j1", "at": t0 + timedelta(seconds=i), "actor": "a", "from": str(i), "to": str(i + 1)})
+        store.insert_event(
+            {"job_id": "j1", "at": t0 + timedelta(seconds=i), "actor": "a", "from": str(i), "to": str(i + 1)}
+        )
     store.insert_event({"job_id": "j2", "at": t0, "actor": "a"})
     assert [e["from"] for e in store.find_events("j1")] == ["0", "1", "2"]
     assert store.delete_events(["j1"]) == 3

@@ -16,7 +16,9 @@ def _moved_back(store: Store) -> tuple[str, dict]:
     seen = store.get_dataset(uuid)
     assert seen is not None
     item = dataset_item(uuid, ["sync queued"], job_id=None, actor="t", reason="created", seen=seen)
-    assert move_dataset(store, uuid, ["sync queued"], actor="t", reason="created", move_id=item["move_id"], seen=item["seen"])
+    assert move_dataset(
+        store, uuid, ["sync queued"], actor="t", reason="created", move_id=item["move_id"], seen=item["seen"]
+    )
     move_dataset(store, uuid, "submitted", actor="admin", reason="by hand", force=True)
     return uuid, item
 

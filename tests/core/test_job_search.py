@@ -88,7 +88,9 @@ def test_delete_one_ended_job(store: Store, queue: JobQueue, world: dict[str, An
     assert result["events"] >= 2 and result["log_files"] == 1 and not log.exists() and (tmp_path / "other.log").exists()
     assert store.get_job(claimed["job_id"]) is None
     audit = store.find_events(claimed["job_id"])
-    assert [(e["to"], e["from"], e["actor"], e["reason"]) for e in audit] == [(DELETED, "completed", "cli:test@host", "test")]
+    assert [(e["to"], e["from"], e["actor"], e["reason"]) for e in audit] == [
+        (DELETED, "completed", "cli:test@host", "test")
+    ]
     with pytest.raises(NotFound):
         deletable_job(store, claimed["job_id"])
     assert len(queue.list_jobs(JobQuery(), limit=None)) == 2

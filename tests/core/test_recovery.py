@@ -23,7 +23,9 @@ def _running_job_with_old_heartbeat(queue: JobQueue, store: Store, age: float) -
     return job
 
 
-def test_a_worker_that_resumes_heartbeating_keeps_its_job(queue: JobQueue, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_that_resumes_heartbeating_keeps_its_job(
+    queue: JobQueue, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job = _running_job_with_old_heartbeat(queue, store, age=120)
     real_find = store.find_jobs
 
@@ -46,7 +48,9 @@ def test_a_silent_worker_loses_its_job(queue: JobQueue, store: Store) -> None:
     assert queue.heartbeat(job["job_id"], job["lease_token"]) is False
 
 
-def test_a_host_with_its_clock_30s_ahead_cannot_steal_healthy_jobs(wire_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_host_with_its_clock_30s_ahead_cannot_steal_healthy_jobs(
+    wire_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two hosts on one MongoDB: the healthy worker beat 5 s ago by the server's clock; the
     sweeper's host runs 30 s fast; with stale_after 20 s its own clock would call the job stale."""
     import sccli.store.mongo as mongo_module

@@ -122,8 +122,13 @@ def test_a_result_too_large_to_record_fails_once(queue: JobQueue, store: Store) 
     assert store.get_dataset(ds)["status"] == DatasetStatus.FAILED  # type: ignore[index]
 
 
-@pytest.mark.parametrize("parameters", [{"sensor_type": 2**64}, {"conversion_params": {"a": float("nan")}}, {"conversion_params": {"$where": "x"}}])
-def test_parameters_the_store_cannot_hold_are_refused_at_creation(queue: JobQueue, store: Store, parameters: dict) -> None:
+@pytest.mark.parametrize(
+    "parameters",
+    [{"sensor_type": 2**64}, {"conversion_params": {"a": float("nan")}}, {"conversion_params": {"$where": "x"}}],
+)
+def test_parameters_the_store_cannot_hold_are_refused_at_creation(
+    queue: JobQueue, store: Store, parameters: dict
+) -> None:
     from sccli.store.base import JobQuery
 
     ds = add_dataset(store)

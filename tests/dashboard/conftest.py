@@ -38,7 +38,9 @@ class Dash:
     settings: Settings
 
     def sign_in(self, token: str = OPERATOR_TOKEN) -> None:
-        response = self.client.post("/login", data={"token": token, "next": "/"}, headers={"Origin": ORIGIN}, follow_redirects=False)
+        response = self.client.post(
+            "/login", data={"token": token, "next": "/"}, headers={"Origin": ORIGIN}, follow_redirects=False
+        )
         assert response.status_code == 303, response.text
 
     def csrf(self, path: str = "/jobs") -> str:
@@ -62,12 +64,16 @@ def make_dash(tmp_path: Path, backend: str = "sqlite", **settings: Any) -> Itera
 
     spec = make_spec(backend, tmp_path)
     (tmp_path / "logs").mkdir(parents=True, exist_ok=True)
-    config = Settings(api_roles=dict(ROLES), log_dir=str(tmp_path / "logs"), retry_base_seconds=0, retry_max_seconds=0, **settings)
+    config = Settings(
+        api_roles=dict(ROLES), log_dir=str(tmp_path / "logs"), retry_base_seconds=0, retry_max_seconds=0, **settings
+    )
     app = create_app(spec.url, spec.db_name, config, dict(TOKENS))
     with TestClient(app) as client:
         store = app.state.api.store
         store.ensure_schema()
-        yield Dash(client, store, JobQueue(store, actor="cli:test@host", retry_base_seconds=0, retry_max_seconds=0), config)
+        yield Dash(
+            client, store, JobQueue(store, actor="cli:test@host", retry_base_seconds=0, retry_max_seconds=0), config
+        )
 
 
 @pytest.fixture(params=["sqlite", "mongomock"])
@@ -84,7 +90,9 @@ def operator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dash]:
         yield dash
 
 
-def failed_job(queue: JobQueue, dataset: str, error: str = "converter exited with code 3", job_type: str = "data_validation") -> str:
+def failed_job(
+    queue: JobQueue, dataset: str, error: str = "converter exited with code 3", job_type: str = "data_validation"
+) -> str:
     """A job that failed for good with ``error``."""
     job_id = queue.create_job(dataset, job_type, max_attempts=1, allow_duplicate=True)
     claimed = queue.claim_next("w1", types=[job_type])

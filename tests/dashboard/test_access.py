@@ -25,7 +25,11 @@ def test_pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie(dash: D
     assert dash.client.get("/login").status_code == 200
 
     wrong = dash.post("/login", {"token": "not-a-token-0123456789", "next": "/jobs"})
-    assert wrong.status_code == 401 and "not valid" in wrong.text and SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+    assert (
+        wrong.status_code == 401
+        and "not valid" in wrong.text
+        and SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+    )
     right = dash.post("/login", {"token": OPERATOR_TOKEN, "next": "/jobs"})
     assert right.status_code == 303 and right.headers["location"] == "/jobs"
     cookie = right.headers["set-cookie"].lower()
@@ -141,7 +145,9 @@ def test_the_json_api_enforces_the_same_roles(dash: Dash) -> None:
     assert dash.client.get(f"/api/v1/jobs/{failed}", headers=viewer).status_code == 200
     assert dash.client.get("/api/v1/jobs/queue/stats", headers=viewer).status_code == 200
     body = {"dataset_uuid": dataset, "job_type": "data_validation"}
-    for path, payload in (("/api/v1/jobs", body), (f"/api/v1/jobs/{failed}/retry", None), (f"/api/v1/jobs/{failed}/cancel", None)):
+    for path, payload in (
+        ("/api/v1/jobs", body), (f"/api/v1/jobs/{failed}/retry", None), (f"/api/v1/jobs/{failed}/cancel", None),
+    ):
         refused = dash.client.post(path, json=payload, headers=viewer)
         assert refused.status_code == 403 and "viewer" in refused.json()["detail"], path
     assert dash.store.get_job(failed)["status"] == "failed" and dash.store.count_jobs(JobQuery()) == 1
@@ -154,7 +160,10 @@ def test_the_json_api_enforces_the_same_roles(dash: Dash) -> None:
 def test_roles_come_from_settings_and_default_to_operator() -> None:
     tokens = {"portal": "p" * 16, "watcher": "w" * 16}
     assert resolve_roles(Settings(), tokens) == {"portal": "operator", "watcher": "operator"}
-    assert resolve_roles(Settings(api_roles={"watcher": "viewer", "env": "viewer"}), tokens) == {"portal": "operator", "watcher": "viewer"}
+    assert resolve_roles(Settings(api_roles={"watcher": "viewer", "env": "viewer"}), tokens) == {
+        "portal": "operator",
+        "watcher": "viewer",
+    }
     with pytest.raises(InvalidInput, match="one of viewer, operator"):
         resolve_roles(Settings(api_roles={"watcher": "admin"}), tokens)
     with pytest.raises(InvalidInput, match="'watchr'"):
@@ -166,7 +175,9 @@ def test_metrics_need_a_token_unless_public(tmp_path: Path) -> None:
         add_dataset(dash.store)
         failed_job(dash.queue, add_dataset(dash.store))
         assert dash.client.get("/metrics").status_code == 401
-        assert dash.client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+        assert (
+            dash.client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+        )
         response = dash.client.get("/metrics", headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
         assert 'sc_jobs{job_type="data_validation",status="failed"} 1.0' in response.text
@@ -184,7 +195,10 @@ def test_no_auth_server_signs_in_without_a_token_and_still_checks_csrf(tmp_path:
     here = "http://127.0.0.1:8080"  # an open server answers loopback names only
     with TestClient(app, base_url=here) as client:
         assert 'name="token"' not in client.get("/login").text
-        assert client.post("/login", data={"next": "/"}, headers={"Origin": here}, follow_redirects=False).status_code == 303
+        assert (
+            client.post("/login", data={"next": "/"}, headers={"Origin": here}, follow_redirects=False).status_code
+            == 303
+        )
         page = client.get("/")
         assert "anonymous" in page.text
         assert client.post("/jobs/x/retry", data={"csrf": "forged"}, headers={"Origin": here}).status_code == 403
@@ -192,7 +206,9 @@ def test_no_auth_server_signs_in_without_a_token_and_still_checks_csrf(tmp_path:
         job_id = failed_job(JobQueue(store, actor="cli:test@host"), add_dataset(store))
         csrf = CSRF_FIELD.search(client.get(f"/jobs/{job_id}").text)
         assert csrf
-        done = client.post(f"/jobs/{job_id}/retry", data={"csrf": csrf.group(1)}, headers={"Origin": here}, follow_redirects=False)
+        done = client.post(
+            f"/jobs/{job_id}/retry", data={"csrf": csrf.group(1)}, headers={"Origin": here}, follow_redirects=False
+        )
         assert done.status_code == 303 and store.find_events(job_id)[-1]["actor"] == "api:anonymous"
 
 

@@ -82,7 +82,9 @@ class Site:
 
     def text(self, selector: str) -> str:
         """The element's visible text, read in one step (htmx may swap it at any moment)."""
-        found = self.driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
+        found = self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", selector
+        )
         assert found is not None, f"no {selector} on {self.driver.current_url}"
         return str(found).strip()
 
@@ -108,10 +110,15 @@ def _free_port() -> int:
 
 
 def _settings(base: Path) -> Path:
-    data: dict[str, Any] = {key: str(base / key) for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir", "log_dir")}
+    data: dict[str, Any] = {
+        key: str(base / key) for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir", "log_dir")
+    }
     for path in data.values():
         Path(path).mkdir(parents=True, exist_ok=True)
-    data.update(FAST, handlers=PLUGINS, workers=2, api_tokens={"portal": OPERATOR_TOKEN, "watcher": VIEWER_TOKEN}, api_roles={"watcher": "viewer"})
+    data.update(
+        FAST, handlers=PLUGINS, workers=2, api_tokens={"portal": OPERATOR_TOKEN, "watcher": VIEWER_TOKEN},
+        api_roles={"watcher": "viewer"},
+    )
     path = base / "settings.json"
     path.write_text(json.dumps(data))
     return path
@@ -130,13 +137,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store.ensure_schema()
     port = _free_port()
     env = {k: v for k, v in service_env().items() if k not in ("SC_API_TOKEN", "SC_DB_URL", "MONGO_URL")}
-    server = subprocess.Popen([sys.executable, "-m", "sccli", "--db", spec.url, "--settings", str(settings), "api", "serve", "--port", str(port),
-                               "--log-level", "warning"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "sccli", "--db", spec.url, "--settings", str(settings), "api", "serve", "--port",
+            str(port), "--log-level", "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     service = Service(spec, settings)
     url = f"http://127.0.0.1:{port}"
     try:
         def answers() -> bool:
-            assert server.poll() is None, f"sc api serve exited: {server.stderr.read().decode() if server.stderr else ''}"
+            assert server.poll() is None, (
+                f"sc api serve exited: {server.stderr.read().decode() if server.stderr else ''}"
+            )
             try:
                 return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
             except httpx.TransportError:
@@ -170,8 +187,13 @@ def test_sign_in_and_the_overview_updates_when_a_job_completes(operator_site: Si
     site.driver.execute_script("window.notReloaded = true;")
     job_id = site.job("quick")
     _until(lambda: site.store.get_job(job_id)["status"] == "completed", "the service to complete the job")
-    _until(lambda: int(site.text('[data-count="completed"]').replace(",", "")) == before + 1, "the overview to show the completed job")
-    assert site.driver.execute_script("return window.notReloaded === true"), "the overview reloaded instead of refreshing in place"
+    _until(
+        lambda: int(site.text('[data-count="completed"]').replace(",", "")) == before + 1,
+        "the overview to show the completed job",
+    )
+    assert site.driver.execute_script("return window.notReloaded === true"), (
+        "the overview reloaded instead of refreshing in place"
+    )
     assert site.text("#health-overall") in ("healthy", "warning", "critical")
 
 
@@ -220,7 +242,9 @@ def test_retry_a_failed_group_after_its_confirmation(operator_site: Site) -> Non
     _until(lambda: site.text("h1").startswith("Retried"), "the result page")
     assert site.text("h1").startswith(f"Retried: {count} jobs")
     for job_id in broken:
-        assert any(e.get("reason") == "explicit retry" and e["actor"] == "api:portal" for e in site.store.find_events(job_id))
+        assert any(
+            e.get("reason") == "explicit retry" and e["actor"] == "api:portal" for e in site.store.find_events(job_id)
+        )
 
 
 def test_a_viewer_is_refused_an_action(site: Site) -> None:
@@ -246,7 +270,8 @@ def test_a_post_without_the_csrf_token_is_refused(operator_site: Site) -> None:
 
 
 FOCUSABLE = """
-return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])')]
+return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, \
+[tabindex]:not([tabindex="-1"])')]
   .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden' && !e.disabled)
   .map(e => e.id || e.outerHTML.slice(0, 120));
 """

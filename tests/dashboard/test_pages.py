@@ -24,18 +24,27 @@ def test_overview_shows_health_counts_services_and_the_hourly_chart(operator: Da
     dataset = add_dataset(operator.store)
     failed_job(operator.queue, dataset)
     operator.queue.create_job(dataset, "dataset_conversion")
-    operator.store.upsert_worker({"worker_id": "host-a:42", "host": "host-a", "pid": 42, "status": "running", "slots": 2,
-                                  "running_jobs": [], "heartbeat_at": utcnow()})
+    operator.store.upsert_worker(
+        {
+            "worker_id": "host-a:42", "host": "host-a", "pid": 42, "status": "running", "slots": 2, "running_jobs": [],
+            "heartbeat_at": utcnow(),
+        }
+    )
     page = operator.client.get("/")
     assert page.status_code == 200
-    assert _count(page.text, "total") == "2" and _count(page.text, "failed") == "1" and _count(page.text, "pending") == "1"
+    assert (
+        _count(page.text, "total") == "2" and _count(page.text, "failed") == "1" and _count(page.text, "pending") == "1"
+    )
     assert 'id="health-overall">critical<' in page.text and "failure rate 100.0%" in page.text
     assert "host-a:42" in page.text and 'hx-trigger="every 2s"' in page.text
     assert '<svg class="chart" id="chart-hours"' in page.text and 'class="legend">failed<' in page.text
     assert re.search(r"<title[^>]*>Finished jobs per hour", page.text)
     fragment = operator.client.get("/fragments/overview")
     assert fragment.status_code == 200 and "<html" not in fragment.text and _count(fragment.text, "total") == "2"
-    assert page.headers["content-security-policy"].startswith("default-src 'self'") and page.headers["x-content-type-options"] == "nosniff"
+    assert (
+        page.headers["content-security-policy"].startswith("default-src 'self'")
+        and page.headers["x-content-type-options"] == "nosniff"
+    )
 
 
 def test_the_overview_fragment_follows_the_queue(operator: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +61,9 @@ def test_the_overview_fragment_follows_the_queue(operator: Dash, monkeypatch: py
     assert _count(after, "completed") == "1" and _count(after, "pending") == "0"
 
 
-def test_browsers_polling_together_share_one_computation_of_the_overview(operator: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_browsers_polling_together_share_one_computation_of_the_overview(
+    operator: Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sccli.api.dashboard import views
 
     monkeypatch.setattr(views, "OVERVIEW_REUSE_SECONDS", 3600.0)
@@ -83,7 +94,10 @@ def test_jobs_filter_by_status_type_dataset_and_error_text_with_a_total(operator
     assert ids("error=http+503") == (set(failed), "3")
     assert ids("status=failed&error=DISK") == ({other}, "1")
     assert ids("status=running") == (set(), "0")
-    for bad, message in (("status=lost", "unknown job status"), ("job_type=nope", "unknown job type"), ("dataset=not-a-uuid", "malformed dataset UUID")):
+    for bad, message in (
+        ("status=lost", "unknown job status"), ("job_type=nope", "unknown job type"),
+        ("dataset=not-a-uuid", "malformed dataset UUID"),
+    ):
         page = operator.client.get(f"/jobs?{bad}")
         assert page.status_code == 422 and message in page.text, bad
 
@@ -93,14 +107,24 @@ def test_jobs_pages_through_results_with_the_total(operator: Dash) -> None:
     for _ in range(55):
         operator.queue.create_job(dataset, "data_validation", allow_duplicate=True)
     first = operator.client.get("/jobs").text
-    assert "Showing 1–50 of <strong class=\"num\" id=\"jobs-total\">55</strong>" in first and "page 1 of 2" in first and 'id="next-page"' in first
+    assert (
+        'Showing 1–50 of <strong class="num" id="jobs-total">55</strong>' in first
+        and "page 1 of 2" in first
+        and 'id="next-page"' in first
+    )
     second = operator.client.get("/jobs?page=2").text
-    assert "Showing 51–55" in second and 'id="prev-page"' in second and len(re.findall(r'name="job_id" value=', second)) == 5
+    assert (
+        "Showing 51–55" in second
+        and 'id="prev-page"' in second
+        and len(re.findall(r'name="job_id" value=', second)) == 5
+    )
 
 
 def test_the_job_page_shows_what_sc_job_show_shows_and_the_log_tail(operator: Dash) -> None:
     dataset = add_dataset(operator.store)
-    job_id = operator.queue.create_job(dataset, "data_validation", {"manifest_path": "/data/in/manifest.json"}, max_attempts=2)
+    job_id = operator.queue.create_job(
+        dataset, "data_validation", {"manifest_path": "/data/in/manifest.json"}, max_attempts=2
+    )
     claimed = operator.queue.claim_next("host-a:42", host="host-a", pid=42)
     assert claimed is not None
     operator.queue.fail(job_id, claimed["lease_token"], "first attempt broke")
@@ -179,34 +203,54 @@ def test_bulk_actions_confirm_first_then_report_done_and_refused(operator: Dash)
     assert confirm.status_code == 200 and "Cancel 4 jobs?" in confirm.text
     assert operator.store.count_jobs(JobQuery(status=["pending"])) == 3
     done = operator.post("/jobs/bulk", [*chosen, ("confirmed", "yes")])
-    assert done.status_code == 200 and "Cancelled: 3 jobs, refused: 1" in done.text and "only pending or running" in done.text
+    assert (
+        done.status_code == 200
+        and "Cancelled: 3 jobs, refused: 1" in done.text
+        and "only pending or running" in done.text
+    )
     assert operator.store.count_jobs(JobQuery(status=["cancelled"])) == 3
-    retried = operator.post("/jobs/bulk", [("csrf", csrf), ("action", "retry"), ("confirmed", "yes"), *[("job_id", j) for j in [*pending, failed]]])
+    retried = operator.post(
+        "/jobs/bulk",
+        [("csrf", csrf), ("action", "retry"), ("confirmed", "yes"), *[("job_id", j) for j in [*pending, failed]]],
+    )
     assert "Retried: 4 jobs" in retried.text and operator.store.count_jobs(JobQuery(status=["pending"])) == 4
     assert operator.post("/jobs/bulk", [("csrf", csrf), ("action", "retry")]).status_code == 422
     assert operator.post("/jobs/bulk", [("csrf", csrf), ("action", "purge"), ("job_id", failed)]).status_code == 422
 
 
 def test_failure_groups_retry_after_a_confirmation_with_the_count(operator: Dash) -> None:
-    broken = [failed_job(operator.queue, add_dataset(operator.store), f"timeout after {n}s on /data/{n}") for n in (10, 20, 30)]
+    broken = [
+        failed_job(operator.queue, add_dataset(operator.store), f"timeout after {n}s on /data/{n}")
+        for n in (10, 20, 30)
+    ]
     lonely = failed_job(operator.queue, add_dataset(operator.store), "disk full")
     page = operator.client.get("/failures").text
     assert "4 failed jobs in 2 groups" in page and "timeout after &lt;n&gt;s on &lt;path&gt;" in page
-    signature = re.search(r'href="/failures/confirm\?job_type=data_validation&amp;signature=(\w+)&amp;hours=24" id="retry-group-\w+">Retry 3', page)
+    signature = re.search(
+        r'href="/failures/confirm\?job_type=data_validation&amp;signature=(\w+)&amp;hours=24" '
+        r'id="retry-group-\w+">Retry 3',
+        page,
+    )
     assert signature, page
     confirm = operator.client.get(f"/failures/confirm?job_type=data_validation&signature={signature.group(1)}&hours=24")
     assert confirm.status_code == 200 and "Retry 3 failed data_validation jobs?" in confirm.text
     assert all(job_id in confirm.text for job_id in broken)
     csrf = operator.csrf("/failures")
-    done = operator.post("/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"})
+    done = operator.post(
+        "/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"}
+    )
     assert done.status_code == 200 and "Retried: 3 jobs" in done.text
-    assert [operator.store.get_job(j)["status"] for j in broken] == ["pending"] * 3 and operator.store.get_job(lonely)["status"] == "failed"
+    assert [operator.store.get_job(j)["status"] for j in broken] == ["pending"] * 3 and operator.store.get_job(lonely)[
+        "status"
+    ] == "failed"
     assert operator.store.find_events(broken[0])[-1]["actor"] == "api:portal"
     for hours in ("nan", "inf", "-1", "1e9"):  # a non-finite window once reached the store's date arithmetic
         form = {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": hours}
         refused = operator.post("/failures/retry", form)
         assert refused.status_code == 422 and "hours must be" in refused.text, (hours, refused.status_code)
-    gone = operator.post("/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"})
+    gone = operator.post(
+        "/failures/retry", {"csrf": csrf, "job_type": "data_validation", "signature": signature.group(1), "hours": "24"}
+    )
     assert gone.status_code == 404 and "retried already?" in gone.text
 
 
@@ -239,7 +283,12 @@ def test_datasets_list_and_detail_with_its_jobs_and_transitions(operator: Dash) 
     only_done = operator.client.get("/datasets?status=done").text
     assert dataset not in only_done
     detail = operator.client.get(f"/datasets/{dataset}").text
-    assert "dataset_conversion" in detail and "submitted" in detail and "conversion queued" in detail and "cli:test@host" in detail
+    assert (
+        "dataset_conversion" in detail
+        and "submitted" in detail
+        and "conversion queued" in detail
+        and "cli:test@host" in detail
+    )
     assert operator.client.get("/datasets/00000000-0000-4000-8000-000000000000").status_code == 404
 
 
@@ -278,9 +327,19 @@ def test_a_scheduled_job_shows_its_start_and_runs_now(operator: Dash) -> None:
 
     job_id = operator.queue.create_job(add_dataset(operator.store), "data_validation", delay=timedelta(hours=2))
     listed = operator.client.get("/jobs?status=scheduled").text
-    assert job_id in listed and 'class="badge status-scheduled"' in listed and "starts <time" in listed and "(in 2.0 h)" in listed
+    assert (
+        job_id in listed
+        and 'class="badge status-scheduled"' in listed
+        and "starts <time" in listed
+        and "(in 2.0 h)" in listed
+    )
     page = operator.client.get(f"/jobs/{job_id}").text
-    assert "<dt>starts at</dt>" in page and 'id="run-now-job"' in page and 'id="cancel-job"' in page and "scheduled: starts at" in page
+    assert (
+        "<dt>starts at</dt>" in page
+        and 'id="run-now-job"' in page
+        and 'id="cancel-job"' in page
+        and "scheduled: starts at" in page
+    )
     csrf = operator.csrf(f"/jobs/{job_id}")
     done = operator.post(f"/jobs/{job_id}/run-now", {"csrf": csrf})
     assert done.status_code == 303 and done.headers["location"].endswith("?notice=run-now")

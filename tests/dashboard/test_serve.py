@@ -20,7 +20,10 @@ def test_sigterm_stops_the_server_with_exit_0(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SC_DB_URL", "MONGO_URL")}
     env["SC_API_TOKEN"] = OPERATOR_TOKEN
-    args = [sys.executable, "-m", "sccli", "--db", f"sqlite:///{tmp_path / 'api.db'}", "api", "serve", "--port", str(port), "--log-level", "warning"]
+    args = [
+        sys.executable, "-m", "sccli", "--db", f"sqlite:///{tmp_path / 'api.db'}", "api", "serve", "--port", str(port),
+        "--log-level", "warning",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS

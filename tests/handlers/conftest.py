@@ -79,7 +79,10 @@ def _child(job: dict[str, Any], settings: Settings, setup: Callable[[], None] | 
     resolve_handler(job["job_type"], settings)(JobContext(job=job, settings=settings))
 
 
-def kill_midway(jobs: Jobs, job: dict[str, Any], started: Callable[[], bool], *, setup: Callable[[], None] | None = None, timeout: float = 20.0) -> None:
+def kill_midway(
+    jobs: Jobs, job: dict[str, Any], started: Callable[[], bool], *, setup: Callable[[], None] | None = None,
+    timeout: float = 20.0,
+) -> None:
     """Run the job's handler in its own process group, wait until ``started()`` is true (partial
     output exists), kill the whole group as the service does, then call the module's cleanup.
     ``setup`` runs in the child first (e.g. to slow the handler down so the kill lands mid-way)."""

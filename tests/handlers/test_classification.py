@@ -98,23 +98,59 @@ Case = tuple[str, Build, bool]
 CASES: dict[str, Case] = {
     # refusals: permanent
     "extraction damaged zip": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.zip"))}, True),
-    "extraction damaged tar.gz": ("file_extraction", lambda j, t, m: {"archive_path": str(damaged(j, "x.tar.gz"))}, True),
+    "extraction damaged tar.gz": (
+        "file_extraction",
+        lambda j, t, m: {"archive_path": str(damaged(j, "x.tar.gz"))},
+        True,
+    ),
     "extraction no archive": ("file_extraction", lambda j, t, m: {"input_path": str(dataset(j))}, True),
     "extraction bad limit": ("file_extraction", lambda j, t, m: {"max_ratio": "big"}, True),
     "extraction outside": ("file_extraction", lambda j, t, m: {"archive_path": "/etc/passwd.zip"}, True),
-    "conversion damaged npy": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.npy"), {"sensor_type": "NUMPY"})[1], True),
-    "conversion damaged hdf5": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.h5"), {"sensor_type": "HDF5"})[1], True),
-    "conversion damaged tiff": ("dataset_conversion", lambda j, t, m: (damaged(j, "a.tif", b"II*\x00" + b"\xff" * 40), {"sensor_type": "TIFF"})[1], True),
+    "conversion damaged npy": (
+        "dataset_conversion",
+        lambda j, t, m: (damaged(j, "a.npy"), {"sensor_type": "NUMPY"})[1],
+        True,
+    ),
+    "conversion damaged hdf5": (
+        "dataset_conversion",
+        lambda j, t, m: (damaged(j, "a.h5"), {"sensor_type": "HDF5"})[1],
+        True,
+    ),
+    "conversion damaged tiff": (
+        "dataset_conversion",
+        lambda j, t, m: (damaged(j, "a.tif", b"II*\x00" + b"\xff" * 40), {"sensor_type": "TIFF"})[1],
+        True,
+    ),
     "conversion unknown param": ("dataset_conversion", lambda j, t, m: {"colour": "red"}, True),
     "conversion nothing convertible": ("dataset_conversion", lambda j, t, m: (dataset(j), {})[1], True),
     "compression bad level": ("data_compression", lambda j, t, m: (dataset(j), {"level": "x"})[1], True),
     "backup no dirs": ("backup_creation", lambda j, t, m: {}, True),
-    "validation finds problems": ("data_validation", lambda j, t, m: (damaged(j, "bad.zip"), {"rebuild": True})[1], True),
+    "validation finds problems": (
+        "data_validation",
+        lambda j, t, m: (damaged(j, "bad.zip"), {"rebuild": True})[1],
+        True,
+    ),
     "google_sync bad link": ("google_sync", lambda j, t, m: {"data_url": "not a link"}, True),
-    "google_sync missing rclone": ("google_sync", lambda j, t, m: (no_tool(m, "rclone"), {"rclone_source": str(dataset(j))})[1], True),
-    "upload missing source": ("file_upload", lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]}, True),
-    "upload remote without config": ("file_upload", lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]}, True),
-    "rsync refused option": ("rsync_transfer", lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]}, True),
+    "google_sync missing rclone": (
+        "google_sync",
+        lambda j, t, m: (no_tool(m, "rclone"), {"rclone_source": str(dataset(j))})[1],
+        True,
+    ),
+    "upload missing source": (
+        "file_upload",
+        lambda j, t, m: {"files": [str(Path(j.settings.in_data_dir) / "nope")]},
+        True,
+    ),
+    "upload remote without config": (
+        "file_upload",
+        lambda j, t, m: {"remote": "store:x", "files": [str(dataset(j))]},
+        True,
+    ),
+    "rsync refused option": (
+        "rsync_transfer",
+        lambda j, t, m: {"source": str(dataset(j)), "destination": str(j.output_dir), "options": ["-e"]},
+        True,
+    ),
     # refusals that will fail the same way again (issue 19): permanent, not retried
     "extraction 300-byte member name": ("file_extraction", extracting(lambda j: tar_with(j, ["n" * 300])), True),
     "extraction 300-byte name, zip": ("file_extraction", extracting(lambda j: zip_with(j, ["d/" + "n" * 300])), True),
@@ -123,10 +159,24 @@ CASES: dict[str, Case] = {
     "rsync protocol error (exit 2)": ("rsync_transfer", rsync_exiting(2, "protocol incompatibility"), True),
     "google_sync malformed key": ("google_sync", sync_with_key('{"type": "service_account"}'), True),
     "google_sync key not an object": ("google_sync", sync_with_key('["service_account"]'), True),
-    "rsync missing tool": ("rsync_transfer", lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], True),
+    "rsync missing tool": (
+        "rsync_transfer",
+        lambda j, t, m: (no_tool(m, "rsync"), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1],
+        True,
+    ),
     # failures that may pass: transient
-    "google_sync rclone fails": ("google_sync", lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1], False),
-    "rsync fails": ("rsync_transfer", lambda j, t, m: (fake_tool(t, m, "rsync", 23), {"source": str(dataset(j)), "destination": str(j.output_dir)})[1], False),
+    "google_sync rclone fails": (
+        "google_sync",
+        lambda j, t, m: (fake_tool(t, m, "rclone", 5), {"rclone_source": str(dataset(j))})[1],
+        False,
+    ),
+    "rsync fails": (
+        "rsync_transfer",
+        lambda j, t, m: (fake_tool(t, m, "rsync", 23), {"source": str(dataset(j)), "destination": str(j.output_dir)})[
+            1
+        ],
+        False,
+    ),
     "compression disk full": ("data_compression", lambda j, t, m: (dataset(j), full_disk(m), {})[2], False),
 }
 

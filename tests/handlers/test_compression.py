@@ -35,7 +35,11 @@ def read_tar(path: Path, fmt: str) -> dict[str, bytes]:
 
         raw = lz4.frame.decompress(raw)
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-        return {m.name: (tar.extractfile(m).read() if m.isreg() else m.linkname.encode()) for m in tar.getmembers() if not m.isdir()}
+        return {
+            m.name: (tar.extractfile(m).read() if m.isreg() else m.linkname.encode())
+            for m in tar.getmembers()
+            if not m.isdir()
+        }
 
 
 @pytest.mark.parametrize("fmt", ["tar.zst", "lz4"])
@@ -78,5 +82,8 @@ def test_cancel_leaves_no_partial_archive(jobs):
         (jobs.input_dir / f"f{i}.bin").write_bytes(os.urandom(4096))
     job = jobs.job("data_compression")
     out = jobs.output_dir.parent
-    kill_midway(jobs, job, lambda: any(out.glob(".*sc-partial-*")), setup=slow_writes("sccli.handlers.compression", "HashingSource.read"))
+    kill_midway(
+        jobs, job, lambda: any(out.glob(".*sc-partial-*")),
+        setup=slow_writes("sccli.handlers.compression", "HashingSource.read"),
+    )
     assert list(out.iterdir()) == []

@@ -93,7 +93,9 @@ def test_hdf5_with_external_data_is_refused_unread(jobs, outside):
     with h5py.File(outside / "other.h5", "w") as other:
         other["data"] = np.zeros((8, 8), dtype="uint8")
     cases = {
-        "external_storage.h5": lambda f: f.create_dataset("data", shape=(8, 8), dtype="uint8", external=[(str(raw), 0, 64)]),
+        "external_storage.h5": lambda f: f.create_dataset(
+            "data", shape=(8, 8), dtype="uint8", external=[(str(raw), 0, 64)]
+        ),
         "external_link.h5": lambda f: f.__setitem__("data", h5py.ExternalLink(str(outside / "other.h5"), "/data")),
     }
     for name, build in cases.items():
@@ -103,13 +105,17 @@ def test_hdf5_with_external_data_is_refused_unread(jobs, outside):
             f["small"] = np.zeros((2, 2), dtype="uint8")
             build(f)
         with pytest.raises(InvalidInput, match="refused, not read") as err:
-            jobs.run("dataset_conversion", input_path=str(folder), sensor_type="HDF5", conversion_params={"dataset": "data"})
+            jobs.run(
+                "dataset_conversion", input_path=str(folder), sensor_type="HDF5", conversion_params={"dataset": "data"}
+            )
         assert is_permanent(err.value)
 
 
 def test_idx_with_data_files_outside_is_refused(jobs, outside):
     jobs.input_dir.mkdir()
-    (jobs.input_dir / "visus.idx").write_text(f"(version)\n6\n(box)\n0 7 0 7\n(filename_template)\n{outside}/%04x.bin\n")
+    (jobs.input_dir / "visus.idx").write_text(
+        f"(version)\n6\n(box)\n0 7 0 7\n(filename_template)\n{outside}/%04x.bin\n"
+    )
     with pytest.raises(InvalidInput, match="outside its folder"):
         jobs.run("dataset_conversion", sensor_type="IDX")
 
@@ -157,16 +163,26 @@ def test_rsync_output_has_no_special_bits(jobs, options):
     assert_no_special(jobs.output_dir)
 
 
-@pytest.mark.parametrize("mode", ["u+s", "g+s", "+t", "o+t", "ug+s", "Fu+s", "Dg+s", "a=rwxs", "D2775", "F4755", "u+x,g+s"])
+@pytest.mark.parametrize(
+    "mode", ["u+s", "g+s", "+t", "o+t", "ug+s", "Fu+s", "Dg+s", "a=rwxs", "D2775", "F4755", "u+x,g+s"]
+)
 def test_rsync_chmod_with_special_bits_refused(jobs, mode):
     jobs.input_dir.mkdir()
     with pytest.raises(InvalidInput, match="setuid") as err:
-        jobs.run("rsync_transfer", source=str(jobs.input_dir), destination=str(jobs.output_dir), options=["-a", f"--chmod={mode}"])
+        jobs.run(
+            "rsync_transfer", source=str(jobs.input_dir), destination=str(jobs.output_dir),
+            options=["-a", f"--chmod={mode}"],
+        )
     assert is_permanent(err.value)
 
 
-@pytest.mark.parametrize("option", ["-X", "--xattrs", "-aX", "--filter=: .rules", "-F", "--info=all", "--copy-unsafe-links", "-k", "-K",
-                                    "--copy-dirlinks", "--keep-dirlinks", "--config=/etc/rsyncd.conf", "-D", "--devices", "--specials"])
+@pytest.mark.parametrize(
+    "option",
+    [
+        "-X", "--xattrs", "-aX", "--filter=: .rules", "-F", "--info=all", "--copy-unsafe-links", "-k", "-K",
+        "--copy-dirlinks", "--keep-dirlinks", "--config=/etc/rsyncd.conf", "-D", "--devices", "--specials",
+    ],
+)
 def test_rsync_options_that_follow_links_run_programs_or_plant_specials_refused(jobs, option):
     jobs.input_dir.mkdir()
     with pytest.raises(InvalidInput, match="not allowed"):
@@ -201,7 +217,9 @@ def test_idx_copy_keeps_no_special_bits(jobs):
     source = Path(jobs.settings.sync_data_dir) / "src"
     source.mkdir()
     np.save(source / "a.npy", np.arange(256, dtype="uint8").reshape(16, 16))
-    first = jobs.run("dataset_conversion", input_path=str(source), output_path=str(Path(jobs.settings.sync_data_dir) / "idx"))
+    first = jobs.run(
+        "dataset_conversion", input_path=str(source), output_path=str(Path(jobs.settings.sync_data_dir) / "idx")
+    )
     idx_dir = Path(first["output_path"])
     for path in idx_dir.rglob("*"):
         os.chmod(path, path.stat().st_mode | stat.S_ISUID)

@@ -175,5 +175,8 @@ def test_builtin_conversion_cancelled_mid_write_leaves_nothing(jobs):
     np.save(jobs.input_dir / "array.npy", volume((8, 20, 30)))
     parent = jobs.output_dir.parent
     job = jobs.job("dataset_conversion", sensor_type="NUMPY")
-    kill_midway(jobs, job, lambda: any(parent.glob(".*sc-partial-*/visus.idx")), setup=slow_writes("OpenVisus", "PyDataset.write", 30.0))
+    kill_midway(
+        jobs, job, lambda: any(parent.glob(".*sc-partial-*/visus.idx")),
+        setup=slow_writes("OpenVisus", "PyDataset.write", 30.0),
+    )
     assert list(parent.iterdir()) == []

@@ -31,7 +31,9 @@ def install_plugin(root: Path) -> Path:
     info = root / "sccli_echo_plugin-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sccli-echo-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[console_scripts]\nx = y:z\n\n[sccli.handlers]\necho_plugin = sccli_echo_plugin:run\n")
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\nx = y:z\n\n[sccli.handlers]\necho_plugin = sccli_echo_plugin:run\n"
+    )
     return root
 
 
@@ -57,14 +59,23 @@ def test_no_declaration_no_metadata_scan(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_the_cli_finds_a_plugin_type_through_its_entry_point(tmp_path: Path) -> None:
     plugin_dir = install_plugin(tmp_path / "site")
-    env = {**os.environ, "SC_DB_URL": f"sqlite:///{tmp_path / 'p.db'}", "XDG_CACHE_HOME": str(tmp_path / "cache"), "TYPER_USE_RICH": "0"}
+    env = {
+        **os.environ, "SC_DB_URL": f"sqlite:///{tmp_path / 'p.db'}", "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "TYPER_USE_RICH": "0",
+    }
     env.pop("MONGO_URL", None)
     open_store(env["SC_DB_URL"]).count_jobs(JobQuery())  # creates the file
     sc = [sys.executable, "-c", "import sys; sys.argv[0] = 'sc'; from sccli.cli import main; main()"]
-    without = subprocess.run([*sc, "job", "list", "--type", "echo_plugin"], env=env, capture_output=True, text=True, timeout=60)
+    without = subprocess.run(
+        [*sc, "job", "list", "--type", "echo_plugin"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert without.returncode == 2 and "unknown job type 'echo_plugin'" in without.stderr
     env["PYTHONPATH"] = str(plugin_dir)
-    listed = subprocess.run([*sc, "job", "list", "--type", "echo_plugin"], env=env, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [*sc, "job", "list", "--type", "echo_plugin"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert listed.returncode == 0, listed.stderr
-    types = subprocess.run([*sc, "job", "types", "echo_plugin", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    types = subprocess.run(
+        [*sc, "job", "types", "echo_plugin", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert types.returncode == 0 and '"job_type": "echo_plugin"' in types.stdout

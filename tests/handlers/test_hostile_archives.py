@@ -30,7 +30,9 @@ ESCAPES_IN_ANY_ORDER: dict[str, list[Member]] = {
     "chain": [("sym", "a", "b/../../../.."), ("sym", "b", "c/c/c"), ("sym", "c", ".")],
     # a link to the parent, and a file written through it
     "link-to-parent": [("sym", "p", ".."), ("file", "p/evil.txt", b"pwned")],
-    "write-through-later-link": [("dir", "sub", None), ("sym", "sub/l", "../../../../outside"), ("file", "sub/l/evil.txt", b"x")],
+    "write-through-later-link": [
+        ("dir", "sub", None), ("sym", "sub/l", "../../../../outside"), ("file", "sub/l/evil.txt", b"x"),
+    ],
     "hard-via-link": [("sym", "d", "."), ("hard", "h", "d/../../../outside/secret.txt")],
 }
 
@@ -216,7 +218,10 @@ def test_special_bits_are_stripped(jobs, fmt):
     if fmt == "tar":
         archive = jobs.input_dir / "bits.tar"
         with tarfile.open(archive, "w") as tar:
-            for name, mode, kind in (("suid", 0o4755, tarfile.REGTYPE), ("sgid", 0o2755, tarfile.REGTYPE), ("sticky", 0o1777, tarfile.DIRTYPE)):
+            for name, mode, kind in (
+                ("suid", 0o4755, tarfile.REGTYPE), ("sgid", 0o2755, tarfile.REGTYPE),
+                ("sticky", 0o1777, tarfile.DIRTYPE),
+            ):
                 info = tarfile.TarInfo(name)
                 info.type, info.mode = kind, mode
                 tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)

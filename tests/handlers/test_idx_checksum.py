@@ -46,7 +46,8 @@ def converted(jobs: Any) -> tuple[Path, str]:
 
 def test_same_checksum_as_conversion_in_bounded_reads(jobs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = converted(jobs)
-    whole = hashlib.sha256(np.ascontiguousarray(ov.LoadDataset(str(path)).read()).tobytes()).hexdigest()  # what validation did before
+    # what validation did before
+    whole = hashlib.sha256(np.ascontiguousarray(ov.LoadDataset(str(path)).read()).tobytes()).hexdigest()
     assert whole == expected
     reads: list[int] = []
     monkeypatch.setattr(ov, "LoadDataset", lambda url, _load=ov.LoadDataset: RecordingDataset(_load(url), reads))
@@ -72,7 +73,9 @@ def test_memory_stays_bounded_on_a_large_dataset(tmp_path: Path) -> None:
     rows, shape = 32, (512, 512)  # 32 MiB of float32
     rng = np.random.default_rng(7)
     planes = [rng.random(shape, dtype=np.float32) for _ in range(2)]
-    volume = Volume((rows, *shape), np.dtype(np.float32), 1, lambda a, b: np.stack([planes[i % 2] for i in range(a, b)]), [])
+    volume = Volume(
+        (rows, *shape), np.dtype(np.float32), 1, lambda a, b: np.stack([planes[i % 2] for i in range(a, b)]), []
+    )
     written = write_volume(volume, tmp_path / "big.idx", compression="raw", slab_bytes=4 * 1024 * 1024)
     tracemalloc.start()
     try:
@@ -92,6 +95,11 @@ def test_boxes_cover_the_array_in_memory_order() -> None:
         for low, high in checksum_boxes(p1, p2, 2, slab):
             size = 2 * (high[0] - low[0]) * (high[1] - low[1]) * (high[2] - low[2])
             assert size <= max(slab, 2)
-            covered += [(x, y, z) for z in range(low[2], high[2]) for y in range(low[1], high[1]) for x in range(low[0], high[0])]
+            covered += [
+                (x, y, z)
+                for z in range(low[2], high[2])
+                for y in range(low[1], high[1])
+                for x in range(low[0], high[0])
+            ]
         assert covered == expected, slab
     assert list(checksum_boxes([0, 0], [0, 3], 4, 100)) == []

@@ -23,7 +23,9 @@ def test_json_lists_every_type_with_defaults_and_parameters():
     assert set(JOB_TYPE_CONFIGS) <= set(described)
     for name, config in JOB_TYPE_CONFIGS.items():
         entry = described[name]
-        assert (entry["priority"], entry["timeout_minutes"], entry["max_attempts"]) == (config.priority, config.timeout_minutes, config.max_attempts)
+        assert (entry["priority"], entry["timeout_minutes"], entry["max_attempts"]) == (
+            config.priority, config.timeout_minutes, config.max_attempts,
+        )
         assert [p["name"] for p in entry["parameters"]] == [p.name for p in PARAMETERS[name]]
     rsync = {p["name"]: p for p in described["rsync_transfer"]["parameters"]}
     assert rsync["source"]["required"] is True and rsync["options"]["default"] == ["-a"]

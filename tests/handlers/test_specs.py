@@ -32,7 +32,10 @@ def test_every_builtin_type_is_declared():
 
 
 def test_specs_module_is_light():
-    code = "import sys, sccli.handlers.specs; print(sorted(m for m in sys.modules if m.startswith(('numpy', 'sccli.handlers.'))))"
+    code = (
+        "import sys, sccli.handlers.specs; print(sorted(m for m in sys.modules if m.startswith(('numpy', "
+        "'sccli.handlers.'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['sccli.handlers.base', 'sccli.handlers.containment', 'sccli.handlers.specs']"
 
@@ -77,26 +80,42 @@ def test_paths_must_be_inside_the_data_dirs_links_followed(settings, tmp_path):
         check_parameters("dataset_conversion", {"input_path": "/etc"}, settings)
     (Path(settings.in_data_dir) / "sneaky").symlink_to(tmp_path)
     with pytest.raises(InvalidInput, match="parameter 'output_path'.*outside"):
-        check_parameters("dataset_conversion", {"output_path": str(Path(settings.in_data_dir) / "sneaky" / "x")}, settings)
+        check_parameters(
+            "dataset_conversion", {"output_path": str(Path(settings.in_data_dir) / "sneaky" / "x")}, settings
+        )
     with pytest.raises(InvalidInput, match="parameter 'archives'.*outside"):
         check_parameters("file_extraction", {"archives": [str(inside / "a.zip"), "/tmp/b.zip"]}, settings)
 
 
 def test_migration_parameters_are_valid_for_the_types_it_creates(settings):
-    dataset = {"uuid": "9b0f6c7e-1c1e-4f8e-9d0a-3a3c2b1d0e9f", "user": "a@b.org", "google_drive_link": "https://drive.google.com/drive/folders/abcdefghijk",
-               "sensor": "TIFF", "conversion_parameters": {"verify": "full"}, "files": [f"{settings.in_data_dir}/up/data.bin"]}
+    dataset = {
+        "uuid": "9b0f6c7e-1c1e-4f8e-9d0a-3a3c2b1d0e9f", "user": "a@b.org",
+        "google_drive_link": "https://drive.google.com/drive/folders/abcdefghijk", "sensor": "TIFF",
+        "conversion_parameters": {"verify": "full"}, "files": [f"{settings.in_data_dir}/up/data.bin"],
+    }
     params = job_parameters(dataset, settings)
-    assert {"input_path", "output_path", "user_email", "data_url", "sensor_type", "conversion_params", "files"} <= set(params)
+    assert {"input_path", "output_path", "user_email", "data_url", "sensor_type", "conversion_params", "files"} <= set(
+        params
+    )
     for job_type, _ in MIGRATION_TABLE.values():
         check_parameters(job_type, params, settings)
 
 
-@pytest.mark.parametrize(("parent", "result"), [
-    ("google_sync", {"next_parameters": {"input_path": "{sync}/ds"}}),
-    ("file_extraction", {"next_parameters": {"input_path": "{in}/ds"}}),
-    ("file_upload", {"archives": ["{in}/ds/a.zip"], "next_parameters": {"archives": ["{in}/ds/a.zip"], "destination": "{in}/ds"}}),
-    ("file_upload", {}),
-])
+@pytest.mark.parametrize(
+    ("parent", "result"),
+    [
+        ("google_sync", {"next_parameters": {"input_path": "{sync}/ds"}}),
+        ("file_extraction", {"next_parameters": {"input_path": "{in}/ds"}}),
+        (
+            "file_upload",
+            {
+                "archives": ["{in}/ds/a.zip"],
+                "next_parameters": {"archives": ["{in}/ds/a.zip"], "destination": "{in}/ds"},
+            },
+        ),
+        ("file_upload", {}),
+    ],
+)
 def test_chained_jobs_inherit_valid_parameters(settings, parent, result):
     fill = {"{sync}": settings.sync_data_dir, "{in}": settings.in_data_dir}
 
@@ -128,7 +147,9 @@ def sample(param: Param, settings: Settings) -> Any:
     if param.path:
         path = str(Path(settings.in_data_dir) / "absent" / param.name)
         return [path] if param.type == "list" else path
-    return {"str": "x", "int": int(param.minimum or 1), "float": 5.0, "bool": False, "list": ["x"], "dict": {}}[param.type]
+    return {"str": "x", "int": int(param.minimum or 1), "float": 5.0, "bool": False, "list": ["x"], "dict": {}}[
+        param.type
+    ]
 
 
 class Recording(dict):
@@ -241,7 +262,9 @@ def test_plugin_parameters_come_from_the_handler_module(tmp_path, monkeypatch, s
         check_parameters("paint", {}, settings, plugin_spec=spec)
     assert plugin_parameters("bare", settings) is None
     settings.handlers["data_compression"] = "bare_plugin:run"  # a plugin replacing a built-in type
-    check_parameters("data_compression", {"anything": 1}, settings, plugin_spec=plugin_parameters("data_compression", settings))
+    check_parameters(
+        "data_compression", {"anything": 1}, settings, plugin_spec=plugin_parameters("data_compression", settings)
+    )
     with pytest.raises(InvalidInput, match="unknown parameter 'anything'"):
         check_parameters("data_compression", {"anything": 1})
     assert plugin_parameters("dataset_conversion", settings) is None

@@ -32,7 +32,10 @@ def test_rsync_copies_between_data_dirs(jobs, settings):
     need_tool("rsync")
     files = tree(jobs.input_dir)
     dest = Path(settings.out_data_dir) / "mirror"
-    result = jobs.run("rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest), options=["-a", "--delete", "--exclude=*.tmp"])
+    result = jobs.run(
+        "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest),
+        options=["-a", "--delete", "--exclude=*.tmp"],
+    )
     for rel, data in files.items():
         assert (dest / rel).read_bytes() == data
     assert result["files_transferred"] == 3 and result["bytes_transferred"] == 12000
@@ -41,8 +44,13 @@ def test_rsync_copies_between_data_dirs(jobs, settings):
     assert again["files_transferred"] == 0
 
 
-@pytest.mark.parametrize("option", ["-e", "-avze", "--rsh=ssh", "-e=sh -c id", "--rsync-path=/tmp/x", "--daemon", "--copy-links", "-L",
-                                    "--files-from=/etc/passwd", "--exclude-from=/etc/shadow", "--temp-dir=/tmp", "--write-batch=x", "not-an-option"])
+@pytest.mark.parametrize(
+    "option",
+    [
+        "-e", "-avze", "--rsh=ssh", "-e=sh -c id", "--rsync-path=/tmp/x", "--daemon", "--copy-links", "-L",
+        "--files-from=/etc/passwd", "--exclude-from=/etc/shadow", "--temp-dir=/tmp", "--write-batch=x", "not-an-option",
+    ],
+)
 def test_rsync_unsafe_options_refused(jobs, option):
     jobs.input_dir.mkdir()
     with pytest.raises(InvalidInput):
@@ -69,7 +77,10 @@ def test_rsync_locations_refused(jobs, settings, tmp_path):
     (jobs.input_dir / "wanted.txt").write_text("w")
     (jobs.input_dir / "unwanted.txt").write_text("u")
     need_tool("rsync")
-    jobs.run("rsync_transfer", source=f"{jobs.input_dir}/", destination=str(jobs.output_dir), options=["-a", f"--files-from={listing}"])
+    jobs.run(
+        "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(jobs.output_dir),
+        options=["-a", f"--files-from={listing}"],
+    )
     assert sorted(p.name for p in jobs.output_dir.iterdir()) == ["wanted.txt"]
 
 
@@ -78,8 +89,13 @@ def test_rsync_cancel_leaves_no_partial_files(jobs, settings):
     jobs.input_dir.mkdir()
     (jobs.input_dir / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     dest = jobs.output_dir
-    job = jobs.job("rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest), options=["-a", "--bwlimit=500"])
-    kill_midway(jobs, job, lambda: any((dest / TEMP_DIR).glob("*")) and any(p.stat().st_size for p in (dest / TEMP_DIR).glob("*")))
+    job = jobs.job(
+        "rsync_transfer", source=f"{jobs.input_dir}/", destination=str(dest), options=["-a", "--bwlimit=500"]
+    )
+    kill_midway(
+        jobs, job,
+        lambda: any((dest / TEMP_DIR).glob("*")) and any(p.stat().st_size for p in (dest / TEMP_DIR).glob("*")),
+    )
     assert not (dest / "big.bin").exists()
     assert not (dest / TEMP_DIR).exists() and not list(dest.rglob(PARTIAL_DIR))
 
@@ -182,7 +198,9 @@ def test_upload_copies_verifies_and_resumes(jobs, settings):
     files = tree(staging / "folder")
     (staging / "single.txt").write_text("single")
     (staging / "bundle.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    result = jobs.run("file_upload", files=[str(staging / "folder"), str(staging / "single.txt"), str(staging / "bundle.zip")])
+    result = jobs.run(
+        "file_upload", files=[str(staging / "folder"), str(staging / "single.txt"), str(staging / "bundle.zip")]
+    )
     for rel, data in files.items():
         assert (jobs.input_dir / "folder" / rel).read_bytes() == data
         assert result["checksums"][f"folder/{rel}"] == hashlib.sha256(data).hexdigest()
@@ -259,7 +277,9 @@ def test_upload_to_rclone_remote(jobs, settings, tmp_path):
     with pytest.raises(InvalidInput, match="name:path"):
         jobs.run("file_upload", files=[str(staging / "single.txt")], remote="--config=/etc/x")
     root = tmp_path / "remote-root"
-    result = jobs.run("file_upload", files=[str(staging / "folder"), str(staging / "single.txt")], remote=f"store:{root}")
+    result = jobs.run(
+        "file_upload", files=[str(staging / "folder"), str(staging / "single.txt")], remote=f"store:{root}"
+    )
     assert result["file_count"] == 4 and result["destination"] == f"store:{root}/{jobs.uuid}"
     for rel, data in files.items():
         assert (root / jobs.uuid / "folder" / rel).read_bytes() == data

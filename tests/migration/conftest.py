@@ -54,7 +54,11 @@ class Legacy:
     def needing_jobs(self) -> list[str]:
         """Datasets a run must give a job: a migratable status, no active job yet, nothing blocking."""
         blocked = self.blocked()
-        return sorted(u for u, s in self.status_of.items() if s in MIGRATION_TABLE and u not in self.existing_jobs and u not in blocked)
+        return sorted(
+            u
+            for u, s in self.status_of.items()
+            if s in MIGRATION_TABLE and u not in self.existing_jobs and u not in blocked
+        )
 
     def left_blocked(self) -> list[str]:
         """Blocked datasets without an active job: listed with their problems by the plan, no
@@ -62,18 +66,27 @@ class Legacy:
         return sorted(self.blocked() - set(self.existing_jobs))
 
     def migration(self, **kwargs: Any) -> JobMigration:
-        return JobMigration(self.store, settings=self.settings, actor="cli:test@host", batch_size=kwargs.pop("batch_size", 300), **kwargs)
+        return JobMigration(
+            self.store, settings=self.settings, actor="cli:test@host", batch_size=kwargs.pop("batch_size", 300),
+            **kwargs,
+        )
 
 
 def settings_for(root: Path) -> Settings:
     for name in ("in", "out", "sync", "auth"):
         (root / name).mkdir(exist_ok=True)
-    return Settings(in_data_dir=str(root / "in"), out_data_dir=str(root / "out"), sync_data_dir=str(root / "sync"), auth_dir=str(root / "auth"))
+    return Settings(
+        in_data_dir=str(root / "in"), out_data_dir=str(root / "out"), sync_data_dir=str(root / "sync"),
+        auth_dir=str(root / "auth"),
+    )
 
 
 def dataset_doc(i: int, status: str) -> dict[str, Any]:
     now = utcnow()
-    doc: dict[str, Any] = {"uuid": str(uuid.uuid4()), "name": f"legacy {i}", "status": status, "created_at": now, "updated_at": now, "sensor": ["TIFF", "4D_Probe", "HDF5"][i % 3]}
+    doc: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()), "name": f"legacy {i}", "status": status, "created_at": now, "updated_at": now,
+        "sensor": ["TIFF", "4D_Probe", "HDF5"][i % 3],
+    }
     if i % 11:
         doc["user"] = f"user{i % 13}@example.org"
     if i % 4:

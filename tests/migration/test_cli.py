@@ -29,11 +29,21 @@ def sc(cli_legacy: Legacy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     monkeypatch.setenv("COLUMNS", "250")
     settings = tmp_path / "settings.json"
     s = cli_legacy.settings
-    settings.write_text(json.dumps({"in_data_dir": s.in_data_dir, "out_data_dir": s.out_data_dir, "sync_data_dir": s.sync_data_dir, "auth_dir": s.auth_dir}))
+    settings.write_text(
+        json.dumps(
+            {
+                "in_data_dir": s.in_data_dir, "out_data_dir": s.out_data_dir, "sync_data_dir": s.sync_data_dir,
+                "auth_dir": s.auth_dir,
+            }
+        )
+    )
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> Any:
-        return runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "--settings", str(settings), "migrate", *args], input=input, catch_exceptions=False)
+        return runner.invoke(
+            app, ["--db", f"sqlite:///{tmp_path / 'cli.db'}", "--settings", str(settings), "migrate", *args],
+            input=input, catch_exceptions=False,
+        )
 
     return run
 
@@ -50,7 +60,11 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sc: Callable[..., Any], cli_
         assert uid in result.stdout
     for uid in cli_legacy.left_blocked():  # listed with their problems, first
         assert uid in result.stdout
-    assert "dry run: nothing written" in result.stdout and "no archive to unzip" in result.stdout and "no files to upload" in result.stdout
+    assert (
+        "dry run: nothing written" in result.stdout
+        and "no archive to unzip" in result.stdout
+        and "no files to upload" in result.stdout
+    )
     assert f"{len(cli_legacy.left_blocked())} dataset(s) with problems (listed first) would get no job" in result.stdout
     assert "3600 s" in result.stdout  # in-flight datasets wait out the grace period
     assert _jobs(cli_legacy.store) == before and cli_legacy.store.ledger.list_migrations() == []
@@ -63,7 +77,9 @@ def test_live_run_without_a_terminal_needs_yes(sc: Callable[..., Any], cli_legac
     assert _jobs(cli_legacy.store) == before
 
 
-def test_live_run_on_a_terminal_asks(sc: Callable[..., Any], cli_legacy: Legacy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_run_on_a_terminal_asks(
+    sc: Callable[..., Any], cli_legacy: Legacy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(migrate_cli, "_interactive", lambda: True)
     before = _jobs(cli_legacy.store)
     refused = sc("run", input="n\n")
@@ -82,7 +98,9 @@ def test_run_json_then_rerun_then_validate(sc: Callable[..., Any], cli_legacy: L
     assert second["jobs_created"] == 0
     blocked = sc("validate", "--json")
     assert blocked.exit_code == 1
-    assert {(f["check"], f["dataset_uuid"]) for f in json.loads(blocked.stdout)["findings"]} == {("blocked", u) for u in cli_legacy.left_blocked()}
+    assert {(f["check"], f["dataset_uuid"]) for f in json.loads(blocked.stdout)["findings"]} == {
+        ("blocked", u) for u in cli_legacy.left_blocked()
+    }
     for uid in cli_legacy.left_blocked():  # an administrator gives up on them
         cli_legacy.store.update_dataset(uid, None, {"status": "failed"})
     valid = sc("validate")
@@ -106,7 +124,9 @@ def test_validate_failure_exits_1_with_each_finding(sc: Callable[..., Any], cli_
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["valid"] is False
-    assert sorted(f["dataset_uuid"] for f in data["findings"] if f["check"] == "missing_job") == cli_legacy.needing_jobs()
+    assert (
+        sorted(f["dataset_uuid"] for f in data["findings"] if f["check"] == "missing_job") == cli_legacy.needing_jobs()
+    )
     assert sorted(f["dataset_uuid"] for f in data["findings"] if f["check"] == "blocked") == cli_legacy.left_blocked()
     assert len(data["findings"]) == len(cli_legacy.needing_jobs()) + len(cli_legacy.left_blocked())
     assert "Error: migration validation found" in result.stderr
@@ -119,7 +139,9 @@ def test_rollback(sc: Callable[..., Any], cli_legacy: Legacy) -> None:
     run = json.loads(sc("run", "--yes", "--json").stdout)
     assert sc("rollback").exit_code == 2  # no terminal, no --yes
     plan = json.loads(sc("rollback", "--dry-run", "--json", "--migration", run["migration_id"]).stdout)
-    assert plan["jobs_removed"] == run["jobs_created"] and _jobs(cli_legacy.store) == run["jobs_created"] + len(cli_legacy.existing_jobs)
+    assert plan["jobs_removed"] == run["jobs_created"] and _jobs(cli_legacy.store) == run["jobs_created"] + len(
+        cli_legacy.existing_jobs
+    )
     done = sc("rollback", "--yes", "--migration", run["migration_id"])
     assert done.exit_code == 0 and f"removed {run['jobs_created']} unstarted jobs" in done.stdout
     assert _jobs(cli_legacy.store) == len(cli_legacy.existing_jobs)
@@ -132,7 +154,9 @@ def test_rollback_reports_what_it_could_not_undo(sc: Callable[..., Any], cli_leg
 
     run = json.loads(sc("run", "--yes", "--json").stdout)
     job_id = next(i["job_id"] for i in run["items"] if i["job_id"])
-    cli_legacy.store.update_job(job_id, {"status": "pending"}, JobChange(set={"status": "running"}, inc={"attempts": 1}))
+    cli_legacy.store.update_job(
+        job_id, {"status": "pending"}, JobChange(set={"status": "running"}, inc={"attempts": 1})
+    )
     result = sc("rollback", "--yes", "--format", "plain")
     assert result.exit_code == 1 and job_id in result.stdout and "has started" in result.stdout
     assert "1 item(s) could not be undone" in result.stderr

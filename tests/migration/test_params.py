@@ -33,7 +33,9 @@ def test_migrated_jobs_pass_their_handler_declaration(small_legacy: Legacy) -> N
 
 
 @pytest.mark.parametrize("where", ["outside", "symlink_out"])
-def test_upload_with_files_outside_the_data_directories_is_blocked(small_legacy: Legacy, tmp_path: Path, where: str) -> None:
+def test_upload_with_files_outside_the_data_directories_is_blocked(
+    small_legacy: Legacy, tmp_path: Path, where: str
+) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     doc = dataset_doc(1, "upload queued")
@@ -47,7 +49,11 @@ def test_upload_with_files_outside_the_data_directories_is_blocked(small_legacy:
     for dry_run in (True, False):
         (item,) = small_legacy.migration().run(dataset_uuid=doc["uuid"], dry_run=dry_run).items
         assert item.action == "skip" and item.job_id is None
-        assert item.problems and "outside the configured data directories" in item.problems[0] and "'files'" in item.problems[0]
+        assert (
+            item.problems
+            and "outside the configured data directories" in item.problems[0]
+            and "'files'" in item.problems[0]
+        )
     assert small_legacy.store.count_jobs(JobQuery(dataset_uuid=doc["uuid"])) == 0
     (finding,) = [f for f in small_legacy.migration().validate() if f.dataset_uuid == doc["uuid"]]
     assert finding.check == "blocked" and "outside the configured data directories" in finding.message
@@ -70,8 +76,9 @@ def test_parameter_check_agrees_with_the_handlers_declaration(tmp_path: Path) ->
     os.symlink(tmp_path / "out", tmp_path / "in" / "in-link")
     check = ParameterCheck(settings)
     cases = [
-        str(tmp_path / "in" / "a" / "b.bin"), str(tmp_path / "in"), str(tmp_path / "elsewhere" / "x"), str(tmp_path / "in" / ".." / "elsewhere"),
-        str(tmp_path / "in" / "out-link"), str(tmp_path / "in" / "out-link" / "x"), str(tmp_path / "in" / "in-link" / "x"), "relative/x", "/etc/passwd",
+        str(tmp_path / "in" / "a" / "b.bin"), str(tmp_path / "in"), str(tmp_path / "elsewhere" / "x"),
+        str(tmp_path / "in" / ".." / "elsewhere"), str(tmp_path / "in" / "out-link"),
+        str(tmp_path / "in" / "out-link" / "x"), str(tmp_path / "in" / "in-link" / "x"), "relative/x", "/etc/passwd",
     ]
     for path in cases:
         params = {"files": [path]}
@@ -95,9 +102,14 @@ def test_parameters_checked_by_the_plan_must_still_be_storable() -> None:
     queue = JobQueue(open_store("mongomock://params_checked"), actor="test")
     uid = str(uuid.uuid4())
     with pytest.raises(InvalidInput, match="JSON"):
-        queue.build_job(uid, "dataset_conversion", {"input_path": datetime.now()}, None, None, None, declaration_checked=True)
+        queue.build_job(
+            uid, "dataset_conversion", {"input_path": datetime.now()}, None, None, None, declaration_checked=True
+        )
     with pytest.raises(InvalidInput, match=r"\$"):
-        queue.build_job(uid, "dataset_conversion", {"conversion_params": {"$where": "x"}}, None, None, None, declaration_checked=True)
+        queue.build_job(
+            uid, "dataset_conversion", {"conversion_params": {"$where": "x"}}, None, None, None,
+            declaration_checked=True,
+        )
     doc = queue.build_job(uid, "dataset_conversion", {"anything": 1}, None, None, None, declaration_checked=True)
     assert doc["parameters"] == {"anything": 1}  # the declaration is the caller's to check
     with pytest.raises(InvalidInput, match="unknown parameter"):

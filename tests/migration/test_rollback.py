@@ -17,10 +17,16 @@ def _statuses(legacy: Legacy) -> dict[str, str]:
 
 def _start(store: Store, job_id: str, then: str | None) -> dict:
     """Claim a job as a worker would (and optionally finish it or put it back for a retry)."""
-    job = store.update_job(job_id, {"status": "pending"}, JobChange(set={"status": "running", "lease_token": "t", "started_at": utcnow()}, inc={"attempts": 1}))
+    job = store.update_job(
+        job_id, {"status": "pending"},
+        JobChange(set={"status": "running", "lease_token": "t", "started_at": utcnow()}, inc={"attempts": 1}),
+    )
     assert job is not None
     if then is not None:
-        job = store.update_job(job_id, {"status": "running"}, JobChange(set={"status": then}, unset=["active_key"] if then == "completed" else ()))
+        job = store.update_job(
+            job_id, {"status": "running"},
+            JobChange(set={"status": then}, unset=["active_key"] if then == "completed" else ()),
+        )
     assert job is not None
     return job
 
@@ -30,7 +36,9 @@ def test_rollback_restores_every_status_and_leaves_started_jobs_alone(legacy: Le
     report = legacy.migration(grace_seconds=0).run()
     # The new service starts some jobs: one runs, one finished, one failed an attempt and waits to retry.
     migrated = [i for i in report.items if i.job_id]
-    running, finished, retried = (_start(store, migrated[n].job_id or "", then) for n, then in ((0, None), (1, "completed"), (2, "pending")))
+    running, finished, retried = (
+        _start(store, migrated[n].job_id or "", then) for n, then in ((0, None), (1, "completed"), (2, "pending"))
+    )
     started = {running["job_id"], finished["job_id"], retried["job_id"]}
     # Meanwhile the old service moved a dataset whose job has not started.
     moved = next(i for i in report.items if i.job_id and i.status == "conversion queued" and i.job_id not in started)
@@ -76,7 +84,9 @@ def test_restored_status_is_logged_with_the_migration_actor(small_legacy: Legacy
     assert store.get_dataset(item.dataset_uuid)["status"] == "upload queued"  # type: ignore[index]
     # The removed job's creation event went with it; the restore is logged under the removed job's id.
     events = store.find_events(item.job_id or "")
-    assert [(e["entity"], e["from"], e["to"], e["actor"]) for e in events] == [("dataset", "uploading", "upload queued", f"migration:{report.migration_id}")]
+    assert [(e["entity"], e["from"], e["to"], e["actor"]) for e in events] == [
+        ("dataset", "uploading", "upload queued", f"migration:{report.migration_id}")
+    ]
     # Written by move_dataset as an administrative exit from the transition table.
     assert events[0]["reason"] == f"rollback of migration {report.migration_id} (removed job {item.job_id}) (forced)"
     assert events[0]["dataset_uuid"] == item.dataset_uuid
@@ -145,7 +155,9 @@ def test_job_gone_is_not_an_error(small_legacy: Legacy) -> None:
     assert result.already_gone == 1 and result.removed == report.created - 1 and result.not_undone == []
 
 
-def test_a_batch_that_fails_midway_is_undone_whole_on_sqlite(small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_that_fails_midway_is_undone_whole_on_sqlite(
+    small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = small_legacy.store
     report = small_legacy.migration(grace_seconds=0).run()
     created = store.count_jobs(JobQuery(migration_id=report.migration_id))

@@ -30,7 +30,9 @@ def test_dry_run_then_run_then_rerun_on_the_legacy_store(legacy: Legacy) -> None
     assert sorted(i.dataset_uuid for i in plan.items if i.action == "create") == legacy.needing_jobs()
     skipped = {i.dataset_uuid: i for i in plan.items if i.action == "skip"}
     assert set(skipped) == set(legacy.existing_jobs) | set(legacy.left_blocked())
-    assert sorted(u for u, i in skipped.items() if i.problems) == legacy.left_blocked(), "a blocked dataset is not listed with its problems"
+    assert sorted(u for u, i in skipped.items() if i.problems) == legacy.left_blocked(), (
+        "a blocked dataset is not listed with its problems"
+    )
     assert plan.not_migrated == {s: len(u) for s, u in legacy.by_status.items() if s not in MIGRATION_TABLE}
 
     report = legacy.migration(grace_seconds=900).run()
@@ -82,8 +84,14 @@ def test_parameters_come_from_the_dataset_and_data_directories(small_legacy: Leg
     for job in small_legacy.store.find_jobs(JobQuery(migration_id=report.migration_id), sort=()):
         dataset = small_legacy.store.get_dataset(job["dataset_uuid"])
         assert dataset is not None
-        expected = {"input_path": os.path.join(settings.in_data_dir, dataset["uuid"]), "output_path": os.path.join(settings.out_data_dir, dataset["uuid"])}
-        pairs = (("user", "user_email"), ("google_drive_link", "data_url"), ("sensor", "sensor_type"), ("conversion_parameters", "conversion_params"), ("files", "files"))
+        expected = {
+            "input_path": os.path.join(settings.in_data_dir, dataset["uuid"]),
+            "output_path": os.path.join(settings.out_data_dir, dataset["uuid"]),
+        }
+        pairs = (
+            ("user", "user_email"), ("google_drive_link", "data_url"), ("sensor", "sensor_type"),
+            ("conversion_parameters", "conversion_params"), ("files", "files"),
+        )
         for source, target in pairs:
             if source in dataset:
                 expected[target] = dataset[source]
@@ -110,9 +118,13 @@ def test_upload_datasets_without_files_are_listed_and_not_given_a_job(small_lega
     assert uploads
     dry = small_legacy.migration().run(dry_run=True)
     listed = {i.dataset_uuid: i for i in dry.items if i.job_type == "file_upload"}
-    assert all(any("no files to upload" in p for p in listed[d["uuid"]].problems) for d in uploads if not d.get("files"))
+    assert all(
+        any("no files to upload" in p for p in listed[d["uuid"]].problems) for d in uploads if not d.get("files")
+    )
     report = small_legacy.migration().run()
-    created = small_legacy.store.find_jobs(JobQuery(job_type=["file_upload"], migration_id=report.migration_id), limit=None)
+    created = small_legacy.store.find_jobs(
+        JobQuery(job_type=["file_upload"], migration_id=report.migration_id), limit=None
+    )
     assert {j["dataset_uuid"] for j in created} == {d["uuid"] for d in uploads if d.get("files")}
 
 
@@ -178,7 +190,9 @@ def test_malformed_legacy_uuid_is_skipped_not_fatal(small_legacy: Legacy) -> Non
     assert report.created == len(small_legacy.needing_jobs())
 
 
-def test_job_that_appears_while_migrating_is_not_duplicated(small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_that_appears_while_migrating_is_not_duplicated(
+    small_legacy: Legacy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The planner is made blind to existing jobs: the batched write must still refuse duplicates.
     monkeypatch.setattr(run_module, "active_stage_types", lambda store, uuids: {})
     report = small_legacy.migration().run()

@@ -20,7 +20,10 @@ def _built(store: Store, uuid: str, job_type: str = "dataset_conversion") -> dic
 
 def _entry(job: dict) -> dict:
     uuid = job["dataset_uuid"]
-    return {"entry_id": f"mig-x:{uuid}", "kind": "entry", "migration_id": "mig-x", "dataset_uuid": uuid, "job_id": job["job_id"], "status_before": "converting"}
+    return {
+        "entry_id": f"mig-x:{uuid}", "kind": "entry", "migration_id": "mig-x", "dataset_uuid": uuid,
+        "job_id": job["job_id"], "status_before": "converting",
+    }
 
 
 def test_dataset_pages_walk_every_dataset_once_in_uuid_order(store: Store) -> None:
@@ -41,7 +44,13 @@ def test_batch_leaves_out_jobs_whose_active_key_is_held(store: Store) -> None:
     held = _built(store, uuids[1])
     store.insert_job(held)
     jobs = [_built(store, u) for u in uuids]
-    events = [{"job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(), "actor": "migration:mig-x"} for j in jobs]
+    events = [
+        {
+            "job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(),
+            "actor": "migration:mig-x",
+        }
+        for j in jobs
+    ]
     left_out = store.ledger.insert_migration_batch(jobs, [_entry(j) for j in jobs], events)
     assert left_out == [jobs[1]["job_id"]]
     assert store.get_job(jobs[1]["job_id"]) is None and store.get_job(jobs[0]["job_id"]) is not None
@@ -55,8 +64,11 @@ def test_only_unstarted_jobs_are_deleted(store: Store) -> None:
     jobs = [_built(store, dataset_doc(i, "converting")["uuid"]) for i in range(4)]
     for job in jobs:
         store.insert_job(job)
-    store.update_job(jobs[1]["job_id"], {"status": "pending"}, JobChange(set={"status": "running"}, inc={"attempts": 1}))
-    store.update_job(jobs[2]["job_id"], {"status": "pending"}, JobChange(inc={"attempts": 1}))  # failed once, waiting to retry
+    store.update_job(
+        jobs[1]["job_id"], {"status": "pending"}, JobChange(set={"status": "running"}, inc={"attempts": 1})
+    )
+    # failed once, waiting to retry
+    store.update_job(jobs[2]["job_id"], {"status": "pending"}, JobChange(inc={"attempts": 1}))
     deleted = store.ledger.delete_unstarted_jobs([j["job_id"] for j in jobs] + ["no-such-job"])
     assert sorted(deleted) == sorted([jobs[0]["job_id"], jobs[3]["job_id"]])
     assert store.count_jobs(JobQuery()) == 2
@@ -83,7 +95,9 @@ def test_ledger_headers_and_entries(store: Store) -> None:
 def test_expected_indexes_exist_on_a_fresh_store(store: Store) -> None:
     expected, actual = store.ledger.expected_index_names(), store.index_names()
     assert expected["jobs"] and expected["migrations"]
-    assert {key: sorted(set(names) - set(actual[key])) for key, names in expected.items()} == {key: [] for key in expected}
+    assert {key: sorted(set(names) - set(actual[key])) for key, names in expected.items()} == {
+        key: [] for key in expected
+    }
 
 
 def test_mongo_unique_index_refusal_inside_a_batch_is_reported(tmp_path: object) -> None:
@@ -144,7 +158,9 @@ def test_mongo_ledger_entries_are_written_before_the_jobs(monkeypatch: pytest.Mo
         store.client.drop_database("ledger_order")  # type: ignore[attr-defined]
 
 
-def test_refused_jobs_leave_no_ledger_entry_or_event(store: Store, store_spec: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_jobs_leave_no_ledger_entry_or_event(
+    store: Store, store_spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A job the unique active_key refuses inside the write (another writer won the race after
     the up-front check) takes its entry and creation event with it."""
     if store_spec.kind == "wire":
@@ -154,7 +170,13 @@ def test_refused_jobs_leave_no_ledger_entry_or_event(store: Store, store_spec: A
     store.insert_job(_built(store, uuids[0]))  # the other writer's job
     if store.kind != "sqlite":
         monkeypatch.setattr(store.ledger, "_held_keys", lambda keys: set())  # blind to it: the index must refuse
-    events = [{"job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(), "actor": "migration:mig-x"} for j in jobs]
+    events = [
+        {
+            "job_id": j["job_id"], "entity": "job", "from": None, "to": "pending", "at": utcnow(),
+            "actor": "migration:mig-x",
+        }
+        for j in jobs
+    ]
     assert store.ledger.insert_migration_batch(jobs, [_entry(j) for j in jobs], events) == [jobs[0]["job_id"]]
     assert [e["job_id"] for e in store.ledger.find_migration_entries("mig-x")] == [jobs[1]["job_id"]]
     assert store.find_events(jobs[0]["job_id"]) == [] and len(store.find_events(jobs[1]["job_id"])) == 1

@@ -43,7 +43,11 @@ def test_blocked_finding_names_the_problem_until_the_dataset_is_fixed(small_lega
     small_legacy.migration().run()
     target = next(u for u in small_legacy.by_status["upload queued"] if u in small_legacy.left_blocked())
     (finding,) = [f for f in small_legacy.migration().validate() if f.dataset_uuid == target]
-    assert finding.check == "blocked" and "no files to upload" in finding.message and "no file_upload job" in finding.message
+    assert (
+        finding.check == "blocked"
+        and "no files to upload" in finding.message
+        and "no file_upload job" in finding.message
+    )
     files = [str(Path(small_legacy.settings.in_data_dir) / target / "data.bin")]
     assert store.update_dataset(target, "upload queued", {"files": files})
     (finding,) = [f for f in small_legacy.migration().validate() if f.dataset_uuid == target]
@@ -77,14 +81,19 @@ def test_broken_store_gives_one_precise_finding_per_problem(small_legacy: Legacy
         ("state_mismatch", wrong_type, wrong),
     }
     messages = {f.check: f.message for f in findings if f.check != "blocked"}
-    assert first in messages["duplicate_jobs"] and second in messages["duplicate_jobs"] and "2 active jobs" in messages["duplicate_jobs"]
+    assert (
+        first in messages["duplicate_jobs"]
+        and second in messages["duplicate_jobs"]
+        and "2 active jobs" in messages["duplicate_jobs"]
+    )
     assert "does not exist" in messages["orphan_job"]
 
 
 @pytest.mark.parametrize(
     ("status", "job_type", "job_status", "agrees"),
     [
-        ("converting", "dataset_conversion", "pending", True),  # migrated in-flight dataset, waiting out the grace period
+        # migrated in-flight dataset, waiting out the grace period
+        ("converting", "dataset_conversion", "pending", True),
         ("converting", "dataset_conversion", "running", True),
         ("conversion queued", "dataset_conversion", "running", False),  # the claim did not move the dataset
         ("uploading", "file_extraction", "pending", False),
@@ -114,4 +123,6 @@ def test_missing_index_is_a_finding(store: Store) -> None:
     from sccli.migration import JobMigration
 
     findings = JobMigration(store).validate()
-    assert [(f.check, f.message.split(" (")[0]) for f in findings] == [("missing_index", f"jobs: index {name} is missing")]
+    assert [(f.check, f.message.split(" (")[0]) for f in findings] == [
+        ("missing_index", f"jobs: index {name} is missing")
+    ]

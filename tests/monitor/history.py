@@ -39,13 +39,14 @@ def job(
         started_at = completed_at - timedelta(seconds=duration)
     created = created_at or (started_at or completed_at or NOW) - timedelta(seconds=5)
     return {
-        "job_id": str(uuid.uuid4()), "dataset_uuid": dataset_uuid or str(uuid.uuid4()), "job_type": job_type, "status": status,
-        "priority": 2, "parameters": {}, "attempts": attempts, "max_attempts": max_attempts, "timeout_minutes": timeout_minutes,
-        "created_at": created, "updated_at": updated_at or completed_at or heartbeat_at or created, "started_at": started_at,
+        "job_id": str(uuid.uuid4()), "dataset_uuid": dataset_uuid or str(uuid.uuid4()), "job_type": job_type,
+        "status": status, "priority": 2, "parameters": {}, "attempts": attempts, "max_attempts": max_attempts,
+        "timeout_minutes": timeout_minutes, "created_at": created,
+        "updated_at": updated_at or completed_at or heartbeat_at or created, "started_at": started_at,
         "completed_at": completed_at, "run_after": created, "worker_id": worker_id, "pid": 100, "host": "h1",
-        "lease_token": uuid.uuid4().hex if status == "running" else None, "heartbeat_at": heartbeat_at, "cancel_requested": False,
-        "progress_percentage": 0, "progress_message": None, "result": None, "error": error, "errors": errors or [], "logs": [],
-        "parent_job_id": None, "created_by": "test", "migration_id": None,
+        "lease_token": uuid.uuid4().hex if status == "running" else None, "heartbeat_at": heartbeat_at,
+        "cancel_requested": False, "progress_percentage": 0, "progress_message": None, "result": None, "error": error,
+        "errors": errors or [], "logs": [], "parent_job_id": None, "created_by": "test", "migration_id": None,
     }
 
 
@@ -55,11 +56,16 @@ def insert(store: Store, *docs: dict[str, Any]) -> list[str]:
     return [d["job_id"] for d in docs]
 
 
-def worker(store: Store, worker_id: str, heartbeat_at: datetime, status: str = "running", running: list[str] | None = None) -> None:
-    store.upsert_worker({
-        "worker_id": worker_id, "host": "h1", "pid": 1, "started_at": heartbeat_at - timedelta(hours=1), "heartbeat_at": heartbeat_at,
-        "status": status, "types": None, "slots": 2, "offline": False, "running_jobs": running or [], "version": "test",
-    })
+def worker(
+    store: Store, worker_id: str, heartbeat_at: datetime, status: str = "running", running: list[str] | None = None
+) -> None:
+    store.upsert_worker(
+        {
+            "worker_id": worker_id, "host": "h1", "pid": 1, "started_at": heartbeat_at - timedelta(hours=1),
+            "heartbeat_at": heartbeat_at, "status": status, "types": None, "slots": 2, "offline": False,
+            "running_jobs": running or [], "version": "test",
+        }
+    )
 
 
 def timeout_error(attempt: int = 1) -> dict[str, Any]:

@@ -23,7 +23,12 @@ def test_original_constructor_with_a_client() -> None:
     assert overview["health_status"]["overall"] == "healthy" and overview["queue_stats"]["completed_jobs"] == 2
     assert monitor.get_performance_metrics()["avg_duration_by_type"] == {"dataset_conversion": 12.0}
     details = monitor.get_job_details(done[0])
-    assert details is not None and details["duration_seconds"] == 12.0 and details["wait_seconds"] == 5.0 and details["events"] == []
+    assert (
+        details is not None
+        and details["duration_seconds"] == 12.0
+        and details["wait_seconds"] == 5.0
+        and details["events"] == []
+    )
     assert JobMonitor(monitor.store).get_job_details("missing") is None
     with pytest.raises(NotFound, match="no job with id 'missing'"):  # the compat class says so (the spec's snippet)
         monitor.get_job_details("missing")

@@ -18,24 +18,39 @@ from tests.monitor.history import NOW, ago, insert, job
 
 def build(store: Store) -> dict[str, list[str]]:
     groups = {
-        "gone": insert(store, *[job(completed_at=ago(days=40)) for _ in range(3)],
-                       job(status="cancelled", completed_at=ago(days=31), duration=None),
-                       job(status="failed", completed_at=ago(days=61), error="x")),
-        "kept": insert(store, *[job(completed_at=ago(days=20)) for _ in range(2)],
-                       *[job(status="failed", completed_at=ago(days=40), error="x") for _ in range(2)],
-                       job(status="pending", created_at=ago(days=90), duration=None),
-                       job(status="running", created_at=ago(days=90), started_at=ago(days=89), heartbeat_at=ago(days=89), duration=None)),
+        "gone": insert(
+            store, *[job(completed_at=ago(days=40)) for _ in range(3)],
+            job(status="cancelled", completed_at=ago(days=31), duration=None),
+            job(status="failed", completed_at=ago(days=61), error="x"),
+        ),
+        "kept": insert(
+            store,
+            *[job(completed_at=ago(days=20)) for _ in range(2)],
+            *[job(status="failed", completed_at=ago(days=40), error="x") for _ in range(2)],
+            job(status="pending", created_at=ago(days=90), duration=None),
+            job(
+                status="running", created_at=ago(days=90), started_at=ago(days=89), heartbeat_at=ago(days=89),
+                duration=None,
+            ),
+        ),
     }
     for job_id in groups["gone"] + groups["kept"]:
         for step in ("created", "claimed"):
-            store.insert_event({"job_id": job_id, "entity": "job", "from": None, "to": step, "at": ago(days=90), "actor": "test", "reason": step})
+            store.insert_event(
+                {
+                    "job_id": job_id, "entity": "job", "from": None, "to": step, "at": ago(days=90), "actor": "test",
+                    "reason": step,
+                }
+            )
     return groups
 
 
 def test_dry_run_counts_and_deletes_nothing(store: Store) -> None:
     build(store)
     result = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(30, dry_run=True)
-    assert (result["completed_jobs_deleted"], result["failed_jobs_deleted"], result["cancelled_jobs_deleted"]) == (3, 1, 1)
+    assert (result["completed_jobs_deleted"], result["failed_jobs_deleted"], result["cancelled_jobs_deleted"]) == (
+        3, 1, 1,
+    )
     assert result["job_events_deleted"] is None and result["dry_run"] is True
     assert store.count_jobs(JobQuery()) == 11
 
@@ -44,20 +59,34 @@ def test_cleanup_deletes_old_finished_jobs_and_their_events(store: Store, monkey
     groups = build(store)
     monkeypatch.setattr(cleanup_mod, "BATCH", 2)  # several rounds
     seen: list[tuple[int, int]] = []
-    result = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(30, progress=lambda done, total: seen.append((done, total)))
-    assert result["completed_jobs_deleted"] == 3 and result["failed_jobs_deleted"] == 1 and result["cancelled_jobs_deleted"] == 1
+    result = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(
+        30, progress=lambda done, total: seen.append((done, total))
+    )
+    assert (
+        result["completed_jobs_deleted"] == 3
+        and result["failed_jobs_deleted"] == 1
+        and result["cancelled_jobs_deleted"] == 1
+    )
     assert result["job_events_deleted"] == 10
     assert seen[-1] == (5, 5) and len(seen) == 4
     assert all(store.get_job(i) is None and store.find_events(i) == [] for i in groups["gone"])
     assert all(store.get_job(i) is not None and len(store.find_events(i)) == 2 for i in groups["kept"])
     again = JobMonitor(store, clock=lambda: NOW).cleanup_old_data(30)
-    assert (again["completed_jobs_deleted"], again["failed_jobs_deleted"], again["cancelled_jobs_deleted"], again["job_events_deleted"]) == (0, 0, 0, 0)
+    assert (
+        again["completed_jobs_deleted"], again["failed_jobs_deleted"], again["cancelled_jobs_deleted"],
+        again["job_events_deleted"],
+    ) == (0, 0, 0, 0)
 
 
 def test_a_job_retried_meanwhile_keeps_its_events(store: Store) -> None:
     old = insert(store, *[job(completed_at=ago(days=40)) for _ in range(2)])
     for job_id in old:
-        store.insert_event({"job_id": job_id, "entity": "job", "from": None, "to": "x", "at": ago(days=40), "actor": "t", "reason": "r"})
+        store.insert_event(
+            {
+                "job_id": job_id, "entity": "job", "from": None, "to": "x", "at": ago(days=40), "actor": "t",
+                "reason": "r",
+            }
+        )
     real_delete = store.delete_jobs
 
     def retry_then_delete(query: JobQuery) -> int:  # an operator retries the second job between read and delete
@@ -104,7 +133,8 @@ def test_log_files_of_deleted_jobs_go_with_them(store: Store, tmp_path: Path, mo
     assert (result["log_files_deleted"], result["log_bytes_deleted"], result["log_files_failed"]) == (5, 500, 0)
     assert result["log_dir"] == str(log_dir)
     assert not any((log_dir / f"sc_job_{i}.log").exists() for i in groups["gone"])
-    assert all((log_dir / f"sc_job_{i}.log").read_text() == "x" * 100 for i in groups["kept"])  # recent, failed < 60 d, pending, running
+    # recent, failed < 60 d, pending, running
+    assert all((log_dir / f"sc_job_{i}.log").read_text() == "x" * 100 for i in groups["kept"])
     assert all((log_dir / name).read_text() == "not ours" for name in neighbours)
 
 
@@ -134,7 +164,9 @@ def test_a_link_named_like_a_job_log_is_removed_as_a_link(store: Store, tmp_path
     (log_dir / f"sc_job_{dir_named}.log").mkdir()  # not a log file: left alone
     (log_dir / f"sc_job_{dir_named}.log" / "inside").write_text("keep")
     result = cleanup_mod.cleanup(store, NOW, 30, log_dir=str(log_dir))
-    assert result["completed_jobs_deleted"] == 2 and result["log_files_deleted"] == 1 and result["log_bytes_deleted"] == 0
+    assert (
+        result["completed_jobs_deleted"] == 2 and result["log_files_deleted"] == 1 and result["log_bytes_deleted"] == 0
+    )
     assert not (log_dir / f"sc_job_{linked}.log").is_symlink()
     assert target.read_text() == "keep me"
     assert (log_dir / f"sc_job_{dir_named}.log" / "inside").read_text() == "keep"
@@ -157,7 +189,8 @@ def test_dry_run_counts_log_files_and_deletes_nothing(store: Store, tmp_path: Pa
     (log_dir / f"sc_job_{groups['gone'][0]}.log").symlink_to(log_dir / "sc_job_not-a-job.log")
     before = sorted(p.name for p in log_dir.iterdir())
     result = monitor.cleanup_old_data(30, dry_run=True)
-    assert (result["log_files_deleted"], result["log_bytes_deleted"]) == (5, 400)  # the link counts as a file of 0 bytes
+    # the link counts as a file of 0 bytes
+    assert (result["log_files_deleted"], result["log_bytes_deleted"]) == (5, 400)
     assert sorted(p.name for p in log_dir.iterdir()) == before
     assert store.count_jobs(JobQuery()) == 11
 

@@ -34,9 +34,23 @@ def sc(db: str, *args: str) -> object:
 def seed(store: Store) -> dict[str, str]:
     now = utcnow()
     worker(store, "w-alive", ago(2, now=now))
-    done = insert(store, *[job(completed_at=ago(minutes=90 + i, now=now), duration=float(10 * (i + 1))) for i in range(4)])
-    bad = insert(store, *[job("google_sync", "failed", completed_at=ago(hours=3 + i, now=now), error=f"HTTP 50{i} from drive") for i in range(2)])
-    silent = insert(store, job(status="running", worker_id="w-alive", started_at=ago(minutes=5, now=now), heartbeat_at=ago(minutes=4, now=now), duration=None))
+    done = insert(
+        store, *[job(completed_at=ago(minutes=90 + i, now=now), duration=float(10 * (i + 1))) for i in range(4)]
+    )
+    bad = insert(
+        store,
+        *[
+            job("google_sync", "failed", completed_at=ago(hours=3 + i, now=now), error=f"HTTP 50{i} from drive")
+            for i in range(2)
+        ],
+    )
+    silent = insert(
+        store,
+        job(
+            status="running", worker_id="w-alive", started_at=ago(minutes=5, now=now),
+            heartbeat_at=ago(minutes=4, now=now), duration=None,
+        ),
+    )
     old = insert(store, job(completed_at=ago(days=45, now=now)))
     return {"done": done[0], "bad": bad[0], "silent": silent[0], "old": old[0]}
 
@@ -70,7 +84,9 @@ def test_stale_and_requeue(db: str, store: Store) -> None:
     assert "service alive but the job stopped heartbeating" in table.stdout
     out = sc(db, "stale", "--requeue", "--json")
     # recovered with the settings' retry delay: scheduled until the sweeper promotes it
-    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [{"job_id": ids["silent"], "stale_reason": "job_silent", "status": "scheduled"}]
+    assert out.exit_code == 0 and json.loads(out.stdout)["requeued"] == [
+        {"job_id": ids["silent"], "stale_reason": "job_silent", "status": "scheduled"}
+    ]
     assert store.get_job(ids["silent"])["status"] == "scheduled"
 
 
@@ -195,8 +211,10 @@ def test_cleanup_removes_the_log_files_of_deleted_jobs(db: str, store: Store, tm
         (log_dir / f"sc_job_{job_id}.log").write_text("12345")
 
     def cleanup(*args: str) -> object:
-        return CliRunner().invoke(app, ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", *args],
-                                  env={"NO_COLOR": "1", "COLUMNS": "200"})
+        return CliRunner().invoke(
+            app, ["--db", db, "--settings", str(settings), "monitor", "cleanup", "--days", "30", *args],
+            env={"NO_COLOR": "1", "COLUMNS": "200"},
+        )
 
     dry = cleanup("--dry-run")
     assert dry.exit_code == 0 and f"1 log files (5 bytes in {log_dir})" in dry.stdout

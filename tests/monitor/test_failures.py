@@ -14,7 +14,9 @@ NOT_FOUND = "input /mnt/visus_datasets/upload/{u}/data.bin not found (job {j})"
 
 
 def failed(job_type: str, error: str, minutes: float, attempts: int = 2, **kw: object) -> dict:
-    return job(job_type, "failed", completed_at=ago(minutes=minutes), attempts=attempts, max_attempts=2, error=error, **kw)  # type: ignore[arg-type]
+    return job(
+        job_type, "failed", completed_at=ago(minutes=minutes), attempts=attempts, max_attempts=2, error=error, **kw
+    )  # type: ignore[arg-type]
 
 
 def build(store: Store) -> dict[str, str]:
@@ -34,7 +36,10 @@ def build(store: Store) -> dict[str, str]:
 
 
 def test_signatures_normalise_ids_paths_numbers() -> None:
-    assert error_signature(NOT_FOUND.format(u="5f0c1d2e-1111-4222-8333-444455556666", j=9)) == "input <path> not found (job <n>)"
+    assert (
+        error_signature(NOT_FOUND.format(u="5f0c1d2e-1111-4222-8333-444455556666", j=9))
+        == "input <path> not found (job <n>)"
+    )
     assert error_signature("lease 0123456789abcdef0123456789abcdef lost after 12.5 s") == "lease <hex> lost after <n> s"
     assert error_signature("job 5f0c1d2e-1111-4222-8333-444455556666 failed") == "job <uuid> failed"
     assert error_signature("  ") == "(no error text)"
@@ -47,7 +52,9 @@ def test_failed_jobs_carry_dataset_and_retry_available(store: Store) -> None:
     assert [j["job_type"] for j in jobs] == [A, A, A, A, B, B]
     first = jobs[0]
     assert first["job_id"] == ids["newest"] and first["retry_available"] is False
-    assert first["dataset"] == {"name": "test dataset", "user": "ana@example.org", "status": "conversion error", "sensor": "4D_Probe"}
+    assert first["dataset"] == {
+        "name": "test dataset", "user": "ana@example.org", "status": "conversion error", "sensor": "4D_Probe",
+    }
     assert first["signature"] == "input <path> not found (job <n>)"
     assert jobs[1]["dataset"] is None and jobs[1]["retry_available"] is True
     assert len(JobMonitor(store, clock=lambda: NOW).get_failed_jobs(48)) == 7

@@ -18,7 +18,8 @@ from tests.monitor.history import NOW, insert, job
 def sqlite_plans(tmp_path: Path) -> dict[str, list[str]]:
     store = open_store(f"sqlite:///{tmp_path / 'plans.db'}")
     store.ensure_schema()
-    insert(store, job(completed_at=NOW), job("google_sync", "failed", completed_at=NOW, error="x"))  # plans with job types known
+    # plans with job types known
+    insert(store, job(completed_at=NOW), job("google_sync", "failed", completed_at=NOW, error="x"))
     seen: list[tuple[str, Any]] = []
     real_read = store._read  # type: ignore[attr-defined]
 
@@ -48,8 +49,12 @@ def test_sqlite_queries_never_scan_the_jobs_table(tmp_path: Path) -> None:
     assert bad == []
     assert any("ix_jobs_timed_out" in line for line in job_lines)  # timeouts read only jobs that had one
     assert any("COVERING INDEX ix_jobs_status_type" in line for line in job_lines)
-    assert any("COVERING INDEX ix_jobs_type_finished (job_type=? AND completed_at>? AND completed_at<?)" in line for line in job_lines)
-    assert not any(line.startswith("SCAN") and "ix_jobs_status_type" not in line for line in job_lines)  # only the queue counts scan
+    assert any(
+        "COVERING INDEX ix_jobs_type_finished (job_type=? AND completed_at>? AND completed_at<?)" in line
+        for line in job_lines
+    )
+    # only the queue counts scan
+    assert not any(line.startswith("SCAN") and "ix_jobs_status_type" not in line for line in job_lines)
 
 
 def test_mongo_pipelines_open_with_an_indexed_match() -> None:
@@ -60,10 +65,18 @@ def test_mongo_pipelines_open_with_an_indexed_match() -> None:
     assert len(pipelines) == 9
     chosen = {name: leading_index(pipeline, indexes) for name, (_, pipeline) in pipelines.items()}
     assert None not in chosen.values(), chosen
-    assert (chosen["finished"], chosen["percentiles"], chosen["activity"], chosen["stale"]) == ("completed_at", "claim_typed", "status_updated_at", "claim_priority")
+    assert (chosen["finished"], chosen["percentiles"], chosen["activity"], chosen["stale"]) == (
+        "completed_at", "claim_typed", "status_updated_at", "claim_priority",
+    )
 
 
-@pytest.mark.parametrize(("pipeline", "expected"), [([{"$group": {"_id": 1}}], None), ([{"$match": {"error": "x"}}], None), ([{"$match": {"completed_at": 1}}], "completed_at")])
+@pytest.mark.parametrize(
+    ("pipeline", "expected"),
+    [
+        ([{"$group": {"_id": 1}}], None), ([{"$match": {"error": "x"}}], None),
+        ([{"$match": {"completed_at": 1}}], "completed_at"),
+    ],
+)
 def test_leading_index_rejects_unindexed_openings(pipeline: list, expected: str | None) -> None:
     indexes = {"_id_": {"key": [("_id", 1)]}, "completed_at": {"key": [("completed_at", 1)]}}
     assert leading_index(pipeline, indexes) == expected

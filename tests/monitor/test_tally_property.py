@@ -56,9 +56,14 @@ class TallyMachine(RuleBasedStateMachine):
         self.queue = JobQueue(self.store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0)
 
     def jobs(self, *statuses: JobStatus) -> list[dict[str, Any]]:
-        return self.store.find_jobs(JobQuery(status=[s.value for s in statuses]), sort=(("created_at", 1), ("job_id", 1)))
+        return self.store.find_jobs(
+            JobQuery(status=[s.value for s in statuses]), sort=(("created_at", 1), ("job_id", 1))
+        )
 
-    @rule(job_type=st.sampled_from(TYPES), n=st.integers(1, 3), attempts=st.integers(1, 3), later=st.sampled_from([None, None, 3600.0, 90000.0]))
+    @rule(
+        job_type=st.sampled_from(TYPES), n=st.integers(1, 3), attempts=st.integers(1, 3),
+        later=st.sampled_from([None, None, 3600.0, 90000.0]),
+    )
     def create(self, job_type: str, n: int, attempts: int, later: float | None) -> None:
         for _ in range(n):
             self.queue.create_job(add_dataset(self.store), job_type, max_attempts=attempts, delay=later)
@@ -137,12 +142,17 @@ class TallyMachine(RuleBasedStateMachine):
         for since in (now - timedelta(days=1), now - timedelta(days=3), START - timedelta(days=1)):
             self._window(since, now)
         cutoffs = cleanup.cleanup_cutoffs(now, 1)
-        expected = {status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff)) for status, cutoff in cutoffs.items()}
+        expected = {
+            status: store.count_jobs(JobQuery(status=[status], completed_before=cutoff))
+            for status, cutoff in cutoffs.items()
+        }
         assert tally.ended_before(store, cutoffs) == expected
 
     def _window(self, since: datetime, until: datetime) -> None:
         mine = {r["job_type"]: r for r in tally.finished_stats(self.store, since, until)}
-        recount = {t: f for t, f in tally.total(tally.window_figures(self.store, since, until, stored=False).values()).items()}
+        recount = {
+            t: f for t, f in tally.total(tally.window_figures(self.store, since, until, stored=False).values()).items()
+        }
         theirs = {r["job_type"]: r for r in self.store.stats.finished_job_stats(since, until)}
         assert sorted(mine) == sorted(theirs) == sorted(recount)
         for job_type, row in mine.items():
@@ -154,7 +164,10 @@ class TallyMachine(RuleBasedStateMachine):
                     assert row[key] is None, (job_type, key)
                 else:  # percentiles from 1 % buckets; the rest exact up to float sums
                     assert row[key] == pytest.approx(exact[key], rel=0.005, abs=1e-6), (job_type, key, row, exact)
-        daily = [(d["day"], d["completed"], d["failed"], d["cancelled"]) for d in tally.finished_daily(self.store, since, until)]
+        daily = [
+            (d["day"], d["completed"], d["failed"], d["cancelled"])
+            for d in tally.finished_daily(self.store, since, until)
+        ]
         theirs_daily = self.store.stats.finished_job_daily(since, until)
         assert daily == [(d["day"], d["completed"], d["failed"], d["cancelled"]) for d in theirs_daily]
 

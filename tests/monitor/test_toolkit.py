@@ -77,7 +77,9 @@ def test_report_csv_is_one_table_and_the_chart_has_the_days_asked(db: str, store
 
 
 def test_failed_column_says_what_it_counts(db: str, store: Store) -> None:
-    insert(store, job(status="failed", completed_at=ago(minutes=5, now=utcnow()), error="bad", attempts=1, max_attempts=2))
+    insert(
+        store, job(status="failed", completed_at=ago(minutes=5, now=utcnow()), error="bad", attempts=1, max_attempts=2)
+    )
     assert "1 of 1" in sc(db, "monitor", "failed", "--format", "plain").stdout
     out = sc(db, "monitor", "failed", "--format", "csv")  # CSV: numbers as numbers, the total is COUNT
     row = next(csv.DictReader(io.StringIO(out.stdout)))
@@ -135,13 +137,23 @@ def test_signatures_come_from_the_first_meaningful_line() -> None:
     assert error_signature(tool) == "rsync: change_dir \"<path>\" failed: No such file or directory (<n>)"
     joined = "7z failed with exit code 2: ERROR: /data/a.zip: Can not open the file as archive | " + "x" * 5000
     assert error_signature(joined) == "7z failed with exit code <n>: ERROR: <path> Can not open the file as archive"
-    traceback = 'Traceback (most recent call last):\n  File "/x.py", line 3, in run\n    boom()\nValueError: bad sensor 4D'
+    traceback = (
+        'Traceback (most recent call last):\n  File "/x.py", line 3, in run\n    boom()\nValueError: bad sensor 4D'
+    )
     assert error_signature(traceback) == "ValueError: bad sensor <n>D"
     assert len(error_signature("word " * 2000)) <= MAX_LENGTH
     now = utcnow()
-    groups = merge_groups([
-        {"job_type": "google_sync", "error": "HTTP 500", "count": 2, "first_seen": now, "last_seen": now, "retry_available": 0, "job_ids": ["a", "b"]},
-        {"job_type": "file_upload", "error": "HTTP 503", "count": 1, "first_seen": now, "last_seen": now, "retry_available": 0, "job_ids": ["c"]},
-    ])
+    groups = merge_groups(
+        [
+            {
+                "job_type": "google_sync", "error": "HTTP 500", "count": 2, "first_seen": now, "last_seen": now,
+                "retry_available": 0, "job_ids": ["a", "b"],
+            },
+            {
+                "job_type": "file_upload", "error": "HTTP 503", "count": 1, "first_seen": now, "last_seen": now,
+                "retry_available": 0, "job_ids": ["c"],
+            },
+        ]
+    )
     assert [(g["job_type"], g["count"]) for g in groups] == [("google_sync", 2), ("file_upload", 1)]
     assert groups[0]["signature"] == groups[1]["signature"] and groups[0]["signature_id"] != groups[1]["signature_id"]

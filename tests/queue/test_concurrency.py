@@ -28,7 +28,10 @@ def _fill(spec: StoreSpec, count: int) -> set[str]:
     queue = JobQueue(store)
     ids = set()
     for i in range(count):
-        doc = queue.build_job(new_uuid(), "data_validation", {"manifest_path": f"/data/{i}/manifest.json"}, priority=1 + i % 3, max_attempts=None, timeout_minutes=None)
+        doc = queue.build_job(
+            new_uuid(), "data_validation", {"manifest_path": f"/data/{i}/manifest.json"}, priority=1 + i % 3,
+            max_attempts=None, timeout_minutes=None,
+        )
         store.insert_job(doc)
         ids.add(doc["job_id"])
     store.close()

@@ -18,14 +18,21 @@ def test_defaults_come_from_the_type_table(queue: JobQueue, store: Store, job_ty
     job = queue.get_job(queue.create_job(ds, job_type, params))
     config = JOB_TYPE_CONFIGS[job_type]
     assert job is not None
-    assert (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (config.priority, config.max_attempts, config.timeout_minutes)
+    assert (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (
+        config.priority, config.max_attempts, config.timeout_minutes,
+    )
     assert job["status"] == "pending" and job["attempts"] == 0 and job["active_key"] == f"{ds}:{job_type}"
     assert job["created_by"] == "cli:test@host"
 
 
 def test_explicit_values_override_defaults(queue: JobQueue, store: Store) -> None:
     ds = add_dataset(store)
-    job = queue.get_job(queue.create_job(ds, "google_sync", {"data_url": "https://drive.google.com/x"}, priority="low", max_attempts=7, timeout_minutes=3))
+    job = queue.get_job(
+        queue.create_job(
+            ds, "google_sync", {"data_url": "https://drive.google.com/x"}, priority="low", max_attempts=7,
+            timeout_minutes=3,
+        )
+    )
     assert job is not None and (job["priority"], job["max_attempts"], job["timeout_minutes"]) == (3, 7, 3)
 
 
@@ -104,7 +111,10 @@ def test_original_constructor_with_a_mongo_client() -> None:
     job_id = manager.create_job(
         dataset_uuid="550e8400-e29b-41d4-a716-446655440000",
         job_type="dataset_conversion",
-        parameters={"input_path": "/path/to/input", "sensor_type": "4D_Probe", "conversion_params": {"Xs_dataset": "path/to/Xs"}},
+        parameters={
+            "input_path": "/path/to/input", "sensor_type": "4D_Probe",
+            "conversion_params": {"Xs_dataset": "path/to/Xs"},
+        },
         priority=1,
         allow_missing_dataset=True,
     )

@@ -11,11 +11,17 @@ from sccli.store.base import JobChange, Store
 from tests.conftest import add_dataset
 
 
-def worker(store: Store, wid: str, *, types: list[str] | None = None, age: float = 0, slots: int = 2, running: int = 0, offline: bool = False, status: str = "running") -> None:
-    store.upsert_worker({
-        "worker_id": wid, "host": "h", "pid": 1, "started_at": utcnow(), "heartbeat_at": utcnow() - timedelta(seconds=age),
-        "status": status, "types": types, "slots": slots, "offline": offline, "running_jobs": [f"j{i}" for i in range(running)], "version": "t",
-    })
+def worker(
+    store: Store, wid: str, *, types: list[str] | None = None, age: float = 0, slots: int = 2, running: int = 0,
+    offline: bool = False, status: str = "running",
+) -> None:
+    store.upsert_worker(
+        {
+            "worker_id": wid, "host": "h", "pid": 1, "started_at": utcnow(),
+            "heartbeat_at": utcnow() - timedelta(seconds=age), "status": status, "types": types, "slots": slots,
+            "offline": offline, "running_jobs": [f"j{i}" for i in range(running)], "version": "t",
+        }
+    )
 
 
 def test_no_live_service(queue: JobQueue, store: Store) -> None:
@@ -28,7 +34,8 @@ def test_no_live_service(queue: JobQueue, store: Store) -> None:
 def test_jobs_ahead_and_services_of_other_types(queue: JobQueue, store: Store) -> None:
     queue.create_job(add_dataset(store), "dataset_conversion")  # priority 1
     queue.create_job(add_dataset(store), "google_sync")  # priority 2, older
-    job = queue.get_job(queue.create_job(add_dataset(store), "rsync_transfer", {"source": "/a", "destination": "/b"}))  # priority 2, newest
+    # priority 2, newest
+    job = queue.get_job(queue.create_job(add_dataset(store), "rsync_transfer", {"source": "/a", "destination": "/b"}))
     worker(store, "w1", types=["google_sync"])
     reasons = explain_job(store, job)  # type: ignore[arg-type]
     assert "2 pending job(s) are ahead of it (higher priority or created earlier)" in reasons
@@ -37,7 +44,9 @@ def test_jobs_ahead_and_services_of_other_types(queue: JobQueue, store: Store) -
 
 def test_waiting_for_retry_busy_slots_and_offline(queue: JobQueue, store: Store) -> None:
     job_id = queue.create_job(add_dataset(store), "google_sync")
-    store.update_job(job_id, {"status": "pending"}, JobChange(set={"run_after": utcnow() + timedelta(minutes=5), "attempts": 1}))
+    store.update_job(
+        job_id, {"status": "pending"}, JobChange(set={"run_after": utcnow() + timedelta(minutes=5), "attempts": 1})
+    )
     worker(store, "w1", offline=True)
     reasons = explain_job(store, queue.get_job(job_id))  # type: ignore[arg-type]
     assert any(r.startswith("waiting for retry until") for r in reasons)

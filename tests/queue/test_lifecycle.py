@@ -41,7 +41,10 @@ def test_complete_is_fenced_and_chains_exactly_once(queue: JobQueue, store: Stor
     children = store.find_jobs(JobQuery(parent_job_id=job["job_id"]))
     assert len(children) == 1
     child = children[0]
-    assert child["job_type"] == "dataset_conversion" and child["parameters"] == {"sensor_type": "TIFF", "input_path": "/in"}
+    assert child["job_type"] == "dataset_conversion" and child["parameters"] == {
+        "sensor_type": "TIFF",
+        "input_path": "/in",
+    }
     assert store.get_dataset(ds)["status"] == "conversion queued"  # type: ignore[index]
     conv = claim(queue)
     queue.complete(conv["job_id"], conv["lease_token"])
@@ -53,7 +56,9 @@ def test_complete_is_fenced_and_chains_exactly_once(queue: JobQueue, store: Stor
     ({}, True, "conversion queued", "dataset_conversion"),
     ({}, False, "done", None),
 ])
-def test_upload_chaining(queue: JobQueue, store: Store, result: dict, convert: bool, status: str, child: str | None) -> None:
+def test_upload_chaining(
+    queue: JobQueue, store: Store, result: dict, convert: bool, status: str, child: str | None
+) -> None:
     ds = add_dataset(store, convert=convert)
     queue.create_job(ds, "file_upload")
     job = claim(queue)

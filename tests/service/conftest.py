@@ -21,13 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PLUGINS = {
     name: f"tests.service.plugins:{name}"
-    for name in ("ok", "fail", "sleep_forever", "spawn_grandchild_sleep", "progress", "slow_ok", "escape", "staged_write", "flood", "permanent")
+    for name in (
+        "ok", "fail", "sleep_forever", "spawn_grandchild_sleep", "progress", "slow_ok", "escape", "staged_write",
+        "flood", "permanent",
+    )
 }
 
 #: Tiny intervals so nothing in these tests waits for seconds.
 FAST = {
-    "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.2, "stale_after_seconds": 1.0, "progress_interval_seconds": 0.2,
-    "retry_base_seconds": 0, "retry_max_seconds": 0, "kill_grace_seconds": 0.5, "drain_seconds": 2,
+    "poll_interval_seconds": 0.02, "heartbeat_seconds": 0.2, "stale_after_seconds": 1.0,
+    "progress_interval_seconds": 0.2, "retry_base_seconds": 0, "retry_max_seconds": 0, "kill_grace_seconds": 0.5,
+    "drain_seconds": 2,
 }
 
 
@@ -61,8 +65,13 @@ class Service:
     def __init__(self, spec: StoreSpec, settings: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.log_path = settings.parent / f"service-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
-        cmd = [sys.executable, "-m", "sccli", "--db", spec.url, "--db-name", spec.db_name, "service", "run", str(settings), *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log, env=env or service_env(), cwd=ROOT)
+        cmd = [
+            sys.executable, "-m", "sccli", "--db", spec.url, "--db-name", spec.db_name, "service", "run", str(settings),
+            *args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=self._log, env=env or service_env(), cwd=ROOT
+        )
 
     @property
     def pid(self) -> int:
@@ -117,7 +126,10 @@ def make_queue(store: Store, settings: Path | None = None) -> JobQueue:
     from sccli.settings import load_settings
 
     loaded = load_settings(settings) if settings is not None else None
-    return JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0, extra_types=PLUGINS, settings=loaded)
+    return JobQueue(
+        store, actor="cli:test@host", retry_base_seconds=0.0, retry_max_seconds=0.0, extra_types=PLUGINS,
+        settings=loaded,
+    )
 
 
 def new_job(queue: JobQueue, job_type: str, dataset: str | None = None, **kwargs: Any) -> str:

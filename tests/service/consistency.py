@@ -10,7 +10,11 @@ from sccli.store.base import JobQuery, Store
 
 def job_history_problems(store: Store, job: dict[str, Any]) -> list[str]:
     """Where the job's events do not explain its status (a missing or impossible transition)."""
-    events = [e for e in store.find_events(job["job_id"]) if e.get("entity", "job") == "job" and not e.get("refused") and e.get("from") != e.get("to")]
+    events = [
+        e
+        for e in store.find_events(job["job_id"])
+        if e.get("entity", "job") == "job" and not e.get("refused") and e.get("from") != e.get("to")
+    ]
     problems = []
     at: str | None = None
     for event in events:
@@ -29,9 +33,16 @@ def dataset_history_problems(store: Store, job_ids: list[str]) -> list[str]:
     problems = []
     for job_id in job_ids:
         for event in store.find_events(job_id):
-            if event.get("entity") == "dataset" and not event.get("refused") and "(forced)" not in event.get("reason", "") and "(healed)" not in event.get("reason", ""):
+            if (
+                event.get("entity") == "dataset"
+                and not event.get("refused")
+                and "(forced)" not in event.get("reason", "")
+                and "(healed)" not in event.get("reason", "")
+            ):
                 if not domain.dataset_transition_allowed(event.get("from"), event["to"]):
-                    problems.append(f"dataset {event.get('dataset_uuid')}: {event.get('from')} → {event['to']} outside the table")
+                    problems.append(
+                        f"dataset {event.get('dataset_uuid')}: {event.get('from')} → {event['to']} outside the table"
+                    )
     return problems
 
 
@@ -42,10 +53,19 @@ def chain_report(store: Store, datasets: list[str]) -> dict[str, Any]:
     for job in jobs:
         if job.get("parent_job_id"):
             by_parent.setdefault(job["parent_job_id"], []).append(job)
-    missing_children = [j["job_id"] for j in jobs if j["status"] == "completed" and domain.next_stage(j["job_type"], j.get("result"), {})[1] and not by_parent.get(j["job_id"])]
+    missing_children = [
+        j["job_id"]
+        for j in jobs
+        if j["status"] == "completed"
+        and domain.next_stage(j["job_type"], j.get("result"), {})[1]
+        and not by_parent.get(j["job_id"])
+    ]
     twins = [p for p, kids in by_parent.items() if len(kids) > 1]
     stuck = [d for d in datasets if (store.get_dataset(d) or {}).get("status") != "done"]
     events = [p for j in jobs for p in job_history_problems(store, j)]
     events += dataset_history_problems(store, [j["job_id"] for j in jobs])
     outboxes = [j["job_id"] for j in jobs if j.get("outbox")]
-    return {"jobs": len(jobs), "missing_children": missing_children, "twins": twins, "stuck": stuck, "event_problems": events, "outboxes": outboxes}
+    return {
+        "jobs": len(jobs), "missing_children": missing_children, "twins": twins, "stuck": stuck,
+        "event_problems": events, "outboxes": outboxes,
+    }

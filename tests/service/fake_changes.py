@@ -30,7 +30,9 @@ WRITE_METHODS = ("insert_one", "insert_many", "update_one", "update_many", "find
 class FakeChangeStream:
     """One open stream: change events of one collection, filtered by the pipeline."""
 
-    def __init__(self, hub: FakeChangeStreams, full_name: str, pipeline: list[dict[str, Any]], max_await_time_ms: int | None) -> None:
+    def __init__(
+        self, hub: FakeChangeStreams, full_name: str, pipeline: list[dict[str, Any]], max_await_time_ms: int | None
+    ) -> None:
         self.hub = hub
         self.full_name = full_name
         self.pipeline = pipeline
@@ -112,7 +114,9 @@ class FakeChangeStreams:
 
         hub = self
 
-        def watch(coll: Any, pipeline: list[dict[str, Any]] | None = None, max_await_time_ms: int | None = None, **kwargs: Any) -> FakeChangeStream:
+        def watch(
+            coll: Any, pipeline: list[dict[str, Any]] | None = None, max_await_time_ms: int | None = None, **kwargs: Any
+        ) -> FakeChangeStream:
             return hub.open(coll.full_name, list(pipeline or []), max_await_time_ms)
 
         monkeypatch.setattr(Collection, "watch", watch, raising=False)
@@ -160,18 +164,28 @@ class FakeChangeStreams:
             return result
         return hooked
 
-    def _events(self, coll: Any, before: dict[Any, dict[str, Any]], after: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+    def _events(
+        self, coll: Any, before: dict[Any, dict[str, Any]], after: dict[Any, dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         db, _, name = coll.full_name.partition(".")
         events = []
         for _id, doc in after.items():
-            base = {"_id": {"_data": f"{next(self._ids):016x}"}, "ns": {"db": db, "coll": name}, "documentKey": {"_id": _id}}
+            base = {
+                "_id": {"_data": f"{next(self._ids):016x}"}, "ns": {"db": db, "coll": name},
+                "documentKey": {"_id": _id},
+            }
             old = before.get(_id)
             if old is None:
                 events.append({**base, "operationType": "insert", "fullDocument": doc})
             elif old != doc:
                 updated = {k: v for k, v in doc.items() if k not in old or old[k] != v}
                 removed = [k for k in old if k not in doc]
-                events.append({**base, "operationType": "update", "updateDescription": {"updatedFields": updated, "removedFields": removed}})
+                events.append(
+                    {
+                        **base, "operationType": "update",
+                        "updateDescription": {"updatedFields": updated, "removedFields": removed},
+                    }
+                )
         for _id in before.keys() - after.keys():
             events.append({"_id": {"_data": f"{next(self._ids):016x}"}, "ns": {"db": db, "coll": name},
                            "documentKey": {"_id": _id}, "operationType": "delete"})

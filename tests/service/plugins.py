@@ -101,7 +101,9 @@ def escape(ctx: JobContext) -> dict[str, Any]:
     its pid to ``parameters.pid_dir/<kind>.pid``), then returns (``finish``) or sleeps until killed."""
     pid_dir = Path(ctx.params["pid_dir"])
     for kind, code in ESCAPEES.items():
-        subprocess.Popen([sys.executable, "-c", code, str(pid_dir / f"{kind}.pid")], start_new_session=kind == "ignore_term")
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(pid_dir / f"{kind}.pid")], start_new_session=kind == "ignore_term"
+        )
     while not all((pid_dir / f"{kind}.pid").exists() for kind in ESCAPEES):
         time.sleep(0.01)
     if ctx.params.get("finish"):

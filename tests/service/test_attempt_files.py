@@ -15,7 +15,10 @@ def make_settings(tmp_path: Path) -> Settings:
     dirs = {key: tmp_path / key for key in ("in", "out", "sync", "auth")}
     for path in dirs.values():
         path.mkdir()
-    return Settings(in_data_dir=str(dirs["in"]), out_data_dir=str(dirs["out"]), sync_data_dir=str(dirs["sync"]), auth_dir=str(dirs["auth"]))
+    return Settings(
+        in_data_dir=str(dirs["in"]), out_data_dir=str(dirs["out"]), sync_data_dir=str(dirs["sync"]),
+        auth_dir=str(dirs["auth"]),
+    )
 
 
 def test_two_attempts_of_one_job_never_share_or_remove_each_others_partials(tmp_path: Path) -> None:
@@ -40,7 +43,10 @@ def test_promotion_needs_the_gate_to_say_yes(tmp_path: Path) -> None:
     partial = partial_path(final, "J1-aaaaaaaa")
     partial.write_text("a zombie's")
     asked: list[str] = []
-    refusing = JobContext(job={"job_id": "J1", "lease_token": "aaaaaaaa"}, settings=settings, gate=lambda path: asked.append(path) or False)
+    refusing = JobContext(
+        job={"job_id": "J1", "lease_token": "aaaaaaaa"}, settings=settings,
+        gate=lambda path: asked.append(path) or False,
+    )
     assert not refusing.may_promote(final)
     with pytest.raises(HandlerError, match="no longer holds the job's lease"):
         promote(partial, final, ctx=refusing)

@@ -17,7 +17,9 @@ from tests.conftest import StoreSpec
 from tests.service.conftest import Service, make_queue, new_job, process_gone, wait_for, write_settings
 from tests.service.plugins import ESCAPEES
 
-pytestmark = pytest.mark.skipif(not procs.IS_LINUX, reason="containment of setsid and double-forked processes needs Linux")
+pytestmark = pytest.mark.skipif(
+    not procs.IS_LINUX, reason="containment of setsid and double-forked processes needs Linux"
+)
 
 
 def escapee_pids(pid_dir: Path, service: Service, *, check_alive: bool = True) -> dict[str, int]:
@@ -77,12 +79,16 @@ def test_nothing_of_the_job_survives_a_kill_9_of_the_service(sqlite_spec: StoreS
     job_id = new_job(queue, "escape", parameters={"pid_dir": str(pid_dir)})
     service = services(sqlite_spec, write_settings(tmp_path))
     pids = list(escapee_pids(pid_dir, service).values())
-    below = [p.pid for p in psutil.Process(service.pid).children(recursive=True)]  # template, forker, job child, its tools
+    # template, forker, job child, its tools
+    below = [p.pid for p in psutil.Process(service.pid).children(recursive=True)]
     assert len(below) >= 3
     os.kill(service.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     service.proc.wait()
-    wait_for(lambda: not alive(pids + below) and not tagged_alive(job_id), timeout=2.0, what="every process of the job to die")
+    wait_for(
+        lambda: not alive(pids + below) and not tagged_alive(job_id), timeout=2.0,
+        what="every process of the job to die",
+    )
     took = time.monotonic() - killed_at
     assert took < 2.0
     assert queue.get_job(job_id)["status"] == "running"  # re-queued as stale by the next service

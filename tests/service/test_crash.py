@@ -15,13 +15,19 @@ import pytest
 from tests.conftest import StoreSpec, add_dataset, make_spec
 from tests.service.chain_plugins import CHAIN_HANDLERS
 from tests.service.conftest import make_queue, service_env, wait_for, write_settings
-from tests.service.consistency import chain_report
+from tests.service.consistency import chain_report, job_history_problems
 
 #: Chains per chaos run: 300 on SQLite; the wire server scans a collection per query, so 50 there.
 CHAINS = {"sqlite": 300, "wire": 50}
 CRASH_POINTS = [
-    "after_job_write:running", "after_event:running", "after_dataset:running",
-    "after_job_write:completed", "after_event:completed", "after_dataset:completed", "after_child_insert:completed", "after_child:completed",
+    "after_job_write:running",
+    "after_event:running",
+    "after_dataset:running",
+    "after_job_write:completed",
+    "after_event:completed",
+    "after_dataset:completed",
+    "after_child_insert:completed",
+    "after_child:completed",
     "after_job_write:pending",
 ]
 
@@ -39,7 +45,9 @@ def _clean(report: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_kill_between_a_write_and_its_followups_loses_nothing(point: str, spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]) -> None:
+def test_kill_between_a_write_and_its_followups_loses_nothing(
+    point: str, spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]
+) -> None:
     store = spec.open()
     queue = make_queue(store)
     datasets = [add_dataset(store) for _ in range(2)]
@@ -47,7 +55,9 @@ def test_kill_between_a_write_and_its_followups_loses_nothing(point: str, spec: 
         queue.create_job(ds, "file_upload", max_attempts=3)
     settings = write_settings(tmp_path, handlers=CHAIN_HANDLERS, workers=1)
     if point.endswith(":pending"):  # the first attempt fails, so its retry (→ pending) is what crashes
-        settings = write_settings(tmp_path, handlers={**CHAIN_HANDLERS, "file_upload": "tests.service.plugins:fail"}, workers=1)
+        settings = write_settings(
+            tmp_path, handlers={**CHAIN_HANDLERS, "file_upload": "tests.service.plugins:fail"}, workers=1
+        )
     crashing = services(spec, settings, env=service_env(SC_TEST_CRASH_AT=point))
     assert crashing.wait(30) == -signal.SIGKILL, crashing.log()[-2000:]
     healthy = write_settings(tmp_path, handlers=CHAIN_HANDLERS, workers=2)
@@ -56,6 +66,29 @@ def test_kill_between_a_write_and_its_followups_loses_nothing(point: str, spec: 
     report = chain_report(store, datasets)
     assert report["jobs"] == 3 * len(datasets), report
     _clean(report)
+
+
+def test_kill_before_a_deferred_pull_writes_no_event_twice(spec: StoreSpec, tmp_path: Path,
+                                                            services: Callable[..., Any]) -> None:
+    """A job that moves no dataset: its completion's batch (its event, written) waits for the
+    service's next heartbeat to be pulled. Killed before that, a sweeper replays it: the jobs end
+    completed with each event once and no outbox left."""
+    if spec.kind == "sqlite":
+        pytest.skip("follow-ups are written in the transition's transaction: no outbox")
+    store = spec.open()
+    queue = make_queue(store)
+    jobs = [queue.create_job(add_dataset(store), "ok") for _ in range(2)]
+    settings = write_settings(tmp_path, workers=1)
+    crashing = services(spec, settings, env=service_env(SC_TEST_CRASH_AT="after_ack_deferred:completed"))
+    assert crashing.wait(30) == -signal.SIGKILL, crashing.log()[-2000:]
+    finisher = services(spec, write_settings(tmp_path, workers=1), "--until-idle")
+    assert finisher.wait(60) == 0, finisher.log()[-3000:]
+    for job_id in jobs:
+        job = queue.require_job(job_id)
+        assert job["status"] == "completed" and job.get("outbox") == [], job
+        assert job_history_problems(store, job) == []
+        reasons = [e["reason"] for e in store.find_events(job_id) if e.get("entity", "job") == "job"]
+        assert len(reasons) == len(set(reasons)) == 3, reasons
 
 
 @pytest.mark.slow
@@ -69,7 +102,9 @@ def test_chaos_kills_lose_no_chain(spec: StoreSpec, tmp_path: Path, services: Ca
     for ds in datasets:
         queue.create_job(ds, "file_upload", max_attempts=10)
     # A live service's heartbeat must not look stale on a loaded machine: only killed ones are.
-    settings = write_settings(tmp_path, handlers=CHAIN_HANDLERS, workers=2, heartbeat_seconds=0.4, stale_after_seconds=4.0)
+    settings = write_settings(
+        tmp_path, handlers=CHAIN_HANDLERS, workers=2, heartbeat_seconds=0.4, stale_after_seconds=4.0
+    )
     running = [services(spec, settings), services(spec, settings)]
     rng = random.Random(7)
     kills = 0
@@ -97,7 +132,9 @@ def test_chaos_kills_lose_no_chain(spec: StoreSpec, tmp_path: Path, services: Ca
         summary = Counter((j["job_type"], j["status"], bool(j.get("outbox"))) for j in jobs)
         statuses = Counter((store.get_dataset(d) or {}).get("status") for d in datasets)
         failed = [(j["job_type"], j.get("errors")) for j in jobs if j["status"] == "failed"][:3]
-        raise AssertionError(f"chains not done: jobs {dict(summary)}, datasets {dict(statuses)}, failed {failed}") from None
+        raise AssertionError(
+            f"chains not done: jobs {dict(summary)}, datasets {dict(statuses)}, failed {failed}"
+        ) from None
     for service in running:
         service.proc.send_signal(signal.SIGTERM)
         service.wait(30)

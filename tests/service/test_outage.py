@@ -43,8 +43,13 @@ def test_sqlite_locked_mid_run(tmp_path: Path) -> None:
     for _ in range(JOBS):
         new_job(queue, "slow_ok", parameters={"seconds": 0.15})
     settings = load_settings(write_settings(tmp_path))
-    service_queue = JobQueue(SqliteStore(store.path, busy_timeout_ms=100), retry_base_seconds=0, retry_max_seconds=0, extra_types=settings.handlers)
-    supervisor = Supervisor(service_queue, settings, validate_service_settings(settings), ServiceOptions(until_idle=True))
+    service_queue = JobQueue(
+        SqliteStore(store.path, busy_timeout_ms=100), retry_base_seconds=0, retry_max_seconds=0,
+        extra_types=settings.handlers,
+    )
+    supervisor = Supervisor(
+        service_queue, settings, validate_service_settings(settings), ServiceOptions(until_idle=True)
+    )
     held = threading.Event()
 
     def hold_lock() -> None:

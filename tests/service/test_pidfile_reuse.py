@@ -47,7 +47,9 @@ def refused(result: subprocess.CompletedProcess[str], words: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_stale_pid_file_naming_a_live_process_is_not_signalled(sqlite_spec: StoreSpec, tmp_path: Path, sleeper) -> None:
+def test_a_stale_pid_file_naming_a_live_process_is_not_signalled(
+    sqlite_spec: StoreSpec, tmp_path: Path, sleeper
+) -> None:
     pid_file = tmp_path / "sc.pid"
     pid_file.write_text(f"{sleeper.pid}\n")
     refused(stop(sqlite_spec, "--pid-file", str(pid_file)), "no live service holds PID file")
@@ -88,7 +90,9 @@ def test_a_live_service_is_proven_by_its_lock(tmp_path: Path) -> None:
         pid_file.release()
 
 
-def test_a_workers_document_whose_pid_was_reused_is_not_signalled(sqlite_spec: StoreSpec, tmp_path: Path, sleeper) -> None:
+def test_a_workers_document_whose_pid_was_reused_is_not_signalled(
+    sqlite_spec: StoreSpec, tmp_path: Path, sleeper
+) -> None:
     store = sqlite_spec.open()
     now = utcnow()
     store.upsert_worker({"worker_id": "ghost", "host": socket.gethostname(), "pid": sleeper.pid, "status": "running",

@@ -11,7 +11,10 @@ from sccli.store.base import JobQuery
 from tests.conftest import StoreSpec, add_dataset
 from tests.service.conftest import make_queue, new_job, wait_for, write_settings
 
-BUILTIN_AS_OK = {"google_sync": "tests.service.plugins:ok", "dataset_conversion": "tests.service.plugins:ok", "file_upload": "tests.service.plugins:ok"}
+BUILTIN_AS_OK = {
+    "google_sync": "tests.service.plugins:ok", "dataset_conversion": "tests.service.plugins:ok",
+    "file_upload": "tests.service.plugins:ok",
+}
 
 
 def test_until_idle_completes_chains_and_fails(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
@@ -40,7 +43,10 @@ def test_until_idle_completes_chains_and_fails(sqlite_spec: StoreSpec, tmp_path:
     assert log.count("planned failure") >= 2 and "Traceback" in log
     worker = store.list_workers()[0]
     assert worker["status"] == "stopped" and worker["pid"] == service.pid and worker["running_jobs"] == []
-    assert set(worker) >= {"worker_id", "host", "pid", "started_at", "heartbeat_at", "status", "types", "slots", "offline", "running_jobs", "version"}
+    assert set(worker) >= {
+        "worker_id", "host", "pid", "started_at", "heartbeat_at", "status", "types", "slots", "offline", "running_jobs",
+        "version",
+    }
 
 
 def test_progress_reaches_the_job(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
@@ -56,8 +62,13 @@ def test_progress_reaches_the_job(sqlite_spec: StoreSpec, tmp_path: Path, servic
     records = [json.loads(line) for line in service.log().splitlines()]  # --log-json: one object per line
     assert {"ts", "level", "logger", "message"} <= set(records[0])
     # one INFO line per job, at its outcome, naming the attempt (the start is logged at DEBUG)
-    assert any(r.get("job_id") == job_id and r.get("job_type") == "progress" and "completed" in r["message"] and "attempt 1 of" in r["message"]
-               for r in records)
+    assert any(
+        r.get("job_id") == job_id
+        and r.get("job_type") == "progress"
+        and "completed" in r["message"]
+        and "attempt 1 of" in r["message"]
+        for r in records
+    )
 
 
 def run_cli(*args: str) -> Any:
@@ -124,7 +135,8 @@ def test_max_concurrent_by_type_caps_a_type(sqlite_spec: StoreSpec, tmp_path: Pa
     service = services(sqlite_spec, settings, "--until-idle")
     assert service.wait() == 0, service.log()
     spans = sorted((j["started_at"], j["completed_at"]) for j in map(queue.get_job, capped))
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))  # never two at once
+    # never two at once
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))
     assert queue.get_job(other)["status"] == "completed"
 
 

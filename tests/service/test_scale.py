@@ -23,7 +23,10 @@ def test_two_services_300_jobs_each_completed_once(kind: str, tmp_path: Path, se
         datasets = [add_dataset(store) for _ in range(150)]
         syncs = [queue.create_job(uuid, "google_sync") for uuid in datasets]  # each chains a conversion: 300 jobs
         # Heartbeats of live services must not look stale on a loaded machine (only exactly-once is tested here).
-        settings = write_settings(tmp_path, handlers=BUILTIN_AS_OK, workers=2, poll_interval_seconds=0.05, heartbeat_seconds=0.5, stale_after_seconds=5.0)
+        settings = write_settings(
+            tmp_path, handlers=BUILTIN_AS_OK, workers=2, poll_interval_seconds=0.05, heartbeat_seconds=0.5,
+            stale_after_seconds=5.0,
+        )
         first, second = services(spec, settings, "--until-idle"), services(spec, settings, "--until-idle")
         assert first.wait(90) == 0, first.log()
         assert second.wait(90) == 0, second.log()
@@ -35,7 +38,11 @@ def test_two_services_300_jobs_each_completed_once(kind: str, tmp_path: Path, se
         conversions = [j for j in jobs if j["job_type"] == "dataset_conversion"]
         assert sorted(j["parent_job_id"] for j in conversions) == sorted(syncs)  # chained once each
         for job in jobs[:30]:  # completed exactly once: one claim, one completion in the event log
-            moves = Counter((e.get("from"), e.get("to")) for e in store.find_events(job["job_id"]) if e.get("entity", "job") == "job")
+            moves = Counter(
+                (e.get("from"), e.get("to"))
+                for e in store.find_events(job["job_id"])
+                if e.get("entity", "job") == "job"
+            )
             assert moves[("pending", "running")] == 1 and moves[("running", "completed")] == 1, moves
         assert {d["status"] for d in store.find_datasets(uuids=datasets)} == {"done"}
         by_service = Counter(j["pid"] for j in jobs)

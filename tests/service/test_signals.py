@@ -130,4 +130,7 @@ def test_a_service_without_metrics_does_not_import_prometheus_client() -> None:
     import sys
 
     code = "import sys, sccli.service.supervisor; print('prometheus_client' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

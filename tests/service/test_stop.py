@@ -17,7 +17,9 @@ def test_timeout_kills_the_whole_process_group(sqlite_spec: StoreSpec, tmp_path:
     settings = write_settings(tmp_path)
     queue = make_queue(sqlite_spec.open())
     marker = tmp_path / "sleep.pid"
-    job_id = new_job(queue, "spawn_grandchild_sleep", parameters={"marker": str(marker), "timeout_seconds": 0.5}, max_attempts=1)
+    job_id = new_job(
+        queue, "spawn_grandchild_sleep", parameters={"marker": str(marker), "timeout_seconds": 0.5}, max_attempts=1
+    )
     service = services(sqlite_spec, settings, "--until-idle")
     sleep_pid = int(wait_for(lambda: marker.exists() and marker.read_text(), what="grandchild sleep"))
     assert service.wait() == 0, service.log()
@@ -60,7 +62,9 @@ def test_kill_9_then_a_second_service_recovers_the_job(sqlite_spec: StoreSpec, t
     assert queue.get_job(job_id)["status"] == "running"
     marker.unlink()
     # the second service runs the same job type with a handler that finishes
-    second = services(sqlite_spec, write_settings(tmp_path, handlers={"sleep_forever": "tests.service.plugins:ok"}), "--until-idle")
+    second = services(
+        sqlite_spec, write_settings(tmp_path, handlers={"sleep_forever": "tests.service.plugins:ok"}), "--until-idle"
+    )
     assert second.wait() == 0, second.log()
     job = queue.get_job(job_id)
     assert job["status"] == "completed" and job["attempts"] == 2 and job["pid"] == second.pid

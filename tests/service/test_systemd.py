@@ -24,7 +24,9 @@ from tests.service.conftest import ROOT, make_queue, new_job, service_env, wait_
 
 def env_probe(ctx: JobContext) -> dict[str, Any]:
     """Reports what a job child sees of systemd's variables."""
-    return {"status": "ok", "message": "probed", "seen": {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}}
+    return {
+        "status": "ok", "message": "probed", "seen": {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC")},
+    }
 
 
 class NotifySocket:
@@ -61,7 +63,9 @@ def test_service_notifies_ready_watchdog_and_stopping(sqlite_spec: StoreSpec, tm
         queue = make_queue(sqlite_spec.open(), settings)
         queue.extra_types = queue.extra_types | {"env_probe"}
         job_id = new_job(queue, "env_probe")
-        service = services(sqlite_spec, settings, env=service_env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="400000"))
+        service = services(
+            sqlite_spec, settings, env=service_env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="400000")
+        )
         got = notify.collect(lambda m: "READY=1" in lines(m) and lines(m).count("WATCHDOG=1") >= 3)
         assert "READY=1" in lines(got), got
         assert f"MAINPID={service.pid}" in lines(got)
@@ -124,9 +128,14 @@ def test_units_refuse_what_a_unit_file_cannot_hold(tmp_path: Path) -> None:
     assert out.returncode == 2 and "cannot go into a unit file" in out.stderr
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed (Debian: systemd)")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed (Debian: systemd)"
+)
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     for which in ("service", "api"):
         path = _render(which, tmp_path)
-        out = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0 and not out.stderr.strip(), out.stderr  # a bad directive only warns: no output allowed
+        out = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True, timeout=60
+        )
+        # a bad directive only warns: no output allowed
+        assert out.returncode == 0 and not out.stderr.strip(), out.stderr

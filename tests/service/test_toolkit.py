@@ -35,7 +35,9 @@ def test_pause_holds_a_type_on_both_services_and_resume_restarts_both(
         services(sqlite_spec, settings, "--worker-id", name)
     # Both services claim work that is not paused (each has one slot, each sentinel takes 0.3 s)...
     sentinels = [new_job(queue, "progress", parameters={"seconds": 0.3}) for _ in range(2)]
-    done = wait_for(lambda: all(store.get_job(j)["status"] == "completed" for j in sentinels) and sentinels, what="sentinels")
+    done = wait_for(
+        lambda: all(store.get_job(j)["status"] == "completed" for j in sentinels) and sentinels, what="sentinels"
+    )
     assert {store.get_job(j)["worker_id"] for j in done} == {"svc-a", "svc-b"}
     # ...and neither claims the paused type.
     assert [store.get_job(j)["status"] for j in held] == ["pending"] * 4
@@ -55,7 +57,9 @@ def test_pause_holds_a_type_on_both_services_and_resume_restarts_both(
     assert json.loads(sc(sqlite_spec, "queue", "status", "--json").stdout) == {"paused": [], "limits": []}
 
 
-def test_logs_follow_a_running_job_to_its_end(sqlite_spec: StoreSpec, tmp_path: Path, services: Callable[..., Service]) -> None:
+def test_logs_follow_a_running_job_to_its_end(
+    sqlite_spec: StoreSpec, tmp_path: Path, services: Callable[..., Service]
+) -> None:
     store = sqlite_spec.open()
     store.ensure_schema()
     queue = make_queue(store)
@@ -74,7 +78,9 @@ def test_logs_follow_a_running_job_to_its_end(sqlite_spec: StoreSpec, tmp_path: 
     assert [int(n) for n in re.findall(r"chatty (\d+)", whole.stdout)] == list(range(15))
 
 
-def test_wait_returns_when_the_running_job_ends(sqlite_spec: StoreSpec, tmp_path: Path, services: Callable[..., Service]) -> None:
+def test_wait_returns_when_the_running_job_ends(
+    sqlite_spec: StoreSpec, tmp_path: Path, services: Callable[..., Service]
+) -> None:
     store = sqlite_spec.open()
     store.ensure_schema()
     queue = make_queue(store)

@@ -34,7 +34,9 @@ def test_served_types_honour_types_and_offline(tmp_path: Path) -> None:
 def test_validation_refuses_bad_caps_and_unknown_types(tmp_path: Path) -> None:
     dirs = {key: str(tmp_path) for key in ("in_data_dir", "out_data_dir", "sync_data_dir", "auth_dir")}
     with pytest.raises(InvalidInput, match="max_concurrent_by_type.dataset_conversion"):
-        validate_service_settings(Settings(**dirs, log_dir=str(tmp_path), max_concurrent_by_type={"dataset_conversion": 0}))
+        validate_service_settings(
+            Settings(**dirs, log_dir=str(tmp_path), max_concurrent_by_type={"dataset_conversion": 0})
+        )
     with pytest.raises(InvalidInput, match="types"):
         validate_service_settings(Settings(**dirs, log_dir=str(tmp_path), types=["nope"]))
     assert "google_sync" in validate_service_settings(Settings(**dirs, log_dir=str(tmp_path / "new-logs")))
@@ -46,9 +48,16 @@ def test_service_state_marks_dead_services() -> None:
     fresh = {"status": "running", "heartbeat_at": now, "host": "elsewhere", "pid": 1}
     assert service_state(fresh, 60, now, "here") == "running"
     assert service_state({**fresh, "heartbeat_at": now - timedelta(seconds=61)}, 60, now, "here") == "dead"
-    assert service_state({**fresh, "status": "stopped", "heartbeat_at": now - timedelta(days=1)}, 60, now, "here") == "stopped"
-    assert service_state({**fresh, "host": "here", "pid": 2**22 + 7}, 60, now, "here") == "dead"  # pid gone from this host
-    assert service_state({**fresh, "host": "here", "pid": os.getpid(), "status": "draining"}, 60, now, "here") == "draining"
+    assert (
+        service_state({**fresh, "status": "stopped", "heartbeat_at": now - timedelta(days=1)}, 60, now, "here")
+        == "stopped"
+    )
+    # pid gone from this host
+    assert service_state({**fresh, "host": "here", "pid": 2**22 + 7}, 60, now, "here") == "dead"
+    assert (
+        service_state({**fresh, "host": "here", "pid": os.getpid(), "status": "draining"}, 60, now, "here")
+        == "draining"
+    )
 
 
 def test_pid_file_refuses_a_second_holder_and_replaces_a_stale_one(tmp_path: Path) -> None:

@@ -74,7 +74,10 @@ def _serve_in_process(spec: StoreSpec, settings_path: Path, scenario: Scenario) 
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             failures.append(exc)
         finally:  # stop the supervisor once it handles SIGTERM (never the test process itself)
-            wait_for(lambda: served.is_set() or signal.getsignal(signal.SIGTERM) is not default_term, what="the supervisor's signal handler")
+            wait_for(
+                lambda: served.is_set() or signal.getsignal(signal.SIGTERM) is not default_term,
+                what="the supervisor's signal handler",
+            )
             if not served.is_set():
                 os.kill(os.getpid(), signal.SIGTERM)
 
@@ -120,7 +123,9 @@ def test_a_new_job_wakes_an_idle_service(spec: StoreSpec, tmp_path: Path, servic
     serve_while(spec, write_settings(tmp_path, **LONG_POLL), scenario, services)
 
 
-def test_a_woken_service_honours_pauses_and_priority(spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]) -> None:
+def test_a_woken_service_honours_pauses_and_priority(
+    spec: StoreSpec, tmp_path: Path, services: Callable[..., Any]
+) -> None:
     store = spec.open()
     queue = make_queue(store)
     outcome: dict[str, Any] = {}
@@ -137,8 +142,14 @@ def test_a_woken_service_honours_pauses_and_priority(spec: StoreSpec, tmp_path: 
         pause_types(store, ["slow_ok"], "maintenance", "cli:test@host")
         resume_types(store, [ALL_TYPES], "cli:test@host")
         trigger = queue.create_job(add_dataset(store), "ok", priority=2)  # its wake-up claims in priority order
-        jobs = wait_for(lambda: all(_status(queue, j) == "completed" for j in (low, high, trigger)) and [queue.require_job(j) for j in (low, high, trigger)],
-                        timeout=10, what="woken claims")
+        jobs = wait_for(
+            lambda: (
+                all(_status(queue, j) == "completed" for j in (low, high, trigger))
+                and [queue.require_job(j) for j in (low, high, trigger)]
+            ),
+            timeout=10,
+            what="woken claims",
+        )
         outcome["started"] = [j["started_at"] for j in jobs]
         outcome["held"] = _status(queue, still)
 
@@ -149,7 +160,9 @@ def test_a_woken_service_honours_pauses_and_priority(spec: StoreSpec, tmp_path: 
     assert outcome["held"] == "pending"
 
 
-def test_a_lost_wake_up_is_covered_by_the_poll(spec: StoreSpec, tmp_path: Path, services: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lost_wake_up_is_covered_by_the_poll(
+    spec: StoreSpec, tmp_path: Path, services: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = spec.open()
     queue = make_queue(store)
     monkeypatch.setattr(queue, "_wake_services", lambda *_: None)  # the datagram never arrives
@@ -169,7 +182,9 @@ def mock_spec(tmp_path: Path) -> StoreSpec:
     return make_spec("mongomock", tmp_path)
 
 
-def test_the_stream_passes_only_changes_that_make_a_job_pending(mock_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stream_passes_only_changes_that_make_a_job_pending(
+    mock_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
     FakeChangeStreams().install(monkeypatch)
     store = mock_spec.open()
     queue = make_queue(store)
@@ -187,7 +202,9 @@ def test_the_stream_passes_only_changes_that_make_a_job_pending(mock_spec: Store
     assert _status(queue, job_id) == "pending" and _status(queue, other) == "pending"
 
 
-def test_a_watcher_wakes_its_service_for_a_new_pending_job(mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_watcher_wakes_its_service_for_a_new_pending_job(
+    mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     FakeChangeStreams().install(monkeypatch)
     store = mock_spec.open()
     queue = make_queue(store)
@@ -205,7 +222,9 @@ def test_a_watcher_wakes_its_service_for_a_new_pending_job(mock_spec: StoreSpec,
     assert changes.watch_changes(make_spec("sqlite", tmp_path).open(), wake.port, 1.0) is None  # no streams on SQLite
 
 
-def test_a_change_stream_wakes_an_idle_service(mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]) -> None:
+def test_a_change_stream_wakes_an_idle_service(
+    mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]
+) -> None:
     FakeChangeStreams().install(monkeypatch)
     store = mock_spec.open()
     queue = make_queue(store)
@@ -224,14 +243,17 @@ def test_a_change_stream_wakes_an_idle_service(mock_spec: StoreSpec, tmp_path: P
 
 
 @pytest.mark.parametrize("kind", ["mongomock", "wire"])
-def test_a_server_without_change_streams_falls_back_to_the_poll(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]) -> None:
+def test_a_server_without_change_streams_falls_back_to_the_poll(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]
+) -> None:
     spec = make_spec(kind, tmp_path)  # mongomock has no watch(); the wire server refuses $changeStream
     store = spec.open()
     queue = make_queue(store)
     monkeypatch.setattr(queue, "_wake_services", lambda *_: None)
     try:
         def scenario() -> None:
-            wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")  # a cold first start is slow
+            # a cold first start is slow
+            wait_for(lambda: _listening(store), timeout=60, what="the service's wake port")
             job_id = queue.create_job(add_dataset(store), "ok")
             wait_for(lambda: _status(queue, job_id) == "completed", timeout=10, what="a polled claim")
 
@@ -244,7 +266,9 @@ def test_a_server_without_change_streams_falls_back_to_the_poll(kind: str, tmp_p
     assert "Traceback" not in log
 
 
-def test_a_lost_change_stream_falls_back_to_the_poll_and_reopens(mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]) -> None:
+def test_a_lost_change_stream_falls_back_to_the_poll_and_reopens(
+    mock_spec: StoreSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, services: Callable[..., Any]
+) -> None:
     from pymongo.errors import AutoReconnect
 
     hub = FakeChangeStreams().install(monkeypatch)
@@ -262,7 +286,9 @@ def test_a_lost_change_stream_falls_back_to_the_poll_and_reopens(mock_spec: Stor
         wait_for(lambda: not hub.streams, what="the stream to break")
         job_id = queue.create_job(add_dataset(store), "ok")  # while the stream is down: no wake-up
         monkeypatch.setattr(hub, "refuse", None)
-        wait_for(lambda: _status(queue, job_id) == "completed", timeout=10, what="the claim woken when the stream reopened")
+        wait_for(
+            lambda: _status(queue, job_id) == "completed", timeout=10, what="the claim woken when the stream reopened"
+        )
         assert hub.opened > opened
         opened = hub.opened
         hub.break_with(RuntimeError("a bug in the stream"))  # not a PyMongoError: the service shrugs it off too

@@ -42,7 +42,9 @@ def backlog(queue: JobQueue, n: int, status: str) -> None:
     earlier, tomorrow = store.now() - timedelta(hours=1), store.now() + timedelta(days=1)
     with store.atomic():
         for _ in range(n):
-            doc = queue.build_job(new_uuid(), "data_validation", None, 1, None, None, allow_duplicate=True, run_at=tomorrow)
+            doc = queue.build_job(
+                new_uuid(), "data_validation", None, 1, None, None, allow_duplicate=True, run_at=tomorrow
+            )
             doc.update(status=status, created_at=earlier, run_after=tomorrow)
             store.insert_job(doc)
 
@@ -67,7 +69,9 @@ def test_the_claim_does_not_walk_scheduled_jobs(tmp_path: Path) -> None:
     steps, plan = claim_cost(tmp_path, BACKLOG, "scheduled")
     assert plan == empty_plan and any("ix_jobs_claim" in line for line in plan), plan
     assert not any(line.startswith("SCAN") or "TEMP B-TREE" in line for line in plan), plan
-    assert steps <= empty_steps * 1.5 + 100, f"claim took {steps} VM steps behind {BACKLOG} scheduled jobs, {empty_steps} behind none"
+    assert steps <= empty_steps * 1.5 + 100, (
+        f"claim took {steps} VM steps behind {BACKLOG} scheduled jobs, {empty_steps} behind none"
+    )
 
 
 def test_the_measure_sees_a_pending_backlog(tmp_path: Path) -> None:

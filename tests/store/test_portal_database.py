@@ -35,7 +35,12 @@ def portal(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[StoreSpec]
         {"uuid": str(uuid.uuid4()), "name": "ordinary", "status": "conversion queued", "sensor": "TIFF"},
     ])
     # A job written by the portal itself: no run_after, attempts or active_key.
-    db.jobs.insert_one({"job_id": str(uuid.uuid4()), "dataset_uuid": twin, "job_type": "data_validation", "status": "pending", "priority": 2, "parameters": {}})
+    db.jobs.insert_one(
+        {
+            "job_id": str(uuid.uuid4()), "dataset_uuid": twin, "job_type": "data_validation", "status": "pending",
+            "priority": 2, "parameters": {},
+        }
+    )
     store.close()
     yield spec
     if spec.kind == "wire":
@@ -83,7 +88,9 @@ def test_every_command_works_on_the_portals_data(portal: StoreSpec) -> None:
     assert len(store.find_datasets()) == 4  # nothing added, nothing merged
 
 
-def test_a_first_connection_that_fails_ends_with_the_indexes(portal: StoreSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_first_connection_that_fails_ends_with_the_indexes(
+    portal: StoreSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pymongo.errors import AutoReconnect
 
     import sccli.store.mongo as mongo_module
@@ -105,7 +112,9 @@ def test_a_first_connection_that_fails_ends_with_the_indexes(portal: StoreSpec, 
     assert store.missing_indexes() == {}
 
 
-def test_a_user_who_may_not_create_indexes_still_reads(portal: StoreSpec, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_user_who_may_not_create_indexes_still_reads(
+    portal: StoreSpec, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from pymongo.errors import OperationFailure
 
     import sccli.store.mongo_support as support

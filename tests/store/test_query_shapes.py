@@ -12,8 +12,10 @@ from sccli.store.mongo import MongoStore
 from sccli.store.mongo_support import expected_index_keys
 from sccli.store.query_shapes import SCANS, SHAPES, SMALL_COLLECTIONS, QueryShape, served_by, shape, unserved
 
-_FILTERED = {"find": 0, "find_one": 0, "find_one_and_update": 0, "count_documents": 0, "update_one": 0, "update_many": 0,
-             "delete_one": 0, "delete_many": 0, "replace_one": 0}
+_FILTERED = {
+    "find": 0, "find_one": 0, "find_one_and_update": 0, "count_documents": 0, "update_one": 0, "update_many": 0,
+    "delete_one": 0, "delete_many": 0, "replace_one": 0,
+}
 
 
 class Recording:
@@ -84,7 +86,10 @@ def test_the_rule_refuses_a_query_without_an_index() -> None:
     indexes = expected_index_keys()
     assert unserved([QueryShape("jobs", frozenset({"progress_message"}))], indexes)
     assert unserved([QueryShape("jobs", frozenset({"status"}), ("progress_percentage",))], indexes)
-    assert not served_by(QueryShape("jobs", frozenset({"status"}), ("priority", "created_at")), ("status", "priority", "run_after", "created_at"))
+    assert not served_by(
+        QueryShape("jobs", frozenset({"status"}), ("priority", "created_at")),
+        ("status", "priority", "run_after", "created_at"),
+    )
 
 
 def _workload(tmp_path: Any) -> None:
@@ -126,21 +131,28 @@ def _workload(tmp_path: Any) -> None:
 
     job_detail(store, jobs[0][:8], 60.0)  # a job id typed as a prefix
     ds = jobs and queue.require_job(jobs[0])["dataset_uuid"]
-    for query in (JobQuery(), JobQuery(status=["pending"]), JobQuery(job_type=["google_sync"]), JobQuery(status=["failed"], job_type=["google_sync"]),
-                  JobQuery(dataset_uuid=ds), JobQuery(dataset_uuid=ds, status=["pending"])):
+    for query in (
+        JobQuery(), JobQuery(status=["pending"]), JobQuery(job_type=["google_sync"]),
+        JobQuery(status=["failed"], job_type=["google_sync"]), JobQuery(dataset_uuid=ds),
+        JobQuery(dataset_uuid=ds, status=["pending"]),
+    ):
         queue.list_jobs(query)
         store.count_jobs(query)
     from sccli.job_delete import deletable_job, delete_job
     from sccli.job_search import JobSearch, parse_param_filter, search_jobs
 
     lz4 = [parse_param_filter("format=lz4")]
-    for search in (JobSearch(user="u@x"), JobSearch(dataset_name="test"), JobSearch(user="u@x", dataset_name="t", params=lz4),
-                   JobSearch(JobQuery(status=["failed"]), dataset_name="test"), JobSearch(params=lz4)):
+    for search in (
+        JobSearch(user="u@x"), JobSearch(dataset_name="test"), JobSearch(user="u@x", dataset_name="t", params=lz4),
+        JobSearch(JobQuery(status=["failed"]), dataset_name="test"), JobSearch(params=lz4),
+    ):
         search_jobs(store, search)
     delete_job(store, Settings(log_dir=str(tmp_path)), deletable_job(store, a["job_id"]), "cli:test@host")
     queue.sweep(60, starvation_minutes=1)
     _scheduled_workload(queue)
-    settings = Settings(in_data_dir=str(tmp_path), out_data_dir=str(tmp_path), sync_data_dir=str(tmp_path), auth_dir=str(tmp_path))
+    settings = Settings(
+        in_data_dir=str(tmp_path), out_data_dir=str(tmp_path), sync_data_dir=str(tmp_path), auth_dir=str(tmp_path)
+    )
     monitor = JobMonitor(store, settings=settings, queue=queue)
     monitor.get_queue_overview()
     monitor.get_performance_report(7)
@@ -219,5 +231,8 @@ def test_every_query_the_store_sends_is_registered(recorded: set[QueryShape], tm
     _workload(tmp_path)
     registered = {*SHAPES, *SCANS}
     unknown = sorted(s.describe() for s in recorded if s not in registered and s.collection not in SMALL_COLLECTIONS)
-    assert unknown == [], "add these shapes to sccli/store/query_shapes.py SHAPES (with an index that serves them):\n" + "\n".join(unknown)
+    assert unknown == [], (
+        "add these shapes to sccli/store/query_shapes.py SHAPES (with an index that serves them):\n"
+        + "\n".join(unknown)
+    )
     assert len(recorded) > 20

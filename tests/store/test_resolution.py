@@ -18,7 +18,10 @@ from sccli.store.urls import db_name_in_url
 ENV_KEYS = ("SC_DB_URL", "MONGO_URL", "DB_NAME")
 
 #: Every level of each order, highest first: (flag, env var or settings key, value).
-URL_LEVELS = [("--db", "mongodb://flag/"), ("SC_DB_URL", "mongodb://sc-env/"), ("MONGO_URL", "mongodb://mongo-env/"), ("settings", "mongodb://settings/")]
+URL_LEVELS = [
+    ("--db", "mongodb://flag/"), ("SC_DB_URL", "mongodb://sc-env/"), ("MONGO_URL", "mongodb://mongo-env/"),
+    ("settings", "mongodb://settings/"),
+]
 NAME_LEVELS = [("--db-name", "flagname"), ("DB_NAME", "envname"), ("url", "urlname"), ("settings", "settingsname")]
 
 
@@ -61,13 +64,17 @@ def test_url_each_level_beats_the_next(how: str, top: int, monkeypatch: pytest.M
     env = {key: levels[key] for key in ("SC_DB_URL", "MONGO_URL") if key in levels}
     settings = {"db_url": levels["settings"]} if "settings" in levels else {}
     url, _ = resolve_with(how, monkeypatch, tmp_path, levels.get("--db"), None, env, settings)
-    expected = URL_LEVELS[top][1] if top < len(URL_LEVELS) else f"sqlite:///{tmp_path / 'xdg' / 'sccli' / 'scientistcloud.db'}"
+    expected = (
+        URL_LEVELS[top][1] if top < len(URL_LEVELS) else f"sqlite:///{tmp_path / 'xdg' / 'sccli' / 'scientistcloud.db'}"
+    )
     assert url.replace("sqlite:////", "sqlite:///") == expected.replace("sqlite:////", "sqlite:///")
 
 
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("top", range(len(NAME_LEVELS) + 1))
-def test_database_name_each_level_beats_the_next(how: str, top: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_database_name_each_level_beats_the_next(
+    how: str, top: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     levels = dict(NAME_LEVELS[top:])
     url = "mongodb://host/urlname" if "url" in levels else "mongodb://host/"
     env = {"DB_NAME": levels["DB_NAME"]} if "DB_NAME" in levels else {}
@@ -80,15 +87,28 @@ def test_sources_are_named_and_passwords_hidden() -> None:
     env = {"MONGO_URL": "mongodb://admin:s3cret@db1:27017,db2/portal?replicaSet=rs0", "DB_NAME": "other"}
     target = resolve_store_target(None, None, Settings(db_url="mongodb://ignored/"), environ=env)
     line = describe_store(target)
-    assert line == "store: mongodb://admin:***@db1:27017,db2/portal?replicaSet=rs0 (from MONGO_URL) database: other (from DB_NAME)"
+    assert (
+        line
+        == (
+            "store: mongodb://admin:***@db1:27017,db2/portal?replicaSet=rs0 (from MONGO_URL) "
+            "database: other (from DB_NAME)"
+        )
+    )
     assert "s3cret" not in line
     default = resolve_store_target(None, None, None, environ={})
     assert default.is_default and describe_store(default).endswith("(default) database: scientistcloud (default)")
-    assert resolve_store_target(None, None, Settings(db_name="fromsettings"), environ={}).name_source == "settings db_name"
+    assert (
+        resolve_store_target(None, None, Settings(db_name="fromsettings"), environ={}).name_source == "settings db_name"
+    )
 
 
-@pytest.mark.parametrize(("url", "name"), [("mongodb://h/db", "db"), ("mongodb://u:p@h1,h2:27017/db%2Dx?w=1", "db-x"), ("mongodb://h/", None),
-                                           ("mongodb://h", None), ("mongodb+srv://c.example.net/app?retryWrites=true", "app"), ("sqlite:///a/b.db", None)])
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("mongodb://h/db", "db"), ("mongodb://u:p@h1,h2:27017/db%2Dx?w=1", "db-x"), ("mongodb://h/", None),
+        ("mongodb://h", None), ("mongodb+srv://c.example.net/app?retryWrites=true", "app"), ("sqlite:///a/b.db", None),
+    ],
+)
 def test_database_in_the_url(url: str, name: str | None) -> None:
     assert db_name_in_url(url) == name
 

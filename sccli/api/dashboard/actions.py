@@ -50,7 +50,10 @@ def cancel_job(job_id: str, current: Acting) -> Response:
     if not outcome["done"]:
         return _result(current, "cancel", outcome, status_code=409)
     job = current.state.queue.require_job(job_id)
-    return RedirectResponse(f"/jobs/{job_id}?notice={'cancelled' if job['status'] == JobStatus.CANCELLED else 'cancel-requested'}", status_code=303)
+    return RedirectResponse(
+        f"/jobs/{job_id}?notice={'cancelled' if job['status'] == JobStatus.CANCELLED else 'cancel-requested'}",
+        status_code=303,
+    )
 
 
 @actions.post("/jobs/{job_id}/run-now", response_model=None)
@@ -61,7 +64,9 @@ def run_now(job_id: str, current: Acting) -> Response:
     try:
         current.state.queue.run_now(job_id, actor=current.identity.actor)
     except Conflict as exc:
-        return _result(current, "run now", {"done": [], "refused": [{"job_id": job_id, "reason": str(exc)}]}, status_code=409)
+        return _result(
+            current, "run now", {"done": [], "refused": [{"job_id": job_id, "reason": str(exc)}]}, status_code=409
+        )
     return RedirectResponse(f"/jobs/{job_id}?notice=run-now", status_code=303)
 
 
@@ -79,9 +84,15 @@ def bulk(current: Acting) -> HTMLResponse:
     if len(job_ids) > MAX_BULK:
         raise InvalidInput(f"at most {MAX_BULK} jobs at once")
     if current.field("confirmed") != "yes":
-        return current.render("confirm_bulk.html", active="jobs", verb=verb, job_ids=job_ids, back=current.field("back", "/jobs"))
+        return current.render(
+            "confirm_bulk.html", active="jobs", verb=verb, job_ids=job_ids, back=current.field("back", "/jobs")
+        )
     actor = current.identity.actor
-    outcome = bulk_retry(current.state.queue, job_ids, actor=actor) if verb == "retry" else bulk_cancel(current.state.queue, job_ids, _reason(current), actor=actor)
+    outcome = (
+        bulk_retry(current.state.queue, job_ids, actor=actor)
+        if verb == "retry"
+        else bulk_cancel(current.state.queue, job_ids, _reason(current), actor=actor)
+    )
     return _result(current, verb, outcome)
 
 
@@ -106,4 +117,7 @@ def _reason(current: Action) -> str:
 
 
 def _result(current: Action, verb: str, outcome: dict[str, Any], status_code: int = 200, **extra: Any) -> HTMLResponse:
-    return current.render("result.html", status_code=status_code, active="jobs", verb=verb, done=outcome["done"], refused=outcome["refused"], **extra)
+    return current.render(
+        "result.html", status_code=status_code, active="jobs", verb=verb, done=outcome["done"],
+        refused=outcome["refused"], **extra,
+    )

@@ -28,9 +28,11 @@ class Series:
 
 _PATTERNS = """<defs>
 <pattern id="p-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-<rect width="6" height="6" class="fill-failed-bg"/><line x1="0" y1="0" x2="0" y2="6" class="stroke-failed" stroke-width="3"/></pattern>
+<rect width="6" height="6" class="fill-failed-bg"/>\
+<line x1="0" y1="0" x2="0" y2="6" class="stroke-failed" stroke-width="3"/></pattern>
 <pattern id="p-dots" width="5" height="5" patternUnits="userSpaceOnUse">
-<rect width="5" height="5" class="fill-cancelled-bg"/><circle cx="2.5" cy="2.5" r="1.3" class="fill-cancelled"/></pattern>
+<rect width="5" height="5" class="fill-cancelled-bg"/>\
+<circle cx="2.5" cy="2.5" r="1.3" class="fill-cancelled"/></pattern>
 </defs>"""
 
 _FILLS = {"solid": "fill-completed", "hatch": "fill-hatch", "dots": "fill-dots"}
@@ -48,14 +50,17 @@ def _nice_max(value: float) -> int:
         step *= 10
 
 
-def bar_chart(points: Sequence[dict[str, Any]], label_key: str, series: Sequence[Series], title: str, chart_id: str) -> Markup:
+def bar_chart(
+    points: Sequence[dict[str, Any]], label_key: str, series: Sequence[Series], title: str, chart_id: str
+) -> Markup:
     """An SVG of grouped bars, one group per point (labelled ``point[label_key]``)."""
     top = _nice_max(max((float(p.get(s.key) or 0) for p in points for s in series), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     group_w = plot_w / max(1, len(points))
     bar_w = max(2.0, min(28.0, (group_w - 4) / len(series)))
     parts = [
-        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"'
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc"'
         ' preserveAspectRatio="xMidYMid meet">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(_describe(points, label_key, series))}</desc>',
@@ -73,13 +78,20 @@ def bar_chart(points: Sequence[dict[str, Any]], label_key: str, series: Sequence
             h = plot_h * value / top
             x, y = x0 + j * bar_w, TOP + plot_h - h
             parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" class="bar {_FILLS[s.pattern]}">'
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" class="bar '
+                f'{_FILLS[s.pattern]}">'
                 f"<title>{escape(str(point[label_key]))}: {int(value):,} {escape(s.label)}</title></rect>"
             )
             if value and bar_w >= 9:
-                parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" class="value" text-anchor="middle">{_short(value)}</text>')
+                parts.append(
+                    f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" class="value" '
+                    f'text-anchor="middle">{_short(value)}</text>'
+                )
         if i % every == 0:
-            parts.append(f'<text x="{LEFT + (i + 0.5) * group_w:.1f}" y="{HEIGHT - BOTTOM + 16}" class="axis" text-anchor="middle">{escape(str(point[label_key]))}</text>')
+            parts.append(
+                f'<text x="{LEFT + (i + 0.5) * group_w:.1f}" y="{HEIGHT - BOTTOM + 16}" class="axis" '
+                f'text-anchor="middle">{escape(str(point[label_key]))}</text>'
+            )
     parts.append(_legend(series))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -98,7 +110,10 @@ def _describe(points: Sequence[dict[str, Any]], label_key: str, series: Sequence
     totals = ", ".join(f"{sum(int(p.get(s.key) or 0) for p in points):,} {s.label}" for s in series)
     if not points:
         return "no data"
-    return f"{len(points)} bars from {points[0][label_key]} to {points[-1][label_key]}; in all {totals}. The table below has every figure."
+    return (
+        f"{len(points)} bars from {points[0][label_key]} to {points[-1][label_key]}; in all {totals}. The "
+        "table below has every figure."
+    )
 
 
 def _short(value: float) -> str:
@@ -110,4 +125,7 @@ def _short(value: float) -> str:
 
 
 THROUGHPUT = (Series("completed", "completed", "solid"), Series("failed", "failed", "hatch"))
-DAILY = (Series("completed", "completed", "solid"), Series("failed", "failed", "hatch"), Series("cancelled", "cancelled", "dots"))
+DAILY = (
+    Series("completed", "completed", "solid"), Series("failed", "failed", "hatch"),
+    Series("cancelled", "cancelled", "dots"),
+)

@@ -24,7 +24,9 @@ JOB_REFRESH_SECONDS = 1
 @pages.get("/", response_class=HTMLResponse)
 def overview_page(current: Current) -> HTMLResponse:
     """Health, counts, services and throughput, refreshed every few seconds."""
-    return current.render("overview.html", active="overview", refresh=OVERVIEW_REFRESH_SECONDS, **views.overview(current.state))
+    return current.render(
+        "overview.html", active="overview", refresh=OVERVIEW_REFRESH_SECONDS, **views.overview(current.state)
+    )
 
 
 @pages.get("/fragments/overview", response_class=HTMLResponse)
@@ -47,17 +49,26 @@ def jobs_page(
 ) -> Response:
     """Jobs newest first, filtered by status, type, dataset, error text, parameters and the
     dataset's owner and name, 50 a page; ``id`` (a job id or unique prefix) opens that job."""
-    wanted = views.JobFilter([s for s in status if s], [t for t in job_type if t], dataset.strip(), error.strip()[:200], page,
-                             [p.strip() for p in param if p.strip()], user.strip()[:200], dataset_name.strip()[:200])
-    common = {"active": "jobs", "statuses": views.STATUSES, "types": current.state.queue.known_types, "filter": wanted, "wanted_id": id}
+    wanted = views.JobFilter(
+        [s for s in status if s], [t for t in job_type if t], dataset.strip(), error.strip()[:200], page,
+        [p.strip() for p in param if p.strip()], user.strip()[:200], dataset_name.strip()[:200],
+    )
+    common = {
+        "active": "jobs", "statuses": views.STATUSES, "types": current.state.queue.known_types, "filter": wanted,
+        "wanted_id": id,
+    }
     try:
         if id.strip():
-            return RedirectResponse(f"/jobs/{quote(resolve_job_id(current.state.store, id.strip()), safe='')}", status_code=303)
+            return RedirectResponse(
+                f"/jobs/{quote(resolve_job_id(current.state.store, id.strip()), safe='')}", status_code=303
+            )
         found = views.jobs_page(current.state, wanted)
     except (InvalidInput, NotFound) as exc:
         code = 404 if isinstance(exc, NotFound) else 422
-        return current.render("jobs.html", status_code=code, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None,
-                              order="", notices=[], **common)
+        return current.render(
+            "jobs.html", status_code=code, problem=str(exc), jobs=[], total=0, page=1, pages=1, first=1, scanned=None,
+            order="", notices=[], **common,
+        )
     found.pop("filter")
     found.setdefault("notices", [])
     return current.render("jobs.html", problem=None, **found, **common)  # type: ignore[arg-type]
@@ -81,8 +92,11 @@ def job_fragment(current: Current, job_id: str) -> HTMLResponse:
 
 
 #: The only messages a redirect after an action may ask a page to show (no text from the URL).
-NOTICES = {"retried": "Retried: the job is pending again.", "cancelled": "Cancelled.", "cancel-requested": "Cancel requested: the service stops the job within seconds.",
-           "run-now": "Pending: the next free service claims it."}
+NOTICES = {
+    "retried": "Retried: the job is pending again.", "cancelled": "Cancelled.",
+    "cancel-requested": "Cancel requested: the service stops the job within seconds.",
+    "run-now": "Pending: the next free service claims it.",
+}
 
 FAILURE_HOURS = (1, 6, 24, 168)
 
@@ -90,11 +104,15 @@ FAILURE_HOURS = (1, 6, 24, 168)
 @pages.get("/failures", response_class=HTMLResponse)
 def failures_page(current: Current, hours: Annotated[float, Query(gt=0, le=2160)] = 24) -> HTMLResponse:
     """Failures grouped by type and error signature, each with a retry."""
-    return current.render("failures.html", active="failures", choices=FAILURE_HOURS, **views.failures(current.state, hours))
+    return current.render(
+        "failures.html", active="failures", choices=FAILURE_HOURS, **views.failures(current.state, hours)
+    )
 
 
 @pages.get("/failures/confirm", response_class=HTMLResponse)
-def failures_confirm(current: Current, job_type: str, signature: str, hours: Annotated[float, Query(gt=0, le=2160)] = 24) -> HTMLResponse:
+def failures_confirm(
+    current: Current, job_type: str, signature: str, hours: Annotated[float, Query(gt=0, le=2160)] = 24
+) -> HTMLResponse:
     """The confirmation before retrying a group: how many jobs, which ones."""
     group = views.failure_group(current.state, hours, job_type, signature)
     return current.render("confirm.html", active="failures", group=group, hours=hours)
@@ -109,7 +127,9 @@ def report_page(current: Current, days: int = 7) -> HTMLResponse:
 @pages.get("/datasets", response_class=HTMLResponse)
 def datasets_page(current: Current, status: str = "", after: str = "") -> HTMLResponse:
     """Datasets by status, 50 a page."""
-    return current.render("datasets.html", active="datasets", after=after, **views.datasets(current.state, status, after))
+    return current.render(
+        "datasets.html", active="datasets", after=after, **views.datasets(current.state, status, after)
+    )
 
 
 @pages.get("/datasets/{uuid}", response_class=HTMLResponse)

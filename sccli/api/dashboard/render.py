@@ -60,7 +60,9 @@ def time_html(value: datetime | None) -> Markup:
     """A ``<time>`` element: UTC text, with the relative age after it."""
     if value is None:
         return Markup('<span class="muted">—</span>')
-    return Markup('<time datetime="{0}" title="{0}">{1}</time> <span class="age">({2})</span>').format(iso(value), utc_text(value), age_text(value))
+    return Markup('<time datetime="{0}" title="{0}">{1}</time> <span class="age">({2})</span>').format(
+        iso(value), utc_text(value), age_text(value)
+    )
 
 
 def number_text(value: Any) -> str:
@@ -89,15 +91,29 @@ def status_badge(status: Any) -> Markup:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The shared template environment (autoescaped HTML)."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+    )
     from sccli.api.dashboard import charts
     from sccli.usage import human_bytes
 
     env.filters.update(
-        utc=utc_text, ago=age_text, duration=duration_text, time=time_html, num=number_text,
-        pct=percent_text, pretty=pretty_json, badge=status_badge, iso=iso, bytes=human_bytes,
-        throughput_chart=lambda points: charts.bar_chart(points, "hour", charts.THROUGHPUT, "Finished jobs per hour (UTC)", "chart-hours"),
-        daily_chart=lambda points: charts.bar_chart([{**p, "md": p["day"][5:]} for p in points], "md", charts.DAILY, "Finished jobs per day (UTC)", "chart-days"),
+        utc=utc_text,
+        ago=age_text,
+        duration=duration_text,
+        time=time_html,
+        num=number_text,
+        pct=percent_text,
+        pretty=pretty_json,
+        badge=status_badge,
+        iso=iso,
+        bytes=human_bytes,
+        throughput_chart=lambda points: charts.bar_chart(
+            points, "hour", charts.THROUGHPUT, "Finished jobs per hour (UTC)", "chart-hours"
+        ),
+        daily_chart=lambda points: charts.bar_chart(
+            [{**p, "md": p["day"][5:]} for p in points], "md", charts.DAILY, "Finished jobs per day (UTC)", "chart-days"
+        ),
     )
     env.tests["datetime"] = lambda value: isinstance(value, datetime)
     env.globals.update(throughput_series=charts.THROUGHPUT, daily_series=charts.DAILY)

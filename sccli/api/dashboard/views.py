@@ -73,7 +73,8 @@ def _overview(state: ApiState) -> dict[str, Any]:
         totals[status] = totals.get(status, 0) + count
     return {
         "now": now, "health": _monitor(state).get_health(), "totals": totals, "total": sum(totals.values()),
-        "by_type": dict(sorted(by_type.items())), "services": service_rows(state.store, state.settings.stale_after_seconds),
+        "by_type": dict(sorted(by_type.items())),
+        "services": service_rows(state.store, state.settings.stale_after_seconds),
         "hours": hourly_finished(state, now, CHART_HOURS), "paused": paused(state),
     }
 
@@ -84,9 +85,17 @@ def hourly_finished(state: ApiState, now: datetime, hours: int) -> list[dict[str
     out = []
     for back in range(hours - 1, -1, -1):
         start = top - timedelta(hours=back)
-        query = JobQuery(status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=start, completed_before=start + timedelta(hours=1))
+        query = JobQuery(
+            status=[JobStatus.COMPLETED.value, JobStatus.FAILED.value], completed_after=start,
+            completed_before=start + timedelta(hours=1),
+        )
         counts = state.store.count_jobs_by("status", query)
-        out.append({"hour": start.strftime("%H:00"), "start": start, "completed": counts.get(JobStatus.COMPLETED.value, 0), "failed": counts.get(JobStatus.FAILED.value, 0)})
+        out.append(
+            {
+                "hour": start.strftime("%H:00"), "start": start, "completed": counts.get(JobStatus.COMPLETED.value, 0),
+                "failed": counts.get(JobStatus.FAILED.value, 0),
+            }
+        )
     return out
 
 
@@ -164,8 +173,10 @@ def _search_page(state: ApiState, wanted: JobFilter, offset: int) -> dict[str, A
     search = JobSearch(wanted.query(), [parse_param_filter(p) for p in wanted.param], wanted.user or None,
                        wanted.dataset_name or None, wanted.error or None)
     found = search_jobs(state.store, search, limit=PAGE_SIZE, offset=offset)
-    return {"jobs": found.items, "total": found.total, "page": wanted.page, "pages": max(1, -(-found.total // PAGE_SIZE)),
-            "filter": wanted, "scanned": None, "first": offset + 1, "order": "newest first", "notices": found.notices}
+    return {
+        "jobs": found.items, "total": found.total, "page": wanted.page, "pages": max(1, -(-found.total // PAGE_SIZE)),
+        "filter": wanted, "scanned": None, "first": offset + 1, "order": "newest first", "notices": found.notices,
+    }
 
 
 FINISHED = {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
@@ -285,7 +296,10 @@ def datasets(state: ApiState, status: str, after: str) -> dict[str, Any]:
     rows = state.store.ledger.find_datasets_page([status] if status else None, after or None, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return {"counts": counts, "rows": rows, "status": status, "next": rows[-1]["uuid"] if more else None, "total": sum(counts.values())}
+    return {
+        "counts": counts, "rows": rows, "status": status, "next": rows[-1]["uuid"] if more else None,
+        "total": sum(counts.values()),
+    }
 
 
 def dataset_detail(state: ApiState, uuid: str) -> dict[str, Any]:

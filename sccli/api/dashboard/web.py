@@ -14,7 +14,16 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sccli.api.auth import ANONYMOUS, SESSION_COOKIE, SESSION_SECONDS, Identity, Session, SessionSigner, match_token, same_origin
+from sccli.api.auth import (
+    ANONYMOUS,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Identity,
+    Session,
+    SessionSigner,
+    match_token,
+    same_origin,
+)
 from sccli.api.dashboard.render import html_response
 from sccli.api.routes import ApiState, api_state
 
@@ -105,7 +114,9 @@ async def action(request: Request, current: Annotated[Page, Depends(page)]) -> A
     if not signer(request).check_csrf(current.session, (form.get("csrf") or [""])[0]):
         raise ActionRefused("refused: missing or wrong CSRF token; reload the page and try again")
     if not current.identity.can_act:
-        raise ActionRefused(f"refused: token {current.identity.name!r} is a viewer; retry and cancel need an operator token")
+        raise ActionRefused(
+            f"refused: token {current.identity.name!r} is a viewer; retry and cancel need an operator token"
+        )
     return Action(current.state, current.session, current.csrf, form)
 
 
@@ -122,7 +133,9 @@ access = APIRouter(include_in_schema=False)
 @access.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/") -> HTMLResponse:
     """The sign-in form: one field for an API token (none under ``--no-auth``)."""
-    return html_response("login.html", next=safe_next(next), anonymous=not request.app.state.tokens, error=None, identity=None, csrf="")
+    return html_response(
+        "login.html", next=safe_next(next), anonymous=not request.app.state.tokens, error=None, identity=None, csrf=""
+    )
 
 
 @access.post("/login", response_model=None)
@@ -135,7 +148,9 @@ async def login(request: Request) -> Response:
     tokens = request.app.state.tokens
     name = ANONYMOUS if not tokens else match_token((form.get("token") or [""])[0].strip(), tokens)
     if name is None:
-        return html_response("login.html", 401, next=target, anonymous=False, error="That token is not valid.", identity=None, csrf="")
+        return html_response(
+            "login.html", 401, next=target, anonymous=False, error="That token is not valid.", identity=None, csrf=""
+        )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, signer(request).issue(name), max_age=SESSION_SECONDS, httponly=True,
@@ -161,5 +176,8 @@ def sign_in_redirect(request: Request, error: SignInRequired) -> Response:
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Redirect": target})
     if request.method != "GET":
-        return html_response("error.html", 401, identity=None, csrf="", title="Sign in first", message="Your session ended; sign in again.")
+        return html_response(
+            "error.html", 401, identity=None, csrf="", title="Sign in first",
+            message="Your session ended; sign in again.",
+        )
     return RedirectResponse(target, status_code=303)
