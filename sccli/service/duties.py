@@ -191,10 +191,9 @@ class StoreDuties:
         return done
 
     def _free_slots(self) -> int:
-        return self.settings.workers - sum(rj.holds_slot for rj in self.control.jobs.values())
+        return self.settings.workers - len(self.control.jobs)
 
     def _claimable_types(self) -> list[str]:
-        # a type's cap holds until the outcome is written
         running = Counter(rj.job_type for rj in self.control.jobs.values())
         caps = self.settings.max_concurrent_by_type
         return [t for t in self.card.types if t not in caps or running[t] < caps[t]]

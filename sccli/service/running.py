@@ -49,8 +49,6 @@ class RunningJob:
     state: AttemptState = AttemptState.RUNNING
     reason: str | None = None
     outcome: Outcome | None = None
-    #: The child sent its outcome (a garbled channel sets ``outcome`` but not this).
-    reported: bool = False
     exit_code: int | None = None
     pipe_open: bool = True
     kill_at: float | None = None
@@ -136,15 +134,6 @@ class RunningJob:
             self.promotions.append(message)
         else:
             self.outcome = message
-            self.reported = True
-
-    @property
-    def holds_slot(self) -> bool:
-        """Whether it still takes one of the service's slots: until its handler's child has sent
-        its outcome, the last thing it does before it exits (it has killed whatever the handler
-        started), so the next job starts while this one's exit is reaped and recorded. A job
-        stopped (its cleanup may run) or whose outcome never came holds its slot to the end."""
-        return not (self.reported and self.state == AttemptState.RUNNING and not self.lease_lost)
 
     def answer_promotion(self, number: int, allowed: bool) -> None:
         """Tell the child whether it may put its output in place (it may have ended meanwhile)."""

@@ -1,8 +1,8 @@
-"""The job child's cheap path: libc's fork in the forker, and a slot freed by the child's outcome.
+"""The job child's cheap path: libc's fork in the forker (figures in bench/README.md).
 
-Both cut the CPU and the latency of a job (figures in bench/README.md); these tests hold the
-guarantees they must keep: every child draws its own random numbers, a module's at-fork hook or a
-second thread sends the forker back to ``os.fork``, and one slot never runs two handlers at once.
+These tests hold the guarantees it must keep: every child draws its own random numbers, a
+module's at-fork hook or a second thread sends the forker back to ``os.fork``, and a service's
+children (forked that way) run one after another in one slot, each with numbers of its own.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 
 from sccli.domain import JobStatus
 from sccli.queue import JobQueue
-from sccli.service.protocol import Failure, Result
-from sccli.service.running import AttemptState, RunningJob
 from sccli.store.base import JobQuery
 from tests.conftest import StoreSpec, add_dataset
 from tests.service.conftest import ROOT, service_env, wait_for, write_settings
@@ -80,22 +78,8 @@ def test_a_second_thread_gets_os_fork(tmp_path: Path) -> None:
     assert len({draw for draw, _, _ in seen["children"]}) == 2
 
 
-def test_a_slot_is_held_until_the_child_sends_its_outcome() -> None:
-    rj = RunningJob(job={"job_id": "j", "job_type": "t", "lease_token": "x"}, started=0.0)
-    assert rj.holds_slot
-    rj.outcome = Failure("the handler's process garbled its channel")  # the child may still run
-    assert rj.holds_slot
-    rj._take(Result({"status": "ok"}))
-    assert not rj.holds_slot  # it only exits now
-    rj.lease_lost = True  # its cleanup is to run
-    assert rj.holds_slot
-    rj.lease_lost, rj.state = False, AttemptState.STOPPING
-    assert rj.holds_slot
-
-
 def test_one_slot_never_runs_two_handlers_at_once(sqlite_spec: StoreSpec, tmp_path: Path, services) -> None:
-    """With one slot freed by the outcome, the next job starts while the last child exits: its
-    handler still starts only after the last one returned; and every child draws its own numbers."""
+    """One slot: each handler starts after the last one returned; every child draws its own numbers."""
     settings = write_settings(tmp_path, workers=1, handlers={"span": "tests.service.slot_plugins:span"})
     store = sqlite_spec.open()
     queue = JobQueue(store, actor="cli:test@host", retry_base_seconds=0.0, extra_types={"span": ""})
