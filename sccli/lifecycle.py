@@ -1,6 +1,7 @@
 """How jobs move: one checked transition function and the moves built on it (claim, complete,
-fail with backoff, cancel, retry, release, stale recovery), with the dataset moves and chaining
-the contract prescribes, never half done (see :mod:`sccli.followups`).
+fail with backoff, cancel, retry, release, run-now), with the dataset moves and chaining the
+contract prescribes, never half done (see :mod:`sccli.followups`); the sweeper's moves over many
+jobs (promotion, stale recovery, starvation) are in :mod:`sccli.sweeps`.
 
 :meth:`JobLifecycle.transition` is the only writer of a job's ``status`` after its creation
 (the claim, which picks its job in the same atomic write, is the one other): it checks the
@@ -34,7 +35,7 @@ from sccli.followups import (
     write_outbox,
 )
 from sccli.limits import check_storable
-from sccli.store.base import Before, JobChange, JobQuery, Store
+from sccli.store.base import JobChange, Store
 
 #: Inherited by a chained job from its parent.
 CHAINED_PARAMETERS = ("sensor_type", "conversion_params", "user_email", "input_path", "output_path")
@@ -46,8 +47,6 @@ MAX_DELAY_SECONDS = 366 * 86400.0
 JobBuilder = Callable[..., dict[str, Any]]
 
 _P, _R, _S = JobStatus.PENDING, JobStatus.RUNNING, JobStatus.SCHEDULED
-#: The sweeper promotes at most this many due jobs per pass (the rest at its next pass).
-PROMOTE_BATCH = 500
 
 
 @dataclass
@@ -355,22 +354,6 @@ class JobLifecycle:
         return self.transition(job, _P, actor=actor or self.actor, reason=reason, change=change, log=log)
 
     # -- scheduled jobs ---------------------------------------------------------------------
-    def promote_due(self, actor: str = "sweeper", limit: int = PROMOTE_BATCH) -> list[dict[str, Any]]:
-        """The sweeper's promotion: scheduled jobs whose ``run_after`` has come move to pending,
-        earliest first, at most ``limit`` per call (one transaction where the store has them).
-        Each write is fenced on the status and on the start time it read, so a concurrent cancel,
-        run-now or re-schedule wins and a second sweeper's pass changes nothing."""
-        now = self.store.now()
-        due = self.store.due_scheduled(now, limit)
-        fence = {"run_after": Before(now + timedelta(milliseconds=1), or_missing=False)}
-        promoted = []
-        with self.store.atomic():
-            for job in due:
-                done = self.transition(job, _P, actor=actor, reason="due", fence=fence)
-                if done is not None:
-                    promoted.append(done)
-        return promoted
-
     def run_now(self, job_id: str, actor: str | None = None) -> dict[str, Any]:
         """Promote one scheduled job to pending at once (``sc job run-now``); Conflict otherwise."""
         job = self.require(job_id)
@@ -381,53 +364,6 @@ class JobLifecycle:
         if done is None:
             raise Conflict(f"job {job_id} changed state while promoting it; try again")
         return done
-
-    # -- recovery ---------------------------------------------------------------------------
-    def requeue_stale(
-        self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500
-    ) -> list[dict[str, Any]]:
-        """Recover running jobs whose heartbeat is older than ``stale_after_seconds`` on the
-        store's clock: each is re-queued (or failed when its attempts are used up), fenced by
-        its lease token AND by its heartbeat still being old, so a worker that resumes
-        heartbeating keeps its job. Returns the jobs after recovery."""
-        now = self.store.now()
-        cutoff = now - timedelta(seconds=stale_after_seconds)
-        stale = self.store.find_jobs(
-            JobQuery(status=[_R.value], heartbeat_before=cutoff), sort=(("heartbeat_at", 1),), limit=limit
-        )
-        recovered = []
-        for job in stale:
-            beat = job.get("heartbeat_at")
-            age = "unknown" if beat is None else f"{(now - beat).total_seconds():.0f}s"
-            error = f"worker {job.get('worker_id')} stopped heartbeating (last beat {age} ago)"
-            done = self.fail_attempt(
-                job, error, kind=ErrorKind.STALE, retry=True, actor=actor, fence={"heartbeat_at": Before(cutoff)}
-            )
-            if done is not None:
-                recovered.append(done)
-        return recovered
-
-    def promote_starving(self, after_minutes: float, actor: str = "sweeper", limit: int = 500) -> list[dict[str, Any]]:
-        """The starvation guard: a pending job ready for longer than ``after_minutes`` is raised
-        one priority level (logged as an event), so low-priority work cannot wait forever."""
-        now = self.store.now()
-        cutoff = now - timedelta(minutes=after_minutes)
-        waiting = self.store.find_jobs(
-            JobQuery(status=[_P.value], priorities=[2, 3], run_after_before=cutoff), sort=(("created_at", 1),),
-            limit=limit,
-        )
-        raised = []
-        for job in waiting:
-            if job.get("created_at") is not None and job["created_at"] > cutoff:
-                continue
-            priority = int(job.get("priority") or 2)
-            change = JobChange(set={"priority": priority - 1, "run_after": now, "updated_at": now})
-            why = f"waited over {after_minutes:g} min: priority raised {priority} → {priority - 1}"
-            event = job_event(job["job_id"], _P, _P, at=now, actor=actor, reason=why)
-            done = self.write(job["job_id"], {"status": _P.value, "priority": priority}, change, event, [])
-            if done is not None:
-                raised.append(done)
-        return raised
 
     # -- helpers ----------------------------------------------------------------------------
     def require(self, job_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sccli import domain, jobdoc
+from sccli import domain, jobdoc, sweeps
 from sccli.claim_policy import ClaimPolicy
 from sccli.claiming import claim_one
 from sccli.clock import iso
@@ -367,8 +367,8 @@ class JobQueue:
         return done
 
     def promote_due(self, actor: str = "sweeper") -> list[dict[str, Any]]:
-        """See :meth:`JobLifecycle.promote_due`."""
-        return self.lifecycle.promote_due(actor)
+        """See :func:`sccli.sweeps.promote_due`."""
+        return sweeps.promote_due(self.lifecycle, actor)
 
     def release(self, job_id: str, lease_token: str, reason: str = "service draining", actor: str | None = None,
                 log: str | None = None) -> dict[str, Any] | None:
@@ -378,8 +378,8 @@ class JobQueue:
     def requeue_stale(
         self, stale_after_seconds: float = 60.0, actor: str = "sweeper", limit: int = 500
     ) -> list[dict[str, Any]]:
-        """See :meth:`JobLifecycle.requeue_stale`."""
-        return self.lifecycle.requeue_stale(stale_after_seconds, actor, limit)
+        """See :func:`sccli.sweeps.requeue_stale`."""
+        return sweeps.requeue_stale(self.lifecycle, stale_after_seconds, actor, limit)
 
     def sweep(
         self, stale_after_seconds: float, *, starvation_minutes: float | None = None, actor: str = "sweeper"
@@ -389,10 +389,10 @@ class JobQueue:
         and (when set) the starvation guard. What it did, for the service's log."""
         from sccli.followups import drain_stale_outboxes
 
-        promoted = self.lifecycle.promote_due(actor)
-        recovered = self.lifecycle.requeue_stale(stale_after_seconds, actor)
+        promoted = sweeps.promote_due(self.lifecycle, actor)
+        recovered = sweeps.requeue_stale(self.lifecycle, stale_after_seconds, actor)
         drained = drain_stale_outboxes(self.store, self.store.now() - timedelta(seconds=stale_after_seconds))
-        raised = self.lifecycle.promote_starving(starvation_minutes, actor) if starvation_minutes else []
+        raised = sweeps.promote_starving(self.lifecycle, starvation_minutes, actor) if starvation_minutes else []
         return {"promoted": promoted, "recovered": recovered, "outboxes": drained, "raised": raised}
 
     def finish_followups(self, job: dict[str, Any]) -> None:

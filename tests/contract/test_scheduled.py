@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sccli import sweeps
 from sccli.domain import JobStatus
 from sccli.errors import Conflict, InvalidInput
 from sccli.operations import purge_pending
@@ -204,9 +205,9 @@ def test_promotion_works_in_batches_earliest_first(queue: JobQueue, store: Store
         store.update_job(
             job_id, {"status": "scheduled"}, JobChange(set={"run_after": store.now() - timedelta(seconds=seconds)})
         )
-    first = queue.lifecycle.promote_due(limit=2)
+    first = sweeps.promote_due(queue.lifecycle, limit=2)
     assert [j["job_id"] for j in first] == ids[:2]
-    assert [j["job_id"] for j in queue.lifecycle.promote_due(limit=10)] == ids[2:]
+    assert [j["job_id"] for j in sweeps.promote_due(queue.lifecycle, limit=10)] == ids[2:]
     assert queue.count_jobs(JobQuery(status=["pending"])) == 5
 
 
