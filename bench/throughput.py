@@ -4,6 +4,7 @@ over a long run, on SQLite (run by hand).
     .venv/bin/python bench/throughput.py [--jobs 1000] [--workers 2] [--poll 0.1] [--samples 200]
     .venv/bin/python bench/throughput.py --only throughput [--jobs 2000] [--rounds 3] [--metrics-port 9464]
     .venv/bin/python bench/throughput.py --rss 100000 [--every 5000]
+    .venv/bin/python bench/throughput.py --only throughput --rounds 3 --ab /work/wt-base   # this checkout vs another
 
 1. throughput: N trivial jobs queued while the queue is paused, a service started and settled,
    then the queue resumed: jobs/s from the first start to the last completion, and CPU and minor
@@ -64,16 +65,18 @@ def write_settings(tmp: Path, workers: int, poll: float) -> Path:
 SERVICE_ARGS: list[str] = []
 
 
-def start_service(db: str, settings: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``sc service run``; its log (stderr) goes to ``service.log`` beside the settings, as a real one would."""
+def start_service(db: str, settings: Path, *args: str, root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``sc service run`` of the checkout at ``root``; its log (stderr) goes to ``service.log``
+    beside the settings, as a real one would."""
     args = (*args, *SERVICE_ARGS)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(root / "bench"), str(root), os.environ.get("PYTHONPATH", "")]),
     }
     cmd = [sys.executable, "-m", "sccli", "--db", db, "service", "run", str(settings), *args]
     with (settings.parent / "service.log").open("ab") as log:
-        return subprocess.Popen(cmd, env=env, stderr=log, stdout=subprocess.DEVNULL)
+        # cwd: ``python -m`` puts it first on sys.path, before PYTHONPATH
+        return subprocess.Popen(cmd, env=env, stderr=log, stdout=subprocess.DEVNULL, cwd=root)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,14 +161,15 @@ def count_done(queue: Any) -> int:
     return queue.store.count_jobs(JobQuery(status=["completed", "failed"]))
 
 
-def bench_throughput(queue: Any, db: str, settings: Path, jobs: int) -> dict[str, float]:
-    """One measured round: jobs/s, CPU ms and faults per job (see the module's docstring)."""
+def bench_throughput(queue: Any, db: str, settings: Path, jobs: int, root: Path = ROOT) -> dict[str, float]:
+    """One measured round of the service of the checkout at ``root``: jobs/s, CPU ms and faults
+    per job (see the module's docstring)."""
     from sccli.pause import pause_types, resume_types
     from sccli.store.base import JobQuery
 
     pause_types(queue.store, ["noop"], "bench", "bench")
     enqueue(queue, jobs)
-    service = start_service(db, settings)
+    service = start_service(db, settings, root=root)
     try:
         wait_settled(queue, service)
         before = service_sample(service.pid)
@@ -306,6 +310,8 @@ def main() -> None:
     parser.add_argument("--rss", type=int, metavar="N", help="only the RSS run, over N jobs")
     parser.add_argument("--every", type=int, default=5000, help="jobs between RSS samples (--rss)")
     parser.add_argument("--metrics-port", type=int, help="run the services with their Prometheus metrics on this port")
+    parser.add_argument("--ab", type=Path, metavar="PATH", help="with --only throughput: rounds alternate between this "
+                        "checkout's service and the one at PATH (A/B/B/A…), medians of each")
     args = parser.parse_args()
     if args.metrics_port:
         SERVICE_ARGS.extend(["--metrics-port", str(args.metrics_port)])
@@ -324,6 +330,9 @@ def main() -> None:
         if args.rss:
             bench_rss(queue, db, settings, args.rss, args.every)
             return
+        if args.ab:
+            bench_ab(queue, db, settings, args.jobs, args.rounds, args.ab.resolve())
+            return
         rounds = [bench_throughput(queue, db, settings, args.jobs) for _ in range(args.rounds)]
         if len(rounds) > 1:
             med = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
@@ -332,6 +341,24 @@ def main() -> None:
         if args.only:
             return
         bench_latency_and_idle(queue, db, tmp, settings, args)
+
+
+def bench_ab(queue: Any, db: str, settings: Path, jobs: int, rounds: int, other: Path) -> None:
+    """Rounds alternating between this checkout (A) and ``other`` (B), so both meet the same load;
+    the medians of each and B ÷ A."""
+    runs: dict[Path, list[dict[str, float]]] = {ROOT: [], other: []}
+    for number in range(rounds):
+        for root in (ROOT, other) if number % 2 == 0 else (other, ROOT):
+            print(f"round {number + 1}, {'A' if root == ROOT else 'B'} ({root}):", end=" ")
+            runs[root].append(bench_throughput(queue, db, settings, jobs, root=root))
+    med = {root: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for root, rows in runs.items()}
+    for root, name in ((ROOT, "A"), (other, "B")):
+        m = med[root]
+        print(f"median {name} of {rounds}: {m['jobs_per_s']:.0f} jobs/s, CPU {m['cpu_ms']:.2f} ms/job (service "
+              f"{m['service_ms']:.2f}, template+forker {m['template_ms']:.2f}, children {m['children_ms']:.2f}), "
+              f"child faults {m['child_faults_per_job']:.0f}/job")
+    print(f"B ÷ A: CPU/job {med[other]['cpu_ms'] / med[ROOT]['cpu_ms']:.2f}×, "
+          f"jobs/s {med[other]['jobs_per_s'] / med[ROOT]['jobs_per_s']:.2f}×")
 
 
 def bench_latency_and_idle(queue: Any, db: str, tmp: Path, settings: Path, args: Any) -> None:

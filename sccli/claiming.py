@@ -46,7 +46,7 @@ def claim_one(
     if store.atomic_followups:
         # A read first: an idle poll (or a wake-up for a paused type) takes no write lock.
         ready = JobQuery(status=[JobStatus.PENDING.value], job_type=types, run_after_before=now)
-        if not store.find_jobs(ready, sort=(), limit=1):
+        if not store.find_jobs(ready, sort=(), limit=1, fields=("job_id",)):
             return None
         with store.atomic():
             job = store.claim_job(now, fields, types, narrow=narrow)

@@ -23,6 +23,7 @@ dies with the template (``PR_SET_PDEATHSIG``) and its children die with it.
 
 from __future__ import annotations
 
+import _signal
 import gc
 import importlib
 import os
@@ -118,8 +119,10 @@ class Forker:
         self._send(Forked(request_id, pid))
 
     def _in_child(self, payload: bytes, fd: int, out_w: int) -> None:
+        from sccli.service.child import run_child, set_handler
+
         signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        set_handler(signal.SIGTERM, _signal.SIG_DFL)
         for end in (self.sock.fileno(), self.wake_r, self.wake_w):
             try:
                 os.close(end)
@@ -128,8 +131,6 @@ class Forker:
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         os.close(out_w)
-        from sccli.service.child import run_child
-
         request = pickle.loads(payload)
         request["settings"] = self.settings
         run_child(request, fd, self.pid)

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _COLUMN_SET = frozenset(JOB_COLUMNS)
+#: Columns that every job has, holding the same text as its document: read without decoding it.
+_PLAIN_COLUMNS = frozenset({"job_id", "dataset_uuid", "job_type", "status"})
 
 
 class SqliteStore(SqliteRecords, Store):
@@ -223,10 +225,13 @@ class SqliteStore(SqliteRecords, Store):
     ) -> list[dict[str, Any]]:
         where, params = self._where(query)
         order = ", ".join(f"{_sort_column(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in sort)
-        sql = f"SELECT doc FROM {self._jobs_table()}{where}"
+        plain = fields is not None and bool(fields) and set(fields) <= _PLAIN_COLUMNS
+        sql = f"SELECT {', '.join(fields) if plain and fields else 'doc'} FROM {self._jobs_table()}{where}"
         if order:
             sql += f" ORDER BY {order}"
         sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+        if plain and fields:  # the columns hold the document's own values: no JSON to decode
+            return [dict(zip(fields, row, strict=True)) for row in self._read(sql, params)]
         docs = [codec.loads(r[0]) for r in self._read(sql, params)]
         return docs if fields is None else only_fields(docs, fields)  # the row is local: read whole
 

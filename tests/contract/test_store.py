@@ -173,3 +173,19 @@ def test_schema_is_idempotent_and_indexes_exist(store: Store) -> None:
     names = store.index_names()
     assert len(names["jobs"]) >= 6
     store.ping()
+
+
+def test_find_jobs_with_fields_gives_only_those_fields(store: Store) -> None:
+    """The fields of the claim's "anything ready?" read (SQLite takes them from their columns)
+    and fields only the document holds: the same answer on every backend."""
+    docs = [job_doc(priority=1, parameters={"p": 1}), job_doc(priority=2)]
+    for d in docs:
+        store.insert_job(d)
+    sort = (("priority", 1),)
+    columns = ("job_id", "status", "job_type", "dataset_uuid")
+    plain = store.find_jobs(JobQuery(status=["pending"]), sort=sort, fields=columns)
+    assert plain == [{k: d[k] for k in columns} for d in docs]
+    assert store.find_jobs(JobQuery(), sort=sort, limit=1, fields=("job_id",)) == [{"job_id": docs[0]["job_id"]}]
+    assert store.find_jobs(JobQuery(), sort=sort, fields=("job_id", "parameters")) == [
+        {"job_id": d["job_id"], "parameters": d["parameters"]} for d in docs]
+    assert store.find_jobs(JobQuery(status=["running"]), fields=("job_id",)) == []

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sccli.pause import pause_types, resume_types
+from sccli.pause import ALL_TYPES, pause_types, resume_types
 from sccli.service import changes
 from sccli.store.base import JobQuery
 from sccli.wakeup import WakeSocket
@@ -137,8 +137,10 @@ def test_a_woken_service_honours_pauses_and_priority(
         high = queue.create_job(add_dataset(store), "ok", priority=1)
         still = queue.create_job(add_dataset(store), "slow_ok", {"seconds": 0.1})
         outcome["while paused"] = [_status(queue, j) for j in (low, high, still)]
-        resume_types(store, None, "cli:test@host")
+        # slow_ok paused on its own before the pause of everything is lifted: a claim between two
+        # writes of the test could otherwise take it, as a claim may while it is not paused
         pause_types(store, ["slow_ok"], "maintenance", "cli:test@host")
+        resume_types(store, [ALL_TYPES], "cli:test@host")
         trigger = queue.create_job(add_dataset(store), "ok", priority=2)  # its wake-up claims in priority order
         jobs = wait_for(
             lambda: (
