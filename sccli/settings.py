@@ -129,6 +129,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     #: zlib level of IDX blocks: 1 takes half the CPU of OpenVisus' own (-1, i.e. 6) for a similar size on
     #: noisy scientific data; any level reads the same (zlib's inflate does not depend on it).
     conversion_zip_level: Annotated[int, Meta(ge=-1, le=9)] = 1
+    #: Deflate of IDX blocks at levels 0-9: ``isal`` (ISA-L, about 10x zlib's speed, levels above 3 taken as 3;
+    #: zlib when the package is missing) or ``zlib``. Level -1 is always zlib (OpenVisus' own bytes).
+    conversion_zip_engine: Literal["isal", "zlib"] = "isal"
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
     converters: dict[Text, Command] = field(default_factory=dict)

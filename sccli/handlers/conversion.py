@@ -29,7 +29,7 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.containment import check_tree, strip_tree_bits
 from sccli.handlers.idx import DATA_FILE_BYTES, SIDE_CAR, describe_idx, verify_volume, write_sidecar, write_volume
-from sccli.handlers.idxzip import conversion_workers
+from sccli.handlers.idxzip import block_compressor, conversion_workers
 from sccli.handlers.params import confined_param, dataset_input, dataset_output, get_dict, get_str
 from sccli.handlers.readers import IDX_SUFFIXES, detect_format, input_files, open_volume
 from sccli.handlers.specs import check_parameters
@@ -103,10 +103,11 @@ def convert_builtin(
         ctx.progress(wrote_share + (85.0 - wrote_share) * done / max(total, 1), f"zipped {done}/{total} data files")
 
     workers = conversion_workers(ctx.settings.conversion_workers)
-    ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s)", IDX_NAME,
-                 DATA_FILE_BYTES >> 20, -(-volume.nbytes // DATA_FILE_BYTES), workers)
+    engine, level = ctx.settings.conversion_zip_engine, ctx.settings.conversion_zip_level
+    ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s) by %s", IDX_NAME,
+                 DATA_FILE_BYTES >> 20, -(-volume.nbytes // DATA_FILE_BYTES), workers, block_compressor(engine, level)[0])
     written = write_volume(volume, partial / IDX_NAME, field_name=field_name, compression=compression, workers=workers,
-                           zip_level=ctx.settings.conversion_zip_level, on_rows=on_rows, on_zip=on_zip)
+                           zip_level=level, zip_engine=engine, on_rows=on_rows, on_zip=on_zip)
     ctx.progress(90, f"verifying ({verify})")
     rows = verify_volume(volume, partial / IDX_NAME, full=verify == "full")
     ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)
