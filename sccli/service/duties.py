@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sccli import __version__
@@ -46,6 +47,28 @@ def unfinished_work(store: Any, types: list[str]) -> int:
     return int(active) + int(store.count_jobs(JobQuery(outbox_before=store.now() + timedelta(days=1))))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A job this service claimed, with its memory limit (MB, None: none) as the fleet controls
+    read by that very claim and the settings give it (:func:`sccli.controls.memory_limit_mb`)."""
+
+    job: dict[str, Any]
+    memory_limit_mb: int | None
+
+
+def claim_with_limits(queue: Any, settings: Settings, worker: str, types: list[str], host: str, pid: int) -> Claimed | None:
+    """Claim the next job (on the store thread) and resolve its memory limit from the claim's own
+    ``queue_controls`` snapshot (no further read)."""
+    from sccli.controls import memory_limit_mb, type_limits
+
+    job = queue.claim_next(worker, types, host=host, pid=pid)
+    if job is None:
+        return None
+    job_type = str(job["job_type"])
+    limits = type_limits(queue.controls(reuse=True)).get(job_type)
+    return Claimed(job, memory_limit_mb(job_type, limits, settings))
+
+
 class StoreDuties:
     """Decides when to call the store and acts on the answers."""
 
@@ -73,7 +96,7 @@ class StoreDuties:
     periodic: PeriodicDuties
 
     # The supervisor's own moves, which the store's answers trigger.
-    def _start_job(self, job: dict[str, Any]) -> None:
+    def _start_job(self, job: dict[str, Any], memory_limit_mb: int | None = None) -> None:
         raise NotImplementedError
 
     def _stop_job(self, rj: RunningJob, reason: str, grace: float | None = None) -> None:
@@ -143,22 +166,23 @@ class StoreDuties:
         if not types:
             self.next["claim"] = now + self.settings.poll_interval_seconds
             return
-        worker, host, pid = self.worker_id, self.host, self.pid
-        self._submit(Op("claim", lambda q: q.claim_next(worker, types, host=host, pid=pid), done=self._claim_done))
+        worker, host, pid, settings = self.worker_id, self.host, self.pid, self.settings
+        self._submit(Op("claim", lambda q: claim_with_limits(q, settings, worker, types, host, pid), done=self._claim_done))
 
-    def _claim_done(self, job: dict[str, Any] | None, error: BaseException | None) -> None:
+    def _claim_done(self, claimed: Claimed | None, error: BaseException | None) -> None:
         now = time.monotonic()
-        if error is not None or job is None:
+        if error is not None or claimed is None:
             self.idle = error is None
             # A wake-up that came while this claim was in flight is for a job it may have missed.
             self.next["claim"] = now if self.woken and error is None else now + self.settings.poll_interval_seconds
             self.woken = False
             return
         self.idle = False
+        job = claimed.job
         if self.stop_requested:
             self._submit(self._release_op(job["job_id"], job["lease_token"], "service draining"))
             return
-        self._start_job(job)
+        self._start_job(job, claimed.memory_limit_mb)
         self.next["claim"] = now
 
     def _schedule_idle_check(self, now: float) -> None:

@@ -253,12 +253,12 @@ class Supervisor(StoreDuties):
             rj.pending_signal = sig
 
     # -- children ---------------------------------------------------------------------------
-    def _start_job(self, job: dict[str, Any]) -> None:
+    def _start_job(self, job: dict[str, Any], memory_limit_mb: int | None = None) -> None:
         request = {"kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir, "worker_id": self.worker_id}
         now = time.monotonic()
         stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
         rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
-                        memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
+                        memory_limit=None if memory_limit_mb is None else memory_limit_mb * 1024 * 1024)
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
         self.by_request[self.launcher.request(request)] = rj
