@@ -307,8 +307,11 @@ def bench_large(service: Service, total_mb: int) -> None:
     nbytes = make_stack(source, total_mb)
     print(f"generated {nbytes / 1e9:.2f} GB; converting", flush=True)
     wall, peak, job = service.run(dataset, "dataset_conversion", sensor_type="TIFF")
-    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS of the job {peak:.0f} MB, "
-          f"output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB", flush=True)
+    used = (job.get("resources") or [{}])[-1]
+    limit = used.get("memory_limit_bytes")
+    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS of the job {peak:.0f} MB "
+          f"(on record {used.get('peak_rss_bytes', 0) / MB:.0f} MB, limit {f'{limit // MB} MB' if limit else 'none'}), "
+          f"CPU {used.get('cpu_seconds', 0):.1f} s, output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB", flush=True)
     reset(source, service.dirs["out_data_dir"] / dataset)
 
 
@@ -321,7 +324,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, metavar="MB", help="only: convert one stack of MB megabytes")
     parser.add_argument("--memory-limit-mb", type=int, help="--large: the service's memory_limit_mb_by_type for conversions")
     parser.add_argument("--conversion-workers", type=int, help="settings.conversion_workers (default: every core)")
-    parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: -1, OpenVisus' own)")
+    parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: 1; -1: OpenVisus' own)")
+    parser.add_argument("--zip-engine", choices=("isal", "zlib"), help="settings.conversion_zip_engine (default: isal)")
     parser.add_argument("--work", help="work directory (default: a new one under the system's temp dir)")
     args = parser.parse_args()
     for tool in ("tar", "zstd", "unzip"):
@@ -333,6 +337,8 @@ def main() -> None:
         extra["conversion_workers"] = args.conversion_workers
     if args.zip_level is not None:
         extra["conversion_zip_level"] = args.zip_level
+    if args.zip_engine is not None:
+        extra["conversion_zip_engine"] = args.zip_engine
     if args.memory_limit_mb:
         extra["memory_limit_mb_by_type"] = {"dataset_conversion": args.memory_limit_mb}
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: {os.cpu_count()} cores, load average {os.getloadavg()}, "

@@ -158,6 +158,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
     #: How often the service samples the tree's memory of a job under a limit.
     memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
+    #: ``auto``: each limited job in a cgroup v2 of its own when the service has a delegated memory controller.
+    memory_cgroups: Literal["auto", "off"] = "auto"
     schedule_poll_seconds: Interval = 5.0
     schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
     retention: Retention | None = None
