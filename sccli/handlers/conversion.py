@@ -96,11 +96,17 @@ def convert_builtin(
     zipped = compression == "zip"
     wrote_share = 40.0 if zipped else 85.0  # zipping takes most of a conversion's time
 
+    clock = PhaseClock()  # each phase's wall and CPU time in the job log: where a conversion's time goes
+
     def on_rows(done: int, total: int) -> None:
         ctx.progress(wrote_share * done / max(total, 1), f"wrote {done}/{total} rows")
+        if done >= total:
+            ctx.log.info("wrote %d rows in %s", total, clock.lap())
 
     def on_zip(done: int, total: int) -> None:
         ctx.progress(wrote_share + (85.0 - wrote_share) * done / max(total, 1), f"zipped {done}/{total} data files")
+        if done >= total:
+            ctx.log.info("zipped %d data files in %s", total, clock.lap())
 
     workers = conversion_workers(ctx.settings.conversion_workers)
     engine, level = ctx.settings.conversion_zip_engine, ctx.settings.conversion_zip_level
@@ -110,7 +116,7 @@ def convert_builtin(
                            zip_level=level, zip_engine=engine, on_rows=on_rows, on_zip=on_zip)
     ctx.progress(90, f"verifying ({verify})")
     rows = verify_volume(volume, partial / IDX_NAME, full=verify == "full")
-    ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)
+    ctx.log.info("verified %d rows of %s against the source in %s", rows, IDX_NAME, clock.lap())
     facts = {
         **volume.details, **written, "format": volume.details.get("format", fmt), "shape": list(volume.shape),
         "input_bytes": volume.nbytes, "output_bytes": tree_bytes(partial), "files": [_relative(p, source) for p in volume.source[:20]],
@@ -118,6 +124,20 @@ def convert_builtin(
     }
     write_sidecar(partial, facts)
     return facts
+
+
+class PhaseClock:
+    """Wall and CPU time (every thread of this process: the zip pool's and the hash's too) per phase."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+
+    def lap(self) -> str:
+        """The time since the last lap (or the start), as words for the job log."""
+        wall, cpu = time.monotonic(), time.process_time()
+        text = f"{wall - self.wall:.2f}s (CPU {cpu - self.cpu:.2f}s)"
+        self.wall, self.cpu = wall, cpu
+        return text
 
 
 def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:

@@ -74,12 +74,13 @@ def write_volume(
     db = ov.CreateIdx(url=str(idx_path), dims=dims, fields=[field], blocksperfile=per_file)
     digest = hashlib.sha256()
     rows = volume.shape[0]
-    hasher = HashWorker(depth=1)  # hashes each slab while the next is read and written (and during compression)
+    hasher = HashWorker(depth=1)  # hashes each slab while it is written
     try:
         for start, slab in volume.slabs(slab_bytes):
             slab = np.ascontiguousarray(slab, dtype=native)
             hasher.update(digest, memoryview(slab).cast("B"), copy=False)  # the slab is never modified
             db.write(slab, logic_box=_box(dims, start, start + slab.shape[0]))
+            hasher.wait()  # hashed beside its write; a starved hash thread must not let slabs pile up
             if on_rows is not None:
                 on_rows(start + slab.shape[0], rows)
         if compression not in ("", "raw"):

@@ -54,3 +54,47 @@ def test_a_conversion_reads_back_equal_with_either_engine(jobs, engine: str, cap
     assert result["data_sha256"] == hashlib.sha256(data.tobytes()).hexdigest()
     assert result["output_bytes"] < data.nbytes  # compressed, not left raw
     assert f"by {engine} level 1" in caplog.text
+    assert "wrote 30 rows in " in caplog.text and "zipped 1 data files in " in caplog.text  # each phase's time
+    assert "(CPU " in caplog.text
+
+
+def test_slabs_do_not_pile_up_behind_a_slow_hash(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A starved hash thread (a loaded machine) must not let the reader run ahead: at most the
+    slab being written and the one being read are alive, whatever the hash's speed."""
+    import time
+    import types
+    import weakref
+
+    from sccli.handlers import idx as idx_module
+    from sccli.handlers.readers import open_volume
+
+    class SlowDigest:
+        def __init__(self) -> None:
+            self.inner = hashlib.sha256()
+
+        def update(self, data) -> None:
+            time.sleep(0.05)  # a hash thread that gets the core late
+            self.inner.update(data)
+
+        def hexdigest(self) -> str:
+            return self.inner.hexdigest()
+
+    monkeypatch.setattr(idx_module, "hashlib", types.SimpleNamespace(sha256=SlowDigest))
+    data = (np.arange(24 * 32 * 40) % 977).astype(np.uint16).reshape(24, 32, 40)
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "cube.npy", data)
+    volume = open_volume("npy", tmp_path / "in", {}, "NUMPY")
+    refs: list[weakref.ref] = []
+    most = []
+    slabs = volume.slabs
+
+    def watched(slab_bytes: int):
+        for start, slab in slabs(slab_bytes):
+            refs.append(weakref.ref(slab))
+            most.append(sum(ref() is not None for ref in refs))
+            yield start, slab
+
+    monkeypatch.setattr(volume, "slabs", watched)
+    written = idx_module.write_volume(volume, tmp_path / "out" / "visus.idx", compression="raw", slab_bytes=2 * 32 * 40 * 2)
+    assert written["data_sha256"] == hashlib.sha256(data.tobytes()).hexdigest()
+    assert len(most) == 12 and max(most) <= 2, most
