@@ -309,9 +309,11 @@ def bench_large(service: Service, total_mb: int) -> None:
     wall, peak, job = service.run(dataset, "dataset_conversion", sensor_type="TIFF")
     used = (job.get("resources") or [{}])[-1]
     limit = used.get("memory_limit_bytes")
-    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS of the job {peak:.0f} MB "
-          f"(on record {used.get('peak_rss_bytes', 0) / MB:.0f} MB, limit {f'{limit // MB} MB' if limit else 'none'}), "
-          f"CPU {used.get('cpu_seconds', 0):.1f} s, output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB", flush=True)
+    output = job["result"].get("output_bytes", 0) / 1e9
+    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), "
+          f"peak RSS of the job {peak:.0f} MB (on record {used.get('peak_rss_bytes', 0) / MB:.0f} MB, "
+          f"limit {f'{limit // MB} MB' if limit else 'none'}), CPU {used.get('cpu_seconds', 0):.1f} s, "
+          f"output {output:.2f} GB", flush=True)
     reset(source, service.dirs["out_data_dir"] / dataset)
 
 

@@ -125,7 +125,8 @@ def read_limits(store: Store) -> dict[str, TypeLimits]:
 
 def check_change(changes: Mapping[str, Any]) -> None:
     """Refuse values out of range (InvalidInput) before anything is written."""
-    bounds = {"max_running": 100_000, "timeout_minutes": 7 * 24 * 60, "max_attempts": 100, "memory_limit_mb": MAX_MEMORY_MB}
+    bounds = {"max_running": 100_000, "timeout_minutes": 7 * 24 * 60, "max_attempts": 100,
+              "memory_limit_mb": MAX_MEMORY_MB}
     for name, top in bounds.items():
         value = changes.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top):

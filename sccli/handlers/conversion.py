@@ -110,8 +110,9 @@ def convert_builtin(
 
     workers = conversion_workers(ctx.settings.conversion_workers)
     engine, level = ctx.settings.conversion_zip_engine, ctx.settings.conversion_zip_level
+    files = -(-volume.nbytes // DATA_FILE_BYTES)
     ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s) by %s", IDX_NAME,
-                 DATA_FILE_BYTES >> 20, -(-volume.nbytes // DATA_FILE_BYTES), workers, block_compressor(engine, level)[0])
+                 DATA_FILE_BYTES >> 20, files, workers, block_compressor(engine, level)[0])
     written = write_volume(volume, partial / IDX_NAME, field_name=field_name, compression=compression, workers=workers,
                            zip_level=level, zip_engine=engine, on_rows=on_rows, on_zip=on_zip)
     ctx.progress(90, f"verifying ({verify})")

@@ -112,7 +112,8 @@ def zip_idx(
         dtype = field.dtype
         sizes += [int(dtype.getByteSize(per_block))] * int(idx.blocksperfile)
     files = [Path(name) for name in inner.getFilenames(-1, "")]
-    totals = compress_files(files, BlockLayout(tuple(sizes)), workers=workers, level=level, engine=engine, on_file=on_file)
+    layout = BlockLayout(tuple(sizes))
+    totals = compress_files(files, layout, workers=workers, level=level, engine=engine, on_file=on_file)
     idx.fields.clear()
     for field in fields:
         field.default_compression = "zip"

@@ -56,7 +56,9 @@ class Claimed:
     memory_limit_mb: int | None
 
 
-def claim_with_limits(queue: Any, settings: Settings, worker: str, types: list[str], host: str, pid: int) -> Claimed | None:
+def claim_with_limits(
+    queue: Any, settings: Settings, worker: str, types: list[str], host: str, pid: int
+) -> Claimed | None:
     """Claim the next job (on the store thread) and resolve its memory limit from the claim's own
     ``queue_controls`` snapshot (no further read)."""
     from sccli.controls import memory_limit_mb, type_limits
@@ -167,7 +169,8 @@ class StoreDuties:
             self.next["claim"] = now + self.settings.poll_interval_seconds
             return
         worker, host, pid, settings = self.worker_id, self.host, self.pid, self.settings
-        self._submit(Op("claim", lambda q: claim_with_limits(q, settings, worker, types, host, pid), done=self._claim_done))
+        claim = lambda q: claim_with_limits(q, settings, worker, types, host, pid)  # noqa: E731
+        self._submit(Op("claim", claim, done=self._claim_done))
 
     def _claim_done(self, claimed: Claimed | None, error: BaseException | None) -> None:
         now = time.monotonic()

@@ -44,7 +44,8 @@ def test_without_the_package_the_engine_is_zlib(monkeypatch: pytest.MonkeyPatch)
 def test_a_conversion_reads_back_equal_with_either_engine(jobs, engine: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     rng = np.random.default_rng(3)
-    data = ((np.add.outer(np.arange(96), np.arange(80)) * 16)[None] + rng.integers(0, 64, (30, 96, 80))).astype(np.uint16)
+    gradient = np.add.outer(np.arange(96), np.arange(80)) * 16
+    data = (gradient[None] + rng.integers(0, 64, (30, 96, 80))).astype(np.uint16)
     jobs.input_dir.mkdir()
     np.save(jobs.input_dir / "cube.npy", data)
     jobs.settings.conversion_zip_engine = engine
@@ -95,6 +96,7 @@ def test_slabs_do_not_pile_up_behind_a_slow_hash(tmp_path, monkeypatch: pytest.M
             yield start, slab
 
     monkeypatch.setattr(volume, "slabs", watched)
-    written = idx_module.write_volume(volume, tmp_path / "out" / "visus.idx", compression="raw", slab_bytes=2 * 32 * 40 * 2)
+    out = tmp_path / "out" / "visus.idx"
+    written = idx_module.write_volume(volume, out, compression="raw", slab_bytes=2 * 32 * 40 * 2)  # 2 rows a slab
     assert written["data_sha256"] == hashlib.sha256(data.tobytes()).hexdigest()
     assert len(most) == 12 and max(most) <= 2, most
