@@ -355,12 +355,13 @@ def bench_large(service: Service, total_mb: int) -> None:
     nbytes = make_stack(source, total_mb)
     print(f"generated {nbytes / 1e9:.2f} GB; converting", flush=True)
     wall, peak, job = service.run(dataset, "dataset_conversion", sensor_type="TIFF")
-    print(
-        f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), peak RSS "
-        f"of the job {peak:.0f} MB, "
-        f"output {job['result'].get('output_bytes', 0) / 1e9:.2f} GB",
-        flush=True,
-    )
+    used = (job.get("resources") or [{}])[-1]
+    limit = used.get("memory_limit_bytes")
+    output = job["result"].get("output_bytes", 0) / 1e9
+    print(f"large conversion {nbytes / 1e9:.2f} GB: {nbytes / 1e6 / wall:.1f} MB/s ({wall:.0f}s), "
+          f"peak RSS of the job {peak:.0f} MB (on record {used.get('peak_rss_bytes', 0) / MB:.0f} MB, "
+          f"limit {f'{limit // MB} MB' if limit else 'none'}), CPU {used.get('cpu_seconds', 0):.1f} s, "
+          f"output {output:.2f} GB", flush=True)
     reset(source, service.dirs["out_data_dir"] / dataset)
 
 
@@ -380,7 +381,8 @@ def main() -> None:
     )
     parser.add_argument("--conversion-workers", type=int, help="settings.conversion_workers (default: every core)")
     parser.add_argument("--compression-threads", type=int, help="settings.compression_threads (default: every core)")
-    parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: -1, OpenVisus' own)")
+    parser.add_argument("--zip-level", type=int, help="settings.conversion_zip_level (default: 1; -1: OpenVisus' own)")
+    parser.add_argument("--zip-engine", choices=("isal", "zlib"), help="settings.conversion_zip_engine (default: isal)")
     parser.add_argument("--work", help="work directory (default: a new one under the system's temp dir)")
     args = parser.parse_args()
     for tool in ("tar", "zstd", "unzip"):
@@ -394,6 +396,8 @@ def main() -> None:
         extra["compression_threads"] = args.compression_threads
     if args.zip_level is not None:
         extra["conversion_zip_level"] = args.zip_level
+    if args.zip_engine is not None:
+        extra["conversion_zip_engine"] = args.zip_engine
     if args.memory_limit_mb:
         extra["memory_limit_mb_by_type"] = {"dataset_conversion": args.memory_limit_mb}
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: {os.cpu_count()} cores, load average {os.getloadavg()}, "

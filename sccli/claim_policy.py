@@ -41,6 +41,10 @@ class ClaimPolicy:
             self._read = (now, self.store.list_controls())
         return self._read[1]
 
+    def last_snapshot(self) -> list[dict[str, Any]]:
+        """The snapshot the last claim decided by, without a read (a read when there is none)."""
+        return self._read[1] if self._read is not None else self.snapshot()
+
     def claim(self, types: Sequence[str], write: ClaimWrite, worker: str) -> dict[str, Any] | None:
         """Claim the next job of ``types`` for ``worker`` by ``write``: paused types left alone,
         capped or rate-limited ones through their gate, users served fairly; the job, or None."""

@@ -1,10 +1,13 @@
-"""Fleet-wide type controls: ``max_running``, ``rate`` and overrides of a job type's defaults.
+"""Fleet-wide type controls: ``max_running``, ``rate``, ``memory_limit_mb`` and overrides of a job
+type's defaults.
 
 They live in ``queue_controls`` (one ``limits:TYPE`` document per type, next to the pauses of
 :mod:`sccli.pause`), so every service on every host reads them at each claim and honours a
 change within one poll, without restart. Every change is recorded in ``job_events``
 (``entity: "queue"``) with its actor and reason. The cap and the rate are enforced by
-:mod:`sccli.gate`.
+:mod:`sccli.gate`. ``memory_limit_mb`` is the memory limit of each job of the type (its whole
+process tree), enforced by the service that runs it (:mod:`sccli.service.resources`); it comes
+before the settings' ``memory_limit_mb_by_type`` and ``memory_limit_mb`` (:func:`memory_limit_mb`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 #: The fields an operator sets with ``sc queue set`` (and clears with ``--clear FIELD``).
-FIELDS = ("max_running", "rate", "priority", "timeout_minutes", "max_attempts")
+FIELDS = ("max_running", "rate", "priority", "timeout_minutes", "max_attempts", "memory_limit_mb")
+#: Largest ``memory_limit_mb``, as in the settings.
+MAX_MEMORY_MB = 1 << 30
 #: Largest ``rate`` count: the gate keeps one start time per allowed start of the period.
 MAX_RATE_COUNT = 10_000
 
@@ -69,6 +74,7 @@ class TypeLimits(NamedTuple):
     priority: int | None = None
     timeout_minutes: int | None = None
     max_attempts: int | None = None
+    memory_limit_mb: int | None = None
 
     @property
     def gated(self) -> bool:
@@ -84,6 +90,7 @@ class TypeLimits(NamedTuple):
             "priority": self.priority,
             "timeout_minutes": self.timeout_minutes,
             "max_attempts": self.max_attempts,
+            "memory_limit_mb": self.memory_limit_mb,
         }
 
 
@@ -122,6 +129,7 @@ def type_limits(controls: Iterable[Mapping[str, Any]]) -> dict[str, TypeLimits]:
                 doc.get("priority"),
                 doc.get("timeout_minutes"),
                 doc.get("max_attempts"),
+                doc.get("memory_limit_mb"),
             )
     return out
 
@@ -133,7 +141,8 @@ def read_limits(store: Store) -> dict[str, TypeLimits]:
 
 def check_change(changes: Mapping[str, Any]) -> None:
     """Refuse values out of range (InvalidInput) before anything is written."""
-    bounds = {"max_running": 100_000, "timeout_minutes": 7 * 24 * 60, "max_attempts": 100}
+    bounds = {"max_running": 100_000, "timeout_minutes": 7 * 24 * 60, "max_attempts": 100,
+              "memory_limit_mb": MAX_MEMORY_MB}
     for name, top in bounds.items():
         value = changes.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top):
@@ -193,6 +202,17 @@ def set_limits(
         }
     )
     return None if after == TypeLimits(job_type) else after
+
+
+def memory_limit_mb(job_type: str, limits: TypeLimits | None, settings: Any) -> int | None:
+    """The memory limit (MB) of a job of ``job_type``: the fleet control (``sc queue set TYPE
+    --memory-limit-mb``) > the settings' ``memory_limit_mb_by_type`` > their ``memory_limit_mb``;
+    None: no limit. The fleet's value is an administrator's decision for every host, so it
+    comes first, as the other controls do."""
+    if limits is not None and limits.memory_limit_mb is not None:
+        return limits.memory_limit_mb
+    mb: int | None = settings.memory_limit_mb_by_type.get(job_type, settings.memory_limit_mb)
+    return mb
 
 
 def effective_defaults(

@@ -133,6 +133,9 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     #: zlib level of IDX blocks: 1 takes half the CPU of OpenVisus' own (-1, i.e. 6) for a similar size on
     #: noisy scientific data; any level reads the same (zlib's inflate does not depend on it).
     conversion_zip_level: Annotated[int, Meta(ge=-1, le=9)] = 1
+    #: Deflate of IDX blocks at levels 0-9: ``isal`` (ISA-L, about 10x zlib's speed, levels above 3 taken as 3;
+    #: zlib when the package is missing) or ``zlib``. Level -1 is always zlib (OpenVisus' own bytes).
+    conversion_zip_engine: Literal["isal", "zlib"] = "isal"
     offline: bool = False
     handlers: dict[Text, HandlerSpec] = field(default_factory=dict)
     converters: dict[Text, Command] = field(default_factory=dict)
@@ -159,6 +162,8 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
     memory_limit_mb_by_type: dict[Text, MemoryMb] = field(default_factory=dict)
     #: How often the service samples the tree's memory of a job under a limit.
     memory_check_seconds: Annotated[float, Meta(ge=0.01, le=60)] = 0.25
+    #: ``auto``: each limited job in a cgroup v2 of its own when the service has a delegated memory controller.
+    memory_cgroups: Literal["auto", "off"] = "auto"
     schedule_poll_seconds: Interval = 5.0
     schedule_intervals: bool = False  # tests: allow the "@every 2s" form of schedules
     retention: Retention | None = None

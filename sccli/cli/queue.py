@@ -86,7 +86,7 @@ def _print_resumed(a: Application, resumed: list[str], still: dict[str, Any], ch
 
 
 _UNSETTABLE = {"max-running": "max_running", "rate": "rate", "timeout": "timeout_minutes",
-               "max-attempts": "max_attempts", "priority": "priority"}
+               "max-attempts": "max_attempts", "priority": "priority", "memory-limit-mb": "memory_limit_mb"}
 
 
 def _opt(name: str, text: str, **extra: Any) -> Any:
@@ -97,6 +97,8 @@ MaxRunningOpt = Annotated[Optional[int], _opt("--max-running", "At most this man
 RateOpt = Annotated[Optional[str], _opt("--rate", "At most N starts per period, fleet-wide: 60/h, 5/s, 100/10m.")]
 TimeoutOpt = Annotated[Optional[str], _opt("--timeout", "Timeout of new jobs without their own: 30m, 2h.")]
 AttemptsOpt = Annotated[Optional[int], _opt("--max-attempts", "Attempts of new jobs without their own.", min=1)]
+MemoryOpt = Annotated[Optional[int], _opt("--memory-limit-mb", "Memory limit of each job's process tree, MB, on every "
+                                           "host (before the settings' memory_limit_mb*).", min=1)]
 PriorityOpt = Annotated[Optional[str], _opt("--priority", "Priority of new jobs without their own: 1-3, high, low.")]
 UnsetOpt = Annotated[Optional[list[str]], _opt("--unset", f"Remove one control: {', '.join(_UNSETTABLE)} (repeatable).",
                                                metavar="FIELD")]
@@ -112,6 +114,7 @@ def set_limits(
     timeout: TimeoutOpt = None,
     max_attempts: AttemptsOpt = None,
     priority: PriorityOpt = None,
+    memory_limit_mb: MemoryOpt = None,
     unset: UnsetOpt = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every limit and override of TYPE.")] = False,
     reason: ReasonOpt = None,
@@ -123,6 +126,7 @@ def set_limits(
     Precedence for a new job: its own value > these overrides > the plugin's DEFAULTS > the type table.
     Example: sc queue set google_sync --max-running 4 --rate 60/h --reason "Drive API quota"
     Example: sc queue set file_upload --timeout 30m --max-attempts 5 --priority 1
+    Example: sc queue set dataset_conversion --memory-limit-mb 2048   (a running job over it fails, kind memory)
     Example: sc queue set google_sync --unset rate      (sc queue set google_sync --clear: remove all)
     """
     from sccli.controls import parse_minutes, parse_rate
@@ -136,11 +140,11 @@ def set_limits(
         raise InvalidInput(f"--unset {bad[0]}: not a control (choose from {', '.join(_UNSETTABLE)})")
     given = {"max_running": max_running, "rate": parse_rate(rate) if rate is not None else None,
              "timeout_minutes": parse_minutes(timeout) if timeout is not None else None,
-             "max_attempts": max_attempts, "priority": priority}
+             "max_attempts": max_attempts, "priority": priority, "memory_limit_mb": memory_limit_mb}
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes and not unset and not clear:
         raise InvalidInput("nothing to set: give --max-running, --rate, --timeout, --max-attempts, --priority, "
-                           "--unset or --clear")
+                           "--memory-limit-mb, --unset or --clear")
     cleared = ["all"] if clear else [_UNSETTABLE[f] for f in unset or []]
     after = write(a.store_for_write, job_type, changes, cleared, _actor(), reason)
     row = after.as_row() if after else {"job_type": job_type}
@@ -173,6 +177,7 @@ def _print_paused(a: Application, rows: list[dict[str, Any]], limits: list[dict[
         headers = ["TYPE", "REASON", "BY", "SINCE", "READY JOBS HELD"]
         a.print_table(rows, ["job_type", "reason", "actor", "at", "ready"], fmt=fmt, headers=headers, title="Paused")
     if limits:
-        columns = ["job_type", "max_running", "rate", "priority", "timeout_minutes", "max_attempts", "held"]
-        headers = ["TYPE", "MAX RUNNING", "RATE", "PRIORITY", "TIMEOUT (MIN)", "ATTEMPTS", "HELD NOW"]
+        columns = ["job_type", "max_running", "rate", "priority", "timeout_minutes", "max_attempts", "memory_limit_mb",
+                   "held"]
+        headers = ["TYPE", "MAX RUNNING", "RATE", "PRIORITY", "TIMEOUT (MIN)", "ATTEMPTS", "MEMORY (MB)", "HELD NOW"]
         a.print_table(limits, columns, fmt=fmt, headers=headers, title="Limits (sc queue set)")

@@ -29,7 +29,7 @@ from sccli.errors import InvalidInput
 from sccli.handlers.base import HandlerError, JobContext
 from sccli.handlers.containment import check_tree, strip_tree_bits
 from sccli.handlers.idx import DATA_FILE_BYTES, SIDE_CAR, describe_idx, verify_volume, write_sidecar, write_volume
-from sccli.handlers.idxzip import conversion_workers
+from sccli.handlers.idxzip import block_compressor, conversion_workers
 from sccli.handlers.params import confined_param, dataset_input, dataset_output, get_dict, get_str
 from sccli.handlers.readers import IDX_SUFFIXES, detect_format, input_files, open_volume
 from sccli.handlers.specs import check_parameters
@@ -104,20 +104,28 @@ def convert_builtin(
     zipped = compression == "zip"
     wrote_share = 40.0 if zipped else 85.0  # zipping takes most of a conversion's time
 
+    clock = PhaseClock()  # each phase's wall and CPU time in the job log: where a conversion's time goes
+
     def on_rows(done: int, total: int) -> None:
         ctx.progress(wrote_share * done / max(total, 1), f"wrote {done}/{total} rows")
+        if done >= total:
+            ctx.log.info("wrote %d rows in %s", total, clock.lap())
 
     def on_zip(done: int, total: int) -> None:
         ctx.progress(wrote_share + (85.0 - wrote_share) * done / max(total, 1), f"zipped {done}/{total} data files")
+        if done >= total:
+            ctx.log.info("zipped %d data files in %s", total, clock.lap())
 
     workers = conversion_workers(ctx.settings.conversion_workers)
-    ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s)", IDX_NAME,
-                 DATA_FILE_BYTES >> 20, -(-volume.nbytes // DATA_FILE_BYTES), workers)
+    engine, level = ctx.settings.conversion_zip_engine, ctx.settings.conversion_zip_level
+    files = -(-volume.nbytes // DATA_FILE_BYTES)
+    ctx.log.info("writing %s in data files of at most %d MB (about %d), zipped on %d thread(s) by %s", IDX_NAME,
+                 DATA_FILE_BYTES >> 20, files, workers, block_compressor(engine, level)[0])
     written = write_volume(volume, partial / IDX_NAME, field_name=field_name, compression=compression, workers=workers,
-                           zip_level=ctx.settings.conversion_zip_level, on_rows=on_rows, on_zip=on_zip)
+                           zip_level=level, zip_engine=engine, on_rows=on_rows, on_zip=on_zip)
     ctx.progress(90, f"verifying ({verify})")
     rows = verify_volume(volume, partial / IDX_NAME, full=verify == "full")
-    ctx.log.info("verified %d rows of %s against the source", rows, IDX_NAME)
+    ctx.log.info("verified %d rows of %s against the source in %s", rows, IDX_NAME, clock.lap())
     facts = {
         **volume.details, **written, "format": volume.details.get("format", fmt), "shape": list(volume.shape),
         "input_bytes": volume.nbytes, "output_bytes": tree_bytes(partial),
@@ -126,6 +134,20 @@ def convert_builtin(
     }
     write_sidecar(partial, facts)
     return facts
+
+
+class PhaseClock:
+    """Wall and CPU time (every thread of this process: the zip pool's and the hash's too) per phase."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+
+    def lap(self) -> str:
+        """The time since the last lap (or the start), as words for the job log."""
+        wall, cpu = time.monotonic(), time.process_time()
+        text = f"{wall - self.wall:.2f}s (CPU {cpu - self.cpu:.2f}s)"
+        self.wall, self.cpu = wall, cpu
+        return text
 
 
 def copy_idx(ctx: JobContext, source: Path, partial: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sccli.errors import InvalidInput, PermanentError
 from sccli.handlers.base import HandlerError
-from sccli.handlers.idxzip import BlockLayout, compress_files
+from sccli.handlers.idxzip import BlockLayout, Engine, compress_files
 from sccli.handlers.manifest import HashWorker
 from sccli.handlers.readers import Volume, need
 
@@ -55,11 +55,13 @@ def write_volume(
     slab_bytes: int = SLAB_BYTES,
     workers: int = 1,
     zip_level: int = -1,
+    zip_engine: Engine = "zlib",
     on_rows: Callable[[int, int], None] | None = None,
     on_zip: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Write ``volume`` as ``idx_path`` slab by slab, then zip its data files on ``workers``
-    threads (``compression`` zip; raw: left as written); return dims, dtype and the data's sha256."""
+    threads with ``zip_engine`` (``compression`` zip; raw: left as written); return dims, dtype
+    and the data's sha256."""
     ov = need("OpenVisus")
     np = need("numpy")
     spatial = volume.spatial
@@ -72,16 +74,17 @@ def write_volume(
     db = ov.CreateIdx(url=str(idx_path), dims=dims, fields=[field], blocksperfile=per_file)
     digest = hashlib.sha256()
     rows = volume.shape[0]
-    hasher = HashWorker(depth=1)  # hashes each slab while the next is read and written (and during compression)
+    hasher = HashWorker(depth=1)  # hashes each slab while it is written
     try:
         for start, slab in volume.slabs(slab_bytes):
             slab = np.ascontiguousarray(slab, dtype=native)
             hasher.update(digest, memoryview(slab).cast("B"), copy=False)  # the slab is never modified
             db.write(slab, logic_box=_box(dims, start, start + slab.shape[0]))
+            hasher.wait()  # hashed beside its write; a starved hash thread must not let slabs pile up
             if on_rows is not None:
                 on_rows(start + slab.shape[0], rows)
         if compression not in ("", "raw"):
-            zip_idx(db, idx_path, workers=workers, level=zip_level, on_file=on_zip)
+            zip_idx(db, idx_path, workers=workers, level=zip_level, engine=zip_engine, on_file=on_zip)
     finally:
         hasher.close()
     return {
@@ -98,7 +101,8 @@ def blocks_per_file(sample_bytes: int) -> int:
 
 
 def zip_idx(
-    db: Any, idx_path: Path, *, workers: int, level: int = -1, on_file: Callable[[int, int], None] | None = None
+    db: Any, idx_path: Path, *, workers: int, level: int = -1, engine: Engine = "zlib",
+    on_file: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Zip every block of a raw IDX written by ``db`` (see :mod:`sccli.handlers.idxzip`) and mark
     its fields ``default_compression(zip)``, as OpenVisus' own ``compressDataset`` does."""
@@ -111,7 +115,8 @@ def zip_idx(
         dtype = field.dtype
         sizes += [int(dtype.getByteSize(per_block))] * int(idx.blocksperfile)
     files = [Path(name) for name in inner.getFilenames(-1, "")]
-    totals = compress_files(files, BlockLayout(tuple(sizes)), workers=workers, level=level, on_file=on_file)
+    layout = BlockLayout(tuple(sizes))
+    totals = compress_files(files, layout, workers=workers, level=level, engine=engine, on_file=on_file)
     idx.fields.clear()
     for field in fields:
         field.default_compression = "zip"

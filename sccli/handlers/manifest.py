@@ -36,6 +36,11 @@ class HashWorker:
     def _work(self) -> None:
         while (item := self.queue.get()) is not None:
             item[0].update(item[1])
+            self.queue.task_done()
+
+    def wait(self) -> None:
+        """Wait until every piece queued so far is hashed (the caller may then drop or reuse them)."""
+        self.queue.join()
 
     def update(self, digest: Any, data: bytes | memoryview, *, copy: bool = True) -> None:
         """Queue ``data`` for ``digest`` (a memoryview is copied unless the caller keeps it unchanged)."""

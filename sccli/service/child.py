@@ -85,9 +85,24 @@ def _isolate(parent_pid: int, request: dict[str, Any]) -> None:
     procs.die_with_parent(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the template died before prctl took effect
         os._exit(75)
+    if request.get("cgroup"):  # before the handler allocates anything: the kernel holds the tree to its limit
+        _join_cgroup(request["cgroup"])
     job = request["job"]
     os.environ["SC_JOB_ID"] = str(job.get("job_id"))
     os.environ["SC_ATTEMPT"] = attempt_of(job)
+
+
+def _join_cgroup(path: str) -> None:
+    from pathlib import Path
+
+    from sccli.service.cgroups import join
+
+    try:
+        join(Path(path))
+    except OSError as exc:  # the service's watchdog still holds the limit
+        _note("sccli.job", f"could not join cgroup {path} ({exc}); the service's watchdog enforces the memory limit")
+        return
+    os.environ["SC_JOB_CGROUP"] = path
 
 
 def attempt_of(job: dict[str, Any]) -> str:

@@ -65,14 +65,38 @@ class JobControl(Protocol):
     def status(self) -> str:
         """The service's state for its ``workers`` document (running, draining, stopped)."""
 
-    def start_job(self, job: dict[str, Any]) -> None:
-        """Run a job just claimed in this service's name."""
+    def start_job(self, job: dict[str, Any], memory_limit_mb: int | None = None) -> None:
+        """Run a job just claimed in this service's name (under ``memory_limit_mb``, None: none)."""
 
     def stop_job(self, rj: RunningJob, reason: str) -> None:
         """Stop a running job (``lease_lost``, ``cancel``)."""
 
     def request_stop(self) -> None:
         """Stop the service once its jobs are done (``--until-idle`` found nothing left)."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job this service claimed, with its memory limit (MB, None: none) as the fleet controls
+    read by that very claim and the settings give it (:func:`sccli.controls.memory_limit_mb`)."""
+
+    job: dict[str, Any]
+    memory_limit_mb: int | None
+
+
+def claim_with_limits(
+    queue: Any, settings: Settings, worker: str, types: list[str], host: str, pid: int
+) -> Claimed | None:
+    """Claim the next job (on the store thread) and resolve its memory limit from the claim's own
+    ``queue_controls`` snapshot (no further read)."""
+    from sccli.controls import memory_limit_mb, type_limits
+
+    job = queue.claim_next(worker, types, host=host, pid=pid)
+    if job is None:
+        return None
+    job_type = str(job["job_type"])
+    limits = type_limits(queue.claim_policy.last_snapshot()).get(job_type)
+    return Claimed(job, memory_limit_mb(job_type, limits, settings))
 
 
 @dataclass(frozen=True)
@@ -205,22 +229,24 @@ class StoreDuties:
         if not types:
             self.next["claim"] = now + self.settings.poll_interval_seconds
             return
-        worker, host, pid = self.card.worker_id, self.card.host, self.card.pid
-        self.submit(Op("claim", lambda q: q.claim_next(worker, types, host=host, pid=pid), done=self._claim_done))
+        worker, host, pid, settings = self.card.worker_id, self.card.host, self.card.pid, self.settings
+        claim = lambda q: claim_with_limits(q, settings, worker, types, host, pid)  # noqa: E731
+        self.submit(Op("claim", claim, done=self._claim_done))
 
-    def _claim_done(self, job: dict[str, Any] | None, error: BaseException | None) -> None:
+    def _claim_done(self, claimed: Claimed | None, error: BaseException | None) -> None:
         now = time.monotonic()
-        if error is not None or job is None:
+        if error is not None or claimed is None:
             self.idle = error is None
             # A wake-up that came while this claim was in flight is for a job it may have missed.
             self.next["claim"] = now if self.woken and error is None else now + self.settings.poll_interval_seconds
             self.woken = False
             return
         self.idle = False
+        job = claimed.job
         if self.control.stop_requested:
             self.submit(self._release_op(job["job_id"], job["lease_token"], "service draining"))
             return
-        self.control.start_job(job)
+        self.control.start_job(job, claimed.memory_limit_mb)
         self.next["claim"] = now
 
     def _schedule_idle_check(self, now: float) -> None:

@@ -13,23 +13,26 @@ service: every ``memory_check_seconds`` it sums the resident set of each process
 tree (:func:`tree_rss_bytes`) and kills the job's process group once the sum is over the limit.
 A job child starts as a fork of the forker, so its resident set starts with the pages it shares
 with the forker (the preloaded modules, some tens of MB): the limit and the figures count them.
-cgroup v2 would count each page once and stop the tree inside the kernel; it is not used (see
-docs/resources.md).
+When the service was delegated a cgroup v2 memory controller (:mod:`sccli.service.cgroups`), each
+job child also joins a cgroup of its own with ``memory.max`` = the limit: the kernel counts each
+page once and stops the tree, and an ``oom_kill`` there ends the attempt as ``memory`` too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sccli.service import procs
+from sccli.service import cgroups, procs
 from sccli.usage import human_bytes
 
 if TYPE_CHECKING:
     from sccli.service.running import RunningJob
 
+log = logging.getLogger("sccli.service")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: ``ru_maxrss`` is in KiB on Linux (bytes on macOS).
 _MAXRSS_UNIT = 1 if os.uname().sysname == "Darwin" else 1024
@@ -113,11 +116,43 @@ def memory_message(used: int, limit: int, job_type: str) -> str:
 
 
 class MemoryWatch:
-    """The service's memory watchdog: samples the trees of running jobs that have a limit."""
+    """The service's memory watchdog: samples the trees of running jobs that have a limit; with
+    ``groups`` (a delegated cgroup v2 controller) it also puts each such job in a cgroup."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, groups: cgroups.JobCgroups | None = None) -> None:
         self.interval = interval
         self.next_at = 0.0
+        self.groups = groups
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> MemoryWatch:
+        """The watchdog of a service, with attempt cgroups when delegated (``memory_cgroups``)."""
+        return cls(settings.memory_check_seconds, cgroups.open_job_cgroups(settings.memory_cgroups))
+
+    def place(self, rj: RunningJob, request: dict[str, Any]) -> dict[str, Any]:
+        """``request``; for a job under a limit (when delegated), with a cgroup of its own named in
+        it, which the child joins before its handler runs. A refused cgroup leaves the watchdog alone."""
+        if self.groups is None or rj.memory_limit is None:
+            return request
+        try:
+            rj.cgroup = self.groups.create(str(rj.job_id) + "-" + str(rj.job.get("attempts")), rj.memory_limit)
+        except OSError as exc:
+            log.warning("job %s: no cgroup (%s); the watchdog enforces its memory limit", rj.job_id, exc)
+            return request
+        return {**request, "cgroup": str(rj.cgroup)}
+
+    def ended(self, rj: RunningJob) -> None:
+        """The handler ended: one the kernel killed for want of memory in its cgroup ended for its memory."""
+        if rj.cgroup is None:
+            return
+        rj.peak_rss = max(rj.peak_rss, cgroups.peak_bytes(rj.cgroup))
+        if rj.reason is None and cgroups.oom_killed(rj.cgroup):
+            rj.reason = "memory"
+
+    def release(self, rj: RunningJob) -> None:
+        """Remove the attempt's cgroup (left for the next service start's sweep while busy)."""
+        if self.groups is not None and rj.cgroup is not None:
+            self.groups.remove(rj.cgroup)
 
     def wake_at(self, jobs: Iterable[RunningJob]) -> list[float]:
         """When the service must look again (nothing when no running job has a limit)."""

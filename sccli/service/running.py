@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from sccli.service import protocol
@@ -66,6 +67,7 @@ class RunningJob:
     #: The memory limit of the job's tree in bytes (None: not watched), its largest sampled
     #: size, and what the handler's process used (measured when it was reaped).
     memory_limit: int | None = None
+    cgroup: Path | None = None  # its own cgroup v2 (a delegated memory controller), else None
     peak_rss: int = 0
     usage: Usage | None = None
     #: The job's time limit in seconds (see :func:`~sccli.service.config.job_timeout_seconds`).

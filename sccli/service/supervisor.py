@@ -56,7 +56,7 @@ class Supervisor:
             backoff_max=min(30.0, max(1.0, beat * 3)),
         )
         self.launcher = Launcher(preload_modules(settings))
-        self.memory = MemoryWatch(settings.memory_check_seconds)
+        self.memory = MemoryWatch.for_settings(settings)
         self.jobs: dict[str, RunningJob] = {}
         self.by_pid: dict[int, RunningJob] = {}
         self.by_request: dict[int, RunningJob] = {}
@@ -261,19 +261,19 @@ class Supervisor:
             rj.pending_signal = sig
 
     # -- children ---------------------------------------------------------------------------
-    def start_job(self, job: dict[str, Any]) -> None:
-        """Run ``job`` (just claimed in this service's name) in a child of the template."""
+    def start_job(self, job: dict[str, Any], memory_limit_mb: int | None = None) -> None:
+        """Run ``job`` (just claimed in this service's name) in a child of the template, its tree held
+        to ``memory_limit_mb`` (None: no limit)."""
         request = {
             "kind": "run", "job": job, "settings": self.settings, "log_dir": self.settings.log_dir,
             "worker_id": self.worker_id,
         }
-        now = time.monotonic()
         stall = self.settings.stall_minutes_by_type.get(str(job["job_type"]))
-        rj = RunningJob(job=job, started=now, stall_seconds=None if stall is None else stall * 60.0,
-                        memory_limit=self.settings.memory_limit_bytes(str(job["job_type"])))
+        rj = RunningJob(job=job, started=time.monotonic(), stall_seconds=None if stall is None else stall * 60.0,
+                        memory_limit=None if memory_limit_mb is None else memory_limit_mb * 1024 * 1024)
         self.jobs[rj.job_id] = rj
         self.outcomes.started(job)
-        self.by_request[self.launcher.request(request)] = rj
+        self.by_request[self.launcher.request(self.memory.place(rj, request))] = rj
 
     def _on_started(self, event: Launched | protocol.StartFailed) -> None:
         rj = self.by_request.pop(event.request_id, None)
@@ -331,6 +331,7 @@ class Supervisor:
             rj.pipe_open = False
         kill_group(rj.child.pid, signal.SIGKILL)  # whatever the handler left behind goes with it
         rj.exit_code, rj.kill_at = code, None
+        self.memory.ended(rj)
         if rj.lease_lost:
             log.warning(
                 "job %s: lease lost (re-queued elsewhere); its outcome is not recorded, its partial output removed",
@@ -417,6 +418,7 @@ class Supervisor:
 
     def _finish(self, rj: RunningJob) -> None:
         rj.state = AttemptState.RECORDED
+        self.memory.release(rj)
         self.jobs.pop(rj.job_id, None)
         if rj.child is not None:
             self.by_pid.pop(rj.child.pid, None)

@@ -62,3 +62,17 @@ def test_bad_input_and_viewers_change_nothing(operator: Dash, tmp_path) -> None:
         "/queue/control", {"csrf": viewer_csrf, "job_type": "google_sync", "action": "pause", "confirmed": "yes"}
     )
     assert refused.status_code == 403 and paused_types(operator.store) == {}
+
+
+def test_an_operator_sets_and_removes_a_fleet_memory_limit(operator: Dash) -> None:
+    csrf = operator.csrf("/queue")
+    form = {"csrf": csrf, "job_type": "dataset_conversion", "action": "set", "memory_limit_mb": "2048"}
+    assert "memory_limit_mb = 2048" in operator.post("/queue/control", form).text  # the confirmation says it
+    operator.post("/queue/control", {**form, "confirmed": "yes"})
+    assert read_limits(operator.store)["dataset_conversion"].memory_limit_mb == 2048
+    assert 'aria-label="memory limit of dataset_conversion"' in operator.client.get("/queue").text
+    for bad in ("0", "lots", "1.5"):
+        response = operator.post("/queue/control", {**form, "memory_limit_mb": bad, "confirmed": "yes"})
+        assert response.status_code in (400, 422), bad
+    operator.post("/queue/control", {**form, "memory_limit_mb": "-", "confirmed": "yes"})
+    assert read_limits(operator.store) == {}

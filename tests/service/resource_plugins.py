@@ -76,3 +76,19 @@ def hog(ctx: JobContext) -> dict[str, Any]:
 def cleanup(job: dict[str, Any], settings: Any) -> None:
     """After a kill: remove the attempt's partial outputs."""
     remove_partials(job, settings, "output_path")
+
+
+def oom(ctx: JobContext) -> dict[str, Any]:
+    """Writes its partial output, records the cgroup it runs in (``SC_JOB_CGROUP``) to ``seen``,
+    and with ``oom`` does what the kernel does to a cgroup over ``memory.max``: counts an
+    ``oom_kill`` in ``memory.events`` and kills the process."""
+    final = ctx.confine(ctx.params["output_path"])
+    partial = partial_path(final, ctx.attempt)
+    Path(partial).write_bytes(b"half of an output\n")
+    Path(ctx.params["marker"]).write_text(str(partial))
+    group = os.environ.get("SC_JOB_CGROUP", "")
+    Path(ctx.params["seen"]).write_text(f"{group}\n{os.getpid()}\n")
+    if ctx.params.get("oom"):
+        Path(group, "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+        os.kill(os.getpid(), 9)
+    return {"status": "ok", "message": "within its cgroup's limit"}

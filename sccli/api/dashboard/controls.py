@@ -20,6 +20,7 @@ LIMIT_FIELDS = {
     "timeout": "timeout_minutes",
     "max_attempts": "max_attempts",
     "priority": "priority",
+    "memory_limit_mb": "memory_limit_mb",
 }
 VERBS = ("pause", "resume", "set", "clear")
 
@@ -70,7 +71,7 @@ def _changes(current: Action) -> tuple[dict[str, Any], list[str]]:
             cleared.append(control)
         elif text:
             value: Any = parse_rate(text) if name == "rate" else parse_minutes(text) if name == "timeout" else text
-            if name in ("max_running", "max_attempts"):
+            if name in ("max_running", "max_attempts", "memory_limit_mb"):
                 if not text.isdigit():
                     raise InvalidInput(f"{name} must be a whole number, got {text!r}")
                 value = int(text)
