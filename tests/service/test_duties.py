@@ -65,9 +65,10 @@ class FakeService:
         self.stopped: list[tuple[str, str]] = []
         self.stop_requests = 0
 
-    def start_job(self, job: dict[str, Any]) -> None:
+    def start_job(self, job: dict[str, Any], memory_limit_mb: int | None = None) -> None:
         self.started.append(job)
-        self.jobs[job["job_id"]] = RunningJob(job=job, started=time.monotonic())
+        limit = None if memory_limit_mb is None else memory_limit_mb * 1024 * 1024
+        self.jobs[job["job_id"]] = RunningJob(job=job, started=time.monotonic(), memory_limit=limit)
 
     def stop_job(self, rj: RunningJob, reason: str) -> None:
         self.stopped.append((rj.job_id, reason))
