@@ -24,8 +24,9 @@ from sccli.service.duties import ServiceCard, StoreDuties
 from sccli.service.launcher import Launched, Launcher, TemplateLost, kill_group
 from sccli.service.outcomes import AttemptNote, OutcomeReporter
 from sccli.service.periodic import service_duties
+from sccli.service.promotions import keep_attempt_log, serve_promotions
 from sccli.service.resources import MemoryWatch, Usage
-from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write, promotion_check
+from sccli.service.running import AttemptState, RunningJob, attempt_summary, failure_of, outcome_write
 from sccli.service.sdnotify import SystemdNotifier
 from sccli.service.storelink import Op, StoreLink
 from sccli.service.waiting import Waiter
@@ -153,7 +154,7 @@ class Supervisor:
         self._handle_signals(now)
         for rj in list(self.jobs.values()):
             rj.take_messages()
-        self._serve_promotions()
+        serve_promotions(self.jobs.values(), self.duties)
         for event in self.launcher.events():
             if isinstance(event, protocol.Exited):
                 self._on_exit(event.pid, event.code, event.last_lines, event.usage)
@@ -362,45 +363,10 @@ class Supervisor:
             kill_group(rj.cleanup.pid, signal.SIGKILL)
         rj.cleanup_deadline = None
         if rj.lease_lost:
-            self._keep_attempt_log(rj)
+            keep_attempt_log(rj, self.duties)
             self._finish(rj)
             return
         self._record(rj, "cancelled" if rj.reason == "cancel" else "fail")
-
-    # -- attempts: promotion fencing and their logs -----------------------------------------
-    def _serve_promotions(self) -> None:
-        """Answer each child asking to put its output in place: yes only after a heartbeat fenced
-        by its lease token succeeded in the store (a lost lease stops the job)."""
-        for rj in self.jobs.values():
-            while rj.promotions:
-                number, final = rj.promotions[0].number, rj.promotions.pop(0).path
-                if not rj.may_promote:
-                    rj.answer_promotion(number, False)
-                    continue
-                job_id, token = rj.job_id, rj.token
-
-                def done(
-                    doc: Any, error: BaseException | None, rj: RunningJob = rj, number: int = number, final: str = final
-                ) -> None:
-                    allowed = error is None and bool(doc) and rj.may_promote  # False or None: the lease is lost
-                    if not allowed:
-                        log.warning("job %s: refused to put %s in place (%s)", rj.job_id, final,
-                                    "lease lost" if error is None else f"store: {error}", extra={"job_id": rj.job_id})
-                    rj.answer_promotion(number, allowed)  # first, so a refused child can fail cleanly
-                    if error is None:
-                        self.duties.after_heartbeat(rj.job_id, rj.token, doc)
-
-                def check(q: Any, job_id: str = job_id, token: str = token) -> Any:
-                    return promotion_check(q, job_id, token)
-                self.duties.submit(Op(f"promote:{job_id}:{number}", check, done=done))
-
-    def _keep_attempt_log(self, rj: RunningJob) -> None:
-        """Copy the end of the attempt's log into the job's ``logs`` (readable from any host) on
-        its own: the attempt's outcome is not ours to record (its lease is lost)."""
-        message, job_id, rj.attempt_log = rj.attempt_log, rj.job_id, None
-        if message is not None:
-            name = f"log:{job_id}:{rj.child.pid if rj.child else 0}"
-            self.duties.submit(Op(name, lambda q: q.add_log(job_id, message)))
 
     # -- recording outcomes -----------------------------------------------------------------
     def _record(self, rj: RunningJob, what: str) -> None:

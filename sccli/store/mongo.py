@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sccli.clock import utcnow
 from sccli.domain import JobStatus
 from sccli.errors import InvalidInput
 from sccli.store.base import ClaimFilter, JobChange, JobQuery, SchemaProblem, Store, collection_names
+from sccli.store.mongo_clock import ServerClock
 from sccli.store.mongo_indexes import IndexMismatch
 from sccli.store.mongo_ledger import MongoLedger
 from sccli.store.mongo_query import expect_filter as _expect_filter
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
 
 #: Queue writes wait for a majority of the replica set, journaled, this long at most.
 WRITE_TIMEOUT_MS = 10_000
-#: How often the offset between this host's clock and the server's is measured again.
-CLOCK_REFRESH_SECONDS = 60.0
 
 _GROUPABLE = ("status", "job_type", "dataset_uuid", "worker_id")
 _mock_clients: dict[str, Any] = {}
@@ -56,8 +53,7 @@ class MongoStore(MongoRecords, Store):
         self._schema_ready = False
         self._db: Any = None
         self.schema_warnings: list[str] = []
-        self._clock_offset = timedelta(0)
-        self._clock_checked = -CLOCK_REFRESH_SECONDS
+        self._clock = ServerClock(lambda: self.client)
         self.active_keys = ActiveKeys(lambda: self.coll("jobs"), lambda: self.coll("controls"),
                                       events=lambda: self.coll("events"))
 
@@ -163,32 +159,13 @@ class MongoStore(MongoRecords, Store):
         return MongoTallies(self.coll, self.now, self.display_url)
 
     def now(self) -> datetime:
-        """The server's clock, from this host's plus an offset measured with ``hello`` every
-        minute (half the round trip corrected); this host's clock where the server has none."""
-        if time.monotonic() - self._clock_checked >= CLOCK_REFRESH_SECONDS:
-            self._clock_checked = time.monotonic()
-            self._clock_offset = self._measure_offset()
-        now = utcnow() + self._clock_offset
-        return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+        """The server's clock: this host's plus the offset measured with ``hello`` (:mod:`mongo_clock`)."""
+        return self._clock.now()
 
     def clock_offset(self) -> timedelta:
         """The server's clock minus this host's (as last measured)."""
-        self.now()
-        return self._clock_offset
-
-    def _measure_offset(self) -> timedelta:
-        from sccli.clock import as_utc
-
-        try:
-            sent = utcnow()
-            reply = self.client.admin.command("hello")
-            received = utcnow()
-        except Exception:  # mongomock has no hello; an unreachable server shows up elsewhere
-            return self._clock_offset
-        server = reply.get("localTime")
-        if not isinstance(server, datetime):
-            return timedelta(0)
-        return as_utc(server) - (sent + (received - sent) / 2)  # type: ignore[operator]
+        self._clock.now()
+        return self._clock.offset
 
     @guard
     def ping(self, write: bool = False) -> None:
