@@ -144,7 +144,7 @@ def open_job_cgroups(mode: str, root: Path | None = None) -> JobCgroups | None:
     root = root if root is not None else Path(os.environ.get("SC_CGROUP_ROOT") or "/")
     base = detect_memory_delegation(root)
     if base is None:
-        log.info("memory limits: no delegated cgroup v2 memory controller; the watchdog on the tree's RSS holds them")
+        log.debug("memory limits: no delegated cgroup v2 memory controller; the watchdog on the tree's RSS holds them")
         return None
     cgroups = JobCgroups(base)
     try:

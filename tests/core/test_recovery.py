@@ -53,7 +53,7 @@ def test_a_host_with_its_clock_30s_ahead_cannot_steal_healthy_jobs(
 ) -> None:
     """Two hosts on one MongoDB: the healthy worker beat 5 s ago by the server's clock; the
     sweeper's host runs 30 s fast; with stale_after 20 s its own clock would call the job stale."""
-    import sccli.store.mongo as mongo_module
+    import sccli.store.mongo_clock as mongo_module
 
     healthy_store = wire_spec.open()
     healthy = JobQueue(healthy_store, actor="worker:a:1")
