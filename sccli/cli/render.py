@@ -176,7 +176,9 @@ def table(
         fmt_name = "github" if name == "markdown" else "plain"
         # disable_numparse by column index fails on a table without rows (tabulate counts no columns then)
         no_numbers = (ids or False) if matrix else False
-        sys.stdout.write(tabulate(matrix, heads, tablefmt=fmt_name, disable_numparse=no_numbers) + "\n")
+        # An empty cell is missing, not text: a column of numbers with gaps stays numbers (aligned, formatted).
+        cells = [[None if c == "" else c for c in row] for row in matrix]
+        sys.stdout.write(tabulate(cells, heads, tablefmt=fmt_name, disable_numparse=no_numbers, missingval="") + "\n")
         return
     rich_table(app, columns, heads, matrix, title)
 

@@ -1,5 +1,6 @@
-"""Plain and markdown listings are printed by tabulate, byte for byte as before issue 21 (the in-house
-clone they replace printed the texts below), ids never read as numbers, a listing without rows too."""
+"""Plain and markdown listings are printed by tabulate (0.9 and 0.10 alike: an empty cell is missing, not
+text), byte for byte as before issue 21 (the in-house clone they replace printed the texts below), ids never
+read as numbers, a listing without rows too."""
 
 from __future__ import annotations
 
