@@ -12,7 +12,6 @@ stored as links, never followed); no member keeps a setuid, setgid or sticky bit
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sccli.handlers.manifest import HashWorker, build_manifest, manifest_totals,
 from sccli.handlers.params import dataset_input, dataset_output, get_int
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
+from sccli.handlers.writeback import Writeback
 from sccli.handlers.zstdpipe import compression_threads
 from sccli.settings import Settings
 
@@ -120,8 +120,8 @@ def write_snapshot(roots: dict[str, Path], target: Path, level: int, threads: in
     """A tar.zst with each root under its label (zstd on ``threads`` workers); (sha256, bytes) of the archive."""
     hasher = InlineHasher() if zstdpipe.zstd_command() else HashWorker()
     try:
-        with open(target, "wb") as raw:
-            sink = HashingSink(raw, hasher)
+        with open(target, "wb") as raw, Writeback(raw) as durable:
+            sink = HashingSink(durable, hasher)
             with open_compressor(sink, is_zstd=True, level=level, threads=threads) as stream, tar_writer(stream) as tar:
                 for label, root in roots.items():
                     for path in walk_files(root):
@@ -129,8 +129,7 @@ def write_snapshot(roots: dict[str, Path], target: Path, level: int, threads: in
                         info.mode &= ~SPECIAL_BITS
                         with open_nofollow(path) as fh:
                             tar.addfile(info, fh)
-            raw.flush()
-            os.fsync(raw.fileno())
+            durable.finish()
     finally:
         hasher.close()
     return sink.digest.hexdigest(), sink.bytes

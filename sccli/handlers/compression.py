@@ -31,6 +31,7 @@ from sccli.handlers.manifest import HashWorker, write_json
 from sccli.handlers.params import dataset_input, get_bool, get_int, get_str
 from sccli.handlers.specs import check_parameters
 from sccli.handlers.staging import PARTIAL_MARK, partial_path, promote, remove_partials, remove_path, require_free_space
+from sccli.handlers.writeback import Writeback
 from sccli.handlers.zstdpipe import ZstdPipeWriter, compression_threads
 from sccli.settings import Settings
 
@@ -43,7 +44,7 @@ JOB_TYPE = "data_compression"
 class HashingSink:
     """A write-only file that hashes (on ``hasher``) and counts what passes through to ``target``."""
 
-    def __init__(self, target: IO[bytes], hasher: HashWorker | InlineHasher) -> None:
+    def __init__(self, target: IO[bytes] | Writeback, hasher: HashWorker | InlineHasher) -> None:
         self.target = target
         self.hasher = hasher
         self.digest = hashlib.sha256()
@@ -233,8 +234,8 @@ def write_archive(
     hasher = InlineHasher() if is_zstd and zstdpipe.zstd_command() else HashWorker()
     buffer = memoryview(bytearray(CHUNK))  # every file is read through it (HashWorker copies what it queues)
     try:
-        with open(partial, "wb") as raw:
-            sink = HashingSink(raw, hasher)
+        with open(partial, "wb") as raw, Writeback(raw) as durable:
+            sink = HashingSink(durable, hasher)
             stream = open_compressor(sink, is_zstd=is_zstd, level=level, threads=threads)
             with stream, tar_writer(stream) as tar:
                 top = tar.gettarinfo(str(source), source.name)
@@ -253,8 +254,7 @@ def write_archive(
                         tar.addfile(info, reader)  # type: ignore[arg-type]
                         if reader.digest is not None:
                             digests[arcname] = reader.digest
-            raw.flush()
-            os.fsync(raw.fileno())
+            durable.finish()
     finally:
         hasher.close()
     sums = {name: digest.hexdigest() for name, digest in digests.items()}
