@@ -18,7 +18,7 @@ SC_JobStatus = JobStatus
 SC_DatasetStatus = DatasetStatus
 
 
-class JobTypeConfigs(dict):  # type: ignore[type-arg]
+class JobTypeConfigs(dict):
     """``SC_JOB_TYPE_CONFIGS``: adding an entry registers the job type (its defaults become
     the table's), so queues accept it; the service runs it once it has a handler
     (``SC_BackgroundService.job_handlers``, or settings ``handlers``)."""

@@ -11,7 +11,7 @@ from sccli.errors import NotFound
 from sccli.monitor import JobMonitor
 
 
-class DurationsByType(dict):  # type: ignore[type-arg]
+class DurationsByType(dict):
     """Average durations by job type; a known type without finished jobs reads as 0.0 s (so
     ``metrics['avg_duration_by_type']['dataset_conversion']`` works on an empty store), while
     iteration and JSON list only the types that have figures."""
@@ -22,7 +22,7 @@ class DurationsByType(dict):  # type: ignore[type-arg]
         raise KeyError(key)
 
 
-class CleanupResult(dict):  # type: ignore[type-arg]
+class CleanupResult(dict):
     """The contract's cleanup counts; printed, it is the number of jobs deleted."""
 
     @property
@@ -41,7 +41,7 @@ class CleanupResult(dict):  # type: ignore[type-arg]
 class SC_JobMonitor(JobMonitor):  # noqa: N801 - the original's name
     """The original SC_JobMonitor: ``SC_JobMonitor(MongoClient(url), "scientistcloud")``."""
 
-    def get_job_details(self, job_id: str) -> dict[str, Any]:  # type: ignore[override]
+    def get_job_details(self, job_id: str) -> dict[str, Any]:
         """The job with its events, dataset and times; raises NotFound (a LookupError) naming
         the id when there is no such job."""
         details = super().get_job_details(job_id)
@@ -56,5 +56,5 @@ class SC_JobMonitor(JobMonitor):  # noqa: N801 - the original's name
         metrics["avg_duration_by_type"] = DurationsByType(metrics["avg_duration_by_type"])
         return metrics
 
-    def cleanup_old_data(self, days: int = 30, **kwargs: Any) -> CleanupResult:  # type: ignore[override]
+    def cleanup_old_data(self, days: int = 30, **kwargs: Any) -> CleanupResult:
         return CleanupResult(super().cleanup_old_data(days, **kwargs))

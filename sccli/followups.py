@@ -99,7 +99,7 @@ def _run_tally(store: Store, item: dict[str, Any]) -> None:
     # Settledness is judged when the item runs (after the job's write): a reader storing a day
     # that settled before this point read the job's write; one that settles later is not stored yet.
     now = to_epoch(store.now())
-    settled = [int(d) for d in item.get("days") or [] if figures.settled(int(d), now)]  # type: ignore[arg-type]
+    settled = [int(d) for d in item.get("days") or [] if figures.settled(int(d), now)]
     if settled:
         store.tallies.bump_tally_days(settled)
 

@@ -80,7 +80,7 @@ def start_time(now: datetime, run_at: datetime | None, delay: float | timedelta 
         return None
     if not isinstance(run_at, datetime):
         raise InvalidInput(f"a start time must be a datetime, got {type(run_at).__name__}")
-    start: datetime = as_utc(run_at)  # type: ignore[assignment]
+    start: datetime = as_utc(run_at)
     if (start - now).total_seconds() > MAX_DELAY_SECONDS:
         raise InvalidInput(f"a start time must be within {MAX_DELAY_SECONDS / 86400:.0f} days, got {start.isoformat()}")
     return start

@@ -64,7 +64,7 @@ def parse_start_time(text: str, option: str = "--at") -> datetime:
             f"{option}: bad time {str(text)[:60]!r} (use ISO 8601, e.g. 2026-12-08T03:00 or "
             "2026-12-08T03:00+01:00; no zone = UTC)"
         ) from None
-    return as_utc(value)  # type: ignore[return-value]
+    return as_utc(value)
 
 
 def start_of(at: str | None, later: str | None) -> tuple[datetime | None, float | None]:

@@ -248,7 +248,7 @@ class JobQueue:
         ):
             from sccli.handlers import plugin_parameters
 
-            plugin_spec = plugin_parameters(job_type, self.settings)  # type: ignore[arg-type]
+            plugin_spec = plugin_parameters(job_type, self.settings)
         check_parameters(job_type, parameters, self.settings, plugin_spec=plugin_spec, dataset_uuid=dataset_uuid)
         return parameters
 

@@ -42,14 +42,14 @@ def public_job(job: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A job document as it is shown outside sccli, plus ``extra`` fields (events, explanation)."""
     out = plain({k: v for k, v in job.items() if k not in HIDDEN_JOB_FIELDS})
     out.update(plain(extra))
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def public_dataset(dataset: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A dataset document as it is shown outside sccli."""
     out = plain({k: v for k, v in dataset.items() if k not in HIDDEN_DATASET_FIELDS})
     out.update(plain(extra))
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def public(value: Any) -> Any:

@@ -107,7 +107,7 @@ class Application:
         """The store for a command that writes: a named SQLite file that does not exist is created."""
         self._writing = True
         if self._store is not None and hasattr(self._store, "create"):
-            self._store.create = True  # type: ignore[attr-defined]
+            self._store.create = True
         return self.store
 
     def queue(self, *, write: bool = False) -> JobQueue:

@@ -102,7 +102,7 @@ def resolve_handler(job_type: str, settings: Settings) -> Handler:
     handler = _load(_spec_for(job_type, settings))
     if not callable(handler):
         raise InvalidInput(f"handler for {job_type!r} is not callable")
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 def resolve_cleanup(job_type: str, settings: Settings) -> Callable[[dict[str, Any], Settings], None] | None:

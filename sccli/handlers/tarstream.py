@@ -261,13 +261,13 @@ def _decompressor(raw: IO[bytes], comp: str) -> IO[bytes]:
     if comp == "zst":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK)  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK)
     if comp == "lz4":
         import lz4.frame
 
-        return lz4.frame.LZ4FrameFile(raw, mode="rb")  # type: ignore[no-any-return]
+        return lz4.frame.LZ4FrameFile(raw, mode="rb")
     module = importlib.import_module({"gz": "gzip", "bz2": "bz2", "xz": "lzma"}[comp])
-    return module.open(raw, "rb")  # type: ignore[no-any-return]
+    return module.open(raw, "rb")
 
 
 def open_tar_stream(path: Path, comp: str) -> tuple[Any, Any]:

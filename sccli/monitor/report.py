@@ -137,7 +137,7 @@ def build_report(store: Any, now: datetime, days: int) -> dict[str, Any]:
         },
         "by_job_type": by_type,
         "daily": daily_series(
-            tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))),  # type: ignore[arg-type]
+            tally.daily_rows(figures, first_day=day_of(to_epoch(chart_start(now, days)))),
             chart_start(now, days),
             now,
         ),

@@ -42,8 +42,8 @@ def hold(store: Store, until: datetime) -> list[int]:
     if first is None:
         return []
     now = to_epoch(store.now())
-    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(to_epoch(until)) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
-    store.tallies.bump_tally_days(days, hold_until=now + HOLD_SECONDS)  # type: ignore[operator]
+    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(to_epoch(until)) + 1) if fig.settled(d, now)]
+    store.tallies.bump_tally_days(days, hold_until=now + HOLD_SECONDS)
     return days
 
 
@@ -82,10 +82,10 @@ def window_figures(
     every day folded from its rows, the recount the stored figures must equal; ``fold_missing=False``:
     :class:`Untallied` instead of folding more than ``STORE_DAYS_PER_READ`` missing days)."""
     s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
-    if u <= s:  # type: ignore[operator]
+    if u <= s:
         return {}
-    whole, ranges = plan(s, u, now if stored else float("-inf"))  # type: ignore[arg-type]
-    out = _stored_days(store, whole, now, hist, fold_missing) if whole else {}  # type: ignore[arg-type]
+    whole, ranges = plan(s, u, now if stored else float("-inf"))
+    out = _stored_days(store, whole, now, hist, fold_missing) if whole else {}
     for lo, hi in ranges:
         for day, figures in _fold_range(store, lo, hi).items():
             fig.merge(out.setdefault(day, {}), figures, hist=hist)
@@ -93,7 +93,7 @@ def window_figures(
 
 
 def _fold_range(store: Store, lo: float, hi: float) -> dict[int, fig.Figures]:
-    return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))  # type: ignore[arg-type]
+    return store.tallies.finished_figures(from_epoch(lo), from_epoch(hi))
 
 
 def _stored_days(
@@ -133,7 +133,7 @@ def _stretches(days: Iterable[int]) -> list[tuple[int, int]]:
 def untallied_days(store: Store, since: datetime, until: datetime) -> int:
     """How many settled days of ``[since, until)`` have no stored figures (the read would fold them)."""
     s, u, now = to_epoch(since), to_epoch(until), to_epoch(store.now())
-    whole, _ = plan(s, u, now)  # type: ignore[arg-type]
+    whole, _ = plan(s, u, now)
     if not whole:
         return 0
     docs = store.tallies.tally_days(whole, hist=False)
@@ -165,14 +165,14 @@ def prebuild(store: Store, budget_seconds: float, clock: Any = None) -> tuple[in
     if first is None:
         return 0, 0
     now = to_epoch(store.now())
-    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(now) + 1) if fig.settled(d, now)]  # type: ignore[arg-type]
+    days = [d for d in range(fig.day_of(to_epoch(first)), fig.day_of(now) + 1) if fig.settled(d, now)]
     docs = store.tallies.tally_days(days, hist=False)
     missing = [d for d in reversed(days) if (docs.get(d) or {}).get("figures") is None]  # recent days are read most
     deadline, built = clock() + budget_seconds, 0
     for day in missing:
         if clock() >= deadline:
             break
-        _compute_day(store, day, now)  # type: ignore[arg-type]
+        _compute_day(store, day, now)
         built += 1
     return built, len(missing) - built
 
@@ -212,7 +212,7 @@ def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> li
         if any(f["count"] for f in summed.values()):
             out.append(
                 {
-                    "day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(),  # type: ignore[union-attr]
+                    "day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(),
                     **dict(zip(("completed", "failed", "cancelled"), counts, strict=True)),
                 }
             )
@@ -222,7 +222,7 @@ def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> li
 def _first_day(store: Store) -> datetime | None:
     """Midnight of the oldest ``completed_at``'s day (windows from there hold whole days)."""
     first = store.tallies.first_completed_at()
-    return None if first is None else from_epoch(fig.day_of(to_epoch(first)) * fig.DAY_SECONDS)  # type: ignore[arg-type]
+    return None if first is None else from_epoch(fig.day_of(to_epoch(first)) * fig.DAY_SECONDS)
 
 
 def status_type_counts(store: Store) -> list[dict[str, Any]]:

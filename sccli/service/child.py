@@ -146,7 +146,7 @@ def prepare_job_type(job_type: str, settings: Any) -> None:
         return
     logging.getLogger(f"sccli.job.{job_type}")
     try:
-        handler = resolve_handler(job_type, settings)  # type: ignore[arg-type]
+        handler = resolve_handler(job_type, settings)
     except Exception:  # noqa: BLE001 - the child resolves it again and fails the job with the reason
         handler = None
     _PREPARED[job_type] = (settings, handler)
@@ -276,7 +276,7 @@ def _storable(result: Any) -> dict[str, Any]:
         raise TypeError(f"handler returned {type(result).__name__}, expected a dict")
     if all(type(k) is str and type(v) in _PLAIN for k, v in result.items()):
         return dict(result)  # already plain: no round trip through JSON text
-    return json.loads(json.dumps(result, default=str))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(result, default=str))
 
 
 def _run_handler(request: dict[str, Any], channel: Channel, log: logging.Logger, name: str) -> Outcome:

@@ -205,11 +205,11 @@ def record_once(queue: Any, write: Callable[[Any], Any], job_id: str, token: str
     the job is returned as recorded. None when the lease is really lost."""
     done = write(queue)
     if done is not None:
-        return done  # type: ignore[no-any-return]
+        return done
     current = queue.get_job(job_id)
     if current and current.get("status") in OUTCOME_STATES[what] and current.get("lease_token") == token:
         queue.finish_followups(current)
-        return current  # type: ignore[no-any-return]
+        return current
     return None
 
 

@@ -41,7 +41,7 @@ def stream_rank(workers: list[dict[str, Any]], me: str, key: str, job_type: str 
         if worker.get("worker_id") == me:
             return True  # itself: whatever its last heartbeat said, it is alive
         beat = worker.get("heartbeat_at")
-        fresh = isinstance(beat, datetime) and (now - as_utc(beat)).total_seconds() <= stale_seconds  # type: ignore[operator]
+        fresh = isinstance(beat, datetime) and (now - as_utc(beat)).total_seconds() <= stale_seconds
         return fresh and worker.get("status") == ServiceState.RUNNING and serves(worker)
 
     fleet = [w for w in workers if candidate(w)]

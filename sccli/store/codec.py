@@ -54,7 +54,7 @@ def _coders() -> _Coders | None:
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return {_DATE_KEY: as_utc(value).timestamp()}  # type: ignore[union-attr]
+        return {_DATE_KEY: as_utc(value).timestamp()}
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
@@ -82,7 +82,7 @@ def _plain(value: Any) -> Any:
     if kind in _PLAIN:
         return value
     if kind is datetime:
-        return {_DATE_KEY: as_utc(value).timestamp()}  # type: ignore[union-attr]
+        return {_DATE_KEY: as_utc(value).timestamp()}
     if kind is list:
         return [item if item.__class__ in _PLAIN else _plain(item) for item in value]
     if kind is float and math.isfinite(value):
@@ -109,7 +109,7 @@ def dumps(doc: dict[str, Any]) -> str:
     fast = _coders()
     if fast is not None:
         try:
-            return fast.encode(_plain(doc)).decode()  # type: ignore[no-any-return]
+            return fast.encode(_plain(doc)).decode()
         except (_Unusual, TypeError, ValueError, OverflowError, RecursionError):  # UnicodeEncodeError: a ValueError
             pass
     return json.dumps(doc, default=_default, separators=(",", ":"))
@@ -125,7 +125,7 @@ def loads(text: str) -> dict[str, Any]:
     fast = _coders()
     if fast is not None:
         try:
-            return _restore(fast.decode(text))  # type: ignore[no-any-return]
+            return _restore(fast.decode(text))
         except fast.refused:  # NaN, 1e400, "\ud800": json reads them
             pass
-    return json.loads(text, object_hook=_hook)  # type: ignore[no-any-return]
+    return json.loads(text, object_hook=_hook)

@@ -46,4 +46,4 @@ class ServerClock:
         server = reply.get("localTime")
         if not isinstance(server, datetime):
             return timedelta(0)
-        return as_utc(server) - (sent + (received - sent) / 2)  # type: ignore[operator]
+        return as_utc(server) - (sent + (received - sent) / 2)

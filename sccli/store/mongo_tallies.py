@@ -37,11 +37,11 @@ class MongoTallies(TallyContract):
             completed = to_epoch(normalize(doc["completed_at"]))
             started = to_epoch(normalize(doc.get("started_at")))
             status = str(doc.get("status"))
-            duration = completed - started if status == _COMPLETED and started is not None else None  # type: ignore[operator]
+            duration = completed - started if status == _COMPLETED and started is not None else None
             rows.append(
                 (str(doc.get("job_type")), status, completed, max(int(doc.get("attempts") or 0) - 1, 0), duration)
             )
-        return fig.fold(rows, self._timeouts(since, until))  # type: ignore[arg-type]
+        return fig.fold(rows, self._timeouts(since, until))
 
     def _timeouts(self, since: datetime, until: datetime) -> list[tuple[str, float, int]]:
         n = {"$size": {"$filter": {"input": {"$ifNull": ["$errors", []]}, "cond": {"$eq": ["$$this.kind", "timeout"]}}}}
@@ -51,7 +51,7 @@ class MongoTallies(TallyContract):
             {"$match": {"n": {"$gt": 0}}},
         ]
         return [
-            (str(d["job_type"]), to_epoch(normalize(d["completed_at"])), int(d["n"]))  # type: ignore[misc]
+            (str(d["job_type"]), to_epoch(normalize(d["completed_at"])), int(d["n"]))
             for d in self.coll("jobs").aggregate(pipeline)
         ]
 

@@ -112,7 +112,7 @@ class SqliteTallies(TallyContract):
         with self._write() as conn:
             row = conn.execute(f"SELECT version, hold_until FROM {table} WHERE day = ?", (day,)).fetchone()
             current, hold = (0, None) if row is None else (int(row[0]), row[1])
-            if current != version or (hold is not None and hold > to_epoch(self.now())):  # type: ignore[operator]
+            if current != version or (hold is not None and hold > to_epoch(self.now())):
                 return False
             conn.execute(
                 f"INSERT INTO {table} (day, version, counts, hist) VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET "

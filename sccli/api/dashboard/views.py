@@ -46,7 +46,7 @@ def _reused(state: ApiState, key: Any, seconds: float, compute: Callable[[], dic
     hit = state.cache.get(key)
     if hit is None or now - hit[0] > seconds:
         hit = state.cache[key] = (now, compute())
-    return hit[1]  # type: ignore[no-any-return]
+    return hit[1]
 
 
 # -- overview -----------------------------------------------------------------------------------

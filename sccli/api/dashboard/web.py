@@ -61,7 +61,7 @@ class Page:
 
 
 def signer(request: Request) -> SessionSigner:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 def _here(request: Request) -> str:
