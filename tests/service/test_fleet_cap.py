@@ -124,8 +124,9 @@ def test_max_running_is_never_exceeded_while_services_are_killed(
     assert max(counts) <= 2 and len(counts) > 50, (max(counts), len(counts))
     most, _ = peak(intervals(record, killed))
     assert most == 2, f"{most} handlers ran at once (cap 2)"
-    jobs = store.find_jobs(JobQuery(job_type=[TYPE]), limit=None)
-    assert len({j["pid"] for j in jobs}) >= 2  # several services shared the work
+    # Several services shared the work: counted over every run started (a job's own ``pid`` keeps only its
+    # last claimer, and under load one survivor can finish all 60 after the kills).
+    assert len({pid for kind, _, _, pid in _records(record) if kind == "start"}) >= 2
 
 
 def test_rate_per_second_is_observed(fleet: tuple[StoreSpec, Store], tmp_path: Path, services: Any) -> None:
