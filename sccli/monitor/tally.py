@@ -213,7 +213,7 @@ def daily_rows(days: dict[int, fig.Figures], first_day: int | None = None) -> li
             out.append(
                 {
                     "day": from_epoch(day * fig.DAY_SECONDS).date().isoformat(),
-                    **dict(zip(("completed", "failed", "cancelled"), counts, strict=True)),
+                    **dict(zip(fig.ENDED, counts, strict=True)),
                 }
             )
     return out

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sccli.domain import JobStatus
 from sccli.errors import Conflict
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def attempt_outcome(what: str, result: Any) -> str:
     if result is None:
         return "lost"
     if what == "fail":
-        return "failed" if str(result.get("status")) == "failed" else "retried"
+        return "failed" if str(result.get("status")) == JobStatus.FAILED.value else "retried"
     return {"complete": "completed", "cancelled": "cancelled", "release": "released"}[what]
 
 
@@ -115,7 +116,7 @@ class OutcomeReporter:
     def recovered(self, job: dict[str, Any]) -> None:
         """This service's sweeper recovered a stale job of a dead service: back to pending (warning)
         or failed for good with its attempts used up (error); counted as an attempt of kind ``stale``."""
-        outcome = "failed" if str(job.get("status")) == "failed" else "retried"
+        outcome = "failed" if str(job.get("status")) == JobStatus.FAILED.value else "retried"
         extra = {"job_id": job["job_id"], "job_type": job["job_type"], "worker_id": self.worker_id, "outcome": outcome,
                  "kind": "stale", "attempt": job.get("attempts")}
         log.log(_level(outcome), "recovered stale job %s (%s) of %s: now %s", job["job_id"], job["job_type"],

@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from sccli.domain import JobStatus
 from sccli.service import protocol
 from sccli.service.config import job_timeout_seconds
 from sccli.service.launcher import Child
@@ -191,8 +192,9 @@ def describe_exit(code: int | None) -> str:
 
 #: The states an outcome write of the lease holder leaves its job in.
 OUTCOME_STATES = {
-    "complete": ("completed",), "cancelled": ("cancelled",), "release": ("pending",),
-    "fail": ("scheduled", "pending", "failed"),
+    "complete": (JobStatus.COMPLETED.value,), "cancelled": (JobStatus.CANCELLED.value,),
+    "release": (JobStatus.PENDING.value,),
+    "fail": (JobStatus.SCHEDULED.value, JobStatus.PENDING.value, JobStatus.FAILED.value),
 }
 
 

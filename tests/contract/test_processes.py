@@ -8,16 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.backdoor import backdoor
 from tests.conftest import StoreSpec
 
 
 def _owner_pid(store: Any) -> int:
     """The PID that opened the connection the store would use now."""
-    if store.kind == "sqlite":
-        store.conn  # noqa: B018 - opens (or reuses) this process's connection
-        return int(store._local.pid)
-    store.client  # noqa: B018
-    return int(store._pid)
+    return backdoor(store).owner_pid()
 
 
 def _child(store: Any, out: mp.Queue) -> None:

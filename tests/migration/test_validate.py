@@ -10,6 +10,7 @@ import pytest
 from sccli.migration.validate import Finding, dataset_findings
 from sccli.queue import JobQueue
 from sccli.store.base import Store
+from tests.backdoor import backdoor
 
 from .conftest import Legacy, dataset_doc
 
@@ -114,12 +115,7 @@ def test_missing_index_is_a_finding(store: Store) -> None:
     expected = store.ledger.expected_index_names()
     actual = store.index_names()
     assert all(set(names) <= set(actual[key]) for key, names in expected.items())
-    if store.kind == "sqlite":
-        store.conn.execute("DROP INDEX ix_jobs_claim")  # type: ignore[attr-defined]
-        name = "ix_jobs_claim"
-    else:
-        store.coll("jobs").drop_index("claim_priority")  # type: ignore[attr-defined]
-        name = "claim_priority"
+    name = backdoor(store).drop_claim_index()
     from sccli.migration import JobMigration
 
     findings = JobMigration(store).validate()

@@ -10,6 +10,7 @@ from sccli.queue import JobQueue
 from sccli.schedule_firing import FIRING_LEASE_SECONDS, ScheduleFirer
 from sccli.schedules import ScheduleSpec, add_schedule, fire_job_id, get_schedule
 from sccli.store.base import JobQuery, Store
+from tests.backdoor import backdoor
 from tests.conftest import add_dataset
 
 
@@ -19,12 +20,7 @@ def _add(queue: JobQueue, **fields: Any) -> dict[str, Any]:
 
 
 def _delete_dataset(store: Any, uuid: str) -> None:
-    # No contract call deletes a portal dataset (the portal does): reach the backend directly.
-    if store.kind == "mongo":
-        store.coll("datasets").delete_many({"uuid": uuid})
-    else:
-        with store._write() as conn:
-            conn.execute(f"DELETE FROM {store.names['datasets']} WHERE uuid = ?", (uuid,))
+    backdoor(store).delete_dataset(uuid)  # no contract call deletes a portal dataset (the portal does)
 
 
 def test_a_deleted_dataset_fails_the_fire_with_a_reason_and_the_schedule_goes_on(store: Store, queue: JobQueue) -> None:
