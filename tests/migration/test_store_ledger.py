@@ -168,7 +168,7 @@ def test_refused_jobs_leave_no_ledger_entry_or_event(
     uuids = [dataset_doc(i, "converting")["uuid"] for i in range(2)]
     jobs = [_built(store, u) for u in uuids]
     store.insert_job(_built(store, uuids[0]))  # the other writer's job
-    if hasattr(store.ledger, "_held_keys"):  # a ledger that checks up front (MongoDB's): blind it, the index must refuse
+    if hasattr(store.ledger, "_held_keys"):  # a ledger that checks first (MongoDB): blind it, the index must refuse
         monkeypatch.setattr(store.ledger, "_held_keys", lambda keys: set())
     events = [
         {
