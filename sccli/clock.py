@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import overload
 
 
@@ -60,3 +61,25 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+class OffsetClock:
+    """This host's clock corrected by its offset to a clock every host shares (the store's), measured
+    again by :meth:`measure` every ``refresh_seconds``; to the millisecond, as :func:`utcnow`."""
+
+    def __init__(self, refresh_seconds: float) -> None:
+        self.refresh_seconds = refresh_seconds
+        self.offset = timedelta(0)
+        self._checked = -refresh_seconds
+
+    def now(self) -> datetime:
+        """The corrected time (UTC)."""
+        if time.monotonic() - self._checked >= self.refresh_seconds:
+            self._checked = time.monotonic()
+            self.offset = self.measure()
+        now = utcnow() + self.offset
+        return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+
+    def measure(self) -> timedelta:
+        """The shared clock minus this host's; the last offset when it cannot be measured."""
+        return self.offset

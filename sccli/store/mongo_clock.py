@@ -8,35 +8,26 @@ where the server has no ``hello`` (mongomock) the host's clock is used as it is.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sccli.clock import as_utc, utcnow
+from sccli.clock import OffsetClock, as_utc, utcnow
 
 #: How often the offset between this host's clock and the server's is measured again.
 CLOCK_REFRESH_SECONDS = 60.0
 
 
-class ServerClock:
+class ServerClock(OffsetClock):
     """This host's clock corrected to the server's, read through ``client`` (a callable: the store's
     client is opened lazily and again after a fork)."""
 
     def __init__(self, client: Callable[[], Any]) -> None:
+        super().__init__(CLOCK_REFRESH_SECONDS)
         self.client = client
-        self.offset = timedelta(0)
-        self._checked = -CLOCK_REFRESH_SECONDS
 
-    def now(self) -> datetime:
-        """The corrected time (UTC), to the millisecond (what BSON dates keep)."""
-        if time.monotonic() - self._checked >= CLOCK_REFRESH_SECONDS:
-            self._checked = time.monotonic()
-            self.offset = self._measure()
-        now = utcnow() + self.offset
-        return now.replace(microsecond=(now.microsecond // 1000) * 1000)
-
-    def _measure(self) -> timedelta:
+    def measure(self) -> timedelta:
+        """The server's ``localTime`` minus this host's clock at the middle of the ``hello`` round trip."""
         try:
             sent = utcnow()
             reply = self.client().admin.command("hello")

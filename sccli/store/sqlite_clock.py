@@ -13,10 +13,9 @@ seconds, and corrects the host's clock by it (as the MongoDB store does with the
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 
-from sccli.clock import utcnow
+from sccli.clock import OffsetClock, utcnow
 
 #: Seconds between two measurements of the offset (a host's clock drifts slowly; a step is
 #: seen within this time).
@@ -26,20 +25,12 @@ CLOCK_REFRESH_SECONDS = 5.0
 TOLERANCE = timedelta(milliseconds=50)
 
 
-class FileClock:
+class FileClock(OffsetClock):
     """This host's clock corrected to the modification clock of a file beside the database."""
 
     def __init__(self, database: str) -> None:
+        super().__init__(CLOCK_REFRESH_SECONDS)
         self.database = database
-        self.offset = timedelta(0)
-        self._checked = -CLOCK_REFRESH_SECONDS
-
-    def now(self) -> datetime:
-        """The corrected time (UTC)."""
-        if time.monotonic() - self._checked >= CLOCK_REFRESH_SECONDS:
-            self._checked = time.monotonic()
-            self.offset = self.measure()
-        return utcnow() + self.offset
 
     def measure(self) -> timedelta:
         """The file clock minus this host's (the best of a few samples); zero within

@@ -53,6 +53,7 @@ def test_a_host_with_its_clock_30s_ahead_cannot_steal_healthy_jobs(
 ) -> None:
     """Two hosts on one MongoDB: the healthy worker beat 5 s ago by the server's clock; the
     sweeper's host runs 30 s fast; with stale_after 20 s its own clock would call the job stale."""
+    import sccli.clock
     import sccli.store.mongo_clock as mongo_module
 
     healthy_store = wire_spec.open()
@@ -60,7 +61,9 @@ def test_a_host_with_its_clock_30s_ahead_cannot_steal_healthy_jobs(
     job = _running_job_with_old_heartbeat(healthy, healthy_store, age=5)
 
     real_utcnow = mongo_module.utcnow
-    monkeypatch.setattr(mongo_module, "utcnow", lambda: real_utcnow() + timedelta(seconds=30))
+    fast = lambda: real_utcnow() + timedelta(seconds=30)  # noqa: E731
+    monkeypatch.setattr(mongo_module, "utcnow", fast)  # the host's clock as the offset is measured ...
+    monkeypatch.setattr(sccli.clock, "utcnow", fast)  # ... and as the store's clock reads it
     skewed_store = wire_spec.open()
     skewed = JobQueue(skewed_store, actor="sweeper")
     offset = skewed_store.clock_offset()  # type: ignore[attr-defined]
