@@ -211,7 +211,7 @@ def memory_limit_mb(job_type: str, limits: TypeLimits | None, settings: Any) -> 
     comes first, as the other controls do."""
     if limits is not None and limits.memory_limit_mb is not None:
         return limits.memory_limit_mb
-    mb: int | None = settings.memory_limit_mb_by_type.get(job_type, settings.memory_limit_mb)
+    mb: int | None = settings.memory_limit_mb_of(job_type)
     return mb
 
 

@@ -182,10 +182,10 @@ class Settings(Struct, kw_only=True, forbid_unknown_fields=True):
             dirs.append(self.backup_dir)
         return [Path(d) for d in dirs]
 
-    def memory_limit_bytes(self, job_type: str) -> int | None:
-        """The memory limit of a job of ``job_type`` (its type's, else the default), or None."""
-        mb = self.memory_limit_mb_by_type.get(job_type, self.memory_limit_mb)
-        return None if mb is None else mb * 1024 * 1024
+    def memory_limit_mb_of(self, job_type: str) -> int | None:
+        """The memory limit (MB) these settings give a job of ``job_type`` (its type's, else the
+        default), or None; a fleet control overrides it (:func:`sccli.controls.memory_limit_mb`)."""
+        return self.memory_limit_mb_by_type.get(job_type, self.memory_limit_mb)
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name (what :func:`settings_from_dict` reads back)."""

@@ -43,9 +43,9 @@ def test_by_type_takes_nearest_rank_percentiles_over_every_attempt() -> None:
 
 def test_memory_limit_settings() -> None:
     settings = settings_from_dict({"memory_limit_mb": 2048, "memory_limit_mb_by_type": {"dataset_conversion": 1024}})
-    assert settings.memory_limit_bytes("dataset_conversion") == 1024 * MB
-    assert settings.memory_limit_bytes("rsync_transfer") == 2048 * MB
-    assert settings_from_dict({}).memory_limit_bytes("dataset_conversion") is None  # off unless set
+    assert settings.memory_limit_mb_of("dataset_conversion") == 1024  # MB
+    assert settings.memory_limit_mb_of("rsync_transfer") == 2048
+    assert settings_from_dict({}).memory_limit_mb_of("dataset_conversion") is None  # off unless set
     for bad in ({"memory_limit_mb": 0}, {"memory_limit_mb_by_type": {"x": "1 GB"}}, {"memory_check_seconds": 0}):
         with pytest.raises(InvalidInput, match="settings: memory_"):
             settings_from_dict(bad)
