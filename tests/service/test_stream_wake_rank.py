@@ -119,7 +119,9 @@ def _run_fleet(spec: StoreSpec, monkeypatch: pytest.MonkeyPatch, ranked: bool, s
     fleet = [_Service(store, f"svc{i}", ranked) for i in range(services)]
     try:
         wait_for(lambda: all(s.watcher.state == "open" for s in fleet), what="every stream open")
-        wait_for(lambda: all(not s.wake.drain() for s in fleet) or True, what="the wake-ups sent at opening")
+        # The watcher says "open" just before it sends its opening wake-up: wait for each service's claim
+        # on it, or a late one would take the first job and leave its change event nothing to do.
+        wait_for(lambda: all(s.claims >= 1 for s in fleet), what="the claims the opening wake-ups caused")
         for s in fleet:
             s.claims = s.empty = 0  # the claims those opening wake-ups caused are not the jobs'
         for _ in range(jobs):
@@ -159,7 +161,7 @@ def test_a_new_job_wakes_one_service_of_the_fleet_not_all(
 def test_a_job_whose_first_service_died_is_taken_by_its_backup(
     mock_spec: StoreSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 16 jobs: the ghost ranks first for none of them with a chance of 2**-16 (with 10, 2**-10: seen once)
+    # 16 jobs: the ghost ranks first for none of them with a chance of 2**-16 (with 10, 2**-10)
     fleet = _run_fleet(mock_spec, monkeypatch, ranked=True, services=1, jobs=16, ghosts=1)  # no poll in this fleet
     assert sum(s.claims - s.empty for s in fleet) == 16
     assert fleet[0].watcher.counts["first"] + fleet[0].watcher.counts["backup_woken"] == 16
